@@ -1,0 +1,26 @@
+/*
+ * arena.h - a bump allocator for the many small arrays an index holds (dims,
+ * slice extents): one free() per chunk instead of one per entry, and
+ * pointers that never move (chunks are never reallocated).
+ */
+#ifndef CKPTFS_BUNDLE_ARENA_H
+#define CKPTFS_BUNDLE_ARENA_H
+
+#include <stddef.h>
+
+struct arena_chunk;
+
+struct arena {
+	struct arena_chunk *head; /* owned list, newest first */
+	size_t used;              /* bytes used in head */
+	size_t cap;               /* bytes available in head */
+};
+
+/* Zero-initialise ({0}) before use. */
+
+/* n bytes aligned for any scalar, or NULL on ENOMEM. Never freed alone. */
+void *arena_alloc(struct arena *a, size_t n);
+/* Free every chunk; the arena is then empty and reusable. */
+void arena_release(struct arena *a);
+
+#endif

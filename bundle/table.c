@@ -1,0 +1,636 @@
+/*
+ * table.c - read and write the SSTable a checkpoint's .index is
+ * (checkpoint-format.md §2; layout sketch in table.h, blocks in block.c).
+ *
+ *   block + trailer:  bytes[size]  type:u8  masked_crc32c(bytes ‖ type):u32
+ *   block handle:     varint64 offset, varint64 size (trailer excluded)
+ *   footer (48 B):    metaindex handle, index handle, zeros up to 40,
+ *                     fixed32 0x8B80FB57, fixed32 0xDB477524
+ *
+ * The reader is strict: it checks everything TF's reader would trip over
+ * at some later lookup, up front, so a bad index fails at open with a
+ * message naming the file and the block. The builder mirrors TF's
+ * TableBuilder decision for decision (§2.5, §2.7) because synthesized
+ * indexes are compared byte for byte with TF-written ones.
+ */
+#include "bundle/table.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <snappy-c.h>
+
+#include "bundle/block.h"
+#include "bundle/bundle.h"
+#include "bundle/coding.h"
+#include "bundle/internal.h"
+
+#define MAX_HANDLE_LEN (2 * CODING_MAX_VARINT64)
+#define FOOTER_HANDLES_LEN (2 * MAX_HANDLE_LEN) /* magic starts here */
+
+enum { BLOCK_RAW = 0, BLOCK_SNAPPY = 1 };
+
+struct handle {
+	uint64_t off;
+	uint64_t size;
+};
+
+static int bytes_cmp(const uint8_t *a, size_t alen, const uint8_t *b,
+		     size_t blen)
+{
+	const size_t n = alen < blen ? alen : blen;
+	const int c = n ? memcmp(a, b, n) : 0;
+
+	if (c)
+		return c;
+	return (alen > blen) - (alen < blen);
+}
+
+static size_t put_handle(uint8_t *dst, const struct handle *h)
+{
+	size_t n = coding_put_varint64(dst, h->off);
+
+	return n + coding_put_varint64(dst + n, h->size);
+}
+
+static const uint8_t *get_handle(const uint8_t *p, const uint8_t *lim,
+				 struct handle *h)
+{
+	p = coding_get_varint64(p, lim, &h->off);
+	return p ? coding_get_varint64(p, lim, &h->size) : NULL;
+}
+
+/* ---------------------------------------------------------------- reading */
+
+/* Where a key/value pair will sit in the arena (which may still move). */
+struct kv_off {
+	size_t key, key_len, val, val_len;
+};
+
+struct table_reader {
+	const char *name;
+	const uint8_t *buf;
+	size_t len;
+	char *err;
+	size_t errlen;
+	struct bytebuf arena;  /* key NUL value key NUL value ... */
+	struct kv_off *offs;
+	size_t n, cap;
+};
+
+/* A block's contents: borrowed from the file, or owned when decompressed. */
+struct block_data {
+	const uint8_t *data;
+	size_t len;
+	uint8_t *owned;
+};
+
+static int oom(struct table_reader *tr)
+{
+	return bundle_errf(tr->err, tr->errlen, -ENOMEM, "'%s': out of memory",
+			   tr->name);
+}
+
+static int read_footer(struct table_reader *tr, struct handle *meta,
+		       struct handle *index)
+{
+	const uint8_t *f, *p;
+
+	if (tr->len < TABLE_FOOTER_SIZE)
+		return bundle_errf(tr->err, tr->errlen, -EBADMSG,
+				   "'%s': file is too short to be an sstable",
+				   tr->name);
+	f = tr->buf + tr->len - TABLE_FOOTER_SIZE;
+	if (coding_get_fixed64(f + FOOTER_HANDLES_LEN) != TABLE_MAGIC)
+		return bundle_errf(tr->err, tr->errlen, -EBADMSG,
+				   "'%s': not an sstable (bad magic number)",
+				   tr->name);
+	p = get_handle(f, f + FOOTER_HANDLES_LEN, meta);
+	if (p)
+		p = get_handle(p, f + FOOTER_HANDLES_LEN, index);
+	if (!p)
+		return bundle_errf(tr->err, tr->errlen, -EBADMSG,
+				   "'%s': bad block handle in footer",
+				   tr->name);
+	return 0;
+}
+
+static int snappy_block(struct table_reader *tr, const char *part,
+			const uint8_t *src, size_t n, struct block_data *out)
+{
+	const char *const in = (const char *)src;
+	size_t ulen, got;
+
+	/*
+	 * Validate before trusting the length prefix, so a corrupt length
+	 * cannot make us allocate gigabytes.
+	 */
+	if (snappy_validate_compressed_buffer(in, n) != SNAPPY_OK ||
+	    snappy_uncompressed_length(in, n, &ulen) != SNAPPY_OK)
+		return bundle_errf(tr->err, tr->errlen, -EBADMSG,
+				   "'%s': corrupt snappy data in %s",
+				   tr->name, part);
+	out->owned = malloc(ulen ? ulen : 1);
+	if (!out->owned)
+		return oom(tr);
+	got = ulen;
+	if (snappy_uncompress(in, n, (char *)out->owned, &got) != SNAPPY_OK ||
+	    got != ulen)
+		return bundle_errf(tr->err, tr->errlen, -EBADMSG,
+				   "'%s': corrupt snappy data in %s",
+				   tr->name, part);
+	out->data = out->owned;
+	out->len = ulen;
+	return 0;
+}
+
+/*
+ * Fetch, checksum and if need be decompress the block h points at, into
+ * *out (whose owned pointer the caller frees, also on error).
+ */
+static int load_block(struct table_reader *tr, const char *part,
+		      const struct handle *h, struct block_data *out)
+{
+	/* Blocks precede the footer; anything reaching into it is corrupt. */
+	const uint64_t end = tr->len - TABLE_FOOTER_SIZE;
+	const uint8_t *data, *trailer;
+	uint32_t crc;
+
+	memset(out, 0, sizeof(*out));
+	if (h->off > end || h->size > end - h->off ||
+	    TABLE_TRAILER_SIZE > end - h->off - h->size)
+		return bundle_errf(tr->err, tr->errlen, -EBADMSG,
+				   "'%s': bad block handle for %s (offset %"
+				   PRIu64 ", size %" PRIu64 ", blocks end at %"
+				   PRIu64 ")", tr->name, part, h->off,
+				   h->size, end);
+	data = tr->buf + h->off;
+	trailer = data + h->size;
+	crc = bundle_crc32c(0, data, (size_t)h->size);
+	crc = bundle_crc32c(crc, trailer, 1);
+	if (bundle_crc_mask(crc) != coding_get_fixed32(trailer + 1))
+		return bundle_errf(tr->err, tr->errlen, -EBADMSG,
+				   "'%s': block checksum mismatch in %s",
+				   tr->name, part);
+	if (trailer[0] == BLOCK_SNAPPY)
+		return snappy_block(tr, part, data, (size_t)h->size, out);
+	if (trailer[0] != BLOCK_RAW)
+		return bundle_errf(tr->err, tr->errlen, -ENOTSUP,
+				   "'%s': unknown block compression type %d "
+				   "in %s", tr->name, trailer[0], part);
+	out->data = data;
+	out->len = (size_t)h->size;
+	return 0;
+}
+
+static int iter_err(struct table_reader *tr, const char *part,
+		    struct block_iter *it, int rc)
+{
+	if (rc == -ENOMEM)
+		return oom(tr);
+	return bundle_errf(tr->err, tr->errlen, rc, "'%s': %s: %s", tr->name,
+			   part, it->why);
+}
+
+/* TF never reads the metaindex, but a corrupt one means a corrupt file. */
+static int check_metaindex(struct table_reader *tr, const struct handle *h)
+{
+	static const char part[] = "metaindex block";
+	struct block_data blk;
+	struct block_iter it;
+	int rc;
+
+	rc = load_block(tr, part, h, &blk);
+	if (!rc) {
+		rc = block_iter_init(&it, blk.data, blk.len);
+		while (!rc && (rc = block_iter_next(&it)) == 1)
+			rc = 0;
+		if (rc)
+			rc = iter_err(tr, part, &it, rc);
+		block_iter_release(&it);
+	}
+	free(blk.owned);
+	return rc;
+}
+
+/* Append one pair, enforcing strictly increasing keys across the table. */
+static int add_kv(struct table_reader *tr, size_t blockno,
+		  const struct block_iter *it)
+{
+	static const uint8_t nul;
+	struct kv_off *o;
+
+	if (tr->n > 0) {
+		const struct kv_off *prev = &tr->offs[tr->n - 1];
+		const int c = bytes_cmp(tr->arena.data + prev->key,
+					prev->key_len, it->key.data,
+					it->key.len);
+
+		if (c >= 0)
+			return bundle_errf(tr->err, tr->errlen, -EBADMSG,
+					   "'%s': data block %zu: %s",
+					   tr->name, blockno,
+					   c ? "keys out of order" :
+					   "duplicate key");
+	}
+	if (tr->n == tr->cap) {
+		const size_t cap = tr->cap ? 2 * tr->cap : 64;
+
+		o = realloc(tr->offs, cap * sizeof(*o));
+		if (!o)
+			return oom(tr);
+		tr->offs = o;
+		tr->cap = cap;
+	}
+	o = &tr->offs[tr->n++];
+	o->key = tr->arena.len;
+	o->key_len = it->key.len;
+	bytebuf_append(&tr->arena, it->key.data, it->key.len);
+	bytebuf_append(&tr->arena, &nul, 1);
+	o->val = tr->arena.len;
+	o->val_len = it->val_len;
+	bytebuf_append(&tr->arena, it->val, it->val_len);
+	return tr->arena.err ? oom(tr) : 0;
+}
+
+/*
+ * The checks on one data-block entry that need the table around it. A
+ * lookup for a key goes to the first block whose index key is >= it, so
+ * every key of block `blockno` must lie in (prev, its index key]; prev is
+ * the previous block's index key (NULL for block 0).
+ */
+static int take_entry(struct table_reader *tr, size_t blockno, int first,
+		      const struct block_iter *it, const struct bytebuf *prev)
+{
+	if (first && prev &&
+	    bytes_cmp(it->key.data, it->key.len, prev->data, prev->len) <= 0)
+		return bundle_errf(tr->err, tr->errlen, -EBADMSG,
+				   "'%s': data block %zu: first key is not "
+				   "above the previous index key", tr->name,
+				   blockno);
+	return add_kv(tr, blockno, it);
+}
+
+/* Copy out the pairs of data block `blockno`, whose index key is sep. */
+static int walk_data(struct table_reader *tr, size_t blockno,
+		     const struct block_data *blk, const struct bytebuf *sep,
+		     const struct bytebuf *prev)
+{
+	char part[48];
+	struct block_iter it;
+	const size_t first = tr->n;
+	int rc;
+
+	snprintf(part, sizeof(part), "data block %zu", blockno);
+	rc = block_iter_init(&it, blk->data, blk->len);
+	while (!rc && (rc = block_iter_next(&it)) == 1) {
+		rc = take_entry(tr, blockno, tr->n == first, &it, prev);
+		if (rc)
+			goto out;
+	}
+	if (rc) {
+		rc = iter_err(tr, part, &it, rc);
+		goto out;
+	}
+	if (tr->n > first &&
+	    bytes_cmp(it.key.data, it.key.len, sep->data, sep->len) > 0)
+		rc = bundle_errf(tr->err, tr->errlen, -EBADMSG,
+				 "'%s': index key of %s is below its last key",
+				 tr->name, part);
+out:
+	block_iter_release(&it);
+	return rc;
+}
+
+/* One index entry: its handle's data block, read and copied out. */
+static int index_entry(struct table_reader *tr, size_t blockno,
+		       const struct block_iter *it, const struct bytebuf *prev)
+{
+	const uint8_t *const lim = it->val + it->val_len;
+	struct block_data blk;
+	struct handle h;
+	char part[48];
+	int rc;
+
+	/* TF writes a handle and nothing else; extra bytes mean damage. */
+	if (get_handle(it->val, lim, &h) != lim)
+		return bundle_errf(tr->err, tr->errlen, -EBADMSG,
+				   "'%s': bad block handle in index block "
+				   "for data block %zu", tr->name, blockno);
+	if (prev && bytes_cmp(prev->data, prev->len, it->key.data,
+			      it->key.len) >= 0)
+		return bundle_errf(tr->err, tr->errlen, -EBADMSG,
+				   "'%s': index block: keys out of order",
+				   tr->name);
+	snprintf(part, sizeof(part), "data block %zu", blockno);
+	rc = load_block(tr, part, &h, &blk);
+	if (!rc)
+		rc = walk_data(tr, blockno, &blk, &it->key, prev);
+	free(blk.owned);
+	return rc;
+}
+
+static int walk_index(struct table_reader *tr, const struct handle *h)
+{
+	static const char part[] = "index block";
+	struct bytebuf prev = { 0 }; /* the previous entry's key */
+	struct block_data blk;
+	struct block_iter it;
+	size_t blockno = 0;
+	int rc;
+
+	rc = load_block(tr, part, h, &blk);
+	if (rc)
+		goto out_blk;
+	rc = block_iter_init(&it, blk.data, blk.len);
+	while (!rc && (rc = block_iter_next(&it)) == 1) {
+		rc = index_entry(tr, blockno, &it, blockno ? &prev : NULL);
+		if (rc)
+			goto out; /* message already written */
+		prev.len = 0;
+		bytebuf_append(&prev, it.key.data, it.key.len);
+		if (prev.err) {
+			rc = oom(tr);
+			goto out;
+		}
+		blockno++;
+	}
+	if (rc)
+		rc = iter_err(tr, part, &it, rc);
+out:
+	block_iter_release(&it);
+	bytebuf_release(&prev);
+out_blk:
+	free(blk.owned);
+	return rc;
+}
+
+/* Turn arena offsets into pointers now that the arena stops moving. */
+static int finish_contents(struct table_reader *tr, struct table_contents *out)
+{
+	struct table_kv *kvs = NULL;
+	uint8_t *arena;
+
+	if (tr->n) {
+		kvs = malloc(tr->n * sizeof(*kvs));
+		if (!kvs)
+			return oom(tr);
+	}
+	arena = bytebuf_detach(&tr->arena, NULL);
+	if (!arena) {
+		free(kvs);
+		return oom(tr);
+	}
+	for (size_t i = 0; i < tr->n; i++) {
+		kvs[i].key = arena + tr->offs[i].key;
+		kvs[i].key_len = tr->offs[i].key_len;
+		kvs[i].val = arena + tr->offs[i].val;
+		kvs[i].val_len = tr->offs[i].val_len;
+	}
+	out->kvs = kvs;
+	out->n = tr->n;
+	out->arena = arena;
+	return 0;
+}
+
+int table_read_all(const char *name, const uint8_t *buf, size_t len,
+		   struct table_contents *out, char *err, size_t errlen)
+{
+	struct table_reader tr = {
+		.name = name, .buf = buf, .len = len,
+		.err = err, .errlen = errlen,
+	};
+	struct handle meta, index;
+	int rc;
+
+	rc = read_footer(&tr, &meta, &index);
+	if (!rc)
+		rc = check_metaindex(&tr, &meta);
+	if (!rc)
+		rc = walk_index(&tr, &index);
+	if (!rc)
+		rc = finish_contents(&tr, out);
+	bytebuf_release(&tr.arena);
+	free(tr.offs);
+	return rc;
+}
+
+void table_contents_release(struct table_contents *c)
+{
+	free(c->kvs);
+	free(c->arena);
+	memset(c, 0, sizeof(*c));
+}
+
+/* ---------------------------------------------------------------- writing */
+
+struct table_builder {
+	struct bytebuf file;        /* every byte written so far */
+	struct block_builder data;  /* the data block being filled */
+	struct block_builder index;
+	struct bytebuf last_key;
+	uint64_t n_entries;
+	/*
+	 * A flushed block's index entry waits for the next key, so that its
+	 * separator can be short (anything in [last key, next key)).
+	 */
+	int pending;
+	struct handle pending_handle;
+	int finished;
+	int err;                    /* sticky: the first failure */
+};
+
+struct table_builder *table_builder_new(void)
+{
+	struct table_builder *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return NULL;
+	block_builder_init(&b->data, TABLE_RESTART_INTERVAL);
+	/* Every index entry is a restart point: binary search hits it. */
+	block_builder_init(&b->index, 1);
+	return b;
+}
+
+void table_builder_free(struct table_builder *b)
+{
+	if (!b)
+		return;
+	bytebuf_release(&b->file);
+	block_builder_release(&b->data);
+	block_builder_release(&b->index);
+	bytebuf_release(&b->last_key);
+	free(b);
+}
+
+/* Fold allocation failures of the parts into the sticky error. */
+static int tb_err(struct table_builder *b)
+{
+	if (b->err)
+		return b->err;
+	if (b->file.err)
+		b->err = b->file.err;
+	else if (b->last_key.err)
+		b->err = b->last_key.err;
+	else if (block_builder_err(&b->data))
+		b->err = block_builder_err(&b->data);
+	else
+		b->err = block_builder_err(&b->index);
+	return b->err;
+}
+
+static void write_raw_block(struct table_builder *b, const uint8_t *p,
+			    size_t n, uint8_t type, struct handle *h)
+{
+	uint32_t crc = bundle_crc32c(0, p, n);
+
+	/* The crc covers the type byte too, so a flipped type is caught. */
+	crc = bundle_crc32c(crc, &type, 1);
+	h->off = b->file.len;
+	h->size = n;
+	bytebuf_append(&b->file, p, n);
+	bytebuf_append(&b->file, &type, 1);
+	bytebuf_put_fixed32(&b->file, bundle_crc_mask(crc));
+}
+
+static void write_block(struct table_builder *b, struct block_builder *bb,
+			struct handle *h)
+{
+	const uint8_t *p;
+	size_t n;
+
+	p = block_builder_finish(bb, &n);
+	if (p)
+		write_raw_block(b, p, n, BLOCK_RAW, h);
+	block_builder_reset(bb);
+}
+
+static void flush_data(struct table_builder *b)
+{
+	if (tb_err(b) || b->data.n == 0)
+		return;
+	write_block(b, &b->data, &b->pending_handle);
+	b->pending = 1;
+}
+
+static void add_index_entry(struct table_builder *b)
+{
+	uint8_t enc[MAX_HANDLE_LEN];
+
+	block_builder_add(&b->index, b->last_key.data, b->last_key.len, enc,
+			  put_handle(enc, &b->pending_handle));
+	b->pending = 0;
+}
+
+/*
+ * Shorten start (the last key of a block) to a separator s with
+ * start <= s < limit (§2.5): bump the first differing byte if that still
+ * stays below limit, and cut after it. Index keys get shorter, nothing else.
+ */
+static void shortest_separator(struct bytebuf *start, const uint8_t *limit,
+			       size_t limit_len)
+{
+	const size_t n = start->len < limit_len ? start->len : limit_len;
+	size_t i = 0;
+
+	while (i < n && start->data[i] == limit[i])
+		i++;
+	if (i == n)
+		return; /* one is a prefix of the other: keep start */
+	if (start->data[i] < 0xff && start->data[i] + 1 < limit[i]) {
+		start->data[i]++;
+		start->len = i + 1;
+	}
+}
+
+/* The shortest key >= key: bump the first byte below 0xFF, cut after it. */
+static void short_successor(struct bytebuf *key)
+{
+	for (size_t i = 0; i < key->len; i++) {
+		if (key->data[i] != 0xff) {
+			key->data[i]++;
+			key->len = i + 1;
+			return;
+		}
+	}
+}
+
+int table_builder_add(struct table_builder *b, const uint8_t *key,
+		      size_t key_len, const uint8_t *val, size_t val_len)
+{
+	if (tb_err(b))
+		return b->err;
+	if (b->finished || key_len > UINT32_MAX || val_len > UINT32_MAX ||
+	    (b->n_entries > 0 && bytes_cmp(key, key_len, b->last_key.data,
+					   b->last_key.len) <= 0))
+		return b->err = -EINVAL;
+	/*
+	 * TF's own rule: an entry of 2 x block_size or more starts a fresh
+	 * block rather than bloating the current one.
+	 */
+	if (b->n_entries > 0 && key_len + val_len >= 2 * TABLE_BLOCK_SIZE)
+		flush_data(b);
+	if (b->pending) {
+		shortest_separator(&b->last_key, key, key_len);
+		add_index_entry(b);
+	}
+	b->last_key.len = 0;
+	bytebuf_append(&b->last_key, key, key_len);
+	b->n_entries++;
+	block_builder_add(&b->data, key, key_len, val, val_len);
+	if (block_builder_size(&b->data) >= TABLE_BLOCK_SIZE)
+		flush_data(b);
+	return tb_err(b);
+}
+
+static void write_footer(struct table_builder *b, const struct handle *meta,
+			 const struct handle *index)
+{
+	uint8_t f[TABLE_FOOTER_SIZE] = { 0 };
+	size_t n;
+
+	n = put_handle(f, meta);
+	put_handle(f + n, index);
+	coding_put_fixed32(f + FOOTER_HANDLES_LEN, (uint32_t)TABLE_MAGIC);
+	coding_put_fixed32(f + FOOTER_HANDLES_LEN + 4,
+			   (uint32_t)(TABLE_MAGIC >> 32));
+	bytebuf_append(&b->file, f, sizeof(f));
+}
+
+int table_builder_finish(struct table_builder *b, uint8_t **out, size_t *len)
+{
+	struct block_builder meta;
+	struct handle meta_h = { 0 }, index_h = { 0 };
+	uint8_t *p;
+	size_t n;
+
+	if (b->finished)
+		return -EINVAL;
+	b->finished = 1;
+	flush_data(b);
+	if (tb_err(b))
+		return b->err;
+	/* Always written and always empty: TF has no meta blocks. */
+	block_builder_init(&meta, TABLE_RESTART_INTERVAL);
+	write_block(b, &meta, &meta_h);
+	if (!b->err && block_builder_err(&meta))
+		b->err = block_builder_err(&meta);
+	block_builder_release(&meta);
+	if (b->pending) {
+		short_successor(&b->last_key);
+		add_index_entry(b);
+	}
+	write_block(b, &b->index, &index_h);
+	write_footer(b, &meta_h, &index_h);
+	if (tb_err(b))
+		return b->err;
+	p = bytebuf_detach(&b->file, &n);
+	if (!p)
+		return b->err = -ENOMEM;
+	*out = p;
+	*len = n;
+	return 0;
+}
