@@ -1,0 +1,514 @@
+/*
+ * directive.c - one function per directive of a mapping file, each
+ * checking its words left to right so that the first error reported is
+ * the leftmost one of the line, at the column of the word at fault.
+ */
+#include "mapping/parser.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mapping/lexer.h"
+#include "mapping/mapping.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#define SOURCE_USAGE "source NAME = PATH"
+#define MAP_USAGE "map NAME:FROM -> TO"
+#define EXCLUDE_USAGE "exclude NAME:GLOB or exclude *:GLOB"
+#define PREFIX_USAGE "prefix = NAME"
+#define LAYOUT_USAGE "layout = single|shards"
+
+__attribute__((format(printf, 4, 5)))
+static int perr(struct mapping_parser *p, int line, int col,
+		const char *fmt, ...)
+{
+	const struct mapping_pos pos = { p->m->file, line, col };
+	va_list ap;
+
+	va_start(ap, fmt);
+	mapping_vdiag(p->err, p->errlen, -EINVAL, &pos, "error", fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static int oom(struct mapping_parser *p)
+{
+	const struct mapping_pos pos = { p->m->file, 0, 0 };
+
+	return mapping_diag(p->err, p->errlen, -ENOMEM, &pos, "error",
+			    "out of memory");
+}
+
+/*
+ * Make room for item n of an array of cap items of size bytes. Returns the
+ * array, moved or not, or NULL (the old array still valid) when out of
+ * memory.
+ */
+static void *grow(void *arr, size_t *cap, size_t n, size_t size)
+{
+	size_t new_cap = *cap ? *cap * 2 : 8;
+	void *q;
+
+	if (n < *cap)
+		return arr;
+	if (new_cap > (size_t)-1 / size)
+		return NULL;
+	q = realloc(arr, new_cap * size);
+	if (q)
+		*cap = new_cap;
+	return q;
+}
+
+static struct mapping_pos pos_at(const struct mapping_parser *p,
+				 const struct mapping_line *l, size_t i)
+{
+	const struct mapping_pos pos = { p->m->file, l->line, l->tok[i].col };
+
+	return pos;
+}
+
+/* Word i of l must exist; what says what it should be ("a path"). */
+static int want_word(struct mapping_parser *p, const struct mapping_line *l,
+		     size_t i, const char *what, const char *usage)
+{
+	if (i < l->n)
+		return 0;
+	return perr(p, l->line, l->end_col,
+		    "expected %s after '%s' (usage: %s)",
+		    what, l->tok[i - 1].text, usage);
+}
+
+static int is_punct(const struct mapping_token *t, const char *punct)
+{
+	return !t->quoted && !strcmp(t->text, punct);
+}
+
+/* Word i of l must be the punctuation punct: "=" or "->". */
+static int want_punct(struct mapping_parser *p, const struct mapping_line *l,
+		      size_t i, const char *punct, const char *usage)
+{
+	const char *prev = l->tok[i - 1].text;
+	const struct mapping_token *t;
+
+	if (i >= l->n)
+		return perr(p, l->line, l->end_col,
+			    "expected '%s' after '%s' (usage: %s)",
+			    punct, prev, usage);
+	t = &l->tok[i];
+	if (is_punct(t, punct))
+		return 0;
+	if (!strcmp(t->text, punct))
+		return perr(p, l->line, t->col,
+			    "'%s' must not be quoted (usage: %s)",
+			    punct, usage);
+	if (!t->quoted && !strncmp(t->text, punct, strlen(punct)))
+		return perr(p, l->line, t->col,
+			    "expected '%s' after '%s', not '%s' (put blanks around '%s')",
+			    punct, prev, t->text, punct);
+	return perr(p, l->line, t->col,
+		    "expected '%s' after '%s', not '%s' (usage: %s)",
+		    punct, prev, t->text, usage);
+}
+
+/* l must have no word i: hint says how to avoid a stray one. */
+static int want_end(struct mapping_parser *p, const struct mapping_line *l,
+		    size_t i, const char *hint)
+{
+	if (i >= l->n)
+		return 0;
+	return perr(p, l->line, l->tok[i].col,
+		    "unexpected '%s' after '%s' (%s)",
+		    l->tok[i].text, l->tok[i - 1].text, hint);
+}
+
+/* A word that holds punct where blanks were forgotten ("a=b", "x->y"). */
+static int want_unglued(struct mapping_parser *p, const struct mapping_line *l,
+			size_t i, const char *punct, const char *usage)
+{
+	const struct mapping_token *t = &l->tok[i];
+
+	if (t->quoted || !strstr(t->text, punct))
+		return 0;
+	return perr(p, l->line, t->col,
+		    "missing blanks around '%s' in '%s' (usage: %s)",
+		    punct, t->text, usage);
+}
+
+static int source_name_ok(const char *s)
+{
+	static const char first[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_";
+
+	if (!*s || !strchr(first, *s))
+		return 0;
+	for (s++; *s; s++)
+		if (!strchr(first, *s) && !strchr("0123456789.-", *s))
+			return 0;
+	return 1;
+}
+
+const struct mapping_source *mapping_find_source(const struct mapping *m,
+						 const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < m->n_sources; i++)
+		if (!strncmp(m->sources[i].name, name, len) &&
+		    !m->sources[i].name[len])
+			return &m->sources[i];
+	return NULL;
+}
+
+/* Word 1 of a `source` line: the new source's name. */
+static int check_source_name(struct mapping_parser *p,
+			     const struct mapping_line *l)
+{
+	const struct mapping_token *t = &l->tok[1];
+	const struct mapping_source *first;
+
+	if (want_unglued(p, l, 1, "=", SOURCE_USAGE))
+		return -EINVAL;
+	if (!source_name_ok(t->text))
+		return perr(p, l->line, t->col,
+			    "invalid source name '%s' (use letters, digits, '_', '.' and '-', starting with a letter or '_')",
+			    t->text);
+	first = mapping_find_source(p->m, t->text, t->len);
+	if (first)
+		return perr(p, l->line, t->col,
+			    "duplicate source '%s' (first declared at line %d)",
+			    t->text, first->pos.line);
+	return 0;
+}
+
+/*
+ * The path relative paths are taken from: joined to base (no file system
+ * access, no normalisation) unless absolute or there is no base.
+ */
+static char *resolve_path(const char *base, const char *path)
+{
+	size_t blen, plen;
+	char *s;
+
+	if (path[0] == '/' || !base || !*base)
+		return strdup(path);
+	blen = strlen(base);
+	plen = strlen(path);
+	s = malloc(blen + 1 + plen + 1);
+	if (!s)
+		return NULL;
+	memcpy(s, base, blen);
+	if (base[blen - 1] != '/')
+		s[blen++] = '/';
+	memcpy(s + blen, path, plen + 1);
+	return s;
+}
+
+static int add_source(struct mapping_parser *p, const struct mapping_line *l)
+{
+	struct mapping *m = p->m;
+	struct mapping_source *src;
+	void *q;
+
+	q = grow(m->sources, &p->sources_cap, m->n_sources, sizeof(*src));
+	if (!q)
+		return oom(p);
+	m->sources = q;
+	src = &m->sources[m->n_sources];
+	src->name = strdup(l->tok[1].text);
+	src->path = strdup(l->tok[3].text);
+	src->resolved_path = resolve_path(p->base_dir, l->tok[3].text);
+	src->pos = pos_at(p, l, 0);
+	src->path_pos = pos_at(p, l, 3);
+	if (!src->name || !src->path || !src->resolved_path) {
+		free(src->name);
+		free(src->path);
+		free(src->resolved_path);
+		return oom(p);
+	}
+	m->n_sources++;
+	return 0;
+}
+
+/* `source NAME = PATH` */
+static int parse_source(struct mapping_parser *p, const struct mapping_line *l)
+{
+	if (want_word(p, l, 1, "a source name", SOURCE_USAGE) ||
+	    check_source_name(p, l) ||
+	    want_punct(p, l, 2, "=", SOURCE_USAGE) ||
+	    want_word(p, l, 3, "a path", SOURCE_USAGE) ||
+	    want_end(p, l, 4, "quote a path that contains blanks"))
+		return -EINVAL;
+	if (!l->tok[3].len)
+		return perr(p, l->line, l->tok[3].col,
+			    "empty path (usage: %s)", SOURCE_USAGE);
+	return add_source(p, l);
+}
+
+/*
+ * Split word i ("NAME:REST", at the first ':') of a map or exclude line:
+ * *name_len is the length of NAME, which may not be empty, and REST must
+ * not be empty either (what_rest names it in the message).
+ */
+static int split_ref(struct mapping_parser *p, const struct mapping_line *l,
+		     size_t i, const char *what_rest, const char *usage,
+		     size_t *name_len)
+{
+	const struct mapping_token *t = &l->tok[i];
+	const char *colon = strchr(t->text, ':');
+
+	if (!colon)
+		return perr(p, l->line, t->col,
+			    "missing ':' in '%s' (usage: %s)", t->text, usage);
+	if (colon == t->text)
+		return perr(p, l->line, t->col,
+			    "missing source name before ':' in '%s' (usage: %s)",
+			    t->text, usage);
+	*name_len = (size_t)(colon - t->text);
+	if (!colon[1])
+		return perr(p, l->line, t->col,
+			    "empty %s after '%s' (usage: %s)",
+			    what_rest, t->text, usage);
+	return 0;
+}
+
+/* Remember that item uses the source named by word i's NAME. */
+static int add_ref(struct mapping_parser *p, const struct mapping_line *l,
+		   size_t i, size_t name_len, int is_map, size_t item)
+{
+	struct mapping_source_ref *ref;
+	void *q;
+
+	q = grow(p->refs, &p->refs_cap, p->n_refs, sizeof(*ref));
+	if (!q)
+		return oom(p);
+	p->refs = q;
+	ref = &p->refs[p->n_refs];
+	ref->name = strndup(l->tok[i].text, name_len);
+	if (!ref->name)
+		return oom(p);
+	ref->pos = pos_at(p, l, i);
+	ref->is_map = is_map;
+	ref->item = item;
+	p->n_refs++;
+	return 0;
+}
+
+static enum mapping_map_kind map_kind(const char *from, size_t len)
+{
+	if (len == 1 && from[0] == '/')
+		return MAPPING_MAP_ROOT;
+	if (from[len - 1] == '/')
+		return MAPPING_MAP_SCOPE;
+	return MAPPING_MAP_TENSOR;
+}
+
+/* Word 3 of a map line must suit kind, FROM being from. */
+static int check_target(struct mapping_parser *p, const struct mapping_line *l,
+			enum mapping_map_kind kind, const char *from)
+{
+	const struct mapping_token *to = &l->tok[3];
+	const int is_scope = to->len && to->text[to->len - 1] == '/';
+	/* The likely fix for a scope rule's target is a '/' at its end. */
+	const char *fix = to->len ? ": write '" : "";
+	const char *fix_end = to->len ? "/'" : "";
+
+	if (kind == MAPPING_MAP_TENSOR && !to->len)
+		return perr(p, l->line, to->col,
+			    "empty target name for tensor '%s'", from);
+	if (kind == MAPPING_MAP_TENSOR && is_scope)
+		return perr(p, l->line, to->col,
+			    "tensor '%s' must map to a tensor name, not to scope '%s' (end FROM with '/' to map a whole scope)",
+			    from, to->text);
+	if (kind == MAPPING_MAP_TENSOR || is_scope)
+		return 0;
+	if (kind == MAPPING_MAP_ROOT)
+		return perr(p, l->line, to->col,
+			    "root '/' must map to a scope ending in '/' (or '/' to keep names)%s%s%s",
+			    fix, to->text, fix_end);
+	return perr(p, l->line, to->col,
+		    "scope '%s' must map to a scope ending in '/' (or '/' to strip it)%s%s%s",
+		    from, fix, to->text, fix_end);
+}
+
+static int add_map(struct mapping_parser *p, const struct mapping_line *l,
+		   size_t name_len, enum mapping_map_kind kind)
+{
+	const char *from = l->tok[1].text + name_len + 1;
+	const char *to = l->tok[3].text;
+	struct mapping *m = p->m;
+	struct mapping_map *mp;
+	void *q;
+
+	/* "/" as a scope target means "no scope": store "" (see mapping.h). */
+	if (kind != MAPPING_MAP_TENSOR && !strcmp(to, "/"))
+		to = "";
+	q = grow(m->maps, &p->maps_cap, m->n_maps, sizeof(*mp));
+	if (!q)
+		return oom(p);
+	m->maps = q;
+	mp = &m->maps[m->n_maps];
+	memset(mp, 0, sizeof(*mp));
+	mp->kind = kind;
+	mp->from = strdup(from);
+	mp->to = strdup(to);
+	if (!mp->from || !mp->to) {
+		free(mp->from);
+		free(mp->to);
+		return oom(p);
+	}
+	m->n_maps++;
+	mp->from_len = strlen(from);
+	mp->to_len = strlen(to);
+	mp->pos = pos_at(p, l, 0);
+	mp->from_pos = pos_at(p, l, 1);
+	mp->to_pos = pos_at(p, l, 3);
+	return add_ref(p, l, 1, name_len, 1, m->n_maps - 1);
+}
+
+/* `map NAME:FROM -> TO` */
+static int parse_map(struct mapping_parser *p, const struct mapping_line *l)
+{
+	enum mapping_map_kind kind;
+	size_t name_len;
+	const char *from;
+
+	if (want_word(p, l, 1, "'NAME:FROM'", MAP_USAGE) ||
+	    want_unglued(p, l, 1, "->", MAP_USAGE) ||
+	    split_ref(p, l, 1, "tensor name", MAP_USAGE, &name_len) ||
+	    want_punct(p, l, 2, "->", MAP_USAGE) ||
+	    want_word(p, l, 3, "a target name", MAP_USAGE) ||
+	    want_end(p, l, 4, "quote a name that contains blanks"))
+		return -EINVAL;
+	from = l->tok[1].text + name_len + 1;
+	kind = map_kind(from, strlen(from));
+	if (check_target(p, l, kind, from))
+		return -EINVAL;
+	return add_map(p, l, name_len, kind);
+}
+
+/* `exclude NAME:GLOB` or `exclude *:GLOB` */
+static int parse_exclude(struct mapping_parser *p, const struct mapping_line *l)
+{
+	struct mapping *m = p->m;
+	struct mapping_exclude *ex;
+	size_t name_len;
+	void *q;
+
+	if (want_word(p, l, 1, "'NAME:GLOB'", EXCLUDE_USAGE) ||
+	    split_ref(p, l, 1, "glob", EXCLUDE_USAGE, &name_len) ||
+	    want_end(p, l, 2, "quote a glob that contains blanks"))
+		return -EINVAL;
+	q = grow(m->excludes, &p->excludes_cap, m->n_excludes, sizeof(*ex));
+	if (!q)
+		return oom(p);
+	m->excludes = q;
+	ex = &m->excludes[m->n_excludes];
+	ex->source = -1;
+	ex->glob = strdup(l->tok[1].text + name_len + 1);
+	if (!ex->glob)
+		return oom(p);
+	ex->pos = pos_at(p, l, 0);
+	m->n_excludes++;
+	if (name_len == 1 && l->tok[1].text[0] == '*')
+		return 0;
+	return add_ref(p, l, 1, name_len, 0, m->n_excludes - 1);
+}
+
+/* A second `prefix` or `layout` line; first is the first one's position. */
+static int want_first(struct mapping_parser *p, const struct mapping_line *l,
+		      const struct mapping_pos *first)
+{
+	if (!first->line)
+		return 0;
+	return perr(p, l->line, l->tok[0].col,
+		    "duplicate '%s' (first set at line %d)",
+		    l->tok[0].text, first->line);
+}
+
+/* `prefix = NAME`: NAME becomes a file name in the mount. */
+static int parse_prefix(struct mapping_parser *p, const struct mapping_line *l)
+{
+	const struct mapping_token *t;
+	char *s;
+
+	if (want_first(p, l, &p->m->prefix_pos) ||
+	    want_punct(p, l, 1, "=", PREFIX_USAGE) ||
+	    want_word(p, l, 2, "a name", PREFIX_USAGE) ||
+	    want_end(p, l, 3, "quote a name that contains blanks"))
+		return -EINVAL;
+	t = &l->tok[2];
+	if (!t->len)
+		return perr(p, l->line, t->col, "empty prefix (usage: %s)",
+			    PREFIX_USAGE);
+	if (strchr(t->text, '/'))
+		return perr(p, l->line, t->col,
+			    "prefix '%s' may not contain '/' (it names a file in the mount's top directory)",
+			    t->text);
+	if (!strcmp(t->text, ".") || !strcmp(t->text, ".."))
+		return perr(p, l->line, t->col,
+			    "prefix '%s' is not a file name", t->text);
+	s = strdup(t->text);
+	if (!s)
+		return oom(p);
+	free(p->m->prefix);
+	p->m->prefix = s;
+	p->m->prefix_pos = pos_at(p, l, 0);
+	return 0;
+}
+
+/* `layout = single|shards` */
+static int parse_layout(struct mapping_parser *p, const struct mapping_line *l)
+{
+	const struct mapping_token *t;
+
+	if (want_first(p, l, &p->m->layout_pos) ||
+	    want_punct(p, l, 1, "=", LAYOUT_USAGE) ||
+	    want_word(p, l, 2, "'single' or 'shards'", LAYOUT_USAGE) ||
+	    want_end(p, l, 3, "usage: " LAYOUT_USAGE))
+		return -EINVAL;
+	t = &l->tok[2];
+	if (mapping_layout_parse(t->text, &p->m->layout))
+		return perr(p, l->line, t->col,
+			    "unknown layout '%s' (expected 'single' or 'shards')",
+			    t->text);
+	p->m->layout_pos = pos_at(p, l, 0);
+	return 0;
+}
+
+static const struct directive {
+	const char *name;
+	const char *usage;
+	int (*parse)(struct mapping_parser *p, const struct mapping_line *l);
+} directives[] = {
+	{ "source", SOURCE_USAGE, parse_source },
+	{ "map", MAP_USAGE, parse_map },
+	{ "exclude", EXCLUDE_USAGE, parse_exclude },
+	{ "prefix", PREFIX_USAGE, parse_prefix },
+	{ "layout", LAYOUT_USAGE, parse_layout },
+};
+
+int mapping_parse_line(struct mapping_parser *p, const struct mapping_line *l)
+{
+	const struct mapping_token *t = &l->tok[0];
+	const struct directive *d;
+	size_t i, n;
+
+	for (i = 0; i < ARRAY_SIZE(directives); i++) {
+		d = &directives[i];
+		if (!strcmp(t->text, d->name))
+			return d->parse(p, l);
+		/* "prefix=x": the blanks around '=' were forgotten. */
+		n = strlen(d->name);
+		if (!strncmp(d->usage + n, " = ", 3) &&
+		    !strncmp(t->text, d->name, n) && t->text[n] == '=')
+			return perr(p, l->line, t->col,
+				    "missing blanks around '=' in '%s' (usage: %s)",
+				    t->text, d->usage);
+	}
+	return perr(p, l->line, t->col,
+		    "unknown directive '%s' (expected source, map, exclude, prefix or layout)",
+		    t->text);
+}

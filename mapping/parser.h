@@ -1,0 +1,43 @@
+/*
+ * parser.h - the parse state shared by parser.c (the driver: lines in,
+ * whole-file checks, struct mapping out) and directive.c (one function per
+ * directive). Private to mapping/.
+ */
+#ifndef CKPTFS_MAPPING_PARSER_H
+#define CKPTFS_MAPPING_PARSER_H
+
+#include <stddef.h>
+
+#include "mapping/mapping.h"
+
+struct mapping_line;
+
+/* A `map` or `exclude` line's source name, looked up after the last line. */
+struct mapping_source_ref {
+	char *name;             /* owned */
+	struct mapping_pos pos; /* of the NAME:... word */
+	int is_map;
+	size_t item;            /* index into maps or excludes */
+};
+
+struct mapping_parser {
+	struct mapping *m;      /* being built; owned until handed out */
+	const char *base_dir;   /* borrowed; NULL keeps relative paths */
+	struct mapping_source_ref *refs;
+	size_t n_refs;
+	size_t refs_cap, sources_cap, maps_cap, excludes_cap;
+	char *err;
+	size_t errlen;
+};
+
+/*
+ * Add the directive on line l to p->m. Returns 0, or -EINVAL / -ENOMEM
+ * with the message in p->err.
+ */
+int mapping_parse_line(struct mapping_parser *p, const struct mapping_line *l);
+
+/* The source of m called name (len bytes, need not end in NUL), or NULL. */
+const struct mapping_source *mapping_find_source(const struct mapping *m,
+						 const char *name, size_t len);
+
+#endif /* CKPTFS_MAPPING_PARSER_H */

@@ -1,0 +1,138 @@
+/*
+ * readfile.c - mapping_parse_file(): read a mapping file into memory and
+ * hand it to mapping_parse_buffer() with the file's directory as the base
+ * of relative source paths. The only file system access of this module.
+ */
+#include "mapping/mapping.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/*
+ * A mapping file is a few lines per source; the cap only keeps a wrong
+ * path (a device, a huge file) from eating memory.
+ */
+#define MAX_MAPPING_FILE_SIZE ((size_t)16 << 20)
+
+/* strerror() into a caller's buffer: strerror() itself is not thread-safe. */
+static void errno_text(int e, char *buf, size_t len)
+{
+#ifdef _GNU_SOURCE
+	const char *s = strerror_r(e, buf, len);
+
+	if (s != buf)
+		snprintf(buf, len, "%s", s);
+#else
+	if (strerror_r(e, buf, len))
+		snprintf(buf, len, "error %d", e);
+#endif
+}
+
+static int cannot_read(const char *path, int e, char *err, size_t errlen)
+{
+	const struct mapping_pos pos = { path, 0, 0 };
+	char text[128];
+
+	errno_text(e, text, sizeof(text));
+	return mapping_diag(err, errlen, -e, &pos, "error", "cannot read: %s",
+			    text);
+}
+
+/* Read all of fd into a new buffer *out of *len bytes. Returns 0 or errno. */
+static int read_all(int fd, char **out, size_t *len)
+{
+	size_t cap = 0, n = 0;
+	char *buf = NULL, *q;
+	ssize_t r;
+
+	for (;;) {
+		if (n == cap) {
+			q = cap < MAX_MAPPING_FILE_SIZE ?
+				realloc(buf, cap ? cap * 2 : 4096) : NULL;
+			if (!q) {
+				free(buf);
+				return cap < MAX_MAPPING_FILE_SIZE ? ENOMEM :
+								     EFBIG;
+			}
+			buf = q;
+			cap = cap ? cap * 2 : 4096;
+		}
+		r = read(fd, buf + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			free(buf);
+			return errno;
+		}
+		if (!r)
+			break;
+		n += (size_t)r;
+	}
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+static int read_file(const char *path, char **buf, size_t *len,
+		     char *err, size_t errlen)
+{
+	int fd, e;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return cannot_read(path, errno, err, errlen);
+	e = read_all(fd, buf, len);
+	close(fd);
+	if (e == EFBIG) {
+		const struct mapping_pos pos = { path, 0, 0 };
+
+		return mapping_diag(err, errlen, -EFBIG, &pos, "error",
+				    "file too large (a mapping file must be under %zu MiB)",
+				    MAX_MAPPING_FILE_SIZE >> 20);
+	}
+	if (e)
+		return cannot_read(path, e, err, errlen);
+	return 0;
+}
+
+/*
+ * The directory part of path, for relative source paths: NULL when path
+ * has no '/', as those are already relative to the current directory.
+ */
+static int dir_of(const char *path, char **out)
+{
+	const char *slash = strrchr(path, '/');
+
+	*out = NULL;
+	if (!slash)
+		return 0;
+	*out = strndup(path, slash == path ? 1 : (size_t)(slash - path));
+	return *out ? 0 : -ENOMEM;
+}
+
+int mapping_parse_file(const char *path, struct mapping **out,
+		       char *err, size_t errlen)
+{
+	const struct mapping_pos pos = { path, 0, 0 };
+	char *buf = NULL, *dir = NULL;
+	size_t len = 0;
+	int rc;
+
+	*out = NULL;
+	rc = read_file(path, &buf, &len, err, errlen);
+	if (rc)
+		return rc;
+	if (dir_of(path, &dir))
+		rc = mapping_diag(err, errlen, -ENOMEM, &pos, "error",
+				  "out of memory");
+	else
+		rc = mapping_parse_buffer(path, buf, len, dir, out, err,
+					  errlen);
+	free(buf);
+	free(dir);
+	return rc;
+}

@@ -1,0 +1,697 @@
+/*
+ * test_mapping_parser.c - mapping_parse_buffer/_file, mapping_diag and the
+ * layout helpers: the example of mapping.md parsed field by field, and
+ * every parse-time rule with its exact "FILE:LINE:COL: error: ..." text.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mapping/mapping.h"
+
+/* The example of mapping.md, as a user would save it. */
+static const char example[] =
+	"# merge.conf \xe2\x80\x94 teacher/student distillation start point\n"
+	"source a = models/a/model-a            # a checkpoint prefix\n"
+	"source b = models/b                    # a directory: its `checkpoint` file names the latest\n"
+	"source t = export/teacher/1            # a SavedModel: its variables/variables bundle\n"
+	"\n"
+	"map a:a -> a                           # one tensor, same name\n"
+	"map b:b -> b\n"
+	"map b:encoder/ -> student/encoder/     # a scope: every tensor under it, renamed\n"
+	"map t:/ -> teacher/                    # the root: every tensor of t, under teacher/\n"
+	"map t:dense/kernel -> head/kernel      # one tensor, renamed (also appears as teacher/dense/kernel)\n"
+	"\n"
+	"exclude t:*/Adam                       # optimizer slots: invisible to every map line\n"
+	"exclude t:*/Adam_1\n"
+	"exclude *:global_step\n"
+	"\n"
+	"prefix = model.ckpt                    # the merged checkpoint is <mount>/model.ckpt\n";
+
+static struct mapping *parse_ok(const char *text, const char *base_dir)
+{
+	struct mapping *m = NULL;
+	char err[512] = "";
+	int rc;
+
+	rc = mapping_parse_buffer("t.conf", text, strlen(text), base_dir, &m,
+				  err, sizeof(err));
+	if (rc)
+		fail_msg("unexpected error %d: %s", rc, err);
+	assert_non_null(m);
+	return m;
+}
+
+static void expect_error(const char *text, const char *want)
+{
+	struct mapping *m = (struct mapping *)&m;
+	char err[512] = "";
+
+	assert_int_equal(mapping_parse_buffer("t.conf", text, strlen(text),
+					      NULL, &m, err, sizeof(err)),
+			 -EINVAL);
+	assert_null(m);
+	assert_string_equal(err, want);
+}
+
+/* A valid first two lines, so a test's bad line is line 3. */
+#define OK2 "source a = x\nmap a:y -> z\n"
+
+static void assert_pos(const struct mapping *m, const struct mapping_pos *pos,
+		       int line, int col)
+{
+	assert_ptr_equal(pos->file, m->file);
+	assert_int_equal(pos->line, line);
+	assert_int_equal(pos->col, col);
+}
+
+static void check_source(const struct mapping *m, size_t i, const char *name,
+			 const char *path, const char *resolved, int line)
+{
+	const struct mapping_source *s = &m->sources[i];
+
+	assert_string_equal(s->name, name);
+	assert_string_equal(s->path, path);
+	assert_string_equal(s->resolved_path, resolved);
+	assert_pos(m, &s->pos, line, 1);
+	assert_pos(m, &s->path_pos, line, 12);
+}
+
+static void check_map(const struct mapping *m, size_t i, size_t source,
+		      enum mapping_map_kind kind, const char *from,
+		      const char *to, int line, int arrow_col)
+{
+	const struct mapping_map *mp = &m->maps[i];
+
+	assert_int_equal(mp->source, source);
+	assert_int_equal(mp->kind, kind);
+	assert_string_equal(mp->from, from);
+	assert_int_equal(mp->from_len, strlen(from));
+	assert_string_equal(mp->to, to);
+	assert_int_equal(mp->to_len, strlen(to));
+	assert_pos(m, &mp->pos, line, 1);
+	assert_pos(m, &mp->from_pos, line, 5);
+	assert_pos(m, &mp->to_pos, line, arrow_col + 3);
+}
+
+static void check_exclude(const struct mapping *m, size_t i, long source,
+			  const char *glob, int line)
+{
+	assert_int_equal(m->excludes[i].source, source);
+	assert_string_equal(m->excludes[i].glob, glob);
+	assert_pos(m, &m->excludes[i].pos, line, 1);
+}
+
+/* Every field of the parsed example; dir is the resolved paths' base. */
+static void check_example(const struct mapping *m, const char *dir)
+{
+	char p[3][512];
+
+	snprintf(p[0], sizeof(p[0]), "%s%smodels/a/model-a", dir, *dir ? "/" : "");
+	snprintf(p[1], sizeof(p[1]), "%s%smodels/b", dir, *dir ? "/" : "");
+	snprintf(p[2], sizeof(p[2]), "%s%sexport/teacher/1", dir, *dir ? "/" : "");
+	assert_int_equal(m->n_sources, 3);
+	check_source(m, 0, "a", "models/a/model-a", p[0], 2);
+	check_source(m, 1, "b", "models/b", p[1], 3);
+	check_source(m, 2, "t", "export/teacher/1", p[2], 4);
+	assert_int_equal(m->n_maps, 5);
+	check_map(m, 0, 0, MAPPING_MAP_TENSOR, "a", "a", 6, 9);
+	check_map(m, 1, 1, MAPPING_MAP_TENSOR, "b", "b", 7, 9);
+	check_map(m, 2, 1, MAPPING_MAP_SCOPE, "encoder/", "student/encoder/",
+		  8, 16);
+	check_map(m, 3, 2, MAPPING_MAP_ROOT, "/", "teacher/", 9, 9);
+	check_map(m, 4, 2, MAPPING_MAP_TENSOR, "dense/kernel", "head/kernel",
+		  10, 20);
+	assert_int_equal(m->n_excludes, 3);
+	check_exclude(m, 0, 2, "*/Adam", 12);
+	check_exclude(m, 1, 2, "*/Adam_1", 13);
+	check_exclude(m, 2, -1, "global_step", 14);
+	assert_string_equal(m->prefix, "model.ckpt");
+	assert_pos(m, &m->prefix_pos, 16, 1);
+	assert_int_equal(m->layout, MAPPING_LAYOUT_SINGLE);
+	assert_ptr_equal(m->layout_pos.file, m->file);
+	assert_int_equal(m->layout_pos.line, 0);
+}
+
+static void test_parser_example(void **state)
+{
+	struct mapping *m = parse_ok(example, NULL);
+
+	(void)state;
+	assert_string_equal(m->file, "t.conf");
+	check_example(m, "");
+	mapping_free(m);
+}
+
+/* The example with "\r\n" line ends, and without its last newline. */
+static void test_parser_example_crlf_and_no_final_newline(void **state)
+{
+	char crlf[2 * sizeof(example)], *w = crlf;
+	struct mapping *m;
+	const char *r;
+
+	(void)state;
+	for (r = example; *r; r++) {
+		if (*r == '\n')
+			*w++ = '\r';
+		*w++ = *r;
+	}
+	*w = '\0';
+	m = parse_ok(crlf, NULL);
+	check_example(m, "");
+	mapping_free(m);
+	crlf[strlen(crlf) - 2] = '\0';
+	m = parse_ok(crlf, NULL);
+	check_example(m, "");
+	mapping_free(m);
+	memcpy(crlf, example, sizeof(example));
+	crlf[strlen(crlf) - 1] = '\0';
+	m = parse_ok(crlf, NULL);
+	check_example(m, "");
+	mapping_free(m);
+}
+
+static void test_parser_defaults_and_settings(void **state)
+{
+	struct mapping *m;
+
+	(void)state;
+	m = parse_ok("source a = x\nmap a:y -> z\n", NULL);
+	assert_string_equal(m->prefix, "model.ckpt");
+	assert_int_equal(m->prefix_pos.line, 0);
+	assert_ptr_equal(m->prefix_pos.file, m->file);
+	assert_int_equal(m->layout, MAPPING_LAYOUT_SINGLE);
+	assert_int_equal(m->n_excludes, 0);
+	assert_null(m->excludes);
+	mapping_free(m);
+	m = parse_ok(OK2 "  layout = shards\nprefix = \"my model\" # q\n",
+		     NULL);
+	assert_int_equal(m->layout, MAPPING_LAYOUT_SHARDS);
+	assert_pos(m, &m->layout_pos, 3, 3);
+	assert_string_equal(m->prefix, "my model");
+	assert_pos(m, &m->prefix_pos, 4, 1);
+	mapping_free(m);
+}
+
+/* "/" as the TO of a root or scope rule is stored as "". */
+static void test_parser_map_kinds(void **state)
+{
+	struct mapping *m;
+
+	(void)state;
+	m = parse_ok("source s = x\n"
+		     "map s:/ -> /\n"
+		     "map s:/ -> t/\n"
+		     "map s:enc/ -> /\n"
+		     "map s:enc/ -> dec/\n"
+		     "map s:w -> v\n"
+		     "map s:b:c -> d:e\n"
+		     "map \"s:a b\" -> \"c d\"\n"
+		     "map s:x/ -> \"/\"\n", NULL);
+	assert_int_equal(m->n_maps, 8);
+	check_map(m, 0, 0, MAPPING_MAP_ROOT, "/", "", 2, 9);
+	check_map(m, 1, 0, MAPPING_MAP_ROOT, "/", "t/", 3, 9);
+	check_map(m, 2, 0, MAPPING_MAP_SCOPE, "enc/", "", 4, 12);
+	check_map(m, 3, 0, MAPPING_MAP_SCOPE, "enc/", "dec/", 5, 12);
+	check_map(m, 4, 0, MAPPING_MAP_TENSOR, "w", "v", 6, 9);
+	/* NAME:FROM splits at the first ':'. */
+	check_map(m, 5, 0, MAPPING_MAP_TENSOR, "b:c", "d:e", 7, 11);
+	check_map(m, 6, 0, MAPPING_MAP_TENSOR, "a b", "c d", 8, 13);
+	check_map(m, 7, 0, MAPPING_MAP_SCOPE, "x/", "", 9, 10);
+	mapping_free(m);
+}
+
+/* map and exclude may name a source declared further down. */
+static void test_parser_sources_resolved_after_the_file(void **state)
+{
+	struct mapping *m;
+
+	(void)state;
+	m = parse_ok("exclude b:*/Adam\n"
+		     "map b:x -> y\n"
+		     "source a = p\n"
+		     "map a:x -> z\n"
+		     "source b = q\n"
+		     "exclude *:s\n"
+		     "exclude a:t\n", NULL);
+	assert_int_equal(m->n_sources, 2);
+	assert_int_equal(m->maps[0].source, 1);
+	assert_int_equal(m->maps[1].source, 0);
+	check_exclude(m, 0, 1, "*/Adam", 1);
+	check_exclude(m, 1, -1, "s", 6);
+	check_exclude(m, 2, 0, "t", 7);
+	mapping_free(m);
+}
+
+static void test_parser_source_names(void **state)
+{
+	struct mapping *m;
+
+	(void)state;
+	m = parse_ok("source _ = p\nsource A.b-c_9 = p\nsource a.. = p\n"
+		     "map A.b-c_9:x -> y\n", NULL);
+	assert_string_equal(m->sources[1].name, "A.b-c_9");
+	assert_int_equal(m->maps[0].source, 1);
+	mapping_free(m);
+	expect_error(OK2 "source 1a = p\n",
+		     "t.conf:3:8: error: invalid source name '1a' (use letters, digits, '_', '.' and '-', starting with a letter or '_')");
+	expect_error(OK2 "source .a = p\n",
+		     "t.conf:3:8: error: invalid source name '.a' (use letters, digits, '_', '.' and '-', starting with a letter or '_')");
+	expect_error(OK2 "source -a = p\n",
+		     "t.conf:3:8: error: invalid source name '-a' (use letters, digits, '_', '.' and '-', starting with a letter or '_')");
+	expect_error(OK2 "source a/b = p\n",
+		     "t.conf:3:8: error: invalid source name 'a/b' (use letters, digits, '_', '.' and '-', starting with a letter or '_')");
+	expect_error(OK2 "source a:b = p\n",
+		     "t.conf:3:8: error: invalid source name 'a:b' (use letters, digits, '_', '.' and '-', starting with a letter or '_')");
+	expect_error(OK2 "source \xc3\xa9 = p\n",
+		     "t.conf:3:8: error: invalid source name '\xc3\xa9' (use letters, digits, '_', '.' and '-', starting with a letter or '_')");
+	expect_error(OK2 "source \"\" = p\n",
+		     "t.conf:3:8: error: invalid source name '' (use letters, digits, '_', '.' and '-', starting with a letter or '_')");
+	expect_error("source a = x\nsource b = y\n\tsource  a = z\nmap a:y -> z\n",
+		     "t.conf:3:10: error: duplicate source 'a' (first declared at line 1)");
+}
+
+static void test_parser_source_errors(void **state)
+{
+	(void)state;
+	expect_error("source",
+		     "t.conf:1:7: error: expected a source name after 'source' (usage: source NAME = PATH)");
+	expect_error("source a   # c\n",
+		     "t.conf:1:9: error: expected '=' after 'a' (usage: source NAME = PATH)");
+	expect_error("source a =\n",
+		     "t.conf:1:11: error: expected a path after '=' (usage: source NAME = PATH)");
+	expect_error("source a models/a\n",
+		     "t.conf:1:10: error: expected '=' after 'a', not 'models/a' (usage: source NAME = PATH)");
+	expect_error("source a =models/a\n",
+		     "t.conf:1:10: error: expected '=' after 'a', not '=models/a' (put blanks around '=')");
+	expect_error("source a \"=\" p\n",
+		     "t.conf:1:10: error: '=' must not be quoted (usage: source NAME = PATH)");
+	expect_error("source a=models/a\n",
+		     "t.conf:1:8: error: missing blanks around '=' in 'a=models/a' (usage: source NAME = PATH)");
+	expect_error("source a= p\n",
+		     "t.conf:1:8: error: missing blanks around '=' in 'a=' (usage: source NAME = PATH)");
+	expect_error("source a = my models/a\n",
+		     "t.conf:1:15: error: unexpected 'models/a' after 'my' (quote a path that contains blanks)");
+	expect_error("source a = \"\"\n",
+		     "t.conf:1:12: error: empty path (usage: source NAME = PATH)");
+	expect_error("source=a = p\n",
+		     "t.conf:1:1: error: unknown directive 'source=a' (expected source, map, exclude, prefix or layout)");
+}
+
+static void test_parser_map_syntax_errors(void **state)
+{
+	(void)state;
+	expect_error(OK2 "map\n",
+		     "t.conf:3:4: error: expected 'NAME:FROM' after 'map' (usage: map NAME:FROM -> TO)");
+	expect_error(OK2 "map a:x\n",
+		     "t.conf:3:8: error: expected '->' after 'a:x' (usage: map NAME:FROM -> TO)");
+	expect_error(OK2 "map a:x ->  \n",
+		     "t.conf:3:11: error: expected a target name after '->' (usage: map NAME:FROM -> TO)");
+	expect_error(OK2 "map a:x => y\n",
+		     "t.conf:3:9: error: expected '->' after 'a:x', not '=>' (usage: map NAME:FROM -> TO)");
+	expect_error(OK2 "map a:x y\n",
+		     "t.conf:3:9: error: expected '->' after 'a:x', not 'y' (usage: map NAME:FROM -> TO)");
+	expect_error(OK2 "map a:x ->y\n",
+		     "t.conf:3:9: error: expected '->' after 'a:x', not '->y' (put blanks around '->')");
+	expect_error(OK2 "map a:x \"->\" y\n",
+		     "t.conf:3:9: error: '->' must not be quoted (usage: map NAME:FROM -> TO)");
+	expect_error(OK2 "map a:x->y\n",
+		     "t.conf:3:5: error: missing blanks around '->' in 'a:x->y' (usage: map NAME:FROM -> TO)");
+	expect_error(OK2 "map a:x-> y\n",
+		     "t.conf:3:5: error: missing blanks around '->' in 'a:x->' (usage: map NAME:FROM -> TO)");
+	expect_error(OK2 "map a:x -> y z\n",
+		     "t.conf:3:14: error: unexpected 'z' after 'y' (quote a name that contains blanks)");
+	expect_error(OK2 "map ax -> y\n",
+		     "t.conf:3:5: error: missing ':' in 'ax' (usage: map NAME:FROM -> TO)");
+	expect_error(OK2 "map :x -> y\n",
+		     "t.conf:3:5: error: missing source name before ':' in ':x' (usage: map NAME:FROM -> TO)");
+	expect_error(OK2 "map a: -> y\n",
+		     "t.conf:3:5: error: empty tensor name after 'a:' (usage: map NAME:FROM -> TO)");
+	/* The word's own error comes before the missing arrow. */
+	expect_error(OK2 "map a:\n",
+		     "t.conf:3:5: error: empty tensor name after 'a:' (usage: map NAME:FROM -> TO)");
+}
+
+static void test_parser_map_kind_errors(void **state)
+{
+	(void)state;
+	expect_error(OK2 "map a:/ -> teacher\n",
+		     "t.conf:3:12: error: root '/' must map to a scope ending in '/' (or '/' to keep names): write 'teacher/'");
+	expect_error(OK2 "map a:/ -> \"\"\n",
+		     "t.conf:3:12: error: root '/' must map to a scope ending in '/' (or '/' to keep names)");
+	expect_error(OK2 "map a:enc/ -> student\n",
+		     "t.conf:3:15: error: scope 'enc/' must map to a scope ending in '/' (or '/' to strip it): write 'student/'");
+	expect_error(OK2 "map a:enc/ -> \"\"\n",
+		     "t.conf:3:15: error: scope 'enc/' must map to a scope ending in '/' (or '/' to strip it)");
+	expect_error(OK2 "map a:enc -> student/enc/\n",
+		     "t.conf:3:14: error: tensor 'enc' must map to a tensor name, not to scope 'student/enc/' (end FROM with '/' to map a whole scope)");
+	expect_error(OK2 "map a:enc -> /\n",
+		     "t.conf:3:14: error: tensor 'enc' must map to a tensor name, not to scope '/' (end FROM with '/' to map a whole scope)");
+	expect_error(OK2 "map a:enc -> \"\"\n",
+		     "t.conf:3:14: error: empty target name for tensor 'enc'");
+}
+
+static void test_parser_unknown_sources(void **state)
+{
+	(void)state;
+	expect_error("source a = x\nmap a:y -> z\nmap  c:x -> y\n",
+		     "t.conf:3:6: error: unknown source 'c'");
+	expect_error("source a = x\nmap A:y -> z\n",
+		     "t.conf:2:5: error: unknown source 'A'");
+	expect_error(OK2 "exclude  c:x\n",
+		     "t.conf:3:10: error: unknown source 'c'");
+	expect_error(OK2 "exclude **:x\n",
+		     "t.conf:3:9: error: unknown source '**'");
+	/* The whole file is parsed first: a later syntax error wins. */
+	expect_error("source a = x\nmap c:y -> z\nbogus\n",
+		     "t.conf:3:1: error: unknown directive 'bogus' (expected source, map, exclude, prefix or layout)");
+	/* Unknown sources are reported in file order. */
+	expect_error("exclude d:x\nmap c:y -> z\nsource a = x\n",
+		     "t.conf:1:9: error: unknown source 'd'");
+}
+
+static void test_parser_exclude_errors(void **state)
+{
+	(void)state;
+	expect_error(OK2 "exclude\n",
+		     "t.conf:3:8: error: expected 'NAME:GLOB' after 'exclude' (usage: exclude NAME:GLOB or exclude *:GLOB)");
+	expect_error(OK2 "exclude a\n",
+		     "t.conf:3:9: error: missing ':' in 'a' (usage: exclude NAME:GLOB or exclude *:GLOB)");
+	expect_error(OK2 "exclude :x\n",
+		     "t.conf:3:9: error: missing source name before ':' in ':x' (usage: exclude NAME:GLOB or exclude *:GLOB)");
+	expect_error(OK2 "exclude a:\n",
+		     "t.conf:3:9: error: empty glob after 'a:' (usage: exclude NAME:GLOB or exclude *:GLOB)");
+	expect_error(OK2 "exclude a:x y\n",
+		     "t.conf:3:13: error: unexpected 'y' after 'a:x' (quote a glob that contains blanks)");
+}
+
+static void test_parser_prefix_and_layout_errors(void **state)
+{
+	(void)state;
+	expect_error(OK2 "prefix\n",
+		     "t.conf:3:7: error: expected '=' after 'prefix' (usage: prefix = NAME)");
+	expect_error(OK2 "prefix =\n",
+		     "t.conf:3:9: error: expected a name after '=' (usage: prefix = NAME)");
+	expect_error(OK2 "prefix x\n",
+		     "t.conf:3:8: error: expected '=' after 'prefix', not 'x' (usage: prefix = NAME)");
+	expect_error(OK2 "prefix=x\n",
+		     "t.conf:3:1: error: missing blanks around '=' in 'prefix=x' (usage: prefix = NAME)");
+	expect_error(OK2 "prefix = a/b\n",
+		     "t.conf:3:10: error: prefix 'a/b' may not contain '/' (it names a file in the mount's top directory)");
+	expect_error(OK2 "prefix = .\n",
+		     "t.conf:3:10: error: prefix '.' is not a file name");
+	expect_error(OK2 "prefix = ..\n",
+		     "t.conf:3:10: error: prefix '..' is not a file name");
+	expect_error(OK2 "prefix = \"\"\n",
+		     "t.conf:3:10: error: empty prefix (usage: prefix = NAME)");
+	expect_error(OK2 "prefix = a b\n",
+		     "t.conf:3:12: error: unexpected 'b' after 'a' (quote a name that contains blanks)");
+	expect_error(OK2 "prefix = a\n\n  prefix = a\n",
+		     "t.conf:5:3: error: duplicate 'prefix' (first set at line 3)");
+	expect_error(OK2 "layout\n",
+		     "t.conf:3:7: error: expected '=' after 'layout' (usage: layout = single|shards)");
+	expect_error(OK2 "layout shards\n",
+		     "t.conf:3:8: error: expected '=' after 'layout', not 'shards' (usage: layout = single|shards)");
+	expect_error(OK2 "layout = \n",
+		     "t.conf:3:9: error: expected 'single' or 'shards' after '=' (usage: layout = single|shards)");
+	expect_error(OK2 "layout = dense\n",
+		     "t.conf:3:10: error: unknown layout 'dense' (expected 'single' or 'shards')");
+	expect_error(OK2 "layout = Single\n",
+		     "t.conf:3:10: error: unknown layout 'Single' (expected 'single' or 'shards')");
+	expect_error(OK2 "layout = single x\n",
+		     "t.conf:3:17: error: unexpected 'x' after 'single' (usage: layout = single|shards)");
+	expect_error(OK2 "layout=shards\n",
+		     "t.conf:3:1: error: missing blanks around '=' in 'layout=shards' (usage: layout = single|shards)");
+	expect_error(OK2 "layout = single\nlayout = shards\n",
+		     "t.conf:4:1: error: duplicate 'layout' (first set at line 3)");
+}
+
+static void test_parser_directive_errors(void **state)
+{
+	(void)state;
+	expect_error("mapp a:x -> y\n",
+		     "t.conf:1:1: error: unknown directive 'mapp' (expected source, map, exclude, prefix or layout)");
+	expect_error(OK2 "\n   Source a = x\n",
+		     "t.conf:4:4: error: unknown directive 'Source' (expected source, map, exclude, prefix or layout)");
+	expect_error(OK2 "version 1\n",
+		     "t.conf:3:1: error: unknown directive 'version' (expected source, map, exclude, prefix or layout)");
+}
+
+static void test_parser_nothing_to_mount(void **state)
+{
+	(void)state;
+	expect_error("", "t.conf: error: no 'source' lines: nothing to mount");
+	expect_error("# nothing\n\n",
+		     "t.conf: error: no 'source' lines: nothing to mount");
+	expect_error("map a:x -> y\n",
+		     "t.conf: error: no 'source' lines: nothing to mount");
+	expect_error("source a = x\nexclude a:y\n",
+		     "t.conf: error: no 'map' lines: nothing to mount");
+}
+
+/* Errors of the lexer come out of the parser unchanged. */
+static void test_parser_lexical_errors(void **state)
+{
+	(void)state;
+	expect_error(OK2 "map a:\xff -> y\n",
+		     "t.conf:3:7: error: invalid UTF-8 byte 0xff (the mapping file must be UTF-8)");
+	expect_error(OK2 "source b = \"x\n",
+		     "t.conf:3:12: error: unterminated quoted word (missing closing '\"')");
+}
+
+static void test_parser_resolved_paths(void **state)
+{
+	static const char text[] = "source a = models/a\nsource b = /abs/b\n"
+				   "source c = \"./c d\"\nmap a:x -> y\n";
+	struct mapping *m;
+
+	(void)state;
+	m = parse_ok(text, NULL);
+	assert_string_equal(m->sources[0].resolved_path, "models/a");
+	assert_string_equal(m->sources[1].resolved_path, "/abs/b");
+	assert_string_equal(m->sources[2].resolved_path, "./c d");
+	mapping_free(m);
+	m = parse_ok(text, "");
+	assert_string_equal(m->sources[0].resolved_path, "models/a");
+	mapping_free(m);
+	m = parse_ok(text, "/etc/ckpt");
+	assert_string_equal(m->sources[0].path, "models/a");
+	assert_string_equal(m->sources[0].resolved_path, "/etc/ckpt/models/a");
+	assert_string_equal(m->sources[1].resolved_path, "/abs/b");
+	assert_string_equal(m->sources[2].resolved_path, "/etc/ckpt/./c d");
+	mapping_free(m);
+	m = parse_ok(text, "rel/dir/");
+	assert_string_equal(m->sources[0].resolved_path, "rel/dir/models/a");
+	mapping_free(m);
+	m = parse_ok(text, "/");
+	assert_string_equal(m->sources[0].resolved_path, "/models/a");
+	mapping_free(m);
+}
+
+/* Unterminated buffers, NULL name, no error buffer. */
+static void test_parser_buffer_edges(void **state)
+{
+	static const char text[] = "source a = x\nmap a:y -> z\nbogus";
+	struct mapping *m;
+	char err[64];
+
+	(void)state;
+	assert_int_equal(mapping_parse_buffer("b", text, 25, NULL, &m, err,
+					      sizeof(err)), 0);
+	assert_int_equal(m->n_maps, 1);
+	assert_string_equal(m->maps[0].to, "z");
+	mapping_free(m);
+	assert_int_equal(mapping_parse_buffer(NULL, text, sizeof(text) - 1,
+					      NULL, &m, err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err,
+			    "<buffer>:3:1: error: unknown directive 'bogus' (expected source");
+	assert_int_equal(mapping_parse_buffer("b", text, sizeof(text) - 1,
+					      NULL, &m, NULL, 0), -EINVAL);
+	assert_null(m);
+	assert_int_equal(mapping_parse_buffer("b", NULL, 0, NULL, &m, err,
+					      sizeof(err)), -EINVAL);
+	assert_string_equal(err, "b: error: no 'source' lines: nothing to mount");
+	mapping_free(NULL);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
+	assert_int_equal(fclose(f), 0);
+}
+
+static void test_parser_file(void **state)
+{
+	char dir[] = "/tmp/ckptfs-mapping-XXXXXX", path[128], err[512];
+	char want[256];
+	struct mapping *m;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/merge.conf", dir);
+	write_file(path, example);
+	assert_int_equal(mapping_parse_file(path, &m, err, sizeof(err)), 0);
+	assert_string_equal(m->file, path);
+	check_example(m, dir);
+	mapping_free(m);
+
+	write_file(path, OK2 "map a:/ -> t\n");
+	assert_int_equal(mapping_parse_file(path, &m, err, sizeof(err)),
+			 -EINVAL);
+	assert_null(m);
+	snprintf(want, sizeof(want),
+		 "%s:3:12: error: root '/' must map to a scope ending in '/' (or '/' to keep names): write 't/'",
+		 path);
+	assert_string_equal(err, want);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+/* A file name without a directory keeps relative paths relative. */
+static void test_parser_file_in_current_directory(void **state)
+{
+	char dir[] = "/tmp/ckptfs-mapping-XXXXXX", cwd[4096], err[512];
+	struct mapping *m;
+
+	(void)state;
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(chdir(dir), 0);
+	write_file("merge.conf", example);
+	assert_int_equal(mapping_parse_file("merge.conf", &m, err,
+					    sizeof(err)), 0);
+	check_example(m, "");
+	mapping_free(m);
+	assert_int_equal(unlink("merge.conf"), 0);
+	assert_int_equal(chdir(cwd), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+static void test_parser_file_unreadable(void **state)
+{
+	char dir[] = "/tmp/ckptfs-mapping-XXXXXX", path[128], want[256];
+	char err[512];
+	struct mapping *m = (struct mapping *)&m;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/nope.conf", dir);
+	assert_int_equal(mapping_parse_file(path, &m, err, sizeof(err)),
+			 -ENOENT);
+	assert_null(m);
+	snprintf(want, sizeof(want),
+		 "%s: error: cannot read: No such file or directory", path);
+	assert_string_equal(err, want);
+	assert_int_equal(mapping_parse_file(dir, &m, err, sizeof(err)),
+			 -EISDIR);
+	snprintf(want, sizeof(want), "%s: error: cannot read: Is a directory",
+		 dir);
+	assert_string_equal(err, want);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+static void test_diag_formats(void **state)
+{
+	const struct mapping_pos full = { "f.conf", 3, 7 };
+	const struct mapping_pos line = { "f.conf", 3, 0 };
+	const struct mapping_pos file = { "f.conf", 0, 0 };
+	const struct mapping_pos none = { NULL, 3, 7 };
+	char buf[128];
+
+	(void)state;
+	assert_int_equal(mapping_diag(buf, sizeof(buf), -EINVAL, &full,
+				      "error", "unknown source '%s'", "c"),
+			 -EINVAL);
+	assert_string_equal(buf, "f.conf:3:7: error: unknown source 'c'");
+	assert_int_equal(mapping_diag(buf, sizeof(buf), 0, &line, "warning",
+				      "exclude '%s' matches nothing", "x"), 0);
+	assert_string_equal(buf, "f.conf:3: warning: exclude 'x' matches nothing");
+	mapping_diag(buf, sizeof(buf), -1, &file, "error", "bad");
+	assert_string_equal(buf, "f.conf: error: bad");
+	mapping_diag(buf, sizeof(buf), -1, &none, "error", "bad");
+	assert_string_equal(buf, "error: bad");
+	mapping_diag(buf, sizeof(buf), -1, NULL, NULL, "%d", 42);
+	assert_string_equal(buf, "error: 42");
+}
+
+static void test_diag_truncates(void **state)
+{
+	const struct mapping_pos full = { "f.conf", 3, 7 };
+	char buf[16];
+
+	(void)state;
+	memset(buf, 'x', sizeof(buf));
+	assert_int_equal(mapping_diag(buf, 12, -EINVAL, &full, "error", "m"),
+			 -EINVAL);
+	assert_string_equal(buf, "f.conf:3:7:");
+	assert_int_equal(buf[12], 'x');
+	mapping_diag(buf, 16, -EINVAL, &full, "error", "m");
+	assert_string_equal(buf, "f.conf:3:7: err");
+	mapping_diag(buf, 1, -EINVAL, &full, "error", "m");
+	assert_string_equal(buf, "");
+	assert_int_equal(mapping_diag(NULL, 0, -ENOMEM, &full, "error", "m"),
+			 -ENOMEM);
+}
+
+static void test_layout_names(void **state)
+{
+	enum mapping_layout l = MAPPING_LAYOUT_SHARDS;
+
+	(void)state;
+	assert_int_equal(mapping_layout_parse("single", &l), 0);
+	assert_int_equal(l, MAPPING_LAYOUT_SINGLE);
+	assert_int_equal(mapping_layout_parse("shards", &l), 0);
+	assert_int_equal(l, MAPPING_LAYOUT_SHARDS);
+	assert_int_equal(mapping_layout_parse("SINGLE", &l), -EINVAL);
+	assert_int_equal(mapping_layout_parse("", &l), -EINVAL);
+	assert_int_equal(mapping_layout_parse(NULL, &l), -EINVAL);
+	assert_int_equal(l, MAPPING_LAYOUT_SHARDS);
+	assert_string_equal(mapping_layout_name(MAPPING_LAYOUT_SINGLE), "single");
+	assert_string_equal(mapping_layout_name(MAPPING_LAYOUT_SHARDS), "shards");
+	assert_string_equal(mapping_layout_name((enum mapping_layout)7),
+			    "unknown");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parser_example),
+		cmocka_unit_test(test_parser_example_crlf_and_no_final_newline),
+		cmocka_unit_test(test_parser_defaults_and_settings),
+		cmocka_unit_test(test_parser_map_kinds),
+		cmocka_unit_test(test_parser_sources_resolved_after_the_file),
+		cmocka_unit_test(test_parser_source_names),
+		cmocka_unit_test(test_parser_source_errors),
+		cmocka_unit_test(test_parser_map_syntax_errors),
+		cmocka_unit_test(test_parser_map_kind_errors),
+		cmocka_unit_test(test_parser_unknown_sources),
+		cmocka_unit_test(test_parser_exclude_errors),
+		cmocka_unit_test(test_parser_prefix_and_layout_errors),
+		cmocka_unit_test(test_parser_directive_errors),
+		cmocka_unit_test(test_parser_nothing_to_mount),
+		cmocka_unit_test(test_parser_lexical_errors),
+		cmocka_unit_test(test_parser_resolved_paths),
+		cmocka_unit_test(test_parser_buffer_edges),
+		cmocka_unit_test(test_parser_file),
+		cmocka_unit_test(test_parser_file_in_current_directory),
+		cmocka_unit_test(test_parser_file_unreadable),
+		cmocka_unit_test(test_diag_formats),
+		cmocka_unit_test(test_diag_truncates),
+		cmocka_unit_test(test_layout_names),
+	};
+
+	return cmocka_run_group_tests_name("mapping_parser", tests, NULL, NULL);
+}
