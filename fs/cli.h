@@ -1,0 +1,46 @@
+/*
+ * cli.h - the ckptfs subcommands. Each takes the arguments after its name
+ * (argv[0] is the subcommand) and returns the process exit status:
+ * 0 success, 1 bad input or a failed check, 2 a mount that failed.
+ * These are the only functions that print; the libraries never do.
+ */
+#ifndef CKPTFS_FS_CLI_H
+#define CKPTFS_FS_CLI_H
+
+#include <stdio.h>
+
+#include "bundle/bundle.h"
+
+enum cli_status {
+	CLI_OK = 0,
+	CLI_BAD_INPUT = 1,
+	CLI_MOUNT_FAILED = 2,
+};
+
+int cli_ls(int argc, char **argv);
+int cli_ls_checkpoint(const char *path);
+int cli_ls_mapping(const char *path);
+int cli_verify(int argc, char **argv);
+int cli_cat(int argc, char **argv);
+int cli_check(int argc, char **argv);
+int cli_materialize(int argc, char **argv);
+int cli_mount(int argc, char **argv, const char *progname);
+
+/* Whether path names a mapping file rather than a checkpoint. */
+int cli_is_mapping(const char *path);
+
+/* "ckptfs: " + message + newline on stderr. */
+__attribute__((format(printf, 1, 2)))
+void cli_error(const char *fmt, ...);
+
+/*
+ * One `ls` line for an entry shown under name: name, dtype, shape, shard,
+ * offset, size, tab-separated; '-' for the location of a partitioned one.
+ */
+void cli_print_entry(FILE *f, const char *name, size_t name_len,
+		     const struct bundle_entry *e);
+/* The same, ending with end instead of a newline (for extra columns). */
+void cli_print_entry_tail(FILE *f, const char *name, size_t name_len,
+			  const struct bundle_entry *e, const char *end);
+
+#endif

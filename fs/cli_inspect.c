@@ -1,0 +1,167 @@
+/*
+ * cli_inspect.c - `ckptfs ls CKPT`, `ckptfs verify CKPT`, `ckptfs cat CKPT
+ * NAME`: look inside one checkpoint.
+ */
+#include "fs/cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+void cli_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("ckptfs: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int cli_is_mapping(const char *path)
+{
+	char *prefix = NULL;
+	struct stat st;
+
+	if (bundle_resolve_prefix(path, &prefix, NULL, 0) == 0) {
+		free(prefix);
+		return 0;
+	}
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+void cli_print_entry(FILE *f, const char *name, size_t name_len,
+		     const struct bundle_entry *e)
+{
+	cli_print_entry_tail(f, name, name_len, e, "\n");
+}
+
+void cli_print_entry_tail(FILE *f, const char *name, size_t name_len,
+			  const struct bundle_entry *e, const char *end)
+{
+	const char *dt = bundle_dtype_name(e->dtype);
+
+	fwrite(name, 1, name_len, f);
+	fprintf(f, "\t%s\t[", dt ? dt : "unknown");
+	for (int i = 0; i < e->rank; i++)
+		fprintf(f, "%s%lld", i ? "," : "", (long long)e->dims[i]);
+	if (e->n_slices)
+		fprintf(f, "]\t-\t-\t-%s", end);
+	else
+		fprintf(f, "]\t%d\t%lld\t%lld%s", e->shard_id,
+			(long long)e->offset, (long long)e->size, end);
+}
+
+static int open_or_complain(const char *path, struct bundle_reader **r)
+{
+	char err[BUNDLE_ERR_MAX];
+
+	if (bundle_open(path, r, err, sizeof(err)) == 0)
+		return 0;
+	cli_error("%s", err);
+	return -1;
+}
+
+int cli_ls_checkpoint(const char *path)
+{
+	struct bundle_reader *r;
+
+	if (open_or_complain(path, &r))
+		return CLI_BAD_INPUT;
+	for (size_t i = 0; i < bundle_num_entries(r); i++) {
+		const struct bundle_entry *e = bundle_entry_at(r, i);
+
+		if (!bundle_entry_is_piece(e))
+			cli_print_entry(stdout, e->key, e->key_len, e);
+	}
+	bundle_close(r);
+	return fflush(stdout) == 0 ? CLI_OK : CLI_BAD_INPUT;
+}
+
+/* Grow *buf to hold n bytes; keeps one buffer for a whole verify run. */
+static int reserve(void **buf, size_t *cap, size_t n)
+{
+	void *p;
+
+	if (n <= *cap)
+		return 0;
+	p = realloc(*buf, n ? n : 1);
+	if (!p)
+		return -ENOMEM;
+	*buf = p;
+	*cap = n;
+	return 0;
+}
+
+int cli_verify(int argc, char **argv)
+{
+	struct bundle_reader *r;
+	char err[BUNDLE_ERR_MAX];
+	size_t cap = 0, n = 0, bad = 0;
+	long long bytes = 0;
+	void *buf = NULL;
+
+	if (argc != 2) {
+		cli_error("usage: ckptfs verify CHECKPOINT");
+		return CLI_BAD_INPUT;
+	}
+	if (open_or_complain(argv[1], &r))
+		return CLI_BAD_INPUT;
+	for (size_t i = 0; i < bundle_num_entries(r); i++) {
+		const struct bundle_entry *e = bundle_entry_at(r, i);
+
+		if (e->n_slices)
+			continue; /* its pieces are entries of their own */
+		n++;
+		if (reserve(&buf, &cap, (size_t)e->size) ||
+		    bundle_read_tensor(r, e, buf, err, sizeof(err))) {
+			cli_error("%s", cap >= (size_t)e->size ? err : "out of memory");
+			bad++;
+			continue;
+		}
+		bytes += e->size;
+	}
+	if (bad)
+		printf("%s: %zu of %zu tensors FAILED verification\n",
+		       bundle_prefix(r), bad, n);
+	else
+		printf("%s: %zu tensors, %lld bytes in %d shard(s): all checksums match\n",
+		       bundle_prefix(r), n, bytes, bundle_num_shards(r));
+	free(buf);
+	bundle_close(r);
+	return bad ? CLI_BAD_INPUT : CLI_OK;
+}
+
+int cli_cat(int argc, char **argv)
+{
+	const struct bundle_entry *e;
+	struct bundle_reader *r;
+	char err[BUNDLE_ERR_MAX];
+	void *buf;
+	int rc = CLI_BAD_INPUT;
+
+	if (argc != 3) {
+		cli_error("usage: ckptfs cat CHECKPOINT TENSOR");
+		return CLI_BAD_INPUT;
+	}
+	if (open_or_complain(argv[1], &r))
+		return CLI_BAD_INPUT;
+	e = bundle_find(r, argv[2], strlen(argv[2]));
+	buf = e ? malloc((size_t)e->size + 1) : NULL;
+	if (!e)
+		cli_error("'%s': no tensor '%s'", bundle_prefix(r), argv[2]);
+	else if (!buf)
+		cli_error("out of memory");
+	else if (bundle_read_tensor(r, e, buf, err, sizeof(err)))
+		cli_error("%s", err);
+	else if (fwrite(buf, 1, (size_t)e->size, stdout) == (size_t)e->size &&
+		 fflush(stdout) == 0)
+		rc = CLI_OK;
+	free(buf);
+	bundle_close(r);
+	return rc;
+}

@@ -1,0 +1,102 @@
+/*
+ * cli_mapping.c - `ckptfs check MAPPING`, `ckptfs ls MAPPING`: resolve a
+ * mapping exactly as a mount would, and show the result.
+ */
+#include "fs/cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs/cli_view.h"
+
+int cli_open_view(const char *mapping, const struct view_options *opt,
+		  struct mapping **m, struct view **v)
+{
+	char err[2048];
+	int rc = mapping_parse_file(mapping, m, err, sizeof(err));
+
+	if (rc == 0)
+		rc = view_build(*m, opt, v, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "%s\n", err);
+		mapping_free(*m);
+		*m = NULL;
+		return -1;
+	}
+	for (size_t i = 0; i < view_num_warnings(*v); i++)
+		fprintf(stderr, "%s\n", view_warning(*v, i));
+	return 0;
+}
+
+/* "1.5 GiB": sizes a person reads at a glance. */
+void cli_human_size(char *buf, size_t len, uint64_t n)
+{
+	static const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	double x = (double)n;
+	int u = 0;
+
+	while (x >= 1024 && u < 5) {
+		x /= 1024;
+		u++;
+	}
+	snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", x, unit[u]);
+}
+
+int cli_check(int argc, char **argv)
+{
+	const struct view_options opt = { NULL, -1 };
+	struct mapping *m;
+	struct view *v;
+	char size[32], isize[32];
+	size_t n_data = 0, n = 0;
+
+	if (argc != 2) {
+		cli_error("usage: ckptfs check MAPPING");
+		return CLI_BAD_INPUT;
+	}
+	if (cli_open_view(argv[1], &opt, &m, &v))
+		return CLI_BAD_INPUT;
+	printf("%s: ok\n", argv[1]);
+	for (size_t i = 0; i < m->n_sources; i++) {
+		printf("  source %-12s %6zu tensors  %s\n", m->sources[i].name,
+		       view_source_tensors(v, i), view_source_prefix(v, i));
+		n += view_source_tensors(v, i);
+	}
+	for (size_t i = 0; i < view_num_files(v); i++)
+		n_data += view_file_at(v, i)->kind == VIEW_FILE_DATA;
+	cli_human_size(size, sizeof(size), view_tensor_bytes(v));
+	cli_human_size(isize, sizeof(isize),
+		       view_file_at(v, view_num_files(v) - 1)->size);
+	printf("merged: %s  %zu tensors, %s of data in %zu %s file(s), index %s, layout %s\n",
+	       view_prefix(v), n, size, n_data, "data", isize,
+	       mapping_layout_name(view_layout(v)));
+	if (view_num_warnings(v))
+		printf("%zu warning(s), see above\n", view_num_warnings(v));
+	view_free(v);
+	mapping_free(m);
+	return CLI_OK;
+}
+
+int cli_ls_mapping(const char *path)
+{
+	const struct view_options opt = { NULL, -1 };
+	struct mapping *m;
+	struct view *v;
+
+	if (cli_open_view(path, &opt, &m, &v))
+		return CLI_BAD_INPUT;
+	for (size_t i = 0; i < view_num_tensors(v); i++) {
+		struct view_tensor t;
+
+		view_tensor_at(v, i, &t);
+		if (bundle_entry_is_piece(t.entry))
+			continue;
+		cli_print_entry_tail(stdout, t.name, t.name_len, t.entry, "\t");
+		printf("%s\t", m->sources[t.source].name);
+		fwrite(t.source_key, 1, t.source_key_len, stdout);
+		putchar('\n');
+	}
+	view_free(v);
+	mapping_free(m);
+	return fflush(stdout) == 0 ? CLI_OK : CLI_BAD_INPUT;
+}

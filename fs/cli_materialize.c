@@ -1,0 +1,220 @@
+/*
+ * cli_materialize.c - `ckptfs materialize MAPPING OUT_PREFIX [--link]
+ * [--force]`: make the merged checkpoint real on disk.
+ *
+ * Default: a normal single-shard checkpoint; tensor bytes are copied with
+ * copy_file_range (a reflink or in-kernel copy where the file system can)
+ * and CRCs are carried over, since the bytes do not change.
+ * --link: the `shards` layout on disk: OUT.index plus one symlink per used
+ * source shard. Nothing is copied and no daemon is needed, but the sources
+ * must stay where they are.
+ * Everything is written under temporary names and renamed into place,
+ * index last, so an interrupted run leaves no half-written checkpoint.
+ */
+#define _GNU_SOURCE /* getrandom */
+#include "fs/cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fs/cli_view.h"
+
+struct progress {
+	uint64_t done, total;
+	int on;               /* stderr is a terminal */
+	int last;             /* last percentage shown */
+};
+
+static void progress_step(struct progress *p, uint64_t n)
+{
+	int pct;
+
+	p->done += n;
+	if (!p->on || !p->total)
+		return;
+	pct = (int)(100 * p->done / p->total);
+	if (pct == p->last)
+		return;
+	p->last = pct;
+	fprintf(stderr, "\rmaterializing: %3d%% [%-40.*s]", pct, pct * 40 / 100,
+		"########################################");
+	if (pct == 100)
+		fputc('\n', stderr);
+}
+
+static int copy_tensors(const struct view *v, struct bundle_writer *w,
+			struct progress *p)
+{
+	for (size_t i = 0; i < view_num_tensors(v); i++) {
+		struct view_tensor t;
+		int rc;
+
+		view_tensor_at(v, i, &t);
+		rc = t.entry->n_slices ? bundle_writer_add(w, t.entry, NULL, 0)
+				       : bundle_writer_add_from_fd(w, t.entry, t.source_fd,
+								   t.source_entry->offset);
+		if (rc)
+			return rc;
+		if (!t.entry->n_slices)
+			progress_step(p, (uint64_t)t.entry->size);
+	}
+	return 0;
+}
+
+static int write_copy(const struct view *v, const char *out)
+{
+	struct progress p = { 0, view_tensor_bytes(v), isatty(2), -1 };
+	struct bundle_writer *w;
+	char err[BUNDLE_ERR_MAX];
+	int rc = bundle_writer_open(out, &w, err, sizeof(err));
+
+	if (rc == 0) {
+		copy_tensors(v, w, &p); /* a failure sticks; finish reports it */
+		rc = bundle_writer_finish(w, err, sizeof(err));
+		bundle_writer_free(w);
+	}
+	if (rc)
+		cli_error("%s", err);
+	return rc;
+}
+
+static char *temp_name(const char *path)
+{
+	size_t n = strlen(path) + 40;
+	char *s = malloc(n);
+	unsigned long long r = 0;
+
+	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+		r = (unsigned long long)time(NULL) ^ (unsigned long long)getpid();
+	if (s)
+		snprintf(s, n, "%s.tempstate%llu", path, r);
+	return s;
+}
+
+/* Put a symlink (target != NULL) or the bytes buf at path, atomically. */
+static int place(const char *path, const char *target, const void *buf,
+		 size_t len)
+{
+	char *tmp = temp_name(path);
+	int fd, rc = 0;
+
+	if (!tmp)
+		return -ENOMEM;
+	if (target) {
+		rc = symlink(target, tmp) ? -errno : 0;
+	} else if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0) {
+		rc = -errno;
+	} else {
+		if (write(fd, buf, len) != (ssize_t)len)
+			rc = errno ? -errno : -EIO;
+		if (close(fd) && !rc)
+			rc = -errno;
+	}
+	if (!rc && rename(tmp, path))
+		rc = -errno;
+	if (rc) {
+		unlink(tmp);
+		cli_error("'%s': cannot write: %s", path, strerror(-rc));
+	}
+	free(tmp);
+	return rc;
+}
+
+static char *out_name(const char *out, const char *file, const char *prefix)
+{
+	size_t n = strlen(out) + strlen(file) + 1;
+	char *s = malloc(n);
+
+	/* file is PREFIX + suffix; swap the view's prefix for out */
+	if (s)
+		snprintf(s, n, "%s%s", out, file + strlen(prefix));
+	return s;
+}
+
+static int write_links(const struct view *v, const char *out)
+{
+	const struct view_file *index = NULL;
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < view_num_files(v); i++) {
+		const struct view_file *f = view_file_at(v, i);
+		char *dst = NULL, *src = NULL, abs[PATH_MAX];
+
+		if (f->kind == VIEW_FILE_INDEX)
+			index = f;
+		if (f->kind != VIEW_FILE_DATA)
+			continue;
+		dst = out_name(out, f->name, view_prefix(v));
+		src = view_data_source_path(v, i);
+		if (!dst)
+			rc = -ENOMEM;
+		else if (!src) /* no tensor has bytes: an empty data file */
+			rc = place(dst, NULL, "", 0);
+		else if (!realpath(src, abs))
+			rc = -errno, cli_error("'%s': %s", src, strerror(errno));
+		else
+			rc = place(dst, abs, NULL, 0);
+		free(dst);
+		free(src);
+	}
+	if (rc == 0 && index) {
+		char *dst = out_name(out, index->name, view_prefix(v));
+
+		rc = dst ? place(dst, NULL, index->mem, index->size) : -ENOMEM;
+		free(dst);
+	}
+	return rc;
+}
+
+static int exists_unless_forced(const char *out, int force)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s.index", out);
+	if (force || access(path, F_OK) != 0)
+		return 0;
+	cli_error("'%s' exists: not overwriting a checkpoint (use --force)", path);
+	return -1;
+}
+
+int cli_materialize(int argc, char **argv)
+{
+	struct view_options opt = { NULL, -1 };
+	const char *mapping = NULL, *out = NULL;
+	int link = 0, force = 0, rc;
+	struct mapping *m;
+	struct view *v;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--link"))
+			link = 1;
+		else if (!strcmp(argv[i], "--force"))
+			force = 1;
+		else if (argv[i][0] != '-' && !mapping)
+			mapping = argv[i];
+		else if (argv[i][0] != '-' && !out)
+			out = argv[i];
+		else
+			mapping = out = NULL, argc = 0;
+	}
+	if (!mapping || !out) {
+		cli_error("usage: ckptfs materialize MAPPING OUT_PREFIX [--link] [--force]");
+		return CLI_BAD_INPUT;
+	}
+	if (exists_unless_forced(out, force))
+		return CLI_BAD_INPUT;
+	if (link)
+		opt.layout = MAPPING_LAYOUT_SHARDS;
+	if (cli_open_view(mapping, &opt, &m, &v))
+		return CLI_BAD_INPUT;
+	rc = link ? write_links(v, out) : write_copy(v, out);
+	view_free(v);
+	mapping_free(m);
+	return rc ? CLI_BAD_INPUT : CLI_OK;
+}

@@ -1,0 +1,278 @@
+/*
+ * layout.c - place the merged tensors' bytes in virtual data files and
+ * synthesize the .index and `checkpoint` files.
+ *
+ * single: one PREFIX.data-00000-of-00001. Tensors are packed in source
+ *   order (source, shard, offset), not key order: TensorFlow's restore
+ *   sorts reads by (shard, offset) anyway, and in source order neighbouring
+ *   tensors of one shard coalesce into one extent. Unreferenced source
+ *   bytes of up to LAYOUT_GAP_MAX between two used tensors are kept in the
+ *   virtual file (TF never reads gaps, checkpoint-format.md §4.1), so a
+ *   read spans few extents and splices in few pieces. Identical or
+ *   overlapping references (one tensor under two names) share bytes.
+ * shards: one virtual data file per used source shard, byte-identical to
+ *   it (one extent); the index only renumbers shard ids (what TF's own
+ *   MergeBundles does, without moving files).
+ */
+#define _GNU_SOURCE /* F_DUPFD_CLOEXEC */
+#include "fs/view_impl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define LAYOUT_GAP_MAX (64 * 1024)
+
+/* One tensor's bytes in a source shard, and the target that wants them. */
+struct ref {
+	uint32_t source;
+	int32_t shard;
+	int64_t off;
+	int64_t size;
+	size_t target;
+};
+
+static int cmp_ref(const void *a, const void *b)
+{
+	const struct ref *x = a, *y = b;
+
+	if (x->source != y->source)
+		return x->source < y->source ? -1 : 1;
+	if (x->shard != y->shard)
+		return x->shard < y->shard ? -1 : 1;
+	if (x->off != y->off)
+		return x->off < y->off ? -1 : 1;
+	return (x->size > y->size) - (x->size < y->size);
+}
+
+static struct ref *collect_refs(const struct view *v, size_t *n)
+{
+	struct ref *refs = malloc((v->n_targets + 1) * sizeof(*refs));
+
+	*n = 0;
+	if (!refs)
+		return NULL;
+	for (size_t i = 0; i < v->n_targets; i++) {
+		const struct bundle_entry *e = v->targets[i].src;
+
+		if (e->n_slices)
+			continue; /* a partitioned full entry has no bytes */
+		refs[(*n)++] = (struct ref){ v->targets[i].source, e->shard_id,
+					     e->offset, e->size, i };
+	}
+	qsort(refs, *n, sizeof(*refs), cmp_ref);
+	return refs;
+}
+
+/* dup the shard's fd: the view outlives the readers (view_compact). */
+static int add_fd(struct view *v, const struct ref *r)
+{
+	int fd = fcntl(bundle_shard_fd(v->readers[r->source], r->shard),
+		       F_DUPFD_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	v->fds[v->n_fds++] = fd;
+	return fd;
+}
+
+static int new_pair(const struct ref *r, const struct ref *prev)
+{
+	return !prev || prev->source != r->source || prev->shard != r->shard;
+}
+
+static int push_extent(struct view_data *d, size_t *cap,
+		       const struct view_extent *x)
+{
+	if (d->n == *cap) {
+		size_t c = *cap ? 2 * *cap : 64;
+		void *p = realloc(d->ext, c * sizeof(*d->ext));
+
+		if (!p)
+			return -ENOMEM;
+		d->ext = p;
+		*cap = c;
+	}
+	d->ext[d->n++] = *x;
+	return 0;
+}
+
+static int place_single(struct view *v, const struct ref *refs, size_t n,
+			struct view_data *d, uint64_t *size)
+{
+	struct view_extent *cur = NULL;
+	size_t cap = 0;
+	int fd = -1;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct ref *r = &refs[i];
+		struct bundle_entry *out = &v->targets[r->target].out;
+		int fresh = new_pair(r, i ? &refs[i - 1] : NULL);
+
+		if (fresh && (fd = add_fd(v, r)) < 0)
+			return fd;
+		if (r->size && (!cur || cur->fd != fd ||
+				r->off > cur->soff + (int64_t)cur->len + LAYOUT_GAP_MAX)) {
+			struct view_extent x = { *size, r->off, 0, fd };
+
+			if (push_extent(d, &cap, &x))
+				return -ENOMEM;
+			cur = &d->ext[d->n - 1];
+		}
+		if (r->size && r->off + r->size > cur->soff + (int64_t)cur->len)
+			cur->len = (uint64_t)(r->off + r->size - cur->soff);
+		if (cur)
+			*size = cur->voff + cur->len;
+		out->shard_id = 0;
+		out->offset = r->size ? (int64_t)cur->voff + (r->off - cur->soff)
+				      : (int64_t)*size;
+	}
+	return 0;
+}
+
+static int place_shards(struct view *v, const struct ref *refs, size_t n,
+			struct view_data *d, size_t *n_data)
+{
+	int32_t id = -1;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct ref *r = &refs[i];
+		struct bundle_entry *out = &v->targets[r->target].out;
+
+		if (new_pair(r, i ? &refs[i - 1] : NULL)) {
+			int fd = add_fd(v, r);
+
+			if (fd < 0)
+				return fd;
+			d[++id].ext = malloc(sizeof(*d->ext));
+			if (!d[id].ext)
+				return -ENOMEM;
+			d[id].ext[0] = (struct view_extent){ 0, 0,
+				(uint64_t)bundle_shard_size(v->readers[r->source],
+							    r->shard), fd };
+			d[id].n = 1;
+			d[id].source = r->source;
+			d[id].shard = r->shard;
+		}
+		out->shard_id = id;
+	}
+	*n_data = (size_t)(id + 1);
+	return 0;
+}
+
+static char *file_name(const char *prefix, const char *suffix)
+{
+	size_t n = strlen(prefix) + strlen(suffix) + 1;
+	char *s = malloc(n);
+
+	if (s)
+		snprintf(s, n, "%s%s", prefix, suffix);
+	return s;
+}
+
+static int build_index(struct view *v, int num_shards, char *err, size_t errlen)
+{
+	struct bundle_index_builder *b;
+	int rc = bundle_index_builder_new(num_shards, &b);
+
+	for (size_t i = 0; rc == 0 && i < v->n_targets; i++)
+		rc = bundle_index_builder_add(b, v->targets[i].key,
+					      v->targets[i].key_len,
+					      &v->targets[i].out);
+	if (rc == 0 || rc == -EINVAL)
+		rc = bundle_index_builder_finish(b, &v->index, &v->index_len, err,
+						 errlen);
+	bundle_index_builder_free(b);
+	return rc;
+}
+
+/* text-format CheckpointState with a relative path: TF joins it to the dir. */
+static char *state_text(const char *prefix)
+{
+	size_t n = 2 * strlen(prefix) + 1;
+	char *q = malloc(n), *w = q, *s;
+
+	if (!q)
+		return NULL;
+	for (const char *p = prefix; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			*w++ = '\\';
+		*w++ = *p;
+	}
+	*w = '\0';
+	n = 2 * strlen(q) + 80;
+	s = malloc(n);
+	if (s)
+		snprintf(s, n, "model_checkpoint_path: \"%s\"\n"
+			 "all_model_checkpoint_paths: \"%s\"\n", q, q);
+	free(q);
+	return s;
+}
+
+static int make_files(struct view *v, struct view_data *data, size_t n_data)
+{
+	size_t nf = n_data + 2;
+	char suffix[64];
+
+	v->files = calloc(nf, sizeof(*v->files));
+	v->data = calloc(nf, sizeof(*v->data));
+	v->state = state_text(v->prefix);
+	if (!v->files || !v->data || !v->state)
+		return -ENOMEM;
+	v->n_files = nf;
+	v->files[0] = (struct view_file){ strdup("checkpoint"), VIEW_FILE_STATE,
+					  strlen(v->state), (uint8_t *)v->state };
+	for (size_t i = 0; i < n_data; i++) {
+		struct view_data *d = &data[i];
+
+		snprintf(suffix, sizeof(suffix), ".data-%05zu-of-%05zu", i, n_data);
+		v->data[i + 1] = *d;
+		v->files[i + 1] = (struct view_file){
+			file_name(v->prefix, suffix), VIEW_FILE_DATA,
+			d->n ? d->ext[d->n - 1].voff + d->ext[d->n - 1].len : 0,
+			NULL };
+	}
+	v->files[nf - 1] = (struct view_file){ file_name(v->prefix, ".index"),
+					       VIEW_FILE_INDEX, v->index_len,
+					       v->index };
+	for (size_t i = 0; i < nf; i++)
+		if (!v->files[i].name)
+			return -ENOMEM;
+	return 0;
+}
+
+int layout_build(struct view *v, char *err, size_t errlen)
+{
+	size_t n_refs, n_data = 1;
+	struct ref *refs = collect_refs(v, &n_refs);
+	struct view_data *data = calloc(n_refs + 1, sizeof(*data));
+	uint64_t size = 0;
+	int rc = refs && data ? 0 : -ENOMEM;
+
+	if (rc == 0)
+		v->fds = malloc((n_refs + 1) * sizeof(int));
+	if (rc == 0 && !v->fds)
+		rc = -ENOMEM;
+	if (rc == 0 && v->layout == MAPPING_LAYOUT_SINGLE)
+		rc = place_single(v, refs, n_refs, &data[0], &size);
+	else if (rc == 0)
+		rc = place_shards(v, refs, n_refs, data, &n_data);
+	if (rc == 0 && n_data == 0)
+		n_data = 1; /* nothing with bytes: one empty data file */
+	if (rc == 0)
+		rc = build_index(v, (int)n_data, err, errlen);
+	if (rc == 0)
+		rc = make_files(v, data, n_data);
+	/* extents moved into v->data are the view's; the rest are ours */
+	for (size_t i = 0; rc && !v->data && data && i <= n_refs; i++)
+		free(data[i].ext);
+	free(data);
+	free(refs);
+	if (rc == -ENOMEM || (rc < 0 && rc != -EINVAL))
+		snprintf(err, errlen, "%s: error: cannot lay out the merged checkpoint: %s",
+			 v->m->file, strerror(-rc));
+	return rc;
+}

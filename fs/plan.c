@@ -1,0 +1,340 @@
+/*
+ * plan.c - resolve a mapping against its sources: which source tensors
+ * appear in the merged checkpoint under which names (mapping.md,
+ * "Resolution order"). The meaning mirrors TensorFlow's
+ * init_from_checkpoint assignment maps: a scope rule renames a prefix, the
+ * root rule takes everything, a tensor rule takes one name; excludes hide
+ * tensors from every map line of their source.
+ */
+#include "fs/view_impl.h"
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs/nametable.h"
+#include "fs/suggest.h"
+
+/* TF2's object graph: carried only by an exact rule (mapping.md). */
+static const char object_graph[] = "_CHECKPOINTABLE_OBJECT_GRAPH";
+
+struct plan {
+	struct view *v;
+	uint32_t **hidden; /* per source, per entry: 1 + exclude line index */
+	char *err;
+	size_t errlen;
+};
+
+static int diag(struct plan *p, const struct mapping_pos *pos, int code,
+		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int diag(struct plan *p, const struct mapping_pos *pos, int code,
+		const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	mapping_vdiag(p->err, p->errlen, code, pos, "error", fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+static int open_sources(struct plan *p)
+{
+	const struct mapping *m = p->v->m;
+	char msg[BUNDLE_ERR_MAX];
+
+	for (size_t i = 0; i < m->n_sources; i++) {
+		const struct mapping_source *s = &m->sources[i];
+		int rc = bundle_open(s->resolved_path, &p->v->readers[i], msg,
+				     sizeof(msg));
+
+		if (rc)
+			return diag(p, &s->path_pos, rc, "source '%s': %s",
+				    s->name, msg);
+		p->hidden[i] = calloc(bundle_num_entries(p->v->readers[i]) + 1,
+				      sizeof(uint32_t));
+		if (!p->hidden[i])
+			return diag(p, &s->pos, -ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+static size_t exclude_source(struct plan *p, size_t s, size_t x)
+{
+	const struct bundle_reader *r = p->v->readers[s];
+	const char *glob = p->v->m->excludes[x].glob;
+	size_t hits = 0;
+
+	for (size_t i = 0; i < bundle_num_entries(r); i++) {
+		const struct bundle_entry *e = bundle_entry_at(r, i);
+
+		if (bundle_entry_is_piece(e) || fnmatch(glob, e->key, 0) != 0)
+			continue;
+		if (!p->hidden[s][i])
+			p->hidden[s][i] = (uint32_t)x + 1;
+		hits++;
+	}
+	return hits;
+}
+
+static void apply_excludes(struct plan *p)
+{
+	const struct mapping *m = p->v->m;
+
+	for (size_t x = 0; x < m->n_excludes; x++) {
+		const struct mapping_exclude *ex = &m->excludes[x];
+		size_t hits = 0;
+
+		for (size_t s = 0; s < m->n_sources; s++)
+			if (ex->source < 0 || (size_t)ex->source == s)
+				hits += exclude_source(p, s, x);
+		if (!hits)
+			view_warn(p->v, &ex->pos, "exclude '%s:%s' matches no tensor",
+				  ex->source < 0 ? "*" : m->sources[ex->source].name,
+				  ex->glob);
+	}
+}
+
+static struct view_target *push_target(struct view *v)
+{
+	if (v->n_targets == v->cap_targets) {
+		size_t cap = v->cap_targets ? 2 * v->cap_targets : 256;
+		void *t = realloc(v->targets, cap * sizeof(*v->targets));
+
+		if (!t)
+			return NULL;
+		v->targets = t;
+		v->cap_targets = cap;
+	}
+	return &v->targets[v->n_targets++];
+}
+
+/* Add one target; takes ownership of key (freed here on failure). */
+static int add_target(struct plan *p, size_t map, const struct bundle_entry *e,
+		      char *key, size_t key_len)
+{
+	struct view_target *t = key ? push_target(p->v) : NULL;
+
+	if (!t) {
+		free(key);
+		return diag(p, &p->v->m->maps[map].pos, -ENOMEM, "out of memory");
+	}
+	*t = (struct view_target){ .key = key, .key_len = key_len, .src = e,
+				   .source = (uint32_t)p->v->m->maps[map].source,
+				   .map = (uint32_t)map, .out = *e };
+	t->out.key = key;
+	t->out.key_len = key_len;
+	return 0;
+}
+
+static char *concat(const char *a, size_t la, const char *b, size_t lb)
+{
+	char *s = malloc(la + lb + 1);
+
+	if (s) {
+		memcpy(s, a, la);
+		memcpy(s + la, b, lb);
+		s[la + lb] = '\0';
+	}
+	return s;
+}
+
+/* A tensor moves with its pieces, re-keyed under the new name (§5.2). */
+static int add_with_pieces(struct plan *p, size_t map,
+			   const struct bundle_entry *e, char *key, size_t len)
+{
+	const struct bundle_reader *r = p->v->readers[p->v->m->maps[map].source];
+	int rc = add_target(p, map, e, key, len);
+
+	for (size_t i = 0; rc == 0 && i < e->n_slices; i++) {
+		char *old, *nk;
+		size_t ol, nl;
+
+		if (bundle_slice_key_encode(e->key, e->key_len, &e->slices[i],
+					    &old, &ol))
+			return diag(p, &p->v->m->maps[map].pos, -ENOMEM, "out of memory");
+		rc = bundle_slice_key_encode(key, len, &e->slices[i], &nk, &nl);
+		/* the reader checked at open that every piece exists */
+		if (rc == 0)
+			rc = add_target(p, map, bundle_find(r, old, ol), nk, nl);
+		free(old);
+	}
+	return rc;
+}
+
+static int not_found(struct plan *p, const struct mapping_map *mp,
+		     const char *what)
+{
+	const char *src = p->v->m->sources[mp->source].name;
+	char alt[512];
+
+	if (suggest_names(p->v->readers[mp->source], mp->from, mp->from_len,
+			  alt, sizeof(alt)))
+		return diag(p, &mp->from_pos, -ENOENT,
+			    "source '%s' has no %s '%s' (did you mean %s?)", src,
+			    what, mp->from, alt);
+	return diag(p, &mp->from_pos, -ENOENT, "source '%s' has no %s '%s'", src,
+		    what, mp->from);
+}
+
+static int map_tensor(struct plan *p, size_t map)
+{
+	const struct mapping_map *mp = &p->v->m->maps[map];
+	const struct bundle_reader *r = p->v->readers[mp->source];
+	const struct bundle_entry *e = bundle_find(r, mp->from, mp->from_len);
+	uint32_t hid;
+
+	if (!e || bundle_entry_is_piece(e))
+		return not_found(p, mp, "tensor");
+	hid = p->hidden[mp->source][e - bundle_entry_at(r, 0)];
+	if (hid)
+		return diag(p, &mp->from_pos, -ENOENT,
+			    "tensor '%s' of source '%s' is hidden by the exclude at line %d",
+			    mp->from, p->v->m->sources[mp->source].name,
+			    p->v->m->excludes[hid - 1].pos.line);
+	return add_with_pieces(p, map, e, concat(mp->to, mp->to_len, "", 0),
+			       mp->to_len);
+}
+
+/* First entry whose key is >= prefix (keys are sorted bytewise). */
+static size_t lower_bound(const struct bundle_reader *r, const char *key,
+			  size_t len)
+{
+	size_t lo = 0, hi = bundle_num_entries(r);
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct bundle_entry *e = bundle_entry_at(r, mid);
+		size_t n = e->key_len < len ? e->key_len : len;
+		int c = memcmp(e->key, key, n);
+
+		if (c < 0 || (c == 0 && e->key_len < len))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int map_scope(struct plan *p, size_t map)
+{
+	const struct mapping_map *mp = &p->v->m->maps[map];
+	const struct bundle_reader *r = p->v->readers[mp->source];
+	size_t flen = mp->kind == MAPPING_MAP_ROOT ? 0 : mp->from_len;
+	size_t hits = 0, hidden = 0;
+
+	for (size_t i = lower_bound(r, mp->from, flen);
+	     i < bundle_num_entries(r); i++) {
+		const struct bundle_entry *e = bundle_entry_at(r, i);
+		int rc;
+
+		if (e->key_len < flen || memcmp(e->key, mp->from, flen))
+			break;
+		if (bundle_entry_is_piece(e) || !strcmp(e->key, object_graph))
+			continue;
+		if (p->hidden[mp->source][i]) {
+			hidden++;
+			continue;
+		}
+		rc = add_with_pieces(p, map, e,
+				     concat(mp->to, mp->to_len, e->key + flen,
+					    e->key_len - flen),
+				     mp->to_len + e->key_len - flen);
+		if (rc)
+			return rc;
+		hits++;
+	}
+	if (hits)
+		return 0;
+	if (hidden)
+		return diag(p, &mp->from_pos, -ENOENT,
+			    "every tensor under '%s' of source '%s' is excluded",
+			    mp->kind == MAPPING_MAP_ROOT ? "/" : mp->from,
+			    p->v->m->sources[mp->source].name);
+	if (mp->kind == MAPPING_MAP_ROOT)
+		return diag(p, &mp->from_pos, -ENOENT, "source '%s' has no tensors",
+			    p->v->m->sources[mp->source].name);
+	return not_found(p, mp, "scope");
+}
+
+/* Two map lines naming the same target: report both lines. */
+static int check_conflicts(struct plan *p)
+{
+	struct view *v = p->v;
+	struct nametable t;
+	int rc = nametable_init(&t, v->n_targets);
+
+	for (size_t i = 0; rc == 0 && i < v->n_targets; i++) {
+		const struct view_target *x = &v->targets[i];
+		uint32_t old;
+
+		rc = nametable_insert(&t, x->key, x->key_len, (uint32_t)i, &old);
+		if (rc == 0) {
+			const struct mapping_map *a = &v->m->maps[v->targets[old].map];
+
+			rc = diag(p, &v->m->maps[x->map].pos, -EEXIST,
+				  "target '%s' is produced twice: by this line and by line %d",
+				  x->key, a->pos.line);
+		} else if (rc == 1) {
+			rc = 0;
+		}
+	}
+	nametable_release(&t);
+	if (rc == -ENOMEM) {
+		struct mapping_pos none = { v->m->file, 0, 0 };
+
+		return diag(p, &none, rc, "out of memory");
+	}
+	return rc;
+}
+
+static int cmp_target(const void *a, const void *b)
+{
+	const struct view_target *x = a, *y = b;
+	size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
+	int c = memcmp(x->key, y->key, n);
+
+	return c ? c : (x->key_len > y->key_len) - (x->key_len < y->key_len);
+}
+
+static int resolve_maps(struct plan *p)
+{
+	const struct mapping *m = p->v->m;
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < m->n_maps; i++)
+		rc = m->maps[i].kind == MAPPING_MAP_TENSOR ? map_tensor(p, i)
+							   : map_scope(p, i);
+	if (rc == 0)
+		rc = check_conflicts(p);
+	if (rc)
+		return rc;
+	qsort(p->v->targets, p->v->n_targets, sizeof(*p->v->targets), cmp_target);
+	for (size_t i = 0; i < p->v->n_targets; i++) {
+		const struct view_target *t = &p->v->targets[i];
+
+		if (!bundle_entry_is_piece(&t->out))
+			p->v->source_tensors[t->source]++;
+		if (!t->out.n_slices)
+			p->v->tensor_bytes += (uint64_t)t->out.size;
+	}
+	return 0;
+}
+
+int plan_resolve(struct view *v, char *err, size_t errlen)
+{
+	struct plan p = { v, calloc(v->m->n_sources + 1, sizeof(uint32_t *)),
+			  err, errlen };
+	int rc = p.hidden ? open_sources(&p) : -ENOMEM;
+
+	if (rc == 0) {
+		apply_excludes(&p);
+		rc = resolve_maps(&p);
+	}
+	for (size_t i = 0; p.hidden && i < v->m->n_sources; i++)
+		free(p.hidden[i]);
+	free(p.hidden);
+	return rc;
+}

@@ -1,0 +1,135 @@
+/*
+ * view.h - the merged checkpoint as a pure, immutable plan: which tensors
+ * of which sources appear under which names, the synthesized .index bytes,
+ * and the virtual files with their extent tables. No libfuse here: the
+ * daemon (ops.c), `ckptfs check/ls/materialize` and the unit tests all use
+ * this same plan.
+ *
+ * Errors: 0 or a negative errno, with a message in the caller's (err,
+ * errlen) buffer in mapping-file form ("FILE:LINE:COL: error: ...") when a
+ * line is to blame. Nothing here prints.
+ *
+ * Thread safety: a view is immutable once built; every const function may
+ * be called from any number of threads at once (the FUSE workers).
+ */
+#ifndef CKPTFS_FS_VIEW_H
+#define CKPTFS_FS_VIEW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bundle/bundle.h"
+#include "mapping/mapping.h"
+
+struct view;
+
+struct view_options {
+	const char *prefix; /* NULL: the mapping's `prefix` */
+	int layout;         /* -1: the mapping's `layout`; else mapping_layout */
+};
+
+/*
+ * Open every source of m read-only, resolve the map/exclude lines against
+ * them, check for conflicts, lay out the virtual data file(s) and build the
+ * .index and `checkpoint` bytes. All of it happens here, so a mount that
+ * starts after this succeeded cannot fail half-way.
+ * m is borrowed: it must outlive the view (positions point into it).
+ * On success *out is freed with view_free().
+ */
+int view_build(const struct mapping *m, const struct view_options *opt,
+	       struct view **out, char *err, size_t errlen);
+void view_free(struct view *v);
+
+/* Warnings found while building ("FILE:LINE:COL: warning: ..."), owned by v. */
+size_t view_num_warnings(const struct view *v);
+const char *view_warning(const struct view *v, size_t i);
+
+/* ------------------------------------------------------------ the plan */
+
+/* One tensor of the merged checkpoint. Pointers are owned by v. */
+struct view_tensor {
+	const char *name;      /* target key; NUL-terminated, may hold NULs */
+	size_t name_len;
+	const struct bundle_entry *entry; /* as in the merged .index */
+	size_t source;         /* index into the mapping's sources */
+	const char *source_key; /* the tensor's key in that source */
+	size_t source_key_len;
+	const struct bundle_entry *source_entry; /* as in the source's index */
+	int source_fd;          /* its data shard, O_RDONLY, owned by v */
+};
+
+/* Merged entries in index (key) order, partitioned pieces included. */
+size_t view_num_tensors(const struct view *v);
+void view_tensor_at(const struct view *v, size_t i, struct view_tensor *out);
+
+/* Bytes of tensor data the merged checkpoint references (pieces counted). */
+uint64_t view_tensor_bytes(const struct view *v);
+const char *view_prefix(const struct view *v);
+enum mapping_layout view_layout(const struct view *v);
+
+/* Per source: resolved prefix, tensors it contributes (pieces excluded). */
+const char *view_source_prefix(const struct view *v, size_t source);
+size_t view_source_tensors(const struct view *v, size_t source);
+
+/*
+ * For a data file of the `shards` layout: the path of the source shard it
+ * is identical to (malloc'd, caller frees); NULL for other files/layouts.
+ */
+char *view_data_source_path(const struct view *v, size_t file);
+
+/* ----------------------------------------------------- the virtual tree */
+
+enum view_file_kind {
+	VIEW_FILE_STATE,  /* `checkpoint`, text */
+	VIEW_FILE_INDEX,  /* PREFIX.index, in memory */
+	VIEW_FILE_DATA,   /* PREFIX.data-SSSSS-of-NNNNN, extents */
+};
+
+struct view_file {
+	const char *name;       /* owned by v */
+	enum view_file_kind kind;
+	uint64_t size;          /* exact */
+	const uint8_t *mem;     /* STATE and INDEX: the bytes; DATA: NULL */
+};
+
+/*
+ * Files of the root directory, in readdir order. Stable: file i keeps its
+ * number for the life of the view (the daemon's inode is i + 2).
+ */
+size_t view_num_files(const struct view *v);
+const struct view_file *view_file_at(const struct view *v, size_t i);
+/* Index of the file called name, or -1. */
+long view_lookup(const struct view *v, const char *name);
+
+/* A piece of a read: len bytes of fd at off. */
+struct view_piece {
+	int fd;       /* a source shard, O_RDONLY, owned by v */
+	int64_t off;
+	size_t len;
+};
+
+/*
+ * Translate a read of data file `file` at [off, off+len) into source
+ * pieces, clipped at the end of the file (*n = 0 at or past EOF). At most
+ * max pieces are written; -E2BIG if more would be needed (the caller then
+ * uses view_read). -EINVAL if file is not a data file.
+ */
+int view_map_range(const struct view *v, size_t file, uint64_t off,
+		   size_t len, struct view_piece *out, size_t max, size_t *n);
+
+/*
+ * Copy [off, off+len) of any file into buf (pread for data files). Returns
+ * the bytes copied (short only at EOF) or a negative errno: -EIO when a
+ * source shard is shorter than at mount time (truncated in place).
+ */
+int64_t view_read(const struct view *v, size_t file, uint64_t off,
+		  size_t len, void *buf);
+
+/*
+ * Drop everything the daemon does not need to serve files (source indexes,
+ * the tensor list), keeping the index bytes, the extent tables and the
+ * shard fds. Afterwards only the "virtual tree" functions may be called.
+ */
+void view_compact(struct view *v);
+
+#endif /* CKPTFS_FS_VIEW_H */

@@ -1,0 +1,71 @@
+/*
+ * view_impl.h - the inside of struct view, shared by the files that build
+ * it (plan.c resolves the mapping, layout.c places bytes and synthesizes
+ * the index, view.c serves). Not for use outside fs/view*.c, plan.c and
+ * layout.c.
+ */
+#ifndef CKPTFS_FS_VIEW_IMPL_H
+#define CKPTFS_FS_VIEW_IMPL_H
+
+#include <stdarg.h>
+
+#include "fs/view.h"
+
+/* One entry of the merged index. */
+struct view_target {
+	char *key;                      /* owned */
+	size_t key_len;
+	const struct bundle_entry *src; /* borrowed from readers[source] */
+	uint32_t source;
+	uint32_t map;                   /* the map line (index in m->maps) */
+	struct bundle_entry out;        /* src with key, shard, offset rewritten */
+};
+
+/* [voff, voff+len) of a data file is [soff, soff+len) of fd. */
+struct view_extent {
+	uint64_t voff;
+	int64_t soff;
+	uint64_t len;
+	int fd;
+};
+
+struct view_data {
+	struct view_extent *ext; /* owned, sorted by voff, contiguous */
+	size_t n;
+	uint32_t source;         /* shards layout: the source shard it mirrors */
+	int32_t shard;
+};
+
+struct view {
+	const struct mapping *m;          /* borrowed */
+	char *prefix;                     /* owned */
+	enum mapping_layout layout;
+	struct bundle_reader **readers;   /* owned, m->n_sources; NULL after compact */
+	size_t *source_tensors;           /* owned, m->n_sources */
+	char **warnings;                  /* owned */
+	size_t n_warnings;
+	struct view_target *targets;      /* owned, sorted by key */
+	size_t n_targets, cap_targets;
+	uint64_t tensor_bytes;
+	int *fds;                         /* owned: dups of used shard fds */
+	size_t n_fds;
+	struct view_file *files;          /* owned; names owned */
+	struct view_data *data;           /* owned, one per file (n = 0 unless DATA) */
+	size_t n_files;
+	uint8_t *index;                   /* owned */
+	size_t index_len;
+	char *state;                      /* owned; the `checkpoint` text */
+};
+
+/* plan.c: open sources, apply excludes and maps into v->targets (sorted). */
+int plan_resolve(struct view *v, char *err, size_t errlen);
+
+/* layout.c: place data, build files, extents and the index. */
+int layout_build(struct view *v, char *err, size_t errlen);
+
+/* view.c: record a warning (formatted like mapping_diag). */
+__attribute__((format(printf, 3, 4)))
+int view_warn(struct view *v, const struct mapping_pos *pos,
+	      const char *fmt, ...);
+
+#endif
