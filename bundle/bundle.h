@@ -150,6 +150,14 @@ const struct bundle_entry *bundle_find(const struct bundle_reader *r,
 int bundle_entry_is_piece(const struct bundle_entry *e);
 
 /*
+ * A printable name for messages: the key, or for a piece its variable's
+ * name and slice, e.g. "part[4:3,-]" (start:length per dim, '-' = whole).
+ * Writes into buf (always NUL-terminated) and returns buf.
+ */
+const char *bundle_entry_name(const struct bundle_entry *e, char *buf,
+			      size_t len);
+
+/*
  * Read e's bytes (e->size of them) into buf and check its CRC32C the way
  * TensorFlow does (numeric, string and variant layouts). -EBADMSG on a
  * mismatch, -EIO on a short read (a shard truncated after open).

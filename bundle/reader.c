@@ -64,7 +64,7 @@ static int check_header(struct bundle_index *idx, char *err, size_t errlen)
 
 static int decode_entries(struct bundle_index *idx, char *err, size_t errlen)
 {
-	char msg[BUNDLE_ERR_MAX];
+	char msg[BUNDLE_ERR_MAX], name[512];
 
 	idx->n = idx->table.n - 1;
 	idx->entries = calloc(idx->n + 1, sizeof(*idx->entries));
@@ -81,12 +81,13 @@ static int decode_entries(struct bundle_index *idx, char *err, size_t errlen)
 				  sizeof(msg));
 		if (rc)
 			return bundle_errf(err, errlen, rc, "'%s': tensor '%s': %s",
-					   idx->name, e->key, msg);
+					   idx->name, bundle_entry_name(e, name, sizeof(name)),
+					   msg);
 		if (e->shard_id >= idx->header.num_shards)
 			return bundle_errf(err, errlen, -EBADMSG,
 					   "'%s': tensor '%s': shard_id %d out of range (num_shards %d)",
-					   idx->name, e->key, e->shard_id,
-					   idx->header.num_shards);
+					   idx->name, bundle_entry_name(e, name, sizeof(name)),
+					   e->shard_id, idx->header.num_shards);
 	}
 	return 0;
 }
@@ -230,6 +231,36 @@ int bundle_entry_is_piece(const struct bundle_entry *e)
 	return e->key_len > 0 && e->key[0] == '\0';
 }
 
+const char *bundle_entry_name(const struct bundle_entry *e, char *buf,
+			      size_t len)
+{
+	struct bundle_slice s;
+	size_t used, nlen;
+	char *name;
+
+	if (!bundle_entry_is_piece(e) ||
+	    bundle_slice_key_decode(e->key, e->key_len, &name, &nlen, &s)) {
+		snprintf(buf, len, "%s", e->key);
+		return buf;
+	}
+	used = (size_t)snprintf(buf, len, "%s[", name);
+	for (int d = 0; d < s.rank && used < len; d++) {
+		if (s.extents[d].length < 0)
+			used += (size_t)snprintf(buf + used, len - used, "%s-",
+						 d ? "," : "");
+		else
+			used += (size_t)snprintf(buf + used, len - used,
+						 "%s%lld:%lld", d ? "," : "",
+						 (long long)s.extents[d].start,
+						 (long long)s.extents[d].length);
+	}
+	if (used < len)
+		snprintf(buf + used, len - used, "]");
+	free(name);
+	free(s.extents);
+	return buf;
+}
+
 /* ------------------------------------------------------------- readers */
 
 static int read_file(const char *path, uint8_t **out, size_t *len,
@@ -320,6 +351,7 @@ static int check_extents(const struct bundle_reader *r, char *err,
 			 size_t errlen)
 {
 	const struct bundle_index *idx = r->idx;
+	char name[512];
 
 	for (size_t i = 0; i < idx->n; i++) {
 		const struct bundle_entry *e = &idx->entries[i];
@@ -330,7 +362,8 @@ static int check_extents(const struct bundle_reader *r, char *err,
 		if (e->offset > end || e->size > end - e->offset)
 			return bundle_errf(err, errlen, -EBADMSG,
 					   "'%s.index': tensor '%s' (offset %lld, size %lld) runs past the end of data shard %d (%lld bytes)",
-					   r->prefix, e->key, (long long)e->offset,
+					   r->prefix, bundle_entry_name(e, name, sizeof(name)),
+					   (long long)e->offset,
 					   (long long)e->size, e->shard_id,
 					   (long long)end);
 	}
@@ -453,6 +486,7 @@ int bundle_read_tensor(const struct bundle_reader *r,
 		       const struct bundle_entry *e, void *buf,
 		       char *err, size_t errlen)
 {
+	char name[512];
 	uint32_t crc;
 	int rc;
 
@@ -464,17 +498,19 @@ int bundle_read_tensor(const struct bundle_reader *r,
 	if (rc)
 		return bundle_errf(err, errlen, -EIO,
 				   "'%s': tensor '%s': short read from data shard %d (%s)",
-				   r->prefix, e->key, e->shard_id,
+				   r->prefix, bundle_entry_name(e, name, sizeof(name)),
+				   e->shard_id,
 				   rc == -EIO ? "file truncated?" : strerror(-rc));
-	rc = bundle_tensor_crc(e->dtype,
-			       bundle_num_elements(e->rank, e->dims), buf,
-			       (size_t)e->size, &crc);
-	if (rc == 0 && crc != bundle_crc_unmask(e->crc32c))
-		rc = -EBADMSG;
-	if (rc)
-		return bundle_errf(err, errlen, rc,
+	if (bundle_tensor_crc(e->dtype, bundle_num_elements(e->rank, e->dims),
+			      buf, (size_t)e->size, &crc))
+		return bundle_errf(err, errlen, -EBADMSG,
+				   "'%s': tensor '%s': malformed %s encoding",
+				   r->prefix, bundle_entry_name(e, name, sizeof(name)),
+				   bundle_dtype_name(e->dtype));
+	if (crc != bundle_crc_unmask(e->crc32c))
+		return bundle_errf(err, errlen, -EBADMSG,
 				   "'%s': tensor '%s': checksum mismatch (stored %08x, computed %08x)",
-				   r->prefix, e->key, bundle_crc_unmask(e->crc32c),
-				   rc == 0 ? crc : 0);
+				   r->prefix, bundle_entry_name(e, name, sizeof(name)),
+				   bundle_crc_unmask(e->crc32c), crc);
 	return 0;
 }

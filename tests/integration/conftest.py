@@ -1,0 +1,259 @@
+"""pytest fixtures for the TensorFlow-oracle integration tests of ckptfs.
+
+Environment:
+  CKPTFS_BUILD   build directory holding fs/ckptfs and tests/bundle_rewrite
+                 (default: <repo>/build)
+  EXEC_PREFIX    optional command prefix for the C binaries, e.g. "valgrind -q --error-exitcode=99"
+
+Checkpoints are generated once per session with real TensorFlow (tfgen.py) into a session
+temp dir; the read-only corpus (tests/data/corpus) is copied to a temp dir first.  Every
+test that uses the `checkpoint` fixture asserts at teardown that the source files are
+byte-identical (sha256) to what was recorded right after generation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+import ckpt_helpers  # noqa: E402
+import tfgen  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(HERE))
+CORPUS_DIR = os.path.join(REPO, "tests", "data", "corpus")
+# corpus id -> prefix relative to the corpus dir
+CORPUS = {
+    "serving_half_plus_two_tf1": "serving_half_plus_two_tf1/variables",
+    "serving_half_plus_two_tf2": "serving_half_plus_two_tf2/variables",
+    "tfx_estimator_tf1": "tfx_estimator_tf1/model.ckpt-1000",
+    "tfx_keras_tf2": "tfx_keras_tf2/variables",
+}
+CORPUS_IDS = ["corpus/" + c for c in CORPUS]
+CHECKPOINT_IDS = tfgen.FIXTURE_IDS + CORPUS_IDS
+
+COMMAND_TIMEOUT = 120
+
+
+# ---------------------------------------------------------------------------------------
+# binaries
+
+def _build_dir() -> str:
+    return os.path.abspath(os.environ.get("CKPTFS_BUILD", os.path.join(REPO, "build")))
+
+
+def _require_binary(path: str) -> str:
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        pytest.fail(f"required binary missing or not executable: {path} "
+                    f"(build the project, or set CKPTFS_BUILD to the build dir)", pytrace=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def build_dir() -> str:
+    return _build_dir()
+
+
+@pytest.fixture(scope="session")
+def ckptfs_bin(build_dir) -> str:
+    return _require_binary(os.path.join(build_dir, "fs", "ckptfs"))
+
+
+@pytest.fixture(scope="session")
+def bundle_rewrite_bin(build_dir) -> str:
+    return _require_binary(os.path.join(build_dir, "tests", "bundle_rewrite"))
+
+
+@dataclasses.dataclass
+class Result:
+    rc: int
+    stdout: bytes
+    stderr: str
+    argv: list
+
+    def __iter__(self):  # rc, out, err = run(...)
+        return iter((self.rc, self.stdout, self.stderr))
+
+    def describe(self) -> str:
+        out = self.stdout[:2000].decode("utf-8", "replace")
+        return (f"$ {shlex.join(self.argv)}\n-> exit {self.rc}\n--- stdout ---\n{out}\n"
+                f"--- stderr ---\n{self.stderr[:4000]}")
+
+
+def run_command(argv: list) -> Result:
+    argv = shlex.split(os.environ.get("EXEC_PREFIX", "")) + [str(a) for a in argv]
+    try:
+        p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=COMMAND_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"timed out after {COMMAND_TIMEOUT}s: {shlex.join(argv)}")
+    return Result(p.returncode, p.stdout, p.stderr.decode("utf-8", "replace"), argv)
+
+
+@pytest.fixture(scope="session")
+def run_ckptfs(ckptfs_bin):
+    """run_ckptfs("ls", CKPT) -> Result(rc, stdout bytes, stderr str); unpacks as a 3-tuple."""
+    def run(*args) -> Result:
+        return run_command([ckptfs_bin, *args])
+    return run
+
+
+@pytest.fixture(scope="session")
+def run_bundle_rewrite(bundle_rewrite_bin):
+    def run(src, dst_prefix) -> Result:
+        return run_command([bundle_rewrite_bin, src, dst_prefix])
+    return run
+
+
+# ---------------------------------------------------------------------------------------
+# "sources are never modified"
+
+class SourceGuard:
+    """Records sha256 of every file below a directory; check() lists what changed."""
+
+    def __init__(self, root: str):
+        self.root = root
+        self.before = ckpt_helpers.tree_digest(root)
+
+    def problems(self) -> list[str]:
+        return ckpt_helpers.diff_digests(self.before, ckpt_helpers.tree_digest(self.root))
+
+    def check(self, what: str = ""):
+        bad = self.problems()
+        assert not bad, f"source files modified{(' by ' + what) if what else ''} under {self.root}: {bad}"
+
+
+@pytest.fixture
+def source_guard():
+    """source_guard(dir) records the dir now and asserts it is unchanged after the test."""
+    guards = []
+
+    def guard(root: str) -> SourceGuard:
+        g = SourceGuard(root)
+        guards.append(g)
+        return g
+
+    yield guard
+    for g in guards:
+        g.check("the test")
+
+
+# ---------------------------------------------------------------------------------------
+# checkpoints
+
+@pytest.fixture(scope="session")
+def corpus_dir() -> str:
+    """The read-only corpus (do not use directly: use corpus_copy)."""
+    return CORPUS_DIR
+
+
+@pytest.fixture(scope="session")
+def corpus_guard(corpus_dir) -> SourceGuard:
+    """sha256 of the original corpus files, recorded at session start."""
+    return SourceGuard(corpus_dir)
+
+
+@pytest.fixture(scope="session")
+def corpus_copy(tmp_path_factory, corpus_dir, corpus_guard):
+    """A private copy of tests/data/corpus; the original is checked unchanged at the end."""
+    dst = os.path.join(str(tmp_path_factory.mktemp("corpus")), "corpus")
+    shutil.copytree(corpus_dir, dst)
+    yield dst
+    corpus_guard.check("the session")
+
+
+@pytest.fixture(scope="session")
+def generated(tmp_path_factory):
+    """{id: tfgen.Fixture} for every TensorFlow-generated checkpoint (made once)."""
+    out = str(tmp_path_factory.mktemp("tfgen"))
+    return tfgen.generate_all(out)
+
+
+@pytest.fixture(scope="session")
+def all_checkpoints(generated, corpus_copy):
+    """{id: Fixture} for generated + corpus checkpoints, with a SourceGuard recorded once."""
+    out = dict(generated)
+    for cid, rel in CORPUS.items():
+        prefix = os.path.join(corpus_copy, rel)
+        out["corpus/" + cid] = tfgen.Fixture("corpus/" + cid, prefix, prefix,
+                                            os.path.dirname(prefix), "corpus")
+    guards = {}
+    for fx in out.values():
+        if fx.root not in guards:
+            guards[fx.root] = SourceGuard(fx.root)
+        fx.guard = guards[fx.root]
+    return out
+
+
+def _guarded(request, all_checkpoints):
+    fx = all_checkpoints[request.param]
+    yield fx
+    fx.guard.check(request.node.name)
+
+
+@pytest.fixture(params=CHECKPOINT_IDS, ids=CHECKPOINT_IDS)
+def checkpoint(request, all_checkpoints):
+    """One source checkpoint (tfgen.Fixture); its files must be unchanged after the test."""
+    yield from _guarded(request, all_checkpoints)
+
+
+@pytest.fixture(params=tfgen.FIXTURE_IDS, ids=tfgen.FIXTURE_IDS)
+def generated_checkpoint(request, all_checkpoints):
+    """Like `checkpoint`, for those TensorFlow wrote in this run (they carry expectations)."""
+    yield from _guarded(request, all_checkpoints)
+
+
+# Fixtures whose index holds partitioned variables (slice entries).
+PARTITIONED_IDS = ["partitioned"]
+
+
+@pytest.fixture(params=PARTITIONED_IDS, ids=PARTITIONED_IDS)
+def partitioned_checkpoint(request, all_checkpoints):
+    yield from _guarded(request, all_checkpoints)
+
+
+# ---------------------------------------------------------------------------------------
+# TensorFlow oracle
+
+class TFView:
+    """TensorFlow's view of one bundle prefix (tf.train.load_checkpoint / list_variables)."""
+
+    def __init__(self, prefix: str):
+        import tensorflow as tf
+
+        self.tf = tf
+        self.prefix = prefix
+        self.reader = tf.train.load_checkpoint(prefix)
+        self.listing = tfgen.tf_listing(prefix)       # [(name, dtype name, shape)]
+        self.dtypes = {n: d for n, d, _ in self.listing}
+        self.shapes = {n: s for n, _, s in self.listing}
+
+    def value(self, name: str):
+        return self.reader.get_tensor(name)
+
+
+@pytest.fixture(scope="session")
+def tf_views():
+    cache = {}
+
+    def view(prefix: str) -> TFView:
+        if prefix not in cache:
+            cache[prefix] = TFView(prefix)
+        return cache[prefix]
+    return view
+
+
+@pytest.fixture
+def tf_view(checkpoint, tf_views) -> TFView:
+    return tf_views(checkpoint.prefix)
