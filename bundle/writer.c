@@ -119,7 +119,8 @@ static struct bundle_entry *push(struct bundle_writer *w,
 	memcpy(key, e->key, e->key_len);
 	key[e->key_len] = '\0';
 	c->key = key;
-	memcpy(c->dims, e->dims, sizeof(int64_t) * (size_t)e->rank);
+	if (e->rank > 0) /* a scalar's dims may be NULL */
+		memcpy(c->dims, e->dims, sizeof(int64_t) * (size_t)e->rank);
 	for (size_t i = 0; i < e->n_slices; i++) {
 		const struct bundle_slice *s = &e->slices[i];
 		size_t n = sizeof(*s->extents) * (size_t)s->rank;
@@ -128,7 +129,8 @@ static struct bundle_entry *push(struct bundle_writer *w,
 		c->slices[i].extents = arena_alloc(&w->arena, n + 1);
 		if (!c->slices[i].extents)
 			return NULL;
-		memcpy(c->slices[i].extents, s->extents, n);
+		if (n)
+			memcpy(c->slices[i].extents, s->extents, n);
 	}
 	w->n++;
 	return c;

@@ -3,7 +3,7 @@
  * synthesize the .index and `checkpoint` files.
  *
  * single: one PREFIX.data-00000-of-00001. Tensors are packed in source
- *   order (source, shard, offset), not key order: TensorFlow's restore
+ *   order (source name, shard, offset), not key order: TensorFlow's restore
  *   sorts reads by (shard, offset) anyway, and in source order neighbouring
  *   tensors of one shard coalesce into one extent. Unreferenced source
  *   bytes of up to LAYOUT_GAP_MAX between two used tensors are kept in the
@@ -28,6 +28,7 @@
 
 /* One tensor's bytes in a source shard, and the target that wants them. */
 struct ref {
+	uint32_t rank;   /* the source's place in name order: sort key */
 	uint32_t source;
 	int32_t shard;
 	int64_t off;
@@ -39,8 +40,8 @@ static int cmp_ref(const void *a, const void *b)
 {
 	const struct ref *x = a, *y = b;
 
-	if (x->source != y->source)
-		return x->source < y->source ? -1 : 1;
+	if (x->rank != y->rank)
+		return x->rank < y->rank ? -1 : 1;
 	if (x->shard != y->shard)
 		return x->shard < y->shard ? -1 : 1;
 	if (x->off != y->off)
@@ -48,21 +49,41 @@ static int cmp_ref(const void *a, const void *b)
 	return (x->size > y->size) - (x->size < y->size);
 }
 
+/*
+ * Rank of each source by name, so that the bytes of the merged files do
+ * not depend on the order of `source` lines. NULL on ENOMEM.
+ */
+static uint32_t *source_ranks(const struct mapping *m)
+{
+	uint32_t *rank = calloc(m->n_sources + 1, sizeof(*rank));
+
+	for (size_t i = 0; rank && i < m->n_sources; i++)
+		for (size_t j = 0; j < m->n_sources; j++)
+			rank[i] += strcmp(m->sources[j].name, m->sources[i].name) < 0;
+	return rank;
+}
+
 static struct ref *collect_refs(const struct view *v, size_t *n)
 {
 	struct ref *refs = malloc((v->n_targets + 1) * sizeof(*refs));
+	uint32_t *rank = source_ranks(v->m);
 
 	*n = 0;
-	if (!refs)
+	if (!refs || !rank) {
+		free(refs);
+		free(rank);
 		return NULL;
+	}
 	for (size_t i = 0; i < v->n_targets; i++) {
 		const struct bundle_entry *e = v->targets[i].src;
 
 		if (e->n_slices)
 			continue; /* a partitioned full entry has no bytes */
-		refs[(*n)++] = (struct ref){ v->targets[i].source, e->shard_id,
+		refs[(*n)++] = (struct ref){ rank[v->targets[i].source],
+					     v->targets[i].source, e->shard_id,
 					     e->offset, e->size, i };
 	}
+	free(rank);
 	qsort(refs, *n, sizeof(*refs), cmp_ref);
 	return refs;
 }

@@ -238,6 +238,10 @@ static int map_scope(struct plan *p, size_t map)
 			hidden++;
 			continue;
 		}
+		if (mp->to_len + e->key_len - flen == 0)
+			return diag(p, &mp->from_pos, -EINVAL,
+				    "tensor '%s' of source '%s' would get an empty name",
+				    e->key, p->v->m->sources[mp->source].name);
 		rc = add_with_pieces(p, map, e,
 				     concat(mp->to, mp->to_len, e->key + flen,
 					    e->key_len - flen),

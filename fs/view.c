@@ -30,6 +30,14 @@ int view_warn(struct view *v, const struct mapping_pos *pos,
 	return 0;
 }
 
+static int has_control(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
 static int check_options(struct view *v, const struct view_options *opt,
 			 char *err, size_t errlen)
 {
@@ -38,9 +46,14 @@ static int check_options(struct view *v, const struct view_options *opt,
 	v->layout = opt && opt->layout >= 0 ? (enum mapping_layout)opt->layout
 					     : v->m->layout;
 	if (!*prefix || strchr(prefix, '/') || !strcmp(prefix, ".") ||
-	    !strcmp(prefix, "..") || !strcmp(prefix, "checkpoint")) {
-		snprintf(err, errlen, "invalid prefix '%s' (a file name, without '/')",
+	    !strcmp(prefix, "..") || !strcmp(prefix, "checkpoint") ||
+	    has_control(prefix)) {
+		snprintf(err, errlen, "invalid prefix '%s' (a file name, without '/' or control characters)",
 			 prefix);
+		return -EINVAL;
+	}
+	if (v->layout != MAPPING_LAYOUT_SINGLE && v->layout != MAPPING_LAYOUT_SHARDS) {
+		snprintf(err, errlen, "invalid layout %d", (int)v->layout);
 		return -EINVAL;
 	}
 	v->prefix = strdup(prefix);
