@@ -249,6 +249,17 @@ int bundle_writer_add_from_fd(struct bundle_writer *w,
 			      int src_fd, int64_t src_off);
 
 /*
+ * Add an entry whose bytes the writer already holds at offset (the same
+ * tensor under a second name shares them), keeping e->crc32c.
+ * -EINVAL if [offset, offset + e->size) is not inside what was written.
+ */
+int bundle_writer_add_alias(struct bundle_writer *w,
+			    const struct bundle_entry *e, int64_t offset);
+
+/* Bytes appended to the data file so far: the next tensor's offset. */
+int64_t bundle_writer_size(const struct bundle_writer *w);
+
+/*
  * Add a tensor of e->size zero bytes as a hole in the data file (no disk
  * space used); the CRC is computed here in O(log size). For benchmarks that
  * need terabyte-sized checkpoints.

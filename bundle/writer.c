@@ -229,6 +229,29 @@ int bundle_writer_add_from_fd(struct bundle_writer *w,
 	return add_entry(w, e, e->size, bundle_crc_unmask(e->crc32c));
 }
 
+int bundle_writer_add_alias(struct bundle_writer *w,
+			    const struct bundle_entry *e, int64_t offset)
+{
+	struct bundle_entry *c;
+
+	if (w->err)
+		return w->err;
+	if (e->n_slices || offset < 0 || e->size > w->off - offset)
+		return fail(w, -EINVAL, "tensor '%s': alias outside the data written",
+			    e->key);
+	c = push(w, e);
+	if (!c)
+		return fail(w, -ENOMEM, "out of memory");
+	c->shard_id = 0;
+	c->offset = offset;
+	return 0;
+}
+
+int64_t bundle_writer_size(const struct bundle_writer *w)
+{
+	return w->off;
+}
+
 int bundle_writer_add_zeros(struct bundle_writer *w,
 			    const struct bundle_entry *e)
 {

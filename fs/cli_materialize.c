@@ -48,23 +48,70 @@ static void progress_step(struct progress *p, uint64_t n)
 		fputc('\n', stderr);
 }
 
+/* Where a tensor's bytes are in its source: equal keys mean shared bytes. */
+struct located {
+	int fd;
+	int64_t off, size;
+	size_t tensor;
+};
+
+static int cmp_located(const void *a, const void *b)
+{
+	const struct located *x = a, *y = b;
+
+	if (x->fd != y->fd)
+		return x->fd < y->fd ? -1 : 1;
+	if (x->off != y->off)
+		return x->off < y->off ? -1 : 1;
+	if (x->size != y->size)
+		return x->size < y->size ? -1 : 1;
+	return (x->tensor > y->tensor) - (x->tensor < y->tensor);
+}
+
+static int same_range(const struct located *x, const struct located *y)
+{
+	return x->fd == y->fd && x->off == y->off && x->size == y->size;
+}
+
+/*
+ * Copy each distinct source range once, in source order (sequential reads
+ * of the sources), and point every further name of it at the same bytes,
+ * as the mount does.
+ */
 static int copy_tensors(const struct view *v, struct bundle_writer *w,
 			struct progress *p)
 {
-	for (size_t i = 0; i < view_num_tensors(v); i++) {
+	size_t n = view_num_tensors(v), k = 0;
+	struct located *loc = malloc((n + 1) * sizeof(*loc));
+	int64_t at = 0;
+	int rc = loc ? 0 : -ENOMEM;
+
+	for (size_t i = 0; loc && i < n; i++) {
 		struct view_tensor t;
-		int rc;
 
 		view_tensor_at(v, i, &t);
-		rc = t.entry->n_slices ? bundle_writer_add(w, t.entry, NULL, 0)
-				       : bundle_writer_add_from_fd(w, t.entry, t.source_fd,
-								   t.source_entry->offset);
-		if (rc)
-			return rc;
-		if (!t.entry->n_slices)
-			progress_step(p, (uint64_t)t.entry->size);
+		if (t.entry->n_slices)
+			rc = rc ? rc : bundle_writer_add(w, t.entry, NULL, 0);
+		else
+			loc[k++] = (struct located){ t.source_fd, t.source_entry->offset,
+						     t.entry->size, i };
 	}
-	return 0;
+	if (loc)
+		qsort(loc, k, sizeof(*loc), cmp_located);
+	for (size_t i = 0; rc == 0 && i < k; i++) {
+		struct view_tensor t;
+
+		view_tensor_at(v, loc[i].tensor, &t);
+		if (i && same_range(&loc[i - 1], &loc[i])) {
+			rc = bundle_writer_add_alias(w, t.entry, at);
+			continue;
+		}
+		at = bundle_writer_size(w);
+		rc = bundle_writer_add_from_fd(w, t.entry, t.source_fd, loc[i].off);
+		progress_step(p, (uint64_t)t.entry->size);
+	}
+	free(loc);
+	return rc;
 }
 
 static int write_copy(const struct view *v, const char *out)
