@@ -1,0 +1,57 @@
+/*
+ * ops.h - the FUSE low-level operations that serve a view (fs/view.h).
+ *
+ * The tree is flat and immutable: the root directory (inode 1) holds the
+ * view's files, file i of the view being inode i + 2. Handlers decode a
+ * request, ask the view, and send exactly one reply; the mount glue
+ * (mount.c) owns the session. No libfuse header is needed to use this one.
+ */
+#ifndef CKPTFS_FS_OPS_H
+#define CKPTFS_FS_OPS_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
+
+struct view;
+struct fuse_lowlevel_ops;
+
+/*
+ * Largest read the kernel is allowed to send (conn->max_read and
+ * -o max_read). A splice reply must fit the per-thread pipe, which cannot
+ * grow past /proc/sys/fs/pipe-max-size (1 MiB by default) without
+ * CAP_SYS_RESOURCE; half of that leaves room for the header page and one
+ * page per piece, so replies never silently fall back to copying.
+ */
+#define CKPTFS_MAX_READ (512u * 1024)
+/* Pieces one read may be spliced from before it is copied instead. */
+#define CKPTFS_MAX_PIECES 64
+
+/* The daemon's state, reached from a request through ckptfs_data(). */
+struct ckptfs {
+	const struct view *view; /* borrowed; must outlive the session */
+	uid_t uid;               /* owner of every file: the mounting user */
+	gid_t gid;
+	struct timespec time;    /* atime, mtime and ctime: the mount time */
+	unsigned max_read;       /* what init() tells the kernel */
+	double timeout;          /* entry and attribute cache, seconds */
+	pthread_key_t buf_key;   /* per-thread copy buffer (view_read path) */
+	atomic_bool *logged;     /* owned; per file: a read error was logged */
+};
+
+/*
+ * Fill fs for serving v. max_read is clamped to [4096, CKPTFS_MAX_READ];
+ * read the result back from fs->max_read before building the session
+ * options. Returns 0 or a negative errno (-ENOMEM). On success release
+ * with ckptfs_release() after the session is destroyed.
+ */
+int ckptfs_init(struct ckptfs *fs, const struct view *v, unsigned max_read);
+void ckptfs_release(struct ckptfs *fs);
+
+/* The operations table; its userdata must be a struct ckptfs. */
+extern const struct fuse_lowlevel_ops ckptfs_ll_ops;
+
+#endif /* CKPTFS_FS_OPS_H */
