@@ -18,6 +18,7 @@
 #define FUSE_USE_VERSION 34
 
 #include "fs/cli.h"
+#include "fs/cli_view.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -37,8 +38,6 @@
 #include "fs/view.h"
 #include "mapping/mapping.h"
 
-/* Room for a mapping or view message, suggestions included. */
-#define MOUNT_ERR_MAX 4096
 /* libfuse 3.14's default max_threads: keep every worker it starts. */
 #define LOOP_IDLE_THREADS 10
 
@@ -248,7 +247,6 @@ static int build_view(const struct mount_opts *o, struct mapping **m,
 {
 	struct view_options vo = { .prefix = o->prefix, .layout = -1 };
 	enum mapping_layout layout;
-	char err[MOUNT_ERR_MAX];
 
 	if (o->layout && mapping_layout_parse(o->layout, &layout)) {
 		cli_error("invalid layout '%s': expected 'single' or 'shards'",
@@ -259,13 +257,9 @@ static int build_view(const struct mount_opts *o, struct mapping **m,
 		vo.layout = (int)layout;
 	if (o->prefix && check_prefix(o->prefix))
 		return -1;
-	if (mapping_parse_file(o->mapping, m, err, sizeof(err)) ||
-	    view_build(*m, &vo, v, err, sizeof(err))) {
-		cli_error("%s", err);
+	/* prints FILE:LINE:COL diagnostics as they are, like check/ls do */
+	if (cli_open_view(o->mapping, &vo, m, v))
 		return -1;
-	}
-	for (size_t i = 0; i < view_num_warnings(*v); i++)
-		cli_error("%s", view_warning(*v, i));
 	view_compact(*v);
 	return check_names(*v);
 }
