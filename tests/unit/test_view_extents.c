@@ -23,51 +23,27 @@
 #include "bundle/bundle.h"
 #include "fs/view.h"
 #include "mapping/mapping.h"
+#include "tests/unit/testutil.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 #define GAP_MAX (64 * 1024)
 
-static char dir[64];
+static const char *dir;
 
 static int setup(void **state)
 {
 	(void)state;
-	strcpy(dir, "/tmp/ckptfs-view-ext-XXXXXX");
-	return mkdtemp(dir) ? 0 : -1;
+	dir = testutil_tmpdir("view-ext");
+	return dir ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd);
+	return testutil_tmpdir_remove();
 }
 
 /* ------------------------------------------------------------ fixtures */
-
-/* A uint8 vector of len bytes; a hole is len zero bytes (no disk space). */
-struct spec {
-	const char *key;
-	size_t len;
-	int hole;
-};
-
-/* Bytes that differ per source, per tensor and per position. */
-static void fill_pattern(uint8_t *buf, const char *source, const char *key,
-			 size_t len)
-{
-	uint32_t h = 2166136261u;
-
-	for (const char *p = source; *p; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
-	h = (h ^ 0xffu) * 16777619u;
-	for (const char *p = key; *p; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
-	for (size_t i = 0; i < len; i++)
-		buf[i] = (uint8_t)((h >> 8) + 131u * i + (i >> 8));
-}
 
 static const char *at(char *buf, size_t len, const char *name)
 {
@@ -83,35 +59,10 @@ static const char *shard0(char *buf, size_t len, const char *source)
 }
 
 /* Checkpoint DIR/name of uint8 tensors, laid out in array order. */
-static void write_source(const char *name, const struct spec *s, size_t n)
+static void write_source(const char *name, const struct testutil_tensor *s,
+			 size_t n)
 {
-	struct bundle_writer *w;
-	char prefix[256], err[BUNDLE_ERR_MAX];
-
-	if (bundle_writer_open(at(prefix, sizeof(prefix), name), &w, err,
-			       sizeof(err)))
-		fail_msg("bundle_writer_open: %s", err);
-	for (size_t i = 0; i < n; i++) {
-		int64_t dim = (int64_t)s[i].len;
-		struct bundle_entry e = { .key = s[i].key,
-					  .key_len = strlen(s[i].key),
-					  .dtype = BUNDLE_DT_UINT8, .rank = 1,
-					  .dims = &dim, .size = dim };
-		uint8_t *buf;
-
-		if (s[i].hole) {
-			assert_int_equal(bundle_writer_add_zeros(w, &e), 0);
-			continue;
-		}
-		buf = malloc(s[i].len + 1);
-		assert_non_null(buf);
-		fill_pattern(buf, name, s[i].key, s[i].len);
-		assert_int_equal(bundle_writer_add(w, &e, buf, s[i].len), 0);
-		free(buf);
-	}
-	if (bundle_writer_finish(w, err, sizeof(err)))
-		fail_msg("bundle_writer_finish: %s", err);
-	bundle_writer_free(w);
+	testutil_write_source(dir, name, s, n);
 }
 
 /* "a": t0..t4 at offsets 0, 100, 100, 137, 138 (t1 is empty); 388 bytes. */
@@ -121,11 +72,11 @@ static void write_source(const char *name, const struct spec *s, size_t n)
 
 static void write_ab(void)
 {
-	static const struct spec a[] = {
+	static const struct testutil_tensor a[] = {
 		{ "t0", 100, 0 }, { "t1", 0, 0 }, { "t2", 37, 0 },
 		{ "t3", 1, 0 }, { "t4", 250, 0 },
 	};
-	static const struct spec b[] = { { "u0", 64, 0 }, { "u1", 3, 0 } };
+	static const struct testutil_tensor b[] = { { "u0", 64, 0 }, { "u1", 3, 0 } };
 
 	write_source("a", a, N(a));
 	write_source("b", b, N(b));
@@ -140,7 +91,7 @@ static void write_ab(void)
 
 static void write_gaps(void)
 {
-	static const struct spec g[] = {
+	static const struct testutil_tensor g[] = {
 		{ "x0", 16, 0 }, { "pad1", GAP_MAX + 1, 1 }, { "x1", 16, 0 },
 		{ "pad2", GAP_MAX, 1 }, { "x2", 16, 0 },
 	};
@@ -155,13 +106,13 @@ static void write_gaps(void)
 static void write_many(void)
 {
 	static char keys[2 * MANY][8];
-	struct spec s[2 * MANY];
+	struct testutil_tensor s[2 * MANY];
 
 	for (int i = 0; i < MANY; i++) {
 		snprintf(keys[2 * i], sizeof(keys[0]), "k%02d", i);
 		snprintf(keys[2 * i + 1], sizeof(keys[0]), "p%02d", i);
-		s[2 * i] = (struct spec){ keys[2 * i], 8, 0 };
-		s[2 * i + 1] = (struct spec){ keys[2 * i + 1], GAP_MAX + 1, 1 };
+		s[2 * i] = (struct testutil_tensor){ keys[2 * i], 8, 0 };
+		s[2 * i + 1] = (struct testutil_tensor){ keys[2 * i + 1], GAP_MAX + 1, 1 };
 	}
 	write_source("many", s, N(s));
 }
@@ -223,7 +174,7 @@ static void write_two_shards(void)
 			.size = t[i].len,
 		};
 
-		fill_pattern(p, "s", t[i].key, (size_t)t[i].len);
+		testutil_fill_pattern(p, "s", t[i].key, (size_t)t[i].len);
 		e.crc32c = bundle_crc_mask(bundle_crc32c(0, p, (size_t)t[i].len));
 		assert_int_equal(bundle_index_builder_add(b, e.key, e.key_len, &e), 0);
 	}
@@ -369,7 +320,7 @@ static void expect_tensor_bytes(const struct view *v, const struct mapping *m)
 		got = malloc(len + 1);
 		assert_non_null(want);
 		assert_non_null(got);
-		fill_pattern(want, m->sources[t.source].path, t.source_key, len);
+		testutil_fill_pattern(want, m->sources[t.source].path, t.source_key, len);
 		assert_int_equal(view_read(v, file, (uint64_t)t.entry->offset,
 					   len, got), len);
 		assert_memory_equal(got, want, len);
@@ -573,7 +524,7 @@ static void test_extents_map_range_errors(void **state)
 
 static void test_extents_zero_size_tensors(void **state)
 {
-	static const struct spec z[] = { { "e0", 0, 0 }, { "e1", 0, 0 } };
+	static const struct testutil_tensor z[] = { { "e0", 0, 0 }, { "e1", 0, 0 } };
 	struct bundle_index *idx;
 	const struct view_file *fl;
 	char err[BUNDLE_ERR_MAX];
@@ -766,7 +717,7 @@ static void test_extents_read_spanning_many_extents(void **state)
 		assert_int_equal(out[i].off, (int64_t)i * MANY_STRIDE);
 		assert_int_equal(out[i].len, 8);
 		snprintf(key, sizeof(key), "k%02d", i);
-		fill_pattern(want + 8 * i, "many", key, 8);
+		testutil_fill_pattern(want + 8 * i, "many", key, 8);
 		expect_offset(f.v, key, 0, 8 * i);
 	}
 	assert_int_equal(view_read(f.v, d, 0, sizeof(got), got), sizeof(got));

@@ -22,50 +22,27 @@
 #include "bundle/bundle.h"
 #include "fs/view.h"
 #include "mapping/mapping.h"
+#include "tests/unit/testutil.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 #define OBJECT_GRAPH "_CHECKPOINTABLE_OBJECT_GRAPH"
 
-static char dir[64];
+static const char *dir;
 
 static int setup(void **state)
 {
 	(void)state;
-	strcpy(dir, "/tmp/ckptfs-view-plan-XXXXXX");
-	return mkdtemp(dir) ? 0 : -1;
+	dir = testutil_tmpdir("view-plan");
+	return dir ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd);
+	return testutil_tmpdir_remove();
 }
 
 /* ------------------------------------------------------------ fixtures */
-
-/* A uint8 vector of len bytes; a hole is written as zeros. */
-struct spec {
-	const char *key;
-	size_t len;
-};
-
-/* Bytes that differ per source, per tensor and per position. */
-static void fill_pattern(uint8_t *buf, const char *source, const char *key,
-			 size_t len)
-{
-	uint32_t h = 2166136261u;
-
-	for (const char *p = source; *p; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
-	h = (h ^ 0xffu) * 16777619u;
-	for (const char *p = key; *p; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
-	for (size_t i = 0; i < len; i++)
-		buf[i] = (uint8_t)((h >> 8) + 131u * i + (i >> 8));
-}
 
 static void prefix_path(char *buf, size_t len, const char *name)
 {
@@ -82,7 +59,7 @@ static void add_u8(struct bundle_writer *w, const char *source,
 	uint8_t *buf = malloc(len + 1);
 
 	assert_non_null(buf);
-	fill_pattern(buf, source, key, len);
+	testutil_fill_pattern(buf, source, key, len);
 	assert_int_equal(bundle_writer_add(w, &e, buf, len), 0);
 	free(buf);
 }
@@ -108,24 +85,21 @@ static void writer_finish(struct bundle_writer *w)
 }
 
 /* Checkpoint DIR/name of uint8 tensors, added (so laid out) in array order. */
-static void write_source(const char *name, const struct spec *s, size_t n)
+static void write_source(const char *name, const struct testutil_tensor *s,
+			 size_t n)
 {
-	struct bundle_writer *w = writer_open(name);
-
-	for (size_t i = 0; i < n; i++)
-		add_u8(w, name, s[i].key, s[i].len);
-	writer_finish(w);
+	testutil_write_source(dir, name, s, n);
 }
 
 /* "a": the work horse; "b": overlaps a's names on purpose. */
 static void write_ab(void)
 {
-	static const struct spec a[] = {
-		{ "enc/w", 16 }, { "dec/w", 12 }, { "global_step", 8 },
-		{ "enc/b", 8 },
+	static const struct testutil_tensor a[] = {
+		{ "enc/w", 16, 0 }, { "dec/w", 12, 0 }, { "global_step", 8, 0 },
+		{ "enc/b", 8, 0 },
 	};
-	static const struct spec b[] = {
-		{ "dec/w", 20 }, { "global_step", 8 }, { "head/bias", 4 },
+	static const struct testutil_tensor b[] = {
+		{ "dec/w", 20, 0 }, { "global_step", 8, 0 }, { "head/bias", 4, 0 },
 	};
 
 	write_source("a", a, N(a));
@@ -135,10 +109,10 @@ static void write_ab(void)
 /* "opt": a model with Adam slots. */
 static void write_opt(void)
 {
-	static const struct spec s[] = {
-		{ "dense/kernel", 8 }, { "dense/kernel/Adam", 8 },
-		{ "dense/kernel/Adam_1", 8 }, { "dense/bias", 4 },
-		{ "dense/bias/Adam", 4 }, { "global_step", 8 },
+	static const struct testutil_tensor s[] = {
+		{ "dense/kernel", 8, 0 }, { "dense/kernel/Adam", 8, 0 },
+		{ "dense/kernel/Adam_1", 8, 0 }, { "dense/bias", 4, 0 },
+		{ "dense/bias/Adam", 4, 0 }, { "global_step", 8, 0 },
 	};
 
 	write_source("opt", s, N(s));
@@ -463,9 +437,9 @@ static void test_plan_scope_to_scope(void **state)
 /* A scope is a name prefix ending in '/': "enc/" is not "encoder/" or "enc". */
 static void test_plan_scope_matches_whole_components(void **state)
 {
-	static const struct spec s[] = {
-		{ "enc", 2 }, { "enc.x", 3 }, { "enc/a/b", 4 }, { "enc/w", 5 },
-		{ "enc0", 6 }, { "encoder/w", 7 },
+	static const struct testutil_tensor s[] = {
+		{ "enc", 2, 0 }, { "enc.x", 3, 0 }, { "enc/a/b", 4, 0 }, { "enc/w", 5, 0 },
+		{ "enc0", 6, 0 }, { "encoder/w", 7, 0 },
 	};
 	static const char *const names[] = { "x/a/b", "x/w" };
 	struct fx f;
@@ -1049,8 +1023,8 @@ static void test_plan_source_order_keeps_tensors(void **state)
 
 static void test_plan_error_tensor_not_found_case(void **state)
 {
-	static const struct spec s[] = {
-		{ "enc/kernel", 8 }, { "head/bias", 4 }, { "global_step", 8 },
+	static const struct testutil_tensor s[] = {
+		{ "enc/kernel", 8, 0 }, { "head/bias", 4, 0 }, { "global_step", 8, 0 },
 	};
 
 	(void)state;
@@ -1064,7 +1038,7 @@ static void test_plan_error_tensor_not_found_case(void **state)
 /* The brief example: its scope "enc/" is close enough to be offered too. */
 static void test_plan_error_tensor_not_found_suggests_two(void **state)
 {
-	static const struct spec s[] = { { "enc/w", 8 }, { "global_step", 8 } };
+	static const struct testutil_tensor s[] = { { "enc/w", 8, 0 }, { "global_step", 8, 0 } };
 
 	(void)state;
 	write_source("c", s, N(s));
@@ -1098,9 +1072,9 @@ static void test_plan_error_partitioned_piece_is_not_a_tensor(void **state)
 
 static void test_plan_error_scope_not_found_missing_slash(void **state)
 {
-	static const struct spec s[] = {
-		{ "encoder/dense/kernel", 8 }, { "encoder/dense/bias", 4 },
-		{ "global_step", 8 },
+	static const struct testutil_tensor s[] = {
+		{ "encoder/dense/kernel", 8, 0 }, { "encoder/dense/bias", 4, 0 },
+		{ "global_step", 8, 0 },
 	};
 
 	(void)state;
@@ -1239,13 +1213,13 @@ static void test_plan_error_root_of_graph_only_source(void **state)
 static void test_plan_many_targets(void **state)
 {
 	static char keys[300][8];
-	struct spec s[300];
+	struct testutil_tensor s[300];
 	struct fx f;
 
 	(void)state;
 	for (size_t i = 0; i < N(s); i++) {
 		snprintf(keys[i], sizeof(keys[i]), "k%03zu", i);
-		s[i] = (struct spec){ keys[i], 1 + i % 5 };
+		s[i] = (struct testutil_tensor){ keys[i], 1 + i % 5, 0 };
 	}
 	write_source("many", s, N(s));
 	fx_build(&f, "source a = many\n"
@@ -1271,7 +1245,7 @@ static void test_plan_many_targets(void **state)
 /* A directory with a `checkpoint` file and a SavedModel are sources too. */
 static void test_plan_source_directory_and_saved_model(void **state)
 {
-	static const struct spec s[] = { { "w", 4 } };
+	static const struct testutil_tensor s[] = { { "w", 4, 0 } };
 	static const char *const names[] = { "ck/w", "sm/w" };
 	char path[512], want[512];
 	FILE *fp;
@@ -1339,7 +1313,7 @@ static void test_plan_partitioned_in_shards_layout(void **state)
  */
 static void test_plan_error_scope_strip_to_empty_name(void **state)
 {
-	static const struct spec s[] = { { "enc/", 4 }, { "enc/w", 4 } };
+	static const struct testutil_tensor s[] = { { "enc/", 4, 0 }, { "enc/w", 4, 0 } };
 	struct mapping *m;
 	struct view *v = NULL;
 	char err[1024] = "";
