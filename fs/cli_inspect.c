@@ -3,6 +3,7 @@
  * NAME`: look inside one checkpoint.
  */
 #include "fs/cli.h"
+#include "fs/help.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -105,10 +106,9 @@ int cli_verify(int argc, char **argv)
 	long long bytes = 0;
 	void *buf = NULL;
 
-	if (argc != 2) {
-		cli_error("usage: ckptfs verify CHECKPOINT");
-		return CLI_BAD_INPUT;
-	}
+	if (argc != 2)
+		return help_usage_error(help_find("verify"), NULL,
+					"expected one CHECKPOINT");
 	if (open_or_complain(argv[1], &r))
 		return CLI_BAD_INPUT;
 	for (size_t i = 0; i < bundle_num_entries(r); i++) {
@@ -144,10 +144,9 @@ int cli_cat(int argc, char **argv)
 	void *buf;
 	int rc = CLI_BAD_INPUT;
 
-	if (argc != 3) {
-		cli_error("usage: ckptfs cat CHECKPOINT TENSOR");
-		return CLI_BAD_INPUT;
-	}
+	if (argc != 3)
+		return help_usage_error(help_find("cat"), NULL,
+					"expected CHECKPOINT and TENSOR");
 	if (open_or_complain(argv[1], &r))
 		return CLI_BAD_INPUT;
 	e = bundle_find(r, argv[2], strlen(argv[2]));

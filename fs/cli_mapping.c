@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "fs/cli_view.h"
+#include "fs/help.h"
 
 int cli_open_view(const char *mapping, const struct view_options *opt,
 		  struct mapping **m, struct view **v)
@@ -50,10 +51,9 @@ int cli_check(int argc, char **argv)
 	char size[32], isize[32];
 	size_t n_data = 0, n = 0;
 
-	if (argc != 2) {
-		cli_error("usage: ckptfs check MAPPING");
-		return CLI_BAD_INPUT;
-	}
+	if (argc != 2)
+		return help_usage_error(help_find("check"), NULL,
+					"expected one MAPPING");
 	if (cli_open_view(argv[1], &opt, &m, &v))
 		return CLI_BAD_INPUT;
 	printf("%s: ok\n", argv[1]);

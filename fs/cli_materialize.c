@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "fs/cli_view.h"
+#include "fs/help.h"
 
 struct progress {
 	uint64_t done, total;
@@ -235,6 +236,7 @@ int cli_materialize(int argc, char **argv)
 	struct view_options opt = { NULL, -1 };
 	const char *mapping = NULL, *out = NULL;
 	int link = 0, force = 0, rc;
+	const struct help_command *help = help_find("materialize");
 	struct mapping *m;
 	struct view *v;
 
@@ -243,17 +245,20 @@ int cli_materialize(int argc, char **argv)
 			link = 1;
 		else if (!strcmp(argv[i], "--force"))
 			force = 1;
-		else if (argv[i][0] != '-' && !mapping)
+		else if (argv[i][0] == '-' && argv[i][1])
+			return help_usage_error(help, NULL, "unknown option '%s'",
+						argv[i]);
+		else if (!mapping)
 			mapping = argv[i];
-		else if (argv[i][0] != '-' && !out)
+		else if (!out)
 			out = argv[i];
 		else
-			mapping = out = NULL, argc = 0;
+			return help_usage_error(help, NULL,
+						"unexpected argument '%s'", argv[i]);
 	}
-	if (!mapping || !out) {
-		cli_error("usage: ckptfs materialize MAPPING OUT_PREFIX [--link] [--force]");
-		return CLI_BAD_INPUT;
-	}
+	if (!mapping || !out)
+		return help_usage_error(help, NULL, "missing %s",
+					mapping ? "OUT_PREFIX" : "MAPPING");
 	if (exists_unless_forced(out, force))
 		return CLI_BAD_INPUT;
 	if (link)

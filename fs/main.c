@@ -2,40 +2,15 @@
  * main.c - the ckptfs command: subcommands that inspect checkpoints and
  * mappings, and the mount form `ckptfs MAPPING MOUNTPOINT [-o OPTS]` (also
  * installed as mount.ckptfs, the shape mount(8) and mount.fuse3 call).
+ * Every help and usage text is in help.c.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fs/cli.h"
-
-static const char usage[] =
-	"usage: ckptfs MAPPING MOUNTPOINT [-o OPTIONS] [-f] [-d] [-s]\n"
-	"       ckptfs ls CHECKPOINT|MAPPING\n"
-	"       ckptfs verify CHECKPOINT\n"
-	"       ckptfs cat CHECKPOINT TENSOR\n"
-	"       ckptfs check MAPPING\n"
-	"       ckptfs materialize MAPPING OUT_PREFIX [--link] [--force]\n"
-	"\n"
-	"Mount a virtual TensorFlow checkpoint merged from others, without\n"
-	"copying their data, or inspect checkpoints.\n"
-	"\n"
-	"  ls        list tensors: name, dtype, shape, shard, offset, size\n"
-	"  verify    read every tensor and check its CRC32C\n"
-	"  cat       write one tensor's stored bytes to stdout\n"
-	"  check     resolve a mapping and summarize the merged checkpoint\n"
-	"  materialize  write the merged checkpoint to disk (--link: index +\n"
-	"            symlinks to the source shards, no data copied)\n"
-	"\n"
-	"Mounting builds the whole merged checkpoint first, then mounts it\n"
-	"read-only and goes into the background (-f: stay in the foreground,\n"
-	"-d: debug, -s: single-threaded). Options: -o prefix=NAME,\n"
-	"-o layout=single|shards, -o max_read=N, and libfuse's own\n"
-	"(allow_other, fsname=, ...); 'ckptfs MAPPING MOUNTPOINT --help'\n"
-	"lists them all. Exit status: 0 ok, 1 bad input, 2 mount failed.\n"
-	"\n"
-	"CHECKPOINT is a prefix (PATH.index exists), a directory with a\n"
-	"'checkpoint' state file, a SavedModel or its variables/ directory.\n"
-	"Run 'ckptfs SUBCOMMAND --help' for details.\n";
+#include "fs/help.h"
 
 struct subcommand {
 	const char *name;
@@ -52,10 +27,9 @@ static const struct subcommand subcommands[] = {
 
 int cli_ls(int argc, char **argv)
 {
-	if (argc != 2) {
-		cli_error("usage: ckptfs ls CHECKPOINT|MAPPING");
-		return CLI_BAD_INPUT;
-	}
+	if (argc != 2)
+		return help_usage_error(help_find("ls"), NULL,
+					"expected one CHECKPOINT or MAPPING");
 	return cli_is_mapping(argv[1]) ? cli_ls_mapping(argv[1])
 				       : cli_ls_checkpoint(argv[1]);
 }
@@ -68,22 +42,69 @@ static const char *progname(const char *argv0)
 	return slash ? slash + 1 : argv0;
 }
 
+static int run_subcommand(const struct subcommand *sc, int argc, char **argv)
+{
+	int rc = help_check_args(help_find(sc->name), &argc, argv);
+
+	return rc >= 0 ? rc : sc->run(argc, argv);
+}
+
+/* Whether the mount form is asked for its --help or --version. */
+static int asks_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h") ||
+		    !strcmp(argv[i], "--version") || !strcmp(argv[i], "-V"))
+			return 1;
+	return 0;
+}
+
+/*
+ * `ckptfs WORD ...` where WORD is neither a command nor an existing file:
+ * a mistyped command (or mapping file name) says so, rather than failing
+ * later on a mountpoint. 0 if it may well be the mount form.
+ */
+static int unknown_command(int argc, char **argv)
+{
+	const char *arg = argv[1], *alt;
+	struct stat st;
+
+	if (arg[0] == '-' || strchr(arg, '/') || asks_help(argc, argv) ||
+	    stat(arg, &st) == 0 || errno != ENOENT)
+		return 0;
+	alt = help_suggest(arg);
+	if (alt)
+		fprintf(stderr, "ckptfs: unknown command '%s' (did you mean '%s'?)\n",
+			arg, alt);
+	else
+		fprintf(stderr, "ckptfs: '%s' is not a command, and no mapping file '%s' exists\n",
+			arg, arg);
+	fputs("Try 'ckptfs --help' for more information.\n", stderr);
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	/* mount(8) runs mount.ckptfs SOURCE DIR [-o OPTS]: always a mount */
 	if (argc > 0 && !strcmp(progname(argv[0]), "mount.ckptfs"))
 		return cli_mount(argc, argv, "mount.ckptfs");
-	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		fputs(usage, argc < 2 ? stderr : stdout);
-		return argc < 2 ? CLI_BAD_INPUT : CLI_OK;
+	if (argc < 2) {
+		help_short(stderr);
+		return CLI_BAD_INPUT;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		help_main(stdout);
+		return fflush(stdout) == 0 ? CLI_OK : CLI_BAD_INPUT;
 	}
 	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
-		printf("ckptfs %s\n", CKPTFS_VERSION);
-		return CLI_OK;
+		help_version(stdout, "ckptfs");
+		return fflush(stdout) == 0 ? CLI_OK : CLI_BAD_INPUT;
 	}
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(*subcommands); i++)
 		if (!strcmp(argv[1], subcommands[i].name))
-			return subcommands[i].run(argc - 1, argv + 1);
+			return run_subcommand(&subcommands[i], argc - 1, argv + 1);
+	if (unknown_command(argc, argv))
+		return CLI_BAD_INPUT;
 	/* not a subcommand: the mount form, MAPPING MOUNTPOINT [options] */
 	return cli_mount(argc, argv, "ckptfs");
 }

@@ -19,6 +19,7 @@
 
 #include "fs/cli.h"
 #include "fs/cli_view.h"
+#include "fs/help.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -37,6 +38,9 @@
 #include "fs/ops.h"
 #include "fs/view.h"
 #include "mapping/mapping.h"
+
+/* help.c's mount help states the max_read range in bytes */
+_Static_assert(CKPTFS_MAX_READ == 524288, "update -o max_read in fs/help.c");
 
 /* libfuse 3.14's default max_threads: keep every worker it starts. */
 #define LOOP_IDLE_THREADS 10
@@ -115,26 +119,6 @@ static int mount_opt_proc(void *data, const char *arg, int key,
 	return 1; /* keep it: the rest is libfuse's to parse */
 }
 
-/* libfuse's options first, then ckptfs's (as the libfuse examples do) */
-static void print_help(const char *progname)
-{
-	printf("usage: %s MAPPING MOUNTPOINT [-o OPTIONS] [-f] [-d] [-s]\n"
-	       "\n"
-	       "Mount the checkpoint that MAPPING merges at MOUNTPOINT, read-only.\n"
-	       "\n", progname);
-	fuse_cmdline_help();
-	fuse_lowlevel_help();
-	printf("\nckptfs options:\n"
-	       "    -o prefix=NAME         merged checkpoint name (default: the mapping's)\n"
-	       "    -o layout=single|shards  data file layout (default: the mapping's)\n"
-	       "    -o max_read=N          largest read request, 4096..%u bytes\n"
-	       "                           (default %u)\n"
-	       "\n"
-	       "Exit status: 0 mounted, then unmounted or stopped by SIGTERM/SIGINT;\n"
-	       "1 bad input (options, mapping, sources); 2 the mount failed.\n",
-	       CKPTFS_MAX_READ, CKPTFS_MAX_READ);
-}
-
 /*
  * What every ckptfs mount gets unless told otherwise; "ro" goes last so it
  * wins over an "rw" that mount(8) may pass.
@@ -160,19 +144,20 @@ static int parse_cmdline(struct fuse_args *args, struct mount_opts *o,
 	    add_default_opts(args, o) || fuse_parse_cmdline(args, cmd) != 0)
 		return CLI_BAD_INPUT;
 	if (cmd->show_help) {
-		print_help(progname);
-		return CLI_OK;
+		/* the text is help.c's: libfuse's own lists options we ignore */
+		help_mount(stdout, progname);
+		return fflush(stdout) == 0 ? CLI_OK : CLI_BAD_INPUT;
 	}
 	if (cmd->show_version) {
-		printf("ckptfs %s\n", CKPTFS_VERSION);
+		help_version(stdout, progname);
+		/* before fusermount3, which libfuse runs, prints its version */
+		fflush(stdout);
 		fuse_lowlevel_version();
 		return CLI_OK;
 	}
-	if (!o->mapping || !o->mountpoint) {
-		cli_error("usage: %s MAPPING MOUNTPOINT [-o OPTIONS] [-f] [-d] [-s]"
-			  " (see '%s --help')", progname, progname);
-		return CLI_BAD_INPUT;
-	}
+	if (!o->mapping || !o->mountpoint)
+		return help_usage_error(NULL, progname, "missing %s",
+					o->mapping ? "MOUNTPOINT" : "MAPPING and MOUNTPOINT");
 	return -1;
 }
 
@@ -193,7 +178,8 @@ static int check_mountpoint(char **mountpoint)
 		return 0;
 	if (stat(path, &st) != 0) {
 		if (errno == ENOENT)
-			cli_error("mountpoint '%s' does not exist", path);
+			cli_error("mountpoint '%s' does not exist (create it: mkdir -p '%s')",
+				  path, path);
 		else if (errno == ENOTCONN)
 			cli_error("mountpoint '%s': %s (a dead mount? try 'fusermount3 -u %s')",
 				  path, strerror(errno), path);
@@ -203,7 +189,8 @@ static int check_mountpoint(char **mountpoint)
 		return -1;
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		cli_error("mountpoint '%s' is not a directory", path);
+		cli_error("mountpoint '%s' is not a directory (mount on an empty directory)",
+			  path);
 		return -1;
 	}
 	abs = realpath(path, NULL);
@@ -308,7 +295,8 @@ static int serve(struct fuse_args *args, const struct fuse_cmdline_opts *cmd,
 
 	se = fuse_session_new(args, &ckptfs_ll_ops, sizeof(ckptfs_ll_ops), fs);
 	if (!se) {
-		cli_error("cannot start a FUSE session (see the message above)");
+		cli_error("cannot start a FUSE session (see the message above; '%s --help'"
+			  " lists the options)", "ckptfs MAPPING MOUNTPOINT");
 		return CLI_BAD_INPUT;
 	}
 	if (fuse_set_signal_handlers(se) != 0)

@@ -1,0 +1,409 @@
+/*
+ * help.c - the help texts of ckptfs (see help.h). Layout rules, so that
+ * help2man turns them into good man pages: "Usage:" lines first, options
+ * indented by two spaces with their description in column 28 (and its
+ * continuation lines too), and section headings as lines ending in ':'.
+ * Lines stay under 80 columns.
+ */
+#include "fs/help.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+static const char *const no_options[] = { NULL };
+
+static const char *const ls_args[] = { "CHECKPOINT|MAPPING", NULL };
+static const char ls_text[] =
+	"Usage: ckptfs ls CHECKPOINT|MAPPING\n"
+	"List the tensors of a checkpoint, or of the checkpoint a mapping file\n"
+	"merges, one per line in name order, in tab-separated columns NAME, DTYPE,\n"
+	"SHAPE, SHARD, OFFSET and SIZE.\n"
+	"\n"
+	"SHAPE is [d0,d1,...], [] for a scalar. SHARD, OFFSET and SIZE say where\n"
+	"the tensor's bytes are: in data file PREFIX.data-SHARD-of-N, at OFFSET,\n"
+	"SIZE bytes long; they are '-' for a partitioned variable, whose pieces\n"
+	"hold its bytes and are not listed. For a MAPPING the location is the one\n"
+	"in the merged checkpoint, and two more columns name the source and the\n"
+	"tensor's name there, so every line says where a merged tensor comes from.\n"
+	"\n"
+	"Examples:\n"
+	"  ckptfs ls train/model.ckpt-1000      a checkpoint prefix\n"
+	"  ckptfs ls train/                     the latest checkpoint in train/\n"
+	"  ckptfs ls merge.conf | grep ^enc/    merged tensors under enc/\n";
+
+static const char *const verify_args[] = { "CHECKPOINT", NULL };
+static const char verify_text[] =
+	"Usage: ckptfs verify CHECKPOINT\n"
+	"Read every tensor of CHECKPOINT and check it against the CRC32C checksum\n"
+	"its index stores. CHECKPOINT may be a mount: 'ckptfs verify\n"
+	"MOUNTPOINT/model.ckpt' reads the merged checkpoint through FUSE.\n"
+	"\n"
+	"If every checksum matches it prints 'PREFIX: N tensors, B bytes in S\n"
+	"shard(s): all checksums match' and exits 0. Otherwise it reports each\n"
+	"bad tensor on stderr (\"ckptfs: 'PREFIX': tensor 'NAME': checksum\n"
+	"mismatch (stored X, computed Y)\"), then prints 'PREFIX: K of N tensors\n"
+	"FAILED verification' and exits 1.\n";
+
+static const char *const cat_args[] = { "CHECKPOINT", "TENSOR", NULL };
+static const char cat_text[] =
+	"Usage: ckptfs cat CHECKPOINT TENSOR\n"
+	"Write the stored bytes of one tensor of CHECKPOINT to stdout, after\n"
+	"checking their CRC32C: little-endian numbers, row-major, as TensorFlow\n"
+	"wrote them (strings in TensorFlow's own encoding). 'ckptfs ls' lists the\n"
+	"names, dtypes and shapes.\n"
+	"\n"
+	"Example:\n"
+	"  ckptfs cat model.ckpt dense/bias | od -A d -t f4\n";
+
+static const char *const check_args[] = { "MAPPING", NULL };
+static const char check_text[] =
+	"Usage: ckptfs check MAPPING\n"
+	"Resolve the mapping file MAPPING as a mount would, without mounting:\n"
+	"parse it, open every source read-only, apply the exclude and map lines,\n"
+	"check that no two tensors get one name, and build the merged index.\n"
+	"\n"
+	"On success it prints 'MAPPING: ok', then one line per source (tensors\n"
+	"taken from it, the checkpoint used) and one for the merge (tensors, data\n"
+	"size, files, layout), and exits 0. An error is printed as\n"
+	"  FILE:LINE:COL: error: MESSAGE\n"
+	"at the line and column of the mapping file at fault, and it exits 1.\n"
+	"Warnings (an exclude that matches nothing) look the same with 'warning'\n"
+	"and do not fail the check. The messages are explained in mapping.md\n"
+	"(/usr/share/doc/ckptfs/mapping.md).\n";
+
+static const char *const materialize_args[] = { "MAPPING", "OUT_PREFIX", NULL };
+static const char *const materialize_options[] = { "--link", "--force", NULL };
+static const char materialize_text[] =
+	"Usage: ckptfs materialize [--link] [--force] MAPPING OUT_PREFIX\n"
+	"Write the checkpoint MAPPING merges to disk as OUT_PREFIX.index and\n"
+	"OUT_PREFIX.data-00000-of-00001: a real checkpoint that needs no mount.\n"
+	"Tensor bytes are copied with copy_file_range (instant on file systems\n"
+	"that share extents, like XFS and Btrfs); a tensor mapped under several\n"
+	"names is stored once. Files are written under temporary names and\n"
+	"renamed into place, the index last.\n"
+	"\n"
+	"Options:\n"
+	"  --link                   write OUT_PREFIX.index and one symlink per\n"
+	"                           source shard used, instead of copying: no data\n"
+	"                           is written and no daemon runs, but the sources\n"
+	"                           must stay where they are\n"
+	"  --force                  overwrite an existing OUT_PREFIX checkpoint\n";
+
+static const struct help_command commands[] = {
+	{ "check", check_args, no_options, check_text },
+	{ "ls", ls_args, no_options, ls_text },
+	{ "verify", verify_args, no_options, verify_text },
+	{ "cat", cat_args, no_options, cat_text },
+	{ "materialize", materialize_args, materialize_options, materialize_text },
+};
+
+static const char main_text[] =
+	"Usage: ckptfs MAPPING MOUNTPOINT [-f] [-o OPTION[,OPTION]...]\n"
+	"  or:  ckptfs check MAPPING\n"
+	"  or:  ckptfs ls CHECKPOINT|MAPPING\n"
+	"  or:  ckptfs verify CHECKPOINT\n"
+	"  or:  ckptfs cat CHECKPOINT TENSOR\n"
+	"  or:  ckptfs materialize [--link] [--force] MAPPING OUT_PREFIX\n"
+	"Mount a TensorFlow checkpoint merged from others without copying their\n"
+	"data, or inspect checkpoints and mapping files.\n"
+	"\n"
+	"A mapping file (MAPPING) names the source checkpoints and which of their\n"
+	"tensors the merge holds, under which names:\n"
+	"\n"
+	"  source a = model_a/model-a  # a checkpoint, relative to this file\n"
+	"  source b = model_b          # a directory: its latest checkpoint\n"
+	"  map a:encoder/ -> encoder/  # every tensor under encoder/\n"
+	"  map b:decoder/ -> dec/      # every tensor under decoder/, renamed\n"
+	"  map b:step -> global_step   # one tensor, renamed\n"
+	"\n"
+	"The first form checks MAPPING and every source, mounts the merged\n"
+	"checkpoint read-only at MOUNTPOINT (MOUNTPOINT/model.ckpt.index,\n"
+	"model.ckpt.data-00000-of-00001, checkpoint) and goes into the background.\n"
+	"Unmount it with 'fusermount3 -u MOUNTPOINT' or umount. It is also\n"
+	"installed as mount.ckptfs, for mount(8) and /etc/fstab.\n"
+	"\n"
+	"Commands:\n"
+	"  check MAPPING            resolve MAPPING as a mount would, summarize\n"
+	"                           the merge; errors name FILE:LINE:COL\n"
+	"  ls CHECKPOINT|MAPPING    list tensors: name, dtype, shape, shard,\n"
+	"                           offset, size (for a MAPPING: and the source)\n"
+	"  verify CHECKPOINT        read every tensor, check every CRC32C\n"
+	"  cat CHECKPOINT TENSOR    write one tensor's stored bytes to stdout\n"
+	"  materialize MAPPING OUT_PREFIX\n"
+	"                           write the merged checkpoint to disk\n"
+	"Run 'ckptfs COMMAND --help' for the details of a command.\n"
+	"\n"
+	"CHECKPOINT is a checkpoint prefix (PATH.index exists), a directory with a\n"
+	"'checkpoint' file naming one, a SavedModel or its variables/ directory.\n"
+	"\n"
+	"Options:\n"
+	"  -h, --help               print this help and exit\n"
+	"  -V, --version            print the version and exit\n"
+	"\n"
+	"Mount options:\n"
+	"  -o prefix=NAME           name of the merged checkpoint (default: the\n"
+	"                           mapping's 'prefix' line, else model.ckpt)\n"
+	"  -o layout=single|shards  one data file, or one per source shard used\n"
+	"                           (default: the mapping's 'layout', else single)\n"
+	"  -o allow_other           let every user read the mount\n"
+	"  -f                       stay in the foreground, messages on stderr\n"
+	"'ckptfs MAPPING MOUNTPOINT --help' lists every mount option.\n"
+	"\n"
+	"Materialize options:\n"
+	"  --link                   write only the index and symlinks to the\n"
+	"                           source shards (nothing copied)\n"
+	"  --force                  overwrite an existing checkpoint\n"
+	"\n"
+	"Exit status:\n"
+	"  0                        success\n"
+	"  1                        bad input: arguments, the mapping file, a\n"
+	"                           source; or a check or verify that failed\n"
+	"  2                        the mount failed: the mountpoint, FUSE\n"
+	"\n"
+	"Mapping files: /usr/share/doc/ckptfs/mapping.md; mounting from fstab or\n"
+	"systemd: mount.ckptfs(8).\n";
+
+static const char mount_text[] =
+	"\n"
+	"MAPPING and every source are read and checked, and the merged index is\n"
+	"built, before anything is mounted: on an error nothing is mounted. Then\n"
+	"the daemon goes into the background (the command returns 0) and serves\n"
+	"reads until the file system is unmounted ('fusermount3 -u MOUNTPOINT'\n"
+	"or 'umount MOUNTPOINT') or it gets SIGTERM or SIGINT. The mount holds\n"
+	"PREFIX.index, PREFIX.data-*-of-* and a 'checkpoint' file, so TensorFlow\n"
+	"takes MOUNTPOINT as a checkpoint directory. Sources stay open: deleting\n"
+	"or replacing them does not disturb the mount.\n"
+	"\n"
+	"Options:\n"
+	"  -h, --help               print this help and exit\n"
+	"  -V, --version            print the version and exit\n"
+	"  -f                       stay in the foreground; messages go to stderr\n"
+	"                           (in the background: to syslog)\n"
+	"  -d, -o debug             print every FUSE request (implies -f)\n"
+	"  -s                       serve requests in a single thread\n"
+	"  -o OPTION[,OPTION]...    the options below; -o may be repeated\n"
+	"\n"
+	"ckptfs options:\n"
+	"  -o prefix=NAME           name of the merged checkpoint in the mount\n"
+	"                           (default: the mapping's 'prefix' line, else\n"
+	"                           model.ckpt)\n"
+	"  -o layout=single|shards  single: one data file, reads translated;\n"
+	"                           shards: one data file per source shard used,\n"
+	"                           identical to it (default: the mapping's\n"
+	"                           'layout' line, else single)\n"
+	"  -o max_read=N            largest read request, 4096 to 524288 bytes\n"
+	"                           (default 524288)\n"
+	"\n"
+	"FUSE options:\n"
+	"  -o allow_other           let every user read the mount (as root, or\n"
+	"                           with user_allow_other in /etc/fuse.conf);\n"
+	"                           turns on default_permissions\n"
+	"  -o allow_root            let root read a mount another user made\n"
+	"  -o default_permissions   the kernel checks the file modes (0444, 0555)\n"
+	"  -o auto_unmount          unmount when the daemon ends, even if killed\n"
+	"  -o fsname=NAME           the source shown in /proc/mounts (default\n"
+	"                           ckptfs)\n"
+	"  -o subtype=NAME          the type shown as fuse.NAME (default ckptfs)\n"
+	"  -o clone_fd              one /dev/fuse descriptor per worker thread\n"
+	"  -o max_idle_threads=N    idle worker threads to keep (default 10)\n"
+	"\n"
+	"mount(8) options:\n"
+	"  -o ro                    always on: the mount is read-only, and rw is\n"
+	"                           ignored\n"
+	"  -o nosuid,nodev,noexec,noatime\n"
+	"                           generic mount flags, passed to the kernel\n"
+	"  -o defaults,auto,noauto,nofail,_netdev,user,users,nouser\n"
+	"                           /etc/fstab words for mount(8): ignored here\n"
+	"\n"
+	"Exit status:\n"
+	"  0                        mounted, then unmounted or stopped by a signal\n"
+	"  1                        bad input: arguments, options, the mapping\n"
+	"                           file, a source\n"
+	"  2                        the mount failed: MOUNTPOINT is missing or not\n"
+	"                           a directory, or FUSE refused\n"
+	"\n"
+	"An /etc/fstab line, for 'mount /mnt/merged' and mounting at boot:\n"
+	"  /srv/merge.conf /mnt/merged fuse.ckptfs nofail 0 0\n"
+	"\n"
+	"Examples:\n"
+	"  $ ckptfs merge.conf /mnt/merged -o layout=shards\n"
+	"  $ mount -t fuse.ckptfs /srv/merge.conf /mnt/merged\n"
+	"  $ mount -t ckptfs -o allow_other /srv/merge.conf /mnt/merged\n";
+
+const struct help_command *help_find(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (!strcmp(name, commands[i].name))
+			return &commands[i];
+	return NULL;
+}
+
+/* Edit distance of a and b, counting a swap of neighbours as one edit. */
+static size_t distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), d[16][16];
+
+	if (la > 15 || lb > 15)
+		return (size_t)-1;
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (size_t j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		for (size_t j = 1; j <= lb; j++) {
+			size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+
+			if (d[i - 1][j] + 1 < best)
+				best = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < best)
+				best = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+			    a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
+				best = d[i - 2][j - 2] + 1;
+			d[i][j] = best;
+		}
+	}
+	return d[la][lb];
+}
+
+const char *help_suggest(const char *name)
+{
+	const char *best = NULL;
+	size_t best_d = 3; /* at most two edits away */
+
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+		size_t d = distance(name, commands[i].name);
+
+		if (d < best_d && d < strlen(commands[i].name)) {
+			best = commands[i].name;
+			best_d = d;
+		}
+	}
+	return best;
+}
+
+void help_main(FILE *f)
+{
+	fputs(main_text, f);
+}
+
+void help_short(FILE *f)
+{
+	/* the synopsis: the "Usage:" lines up to the description */
+	const char *end = strstr(main_text, "\nMount a ");
+
+	fwrite(main_text, 1, (size_t)(end - main_text) + 1, f);
+	fputs("Try 'ckptfs --help' for more information.\n", f);
+}
+
+void help_command(FILE *f, const struct help_command *c)
+{
+	fputs(c->text, f);
+}
+
+static void mount_usage(FILE *f, const char *progname)
+{
+	fprintf(f, "Usage: %s MAPPING MOUNTPOINT [-f] [-d] [-s] "
+		"[-o OPTION[,OPTION]...]\n", progname);
+}
+
+void help_mount(FILE *f, const char *progname)
+{
+	mount_usage(f, progname);
+	fputs("Mount the TensorFlow checkpoint that the mapping file MAPPING merges\n"
+	      "from other checkpoints at MOUNTPOINT, read-only, copying no data.\n", f);
+	if (!strcmp(progname, "mount.ckptfs"))
+		fputs("mount(8) runs mount.ckptfs for 'mount -t ckptfs' and /etc/fstab\n"
+		      "lines of type ckptfs; for type fuse.ckptfs, mount.fuse3 runs\n"
+		      "'ckptfs MAPPING MOUNTPOINT -o OPTIONS' instead, which is the same.\n", f);
+	fputs(mount_text, f);
+}
+
+void help_version(FILE *f, const char *progname)
+{
+	if (strcmp(progname, "ckptfs"))
+		fprintf(f, "%s (ckptfs) %s\n", progname, CKPTFS_VERSION);
+	else
+		fprintf(f, "ckptfs %s\n", CKPTFS_VERSION);
+}
+
+/* The "Usage:" line of c's text, without "Usage: ". */
+static void command_usage(FILE *f, const struct help_command *c)
+{
+	const char *s = c->text, *nl = strchr(s, '\n');
+
+	fwrite(s, 1, (size_t)(nl - s) + 1, f);
+}
+
+int help_usage_error(const struct help_command *c, const char *progname,
+		     const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	if (c)
+		fprintf(stderr, "ckptfs: %s: ", c->name);
+	else
+		fputs("ckptfs: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	if (c) {
+		command_usage(stderr, c);
+		fprintf(stderr, "Try 'ckptfs %s --help' for more information.\n",
+			c->name);
+	} else {
+		mount_usage(stderr, progname);
+		fprintf(stderr, "Try '%s --help' for more information.\n",
+			progname);
+	}
+	return 1;
+}
+
+static int is_option_of(const struct help_command *c, const char *arg)
+{
+	for (const char *const *o = c->options; *o; o++)
+		if (!strcmp(arg, *o))
+			return 1;
+	return 0;
+}
+
+int help_check_args(const struct help_command *c, int *argc, char **argv)
+{
+	int n = 0, want = 0, options_end = 0;
+
+	while (c->args[want])
+		want++;
+	for (int i = 1; i < *argc && strcmp(argv[i], "--"); i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			help_command(stdout, c);
+			return 0;
+		}
+	}
+	for (int i = 1; i < *argc; i++) {
+		const char *a = argv[i];
+
+		if (!options_end && !strcmp(a, "--")) {
+			/* drop it: what follows is positional, even "-x" */
+			memmove(&argv[i], &argv[i + 1],
+				(size_t)(*argc - i) * sizeof(*argv));
+			(*argc)--;
+			i--;
+			options_end = 1;
+			continue;
+		}
+		if (!options_end && a[0] == '-' && a[1] && !is_option_of(c, a))
+			return help_usage_error(c, NULL, "unknown option '%s'", a);
+		if (!options_end && a[0] == '-' && a[1])
+			continue;
+		if (n == want)
+			return help_usage_error(c, NULL, "unexpected argument '%s'", a);
+		n++;
+	}
+	if (n < want)
+		return help_usage_error(c, NULL, "missing %s", c->args[n]);
+	return -1;
+}
