@@ -72,12 +72,15 @@ void block_builder_add(struct block_builder *bb, const uint8_t *key,
 	bytebuf_put_varint32(&bb->buf, (uint32_t)shared);
 	bytebuf_put_varint32(&bb->buf, (uint32_t)(key_len - shared));
 	bytebuf_put_varint32(&bb->buf, (uint32_t)val_len);
-	bytebuf_append(&bb->buf, key + shared, key_len - shared);
+	/* key may be NULL for the empty key: no pointer arithmetic on it */
+	if (key_len > shared)
+		bytebuf_append(&bb->buf, key + shared, key_len - shared);
 	bytebuf_append(&bb->buf, val, val_len);
 
 	/* The first `shared` bytes of last_key already equal key's. */
 	bb->last_key.len = shared;
-	bytebuf_append(&bb->last_key, key + shared, key_len - shared);
+	if (key_len > shared)
+		bytebuf_append(&bb->last_key, key + shared, key_len - shared);
 	bb->counter++;
 	bb->n++;
 }

@@ -144,8 +144,9 @@ static int check_piece(const struct bundle_index *idx,
 		int64_t want = s->extents[d].length < 0 ? full->dims[d]
 							: s->extents[d].length;
 
-		if (p->dims[d] != want ||
-		    s->extents[d].start + want > full->dims[d])
+		/* start > dims - want, not start + want > dims: no overflow */
+		if (p->dims[d] != want || want > full->dims[d] ||
+		    s->extents[d].start > full->dims[d] - want)
 			return bundle_errf(err, errlen, -EBADMSG,
 					   "'%s': partitioned tensor '%s': piece shape does not match its slice",
 					   idx->name, full->key);

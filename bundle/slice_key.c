@@ -210,6 +210,20 @@ static int decode_extents(struct cursor *c, struct bundle_slice *slice)
 	return c->p == c->end ? 0 : -EBADMSG;
 }
 
+static int reencodes_to(const char *key, size_t key_len, const char *name,
+			size_t name_len, const struct bundle_slice *s)
+{
+	char *again;
+	size_t len;
+	int same;
+
+	if (bundle_slice_key_encode(name, name_len, s, &again, &len))
+		return -ENOMEM;
+	same = len == key_len && !memcmp(again, key, len);
+	free(again);
+	return same ? 0 : -EBADMSG;
+}
+
 int bundle_slice_key_decode(const char *key, size_t key_len,
 			    char **name, size_t *name_len,
 			    struct bundle_slice *slice)
@@ -237,6 +251,17 @@ int bundle_slice_key_decode(const char *key, size_t key_len,
 	}
 	*name = (char *)bytebuf_detach(&nb, name_len);
 	(*name_len)--;
+	/*
+	 * OrderedCode has one encoding per value; a key that decodes but does
+	 * not re-encode to itself (a padded count, stray sign bits) is not
+	 * one TensorFlow wrote, and would name a different piece.
+	 */
+	rc = reencodes_to(key, key_len, *name, *name_len, &s);
+	if (rc) {
+		free(*name);
+		free(s.extents);
+		return rc;
+	}
 	*slice = s;
 	return 0;
 }

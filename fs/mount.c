@@ -22,6 +22,7 @@
 #include "fs/help.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -248,6 +249,11 @@ static int build_view(const struct mount_opts *o, struct mapping **m,
 	if (cli_open_view(o->mapping, &vo, m, v))
 		return -1;
 	view_compact(*v);
+	/*
+	 * Building the plan peaks at a few hundred bytes per tensor; hand
+	 * the freed heap back so the daemon lives on the index and extents.
+	 */
+	malloc_trim(0);
 	return check_names(*v);
 }
 

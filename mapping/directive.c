@@ -450,6 +450,13 @@ static int parse_prefix(struct mapping_parser *p, const struct mapping_line *l)
 	if (!strcmp(t->text, ".") || !strcmp(t->text, ".."))
 		return perr(p, l->line, t->col,
 			    "prefix '%s' is not a file name", t->text);
+	if (!strcmp(t->text, "checkpoint"))
+		return perr(p, l->line, t->col,
+			    "prefix 'checkpoint' would clash with the mount's 'checkpoint' state file");
+	for (const char *c = t->text; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return perr(p, l->line, t->col,
+				    "prefix may not contain control characters");
 	s = strdup(t->text);
 	if (!s)
 		return oom(p);
