@@ -264,36 +264,79 @@ const char *bundle_entry_name(const struct bundle_entry *e, char *buf,
 
 /* ------------------------------------------------------------- readers */
 
+/*
+ * Open a file that must be a regular file. O_NONBLOCK so that a FIFO in a
+ * checkpoint's place cannot hang us in open(); it is refused right after.
+ * Returns the fd (size in *size) or a negative errno with a message.
+ */
+static int open_regular(const char *path, const char *what, int64_t *size,
+			char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	struct stat st;
+
+	if (fd < 0)
+		return bundle_errf(err, errlen, -errno, "'%s': cannot open %s: %s",
+				   path, what, strerror(errno));
+	if (fstat(fd, &st) < 0) {
+		int rc = -errno;
+
+		close(fd);
+		return bundle_errf(err, errlen, rc, "'%s': cannot stat %s: %s",
+				   path, what, strerror(-rc));
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return bundle_errf(err, errlen, S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL,
+				   "'%s': cannot open %s: not a regular file%s",
+				   path, what, S_ISDIR(st.st_mode) ? " (a directory)" : "");
+	}
+	/* reads of a regular file never block; clear it for plain semantics */
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	*size = st.st_size;
+	return fd;
+}
+
+/* Reject a non-table by its last bytes before reading all of it. */
+static int check_tail(int fd, const char *path, int64_t size, char *err,
+		      size_t errlen)
+{
+	uint8_t tail[TABLE_FOOTER_SIZE];
+	size_t n = size < TABLE_FOOTER_SIZE ? (size_t)size : TABLE_FOOTER_SIZE;
+
+	if (pread(fd, tail, n, size - (int64_t)n) != (ssize_t)n)
+		return bundle_errf(err, errlen, -EIO, "'%s': read failed: %s", path,
+				   strerror(errno ? errno : EIO));
+	return table_check_magic(path, tail, n, err, errlen);
+}
+
 static int read_file(const char *path, uint8_t **out, size_t *len,
 		     char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
+	int64_t size;
+	int fd = open_regular(path, "index", &size, err, errlen);
 	uint8_t *buf = NULL;
 	size_t got = 0;
 	int rc = 0;
 
 	if (fd < 0)
-		return bundle_errf(err, errlen, -errno, "'%s': cannot open: %s",
-				   path, strerror(errno));
-	if (fstat(fd, &st) < 0) {
-		rc = bundle_errf(err, errlen, -errno, "'%s': cannot stat: %s",
-				 path, strerror(errno));
+		return fd;
+	rc = check_tail(fd, path, size, err, errlen);
+	if (rc)
 		goto out;
-	}
-	buf = malloc((size_t)st.st_size + 1);
+	buf = malloc((size_t)size + 1);
 	if (!buf) {
 		rc = bundle_errf(err, errlen, -ENOMEM, "out of memory");
 		goto out;
 	}
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+	while (got < (size_t)size) {
+		ssize_t n = read(fd, buf + got, (size_t)size - got);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			rc = bundle_errf(err, errlen, -EIO, "'%s': read failed",
-					 path);
+			rc = bundle_errf(err, errlen, -EIO, "'%s': read failed: %s",
+					 path, n < 0 ? strerror(errno) : "file shrank");
 			goto out;
 		}
 		got += (size_t)n;
@@ -329,18 +372,13 @@ static int open_shards(struct bundle_reader *r, char *err, size_t errlen)
 		r->fds[i] = -1;
 	for (int i = 0; i < n; i++) {
 		char *name = shard_name(r->prefix, i, n);
-		struct stat st;
 		int rc = 0;
 
 		if (!name)
 			return bundle_errf(err, errlen, -ENOMEM, "out of memory");
-		r->fds[i] = open(name, O_RDONLY | O_CLOEXEC);
-		if (r->fds[i] < 0 || fstat(r->fds[i], &st) < 0)
-			rc = bundle_errf(err, errlen, -errno,
-					 "'%s': cannot open data shard: %s", name,
-					 strerror(errno));
-		else
-			r->sizes[i] = st.st_size;
+		rc = open_regular(name, "data shard", &r->sizes[i], err, errlen);
+		r->fds[i] = rc < 0 ? -1 : rc;
+		rc = rc < 0 ? rc : 0;
 		free(name);
 		if (rc)
 			return rc;

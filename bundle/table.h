@@ -50,6 +50,15 @@ int table_read_all(const char *name, const uint8_t *buf, size_t len,
 void table_contents_release(struct table_contents *c);
 
 /*
+ * Check only the footer's magic number, given the file's last
+ * TABLE_FOOTER_SIZE bytes (or all of it, if shorter): lets a caller reject
+ * a huge non-table file before reading it. Same messages as
+ * table_read_all(); 0 or -EBADMSG.
+ */
+int table_check_magic(const char *name, const uint8_t *tail, size_t len,
+		      char *err, size_t errlen);
+
+/*
  * Builds a table byte-identical to TensorFlow's TableBuilder with
  * kNoCompression (block size, restart intervals, the 2 x block_size
  * pre-flush rule, shortest separators, successor key, empty metaindex).

@@ -50,20 +50,32 @@ static int oom(struct table_reader *tr)
 			   tr->name);
 }
 
+int table_check_magic(const char *name, const uint8_t *tail, size_t len,
+		      char *err, size_t errlen)
+{
+	if (len < TABLE_FOOTER_SIZE)
+		return bundle_errf(err, errlen, -EBADMSG,
+				   "'%s': file is too short to be an sstable", name);
+	if (coding_get_fixed64(tail + FOOTER_HANDLES_LEN) != TABLE_MAGIC)
+		return bundle_errf(err, errlen, -EBADMSG,
+				   "'%s': not an sstable (bad magic number)", name);
+	return 0;
+}
+
 static int read_footer(struct table_reader *tr, struct handle *meta,
 		       struct handle *index)
 {
 	const uint8_t *f, *p;
 
-	if (tr->len < TABLE_FOOTER_SIZE)
-		return bundle_errf(tr->err, tr->errlen, -EBADMSG,
-				   "'%s': file is too short to be an sstable",
-				   tr->name);
+	int rc = table_check_magic(tr->name,
+				   tr->len < TABLE_FOOTER_SIZE ? tr->buf
+				   : tr->buf + tr->len - TABLE_FOOTER_SIZE,
+				   tr->len < TABLE_FOOTER_SIZE ? tr->len
+				   : TABLE_FOOTER_SIZE, tr->err, tr->errlen);
+
+	if (rc)
+		return rc;
 	f = tr->buf + tr->len - TABLE_FOOTER_SIZE;
-	if (coding_get_fixed64(f + FOOTER_HANDLES_LEN) != TABLE_MAGIC)
-		return bundle_errf(tr->err, tr->errlen, -EBADMSG,
-				   "'%s': not an sstable (bad magic number)",
-				   tr->name);
 	p = get_handle(f, f + FOOTER_HANDLES_LEN, meta);
 	if (p)
 		p = get_handle(p, f + FOOTER_HANDLES_LEN, index);

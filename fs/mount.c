@@ -167,6 +167,49 @@ static int parse_cmdline(struct fuse_args *args, struct mount_opts *o,
  * the daemon leaves its working directory, and unmounting needs the path.
  * mount.fuse3 may pass an open /dev/fuse as /dev/fd/N instead of a path.
  */
+/* Undo mountinfo's octal escapes (\040 for a blank) in place. */
+static void unescape_octal(char *s)
+{
+	char *w = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
+		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*w++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*w++ = *s;
+		}
+	}
+	*w = '\0';
+}
+
+/*
+ * Whether abs is a mount point already. Asked of the mount table, not of
+ * stat(): a dead FUSE mount still answers stat from the kernel's cache,
+ * and mounting over a live or dead one would silently stack mounts.
+ */
+static int is_mounted(const char *abs)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL, mnt[PATH_MAX * 4 + 1];
+	size_t cap = 0;
+	int found = 0;
+
+	if (!f)
+		return 0;
+	while (!found && getline(&line, &cap, f) > 0) {
+		/* id parent major:minor root MOUNTPOINT ... */
+		if (sscanf(line, "%*s %*s %*s %*s %4096s", mnt) == 1) {
+			unescape_octal(mnt);
+			found = !strcmp(mnt, abs);
+		}
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
 static int check_mountpoint(char **mountpoint)
 {
 	const char *path = *mountpoint;
@@ -197,6 +240,12 @@ static int check_mountpoint(char **mountpoint)
 	abs = realpath(path, NULL);
 	if (!abs) {
 		cli_error("cannot resolve mountpoint '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	if (is_mounted(abs)) {
+		cli_error("mountpoint '%s' is already mounted (unmount it first: fusermount3 -u '%s')",
+			  abs, abs);
+		free(abs);
 		return -1;
 	}
 	free(*mountpoint);
