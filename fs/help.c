@@ -195,6 +195,8 @@ static const char mount_text[] =
 	"                           'layout' line, else single)\n"
 	"  -o max_read=N            largest read request, 4096 to 524288 bytes\n"
 	"                           (default 524288)\n"
+	"  -o readahead=KIB         kernel readahead for the mount, in KiB; 0\n"
+	"                           keeps the kernel's 128 (default 1024; root)\n"
 	"\n"
 	"FUSE options:\n"
 	"  -o allow_other           let every user read the mount (as root, or\n"
