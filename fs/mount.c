@@ -22,7 +22,6 @@
 #include "fs/help.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <malloc.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -225,8 +224,10 @@ static int find_mount(const char *abs, char *dev, size_t devlen)
  * Buffered reads reach the daemon in readahead-sized requests, 128 KiB by
  * default; a larger window fills each request up to max_read and keeps
  * one in flight while the next is served (first read of a 1 GiB merge:
- * 2.7 -> 4.0 GB/s). Needs root (sysfs); best effort. The kernel sets the
- * window when it gets our INIT reply, so this must run after that.
+ * 2.7 -> 4.0 GB/s). Needs root (sysfs); best effort. On our INIT reply
+ * the kernel takes the smaller of this window and the reply's
+ * max_readahead, so it is set between mount and INIT, and init() asks for
+ * the same (ops.c).
  */
 static void set_readahead(const char *mountpoint, unsigned kb, int explicit)
 {
@@ -242,53 +243,10 @@ static void set_readahead(const char *mountpoint, unsigned kb, int explicit)
 	if (f && fclose(f) != 0)
 		ok = 0;
 	if (!ok && explicit)
-		fuse_log(FUSE_LOG_WARNING, "ckptfs: cannot set readahead=%u: '%s': %s\n",
-			 kb, path, strerror(errno));
+		cli_error("cannot set readahead=%u: '%s': %s", kb, path,
+			  strerror(errno));
 }
 
-struct readahead_job {
-	char *mountpoint; /* owned */
-	unsigned kb;
-	int explicit;
-};
-
-/*
- * A stat() of the mount root blocks until the kernel has our INIT reply
- * (and is then answered by the loop), so after it the window can be set.
- */
-static void *readahead_thread(void *arg)
-{
-	struct readahead_job *job = arg;
-	struct stat st;
-
-	if (stat(job->mountpoint, &st) == 0)
-		set_readahead(job->mountpoint, job->kb, job->explicit);
-	free(job->mountpoint);
-	free(job);
-	return NULL;
-}
-
-/* Start readahead_thread; it runs once, detached, while the loop serves. */
-static void start_readahead(const struct mount_opts *o)
-{
-	struct readahead_job *job = calloc(1, sizeof(*job));
-	pthread_attr_t attr;
-	pthread_t t;
-
-	if (!job || !(job->mountpoint = strdup(o->mountpoint))) {
-		free(job);
-		return;
-	}
-	job->kb = o->readahead_set ? o->readahead : CKPTFS_READAHEAD_KB;
-	job->explicit = o->readahead_set;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (!job->kb || pthread_create(&t, &attr, readahead_thread, job) != 0) {
-		free(job->mountpoint);
-		free(job);
-	}
-	pthread_attr_destroy(&attr);
-}
 
 static int check_mountpoint(char **mountpoint)
 {
@@ -440,13 +398,13 @@ static int serve(struct fuse_args *args, const struct fuse_cmdline_opts *cmd,
 		cli_error("cannot mount on '%s' (see the message above)", o->mountpoint);
 		goto out_signals;
 	}
+	set_readahead(o->mountpoint, fs->max_readahead / 1024, o->readahead_set);
 	if (!cmd->foreground) {
 		openlog("ckptfs", LOG_PID, LOG_DAEMON);
 		fuse_set_log_func(syslog_log);
 	}
 	if (fuse_daemonize(cmd->foreground) != 0)
 		goto out_unmount;
-	start_readahead(o); /* after the fork: threads do not survive it */
 	ret = run_loop(se, cmd);
 	/* unmounted (0) or SIGTERM/SIGINT/SIGHUP (> 0) are a normal end */
 	rc = ret < 0 ? CLI_MOUNT_FAILED : CLI_OK;
@@ -473,6 +431,8 @@ static int mount_view(struct fuse_args *args, const struct mount_opts *o,
 		cli_error("out of memory");
 		return CLI_MOUNT_FAILED;
 	}
+	fs.max_readahead = 1024 * (o->readahead_set ? o->readahead
+						    : CKPTFS_READAHEAD_KB);
 	if (o->max_read && o->max_read != fs.max_read)
 		cli_error("max_read=%u is out of range, using %u", o->max_read,
 			  fs.max_read);

@@ -102,6 +102,9 @@ static void ckptfs_ll_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_SPLICE_MOVE;
 	/* Must equal -o max_read, or libfuse fails the mount with EPROTO. */
 	conn->max_read = fs->max_read;
+	/* mount.c raised the bdi's window; the kernel keeps min(window, this) */
+	if (fs->max_readahead)
+		conn->max_readahead = fs->max_readahead;
 	/*
 	 * The kernel's max_pages is derived from max_write and also bounds
 	 * whole-folio reads, which max_read alone does not; nothing is ever
