@@ -36,6 +36,10 @@ from hostile_lib import (DT_UINT8, Tensor, direct_pread, parse_ls_mapping, read_
 LOAD_SECONDS = float(os.environ.get("CKPTFS_LOAD_SECONDS", "60"))
 READERS = 16
 RSS_SLACK_KIB = 8 * 1024
+# Under ASan freed memory sits in a quarantine and per-size caches, so RSS
+# climbs without a leak; `scripts/test --sanitize` sets this, and leaks are
+# LeakSanitizer's job there (the daemon must still exit 0).
+SANITIZED = os.environ.get("CKPTFS_SANITIZED") == "1"
 PREFIX = "model.ckpt"
 
 # mapping source name -> fixture id (conftest's all_checkpoints)
@@ -244,7 +248,8 @@ def test_concurrent_random_reads(tmp_path, ckptfs_bin, load_setup, layout):
         assert load.reads > READERS * 10, summary
         assert not load.mismatches, f"{summary}\nfirst mismatches: {load.mismatches[:10]}"
         assert not load.errors, f"{summary}\nfirst errors: {load.errors[:10]}"
-        assert rss_end <= rss_warm + RSS_SLACK_KIB, f"{summary}\nsamples: {samples}"
+        if not SANITIZED:
+            assert rss_end <= rss_warm + RSS_SLACK_KIB, f"{summary}\nsamples: {samples}"
         # the mount still serves the reference after the storm
         for name, data in ref.items():
             assert read_file(m.join(name)) == data, name
