@@ -1,0 +1,1192 @@
+"""Driver of scripts/bench: the ckptfs benchmark suite (issue #5).
+
+Run it through scripts/bench, which builds the Release binaries first and passes
+--build. Measurements (ids as in the issue):
+
+  P1  `ckptfs MAPPING MNT` (daemon mode: returns once mounted) + first stat of the
+      index, for 1k..1M tensors, and for 100k tensors at 1 GiB vs 1 TiB.
+  P2  sequential 1 MiB reads of every merged data file through a fresh mount vs the
+      same source data files read directly, page cache hot, both layouts.
+  P3  the same read repeated on the same mount (served from the FUSE page cache).
+  P4  TensorFlow (TF1 Saver) restore of a ~2 GiB merged model from the mount vs from
+      `ckptfs materialize` output on local disk.
+  P5  time to a restored merged model: mount + restore vs a TensorFlow script that
+      loads both sources, saves a merged copy, and restore from that copy.
+  P6  daemon VmRSS/VmHWM (foreground daemon, /proc/PID/status) vs tensors, after the
+      mount is ready and after reading every file.
+
+Every input except TensorFlow's own output is written by tests/tools/bench_gen.c
+(the project's bundle writer); big or many-tensor sources are sparse. Each
+measurement is repeated; the table shows the median and [min-max]. Ratios are
+taken between measurements of the same repetition, then summarized. Targets are
+reported, never asserted: the exit status is non-zero only when a step fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import json
+import mmap
+import os
+import platform
+import shlex
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+KiB, MiB, GiB, TiB = 1 << 10, 1 << 20, 1 << 30, 1 << 40
+READ_BS = MiB                 # every timed read uses 1 MiB read(2) calls
+MOUNT_TIMEOUT = 120.0
+EXIT_TIMEOUT = 60.0
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+FULL = {
+    "p1_series": [1_000, 10_000, 100_000, 1_000_000],
+    "p1_series_bytes_per_tensor": KiB,     # sparse
+    "p1_size_tensors": 100_000,
+    "p1_sizes": [GiB, TiB],                # sparse
+    "p1_reps": 5,
+    "p23_bytes": 2 * GiB, "p23_tensors": 64, "p23_reps": 7,   # dense, 2 sources
+    "p4_reps": 7,                          # the P2/P3 model (~2 GiB)
+    "p5_bytes": 4 * GiB, "p5_tensors": 64, "p5_reps": 5,      # dense, 2 sources
+    "p6_reps": 3,                          # the P1 series sources
+}
+QUICK = {
+    "p1_series": [1_000, 10_000],
+    "p1_series_bytes_per_tensor": KiB,
+    "p1_size_tensors": 10_000,
+    "p1_sizes": [GiB, TiB],
+    "p1_reps": 2,
+    "p23_bytes": 32 * MiB, "p23_tensors": 16, "p23_reps": 2,
+    "p4_reps": 2,
+    "p5_bytes": 32 * MiB, "p5_tensors": 16, "p5_reps": 2,
+    "p6_reps": 2,
+}
+TARGETS = {
+    "P1_100k_s": 0.3,          # mount + first stat, 100k tensors
+    "P1_size_ratio": 1.1,      # 1 TiB / 1 GiB
+    "P2_ratio": 0.7,           # fresh mount / native
+    "P3_ratio": 0.9,           # repeated read / native
+    "P4_ratio": 1.2,           # mount restore / materialized restore
+    "P5_speedup": 10.0,        # TF merge script + restore / mount + restore
+    "P6_per_tensor": 64,       # bytes; + index size + 16 MiB
+    "P6_fixed": 16 * MiB,
+}
+ALL_STEPS = ["P1", "P2", "P3", "P4", "P5", "P6"]
+
+
+class StepFailed(Exception):
+    pass
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def run(argv: list, timeout: float = 3600, **kw) -> subprocess.CompletedProcess:
+    r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                       timeout=timeout, **kw)
+    if r.returncode != 0:
+        raise StepFailed(f"$ {shlex.join(map(str, argv))}\nexit status {r.returncode}\n"
+                         f"{r.stdout[-2000:]}{r.stderr[-4000:]}")
+    return r
+
+
+def summarize(xs: list) -> dict:
+    return {"median": statistics.median(xs), "min": min(xs), "max": max(xs),
+            "n": len(xs), "samples": xs}
+
+
+# ------------------------------------------------------------------ mounts
+
+def mount_table() -> list:
+    out = []
+    with open("/proc/self/mounts", encoding="utf-8", errors="replace") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) >= 3:
+                out.append((fields[1].encode().decode("unicode_escape"), fields[2]))
+    return out
+
+
+def is_mounted(path: str) -> bool:
+    path = os.path.realpath(path)
+    return any(m == path for m, _t in mount_table())
+
+
+def fusermount(*args: str) -> tuple:
+    """(exit status, stderr) of fusermount3 ARGS."""
+    r = subprocess.run(["fusermount3", *args], stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=60)
+    return r.returncode, r.stderr.strip()
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def find_daemon(argv: list) -> int | None:
+    """The pid of the backgrounded daemon whose command line is exactly argv."""
+    want = "\0".join(argv) + "\0"
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/cmdline") as f:
+                if f.read() == want:
+                    return int(d)
+        except OSError:
+            continue
+    return None
+
+
+class Mount:
+    """One ckptfs daemon we started and its mountpoint; stop() always cleans up."""
+
+    active: list = []
+    busy_retries: list = []  # fusermount3 -u attempts that failed (then retried)
+
+    def __init__(self, ckptfs: str, mapping: str, mnt: str, layout: str | None = None,
+                 foreground: bool = False, log_path: str | None = None):
+        self.argv = [ckptfs, mapping, mnt] + (["-o", f"layout={layout}"] if layout else [])
+        if foreground:
+            self.argv.append("-f")
+        self.mnt = mnt
+        self.foreground = foreground
+        self.log_path = log_path or os.devnull
+        self.pid = None
+        self.proc = None
+        self.cmd_seconds = None
+
+    def start(self) -> "Mount":
+        os.makedirs(self.mnt, exist_ok=True)
+        if is_mounted(self.mnt):
+            raise StepFailed(f"{self.mnt} is already a mountpoint")
+        Mount.active.append(self)
+        if self.foreground:
+            with open(self.log_path, "ab") as logf:
+                self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
+                                             stdout=logf, stderr=logf)
+            self.pid = self.proc.pid
+            deadline = time.monotonic() + MOUNT_TIMEOUT
+            while not is_mounted(self.mnt):
+                if self.proc.poll() is not None:
+                    raise StepFailed(f"$ {shlex.join(self.argv)}: daemon exited with "
+                                     f"status {self.proc.returncode} before mounting")
+                if time.monotonic() > deadline:
+                    raise StepFailed(f"$ {shlex.join(self.argv)}: not mounted after "
+                                     f"{MOUNT_TIMEOUT}s")
+                time.sleep(0.005)
+            return self
+        t = time.perf_counter()
+        r = subprocess.run(self.argv, stdin=subprocess.DEVNULL, capture_output=True,
+                           text=True, timeout=MOUNT_TIMEOUT)
+        self.cmd_seconds = time.perf_counter() - t
+        self.pid = find_daemon(self.argv)
+        if r.returncode != 0:
+            raise StepFailed(f"$ {shlex.join(self.argv)}\nexit status {r.returncode}\n"
+                             f"{r.stderr[-4000:]}")
+        if not is_mounted(self.mnt):
+            raise StepFailed(f"$ {shlex.join(self.argv)} returned 0 but {self.mnt} "
+                             "is not mounted")
+        return self
+
+    def stop(self) -> None:
+        """Unmount (fusermount3 -u, then -uz) and wait for the daemon to end."""
+        problems = []
+        for attempt in range(5):
+            if not is_mounted(self.mnt):
+                break
+            rc, err = fusermount("-u", self.mnt)
+            if rc != 0:
+                # EBUSY: something (ours or another process walking the tree)
+                # is inside the mount; counted, retried, not a failure by itself
+                Mount.busy_retries.append(f"{self.mnt}: {err}")
+                time.sleep(0.1 * (attempt + 1))
+        if is_mounted(self.mnt):
+            problems.append("fusermount3 -u kept failing; lazily unmounted (-uz)")
+            fusermount("-u", "-z", self.mnt)
+        if self.proc is not None:
+            try:
+                self.proc.wait(timeout=EXIT_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                problems.append("daemon did not exit; killed")
+                self.proc.kill()
+                self.proc.wait()
+        elif self.pid is not None:
+            deadline = time.monotonic() + EXIT_TIMEOUT
+            while pid_alive(self.pid) and time.monotonic() < deadline:
+                time.sleep(0.005)
+            if pid_alive(self.pid):
+                problems.append("daemon did not exit; killed")
+                os.kill(self.pid, signal.SIGKILL)
+        if self in Mount.active:
+            Mount.active.remove(self)
+        if problems:
+            raise StepFailed(f"{self.mnt}: " + "; ".join(problems))
+
+    def path(self, *parts: str) -> str:
+        return os.path.join(self.mnt, *parts)
+
+
+@contextlib.contextmanager
+def mounted(*args, **kw):
+    m = Mount(*args, **kw)
+    try:
+        yield m.start()
+    finally:
+        m.stop()
+
+
+def cleanup_all_mounts() -> None:
+    for m in list(Mount.active):
+        try:
+            m.stop()
+        except Exception as e:  # keep cleaning the others
+            log(f"cleanup: {e}")
+
+
+# ------------------------------------------------------------------ other load
+
+class CpuWatch(threading.Thread):
+    """Samples /proc every second to tell how much CPU processes that are not ours
+    (not descendants of this one, not a daemon of our ckptfs binary) used during
+    the run: the machine may be shared, and every number here is CPU-bound."""
+
+    def __init__(self, own_binary: str):
+        super().__init__(daemon=True)
+        self.own_binary = own_binary
+        self.first: dict = {}   # pid -> ticks when first seen (0 if born during the run)
+        self.last: dict = {}
+        self.info: dict = {}    # pid -> (ppid, comm, argv0)
+        self.stop_event = threading.Event()
+        self.t0 = time.monotonic()
+        self.sample(initial=True)
+
+    def sample(self, initial=False):
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            pid = int(d)
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    st = f.read()
+                fields = st[st.rindex(")") + 2:].split()
+                ticks = int(fields[11]) + int(fields[12])
+                if pid not in self.info:
+                    with open(f"/proc/{d}/cmdline", "rb") as f:
+                        argv0 = f.read().split(b"\0")[0].decode(errors="replace")
+                    self.info[pid] = (int(fields[1]), st[st.index("(") + 1:st.rindex(")")],
+                                      argv0)
+                    self.first[pid] = ticks if initial else 0
+            except (OSError, ValueError, IndexError):
+                continue
+            self.last[pid] = ticks
+
+    def run(self):
+        while not self.stop_event.wait(1.0):
+            self.sample()
+
+    def report(self) -> dict:
+        self.stop_event.set()
+        self.join(timeout=5)
+        self.sample()
+        me = os.getpid()
+
+        def ours(pid, depth=0):
+            if pid == me:
+                return True
+            info = self.info.get(pid)
+            if not info or depth > 64:
+                return False
+            return info[2] == self.own_binary or ours(info[0], depth + 1)
+
+        hz = os.sysconf("SC_CLK_TCK")
+        per = {}
+        for pid, last in self.last.items():
+            if not ours(pid):
+                used = (last - self.first.get(pid, last)) / hz
+                if used > 0:
+                    comm = self.info[pid][1]
+                    per[comm] = per.get(comm, 0) + used
+        wall = time.monotonic() - self.t0
+        total = sum(per.values())
+        top = sorted(per.items(), key=lambda kv: -kv[1])[:5]
+        return {"foreign_cpu_seconds": round(total, 1), "wall_seconds": round(wall, 1),
+                "foreign_share_of_all_cores": round(total / (wall * (os.cpu_count() or 1)), 3),
+                "foreign_top": [[c, round(v, 1)] for c, v in top]}
+
+
+# ------------------------------------------------------------------ I/O
+
+# Page-aligned, as dd's: copies into a malloc'd bytearray (16 bytes past a page)
+# ran at half the speed on this machine, for native and FUSE reads alike.
+_buf = mmap.mmap(-1, READ_BS)
+
+
+def read_files(paths: list) -> tuple:
+    """Read each file to its end with 1 MiB read(2)s; (bytes, seconds)."""
+    total = 0
+    mv = memoryview(_buf)
+    t = time.perf_counter()
+    for p in paths:
+        fd = os.open(p, os.O_RDONLY)
+        try:
+            while True:
+                n = os.readv(fd, [mv])
+                if n == 0:
+                    break
+                total += n
+        finally:
+            os.close(fd)
+    return total, time.perf_counter() - t
+
+
+def proc_status(pid: int) -> dict:
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k in ("VmRSS", "VmHWM"):
+                out[k] = int(v.split()[0]) * KiB
+    return out
+
+
+# ------------------------------------------------------------------ inputs
+
+def quote(word: str) -> str:
+    return '"' + word.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class Pair:
+    """Two sources a and b written by bench_gen, and a mapping merging their roots."""
+
+    def __init__(self, bench: "Bench", name: str, tensors: int, nbytes: int, sparse: bool):
+        self.dir = os.path.join(bench.work, name)
+        self.tensors = tensors
+        self.nbytes = nbytes
+        self.sparse = sparse
+        half_t = tensors // 2
+        half_b = (nbytes // 2) // 4 * 4
+        self.sources = {
+            "a": (os.path.join(self.dir, "a", "model"), half_t, half_b, 1),
+            "b": (os.path.join(self.dir, "b", "model"), tensors - half_t, nbytes - half_b, 2),
+        }
+        self.mapping = os.path.join(self.dir, "merge.conf")
+        self.bench = bench
+
+    def create(self) -> "Pair":
+        os.makedirs(self.dir, exist_ok=True)
+        for sname, (prefix, n, nb, seed) in self.sources.items():
+            params = {"tensors": n, "bytes": nb, "sparse": self.sparse, "name": sname,
+                      "seed": seed}
+            stamp = prefix + ".params.json"
+            try:
+                with open(stamp) as f:
+                    if json.load(f) == params and os.path.exists(prefix + ".index"):
+                        continue
+            except (OSError, ValueError):
+                pass
+            os.makedirs(os.path.dirname(prefix), exist_ok=True)
+            argv = [self.bench.bench_gen, prefix, "--tensors", str(n), "--bytes", str(nb),
+                    "--name-prefix", sname, "--seed", str(seed)]
+            if self.sparse:
+                argv.append("--sparse")
+            t = time.perf_counter()
+            run(argv)
+            log(f"  generated {prefix}: {n} tensors, {fmt_bytes(nb)}"
+                f"{' sparse' if self.sparse else ''} in {time.perf_counter() - t:.1f}s")
+            with open(stamp, "w") as f:
+                json.dump(params, f)
+            os.sync()  # no writeback of fresh inputs during the measurements
+        with open(self.mapping, "w") as f:
+            f.write("# generated by scripts/bench\n")
+            for sname, (prefix, *_rest) in self.sources.items():
+                f.write(f"source {sname} = {quote(prefix)}\n")
+            for sname in self.sources:
+                f.write(f"map {sname}:/ -> /\n")
+        return self
+
+    def data_files(self) -> list:
+        return [p + ".data-00000-of-00001" for p, *_r in self.sources.values()]
+
+    def warm(self) -> None:
+        read_files(self.data_files())
+
+    def variables(self) -> list:
+        """[name, shape] of every tensor, as bench_gen lays them out."""
+        out = []
+        for sname, (_p, n, nb, _s) in self.sources.items():
+            elems = nb // 4
+            base, extra = divmod(elems, n)
+            out += [[f"{sname}/layer_{i:06d}/w", [base + (1 if i < extra else 0)]]
+                    for i in range(n)]
+        return out
+
+    def remove(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def merged_data_files(mnt: str) -> list:
+    return sorted(os.path.join(mnt, n) for n in os.listdir(mnt) if ".data-" in n)
+
+
+def fmt_bytes(n: float) -> str:
+    for unit, size in (("TiB", TiB), ("GiB", GiB), ("MiB", MiB), ("KiB", KiB)):
+        if n >= size:
+            v = n / size
+            return f"{v:.0f} {unit}" if v == int(v) else f"{v:.1f} {unit}"
+    return f"{n:.0f} B"
+
+
+def fmt_count(n: int) -> str:
+    if n >= 1_000_000 and n % 1_000_000 == 0:
+        return f"{n // 1_000_000}M"
+    if n >= 1000 and n % 1000 == 0:
+        return f"{n // 1000}k"
+    return str(n)
+
+
+# ------------------------------------------------------------------ TensorFlow
+
+class TFWorker:
+    """scripts/bench_tf.py in its own process: TensorFlow is imported once."""
+
+    def __init__(self, python: str, log_path: str):
+        self.logf = open(log_path, "ab")
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+        self.proc = subprocess.Popen([python, os.path.join(REPO, "scripts", "bench_tf.py")],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self.logf, text=True, env=env)
+        self.log_path = log_path
+        hello = self._answer()
+        self.import_seconds = hello["import_seconds"]
+        self.tf_version = hello["tf_version"]
+
+    def _answer(self) -> dict:
+        line = self.proc.stdout.readline()
+        if not line:
+            raise StepFailed(f"TensorFlow worker died (log: {self.log_path})")
+        ans = json.loads(line)
+        if not ans.get("ok"):
+            raise StepFailed(f"TensorFlow worker: {ans.get('error')} (log: {self.log_path})")
+        return ans
+
+    def call(self, **req) -> dict:
+        self.proc.stdin.write(json.dumps(req) + "\n")
+        self.proc.stdin.flush()
+        return self._answer()
+
+    def close(self) -> None:
+        try:
+            if self.proc.poll() is None:
+                self.proc.stdin.write(json.dumps({"cmd": "quit"}) + "\n")
+                self.proc.stdin.flush()
+                self.proc.wait(timeout=60)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait()
+        self.logf.close()
+
+
+# ------------------------------------------------------------------ the bench
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.cfg = dict(QUICK if args.quick else FULL)
+        if args.reps:
+            for k in list(self.cfg):
+                if k.endswith("_reps"):
+                    self.cfg[k] = args.reps
+        self.build = os.path.abspath(args.build)
+        self.ckptfs = os.path.join(self.build, "fs", "ckptfs")
+        self.bench_gen = os.path.join(self.build, "tests", "bench_gen")
+        for b in (self.ckptfs, self.bench_gen):
+            if not os.access(b, os.X_OK):
+                raise SystemExit(f"bench: missing binary {b} (run scripts/bench)")
+        self.out = os.path.abspath(args.out or os.path.join(self.build, "bench"))
+        self.work = os.path.abspath(args.work or os.path.join(
+            self.build, "bench-work-quick" if args.quick else "bench-work"))
+        # outside the repository, so nothing that walks the tree wanders into it
+        self.mnt_dir = tempfile.mkdtemp(prefix="ckptfs-bench.")
+        self.mnt = os.path.join(self.mnt_dir, "mnt")
+        self.daemon_log = os.path.join(self.work, "daemon.log")
+        self.steps = [s.strip().upper() for s in args.only.split(",")] if args.only \
+            else ALL_STEPS
+        self.results: dict = {}
+        self.rows: list = []
+        self.failures: list = []
+        self.tf: TFWorker | None = None
+        self._pairs: dict = {}
+
+    # -- helpers
+
+    def pair(self, name, tensors, nbytes, sparse) -> Pair:
+        key = (name, tensors, nbytes, sparse)
+        if key not in self._pairs:
+            self._pairs[key] = Pair(self, name, tensors, nbytes, sparse).create()
+        return self._pairs[key]
+
+    def tf_worker(self) -> TFWorker:
+        if self.tf is None:
+            log("starting the TensorFlow worker")
+            self.tf = TFWorker(sys.executable, os.path.join(self.work, "tf.log"))
+            self.results.setdefault("meta", {})["tensorflow"] = self.tf.tf_version
+            self.results["meta"]["tf_import_seconds"] = self.tf.import_seconds
+        return self.tf
+
+    def row(self, pid, what, result, target="", met=None):
+        self.rows.append({"id": pid, "measurement": what, "result": result,
+                          "target": target, "met": met})
+
+    def mount(self, pair: Pair, layout=None, foreground=False):
+        return mounted(self.ckptfs, pair.mapping, self.mnt, layout=layout,
+                       foreground=foreground, log_path=self.daemon_log)
+
+    # -- P1
+
+    def p1_mount_once(self, pair: Pair) -> dict:
+        with self.mount(pair) as m:
+            t = time.perf_counter()
+            st = os.stat(m.path("model.ckpt.index"))
+            stat_s = time.perf_counter() - t
+            return {"cmd": m.cmd_seconds, "stat": stat_s, "total": m.cmd_seconds + stat_s,
+                    "index_bytes": st.st_size}
+
+    def p1(self):
+        c = self.cfg
+        reps = c["p1_reps"]
+        series = []
+        for n in c["p1_series"]:
+            pair = self.pair(f"series_{n}", n, n * c["p1_series_bytes_per_tensor"], True)
+            self.p1_mount_once(pair)  # untimed: first mount of these sources
+            samples = [self.p1_mount_once(pair) for _ in range(reps)]
+            res = {"tensors": n, "bytes": pair.nbytes,
+                   "index_bytes": samples[0]["index_bytes"],
+                   "total_s": summarize([s["total"] for s in samples]),
+                   "cmd_s": summarize([s["cmd"] for s in samples]),
+                   "stat_s": summarize([s["stat"] for s in samples])}
+            series.append(res)
+            log(f"  P1 {fmt_count(n)} tensors: {res['total_s']['median'] * 1e3:.1f} ms")
+            tgt = f"≤ {TARGETS['P1_100k_s']} s" if n == 100_000 else ""
+            met = res["total_s"]["median"] <= TARGETS["P1_100k_s"] if n == 100_000 else None
+            self.row("P1", f"mount + first stat, {fmt_count(n)} tensors "
+                     f"({fmt_bytes(pair.nbytes)} sparse, index {fmt_bytes(res['index_bytes'])})",
+                     fmt_s(res["total_s"]), tgt, met)
+        n = c["p1_size_tensors"]
+        pairs = [self.pair(f"size_{fmt_bytes(sz).replace(' ', '')}", n, sz, True)
+                 for sz in c["p1_sizes"]]
+        for p in pairs:
+            self.p1_mount_once(p)
+        per = [[] for _ in pairs]
+        for _ in range(reps):  # interleaved, so drift hits both alike
+            for i, p in enumerate(pairs):
+                per[i].append(self.p1_mount_once(p)["total"])
+        ratios = [b / a for a, b in zip(per[0], per[-1])]
+        size = {"tensors": n, "sizes": c["p1_sizes"],
+                "total_s": [summarize(x) for x in per], "ratio": summarize(ratios)}
+        for p, x in zip(pairs, per):
+            self.row("P1", f"mount + first stat, {fmt_count(n)} tensors, "
+                     f"{fmt_bytes(p.nbytes)} total (sparse)", fmt_s(summarize(x)))
+        self.row("P1", f"ratio {fmt_bytes(pairs[-1].nbytes)} / {fmt_bytes(pairs[0].nbytes)}",
+                 fmt_x(size["ratio"]), f"≤ {TARGETS['P1_size_ratio']}×",
+                 size["ratio"]["median"] <= TARGETS["P1_size_ratio"])
+        self.results["P1"] = {"series": series, "size": size}
+
+    # -- P2 / P3
+
+    def p23(self):
+        c = self.cfg
+        pair = self.pair("dense_p23", c["p23_tensors"], c["p23_bytes"], False)
+        layouts = ["single", "shards"]
+        native, fresh, repeat = [], {l: [] for l in layouts}, {l: [] for l in layouts}
+        r_fresh, r_repeat = {l: [] for l in layouts}, {l: [] for l in layouts}
+        pair.warm()
+        ra = None
+        for _ in range(c["p23_reps"]):
+            for layout in layouts:
+                pair.warm()
+                nb, dt = read_files(pair.data_files())
+                nat = nb / dt / 1e9
+                native.append(nat)
+                with self.mount(pair, layout=layout) as m:
+                    files = merged_data_files(m.mnt)
+                    nb1, dt1 = read_files(files)
+                    nb2, dt2 = read_files(files)
+                    if ra is None:  # the window the reads ran with
+                        ra = fuse_readahead_kb(m.mnt)
+                for got in (nb1, nb2):
+                    if got != pair.nbytes:
+                        raise StepFailed(f"read {got} bytes through the mount, "
+                                         f"expected {pair.nbytes}")
+                fresh[layout].append(nb1 / dt1 / 1e9)
+                repeat[layout].append(nb2 / dt2 / 1e9)
+                r_fresh[layout].append(nb1 / dt1 / 1e9 / nat)
+                r_repeat[layout].append(nb2 / dt2 / 1e9 / nat)
+        res = {"bytes": pair.nbytes, "tensors": pair.tensors, "read_block": READ_BS,
+               "fuse_read_ahead_kb": ra, "native_gbps": summarize(native),
+               "fresh_gbps": {l: summarize(v) for l, v in fresh.items()},
+               "repeat_gbps": {l: summarize(v) for l, v in repeat.items()},
+               "fresh_ratio": {l: summarize(v) for l, v in r_fresh.items()},
+               "repeat_ratio": {l: summarize(v) for l, v in r_repeat.items()}}
+        self.results["P2"] = {k: v for k, v in res.items() if not k.startswith("repeat")}
+        self.results["P3"] = {k: v for k, v in res.items()
+                              if k.startswith("repeat") or k in ("bytes", "native_gbps")}
+        if "P2" in self.steps:
+            self.row("P2", f"native read of the 2 source data files ({fmt_bytes(pair.nbytes)}, "
+                     "page cache hot, 1 MiB reads)", fmt_gbps(res["native_gbps"]))
+            for l in layouts:
+                self.row("P2", f"fresh mount, layout={l}",
+                         f"{fmt_gbps(res['fresh_gbps'][l])}; {fmt_x(res['fresh_ratio'][l])} native",
+                         f"≥ {TARGETS['P2_ratio']}× native",
+                         res["fresh_ratio"][l]["median"] >= TARGETS["P2_ratio"])
+        if "P3" in self.steps:
+            for l in layouts:
+                self.row("P3", f"repeated read, same mount, layout={l}",
+                         f"{fmt_gbps(res['repeat_gbps'][l])}; {fmt_x(res['repeat_ratio'][l])} native",
+                         f"≥ {TARGETS['P3_ratio']}× native",
+                         res["repeat_ratio"][l]["median"] >= TARGETS["P3_ratio"])
+        log(f"  P2/P3 native {res['native_gbps']['median']:.2f} GB/s, fresh single "
+            f"{res['fresh_gbps']['single']['median']:.2f}, repeat single "
+            f"{res['repeat_gbps']['single']['median']:.2f}")
+
+    # -- P4
+
+    def p4(self):
+        c = self.cfg
+        pair = self.pair("dense_p23", c["p23_tensors"], c["p23_bytes"], False)
+        tf = self.tf_worker()
+        variables = pair.variables()
+        mat_dir = os.path.join(self.work, "materialized")
+        shutil.rmtree(mat_dir, ignore_errors=True)
+        os.makedirs(mat_dir)
+        mat = os.path.join(mat_dir, "model.ckpt")
+        t = time.perf_counter()
+        run([self.ckptfs, "materialize", pair.mapping, mat])
+        mat_s = time.perf_counter() - t
+        os.sync()
+        mat_files = [os.path.join(mat_dir, n) for n in os.listdir(mat_dir) if ".data-" in n]
+        try:
+            pair.warm()
+            read_files(mat_files)
+            tf.call(cmd="restore", prefix=mat, vars=variables)  # untimed: builds the graph
+            layouts = ["single", "shards"]
+            base, mnt_s = [], {l: [] for l in layouts}
+            ratios = {l: [] for l in layouts}
+            again, again_ratio = [], []
+            for _ in range(c["p4_reps"]):
+                pair.warm()
+                read_files(mat_files)
+                b = tf.call(cmd="restore", prefix=mat, vars=variables)["seconds"]
+                base.append(b)
+                for l in layouts:
+                    with self.mount(pair, layout=l) as m:
+                        s = tf.call(cmd="restore", prefix=m.path("model.ckpt"),
+                                    vars=variables)["seconds"]
+                        if l == "single":  # informational: same mount, FUSE cache warm
+                            a = tf.call(cmd="restore", prefix=m.path("model.ckpt"),
+                                        vars=variables)["seconds"]
+                            again.append(a)
+                            again_ratio.append(a / b)
+                    mnt_s[l].append(s)
+                    ratios[l].append(s / b)
+        finally:
+            shutil.rmtree(mat_dir, ignore_errors=True)
+        res = {"bytes": pair.nbytes, "variables": len(variables), "materialize_s": mat_s,
+               "materialized_restore_s": summarize(base),
+               "mount_restore_s": {l: summarize(v) for l, v in mnt_s.items()},
+               "ratio": {l: summarize(v) for l, v in ratios.items()},
+               "repeat_restore_s": summarize(again), "repeat_ratio": summarize(again_ratio)}
+        self.results["P4"] = res
+        self.row("P4", f"TF restore, {len(variables)} variables ({fmt_bytes(pair.nbytes)}), "
+                 f"from `ckptfs materialize` output (local disk, hot)", fmt_s(res["materialized_restore_s"]))
+        for l in layouts:
+            self.row("P4", f"TF restore from a fresh mount, layout={l}",
+                     f"{fmt_s(res['mount_restore_s'][l])}; {fmt_x(res['ratio'][l])}",
+                     f"≤ {TARGETS['P4_ratio']}×",
+                     res["ratio"][l]["median"] <= TARGETS["P4_ratio"])
+        self.row("P4", "(extra) second restore from the same mount, layout=single "
+                 "(FUSE page cache warm)",
+                 f"{fmt_s(res['repeat_restore_s'])}; {fmt_x(res['repeat_ratio'])}")
+        log(f"  P4 materialized {res['materialized_restore_s']['median']:.2f}s, mount "
+            f"{res['mount_restore_s']['single']['median']:.2f}s")
+
+    # -- P5
+
+    def p5(self):
+        c = self.cfg
+        pair = self.pair("dense_p5", c["p5_tensors"], c["p5_bytes"], False)
+        tf = self.tf_worker()
+        variables = pair.variables()
+        sources = [p for p, *_r in pair.sources.values()]
+        out_dir = os.path.join(self.work, "tf_merged")
+        merge_s, restore_s, base = [], [], []
+        mount_s, mrestore_s, ours, speedup = [], [], [], []
+        try:
+            for _ in range(c["p5_reps"]):
+                shutil.rmtree(out_dir, ignore_errors=True)
+                os.makedirs(out_dir)
+                out = os.path.join(out_dir, "model.ckpt")
+                pair.warm()
+                mg = tf.call(cmd="merge", sources=sources, out=out)["seconds"]
+                rs = tf.call(cmd="restore", prefix=out, vars=variables)["seconds"]
+                shutil.rmtree(out_dir, ignore_errors=True)
+                os.sync()  # the deleted copy leaves no writeback behind
+                pair.warm()
+                with self.mount(pair) as m:
+                    ms = m.cmd_seconds
+                    mr = tf.call(cmd="restore", prefix=m.path("model.ckpt"),
+                                 vars=variables)["seconds"]
+                merge_s.append(mg), restore_s.append(rs), base.append(mg + rs)
+                mount_s.append(ms), mrestore_s.append(mr), ours.append(ms + mr)
+                speedup.append((mg + rs) / (ms + mr))
+        finally:
+            shutil.rmtree(out_dir, ignore_errors=True)
+        res = {"bytes": pair.nbytes, "variables": len(variables),
+               "baseline": {"merge_s": summarize(merge_s), "restore_s": summarize(restore_s),
+                            "total_s": summarize(base)},
+               "ckptfs": {"mount_s": summarize(mount_s), "restore_s": summarize(mrestore_s),
+                          "total_s": summarize(ours)},
+               "speedup": summarize(speedup),
+               "tf_import_s_excluded": tf.import_seconds}
+        self.results["P5"] = res
+        self.row("P5", f"TF script: load both sources + save merged copy "
+                 f"({fmt_bytes(pair.nbytes)}) + restore",
+                 f"{fmt_s(res['baseline']['total_s'])} (merge {res['baseline']['merge_s']['median']:.2f} s"
+                 f" + restore {res['baseline']['restore_s']['median']:.2f} s)")
+        self.row("P5", "`ckptfs MAPPING MNT` + TF restore from the mount",
+                 f"{fmt_s(res['ckptfs']['total_s'])} (mount {res['ckptfs']['mount_s']['median'] * 1e3:.0f} ms"
+                 f" + restore {res['ckptfs']['restore_s']['median']:.2f} s); "
+                 f"{fmt_x(res['speedup'])} faster",
+                 f"≥ {TARGETS['P5_speedup']:g}× faster",
+                 res["speedup"]["median"] >= TARGETS["P5_speedup"])
+        imp = tf.import_seconds
+        self.row("P5", f"(extra) speedup counting the merge script's own TensorFlow import "
+                 f"({imp:.1f} s)",
+                 fmt_x(summarize([(b + imp) / o for b, o in zip(base, ours)])))
+        log(f"  P5 baseline {res['baseline']['total_s']['median']:.2f}s, ckptfs "
+            f"{res['ckptfs']['total_s']['median']:.2f}s")
+
+    # -- P6
+
+    def p6(self):
+        c = self.cfg
+        series = []
+        for n in c["p1_series"]:
+            pair = self.pair(f"series_{n}", n, n * c["p1_series_bytes_per_tensor"], True)
+            ready_rss, ready_hwm, read_rss, read_hwm = [], [], [], []
+            index_bytes = None
+            for _ in range(c["p6_reps"]):
+                with self.mount(pair, foreground=True) as m:
+                    index_bytes = os.stat(m.path("model.ckpt.index")).st_size
+                    s1 = proc_status(m.pid)
+                    files = sorted(m.path(f) for f in os.listdir(m.mnt))
+                    nb, _dt = read_files(files)
+                    s2 = proc_status(m.pid)
+                if nb < pair.nbytes:
+                    raise StepFailed(f"read {nb} bytes from the mount, expected "
+                                     f">= {pair.nbytes}")
+                ready_rss.append(s1["VmRSS"]), ready_hwm.append(s1["VmHWM"])
+                read_rss.append(s2["VmRSS"]), read_hwm.append(s2["VmHWM"])
+            target = index_bytes + TARGETS["P6_per_tensor"] * n + TARGETS["P6_fixed"]
+            res = {"tensors": n, "index_bytes": index_bytes, "target_bytes": target,
+                   "ready_rss": summarize(ready_rss), "ready_hwm": summarize(ready_hwm),
+                   "read_rss": summarize(read_rss), "read_hwm": summarize(read_hwm)}
+            series.append(res)
+            rss, hwm = res["read_rss"]["median"], res["read_hwm"]["median"]
+            self.row("P6", f"daemon memory, {fmt_count(n)} tensors (index {fmt_bytes(index_bytes)}): "
+                     "VmRSS ready / after full read; VmHWM",
+                     f"{mib(res['ready_rss']['median'])} / {mib(rss)}; HWM {mib(hwm)}"
+                     f" (RSS {'≤' if rss <= target else '>'} target, "
+                     f"HWM {'≤' if hwm <= target else '>'} target)",
+                     f"≤ {mib(target)}", rss <= target and hwm <= target)
+            log(f"  P6 {fmt_count(n)}: RSS {mib(rss)}, HWM {mib(hwm)}, target {mib(target)}")
+        self.results["P6"] = {"series": series,
+                              "target": "index bytes + 64 B/tensor + 16 MiB"}
+
+    # -- running
+
+    def step(self, name, fn):
+        t = time.perf_counter()
+        log(f"{name} ...")
+        try:
+            fn()
+            log(f"{name} done in {time.perf_counter() - t:.1f}s")
+        except Exception as e:
+            msg = f"{name} FAILED: {e}"
+            log(msg)
+            traceback.print_exc(file=sys.stderr)
+            self.failures.append({"step": name, "error": str(e)[-4000:]})
+            self.row(name.split("/")[0], f"**step failed**: {str(e).splitlines()[0][:200]}",
+                     "—", "", False)
+            if os.path.exists(self.daemon_log):
+                with open(self.daemon_log, errors="replace") as f:
+                    tail = f.read()[-2000:]
+                if tail:
+                    log(f"daemon log tail:\n{tail}")
+
+    def run(self) -> int:
+        t0 = time.perf_counter()
+        os.makedirs(self.work, exist_ok=True)
+        os.makedirs(self.out, exist_ok=True)
+        if is_mounted(self.mnt):
+            fusermount("-u", "-z", self.mnt)
+        self.results["meta"] = machine_info(self)
+        watch = CpuWatch(self.ckptfs)
+        watch.start()
+        try:
+            if "P1" in self.steps:
+                self.step("P1", self.p1)
+            if "P2" in self.steps or "P3" in self.steps:
+                self.step("P2/P3", self.p23)
+            if "P4" in self.steps:
+                self.step("P4", self.p4)
+            if "P5" in self.steps:
+                self.step("P5", self.p5)
+            if "P6" in self.steps:
+                self.step("P6", self.p6)
+        finally:
+            cleanup_all_mounts()
+            if self.tf:
+                self.tf.close()
+        self.results["meta"]["seconds"] = time.perf_counter() - t0
+        self.results["meta"]["loadavg_end"] = os.getloadavg()
+        self.results["meta"]["other_load"] = watch.report()
+        self.results["meta"]["unmount_busy_retries"] = Mount.busy_retries
+        if not is_mounted(self.mnt):
+            shutil.rmtree(self.mnt_dir, ignore_errors=True)
+        self.results["rows"] = self.rows
+        self.results["failures"] = self.failures
+        self.results["targets"] = TARGETS
+        self.results["config"] = self.cfg
+        table = markdown_table(self.rows)
+        print(table)
+        try:
+            plots = make_plots(self.results, self.out)
+        except Exception as e:
+            plots = []
+            self.failures.append({"step": "plots", "error": str(e)})
+            log(f"plots FAILED: {e}")
+            traceback.print_exc(file=sys.stderr)
+        with open(os.path.join(self.out, "results.json"), "w") as f:
+            json.dump(self.results, f, indent=1, default=str)
+            f.write("\n")
+        with open(os.path.join(self.out, "README-section.md"), "w") as f:
+            f.write(readme_section(self.results, table, plots, self.out))
+        log(f"wrote {self.out}/results.json, README-section.md and {len(plots)} plots "
+            f"in {time.perf_counter() - t0:.0f}s")
+        if not self.args.keep_work:
+            for p in self._pairs.values():
+                p.remove()
+            shutil.rmtree(self.work, ignore_errors=True)
+        if self.failures:
+            log(f"{len(self.failures)} step(s) failed: "
+                + ", ".join(f["step"] for f in self.failures))
+            return 1
+        return 0
+
+
+# ------------------------------------------------------------------ reporting
+
+def fmt_s(s: dict) -> str:
+    m, lo, hi = s["median"], s["min"], s["max"]
+    if m < 1:
+        return f"{m * 1e3:.1f} ms [{lo * 1e3:.1f}–{hi * 1e3:.1f}]"
+    return f"{m:.2f} s [{lo:.2f}–{hi:.2f}]"
+
+
+def fmt_x(s: dict) -> str:
+    return f"{s['median']:.2f}× [{s['min']:.2f}–{s['max']:.2f}]"
+
+
+def fmt_gbps(s: dict) -> str:
+    return f"{s['median']:.2f} GB/s [{s['min']:.2f}–{s['max']:.2f}]"
+
+
+def mib(n: float) -> str:
+    return f"{n / MiB:.1f} MiB"
+
+
+def markdown_table(rows: list) -> str:
+    out = ["| id | measurement | median [min–max] | target | met |",
+           "|---|---|---|---|---|"]
+    for r in rows:
+        met = "" if r["met"] is None else ("yes" if r["met"] else "**no**")
+        out.append(f"| {r['id']} | {r['measurement']} | {r['result']} | {r['target']} | {met} |")
+    return "\n".join(out) + "\n"
+
+
+def fuse_readahead_kb(mnt: str) -> int | None:
+    st = os.stat(mnt)
+    path = f"/sys/class/bdi/{os.major(st.st_dev)}:{os.minor(st.st_dev)}/read_ahead_kb"
+    try:
+        with open(path) as f:
+            return int(f.read())
+    except OSError:
+        return None
+
+
+def sh(cmd: str) -> str:
+    try:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True,
+                              timeout=30).stdout.strip()
+    except Exception:
+        return ""
+
+
+def machine_info(bench: Bench) -> dict:
+    mem = sh("awk '/MemTotal/ {print $2}' /proc/meminfo")
+    cpu = sh("awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo")
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": "scripts/bench " + " ".join(shlex.quote(a) for a in bench.args.argv),
+        "mode": "quick" if bench.args.quick else "full",
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "ram_bytes": int(mem) * KiB if mem.isdigit() else None,
+        "kernel": platform.release(),
+        "os": sh(". /etc/os-release && echo $PRETTY_NAME"),
+        "libfuse": sh("pkg-config --modversion fuse3"),
+        "fuse3_package": sh("dpkg-query -W -f='${Version}' fuse3 2>/dev/null"),
+        "pipe_max_size": int(sh("cat /proc/sys/fs/pipe-max-size") or 0),
+        "work_fs": sh(f"findmnt -n -o FSTYPE -T {shlex.quote(bench.work)}"),
+        "python": platform.python_version(),
+        "git": sh(f"git -C {shlex.quote(REPO)} describe --always --dirty"),
+        "build": bench.build,
+        # other work on the machine skews every number: recorded, not prevented
+        "loadavg_start": os.getloadavg(),
+    }
+
+
+def make_plots(res: dict, out: str) -> list:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plots = []
+    dpi = 90
+
+    def save(fig, name, title):
+        path = os.path.join(out, name)
+        fig.tight_layout()
+        fig.savefig(path, dpi=dpi)
+        plt.close(fig)
+        plots.append((name, title))
+
+    def err(s):  # (lower, upper) error bar lengths around the median
+        return [[s["median"] - s["min"]], [s["max"] - s["median"]]]
+
+    if "P1" in res:
+        p1 = res["P1"]
+        fig, ax = plt.subplots(figsize=(5.2, 3.4))
+        xs = [s["tensors"] for s in p1["series"]]
+        ys = [s["total_s"]["median"] for s in p1["series"]]
+        lo = [s["total_s"]["median"] - s["total_s"]["min"] for s in p1["series"]]
+        hi = [s["total_s"]["max"] - s["total_s"]["median"] for s in p1["series"]]
+        ax.errorbar(xs, ys, yerr=[lo, hi], marker="o", capsize=3,
+                    label="2 sources, 1 KiB/tensor")
+        size = p1["size"]
+        for sz, s, mk in zip(size["sizes"], size["total_s"], ("s", "^")):
+            ax.errorbar([size["tensors"]], [s["median"]], yerr=err(s), marker=mk,
+                        linestyle="none", capsize=3, label=f"{fmt_bytes(sz)} total")
+        ax.axhline(TARGETS["P1_100k_s"], color="red", linestyle=":", linewidth=1)
+        ax.plot([100_000], [TARGETS["P1_100k_s"]], "rx", label="target @100k")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("tensors in the merged checkpoint")
+        ax.set_ylabel("mount + first stat (s)")
+        ax.set_title("P1: time to a usable mount")
+        ax.legend(fontsize=7)
+        ax.grid(True, which="both", alpha=0.3)
+        save(fig, "p1_mount.png", "P1: mount time vs tensors")
+
+    if "P2" in res or "P3" in res:
+        p2 = res.get("P2") or {}
+        p3 = res.get("P3") or {}
+        labels, vals, errs, colors = [], [], [], []
+        nat = (p2 or p3)["native_gbps"]
+        labels.append("native"), vals.append(nat["median"]), errs.append(err(nat)), colors.append("gray")
+        for l in ("single", "shards"):
+            if "fresh_gbps" in p2:
+                s = p2["fresh_gbps"][l]
+                labels.append(f"fresh\n{l}"), vals.append(s["median"]), errs.append(err(s))
+                colors.append("tab:blue")
+        for l in ("single", "shards"):
+            if "repeat_gbps" in p3:
+                s = p3["repeat_gbps"][l]
+                labels.append(f"repeat\n{l}"), vals.append(s["median"]), errs.append(err(s))
+                colors.append("tab:green")
+        fig, ax = plt.subplots(figsize=(5.2, 3.4))
+        x = range(len(vals))
+        ax.bar(x, vals, color=colors,
+               yerr=[[e[0][0] for e in errs], [e[1][0] for e in errs]], capsize=3)
+        ax.axhline(TARGETS["P2_ratio"] * nat["median"], color="tab:blue", linestyle=":",
+                   linewidth=1, label=f"P2 target {TARGETS['P2_ratio']}× native")
+        ax.axhline(TARGETS["P3_ratio"] * nat["median"], color="tab:green", linestyle=":",
+                   linewidth=1, label=f"P3 target {TARGETS['P3_ratio']}× native")
+        ax.set_xticks(list(x))
+        ax.set_xticklabels(labels, fontsize=8)
+        ax.set_ylabel("GB/s (1 MiB reads)")
+        ax.set_title(f"P2/P3: sequential read, {fmt_bytes((p2 or p3)['bytes'])}, page cache hot")
+        ax.legend(fontsize=7)
+        save(fig, "p2_p3_read.png", "P2/P3: sequential read throughput")
+
+    if "P4" in res or "P5" in res:
+        n = ("P4" in res) + ("P5" in res)
+        fig, axes = plt.subplots(1, n, figsize=(5.2 if n == 1 else 7.5, 3.4), squeeze=False)
+        axes = list(axes[0])
+        if "P4" in res:
+            p4 = res["P4"]
+            ax = axes.pop(0)
+            items = [("materialized", p4["materialized_restore_s"], "gray")] + \
+                [(f"mount\n{l}", p4["mount_restore_s"][l], "tab:blue") for l in ("single", "shards")]
+            ax.bar(range(len(items)), [s["median"] for _l, s, _c in items],
+                   yerr=[[e[0][0] for e in (err(s) for _l, s, _c in items)],
+                         [e[1][0] for e in (err(s) for _l, s, _c in items)]],
+                   color=[c for *_r, c in items], capsize=3)
+            ax.axhline(TARGETS["P4_ratio"] * p4["materialized_restore_s"]["median"], color="red",
+                       linestyle=":", linewidth=1, label=f"target {TARGETS['P4_ratio']}×")
+            ax.set_xticks(range(len(items)))
+            ax.set_xticklabels([l for l, *_r in items], fontsize=8)
+            ax.set_ylabel("seconds")
+            ax.set_title(f"P4: TF restore, {fmt_bytes(p4['bytes'])}", fontsize=10)
+            ax.legend(fontsize=7)
+        if "P5" in res:
+            p5 = res["P5"]
+            ax = axes.pop(0)
+            b, c = p5["baseline"], p5["ckptfs"]
+            ax.bar([0], [b["merge_s"]["median"]], color="tab:orange", label="TF merge + save")
+            ax.bar([0], [b["restore_s"]["median"]], bottom=[b["merge_s"]["median"]],
+                   color="gray", label="restore")
+            ax.bar([1], [c["mount_s"]["median"]], color="tab:blue", label="mount")
+            ax.bar([1], [c["restore_s"]["median"]], bottom=[c["mount_s"]["median"]],
+                   color="gray")
+            ax.set_xticks([0, 1])
+            ax.set_xticklabels(["TF script", "ckptfs"], fontsize=8)
+            ax.set_ylabel("seconds to a restored model")
+            ax.set_title(f"P5: {fmt_bytes(p5['bytes'])}, {p5['speedup']['median']:.1f}× faster",
+                         fontsize=10)
+            ax.legend(fontsize=7)
+        save(fig, "p4_p5_tf.png", "P4/P5: TensorFlow restore and time to a merged model")
+
+    if "P6" in res:
+        p6 = res["P6"]["series"]
+        fig, ax = plt.subplots(figsize=(5.2, 3.4))
+        xs = [s["tensors"] for s in p6]
+        ax.plot(xs, [s["ready_rss"]["median"] / MiB for s in p6], "o-", label="VmRSS, mounted")
+        ax.plot(xs, [s["read_rss"]["median"] / MiB for s in p6], "s-", label="VmRSS, after read")
+        ax.plot(xs, [s["read_hwm"]["median"] / MiB for s in p6], "^-", label="VmHWM")
+        ax.plot(xs, [s["target_bytes"] / MiB for s in p6], "r:", label="target")
+        ax.plot(xs, [s["index_bytes"] / MiB for s in p6], "k--", linewidth=0.8,
+                label=".index size")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("tensors in the merged checkpoint")
+        ax.set_ylabel("MiB")
+        ax.set_title("P6: daemon memory")
+        ax.legend(fontsize=7)
+        ax.grid(True, which="both", alpha=0.3)
+        save(fig, "p6_memory.png", "P6: daemon memory vs tensors")
+    return plots
+
+
+def readme_section(res: dict, table: str, plots: list, out: str) -> str:
+    m = res["meta"]
+    rel = os.path.relpath(out, REPO)
+    ram = f"{m['ram_bytes'] / GiB:.0f} GiB" if m.get("ram_bytes") else "?"
+    lines = [
+        "## Benchmarks",
+        "",
+        f"Measured with `{m['command']}` ({m['mode']} run, {m['seconds'] / 60:.1f} min, "
+        f"{m['date'][:10]}, commit `{m['git']}`) on: {m['nproc']} cores ({m['cpu']}), "
+        f"{ram} RAM, {m['os']}, kernel {m['kernel']}, libfuse {m['libfuse']} "
+        f"(Debian fuse3 {m['fuse3_package']}), `fs.pipe-max-size` = {m['pipe_max_size']}, "
+        f"inputs on {m['work_fs']}, TensorFlow {m.get('tensorflow', 'n/a')}. "
+        "A VM of this size is noisy (±30 % run to run): compare the ratios, which are "
+        "taken between measurements of the same repetition. " + other_load_text(m),
+        "",
+        "Inputs are written by `tests/tools/bench_gen.c` (the project's bundle writer): two "
+        "sources `a` and `b` merged by `map a:/ -> /` + `map b:/ -> /`; many-tensor and "
+        "TiB-sized sources are sparse (holes with correct CRCs). Reads use 1 MiB `read(2)` "
+        "calls with the page cache hot (sources read first, nothing dropped); \"fresh mount\" "
+        "means unmounted and remounted before the read. TensorFlow restores are TF1 "
+        "`Saver.restore` in a process that has already imported TensorFlow; P5's merge script "
+        "runs in that process too, so TensorFlow's import "
+        f"(~{res['meta'].get('tf_import_seconds', 0):.1f} s) is left out of both sides. "
+        "Targets are reported, not asserted.",
+        "",
+        table,
+    ]
+    for name, title in plots:
+        lines.append(f"![{title}]({rel}/{name})")
+    lines.append("")
+    if res.get("failures"):
+        lines.append("Failed steps: " + ", ".join(f["step"] for f in res["failures"]))
+        lines.append("")
+    lines.append(f"Raw numbers (every sample): [`{rel}/results.json`]({rel}/results.json).")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def other_load_text(m: dict) -> str:
+    o = m.get("other_load") or {}
+    text = (f"Load average at start / end: {m['loadavg_start'][0]:.2f} / "
+            f"{m['loadavg_end'][0]:.2f}")
+    if o:
+        text += (f"; other processes used {o['foreign_cpu_seconds']:.0f} CPU-seconds during the "
+                 f"run ({100 * o['foreign_share_of_all_cores']:.0f} % of all cores)")
+        if o["foreign_top"] and o["foreign_cpu_seconds"] >= 1:
+            text += ": " + ", ".join(f"{c} {v:.0f} s" for c, v in o["foreign_top"][:3])
+    return text + "."
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="scripts/bench", description=__doc__.split("\n")[0])
+    ap.add_argument("--build", required=True, help=argparse.SUPPRESS)
+    ap.add_argument("--quick", action="store_true", help="tiny sizes (CI)")
+    ap.add_argument("--out", help="results dir (default <build>/bench)")
+    ap.add_argument("--work", help="inputs and mountpoint (default <build>/bench-work[-quick])")
+    ap.add_argument("--keep-work", action="store_true",
+                    help="keep (and reuse) the generated inputs")
+    ap.add_argument("--only", help="comma-separated subset of P1..P6")
+    ap.add_argument("--reps", type=int, help="repetitions of every measurement")
+    args = ap.parse_args(argv)
+    # the user's command line, for the report (without the wrapper's --build)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    if "--build" in raw:
+        i = raw.index("--build")
+        del raw[i:i + 2]
+    args.argv = raw
+
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    bench = Bench(args)
+    try:
+        return bench.run()
+    except KeyboardInterrupt:
+        log("interrupted")
+        return 130
+    finally:
+        cleanup_all_mounts()
+        if not is_mounted(bench.mnt):
+            shutil.rmtree(bench.mnt_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
