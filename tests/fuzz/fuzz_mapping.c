@@ -28,16 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define BASE "/fuzz/base"
 #define NAME "fuzz.conf"
 
-#define CHECK(cond, ...)                                                      \
-	do {                                                                  \
-		if (!(cond)) {                                                \
-			fprintf(stderr, "fuzz_mapping: check failed: %s: ",   \
-				#cond);                                       \
-			fprintf(stderr, __VA_ARGS__);                         \
-			fputc('\n', stderr);                                  \
-			abort();                                              \
-		}                                                             \
-	} while (0)
+#define FUZZ_NAME "fuzz_mapping"
+#include "tests/fuzz/fuzz_check.h"
 
 static int has_control(const char *s)
 {

@@ -18,8 +18,9 @@
 
 #include "bundle/bundle.h"
 #include "bundle/table.h"
+#include "tests/unit/testutil.h"
 
-static char dir[64];
+static const char *dir;
 static char path[512];
 
 static const char *at(const char *name)
@@ -31,17 +32,14 @@ static const char *at(const char *name)
 static int setup(void **state)
 {
 	(void)state;
-	strcpy(dir, "/tmp/ckptfs-test-XXXXXX");
-	return mkdtemp(dir) ? 0 : -1;
+	dir = testutil_tmpdir("test");
+	return dir ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd);
+	return testutil_tmpdir_remove();
 }
 
 static void write_file(const char *p, const void *buf, size_t len)
