@@ -146,6 +146,12 @@ const struct bundle_entry *bundle_entry_at(const struct bundle_reader *r,
 const struct bundle_entry *bundle_find(const struct bundle_reader *r,
 				       const char *key, size_t key_len);
 
+/*
+ * TensorFlow's key order: bytewise (memcmp), a proper prefix first.
+ * Returns <0, 0 or >0.
+ */
+int bundle_key_cmp(const char *a, size_t alen, const char *b, size_t blen);
+
 /* Whether an entry is a partitioned variable's piece (its key begins 0x00). */
 int bundle_entry_is_piece(const struct bundle_entry *e);
 

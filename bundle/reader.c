@@ -100,11 +100,8 @@ static const struct bundle_entry *find(const struct bundle_index *idx,
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		const struct bundle_entry *e = &idx->entries[mid];
-		size_t m = e->key_len < len ? e->key_len : len;
-		int c = memcmp(e->key, key, m);
+		int c = bundle_key_cmp(e->key, e->key_len, key, len);
 
-		if (c == 0)
-			c = (e->key_len > len) - (e->key_len < len);
 		if (c == 0)
 			return e;
 		if (c < 0)
@@ -225,6 +222,13 @@ const struct bundle_entry *bundle_index_entry_at(const struct bundle_index *idx,
 						 size_t i)
 {
 	return i < idx->n ? &idx->entries[i] : NULL;
+}
+
+int bundle_key_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+
+	return c ? c : (alen > blen) - (alen < blen);
 }
 
 int bundle_entry_is_piece(const struct bundle_entry *e)

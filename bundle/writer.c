@@ -263,10 +263,8 @@ int bundle_writer_add_zeros(struct bundle_writer *w,
 static int cmp_key(const void *a, const void *b)
 {
 	const struct bundle_entry *x = a, *y = b;
-	size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
-	int c = memcmp(x->key, y->key, n);
 
-	return c ? c : (x->key_len > y->key_len) - (x->key_len < y->key_len);
+	return bundle_key_cmp(x->key, x->key_len, y->key, y->key_len);
 }
 
 static int build_index(struct bundle_writer *w, uint8_t **buf, size_t *len)

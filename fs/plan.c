@@ -207,10 +207,8 @@ static size_t lower_bound(const struct bundle_reader *r, const char *key,
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		const struct bundle_entry *e = bundle_entry_at(r, mid);
-		size_t n = e->key_len < len ? e->key_len : len;
-		int c = memcmp(e->key, key, n);
 
-		if (c < 0 || (c == 0 && e->key_len < len))
+		if (bundle_key_cmp(e->key, e->key_len, key, len) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -297,10 +295,8 @@ static int check_conflicts(struct plan *p)
 static int cmp_target(const void *a, const void *b)
 {
 	const struct view_target *x = a, *y = b;
-	size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
-	int c = memcmp(x->key, y->key, n);
 
-	return c ? c : (x->key_len > y->key_len) - (x->key_len < y->key_len);
+	return bundle_key_cmp(x->key, x->key_len, y->key, y->key_len);
 }
 
 static int resolve_maps(struct plan *p)
