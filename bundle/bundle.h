@@ -3,7 +3,8 @@
  *
  * A bundle is PREFIX.index (an SSTable mapping tensor names to
  * BundleEntryProto) plus PREFIX.data-SSSSS-of-NNNNN shards holding the tensor
- * bytes. Byte-level notes: ../shared/docs/checkpoint-format.md.
+ * bytes. The on-disk format, as this code implements it, is described in
+ * docs/checkpoint-format.md.
  *
  * Conventions of this header:
  * - Every fallible function returns 0 on success or a negative errno:
@@ -130,6 +131,12 @@ const char *bundle_prefix(const struct bundle_reader *r);
 
 int bundle_num_shards(const struct bundle_reader *r);
 
+/*
+ * The file name of data shard `shard` of num_shards: PREFIX.data-SSSSS-of-
+ * NNNNN. Returns a malloc'd string the caller frees, or NULL (no memory).
+ */
+char *bundle_shard_name(const char *prefix, int shard, int num_shards);
+
 /* fd of data shard i, O_RDONLY, owned by r; its size at open time. */
 int bundle_shard_fd(const struct bundle_reader *r, int shard);
 int64_t bundle_shard_size(const struct bundle_reader *r, int shard);
@@ -190,6 +197,9 @@ int bundle_index_num_shards(const struct bundle_index *idx);
 size_t bundle_index_num_entries(const struct bundle_index *idx);
 const struct bundle_entry *bundle_index_entry_at(const struct bundle_index *idx,
 						 size_t i);
+/* Entry by exact key, or NULL. O(log n). */
+const struct bundle_entry *bundle_index_find(const struct bundle_index *idx,
+					     const char *key, size_t len);
 
 /* ---------------------------------------------------------------- writing */
 

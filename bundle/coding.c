@@ -11,6 +11,7 @@
  * beyond the type's width), so a corrupt index fails here, not later.
  */
 #include "bundle/coding.h"
+#include "util/util.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -104,28 +105,20 @@ const uint8_t *coding_get_varint64(const uint8_t *p, const uint8_t *limit,
 /* Grow to hold n more bytes; 0, or -ENOMEM with the error made sticky. */
 static int bytebuf_reserve(struct bytebuf *b, size_t n)
 {
-	size_t cap;
 	uint8_t *p;
 
 	if (b->err)
 		return b->err;
 	if (n <= b->cap - b->len)
 		return 0;
-	if (n > SIZE_MAX / 2 - b->len) {
-		b->err = -ENOMEM;
-		return b->err;
-	}
 	/* Doubling keeps appends amortised O(1) for multi-MB indexes. */
-	cap = b->cap ? b->cap : 64;
-	while (cap - b->len < n)
-		cap *= 2;
-	p = realloc(b->data, cap);
+	p = n <= SIZE_MAX - b->len ?
+		util_grow(b->data, &b->cap, b->len + n, 1) : NULL;
 	if (!p) {
 		b->err = -ENOMEM;
 		return b->err;
 	}
 	b->data = p;
-	b->cap = cap;
 	return 0;
 }
 

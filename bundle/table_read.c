@@ -20,6 +20,7 @@
 #include "bundle/bundle.h"
 #include "bundle/internal.h"
 #include "bundle/table_format.h"
+#include "util/util.h"
 
 /* Where a key/value pair will sit in the arena (which may still move). */
 struct kv_off {
@@ -204,15 +205,10 @@ static int add_kv(struct table_reader *tr, size_t blockno,
 					   c ? "keys out of order" :
 					   "duplicate key");
 	}
-	if (tr->n == tr->cap) {
-		const size_t cap = tr->cap ? 2 * tr->cap : 64;
-
-		o = realloc(tr->offs, cap * sizeof(*o));
-		if (!o)
-			return oom(tr);
-		tr->offs = o;
-		tr->cap = cap;
-	}
+	o = util_grow(tr->offs, &tr->cap, tr->n + 1, sizeof(*o));
+	if (!o)
+		return oom(tr);
+	tr->offs = o;
 	o = &tr->offs[tr->n++];
 	o->key = tr->arena.len;
 	o->key_len = it->key.len;

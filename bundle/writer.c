@@ -21,6 +21,7 @@
 #include "bundle/arena.h"
 #include "bundle/crc32c.h"
 #include "bundle/internal.h"
+#include "util/util.h"
 
 struct bundle_writer {
 	char *data_path, *data_tmp;   /* owned */
@@ -100,15 +101,10 @@ static struct bundle_entry *push(struct bundle_writer *w,
 	struct bundle_entry *c;
 	char *key;
 
-	if (w->n == w->cap) {
-		size_t cap = w->cap ? 2 * w->cap : 64;
-		void *p = realloc(w->items, cap * sizeof(*w->items));
-
-		if (!p)
-			return NULL;
-		w->items = p;
-		w->cap = cap;
-	}
+	c = util_grow(w->items, &w->cap, w->n + 1, sizeof(*w->items));
+	if (!c)
+		return NULL;
+	w->items = c;
 	c = &w->items[w->n];
 	*c = *e;
 	key = arena_alloc(&w->arena, e->key_len + 1);

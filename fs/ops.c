@@ -1,6 +1,6 @@
 /*
  * ops.c - the FUSE low-level operations of ckptfs: a flat, read-only root
- * directory whose files come from an immutable view (fs/view.h).
+ * directory whose files come from an immutable view (view/view.h).
  *
  * `checkpoint` and PREFIX.index are served from the view's memory; reads
  * of PREFIX.data-* are translated into ranges of the source shards and
@@ -28,7 +28,7 @@
 
 #include <fuse_lowlevel.h>
 
-#include "fs/view.h"
+#include "view/view.h"
 
 #define FIRST_FILE_INO 2
 /* Nothing ever changes under the mount: let the kernel cache for a day. */

@@ -1,5 +1,5 @@
 /*
- * ops.h - the FUSE low-level operations that serve a view (fs/view.h).
+ * ops.h - the FUSE low-level operations that serve a view (view/view.h).
  *
  * The tree is flat and immutable: the root directory (inode 1) holds the
  * view's files, file i of the view being inode i + 2. Handlers decode a
@@ -16,17 +16,11 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "fs/fs.h"
+
 struct view;
 struct fuse_lowlevel_ops;
 
-/*
- * Largest read the kernel is allowed to send (conn->max_read and
- * -o max_read). A splice reply must fit the per-thread pipe, which cannot
- * grow past /proc/sys/fs/pipe-max-size (1 MiB by default) without
- * CAP_SYS_RESOURCE; half of that leaves room for the header page and one
- * page per piece, so replies never silently fall back to copying.
- */
-#define CKPTFS_MAX_READ (512u * 1024)
 /* Pieces one read may be spliced from before it is copied instead. */
 #define CKPTFS_MAX_PIECES 64
 

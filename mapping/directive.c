@@ -3,7 +3,7 @@
  * checking its words left to right so that the first error reported is
  * the leftmost one of the line, at the column of the word at fault.
  */
-#include "mapping/parser.h"
+#include "mapping/directive.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -12,6 +12,7 @@
 
 #include "mapping/lexer.h"
 #include "mapping/mapping.h"
+#include "util/util.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -40,26 +41,6 @@ static int oom(struct mapping_parser *p)
 
 	return mapping_diag(p->err, p->errlen, -ENOMEM, &pos, "error",
 			    "out of memory");
-}
-
-/*
- * Make room for item n of an array of cap items of size bytes. Returns the
- * array, moved or not, or NULL (the old array still valid) when out of
- * memory.
- */
-static void *grow(void *arr, size_t *cap, size_t n, size_t size)
-{
-	size_t new_cap = *cap ? *cap * 2 : 8;
-	void *q;
-
-	if (n < *cap)
-		return arr;
-	if (new_cap > (size_t)-1 / size)
-		return NULL;
-	q = realloc(arr, new_cap * size);
-	if (q)
-		*cap = new_cap;
-	return q;
 }
 
 static struct mapping_pos pos_at(const struct mapping_parser *p,
@@ -212,7 +193,7 @@ static int add_source(struct mapping_parser *p, const struct mapping_line *l)
 	struct mapping_source *src;
 	void *q;
 
-	q = grow(m->sources, &p->sources_cap, m->n_sources, sizeof(*src));
+	q = util_grow(m->sources, &p->sources_cap, m->n_sources + 1, sizeof(*src));
 	if (!q)
 		return oom(p);
 	m->sources = q;
@@ -281,7 +262,7 @@ static int add_ref(struct mapping_parser *p, const struct mapping_line *l,
 	struct mapping_source_ref *ref;
 	void *q;
 
-	q = grow(p->refs, &p->refs_cap, p->n_refs, sizeof(*ref));
+	q = util_grow(p->refs, &p->refs_cap, p->n_refs + 1, sizeof(*ref));
 	if (!q)
 		return oom(p);
 	p->refs = q;
@@ -345,7 +326,7 @@ static int add_map(struct mapping_parser *p, const struct mapping_line *l,
 	/* "/" as a scope target means "no scope": store "" (see mapping.h). */
 	if (kind != MAPPING_MAP_TENSOR && !strcmp(to, "/"))
 		to = "";
-	q = grow(m->maps, &p->maps_cap, m->n_maps, sizeof(*mp));
+	q = util_grow(m->maps, &p->maps_cap, m->n_maps + 1, sizeof(*mp));
 	if (!q)
 		return oom(p);
 	m->maps = q;
@@ -401,7 +382,7 @@ static int parse_exclude(struct mapping_parser *p, const struct mapping_line *l)
 	    split_ref(p, l, 1, "glob", EXCLUDE_USAGE, &name_len) ||
 	    want_end(p, l, 2, "quote a glob that contains blanks"))
 		return -EINVAL;
-	q = grow(m->excludes, &p->excludes_cap, m->n_excludes, sizeof(*ex));
+	q = util_grow(m->excludes, &p->excludes_cap, m->n_excludes + 1, sizeof(*ex));
 	if (!q)
 		return oom(p);
 	m->excludes = q;
@@ -467,6 +448,29 @@ static int parse_prefix(struct mapping_parser *p, const struct mapping_line *l)
 }
 
 /* `layout = single|shards` */
+/* Layout names, shared by the `layout` directive and `-o layout=`. */
+int mapping_layout_parse(const char *s, enum mapping_layout *out)
+{
+	if (s && !strcmp(s, "single"))
+		*out = MAPPING_LAYOUT_SINGLE;
+	else if (s && !strcmp(s, "shards"))
+		*out = MAPPING_LAYOUT_SHARDS;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+const char *mapping_layout_name(enum mapping_layout layout)
+{
+	switch (layout) {
+	case MAPPING_LAYOUT_SINGLE:
+		return "single";
+	case MAPPING_LAYOUT_SHARDS:
+		return "shards";
+	}
+	return "unknown";
+}
+
 static int parse_layout(struct mapping_parser *p, const struct mapping_line *l)
 {
 	const struct mapping_token *t;

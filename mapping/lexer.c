@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "mapping/mapping.h"
+#include "util/util.h"
 
 /* A character of already validated UTF-8 text, and its column. */
 struct cursor {
@@ -214,23 +215,15 @@ static int lex_quoted(const struct mapping_lexer *lx, struct cursor *c,
  */
 static int reserve(struct mapping_line *l, size_t n)
 {
-	size_t store = 2 * n + 2, toks = n / 2 + 2;
-	void *p;
+	void *p = util_grow(l->store, &l->store_cap, 2 * n + 2, 1);
 
-	if (l->store_cap < store) {
-		p = realloc(l->store, store);
-		if (!p)
-			return -ENOMEM;
-		l->store = p;
-		l->store_cap = store;
-	}
-	if (l->tok_cap < toks) {
-		p = realloc(l->tok, toks * sizeof(*l->tok));
-		if (!p)
-			return -ENOMEM;
-		l->tok = p;
-		l->tok_cap = toks;
-	}
+	if (!p)
+		return -ENOMEM;
+	l->store = p;
+	p = util_grow(l->tok, &l->tok_cap, n / 2 + 2, sizeof(*l->tok));
+	if (!p)
+		return -ENOMEM;
+	l->tok = p;
 	return 0;
 }
 

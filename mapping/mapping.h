@@ -3,7 +3,7 @@
  *
  * The contract is ../shared/docs/mapping.md (README "Mapping files"). This
  * module only parses: it knows nothing of checkpoints or FUSE. Resolving
- * the directives against real sources is the view's job (fs/view.h), which
+ * the directives against real sources is the view's job (view/view.h), which
  * reports its errors at the positions recorded here.
  *
  * Errors: functions return 0 or a negative errno (-EINVAL for a syntax or

@@ -5,7 +5,7 @@
  * use it, so their source names are looked up only after the last line.
  * The first error stops the parse.
  */
-#include "mapping/parser.h"
+#include "mapping/directive.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -136,26 +136,4 @@ void mapping_free(struct mapping *m)
 	free(m->prefix);
 	free(m->file);
 	free(m);
-}
-
-int mapping_layout_parse(const char *s, enum mapping_layout *out)
-{
-	if (s && !strcmp(s, "single"))
-		*out = MAPPING_LAYOUT_SINGLE;
-	else if (s && !strcmp(s, "shards"))
-		*out = MAPPING_LAYOUT_SHARDS;
-	else
-		return -EINVAL;
-	return 0;
-}
-
-const char *mapping_layout_name(enum mapping_layout layout)
-{
-	switch (layout) {
-	case MAPPING_LAYOUT_SINGLE:
-		return "single";
-	case MAPPING_LAYOUT_SHARDS:
-		return "shards";
-	}
-	return "unknown";
 }

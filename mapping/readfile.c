@@ -4,6 +4,7 @@
  * of relative source paths. The only file system access of this module.
  */
 #include "mapping/mapping.h"
+#include "util/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,41 +43,6 @@ static int cannot_read(const char *path, int e, char *err, size_t errlen)
 			    text);
 }
 
-/* Read all of fd into a new buffer *out of *len bytes. Returns 0 or errno. */
-static int read_all(int fd, char **out, size_t *len)
-{
-	size_t cap = 0, n = 0;
-	char *buf = NULL, *q;
-	ssize_t r;
-
-	for (;;) {
-		if (n == cap) {
-			q = cap < MAX_MAPPING_FILE_SIZE ?
-				realloc(buf, cap ? cap * 2 : 4096) : NULL;
-			if (!q) {
-				free(buf);
-				return cap < MAX_MAPPING_FILE_SIZE ? ENOMEM :
-								     EFBIG;
-			}
-			buf = q;
-			cap = cap ? cap * 2 : 4096;
-		}
-		r = read(fd, buf + n, cap - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			free(buf);
-			return errno;
-		}
-		if (!r)
-			break;
-		n += (size_t)r;
-	}
-	*out = buf;
-	*len = n;
-	return 0;
-}
-
 static int read_file(const char *path, char **buf, size_t *len,
 		     char *err, size_t errlen)
 {
@@ -85,7 +51,8 @@ static int read_file(const char *path, char **buf, size_t *len,
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return cannot_read(path, errno, err, errlen);
-	e = read_all(fd, buf, len);
+	/* "under MAX_MAPPING_FILE_SIZE" */
+	e = -util_read_all(fd, MAX_MAPPING_FILE_SIZE - 1, buf, len);
 	close(fd);
 	if (e == EFBIG) {
 		const struct mapping_pos pos = { path, 0, 0 };

@@ -512,7 +512,7 @@ class Bench:
                 if k.endswith("_reps"):
                     self.cfg[k] = args.reps
         self.build = os.path.abspath(args.build)
-        self.ckptfs = os.path.join(self.build, "fs", "ckptfs")
+        self.ckptfs = os.path.join(self.build, "ckptfs")
         self.bench_gen = os.path.join(self.build, "tests", "bench_gen")
         for b in (self.ckptfs, self.bench_gen):
             if not os.access(b, os.X_OK):

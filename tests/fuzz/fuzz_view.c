@@ -51,7 +51,7 @@
 #include <unistd.h>
 
 #include "bundle/bundle.h"
-#include "fs/view.h"
+#include "view/view.h"
 #include "mapping/mapping.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);

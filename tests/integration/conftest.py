@@ -1,7 +1,7 @@
 """pytest fixtures for the TensorFlow-oracle integration tests of ckptfs.
 
 Environment:
-  CKPTFS_BUILD   build directory holding fs/ckptfs and tests/bundle_rewrite
+  CKPTFS_BUILD   build directory holding ckptfs and tests/bundle_rewrite
                  (default: <repo>/build)
   EXEC_PREFIX    optional command prefix for the C binaries, e.g. "valgrind -q --error-exitcode=99"
 
@@ -67,7 +67,7 @@ def build_dir() -> str:
 
 @pytest.fixture(scope="session")
 def ckptfs_bin(build_dir) -> str:
-    return _require_binary(os.path.join(build_dir, "fs", "ckptfs"))
+    return _require_binary(os.path.join(build_dir, "ckptfs"))
 
 
 @pytest.fixture(scope="session")

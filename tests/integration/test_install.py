@@ -76,7 +76,7 @@ def deb(build) -> str:
 
 
 def version(build) -> str:
-    return sh([os.path.join(build, "fs", "ckptfs"), "--version"]).stdout.split()[1]
+    return sh([os.path.join(build, "ckptfs"), "--version"]).stdout.split()[1]
 
 
 @pytest.mark.parametrize("prefix, helper", [("/usr/local", "usr/local/sbin"),
@@ -109,7 +109,7 @@ def test_deb_contents_and_dependencies(deb, build):
     names = {d.split()[0] for d in depends.strip().split(", ")}
     assert names == RUNTIME_PACKAGES, depends
     # ... which are the packages of the libraries the binary names (NEEDED)
-    binary = os.path.join(build, "fs", "ckptfs")
+    binary = os.path.join(build, "ckptfs")
     needed = re.findall(r"\(NEEDED\)\s+Shared library: \[(.+?)\]",
                         sh(["readelf", "-d", binary]).stdout)
     ldd = dict(re.findall(r"^\s*(\S+) => (\S+)", sh(["ldd", binary]).stdout, re.M))

@@ -21,7 +21,7 @@
 #include <cmocka.h>
 
 #include "bundle/bundle.h"
-#include "fs/view.h"
+#include "view/view.h"
 #include "mapping/mapping.h"
 #include "tests/unit/testutil.h"
 
@@ -868,7 +868,7 @@ static void test_extents_checkpoint_file_text(void **state)
 }
 
 /*
- * BUG (fs/layout.c state_text, fs/view.c check_options): a prefix with a
+ * BUG (view/layout.c state_text, view/build.c check_options): a prefix with a
  * newline (a legal file name, given with view_options / -o prefix=) is
  * written raw inside the quoted string of `checkpoint`, which TF's
  * text-format parser then rejects. Either escape it ("\\n", as TF's

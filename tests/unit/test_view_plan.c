@@ -20,7 +20,7 @@
 #include <cmocka.h>
 
 #include "bundle/bundle.h"
-#include "fs/view.h"
+#include "view/view.h"
 #include "mapping/mapping.h"
 #include "tests/unit/testutil.h"
 
@@ -1305,7 +1305,7 @@ static void test_plan_partitioned_in_shards_layout(void **state)
 }
 
 /*
- * BUG (fs/plan.c map_scope): "map a:enc/ -> /" on a source that has a
+ * BUG (view/plan.c map_scope): "map a:enc/ -> /" on a source that has a
  * tensor called exactly "enc/" makes a target with an empty name. Nothing
  * in the plan rejects it; the index builder then fails with "index keys
  * must be unique and added in increasing order", which names no line.

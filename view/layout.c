@@ -15,7 +15,8 @@
  *   MergeBundles does, without moving files).
  */
 #define _GNU_SOURCE /* F_DUPFD_CLOEXEC */
-#include "fs/view_impl.h"
+#include "view/view_impl.h"
+#include "util/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -108,15 +109,11 @@ static int new_pair(const struct ref *r, const struct ref *prev)
 static int push_extent(struct view_data *d, size_t *cap,
 		       const struct view_extent *x)
 {
-	if (d->n == *cap) {
-		size_t c = *cap ? 2 * *cap : 64;
-		void *p = realloc(d->ext, c * sizeof(*d->ext));
+	void *p = util_grow(d->ext, cap, d->n + 1, sizeof(*d->ext));
 
-		if (!p)
-			return -ENOMEM;
-		d->ext = p;
-		*cap = c;
-	}
+	if (!p)
+		return -ENOMEM;
+	d->ext = p;
 	d->ext[d->n++] = *x;
 	return 0;
 }
@@ -236,7 +233,6 @@ static char *state_text(const char *prefix)
 static int make_files(struct view *v, struct view_data *data, size_t n_data)
 {
 	size_t nf = n_data + 2;
-	char suffix[64];
 
 	v->files = calloc(nf, sizeof(*v->files));
 	v->data = calloc(nf, sizeof(*v->data));
@@ -249,10 +245,10 @@ static int make_files(struct view *v, struct view_data *data, size_t n_data)
 	for (size_t i = 0; i < n_data; i++) {
 		struct view_data *d = &data[i];
 
-		snprintf(suffix, sizeof(suffix), ".data-%05zu-of-%05zu", i, n_data);
 		v->data[i + 1] = *d;
 		v->files[i + 1] = (struct view_file){
-			file_name(v->prefix, suffix), VIEW_FILE_DATA,
+			bundle_shard_name(v->prefix, (int)i, (int)n_data),
+			VIEW_FILE_DATA,
 			d->n ? d->ext[d->n - 1].voff + d->ext[d->n - 1].len : 0,
 			NULL };
 	}

@@ -4,12 +4,19 @@
  * 0 success, 1 bad input or a failed check, 2 a mount that failed.
  * These are the only functions that print; the libraries never do.
  */
-#ifndef CKPTFS_FS_CLI_H
-#define CKPTFS_FS_CLI_H
+#ifndef CKPTFS_CLI_CLI_H
+#define CKPTFS_CLI_CLI_H
 
 #include <stdio.h>
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "bundle/bundle.h"
+
+struct mapping;
+struct view;
+struct view_options;
 
 enum cli_status {
 	CLI_OK = 0,
@@ -42,5 +49,14 @@ void cli_print_entry(FILE *f, const char *name, size_t name_len,
 /* The same, ending with end instead of a newline (for extra columns). */
 void cli_print_entry_tail(FILE *f, const char *name, size_t name_len,
 			  const struct bundle_entry *e, const char *end);
+
+/*
+ * Parse mapping and build its view, printing errors and warnings to
+ * stderr. 0 with *m and *v set (caller frees both), or -1.
+ */
+int cli_open_view(const char *mapping, const struct view_options *opt,
+		  struct mapping **m, struct view **v);
+
+void cli_human_size(char *buf, size_t len, uint64_t n);
 
 #endif

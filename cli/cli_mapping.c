@@ -2,46 +2,13 @@
  * cli_mapping.c - `ckptfs check MAPPING`, `ckptfs ls MAPPING`: resolve a
  * mapping exactly as a mount would, and show the result.
  */
-#include "fs/cli.h"
+#include "cli/cli.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "fs/cli_view.h"
-#include "fs/help.h"
-
-int cli_open_view(const char *mapping, const struct view_options *opt,
-		  struct mapping **m, struct view **v)
-{
-	char err[2048];
-	int rc = mapping_parse_file(mapping, m, err, sizeof(err));
-
-	if (rc == 0)
-		rc = view_build(*m, opt, v, err, sizeof(err));
-	if (rc) {
-		fprintf(stderr, "%s\n", err);
-		mapping_free(*m);
-		*m = NULL;
-		return -1;
-	}
-	for (size_t i = 0; i < view_num_warnings(*v); i++)
-		fprintf(stderr, "%s\n", view_warning(*v, i));
-	return 0;
-}
-
-/* "1.5 GiB": sizes a person reads at a glance. */
-void cli_human_size(char *buf, size_t len, uint64_t n)
-{
-	static const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
-	double x = (double)n;
-	int u = 0;
-
-	while (x >= 1024 && u < 5) {
-		x /= 1024;
-		u++;
-	}
-	snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", x, unit[u]);
-}
+#include "cli/help.h"
+#include "view/view.h"
 
 int cli_check(int argc, char **argv)
 {

@@ -1,9 +1,10 @@
 /*
  * view.h - the merged checkpoint as a pure, immutable plan: which tensors
  * of which sources appear under which names, the synthesized .index bytes,
- * and the virtual files with their extent tables. No libfuse here: the
- * daemon (ops.c), `ckptfs check/ls/materialize` and the unit tests all use
- * this same plan.
+ * and the virtual files with their extent tables. This library is the
+ * heart of ckptfs; its front ends (the FUSE daemon in fs/, the commands
+ * in cli/, the unit tests and fuzz_view) all use this same plan. It never
+ * sees libfuse and never prints.
  *
  * Errors: 0 or a negative errno, with a message in the caller's (err,
  * errlen) buffer in mapping-file form ("FILE:LINE:COL: error: ...") when a
@@ -12,8 +13,8 @@
  * Thread safety: a view is immutable once built; every const function may
  * be called from any number of threads at once (the FUSE workers).
  */
-#ifndef CKPTFS_FS_VIEW_H
-#define CKPTFS_FS_VIEW_H
+#ifndef CKPTFS_VIEW_VIEW_H
+#define CKPTFS_VIEW_VIEW_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -132,4 +133,4 @@ int64_t view_read(const struct view *v, size_t file, uint64_t off,
  */
 void view_compact(struct view *v);
 
-#endif /* CKPTFS_FS_VIEW_H */
+#endif /* CKPTFS_VIEW_VIEW_H */

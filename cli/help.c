@@ -5,10 +5,16 @@
  * continuation lines too), and section headings as lines ending in ':'.
  * Lines stay under 80 columns.
  */
-#include "fs/help.h"
+#include "cli/help.h"
 
 #include <stdarg.h>
 #include <string.h>
+
+#include "fs/fs.h"
+#include "util/util.h"
+
+/* The mount help below states the max_read range in bytes. */
+_Static_assert(CKPTFS_MAX_READ == 524288, "update -o max_read in the mount help");
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -242,41 +248,15 @@ const struct help_command *help_find(const char *name)
 	return NULL;
 }
 
-/* Edit distance of a and b, counting a swap of neighbours as one edit. */
-static size_t distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b), d[16][16];
-
-	if (la > 15 || lb > 15)
-		return (size_t)-1;
-	for (size_t i = 0; i <= la; i++)
-		d[i][0] = i;
-	for (size_t j = 0; j <= lb; j++)
-		d[0][j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		for (size_t j = 1; j <= lb; j++) {
-			size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-
-			if (d[i - 1][j] + 1 < best)
-				best = d[i - 1][j] + 1;
-			if (d[i][j - 1] + 1 < best)
-				best = d[i][j - 1] + 1;
-			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
-			    a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
-				best = d[i - 2][j - 2] + 1;
-			d[i][j] = best;
-		}
-	}
-	return d[la][lb];
-}
-
 const char *help_suggest(const char *name)
 {
 	const char *best = NULL;
 	size_t best_d = 3; /* at most two edits away */
 
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
-		size_t d = distance(name, commands[i].name);
+		size_t d = util_edit_distance(name, strlen(name), commands[i].name,
+					      strlen(commands[i].name), 2,
+					      UTIL_EDIT_SWAP);
 
 		if (d < best_d && d < strlen(commands[i].name)) {
 			best = commands[i].name;

@@ -6,15 +6,16 @@
  * root rule takes everything, a tensor rule takes one name; excludes hide
  * tensors from every map line of their source.
  */
-#include "fs/view_impl.h"
+#include "view/view_impl.h"
 
 #include <errno.h>
 #include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "fs/nametable.h"
-#include "fs/suggest.h"
+#include "view/nametable.h"
+#include "view/suggest.h"
+#include "util/util.h"
 
 /* TF2's object graph: carried only by an exact rule (mapping.md). */
 static const char object_graph[] = "_CHECKPOINTABLE_OBJECT_GRAPH";
@@ -99,15 +100,12 @@ static void apply_excludes(struct plan *p)
 
 static struct view_target *push_target(struct view *v)
 {
-	if (v->n_targets == v->cap_targets) {
-		size_t cap = v->cap_targets ? 2 * v->cap_targets : 256;
-		void *t = realloc(v->targets, cap * sizeof(*v->targets));
+	void *t = util_grow(v->targets, &v->cap_targets, v->n_targets + 1,
+			    sizeof(*v->targets));
 
-		if (!t)
-			return NULL;
-		v->targets = t;
-		v->cap_targets = cap;
-	}
+	if (!t)
+		return NULL;
+	v->targets = t;
 	return &v->targets[v->n_targets++];
 }
 

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "fs/cli.h"
-#include "fs/help.h"
+#include "cli/cli.h"
+#include "cli/help.h"
 
 struct subcommand {
 	const char *name;

@@ -3,8 +3,8 @@
  * caller's number: how the plan finds target-name conflicts in O(1) per
  * tensor, for merges of millions of tensors.
  */
-#ifndef CKPTFS_FS_NAMETABLE_H
-#define CKPTFS_FS_NAMETABLE_H
+#ifndef CKPTFS_VIEW_NAMETABLE_H
+#define CKPTFS_VIEW_NAMETABLE_H
 
 #include <stddef.h>
 #include <stdint.h>

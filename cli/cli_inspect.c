@@ -2,60 +2,14 @@
  * cli_inspect.c - `ckptfs ls CKPT`, `ckptfs verify CKPT`, `ckptfs cat CKPT
  * NAME`: look inside one checkpoint.
  */
-#include "fs/cli.h"
-#include "fs/help.h"
+#include "cli/cli.h"
+#include "cli/help.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-void cli_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("ckptfs: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-int cli_is_mapping(const char *path)
-{
-	char *prefix = NULL;
-	struct stat st;
-
-	if (bundle_resolve_prefix(path, &prefix, NULL, 0) == 0) {
-		free(prefix);
-		return 0;
-	}
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-void cli_print_entry(FILE *f, const char *name, size_t name_len,
-		     const struct bundle_entry *e)
-{
-	cli_print_entry_tail(f, name, name_len, e, "\n");
-}
-
-void cli_print_entry_tail(FILE *f, const char *name, size_t name_len,
-			  const struct bundle_entry *e, const char *end)
-{
-	const char *dt = bundle_dtype_name(e->dtype);
-
-	fwrite(name, 1, name_len, f);
-	fprintf(f, "\t%s\t[", dt ? dt : "unknown");
-	for (int i = 0; i < e->rank; i++)
-		fprintf(f, "%s%lld", i ? "," : "", (long long)e->dims[i]);
-	if (e->n_slices)
-		fprintf(f, "]\t-\t-\t-%s", end);
-	else
-		fprintf(f, "]\t%d\t%lld\t%lld%s", e->shard_id,
-			(long long)e->offset, (long long)e->size, end);
-}
 
 static int open_or_complain(const char *path, struct bundle_reader **r)
 {

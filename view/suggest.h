@@ -4,8 +4,8 @@
  * case, a missing or extra '/', a typo), which TensorFlow's own error does
  * not offer.
  */
-#ifndef CKPTFS_FS_SUGGEST_H
-#define CKPTFS_FS_SUGGEST_H
+#ifndef CKPTFS_VIEW_SUGGEST_H
+#define CKPTFS_VIEW_SUGGEST_H
 
 #include <stddef.h>
 

@@ -1,5 +1,5 @@
 /* nametable.c - open addressing, linear probing, grow at 50% load. */
-#include "fs/nametable.h"
+#include "view/nametable.h"
 
 #include <errno.h>
 #include <stdlib.h>

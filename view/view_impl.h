@@ -1,15 +1,15 @@
 /*
- * view_impl.h - the inside of struct view, shared by the files that build
- * it (plan.c resolves the mapping, layout.c places bytes and synthesizes
- * the index, view.c serves). Not for use outside fs/view*.c, plan.c and
- * layout.c.
+ * view_impl.h - the inside of struct view, shared by the files of view/:
+ * build.c drives a build, plan.c resolves the mapping, layout.c places
+ * bytes and synthesizes the index, warn.c collects warnings, view.c and
+ * read.c serve. Private to view/.
  */
-#ifndef CKPTFS_FS_VIEW_IMPL_H
-#define CKPTFS_FS_VIEW_IMPL_H
+#ifndef CKPTFS_VIEW_VIEW_IMPL_H
+#define CKPTFS_VIEW_VIEW_IMPL_H
 
 #include <stdarg.h>
 
-#include "fs/view.h"
+#include "view/view.h"
 
 /* One entry of the merged index. */
 struct view_target {
@@ -43,7 +43,7 @@ struct view {
 	struct bundle_reader **readers;   /* owned, m->n_sources; NULL after compact */
 	size_t *source_tensors;           /* owned, m->n_sources */
 	char **warnings;                  /* owned */
-	size_t n_warnings;
+	size_t n_warnings, cap_warnings;
 	struct view_target *targets;      /* owned, sorted by key */
 	size_t n_targets, cap_targets;
 	uint64_t tensor_bytes;
@@ -63,7 +63,7 @@ int plan_resolve(struct view *v, char *err, size_t errlen);
 /* layout.c: place data, build files, extents and the index. */
 int layout_build(struct view *v, char *err, size_t errlen);
 
-/* view.c: record a warning (formatted like mapping_diag). */
+/* warn.c: record a warning (formatted like mapping_diag). */
 __attribute__((format(printf, 3, 4)))
 int view_warn(struct view *v, const struct mapping_pos *pos,
 	      const char *fmt, ...);

@@ -12,7 +12,7 @@
  * index last, so an interrupted run leaves no half-written checkpoint.
  */
 #define _GNU_SOURCE /* getrandom */
-#include "fs/cli.h"
+#include "cli/cli.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,8 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fs/cli_view.h"
-#include "fs/help.h"
+#include "cli/help.h"
+#include "view/view.h"
 
 struct progress {
 	uint64_t done, total;

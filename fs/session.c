@@ -1,28 +1,16 @@
 /*
- * mount.c - `ckptfs MAPPING MOUNTPOINT [-o OPTIONS] [-f] [-d] [-s]`, the
- * same command mount(8) runs as mount.ckptfs and mount.fuse3 runs for
- * type fuse.ckptfs: build the merged checkpoint, mount it read-only and
- * serve it until it is unmounted or the daemon gets SIGTERM/SIGINT.
- *
- * Nothing is mounted half-way: the mountpoint, the options, the mapping
- * and every source are checked, and the .index bytes built, before the
- * FUSE session exists; the daemon goes into the background only once the
- * mount succeeded, so the exit status of the command tells the truth.
- *
- * Exit status: 0 mounted (and later unmounted, or stopped by a signal),
- * 1 bad input (options, mapping, sources), 2 the mount could not be made
- * (mountpoint missing or not a directory, FUSE refused).
+ * session.c - the mount command line (libfuse's option syntax), the
+ * mountpoint checks and the FUSE session that serves a view (see fs.h):
+ * mount, daemonize only once mounted (so the command's exit status tells
+ * the truth), run the worker loop, unmount.
  */
 /* realpath and vsyslog are outside the POSIX set the project builds with */
 #define _DEFAULT_SOURCE
 #define FUSE_USE_VERSION 34
 
-#include "fs/cli.h"
-#include "fs/cli_view.h"
-#include "fs/help.h"
+#include "fs/fs.h"
 
 #include <errno.h>
-#include <malloc.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -37,11 +25,7 @@
 #include <fuse_opt.h>
 
 #include "fs/ops.h"
-#include "fs/view.h"
-#include "mapping/mapping.h"
 
-/* help.c's mount help states the max_read range in bytes */
-_Static_assert(CKPTFS_MAX_READ == 524288, "update -o max_read in fs/help.c");
 
 /* Default -o readahead (KiB): two max_read requests' worth. */
 #define CKPTFS_READAHEAD_KB 1024
@@ -62,16 +46,41 @@ struct mount_opts {
 	int subtype;
 };
 
+struct fs_mount {
+	struct fuse_args args;         /* what libfuse parses and mounts with */
+	struct fuse_cmdline_opts cmd;  /* its reading of them */
+	struct mount_opts o;
+	struct fs_mount_request req;   /* views of the fields above */
+	fs_notice_fn *notice;
+	void *notice_ctx;              /* borrowed */
+	char *err;                     /* the caller's buffer, while parsing */
+	size_t errlen;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void notice(const struct fs_mount *fm, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (!fm->notice)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fm->notice(fm->notice_ctx, msg);
+}
+
 enum { KEY_ALLOW_OTHER, KEY_FSNAME, KEY_SUBTYPE, KEY_MAX_THREADS };
 
-#define MOUNT_OPT(t, field) { t, offsetof(struct mount_opts, field), 1 }
+#define MOUNT_OPT(t, field) { t, offsetof(struct fs_mount, o.field), 1 }
 
 static const struct fuse_opt mount_opt_spec[] = {
 	MOUNT_OPT("prefix=%s", prefix),
 	MOUNT_OPT("layout=%s", layout),
 	MOUNT_OPT("max_read=%u", max_read),
 	MOUNT_OPT("readahead=%u", readahead),
-	{ "readahead=", offsetof(struct mount_opts, readahead_set), 1 },
+	{ "readahead=", offsetof(struct fs_mount, o.readahead_set), 1 },
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("fsname=", KEY_FSNAME),
 	FUSE_OPT_KEY("subtype=", KEY_SUBTYPE),
@@ -99,7 +108,8 @@ static int take_positional(char **slot, const char *arg)
 static int mount_opt_proc(void *data, const char *arg, int key,
 			  struct fuse_args *outargs)
 {
-	struct mount_opts *o = data;
+	struct fs_mount *fm = data;
+	struct mount_opts *o = &fm->o;
 
 	(void)outargs;
 	switch (key) {
@@ -108,7 +118,7 @@ static int mount_opt_proc(void *data, const char *arg, int key,
 			return take_positional(&o->mapping, arg);
 		if (!o->mountpoint)
 			return take_positional(&o->mountpoint, arg);
-		cli_error("unexpected argument '%s'", arg);
+		snprintf(fm->err, fm->errlen, "unexpected argument '%s'", arg);
 		return -1;
 	case KEY_ALLOW_OTHER:
 		o->allow_other = 1;
@@ -121,7 +131,8 @@ static int mount_opt_proc(void *data, const char *arg, int key,
 		break;
 	case KEY_MAX_THREADS:
 		/* the API 3.4 loop config has no such field: say so, not nothing */
-		cli_error("ignoring %s: libfuse starts up to 10 worker threads", arg);
+		notice(fm, "ignoring %s: libfuse starts up to 10 worker threads",
+		       arg);
 		return 0;
 	}
 	return 1; /* keep it: the rest is libfuse's to parse */
@@ -144,36 +155,63 @@ static int add_default_opts(struct fuse_args *args, const struct mount_opts *o)
 	return fuse_opt_add_arg(args, "-oro");
 }
 
-/* Parse the command line: -1 to go on, else the exit status. */
-static int parse_cmdline(struct fuse_args *args, struct mount_opts *o,
-			 struct fuse_cmdline_opts *cmd, const char *progname)
+int fs_mount_parse(int argc, char **argv, fs_notice_fn *notice_fn,
+		   void *ctx, struct fs_mount **out, char *err, size_t errlen)
 {
-	if (fuse_opt_parse(args, o, mount_opt_spec, mount_opt_proc) == -1 ||
-	    add_default_opts(args, o) || fuse_parse_cmdline(args, cmd) != 0)
-		return CLI_BAD_INPUT;
-	if (cmd->show_help) {
-		/* the text is help.c's: libfuse's own lists options we ignore */
-		help_mount(stdout, progname);
-		return fflush(stdout) == 0 ? CLI_OK : CLI_BAD_INPUT;
+	struct fs_mount *fm = calloc(1, sizeof(*fm));
+	int rc = -EINVAL;
+
+	if (errlen)
+		err[0] = '\0';
+	if (!fm) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
 	}
-	if (cmd->show_version) {
-		help_version(stdout, progname);
-		/* before fusermount3, which libfuse runs, prints its version */
-		fflush(stdout);
-		fuse_lowlevel_version();
-		return CLI_OK;
+	fm->args = (struct fuse_args)FUSE_ARGS_INIT(argc, argv);
+	fm->notice = notice_fn;
+	fm->notice_ctx = ctx;
+	fm->err = err;
+	fm->errlen = errlen;
+	/* fuse_opt_parse() takes the fields at their offsets in fm->o */
+	if (fuse_opt_parse(&fm->args, fm, mount_opt_spec, mount_opt_proc) == 0 &&
+	    add_default_opts(&fm->args, &fm->o) == 0 &&
+	    fuse_parse_cmdline(&fm->args, &fm->cmd) == 0)
+		rc = 0;
+	fm->err = NULL;
+	fm->req = (struct fs_mount_request){
+		fm->o.mapping, fm->o.mountpoint, fm->o.prefix, fm->o.layout,
+		fm->cmd.show_help, fm->cmd.show_version };
+	if (rc) {
+		fs_mount_free(fm);
+		return rc;
 	}
-	if (!o->mapping || !o->mountpoint)
-		return help_usage_error(NULL, progname, "missing %s",
-					o->mapping ? "MOUNTPOINT" : "MAPPING and MOUNTPOINT");
-	return -1;
+	*out = fm;
+	return 0;
 }
 
-/*
- * Check the mountpoint before anything else, and make *mountpoint absolute:
- * the daemon leaves its working directory, and unmounting needs the path.
- * mount.fuse3 may pass an open /dev/fuse as /dev/fd/N instead of a path.
- */
+void fs_mount_free(struct fs_mount *fm)
+{
+	if (!fm)
+		return;
+	free(fm->cmd.mountpoint);
+	free(fm->o.mapping);
+	free(fm->o.mountpoint);
+	free(fm->o.prefix);
+	free(fm->o.layout);
+	fuse_opt_free_args(&fm->args);
+	free(fm);
+}
+
+const struct fs_mount_request *fs_mount_request(const struct fs_mount *fm)
+{
+	return &fm->req;
+}
+
+void fs_report_libfuse_version(void)
+{
+	fuse_lowlevel_version();
+}
+
 /* Undo mountinfo's octal escapes (\040 for a blank) in place. */
 static void unescape_octal(char *s)
 {
@@ -229,119 +267,72 @@ static int find_mount(const char *abs, char *dev, size_t devlen)
  * max_readahead, so it is set between mount and INIT, and init() asks for
  * the same (ops.c).
  */
-static void set_readahead(const char *mountpoint, unsigned kb, int explicit)
+static void set_readahead(const struct fs_mount *fm, unsigned kb)
 {
 	char dev[32], path[96];
 	FILE *f;
 	int ok;
 
-	if (!kb || !find_mount(mountpoint, dev, sizeof(dev)))
+	if (!kb || !find_mount(fm->o.mountpoint, dev, sizeof(dev)))
 		return;
 	snprintf(path, sizeof(path), "/sys/class/bdi/%s/read_ahead_kb", dev);
 	f = fopen(path, "we");
 	ok = f && fprintf(f, "%u\n", kb) > 0;
 	if (f && fclose(f) != 0)
 		ok = 0;
-	if (!ok && explicit)
-		cli_error("cannot set readahead=%u: '%s': %s", kb, path,
-			  strerror(errno));
+	if (!ok && fm->o.readahead_set)
+		notice(fm, "cannot set readahead=%u: '%s': %s", kb, path,
+		       strerror(errno));
 }
 
-
-static int check_mountpoint(char **mountpoint)
+int fs_mount_check_mountpoint(struct fs_mount *fm, char *err, size_t errlen)
 {
-	const char *path = *mountpoint;
+	const char *path = fm->o.mountpoint;
 	char *abs;
 	unsigned fd;
 	struct stat st;
 	char c;
 
+	/* mount.fuse3 may pass an open /dev/fuse as /dev/fd/N */
 	if (sscanf(path, "/dev/fd/%u%c", &fd, &c) == 1)
 		return 0;
 	if (stat(path, &st) != 0) {
-		if (errno == ENOENT)
-			cli_error("mountpoint '%s' does not exist (create it: mkdir -p '%s')",
-				  path, path);
-		else if (errno == ENOTCONN)
-			cli_error("mountpoint '%s': %s (a dead mount? try 'fusermount3 -u %s')",
-				  path, strerror(errno), path);
+		int e = errno;
+
+		if (e == ENOENT)
+			snprintf(err, errlen, "mountpoint '%s' does not exist (create it: mkdir -p '%s')",
+				 path, path);
+		else if (e == ENOTCONN)
+			snprintf(err, errlen, "mountpoint '%s': %s (a dead mount? try 'fusermount3 -u %s')",
+				 path, strerror(e), path);
 		else
-			cli_error("cannot access mountpoint '%s': %s", path,
-				  strerror(errno));
-		return -1;
+			snprintf(err, errlen, "cannot access mountpoint '%s': %s",
+				 path, strerror(e));
+		return -e;
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		cli_error("mountpoint '%s' is not a directory (mount on an empty directory)",
-			  path);
-		return -1;
+		snprintf(err, errlen, "mountpoint '%s' is not a directory (mount on an empty directory)",
+			 path);
+		return -ENOTDIR;
 	}
 	abs = realpath(path, NULL);
 	if (!abs) {
-		cli_error("cannot resolve mountpoint '%s': %s", path, strerror(errno));
-		return -1;
+		int e = errno;
+
+		snprintf(err, errlen, "cannot resolve mountpoint '%s': %s", path,
+			 strerror(e));
+		return -e;
 	}
 	if (find_mount(abs, NULL, 0)) {
-		cli_error("mountpoint '%s' is already mounted (unmount it first: fusermount3 -u '%s')",
-			  abs, abs);
+		snprintf(err, errlen, "mountpoint '%s' is already mounted (unmount it first: fusermount3 -u '%s')",
+			 abs, abs);
 		free(abs);
-		return -1;
+		return -EBUSY;
 	}
-	free(*mountpoint);
-	*mountpoint = abs;
+	free(fm->o.mountpoint);
+	fm->o.mountpoint = abs;
+	fm->req.mountpoint = abs;
 	return 0;
-}
-
-/* A -o prefix= value must be one file name. */
-static int check_prefix(const char *prefix)
-{
-	if (*prefix && !strchr(prefix, '/') && strcmp(prefix, ".") &&
-	    strcmp(prefix, ".."))
-		return 0;
-	cli_error("invalid prefix '%s': must be a file name, without '/'", prefix);
-	return -1;
-}
-
-/* Every file must be reachable by name: lookup and readdir stop at NAME_MAX. */
-static int check_names(const struct view *v)
-{
-	for (size_t i = 0; i < view_num_files(v); i++) {
-		const char *name = view_file_at(v, i)->name;
-
-		if (strlen(name) > NAME_MAX) {
-			cli_error("file name '%s' is longer than %d bytes: use a shorter prefix",
-				  name, NAME_MAX);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* Parse the mapping and build the whole view; warnings go to stderr. */
-static int build_view(const struct mount_opts *o, struct mapping **m,
-		      struct view **v)
-{
-	struct view_options vo = { .prefix = o->prefix, .layout = -1 };
-	enum mapping_layout layout;
-
-	if (o->layout && mapping_layout_parse(o->layout, &layout)) {
-		cli_error("invalid layout '%s': expected 'single' or 'shards'",
-			  o->layout);
-		return -1;
-	}
-	if (o->layout)
-		vo.layout = (int)layout;
-	if (o->prefix && check_prefix(o->prefix))
-		return -1;
-	/* prints FILE:LINE:COL diagnostics as they are, like check/ls do */
-	if (cli_open_view(o->mapping, &vo, m, v))
-		return -1;
-	view_compact(*v);
-	/*
-	 * Building the plan peaks at a few hundred bytes per tensor; hand
-	 * the freed heap back so the daemon lives on the index and extents.
-	 */
-	malloc_trim(0);
-	return check_names(*v);
 }
 
 /* fuse_log levels are syslog priorities, in the same order. */
@@ -350,8 +341,7 @@ static void syslog_log(enum fuse_log_level level, const char *fmt, va_list ap)
 	vsyslog((int)level, fmt, ap);
 }
 
-/* One fd per source shard stays open for the life of the mount. */
-static void raise_fd_limit(void)
+void fs_raise_fd_limit(void)
 {
 	struct rlimit rl;
 
@@ -379,37 +369,45 @@ static int run_loop(struct fuse_session *se, const struct fuse_cmdline_opts *cmd
 	return fuse_session_loop_mt(se, &cfg);
 }
 
-/* Mount, leave the foreground unless -f, serve; returns the exit status. */
-static int serve(struct fuse_args *args, const struct fuse_cmdline_opts *cmd,
-		 const struct mount_opts *o, struct ckptfs *fs)
+/* Mount, leave the foreground unless -f, serve. */
+static int serve(struct fs_mount *fm, struct ckptfs *fs, char *err,
+		 size_t errlen)
 {
 	struct fuse_session *se;
-	int rc = CLI_MOUNT_FAILED, ret;
+	int rc, ret;
 
-	se = fuse_session_new(args, &ckptfs_ll_ops, sizeof(ckptfs_ll_ops), fs);
+	se = fuse_session_new(&fm->args, &ckptfs_ll_ops, sizeof(ckptfs_ll_ops), fs);
 	if (!se) {
-		cli_error("cannot start a FUSE session (see the message above; '%s --help'"
-			  " lists the options)", "ckptfs MAPPING MOUNTPOINT");
-		return CLI_BAD_INPUT;
+		snprintf(err, errlen, "cannot start a FUSE session (see the message above; '%s --help'"
+			 " lists the options)", "ckptfs MAPPING MOUNTPOINT");
+		return -EINVAL;
 	}
-	if (fuse_set_signal_handlers(se) != 0)
+	rc = -EIO;
+	if (fuse_set_signal_handlers(se) != 0) {
+		snprintf(err, errlen, "cannot set signal handlers");
 		goto out_destroy;
-	if (fuse_session_mount(se, o->mountpoint) != 0) {
-		cli_error("cannot mount on '%s' (see the message above)", o->mountpoint);
+	}
+	if (fuse_session_mount(se, fm->o.mountpoint) != 0) {
+		snprintf(err, errlen, "cannot mount on '%s' (see the message above)",
+			 fm->o.mountpoint);
 		goto out_signals;
 	}
-	set_readahead(o->mountpoint, fs->max_readahead / 1024, o->readahead_set);
-	if (!cmd->foreground) {
+	set_readahead(fm, fs->max_readahead / 1024);
+	if (!fm->cmd.foreground) {
 		openlog("ckptfs", LOG_PID, LOG_DAEMON);
 		fuse_set_log_func(syslog_log);
 	}
-	if (fuse_daemonize(cmd->foreground) != 0)
+	if (fuse_daemonize(fm->cmd.foreground) != 0) {
+		snprintf(err, errlen, "cannot go into the background");
 		goto out_unmount;
-	ret = run_loop(se, cmd);
+	}
+	ret = run_loop(se, &fm->cmd);
 	/* unmounted (0) or SIGTERM/SIGINT/SIGHUP (> 0) are a normal end */
-	rc = ret < 0 ? CLI_MOUNT_FAILED : CLI_OK;
-	if (ret < 0)
+	rc = ret < 0 ? ret : 0;
+	if (ret < 0) {
+		snprintf(err, errlen, "session ended: %s", strerror(-ret));
 		fuse_log(FUSE_LOG_ERR, "ckptfs: session ended: %s\n", strerror(-ret));
+	}
 out_unmount:
 	fuse_session_unmount(se);
 out_signals:
@@ -419,67 +417,31 @@ out_destroy:
 	return rc;
 }
 
-/* Size the kernel's requests, build the state, and serve. */
-static int mount_view(struct fuse_args *args, const struct mount_opts *o,
-		      const struct fuse_cmdline_opts *cmd, const struct view *v)
+int fs_mount_serve(struct fs_mount *fm, const struct view *v, char *err,
+		   size_t errlen)
 {
+	const struct mount_opts *o = &fm->o;
 	char opt[64];
 	struct ckptfs fs;
 	int rc;
 
 	if (ckptfs_init(&fs, v, o->max_read ? o->max_read : CKPTFS_MAX_READ)) {
-		cli_error("out of memory");
-		return CLI_MOUNT_FAILED;
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
 	}
 	fs.max_readahead = 1024 * (o->readahead_set ? o->readahead
 						    : CKPTFS_READAHEAD_KB);
 	if (o->max_read && o->max_read != fs.max_read)
-		cli_error("max_read=%u is out of range, using %u", o->max_read,
-			  fs.max_read);
+		notice(fm, "max_read=%u is out of range, using %u", o->max_read,
+		       fs.max_read);
 	/* the same value init() sets, or libfuse fails the mount (EPROTO) */
 	snprintf(opt, sizeof(opt), "-omax_read=%u", fs.max_read);
-	if (fuse_opt_add_arg(args, opt)) {
-		cli_error("out of memory");
-		rc = CLI_MOUNT_FAILED;
+	if (fuse_opt_add_arg(&fm->args, opt)) {
+		snprintf(err, errlen, "out of memory");
+		rc = -ENOMEM;
 	} else {
-		rc = serve(args, cmd, o, &fs);
+		rc = serve(fm, &fs, err, errlen);
 	}
 	ckptfs_release(&fs);
-	return rc;
-}
-
-int cli_mount(int argc, char **argv, const char *progname)
-{
-	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct fuse_cmdline_opts cmd;
-	struct mount_opts o;
-	struct mapping *m = NULL;
-	struct view *v = NULL;
-	int rc;
-
-	memset(&o, 0, sizeof(o));
-	memset(&cmd, 0, sizeof(cmd));
-	raise_fd_limit();
-	rc = parse_cmdline(&args, &o, &cmd, progname);
-	if (rc >= 0)
-		goto out;
-	rc = CLI_MOUNT_FAILED;
-	if (check_mountpoint(&o.mountpoint))
-		goto out;
-	rc = CLI_BAD_INPUT;
-	if (build_view(&o, &m, &v))
-		goto out;
-	rc = mount_view(&args, &o, &cmd, v);
-out:
-	if (v)
-		view_free(v);
-	if (m)
-		mapping_free(m);
-	free(cmd.mountpoint);
-	free(o.mapping);
-	free(o.mountpoint);
-	free(o.prefix);
-	free(o.layout);
-	fuse_opt_free_args(&args);
 	return rc;
 }

@@ -3,7 +3,7 @@
  * query. Case-only differences rank first. Runs only on the error path, so
  * a plain scan of the names is fine; the length filter keeps it quick.
  */
-#include "fs/suggest.h"
+#include "view/suggest.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "bundle/bundle.h"
+#include "util/util.h"
 
 #define SUGGEST_MAX 3
 #define SUGGEST_NAME_MAX 256
@@ -20,42 +21,6 @@ struct candidate {
 	int score; /* lower is better */
 };
 
-/* Case-insensitive Levenshtein distance, or limit+1 once it exceeds limit. */
-static int distance(const char *a, size_t la, const char *b, size_t lb,
-		    int limit)
-{
-	int row[SUGGEST_NAME_MAX + 1];
-
-	if (la > SUGGEST_NAME_MAX || lb > SUGGEST_NAME_MAX)
-		return limit + 1;
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = (int)j;
-	for (size_t i = 1; i <= la; i++) {
-		int diag = row[0], best;
-
-		row[0] = (int)i;
-		best = row[0];
-		for (size_t j = 1; j <= lb; j++) {
-			int up = row[j];
-			int sub = diag + (tolower((unsigned char)a[i - 1]) !=
-					  tolower((unsigned char)b[j - 1]));
-			int v = sub;
-
-			if (up + 1 < v)
-				v = up + 1;
-			if (row[j - 1] + 1 < v)
-				v = row[j - 1] + 1;
-			row[j] = v;
-			diag = up;
-			if (v < best)
-				best = v;
-		}
-		if (best > limit)
-			return limit + 1;
-	}
-	return row[lb];
-}
-
 static void consider(struct candidate *best, const char *q, size_t ql,
 		     const char *name, size_t len, int limit)
 {
@@ -63,7 +28,8 @@ static void consider(struct candidate *best, const char *q, size_t ql,
 
 	if (len >= SUGGEST_NAME_MAX || (len > ql ? len - ql : ql - len) > (size_t)limit)
 		return;
-	d = distance(q, ql, name, len, limit);
+	d = (int)util_edit_distance(q, ql, name, len, (size_t)limit,
+				    UTIL_EDIT_FOLD_CASE);
 	if (d > limit)
 		return;
 	/* exact-but-for-case first: distance 0 yet different bytes */

@@ -1,10 +1,10 @@
 /*
- * parser.h - the parse state shared by parser.c (the driver: lines in,
+ * directive.h - the parse state shared by parser.c (the driver: lines in,
  * whole-file checks, struct mapping out) and directive.c (one function per
- * directive). Private to mapping/.
+ * directive, which owns this header). Private to mapping/.
  */
-#ifndef CKPTFS_MAPPING_PARSER_H
-#define CKPTFS_MAPPING_PARSER_H
+#ifndef CKPTFS_MAPPING_DIRECTIVE_H
+#define CKPTFS_MAPPING_DIRECTIVE_H
 
 #include <stddef.h>
 
@@ -40,4 +40,4 @@ int mapping_parse_line(struct mapping_parser *p, const struct mapping_line *l);
 const struct mapping_source *mapping_find_source(const struct mapping *m,
 						 const char *name, size_t len);
 
-#endif /* CKPTFS_MAPPING_PARSER_H */
+#endif /* CKPTFS_MAPPING_DIRECTIVE_H */

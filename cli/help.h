@@ -7,8 +7,8 @@
  * help2man), so they cannot drift from it; tests/integration/test_docs.py
  * checks that every option here is in the man pages and vice versa.
  */
-#ifndef CKPTFS_FS_HELP_H
-#define CKPTFS_FS_HELP_H
+#ifndef CKPTFS_CLI_HELP_H
+#define CKPTFS_CLI_HELP_H
 
 #include <stdio.h>
 

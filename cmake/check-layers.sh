@@ -1,0 +1,99 @@
+#!/bin/sh
+# check-layers.sh - the module walls of docs/design.md, checked on every
+# build (and by ctest as "layers"): the include lines of the product code
+# and the symbols its static libraries use.
+#
+#   check-layers.sh SOURCE_DIR NM LIB_DIR
+#
+# Layers, lowest first: util < bundle, mapping < view < fs < cli. A module
+# includes its own headers and the public header of a module below it
+# (util/util.h, bundle/bundle.h, mapping/mapping.h, view/view.h, fs/fs.h);
+# only fs/ sees libfuse; only bundle/ sees protobuf-c; no library refers to
+# stdout or stderr (only cli/ prints).
+set -u
+src=$1 nm=$2 libdir=$3
+fail=0
+
+complain() {
+	echo "check-layers: $*" >&2
+	fail=1
+}
+
+# allowed_includes MODULE: the project headers MODULE may include (regex)
+allowed_includes() {
+	case $1 in
+	util) echo '^util/' ;;
+	bundle) echo '^(bundle/|util/util\.h$|[a-z_]+\.pb-c\.h$)' ;;
+	mapping) echo '^(mapping/|util/util\.h$)' ;;
+	view) echo '^(view/|bundle/bundle\.h$|mapping/mapping\.h$|util/util\.h$)' ;;
+	fs) echo '^(fs/|view/view\.h$|bundle/bundle\.h$|mapping/mapping\.h$|util/util\.h$)' ;;
+	cli) echo '^(cli/|fs/fs\.h$|view/view\.h$|bundle/bundle\.h$|mapping/mapping\.h$|util/util\.h$)' ;;
+	esac
+}
+
+for mod in util bundle mapping view fs cli; do
+	allowed=$(allowed_includes $mod)
+	for f in "$src/$mod"/*.c "$src/$mod"/*.h; do
+		[ -e "$f" ] || continue
+		rel=${f#"$src"/}
+		grep -n '^[[:space:]]*#[[:space:]]*include' "$f" |
+		while IFS= read -r line; do
+			hdr=$(printf '%s\n' "$line" | sed -n 's/.*include[[:space:]]*[<"]\([^>"]*\)[>"].*/\1/p')
+			case $line in
+			*'"'*)
+				printf '%s\n' "$hdr" | grep -Eq "$allowed" ||
+					echo "$rel:${line%%:*}: $mod/ may not include \"$hdr\""
+				;;
+			esac
+			case $hdr in
+			fuse*|fuse3/*)
+				[ $mod = fs ] ||
+					echo "$rel:${line%%:*}: only fs/ may include <$hdr> (libfuse)" ;;
+			protobuf-c/*|*.pb-c.h)
+				[ $mod = bundle ] ||
+					echo "$rel:${line%%:*}: only bundle/ may include <$hdr> (protobuf-c)" ;;
+			esac
+		done
+	done
+done > "${TMPDIR:-/tmp}/check-layers.$$" 2>&1
+if [ -s "${TMPDIR:-/tmp}/check-layers.$$" ]; then
+	sed 's/^/check-layers: /' "${TMPDIR:-/tmp}/check-layers.$$" >&2
+	fail=1
+fi
+rm -f "${TMPDIR:-/tmp}/check-layers.$$"
+
+# lib MODULE: its static library, found under LIB_DIR
+lib() {
+	find "$libdir" -name "libckptfs_$1.a" -print -quit
+}
+
+# Symbols each library leaves undefined, checked against what it may use.
+for mod in util bundle mapping view fs; do
+	a=$(lib $mod)
+	if [ -z "$a" ]; then
+		complain "libckptfs_$mod.a not found under $libdir"
+		continue
+	fi
+	undef=$("$nm" -u --format=posix "$a" 2>/dev/null | awk 'NF >= 2 { print $1 }' | sort -u)
+	for sym in $undef; do
+		case $sym in
+		fuse_*)
+			[ $mod = fs ] || complain "$mod: uses libfuse symbol $sym" ;;
+		protobuf_c_*)
+			[ $mod = bundle ] || complain "$mod: uses protobuf-c symbol $sym" ;;
+		stdout|stderr|printf|puts|putchar|perror|vprintf)
+			complain "$mod: uses $sym (only cli/ prints)" ;;
+		cli_*|help_*)
+			complain "$mod: calls $sym of cli/" ;;
+		fs_*|ckptfs_*)
+			[ $mod = fs ] || complain "$mod: calls $sym of fs/" ;;
+		bundle_*)
+			[ $mod = mapping ] && complain "$mod: calls $sym of bundle/" ;;
+		mapping_*)
+			[ $mod = bundle ] && complain "$mod: calls $sym of mapping/" ;;
+		view_*|plan_*|layout_*|nametable_*|suggest_*)
+			case $mod in view|fs) ;; *) complain "$mod: calls $sym of view/" ;; esac ;;
+		esac
+	done
+done
+exit $fail

@@ -1,0 +1,64 @@
+/*
+ * util.h - the few helpers every module needs and none owns: a growable
+ * array, whole and positioned reads that retry until done, and an edit
+ * distance for "did you mean" hints. Depends on libc only, so bundle/,
+ * mapping/, view/, fs/ and cli/ may all use it without coupling to each
+ * other.
+ *
+ * Errors are negative errno values; nothing here prints.
+ */
+#ifndef CKPTFS_UTIL_UTIL_H
+#define CKPTFS_UTIL_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* ------------------------------------------------------------- arrays */
+
+/*
+ * Make room for `need` items of `size` bytes in arr, which holds *cap
+ * items: doubles the capacity (at least 8) until need fits. Returns the
+ * array, moved or not, and updates *cap; NULL when out of memory or when
+ * the size would overflow, with arr still valid and owned by the caller.
+ *	p = util_grow(v->items, &v->cap, v->n + 1, sizeof(*v->items));
+ */
+void *util_grow(void *arr, size_t *cap, size_t need, size_t size);
+
+/* ---------------------------------------------------------------- I/O */
+
+/*
+ * pread() until len bytes are read or the file ends, retrying EINTR and
+ * short reads. Returns the bytes read (less than len only at end of file)
+ * or a negative errno.
+ */
+ssize_t util_pread_full(int fd, void *buf, size_t len, int64_t off);
+
+/*
+ * Read fd from its current offset to its end into a new buffer. Reads
+ * past `max` bytes fail with -EFBIG, so a device or a sparse file cannot
+ * make us allocate more than max + 1 bytes. On success *out (owned by the
+ * caller, NUL-terminated for text) holds *len bytes. -errno on failure.
+ */
+int util_read_all(int fd, size_t max, char **out, size_t *len);
+
+/* ---------------------------------------------------------- distances */
+
+enum {
+	UTIL_EDIT_FOLD_CASE = 1, /* 'a' and 'A' are the same letter (ASCII) */
+	UTIL_EDIT_SWAP = 2,      /* a swap of neighbours is one edit */
+};
+
+/* Longest input util_edit_distance() compares; longer ones are "far". */
+#define UTIL_EDIT_MAX_LEN 256
+
+/*
+ * Levenshtein distance of a and b (la and lb bytes), with the `flags`
+ * above; limit + 1 as soon as the distance is known to exceed limit, or
+ * when either input is longer than UTIL_EDIT_MAX_LEN. O(la * lb) time,
+ * no allocation.
+ */
+size_t util_edit_distance(const char *a, size_t la, const char *b, size_t lb,
+			  size_t limit, unsigned flags);
+
+#endif /* CKPTFS_UTIL_UTIL_H */

@@ -1,0 +1,111 @@
+/*
+ * read.c - the data path: translate a read of a virtual file into pieces
+ * of the source shards (view_map_range, for the daemon's zero-copy
+ * replies) or copy the bytes (view_read).
+ */
+#include "view/view_impl.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "util/util.h"
+
+/* The extent holding virtual offset off (off < file size). */
+static size_t find_extent(const struct view_data *d, uint64_t off)
+{
+	size_t lo = 0, hi = d->n;
+
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (d->ext[mid].voff <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+int view_map_range(const struct view *v, size_t file, uint64_t off,
+		   size_t len, struct view_piece *out, size_t max, size_t *n)
+{
+	const struct view_data *d;
+	uint64_t size;
+
+	if (file >= v->n_files || v->files[file].kind != VIEW_FILE_DATA)
+		return -EINVAL;
+	d = &v->data[file];
+	size = v->files[file].size;
+	*n = 0;
+	if (off >= size || len == 0)
+		return 0;
+	if (len > size - off)
+		len = (size_t)(size - off);
+	for (size_t i = find_extent(d, off); len; i++) {
+		const struct view_extent *x = &d->ext[i];
+		uint64_t skip = off - x->voff;
+		size_t take = x->len - skip < len ? (size_t)(x->len - skip) : len;
+
+		if (*n == max)
+			return -E2BIG;
+		out[(*n)++] = (struct view_piece){ x->fd, x->soff + (int64_t)skip,
+						   take };
+		off += take;
+		len -= take;
+	}
+	return 0;
+}
+
+static int64_t read_pieces(const struct view_piece *p, size_t n, char *buf)
+{
+	int64_t done = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		ssize_t got = util_pread_full(p[i].fd, buf + done, p[i].len,
+					      p[i].off);
+
+		if (got < 0)
+			return got;
+		if ((size_t)got < p[i].len)
+			return -EIO; /* a source truncated after mount */
+		done += got;
+	}
+	return done;
+}
+
+int64_t view_read(const struct view *v, size_t file, uint64_t off,
+		  size_t len, void *buf)
+{
+	const struct view_file *f = view_file_at(v, file);
+	struct view_piece pieces[64];
+	int64_t total = 0;
+
+	if (!f)
+		return -EINVAL;
+	if (f->kind != VIEW_FILE_DATA) {
+		if (off >= f->size)
+			return 0;
+		len = len < f->size - off ? len : (size_t)(f->size - off);
+		memcpy(buf, f->mem + off, len);
+		return (int64_t)len;
+	}
+	while (len) {
+		size_t n, chunk = len;
+		int rc;
+
+		/* halve the chunk until its pieces fit the stack array */
+		while ((rc = view_map_range(v, file, off, chunk, pieces, 64, &n)) == -E2BIG)
+			chunk /= 2;
+		if (rc)
+			return rc;
+		if (n == 0)
+			break;
+		int64_t got = read_pieces(pieces, n, (char *)buf + total);
+		if (got < 0)
+			return got;
+		total += got;
+		off += (uint64_t)got;
+		len -= (size_t)got;
+	}
+	return total;
+}
