@@ -1,5 +1,5 @@
 /*
- * block.c - build and walk one SSTable block (checkpoint-format.md §2.2).
+ * block.c - build and walk one SSTable block (docs/checkpoint-format.md §2.2).
  *
  *   +--------------------+--------------------+-----+-----------+-------+
  *   | entry 0 (restart)  | entry 1            | ... | restarts  | count |

@@ -1,6 +1,6 @@
 /*
  * block.h - one SSTable block: a builder and a validating iterator
- * (checkpoint-format.md §2.2). Private to bundle/.
+ * (docs/checkpoint-format.md §2.2). Private to bundle/.
  *
  *   entry*  restart_offset[num_restarts] (fixed32)  num_restarts (fixed32)
  *   entry = varint32 shared, varint32 non_shared, varint32 value_len,

@@ -1,6 +1,6 @@
 /*
  * coding.c - the byte-level primitives every other layer encodes with
- * (checkpoint-format.md §2.2).
+ * (docs/checkpoint-format.md §2.2).
  *
  *   fixed32  v = 0x11223344  ->  44 33 22 11           (little-endian)
  *   varint   v = 300         ->  AC 02                 (LEB128: 7 bits a

@@ -1,6 +1,6 @@
 /*
  * crc32c.c - CRC32C (Castagnoli) and TensorFlow's crc masking
- * (checkpoint-format.md §2.3, §9.1).
+ * (docs/checkpoint-format.md §2.3, §9.1).
  *
  *   crc32c  reflected poly 0x82F63B78, init and final xor 0xFFFFFFFF
  *           crc32c("123456789") = E3069283

@@ -1,6 +1,6 @@
 /*
  * dtype.c - TensorFlow DataType numbers: Python names and element sizes
- * (checkpoint-format.md §3.5).
+ * (docs/checkpoint-format.md §3.5).
  */
 #include "bundle/bundle.h"
 

@@ -1,5 +1,5 @@
 /*
- * entry.c - BundleHeaderProto and BundleEntryProto (checkpoint-format.md
+ * entry.c - BundleHeaderProto and BundleEntryProto (docs/checkpoint-format.md
  * §3) to and from struct bundle_header / struct bundle_entry.
  *
  * protobuf-c serializes fields in field-number order and omits proto3

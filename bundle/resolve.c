@@ -1,7 +1,7 @@
 /*
  * resolve.c - from what a user types to a checkpoint prefix: a prefix, a
  * checkpoint directory (its `checkpoint` state file), a SavedModel, or a
- * SavedModel's variables/ directory (checkpoint-format.md §1, §8).
+ * SavedModel's variables/ directory (docs/checkpoint-format.md §1, §8).
  */
 #include "bundle/bundle.h"
 

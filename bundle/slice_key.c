@@ -1,7 +1,7 @@
 /*
  * slice_key.c - keys of partitioned-variable pieces: TensorFlow's
  * EncodeTensorNameSlice, built from OrderedCode's "increasing" encodings
- * (checkpoint-format.md §5.1):
+ * (docs/checkpoint-format.md §5.1):
  *
  *   key = NumInc(0) Str(name) NumInc(rank) { SNumInc(start) SNumInc(length) }
  *

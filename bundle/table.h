@@ -1,6 +1,6 @@
 /*
  * table.h - the SSTable that a checkpoint's .index is: LevelDB's table
- * format without filter blocks (checkpoint-format.md §2).
+ * format without filter blocks (docs/checkpoint-format.md §2).
  *
  *   [data block][trailer] ... [metaindex block][trailer]
  *   [index block][trailer] [48-byte footer]

@@ -1,6 +1,6 @@
 /*
  * table_format.h - what the table reader and builder share: block handles,
- * trailer types, key comparison (checkpoint-format.md §2).
+ * trailer types, key comparison (docs/checkpoint-format.md §2).
  *
  *   block + trailer:  bytes[size]  type:u8  masked_crc32c(bytes ‖ type):u32
  *   block handle:     varint64 offset, varint64 size (trailer excluded)

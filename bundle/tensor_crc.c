@@ -1,6 +1,6 @@
 /*
  * tensor_crc.c - the checksum TensorFlow stores for a tensor's encoding
- * (checkpoint-format.md §4), and the DT_STRING encoder.
+ * (docs/checkpoint-format.md §4), and the DT_STRING encoder.
  *
  *   numeric  CRC32C(bytes)
  *   string   varint64 len[N] | u32 Mask(C1) | bytes...

@@ -1,10 +1,10 @@
 /*
  * mapping.h - parse a ckptfs mapping file (version 1) into directives.
  *
- * The contract is ../shared/docs/mapping.md (README "Mapping files"). This
- * module only parses: it knows nothing of checkpoints or FUSE. Resolving
- * the directives against real sources is the view's job (view/view.h), which
- * reports its errors at the positions recorded here.
+ * The contract is docs/mapping.md. This module only parses: it knows
+ * nothing of checkpoints or FUSE. Resolving the directives against real
+ * sources is the view's job (view/view.h), which reports its errors at the
+ * positions recorded here.
  *
  * Errors: functions return 0 or a negative errno (-EINVAL for a syntax or
  * rule error, -ENOENT/-EACCES/-EIO when the file cannot be read, -ENOMEM)

@@ -7,7 +7,7 @@
  *   sorts reads by (shard, offset) anyway, and in source order neighbouring
  *   tensors of one shard coalesce into one extent. Unreferenced source
  *   bytes of up to LAYOUT_GAP_MAX between two used tensors are kept in the
- *   virtual file (TF never reads gaps, checkpoint-format.md §4.1), so a
+ *   virtual file (TF never reads gaps, docs/checkpoint-format.md §4.1), so a
  *   read spans few extents and splices in few pieces. Identical or
  *   overlapping references (one tensor under two names) share bytes.
  * shards: one virtual data file per used source shard, byte-identical to

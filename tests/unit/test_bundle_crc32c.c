@@ -1,6 +1,6 @@
 /*
  * test_bundle_crc32c.c - CRC32C, TF's mask/unmask and the O(log n)
- * zero-run crc, against the vectors of checkpoint-format.md §9.1 and
+ * zero-run crc, against the vectors of docs/checkpoint-format.md §9.1 and
  * against real zero buffers.
  */
 #include <stdarg.h>
