@@ -37,11 +37,10 @@
  *     -E2BIG comes exactly when max is too small;
  * and in all cases no fd leaks. A violation abort()s with a message.
  */
-#define _GNU_SOURCE /* mkdtemp, nftw */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -51,8 +50,9 @@
 #include <unistd.h>
 
 #include "bundle/bundle.h"
-#include "view/view.h"
 #include "mapping/mapping.h"
+#include "tests/common/fixture.h"
+#include "view/view.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -397,15 +397,6 @@ static void write_source_c(void)
 	free(idx);
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void cleanup(void)
 {
 	fprintf(stderr, "fuzz_view: %lu inputs: %lu mappings inside the fixtures, "
@@ -413,22 +404,19 @@ static void cleanup(void)
 	for (int i = 0; i < N_FIX; i++)
 		bundle_close(fixture[i]);
 	if (tmpdir[0])
-		nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		fixture_rmtree(tmpdir);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	static const char *const rel[N_FIX] = { "a", "b", "c" };
 	const char *v = getenv("FUZZ_VERBOSE");
-	const char *t = getenv("TMPDIR");
 	char err[BUNDLE_ERR_MAX], path[PATH_MAX + 64];
 
 	(void)argc;
 	(void)argv;
 	verbose = v && *v && strcmp(v, "0");
-	snprintf(tmpdir, sizeof(tmpdir), "%s/ckptfs-fuzz-view.XXXXXX",
-		 t && *t ? t : "/tmp");
-	if (!mkdtemp(tmpdir))
+	if (!fixture_mkdtemp("fuzz-view", tmpdir, sizeof(tmpdir)))
 		die("mkdtemp", strerror(errno));
 	atexit(cleanup);
 	write_source_a();

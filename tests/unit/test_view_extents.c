@@ -59,7 +59,7 @@ static const char *shard0(char *buf, size_t len, const char *source)
 }
 
 /* Checkpoint DIR/name of uint8 tensors, laid out in array order. */
-static void write_source(const char *name, const struct testutil_tensor *s,
+static void write_source(const char *name, const struct fixture_tensor *s,
 			 size_t n)
 {
 	testutil_write_source(dir, name, s, n);
@@ -72,11 +72,11 @@ static void write_source(const char *name, const struct testutil_tensor *s,
 
 static void write_ab(void)
 {
-	static const struct testutil_tensor a[] = {
+	static const struct fixture_tensor a[] = {
 		{ "t0", 100, 0 }, { "t1", 0, 0 }, { "t2", 37, 0 },
 		{ "t3", 1, 0 }, { "t4", 250, 0 },
 	};
-	static const struct testutil_tensor b[] = { { "u0", 64, 0 }, { "u1", 3, 0 } };
+	static const struct fixture_tensor b[] = { { "u0", 64, 0 }, { "u1", 3, 0 } };
 
 	write_source("a", a, N(a));
 	write_source("b", b, N(b));
@@ -91,7 +91,7 @@ static void write_ab(void)
 
 static void write_gaps(void)
 {
-	static const struct testutil_tensor g[] = {
+	static const struct fixture_tensor g[] = {
 		{ "x0", 16, 0 }, { "pad1", GAP_MAX + 1, 1 }, { "x1", 16, 0 },
 		{ "pad2", GAP_MAX, 1 }, { "x2", 16, 0 },
 	};
@@ -106,13 +106,13 @@ static void write_gaps(void)
 static void write_many(void)
 {
 	static char keys[2 * MANY][8];
-	struct testutil_tensor s[2 * MANY];
+	struct fixture_tensor s[2 * MANY];
 
 	for (int i = 0; i < MANY; i++) {
 		snprintf(keys[2 * i], sizeof(keys[0]), "k%02d", i);
 		snprintf(keys[2 * i + 1], sizeof(keys[0]), "p%02d", i);
-		s[2 * i] = (struct testutil_tensor){ keys[2 * i], 8, 0 };
-		s[2 * i + 1] = (struct testutil_tensor){ keys[2 * i + 1], GAP_MAX + 1, 1 };
+		s[2 * i] = (struct fixture_tensor){ keys[2 * i], 8, 0 };
+		s[2 * i + 1] = (struct fixture_tensor){ keys[2 * i + 1], GAP_MAX + 1, 1 };
 	}
 	write_source("many", s, N(s));
 }
@@ -174,7 +174,7 @@ static void write_two_shards(void)
 			.size = t[i].len,
 		};
 
-		testutil_fill_pattern(p, "s", t[i].key, (size_t)t[i].len);
+		fixture_fill_pattern(p, "s", t[i].key, (size_t)t[i].len);
 		e.crc32c = bundle_crc_mask(bundle_crc32c(0, p, (size_t)t[i].len));
 		assert_int_equal(bundle_index_builder_add(b, e.key, e.key_len, &e), 0);
 	}
@@ -320,7 +320,7 @@ static void expect_tensor_bytes(const struct view *v, const struct mapping *m)
 		got = malloc(len + 1);
 		assert_non_null(want);
 		assert_non_null(got);
-		testutil_fill_pattern(want, m->sources[t.source].path, t.source_key, len);
+		fixture_fill_pattern(want, m->sources[t.source].path, t.source_key, len);
 		assert_int_equal(view_read(v, file, (uint64_t)t.entry->offset,
 					   len, got), len);
 		assert_memory_equal(got, want, len);
@@ -524,7 +524,7 @@ static void test_extents_map_range_errors(void **state)
 
 static void test_extents_zero_size_tensors(void **state)
 {
-	static const struct testutil_tensor z[] = { { "e0", 0, 0 }, { "e1", 0, 0 } };
+	static const struct fixture_tensor z[] = { { "e0", 0, 0 }, { "e1", 0, 0 } };
 	struct bundle_index *idx;
 	const struct view_file *fl;
 	char err[BUNDLE_ERR_MAX];
@@ -717,7 +717,7 @@ static void test_extents_read_spanning_many_extents(void **state)
 		assert_int_equal(out[i].off, (int64_t)i * MANY_STRIDE);
 		assert_int_equal(out[i].len, 8);
 		snprintf(key, sizeof(key), "k%02d", i);
-		testutil_fill_pattern(want + 8 * i, "many", key, 8);
+		fixture_fill_pattern(want + 8 * i, "many", key, 8);
 		expect_offset(f.v, key, 0, 8 * i);
 	}
 	assert_int_equal(view_read(f.v, d, 0, sizeof(got), got), sizeof(got));

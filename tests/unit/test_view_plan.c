@@ -59,7 +59,7 @@ static void add_u8(struct bundle_writer *w, const char *source,
 	uint8_t *buf = malloc(len + 1);
 
 	assert_non_null(buf);
-	testutil_fill_pattern(buf, source, key, len);
+	fixture_fill_pattern(buf, source, key, len);
 	assert_int_equal(bundle_writer_add(w, &e, buf, len), 0);
 	free(buf);
 }
@@ -85,7 +85,7 @@ static void writer_finish(struct bundle_writer *w)
 }
 
 /* Checkpoint DIR/name of uint8 tensors, added (so laid out) in array order. */
-static void write_source(const char *name, const struct testutil_tensor *s,
+static void write_source(const char *name, const struct fixture_tensor *s,
 			 size_t n)
 {
 	testutil_write_source(dir, name, s, n);
@@ -94,11 +94,11 @@ static void write_source(const char *name, const struct testutil_tensor *s,
 /* "a": the work horse; "b": overlaps a's names on purpose. */
 static void write_ab(void)
 {
-	static const struct testutil_tensor a[] = {
+	static const struct fixture_tensor a[] = {
 		{ "enc/w", 16, 0 }, { "dec/w", 12, 0 }, { "global_step", 8, 0 },
 		{ "enc/b", 8, 0 },
 	};
-	static const struct testutil_tensor b[] = {
+	static const struct fixture_tensor b[] = {
 		{ "dec/w", 20, 0 }, { "global_step", 8, 0 }, { "head/bias", 4, 0 },
 	};
 
@@ -109,7 +109,7 @@ static void write_ab(void)
 /* "opt": a model with Adam slots. */
 static void write_opt(void)
 {
-	static const struct testutil_tensor s[] = {
+	static const struct fixture_tensor s[] = {
 		{ "dense/kernel", 8, 0 }, { "dense/kernel/Adam", 8, 0 },
 		{ "dense/kernel/Adam_1", 8, 0 }, { "dense/bias", 4, 0 },
 		{ "dense/bias/Adam", 4, 0 }, { "global_step", 8, 0 },
@@ -437,7 +437,7 @@ static void test_plan_scope_to_scope(void **state)
 /* A scope is a name prefix ending in '/': "enc/" is not "encoder/" or "enc". */
 static void test_plan_scope_matches_whole_components(void **state)
 {
-	static const struct testutil_tensor s[] = {
+	static const struct fixture_tensor s[] = {
 		{ "enc", 2, 0 }, { "enc.x", 3, 0 }, { "enc/a/b", 4, 0 }, { "enc/w", 5, 0 },
 		{ "enc0", 6, 0 }, { "encoder/w", 7, 0 },
 	};
@@ -1023,7 +1023,7 @@ static void test_plan_source_order_keeps_tensors(void **state)
 
 static void test_plan_error_tensor_not_found_case(void **state)
 {
-	static const struct testutil_tensor s[] = {
+	static const struct fixture_tensor s[] = {
 		{ "enc/kernel", 8, 0 }, { "head/bias", 4, 0 }, { "global_step", 8, 0 },
 	};
 
@@ -1038,7 +1038,7 @@ static void test_plan_error_tensor_not_found_case(void **state)
 /* The brief example: its scope "enc/" is close enough to be offered too. */
 static void test_plan_error_tensor_not_found_suggests_two(void **state)
 {
-	static const struct testutil_tensor s[] = { { "enc/w", 8, 0 }, { "global_step", 8, 0 } };
+	static const struct fixture_tensor s[] = { { "enc/w", 8, 0 }, { "global_step", 8, 0 } };
 
 	(void)state;
 	write_source("c", s, N(s));
@@ -1072,7 +1072,7 @@ static void test_plan_error_partitioned_piece_is_not_a_tensor(void **state)
 
 static void test_plan_error_scope_not_found_missing_slash(void **state)
 {
-	static const struct testutil_tensor s[] = {
+	static const struct fixture_tensor s[] = {
 		{ "encoder/dense/kernel", 8, 0 }, { "encoder/dense/bias", 4, 0 },
 		{ "global_step", 8, 0 },
 	};
@@ -1213,13 +1213,13 @@ static void test_plan_error_root_of_graph_only_source(void **state)
 static void test_plan_many_targets(void **state)
 {
 	static char keys[300][8];
-	struct testutil_tensor s[300];
+	struct fixture_tensor s[300];
 	struct fx f;
 
 	(void)state;
 	for (size_t i = 0; i < N(s); i++) {
 		snprintf(keys[i], sizeof(keys[i]), "k%03zu", i);
-		s[i] = (struct testutil_tensor){ keys[i], 1 + i % 5, 0 };
+		s[i] = (struct fixture_tensor){ keys[i], 1 + i % 5, 0 };
 	}
 	write_source("many", s, N(s));
 	fx_build(&f, "source a = many\n"
@@ -1245,7 +1245,7 @@ static void test_plan_many_targets(void **state)
 /* A directory with a `checkpoint` file and a SavedModel are sources too. */
 static void test_plan_source_directory_and_saved_model(void **state)
 {
-	static const struct testutil_tensor s[] = { { "w", 4, 0 } };
+	static const struct fixture_tensor s[] = { { "w", 4, 0 } };
 	static const char *const names[] = { "ck/w", "sm/w" };
 	char path[512], want[512];
 	FILE *fp;
@@ -1313,7 +1313,7 @@ static void test_plan_partitioned_in_shards_layout(void **state)
  */
 static void test_plan_error_scope_strip_to_empty_name(void **state)
 {
-	static const struct testutil_tensor s[] = { { "enc/", 4, 0 }, { "enc/w", 4, 0 } };
+	static const struct fixture_tensor s[] = { { "enc/", 4, 0 }, { "enc/w", 4, 0 } };
 	struct mapping *m;
 	struct view *v = NULL;
 	char err[1024] = "";
