@@ -1,7 +1,7 @@
-"""Driver of scripts/bench: the ckptfs benchmark suite (issue #5).
+"""Driver of scripts/bench: the ckptfs benchmark suite.
 
 Run it through scripts/bench, which builds the Release binaries first and passes
---build. Measurements (ids as in the issue):
+--build. Measurements (the ids the results table uses):
 
   P1  `ckptfs MAPPING MNT` (daemon mode: returns once mounted) + first stat of the
       index, for 1k..1M tensors, and for 100k tensors at 1 GiB vs 1 TiB.
@@ -25,7 +25,6 @@ reported, never asserted: the exit status is non-zero only when a step fails.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
 import json
 import mmap
@@ -45,8 +44,9 @@ import traceback
 KiB, MiB, GiB, TiB = 1 << 10, 1 << 20, 1 << 30, 1 << 40
 READ_BS = MiB                 # every timed read uses 1 MiB read(2) calls
 MOUNT_TIMEOUT = 120.0
-EXIT_TIMEOUT = 60.0
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "tests"))
+from pylib import mounting  # noqa: E402
 
 FULL = {
     "p1_series": [1_000, 10_000, 100_000, 1_000_000],
@@ -105,157 +105,10 @@ def summarize(xs: list) -> dict:
             "n": len(xs), "samples": xs}
 
 
-# ------------------------------------------------------------------ mounts
-
-def mount_table() -> list:
-    out = []
-    with open("/proc/self/mounts", encoding="utf-8", errors="replace") as f:
-        for line in f:
-            fields = line.split()
-            if len(fields) >= 3:
-                out.append((fields[1].encode().decode("unicode_escape"), fields[2]))
-    return out
-
-
-def is_mounted(path: str) -> bool:
-    path = os.path.realpath(path)
-    return any(m == path for m, _t in mount_table())
-
-
-def fusermount(*args: str) -> tuple:
-    """(exit status, stderr) of fusermount3 ARGS."""
-    r = subprocess.run(["fusermount3", *args], stdin=subprocess.DEVNULL,
-                       capture_output=True, text=True, timeout=60)
-    return r.returncode, r.stderr.strip()
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
-def find_daemon(argv: list) -> int | None:
-    """The pid of the backgrounded daemon whose command line is exactly argv."""
-    want = "\0".join(argv) + "\0"
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/cmdline") as f:
-                if f.read() == want:
-                    return int(d)
-        except OSError:
-            continue
-    return None
-
-
-class Mount:
-    """One ckptfs daemon we started and its mountpoint; stop() always cleans up."""
-
-    active: list = []
-    busy_retries: list = []  # fusermount3 -u attempts that failed (then retried)
-
-    def __init__(self, ckptfs: str, mapping: str, mnt: str, layout: str | None = None,
-                 foreground: bool = False, log_path: str | None = None):
-        self.argv = [ckptfs, mapping, mnt] + (["-o", f"layout={layout}"] if layout else [])
-        if foreground:
-            self.argv.append("-f")
-        self.mnt = mnt
-        self.foreground = foreground
-        self.log_path = log_path or os.devnull
-        self.pid = None
-        self.proc = None
-        self.cmd_seconds = None
-
-    def start(self) -> "Mount":
-        os.makedirs(self.mnt, exist_ok=True)
-        if is_mounted(self.mnt):
-            raise StepFailed(f"{self.mnt} is already a mountpoint")
-        Mount.active.append(self)
-        if self.foreground:
-            with open(self.log_path, "ab") as logf:
-                self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
-                                             stdout=logf, stderr=logf)
-            self.pid = self.proc.pid
-            deadline = time.monotonic() + MOUNT_TIMEOUT
-            while not is_mounted(self.mnt):
-                if self.proc.poll() is not None:
-                    raise StepFailed(f"$ {shlex.join(self.argv)}: daemon exited with "
-                                     f"status {self.proc.returncode} before mounting")
-                if time.monotonic() > deadline:
-                    raise StepFailed(f"$ {shlex.join(self.argv)}: not mounted after "
-                                     f"{MOUNT_TIMEOUT}s")
-                time.sleep(0.005)
-            return self
-        t = time.perf_counter()
-        r = subprocess.run(self.argv, stdin=subprocess.DEVNULL, capture_output=True,
-                           text=True, timeout=MOUNT_TIMEOUT)
-        self.cmd_seconds = time.perf_counter() - t
-        self.pid = find_daemon(self.argv)
-        if r.returncode != 0:
-            raise StepFailed(f"$ {shlex.join(self.argv)}\nexit status {r.returncode}\n"
-                             f"{r.stderr[-4000:]}")
-        if not is_mounted(self.mnt):
-            raise StepFailed(f"$ {shlex.join(self.argv)} returned 0 but {self.mnt} "
-                             "is not mounted")
-        return self
-
-    def stop(self) -> None:
-        """Unmount (fusermount3 -u, then -uz) and wait for the daemon to end."""
-        problems = []
-        for attempt in range(5):
-            if not is_mounted(self.mnt):
-                break
-            rc, err = fusermount("-u", self.mnt)
-            if rc != 0:
-                # EBUSY: something (ours or another process walking the tree)
-                # is inside the mount; counted, retried, not a failure by itself
-                Mount.busy_retries.append(f"{self.mnt}: {err}")
-                time.sleep(0.1 * (attempt + 1))
-        if is_mounted(self.mnt):
-            problems.append("fusermount3 -u kept failing; lazily unmounted (-uz)")
-            fusermount("-u", "-z", self.mnt)
-        if self.proc is not None:
-            try:
-                self.proc.wait(timeout=EXIT_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                problems.append("daemon did not exit; killed")
-                self.proc.kill()
-                self.proc.wait()
-        elif self.pid is not None:
-            deadline = time.monotonic() + EXIT_TIMEOUT
-            while pid_alive(self.pid) and time.monotonic() < deadline:
-                time.sleep(0.005)
-            if pid_alive(self.pid):
-                problems.append("daemon did not exit; killed")
-                os.kill(self.pid, signal.SIGKILL)
-        if self in Mount.active:
-            Mount.active.remove(self)
-        if problems:
-            raise StepFailed(f"{self.mnt}: " + "; ".join(problems))
-
-    def path(self, *parts: str) -> str:
-        return os.path.join(self.mnt, *parts)
-
-
-@contextlib.contextmanager
-def mounted(*args, **kw):
-    m = Mount(*args, **kw)
-    try:
-        yield m.start()
-    finally:
-        m.stop()
-
-
 def cleanup_all_mounts() -> None:
-    for m in list(Mount.active):
-        try:
-            m.stop()
-        except Exception as e:  # keep cleaning the others
-            log(f"cleanup: {e}")
+    """Stop every daemon still running (after an error or a signal)."""
+    for problem in mounting.stop_all():
+        log(f"cleanup: {problem}")
 
 
 # ------------------------------------------------------------------ other load
@@ -352,16 +205,6 @@ def read_files(paths: list) -> tuple:
         finally:
             os.close(fd)
     return total, time.perf_counter() - t
-
-
-def proc_status(pid: int) -> dict:
-    out = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            k, _, v = line.partition(":")
-            if k in ("VmRSS", "VmHWM"):
-                out[k] = int(v.split()[0]) * KiB
-    return out
 
 
 # ------------------------------------------------------------------ inputs
@@ -553,15 +396,22 @@ class Bench:
                           "target": target, "met": met})
 
     def mount(self, pair: Pair, layout=None, foreground=False):
-        return mounted(self.ckptfs, pair.mapping, self.mnt, layout=layout,
-                       foreground=foreground, log_path=self.daemon_log)
+        """A mount of pair's mapping; in daemon mode unless foreground (then the daemon's
+        output goes to daemon.log)."""
+        options = ["-o", f"layout={layout}"] if layout else []
+        # unmounting may find the mount busy (another process walking the tree):
+        # retried, counted, not a failure by itself
+        return mounting.mounted(self.ckptfs, pair.mapping, self.mnt, *options,
+                                foreground=foreground, log_path=self.daemon_log,
+                                append_log=True, expect_clean_log=False,
+                                mount_timeout=MOUNT_TIMEOUT, unmount_attempts=5)
 
     # -- P1
 
     def p1_mount_once(self, pair: Pair) -> dict:
         with self.mount(pair) as m:
             t = time.perf_counter()
-            st = os.stat(m.path("model.ckpt.index"))
+            st = os.stat(m.join("model.ckpt.index"))
             stat_s = time.perf_counter() - t
             return {"cmd": m.cmd_seconds, "stat": stat_s, "total": m.cmd_seconds + stat_s,
                     "index_bytes": st.st_size}
@@ -623,11 +473,11 @@ class Bench:
                 nat = nb / dt / 1e9
                 native.append(nat)
                 with self.mount(pair, layout=layout) as m:
-                    files = merged_data_files(m.mnt)
+                    files = merged_data_files(m.path)
                     nb1, dt1 = read_files(files)
                     nb2, dt2 = read_files(files)
                     if ra is None:  # the window the reads ran with
-                        ra = fuse_readahead_kb(m.mnt)
+                        ra = fuse_readahead_kb(m.path)
                 for got in (nb1, nb2):
                     if got != pair.nbytes:
                         raise StepFailed(f"read {got} bytes through the mount, "
@@ -694,10 +544,10 @@ class Bench:
                 base.append(b)
                 for l in layouts:
                     with self.mount(pair, layout=l) as m:
-                        s = tf.call(cmd="restore", prefix=m.path("model.ckpt"),
+                        s = tf.call(cmd="restore", prefix=m.join("model.ckpt"),
                                     vars=variables)["seconds"]
                         if l == "single":  # informational: same mount, FUSE cache warm
-                            a = tf.call(cmd="restore", prefix=m.path("model.ckpt"),
+                            a = tf.call(cmd="restore", prefix=m.join("model.ckpt"),
                                         vars=variables)["seconds"]
                             again.append(a)
                             again_ratio.append(a / b)
@@ -748,7 +598,7 @@ class Bench:
                 pair.warm()
                 with self.mount(pair) as m:
                     ms = m.cmd_seconds
-                    mr = tf.call(cmd="restore", prefix=m.path("model.ckpt"),
+                    mr = tf.call(cmd="restore", prefix=m.join("model.ckpt"),
                                  vars=variables)["seconds"]
                 merge_s.append(mg), restore_s.append(rs), base.append(mg + rs)
                 mount_s.append(ms), mrestore_s.append(mr), ours.append(ms + mr)
@@ -791,11 +641,11 @@ class Bench:
             index_bytes = None
             for _ in range(c["p6_reps"]):
                 with self.mount(pair, foreground=True) as m:
-                    index_bytes = os.stat(m.path("model.ckpt.index")).st_size
-                    s1 = proc_status(m.pid)
-                    files = sorted(m.path(f) for f in os.listdir(m.mnt))
+                    index_bytes = os.stat(m.join("model.ckpt.index")).st_size
+                    s1 = m.memory()
+                    files = sorted(m.join(f) for f in os.listdir(m.path))
                     nb, _dt = read_files(files)
-                    s2 = proc_status(m.pid)
+                    s2 = m.memory()
                 if nb < pair.nbytes:
                     raise StepFailed(f"read {nb} bytes from the mount, expected "
                                      f">= {pair.nbytes}")
@@ -842,8 +692,8 @@ class Bench:
         t0 = time.perf_counter()
         os.makedirs(self.work, exist_ok=True)
         os.makedirs(self.out, exist_ok=True)
-        if is_mounted(self.mnt):
-            fusermount("-u", "-z", self.mnt)
+        if mounting.is_mounted(self.mnt):
+            mounting.fusermount("-u", "-z", self.mnt)
         self.results["meta"] = machine_info(self)
         watch = CpuWatch(self.ckptfs)
         watch.start()
@@ -865,8 +715,8 @@ class Bench:
         self.results["meta"]["seconds"] = time.perf_counter() - t0
         self.results["meta"]["loadavg_end"] = os.getloadavg()
         self.results["meta"]["other_load"] = watch.report()
-        self.results["meta"]["unmount_busy_retries"] = Mount.busy_retries
-        if not is_mounted(self.mnt):
+        self.results["meta"]["unmount_busy_retries"] = mounting.Daemon.busy_retries
+        if not mounting.is_mounted(self.mnt):
             shutil.rmtree(self.mnt_dir, ignore_errors=True)
         self.results["rows"] = self.rows
         self.results["failures"] = self.failures
@@ -1184,7 +1034,7 @@ def main(argv=None) -> int:
         return 130
     finally:
         cleanup_all_mounts()
-        if not is_mounted(bench.mnt):
+        if not mounting.is_mounted(bench.mnt):
             shutil.rmtree(bench.mnt_dir, ignore_errors=True)
 
 

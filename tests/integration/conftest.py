@@ -25,13 +25,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import pytest  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-if HERE not in sys.path:
-    sys.path.insert(0, HERE)
+TESTS = os.path.dirname(HERE)
+for _d in (HERE, TESTS):  # tests/integration's modules, and tests/pylib as `pylib`
+    if _d not in sys.path:
+        sys.path.insert(0, _d)
 
-import ckpt_helpers  # noqa: E402
 import tfgen  # noqa: E402
+from pylib import mounting  # noqa: E402
+from sourceguard import SourceGuard  # noqa: E402
 
-REPO = os.path.dirname(os.path.dirname(HERE))
+REPO = os.path.dirname(TESTS)
 CORPUS_DIR = os.path.join(REPO, "tests", "data", "corpus")
 # corpus id -> prefix relative to the corpus dir
 CORPUS = {
@@ -92,7 +95,7 @@ class Result:
 
 
 def run_command(argv: list) -> Result:
-    argv = shlex.split(os.environ.get("EXEC_PREFIX", "")) + [str(a) for a in argv]
+    argv = mounting.exec_prefix() + [str(a) for a in argv]
     try:
         p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
                            timeout=COMMAND_TIMEOUT)
@@ -118,21 +121,6 @@ def run_bundle_rewrite(bundle_rewrite_bin):
 
 # ---------------------------------------------------------------------------------------
 # "sources are never modified"
-
-class SourceGuard:
-    """Records sha256 of every file below a directory; check() lists what changed."""
-
-    def __init__(self, root: str):
-        self.root = root
-        self.before = ckpt_helpers.tree_digest(root)
-
-    def problems(self) -> list[str]:
-        return ckpt_helpers.diff_digests(self.before, ckpt_helpers.tree_digest(self.root))
-
-    def check(self, what: str = ""):
-        bad = self.problems()
-        assert not bad, f"source files modified{(' by ' + what) if what else ''} under {self.root}: {bad}"
-
 
 @pytest.fixture
 def source_guard():

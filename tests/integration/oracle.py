@@ -28,7 +28,8 @@ import re
 
 import numpy as np
 
-import ckpt_helpers as H
+import tfvalues as V
+from pylib import ckptfmt as F
 
 OBJECT_GRAPH = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
@@ -58,15 +59,15 @@ def source_info(name: str, path: str, prefix: str, tf_path: str | None = None) -
     reader = tf.train.load_checkpoint(prefix)
     dtypes = reader.get_variable_to_dtype_map()
     listing = {n: (dtypes[n].name, list(s)) for n, s in tf.train.list_variables(prefix)}
-    idx = H.read_index(prefix)
+    idx = F.read_index(prefix)
     partitions = {}
     shard_of = {}
     pieces_by_name = {}
     for e in idx.pieces():
-        pieces_by_name.setdefault(H.piece_name(e.key), []).append(e)
+        pieces_by_name.setdefault(F.piece_name(e.key), []).append(e)
     for e in idx.listed():
         if e.is_partitioned:
-            partitions[e.name] = [H.slice_extents(s) for s in e.slices]
+            partitions[e.name] = [F.slice_extents(s) for s in e.slices]
             shard_of[e.name] = {p.shard_id for p in pieces_by_name.get(e.name, [])}
         else:
             shard_of[e.name] = {e.shard_id}
@@ -350,13 +351,13 @@ def value_problem(name: str, dtype: str, got, want) -> str | None:
     if g.shape != w.shape:
         return f"{name}: shape {list(g.shape)}, expected {list(w.shape)}"
     if dtype == "string":
-        gs, ws = H.string_elements(g), H.string_elements(w)
+        gs, ws = V.string_elements(g), V.string_elements(w)
         if gs != ws:
             return f"{name}: string values differ: {gs[:3]} vs {ws[:3]}"
         return None
     if g.dtype != w.dtype:
         return f"{name}: numpy dtype {g.dtype}, expected {w.dtype}"
-    if H.numeric_bytes(g) != H.numeric_bytes(w):
+    if V.numeric_bytes(g) != V.numeric_bytes(w):
         return f"{name}: {dtype} values differ: got {g.ravel()[:4]}, expected {w.ravel()[:4]}"
     return None
 
@@ -407,7 +408,7 @@ def check_index(result: str, targets: dict[str, Target]) -> list[str]:
     """Raw index: one full entry per target; piece keys exactly those of the partitioned
     targets, re-encoded under the new name with the source's extents."""
     problems = []
-    idx = H.read_index(result)
+    idx = F.read_index(result)
     full = {e.name for e in idx.listed()}
     if full != set(targets):
         problems.append(f"index full entries: extra {sorted(full - set(targets))}, "
@@ -415,9 +416,9 @@ def check_index(result: str, targets: dict[str, Target]) -> list[str]:
     want_pieces = set()
     for n, t in targets.items():
         if t.extents is not None:
-            want_pieces |= {H.encode_slice_key(n, ext) for ext in t.extents}
+            want_pieces |= {F.encode_slice_key(n, ext) for ext in t.extents}
             e = idx.by_key.get(n.encode())
-            if e is not None and [H.slice_extents(s) for s in e.slices] != t.extents:
+            if e is not None and [F.slice_extents(s) for s in e.slices] != t.extents:
                 problems.append(f"index: {n} full entry slices {e.slices}, expected {t.extents}")
         else:
             e = idx.by_key.get(n.encode())

@@ -20,13 +20,15 @@ import shutil
 import numpy as np
 import pytest
 
-import ckpt_helpers as H
 import tfgen
+import tfvalues as V
+from pylib import ckptfmt as F
+from sourceguard import tree_digest
 
 
 @functools.lru_cache(maxsize=None)
-def index_of(prefix: str) -> H.BundleIndex:
-    return H.read_index(prefix)
+def index_of(prefix: str) -> F.BundleIndex:
+    return F.read_index(prefix)
 
 
 def fmt_shape(shape) -> str:
@@ -67,10 +69,10 @@ def test_tfgen_expected_values(generated_checkpoint, tf_views):
     assert checkpoint.expected, "generator recorded no expected values"
     for name, want in checkpoint.expected.items():
         assert name in tf_view.dtypes, f"{name} not listed by TensorFlow"
-        H.assert_same_value(name, tf_view.dtypes[name], tf_view.value(name), want)
+        V.assert_same_value(name, tf_view.dtypes[name], tf_view.value(name), want)
     for name, info in checkpoint.partitioned.items():
         assert tf_view.shapes[name] == info["shape"]
-    assert len(H.data_files(checkpoint.prefix)) == checkpoint.num_data_files
+    assert len(F.data_files(checkpoint.prefix)) == checkpoint.num_data_files
 
 
 # ---------------------------------------------------------------------------------------
@@ -91,7 +93,7 @@ def test_ls_matches_tensorflow(checkpoint, run_ckptfs, tf_view):
 def test_ls_location_columns(checkpoint, run_ckptfs):
     """shard/offset/size agree with an independent parse of the index and fit the files."""
     idx = index_of(checkpoint.prefix)
-    assert len(H.data_files(checkpoint.prefix)) == idx.num_shards
+    assert len(F.data_files(checkpoint.prefix)) == idx.num_shards
     file_sizes = [os.path.getsize(idx.data_path(i)) for i in range(idx.num_shards)]
     listed = {e.name: e for e in idx.listed()}
     partitioned = {n for n, e in listed.items() if e.is_partitioned}
@@ -153,19 +155,19 @@ def test_cat_bytes_match_tensorflow(checkpoint, run_ckptfs, tf_view):
             continue
         if r.stdout != idx.raw_bytes(e):
             failures.append(f"{e.name}: bytes differ from the data file at offset {e.offset}")
-        if e.dtype == H.DT_VARIANT:
+        if e.dtype == F.DT_VARIANT:
             continue  # TF's Python reader cannot return variants; see the rewrite test
         want = tf_view.value(e.name)
-        if e.dtype == H.DT_STRING:
+        if e.dtype == F.DT_STRING:
             try:
-                got = H.decode_tf_strings(r.stdout, e.num_elements)
+                got = F.decode_tf_strings(r.stdout, e.num_elements)
             except ValueError as exc:
                 failures.append(f"{e.name}: cannot decode string layout: {exc}")
                 continue
-            if got != H.string_elements(want):
+            if got != V.string_elements(want):
                 failures.append(f"{e.name}: decoded strings {got[:4]!r}... != TF "
-                                f"{H.string_elements(want)[:4]!r}...")
-        elif r.stdout != H.numeric_bytes(want):
+                                f"{V.string_elements(want)[:4]!r}...")
+        elif r.stdout != V.numeric_bytes(want):
             failures.append(f"{e.name}: {e.dtype_name} bytes != TensorFlow get_tensor bytes")
     fail_report(failures)
 
@@ -183,13 +185,13 @@ def test_partitioned_pieces_match_tensorflow(partitioned_checkpoint, tf_views):
         value = np.asarray(tf_view.value(full.name))
         assert list(value.shape) == full.shape
         for sl in full.slices:
-            ext = H.slice_extents(sl)
-            key = H.encode_slice_key(full.name, ext)
+            ext = F.slice_extents(sl)
+            key = F.encode_slice_key(full.name, ext)
             assert key in idx.by_key, f"{full.name}: no piece entry {key!r} for {ext}"
             piece = idx.by_key[key]
             region = tuple(slice(s, None if n < 0 else s + n) for s, n in ext)
-            assert idx.raw_bytes(piece) == H.numeric_bytes(value[region]), (full.name, ext)
-            assert H.piece_name(key) == full.name
+            assert idx.raw_bytes(piece) == V.numeric_bytes(value[region]), (full.name, ext)
+            assert F.piece_name(key) == full.name
             seen.add(key)
     assert seen == {e.key for e in idx.pieces()}, "orphan piece entries in the index"
 
@@ -227,11 +229,11 @@ def _copy_fixture(fx, dst_root: str) -> tuple[str, str]:
     return ckpt, prefix
 
 
-def _corruption_targets(idx: H.BundleIndex) -> list[H.IndexEntry]:
+def _corruption_targets(idx: F.BundleIndex) -> list[F.IndexEntry]:
     cands = [e for e in idx.entries if not e.is_partitioned and e.size > 0]
     largest = max(cands, key=lambda e: (e.size, e.key))
     targets = [largest]
-    strings = [e for e in cands if e.dtype == H.DT_STRING and e is not largest]
+    strings = [e for e in cands if e.dtype == F.DT_STRING and e is not largest]
     if strings:
         targets.append(max(strings, key=lambda e: (e.size, e.key)))
     return targets
@@ -251,14 +253,14 @@ def test_verify_detects_corruption(checkpoint, run_ckptfs, tmp_path):
     idx = index_of(checkpoint.prefix)
     for n, target in enumerate(_corruption_targets(idx)):
         ckpt, prefix = _copy_fixture(checkpoint, str(tmp_path / f"copy{n}"))
-        copy_guard_before = H.tree_digest(checkpoint.root)
-        name = H.piece_name(target.key) if target.is_piece else target.name
+        copy_guard_before = tree_digest(checkpoint.root)
+        name = F.piece_name(target.key) if target.is_piece else target.name
         # strings: last byte = payload (or the length checksum when all elements are empty)
-        pos = target.offset + (target.size - 1 if target.dtype == H.DT_STRING else target.size // 2)
-        _flip_byte(H.data_filename(prefix, target.shard_id, idx.num_shards), pos)
-        assert H.tree_digest(checkpoint.root) == copy_guard_before
+        pos = target.offset + (target.size - 1 if target.dtype == F.DT_STRING else target.size // 2)
+        _flip_byte(F.data_filename(prefix, target.shard_id, idx.num_shards), pos)
+        assert tree_digest(checkpoint.root) == copy_guard_before
 
-        if target.dtype != H.DT_VARIANT:  # TensorFlow agrees the copy is corrupt
+        if target.dtype != F.DT_VARIANT:  # TensorFlow agrees the copy is corrupt
             with pytest.raises(tf.errors.OpError):
                 tf.train.load_checkpoint(prefix).get_tensor(name)
 
@@ -282,16 +284,16 @@ def test_verify_detects_corruption(checkpoint, run_ckptfs, tmp_path):
 # ---------------------------------------------------------------------------------------
 # bundle_rewrite (ckptfs's writer) -> TensorFlow reads it
 
-def rewrite(run_bundle_rewrite, src: str, dst_prefix: str) -> H.BundleIndex:
+def rewrite(run_bundle_rewrite, src: str, dst_prefix: str) -> F.BundleIndex:
     os.makedirs(os.path.dirname(dst_prefix), exist_ok=True)
     r = run_bundle_rewrite(src, dst_prefix)
     assert r.rc == 0, r.describe()
     assert os.path.isfile(dst_prefix + ".index"), f"{dst_prefix}.index not written"
-    assert H.data_files(dst_prefix) == [H.data_filename(dst_prefix, 0, 1)], \
-        f"expected exactly one data file, got {H.data_files(dst_prefix)}"
+    assert F.data_files(dst_prefix) == [F.data_filename(dst_prefix, 0, 1)], \
+        f"expected exactly one data file, got {F.data_files(dst_prefix)}"
     leftovers = [f for f in os.listdir(os.path.dirname(dst_prefix)) if "tempstate" in f]
     assert not leftovers, f"temporary files left behind: {leftovers}"
-    idx = H.read_index(dst_prefix)
+    idx = F.read_index(dst_prefix)
     assert idx.num_shards == 1
     return idx
 
@@ -315,7 +317,7 @@ def test_bundle_rewrite_roundtrip(checkpoint, run_bundle_rewrite, tf_views, tmp_
         if (de.dtype, de.shape) != (se.dtype, se.shape):
             failures.append(f"{se.key!r}: dtype/shape {(de.dtype, de.shape)} != {(se.dtype, se.shape)}")
         if se.is_partitioned:
-            if [H.slice_extents(s) for s in de.slices] != [H.slice_extents(s) for s in se.slices]:
+            if [F.slice_extents(s) for s in de.slices] != [F.slice_extents(s) for s in se.slices]:
                 failures.append(f"{se.key!r}: slices differ")
         elif dst_idx.raw_bytes(de) != src_idx.raw_bytes(se):
             failures.append(f"{se.key!r}: stored bytes differ")
@@ -329,7 +331,7 @@ def test_bundle_rewrite_roundtrip(checkpoint, run_bundle_rewrite, tf_views, tmp_
                     if not np.array_equal(got, tfgen.VARIANT_LIST_VALUE):
                         failures.append(f"{name}: variant restored as {got}")
                 continue
-            H.assert_same_value(name, dt, dst_view.value(name), src_view.value(name))
+            V.assert_same_value(name, dt, dst_view.value(name), src_view.value(name))
         except AssertionError as exc:
             failures.append(str(exc))
         except Exception as exc:  # noqa: BLE001 - TF errors, reported per tensor
@@ -343,10 +345,10 @@ def _assert_values(got: dict, want: dict, what: str):
     for k in want:
         g, w = np.asarray(got[k]), np.asarray(want[k])
         if w.dtype.kind in "SO":
-            assert H.string_elements(got[k]) == H.string_elements(want[k]), f"{what}: {k} differs"
+            assert V.string_elements(got[k]) == V.string_elements(want[k]), f"{what}: {k} differs"
             continue
         assert (g.dtype, g.shape) == (w.dtype, w.shape), f"{what}: {k}: {g.dtype}{g.shape} != {w.dtype}{w.shape}"
-        assert H.numeric_bytes(g) == H.numeric_bytes(w), f"{what}: {k} differs"
+        assert V.numeric_bytes(g) == V.numeric_bytes(w), f"{what}: {k} differs"
 
 
 def test_rewrite_tf1_saver_restore(all_checkpoints, run_bundle_rewrite, source_guard, tmp_path):

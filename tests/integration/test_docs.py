@@ -29,7 +29,7 @@ import tempfile
 
 import pytest
 
-import mountlib
+from pylib import mounting
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -209,11 +209,11 @@ def test_readme_tutorial_runs_as_written(tmp_path, ckptfs_bin):
                                          f"--- python stderr ---\n{session.stderr()}") from None
             else:
                 check_console(b, str(work), env)
-        assert not mountlib.is_mounted(mnt), "the tutorial must end unmounted"
+        assert not mounting.is_mounted(mnt), "the tutorial must end unmounted"
     finally:
         session.close()
-        if mountlib.is_mounted(mnt):
-            mountlib.fusermount("-u", "-z", mnt)
+        if mounting.is_mounted(mnt):
+            mounting.fusermount("-u", "-z", mnt)
 
 
 def test_readme_keeps_first_screen_commands():

@@ -19,7 +19,7 @@ import subprocess
 
 import pytest
 
-import mountlib
+from pylib import mounting
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -178,7 +178,7 @@ def tf_restore(mnt: str) -> list[float]:
 
 
 def fstype_at(mnt: str) -> str | None:
-    for _src, where, fstype in mountlib.mount_table():
+    for _src, where, fstype in mounting.mount_table():
         if where == os.path.realpath(mnt):
             return fstype
     return None
@@ -191,7 +191,7 @@ def umount(mnt: str):
 
 
 def force_unmount(mnt: str):
-    if mountlib.is_mounted(mnt):
+    if mounting.is_mounted(mnt):
         sh(["umount", "-l", mnt], check=False)
 
 
@@ -200,7 +200,7 @@ def mount_and_restore(argv: list, mnt: str, options: str = ""):
     os.makedirs(mnt, exist_ok=True)
     try:
         sh(argv, env=system_env(), timeout=120)
-        assert fstype_at(mnt) == "fuse.ckptfs", mountlib.mount_table()
+        assert fstype_at(mnt) == "fuse.ckptfs", mounting.mount_table()
         assert sorted(os.listdir(mnt)) == ["checkpoint", "model.ckpt.data-00000-of-00001",
                                            "model.ckpt.index"], os.listdir(mnt)
         assert tf_restore(mnt) == [3.0, 4.0]

@@ -1,4 +1,4 @@
-"""Load (issue #6): 16 concurrent readers do random (offset, length) reads of the mounted
+"""Load: 16 concurrent readers do random (offset, length) reads of the mounted
 data files for CKPTFS_LOAD_SECONDS (default 60) per layout; every read is compared with a
 reference, and the daemon's memory must stay flat.
 
@@ -28,10 +28,12 @@ import time
 import numpy as np
 import pytest
 
-import ckpt_helpers
-import mountlib
-from hostile_lib import (DT_UINT8, Tensor, direct_pread, parse_ls_mapping, read_file,
-                         run_cmd, vm_rss_kib, write_bundle)
+from hostile_lib import parse_ls_mapping
+from mountio import direct_pread, read_file
+from pylib import mounting
+from pylib.ckptfmt import DT_UINT8, Tensor, read_index, write_bundle
+from pylib.mounting import run_cmd
+from sourceguard import SourceGuard
 
 LOAD_SECONDS = float(os.environ.get("CKPTFS_LOAD_SECONDS", "60"))
 READERS = 16
@@ -78,11 +80,11 @@ def load_setup(tmp_path_factory, all_checkpoints, many_source):
               f"prefix = {PREFIX}"]
     mapping = tmp_path_factory.mktemp("load") / "load.conf"
     mapping.write_text("\n".join(lines) + "\n")
-    many_guard = ckpt_helpers.tree_digest(os.path.dirname(many_source))
+    many_guard = SourceGuard(os.path.dirname(many_source))
     yield {"mapping": str(mapping), "prefixes": prefixes, "fixtures": fixtures, "cat": {}}
     for fx in fixtures.values():
         fx.guard.check("the load test")
-    assert ckpt_helpers.tree_digest(os.path.dirname(many_source)) == many_guard
+    many_guard.check("the load test")
 
 
 def cat_bytes(setup, ckptfs_bin, source: str, key: str) -> bytes:
@@ -102,7 +104,7 @@ def build_reference(m, layout: str, setup, ckptfs_bin) -> tuple[dict, dict]:
     r = run_cmd([ckptfs_bin, "ls", setup["mapping"]], timeout=120)
     assert r.rc == 0, r.describe()
     listed = parse_ls_mapping(r.stdout)
-    idx = ckpt_helpers.read_index(m.join(PREFIX))
+    idx = read_index(m.join(PREFIX))
     names = sorted(n for n in os.listdir(m.path) if ".data-" in n)
     assert len(names) == idx.num_shards
     ref = {n: read_file(m.join(n)) for n in names}   # the one sequential pass
@@ -124,7 +126,7 @@ def build_reference(m, layout: str, setup, ckptfs_bin) -> tuple[dict, dict]:
     assert checked > 250
     if layout == "shards":
         # each virtual shard is one source shard file, byte for byte
-        sidx = {s: ckpt_helpers.read_index(p) for s, p in setup["prefixes"].items()}
+        sidx = {s: read_index(p) for s, p in setup["prefixes"].items()}
         for i, name in enumerate(names):
             users = set()
             for e in idx.listed():
@@ -210,10 +212,9 @@ class Load:
 
 @pytest.mark.parametrize("layout", ["single", "shards"])
 def test_concurrent_random_reads(tmp_path, ckptfs_bin, load_setup, layout):
-    with mountlib.mounted(ckptfs_bin, load_setup["mapping"], str(tmp_path / "mnt"),
+    with mounting.mounted(ckptfs_bin, load_setup["mapping"], str(tmp_path / "mnt"),
                           "-o", f"layout={layout}") as m:
         ref, cuts = build_reference(m, layout, load_setup, ckptfs_bin)
-        pid = m.proc.pid
         load = Load(m, ref, cuts, LOAD_SECONDS)
         threads = [threading.Thread(target=load.run, args=(1000 + i,), daemon=True)
                    for i in range(READERS)]
@@ -225,7 +226,7 @@ def test_concurrent_random_reads(tmp_path, ckptfs_bin, load_setup, layout):
         rss_warm = None
         while any(t.is_alive() for t in threads):
             now = time.monotonic() - start
-            rss = vm_rss_kib(pid)
+            rss = m.memory()["VmRSS"] // 1024
             samples.append((round(now, 1), rss))
             if rss_warm is None and now >= warmup:
                 rss_warm = rss
@@ -233,7 +234,7 @@ def test_concurrent_random_reads(tmp_path, ckptfs_bin, load_setup, layout):
         for t in threads:
             t.join(timeout=120)
         assert not any(t.is_alive() for t in threads), "a reader is stuck"
-        rss_end = vm_rss_kib(pid)
+        rss_end = m.memory()["VmRSS"] // 1024
         took = time.monotonic() - start
         rss_warm = rss_warm if rss_warm is not None else samples[0][1]
         summary = (f"layout={layout}: {load.reads} reads ({load.kinds}), "

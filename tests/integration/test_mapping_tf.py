@@ -39,10 +39,11 @@ import re
 import numpy as np
 import pytest
 
-import ckpt_helpers as H
-import mountlib
 import oracle as O
 import tfgen
+from pylib import ckptfmt as F
+from pylib import mounting
+from sourceguard import SourceGuard, tree_digest
 
 PREFIX = "model.ckpt"
 
@@ -204,16 +205,6 @@ def write_mapping(path: str, sources: dict, lines: list, extra: list = ()) -> li
     return text
 
 
-class _Guard:
-    def __init__(self, root):
-        self.root = root
-        self.before = H.tree_digest(root)
-
-    def check(self, what: str = ""):
-        bad = H.diff_digests(self.before, H.tree_digest(self.root))
-        assert not bad, f"source files modified{(' by ' + what) if what else ''}: {bad}"
-
-
 TRICKY = {
     # names that test scope boundaries, bytewise order after renaming, quoting, non-ASCII
     "enc": np.float32(1.5),
@@ -246,7 +237,7 @@ def fixtures(all_checkpoints, tmp_path_factory):
     tf.raw_ops.SaveV2(prefix=prefix, tensor_names=names, shape_and_slices=[""] * len(names),
                       tensors=[tf.constant(TRICKY[n]) for n in names])
     fx = tfgen.Fixture("tricky_names", prefix, prefix, d, "raw", expected=dict(TRICKY))
-    fx.guard = _Guard(d)
+    fx.guard = SourceGuard(d)
     return {**all_checkpoints, "tricky_names": fx}
 
 
@@ -336,9 +327,9 @@ def test_mapping_resolves_like_the_model(case, prepare, run_ckptfs, guards):
 # every way of producing the merged checkpoint against the oracle
 
 def _data_files_check(kind: str, prefix: str, p: Prepared) -> list[str]:
-    files = H.data_files(prefix)
+    files = F.data_files(prefix)
     n_used = len(O.used_shards(p.targets, p.sources))
-    idx = H.read_index(prefix)
+    idx = F.read_index(prefix)
     problems = []
     if len(files) != idx.num_shards:
         problems.append(f"{kind}: {len(files)} data files {files} but index header says "
@@ -354,13 +345,13 @@ def _data_files_check(kind: str, prefix: str, p: Prepared) -> list[str]:
                             f"({n_used}), got {[os.path.basename(f) for f in files]}")
     if kind == "materialize-link":
         src_files = {os.path.realpath(f) for s in p.sources.values()
-                     for f in H.data_files(s.prefix)}
+                     for f in F.data_files(s.prefix)}
         for f in files:
             if not os.path.islink(f) or os.path.realpath(f) not in src_files:
                 problems.append(f"{kind}: {f} is not a symlink to a source data file")
     if kind == "mount-shards":
         src_sizes = {os.path.getsize(f) for s in p.sources.values()
-                     for f in H.data_files(s.prefix)}
+                     for f in F.data_files(s.prefix)}
         for f in files:
             if os.path.getsize(f) not in src_sizes:
                 problems.append(f"{kind}: {f} ({os.path.getsize(f)} B) is no source shard")
@@ -369,8 +360,8 @@ def _data_files_check(kind: str, prefix: str, p: Prepared) -> list[str]:
 
 def _crc_check(kind: str, prefix: str, p: Prepared) -> list[str]:
     """Bytes are never changed: each entry keeps its source size and crc32c."""
-    idx = H.read_index(prefix)
-    src_idx = {n: H.read_index(s.prefix) for n, s in p.sources.items()}
+    idx = F.read_index(prefix)
+    src_idx = {n: F.read_index(s.prefix) for n, s in p.sources.items()}
     problems = []
     for n, t in p.targets.items():
         e = idx.by_key.get(n.encode())
@@ -394,7 +385,7 @@ def _check_output(kind: str, result: str, p: Prepared) -> list[str]:
 class Produced:
     result: str            # the merged checkpoint's prefix
     context: str           # how it was made, for failure messages
-    mount: object = None   # mountlib.Mount for the mount outputs
+    mount: object = None   # mounting.Daemon for the mount outputs
 
 
 @contextlib.contextmanager
@@ -410,7 +401,7 @@ def produce(output: str, p: Prepared, tmp_path, run_ckptfs, ckptfs_bin):
         yield Produced(out, f"ckptfs {' '.join(args)}")
         return
     layout = output.split("-", 1)[1]
-    with mountlib.mounted(ckptfs_bin, p.mapping, str(tmp_path / "mnt"),
+    with mounting.mounted(ckptfs_bin, p.mapping, str(tmp_path / "mnt"),
                           "-o", f"layout={layout}") as m:
         yield Produced(m.join(PREFIX), f"mount {p.mapping} -o layout={layout}", m)
 
@@ -445,7 +436,7 @@ def test_one_tensor_under_two_names_shares_bytes(case, output, prepare, run_ckpt
     p = prepare(case)
     guards(*p.fixtures)
     with produce(output, p, tmp_path, run_ckptfs, ckptfs_bin) as made:
-        idx = H.read_index(made.result)
+        idx = F.read_index(made.result)
         problems = []
         for group in case.shared:
             locs = {n: (idx.by_key[n.encode()].shard_id, idx.by_key[n.encode()].offset,
@@ -475,7 +466,7 @@ def test_line_order_does_not_matter(case, prepare, run_ckptfs, guards, tmp_path)
         r = run_ckptfs("materialize", m, out)
         assert r.rc == 0, r.describe()
         outs.append(out)
-    for a, b in zip(H.bundle_files(outs[0]), H.bundle_files(outs[1])):
+    for a, b in zip(F.bundle_files(outs[0]), F.bundle_files(outs[1])):
         with open(a, "rb") as fa, open(b, "rb") as fb:
             assert fa.read() == fb.read(), f"{os.path.basename(a)} differs when lines are reversed"
 
@@ -538,7 +529,7 @@ def test_seed_example(output, seed_models, run_ckptfs, ckptfs_bin, source_guard,
         assert got == want, got
         return
     import tensorflow as tf
-    with mountlib.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt"),
+    with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt"),
                           "-o", f"layout={output.split('-', 1)[1]}") as mnt:
         got = _restore_ab(mnt.join(PREFIX))
         assert got == want, f"{got}\n{mnt.describe()}"
@@ -550,7 +541,7 @@ def test_seed_example_mount_prefix_directive(seed_models, ckptfs_bin, source_gua
     import tensorflow as tf
     d, _ = seed_models
     source_guard(os.path.join(d, "models"))
-    with mountlib.mounted(ckptfs_bin, os.path.join(d, "merge-prefix.conf"),
+    with mounting.mounted(ckptfs_bin, os.path.join(d, "merge-prefix.conf"),
                           str(tmp_path / "mnt")) as mnt:
         assert tf.train.latest_checkpoint(mnt.path) == mnt.join("merged.ckpt"), mnt.describe()
         got = _restore_ab(mnt.join("merged.ckpt"))
@@ -606,16 +597,16 @@ def test_check_missing_tensor(line, missing, cols, suggest, tmp_path, all_checkp
     out = str(tmp_path / "out")
     r2 = run_ckptfs("materialize", path, out)
     assert r2.rc == 1 and _diagnostics(r2.stderr, path), r2.describe()
-    assert not os.path.exists(out + ".index") and not H.data_files(out), r2.describe()
+    assert not os.path.exists(out + ".index") and not F.data_files(out), r2.describe()
     # and the mount form exits 1 with the same diagnostic, mounting nothing
     mnt = tmp_path / "mnt"
     mnt.mkdir()
-    r3 = mountlib.run_daemon(ckptfs_bin, path, str(mnt), "-f")
-    assert not mountlib.is_mounted(str(mnt)), "mounted a mapping that does not resolve"
+    r3 = mounting.run_cmd([ckptfs_bin, path, mnt, "-f"], timeout=60)
+    assert not mounting.is_mounted(str(mnt)), "mounted a mapping that does not resolve"
     # (the mount form prefixes its messages with "ckptfs: ", as test_mount_basic expects)
-    assert r3.returncode == 1 and _diagnostics(r3.stderr, path, lead="(?:ckptfs: )?")[:1] == \
+    assert r3.rc == 1 and _diagnostics(r3.stderr, path, lead="(?:ckptfs: )?")[:1] == \
         diags[:1], \
-        f"exit {r3.returncode}\n{r3.stderr}"
+        r3.describe()
 
 
 @pytest.mark.parametrize("body,lineno", [
@@ -683,9 +674,9 @@ def test_check_unused_exclude_is_a_warning(tmp_path, all_checkpoints, run_ckptfs
 
 def _digest(prefix: str) -> dict:
     out = {}
-    for f in H.bundle_files(prefix):
+    for f in F.bundle_files(prefix):
         out[os.path.basename(f)] = (os.path.islink(f), os.readlink(f) if os.path.islink(f)
-                                    else H.tree_digest(f)[os.path.basename(f)])
+                                    else tree_digest(f)[os.path.basename(f)])
     return out
 
 
@@ -719,8 +710,8 @@ def test_materialize_refuses_to_overwrite(first, second, tmp_path, all_checkpoin
     src = tf.train.load_checkpoint(fx.prefix)
     for n in names:
         assert np.array_equal(reader.get_tensor(n), src.get_tensor(n)), n
-    files = H.data_files(out)
+    files = F.data_files(out)
     if "--link" in second:
         assert all(os.path.islink(f) for f in files), files
     else:
-        assert files == [H.data_filename(out, 0, 1)] and not os.path.islink(files[0]), files
+        assert files == [F.data_filename(out, 0, 1)] and not os.path.islink(files[0]), files

@@ -26,8 +26,8 @@ import time
 
 import pytest
 
-import ckpt_helpers
-import mountlib
+from mountio import direct_pread, read_file
+from pylib import ckptfmt, mounting
 
 LAYOUTS = ["single", "shards"]
 PREFIX = "model.ckpt"
@@ -68,7 +68,7 @@ def mapping(tmp_path, sources) -> str:
 
 @pytest.fixture(params=LAYOUTS)
 def mnt(request, tmp_path, mapping, ckptfs_bin):
-    with mountlib.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt"),
+    with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt"),
                           "-o", f"layout={request.param}") as m:
         m.layout = request.param
         yield m
@@ -103,30 +103,8 @@ def data_names(layout: str) -> list[str]:
     return [f"{PREFIX}.data-{i:05d}-of-{n:05d}" for i in range(n)]
 
 
-def read_all(path: str, chunk: int = 1 << 20) -> bytes:
-    parts = []
-    with open(path, "rb", buffering=0) as f:
-        while True:
-            b = f.read(chunk)
-            if not b:
-                return b"".join(parts)
-            parts.append(b)
-
-
-def direct_pread(fd: int, length: int, offset: int) -> bytes:
-    """pread through an O_DIRECT fd: the kernel asks the daemon for exactly this range
-    (split at max_read), instead of serving page-aligned readahead from its cache."""
-    out = b""
-    while len(out) < length:
-        b = os.pread(fd, length - len(out), offset + len(out))
-        if not b:
-            break
-        out += b
-    return out
-
-
-def merged_index(m) -> ckpt_helpers.BundleIndex:
-    return ckpt_helpers.read_index(m.join(PREFIX))
+def merged_index(m) -> ckptfmt.BundleIndex:
+    return ckptfmt.read_index(m.join(PREFIX))
 
 
 # ---------------------------------------------------------------------------------------
@@ -164,7 +142,7 @@ def test_attributes(mnt):
         assert stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o444, name
         assert st.st_nlink == 1 and (st.st_uid, st.st_gid) == (os.getuid(), os.getgid())
         assert st.st_mtime == root.st_mtime  # all times are the mount time
-        assert st.st_size == len(read_all(mnt.join(name))), name
+        assert st.st_size == len(read_file(mnt.join(name))), name
         inodes.add(st.st_ino)
     assert len(inodes) == len(os.listdir(mnt.path)) and 1 not in inodes
     sv = os.statvfs(mnt.path)
@@ -172,7 +150,7 @@ def test_attributes(mnt):
 
 
 def test_mount_table(mnt):
-    rows = [r for r in mountlib.mount_table() if r[1] == os.path.realpath(mnt.path)]
+    rows = mounting.mounts_at(mnt.path)
     assert len(rows) == 1, rows
     src, _mnt, fstype = rows[0]
     assert (src, fstype) == ("ckptfs", "fuse.ckptfs")
@@ -206,7 +184,7 @@ def test_index_parses_and_lists_every_tensor(mnt, run_ckptfs, sources):
 
 def test_index_reads_at_any_offset(mnt):
     path = mnt.join(f"{PREFIX}.index")
-    whole = read_all(path)
+    whole = read_file(path)
     fd = os.open(path, os.O_RDONLY | os.O_DIRECT)
     try:
         rng = random.Random(7)
@@ -220,7 +198,7 @@ def test_index_reads_at_any_offset(mnt):
 
 def test_every_tensor_matches_ckptfs_cat(mnt, run_ckptfs, sources):
     idx = merged_index(mnt)
-    data = {i: read_all(mnt.join(name)) for i, name in enumerate(data_names(mnt.layout))}
+    data = {i: read_file(mnt.join(name)) for i, name in enumerate(data_names(mnt.layout))}
     for e in idx.listed():
         prefix, key = source_prefix(sources, e.name)
         r = run_ckptfs("cat", prefix, key)
@@ -231,7 +209,7 @@ def test_every_tensor_matches_ckptfs_cat(mnt, run_ckptfs, sources):
 
 def test_shard_files_are_the_source_files(tmp_path, mapping, sources, ckptfs_bin):
     """layout=shards serves each source data file byte for byte."""
-    with mountlib.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt"),
+    with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt"),
                           "-o", "layout=shards") as m:
         idx = merged_index(m)
         for i, name in enumerate(data_names("shards")):
@@ -239,10 +217,10 @@ def test_shard_files_are_the_source_files(tmp_path, mapping, sources, ckptfs_bin
             assert len(users) == 1, (name, users)
             src = os.path.join(sources, SOURCES[users.pop()])
             with open(src + ".data-00000-of-00001", "rb") as f:
-                assert read_all(m.join(name)) == f.read(), name
+                assert read_file(m.join(name)) == f.read(), name
 
 
-def boundaries(idx: ckpt_helpers.BundleIndex, shard: int) -> list[int]:
+def boundaries(idx: ckptfmt.BundleIndex, shard: int) -> list[int]:
     out = set()
     for e in idx.listed():
         if e.shard_id == shard:
@@ -258,11 +236,11 @@ def test_random_reads_agree(mnt):
     lengths = [1, 3, 4095, 4096, 4097, 65536, 131072 + 13, MAX_READ, MAX_READ + 4097]
     for shard, name in enumerate(data_names(mnt.layout)):
         path = mnt.join(name)
-        whole = read_all(path)
+        whole = read_file(path)
         size = os.stat(path).st_size
         assert len(whole) == size
         for chunk in (4096, 65536 + 7, 3 * 1024 * 1024):
-            assert read_all(path, chunk) == whole, chunk
+            assert read_file(path, chunk) == whole, chunk
         with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ) as mm:
             assert mm[:] == whole
         fd = os.open(path, os.O_RDONLY | os.O_DIRECT)
@@ -284,7 +262,7 @@ def test_concurrent_readers(mnt):
 
     name = data_names(mnt.layout)[-1]
     path = mnt.join(name)
-    whole = read_all(path)
+    whole = read_file(path)
     rng = random.Random(99)
     jobs = [(rng.randrange(0, len(whole)), rng.randrange(1, 200000)) for _ in range(200)]
 
@@ -345,18 +323,18 @@ def test_xattrs_are_empty(mnt):
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signal_ends_daemon_with_status_0(tmp_path, mapping, ckptfs_bin, sig):
-    with mountlib.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt")) as m:
+    with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt")) as m:
         assert os.listdir(m.path)
         assert m.signal(sig) == 0, m.describe()
-        assert not mountlib.is_mounted(m.path), m.describe()
+        assert not mounting.is_mounted(m.path), m.describe()
 
 
 def test_fusermount_u_ends_daemon_with_status_0(tmp_path, mapping, ckptfs_bin):
-    with mountlib.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt")) as m:
+    with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt")) as m:
         with open(m.join(f"{PREFIX}.index"), "rb") as f:
             assert f.read(8)
         assert m.unmount() == 0, m.describe()
-        assert not mountlib.is_mounted(m.path)
+        assert not mounting.is_mounted(m.path)
 
 
 def test_daemonizes_after_mounting(tmp_path, mapping, ckptfs_bin):
@@ -364,20 +342,19 @@ def test_daemonizes_after_mounting(tmp_path, mapping, ckptfs_bin):
     mnt = tmp_path / "mnt"
     mnt.mkdir()
     try:
-        r = mountlib.run_daemon(ckptfs_bin, mapping, str(mnt))
-        assert r.returncode == 0, r.stderr
-        assert mountlib.is_mounted(str(mnt))
+        r = mounting.run_cmd([ckptfs_bin, mapping, str(mnt)], timeout=60)
+        assert r.rc == 0, r.describe()
+        assert mounting.is_mounted(str(mnt))
         assert "checkpoint" in os.listdir(mnt)
-        assert mountlib.fusermount("-u", str(mnt)).returncode == 0
-        assert not mountlib.is_mounted(str(mnt))
+        assert mounting.fusermount("-u", str(mnt)).returncode == 0
+        assert not mounting.is_mounted(str(mnt))
     finally:
-        if mountlib.is_mounted(str(mnt)):
-            mountlib.fusermount("-u", "-z", str(mnt))
+        if mounting.is_mounted(str(mnt)):
+            mounting.fusermount("-u", "-z", str(mnt))
 
 
 def assert_nothing_mounted_at(path):
-    assert not mountlib.is_mounted(str(path)), [r for r in mountlib.mount_table()
-                                                if r[1] == os.path.realpath(path)]
+    assert not mounting.is_mounted(str(path)), mounting.mounts_at(str(path))
 
 
 def test_bad_mapping_exits_1_with_position(tmp_path, sources, ckptfs_bin):
@@ -388,13 +365,13 @@ def test_bad_mapping_exits_1_with_position(tmp_path, sources, ckptfs_bin):
     mnt = tmp_path / "mnt"
     mnt.mkdir()
     try:
-        r = mountlib.run_daemon(ckptfs_bin, str(bad), str(mnt))
-        assert r.returncode == 1, r.stderr
+        r = mounting.run_cmd([ckptfs_bin, str(bad), str(mnt)], timeout=60)
+        assert r.rc == 1, r.describe()
         assert re.search(r"^(?!ckptfs: ).*bad\.conf:3:1: error: ", r.stderr, re.M), r.stderr
         assert_nothing_mounted_at(mnt)
     finally:
-        if mountlib.is_mounted(str(mnt)):
-            mountlib.fusermount("-u", "-z", str(mnt))
+        if mounting.is_mounted(str(mnt)):
+            mounting.fusermount("-u", "-z", str(mnt))
 
 
 def test_missing_source_exits_1(tmp_path, ckptfs_bin):
@@ -402,8 +379,8 @@ def test_missing_source_exits_1(tmp_path, ckptfs_bin):
     bad.write_text(f"source a = {tmp_path}/nowhere/model\nmap a:/ -> a/\n")
     mnt = tmp_path / "mnt"
     mnt.mkdir()
-    r = mountlib.run_daemon(ckptfs_bin, str(bad), str(mnt), "-f")
-    assert r.returncode == 1, r.stderr
+    r = mounting.run_cmd([ckptfs_bin, str(bad), str(mnt), "-f"], timeout=60)
+    assert r.rc == 1, r.describe()
     assert re.search(r"^(?!ckptfs: ).*bad\.conf:1:\d+: error: ", r.stderr, re.M), r.stderr
     assert_nothing_mounted_at(mnt)
 
@@ -416,8 +393,8 @@ def test_bad_mountpoint_fails_first(tmp_path, ckptfs_bin, kind):
     mnt = tmp_path / "mnt"
     if kind == "file":
         mnt.write_text("")
-    r = mountlib.run_daemon(ckptfs_bin, str(bad), str(mnt), "-f")
-    assert r.returncode != 0
+    r = mounting.run_cmd([ckptfs_bin, str(bad), str(mnt), "-f"], timeout=60)
+    assert r.rc != 0, r.describe()
     want = "does not exist" if kind == "missing" else "is not a directory"
     assert f"ckptfs: mountpoint '{mnt}' {want}" in r.stderr, r.stderr
     assert "bad.conf" not in r.stderr
@@ -433,8 +410,8 @@ def test_bad_mountpoint_fails_first(tmp_path, ckptfs_bin, kind):
 def test_bad_options_exit_1(tmp_path, mapping, ckptfs_bin, args, message):
     mnt = tmp_path / "mnt"
     mnt.mkdir()
-    r = mountlib.run_daemon(ckptfs_bin, mapping, str(mnt), "-f", *args)
-    assert r.returncode == 1, r.stderr
+    r = mounting.run_cmd([ckptfs_bin, mapping, str(mnt), "-f", *args], timeout=60)
+    assert r.rc == 1, r.describe()
     assert message in r.stderr, r.stderr
     assert_nothing_mounted_at(mnt)
 
@@ -442,7 +419,7 @@ def test_bad_options_exit_1(tmp_path, mapping, ckptfs_bin, args, message):
 def test_options_prefix_and_max_read(tmp_path, mapping, ckptfs_bin, run_ckptfs):
     """-o prefix= renames the checkpoint; -o max_read= reaches the kernel and init()
     alike (libfuse 3.14 fails the mount with EPROTO when they differ)."""
-    with mountlib.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt"),
+    with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt"),
                           "-o", "prefix=merged,max_read=65536") as m:
         assert sorted(os.listdir(m.path)) == sorted(
             ["checkpoint", "merged.data-00000-of-00001", "merged.index"])
@@ -452,7 +429,7 @@ def test_options_prefix_and_max_read(tmp_path, mapping, ckptfs_bin, run_ckptfs):
         r = run_ckptfs("verify", m.join("merged"))
         assert r.rc == 0, r.describe()
         path = m.join("merged.data-00000-of-00001")
-        whole = read_all(path)
+        whole = read_file(path)
         fd = os.open(path, os.O_RDONLY | os.O_DIRECT)
         try:
             assert direct_pread(fd, len(whole), 0) == whole
@@ -462,10 +439,10 @@ def test_options_prefix_and_max_read(tmp_path, mapping, ckptfs_bin, run_ckptfs):
 
 def test_default_layout_comes_from_the_mapping(tmp_path, sources, ckptfs_bin):
     mapping = write_mapping(tmp_path / "m.conf", sources, "layout = shards")
-    with mountlib.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt")) as m:
+    with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt")) as m:
         assert sorted(os.listdir(m.path)) == sorted(
             ["checkpoint", *data_names("shards"), f"{PREFIX}.index"])
-    with mountlib.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt"),
+    with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt"),
                           "-o", "layout=single") as m:
         assert sorted(os.listdir(m.path)) == sorted(
             ["checkpoint", *data_names("single"), f"{PREFIX}.index"])
@@ -476,11 +453,11 @@ def test_default_layout_comes_from_the_mapping(tmp_path, sources, ckptfs_bin):
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_deleted_sources_keep_reads_exact(tmp_path, mapping, sources, ckptfs_bin, layout):
-    with mountlib.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt"),
+    with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt"),
                           "-o", f"layout={layout}") as m:
         names = data_names(layout)
-        want = {n: read_all(m.join(n)) for n in names}
-        index = read_all(m.join(f"{PREFIX}.index"))
+        want = {n: read_file(m.join(n)) for n in names}
+        index = read_file(m.join(f"{PREFIX}.index"))
         shutil.rmtree(sources)
         for n in names:  # O_DIRECT: the daemon reads its open source fds again
             fd = os.open(m.join(n), os.O_RDONLY | os.O_DIRECT)
@@ -490,13 +467,13 @@ def test_deleted_sources_keep_reads_exact(tmp_path, mapping, sources, ckptfs_bin
                     want[n][len(want[n]) // 3:len(want[n]) // 3 + 1000]
             finally:
                 os.close(fd)
-        assert read_all(m.join(f"{PREFIX}.index")) == index
+        assert read_file(m.join(f"{PREFIX}.index")) == index
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_truncated_source_gives_eio_logged_once(tmp_path, mapping, sources, ckptfs_bin,
                                                 layout):
-    with mountlib.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt"),
+    with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt"),
                           "-o", f"layout={layout}", expect_clean_log=False) as m:
         idx = merged_index(m)
         victim = max((e for e in idx.listed() if e.name.startswith("c/")),
@@ -553,7 +530,7 @@ def test_many_pieces_are_copied_not_spliced(tmp_path, ckptfs_bin, run_ckptfs):
     assert r.returncode == 0, r.stderr[-3000:]
     mapping = tmp_path / "m.conf"
     mapping.write_text(f"source s = {prefix}\nmap s:/ -> /\nexclude s:*/b_big\n")
-    with mountlib.mounted(ckptfs_bin, str(mapping), str(tmp_path / "mnt"), "-d",
+    with mounting.mounted(ckptfs_bin, str(mapping), str(tmp_path / "mnt"), "-d",
                           expect_clean_log=False) as m:
         idx = merged_index(m)
         small = sorted(idx.listed(), key=lambda e: e.offset)

@@ -22,11 +22,11 @@ import sys
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-if HERE not in sys.path:
-    sys.path.insert(0, HERE)
+TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if TESTS not in sys.path:  # run directly, not by pytest
+    sys.path.insert(0, TESTS)
 
-import ckpt_helpers  # noqa: E402
+from pylib import ckptfmt  # noqa: E402
 
 SEED = 20240611
 
@@ -451,13 +451,13 @@ def make_multishard(outdir: str) -> Fixture:
     _save_v2(parts[1], shard1)
     tf.raw_ops.MergeV2Checkpoints(checkpoint_prefixes=parts, destination_prefix=prefix,
                                   delete_old_dirs=True)
-    files = ckpt_helpers.data_files(prefix)
-    want = [ckpt_helpers.data_filename(prefix, i, 2) for i in range(2)]
+    files = ckptfmt.data_files(prefix)
+    want = [ckptfmt.data_filename(prefix, i, 2) for i in range(2)]
     if files != want:
         raise AssertionError(f"MergeV2Checkpoints produced {files}, wanted {want}")
     if os.path.exists(temp):
         raise AssertionError(f"{temp} left behind")
-    idx = ckpt_helpers.read_index(prefix)
+    idx = ckptfmt.read_index(prefix)
     shards = {e.name: e.shard_id for e in idx.entries}
     assert all(shards[k] == 0 for k in shard0) and all(shards[k] == 1 for k in shard1), shards
     expected = {**{k: np.asarray(v) for k, v in shard0.items()},
@@ -527,7 +527,7 @@ def make_partitioned(outdir: str) -> Fixture:
             expected = _partitioned_values(sess, vars_)
             prefix = saver.save(sess, os.path.join(d, "model.ckpt"), global_step=0)
     # The index must really hold piece entries next to each full entry.
-    idx = ckpt_helpers.read_index(prefix)
+    idx = ckptfmt.read_index(prefix)
     pieces = idx.pieces()
     want_pieces = sum(n for _s, (n, _a), _d in PARTITIONED.values())
     if len(pieces) != want_pieces:
@@ -591,7 +591,7 @@ def main(argv):
     fixtures = generate_all(outdir)
     for fx in fixtures.values():
         print(f"== {fx.id}  ckpt={fx.ckpt}")
-        print(f"   prefix={fx.prefix}  data files={len(ckpt_helpers.data_files(fx.prefix))}"
+        print(f"   prefix={fx.prefix}  data files={len(ckptfmt.data_files(fx.prefix))}"
               + (f"  ({fx.notes})" if fx.notes else ""))
         listed_by_dir = None
         if os.path.isdir(fx.ckpt):
@@ -607,7 +607,7 @@ def main(argv):
                     and listed_by_dir == tf.train.list_variables(fx.prefix))
             print(f"   tf.train.list_variables(ckpt dir): "
                   f"{'same as prefix' if same else listed_by_dir}")
-        idx = ckpt_helpers.read_index(fx.prefix)
+        idx = ckptfmt.read_index(fx.prefix)
         if idx.pieces():
             print(f"   raw index piece keys: {[e.key for e in idx.pieces()]}")
 
