@@ -1,6 +1,7 @@
 /*
  * test_bundle_entry.c - BundleEntryProto bytes as TensorFlow writes them
- * (§3.2, §9.1), entry validation, and tensor checksums (§4).
+ * (docs/checkpoint-format.md §3.2, §9.1), entry validation, and tensor
+ * checksums (§4).
  */
 #include <errno.h>
 #include <setjmp.h>

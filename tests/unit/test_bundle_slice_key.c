@@ -1,4 +1,7 @@
-/* test_bundle_slice_key.c - partitioned-variable piece keys (§5.1 vectors). */
+/*
+ * test_bundle_slice_key.c - partitioned-variable piece keys
+ * (docs/checkpoint-format.md §5.1).
+ */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
