@@ -1,8 +1,9 @@
 /*
  * test_bundle_table.c - the .index SSTable (bundle/table.h): byte-exact
  * builds of the vectors of docs/checkpoint-format.md §9.1 and of real
- * TF-written indexes, multi-block and empty round trips, TF's separator rules, and a golden catalogue of
- * corrupt files, each pinned to its error code and message.
+ * TF-written indexes, multi-block and empty round trips, TF's separator
+ * rules, and a golden catalogue of corrupt files, each pinned to its error
+ * code and message.
  */
 #include <stdarg.h>
 #include <stddef.h>
