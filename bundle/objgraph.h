@@ -193,7 +193,9 @@ void objgraph_walk_release(struct objgraph_walk *w);
  * "layer_with_weights-0/kernel", "a.Sb..c" for a child named "a/b.c", or
  * a slot variable's "<var>/.OPTIMIZER_SLOT/<optimizer>/<slot>". -ENOENT
  * for an unnamed node, -EINVAL for a node id out of range. A path is at
- * most about twice the serialized graph. On success *out is malloc'd,
+ * most 4 x the serialized graph's size + 18 bytes (a child's at most 2 x:
+ * its edges are distinct input bytes, each escaped to at most twice; a
+ * slot's holds two of those). On success *out is malloc'd,
  * NUL-terminated, *len bytes long (may be NULL), and the caller frees it.
  */
 int objgraph_path(const struct objgraph_walk *w, int32_t node, char **out,

@@ -30,12 +30,14 @@ typedef Tensorflow__TrackableObjectGraph__TrackableObject__ObjectReference Child
 typedef Tensorflow__TrackableObjectGraph__TrackableObject__SerializedTensor AttrProto;
 typedef Tensorflow__TrackableObjectGraph__TrackableObject__SlotVariableReference SlotProto;
 
-/* The single allocation being filled: arrays first, then strings. */
+/*
+ * The single allocation being filled: every array first (aligned), then
+ * every string, so strings of odd lengths never misalign an array.
+ */
 struct block {
-	char *next;  /* next free byte */
-	char *end;
+	char *arr;   /* next free byte of the array region */
+	char *str;   /* next free byte of the string region */
 	int err;     /* -EBADMSG once a string held a NUL */
-	size_t node; /* for that message */
 };
 
 #define ALIGN alignof(max_align_t)
@@ -47,31 +49,35 @@ static size_t round_up(size_t n)
 
 static void *take(struct block *b, size_t n, size_t size)
 {
-	void *p = b->next;
+	void *p = b->arr;
 
-	b->next += round_up(n * size);
+	b->arr += round_up(n * size);
 	return p;
 }
 
 static const char *text(struct block *b, ProtobufCBinaryData d)
 {
-	char *p = b->next;
+	char *p = b->str;
 
 	if (d.len && memchr(d.data, 0, d.len))
 		b->err = -EBADMSG;
 	if (d.len)
 		memcpy(p, d.data, d.len);
 	p[d.len] = '\0';
-	b->next += d.len + 1;
+	b->str += d.len + 1;
 	return p;
 }
 
-/* Bytes of the arrays and strings of one node. */
-static size_t node_size(const NodeProto *n)
+static size_t node_arrays(const NodeProto *n)
 {
-	size_t s = round_up(n->n_children * sizeof(struct objgraph_child)) +
-		   round_up(n->n_attributes * sizeof(struct objgraph_attr)) +
-		   round_up(n->n_slot_variables * sizeof(struct objgraph_slot));
+	return round_up(n->n_children * sizeof(struct objgraph_child)) +
+	       round_up(n->n_attributes * sizeof(struct objgraph_attr)) +
+	       round_up(n->n_slot_variables * sizeof(struct objgraph_slot));
+}
+
+static size_t node_strings(const NodeProto *n)
+{
+	size_t s = 0;
 
 	for (size_t i = 0; i < n->n_children; i++)
 		s += n->children[i]->local_name.len + 1;
@@ -127,20 +133,23 @@ static void fill_node(struct block *b, const NodeProto *p,
 static struct objgraph *copy_graph(const GraphProto *p, int *rc,
 				   size_t *bad_node)
 {
-	size_t size = round_up(sizeof(struct objgraph)) +
-		      round_up(p->n_nodes * sizeof(struct objgraph_node));
+	size_t arrays = round_up(sizeof(struct objgraph)) +
+			round_up(p->n_nodes * sizeof(struct objgraph_node));
+	size_t strings = 0;
 	struct block b = { 0 };
 	struct objgraph *g;
 
-	for (size_t i = 0; i < p->n_nodes; i++)
-		size += node_size(p->nodes[i]);
-	g = malloc(size);
+	for (size_t i = 0; i < p->n_nodes; i++) {
+		arrays += node_arrays(p->nodes[i]);
+		strings += node_strings(p->nodes[i]);
+	}
+	g = malloc(arrays + strings);
 	if (!g) {
 		*rc = -ENOMEM;
 		return NULL;
 	}
-	b.next = (char *)g;
-	b.end = b.next + size;
+	b.arr = (char *)g;
+	b.str = b.arr + arrays;
 	take(&b, 1, sizeof(*g));
 	g->n_nodes = p->n_nodes;
 	g->nodes = take(&b, p->n_nodes, sizeof(*g->nodes));
@@ -148,7 +157,8 @@ static struct objgraph *copy_graph(const GraphProto *p, int *rc,
 		fill_node(&b, p->nodes[i], &g->nodes[i]);
 		*bad_node = i;
 	}
-	assert(b.err || b.next == b.end);
+	assert(b.err || (b.arr == (char *)g + arrays &&
+			 b.str == (char *)g + arrays + strings));
 	*rc = b.err;
 	if (b.err) {
 		free(g);
