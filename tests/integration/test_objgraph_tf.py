@@ -32,7 +32,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from conftest import CORPUS, CORPUS_DIR, _build_dir, _require_binary, run_command  # noqa: E402
+from conftest import CORPUS, _build_dir, _require_binary, run_command  # noqa: E402
 
 GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
@@ -137,7 +137,7 @@ TF2_CORPUS = ["tfx_keras_tf2", "serving_half_plus_two_tf2"]
 
 
 @pytest.fixture(scope="module")
-def saved(tmp_path_factory):
+def saved(tmp_path_factory, corpus_copy):
     """{id: (prefix, {node id: TensorFlow's name} or None)}."""
     import tensorflow as tf
 
@@ -146,7 +146,7 @@ def saved(tmp_path_factory):
         d = str(tmp_path_factory.mktemp(name))
         out[name] = make(tf, d)
     for name in TF2_CORPUS:
-        out["corpus/" + name] = (os.path.join(CORPUS_DIR, CORPUS[name]), None)
+        out["corpus/" + name] = (os.path.join(corpus_copy, CORPUS[name]), None)
     return out
 
 
