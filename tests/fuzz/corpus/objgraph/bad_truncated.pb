@@ -1,0 +1,5 @@
+
+
+a
+0.
+VARIABLE_VALUEa/.ATTRIBUTES/VARIABLE_VA
