@@ -107,7 +107,11 @@ struct bundle_reader;
  * (its model_checkpoint_path, relative to that directory when relative); a
  * SavedModel directory (PATH/variables/variables.index); a SavedModel's
  * variables/ directory (PATH/variables.index).
- * On success *prefix_out is a malloc'd string the caller frees.
+ * On success *prefix_out is a malloc'd string the caller frees. -ENOENT
+ * when none of these is there; the real errno (-EACCES, -ELOOP...) when
+ * what is there cannot be examined. A `checkpoint` state file that exists
+ * but is not a regular file, cannot be opened or is over 1 MiB is an
+ * error, not "no state file".
  */
 int bundle_resolve_prefix(const char *path, char **prefix_out,
 			  char *err, size_t errlen);
@@ -118,10 +122,29 @@ int bundle_resolve_prefix(const char *path, char **prefix_out,
  * entry), open every data shard O_RDONLY and check that every entry lies
  * within its shard. The shard fds stay open until bundle_close(): deleting
  * or replacing the files afterwards does not change what the reader sees.
+ * Every file is opened without blocking and must be a regular file (a FIFO
+ * in a file's place is refused, not waited on); the index is read block by
+ * block, so its size does not set the memory used, and data shards are
+ * opened one by one up to the count the header declares.
  * On success *out is a reader the caller closes with bundle_close().
  */
 int bundle_open(const char *path, struct bundle_reader **out,
 		char *err, size_t errlen);
+
+/*
+ * Flags of bundle_open_flags().
+ * BUNDLE_OPEN_PUBLIC: the reader's bytes will be shown to every user (a
+ * mount with allow_other). Refuse any file it opens (the index, every data
+ * shard, a directory's `checkpoint` state file) that not every user could
+ * read directly: the opened file must be readable by others (S_IROTH) and
+ * every directory on its real path enterable by others (S_IXOTH). Checked
+ * on the open fd, so replacing a file by a symlink cannot slip through.
+ */
+#define BUNDLE_OPEN_PUBLIC 1u
+
+/* bundle_open() with flags (0 is bundle_open()). */
+int bundle_open_flags(const char *path, unsigned flags,
+		      struct bundle_reader **out, char *err, size_t errlen);
 
 /* Close a reader and its fds; NULL is ignored. */
 void bundle_close(struct bundle_reader *r);

@@ -163,8 +163,16 @@ static int check_pieces(const struct bundle_index *idx, char *err,
 	return rc;
 }
 
-int bundle_index_parse(const char *name, const uint8_t *buf, size_t len,
-		       struct bundle_index **out, char *err, size_t errlen)
+/*
+ * The checks above the table, on a new index named name whose table is
+ * read by read(ctx, idx->table): both front doors below share them.
+ */
+static int parse_index(const char *name,
+		       int (*read)(const void *ctx, const char *name,
+				   struct table_contents *out, char *err,
+				   size_t errlen),
+		       const void *ctx, struct bundle_index **out, char *err,
+		       size_t errlen)
 {
 	struct bundle_index *idx = calloc(1, sizeof(*idx));
 	int rc;
@@ -173,7 +181,7 @@ int bundle_index_parse(const char *name, const uint8_t *buf, size_t len,
 		free(idx);
 		return bundle_errf(err, errlen, -ENOMEM, "out of memory");
 	}
-	rc = table_read_all(name, buf, len, &idx->table, err, errlen);
+	rc = read(ctx, name, &idx->table, err, errlen);
 	if (rc == 0)
 		rc = check_header(idx, err, errlen);
 	if (rc == 0)
@@ -186,6 +194,48 @@ int bundle_index_parse(const char *name, const uint8_t *buf, size_t len,
 	}
 	*out = idx;
 	return 0;
+}
+
+struct mem_table {
+	const uint8_t *buf;
+	size_t len;
+};
+
+static int read_mem(const void *ctx, const char *name,
+		    struct table_contents *out, char *err, size_t errlen)
+{
+	const struct mem_table *m = ctx;
+
+	return table_read_all(name, m->buf, m->len, out, err, errlen);
+}
+
+struct fd_table {
+	int fd;
+	uint64_t size;
+};
+
+static int read_fd(const void *ctx, const char *name,
+		   struct table_contents *out, char *err, size_t errlen)
+{
+	const struct fd_table *f = ctx;
+
+	return table_read_fd(name, f->fd, f->size, out, err, errlen);
+}
+
+int bundle_index_parse(const char *name, const uint8_t *buf, size_t len,
+		       struct bundle_index **out, char *err, size_t errlen)
+{
+	const struct mem_table m = { buf, len };
+
+	return parse_index(name, read_mem, &m, out, err, errlen);
+}
+
+int bundle_index_read_fd(const char *name, int fd, uint64_t size,
+			 struct bundle_index **out, char *err, size_t errlen)
+{
+	const struct fd_table f = { fd, size };
+
+	return parse_index(name, read_fd, &f, out, err, errlen);
 }
 
 void bundle_index_free(struct bundle_index *idx)

@@ -6,6 +6,7 @@
 #define CKPTFS_BUNDLE_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * Format a message into (err, errlen) when err is non-NULL and return code
@@ -14,5 +15,28 @@
  */
 __attribute__((format(printf, 4, 5)))
 int bundle_errf(char *err, size_t errlen, int code, const char *fmt, ...);
+
+/*
+ * Open path read-only as one file of a checkpoint; what names it in
+ * messages ("index", "data shard", "'checkpoint' state file"). Refuses,
+ * without blocking, anything but a regular file; with BUNDLE_OPEN_PUBLIC
+ * in flags also a file not every user could read (bundle.h). Returns the
+ * fd (blocking, close-on-exec; the caller closes it) with the file's size
+ * in *size, or a negative errno with a message.
+ */
+int bundle_open_file(const char *path, const char *what, unsigned flags,
+		     int64_t *size, char *err, size_t errlen);
+
+/* bundle_resolve_prefix() with bundle_open_flags()'s flags. */
+int bundle_resolve_prefix_flags(const char *path, unsigned flags,
+				char **prefix_out, char *err, size_t errlen);
+
+/*
+ * bundle_index_parse() of the size bytes of an open .index file, read
+ * block by block (see table_read_fd()).
+ */
+struct bundle_index;
+int bundle_index_read_fd(const char *name, int fd, uint64_t size,
+			 struct bundle_index **out, char *err, size_t errlen);
 
 #endif

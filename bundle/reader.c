@@ -1,114 +1,28 @@
 /*
  * reader.c - open a whole checkpoint (bundle_reader): resolve its prefix,
  * read and parse its .index (index.c), open every data shard read-only
- * and check that every tensor lies inside its shard.
+ * and check that every tensor lies inside its shard. Every file is opened
+ * by bundle_open_file() (openfile.c): regular files only, never blocking.
  */
 #include "bundle/bundle.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bundle/internal.h"
-#include "bundle/table.h"
 #include "util/util.h"
 
 struct bundle_reader {
 	char *prefix;             /* owned */
 	struct bundle_index *idx; /* owned */
-	int *fds;                 /* owned, num_shards items, -1 if closed */
-	int64_t *sizes;           /* shard sizes at open */
+	unsigned flags;           /* BUNDLE_OPEN_* */
+	int *fds;                 /* owned, n_fds items: shards 0..n_fds-1 */
+	int64_t *sizes;           /* owned, n_fds items: shard sizes at open */
+	size_t n_fds, cap_fds, cap_sizes;
 };
-
-/*
- * Open a file that must be a regular file. O_NONBLOCK so that a FIFO in a
- * checkpoint's place cannot hang us in open(); it is refused right after.
- * Returns the fd (size in *size) or a negative errno with a message.
- */
-static int open_regular(const char *path, const char *what, int64_t *size,
-			char *err, size_t errlen)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	struct stat st;
-
-	if (fd < 0)
-		return bundle_errf(err, errlen, -errno, "'%s': cannot open %s: %s",
-				   path, what, strerror(errno));
-	if (fstat(fd, &st) < 0) {
-		int rc = -errno;
-
-		close(fd);
-		return bundle_errf(err, errlen, rc, "'%s': cannot stat %s: %s",
-				   path, what, strerror(-rc));
-	}
-	if (!S_ISREG(st.st_mode)) {
-		close(fd);
-		return bundle_errf(err, errlen, S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL,
-				   "'%s': cannot open %s: not a regular file%s",
-				   path, what, S_ISDIR(st.st_mode) ? " (a directory)" : "");
-	}
-	/* reads of a regular file never block; clear it for plain semantics */
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-	*size = st.st_size;
-	return fd;
-}
-
-/* Reject a non-table by its last bytes before reading all of it. */
-static int check_tail(int fd, const char *path, int64_t size, char *err,
-		      size_t errlen)
-{
-	uint8_t tail[TABLE_FOOTER_SIZE];
-	size_t n = size < TABLE_FOOTER_SIZE ? (size_t)size : TABLE_FOOTER_SIZE;
-
-	if (pread(fd, tail, n, size - (int64_t)n) != (ssize_t)n)
-		return bundle_errf(err, errlen, -EIO, "'%s': read failed: %s", path,
-				   strerror(errno ? errno : EIO));
-	return table_check_magic(path, tail, n, err, errlen);
-}
-
-static int read_file(const char *path, uint8_t **out, size_t *len,
-		     char *err, size_t errlen)
-{
-	int64_t size;
-	int fd = open_regular(path, "index", &size, err, errlen);
-	uint8_t *buf = NULL;
-	size_t got = 0;
-	int rc = 0;
-
-	if (fd < 0)
-		return fd;
-	rc = check_tail(fd, path, size, err, errlen);
-	if (rc)
-		goto out;
-	buf = malloc((size_t)size + 1);
-	if (!buf) {
-		rc = bundle_errf(err, errlen, -ENOMEM, "out of memory");
-		goto out;
-	}
-	while (got < (size_t)size) {
-		ssize_t n = read(fd, buf + got, (size_t)size - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			rc = bundle_errf(err, errlen, -EIO, "'%s': read failed: %s",
-					 path, n < 0 ? strerror(errno) : "file shrank");
-			goto out;
-		}
-		got += (size_t)n;
-	}
-	*out = buf;
-	*len = got;
-	buf = NULL;
-out:
-	free(buf);
-	close(fd);
-	return rc;
-}
 
 char *bundle_shard_name(const char *prefix, int shard, int num_shards)
 {
@@ -120,28 +34,38 @@ char *bundle_shard_name(const char *prefix, int shard, int num_shards)
 	return s;
 }
 
+/*
+ * Open the shards in order, growing the arrays as they open: an index
+ * that declares two billion shards fails at the first missing one, after
+ * allocating for the ones that exist, not for the ones it claims.
+ */
 static int open_shards(struct bundle_reader *r, char *err, size_t errlen)
 {
 	int n = bundle_index_num_shards(r->idx);
 
-	r->fds = malloc(sizeof(int) * (size_t)n);
-	r->sizes = calloc((size_t)n, sizeof(int64_t));
-	if (!r->fds || !r->sizes)
-		return bundle_errf(err, errlen, -ENOMEM, "out of memory");
-	for (int i = 0; i < n; i++)
-		r->fds[i] = -1;
 	for (int i = 0; i < n; i++) {
 		char *name = bundle_shard_name(r->prefix, i, n);
-		int rc = 0;
+		int *fds = util_grow(r->fds, &r->cap_fds, r->n_fds + 1,
+				     sizeof(*fds));
+		int64_t *sizes = fds ? util_grow(r->sizes, &r->cap_sizes,
+						 r->n_fds + 1, sizeof(*sizes))
+				     : NULL;
+		int fd;
 
-		if (!name)
+		if (fds)
+			r->fds = fds;
+		if (sizes)
+			r->sizes = sizes;
+		if (!name || !sizes) {
+			free(name);
 			return bundle_errf(err, errlen, -ENOMEM, "out of memory");
-		rc = open_regular(name, "data shard", &r->sizes[i], err, errlen);
-		r->fds[i] = rc < 0 ? -1 : rc;
-		rc = rc < 0 ? rc : 0;
+		}
+		fd = bundle_open_file(name, "data shard", r->flags,
+				      &r->sizes[r->n_fds], err, errlen);
 		free(name);
-		if (rc)
-			return rc;
+		if (fd < 0)
+			return fd;
+		r->fds[r->n_fds++] = fd;
 	}
 	return 0;
 }
@@ -172,31 +96,32 @@ static int check_extents(const struct bundle_reader *r, char *err,
 static int open_index(struct bundle_reader *r, char *err, size_t errlen)
 {
 	char *path = malloc(strlen(r->prefix) + sizeof(".index"));
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	int rc;
+	int64_t size;
+	int fd, rc;
 
 	if (!path)
 		return bundle_errf(err, errlen, -ENOMEM, "out of memory");
 	strcpy(path, r->prefix);
 	strcat(path, ".index");
-	rc = read_file(path, &buf, &len, err, errlen);
-	if (rc == 0)
-		rc = bundle_index_parse(path, buf, len, &r->idx, err, errlen);
-	free(buf);
+	fd = bundle_open_file(path, "index", r->flags, &size, err, errlen);
+	rc = fd < 0 ? fd : bundle_index_read_fd(path, fd, (uint64_t)size,
+						&r->idx, err, errlen);
+	if (fd >= 0)
+		close(fd);
 	free(path);
 	return rc;
 }
 
-int bundle_open(const char *path, struct bundle_reader **out,
-		char *err, size_t errlen)
+int bundle_open_flags(const char *path, unsigned flags,
+		      struct bundle_reader **out, char *err, size_t errlen)
 {
 	struct bundle_reader *r = calloc(1, sizeof(*r));
 	int rc;
 
 	if (!r)
 		return bundle_errf(err, errlen, -ENOMEM, "out of memory");
-	rc = bundle_resolve_prefix(path, &r->prefix, err, errlen);
+	r->flags = flags;
+	rc = bundle_resolve_prefix_flags(path, flags, &r->prefix, err, errlen);
 	if (rc == 0)
 		rc = open_index(r, err, errlen);
 	if (rc == 0)
@@ -211,13 +136,18 @@ int bundle_open(const char *path, struct bundle_reader **out,
 	return 0;
 }
 
+int bundle_open(const char *path, struct bundle_reader **out,
+		char *err, size_t errlen)
+{
+	return bundle_open_flags(path, 0, out, err, errlen);
+}
+
 void bundle_close(struct bundle_reader *r)
 {
 	if (!r)
 		return;
-	for (int i = 0; r->fds && i < bundle_index_num_shards(r->idx); i++)
-		if (r->fds[i] >= 0)
-			close(r->fds[i]);
+	for (size_t i = 0; i < r->n_fds; i++)
+		close(r->fds[i]);
 	free(r->fds);
 	free(r->sizes);
 	bundle_index_free(r->idx);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "bundle/internal.h"
+#include "util/util.h"
 
 static char *join(const char *a, const char *b)
 {
@@ -29,18 +30,36 @@ static char *join(const char *a, const char *b)
 	return s;
 }
 
+/*
+ * Whether PREFIX.index exists: 1, 0 when it does not (ENOENT, ENOTDIR), or
+ * a negative errno when that cannot be told (EACCES, ELOOP...): saying
+ * "does not exist" about a file one may not see sends people looking in
+ * the wrong place.
+ */
 static int has_index(const char *prefix)
 {
 	char *p = malloc(strlen(prefix) + sizeof(".index"));
-	int ok;
+	struct stat st;
+	int rc;
 
 	if (!p)
-		return 0;
+		return -ENOMEM;
 	strcpy(p, prefix);
 	strcat(p, ".index");
-	ok = access(p, F_OK) == 0;
+	rc = stat(p, &st) == 0 ? 1 : errno == ENOENT || errno == ENOTDIR ? 0
+									: -errno;
 	free(p);
-	return ok;
+	return rc;
+}
+
+/* The message for has_index(prefix) < 0, met while resolving path. */
+static int cannot_access(const char *path, const char *prefix, int rc,
+			 char *err, size_t errlen)
+{
+	if (rc == -ENOMEM)
+		return bundle_errf(err, errlen, rc, "out of memory");
+	return bundle_errf(err, errlen, rc, "'%s': cannot access '%s.index': %s",
+			   path, prefix, strerror(-rc));
 }
 
 /* Undo text-format C escapes in place (\" \\ \' \n \t \r \ooo \xHH). */
@@ -79,66 +98,136 @@ static void unescape(char *s)
 	*w = '\0';
 }
 
-/* model_checkpoint_path of DIR/checkpoint, or NULL if it has none. */
-static char *state_file_path(const char *dir)
+/*
+ * TensorFlow's state files are a few lines; the cap keeps a `checkpoint`
+ * that is something else (a huge or sparse file) from eating memory.
+ */
+#define STATE_FILE_MAX ((size_t)1 << 20)
+
+/* The model_checkpoint_path of the state file text (NUL-terminated), or NULL. */
+static char *parse_state(const char *dir, char *text, size_t len)
 {
 	static const char field[] = "model_checkpoint_path:";
-	char *file = join(dir, "checkpoint"), *line = NULL, *res = NULL;
-	size_t cap = 0;
-	FILE *f;
+	char *line = text, *const lim = text + len, *res = NULL;
 
-	f = file ? fopen(file, "re") : NULL;
-	free(file);
-	if (!f)
-		return NULL;
-	while (!res && getline(&line, &cap, f) > 0) {
-		char *p = line + strspn(line, " \t"), *q, *end;
+	for (; !res && line < lim; line++) {
+		char *nl = memchr(line, '\n', (size_t)(lim - line)), *p, *q, *end;
 
-		if (strncmp(p, field, sizeof(field) - 1))
-			continue;
-		p += sizeof(field) - 1;
-		q = strchr(p, '"');
-		end = q ? strrchr(q + 1, '"') : NULL;
-		if (!end || end == q)
-			continue;
-		*end = '\0';
-		unescape(q + 1);
-		res = q[1] ? (q[1] == '/' ? strdup(q + 1) : join(dir, q + 1))
-			   : NULL;
+		if (nl)
+			*nl = '\0';
+		else
+			nl = lim;
+		p = line + strspn(line, " \t");
+		if (!strncmp(p, field, sizeof(field) - 1)) {
+			p += sizeof(field) - 1;
+			q = strchr(p, '"');
+			end = q ? strrchr(q + 1, '"') : NULL;
+			if (end && end != q) {
+				*end = '\0';
+				unescape(q + 1);
+				if (q[1])
+					res = q[1] == '/' ? strdup(q + 1)
+							  : join(dir, q + 1);
+			}
+		}
+		line = nl;
 	}
-	free(line);
-	fclose(f);
 	return res;
 }
 
-static char *try_dir(const char *path)
+/*
+ * The prefix DIR/checkpoint names: 0 with *out set, or NULL when there is
+ * no state file or it names nothing; a negative errno with a message when
+ * the state file is there but cannot be used (not a regular file, no
+ * permission, too large, not public enough for flags).
+ */
+static int state_file_path(const char *dir, unsigned flags, char **out,
+			   char *err, size_t errlen)
 {
-	char *p = state_file_path(path);
+	static const char what[] = "'checkpoint' state file";
+	char *file = join(dir, "checkpoint"), *text = NULL;
+	size_t len = 0;
+	int64_t size;
+	int fd, rc;
 
-	if (p && has_index(p))
-		return p;
-	free(p);
-	p = join(path, "variables/variables");
-	if (p && has_index(p))
-		return p;
-	free(p);
-	p = join(path, "variables");
-	if (p && has_index(p))
-		return p;
-	free(p);
-	return NULL;
+	*out = NULL;
+	if (!file)
+		return bundle_errf(err, errlen, -ENOMEM, "out of memory");
+	fd = bundle_open_file(file, what, flags, &size, err, errlen);
+	if (fd < 0) {
+		free(file);
+		return fd == -ENOENT ? 0 : fd;
+	}
+	rc = util_read_all(fd, STATE_FILE_MAX, &text, &len);
+	close(fd);
+	if (rc == -EFBIG)
+		rc = bundle_errf(err, errlen, rc,
+				 "'%s': %s is larger than %zu MiB: not a TensorFlow state file (those are a few lines)",
+				 file, what, STATE_FILE_MAX >> 20);
+	else if (rc)
+		rc = bundle_errf(err, errlen, rc, "'%s': cannot read %s: %s",
+				 file, what, strerror(-rc));
+	free(file);
+	if (rc)
+		return rc;
+	/* a NULL from strdup/join (no memory) reads as "names nothing" */
+	*out = parse_state(dir, text, len);
+	free(text);
+	return 0;
 }
 
-int bundle_resolve_prefix(const char *path, char **prefix_out,
-			  char *err, size_t errlen)
+/*
+ * The prefix a directory holds: its state file's, else a SavedModel's.
+ * 0 with *out set (NULL: none found), or a negative errno with a message.
+ */
+static int try_dir(const char *path, unsigned flags, char **out, char *err,
+		   size_t errlen)
+{
+	static const char *const saved[] = { "variables/variables", "variables" };
+	char *p;
+	int rc = state_file_path(path, flags, &p, err, errlen);
+
+	for (size_t i = 0; rc == 0 && i <= sizeof(saved) / sizeof(*saved); i++) {
+		if (i > 0 && !(p = join(path, saved[i - 1])))
+			return bundle_errf(err, errlen, -ENOMEM, "out of memory");
+		if (!p)
+			continue; /* no state file */
+		rc = has_index(p);
+		if (rc == 1) {
+			*out = p;
+			return 0;
+		}
+		if (rc < 0)
+			rc = cannot_access(path, p, rc, err, errlen);
+		free(p);
+	}
+	if (rc == 0)
+		*out = NULL;
+	return rc;
+}
+
+int bundle_resolve_prefix_flags(const char *path, unsigned flags,
+				char **prefix_out, char *err, size_t errlen)
 {
 	struct stat st;
-	char *p;
+	char *p = NULL;
+	int rc = has_index(path), is_dir = 0;
 
-	if (has_index(path)) {
+	if (rc < 0)
+		return cannot_access(path, path, rc, err, errlen);
+	if (rc == 0) {
+		if (stat(path, &st) == 0)
+			is_dir = S_ISDIR(st.st_mode);
+		else if (errno != ENOENT && errno != ENOTDIR)
+			return bundle_errf(err, errlen, -errno, "'%s': cannot access: %s",
+					   path, strerror(errno));
+	}
+	if (rc == 1) {
 		p = strdup(path);
-	} else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-		p = try_dir(path);
+	} else if (is_dir) {
+		rc = try_dir(path, flags, &p, err, errlen);
+		if (rc)
+			return rc;
 		if (!p)
 			return bundle_errf(err, errlen, -ENOENT,
 					   "'%s': no checkpoint here (no 'checkpoint' state file naming an existing prefix, no variables/variables.index)",
@@ -152,4 +241,10 @@ int bundle_resolve_prefix(const char *path, char **prefix_out,
 		return bundle_errf(err, errlen, -ENOMEM, "out of memory");
 	*prefix_out = p;
 	return 0;
+}
+
+int bundle_resolve_prefix(const char *path, char **prefix_out,
+			  char *err, size_t errlen)
+{
+	return bundle_resolve_prefix_flags(path, 0, prefix_out, err, errlen);
 }

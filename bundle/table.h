@@ -47,13 +47,20 @@ struct table_contents {
  */
 int table_read_all(const char *name, const uint8_t *buf, size_t len,
 		   struct table_contents *out, char *err, size_t errlen);
+/*
+ * The same checks and result for the len bytes of the file fd, read block
+ * by block with pread (the file offset is not used): memory is bounded by
+ * the largest block plus the pairs, whatever len is. -EIO if a read fails
+ * or the file shrinks.
+ */
+int table_read_fd(const char *name, int fd, uint64_t len,
+		  struct table_contents *out, char *err, size_t errlen);
 void table_contents_release(struct table_contents *c);
 
 /*
  * Check only the footer's magic number, given the file's last
- * TABLE_FOOTER_SIZE bytes (or all of it, if shorter): lets a caller reject
- * a huge non-table file before reading it. Same messages as
- * table_read_all(); 0 or -EBADMSG.
+ * TABLE_FOOTER_SIZE bytes (or all of it, if shorter), the first thing both
+ * readers do. Same messages as table_read_all(); 0 or -EBADMSG.
  */
 int table_check_magic(const char *name, const uint8_t *tail, size_t len,
 		      char *err, size_t errlen);

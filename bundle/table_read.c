@@ -5,6 +5,13 @@
  * The reader is strict: it checks everything TF's reader would trip over
  * at some later lookup, up front, so a bad index fails at open with a
  * message naming the file and the block.
+ *
+ * The table is in memory (table_read_all) or in a file (table_read_fd).
+ * A file is read the way TensorFlow reads it, block by block: the footer,
+ * the index block, then each data block into one reused buffer, so a huge
+ * or sparse file costs no more memory than its largest block plus the
+ * pairs it holds, and a block handle is checked against the file's size
+ * before anything is allocated for it.
  */
 #include "bundle/table.h"
 
@@ -27,18 +34,29 @@ struct kv_off {
 	size_t key, key_len, val, val_len;
 };
 
+/* Where raw block bytes are read to, reused from one block to the next. */
+struct scratch {
+	uint8_t *p; /* owned */
+	size_t cap;
+};
+
 struct table_reader {
 	const char *name;
-	const uint8_t *buf;
-	size_t len;
+	const uint8_t *buf;    /* the table in memory (fd < 0) */
+	int fd;                /* else: the file to read it from */
+	uint64_t len;          /* bytes in the table */
 	char *err;
 	size_t errlen;
 	struct bytebuf arena;  /* key NUL value key NUL value ... */
 	struct kv_off *offs;
 	size_t n, cap;
+	struct scratch blocks; /* the footer, the metaindex, each data block */
 };
 
-/* A block's contents: borrowed from the file, or owned when decompressed. */
+/*
+ * A block's contents: borrowed from the table's buffer or a scratch
+ * buffer, or owned when decompressed.
+ */
 struct block_data {
 	const uint8_t *data;
 	size_t len;
@@ -63,20 +81,48 @@ int table_check_magic(const char *name, const uint8_t *tail, size_t len,
 	return 0;
 }
 
+/*
+ * Bytes [off, off + n) of the table into *out: a pointer into the table's
+ * buffer, or read into s (grown to exactly n if need be, so it ends as
+ * large as the largest block). REQUIRES: the range lies in the table.
+ */
+static int fetch(struct table_reader *tr, uint64_t off, size_t n,
+		 struct scratch *s, const uint8_t **out)
+{
+	ssize_t got;
+
+	if (tr->fd < 0) {
+		*out = tr->buf + off;
+		return 0;
+	}
+	if (n > s->cap) {
+		uint8_t *p = realloc(s->p, n);
+
+		if (!p)
+			return oom(tr);
+		s->p = p;
+		s->cap = n;
+	}
+	got = util_pread_full(tr->fd, s->p, n, (int64_t)off);
+	if (got < 0 || (size_t)got < n)
+		return bundle_errf(tr->err, tr->errlen, -EIO, "'%s': read failed: %s",
+				   tr->name, got < 0 ? strerror((int)-got) : "file shrank");
+	*out = s->p;
+	return 0;
+}
+
 static int read_footer(struct table_reader *tr, struct handle *meta,
 		       struct handle *index)
 {
+	const size_t n = tr->len < TABLE_FOOTER_SIZE ? (size_t)tr->len
+						     : TABLE_FOOTER_SIZE;
 	const uint8_t *f, *p;
+	int rc = fetch(tr, tr->len - n, n, &tr->blocks, &f);
 
-	int rc = table_check_magic(tr->name,
-				   tr->len < TABLE_FOOTER_SIZE ? tr->buf
-				   : tr->buf + tr->len - TABLE_FOOTER_SIZE,
-				   tr->len < TABLE_FOOTER_SIZE ? tr->len
-				   : TABLE_FOOTER_SIZE, tr->err, tr->errlen);
-
+	if (!rc)
+		rc = table_check_magic(tr->name, f, n, tr->err, tr->errlen);
 	if (rc)
 		return rc;
-	f = tr->buf + tr->len - TABLE_FOOTER_SIZE;
 	p = get_handle(f, f + FOOTER_HANDLES_LEN, meta);
 	if (p)
 		p = get_handle(p, f + FOOTER_HANDLES_LEN, index);
@@ -117,16 +163,19 @@ static int snappy_block(struct table_reader *tr, const char *part,
 }
 
 /*
- * Fetch, checksum and if need be decompress the block h points at, into
- * *out (whose owned pointer the caller frees, also on error).
+ * Fetch (into s, for a file), checksum and if need be decompress the block
+ * h points at, into *out (whose owned pointer the caller frees, also on
+ * error; its data may point into s, valid until s is reused).
  */
 static int load_block(struct table_reader *tr, const char *part,
-		      const struct handle *h, struct block_data *out)
+		      const struct handle *h, struct scratch *s,
+		      struct block_data *out)
 {
 	/* Blocks precede the footer; anything reaching into it is corrupt. */
 	const uint64_t end = tr->len - TABLE_FOOTER_SIZE;
 	const uint8_t *data, *trailer;
 	uint32_t crc;
+	int rc;
 
 	memset(out, 0, sizeof(*out));
 	if (h->off > end || h->size > end - h->off ||
@@ -136,7 +185,9 @@ static int load_block(struct table_reader *tr, const char *part,
 				   PRIu64 ", size %" PRIu64 ", blocks end at %"
 				   PRIu64 ")", tr->name, part, h->off,
 				   h->size, end);
-	data = tr->buf + h->off;
+	rc = fetch(tr, h->off, (size_t)h->size + TABLE_TRAILER_SIZE, s, &data);
+	if (rc)
+		return rc;
 	trailer = data + h->size;
 	crc = bundle_crc32c(0, data, (size_t)h->size);
 	crc = bundle_crc32c(crc, trailer, 1);
@@ -172,7 +223,7 @@ static int check_metaindex(struct table_reader *tr, const struct handle *h)
 	struct block_iter it;
 	int rc;
 
-	rc = load_block(tr, part, h, &blk);
+	rc = load_block(tr, part, h, &tr->blocks, &blk);
 	if (!rc) {
 		rc = block_iter_init(&it, blk.data, blk.len);
 		while (!rc && (rc = block_iter_next(&it)) == 1)
@@ -290,7 +341,7 @@ static int index_entry(struct table_reader *tr, size_t blockno,
 				   "'%s': index block: keys out of order",
 				   tr->name);
 	snprintf(part, sizeof(part), "data block %zu", blockno);
-	rc = load_block(tr, part, &h, &blk);
+	rc = load_block(tr, part, &h, &tr->blocks, &blk);
 	if (!rc)
 		rc = walk_data(tr, blockno, &blk, &it->key, prev);
 	free(blk.owned);
@@ -301,12 +352,13 @@ static int walk_index(struct table_reader *tr, const struct handle *h)
 {
 	static const char part[] = "index block";
 	struct bytebuf prev = { 0 }; /* the previous entry's key */
+	struct scratch own = { 0 };  /* data blocks reuse tr->blocks meanwhile */
 	struct block_data blk;
 	struct block_iter it;
 	size_t blockno = 0;
 	int rc;
 
-	rc = load_block(tr, part, h, &blk);
+	rc = load_block(tr, part, h, &own, &blk);
 	if (rc)
 		goto out_blk;
 	rc = block_iter_init(&it, blk.data, blk.len);
@@ -329,6 +381,7 @@ out:
 	bytebuf_release(&prev);
 out_blk:
 	free(blk.owned);
+	free(own.p);
 	return rc;
 }
 
@@ -360,26 +413,45 @@ static int finish_contents(struct table_reader *tr, struct table_contents *out)
 	return 0;
 }
 
+/* Both front doors: the footer, the metaindex, the index, its blocks. */
+static int read_table(struct table_reader *tr, struct table_contents *out)
+{
+	struct handle meta, index;
+	int rc;
+
+	rc = read_footer(tr, &meta, &index);
+	if (!rc)
+		rc = check_metaindex(tr, &meta);
+	if (!rc)
+		rc = walk_index(tr, &index);
+	if (!rc)
+		rc = finish_contents(tr, out);
+	bytebuf_release(&tr->arena);
+	free(tr->offs);
+	free(tr->blocks.p);
+	return rc;
+}
+
 int table_read_all(const char *name, const uint8_t *buf, size_t len,
 		   struct table_contents *out, char *err, size_t errlen)
 {
 	struct table_reader tr = {
-		.name = name, .buf = buf, .len = len,
+		.name = name, .buf = buf, .fd = -1, .len = len,
 		.err = err, .errlen = errlen,
 	};
-	struct handle meta, index;
-	int rc;
 
-	rc = read_footer(&tr, &meta, &index);
-	if (!rc)
-		rc = check_metaindex(&tr, &meta);
-	if (!rc)
-		rc = walk_index(&tr, &index);
-	if (!rc)
-		rc = finish_contents(&tr, out);
-	bytebuf_release(&tr.arena);
-	free(tr.offs);
-	return rc;
+	return read_table(&tr, out);
+}
+
+int table_read_fd(const char *name, int fd, uint64_t len,
+		  struct table_contents *out, char *err, size_t errlen)
+{
+	struct table_reader tr = {
+		.name = name, .fd = fd, .len = len,
+		.err = err, .errlen = errlen,
+	};
+
+	return read_table(&tr, out);
 }
 
 void table_contents_release(struct table_contents *c)

@@ -61,7 +61,9 @@ static int check_names(const struct view *v)
 static int build_view(const struct fs_mount_request *req, struct mapping **m,
 		      struct view **v)
 {
-	struct view_options vo = { .prefix = req->prefix, .layout = -1 };
+	/* what every user will see must be what every user may read */
+	struct view_options vo = { .prefix = req->prefix, .layout = -1,
+				   .public_sources = req->allow_other };
 	enum mapping_layout layout;
 
 	if (req->layout && mapping_layout_parse(req->layout, &layout)) {

@@ -179,8 +179,11 @@ int fs_mount_parse(int argc, char **argv, fs_notice_fn *notice_fn,
 		rc = 0;
 	fm->err = NULL;
 	fm->req = (struct fs_mount_request){
-		fm->o.mapping, fm->o.mountpoint, fm->o.prefix, fm->o.layout,
-		fm->cmd.show_help, fm->cmd.show_version };
+		.mapping = fm->o.mapping, .mountpoint = fm->o.mountpoint,
+		.prefix = fm->o.prefix, .layout = fm->o.layout,
+		.allow_other = fm->o.allow_other,
+		.show_help = fm->cmd.show_help,
+		.show_version = fm->cmd.show_version };
 	if (rc) {
 		fs_mount_free(fm);
 		return rc;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /*
@@ -43,14 +44,61 @@ static int cannot_read(const char *path, int e, char *err, size_t errlen)
 			    text);
 }
 
+/* "a FIFO" etc.: what sits where a mapping file should be. */
+static const char *kind_of(mode_t mode)
+{
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	return "not a regular file";
+}
+
+/*
+ * Open path for reading if it is a regular file. O_NONBLOCK so that a
+ * FIFO cannot hang us in open() (nor a device with side effects be read);
+ * a directory keeps its familiar "Is a directory". fd or -errno.
+ */
+static int open_regular(const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK), e;
+	struct stat st;
+
+	if (fd < 0)
+		return cannot_read(path, errno, err, errlen);
+	e = fstat(fd, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : 0;
+	if (e) {
+		close(fd);
+		return cannot_read(path, e, err, errlen);
+	}
+	if (!S_ISREG(st.st_mode)) {
+		const struct mapping_pos pos = { path, 0, 0 };
+
+		close(fd);
+		return mapping_diag(err, errlen, -EINVAL, &pos, "error",
+				    "cannot read: not a regular file (%s)",
+				    kind_of(st.st_mode));
+	}
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+		e = errno;
+		close(fd);
+		return cannot_read(path, e, err, errlen);
+	}
+	return fd;
+}
+
 static int read_file(const char *path, char **buf, size_t *len,
 		     char *err, size_t errlen)
 {
 	int fd, e;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open_regular(path, err, errlen);
 	if (fd < 0)
-		return cannot_read(path, errno, err, errlen);
+		return fd;
 	/* "under MAX_MAPPING_FILE_SIZE" */
 	e = -util_read_all(fd, MAX_MAPPING_FILE_SIZE - 1, buf, len);
 	close(fd);

@@ -26,6 +26,7 @@ static int check_options(struct view *v, const struct view_options *opt,
 
 	v->layout = opt && opt->layout >= 0 ? (enum mapping_layout)opt->layout
 					     : v->m->layout;
+	v->open_flags = opt && opt->public_sources ? BUNDLE_OPEN_PUBLIC : 0;
 	if (!*prefix || strchr(prefix, '/') || !strcmp(prefix, ".") ||
 	    !strcmp(prefix, "..") || !strcmp(prefix, "checkpoint") ||
 	    has_control(prefix)) {

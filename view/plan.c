@@ -48,8 +48,8 @@ static int open_sources(struct plan *p)
 
 	for (size_t i = 0; i < m->n_sources; i++) {
 		const struct mapping_source *s = &m->sources[i];
-		int rc = bundle_open(s->resolved_path, &p->v->readers[i], msg,
-				     sizeof(msg));
+		int rc = bundle_open_flags(s->resolved_path, p->v->open_flags,
+					   &p->v->readers[i], msg, sizeof(msg));
 
 		if (rc)
 			return diag(p, &s->path_pos, rc, "source '%s': %s",

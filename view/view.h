@@ -27,6 +27,12 @@ struct view;
 struct view_options {
 	const char *prefix; /* NULL: the mapping's `prefix` */
 	int layout;         /* -1: the mapping's `layout`; else mapping_layout */
+	/*
+	 * Nonzero: every user will read the view (a mount with allow_other),
+	 * so refuse any source file not every user could read directly
+	 * (bundle_open_flags() with BUNDLE_OPEN_PUBLIC).
+	 */
+	int public_sources;
 };
 
 /*

@@ -40,6 +40,7 @@ struct view {
 	const struct mapping *m;          /* borrowed */
 	char *prefix;                     /* owned */
 	enum mapping_layout layout;
+	unsigned open_flags;              /* for bundle_open_flags() */
 	struct bundle_reader **readers;   /* owned, m->n_sources; NULL after compact */
 	size_t *source_tensors;           /* owned, m->n_sources */
 	char **warnings;                  /* owned */

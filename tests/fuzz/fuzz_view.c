@@ -977,7 +977,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const int layouts[4] = { -1, MAPPING_LAYOUT_SINGLE,
 					MAPPING_LAYOUT_SHARDS, 7 };
 	const struct bundle_reader *rd[64];
-	struct view_options opt;
+	struct view_options opt = { 0 };
 	struct mapping *m = NULL;
 	struct view *v = NULL;
 	struct model md = { 0 };

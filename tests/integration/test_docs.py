@@ -405,7 +405,7 @@ def test_man_page_version_matches(ckptfs_bin, man_pages):
 
 MESSAGE_SOURCES = ["mapping/lexer.c", "mapping/directive.c", "mapping/parser.c",
                    "mapping/readfile.c", "view/build.c", "view/plan.c", "view/view.c",
-                   "view/layout.c", "bundle/resolve.c", "bundle/index.c",
+                   "view/layout.c", "bundle/openfile.c", "bundle/resolve.c", "bundle/index.c",
                    "bundle/reader.c", "bundle/entry.c", "bundle/table_read.c",
                    "fs/session.c", "cli/cli_mount.c", "cli/cli_util.c",
                    "cli/cli_inspect.c", "cli/cli_mapping.c", "cli/cli_materialize.c"]
@@ -413,7 +413,7 @@ REPORTERS = r"(?:perr|lex_error|mapping_diag|diag|view_warn|bundle_errf|cli_erro
 # format strings that are not messages (file names, number formats, lone severities)
 NOT_MESSAGES = re.compile(r"^(error|warning|error %d|%s|%s%s|\.data-.*|model_checkpoint_path.*|"
                           r"-omax_read=%u|%s\.index|%s\.tempstate%llu|data block %zu|"
-                          r"%s\.data-%05d-of-%05d|%\.1f %s|%s%lld:%lld|%s-|%s\[|\])$", re.S)
+                          r"%s\.data-%05d-of-%05d|/proc/self/fd/%d|%\.1f %s|%s%lld:%lld|%s-|%s\[|\])$", re.S)
 
 
 def c_messages(path: str) -> list[str]:
@@ -451,7 +451,7 @@ def c_messages(path: str) -> list[str]:
 
 def format_regex(fmt: str) -> re.Pattern:
     out, pos = "", 0
-    for m in re.finditer(r"%[-#0-9.*]*(?:ll|l|z)?[sduxX%]", fmt):
+    for m in re.finditer(r"%[-#0-9.*]*(?:ll|l|z)?[sduoxX%]", fmt):
         out += re.escape(fmt[pos:m.start()])
         out += "%" if m.group(0) == "%%" else ".*?"
         pos = m.end()

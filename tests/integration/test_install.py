@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 
 import pytest
 
@@ -144,12 +145,16 @@ def installed(deb):
 
 
 @pytest.fixture(scope="module")
-def sources(tmp_path_factory) -> str:
-    """Two TF1 models (a = 3 in one, b = 4 in the other) and a mapping merging them."""
+def sources() -> str:
+    """Two TF1 models (a = 3 in one, b = 4 in the other) and a mapping merging them.
+
+    In a directory every user may enter (pytest's are 0700): the allow_other mounts
+    below open only sources every user could read."""
     import tensorflow as tf
     tf1 = tf.compat.v1
 
-    d = str(tmp_path_factory.mktemp("sources"))
+    d = tempfile.mkdtemp(prefix="ckptfs-install-", dir="/tmp")
+    os.chmod(d, 0o755)
     for name, value in (("a", 3.0), ("b", 4.0)):
         with tf.Graph().as_default():
             tf1.get_variable(name, initializer=tf.constant(value))
@@ -159,7 +164,8 @@ def sources(tmp_path_factory) -> str:
     with open(f"{d}/merge.conf", "w") as f:
         f.write(f"source a = {d}/model_a/model-a\nsource b = {d}/model_b\n"
                 "map a:a -> a\nmap b:b -> b\n")
-    return d
+    yield d
+    shutil.rmtree(d)
 
 
 def tf_restore(mnt: str) -> list[float]:

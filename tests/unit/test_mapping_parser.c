@@ -600,6 +600,19 @@ static void test_parser_file_unreadable(void **state)
 	snprintf(want, sizeof(want), "%s: error: cannot read: Is a directory",
 		 dir);
 	assert_string_equal(err, want);
+	/* a FIFO with no writer is refused at once, not waited on */
+	snprintf(path, sizeof(path), "%s/fifo.conf", dir);
+	assert_int_equal(mkfifo(path, 0644), 0);
+	assert_int_equal(mapping_parse_file(path, &m, err, sizeof(err)),
+			 -EINVAL);
+	snprintf(want, sizeof(want),
+		 "%s: error: cannot read: not a regular file (a FIFO)", path);
+	assert_string_equal(err, want);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(mapping_parse_file("/dev/null", &m, err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "/dev/null: error: cannot read: not a regular file (a character device)");
+	assert_null(m);
 	assert_int_equal(rmdir(dir), 0);
 }
 

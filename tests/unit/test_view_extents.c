@@ -876,7 +876,7 @@ static void test_extents_checkpoint_file_text(void **state)
  */
 static void test_extents_checkpoint_text_escapes_newline(void **state)
 {
-	struct view_options opt = { "a\nb", -1 };
+	struct view_options opt = { .prefix = "a\nb", .layout = -1 };
 	struct mapping *m = NULL;
 	struct view *v = NULL;
 	char err[1024] = "";
@@ -933,7 +933,8 @@ static void test_extents_options_override(void **state)
 				   "map b:/ -> b/\n"
 				   "prefix = m1\n"
 				   "layout = single\n";
-	struct view_options opt = { "other", MAPPING_LAYOUT_SHARDS };
+	struct view_options opt = { .prefix = "other",
+				     .layout = MAPPING_LAYOUT_SHARDS };
 	struct fx f;
 
 	(void)state;
@@ -953,14 +954,14 @@ static void test_extents_options_override(void **state)
 	expect_tensor_bytes(f.v, f.m);
 	fx_free(&f);
 	/* NULL and -1 keep the mapping's */
-	opt = (struct view_options){ NULL, -1 };
+	opt = (struct view_options){ .layout = -1 };
 	fx_build_opt(&f, text, &opt);
 	assert_string_equal(view_prefix(f.v), "m1");
 	assert_int_equal(view_layout(f.v), MAPPING_LAYOUT_SINGLE);
 	assert_int_equal(lookup(f.v, "m1.data-00000-of-00001"), 1);
 	fx_free(&f);
 	/* only the layout */
-	opt = (struct view_options){ NULL, MAPPING_LAYOUT_SHARDS };
+	opt = (struct view_options){ .layout = MAPPING_LAYOUT_SHARDS };
 	fx_build_opt(&f, text, &opt);
 	assert_string_equal(view_prefix(f.v), "m1");
 	assert_int_equal(lookup(f.v, "m1.data-00001-of-00002"), 2);
@@ -980,7 +981,7 @@ static void test_extents_invalid_prefix_override_rejected(void **state)
 					      strlen(ab_text), dir, &m, err,
 					      sizeof(err)), 0);
 	for (size_t i = 0; i < N(bad); i++) {
-		struct view_options opt = { bad[i], -1 };
+		struct view_options opt = { .prefix = bad[i], .layout = -1 };
 		struct view *v = (struct view *)&m;
 
 		err[0] = '\0';

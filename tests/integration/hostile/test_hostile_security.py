@@ -8,13 +8,14 @@ import errno
 import hashlib
 import json
 import os
+import pathlib
 import shutil
 import subprocess
 import tempfile
 
 import pytest
 
-from hostile_lib import LAYOUTS, PREFIX, data_files_of, mount_in_layout
+from hostile_lib import LAYOUTS, PREFIX, data_files_of, mount_in_layout, write_mapping
 from mountio import read_direct, snapshot
 from pylib import mounting
 from sourceguard import SourceGuard
@@ -157,7 +158,13 @@ def test_other_users_shut_out_without_allow_other(public_dir, ckptfs_bin, mappin
     guard.check("another user")
 
 
-def test_allow_other_enforces_modes(public_dir, ckptfs_bin, mapping, sources):
+def test_allow_other_enforces_modes(public_dir, ckptfs_bin, sources):
+    # an allow_other mount opens only sources every user could read: pytest's tmp
+    # dirs are 0700 (and copytree keeps modes), so the sources move to the public dir
+    sources = shutil.copytree(sources, os.path.join(public_dir, "src"))
+    for d, _dirs, _files in os.walk(sources):
+        os.chmod(d, 0o755)
+    mapping = write_mapping(pathlib.Path(public_dir) / "merge.conf", sources)
     guard = SourceGuard(sources)
     mnt = os.path.join(public_dir, "mnt")
     with mounting.mounted(ckptfs_bin, mapping, mnt, "-o", "allow_other") as m:
