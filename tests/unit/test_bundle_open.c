@@ -64,7 +64,7 @@ static void expect_msg(const char *err, const char *frag)
 		fail_msg("message '%s' lacks '%s'", err, frag);
 }
 
-static const struct testutil_tensor tensors[] = {
+static const struct fixture_tensor tensors[] = {
 	{ "a", 100, 0 },
 	{ "b", 3000, 0 },
 };
@@ -306,7 +306,7 @@ static void test_index_read_from_fd(void **state)
 		CKPTFS_CORPUS_DIR "/tfx_keras_tf2/variables.index",
 	};
 	enum { N = 1500, KEY = 200 };
-	struct testutil_tensor *many = calloc(N, sizeof(*many));
+	struct fixture_tensor *many = calloc(N, sizeof(*many));
 	char *keys = malloc((size_t)N * (KEY + 1)), err[BUNDLE_ERR_MAX], idx[600];
 	uint8_t *buf;
 	size_t len;
@@ -324,7 +324,7 @@ static void test_index_read_from_fd(void **state)
 		snprintf(k, KEY + 1, "t%05zu", i);
 		memset(k + 6, 'k', KEY - 6);
 		k[KEY] = '\0';
-		many[i] = (struct testutil_tensor){ k, 1, 0 };
+		many[i] = (struct fixture_tensor){ k, 1, 0 };
 	}
 	testutil_write_source(dir, "many", many, N);
 	free(many);
