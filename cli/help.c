@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "cli/cli.h"
 #include "fs/fs.h"
 #include "util/util.h"
 
@@ -33,6 +34,8 @@ static const char ls_text[] =
 	"hold its bytes and are not listed. For a MAPPING the location is the one\n"
 	"in the merged checkpoint, and two more columns name the source and the\n"
 	"tensor's name there, so every line says where a merged tensor comes from.\n"
+	"Control characters in names are shown as \\n, \\t, \\r or \\xNN, and a\n"
+	"backslash as \\\\, so that every line is one tensor.\n"
 	"\n"
 	"Examples:\n"
 	"  ckptfs ls train/model.ckpt-1000      a checkpoint prefix\n"
@@ -330,7 +333,7 @@ int help_usage_error(const struct help_command *c, const char *progname,
 	else
 		fputs("ckptfs: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	cli_vmessage(stderr, fmt, ap); /* quotes arguments: shown safely */
 	va_end(ap);
 	fputc('\n', stderr);
 	if (c) {

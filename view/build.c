@@ -23,6 +23,7 @@ static int check_options(struct view *v, const struct view_options *opt,
 			 char *err, size_t errlen)
 {
 	const char *prefix = opt && opt->prefix ? opt->prefix : v->m->prefix;
+	char shown[VIEW_SHOWN_MAX];
 
 	v->layout = opt && opt->layout >= 0 ? (enum mapping_layout)opt->layout
 					     : v->m->layout;
@@ -30,7 +31,7 @@ static int check_options(struct view *v, const struct view_options *opt,
 	    !strcmp(prefix, "..") || !strcmp(prefix, "checkpoint") ||
 	    has_control(prefix)) {
 		snprintf(err, errlen, "invalid prefix '%s' (a file name, without '/' or control characters)",
-			 prefix);
+			 view_shown(shown, prefix, strlen(prefix)));
 		return -EINVAL;
 	}
 	if (v->layout != MAPPING_LAYOUT_SINGLE && v->layout != MAPPING_LAYOUT_SHARDS) {

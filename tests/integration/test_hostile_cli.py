@@ -1,0 +1,204 @@
+"""Hostile input to the command and the mount, second round: what ckptfs prints, writes
+and mounts when names, paths and options are made to hurt.
+
+Sections:
+* output that trusts its input: tensor names with terminal escapes, newlines, tabs and
+  backslashes are shown escaped by ``ls`` (of a checkpoint and of a mapping), ``check``,
+  ``cat`` and every message that quotes them, while ordinary names stay byte-identical;
+  a file that is not a mapping is quoted by a short excerpt only;
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import numpy as np
+import pytest
+
+from hostile_lib import DT_FLOAT, DT_UINT8, Tensor, run_cmd, write_bundle
+
+
+# ---------------------------------------------------------------------------------------
+# how names are shown: an independent model of util_escape
+
+def shown(raw: bytes, backslash: bool = True) -> bytes:
+    """Control characters (C0, DEL, C1) as \\n \\t \\r or \\xNN, bytes that are not UTF-8
+    as \\xNN, and (for names) a backslash as \\\\; everything else as it is."""
+    out, i = bytearray(), 0
+    while i < len(raw):
+        for k in (1, 2, 3, 4):
+            try:
+                ch = raw[i:i + k].decode("utf-8")
+                break
+            except UnicodeDecodeError:
+                ch = None
+        if ch is None:
+            out += b"\\x%02x" % raw[i]
+            i += 1
+            continue
+        cp = ord(ch)
+        if ch == "\\" and backslash:
+            out += b"\\\\"
+        elif ch in "\n\t\r":
+            out += {"\n": b"\\n", "\t": b"\\t", "\r": b"\\r"}[ch]
+        elif cp < 0x20 or cp == 0x7f:
+            out += b"\\x%02x" % cp
+        elif 0x80 <= cp < 0xa0:
+            out += b"".join(b"\\x%02x" % b for b in ch.encode())
+        else:
+            out += ch.encode()
+        i += k
+    return bytes(out)
+
+
+def assert_terminal_safe(text, what: str):
+    """No control character but the line ends (and the tabs between `ls` columns)."""
+    data = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text
+    bad = sorted({b for b in data if (b < 0x20 and b not in (0x0a, 0x09)) or b == 0x7f})
+    assert not bad, f"{what} holds control bytes {bad}:\n{data[:3000]!r}"
+    assert b"\xc2\x9b" not in data and b"\xc2\x85" not in data, f"{what} holds C1 controls"
+
+
+# ---------------------------------------------------------------------------------------
+# output that trusts its input
+
+HOSTILE_NAMES = [
+    "evil\x1b]0;pwned\x07",           # retitles an xterm
+    "two\nforged/line\tfloat32\t[1]",  # a second `ls` line
+    "tab\there",
+    "back\\slash",
+    "c1\u009b2J",                      # CSI as a C1 control (UTF-8 C2 9B)
+    "\x1b[31mred",
+]
+ORDINARY_NAMES = ["dense/kernel", "Ünïcödé/名前", "a b/c-d.e:0"]
+
+
+@pytest.fixture
+def hostile(tmp_path) -> str:
+    """A checkpoint whose tensor names attack a terminal; the prefix to open it."""
+    rng = np.random.default_rng(3)
+    tensors = [Tensor(n, DT_FLOAT, [4], rng.standard_normal(4).astype(np.float32).tobytes())
+               for n in HOSTILE_NAMES + ORDINARY_NAMES]
+    prefix = str(tmp_path / "hostile" / "model")
+    os.makedirs(os.path.dirname(prefix))
+    write_bundle(prefix, tensors)
+    return prefix
+
+
+def ls_names(out: bytes) -> list[bytes]:
+    return [ln.split(b"\t")[0] for ln in out.split(b"\n") if ln]
+
+
+def test_ls_checkpoint_escapes_names(run_ckptfs, hostile):
+    r = run_ckptfs("ls", hostile)
+    assert r.rc == 0, r.describe()
+    assert_terminal_safe(r.stdout, "ls")
+    names = HOSTILE_NAMES + ORDINARY_NAMES
+    # one line per tensor: nothing forged
+    assert len(r.stdout.splitlines()) == len(names), r.stdout
+    assert all(len(ln.split(b"\t")) == 6 for ln in r.stdout.splitlines()), r.stdout
+    want = sorted(shown(n.encode()) for n in names)
+    assert sorted(ls_names(r.stdout)) == want
+    for n in ORDINARY_NAMES:   # byte-identical where there is nothing to escape
+        assert n.encode() in ls_names(r.stdout)
+
+
+def test_ls_and_check_of_a_mapping_escape_names(run_ckptfs, hostile, tmp_path):
+    conf = tmp_path / "m.conf"
+    conf.write_text(f"source s = {hostile}\nmap s:/ -> s/\n")
+    r = run_ckptfs("ls", conf)
+    assert r.rc == 0, r.describe()
+    assert_terminal_safe(r.stdout, "ls MAPPING")
+    lines = r.stdout.splitlines()
+    assert len(lines) == len(HOSTILE_NAMES + ORDINARY_NAMES), r.stdout
+    rows = [ln.split(b"\t") for ln in lines]
+    assert all(len(row) == 8 for row in rows), r.stdout
+    assert sorted(row[0] for row in rows) == sorted(
+        shown(b"s/" + n.encode()) for n in HOSTILE_NAMES + ORDINARY_NAMES)
+    assert sorted(row[7] for row in rows) == sorted(
+        shown(n.encode()) for n in HOSTILE_NAMES + ORDINARY_NAMES)
+    r = run_ckptfs("check", conf)
+    assert r.rc == 0, r.describe()
+    assert_terminal_safe(r.stdout, "check")
+
+
+def test_messages_quoting_names_escape_them(run_ckptfs, hostile, tmp_path):
+    evil = HOSTILE_NAMES[0] + "\nforged: error: line"
+    prefix = str(tmp_path / "evil" / "model")
+    os.makedirs(os.path.dirname(prefix))
+    write_bundle(prefix, [Tensor(evil, DT_UINT8, [2], b"ab")])
+    cases = [
+        # produced twice: the target names the tensor
+        (f"source e = {prefix}\nmap e:/ -> /\nmap e:/ -> /\n", evil),
+        # not found, with the hostile names as suggestions ("did you mean")
+        (f"source s = {hostile}\nmap s:tab_here -> x\n", "tab\there"),
+        (f"source s = {hostile}\nmap s:evil_]0;pwned_ -> x\n", HOSTILE_NAMES[0]),
+        # a scope stripped to an empty name
+        (f"source e = {prefix}\nmap e:{'evil'}/ -> /\n", None),
+    ]
+    for text, name in cases:
+        conf = tmp_path / "m.conf"
+        conf.write_text(text)
+        r = run_ckptfs("check", conf)
+        assert r.rc == 1, r.describe()
+        assert_terminal_safe(r.stderr, "check's error")
+        assert len(r.stderr.splitlines()) == 1, r.describe()
+        if name:
+            assert shown(name.encode()).decode() in r.stderr, r.describe()
+    # a warning quoting a glob that holds a tab (written in quotes)
+    conf = tmp_path / "m.conf"
+    conf.write_text(f"source s = {hostile}\nmap s:/ -> /\nexclude \"s:no\tsuch\"\n")
+    r = run_ckptfs("check", conf)
+    assert r.rc == 0, r.describe()
+    assert_terminal_safe(r.stderr, "check's warning")
+    assert "exclude 's:no\\tsuch' matches no tensor" in r.stderr, r.describe()
+
+
+def test_cat_and_verify_messages_escape_names(run_ckptfs, hostile, tmp_path):
+    r = run_ckptfs("cat", hostile, "\x1b]0;pwned\x07")
+    assert r.rc == 1, r.describe()
+    assert_terminal_safe(r.stderr, "cat's error")
+    assert "no tensor '\\x1b]0;pwned\\x07'" in r.stderr, r.describe()
+    # a damaged tensor: the message comes from the checkpoint reader
+    prefix = str(tmp_path / "bad" / "model")
+    os.makedirs(os.path.dirname(prefix))
+    evil = HOSTILE_NAMES[1]
+    write_bundle(prefix, [Tensor(evil, DT_UINT8, [4], b"abcd")])
+    data = prefix + ".data-00000-of-00001"
+    with open(data, "r+b") as f:
+        f.write(b"X")
+    r = run_ckptfs("cat", prefix, evil)
+    assert r.rc == 1 and "checksum mismatch" in r.stderr, r.describe()
+    assert_terminal_safe(r.stderr, "cat's checksum error")
+    assert len(r.stderr.splitlines()) == 1, r.describe()
+    r = run_ckptfs("verify", prefix)
+    assert r.rc == 1, r.describe()
+    assert_terminal_safe(r.stderr, "verify's error")
+    assert len(r.stderr.splitlines()) == 1, r.describe()
+
+
+SECRET = "root:$6$Zs3cr3tSALTandHASHthatmustNOTbeechoed0123456789abcdef:19000:0:99999:7:::"
+
+
+@pytest.mark.parametrize("via", ["file", "symlink"])
+def test_a_file_that_is_not_a_mapping_is_not_echoed(run_ckptfs, tmp_path, via):
+    private = tmp_path / "shadow"
+    private.write_text(SECRET + "\ndaemon:*:19000:0:99999:7:::\n")
+    path = private
+    if via == "symlink":
+        path = tmp_path / "merge.conf"
+        os.symlink(private, path)
+    for cmd in (["check", path], ["ls", path]):
+        r = run_ckptfs(*cmd)
+        assert r.rc == 1, r.describe()
+        m = re.search(r":1:1: error: unknown directive '([^']*)'", r.stderr)
+        assert m, r.describe()
+        assert m.group(1) == SECRET[:40] + "...", r.describe()
+        assert "thatmustNOTbeechoed" not in r.stderr, r.describe()
+    # a word of a mapping line is quoted the same way
+    conf = tmp_path / "m.conf"
+    conf.write_text("map a:b -> c " + "x" * 100 + "\n")
+    r = run_ckptfs("check", conf)
+    assert r.rc == 1 and "unexpected '" + "x" * 40 + "...' after 'c'" in r.stderr, \
+        r.describe()
