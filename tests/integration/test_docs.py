@@ -413,7 +413,7 @@ REPORTERS = r"(?:perr|lex_error|mapping_diag|diag|view_warn|bundle_errf|cli_erro
 # format strings that are not messages (file names, number formats, lone severities)
 NOT_MESSAGES = re.compile(r"^(error|warning|error %d|%s|%s%s|\.data-.*|model_checkpoint_path.*|"
                           r"-omax_read=%u|%s\.index|%s\.tempstate%llu|data block %zu|"
-                          r"%s\.data-%05d-of-%05d|%\.1f %s|%s%lld:%lld|%s-|%s\[|\])$", re.S)
+                          r"%s\.data-%05d-of-%05d|%\.1f %s|%s%lld:%lld|%s-|%s\[|\]|%s/checkpoint)$", re.S)
 
 
 def c_messages(path: str) -> list[str]:

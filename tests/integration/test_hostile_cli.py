@@ -6,10 +6,14 @@ Sections:
   backslashes are shown escaped by ``ls`` (of a checkpoint and of a mapping), ``check``,
   ``cat`` and every message that quotes them, while ordinary names stay byte-identical;
   a file that is not a mapping is quoted by a short excerpt only;
+* data loss: ``materialize`` whose output would be a file of a source, however the output
+  prefix is spelled (``src/../src/model``, a symlinked directory, hard links), is refused
+  in copy and --link mode, with and without --force, and the source bytes stay the same;
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 
@@ -202,3 +206,115 @@ def test_a_file_that_is_not_a_mapping_is_not_echoed(run_ckptfs, tmp_path, via):
     r = run_ckptfs("check", conf)
     assert r.rc == 1 and "unexpected '" + "x" * 40 + "...' after 'c'" in r.stderr, \
         r.describe()
+
+
+# ---------------------------------------------------------------------------------------
+# data loss: materialize over a source
+
+def digest_dir(root: str) -> dict[str, str]:
+    """{relative path: sha256, or '-> target' for a symlink} of every entry below root."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            p = os.path.join(dirpath, name)
+            rel = os.path.relpath(p, root)
+            if os.path.islink(p):
+                out[rel] = "-> " + os.readlink(p)
+            elif os.path.isfile(p):
+                with open(p, "rb") as f:
+                    out[rel] = hashlib.sha256(f.read()).hexdigest()
+    return out
+
+
+def make_source(root) -> str:
+    """root/src/model: two tensors, and a `checkpoint` state file naming it."""
+    src = root / "src"
+    src.mkdir()
+    write_bundle(str(src / "model"), [Tensor("w", DT_UINT8, [6], b"secret"),
+                                      Tensor("b", DT_UINT8, [3], b"xyz")])
+    (src / "checkpoint").write_text('model_checkpoint_path: "model"\n')
+    return str(src / "model")
+
+
+SPELLINGS = ["same", "dotdot", "dot", "symlinked_dir", "hard_links", "state_hard_link"]
+
+
+BUNDLE = ("model.index", "model.data-00000-of-00001")
+
+
+def spell_out(root, spelling: str) -> tuple[str, tuple]:
+    """An OUT_PREFIX that names the source's files; and the source files it may hit."""
+    src = str(root / "src")
+    if spelling == "same":
+        return f"{src}/model", BUNDLE
+    if spelling == "dotdot":
+        return f"{src}/../src/model", BUNDLE
+    if spelling == "dot":
+        return f"{root}/./src/./model", BUNDLE
+    if spelling == "symlinked_dir":
+        os.symlink(src, root / "alias")
+        return f"{root}/alias/model", BUNDLE
+    if spelling == "hard_links":
+        (root / "hl").mkdir()
+        for f in ("model.index", "model.data-00000-of-00001"):
+            os.link(f"{src}/{f}", root / "hl" / f)
+        return f"{root}/hl/model", BUNDLE
+    if spelling == "state_hard_link":   # the state file a directory source is read through
+        (root / "st").mkdir()
+        os.link(f"{src}/checkpoint", root / "st" / "x.index")
+        return f"{root}/st/x", ("checkpoint",)
+    raise AssertionError(spelling)
+
+
+# a prefix source reads no state file: that spelling is for a directory source only
+@pytest.mark.parametrize("source,spelling",
+                         [("prefix", s) for s in SPELLINGS if s != "state_hard_link"]
+                         + [("directory", s) for s in SPELLINGS])
+@pytest.mark.parametrize("mode", [[], ["--force"], ["--link"], ["--link", "--force"]],
+                         ids=["copy", "copy-force", "link", "link-force"])
+def test_materialize_never_overwrites_a_source(run_ckptfs, tmp_path, spelling, mode, source):
+    prefix = make_source(tmp_path)
+    conf = tmp_path / "m.conf"
+    conf.write_text(f"source a = {prefix if source == 'prefix' else os.path.dirname(prefix)}\n"
+                    "map a:/ -> /\n")
+    out, hit = spell_out(tmp_path, spelling)
+    before = digest_dir(str(tmp_path))
+    r = run_ckptfs("materialize", *mode, conf, out)
+    assert r.rc == 1, r.describe()
+    assert "refusing to overwrite a source" in r.stderr, r.describe()
+    # the message names both the output file and the source's file
+    m = re.search(r"ckptfs: '([^']*)' is the same file as '([^']*)' of source 'a'", r.stderr)
+    assert m, r.describe()
+    assert m.group(1).startswith(out) and os.path.basename(m.group(2)) in hit, r.describe()
+    assert digest_dir(str(tmp_path)) == before, "materialize changed files it refused to write"
+
+
+def test_materialize_over_a_source_loses_nothing_at_the_bytes(run_ckptfs, tmp_path, tf_views):
+    """The case that lost data: --link --force onto the source's own prefix. Afterwards
+    TensorFlow still reads the source's values."""
+    prefix = make_source(tmp_path)
+    conf = tmp_path / "m.conf"
+    conf.write_text(f"source a = {prefix}\nmap a:/ -> /\n")
+    r = run_ckptfs("materialize", "--link", "--force", conf, prefix)
+    assert r.rc == 1, r.describe()
+    assert not os.path.islink(prefix + ".data-00000-of-00001")
+    import tensorflow as tf
+    reader = tf.train.load_checkpoint(prefix)
+    assert reader.get_tensor("w").tobytes() == b"secret"
+
+
+@pytest.mark.parametrize("mode", [[], ["--link"]], ids=["copy", "link"])
+def test_materialize_replaces_a_symlink_at_the_output_name(run_ckptfs, tmp_path, mode):
+    """A symlink at OUT.index / OUT.data-* (what --link leaves) is itself replaced, never
+    written through: allowed with --force, and the source it pointed at is untouched."""
+    prefix = make_source(tmp_path)
+    conf = tmp_path / "m.conf"
+    conf.write_text(f"source a = {prefix}\nmap a:/ -> /\n")
+    (tmp_path / "sl").mkdir()
+    for f in ("model.index", "model.data-00000-of-00001"):
+        os.symlink(f"{prefix}{f[len('model'):]}", tmp_path / "sl" / f)
+    src_before = digest_dir(str(tmp_path / "src"))
+    r = run_ckptfs("materialize", *mode, "--force", conf, tmp_path / "sl" / "model")
+    assert r.rc == 0, r.describe()
+    assert digest_dir(str(tmp_path / "src")) == src_before
+    assert not os.path.islink(tmp_path / "sl" / "model.index")
