@@ -11,15 +11,18 @@
 #include "fs/fs.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include <fuse_lowlevel.h>
 #include <fuse_opt.h>
@@ -285,16 +288,33 @@ static void set_readahead(const struct fs_mount *fm, unsigned kb)
 		       strerror(errno));
 }
 
+/* mount.fuse3 may pass an open /dev/fuse as /dev/fd/N: no directory. */
+static int is_fd_mountpoint(const char *path)
+{
+	unsigned fd;
+	char c;
+
+	return sscanf(path, "/dev/fd/%u%c", &fd, &c) == 1;
+}
+
+/* -EBUSY with the message, if something is mounted at abs. */
+static int refuse_if_mounted(const char *abs, char *err, size_t errlen)
+{
+	if (!find_mount(abs, NULL, 0))
+		return 0;
+	snprintf(err, errlen, "mountpoint '%s' is already mounted (unmount it first: fusermount3 -u '%s')",
+		 abs, abs);
+	return -EBUSY;
+}
+
 int fs_mount_check_mountpoint(struct fs_mount *fm, char *err, size_t errlen)
 {
 	const char *path = fm->o.mountpoint;
-	char *abs;
-	unsigned fd;
 	struct stat st;
-	char c;
+	char *abs;
+	int rc;
 
-	/* mount.fuse3 may pass an open /dev/fuse as /dev/fd/N */
-	if (sscanf(path, "/dev/fd/%u%c", &fd, &c) == 1)
+	if (is_fd_mountpoint(path))
 		return 0;
 	if (stat(path, &st) != 0) {
 		int e = errno;
@@ -323,11 +343,10 @@ int fs_mount_check_mountpoint(struct fs_mount *fm, char *err, size_t errlen)
 			 strerror(e));
 		return -e;
 	}
-	if (find_mount(abs, NULL, 0)) {
-		snprintf(err, errlen, "mountpoint '%s' is already mounted (unmount it first: fusermount3 -u '%s')",
-			 abs, abs);
+	rc = refuse_if_mounted(abs, err, errlen);
+	if (rc) {
 		free(abs);
-		return -EBUSY;
+		return rc;
 	}
 	free(fm->o.mountpoint);
 	fm->o.mountpoint = abs;
@@ -369,12 +388,57 @@ static int run_loop(struct fuse_session *se, const struct fuse_cmdline_opts *cmd
 	return fuse_session_loop_mt(se, &cfg);
 }
 
+/*
+ * The check of fs_mount_check_mountpoint() runs before the view is built,
+ * so two daemons started together on one mountpoint would both pass it
+ * and stack two mounts. Mounting is therefore serialized by an exclusive
+ * flock on the mountpoint directory, and the mount table asked again
+ * under the lock: the second daemon waits for the first to mount, then
+ * sees its mount and refuses. The lock is released once mounted (close
+ * the returned fd); a mountpoint opened after that is the mount's root,
+ * whose lock is another inode's, but by then the table shows the mount.
+ * Returns the locked fd, -1 for a /dev/fd/N mountpoint (nothing to lock),
+ * or a negative errno with a message.
+ */
+static int lock_and_recheck(const struct fs_mount *fm, struct fuse_session *se,
+			    char *err, size_t errlen)
+{
+	const char *mnt = fm->o.mountpoint;
+	int fd, rc;
+
+	if (is_fd_mountpoint(mnt))
+		return -1;
+	fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot access mountpoint '%s': %s", mnt,
+			 strerror(-rc));
+		return rc;
+	}
+	while (flock(fd, LOCK_EX) != 0) {
+		/* a SIGTERM while waiting ends the attempt, as it would the loop */
+		if (errno != EINTR || fuse_session_exited(se)) {
+			rc = -errno;
+			snprintf(err, errlen, "cannot lock mountpoint '%s': %s", mnt,
+				 strerror(-rc));
+			close(fd);
+			return rc;
+		}
+	}
+	rc = refuse_if_mounted(mnt, err, errlen);
+	if (rc) {
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
 /* Mount, leave the foreground unless -f, serve. */
 static int serve(struct fs_mount *fm, struct ckptfs *fs, char *err,
 		 size_t errlen)
 {
 	struct fuse_session *se;
-	int rc, ret;
+	int rc, ret, lock;
 
 	se = fuse_session_new(&fm->args, &ckptfs_ll_ops, sizeof(ckptfs_ll_ops), fs);
 	if (!se) {
@@ -387,7 +451,15 @@ static int serve(struct fs_mount *fm, struct ckptfs *fs, char *err,
 		snprintf(err, errlen, "cannot set signal handlers");
 		goto out_destroy;
 	}
-	if (fuse_session_mount(se, fm->o.mountpoint) != 0) {
+	lock = lock_and_recheck(fm, se, err, errlen);
+	if (lock < -1) {
+		rc = lock;
+		goto out_signals;
+	}
+	ret = fuse_session_mount(se, fm->o.mountpoint);
+	if (lock >= 0)
+		close(lock); /* unlocks: the mount table now shows ours */
+	if (ret != 0) {
 		snprintf(err, errlen, "cannot mount on '%s' (see the message above)",
 			 fm->o.mountpoint);
 		goto out_signals;

@@ -9,6 +9,7 @@ Sections:
 * data loss: ``materialize`` whose output would be a file of a source, however the output
   prefix is spelled (``src/../src/model``, a symlinked directory, hard links), is refused
   in copy and --link mode, with and without --force, and the source bytes stay the same;
+* the mount race: two mounts started together on one mountpoint never both succeed;
 """
 
 from __future__ import annotations
@@ -16,11 +17,35 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
+import subprocess
+import time
 
 import numpy as np
 import pytest
 
-from hostile_lib import DT_FLOAT, DT_UINT8, Tensor, run_cmd, write_bundle
+import mountlib
+from hostile_lib import (DT_FLOAT, DT_UINT8, Tensor, exec_prefix, force_unmount_all,
+                         mounts_at, run_cmd, write_bundle)
+
+CORPUS = {  # mapping source name -> prefix below tests/data/corpus
+    "a": "serving_half_plus_two_tf1/variables",
+    "b": "serving_half_plus_two_tf2/variables",
+    "c": "tfx_estimator_tf1/model.ckpt-1000",
+    "d": "tfx_keras_tf2/variables",
+}
+
+
+@pytest.fixture
+def corpus_mapping(tmp_path, corpus_dir) -> str:
+    """The four corpus checkpoints (a private copy) merged under a/ b/ c/ d/."""
+    src = tmp_path / "corpus"
+    shutil.copytree(corpus_dir, src)
+    lines = [f"source {n} = {src / rel}" for n, rel in CORPUS.items()]
+    lines += [f"map {n}:/ -> {n}/" for n in CORPUS]
+    path = tmp_path / "merge.conf"
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
 
 
 # ---------------------------------------------------------------------------------------
@@ -318,3 +343,62 @@ def test_materialize_replaces_a_symlink_at_the_output_name(run_ckptfs, tmp_path,
     assert r.rc == 0, r.describe()
     assert digest_dir(str(tmp_path / "src")) == src_before
     assert not os.path.islink(tmp_path / "sl" / "model.index")
+
+
+# ---------------------------------------------------------------------------------------
+# the mount race
+
+def start_daemon(ckptfs_bin: str, mapping: str, mnt: str, log: str) -> subprocess.Popen:
+    with open(log, "wb") as f:
+        return subprocess.Popen(exec_prefix() + [ckptfs_bin, mapping, mnt, "-f"],
+                                stdin=subprocess.DEVNULL, stdout=f, stderr=f)
+
+
+def race_round(ckptfs_bin: str, mapping: str, mnt: str, logs: list[str]) -> str:
+    """Start two daemons on mnt at once; '' if exactly one mounted and the other refused
+    with the already-mounted message (exit 2), else what went wrong."""
+    procs = [start_daemon(ckptfs_bin, mapping, mnt, log) for log in logs]
+    try:
+        deadline = time.monotonic() + mountlib.MOUNT_TIMEOUT
+        while time.monotonic() < deadline:
+            rcs = [p.poll() for p in procs]
+            n = len(mounts_at(mnt))
+            if n > 1:
+                return f"{n} mounts stacked on {mnt}"
+            if n == 1 and sorted(rc is None for rc in rcs) == [False, True]:
+                loser = rcs.index(next(rc for rc in rcs if rc is not None))
+                text = mountlib.read_log(logs[loser])
+                if rcs[loser] != 2 or "is already mounted" not in text:
+                    return f"the second daemon ended {rcs[loser]}:\n{text}"
+                break
+            if all(rc is not None for rc in rcs):
+                return f"both daemons ended {rcs}: " + " | ".join(
+                    mountlib.read_log(log) for log in logs)
+            time.sleep(0.01)
+        else:
+            return f"no outcome after {mountlib.MOUNT_TIMEOUT}s"
+        # the winner serves, and ends cleanly once unmounted
+        winner = procs[rcs.index(None)]
+        assert os.listdir(mnt) != [], "the mount serves nothing"
+        r = mountlib.fusermount("-u", mnt)
+        assert r.returncode == 0, r.stderr
+        assert winner.wait(timeout=mountlib.EXIT_TIMEOUT) == 0
+        return ""
+    finally:
+        force_unmount_all(mnt)
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait(timeout=30)
+
+
+def test_two_mounts_at_once_on_one_mountpoint(ckptfs_bin, corpus_mapping, tmp_path):
+    """The already-mounted check is made again under a lock on the mountpoint, right
+    before mounting: of two daemons started at the same instant exactly one mounts."""
+    mnt = str(tmp_path / "mnt")
+    os.makedirs(mnt)
+    logs = [str(tmp_path / "one.log"), str(tmp_path / "two.log")]
+    for i in range(10):
+        problem = race_round(ckptfs_bin, corpus_mapping, mnt, logs)
+        assert not problem, f"round {i}: {problem}"
+        assert not mounts_at(mnt)
