@@ -300,6 +300,36 @@ static int check_conflicts(struct plan *p)
 	return rc;
 }
 
+/*
+ * TF2's restore parses the entry called _CHECKPOINTABLE_OBJECT_GRAPH as
+ * the serialized object graph, a string scalar; any other tensor under
+ * that name breaks the restore of the whole merge. Reported at the TO of
+ * the map line that produced it.
+ */
+static int check_object_graph(struct plan *p)
+{
+	const struct view *v = p->v;
+
+	for (size_t i = 0; i < v->n_targets; i++) {
+		const struct view_target *t = &v->targets[i];
+		const char *dt = bundle_dtype_name(t->out.dtype);
+		char name[VIEW_SHOWN_MAX];
+
+		if (t->key_len != sizeof(object_graph) - 1 ||
+		    memcmp(t->key, object_graph, t->key_len))
+			continue;
+		if (t->out.dtype == BUNDLE_DT_STRING && t->out.rank == 0 &&
+		    !t->out.n_slices)
+			continue;
+		return diag(p, &v->m->maps[t->map].to_pos, -EINVAL,
+			    "target '%s' must be TF2's object graph, a string scalar, but tensor '%s' of source '%s' is %s of rank %d (TensorFlow could not restore the merge)",
+			    object_graph, view_shown(name, t->src->key, t->src->key_len),
+			    v->m->sources[t->source].name, dt ? dt : "an unknown dtype",
+			    t->out.rank);
+	}
+	return 0;
+}
+
 static int cmp_target(const void *a, const void *b)
 {
 	const struct view_target *x = a, *y = b;
@@ -317,6 +347,8 @@ static int resolve_maps(struct plan *p)
 							   : map_scope(p, i);
 	if (rc == 0)
 		rc = check_conflicts(p);
+	if (rc == 0)
+		rc = check_object_graph(p);
 	if (rc)
 		return rc;
 	qsort(p->v->targets, p->v->n_targets, sizeof(*p->v->targets), cmp_target);
