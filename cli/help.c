@@ -14,8 +14,10 @@
 #include "fs/fs.h"
 #include "util/util.h"
 
-/* The mount help below states the max_read range in bytes. */
+/* The mount help below states the max_read and readahead ranges. */
 _Static_assert(CKPTFS_MAX_READ == 524288, "update -o max_read in the mount help");
+_Static_assert(CKPTFS_READAHEAD_MAX_KB == 1048576,
+	       "update -o readahead in the mount help");
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -206,8 +208,11 @@ static const char mount_text[] =
 	"                           'layout' line, else single)\n"
 	"  -o max_read=N            largest read request, 4096 to 524288 bytes\n"
 	"                           (default 524288)\n"
-	"  -o readahead=KIB         kernel readahead for the mount, in KiB; 0\n"
-	"                           keeps the kernel's 128 (default 1024; root)\n"
+	"  -o readahead=KIB         kernel readahead for the mount, 0 to 1048576\n"
+	"                           KiB; 0 keeps the kernel's 128 (default 1024;\n"
+	"                           root)\n"
+	"  -o nonempty              mount on a directory that holds files, hiding\n"
+	"                           them until unmounted (refused without it)\n"
 	"\n"
 	"FUSE options:\n"
 	"  -o allow_other           let every user read the mount (as root, or\n"
@@ -234,8 +239,9 @@ static const char mount_text[] =
 	"  0                        mounted, then unmounted or stopped by a signal\n"
 	"  1                        bad input: arguments, options, the mapping\n"
 	"                           file, a source\n"
-	"  2                        the mount failed: MOUNTPOINT is missing or not\n"
-	"                           a directory, or FUSE refused\n"
+	"  2                        the mount failed: MOUNTPOINT is missing, not a\n"
+	"                           directory, not empty, already mounted, or FUSE\n"
+	"                           refused\n"
 	"\n"
 	"An /etc/fstab line, for 'mount /mnt/merged' and mounting at boot:\n"
 	"  /srv/merge.conf /mnt/merged fuse.ckptfs nofail 0 0\n"

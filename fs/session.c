@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -41,9 +42,12 @@ struct mount_opts {
 	char *mountpoint;  /* owned; the second, then made absolute */
 	char *prefix;      /* owned; -o prefix=, NULL: the mapping's */
 	char *layout;      /* owned; -o layout=, NULL: the mapping's */
-	unsigned max_read; /* -o max_read=, 0: CKPTFS_MAX_READ */
-	unsigned readahead; /* -o readahead=KiB; 0 keeps the kernel's */
-	int readahead_set;  /* readahead= was given */
+	char *max_read_arg;  /* owned; -o max_read=, as given */
+	char *readahead_arg; /* owned; -o readahead=, as given */
+	/* parsed from the two above (check_numbers) */
+	unsigned max_read;   /* 0: not given, CKPTFS_MAX_READ */
+	unsigned readahead;  /* KiB; 0 keeps the kernel's */
+	int nonempty;      /* -o nonempty: mount over files (libfuse 3 has none) */
 	int allow_other;   /* these three are seen, and left for libfuse */
 	int fsname;
 	int subtype;
@@ -74,20 +78,23 @@ static void notice(const struct fs_mount *fm, const char *fmt, ...)
 	fm->notice(fm->notice_ctx, msg);
 }
 
-enum { KEY_ALLOW_OTHER, KEY_FSNAME, KEY_SUBTYPE, KEY_MAX_THREADS };
+enum {
+	KEY_ALLOW_OTHER, KEY_FSNAME, KEY_SUBTYPE, KEY_MAX_THREADS, KEY_NONEMPTY
+};
 
 #define MOUNT_OPT(t, field) { t, offsetof(struct fs_mount, o.field), 1 }
 
 static const struct fuse_opt mount_opt_spec[] = {
 	MOUNT_OPT("prefix=%s", prefix),
 	MOUNT_OPT("layout=%s", layout),
-	MOUNT_OPT("max_read=%u", max_read),
-	MOUNT_OPT("readahead=%u", readahead),
-	{ "readahead=", offsetof(struct fs_mount, o.readahead_set), 1 },
+	/* numbers as text: libfuse's %u would wrap 2^32 + 1 to 1, "-1" to 2^32 - 1 */
+	MOUNT_OPT("max_read=%s", max_read_arg),
+	MOUNT_OPT("readahead=%s", readahead_arg),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("fsname=", KEY_FSNAME),
 	FUSE_OPT_KEY("subtype=", KEY_SUBTYPE),
 	FUSE_OPT_KEY("max_threads=", KEY_MAX_THREADS),
+	FUSE_OPT_KEY("nonempty", KEY_NONEMPTY),
 	/* fstab and mount(8) words that mean nothing to the daemon */
 	FUSE_OPT_KEY("defaults", FUSE_OPT_KEY_DISCARD),
 	FUSE_OPT_KEY("auto", FUSE_OPT_KEY_DISCARD),
@@ -132,6 +139,9 @@ static int mount_opt_proc(void *data, const char *arg, int key,
 	case KEY_SUBTYPE:
 		o->subtype = 1;
 		break;
+	case KEY_NONEMPTY:
+		o->nonempty = 1;
+		return 0; /* libfuse 3 would call it an unknown option */
 	case KEY_MAX_THREADS:
 		/* the API 3.4 loop config has no such field: say so, not nothing */
 		notice(fm, "ignoring %s: libfuse starts up to 10 worker threads",
@@ -158,6 +168,60 @@ static int add_default_opts(struct fuse_args *args, const struct mount_opts *o)
 	return fuse_opt_add_arg(args, "-oro");
 }
 
+/* All of s a decimal number; values past max are max + 1. 0 or -EINVAL. */
+static int parse_count(const char *s, unsigned long long max,
+		       unsigned long long *out)
+{
+	unsigned long long v = 0;
+
+	if (!*s)
+		return -EINVAL;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		if (v <= max)
+			v = v * 10 + (unsigned)(*s - '0');
+	}
+	*out = v > max ? max + 1 : v;
+	return 0;
+}
+
+/*
+ * -o readahead= must be 0..CKPTFS_READAHEAD_MAX_KB (a bigger window only
+ * pins page cache, and the byte count must fit the kernel's 32 bits);
+ * -o max_read= any number, clamped later to what the kernel and the
+ * splice pipes allow (with a notice saying so).
+ */
+static int check_numbers(struct mount_opts *o, char *err, size_t errlen)
+{
+	unsigned long long v;
+
+	if (o->readahead_arg) {
+		if (parse_count(o->readahead_arg, CKPTFS_READAHEAD_MAX_KB, &v)) {
+			snprintf(err, errlen, "readahead=%s is not a number (0 to %u KiB)",
+				 o->readahead_arg, CKPTFS_READAHEAD_MAX_KB);
+			return -EINVAL;
+		}
+		if (v > CKPTFS_READAHEAD_MAX_KB) {
+			snprintf(err, errlen, "readahead=%s is out of range (0 to %u KiB)",
+				 o->readahead_arg, CKPTFS_READAHEAD_MAX_KB);
+			return -EINVAL;
+		}
+		o->readahead = (unsigned)v;
+	} else {
+		o->readahead = CKPTFS_READAHEAD_KB;
+	}
+	if (o->max_read_arg) {
+		if (parse_count(o->max_read_arg, UINT_MAX - 1, &v)) {
+			snprintf(err, errlen, "max_read=%s is not a number (4096 to %u bytes)",
+				 o->max_read_arg, CKPTFS_MAX_READ);
+			return -EINVAL;
+		}
+		o->max_read = (unsigned)v; /* UINT_MAX when larger: clamped too */
+	}
+	return 0;
+}
+
 int fs_mount_parse(int argc, char **argv, fs_notice_fn *notice_fn,
 		   void *ctx, struct fs_mount **out, char *err, size_t errlen)
 {
@@ -177,6 +241,7 @@ int fs_mount_parse(int argc, char **argv, fs_notice_fn *notice_fn,
 	fm->errlen = errlen;
 	/* fuse_opt_parse() takes the fields at their offsets in fm->o */
 	if (fuse_opt_parse(&fm->args, fm, mount_opt_spec, mount_opt_proc) == 0 &&
+	    check_numbers(&fm->o, err, errlen) == 0 &&
 	    add_default_opts(&fm->args, &fm->o) == 0 &&
 	    fuse_parse_cmdline(&fm->args, &fm->cmd) == 0)
 		rc = 0;
@@ -201,6 +266,8 @@ void fs_mount_free(struct fs_mount *fm)
 	free(fm->o.mountpoint);
 	free(fm->o.prefix);
 	free(fm->o.layout);
+	free(fm->o.max_read_arg);
+	free(fm->o.readahead_arg);
 	fuse_opt_free_args(&fm->args);
 	free(fm);
 }
@@ -283,7 +350,7 @@ static void set_readahead(const struct fs_mount *fm, unsigned kb)
 	ok = f && fprintf(f, "%u\n", kb) > 0;
 	if (f && fclose(f) != 0)
 		ok = 0;
-	if (!ok && fm->o.readahead_set)
+	if (!ok && fm->o.readahead_arg)
 		notice(fm, "cannot set readahead=%u: '%s': %s", kb, path,
 		       strerror(errno));
 }
@@ -305,6 +372,25 @@ static int refuse_if_mounted(const char *abs, char *err, size_t errlen)
 	snprintf(err, errlen, "mountpoint '%s' is already mounted (unmount it first: fusermount3 -u '%s')",
 		 abs, abs);
 	return -EBUSY;
+}
+
+/*
+ * 0 if the directory abs holds nothing, 1 if it holds something, or a
+ * negative errno. A mount would hide what is there (and a program still
+ * writing into it would go on unseen), so it is refused unless asked for.
+ */
+static int has_entries(const char *abs)
+{
+	DIR *d = opendir(abs);
+	struct dirent *e;
+	int found = 0;
+
+	if (!d)
+		return -errno;
+	while (!found && (e = readdir(d)))
+		found = strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	closedir(d);
+	return found;
 }
 
 int fs_mount_check_mountpoint(struct fs_mount *fm, char *err, size_t errlen)
@@ -344,6 +430,16 @@ int fs_mount_check_mountpoint(struct fs_mount *fm, char *err, size_t errlen)
 		return -e;
 	}
 	rc = refuse_if_mounted(abs, err, errlen);
+	if (rc == 0 && !fm->o.nonempty) {
+		rc = has_entries(abs);
+		if (rc < 0)
+			snprintf(err, errlen, "cannot access mountpoint '%s': %s",
+				 path, strerror(-rc));
+		else if (rc > 0)
+			snprintf(err, errlen, "mountpoint '%s' is not empty (mount on an empty directory, or add -o nonempty to hide what is there)",
+				 path);
+		rc = rc > 0 ? -ENOTEMPTY : rc;
+	}
 	if (rc) {
 		free(abs);
 		return rc;
@@ -497,14 +593,13 @@ int fs_mount_serve(struct fs_mount *fm, const struct view *v, char *err,
 	struct ckptfs fs;
 	int rc;
 
-	if (ckptfs_init(&fs, v, o->max_read ? o->max_read : CKPTFS_MAX_READ)) {
+	if (ckptfs_init(&fs, v, o->max_read_arg ? o->max_read : CKPTFS_MAX_READ)) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	fs.max_readahead = 1024 * (o->readahead_set ? o->readahead
-						    : CKPTFS_READAHEAD_KB);
-	if (o->max_read && o->max_read != fs.max_read)
-		notice(fm, "max_read=%u is out of range, using %u", o->max_read,
+	fs.max_readahead = 1024 * o->readahead; /* at most 1 GiB: no wrap */
+	if (o->max_read_arg && o->max_read != fs.max_read)
+		notice(fm, "max_read=%s is out of range, using %u", o->max_read_arg,
 		       fs.max_read);
 	/* the same value init() sets, or libfuse fails the mount (EPROTO) */
 	snprintf(opt, sizeof(opt), "-omax_read=%u", fs.max_read);

@@ -10,6 +10,10 @@ Sections:
   prefix is spelled (``src/../src/model``, a symlinked directory, hard links), is refused
   in copy and --link mode, with and without --force, and the source bytes stay the same;
 * the mount race: two mounts started together on one mountpoint never both succeed;
+* wrong values and checks that disagree: -o readahead= and -o max_read= never wrap; a
+  prefix too long for its file names, with glob characters, or not UTF-8 is refused
+  the same by ``check``, ``ls``, ``materialize`` and the mount;
+* a mountpoint that holds files is refused unless -o nonempty.
 """
 
 from __future__ import annotations
@@ -402,3 +406,159 @@ def test_two_mounts_at_once_on_one_mountpoint(ckptfs_bin, corpus_mapping, tmp_pa
         problem = race_round(ckptfs_bin, corpus_mapping, mnt, logs)
         assert not problem, f"round {i}: {problem}"
         assert not mounts_at(mnt)
+
+
+# ---------------------------------------------------------------------------------------
+# wrong values, and checks that disagree
+
+def assert_not_mounted(mnt: str):
+    """Nothing mounted at mnt (and, whatever the answer, nothing left mounted)."""
+    found = mounts_at(mnt)
+    force_unmount_all(mnt)
+    assert not found, f"left a mount at {mnt}: {found}"
+
+
+@pytest.mark.parametrize("opt, message", [
+    ("readahead=4194305", "readahead=4194305 is out of range (0 to 1048576 KiB)"),
+    ("readahead=1048577", "readahead=1048577 is out of range (0 to 1048576 KiB)"),
+    ("readahead=18446744073709551617",
+     "readahead=18446744073709551617 is out of range (0 to 1048576 KiB)"),
+    ("readahead=-1", "readahead=-1 is not a number (0 to 1048576 KiB)"),
+    ("readahead=1M", "readahead=1M is not a number"),
+    ("readahead=", "readahead= is not a number"),
+    ("max_read=64k", "max_read=64k is not a number (4096 to 524288 bytes)"),
+    ("max_read=-4096", "max_read=-4096 is not a number"),
+])
+def test_numeric_options_never_wrap(ckptfs_bin, corpus_mapping, tmp_path, opt, message):
+    mnt = str(tmp_path / "mnt")
+    os.makedirs(mnt)
+    try:
+        r = mountlib.run_daemon(ckptfs_bin, corpus_mapping, mnt, "-f", "-o", opt)
+        assert r.returncode == 1, r
+        assert f"ckptfs: {message}" in r.stderr, r.stderr
+    finally:
+        assert_not_mounted(mnt)
+
+
+@pytest.mark.parametrize("value, used", [("4294967297", 524288), ("99999999999999999999", 524288),
+                                         ("4095", 4096), ("65536", 65536)])
+def test_max_read_is_clamped_not_wrapped(ckptfs_bin, corpus_mapping, tmp_path, value, used):
+    """2^32 + 1 used to wrap to 1 (then clamped to 4096): any value now clamps from what
+    was given, and says so."""
+    mnt = str(tmp_path / "mnt")
+    with mountlib.mounted(ckptfs_bin, corpus_mapping, mnt, "-o", f"max_read={value}",
+                          expect_clean_log=False) as m:
+        line = [ln for ln in open("/proc/self/mounts") if f" {m.path} " in ln]
+        assert line and re.search(rf"\bmax_read={used}\b", line[0]), line
+        notice = f"max_read={value} is out of range, using {used}"
+        assert (notice in m.log()) == (str(used) != value), m.log()
+
+
+def test_readahead_at_its_maximum_mounts(ckptfs_bin, corpus_mapping, tmp_path):
+    with mountlib.mounted(ckptfs_bin, corpus_mapping, str(tmp_path / "mnt"),
+                          "-o", "readahead=1048576", expect_clean_log=False) as m:
+        assert "model.ckpt.index" in os.listdir(m.path)
+        assert "out of range" not in m.log()
+
+
+BAD_PREFIXES = {
+    "too_long": ("p" * 240, "is longer than 255 bytes: use a shorter prefix"),
+    "star": ("model*", "contains '*', which TensorFlow takes for a pattern"),
+    "question": ("model?", "contains '?', which TensorFlow takes for a pattern"),
+    "bracket": ("model[1]", "contains '[', which TensorFlow takes for a pattern"),
+    "backslash": ("a\\b", "contains '\\\\', which TensorFlow takes for a pattern"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_PREFIXES))
+def test_check_refuses_what_a_mount_refuses(run_ckptfs, ckptfs_bin, corpus_mapping, tmp_path,
+                                            case):
+    """`ckptfs check` said "ok" for a prefix the mount then refused: both, and ls and
+    materialize, now give the same message, from the same place."""
+    prefix, message = BAD_PREFIXES[case]
+    conf = tmp_path / "bad.conf"
+    text = open(corpus_mapping).read()
+    quoted = prefix.replace("\\", "\\\\")
+    conf.write_text(text + f'prefix = "{quoted}"\n')
+    line = len(text.splitlines()) + 1
+    want = f"{conf}:{line}:1: error: "
+    outputs = []
+    for args in (["check", conf], ["ls", conf], ["materialize", conf, tmp_path / "out"]):
+        r = run_ckptfs(*args)
+        assert r.rc == 1 and want in r.stderr and message in r.stderr, r.describe()
+        outputs.append(r.stderr)
+    assert not os.path.exists(tmp_path / "out.index")
+    mnt = str(tmp_path / "mnt")
+    os.makedirs(mnt)
+    try:
+        r = mountlib.run_daemon(ckptfs_bin, str(conf), mnt, "-f")
+        assert r.returncode == 1, r
+        outputs.append(r.stderr)
+    finally:
+        assert_not_mounted(mnt)
+    assert len(set(outputs)) == 1, outputs
+    # and -o prefix= the same, without a position (the mapping is not at fault)
+    os.makedirs(mnt, exist_ok=True)
+    try:
+        # libfuse's -o takes a backslash as an escape: double it
+        r = mountlib.run_daemon(ckptfs_bin, corpus_mapping, mnt, "-f", "-o",
+                                "prefix=" + prefix.replace("\\", "\\\\"))
+        assert r.returncode == 1 and message in r.stderr, r
+    finally:
+        assert_not_mounted(mnt)
+
+
+def test_prefix_that_is_not_utf8_is_refused(ckptfs_bin, corpus_mapping, tmp_path):
+    mnt = str(tmp_path / "mnt")
+    os.makedirs(mnt)
+    try:
+        r = subprocess.run(exec_prefix() + [ckptfs_bin, corpus_mapping, mnt, "-f",
+                                            b"-oprefix=caf\xe9"],
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+        assert r.returncode == 1, r
+        assert b"prefix 'caf\\xe9' is not UTF-8 (TensorFlow cannot open it)" in r.stderr, r
+    finally:
+        assert_not_mounted(mnt)
+
+
+def test_longest_prefix_that_fits_mounts(ckptfs_bin, run_ckptfs, corpus_mapping, tmp_path):
+    """255 bytes for PREFIX.data-00000-of-00001: check, the mount and TensorFlow agree."""
+    prefix = "p" * (255 - len(".data-00000-of-00001"))
+    conf = tmp_path / "long.conf"
+    conf.write_text(open(corpus_mapping).read() + f"prefix = {prefix}\n")
+    r = run_ckptfs("check", conf)
+    assert r.rc == 0, r.describe()
+    with mountlib.mounted(ckptfs_bin, str(conf), str(tmp_path / "mnt")) as m:
+        assert prefix + ".data-00000-of-00001" in os.listdir(m.path)
+        import tensorflow as tf
+        assert tf.train.latest_checkpoint(m.path) == os.path.join(m.path, prefix)
+
+
+# ---------------------------------------------------------------------------------------
+# a mountpoint that holds files
+
+@pytest.mark.parametrize("entry", ["file", ".hidden", "dir"])
+def test_non_empty_mountpoint_is_refused(ckptfs_bin, corpus_mapping, tmp_path, entry):
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    if entry == "dir":
+        (mnt / "sub").mkdir()
+    else:
+        (mnt / entry).write_text("mine\n")
+    try:
+        r = mountlib.run_daemon(ckptfs_bin, corpus_mapping, str(mnt), "-f")
+        assert r.returncode == 2, r
+        assert (f"ckptfs: mountpoint '{mnt}' is not empty (mount on an empty directory, "
+                "or add -o nonempty to hide what is there)") in r.stderr, r.stderr
+    finally:
+        assert_not_mounted(str(mnt))
+
+
+def test_nonempty_option_mounts_over_files(ckptfs_bin, corpus_mapping, tmp_path):
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    (mnt / "mine").write_text("mine\n")
+    with mountlib.mounted(ckptfs_bin, corpus_mapping, str(mnt), "-o", "nonempty") as m:
+        assert "mine" not in os.listdir(m.path)
+        assert "model.ckpt.index" in os.listdir(m.path)
+    assert (mnt / "mine").read_text() == "mine\n"
