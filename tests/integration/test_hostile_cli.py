@@ -13,7 +13,9 @@ Sections:
 * wrong values and checks that disagree: -o readahead= and -o max_read= never wrap; a
   prefix too long for its file names, with glob characters, or not UTF-8 is refused
   the same by ``check``, ``ls``, ``materialize`` and the mount;
-* a mountpoint that holds files is refused unless -o nonempty.
+* a mountpoint that holds files is refused unless -o nonempty;
+* the documented trade-off of `exclude` (docs/mapping.md): its bytes can still be read from
+  the data files of a mount, and materialize leaves them out.
 """
 
 from __future__ import annotations
@@ -562,3 +564,65 @@ def test_nonempty_option_mounts_over_files(ckptfs_bin, corpus_mapping, tmp_path)
         assert "mine" not in os.listdir(m.path)
         assert "model.ckpt.index" in os.listdir(m.path)
     assert (mnt / "mine").read_text() == "mine\n"
+
+
+# ---------------------------------------------------------------------------------------
+# what exclude hides, and what it does not (docs/mapping.md, `exclude`)
+
+SECRET_BYTES = b"TOP-SECRET-" * 91                         # 1001 bytes
+BIG_SECRET = bytes(b ^ 0x5A for b in SECRET_BYTES) * 80   # 80 KiB: more than the 64 KiB gap
+
+
+@pytest.fixture
+def secret_source(tmp_path) -> str:
+    """a | secret | b | big_secret | c | tail_secret in one shard; a mapping that excludes
+    every *secret."""
+    rng = np.random.default_rng(5)
+    pad = lambda n: rng.integers(0, 256, n, dtype=np.uint8).tobytes()  # noqa: E731
+    tensors = [Tensor("a", DT_UINT8, [512], pad(512)),
+               Tensor("secret", DT_UINT8, [len(SECRET_BYTES)], SECRET_BYTES),
+               Tensor("b", DT_UINT8, [512], pad(512)),
+               Tensor("big_secret", DT_UINT8, [len(BIG_SECRET)], BIG_SECRET),
+               Tensor("c", DT_UINT8, [512], pad(512)),
+               Tensor("tail_secret", DT_UINT8, [len(SECRET_BYTES)], SECRET_BYTES[::-1])]
+    prefix = str(tmp_path / "src" / "model")
+    os.makedirs(os.path.dirname(prefix))
+    write_bundle(prefix, tensors)
+    conf = tmp_path / "m.conf"
+    conf.write_text(f"source s = {prefix}\nmap s:/ -> /\nexclude s:*secret\n")
+    return str(conf)
+
+
+def test_excluded_bytes_stay_readable_in_a_mount(ckptfs_bin, run_ckptfs, secret_source,
+                                                 tmp_path):
+    r = run_ckptfs("ls", secret_source)
+    assert r.rc == 0 and sorted(ls_names(r.stdout)) == [b"a", b"b", b"c"], r.describe()
+    src_data = open(os.path.join(tmp_path, "src", "model.data-00000-of-00001"), "rb").read()
+    for layout in ("single", "shards"):
+        with mountlib.mounted(ckptfs_bin, secret_source, str(tmp_path / "mnt"),
+                              "-o", f"layout={layout}") as m:
+            data = open(m.join("model.ckpt.data-00000-of-00001"), "rb").read()
+        # the gap of <= 64 KiB between two used tensors is in the data file
+        assert SECRET_BYTES in data, layout
+        if layout == "single":
+            # a larger gap is not, nor what follows the last used tensor
+            assert BIG_SECRET[:4096] not in data
+            assert SECRET_BYTES[::-1] not in data
+        else:
+            # the shard is served whole
+            assert data == src_data
+
+
+@pytest.mark.parametrize("mode", [[], ["--link"]], ids=["copy", "link"])
+def test_materialize_leaves_excluded_bytes_out(run_ckptfs, secret_source, tmp_path, mode):
+    out = str(tmp_path / "out" / "model")
+    os.makedirs(os.path.dirname(out))
+    r = run_ckptfs("materialize", *mode, secret_source, out)
+    assert r.rc == 0, r.describe()
+    data = open(out + ".data-00000-of-00001", "rb").read()
+    if mode:   # --link: the data file is the source shard, whole (as documented)
+        assert SECRET_BYTES in data and BIG_SECRET in data
+    else:
+        assert SECRET_BYTES not in data and BIG_SECRET[:4096] not in data
+        assert SECRET_BYTES[::-1] not in data
+        assert len(data) == 3 * 512
