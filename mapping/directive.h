@@ -37,8 +37,9 @@ struct mapping_parser {
 int mapping_parse_line(struct mapping_parser *p, const struct mapping_line *l);
 
 /*
- * A word of the file as an error message quotes it: at most 40 bytes
- * (then "..."), control characters escaped (util_escape). A file that is
+ * A word of the file as an error message quotes it: control characters
+ * escaped (util_escape), and a word longer than 43 bytes cut to its first
+ * 40 and "...". A file that is
  * not a mapping at all (binary, or a private file behind a symlink) is
  * then not echoed into the message; the column says where the word is.
  * Writes buf, MAPPING_QUOTE_SIZE bytes, and returns it.
