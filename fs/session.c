@@ -10,6 +10,7 @@
 
 #include "fs/fs.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -18,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -493,17 +493,18 @@ static int run_loop(struct fuse_session *se, const struct fuse_cmdline_opts *cmd
  * sees its mount and refuses. The lock is released once mounted (close
  * the returned fd); a mountpoint opened after that is the mount's root,
  * whose lock is another inode's, but by then the table shows the mount.
- * Returns the locked fd, -1 for a /dev/fd/N mountpoint (nothing to lock),
- * or a negative errno with a message.
+ * 0 with *lock the locked fd (-1 for a /dev/fd/N mountpoint: nothing to
+ * lock), or a negative errno with a message.
  */
 static int lock_and_recheck(const struct fs_mount *fm, struct fuse_session *se,
-			    char *err, size_t errlen)
+			    int *lock, char *err, size_t errlen)
 {
 	const char *mnt = fm->o.mountpoint;
 	int fd, rc;
 
+	*lock = -1;
 	if (is_fd_mountpoint(mnt))
-		return -1;
+		return 0;
 	fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
 		rc = -errno;
@@ -526,7 +527,8 @@ static int lock_and_recheck(const struct fs_mount *fm, struct fuse_session *se,
 		close(fd);
 		return rc;
 	}
-	return fd;
+	*lock = fd;
+	return 0;
 }
 
 /* Mount, leave the foreground unless -f, serve. */
@@ -547,9 +549,9 @@ static int serve(struct fs_mount *fm, struct ckptfs *fs, char *err,
 		snprintf(err, errlen, "cannot set signal handlers");
 		goto out_destroy;
 	}
-	lock = lock_and_recheck(fm, se, err, errlen);
-	if (lock < -1) {
-		rc = lock;
+	ret = lock_and_recheck(fm, se, &lock, err, errlen);
+	if (ret) {
+		rc = ret;
 		goto out_signals;
 	}
 	ret = fuse_session_mount(se, fm->o.mountpoint);

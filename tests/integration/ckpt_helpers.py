@@ -9,6 +9,7 @@ independent of TensorFlow's own code); protobuf entries are decoded by hand.
   of ``ckptfs ls`` and lets the tests find a tensor's bytes to corrupt.
 * ``decode_tf_strings(buf, n)``: decode TensorFlow's DT_STRING bundle layout.
 * ``tree_digest(dir)``: sha256 of every file below a directory.
+* ``ls_name(field)``: a name as ``ckptfs ls`` shows it back to the name.
 """
 
 from __future__ import annotations
@@ -20,6 +21,20 @@ import re
 import struct
 
 import numpy as np
+
+_LS_ESCAPE = re.compile(rb"\\(\\|n|t|r|x[0-9a-f]{2})")
+_LS_SIMPLE = {b"\\": b"\\", b"n": b"\n", b"t": b"\t", b"r": b"\r"}
+
+
+def ls_name(field: str) -> str:
+    """Undo the escaping `ckptfs ls` applies to names (docs/mapping.md, "Errors"):
+    \\n \\t \\r \\xNN and \\\\. Works on bytes, so that an escaped C1 control or a byte
+    that is not UTF-8 comes back as it was; str in and out with surrogateescape."""
+    raw = field.encode("utf-8", "surrogateescape")
+    out = _LS_ESCAPE.sub(lambda m: _LS_SIMPLE.get(m.group(1))
+                         or bytes([int(m.group(1)[1:], 16)]), raw)
+    return out.decode("utf-8", "surrogateescape")
+
 
 TABLE_MAGIC = 0xDB4775248B80FB57
 FOOTER_SIZE = 48

@@ -32,7 +32,7 @@ import pytest
 
 import mountlib
 from hostile_lib import (DT_FLOAT, DT_UINT8, Tensor, exec_prefix, force_unmount_all,
-                         mounts_at, run_cmd, write_bundle)
+                         mounts_at, write_bundle)
 
 CORPUS = {  # mapping source name -> prefix below tests/data/corpus
     "a": "serving_half_plus_two_tf1/variables",
@@ -320,7 +320,7 @@ def test_materialize_never_overwrites_a_source(run_ckptfs, tmp_path, spelling, m
     assert digest_dir(str(tmp_path)) == before, "materialize changed files it refused to write"
 
 
-def test_materialize_over_a_source_loses_nothing_at_the_bytes(run_ckptfs, tmp_path, tf_views):
+def test_materialize_over_a_source_loses_nothing_at_the_bytes(run_ckptfs, tmp_path):
     """The case that lost data: --link --force onto the source's own prefix. Afterwards
     TensorFlow still reads the source's values."""
     prefix = make_source(tmp_path)
