@@ -7,6 +7,7 @@
 #ifndef CKPTFS_CLI_CLI_H
 #define CKPTFS_CLI_CLI_H
 
+#include <stdarg.h>
 #include <stdio.h>
 
 #include <stddef.h>
@@ -36,7 +37,23 @@ int cli_mount(int argc, char **argv, const char *progname);
 /* Whether path names a mapping file rather than a checkpoint. */
 int cli_is_mapping(const char *path);
 
-/* "ckptfs: " + message + newline on stderr. */
+/*
+ * Everything the command shows passes through these, because names and
+ * paths come from files that may be hostile: a tensor name holding "\n"
+ * must not forge an `ls` line, nor one holding ESC ] 0 ; retitle the
+ * terminal (util_escape says how each byte is shown).
+ *
+ * cli_put_text: text with its control characters escaped (messages,
+ * paths). cli_put_name: a name (len bytes, NULs allowed), backslashes
+ * escaped too, so the name reads back unambiguously; ordinary names come
+ * out byte-identical. cli_vmessage: a formatted message, as cli_put_text.
+ */
+void cli_put_text(FILE *f, const char *s);
+void cli_put_name(FILE *f, const char *name, size_t len);
+__attribute__((format(printf, 2, 0)))
+void cli_vmessage(FILE *f, const char *fmt, va_list ap);
+
+/* "ckptfs: " + message (as cli_put_text) + newline on stderr. */
 __attribute__((format(printf, 1, 2)))
 void cli_error(const char *fmt, ...);
 

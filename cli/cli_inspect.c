@@ -4,6 +4,7 @@
  */
 #include "cli/cli.h"
 #include "cli/help.h"
+#include "util/util.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -79,12 +80,12 @@ int cli_verify(int argc, char **argv)
 		}
 		bytes += e->size;
 	}
+	cli_put_text(stdout, bundle_prefix(r));
 	if (bad)
-		printf("%s: %zu of %zu tensors FAILED verification\n",
-		       bundle_prefix(r), bad, n);
+		printf(": %zu of %zu tensors FAILED verification\n", bad, n);
 	else
-		printf("%s: %zu tensors, %lld bytes in %d shard(s): all checksums match\n",
-		       bundle_prefix(r), n, bytes, bundle_num_shards(r));
+		printf(": %zu tensors, %lld bytes in %d shard(s): all checksums match\n",
+		       n, bytes, bundle_num_shards(r));
 	free(buf);
 	bundle_close(r);
 	return bad ? CLI_BAD_INPUT : CLI_OK;
@@ -94,7 +95,7 @@ int cli_cat(int argc, char **argv)
 {
 	const struct bundle_entry *e;
 	struct bundle_reader *r;
-	char err[BUNDLE_ERR_MAX];
+	char err[BUNDLE_ERR_MAX], name[512];
 	void *buf;
 	int rc = CLI_BAD_INPUT;
 
@@ -106,7 +107,9 @@ int cli_cat(int argc, char **argv)
 	e = bundle_find(r, argv[2], strlen(argv[2]));
 	buf = e ? malloc((size_t)e->size + 1) : NULL;
 	if (!e)
-		cli_error("'%s': no tensor '%s'", bundle_prefix(r), argv[2]);
+		cli_error("'%s': no tensor '%s'", bundle_prefix(r),
+			  util_escape(name, sizeof(name), argv[2], strlen(argv[2]),
+				      UTIL_ESCAPE_BACKSLASH));
 	else if (!buf)
 		cli_error("out of memory");
 	else if (bundle_read_tensor(r, e, buf, err, sizeof(err)))

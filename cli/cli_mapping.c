@@ -23,10 +23,14 @@ int cli_check(int argc, char **argv)
 					"expected one MAPPING");
 	if (cli_open_view(argv[1], &opt, &m, &v))
 		return CLI_BAD_INPUT;
-	printf("%s: ok\n", argv[1]);
+	cli_put_text(stdout, argv[1]);
+	fputs(": ok\n", stdout);
 	for (size_t i = 0; i < m->n_sources; i++) {
-		printf("  source %-12s %6zu tensors  %s\n", m->sources[i].name,
-		       view_source_tensors(v, i), view_source_prefix(v, i));
+		/* source names are [A-Za-z_][A-Za-z0-9_.-]*: safe as they are */
+		printf("  source %-12s %6zu tensors  ", m->sources[i].name,
+		       view_source_tensors(v, i));
+		cli_put_text(stdout, view_source_prefix(v, i));
+		putchar('\n');
 		n += view_source_tensors(v, i);
 	}
 	for (size_t i = 0; i < view_num_files(v); i++)
@@ -34,9 +38,10 @@ int cli_check(int argc, char **argv)
 	cli_human_size(size, sizeof(size), view_tensor_bytes(v));
 	cli_human_size(isize, sizeof(isize),
 		       view_file_at(v, view_num_files(v) - 1)->size);
-	printf("merged: %s  %zu tensors, %s of data in %zu %s file(s), index %s, layout %s\n",
-	       view_prefix(v), n, size, n_data, "data", isize,
-	       mapping_layout_name(view_layout(v)));
+	fputs("merged: ", stdout);
+	cli_put_name(stdout, view_prefix(v), strlen(view_prefix(v)));
+	printf("  %zu tensors, %s of data in %zu %s file(s), index %s, layout %s\n",
+	       n, size, n_data, "data", isize, mapping_layout_name(view_layout(v)));
 	if (view_num_warnings(v))
 		printf("%zu warning(s), see above\n", view_num_warnings(v));
 	view_free(v);
@@ -60,7 +65,7 @@ int cli_ls_mapping(const char *path)
 			continue;
 		cli_print_entry_tail(stdout, t.name, t.name_len, t.entry, "\t");
 		printf("%s\t", m->sources[t.source].name);
-		fwrite(t.source_key, 1, t.source_key_len, stdout);
+		cli_put_name(stdout, t.source_key, t.source_key_len);
 		putchar('\n');
 	}
 	view_free(v);

@@ -10,6 +10,9 @@
  * must stay where they are.
  * Everything is written under temporary names and renamed into place,
  * index last, so an interrupted run leaves no half-written checkpoint.
+ * An output file that is a file of a source, however OUT_PREFIX is
+ * spelled, is refused before anything is written: the rename would
+ * replace the source (with --link, by a symlink to itself).
  */
 #define _GNU_SOURCE /* getrandom */
 #include "cli/cli.h"
@@ -20,10 +23,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli/help.h"
+#include "util/util.h"
 #include "view/view.h"
 
 struct progress {
@@ -220,6 +225,148 @@ static int write_links(const struct view *v, const char *out)
 	return rc;
 }
 
+/* A file a source uses, by identity: no output may be it. */
+struct used_file {
+	dev_t dev;
+	ino_t ino;
+	char *path;    /* owned; as the source names it, for the message */
+	size_t source;
+};
+
+struct used_files {
+	struct used_file *f;
+	size_t n, cap;
+};
+
+static int add_used(struct used_files *u, const struct stat *st,
+		    const char *path, size_t source)
+{
+	void *p = util_grow(u->f, &u->cap, u->n + 1, sizeof(*u->f));
+	char *copy = strdup(path);
+
+	if (!p || !copy) {
+		free(copy);
+		return -ENOMEM;
+	}
+	u->f = p;
+	u->f[u->n++] = (struct used_file){ st->st_dev, st->st_ino, copy, source };
+	return 0;
+}
+
+/*
+ * path both as a name (lstat: a symlink the source reads through is
+ * replaced just the same) and as the file it leads to (stat); fd, if not
+ * -1, is the file the source really has open. A path that is gone adds
+ * nothing.
+ */
+static int add_used_path(struct used_files *u, const char *path, int fd,
+			 size_t source)
+{
+	struct stat st;
+	int rc = 0;
+
+	if (lstat(path, &st) == 0)
+		rc = add_used(u, &st, path, source);
+	if (rc == 0 && stat(path, &st) == 0)
+		rc = add_used(u, &st, path, source);
+	if (rc == 0 && fd >= 0 && fstat(fd, &st) == 0)
+		rc = add_used(u, &st, path, source);
+	return rc;
+}
+
+/* Every source's index, data shards and `checkpoint` state file. */
+static int collect_used(const struct view *v, const struct mapping *m,
+			struct used_files *u)
+{
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < m->n_sources; i++) {
+		const struct bundle_reader *r = view_source_reader(v, i);
+		const char *prefix = bundle_prefix(r), *dir = m->sources[i].resolved_path;
+		size_t n = strlen(prefix) + strlen(dir) + 16;
+		char *path = malloc(n);
+		struct stat st;
+
+		if (!path)
+			return -ENOMEM;
+		snprintf(path, n, "%s.index", prefix);
+		rc = add_used_path(u, path, -1, i);
+		/* a directory source was resolved through its state file */
+		snprintf(path, n, "%s/checkpoint", dir);
+		if (rc == 0 && stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+			rc = add_used_path(u, path, -1, i);
+		free(path);
+		for (int k = 0; rc == 0 && k < bundle_num_shards(r); k++) {
+			char *shard = bundle_shard_name(prefix, k, bundle_num_shards(r));
+
+			rc = shard ? add_used_path(u, shard, bundle_shard_fd(r, k), i)
+				   : -ENOMEM;
+			free(shard);
+		}
+	}
+	return rc;
+}
+
+/* 0 if the output path out is no file of a source; else says so, -1. */
+static int check_output(const struct used_files *u, const struct mapping *m,
+			const char *out)
+{
+	struct stat st;
+
+	/* out's own entry: the one rename() would replace */
+	if (lstat(out, &st) != 0)
+		return 0;
+	for (size_t i = 0; i < u->n; i++) {
+		if (u->f[i].dev != st.st_dev || u->f[i].ino != st.st_ino)
+			continue;
+		cli_error("'%s' is the same file as '%s' of source '%s': refusing to overwrite a source (choose another OUT_PREFIX)",
+			  out, u->f[i].path, m->sources[u->f[i].source].name);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Refuse, before anything is written, an output file that is a source's
+ * file under any spelling (./src/../src/model, a symlinked directory, a
+ * hard link): every file this run would put in place is compared by
+ * device and inode with every file a source uses. A symlink at an output
+ * name is itself replaced, not written through, so it is no danger (and
+ * what an earlier --link run leaves).
+ */
+static int refuse_sources(const struct view *v, const struct mapping *m,
+			  const char *out, int link)
+{
+	struct used_files u = { NULL, 0, 0 };
+	int rc = collect_used(v, m, &u);
+	char *path;
+
+	if (rc)
+		cli_error("out of memory");
+	for (size_t i = 0; rc == 0 && i < view_num_files(v); i++) {
+		const struct view_file *f = view_file_at(v, i);
+
+		if (f->kind == VIEW_FILE_STATE)
+			continue;
+		/* a copy is always one data file; --link has the view's */
+		if (!link && f->kind == VIEW_FILE_DATA)
+			path = bundle_shard_name(out, 0, 1);
+		else
+			path = out_name(out, f->name, view_prefix(v));
+		if (!path) {
+			cli_error("out of memory");
+			rc = -ENOMEM;
+		} else {
+			rc = check_output(&u, m, path);
+		}
+		free(path);
+	}
+	for (size_t i = 0; i < u.n; i++)
+		free(u.f[i].path);
+	free(u.f);
+	return rc;
+}
+
 static int exists_unless_forced(const char *out, int force)
 {
 	char path[PATH_MAX];
@@ -259,13 +406,16 @@ int cli_materialize(int argc, char **argv)
 	if (!mapping || !out)
 		return help_usage_error(help, NULL, "missing %s",
 					mapping ? "OUT_PREFIX" : "MAPPING");
-	if (exists_unless_forced(out, force))
-		return CLI_BAD_INPUT;
 	if (link)
 		opt.layout = MAPPING_LAYOUT_SHARDS;
 	if (cli_open_view(mapping, &opt, &m, &v))
 		return CLI_BAD_INPUT;
-	rc = link ? write_links(v, out) : write_copy(v, out);
+	/* a source first: --force does not make overwriting one right */
+	rc = refuse_sources(v, m, out, link);
+	if (rc == 0)
+		rc = exists_unless_forced(out, force);
+	if (rc == 0)
+		rc = link ? write_links(v, out) : write_copy(v, out);
 	view_free(v);
 	mapping_free(m);
 	return rc ? CLI_BAD_INPUT : CLI_OK;

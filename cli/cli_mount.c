@@ -15,10 +15,8 @@
 #include "cli/cli.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <malloc.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "cli/help.h"
 #include "fs/fs.h"
@@ -32,32 +30,11 @@ static void print_notice(void *ctx, const char *msg)
 	cli_error("%s", msg);
 }
 
-/* A -o prefix= value must be one file name. */
-static int check_prefix(const char *prefix)
-{
-	if (*prefix && !strchr(prefix, '/') && strcmp(prefix, ".") &&
-	    strcmp(prefix, ".."))
-		return 0;
-	cli_error("invalid prefix '%s': must be a file name, without '/'", prefix);
-	return -1;
-}
-
-/* Every file must be reachable by name: lookup and readdir stop at NAME_MAX. */
-static int check_names(const struct view *v)
-{
-	for (size_t i = 0; i < view_num_files(v); i++) {
-		const char *name = view_file_at(v, i)->name;
-
-		if (strlen(name) > NAME_MAX) {
-			cli_error("file name '%s' is longer than %d bytes: use a shorter prefix",
-				  name, NAME_MAX);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* Parse the mapping and build the whole view; warnings go to stderr. */
+/*
+ * Parse the mapping and build the whole view; warnings go to stderr. The
+ * -o prefix= value is checked by view_build(), with the mapping's own
+ * `prefix`, so that `ckptfs check` refuses exactly what a mount would.
+ */
 static int build_view(const struct fs_mount_request *req, struct mapping **m,
 		      struct view **v)
 {
@@ -73,8 +50,6 @@ static int build_view(const struct fs_mount_request *req, struct mapping **m,
 	}
 	if (req->layout)
 		vo.layout = (int)layout;
-	if (req->prefix && check_prefix(req->prefix))
-		return -1;
 	/* prints FILE:LINE:COL diagnostics as they are, like check/ls do */
 	if (cli_open_view(req->mapping, &vo, m, v))
 		return -1;
@@ -84,7 +59,7 @@ static int build_view(const struct fs_mount_request *req, struct mapping **m,
 	 * the freed heap back so the daemon lives on the index and extents.
 	 */
 	malloc_trim(0);
-	return check_names(*v);
+	return 0;
 }
 
 /* --help, --version or a missing argument: the exit status, else -1. */

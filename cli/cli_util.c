@@ -1,16 +1,67 @@
 /*
- * cli_util.c - what the subcommands share: the error line, telling a
- * mapping from a checkpoint, an `ls` line, opening a mapping's view with
- * its diagnostics printed, and sizes for people.
+ * cli_util.c - what the subcommands share: the error line, text and names
+ * shown safely, telling a mapping from a checkpoint, an `ls` line, opening
+ * a mapping's view with its diagnostics printed, and sizes for people.
  */
 #include "cli/cli.h"
 
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
+#include "util/util.h"
 #include "view/view.h"
+
+/* Write s (n bytes) escaped with flags; unchanged text goes out as is. */
+static void put_escaped(FILE *f, const char *s, size_t n, unsigned flags)
+{
+	size_t need = util_escaped_len(s, n, flags);
+	char stack[1024], *buf = stack;
+
+	if (need == n) {
+		fwrite(s, 1, n, f);
+		return;
+	}
+	if (need >= sizeof(stack) && !(buf = malloc(need + 1))) {
+		/* no memory for the copy: still never the raw bytes */
+		for (size_t i = 0; i < n; i++)
+			fputc((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f ?
+			      '?' : s[i], f);
+		return;
+	}
+	fwrite(util_escape(buf, need + 1, s, n, flags), 1, need, f);
+	if (buf != stack)
+		free(buf);
+}
+
+void cli_put_text(FILE *f, const char *s)
+{
+	put_escaped(f, s, strlen(s), 0);
+}
+
+void cli_put_name(FILE *f, const char *name, size_t len)
+{
+	put_escaped(f, name, len, UTIL_ESCAPE_BACKSLASH);
+}
+
+void cli_vmessage(FILE *f, const char *fmt, va_list ap)
+{
+	char stack[2048], *buf = stack;
+	va_list copy;
+	int n;
+
+	va_copy(copy, ap);
+	n = vsnprintf(stack, sizeof(stack), fmt, copy);
+	va_end(copy);
+	if (n >= (int)sizeof(stack) && (buf = malloc((size_t)n + 1)))
+		vsnprintf(buf, (size_t)n + 1, fmt, ap);
+	if (n >= 0)
+		cli_put_text(f, buf ? buf : stack);
+	if (buf != stack)
+		free(buf);
+}
 
 void cli_error(const char *fmt, ...)
 {
@@ -18,7 +69,7 @@ void cli_error(const char *fmt, ...)
 
 	fputs("ckptfs: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	cli_vmessage(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
 }
@@ -46,7 +97,7 @@ void cli_print_entry_tail(FILE *f, const char *name, size_t name_len,
 {
 	const char *dt = bundle_dtype_name(e->dtype);
 
-	fwrite(name, 1, name_len, f);
+	cli_put_name(f, name, name_len);
 	fprintf(f, "\t%s\t[", dt ? dt : "unknown");
 	for (int i = 0; i < e->rank; i++)
 		fprintf(f, "%s%lld", i ? "," : "", (long long)e->dims[i]);
@@ -66,13 +117,16 @@ int cli_open_view(const char *mapping, const struct view_options *opt,
 	if (rc == 0)
 		rc = view_build(*m, opt, v, err, sizeof(err));
 	if (rc) {
-		fprintf(stderr, "%s\n", err);
+		cli_put_text(stderr, err);
+		fputc('\n', stderr);
 		mapping_free(*m);
 		*m = NULL;
 		return -1;
 	}
-	for (size_t i = 0; i < view_num_warnings(*v); i++)
-		fprintf(stderr, "%s\n", view_warning(*v, i));
+	for (size_t i = 0; i < view_num_warnings(*v); i++) {
+		cli_put_text(stderr, view_warning(*v, i));
+		fputc('\n', stderr);
+	}
 	return 0;
 }
 

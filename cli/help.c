@@ -10,11 +10,14 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "cli/cli.h"
 #include "fs/fs.h"
 #include "util/util.h"
 
-/* The mount help below states the max_read range in bytes. */
+/* The mount help below states the max_read and readahead ranges. */
 _Static_assert(CKPTFS_MAX_READ == 524288, "update -o max_read in the mount help");
+_Static_assert(CKPTFS_READAHEAD_MAX_KB == 1048576,
+	       "update -o readahead in the mount help");
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -33,6 +36,8 @@ static const char ls_text[] =
 	"hold its bytes and are not listed. For a MAPPING the location is the one\n"
 	"in the merged checkpoint, and two more columns name the source and the\n"
 	"tensor's name there, so every line says where a merged tensor comes from.\n"
+	"Control characters in names are shown as \\n, \\t, \\r or \\xNN, and a\n"
+	"backslash as \\\\, so that every line is one tensor.\n"
 	"\n"
 	"Examples:\n"
 	"  ckptfs ls train/model.ckpt-1000      a checkpoint prefix\n"
@@ -88,7 +93,9 @@ static const char materialize_text[] =
 	"Tensor bytes are copied with copy_file_range (instant on file systems\n"
 	"that share extents, like XFS and Btrfs); a tensor mapped under several\n"
 	"names is stored once. Files are written under temporary names and\n"
-	"renamed into place, the index last.\n"
+	"renamed into place, the index last. An output file that is a file of a\n"
+	"source (OUT_PREFIX spelled another way, a hard link) is refused, even\n"
+	"with --force.\n"
 	"\n"
 	"Options:\n"
 	"  --link                   write OUT_PREFIX.index and one symlink per\n"
@@ -201,8 +208,11 @@ static const char mount_text[] =
 	"                           'layout' line, else single)\n"
 	"  -o max_read=N            largest read request, 4096 to 524288 bytes\n"
 	"                           (default 524288)\n"
-	"  -o readahead=KIB         kernel readahead for the mount, in KiB; 0\n"
-	"                           keeps the kernel's 128 (default 1024; root)\n"
+	"  -o readahead=KIB         kernel readahead for the mount, 0 to 1048576\n"
+	"                           KiB; 0 keeps the kernel's 128 (default 1024;\n"
+	"                           root)\n"
+	"  -o nonempty              mount on a directory that holds files, hiding\n"
+	"                           them until unmounted (refused without it)\n"
 	"\n"
 	"FUSE options:\n"
 	"  -o allow_other           let every user read the mount (as root, or\n"
@@ -230,8 +240,9 @@ static const char mount_text[] =
 	"  0                        mounted, then unmounted or stopped by a signal\n"
 	"  1                        bad input: arguments, options, the mapping\n"
 	"                           file, a source\n"
-	"  2                        the mount failed: MOUNTPOINT is missing or not\n"
-	"                           a directory, or FUSE refused\n"
+	"  2                        the mount failed: MOUNTPOINT is missing, not a\n"
+	"                           directory, not empty, already mounted, or FUSE\n"
+	"                           refused\n"
 	"\n"
 	"An /etc/fstab line, for 'mount /mnt/merged' and mounting at boot:\n"
 	"  /srv/merge.conf /mnt/merged fuse.ckptfs nofail 0 0\n"
@@ -331,7 +342,7 @@ int help_usage_error(const struct help_command *c, const char *progname,
 	else
 		fputs("ckptfs: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	cli_vmessage(stderr, fmt, ap); /* quotes arguments: shown safely */
 	va_end(ap);
 	fputc('\n', stderr);
 	if (c) {

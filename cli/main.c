@@ -74,11 +74,10 @@ static int unknown_command(int argc, char **argv)
 		return 0;
 	alt = help_suggest(arg);
 	if (alt)
-		fprintf(stderr, "ckptfs: unknown command '%s' (did you mean '%s'?)\n",
-			arg, alt);
+		cli_error("unknown command '%s' (did you mean '%s'?)", arg, alt);
 	else
-		fprintf(stderr, "ckptfs: '%s' is not a command, and no mapping file '%s' exists\n",
-			arg, arg);
+		cli_error("'%s' is not a command, and no mapping file '%s' exists",
+			  arg, arg);
 	fputs("Try 'ckptfs --help' for more information.\n", stderr);
 	return 1;
 }

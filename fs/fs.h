@@ -25,6 +25,12 @@ struct view;
  */
 #define CKPTFS_MAX_READ (512u * 1024)
 
+/*
+ * Largest -o readahead=, in KiB: 1 GiB. A larger window only pins page
+ * cache, and the kernel takes the window in bytes, in 32 bits.
+ */
+#define CKPTFS_READAHEAD_MAX_KB (1024u * 1024)
+
 /* A parsed mount command line; opaque because it holds libfuse's state. */
 struct fs_mount;
 
@@ -57,8 +63,8 @@ void fs_mount_free(struct fs_mount *fm);
 const struct fs_mount_request *fs_mount_request(const struct fs_mount *fm);
 
 /*
- * Check that the mountpoint is a directory nothing is mounted on, and
- * make it absolute (the daemon leaves its working directory, and
+ * Check that the mountpoint is an empty directory (any directory with
+ * -o nonempty) nothing is mounted on, and make it absolute (the daemon leaves its working directory, and
  * unmounting needs the path). 0 or a negative errno with a message.
  */
 int fs_mount_check_mountpoint(struct fs_mount *fm, char *err, size_t errlen);

@@ -10,16 +10,20 @@
 
 #include "fs/fs.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include <fuse_lowlevel.h>
 #include <fuse_opt.h>
@@ -38,9 +42,12 @@ struct mount_opts {
 	char *mountpoint;  /* owned; the second, then made absolute */
 	char *prefix;      /* owned; -o prefix=, NULL: the mapping's */
 	char *layout;      /* owned; -o layout=, NULL: the mapping's */
-	unsigned max_read; /* -o max_read=, 0: CKPTFS_MAX_READ */
-	unsigned readahead; /* -o readahead=KiB; 0 keeps the kernel's */
-	int readahead_set;  /* readahead= was given */
+	char *max_read_arg;  /* owned; -o max_read=, as given */
+	char *readahead_arg; /* owned; -o readahead=, as given */
+	/* parsed from the two above (check_numbers) */
+	unsigned max_read;   /* 0: not given, CKPTFS_MAX_READ */
+	unsigned readahead;  /* KiB; 0 keeps the kernel's */
+	int nonempty;      /* -o nonempty: mount over files (libfuse 3 has none) */
 	int allow_other;   /* these three are seen, and left for libfuse */
 	int fsname;
 	int subtype;
@@ -71,20 +78,23 @@ static void notice(const struct fs_mount *fm, const char *fmt, ...)
 	fm->notice(fm->notice_ctx, msg);
 }
 
-enum { KEY_ALLOW_OTHER, KEY_FSNAME, KEY_SUBTYPE, KEY_MAX_THREADS };
+enum {
+	KEY_ALLOW_OTHER, KEY_FSNAME, KEY_SUBTYPE, KEY_MAX_THREADS, KEY_NONEMPTY
+};
 
 #define MOUNT_OPT(t, field) { t, offsetof(struct fs_mount, o.field), 1 }
 
 static const struct fuse_opt mount_opt_spec[] = {
 	MOUNT_OPT("prefix=%s", prefix),
 	MOUNT_OPT("layout=%s", layout),
-	MOUNT_OPT("max_read=%u", max_read),
-	MOUNT_OPT("readahead=%u", readahead),
-	{ "readahead=", offsetof(struct fs_mount, o.readahead_set), 1 },
+	/* numbers as text: libfuse's %u would wrap 2^32 + 1 to 1, "-1" to 2^32 - 1 */
+	MOUNT_OPT("max_read=%s", max_read_arg),
+	MOUNT_OPT("readahead=%s", readahead_arg),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("fsname=", KEY_FSNAME),
 	FUSE_OPT_KEY("subtype=", KEY_SUBTYPE),
 	FUSE_OPT_KEY("max_threads=", KEY_MAX_THREADS),
+	FUSE_OPT_KEY("nonempty", KEY_NONEMPTY),
 	/* fstab and mount(8) words that mean nothing to the daemon */
 	FUSE_OPT_KEY("defaults", FUSE_OPT_KEY_DISCARD),
 	FUSE_OPT_KEY("auto", FUSE_OPT_KEY_DISCARD),
@@ -129,6 +139,9 @@ static int mount_opt_proc(void *data, const char *arg, int key,
 	case KEY_SUBTYPE:
 		o->subtype = 1;
 		break;
+	case KEY_NONEMPTY:
+		o->nonempty = 1;
+		return 0; /* libfuse 3 would call it an unknown option */
 	case KEY_MAX_THREADS:
 		/* the API 3.4 loop config has no such field: say so, not nothing */
 		notice(fm, "ignoring %s: libfuse starts up to 10 worker threads",
@@ -155,6 +168,60 @@ static int add_default_opts(struct fuse_args *args, const struct mount_opts *o)
 	return fuse_opt_add_arg(args, "-oro");
 }
 
+/* All of s a decimal number; values past max are max + 1. 0 or -EINVAL. */
+static int parse_count(const char *s, unsigned long long max,
+		       unsigned long long *out)
+{
+	unsigned long long v = 0;
+
+	if (!*s)
+		return -EINVAL;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		if (v <= max)
+			v = v * 10 + (unsigned)(*s - '0');
+	}
+	*out = v > max ? max + 1 : v;
+	return 0;
+}
+
+/*
+ * -o readahead= must be 0..CKPTFS_READAHEAD_MAX_KB (a bigger window only
+ * pins page cache, and the byte count must fit the kernel's 32 bits);
+ * -o max_read= any number, clamped later to what the kernel and the
+ * splice pipes allow (with a notice saying so).
+ */
+static int check_numbers(struct mount_opts *o, char *err, size_t errlen)
+{
+	unsigned long long v;
+
+	if (o->readahead_arg) {
+		if (parse_count(o->readahead_arg, CKPTFS_READAHEAD_MAX_KB, &v)) {
+			snprintf(err, errlen, "readahead=%s is not a number (0 to %u KiB)",
+				 o->readahead_arg, CKPTFS_READAHEAD_MAX_KB);
+			return -EINVAL;
+		}
+		if (v > CKPTFS_READAHEAD_MAX_KB) {
+			snprintf(err, errlen, "readahead=%s is out of range (0 to %u KiB)",
+				 o->readahead_arg, CKPTFS_READAHEAD_MAX_KB);
+			return -EINVAL;
+		}
+		o->readahead = (unsigned)v;
+	} else {
+		o->readahead = CKPTFS_READAHEAD_KB;
+	}
+	if (o->max_read_arg) {
+		if (parse_count(o->max_read_arg, UINT_MAX - 1, &v)) {
+			snprintf(err, errlen, "max_read=%s is not a number (4096 to %u bytes)",
+				 o->max_read_arg, CKPTFS_MAX_READ);
+			return -EINVAL;
+		}
+		o->max_read = (unsigned)v; /* UINT_MAX when larger: clamped too */
+	}
+	return 0;
+}
+
 int fs_mount_parse(int argc, char **argv, fs_notice_fn *notice_fn,
 		   void *ctx, struct fs_mount **out, char *err, size_t errlen)
 {
@@ -174,6 +241,7 @@ int fs_mount_parse(int argc, char **argv, fs_notice_fn *notice_fn,
 	fm->errlen = errlen;
 	/* fuse_opt_parse() takes the fields at their offsets in fm->o */
 	if (fuse_opt_parse(&fm->args, fm, mount_opt_spec, mount_opt_proc) == 0 &&
+	    check_numbers(&fm->o, err, errlen) == 0 &&
 	    add_default_opts(&fm->args, &fm->o) == 0 &&
 	    fuse_parse_cmdline(&fm->args, &fm->cmd) == 0)
 		rc = 0;
@@ -201,6 +269,8 @@ void fs_mount_free(struct fs_mount *fm)
 	free(fm->o.mountpoint);
 	free(fm->o.prefix);
 	free(fm->o.layout);
+	free(fm->o.max_read_arg);
+	free(fm->o.readahead_arg);
 	fuse_opt_free_args(&fm->args);
 	free(fm);
 }
@@ -283,21 +353,57 @@ static void set_readahead(const struct fs_mount *fm, unsigned kb)
 	ok = f && fprintf(f, "%u\n", kb) > 0;
 	if (f && fclose(f) != 0)
 		ok = 0;
-	if (!ok && fm->o.readahead_set)
+	if (!ok && fm->o.readahead_arg)
 		notice(fm, "cannot set readahead=%u: '%s': %s", kb, path,
 		       strerror(errno));
+}
+
+/* mount.fuse3 may pass an open /dev/fuse as /dev/fd/N: no directory. */
+static int is_fd_mountpoint(const char *path)
+{
+	unsigned fd;
+	char c;
+
+	return sscanf(path, "/dev/fd/%u%c", &fd, &c) == 1;
+}
+
+/* -EBUSY with the message, if something is mounted at abs. */
+static int refuse_if_mounted(const char *abs, char *err, size_t errlen)
+{
+	if (!find_mount(abs, NULL, 0))
+		return 0;
+	snprintf(err, errlen, "mountpoint '%s' is already mounted (unmount it first: fusermount3 -u '%s')",
+		 abs, abs);
+	return -EBUSY;
+}
+
+/*
+ * 0 if the directory abs holds nothing, 1 if it holds something, or a
+ * negative errno. A mount would hide what is there (and a program still
+ * writing into it would go on unseen), so it is refused unless asked for.
+ */
+static int has_entries(const char *abs)
+{
+	DIR *d = opendir(abs);
+	struct dirent *e;
+	int found = 0;
+
+	if (!d)
+		return -errno;
+	while (!found && (e = readdir(d)))
+		found = strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	closedir(d);
+	return found;
 }
 
 int fs_mount_check_mountpoint(struct fs_mount *fm, char *err, size_t errlen)
 {
 	const char *path = fm->o.mountpoint;
-	char *abs;
-	unsigned fd;
 	struct stat st;
-	char c;
+	char *abs;
+	int rc;
 
-	/* mount.fuse3 may pass an open /dev/fuse as /dev/fd/N */
-	if (sscanf(path, "/dev/fd/%u%c", &fd, &c) == 1)
+	if (is_fd_mountpoint(path))
 		return 0;
 	if (stat(path, &st) != 0) {
 		int e = errno;
@@ -326,11 +432,20 @@ int fs_mount_check_mountpoint(struct fs_mount *fm, char *err, size_t errlen)
 			 strerror(e));
 		return -e;
 	}
-	if (find_mount(abs, NULL, 0)) {
-		snprintf(err, errlen, "mountpoint '%s' is already mounted (unmount it first: fusermount3 -u '%s')",
-			 abs, abs);
+	rc = refuse_if_mounted(abs, err, errlen);
+	if (rc == 0 && !fm->o.nonempty) {
+		rc = has_entries(abs);
+		if (rc < 0)
+			snprintf(err, errlen, "cannot access mountpoint '%s': %s",
+				 path, strerror(-rc));
+		else if (rc > 0)
+			snprintf(err, errlen, "mountpoint '%s' is not empty (mount on an empty directory, or add -o nonempty to hide what is there)",
+				 path);
+		rc = rc > 0 ? -ENOTEMPTY : rc;
+	}
+	if (rc) {
 		free(abs);
-		return -EBUSY;
+		return rc;
 	}
 	free(fm->o.mountpoint);
 	fm->o.mountpoint = abs;
@@ -372,12 +487,59 @@ static int run_loop(struct fuse_session *se, const struct fuse_cmdline_opts *cmd
 	return fuse_session_loop_mt(se, &cfg);
 }
 
+/*
+ * The check of fs_mount_check_mountpoint() runs before the view is built,
+ * so two daemons started together on one mountpoint would both pass it
+ * and stack two mounts. Mounting is therefore serialized by an exclusive
+ * flock on the mountpoint directory, and the mount table asked again
+ * under the lock: the second daemon waits for the first to mount, then
+ * sees its mount and refuses. The lock is released once mounted (close
+ * the returned fd); a mountpoint opened after that is the mount's root,
+ * whose lock is another inode's, but by then the table shows the mount.
+ * 0 with *lock the locked fd (-1 for a /dev/fd/N mountpoint: nothing to
+ * lock), or a negative errno with a message.
+ */
+static int lock_and_recheck(const struct fs_mount *fm, struct fuse_session *se,
+			    int *lock, char *err, size_t errlen)
+{
+	const char *mnt = fm->o.mountpoint;
+	int fd, rc;
+
+	*lock = -1;
+	if (is_fd_mountpoint(mnt))
+		return 0;
+	fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot access mountpoint '%s': %s", mnt,
+			 strerror(-rc));
+		return rc;
+	}
+	while (flock(fd, LOCK_EX) != 0) {
+		/* a SIGTERM while waiting ends the attempt, as it would the loop */
+		if (errno != EINTR || fuse_session_exited(se)) {
+			rc = -errno;
+			snprintf(err, errlen, "cannot lock mountpoint '%s': %s", mnt,
+				 strerror(-rc));
+			close(fd);
+			return rc;
+		}
+	}
+	rc = refuse_if_mounted(mnt, err, errlen);
+	if (rc) {
+		close(fd);
+		return rc;
+	}
+	*lock = fd;
+	return 0;
+}
+
 /* Mount, leave the foreground unless -f, serve. */
 static int serve(struct fs_mount *fm, struct ckptfs *fs, char *err,
 		 size_t errlen)
 {
 	struct fuse_session *se;
-	int rc, ret;
+	int rc, ret, lock;
 
 	se = fuse_session_new(&fm->args, &ckptfs_ll_ops, sizeof(ckptfs_ll_ops), fs);
 	if (!se) {
@@ -390,7 +552,15 @@ static int serve(struct fs_mount *fm, struct ckptfs *fs, char *err,
 		snprintf(err, errlen, "cannot set signal handlers");
 		goto out_destroy;
 	}
-	if (fuse_session_mount(se, fm->o.mountpoint) != 0) {
+	ret = lock_and_recheck(fm, se, &lock, err, errlen);
+	if (ret) {
+		rc = ret;
+		goto out_signals;
+	}
+	ret = fuse_session_mount(se, fm->o.mountpoint);
+	if (lock >= 0)
+		close(lock); /* unlocks: the mount table now shows ours */
+	if (ret != 0) {
 		snprintf(err, errlen, "cannot mount on '%s' (see the message above)",
 			 fm->o.mountpoint);
 		goto out_signals;
@@ -428,14 +598,13 @@ int fs_mount_serve(struct fs_mount *fm, const struct view *v, char *err,
 	struct ckptfs fs;
 	int rc;
 
-	if (ckptfs_init(&fs, v, o->max_read ? o->max_read : CKPTFS_MAX_READ)) {
+	if (ckptfs_init(&fs, v, o->max_read_arg ? o->max_read : CKPTFS_MAX_READ)) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	fs.max_readahead = 1024 * (o->readahead_set ? o->readahead
-						    : CKPTFS_READAHEAD_KB);
-	if (o->max_read && o->max_read != fs.max_read)
-		notice(fm, "max_read=%u is out of range, using %u", o->max_read,
+	fs.max_readahead = 1024 * o->readahead; /* at most 1 GiB: no wrap */
+	if (o->max_read_arg && o->max_read != fs.max_read)
+		notice(fm, "max_read=%s is out of range, using %u", o->max_read_arg,
 		       fs.max_read);
 	/* the same value init() sets, or libfuse fails the mount (EPROTO) */
 	snprintf(opt, sizeof(opt), "-omax_read=%u", fs.max_read);

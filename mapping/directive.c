@@ -43,6 +43,11 @@ static int oom(struct mapping_parser *p)
 			    "out of memory");
 }
 
+const char *mapping_quote(char *buf, const char *word)
+{
+	return util_escape(buf, MAPPING_QUOTE_SIZE, word, strlen(word), 0);
+}
+
 static struct mapping_pos pos_at(const struct mapping_parser *p,
 				 const struct mapping_line *l, size_t i)
 {
@@ -55,11 +60,13 @@ static struct mapping_pos pos_at(const struct mapping_parser *p,
 static int want_word(struct mapping_parser *p, const struct mapping_line *l,
 		     size_t i, const char *what, const char *usage)
 {
+	char q[MAPPING_QUOTE_SIZE];
+
 	if (i < l->n)
 		return 0;
 	return perr(p, l->line, l->end_col,
 		    "expected %s after '%s' (usage: %s)",
-		    what, l->tok[i - 1].text, usage);
+		    what, mapping_quote(q, l->tok[i - 1].text), usage);
 }
 
 static int is_punct(const struct mapping_token *t, const char *punct)
@@ -71,7 +78,8 @@ static int is_punct(const struct mapping_token *t, const char *punct)
 static int want_punct(struct mapping_parser *p, const struct mapping_line *l,
 		      size_t i, const char *punct, const char *usage)
 {
-	const char *prev = l->tok[i - 1].text;
+	char q[MAPPING_QUOTE_SIZE], q2[MAPPING_QUOTE_SIZE];
+	const char *prev = mapping_quote(q, l->tok[i - 1].text);
 	const struct mapping_token *t;
 
 	if (i >= l->n)
@@ -88,21 +96,24 @@ static int want_punct(struct mapping_parser *p, const struct mapping_line *l,
 	if (!t->quoted && !strncmp(t->text, punct, strlen(punct)))
 		return perr(p, l->line, t->col,
 			    "expected '%s' after '%s', not '%s' (put blanks around '%s')",
-			    punct, prev, t->text, punct);
+			    punct, prev, mapping_quote(q2, t->text), punct);
 	return perr(p, l->line, t->col,
 		    "expected '%s' after '%s', not '%s' (usage: %s)",
-		    punct, prev, t->text, usage);
+		    punct, prev, mapping_quote(q2, t->text), usage);
 }
 
 /* l must have no word i: hint says how to avoid a stray one. */
 static int want_end(struct mapping_parser *p, const struct mapping_line *l,
 		    size_t i, const char *hint)
 {
+	char q[MAPPING_QUOTE_SIZE], q2[MAPPING_QUOTE_SIZE];
+
 	if (i >= l->n)
 		return 0;
 	return perr(p, l->line, l->tok[i].col,
 		    "unexpected '%s' after '%s' (%s)",
-		    l->tok[i].text, l->tok[i - 1].text, hint);
+		    mapping_quote(q, l->tok[i].text),
+		    mapping_quote(q2, l->tok[i - 1].text), hint);
 }
 
 /* A word that holds punct where blanks were forgotten ("a=b", "x->y"). */
@@ -110,12 +121,13 @@ static int want_unglued(struct mapping_parser *p, const struct mapping_line *l,
 			size_t i, const char *punct, const char *usage)
 {
 	const struct mapping_token *t = &l->tok[i];
+	char q[MAPPING_QUOTE_SIZE];
 
 	if (t->quoted || !strstr(t->text, punct))
 		return 0;
 	return perr(p, l->line, t->col,
 		    "missing blanks around '%s' in '%s' (usage: %s)",
-		    punct, t->text, usage);
+		    punct, mapping_quote(q, t->text), usage);
 }
 
 static int source_name_ok(const char *s)
@@ -149,18 +161,19 @@ static int check_source_name(struct mapping_parser *p,
 {
 	const struct mapping_token *t = &l->tok[1];
 	const struct mapping_source *first;
+	char q[MAPPING_QUOTE_SIZE];
 
 	if (want_unglued(p, l, 1, "=", SOURCE_USAGE))
 		return -EINVAL;
 	if (!source_name_ok(t->text))
 		return perr(p, l->line, t->col,
 			    "invalid source name '%s' (use letters, digits, '_', '.' and '-', starting with a letter or '_')",
-			    t->text);
+			    mapping_quote(q, t->text));
 	first = mapping_find_source(p->m, t->text, t->len);
 	if (first)
 		return perr(p, l->line, t->col,
 			    "duplicate source '%s' (first declared at line %d)",
-			    t->text, first->pos.line);
+			    mapping_quote(q, t->text), first->pos.line);
 	return 0;
 }
 
@@ -239,19 +252,21 @@ static int split_ref(struct mapping_parser *p, const struct mapping_line *l,
 {
 	const struct mapping_token *t = &l->tok[i];
 	const char *colon = strchr(t->text, ':');
+	char q[MAPPING_QUOTE_SIZE];
 
 	if (!colon)
 		return perr(p, l->line, t->col,
-			    "missing ':' in '%s' (usage: %s)", t->text, usage);
+			    "missing ':' in '%s' (usage: %s)",
+			    mapping_quote(q, t->text), usage);
 	if (colon == t->text)
 		return perr(p, l->line, t->col,
 			    "missing source name before ':' in '%s' (usage: %s)",
-			    t->text, usage);
+			    mapping_quote(q, t->text), usage);
 	*name_len = (size_t)(colon - t->text);
 	if (!colon[1])
 		return perr(p, l->line, t->col,
 			    "empty %s after '%s' (usage: %s)",
-			    what_rest, t->text, usage);
+			    what_rest, mapping_quote(q, t->text), usage);
 	return 0;
 }
 
@@ -295,23 +310,25 @@ static int check_target(struct mapping_parser *p, const struct mapping_line *l,
 	/* The likely fix for a scope rule's target is a '/' at its end. */
 	const char *fix = to->len ? ": write '" : "";
 	const char *fix_end = to->len ? "/'" : "";
+	char q[MAPPING_QUOTE_SIZE], q2[MAPPING_QUOTE_SIZE];
 
 	if (kind == MAPPING_MAP_TENSOR && !to->len)
 		return perr(p, l->line, to->col,
-			    "empty target name for tensor '%s'", from);
+			    "empty target name for tensor '%s'",
+			    mapping_quote(q, from));
 	if (kind == MAPPING_MAP_TENSOR && is_scope)
 		return perr(p, l->line, to->col,
 			    "tensor '%s' must map to a tensor name, not to scope '%s' (end FROM with '/' to map a whole scope)",
-			    from, to->text);
+			    mapping_quote(q, from), mapping_quote(q2, to->text));
 	if (kind == MAPPING_MAP_TENSOR || is_scope)
 		return 0;
 	if (kind == MAPPING_MAP_ROOT)
 		return perr(p, l->line, to->col,
 			    "root '/' must map to a scope ending in '/' (or '/' to keep names)%s%s%s",
-			    fix, to->text, fix_end);
+			    fix, mapping_quote(q2, to->text), fix_end);
 	return perr(p, l->line, to->col,
 		    "scope '%s' must map to a scope ending in '/' (or '/' to strip it)%s%s%s",
-		    from, fix, to->text, fix_end);
+		    mapping_quote(q, from), fix, mapping_quote(q2, to->text), fix_end);
 }
 
 static int add_map(struct mapping_parser *p, const struct mapping_line *l,
@@ -413,6 +430,7 @@ static int want_first(struct mapping_parser *p, const struct mapping_line *l,
 static int parse_prefix(struct mapping_parser *p, const struct mapping_line *l)
 {
 	const struct mapping_token *t;
+	char q[MAPPING_QUOTE_SIZE];
 	char *s;
 
 	if (want_first(p, l, &p->m->prefix_pos) ||
@@ -427,7 +445,7 @@ static int parse_prefix(struct mapping_parser *p, const struct mapping_line *l)
 	if (strchr(t->text, '/'))
 		return perr(p, l->line, t->col,
 			    "prefix '%s' may not contain '/' (it names a file in the mount's top directory)",
-			    t->text);
+			    mapping_quote(q, t->text));
 	if (!strcmp(t->text, ".") || !strcmp(t->text, ".."))
 		return perr(p, l->line, t->col,
 			    "prefix '%s' is not a file name", t->text);
@@ -474,6 +492,7 @@ const char *mapping_layout_name(enum mapping_layout layout)
 static int parse_layout(struct mapping_parser *p, const struct mapping_line *l)
 {
 	const struct mapping_token *t;
+	char q[MAPPING_QUOTE_SIZE];
 
 	if (want_first(p, l, &p->m->layout_pos) ||
 	    want_punct(p, l, 1, "=", LAYOUT_USAGE) ||
@@ -484,7 +503,7 @@ static int parse_layout(struct mapping_parser *p, const struct mapping_line *l)
 	if (mapping_layout_parse(t->text, &p->m->layout))
 		return perr(p, l->line, t->col,
 			    "unknown layout '%s' (expected 'single' or 'shards')",
-			    t->text);
+			    mapping_quote(q, t->text));
 	p->m->layout_pos = pos_at(p, l, 0);
 	return 0;
 }
@@ -505,6 +524,7 @@ int mapping_parse_line(struct mapping_parser *p, const struct mapping_line *l)
 {
 	const struct mapping_token *t = &l->tok[0];
 	const struct directive *d;
+	char q[MAPPING_QUOTE_SIZE];
 	size_t i, n;
 
 	for (i = 0; i < ARRAY_SIZE(directives); i++) {
@@ -517,9 +537,9 @@ int mapping_parse_line(struct mapping_parser *p, const struct mapping_line *l)
 		    !strncmp(t->text, d->name, n) && t->text[n] == '=')
 			return perr(p, l->line, t->col,
 				    "missing blanks around '=' in '%s' (usage: %s)",
-				    t->text, d->usage);
+				    mapping_quote(q, t->text), d->usage);
 	}
 	return perr(p, l->line, t->col,
 		    "unknown directive '%s' (expected source, map, exclude, prefix or layout)",
-		    t->text);
+		    mapping_quote(q, t->text));
 }

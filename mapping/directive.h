@@ -36,6 +36,17 @@ struct mapping_parser {
  */
 int mapping_parse_line(struct mapping_parser *p, const struct mapping_line *l);
 
+/*
+ * A word of the file as an error message quotes it: control characters
+ * escaped (util_escape), and a word longer than 43 bytes cut to its first
+ * 40 and "...". A file that is
+ * not a mapping at all (binary, or a private file behind a symlink) is
+ * then not echoed into the message; the column says where the word is.
+ * Writes buf, MAPPING_QUOTE_SIZE bytes, and returns it.
+ */
+#define MAPPING_QUOTE_SIZE 44
+const char *mapping_quote(char *buf, const char *word);
+
 /* The source of m called name (len bytes, need not end in NUL), or NULL. */
 const struct mapping_source *mapping_find_source(const struct mapping *m,
 						 const char *name, size_t len);

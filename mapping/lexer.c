@@ -59,37 +59,6 @@ void mapping_line_release(struct mapping_line *l)
 	*l = (struct mapping_line)MAPPING_LINE_INIT;
 }
 
-/*
- * Length of the UTF-8 sequence at s (n bytes available), or 0 if it is not
- * well-formed (RFC 3629: no overlong forms, surrogates or values above
- * U+10FFFF).
- */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-	size_t need, i;
-
-	if (c < 0x80)
-		return 1;
-	if (c < 0xc2 || c > 0xf4)
-		return 0;
-	need = c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	if (n < need || s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < need; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	return need;
-}
-
 static int bad_char(const struct mapping_lexer *lx, int col, unsigned char c,
 		    char *err, size_t errlen)
 {
@@ -113,7 +82,7 @@ static int check_text(const struct mapping_lexer *lx, const char *s,
 	size_t n;
 
 	for (; p < end; p += n, col++) {
-		n = utf8_seq_len(p, (size_t)(end - p));
+		n = util_utf8_len((const char *)p, (size_t)(end - p));
 		if (!n)
 			return lex_error(lx, col, err, errlen,
 					 "invalid UTF-8 byte 0x%02x (the mapping file must be UTF-8)",

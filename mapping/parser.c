@@ -23,6 +23,7 @@ static int finish(struct mapping_parser *p)
 	struct mapping *m = p->m;
 	const struct mapping_source_ref *ref;
 	const struct mapping_pos file = { m->file, 0, 0 };
+	char q[MAPPING_QUOTE_SIZE];
 	size_t i, idx;
 
 	if (!m->n_sources)
@@ -37,7 +38,8 @@ static int finish(struct mapping_parser *p)
 		if (!src)
 			return mapping_diag(p->err, p->errlen, -EINVAL,
 					    &ref->pos, "error",
-					    "unknown source '%s'", ref->name);
+					    "unknown source '%s'",
+					    mapping_quote(q, ref->name));
 		idx = (size_t)(src - m->sources);
 		if (ref->is_map)
 			m->maps[ref->item].source = idx;

@@ -1,7 +1,8 @@
 /*
  * util.h - the few helpers every module needs and none owns: a growable
- * array, whole and positioned reads that retry until done, and an edit
- * distance for "did you mean" hints. Depends on libc only, so bundle/,
+ * array, whole and positioned reads that retry until done, an edit
+ * distance for "did you mean" hints, and UTF-8 checks and escaping for
+ * showing untrusted bytes. Depends on libc only, so bundle/,
  * mapping/, view/, fs/ and cli/ may all use it without coupling to each
  * other.
  *
@@ -60,5 +61,42 @@ enum {
  */
 size_t util_edit_distance(const char *a, size_t la, const char *b, size_t lb,
 			  size_t limit, unsigned flags);
+
+/* ------------------------------------------------- UTF-8 and escaping */
+
+/*
+ * Length of the well-formed UTF-8 sequence at s (n bytes available), or 0
+ * if there is none (RFC 3629: no overlong forms, surrogates or values
+ * above U+10FFFF; 0 also for n == 0).
+ */
+size_t util_utf8_len(const char *s, size_t n);
+
+/* Whether s (n bytes) is well-formed UTF-8 throughout. */
+int util_is_utf8(const char *s, size_t n);
+
+enum {
+	/* also show '\' as "\\", so a shown name reads back unambiguously */
+	UTIL_ESCAPE_BACKSLASH = 1,
+};
+
+/*
+ * Write s (n bytes, NULs allowed) into buf in a form that is safe to show
+ * on a terminal and stays on one line: control characters (C0, DEL, and
+ * C1 as UTF-8 U+0080..U+009F) become \n, \t, \r or \xNN, a byte that is not
+ * part of well-formed UTF-8 becomes \xNN, and with UTIL_ESCAPE_BACKSLASH
+ * a backslash becomes \\. Everything else (UTF-8 text) is copied as is,
+ * so ordinary names come out byte-identical.
+ * buf (len bytes) is always NUL-terminated when len > 0; what does not fit
+ * is cut between two characters and ends in "...", so a small buf gives
+ * a short excerpt. Returns buf, for use as a printf argument.
+ */
+char *util_escape(char *buf, size_t len, const char *s, size_t n,
+		  unsigned flags);
+
+/*
+ * Bytes util_escape() writes for all of s, without the NUL: n when
+ * nothing needs escaping.
+ */
+size_t util_escaped_len(const char *s, size_t n, unsigned flags);
 
 #endif /* CKPTFS_UTIL_UTIL_H */

@@ -1,15 +1,21 @@
 /*
  * build.c - view_build() and the view's lifetime: check the options, let
- * plan.c decide what is merged and layout.c where its bytes are, and free
- * or compact the result.
+ * plan.c decide what is merged and layout.c where its bytes are, check
+ * that the files can be named, and free or compact the result. Every
+ * check a mount makes of the merge is here, so `ckptfs check`, `ls` and
+ * `materialize` report exactly what a mount would.
  */
 #include "view/view_impl.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "util/util.h"
 
 static int has_control(const char *s)
 {
@@ -19,21 +25,106 @@ static int has_control(const char *s)
 	return 0;
 }
 
+/*
+ * Where the prefix's errors point: its `prefix` line (the file when it
+ * is the default), or nowhere when view_options (-o prefix=) gave it,
+ * since the mapping is not at fault.
+ */
+static struct mapping_pos prefix_pos(const struct view *v,
+				     const struct view_options *opt)
+{
+	struct mapping_pos pos = v->m->prefix_pos;
+
+	pos.file = opt && opt->prefix ? NULL : v->m->file;
+	return pos;
+}
+
+/* A prefix error at pos; without a file, the bare message. -EINVAL. */
+__attribute__((format(printf, 4, 5)))
+static int prefix_error(char *err, size_t errlen, struct mapping_pos pos,
+			const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (pos.file)
+		mapping_vdiag(err, errlen, -EINVAL, &pos, "error", fmt, ap);
+	else if (err && errlen)
+		vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/*
+ * The prefix names files in the mount, and TensorFlow must find them:
+ * tf.train.latest_checkpoint globs PREFIX.index (so '*', '?', '[' and a
+ * backslash change what it looks for) and Python decodes it as UTF-8.
+ */
+static int check_prefix(const char *prefix, struct mapping_pos pos,
+			char *err, size_t errlen)
+{
+	char shown[VIEW_SHOWN_MAX];
+	const char *bad;
+
+	view_shown(shown, prefix, strlen(prefix));
+	if (!*prefix || strchr(prefix, '/') || !strcmp(prefix, ".") ||
+	    !strcmp(prefix, "..") || !strcmp(prefix, "checkpoint") ||
+	    has_control(prefix))
+		return prefix_error(err, errlen, pos,
+				    "invalid prefix '%s' (a file name, without '/' or control characters)",
+				    shown);
+	if (!util_is_utf8(prefix, strlen(prefix)))
+		return prefix_error(err, errlen, pos,
+				    "prefix '%s' is not UTF-8 (TensorFlow cannot open it)",
+				    shown);
+	bad = strpbrk(prefix, "*?[\\");
+	if (bad) {
+		/* shown as in the name: a backslash doubled */
+		const char c[3] = { *bad, *bad == '\\' ? '\\' : '\0', '\0' };
+
+		return prefix_error(err, errlen, pos,
+				    "prefix '%s' contains '%s', which TensorFlow takes for a pattern (tf.train.latest_checkpoint would not find it)",
+				    shown, c);
+	}
+	return 0;
+}
+
+/*
+ * Every file must be reachable by name: lookup, readdir and every file
+ * system on the way stop at NAME_MAX bytes. Asked of the laid-out files,
+ * whose names the layout decides (PREFIX.data-SSSSS-of-NNNNN).
+ */
+static int check_names(const struct view *v, const struct view_options *opt,
+		       char *err, size_t errlen)
+{
+	for (size_t i = 0; i < v->n_files; i++) {
+		const char *name = v->files[i].name;
+		char shown[64];
+
+		if (strlen(name) <= NAME_MAX)
+			continue;
+		prefix_error(err, errlen, prefix_pos(v, opt),
+			     "file name '%s' is longer than %d bytes: use a shorter prefix",
+			     util_escape(shown, sizeof(shown), name, strlen(name),
+					 UTIL_ESCAPE_BACKSLASH),
+			     NAME_MAX);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int check_options(struct view *v, const struct view_options *opt,
 			 char *err, size_t errlen)
 {
 	const char *prefix = opt && opt->prefix ? opt->prefix : v->m->prefix;
+	int rc;
 
 	v->layout = opt && opt->layout >= 0 ? (enum mapping_layout)opt->layout
 					     : v->m->layout;
 	v->open_flags = opt && opt->public_sources ? BUNDLE_OPEN_PUBLIC : 0;
-	if (!*prefix || strchr(prefix, '/') || !strcmp(prefix, ".") ||
-	    !strcmp(prefix, "..") || !strcmp(prefix, "checkpoint") ||
-	    has_control(prefix)) {
-		snprintf(err, errlen, "invalid prefix '%s' (a file name, without '/' or control characters)",
-			 prefix);
-		return -EINVAL;
-	}
+	rc = check_prefix(prefix, prefix_pos(v, opt), err, errlen);
+	if (rc)
+		return rc;
 	if (v->layout != MAPPING_LAYOUT_SINGLE && v->layout != MAPPING_LAYOUT_SHARDS) {
 		snprintf(err, errlen, "invalid layout %d", (int)v->layout);
 		return -EINVAL;
@@ -64,6 +155,8 @@ int view_build(const struct mapping *m, const struct view_options *opt,
 		rc = plan_resolve(v, err, errlen);
 	if (rc == 0)
 		rc = layout_build(v, err, errlen);
+	if (rc == 0)
+		rc = check_names(v, opt, err, errlen);
 	if (rc) {
 		view_free(v);
 		return rc;

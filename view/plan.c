@@ -86,15 +86,18 @@ static void apply_excludes(struct plan *p)
 
 	for (size_t x = 0; x < m->n_excludes; x++) {
 		const struct mapping_exclude *ex = &m->excludes[x];
+		char glob[VIEW_SHOWN_MAX];
 		size_t hits = 0;
 
 		for (size_t s = 0; s < m->n_sources; s++)
 			if (ex->source < 0 || (size_t)ex->source == s)
 				hits += exclude_source(p, s, x);
+		/* a pattern as written in the mapping: only controls escaped */
 		if (!hits)
 			view_warn(p->v, &ex->pos, "exclude '%s:%s' matches no tensor",
 				  ex->source < 0 ? "*" : m->sources[ex->source].name,
-				  ex->glob);
+				  util_escape(glob, sizeof(glob), ex->glob,
+					      strlen(ex->glob), 0));
 	}
 }
 
@@ -166,15 +169,16 @@ static int not_found(struct plan *p, const struct mapping_map *mp,
 		     const char *what)
 {
 	const char *src = p->v->m->sources[mp->source].name;
-	char alt[512];
+	char alt[1024], from[VIEW_SHOWN_MAX];
 
+	view_shown(from, mp->from, mp->from_len);
 	if (suggest_names(p->v->readers[mp->source], mp->from, mp->from_len,
 			  alt, sizeof(alt)))
 		return diag(p, &mp->from_pos, -ENOENT,
 			    "source '%s' has no %s '%s' (did you mean %s?)", src,
-			    what, mp->from, alt);
+			    what, from, alt);
 	return diag(p, &mp->from_pos, -ENOENT, "source '%s' has no %s '%s'", src,
-		    what, mp->from);
+		    what, from);
 }
 
 static int map_tensor(struct plan *p, size_t map)
@@ -182,6 +186,7 @@ static int map_tensor(struct plan *p, size_t map)
 	const struct mapping_map *mp = &p->v->m->maps[map];
 	const struct bundle_reader *r = p->v->readers[mp->source];
 	const struct bundle_entry *e = bundle_find(r, mp->from, mp->from_len);
+	char from[VIEW_SHOWN_MAX];
 	uint32_t hid;
 
 	if (!e || bundle_entry_is_piece(e))
@@ -190,7 +195,8 @@ static int map_tensor(struct plan *p, size_t map)
 	if (hid)
 		return diag(p, &mp->from_pos, -ENOENT,
 			    "tensor '%s' of source '%s' is hidden by the exclude at line %d",
-			    mp->from, p->v->m->sources[mp->source].name,
+			    view_shown(from, mp->from, mp->from_len),
+			    p->v->m->sources[mp->source].name,
 			    p->v->m->excludes[hid - 1].pos.line);
 	return add_with_pieces(p, map, e, concat(mp->to, mp->to_len, "", 0),
 			       mp->to_len);
@@ -220,6 +226,7 @@ static int map_scope(struct plan *p, size_t map)
 	const struct bundle_reader *r = p->v->readers[mp->source];
 	size_t flen = mp->kind == MAPPING_MAP_ROOT ? 0 : mp->from_len;
 	size_t hits = 0, hidden = 0;
+	char name[VIEW_SHOWN_MAX];
 
 	for (size_t i = lower_bound(r, mp->from, flen);
 	     i < bundle_num_entries(r); i++) {
@@ -237,7 +244,8 @@ static int map_scope(struct plan *p, size_t map)
 		if (mp->to_len + e->key_len - flen == 0)
 			return diag(p, &mp->from_pos, -EINVAL,
 				    "tensor '%s' of source '%s' would get an empty name",
-				    e->key, p->v->m->sources[mp->source].name);
+				    view_shown(name, e->key, e->key_len),
+				    p->v->m->sources[mp->source].name);
 		rc = add_with_pieces(p, map, e,
 				     concat(mp->to, mp->to_len, e->key + flen,
 					    e->key_len - flen),
@@ -251,7 +259,8 @@ static int map_scope(struct plan *p, size_t map)
 	if (hidden)
 		return diag(p, &mp->from_pos, -ENOENT,
 			    "every tensor under '%s' of source '%s' is excluded",
-			    mp->kind == MAPPING_MAP_ROOT ? "/" : mp->from,
+			    mp->kind == MAPPING_MAP_ROOT ? "/" :
+			    view_shown(name, mp->from, mp->from_len),
 			    p->v->m->sources[mp->source].name);
 	if (mp->kind == MAPPING_MAP_ROOT)
 		return diag(p, &mp->from_pos, -ENOENT, "source '%s' has no tensors",
@@ -268,6 +277,7 @@ static int check_conflicts(struct plan *p)
 
 	for (size_t i = 0; rc == 0 && i < v->n_targets; i++) {
 		const struct view_target *x = &v->targets[i];
+		char name[VIEW_SHOWN_MAX];
 		uint32_t old;
 
 		rc = nametable_insert(&t, x->key, x->key_len, (uint32_t)i, &old);
@@ -276,7 +286,7 @@ static int check_conflicts(struct plan *p)
 
 			rc = diag(p, &v->m->maps[x->map].pos, -EEXIST,
 				  "target '%s' is produced twice: by this line and by line %d",
-				  x->key, a->pos.line);
+				  view_shown(name, x->key, x->key_len), a->pos.line);
 		} else if (rc == 1) {
 			rc = 0;
 		}
@@ -288,6 +298,36 @@ static int check_conflicts(struct plan *p)
 		return diag(p, &none, rc, "out of memory");
 	}
 	return rc;
+}
+
+/*
+ * TF2's restore parses the entry called _CHECKPOINTABLE_OBJECT_GRAPH as
+ * the serialized object graph, a string scalar; any other tensor under
+ * that name breaks the restore of the whole merge. Reported at the TO of
+ * the map line that produced it.
+ */
+static int check_object_graph(struct plan *p)
+{
+	const struct view *v = p->v;
+
+	for (size_t i = 0; i < v->n_targets; i++) {
+		const struct view_target *t = &v->targets[i];
+		const char *dt = bundle_dtype_name(t->out.dtype);
+		char name[VIEW_SHOWN_MAX];
+
+		if (t->key_len != sizeof(object_graph) - 1 ||
+		    memcmp(t->key, object_graph, t->key_len))
+			continue;
+		if (t->out.dtype == BUNDLE_DT_STRING && t->out.rank == 0 &&
+		    !t->out.n_slices)
+			continue;
+		return diag(p, &v->m->maps[t->map].to_pos, -EINVAL,
+			    "target '%s' must be TF2's object graph, a string scalar, but tensor '%s' of source '%s' is %s of rank %d (TensorFlow could not restore the merge)",
+			    object_graph, view_shown(name, t->src->key, t->src->key_len),
+			    v->m->sources[t->source].name, dt ? dt : "an unknown dtype",
+			    t->out.rank);
+	}
+	return 0;
 }
 
 static int cmp_target(const void *a, const void *b)
@@ -307,6 +347,8 @@ static int resolve_maps(struct plan *p)
 							   : map_scope(p, i);
 	if (rc == 0)
 		rc = check_conflicts(p);
+	if (rc == 0)
+		rc = check_object_graph(p);
 	if (rc)
 		return rc;
 	qsort(p->v->targets, p->v->n_targets, sizeof(*p->v->targets), cmp_target);

@@ -68,6 +68,7 @@ size_t suggest_names(const struct bundle_reader *r, const char *query,
 	struct candidate best[SUGGEST_MAX];
 	int limit = query_len / 3 > 2 ? (int)(query_len / 3) : 2;
 	size_t n = 0, used = 0;
+	char shown[2 * SUGGEST_NAME_MAX];
 
 	for (int i = 0; i < SUGGEST_MAX; i++)
 		best[i] = (struct candidate){ "", 1 << 30 };
@@ -86,6 +87,8 @@ size_t suggest_names(const struct bundle_reader *r, const char *query,
 	for (size_t i = 0; i < n && used < len; i++)
 		used += (size_t)snprintf(buf + used, len - used, "%s'%s'",
 					 i == 0 ? "" : i + 1 == n ? " or " : ", ",
-					 best[i].name);
+					 util_escape(shown, sizeof(shown), best[i].name,
+						     strlen(best[i].name),
+						     UTIL_ESCAPE_BACKSLASH));
 	return n;
 }

@@ -13,7 +13,7 @@ struct bundle_reader;
 
 /*
  * Write up to three candidates as "'a', 'b' or 'c'" into buf (NUL-
- * terminated, truncated to len). Returns how many were found; 0 leaves buf
+ * terminated, truncated to len), each escaped as messages show names. Returns how many were found; 0 leaves buf
  * empty. Pieces of partitioned variables are never suggested.
  */
 size_t suggest_names(const struct bundle_reader *r, const char *query,

@@ -42,6 +42,12 @@ const char *view_source_prefix(const struct view *v, size_t source)
 	return bundle_prefix(v->readers[source]);
 }
 
+const struct bundle_reader *view_source_reader(const struct view *v,
+					       size_t source)
+{
+	return v->readers ? v->readers[source] : NULL;
+}
+
 size_t view_source_tensors(const struct view *v, size_t source)
 {
 	return v->source_tensors[source];

@@ -79,6 +79,14 @@ const char *view_source_prefix(const struct view *v, size_t source);
 size_t view_source_tensors(const struct view *v, size_t source);
 
 /*
+ * The open reader of a source (its shards, their fds), owned by v and
+ * valid until view_compact(); for callers that must know which files a
+ * source uses, e.g. so as never to write over one.
+ */
+const struct bundle_reader *view_source_reader(const struct view *v,
+					       size_t source);
+
+/*
  * For a data file of the `shards` layout: the path of the source shard it
  * is identical to (malloc'd, caller frees); NULL for other files/layouts.
  */

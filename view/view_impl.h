@@ -64,6 +64,15 @@ int plan_resolve(struct view *v, char *err, size_t errlen);
 /* layout.c: place data, build files, extents and the index. */
 int layout_build(struct view *v, char *err, size_t errlen);
 
+/*
+ * warn.c: a tensor name (len bytes) as messages show it, escaped the way
+ * `ckptfs ls` shows names (util_escape with UTIL_ESCAPE_BACKSLASH), so a
+ * name cannot act on the terminal that shows the message; cut with "..."
+ * past VIEW_SHOWN_MAX bytes. Writes buf and returns it.
+ */
+#define VIEW_SHOWN_MAX 512
+const char *view_shown(char *buf, const char *name, size_t len);
+
 /* warn.c: record a warning (formatted like mapping_diag). */
 __attribute__((format(printf, 3, 4)))
 int view_warn(struct view *v, const struct mapping_pos *pos,

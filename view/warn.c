@@ -1,6 +1,7 @@
 /*
  * warn.c - the warnings a view collects while it is built ("FILE:LINE:COL:
- * warning: ..."), kept for the caller to print.
+ * warning: ..."), kept for the caller to print; and how every message of
+ * the view shows a tensor name.
  */
 #include "view/view_impl.h"
 
@@ -10,6 +11,11 @@
 #include <string.h>
 
 #include "util/util.h"
+
+const char *view_shown(char *buf, const char *name, size_t len)
+{
+	return util_escape(buf, VIEW_SHOWN_MAX, name, len, UTIL_ESCAPE_BACKSLASH);
+}
 
 int view_warn(struct view *v, const struct mapping_pos *pos,
 	      const char *fmt, ...)

@@ -20,7 +20,7 @@
  *             paths inside T are used; anything else skips the input)
  *   bits 3-4  view_options.layout: -1, single, shards, 7 (invalid)
  *   bits 5-6  view_options.prefix: NULL, "merged.ckpt", "checkpoint"
- *             (invalid), "q\"b\\s" (needs escaping in `checkpoint`)
+ *             (invalid), "q\"b s" (needs escaping in `checkpoint`)
  *   bit  7    view_compact() and check reads again afterwards
  *
  * When view_build succeeds, everything is checked against an independent
@@ -561,6 +561,16 @@ static int model_build(const struct mapping *m,
 	for (size_t i = 1; i < md->n; i++)
 		if (!cmp_expect(&md->e[i - 1], &md->e[i]))
 			return 0; /* produced twice */
+	/* the object graph's name is for a string scalar only */
+	for (size_t i = 0; i < md->n; i++) {
+		const struct expect *x = &md->e[i];
+
+		if (x->name_len == sizeof(OBJECT_GRAPH) - 1 &&
+		    !memcmp(x->name, OBJECT_GRAPH, x->name_len) &&
+		    (x->src->dtype != BUNDLE_DT_STRING || x->src->rank ||
+		     x->src->n_slices))
+			return 0;
+	}
 	return 1;
 }
 
@@ -942,14 +952,19 @@ static const struct bundle_reader *fixture_of(const char *prefix)
 }
 
 /*
- * What view.h allows as a prefix: a file name that is not `checkpoint`,
- * without control characters. (The mapping parser lets a quoted tab and
- * "checkpoint" through; view_build rejects them.)
+ * What mapping.md allows as a prefix: a file name that is not
+ * `checkpoint`, without control characters or the glob characters of
+ * TensorFlow's lookup (*?[ and a backslash), short enough that
+ * PREFIX.data-00000-of-0000N fits NAME_MAX (the fixtures have few
+ * shards). The mapping parser lets some through; view_build rejects them.
+ * (A prefix that is not UTF-8 is refused too, but never seen here: the
+ * lexer checks the text, and the option prefixes are fixed.)
  */
 static int prefix_ok(const char *p)
 {
 	if (!*p || strchr(p, '/') || !strcmp(p, ".") || !strcmp(p, "..") ||
-	    !strcmp(p, "checkpoint"))
+	    !strcmp(p, "checkpoint") || strpbrk(p, "*?[\\") ||
+	    strlen(p) + strlen(".data-00000-of-00001") > NAME_MAX)
 		return 0;
 	for (; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
@@ -972,7 +987,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		"source a = a\n", "source b = b\n", "source c = c\n",
 	};
 	static const char *const prefixes[4] = {
-		NULL, "merged.ckpt", "checkpoint", "q\"b\\s",
+		NULL, "merged.ckpt", "checkpoint", "q\"b s",
 	};
 	static const int layouts[4] = { -1, MAPPING_LAYOUT_SINGLE,
 					MAPPING_LAYOUT_SHARDS, 7 };

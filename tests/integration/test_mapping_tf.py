@@ -43,6 +43,7 @@ import oracle as O
 import tfgen
 from pylib import ckptfmt as F
 from pylib import mounting
+from pylib.lsout import ls_name
 from sourceguard import SourceGuard, tree_digest
 
 PREFIX = "model.ckpt"
@@ -306,8 +307,11 @@ def test_mapping_resolves_like_the_model(case, prepare, run_ckptfs, guards):
     r = run_ckptfs("ls", p.mapping)
     assert r.rc == 0, r.describe()
     text = r.stdout.decode("utf-8", "surrogateescape")
-    rows = [ln.split("\t") for ln in text.splitlines()]
+    rows = [ln.split("\t") for ln in text.split("\n") if ln]
     assert all(len(row) == 8 for row in rows), f"ls rows must have 8 columns:\n{text}"
+    # names are shown escaped (a backslash doubled, controls as \n or \xNN)
+    for row in rows:
+        row[0], row[7] = ls_name(row[0]), ls_name(row[7])
     names = [row[0] for row in rows]
     assert names == sorted(names, key=lambda n: n.encode("utf-8", "surrogateescape")), \
         "ls must list merged tensors in bytewise order"

@@ -446,6 +446,28 @@ static void test_parser_directive_errors(void **state)
 		     "t.conf:3:1: error: unknown directive 'version' (expected source, map, exclude, prefix or layout)");
 }
 
+/*
+ * A word longer than 43 bytes is quoted by its first 40 and "...", its
+ * controls escaped: a file that is not a mapping (a private file behind a
+ * symlink) is not echoed.
+ */
+static void test_parser_quotes_words_short(void **state)
+{
+	(void)state;
+	expect_error("root:$6$0123456789abcdefghijklmnopqrstuvwxyz:19000:0:99999:7:::\n",
+		     "t.conf:1:1: error: unknown directive 'root:$6$0123456789abcdefghijklmnopqrstuv...' (expected source, map, exclude, prefix or layout)");
+	/* exactly 40 bytes: whole */
+	expect_error("0123456789012345678901234567890123456789\n",
+		     "t.conf:1:1: error: unknown directive '0123456789012345678901234567890123456789' (expected source, map, exclude, prefix or layout)");
+	/* a tab, only possible in quotes */
+	expect_error("\"a\tb\" x\n",
+		     "t.conf:1:1: error: unknown directive 'a\\tb' (expected source, map, exclude, prefix or layout)");
+	expect_error(OK2 "map \"a:x\ty\" -> z/\n",
+		     "t.conf:3:16: error: tensor 'x\\ty' must map to a tensor name, not to scope 'z/' (end FROM with '/' to map a whole scope)");
+	expect_error(OK2 "map b" "01234567890123456789012345678901234567890123456789:x -> y\n",
+		     "t.conf:3:5: error: unknown source 'b012345678901234567890123456789012345678...'");
+}
+
 static void test_parser_nothing_to_mount(void **state)
 {
 	(void)state;
@@ -694,6 +716,7 @@ int main(void)
 		cmocka_unit_test(test_parser_exclude_errors),
 		cmocka_unit_test(test_parser_prefix_and_layout_errors),
 		cmocka_unit_test(test_parser_directive_errors),
+		cmocka_unit_test(test_parser_quotes_words_short),
 		cmocka_unit_test(test_parser_nothing_to_mount),
 		cmocka_unit_test(test_parser_lexical_errors),
 		cmocka_unit_test(test_parser_resolved_paths),

@@ -859,11 +859,14 @@ static void test_extents_checkpoint_file_text(void **state)
 	expect_state_text(f.v, "model_checkpoint_path: \"merged-1\"\n"
 			       "all_model_checkpoint_paths: \"merged-1\"\n");
 	fx_free(&f);
-	/* quotes and backslashes are escaped in the text format */
-	fx_build(&f, "source a = a\nmap a:/ -> /\nprefix = \"m\\\"x\\\\y\"\n");
-	assert_string_equal(view_prefix(f.v), "m\"x\\y");
-	expect_state_text(f.v, "model_checkpoint_path: \"m\\\"x\\\\y\"\n"
-			       "all_model_checkpoint_paths: \"m\\\"x\\\\y\"\n");
+	/*
+	 * quotes are escaped in the text format (a backslash, which would be
+	 * too, is refused in a prefix: test_view_checks.c)
+	 */
+	fx_build(&f, "source a = a\nmap a:/ -> /\nprefix = \"m\\\"x\"\n");
+	assert_string_equal(view_prefix(f.v), "m\"x");
+	expect_state_text(f.v, "model_checkpoint_path: \"m\\\"x\"\n"
+			       "all_model_checkpoint_paths: \"m\\\"x\"\n");
 	fx_free(&f);
 }
 
