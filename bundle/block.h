@@ -24,9 +24,9 @@ struct block_builder {
 	struct bytebuf buf;      /* entries; the restart array after finish */
 	struct bytebuf restarts; /* fixed32 entry offsets, already encoded */
 	struct bytebuf last_key;
-	int interval;            /* >= 1 */
-	int counter;             /* entries since the last restart point */
-	size_t n;                /* entries added since the last reset */
+	int interval; /* >= 1 */
+	int counter;  /* entries since the last restart point */
+	size_t n;     /* entries added since the last reset */
 	int finished;
 };
 
@@ -57,15 +57,15 @@ const uint8_t *block_builder_finish(struct block_builder *bb, size_t *len);
  * It does not check key order (the table layer does, across blocks).
  */
 struct block_iter {
-	const uint8_t *data;     /* the block; borrowed */
-	size_t entries_end;      /* where the restart array begins */
+	const uint8_t *data; /* the block; borrowed */
+	size_t entries_end;  /* where the restart array begins */
 	uint32_t num_restarts;
-	uint32_t next_restart;   /* index of the next restart point due */
-	size_t pos;              /* offset of the next entry */
-	struct bytebuf key;      /* current key; owned */
-	const uint8_t *val;      /* current value, points into data */
+	uint32_t next_restart; /* index of the next restart point due */
+	size_t pos;            /* offset of the next entry */
+	struct bytebuf key;    /* current key; owned */
+	const uint8_t *val;    /* current value, points into data */
 	size_t val_len;
-	const char *why;         /* static reason after -EBADMSG */
+	const char *why; /* static reason after -EBADMSG */
 };
 
 /*

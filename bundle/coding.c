@@ -112,8 +112,7 @@ static int bytebuf_reserve(struct bytebuf *b, size_t n)
 	if (n <= b->cap - b->len)
 		return 0;
 	/* Doubling keeps appends amortised O(1) for multi-MB indexes. */
-	p = n <= SIZE_MAX - b->len ?
-		util_grow(b->data, &b->cap, b->len + n, 1) : NULL;
+	p = n <= SIZE_MAX - b->len ? util_grow(b->data, &b->cap, b->len + n, 1) : NULL;
 	if (!p) {
 		b->err = -ENOMEM;
 		return b->err;

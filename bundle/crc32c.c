@@ -92,7 +92,7 @@ static uint32_t mulmod(uint32_t a, uint32_t b)
  */
 uint32_t bundle_crc32c_zeros(uint32_t crc, uint64_t n)
 {
-	uint32_t factor = 0x80000000u;   /* x^0 */
+	uint32_t factor = 0x80000000u;     /* x^0 */
 	uint32_t power = 0x80000000u >> 8; /* x^8: one zero byte */
 
 	while (n) {

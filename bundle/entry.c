@@ -107,7 +107,7 @@ static int decode_slices(const EntryProto *p, struct arena *a,
 		for (size_t d = 0; d < sp->n_extent; d++) {
 			const ExtentProto *x = sp->extent[d];
 			int has_len = x->has_length_case ==
-				TENSORFLOW__TENSOR_SLICE_PROTO__EXTENT__HAS_LENGTH_LENGTH;
+				      TENSORFLOW__TENSOR_SLICE_PROTO__EXTENT__HAS_LENGTH_LENGTH;
 
 			s->extents[d].start = x->start;
 			s->extents[d].length = has_len ? x->length : -1;

@@ -17,10 +17,10 @@ struct bytebuf;
 /* The value of the "" key. */
 struct bundle_header {
 	int32_t num_shards;
-	int endianness;          /* 0 little, 1 big */
+	int endianness; /* 0 little, 1 big */
 	int32_t producer;
 	int32_t min_consumer;
-	int bad_consumer_is_us;  /* 1 if our consumer version is listed bad */
+	int bad_consumer_is_us; /* 1 if our consumer version is listed bad */
 };
 
 /* What TensorFlow writes: one shard, little-endian, producer 1. */

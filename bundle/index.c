@@ -17,9 +17,9 @@
 #include "bundle/table.h"
 
 struct bundle_index {
-	char *name;                   /* owned; for messages */
-	struct table_contents table;  /* owned; keys live in its arena */
-	struct arena arena;           /* owned; dims and slices */
+	char *name;                  /* owned; for messages */
+	struct table_contents table; /* owned; keys live in its arena */
+	struct arena arena;          /* owned; dims and slices */
 	struct bundle_header header;
 	struct bundle_entry *entries; /* owned, n items, key order */
 	size_t n;

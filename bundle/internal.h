@@ -13,8 +13,7 @@
  * (a negative errno), so a failing path is one line:
  *	return bundle_errf(err, errlen, -EBADMSG, "'%s': bad magic", name);
  */
-__attribute__((format(printf, 4, 5)))
-int bundle_errf(char *err, size_t errlen, int code, const char *fmt, ...);
+__attribute__((format(printf, 4, 5))) int bundle_errf(char *err, size_t errlen, int code, const char *fmt, ...);
 
 /*
  * Open path read-only as one file of a checkpoint; what names it in

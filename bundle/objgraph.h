@@ -163,8 +163,8 @@ enum objgraph_via {
 
 struct objgraph_origin {
 	enum objgraph_via via;
-	int32_t from;   /* CHILD: the parent; SLOT: the optimizer's node */
-	size_t index;   /* into from's children[] (CHILD) or slots[] (SLOT) */
+	int32_t from; /* CHILD: the parent; SLOT: the optimizer's node */
+	size_t index; /* into from's children[] (CHILD) or slots[] (SLOT) */
 };
 
 /*

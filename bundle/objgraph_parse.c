@@ -35,9 +35,9 @@ typedef Tensorflow__TrackableObjectGraph__TrackableObject__SlotVariableReference
  * every string, so strings of odd lengths never misalign an array.
  */
 struct block {
-	char *arr;   /* next free byte of the array region */
-	char *str;   /* next free byte of the string region */
-	int err;     /* -EBADMSG once a string held a NUL */
+	char *arr; /* next free byte of the array region */
+	char *str; /* next free byte of the string region */
+	int err;   /* -EBADMSG once a string held a NUL */
 };
 
 #define ALIGN alignof(max_align_t)
@@ -126,8 +126,7 @@ static void fill_node(struct block *b, const NodeProto *p,
 		n->saver_name = text(b, p->registered_saver->name);
 		n->saver_object_name = text(b, p->registered_saver->object_name);
 	}
-	n->has_checkpoint_values = p->has_checkpoint_values ?
-		!!p->has_checkpoint_values->value : OBJGRAPH_UNSET;
+	n->has_checkpoint_values = p->has_checkpoint_values ? !!p->has_checkpoint_values->value : OBJGRAPH_UNSET;
 }
 
 static struct objgraph *copy_graph(const GraphProto *p, int *rc,

@@ -6,8 +6,9 @@
  *
  * The walk stores only how each node was first reached (an origin per
  * node), never the paths: all paths together can be quadratic in the graph
- * (a chain of n nodes), while one path is linear in the graph's bytes. A path is built on request by following origins up to the root,
- * first to measure it, then writing it from its end backwards.
+ * (a chain of n nodes), while one path is linear in the graph's bytes. A
+ * path is built on request by following origins up to the root, first to
+ * measure it, then writing it from its end backwards.
  */
 #include "bundle/objgraph.h"
 

@@ -104,8 +104,7 @@ static int open_index(struct bundle_reader *r, char *err, size_t errlen)
 	strcpy(path, r->prefix);
 	strcat(path, ".index");
 	fd = bundle_open_file(path, "index", r->flags, &size, err, errlen);
-	rc = fd < 0 ? fd : bundle_index_read_fd(path, fd, (uint64_t)size,
-						&r->idx, err, errlen);
+	rc = fd < 0 ? fd : bundle_index_read_fd(path, fd, (uint64_t)size, &r->idx, err, errlen);
 	if (fd >= 0)
 		close(fd);
 	free(path);
@@ -207,7 +206,8 @@ int bundle_read_tensor(const struct bundle_reader *r,
 				   r->prefix, e->key);
 	got = util_pread_full(r->fds[e->shard_id], buf, (size_t)e->size,
 			      e->offset);
-	rc = got < 0 ? (int)got : got < e->size ? -EIO : 0;
+	rc = got < 0 ? (int)got : got < e->size ? -EIO
+						: 0;
 	if (rc)
 		return bundle_errf(err, errlen, -EIO,
 				   "'%s': tensor '%s': short read from data shard %d (%s)",

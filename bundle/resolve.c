@@ -47,7 +47,7 @@ static int has_index(const char *prefix)
 	strcpy(p, prefix);
 	strcat(p, ".index");
 	rc = stat(p, &st) == 0 ? 1 : errno == ENOENT || errno == ENOTDIR ? 0
-									: -errno;
+									 : -errno;
 	free(p);
 	return rc;
 }

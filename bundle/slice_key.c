@@ -24,8 +24,16 @@
 
 /* Header bits XORed into the first two bytes of an L-byte SNumInc. */
 static const uint8_t snum_header[11][2] = {
-	{ 0, 0 }, { 0x80, 0 }, { 0xC0, 0 }, { 0xE0, 0 }, { 0xF0, 0 },
-	{ 0xF8, 0 }, { 0xFC, 0 }, { 0xFE, 0 }, { 0xFF, 0 }, { 0xFF, 0x80 },
+	{ 0, 0 },
+	{ 0x80, 0 },
+	{ 0xC0, 0 },
+	{ 0xE0, 0 },
+	{ 0xF0, 0 },
+	{ 0xF8, 0 },
+	{ 0xFC, 0 },
+	{ 0xFE, 0 },
+	{ 0xFF, 0 },
+	{ 0xFF, 0x80 },
 	{ 0xFF, 0xC0 },
 };
 

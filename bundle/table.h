@@ -16,9 +16,9 @@
 
 #define TABLE_MAGIC 0xdb4775248b80fb57ull
 #define TABLE_FOOTER_SIZE 48
-#define TABLE_TRAILER_SIZE 5       /* type byte + masked crc32c */
-#define TABLE_BLOCK_SIZE 262144    /* TensorFlow's Options.block_size */
-#define TABLE_RESTART_INTERVAL 16  /* data blocks; the index block uses 1 */
+#define TABLE_TRAILER_SIZE 5      /* type byte + masked crc32c */
+#define TABLE_BLOCK_SIZE 262144   /* TensorFlow's Options.block_size */
+#define TABLE_RESTART_INTERVAL 16 /* data blocks; the index block uses 1 */
 
 /* One key/value pair; both point into the owning table_contents' arena. */
 struct table_kv {
@@ -32,7 +32,7 @@ struct table_kv {
 struct table_contents {
 	struct table_kv *kvs; /* owned */
 	size_t n;
-	uint8_t *arena;       /* owned; keys and values live here */
+	uint8_t *arena; /* owned; keys and values live here */
 };
 
 /*

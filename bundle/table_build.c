@@ -18,8 +18,8 @@
 #include "bundle/table_format.h"
 
 struct table_builder {
-	struct bytebuf file;        /* every byte written so far */
-	struct block_builder data;  /* the data block being filled */
+	struct bytebuf file;       /* every byte written so far */
+	struct block_builder data; /* the data block being filled */
 	struct block_builder index;
 	struct bytebuf last_key;
 	uint64_t n_entries;
@@ -30,7 +30,7 @@ struct table_builder {
 	int pending;
 	struct handle pending_handle;
 	int finished;
-	int err;                    /* sticky: the first failure */
+	int err; /* sticky: the first failure */
 };
 
 struct table_builder *table_builder_new(void)

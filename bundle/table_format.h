@@ -19,7 +19,10 @@
 #define MAX_HANDLE_LEN (2 * CODING_MAX_VARINT64)
 #define FOOTER_HANDLES_LEN (2 * MAX_HANDLE_LEN) /* magic starts here */
 
-enum { BLOCK_RAW = 0, BLOCK_SNAPPY = 1 };
+enum {
+	BLOCK_RAW = 0,
+	BLOCK_SNAPPY = 1
+};
 
 struct handle {
 	uint64_t off;
@@ -27,7 +30,7 @@ struct handle {
 };
 
 static inline int bytes_cmp(const uint8_t *a, size_t alen, const uint8_t *b,
-		     size_t blen)
+			    size_t blen)
 {
 	const size_t n = alen < blen ? alen : blen;
 	const int c = n ? memcmp(a, b, n) : 0;
@@ -45,7 +48,7 @@ static inline size_t put_handle(uint8_t *dst, const struct handle *h)
 }
 
 static inline const uint8_t *get_handle(const uint8_t *p, const uint8_t *lim,
-				 struct handle *h)
+					struct handle *h)
 {
 	p = coding_get_varint64(p, lim, &h->off);
 	return p ? coding_get_varint64(p, lim, &h->size) : NULL;

@@ -42,12 +42,12 @@ struct scratch {
 
 struct table_reader {
 	const char *name;
-	const uint8_t *buf;    /* the table in memory (fd < 0) */
-	int fd;                /* else: the file to read it from */
-	uint64_t len;          /* bytes in the table */
+	const uint8_t *buf; /* the table in memory (fd < 0) */
+	int fd;             /* else: the file to read it from */
+	uint64_t len;       /* bytes in the table */
 	char *err;
 	size_t errlen;
-	struct bytebuf arena;  /* key NUL value key NUL value ... */
+	struct bytebuf arena; /* key NUL value key NUL value ... */
 	struct kv_off *offs;
 	size_t n, cap;
 	struct scratch blocks; /* the footer, the metaindex, each data block */
@@ -181,9 +181,7 @@ static int load_block(struct table_reader *tr, const char *part,
 	if (h->off > end || h->size > end - h->off ||
 	    TABLE_TRAILER_SIZE > end - h->off - h->size)
 		return bundle_errf(tr->err, tr->errlen, -EBADMSG,
-				   "'%s': bad block handle for %s (offset %"
-				   PRIu64 ", size %" PRIu64 ", blocks end at %"
-				   PRIu64 ")", tr->name, part, h->off,
+				   "'%s': bad block handle for %s (offset %" PRIu64 ", size %" PRIu64 ", blocks end at %" PRIu64 ")", tr->name, part, h->off,
 				   h->size, end);
 	rc = fetch(tr, h->off, (size_t)h->size + TABLE_TRAILER_SIZE, s, &data);
 	if (rc)
@@ -200,7 +198,8 @@ static int load_block(struct table_reader *tr, const char *part,
 	if (trailer[0] != BLOCK_RAW)
 		return bundle_errf(tr->err, tr->errlen, -ENOTSUP,
 				   "'%s': unknown block compression type %d "
-				   "in %s", tr->name, trailer[0], part);
+				   "in %s",
+				   tr->name, trailer[0], part);
 	out->data = data;
 	out->len = (size_t)h->size;
 	return 0;
@@ -253,8 +252,7 @@ static int add_kv(struct table_reader *tr, size_t blockno,
 			return bundle_errf(tr->err, tr->errlen, -EBADMSG,
 					   "'%s': data block %zu: %s",
 					   tr->name, blockno,
-					   c ? "keys out of order" :
-					   "duplicate key");
+					   c ? "keys out of order" : "duplicate key");
 	}
 	o = util_grow(tr->offs, &tr->cap, tr->n + 1, sizeof(*o));
 	if (!o)
@@ -284,7 +282,8 @@ static int take_entry(struct table_reader *tr, size_t blockno, int first,
 	    bytes_cmp(it->key.data, it->key.len, prev->data, prev->len) <= 0)
 		return bundle_errf(tr->err, tr->errlen, -EBADMSG,
 				   "'%s': data block %zu: first key is not "
-				   "above the previous index key", tr->name,
+				   "above the previous index key",
+				   tr->name,
 				   blockno);
 	return add_kv(tr, blockno, it);
 }
@@ -334,7 +333,8 @@ static int index_entry(struct table_reader *tr, size_t blockno,
 	if (get_handle(it->val, lim, &h) != lim)
 		return bundle_errf(tr->err, tr->errlen, -EBADMSG,
 				   "'%s': bad block handle in index block "
-				   "for data block %zu", tr->name, blockno);
+				   "for data block %zu",
+				   tr->name, blockno);
 	if (prev && bytes_cmp(prev->data, prev->len, it->key.data,
 			      it->key.len) >= 0)
 		return bundle_errf(tr->err, tr->errlen, -EBADMSG,
@@ -436,8 +436,12 @@ int table_read_all(const char *name, const uint8_t *buf, size_t len,
 		   struct table_contents *out, char *err, size_t errlen)
 {
 	struct table_reader tr = {
-		.name = name, .buf = buf, .fd = -1, .len = len,
-		.err = err, .errlen = errlen,
+		.name = name,
+		.buf = buf,
+		.fd = -1,
+		.len = len,
+		.err = err,
+		.errlen = errlen,
 	};
 
 	return read_table(&tr, out);
@@ -447,8 +451,11 @@ int table_read_fd(const char *name, int fd, uint64_t len,
 		  struct table_contents *out, char *err, size_t errlen)
 {
 	struct table_reader tr = {
-		.name = name, .fd = fd, .len = len,
-		.err = err, .errlen = errlen,
+		.name = name,
+		.fd = fd,
+		.len = len,
+		.err = err,
+		.errlen = errlen,
 	};
 
 	return read_table(&tr, out);

@@ -31,13 +31,12 @@ struct bundle_writer {
 	struct bundle_entry *items;   /* owned; keys/dims/slices in arena */
 	size_t n, cap;
 	struct arena arena;
-	int err;                      /* sticky */
-	char msg[BUNDLE_ERR_MAX];     /* the first error's message */
-	int done;                     /* finish succeeded */
+	int err;                  /* sticky */
+	char msg[BUNDLE_ERR_MAX]; /* the first error's message */
+	int done;                 /* finish succeeded */
 };
 
-__attribute__((format(printf, 3, 4)))
-static int fail(struct bundle_writer *w, int code, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int fail(struct bundle_writer *w, int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -194,8 +193,7 @@ static int copy_range(struct bundle_writer *w, int src, int64_t src_off,
 
 		if (n < 0 && (errno == EXDEV || errno == ENOSYS ||
 			      errno == EINVAL || errno == EOPNOTSUPP)) {
-			n = pread(src, buf, len < (int64_t)sizeof(buf) ?
-				  (size_t)len : sizeof(buf), in);
+			n = pread(src, buf, len < (int64_t)sizeof(buf) ? (size_t)len : sizeof(buf), in);
 			if (n > 0 && pwrite(w->fd, buf, (size_t)n, out) != n)
 				n = -1;
 			if (n > 0) {

@@ -50,12 +50,10 @@ int cli_is_mapping(const char *path);
  */
 void cli_put_text(FILE *f, const char *s);
 void cli_put_name(FILE *f, const char *name, size_t len);
-__attribute__((format(printf, 2, 0)))
-void cli_vmessage(FILE *f, const char *fmt, va_list ap);
+__attribute__((format(printf, 2, 0))) void cli_vmessage(FILE *f, const char *fmt, va_list ap);
 
 /* "ckptfs: " + message (as cli_put_text) + newline on stderr. */
-__attribute__((format(printf, 1, 2)))
-void cli_error(const char *fmt, ...);
+__attribute__((format(printf, 1, 2))) void cli_error(const char *fmt, ...);
 
 /*
  * One `ls` line for an entry shown under name: name, dtype, shape, shard,

@@ -33,8 +33,8 @@
 
 struct progress {
 	uint64_t done, total;
-	int on;               /* stderr is a terminal */
-	int last;             /* last percentage shown */
+	int on;   /* stderr is a terminal */
+	int last; /* last percentage shown */
 };
 
 static void progress_step(struct progress *p, uint64_t n)
@@ -229,7 +229,7 @@ static int write_links(const struct view *v, const char *out)
 struct used_file {
 	dev_t dev;
 	ino_t ino;
-	char *path;    /* owned; as the source names it, for the message */
+	char *path; /* owned; as the source names it, for the message */
 	size_t source;
 };
 

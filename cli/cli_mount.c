@@ -39,8 +39,11 @@ static int build_view(const struct fs_mount_request *req, struct mapping **m,
 		      struct view **v)
 {
 	/* what every user will see must be what every user may read */
-	struct view_options vo = { .prefix = req->prefix, .layout = -1,
-				   .public_sources = req->allow_other };
+	struct view_options vo = {
+		.prefix = req->prefix,
+		.layout = -1,
+		.public_sources = req->allow_other,
+	};
 	enum mapping_layout layout;
 
 	if (req->layout && mapping_layout_parse(req->layout, &layout)) {
@@ -80,8 +83,7 @@ static int answer_without_mounting(const struct fs_mount_request *req,
 	}
 	if (!req->mapping || !req->mountpoint)
 		return help_usage_error(NULL, progname, "missing %s",
-					req->mapping ? "MOUNTPOINT" :
-						       "MAPPING and MOUNTPOINT");
+					req->mapping ? "MOUNTPOINT" : "MAPPING and MOUNTPOINT");
 	return -1;
 }
 
@@ -106,8 +108,8 @@ static int mount_parsed(struct fs_mount *fm, const char *progname)
 
 		if (e)
 			cli_error("%s", err);
-		rc = e == 0 ? CLI_OK : e == -EINVAL ? CLI_BAD_INPUT :
-			CLI_MOUNT_FAILED;
+		rc = e == 0 ? CLI_OK : e == -EINVAL ? CLI_BAD_INPUT
+						    : CLI_MOUNT_FAILED;
 	}
 	view_free(v);
 	mapping_free(m);

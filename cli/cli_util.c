@@ -27,8 +27,7 @@ static void put_escaped(FILE *f, const char *s, size_t n, unsigned flags)
 	if (need >= sizeof(stack) && !(buf = malloc(need + 1))) {
 		/* no memory for the copy: still never the raw bytes */
 		for (size_t i = 0; i < n; i++)
-			fputc((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f ?
-			      '?' : s[i], f);
+			fputc((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f ? '?' : s[i], f);
 		return;
 	}
 	fwrite(util_escape(buf, need + 1, s, n, flags), 1, need, f);

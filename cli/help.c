@@ -300,18 +300,21 @@ void help_command(FILE *f, const struct help_command *c)
 static void mount_usage(FILE *f, const char *progname)
 {
 	fprintf(f, "Usage: %s MAPPING MOUNTPOINT [-f] [-d] [-s] "
-		"[-o OPTION[,OPTION]...]\n", progname);
+		   "[-o OPTION[,OPTION]...]\n",
+		progname);
 }
 
 void help_mount(FILE *f, const char *progname)
 {
 	mount_usage(f, progname);
 	fputs("Mount the TensorFlow checkpoint that the mapping file MAPPING merges\n"
-	      "from other checkpoints at MOUNTPOINT, read-only, copying no data.\n", f);
+	      "from other checkpoints at MOUNTPOINT, read-only, copying no data.\n",
+	      f);
 	if (!strcmp(progname, "mount.ckptfs"))
 		fputs("mount(8) runs mount.ckptfs for 'mount -t ckptfs' and /etc/fstab\n"
 		      "lines of type ckptfs; for type fuse.ckptfs, mount.fuse3 runs\n"
-		      "'ckptfs MAPPING MOUNTPOINT -o OPTIONS' instead, which is the same.\n", f);
+		      "'ckptfs MAPPING MOUNTPOINT -o OPTIONS' instead, which is the same.\n",
+		      f);
 	fputs(mount_text, f);
 }
 

@@ -14,10 +14,10 @@
 
 /* A subcommand's name, arguments and options, as --help shows them. */
 struct help_command {
-	const char *name;             /* "ls" */
-	const char *const *args;      /* positional arguments, NULL-terminated */
-	const char *const *options;   /* accepted options, NULL-terminated */
-	const char *text;             /* its --help text */
+	const char *name;           /* "ls" */
+	const char *const *args;    /* positional arguments, NULL-terminated */
+	const char *const *options; /* accepted options, NULL-terminated */
+	const char *text;           /* its --help text */
 };
 
 /* The subcommand called name, or NULL. */
@@ -46,9 +46,8 @@ void help_version(FILE *f, const char *progname);
  * "ckptfs: [COMMAND: ]MESSAGE", its usage line and where the help is, on
  * stderr. Returns 1, the exit status for bad input.
  */
-__attribute__((format(printf, 3, 4)))
-int help_usage_error(const struct help_command *c, const char *progname,
-		     const char *fmt, ...);
+__attribute__((format(printf, 3, 4))) int help_usage_error(const struct help_command *c, const char *progname,
+							   const char *fmt, ...);
 
 /*
  * Check the arguments of subcommand c (argv[0] is its name) before it

@@ -309,8 +309,7 @@ static void reply_read_error(fuse_req_t req, struct ckptfs *fs, size_t idx,
 
 		errno = err;
 		fuse_log(FUSE_LOG_ERR, "ckptfs: reading '%s' failed: %m%s\n",
-			 name, err == EIO ?
-			 " (a source shard was changed after mounting?)" : "");
+			 name, err == EIO ? " (a source shard was changed after mounting?)" : "");
 	}
 	fuse_reply_err(req, err);
 }

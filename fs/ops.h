@@ -29,12 +29,12 @@ struct ckptfs {
 	const struct view *view; /* borrowed; must outlive the session */
 	uid_t uid;               /* owner of every file: the mounting user */
 	gid_t gid;
-	struct timespec time;    /* atime, mtime and ctime: the mount time */
-	unsigned max_read;       /* what init() tells the kernel */
-	unsigned max_readahead;  /* bytes, for init(); 0 keeps the kernel's */
-	double timeout;          /* entry and attribute cache, seconds */
-	pthread_key_t buf_key;   /* per-thread copy buffer (view_read path) */
-	atomic_bool *logged;     /* owned; per file: a read error was logged */
+	struct timespec time;   /* atime, mtime and ctime: the mount time */
+	unsigned max_read;      /* what init() tells the kernel */
+	unsigned max_readahead; /* bytes, for init(); 0 keeps the kernel's */
+	double timeout;         /* entry and attribute cache, seconds */
+	pthread_key_t buf_key;  /* per-thread copy buffer (view_read path) */
+	atomic_bool *logged;    /* owned; per file: a read error was logged */
 };
 
 /*

@@ -30,7 +30,6 @@
 
 #include "fs/ops.h"
 
-
 /* Default -o readahead (KiB): two max_read requests' worth. */
 #define CKPTFS_READAHEAD_KB 1024
 
@@ -38,34 +37,33 @@
 #define LOOP_IDLE_THREADS 10
 
 struct mount_opts {
-	char *mapping;     /* owned; the first positional argument */
-	char *mountpoint;  /* owned; the second, then made absolute */
-	char *prefix;      /* owned; -o prefix=, NULL: the mapping's */
-	char *layout;      /* owned; -o layout=, NULL: the mapping's */
+	char *mapping;       /* owned; the first positional argument */
+	char *mountpoint;    /* owned; the second, then made absolute */
+	char *prefix;        /* owned; -o prefix=, NULL: the mapping's */
+	char *layout;        /* owned; -o layout=, NULL: the mapping's */
 	char *max_read_arg;  /* owned; -o max_read=, as given */
 	char *readahead_arg; /* owned; -o readahead=, as given */
 	/* parsed from the two above (check_numbers) */
-	unsigned max_read;   /* 0: not given, CKPTFS_MAX_READ */
-	unsigned readahead;  /* KiB; 0 keeps the kernel's */
-	int nonempty;      /* -o nonempty: mount over files (libfuse 3 has none) */
-	int allow_other;   /* these three are seen, and left for libfuse */
+	unsigned max_read;  /* 0: not given, CKPTFS_MAX_READ */
+	unsigned readahead; /* KiB; 0 keeps the kernel's */
+	int nonempty;       /* -o nonempty: mount over files (libfuse 3 has none) */
+	int allow_other;    /* these three are seen, and left for libfuse */
 	int fsname;
 	int subtype;
 };
 
 struct fs_mount {
-	struct fuse_args args;         /* what libfuse parses and mounts with */
-	struct fuse_cmdline_opts cmd;  /* its reading of them */
+	struct fuse_args args;        /* what libfuse parses and mounts with */
+	struct fuse_cmdline_opts cmd; /* its reading of them */
 	struct mount_opts o;
-	struct fs_mount_request req;   /* views of the fields above */
+	struct fs_mount_request req; /* views of the fields above */
 	fs_notice_fn *notice;
-	void *notice_ctx;              /* borrowed */
-	char *err;                     /* the caller's buffer, while parsing */
+	void *notice_ctx; /* borrowed */
+	char *err;        /* the caller's buffer, while parsing */
 	size_t errlen;
 };
 
-__attribute__((format(printf, 2, 3)))
-static void notice(const struct fs_mount *fm, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void notice(const struct fs_mount *fm, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -79,10 +77,17 @@ static void notice(const struct fs_mount *fm, const char *fmt, ...)
 }
 
 enum {
-	KEY_ALLOW_OTHER, KEY_FSNAME, KEY_SUBTYPE, KEY_MAX_THREADS, KEY_NONEMPTY
+	KEY_ALLOW_OTHER,
+	KEY_FSNAME,
+	KEY_SUBTYPE,
+	KEY_MAX_THREADS,
+	KEY_NONEMPTY
 };
 
-#define MOUNT_OPT(t, field) { t, offsetof(struct fs_mount, o.field), 1 }
+#define MOUNT_OPT(t, field)                              \
+	{                                                \
+		t, offsetof(struct fs_mount, o.field), 1 \
+	}
 
 static const struct fuse_opt mount_opt_spec[] = {
 	MOUNT_OPT("prefix=%s", prefix),
@@ -247,11 +252,14 @@ int fs_mount_parse(int argc, char **argv, fs_notice_fn *notice_fn,
 		rc = 0;
 	fm->err = NULL;
 	fm->req = (struct fs_mount_request){
-		.mapping = fm->o.mapping, .mountpoint = fm->o.mountpoint,
-		.prefix = fm->o.prefix, .layout = fm->o.layout,
+		.mapping = fm->o.mapping,
+		.mountpoint = fm->o.mountpoint,
+		.prefix = fm->o.prefix,
+		.layout = fm->o.layout,
 		.allow_other = fm->o.allow_other,
 		.show_help = fm->cmd.show_help,
-		.show_version = fm->cmd.show_version };
+		.show_version = fm->cmd.show_version,
+	};
 	if (rc) {
 		fs_mount_free(fm);
 		return rc;
@@ -482,8 +490,7 @@ static int run_loop(struct fuse_session *se, const struct fuse_cmdline_opts *cmd
 	 * Unset is UINT_MAX, which libfuse 3.14 itself rejects with a message;
 	 * keeping as many idle workers as it may start (10) is what it means.
 	 */
-	cfg.max_idle_threads = cmd->max_idle_threads == UINT_MAX ?
-			       LOOP_IDLE_THREADS : cmd->max_idle_threads;
+	cfg.max_idle_threads = cmd->max_idle_threads == UINT_MAX ? LOOP_IDLE_THREADS : cmd->max_idle_threads;
 	return fuse_session_loop_mt(se, &cfg);
 }
 
@@ -544,7 +551,8 @@ static int serve(struct fs_mount *fm, struct ckptfs *fs, char *err,
 	se = fuse_session_new(&fm->args, &ckptfs_ll_ops, sizeof(ckptfs_ll_ops), fs);
 	if (!se) {
 		snprintf(err, errlen, "cannot start a FUSE session (see the message above; '%s --help'"
-			 " lists the options)", "ckptfs MAPPING MOUNTPOINT");
+				      " lists the options)",
+			 "ckptfs MAPPING MOUNTPOINT");
 		return -EINVAL;
 	}
 	rc = -EIO;

@@ -22,9 +22,8 @@
 #define PREFIX_USAGE "prefix = NAME"
 #define LAYOUT_USAGE "layout = single|shards"
 
-__attribute__((format(printf, 4, 5)))
-static int perr(struct mapping_parser *p, int line, int col,
-		const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static int perr(struct mapping_parser *p, int line, int col,
+						      const char *fmt, ...)
 {
 	const struct mapping_pos pos = { p->m->file, line, col };
 	va_list ap;

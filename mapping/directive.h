@@ -17,12 +17,12 @@ struct mapping_source_ref {
 	char *name;             /* owned */
 	struct mapping_pos pos; /* of the NAME:... word */
 	int is_map;
-	size_t item;            /* index into maps or excludes */
+	size_t item; /* index into maps or excludes */
 };
 
 struct mapping_parser {
-	struct mapping *m;      /* being built; owned until handed out */
-	const char *base_dir;   /* borrowed; NULL keeps relative paths */
+	struct mapping *m;    /* being built; owned until handed out */
+	const char *base_dir; /* borrowed; NULL keeps relative paths */
 	struct mapping_source_ref *refs;
 	size_t n_refs;
 	size_t refs_cap, sources_cap, maps_cap, excludes_cap;

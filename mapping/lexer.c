@@ -95,7 +95,9 @@ static int check_text(const struct mapping_lexer *lx, const char *s,
 
 static size_t char_len(unsigned char c)
 {
-	return c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+	return c < 0x80 ? 1 : c < 0xe0 ? 2
+		      : c < 0xf0       ? 3
+				       : 4;
 }
 
 /* Copy the character at c to *w and step over it. */

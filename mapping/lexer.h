@@ -33,22 +33,25 @@ struct mapping_token {
  */
 struct mapping_line {
 	int line;
-	int end_col;      /* after the last word: where a missing one goes */
+	int end_col; /* after the last word: where a missing one goes */
 	struct mapping_token *tok;
 	size_t n;
-	char *store;      /* owned; backs every tok[i].text */
+	char *store; /* owned; backs every tok[i].text */
 	size_t store_cap;
 	size_t tok_cap;
 };
 
-#define MAPPING_LINE_INIT { 0, 0, NULL, 0, NULL, 0, 0 }
+#define MAPPING_LINE_INIT                 \
+	{                                 \
+		0, 0, NULL, 0, NULL, 0, 0 \
+	}
 
 struct mapping_lexer {
 	const char *file; /* borrowed; the name used in messages */
 	const char *buf;  /* borrowed; need not be NUL-terminated */
 	size_t len;
-	size_t pos;       /* start of the next line */
-	int line;         /* number of the line that starts at pos */
+	size_t pos; /* start of the next line */
+	int line;   /* number of the line that starts at pos */
 };
 
 /* Start lexing buf; file and buf must outlive the lexer. */

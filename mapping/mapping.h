@@ -33,8 +33,8 @@ enum mapping_layout {
 
 /* `source NAME = PATH` */
 struct mapping_source {
-	char *name;   /* owned */
-	char *path;   /* owned; as written, unquoted */
+	char *name; /* owned */
+	char *path; /* owned; as written, unquoted */
 	/*
 	 * owned; path made absolute-or-relative-to-cwd: a relative path is
 	 * joined to the mapping file's directory (for a buffer, to the
@@ -53,9 +53,9 @@ enum mapping_map_kind {
 
 /* `map NAME:FROM -> TO` */
 struct mapping_map {
-	size_t source;           /* index into mapping.sources */
+	size_t source; /* index into mapping.sources */
 	enum mapping_map_kind kind;
-	char *from;              /* owned; bytes after "NAME:" */
+	char *from; /* owned; bytes after "NAME:" */
 	size_t from_len;
 	/*
 	 * owned. For SCOPE and ROOT, "/" is stored as the empty string (strip
@@ -70,23 +70,23 @@ struct mapping_map {
 
 /* `exclude NAME:GLOB` or `exclude *:GLOB` */
 struct mapping_exclude {
-	long source;   /* index into mapping.sources, or -1 for `*` */
-	char *glob;    /* owned; fnmatch(3) pattern without FNM_PATHNAME */
+	long source; /* index into mapping.sources, or -1 for `*` */
+	char *glob;  /* owned; fnmatch(3) pattern without FNM_PATHNAME */
 	struct mapping_pos pos;
 };
 
 struct mapping {
-	char *file;    /* owned; the name used in messages */
+	char *file;                     /* owned; the name used in messages */
 	struct mapping_source *sources; /* owned, n_sources items */
 	size_t n_sources;
-	struct mapping_map *maps;       /* owned, file order */
+	struct mapping_map *maps; /* owned, file order */
 	size_t n_maps;
 	struct mapping_exclude *excludes; /* owned, file order */
 	size_t n_excludes;
-	char *prefix;  /* owned; "model.ckpt" unless a `prefix =` line says */
-	struct mapping_pos prefix_pos;   /* line 0 if defaulted */
-	enum mapping_layout layout;      /* SINGLE unless a `layout =` line says */
-	struct mapping_pos layout_pos;   /* line 0 if defaulted */
+	char *prefix;                  /* owned; "model.ckpt" unless a `prefix =` line says */
+	struct mapping_pos prefix_pos; /* line 0 if defaulted */
+	enum mapping_layout layout;    /* SINGLE unless a `layout =` line says */
+	struct mapping_pos layout_pos; /* line 0 if defaulted */
 };
 
 /*
@@ -119,12 +119,10 @@ const char *mapping_layout_name(enum mapping_layout layout);
  * code, for callers that report errors at a directive's position (severity
  * is "error" or "warning"). A pos with line 0 prints "FILE: SEVERITY: ...".
  */
-__attribute__((format(printf, 6, 7)))
-int mapping_diag(char *buf, size_t len, int code, const struct mapping_pos *pos,
-		 const char *severity, const char *fmt, ...);
-__attribute__((format(printf, 6, 0)))
-int mapping_vdiag(char *buf, size_t len, int code,
-		  const struct mapping_pos *pos, const char *severity,
-		  const char *fmt, va_list ap);
+__attribute__((format(printf, 6, 7))) int mapping_diag(char *buf, size_t len, int code, const struct mapping_pos *pos,
+						       const char *severity, const char *fmt, ...);
+__attribute__((format(printf, 6, 0))) int mapping_vdiag(char *buf, size_t len, int code,
+							const struct mapping_pos *pos, const char *severity,
+							const char *fmt, va_list ap);
 
 #endif /* CKPTFS_MAPPING_MAPPING_H */

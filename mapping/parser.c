@@ -88,7 +88,9 @@ int mapping_parse_buffer(const char *name, const char *buf, size_t len,
 			 char *err, size_t errlen)
 {
 	struct mapping_parser p = {
-		.base_dir = base_dir, .err = err, .errlen = errlen,
+		.base_dir = base_dir,
+		.err = err,
+		.errlen = errlen,
 	};
 	const struct mapping_pos pos = { name, 0, 0 };
 	size_t i;

@@ -70,7 +70,8 @@ static int open_regular(const char *path, char *err, size_t errlen)
 
 	if (fd < 0)
 		return cannot_read(path, errno, err, errlen);
-	e = fstat(fd, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : 0;
+	e = fstat(fd, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR
+							     : 0;
 	if (e) {
 		close(fd);
 		return cannot_read(path, e, err, errlen);

@@ -23,7 +23,8 @@ size_t util_utf8_len(const char *str, size_t n)
 		return 1;
 	if (c < 0xc2 || c > 0xf4)
 		return 0;
-	need = c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+	need = c < 0xe0 ? 2 : c < 0xf0 ? 3
+				       : 4;
 	if (c == 0xe0)
 		lo = 0xa0;
 	else if (c == 0xed)
@@ -64,7 +65,8 @@ static size_t escape_one(const char *s, size_t n, unsigned flags, char *out,
 		return (size_t)snprintf(out, 9, "\\\\");
 	if (c == '\n' || c == '\t' || c == '\r')
 		return (size_t)snprintf(out, 9, "\\%c",
-					c == '\n' ? 'n' : c == '\t' ? 't' : 'r');
+					c == '\n' ? 'n' : c == '\t' ? 't'
+								    : 'r');
 	/* C0, DEL, and C1 (U+0080..U+009F, which terminals also obey) */
 	if (c < 0x20 || c == 0x7f)
 		return (size_t)snprintf(out, 9, "\\x%02x", c);

@@ -40,9 +40,8 @@ static struct mapping_pos prefix_pos(const struct view *v,
 }
 
 /* A prefix error at pos; without a file, the bare message. -EINVAL. */
-__attribute__((format(printf, 4, 5)))
-static int prefix_error(char *err, size_t errlen, struct mapping_pos pos,
-			const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static int prefix_error(char *err, size_t errlen, struct mapping_pos pos,
+							      const char *fmt, ...)
 {
 	va_list ap;
 
@@ -120,7 +119,7 @@ static int check_options(struct view *v, const struct view_options *opt,
 	int rc;
 
 	v->layout = opt && opt->layout >= 0 ? (enum mapping_layout)opt->layout
-					     : v->m->layout;
+					    : v->m->layout;
 	v->open_flags = opt && opt->public_sources ? BUNDLE_OPEN_PUBLIC : 0;
 	rc = check_prefix(prefix, prefix_pos(v, opt), err, errlen);
 	if (rc)

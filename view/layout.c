@@ -29,7 +29,7 @@
 
 /* One tensor's bytes in a source shard, and the target that wants them. */
 struct ref {
-	uint32_t rank;   /* the source's place in name order: sort key */
+	uint32_t rank; /* the source's place in name order: sort key */
 	uint32_t source;
 	int32_t shard;
 	int64_t off;
@@ -169,8 +169,9 @@ static int place_shards(struct view *v, const struct ref *refs, size_t n,
 			if (!d[id].ext)
 				return -ENOMEM;
 			d[id].ext[0] = (struct view_extent){ 0, 0,
-				(uint64_t)bundle_shard_size(v->readers[r->source],
-							    r->shard), fd };
+							     (uint64_t)bundle_shard_size(v->readers[r->source],
+											 r->shard),
+							     fd };
 			d[id].n = 1;
 			d[id].source = r->source;
 			d[id].shard = r->shard;
@@ -225,7 +226,8 @@ static char *state_text(const char *prefix)
 	s = malloc(n);
 	if (s)
 		snprintf(s, n, "model_checkpoint_path: \"%s\"\n"
-			 "all_model_checkpoint_paths: \"%s\"\n", q, q);
+			       "all_model_checkpoint_paths: \"%s\"\n",
+			 q, q);
 	free(q);
 	return s;
 }
@@ -250,7 +252,8 @@ static int make_files(struct view *v, struct view_data *data, size_t n_data)
 			bundle_shard_name(v->prefix, (int)i, (int)n_data),
 			VIEW_FILE_DATA,
 			d->n ? d->ext[d->n - 1].voff + d->ext[d->n - 1].len : 0,
-			NULL };
+			NULL
+		};
 	}
 	v->files[nf - 1] = (struct view_file){ file_name(v->prefix, ".index"),
 					       VIEW_FILE_INDEX, v->index_len,

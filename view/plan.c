@@ -122,9 +122,14 @@ static int add_target(struct plan *p, size_t map, const struct bundle_entry *e,
 		free(key);
 		return diag(p, &p->v->m->maps[map].pos, -ENOMEM, "out of memory");
 	}
-	*t = (struct view_target){ .key = key, .key_len = key_len, .src = e,
-				   .source = (uint32_t)p->v->m->maps[map].source,
-				   .map = (uint32_t)map, .out = *e };
+	*t = (struct view_target){
+		.key = key,
+		.key_len = key_len,
+		.src = e,
+		.source = (uint32_t)p->v->m->maps[map].source,
+		.map = (uint32_t)map,
+		.out = *e,
+	};
 	t->out.key = key;
 	t->out.key_len = key_len;
 	return 0;
@@ -259,8 +264,7 @@ static int map_scope(struct plan *p, size_t map)
 	if (hidden)
 		return diag(p, &mp->from_pos, -ENOENT,
 			    "every tensor under '%s' of source '%s' is excluded",
-			    mp->kind == MAPPING_MAP_ROOT ? "/" :
-			    view_shown(name, mp->from, mp->from_len),
+			    mp->kind == MAPPING_MAP_ROOT ? "/" : view_shown(name, mp->from, mp->from_len),
 			    p->v->m->sources[mp->source].name);
 	if (mp->kind == MAPPING_MAP_ROOT)
 		return diag(p, &mp->from_pos, -ENOENT, "source '%s' has no tensors",

@@ -86,7 +86,8 @@ size_t suggest_names(const struct bundle_reader *r, const char *query,
 		n++;
 	for (size_t i = 0; i < n && used < len; i++)
 		used += (size_t)snprintf(buf + used, len - used, "%s'%s'",
-					 i == 0 ? "" : i + 1 == n ? " or " : ", ",
+					 i == 0 ? "" : i + 1 == n ? " or "
+								  : ", ",
 					 util_escape(shown, sizeof(shown), best[i].name,
 						     strlen(best[i].name),
 						     UTIL_ESCAPE_BACKSLASH));

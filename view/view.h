@@ -55,14 +55,14 @@ const char *view_warning(const struct view *v, size_t i);
 
 /* One tensor of the merged checkpoint. Pointers are owned by v. */
 struct view_tensor {
-	const char *name;      /* target key; NUL-terminated, may hold NULs */
+	const char *name; /* target key; NUL-terminated, may hold NULs */
 	size_t name_len;
 	const struct bundle_entry *entry; /* as in the merged .index */
-	size_t source;         /* index into the mapping's sources */
-	const char *source_key; /* the tensor's key in that source */
+	size_t source;                    /* index into the mapping's sources */
+	const char *source_key;           /* the tensor's key in that source */
 	size_t source_key_len;
 	const struct bundle_entry *source_entry; /* as in the source's index */
-	int source_fd;          /* its data shard, O_RDONLY, owned by v */
+	int source_fd;                           /* its data shard, O_RDONLY, owned by v */
 };
 
 /* Merged entries in index (key) order, partitioned pieces included. */
@@ -95,16 +95,16 @@ char *view_data_source_path(const struct view *v, size_t file);
 /* ----------------------------------------------------- the virtual tree */
 
 enum view_file_kind {
-	VIEW_FILE_STATE,  /* `checkpoint`, text */
-	VIEW_FILE_INDEX,  /* PREFIX.index, in memory */
-	VIEW_FILE_DATA,   /* PREFIX.data-SSSSS-of-NNNNN, extents */
+	VIEW_FILE_STATE, /* `checkpoint`, text */
+	VIEW_FILE_INDEX, /* PREFIX.index, in memory */
+	VIEW_FILE_DATA,  /* PREFIX.data-SSSSS-of-NNNNN, extents */
 };
 
 struct view_file {
-	const char *name;       /* owned by v */
+	const char *name; /* owned by v */
 	enum view_file_kind kind;
-	uint64_t size;          /* exact */
-	const uint8_t *mem;     /* STATE and INDEX: the bytes; DATA: NULL */
+	uint64_t size;      /* exact */
+	const uint8_t *mem; /* STATE and INDEX: the bytes; DATA: NULL */
 };
 
 /*
@@ -118,7 +118,7 @@ long view_lookup(const struct view *v, const char *name);
 
 /* A piece of a read: len bytes of fd at off. */
 struct view_piece {
-	int fd;       /* a source shard, O_RDONLY, owned by v */
+	int fd; /* a source shard, O_RDONLY, owned by v */
 	int64_t off;
 	size_t len;
 };

@@ -13,12 +13,12 @@
 
 /* One entry of the merged index. */
 struct view_target {
-	char *key;                      /* owned */
+	char *key; /* owned */
 	size_t key_len;
 	const struct bundle_entry *src; /* borrowed from readers[source] */
 	uint32_t source;
-	uint32_t map;                   /* the map line (index in m->maps) */
-	struct bundle_entry out;        /* src with key, shard, offset rewritten */
+	uint32_t map;            /* the map line (index in m->maps) */
+	struct bundle_entry out; /* src with key, shard, offset rewritten */
 };
 
 /* [voff, voff+len) of a data file is [soff, soff+len) of fd. */
@@ -32,30 +32,30 @@ struct view_extent {
 struct view_data {
 	struct view_extent *ext; /* owned, sorted by voff, contiguous */
 	size_t n;
-	uint32_t source;         /* shards layout: the source shard it mirrors */
+	uint32_t source; /* shards layout: the source shard it mirrors */
 	int32_t shard;
 };
 
 struct view {
-	const struct mapping *m;          /* borrowed */
-	char *prefix;                     /* owned */
+	const struct mapping *m; /* borrowed */
+	char *prefix;            /* owned */
 	enum mapping_layout layout;
-	unsigned open_flags;              /* for bundle_open_flags() */
-	struct bundle_reader **readers;   /* owned, m->n_sources; NULL after compact */
-	size_t *source_tensors;           /* owned, m->n_sources */
-	char **warnings;                  /* owned */
+	unsigned open_flags;            /* for bundle_open_flags() */
+	struct bundle_reader **readers; /* owned, m->n_sources; NULL after compact */
+	size_t *source_tensors;         /* owned, m->n_sources */
+	char **warnings;                /* owned */
 	size_t n_warnings, cap_warnings;
-	struct view_target *targets;      /* owned, sorted by key */
+	struct view_target *targets; /* owned, sorted by key */
 	size_t n_targets, cap_targets;
 	uint64_t tensor_bytes;
-	int *fds;                         /* owned: dups of used shard fds */
+	int *fds; /* owned: dups of used shard fds */
 	size_t n_fds;
-	struct view_file *files;          /* owned; names owned */
-	struct view_data *data;           /* owned, one per file (n = 0 unless DATA) */
+	struct view_file *files; /* owned; names owned */
+	struct view_data *data;  /* owned, one per file (n = 0 unless DATA) */
 	size_t n_files;
-	uint8_t *index;                   /* owned */
+	uint8_t *index; /* owned */
 	size_t index_len;
-	char *state;                      /* owned; the `checkpoint` text */
+	char *state; /* owned; the `checkpoint` text */
 };
 
 /* plan.c: open sources, apply excludes and maps into v->targets (sorted). */
@@ -74,8 +74,7 @@ int layout_build(struct view *v, char *err, size_t errlen);
 const char *view_shown(char *buf, const char *name, size_t len);
 
 /* warn.c: record a warning (formatted like mapping_diag). */
-__attribute__((format(printf, 3, 4)))
-int view_warn(struct view *v, const struct mapping_pos *pos,
-	      const char *fmt, ...);
+__attribute__((format(printf, 3, 4))) int view_warn(struct view *v, const struct mapping_pos *pos,
+						    const char *fmt, ...);
 
 #endif

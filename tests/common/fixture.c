@@ -50,9 +50,14 @@ static int add_tensor(struct bundle_writer *w, const char *name,
 		      const struct fixture_tensor *t, char *err, size_t errlen)
 {
 	int64_t dim = (int64_t)t->len;
-	struct bundle_entry e = { .key = t->key, .key_len = strlen(t->key),
-				  .dtype = BUNDLE_DT_UINT8, .rank = 1,
-				  .dims = &dim, .size = dim };
+	struct bundle_entry e = {
+		.key = t->key,
+		.key_len = strlen(t->key),
+		.dtype = BUNDLE_DT_UINT8,
+		.rank = 1,
+		.dims = &dim,
+		.size = dim,
+	};
 	uint8_t *buf;
 	int rc;
 

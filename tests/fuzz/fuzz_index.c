@@ -241,9 +241,9 @@ static void check_piece_key(const struct bundle_entry *e)
 	rc = bundle_slice_key_decode(key, key_len, &name2, &name2_len, &s2);
 	CHECK(rc == 0, "canonical key does not decode: %d", rc);
 	CHECK(name2_len == name_len && !memcmp(name, name2, name_len) &&
-	      s2.rank == s.rank &&
-	      (!s.rank || !memcmp(s.extents, s2.extents,
-				  (size_t)s.rank * sizeof(*s.extents))),
+		      s2.rank == s.rank &&
+		      (!s.rank || !memcmp(s.extents, s2.extents,
+					  (size_t)s.rank * sizeof(*s.extents))),
 	      "decode(encode(decode(key))) differs");
 	free(name2);
 	free(s2.extents);
@@ -278,13 +278,13 @@ static void check_entry(const struct bundle_entry *e, int num_shards)
 			const struct bundle_extent *x = &s->extents[d];
 
 			CHECK(x->start >= 0 && x->length >= -1 &&
-			      (x->length >= 0 || x->start == 0),
+				      (x->length >= 0 || x->start == 0),
 			      "bad extent %lld:%lld", (long long)x->start,
 			      (long long)x->length);
 			/* a piece exists for it, so it lies inside the dim */
 			CHECK(x->length < 0 ||
-			      (x->start <= e->dims[d] &&
-			       x->length <= e->dims[d] - x->start),
+				      (x->start <= e->dims[d] &&
+				       x->length <= e->dims[d] - x->start),
 			      "extent %lld:%lld outside dim %lld",
 			      (long long)x->start, (long long)x->length,
 			      (long long)e->dims[d]);
@@ -305,14 +305,14 @@ static void same_entry(const struct bundle_entry *a, const struct bundle_entry *
 	CHECK(a->n_slices == b->n_slices, "slice count differs");
 	if (!a->n_slices)
 		CHECK(a->shard_id == b->shard_id && a->offset == b->offset &&
-		      a->size == b->size && a->crc32c == b->crc32c,
+			      a->size == b->size && a->crc32c == b->crc32c,
 		      "location/crc differ");
 	for (size_t i = 0; i < a->n_slices; i++)
 		CHECK(a->slices[i].rank == b->slices[i].rank &&
-		      (!a->rank || !memcmp(a->slices[i].extents,
-					   b->slices[i].extents,
-					   (size_t)a->rank *
-					   sizeof(struct bundle_extent))),
+			      (!a->rank || !memcmp(a->slices[i].extents,
+						   b->slices[i].extents,
+						   (size_t)a->rank *
+							   sizeof(struct bundle_extent))),
 		      "slice %zu differs", i);
 }
 
@@ -364,7 +364,8 @@ static void check_index(const struct bundle_index *idx)
 	rc = bundle_index_parse("rebuilt", b1, l1, &idx2, err, sizeof(err));
 	CHECK(rc == 0, "rebuilt index does not parse: %s", err);
 	CHECK(bundle_index_num_entries(idx2) == n &&
-	      bundle_index_num_shards(idx2) == shards, "rebuilt index differs");
+		      bundle_index_num_shards(idx2) == shards,
+	      "rebuilt index differs");
 	for (size_t i = 0; i < n; i++)
 		same_entry(bundle_index_entry_at(idx, i),
 			   bundle_index_entry_at(idx2, i));

@@ -82,14 +82,15 @@ static void check_mapping(const struct mapping *m, const char *base)
 			size_t bl = strlen(base);
 
 			CHECK(!strncmp(s->resolved_path, base, bl) &&
-			      s->resolved_path[bl] == '/' &&
-			      !strcmp(s->resolved_path + bl + 1, s->path),
+				      s->resolved_path[bl] == '/' &&
+				      !strcmp(s->resolved_path + bl + 1, s->path),
 			      "resolved '%s' of '%s'", s->resolved_path, s->path);
 		}
 		check_pos(m, &s->pos, "source");
 		check_pos(m, &s->path_pos, "source path");
 		CHECK(s->path_pos.line == s->pos.line &&
-		      s->path_pos.col > s->pos.col, "source path position");
+			      s->path_pos.col > s->pos.col,
+		      "source path position");
 	}
 	for (size_t i = 0; i < m->n_maps; i++) {
 		const struct mapping_map *mp = &m->maps[i];
@@ -127,9 +128,10 @@ static void check_mapping(const struct mapping *m, const char *base)
 		check_pos(m, &mp->from_pos, "map from");
 		check_pos(m, &mp->to_pos, "map to");
 		CHECK(mp->pos.line == mp->from_pos.line &&
-		      mp->from_pos.line == mp->to_pos.line &&
-		      mp->pos.col < mp->from_pos.col &&
-		      mp->from_pos.col < mp->to_pos.col, "map positions");
+			      mp->from_pos.line == mp->to_pos.line &&
+			      mp->pos.col < mp->from_pos.col &&
+			      mp->from_pos.col < mp->to_pos.col,
+		      "map positions");
 		if (i)
 			CHECK(mp->pos.line > m->maps[i - 1].pos.line,
 			      "maps out of file order");
@@ -143,18 +145,20 @@ static void check_mapping(const struct mapping *m, const char *base)
 		check_pos(m, &x->pos, "exclude");
 	}
 	CHECK(*m->prefix && !strchr(m->prefix, '/') && strcmp(m->prefix, ".") &&
-	      strcmp(m->prefix, "..") && !has_control(m->prefix),
+		      strcmp(m->prefix, "..") && !has_control(m->prefix),
 	      "prefix '%s'", m->prefix);
 	CHECK(m->prefix_pos.line || !strcmp(m->prefix, "model.ckpt"),
 	      "defaulted prefix '%s'", m->prefix);
 	CHECK(m->layout == MAPPING_LAYOUT_SINGLE ||
-	      m->layout == MAPPING_LAYOUT_SHARDS, "layout %d", (int)m->layout);
+		      m->layout == MAPPING_LAYOUT_SHARDS,
+	      "layout %d", (int)m->layout);
 	CHECK(!m->layout_pos.line || m->layout_pos.line >= 1, "layout pos");
 	{
 		enum mapping_layout l;
 
 		CHECK(mapping_layout_parse(mapping_layout_name(m->layout), &l) == 0 &&
-		      l == m->layout, "layout name round trip");
+			      l == m->layout,
+		      "layout name round trip");
 	}
 	/* diagnostics at recorded positions, into a small buffer */
 	mapping_diag(buf, sizeof(buf), -EINVAL, &m->maps[0].to_pos, "warning",
@@ -237,8 +241,7 @@ static char *print(const struct mapping *m)
 		puts_(&o, "map ");
 		quoted(&o, tmp, mp->from);
 		puts_(&o, " -> ");
-		quoted(&o, mp->kind != MAPPING_MAP_TENSOR && !mp->to_len ? "/"
-									 : mp->to,
+		quoted(&o, mp->kind != MAPPING_MAP_TENSOR && !mp->to_len ? "/" : mp->to,
 		       NULL);
 		puts_(&o, "\n");
 	}
@@ -267,22 +270,23 @@ static char *print(const struct mapping *m)
 static void same_mapping(const struct mapping *a, const struct mapping *b)
 {
 	CHECK(a->n_sources == b->n_sources && a->n_maps == b->n_maps &&
-	      a->n_excludes == b->n_excludes, "counts differ after reprint");
+		      a->n_excludes == b->n_excludes,
+	      "counts differ after reprint");
 	for (size_t i = 0; i < a->n_sources; i++)
 		CHECK(!strcmp(a->sources[i].name, b->sources[i].name) &&
-		      !strcmp(a->sources[i].path, b->sources[i].path) &&
-		      !strcmp(a->sources[i].resolved_path,
-			      b->sources[i].resolved_path),
+			      !strcmp(a->sources[i].path, b->sources[i].path) &&
+			      !strcmp(a->sources[i].resolved_path,
+				      b->sources[i].resolved_path),
 		      "source %zu differs after reprint", i);
 	for (size_t i = 0; i < a->n_maps; i++)
 		CHECK(a->maps[i].source == b->maps[i].source &&
-		      a->maps[i].kind == b->maps[i].kind &&
-		      !strcmp(a->maps[i].from, b->maps[i].from) &&
-		      !strcmp(a->maps[i].to, b->maps[i].to),
+			      a->maps[i].kind == b->maps[i].kind &&
+			      !strcmp(a->maps[i].from, b->maps[i].from) &&
+			      !strcmp(a->maps[i].to, b->maps[i].to),
 		      "map %zu differs after reprint", i);
 	for (size_t i = 0; i < a->n_excludes; i++)
 		CHECK(a->excludes[i].source == b->excludes[i].source &&
-		      !strcmp(a->excludes[i].glob, b->excludes[i].glob),
+			      !strcmp(a->excludes[i].glob, b->excludes[i].glob),
 		      "exclude %zu differs after reprint", i);
 	CHECK(!strcmp(a->prefix, b->prefix) && a->layout == b->layout,
 	      "prefix/layout differ after reprint");

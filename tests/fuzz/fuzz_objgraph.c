@@ -100,8 +100,7 @@ static char *model_path(const struct objgraph_walk *w, int32_t node)
 	parent = lib_path(w, o->from);
 	if (o->via == OBJGRAPH_CHILD) {
 		name = escape(from->children[o->index].local_name);
-		out = join(parent, w->origin[o->from].via == OBJGRAPH_ROOT ?
-			   "" : "/", name);
+		out = join(parent, w->origin[o->from].via == OBJGRAPH_ROOT ? "" : "/", name);
 	} else {
 		name = escape(from->slots[o->index].slot_name);
 		var = lib_path(w, from->slots[o->index].original_variable_node_id);
@@ -124,13 +123,13 @@ static void check_origin(const struct objgraph_walk *w, int32_t i)
 	      o->via);
 	if (o->via == OBJGRAPH_CHILD) {
 		CHECK(o->from >= 0 && (size_t)o->from < g->n_nodes &&
-		      o->index < g->nodes[o->from].n_children &&
-		      g->nodes[o->from].children[o->index].node_id == i,
+			      o->index < g->nodes[o->from].n_children &&
+			      g->nodes[o->from].children[o->index].node_id == i,
 		      "node %d: bad child origin", (int)i);
 	} else if (o->via == OBJGRAPH_SLOT) {
 		CHECK(o->from >= 0 && (size_t)o->from < g->n_nodes &&
-		      o->index < g->nodes[o->from].n_slots &&
-		      g->nodes[o->from].slots[o->index].slot_variable_node_id == i,
+			      o->index < g->nodes[o->from].n_slots &&
+			      g->nodes[o->from].slots[o->index].slot_variable_node_id == i,
 		      "node %d: bad slot origin", (int)i);
 	}
 }
@@ -173,7 +172,8 @@ static void check_names(const struct objgraph_walk *w, size_t size)
 		if (w->origin[i].via == OBJGRAPH_UNREACHED) {
 			CHECK(rc == -ENOENT && !p, "unreached node %zu: rc %d", i, rc);
 			CHECK(objgraph_key(w, id, 0, &p, NULL, err, sizeof(err)) ==
-			      -ENOENT, "unreached node %zu has a key", i);
+				      -ENOENT,
+			      "unreached node %zu has a key", i);
 			continue;
 		}
 		CHECK(rc == 0, "node %zu: %s", i, err);
@@ -215,10 +215,10 @@ static int same_node(const struct objgraph_node *a,
 			return 0;
 	for (size_t i = 0; i < a->n_slots; i++)
 		if (a->slots[i].original_variable_node_id !=
-		    b->slots[i].original_variable_node_id ||
+			    b->slots[i].original_variable_node_id ||
 		    strcmp(a->slots[i].slot_name, b->slots[i].slot_name) ||
 		    a->slots[i].slot_variable_node_id !=
-		    b->slots[i].slot_variable_node_id)
+			    b->slots[i].slot_variable_node_id)
 			return 0;
 	return 1;
 }

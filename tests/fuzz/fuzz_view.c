@@ -66,8 +66,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char tmpdir[PATH_MAX];
 static unsigned long n_inputs, n_parsed, n_built; /* reported at exit */
-static struct bundle_reader *fixture[N_FIX]; /* a, b, c */
-static ino_t fixture_ino[N_FIX];               /* of their .index files */
+static struct bundle_reader *fixture[N_FIX];      /* a, b, c */
+static ino_t fixture_ino[N_FIX];                  /* of their .index files */
 static dev_t fixture_dev[N_FIX];
 static int verbose;
 
@@ -104,8 +104,13 @@ static void die(const char *what, const char *err)
 static void add_num(struct bundle_writer *w, const char *key, size_t key_len,
 		    int dtype, int rank, const int64_t *dims, unsigned salt)
 {
-	struct bundle_entry e = { .key = key, .key_len = key_len, .dtype = dtype,
-				  .rank = rank, .dims = (int64_t *)dims };
+	struct bundle_entry e = {
+		.key = key,
+		.key_len = key_len,
+		.dtype = dtype,
+		.rank = rank,
+		.dims = (int64_t *)dims,
+	};
 	size_t n = (size_t)bundle_num_elements(rank, dims) *
 		   (size_t)bundle_dtype_size(dtype);
 	uint8_t *buf = malloc(n + 1);
@@ -119,9 +124,13 @@ static void add_num(struct bundle_writer *w, const char *key, size_t key_len,
 static void add_strings(struct bundle_writer *w, const char *key, int rank,
 			const int64_t *dims, const char *const *strs, size_t n)
 {
-	struct bundle_entry e = { .key = key, .key_len = strlen(key),
-				  .dtype = BUNDLE_DT_STRING, .rank = rank,
-				  .dims = (int64_t *)dims };
+	struct bundle_entry e = {
+		.key = key,
+		.key_len = strlen(key),
+		.dtype = BUNDLE_DT_STRING,
+		.rank = rank,
+		.dims = (int64_t *)dims,
+	};
 	size_t lens[8], len;
 	uint8_t *buf;
 
@@ -143,10 +152,15 @@ static void add_partitioned(struct bundle_writer *w, const char *name,
 {
 	struct bundle_extent xs[8][4];
 	struct bundle_slice sl[8];
-	struct bundle_entry e = { .key = name, .key_len = strlen(name),
-				  .dtype = BUNDLE_DT_FLOAT, .rank = rank,
-				  .dims = (int64_t *)dims, .n_slices = n_slices,
-				  .slices = sl };
+	struct bundle_entry e = {
+		.key = name,
+		.key_len = strlen(name),
+		.dtype = BUNDLE_DT_FLOAT,
+		.rank = rank,
+		.dims = (int64_t *)dims,
+		.n_slices = n_slices,
+		.slices = sl,
+	};
 
 	for (size_t s = 0; s < n_slices; s++) {
 		sl[s].rank = rank;
@@ -196,8 +210,8 @@ static struct bundle_writer *open_writer(const char *rel)
 static void write_source_a(void)
 {
 	static const int64_t d0[1] = { 0 }, d1[1] = { 1 }, d2[1] = { 2 },
-		d3[1] = { 3 }, d4[1] = { 4 }, d23[2] = { 2, 3 },
-		dbig[1] = { 70000 }, d43[2] = { 4, 3 };
+			     d3[1] = { 3 }, d4[1] = { 4 }, d23[2] = { 2, 3 },
+			     dbig[1] = { 70000 }, d43[2] = { 4, 3 };
 	static const int64_t part_ext[] = { 0, 2, 0, -1, 2, 2, 0, -1 };
 	static const char *const strs[] = { "hello", "" };
 	static const char *const graph[] = { "object graph bytes" };
@@ -254,8 +268,8 @@ static void make_dir(const char *rel)
 static void write_source_b(void)
 {
 	static const int64_t d0_5[2] = { 0, 5 }, d1[1] = { 1 }, d2[1] = { 2 },
-		d4[1] = { 4 }, d23[2] = { 2, 3 }, d32[2] = { 3, 2 },
-		d26[2] = { 2, 6 };
+			     d4[1] = { 4 }, d23[2] = { 2, 3 }, d32[2] = { 3, 2 },
+			     d26[2] = { 2, 6 };
 	static const int64_t part_ext[] = { 0, -1, 0, 2, 0, -1, 2, 2,
 					    0, -1, 4, 2 };
 	static const char state[] =
@@ -274,7 +288,9 @@ static void write_source_b(void)
 	add_num(w, "zero", 4, BUNDLE_DT_INT32, 2, d0_5, 2);
 	add_num(w, "global_step", 11, BUNDLE_DT_INT64, 0, NULL, 2);
 	add_num(w, "x/Adam", 6, BUNDLE_DT_FLOAT, 1, d4, 2);
-	add_num(w, "\x01" "ctl", 4, BUNDLE_DT_UINT8, 1, d1, 2);
+	add_num(w, "\x01"
+		   "ctl",
+		4, BUNDLE_DT_UINT8, 1, d1, 2);
 	finish(w, "source b");
 }
 
@@ -400,7 +416,8 @@ static void write_source_c(void)
 static void cleanup(void)
 {
 	fprintf(stderr, "fuzz_view: %lu inputs: %lu mappings inside the fixtures, "
-		"%lu views built and checked\n", n_inputs, n_parsed, n_built);
+			"%lu views built and checked\n",
+		n_inputs, n_parsed, n_built);
 	for (int i = 0; i < N_FIX; i++)
 		bundle_close(fixture[i]);
 	if (tmpdir[0])
@@ -440,9 +457,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 /* ------------------------------------------------------ the model */
 
 struct expect {
-	char *name;        /* owned */
+	char *name; /* owned */
 	size_t name_len;
-	size_t source;     /* mapping source index */
+	size_t source;                  /* mapping source index */
 	const struct bundle_entry *src; /* in the fixture reader */
 };
 
@@ -495,7 +512,7 @@ static void expect_tensor(struct model *md, const struct bundle_reader *r,
 
 		CHECK(!bundle_slice_key_encode(e->key, e->key_len, &e->slices[i],
 					       &ok, &ol) &&
-		      !bundle_slice_key_encode(name, len, &e->slices[i], &nk, &nl),
+			      !bundle_slice_key_encode(name, len, &e->slices[i], &nk, &nl),
 		      "slice key");
 		p = bundle_find(r, ok, ol);
 		CHECK(p, "fixture piece missing");
@@ -587,13 +604,14 @@ static void same_shape(const struct bundle_entry *a, const struct bundle_entry *
 		       const char *what)
 {
 	CHECK(a->dtype == b->dtype && a->rank == b->rank &&
-	      (!a->rank || !memcmp(a->dims, b->dims, (size_t)a->rank * 8)) &&
-	      a->n_slices == b->n_slices, "%s: dtype/shape differ", what);
+		      (!a->rank || !memcmp(a->dims, b->dims, (size_t)a->rank * 8)) &&
+		      a->n_slices == b->n_slices,
+	      "%s: dtype/shape differ", what);
 	for (size_t i = 0; i < a->n_slices; i++)
 		CHECK(a->slices[i].rank == b->slices[i].rank &&
-		      (!a->rank ||
-		       !memcmp(a->slices[i].extents, b->slices[i].extents,
-			       (size_t)a->rank * sizeof(struct bundle_extent))),
+			      (!a->rank ||
+			       !memcmp(a->slices[i].extents, b->slices[i].extents,
+				       (size_t)a->rank * sizeof(struct bundle_extent))),
 		      "%s: slice %zu differs", what, i);
 	if (!a->n_slices)
 		CHECK(a->size == b->size && a->crc32c == b->crc32c,
@@ -634,7 +652,8 @@ static uint8_t *check_window(const struct view *v, const struct view_tensor *t,
 			(size_t)len, got) == len,
 	      "short view_read of '%s'", t->name);
 	CHECK(pread_all(t->source_fd, want, (size_t)len,
-			t->source_entry->offset + off) == 0, "source read");
+			t->source_entry->offset + off) == 0,
+	      "source read");
 	CHECK(!memcmp(got, want, (size_t)len),
 	      "tensor '%s': merged bytes [%lld, +%lld) differ from source '%s'",
 	      t->name, (long long)off, (long long)len, t->source_key);
@@ -669,7 +688,7 @@ static void check_tensors(const struct view *v, const struct mapping *m,
 		CHECK(t.source == x->source, "tensor '%s': source %zu, expected %zu",
 		      t.name, t.source, x->source);
 		CHECK(t.source_key_len == x->src->key_len &&
-		      !memcmp(t.source_key, x->src->key, t.source_key_len),
+			      !memcmp(t.source_key, x->src->key, t.source_key_len),
 		      "tensor '%s': from '%s', expected '%s'", t.name,
 		      t.source_key, x->src->key);
 		CHECK(e->key_len == t.name_len && !memcmp(e->key, t.name, t.name_len),
@@ -686,7 +705,7 @@ static void check_tensors(const struct view *v, const struct mapping *m,
 		f = view_file_at(v, 1 + (size_t)e->shard_id);
 		CHECK(f->kind == VIEW_FILE_DATA, "shard is not a data file");
 		CHECK(e->offset >= 0 && (uint64_t)e->offset <= f->size &&
-		      (uint64_t)e->size <= f->size - (uint64_t)e->offset,
+			      (uint64_t)e->size <= f->size - (uint64_t)e->offset,
 		      "tensor '%s' [%lld, +%lld) outside data file of %llu bytes",
 		      t.name, (long long)e->offset, (long long)e->size,
 		      (unsigned long long)f->size);
@@ -703,7 +722,7 @@ static void check_tensors(const struct view *v, const struct mapping *m,
 		got = check_window(v, &t, 0, e->size);
 		CHECK(bundle_tensor_crc(e->dtype, bundle_num_elements(e->rank, e->dims),
 					got, (size_t)e->size, &crc) == 0 &&
-		      crc == bundle_crc_unmask(e->crc32c),
+			      crc == bundle_crc_unmask(e->crc32c),
 		      "tensor '%s': CRC mismatch", t.name);
 		free(got);
 	}
@@ -749,7 +768,7 @@ static void check_index(const struct view *v)
 		same_shape(a, t.entry, t.name);
 		if (!a->n_slices)
 			CHECK(a->shard_id == t.entry->shard_id &&
-			      a->offset == t.entry->offset,
+				      a->offset == t.entry->offset,
 			      "index location of '%s' differs", t.name);
 	}
 	bundle_index_free(idx);
@@ -784,11 +803,12 @@ static void check_files(const struct view *v, const char *prefix, int layout)
 			*w = '\0';
 			snprintf(want, sizeof(want),
 				 "model_checkpoint_path: \"%s\"\n"
-				 "all_model_checkpoint_paths: \"%s\"\n", q, q);
+				 "all_model_checkpoint_paths: \"%s\"\n",
+				 q, q);
 			CHECK(f->kind == VIEW_FILE_STATE &&
-			      !strcmp(f->name, "checkpoint") && f->mem &&
-			      f->size == strlen(want) &&
-			      !memcmp(f->mem, want, f->size),
+				      !strcmp(f->name, "checkpoint") && f->mem &&
+				      f->size == strlen(want) &&
+				      !memcmp(f->mem, want, f->size),
 			      "checkpoint file: %.*s", (int)f->size,
 			      (const char *)f->mem);
 		} else if (i + 1 < nf) {
@@ -797,14 +817,15 @@ static void check_files(const struct view *v, const char *prefix, int layout)
 			snprintf(want, sizeof(want), "%s.data-%05zu-of-%05zu",
 				 prefix, i - 1, nf - 2);
 			CHECK(f->kind == VIEW_FILE_DATA && !f->mem &&
-			      !strcmp(f->name, want), "data file '%s'", f->name);
+				      !strcmp(f->name, want),
+			      "data file '%s'", f->name);
 			CHECK(layout == MAPPING_LAYOUT_SHARDS || !src,
 			      "single layout has a source path");
 			if (src) {
 				struct stat st;
 
 				CHECK(stat(src, &st) == 0 &&
-				      (uint64_t)st.st_size == f->size,
+					      (uint64_t)st.st_size == f->size,
 				      "'%s' mirrors '%s' of another size", f->name,
 				      src);
 				free(src);
@@ -817,7 +838,7 @@ static void check_files(const struct view *v, const char *prefix, int layout)
 	}
 	for (size_t i = 0; i < view_num_warnings(v); i++)
 		CHECK(!strncmp(view_warning(v, i), MAP_NAME ":", 9) &&
-		      strstr(view_warning(v, i), ": warning: "),
+			      strstr(view_warning(v, i), ": warning: "),
 		      "warning '%s'", view_warning(v, i));
 }
 
@@ -830,7 +851,7 @@ static void check_range(const struct view *v, size_t fi, uint64_t off,
 	const struct view_file *f = view_file_at(v, fi);
 	struct view_piece pieces[MAX_PIECES], one;
 	const size_t want = off >= f->size ? 0
-			  : (size_t)(len < f->size - off ? len : f->size - off);
+					   : (size_t)(len < f->size - off ? len : f->size - off);
 	uint8_t *a = malloc(want + 1), *b = malloc(want + 1);
 	size_t n, n1, total = 0;
 	int rc;
@@ -860,8 +881,9 @@ static void check_range(const struct view *v, size_t fi, uint64_t off,
 		CHECK(rc == -E2BIG, "max 1 with %zu pieces: rc %d", n, rc);
 	else
 		CHECK(rc == 0 && n1 == n &&
-		      (!n || (one.fd == pieces[0].fd && one.off == pieces[0].off &&
-			      one.len == pieces[0].len)), "max 1: rc %d", rc);
+			      (!n || (one.fd == pieces[0].fd && one.off == pieces[0].off &&
+				      one.len == pieces[0].len)),
+		      "max 1: rc %d", rc);
 	free(a);
 	free(b);
 }
@@ -903,7 +925,8 @@ static void check_ranges(const struct view *v, struct rng *r, int rounds)
 			check_range(v, fi, off, len);
 		}
 		CHECK(view_map_range(v, fi, 0, 1, &p, 0, &n) ==
-		      (size ? -E2BIG : 0), "max 0");
+			      (size ? -E2BIG : 0),
+		      "max 0");
 	}
 	/* non-data files: map_range refuses, view_read copies */
 	for (size_t fi = 0; fi < nf; fi += nf - 1) {
@@ -917,11 +940,12 @@ static void check_ranges(const struct view *v, struct rng *r, int rounds)
 		CHECK(view_map_range(v, fi, 0, 1, &p, 1, &n) == -EINVAL,
 		      "map_range on a memory file");
 		got = view_read(v, fi, off, sizeof(buf), buf);
-		CHECK(got == (int64_t)(off >= f->size ? 0
-			      : f->size - off < sizeof(buf) ? f->size - off
-							    : sizeof(buf)) &&
-		      !memcmp(buf, f->mem + (off < f->size ? off : 0),
-			      (size_t)got), "read of '%s'", f->name);
+		CHECK(got == (int64_t)(off >= f->size                ? 0
+				       : f->size - off < sizeof(buf) ? f->size - off
+								     : sizeof(buf)) &&
+			      !memcmp(buf, f->mem + (off < f->size ? off : 0),
+				      (size_t)got),
+		      "read of '%s'", f->name);
 	}
 	CHECK(view_read(v, nf, 0, 1, (uint8_t[1]){ 0 }) == -EINVAL,
 	      "read past the last file");
@@ -984,10 +1008,15 @@ static int next_fd(void)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const src_line[N_FIX] = {
-		"source a = a\n", "source b = b\n", "source c = c\n",
+		"source a = a\n",
+		"source b = b\n",
+		"source c = c\n",
 	};
 	static const char *const prefixes[4] = {
-		NULL, "merged.ckpt", "checkpoint", "q\"b s",
+		NULL,
+		"merged.ckpt",
+		"checkpoint",
+		"q\"b s",
 	};
 	static const int layouts[4] = { -1, MAPPING_LAYOUT_SINGLE,
 					MAPPING_LAYOUT_SHARDS, 7 };
@@ -1067,7 +1096,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		      "rc %d without a message", rc);
 		CHECK(v == NULL, "*out set on failure");
 		CHECK(!expect_ok, "view_build failed where mapping.md says it "
-		      "succeeds: %s", err);
+				  "succeeds: %s",
+		      err);
 		goto out;
 	}
 	CHECK(expect_ok, "view_build succeeded where mapping.md says it fails");

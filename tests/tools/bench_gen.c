@@ -50,10 +50,17 @@ static int parse_size(const char *s, uint64_t *out)
 	if (errno)
 		return -1;
 	switch (*end) {
-	case 'T': case 't': mul <<= 10; /* fall through */
-	case 'G': case 'g': mul <<= 10; /* fall through */
-	case 'M': case 'm': mul <<= 10; /* fall through */
-	case 'K': case 'k': mul <<= 10; end++; break;
+	case 'T':
+	case 't': mul <<= 10; /* fall through */
+	case 'G':
+	case 'g': mul <<= 10; /* fall through */
+	case 'M':
+	case 'm': mul <<= 10; /* fall through */
+	case 'K':
+	case 'k':
+		mul <<= 10;
+		end++;
+		break;
 	case '\0': break;
 	default: return -1;
 	}

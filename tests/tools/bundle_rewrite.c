@@ -23,8 +23,7 @@ static int copy_all(struct bundle_reader *r, struct bundle_writer *w,
 		}
 		rc = e->n_slices ? 0 : bundle_read_tensor(r, e, buf, err, errlen);
 		/* A failed add is sticky: finish reports its message. */
-		if (rc == 0 && bundle_writer_add(w, e, buf, e->n_slices ? 0 :
-						 (size_t)e->size))
+		if (rc == 0 && bundle_writer_add(w, e, buf, e->n_slices ? 0 : (size_t)e->size))
 			rc = bundle_writer_finish(w, err, errlen);
 		free(buf);
 		if (rc)

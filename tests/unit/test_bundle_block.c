@@ -38,8 +38,7 @@ static const uint8_t *build_many(struct block_builder *bb, int interval,
 				  (const uint8_t *)val, strlen(val));
 	}
 	assert_int_equal(block_builder_size(bb),
-			 bb->buf.len + 4 * (size_t)((N_KEYS + interval - 1) /
-						    interval) + 4);
+			 bb->buf.len + 4 * (size_t)((N_KEYS + interval - 1) / interval) + 4);
 	return block_builder_finish(bb, len);
 }
 

@@ -87,7 +87,8 @@ static void test_crc_zeros_vs_buffers(void **state)
 							    (size_t)sizes[i]);
 
 			assert_int_equal(bundle_crc32c_zeros(seeds[s],
-							     sizes[i]), want);
+							     sizes[i]),
+					 want);
 		}
 	}
 	assert_int_equal(bundle_crc32c_zeros(0, 32), 0x8A9136AAu);
@@ -112,7 +113,8 @@ static void test_crc_zeros_composes(void **state)
 	assert_int_equal(bundle_crc32c_zeros(0x1234u, 0), 0x1234u);
 	/* The largest n is fine too (just 64 rounds). */
 	assert_int_equal(bundle_crc32c_zeros(bundle_crc32c_zeros(0,
-						UINT64_MAX), 1),
+								 UINT64_MAX),
+					     1),
 			 bundle_crc32c_zeros(bundle_crc32c_zeros(0, 1),
 					     UINT64_MAX));
 }

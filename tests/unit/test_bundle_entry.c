@@ -72,13 +72,13 @@ static void test_entry_partitioned_slices(void **state)
 	struct bundle_extent x1[2] = { { 4, 0 }, { 0, -1 } };
 	struct bundle_slice sl[2] = { { 2, x0 }, { 2, x1 } };
 	int64_t dims[2] = { 4, 3 };
-	struct bundle_entry e = { .dtype = 1, .rank = 2, .dims = dims,
-				  .n_slices = 2, .slices = sl }, d;
+	struct bundle_entry e = { .dtype = 1, .rank = 2, .dims = dims, .n_slices = 2, .slices = sl }, d;
 	/* {0,4} -> 0A 02 10 04; whole dim -> 0A 00; {4,0} -> 0A 04 08 04 10 00 */
 	static const uint8_t want[] = {
 		0x08, 0x01, 0x12, 0x08, 0x12, 0x02, 0x08, 0x04, 0x12, 0x02, 0x08,
 		0x03, 0x3A, 0x06, 0x0A, 0x02, 0x10, 0x04, 0x0A, 0x00, 0x3A, 0x08,
-		0x0A, 0x04, 0x08, 0x04, 0x10, 0x00, 0x0A, 0x00 };
+		0x0A, 0x04, 0x08, 0x04, 0x10, 0x00, 0x0A, 0x00
+	};
 	struct arena a = { 0 };
 	uint8_t *out;
 	size_t len;
@@ -192,11 +192,14 @@ static void test_tensor_crc_rejects_bad_strings(void **state)
 
 	(void)state;
 	assert_int_equal(bundle_tensor_crc(BUNDLE_DT_STRING, 1, bad_sum,
-					   sizeof(bad_sum), &crc), -EBADMSG);
+					   sizeof(bad_sum), &crc),
+			 -EBADMSG);
 	assert_int_equal(bundle_tensor_crc(BUNDLE_DT_STRING, 1, too_long,
-					   sizeof(too_long), &crc), -EBADMSG);
+					   sizeof(too_long), &crc),
+			 -EBADMSG);
 	assert_int_equal(bundle_tensor_crc(BUNDLE_DT_STRING, 2, too_long, 1,
-					   &crc), -EBADMSG);
+					   &crc),
+			 -EBADMSG);
 }
 
 static void test_tensor_crc_numeric(void **state)

@@ -179,9 +179,11 @@ static void test_objgraph_keras_corpus(void **state)
 
 	(void)state;
 	assert_int_equal(objgraph_read_bytes(r, &raw, &raw_len, err,
-					     sizeof(err)), 0);
+					     sizeof(err)),
+			 0);
 	assert_int_equal(objgraph_parse("keras", raw, raw_len, &g, err,
-					sizeof(err)), 0);
+					sizeof(err)),
+			 0);
 	check_tf_graph(r, g, &n_keys);
 	/* every tensor but the graph itself is some attribute's */
 	assert_int_equal(n_keys, bundle_num_entries(r) - 1);
@@ -212,16 +214,19 @@ static void test_objgraph_serving_corpus_noncanonical(void **state)
 
 	(void)state;
 	assert_int_equal(objgraph_read_bytes(r, &raw, &raw_len, err,
-					     sizeof(err)), 0);
+					     sizeof(err)),
+			 0);
 	assert_int_equal(objgraph_parse("serving", raw, raw_len, &g, err,
-					sizeof(err)), 0);
+					sizeof(err)),
+			 0);
 	check_tf_graph(r, g, &n_keys);
 	assert_int_equal(n_keys, bundle_num_entries(r) - 1);
 	once = roundtrip(g, &once_len);
 	assert_int_equal(once_len, raw_len);
 	assert_memory_not_equal(once, raw, raw_len);
 	assert_int_equal(objgraph_parse("once", once, once_len, &g2, err,
-					sizeof(err)), 0);
+					sizeof(err)),
+			 0);
 	twice = roundtrip(g2, &twice_len);
 	assert_int_equal(twice_len, once_len);
 	assert_memory_equal(twice, once, once_len);
@@ -266,13 +271,11 @@ static struct objgraph_attr a6[] = { { ".TENSORS", "", "k6", 0 },
 static struct objgraph_node small_nodes[] = {
 	{ .n_children = 2, .children = c0, .has_checkpoint_values = 1 },
 	{ .n_children = 3, .children = c1, .has_checkpoint_values = 1 },
-	{ .n_children = 1, .children = c2, .n_slots = 1, .slots = s2,
-	  .has_checkpoint_values = 0 },
+	{ .n_children = 1, .children = c2, .n_slots = 1, .slots = s2, .has_checkpoint_values = 0 },
 	{ .n_attrs = 1, .attrs = a3, .has_checkpoint_values = 1 },
 	{ .n_attrs = 1, .attrs = a4, .has_checkpoint_values = 1 },
 	{ .n_attrs = 1, .attrs = a5, .has_checkpoint_values = 1 },
-	{ .n_attrs = 2, .attrs = a6, .saver_name = "saver",
-	  .saver_object_name = "ve", .has_checkpoint_values = OBJGRAPH_UNSET },
+	{ .n_attrs = 2, .attrs = a6, .saver_name = "saver", .saver_object_name = "ve", .has_checkpoint_values = OBJGRAPH_UNSET },
 };
 static const struct objgraph small = { 7, small_nodes };
 
@@ -325,7 +328,8 @@ static void test_objgraph_small_graph_roundtrip(void **state)
 	(void)state;
 	once = roundtrip(&small, &n1);
 	assert_int_equal(objgraph_parse("small", once, n1, &g, err,
-					sizeof(err)), 0);
+					sizeof(err)),
+			 0);
 	twice = roundtrip(g, &n2);
 	assert_int_equal(n1, n2);
 	assert_memory_equal(once, twice, n1);
@@ -345,8 +349,7 @@ static void test_objgraph_present_empty_fields(void **state)
 					0x0a, 0x04, 0x2a, 0x02, 0x08, 0x01,
 					0x0a, 0x00 };
 	struct objgraph_node n[3] = {
-		{ .saver_name = "", .saver_object_name = "",
-		  .has_checkpoint_values = 0 },
+		{ .saver_name = "", .saver_object_name = "", .has_checkpoint_values = 0 },
 		{ .has_checkpoint_values = 1 },
 		{ .has_checkpoint_values = OBJGRAPH_UNSET },
 	};
@@ -369,8 +372,7 @@ static void test_objgraph_present_empty_fields(void **state)
  */
 static void test_objgraph_breadth_first_wins(void **state)
 {
-	struct objgraph_child r[] = { { 1, "a" }, { 2, "b" }, { 3, "x" },
-				      { 3, "y" } };
+	struct objgraph_child r[] = { { 1, "a" }, { 2, "b" }, { 3, "x" }, { 3, "y" } };
 	struct objgraph_child one[] = { { 2, "deep" } };
 	struct objgraph_node n[4] = {
 		{ .n_children = 4, .children = r },
@@ -414,7 +416,9 @@ static void test_objgraph_empty_local_name(void **state)
  */
 static void test_objgraph_deep_chain(void **state)
 {
-	enum { N = 100000 };
+	enum {
+		N = 100000
+	};
 	struct objgraph_node *n = calloc(N, sizeof(*n));
 	struct objgraph_child *c = calloc(N, sizeof(*c));
 	const struct objgraph g = { N, n };
@@ -472,7 +476,9 @@ static struct bundle_reader *bundle_with(const char *name, int dtype,
 	int64_t dims[1] = { 2 };
 	struct bundle_entry e = { .key = OBJGRAPH_TENSOR_KEY,
 				  .key_len = strlen(OBJGRAPH_TENSOR_KEY),
-				  .dtype = dtype, .rank = rank, .dims = dims };
+				  .dtype = dtype,
+				  .rank = rank,
+				  .dims = dims };
 	struct bundle_writer *wr;
 	struct bundle_reader *r;
 	char prefix[512];
@@ -537,7 +543,8 @@ static void test_objgraph_read_wrong_tensors(void **state)
 			  -EBADMSG, "of rank 1, not a scalar string");
 	free(enc);
 	assert_int_equal(bundle_string_encode(junk, &junk_len, 1, &enc,
-					      &enc_len), 0);
+					      &enc_len),
+			 0);
 	expect_read_error(bundle_with("junk", BUNDLE_DT_STRING, 0, enc, enc_len),
 			  -EBADMSG, "not a serialized TrackableObjectGraph");
 	free(enc);

@@ -20,7 +20,7 @@
 static char err[BUNDLE_ERR_MAX];
 
 static void expect_refused(const struct objgraph *g, int code,
-			 const char *frag)
+			   const char *frag)
 {
 	uint8_t *out = NULL;
 	size_t len;
@@ -67,7 +67,7 @@ static void test_check_dangling_child(void **state)
 	(void)state;
 	rc[1].node_id = 3;
 	expect_refused(&g3, -EBADMSG,
-		     "node 0: child 1 refers to node 3, the graph has 3 nodes");
+		       "node 0: child 1 refers to node 3, the graph has 3 nodes");
 	rc[1].node_id = -1;
 	expect_refused(&g3, -EBADMSG, "refers to node -1");
 }
@@ -97,10 +97,10 @@ static void test_check_slot_ids_out_of_range(void **state)
 	nodes[0].n_slots = 1;
 	nodes[0].slots = &s;
 	expect_refused(&g3, -EBADMSG,
-		     "node 0: slot variable 0 refers to node 3, the graph has 3 nodes");
+		       "node 0: slot variable 0 refers to node 3, the graph has 3 nodes");
 	s = (struct objgraph_slot){ 7, "m", 2 };
 	expect_refused(&g3, -EBADMSG,
-		     "slot variable's original variable 0 refers to node 7");
+		       "slot variable's original variable 0 refers to node 7");
 }
 
 static void test_check_slot_variable_named_twice(void **state)
@@ -122,7 +122,7 @@ static void test_check_slot_variable_named_twice(void **state)
 	four[2].n_slots = 2;
 	s[0].slot_variable_node_id = s[1].slot_variable_node_id = 3;
 	expect_refused(&g4, -EBADMSG,
-		     "node 2: slot variable 1 is node 3, the slot variable of another reference too");
+		       "node 2: slot variable 1 is node 3, the slot variable of another reference too");
 }
 
 static void test_check_bad_text(void **state)
@@ -224,7 +224,8 @@ static void expect_parse(const struct wire *w, int code, const char *frag)
 
 	err[0] = '\0';
 	assert_int_equal(objgraph_parse("hostile", w->b, w->n, &g, err,
-					sizeof(err)), code);
+					sizeof(err)),
+			 code);
 	if (code) {
 		assert_null(g);
 		if (!strstr(err, frag))
@@ -301,7 +302,8 @@ static void test_parse_over_the_size_limit(void **state)
 	(void)state;
 	/* the length is checked first, so b is never read past its 1 byte */
 	assert_int_equal(objgraph_parse("big", b, (size_t)OBJGRAPH_MAX_BYTES + 1,
-					&g, err, sizeof(err)), -EINVAL);
+					&g, err, sizeof(err)),
+			 -EINVAL);
 	assert_null(g);
 	assert_non_null(strstr(err, "over protobuf's 2 GiB limit"));
 }
@@ -312,7 +314,9 @@ static void test_parse_over_the_size_limit(void **state)
  */
 static void test_parse_many_empty_nodes(void **state)
 {
-	enum { N = 200000 };
+	enum {
+		N = 200000
+	};
 	uint8_t *b = malloc(2 * N);
 	struct objgraph *g;
 
@@ -323,7 +327,8 @@ static void test_parse_many_empty_nodes(void **state)
 		b[2 * i + 1] = 0x00;
 	}
 	assert_int_equal(objgraph_parse("many", b, 2 * N, &g, err,
-					sizeof(err)), 0);
+					sizeof(err)),
+			 0);
 	assert_int_equal(g->n_nodes, N);
 	objgraph_free(g);
 	free(b);

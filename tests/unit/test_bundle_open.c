@@ -89,16 +89,19 @@ static void test_open_file_regular_only_and_never_blocking(void **state)
 	/* a FIFO with no writer: refused at once (open would block without O_NONBLOCK) */
 	assert_int_equal(mkfifo(at("fifo"), 0644), 0);
 	assert_int_equal(bundle_open_file(at("fifo"), "data shard", 0, &size, err,
-					  sizeof(err)), -EINVAL);
+					  sizeof(err)),
+			 -EINVAL);
 	expect_msg(err, "fifo': cannot open data shard: not a regular file (a FIFO)");
 	assert_int_equal(bundle_open_file("/dev/null", "index", 0, &size, err,
-					  sizeof(err)), -EINVAL);
+					  sizeof(err)),
+			 -EINVAL);
 	assert_string_equal(err, "'/dev/null': cannot open index: not a regular file (a character device)");
 	assert_int_equal(bundle_open_file(dir, "index", 0, &size, err, sizeof(err)),
 			 -EISDIR);
 	expect_msg(err, "cannot open index: not a regular file (a directory)");
 	assert_int_equal(bundle_open_file(at("none"), "index", 0, &size, err,
-					  sizeof(err)), -ENOENT);
+					  sizeof(err)),
+			 -ENOENT);
 	expect_msg(err, "none': cannot open index: No such file or directory");
 	assert_int_equal(size, 5); /* untouched on failure */
 }
@@ -120,7 +123,8 @@ static void test_open_file_public(void **state)
 	/* the file's own mode */
 	write_file(at("p0640"), "x", 1, 0640);
 	assert_int_equal(bundle_open_file(at("p0640"), "data shard", BUNDLE_OPEN_PUBLIC,
-					  &size, err, sizeof(err)), -EACCES);
+					  &size, err, sizeof(err)),
+			 -EACCES);
 	snprintf(want, sizeof(want), "'%s/p0640': this data shard is not readable by every user (mode 0640), and allow_other would show it to all: chmod o+r '%s/p0640', or mount without allow_other",
 		 dir, dir);
 	assert_string_equal(err, want);
@@ -136,7 +140,8 @@ static void test_open_file_public(void **state)
 	write_file(secret, "secret", 6, 0644);
 	assert_int_equal(symlink(secret, at("link")), 0);
 	assert_int_equal(bundle_open_file(at("link"), "index", BUNDLE_OPEN_PUBLIC, &size,
-					  err, sizeof(err)), -EACCES);
+					  err, sizeof(err)),
+			 -EACCES);
 	snprintf(want, sizeof(want), "'%s/link' (really '%s'): this index is in '%s', which not every user may enter (mode 0700), and allow_other would show it to all: chmod o+x '%s', or mount without allow_other",
 		 dir, secret, priv, priv);
 	assert_string_equal(err, want);
@@ -149,7 +154,8 @@ static void test_open_file_public(void **state)
 	close(fd);
 	assert_int_equal(chmod(secret, 0600), 0);
 	assert_int_equal(bundle_open_file(at("link"), "index", BUNDLE_OPEN_PUBLIC, &size,
-					  err, sizeof(err)), -EACCES);
+					  err, sizeof(err)),
+			 -EACCES);
 	snprintf(real, sizeof(real), "(really '%s'): this index is not readable by every user (mode 0600)",
 		 secret);
 	expect_msg(err, real);
@@ -182,11 +188,13 @@ static void test_state_file_public_fifo_and_cap(void **state)
 	assert_int_equal(bundle_open(sub, &r, err, sizeof(err)), 0);
 	bundle_close(r);
 	assert_int_equal(bundle_open_flags(sub, BUNDLE_OPEN_PUBLIC, &r, err,
-					   sizeof(err)), -EACCES);
+					   sizeof(err)),
+			 -EACCES);
 	expect_msg(err, "/sd/checkpoint': this 'checkpoint' state file is not readable by every user (mode 0600)");
 	write_state(sub, "model_checkpoint_path: \"m\"\n", 0644);
 	assert_int_equal(bundle_open_flags(sub, BUNDLE_OPEN_PUBLIC, &r, err,
-					   sizeof(err)), 0);
+					   sizeof(err)),
+			 0);
 	assert_int_equal(bundle_num_entries(r), 2);
 	bundle_close(r);
 
@@ -305,7 +313,10 @@ static void test_index_read_from_fd(void **state)
 		CKPTFS_CORPUS_DIR "/tfx_estimator_tf1/model.ckpt-1000.index",
 		CKPTFS_CORPUS_DIR "/tfx_keras_tf2/variables.index",
 	};
-	enum { N = 1500, KEY = 200 };
+	enum {
+		N = 1500,
+		KEY = 200
+	};
 	struct fixture_tensor *many = calloc(N, sizeof(*many));
 	char *keys = malloc((size_t)N * (KEY + 1)), err[BUNDLE_ERR_MAX], idx[600];
 	uint8_t *buf;
@@ -352,16 +363,17 @@ static void test_index_read_from_fd(void **state)
 	assert_int_equal(write(fd, buf, len - TABLE_FOOTER_SIZE),
 			 (ssize_t)(len - TABLE_FOOTER_SIZE));
 	assert_int_equal(pwrite(fd, buf + len - TABLE_FOOTER_SIZE, TABLE_FOOTER_SIZE,
-				(off_t)4 << 30), TABLE_FOOTER_SIZE);
+				(off_t)4 << 30),
+			 TABLE_FOOTER_SIZE);
 	close(fd);
 	free(buf);
 	fd = open(at("holey.index"), O_RDONLY);
 	{
 		struct table_contents c;
 
-		assert_int_equal(table_read_fd("holey", fd, ((uint64_t)4 << 30) +
-					       TABLE_FOOTER_SIZE, &c, err,
-					       sizeof(err)), 0);
+		assert_int_equal(table_read_fd("holey", fd, ((uint64_t)4 << 30) + TABLE_FOOTER_SIZE, &c, err,
+					       sizeof(err)),
+				 0);
 		assert_int_equal(c.n, N + 1); /* the header and the tensors */
 		table_contents_release(&c);
 	}
@@ -422,8 +434,12 @@ static void test_index_handle_beyond_file(void **state)
 static void test_huge_num_shards(void **state)
 {
 	struct bundle_index_builder *b;
-	struct bundle_entry e = { .dtype = BUNDLE_DT_UINT8, .rank = 1,
-				  .dims = (int64_t[]){ 1 }, .size = 1 };
+	struct bundle_entry e = {
+		.dtype = BUNDLE_DT_UINT8,
+		.rank = 1,
+		.dims = (int64_t[]){ 1 },
+		.size = 1,
+	};
 	char err[BUNDLE_ERR_MAX], *name;
 	struct bundle_reader *r;
 	uint8_t *idx;

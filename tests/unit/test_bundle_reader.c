@@ -57,10 +57,20 @@ static void write_small(const char *prefix)
 	static const float a[2] = { 1.0f, 2.0f };
 	static const char *strs[] = { "x", "" };
 	static const size_t lens[] = { 1, 0 };
-	struct bundle_entry ea = { .key = "a", .key_len = 1, .dtype = 1,
-				   .rank = 1, .dims = (int64_t[]){ 2 } };
-	struct bundle_entry es = { .key = "s", .key_len = 1, .dtype = 7,
-				   .rank = 1, .dims = (int64_t[]){ 2 } };
+	struct bundle_entry ea = {
+		.key = "a",
+		.key_len = 1,
+		.dtype = 1,
+		.rank = 1,
+		.dims = (int64_t[]){ 2 },
+	};
+	struct bundle_entry es = {
+		.key = "s",
+		.key_len = 1,
+		.dtype = 7,
+		.rank = 1,
+		.dims = (int64_t[]){ 2 },
+	};
 	struct bundle_writer *w;
 	char err[BUNDLE_ERR_MAX];
 	uint8_t *sb;
@@ -143,7 +153,8 @@ static void write_raw_index(const char *name, const char **keys,
 
 	for (size_t i = 0; i < n; i++)
 		assert_int_equal(table_builder_add(b, (const uint8_t *)keys[i],
-						   strlen(keys[i]), vals[i], vlens[i]), 0);
+						   strlen(keys[i]), vals[i], vlens[i]),
+				 0);
 	assert_int_equal(table_builder_finish(b, &buf, &len), 0);
 	write_file(at(name), buf, len);
 	table_builder_free(b);
@@ -276,8 +287,14 @@ static void test_resolve_directory_forms(void **state)
 static void test_writer_zeros_are_holes_with_right_crc(void **state)
 {
 	const int64_t n = 64LL << 20;
-	struct bundle_entry z = { .key = "z", .key_len = 1, .dtype = 4, .rank = 1,
-				  .dims = (int64_t[]){ n }, .size = n };
+	struct bundle_entry z = {
+		.key = "z",
+		.key_len = 1,
+		.dtype = 4,
+		.rank = 1,
+		.dims = (int64_t[]){ n },
+		.size = n,
+	};
 	struct bundle_writer *w;
 	struct bundle_reader *r;
 	char err[BUNDLE_ERR_MAX];
@@ -294,7 +311,8 @@ static void test_writer_zeros_are_holes_with_right_crc(void **state)
 	assert_true(st.st_blocks < 64);
 	assert_int_equal(bundle_open(at("zz"), &r, err, sizeof(err)), 0);
 	assert_int_equal(bundle_read_tensor(r, bundle_find(r, "z", 1), buf, err,
-					    sizeof(err)), 0);
+					    sizeof(err)),
+			 0);
 	bundle_close(r);
 	free(buf);
 }

@@ -82,15 +82,19 @@ static void test_slice_key_signed_vectors(void **state)
 		uint8_t bytes[10];
 		size_t n;
 	} vec[] = {
-		{ 0, { 0x80 }, 1 }, { 5, { 0x85 }, 1 }, { 63, { 0xBF }, 1 },
-		{ -1, { 0x7F }, 1 }, { -64, { 0x40 }, 1 },
-		{ 64, { 0xC0, 0x40 }, 2 }, { 1000, { 0xC3, 0xE8 }, 2 },
+		{ 0, { 0x80 }, 1 },
+		{ 5, { 0x85 }, 1 },
+		{ 63, { 0xBF }, 1 },
+		{ -1, { 0x7F }, 1 },
+		{ -64, { 0x40 }, 1 },
+		{ 64, { 0xC0, 0x40 }, 2 },
+		{ 1000, { 0xC3, 0xE8 }, 2 },
 		{ 8192, { 0xE0, 0x20, 0x00 }, 3 },
 		{ 2147483648LL, { 0xF8, 0x80, 0, 0, 0 }, 5 },
-		{ -65, { 0x3F, 0xBF }, 2 }, { -2048, { 0x38, 0x00 }, 2 },
+		{ -65, { 0x3F, 0xBF }, 2 },
+		{ -2048, { 0x38, 0x00 }, 2 },
 		{ 0x424242, { 0xF0, 0x42, 0x42, 0x42 }, 4 },
-		{ INT64_MAX, { 0xFF, 0xC0, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
-			       0xFF, 0xFF }, 10 },
+		{ INT64_MAX, { 0xFF, 0xC0, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF }, 10 },
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(vec) / sizeof(*vec); i++) {
@@ -106,8 +110,12 @@ static void test_slice_key_signed_vectors(void **state)
 
 static void test_slice_key_decode_rejects_garbage(void **state)
 {
-	static const char *bad[] = { "", "\x01", "\x00" "abc",
-				     "\x00" "a\x00\x02", "\x00" "a\x00\x01\x01" };
+	static const char *bad[] = { "", "\x01", "\x00"
+						 "abc",
+				     "\x00"
+				     "a\x00\x02",
+				     "\x00"
+				     "a\x00\x01\x01" };
 	static const size_t len[] = { 0, 1, 4, 4, 5 };
 	struct bundle_slice s;
 	char *name;
@@ -116,7 +124,8 @@ static void test_slice_key_decode_rejects_garbage(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
 		assert_int_equal(bundle_slice_key_decode(bad[i], len[i], &name,
-							 &n, &s), -EBADMSG);
+							 &n, &s),
+				 -EBADMSG);
 }
 
 int main(void)

@@ -30,21 +30,90 @@ static const uint8_t entry_a_val[] = { 0x08, 0x01, 0x12, 0x00, 0x28, 0x04,
 				       0x35, 0x81, 0xA5, 0xDA, 0x2B };
 static const uint8_t minimal[117] = {
 	/* 000 data block: "" -> header, "a" -> entry */
-	0x00, 0x00, 0x06, 0x08, 0x01, 0x1A, 0x02, 0x08, 0x01,
-	0x00, 0x01, 0x0B, 0x61, 0x08, 0x01, 0x12, 0x00, 0x28, 0x04,
-	0x35, 0x81, 0xA5, 0xDA, 0x2B,
-	0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
-	0x00, 0x74, 0xEF, 0x79, 0xB2,
+	0x00,
+	0x00,
+	0x06,
+	0x08,
+	0x01,
+	0x1A,
+	0x02,
+	0x08,
+	0x01,
+	0x00,
+	0x01,
+	0x0B,
+	0x61,
+	0x08,
+	0x01,
+	0x12,
+	0x00,
+	0x28,
+	0x04,
+	0x35,
+	0x81,
+	0xA5,
+	0xDA,
+	0x2B,
+	0x00,
+	0x00,
+	0x00,
+	0x00,
+	0x01,
+	0x00,
+	0x00,
+	0x00,
+	0x00,
+	0x74,
+	0xEF,
+	0x79,
+	0xB2,
 	/* 025 metaindex */
-	0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
-	0x00, 0xC0, 0xF2, 0xA1, 0xB0,
+	0x00,
+	0x00,
+	0x00,
+	0x00,
+	0x01,
+	0x00,
+	0x00,
+	0x00,
+	0x00,
+	0xC0,
+	0xF2,
+	0xA1,
+	0xB0,
 	/* 032 index: "b" -> (0, 32) */
-	0x00, 0x01, 0x02, 0x62, 0x00, 0x20,
-	0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
-	0x00, 0x30, 0xD3, 0x69, 0x1C,
+	0x00,
+	0x01,
+	0x02,
+	0x62,
+	0x00,
+	0x20,
+	0x00,
+	0x00,
+	0x00,
+	0x00,
+	0x01,
+	0x00,
+	0x00,
+	0x00,
+	0x00,
+	0x30,
+	0xD3,
+	0x69,
+	0x1C,
 	/* 045 footer */
-	0x25, 0x08, 0x32, 0x0E,
-	[0x45 + 40] = 0x57, 0xFB, 0x80, 0x8B, 0x24, 0x75, 0x47, 0xDB,
+	0x25,
+	0x08,
+	0x32,
+	0x0E,
+	[0x45 + 40] = 0x57,
+	0xFB,
+	0x80,
+	0x8B,
+	0x24,
+	0x75,
+	0x47,
+	0xDB,
 };
 
 /* tensorflow/rust regression-model variables.index (§9.1), 142 bytes. */
@@ -106,7 +175,8 @@ static uint8_t *reencode(const struct table_contents *c, size_t *len)
 		assert_int_equal(table_builder_add(b, c->kvs[i].key,
 						   c->kvs[i].key_len,
 						   c->kvs[i].val,
-						   c->kvs[i].val_len), 0);
+						   c->kvs[i].val_len),
+				 0);
 	assert_int_equal(table_builder_finish(b, &out, len), 0);
 	table_builder_free(b);
 	return out;
@@ -167,7 +237,8 @@ static void test_table_minimal_bundle(void **state)
 
 	(void)state;
 	assert_int_equal(table_builder_add(b, (const uint8_t *)"", 0,
-					   header_val, sizeof(header_val)), 0);
+					   header_val, sizeof(header_val)),
+			 0);
 	assert_int_equal(table_builder_add(b, (const uint8_t *)"a", 1,
 					   entry_a_val, sizeof(entry_a_val)),
 			 0);
@@ -310,19 +381,22 @@ static void add_many(struct table_builder *b, uint8_t *big)
 	char key[32];
 
 	assert_int_equal(table_builder_add(b, (const uint8_t *)"", 0,
-					   header_val, sizeof(header_val)), 0);
+					   header_val, sizeof(header_val)),
+			 0);
 	for (size_t i = 0; i < N_SMALL; i++) {
 		snprintf(key, sizeof(key), "v/%06zu", i);
 		fill_val(val, sizeof(val), i);
 		assert_int_equal(table_builder_add(b, (const uint8_t *)key,
 						   strlen(key), val,
-						   sizeof(val)), 0);
+						   sizeof(val)),
+				 0);
 		if (i == N_SMALL / 2) {
 			strcat(key, "~big");
 			fill_val(big, BIG_VAL, 99);
 			assert_int_equal(table_builder_add(b,
-					(const uint8_t *)key, strlen(key),
-					big, BIG_VAL), 0);
+							   (const uint8_t *)key, strlen(key),
+							   big, BIG_VAL),
+					 0);
 		}
 	}
 }
@@ -349,7 +423,8 @@ static size_t block_sizes(const uint8_t *buf, size_t len, size_t *counts,
 		assert_true(n < max);
 		counts[n] = 0;
 		assert_int_equal(block_iter_init(&data, buf + off,
-						 (size_t)size), 0);
+						 (size_t)size),
+				 0);
 		while (block_iter_next(&data) == 1)
 			counts[n]++;
 		block_iter_release(&data);
@@ -434,9 +509,11 @@ static size_t blocks_after(size_t alen, size_t blen)
 
 	assert_non_null(v);
 	assert_int_equal(table_builder_add(b, (const uint8_t *)"a", 1, v,
-					   alen), 0);
+					   alen),
+			 0);
 	assert_int_equal(table_builder_add(b, (const uint8_t *)"b", 1, v,
-					   blen), 0);
+					   blen),
+			 0);
 	assert_int_equal(table_builder_finish(b, &out, &len), 0);
 	table_builder_free(b);
 	n = block_sizes(out, len, counts, 4);
@@ -476,9 +553,11 @@ static void check_separators(const char *k1, size_t l1, const char *k2,
 
 	assert_non_null(big);
 	assert_int_equal(table_builder_add(b, (const uint8_t *)k1, l1,
-					   (const uint8_t *)"v", 1), 0);
+					   (const uint8_t *)"v", 1),
+			 0);
 	assert_int_equal(table_builder_add(b, (const uint8_t *)k2, l2,
-					   big, BIG_VAL), 0);
+					   big, BIG_VAL),
+			 0);
 	assert_int_equal(table_builder_finish(b, &out, &len), 0);
 	table_builder_free(b);
 	f = out + len - TABLE_FOOTER_SIZE;
@@ -528,21 +607,26 @@ static void test_table_builder_rejects_order(void **state)
 
 	(void)state;
 	assert_int_equal(table_builder_add(b, (const uint8_t *)"b", 1,
-					   NULL, 0), 0);
+					   NULL, 0),
+			 0);
 	assert_int_equal(table_builder_add(b, (const uint8_t *)"b", 1,
-					   NULL, 0), -EINVAL);
+					   NULL, 0),
+			 -EINVAL);
 	/* Sticky: a good key afterwards still fails, and so does finish. */
 	assert_int_equal(table_builder_add(b, (const uint8_t *)"c", 1,
-					   NULL, 0), -EINVAL);
+					   NULL, 0),
+			 -EINVAL);
 	assert_int_equal(table_builder_finish(b, &out, &len), -EINVAL);
 	assert_null(out);
 	table_builder_free(b);
 
 	b = table_builder_new();
 	assert_int_equal(table_builder_add(b, (const uint8_t *)"b", 1,
-					   NULL, 0), 0);
+					   NULL, 0),
+			 0);
 	assert_int_equal(table_builder_add(b, (const uint8_t *)"a", 1,
-					   NULL, 0), -EINVAL);
+					   NULL, 0),
+			 -EINVAL);
 	table_builder_free(b); /* freeing unfinished is fine */
 	table_builder_free(NULL);
 }

@@ -216,7 +216,8 @@ static void test_parser_map_kinds(void **state)
 		     "map s:w -> v\n"
 		     "map s:b:c -> d:e\n"
 		     "map \"s:a b\" -> \"c d\"\n"
-		     "map s:x/ -> \"/\"\n", NULL);
+		     "map s:x/ -> \"/\"\n",
+		     NULL);
 	assert_int_equal(m->n_maps, 8);
 	check_map(m, 0, 0, MAPPING_MAP_ROOT, "/", "", 2, 9);
 	check_map(m, 1, 0, MAPPING_MAP_ROOT, "/", "t/", 3, 9);
@@ -242,7 +243,8 @@ static void test_parser_sources_resolved_after_the_file(void **state)
 		     "map a:x -> z\n"
 		     "source b = q\n"
 		     "exclude *:s\n"
-		     "exclude a:t\n", NULL);
+		     "exclude a:t\n",
+		     NULL);
 	assert_int_equal(m->n_sources, 2);
 	assert_int_equal(m->maps[0].source, 1);
 	assert_int_equal(m->maps[1].source, 0);
@@ -258,7 +260,8 @@ static void test_parser_source_names(void **state)
 
 	(void)state;
 	m = parse_ok("source _ = p\nsource A.b-c_9 = p\nsource a.. = p\n"
-		     "map A.b-c_9:x -> y\n", NULL);
+		     "map A.b-c_9:x -> y\n",
+		     NULL);
 	assert_string_equal(m->sources[1].name, "A.b-c_9");
 	assert_int_equal(m->maps[0].source, 1);
 	mapping_free(m);
@@ -464,7 +467,8 @@ static void test_parser_quotes_words_short(void **state)
 		     "t.conf:1:1: error: unknown directive 'a\\tb' (expected source, map, exclude, prefix or layout)");
 	expect_error(OK2 "map \"a:x\ty\" -> z/\n",
 		     "t.conf:3:16: error: tensor 'x\\ty' must map to a tensor name, not to scope 'z/' (end FROM with '/' to map a whole scope)");
-	expect_error(OK2 "map b" "01234567890123456789012345678901234567890123456789:x -> y\n",
+	expect_error(OK2 "map b"
+			 "01234567890123456789012345678901234567890123456789:x -> y\n",
 		     "t.conf:3:5: error: unknown source 'b012345678901234567890123456789012345678...'");
 }
 
@@ -528,7 +532,8 @@ static void test_parser_buffer_edges(void **state)
 
 	(void)state;
 	assert_int_equal(mapping_parse_buffer("b", text, 25, NULL, &m, err,
-					      sizeof(err)), 0);
+					      sizeof(err)),
+			 0);
 	assert_int_equal(m->n_maps, 1);
 	assert_string_equal(m->maps[0].to, "z");
 	mapping_free(m);
@@ -538,10 +543,12 @@ static void test_parser_buffer_edges(void **state)
 	assert_string_equal(err,
 			    "<buffer>:3:1: error: unknown directive 'bogus' (expected source");
 	assert_int_equal(mapping_parse_buffer("b", text, sizeof(text) - 1,
-					      NULL, &m, NULL, 0), -EINVAL);
+					      NULL, &m, NULL, 0),
+			 -EINVAL);
 	assert_null(m);
 	assert_int_equal(mapping_parse_buffer("b", NULL, 0, NULL, &m, err,
-					      sizeof(err)), -EINVAL);
+					      sizeof(err)),
+			 -EINVAL);
 	assert_string_equal(err, "b: error: no 'source' lines: nothing to mount");
 	mapping_free(NULL);
 }
@@ -594,7 +601,8 @@ static void test_parser_file_in_current_directory(void **state)
 	assert_int_equal(chdir(dir), 0);
 	write_file("merge.conf", example);
 	assert_int_equal(mapping_parse_file("merge.conf", &m, err,
-					    sizeof(err)), 0);
+					    sizeof(err)),
+			 0);
 	check_example(m, "");
 	mapping_free(m);
 	assert_int_equal(unlink("merge.conf"), 0);
@@ -652,7 +660,8 @@ static void test_diag_formats(void **state)
 			 -EINVAL);
 	assert_string_equal(buf, "f.conf:3:7: error: unknown source 'c'");
 	assert_int_equal(mapping_diag(buf, sizeof(buf), 0, &line, "warning",
-				      "exclude '%s' matches nothing", "x"), 0);
+				      "exclude '%s' matches nothing", "x"),
+			 0);
 	assert_string_equal(buf, "f.conf:3: warning: exclude 'x' matches nothing");
 	mapping_diag(buf, sizeof(buf), -1, &file, "error", "bad");
 	assert_string_equal(buf, "f.conf: error: bad");

@@ -33,8 +33,12 @@ static void expect(const char *s, unsigned flags, const char *want)
 static void test_escape_ordinary_names_unchanged(void **state)
 {
 	static const char *const names[] = {
-		"dense/kernel", "model/layer_1/.ATTRIBUTES/VARIABLE_VALUE",
-		"_CHECKPOINTABLE_OBJECT_GRAPH", "Ünïcödé/名前/😀", "a b-c.d:0", "",
+		"dense/kernel",
+		"model/layer_1/.ATTRIBUTES/VARIABLE_VALUE",
+		"_CHECKPOINTABLE_OBJECT_GRAPH",
+		"Ünïcödé/名前/😀",
+		"a b-c.d:0",
+		"",
 	};
 
 	(void)state;
@@ -54,7 +58,9 @@ static void test_escape_control_characters(void **state)
 	expect("\x7f\x01", 0, "\\x7f\\x01");
 	expect_len("a\0b", 3, 0, "a\\x00b");
 	/* C1 controls, as UTF-8: CSI (U+009B) and NEL (U+0085) */
-	expect("[\xc2\x9b" "2J]", 0, "[\\xc2\\x9b2J]");
+	expect("[\xc2\x9b"
+	       "2J]",
+	       0, "[\\xc2\\x9b2J]");
 	expect("\xc2\x85", 0, "\\xc2\\x85");
 	/* U+00A0 is the first character after C1: kept */
 	expect("\xc2\xa0", 0, "\xc2\xa0");
@@ -63,7 +69,9 @@ static void test_escape_control_characters(void **state)
 static void test_escape_broken_utf8(void **state)
 {
 	(void)state;
-	expect("a\xff" "b", 0, "a\\xffb");
+	expect("a\xff"
+	       "b",
+	       0, "a\\xffb");
 	/* a cut sequence, an overlong '/', a surrogate: byte by byte */
 	expect("\xe2\x82", 0, "\\xe2\\x82");
 	expect("\xc0\xaf", 0, "\\xc0\\xaf");
@@ -93,7 +101,8 @@ static void test_escape_cuts_between_characters(void **state)
 	assert_string_equal(util_escape(buf, sizeof(buf), "abc\ndefgh", 9, 0),
 			    "abc...");
 	assert_string_equal(util_escape(buf, sizeof(buf), "ab\xc3\xa9\xc3\xa9xyz",
-					9, 0), "ab\xc3\xa9...");
+					9, 0),
+			    "ab\xc3\xa9...");
 	assert_string_equal(util_escape(buf, sizeof(buf),
 					"ab\xe2\x82\xac\xe2\x82\xac", 8, 0),
 			    "ab...");

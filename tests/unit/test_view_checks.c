@@ -45,7 +45,8 @@ static int teardown(void **state)
 static void write_a(void)
 {
 	static const struct fixture_tensor a[] = {
-		{ "enc/w", 16, 0 }, { "global_step", 8, 0 },
+		{ "enc/w", 16, 0 },
+		{ "global_step", 8, 0 },
 	};
 
 	testutil_write_source(dir, "a", a, N(a));
@@ -176,14 +177,17 @@ static void write_graph_sources(void)
 {
 	static const struct fixture_tensor g[] = {
 		/* a uint8 vector under the graph's name: not a graph */
-		{ OBJECT_GRAPH, 8, 0 }, { "x/" OBJECT_GRAPH, 4, 0 }, { "w", 4, 0 },
+		{ OBJECT_GRAPH, 8, 0 },
+		{ "x/" OBJECT_GRAPH, 4, 0 },
+		{ "w", 4, 0 },
 	};
 	const char *strs[1] = { "\x0a\x05layer" };
 	size_t lens[1] = { 7 };
 	int64_t none[1] = { 0 };
 	struct bundle_entry e = { .key = OBJECT_GRAPH,
 				  .key_len = strlen(OBJECT_GRAPH),
-				  .dtype = BUNDLE_DT_STRING, .rank = 0,
+				  .dtype = BUNDLE_DT_STRING,
+				  .rank = 0,
 				  .dims = none };
 	struct bundle_writer *w;
 	char prefix[512], err[BUNDLE_ERR_MAX];
@@ -210,7 +214,8 @@ static void test_checks_object_graph_must_be_a_string_scalar(void **state)
 		     NULL, 0, NULL);
 	/* another tensor renamed to it: refused at the TO of its line */
 	expect_build("source g = g\nsource t = tf2\n\n"
-		     "map g:w -> " OBJECT_GRAPH "\n", NULL, -EINVAL,
+		     "map g:w -> " OBJECT_GRAPH "\n",
+		     NULL, -EINVAL,
 		     "t.conf:4:12: error: target '" OBJECT_GRAPH "' must be TF2's object graph, a string scalar, but tensor 'w' of source 'g' is uint8 of rank 1 (TensorFlow could not restore the merge)");
 	/* a tensor stored under the name, but not a string scalar */
 	expect_build("source g = g\nmap g:" OBJECT_GRAPH " -> " OBJECT_GRAPH "\n",
@@ -226,7 +231,9 @@ static void test_checks_object_graph_must_be_a_string_scalar(void **state)
 static void test_checks_messages_escape_names(void **state)
 {
 	static const struct fixture_tensor h[] = {
-		{ "a\nb", 4, 0 }, { "t\x1b]0;x\x07", 4, 0 }, { "back\\slash", 4, 0 },
+		{ "a\nb", 4, 0 },
+		{ "t\x1b]0;x\x07", 4, 0 },
+		{ "back\\slash", 4, 0 },
 	};
 
 	(void)state;

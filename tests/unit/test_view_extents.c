@@ -73,8 +73,11 @@ static void write_source(const char *name, const struct fixture_tensor *s,
 static void write_ab(void)
 {
 	static const struct fixture_tensor a[] = {
-		{ "t0", 100, 0 }, { "t1", 0, 0 }, { "t2", 37, 0 },
-		{ "t3", 1, 0 }, { "t4", 250, 0 },
+		{ "t0", 100, 0 },
+		{ "t1", 0, 0 },
+		{ "t2", 37, 0 },
+		{ "t3", 1, 0 },
+		{ "t4", 250, 0 },
 	};
 	static const struct fixture_tensor b[] = { { "u0", 64, 0 }, { "u1", 3, 0 } };
 
@@ -92,8 +95,11 @@ static void write_ab(void)
 static void write_gaps(void)
 {
 	static const struct fixture_tensor g[] = {
-		{ "x0", 16, 0 }, { "pad1", GAP_MAX + 1, 1 }, { "x1", 16, 0 },
-		{ "pad2", GAP_MAX, 1 }, { "x2", 16, 0 },
+		{ "x0", 16, 0 },
+		{ "pad1", GAP_MAX + 1, 1 },
+		{ "x1", 16, 0 },
+		{ "pad2", GAP_MAX, 1 },
+		{ "x2", 16, 0 },
 	};
 
 	write_source("g", g, N(g));
@@ -168,9 +174,13 @@ static void write_two_shards(void)
 		uint8_t *p = data[t[i].shard] + t[i].off;
 		int64_t dim = t[i].len;
 		struct bundle_entry e = {
-			.key = t[i].key, .key_len = strlen(t[i].key),
-			.dtype = BUNDLE_DT_UINT8, .rank = 1, .dims = &dim,
-			.shard_id = t[i].shard, .offset = t[i].off,
+			.key = t[i].key,
+			.key_len = strlen(t[i].key),
+			.dtype = BUNDLE_DT_UINT8,
+			.rank = 1,
+			.dims = &dim,
+			.shard_id = t[i].shard,
+			.offset = t[i].off,
 			.size = t[i].len,
 		};
 
@@ -179,7 +189,8 @@ static void write_two_shards(void)
 		assert_int_equal(bundle_index_builder_add(b, e.key, e.key_len, &e), 0);
 	}
 	assert_int_equal(bundle_index_builder_finish(b, &idx, &idx_len, err,
-						     sizeof(err)), 0);
+						     sizeof(err)),
+			 0);
 	bundle_index_builder_free(b);
 	for (int k = 0; k < 2; k++) {
 		snprintf(path, sizeof(path), "%s/s.data-%05d-of-00002", dir, k);
@@ -322,7 +333,8 @@ static void expect_tensor_bytes(const struct view *v, const struct mapping *m)
 		assert_non_null(got);
 		fixture_fill_pattern(want, m->sources[t.source].path, t.source_key, len);
 		assert_int_equal(view_read(v, file, (uint64_t)t.entry->offset,
-					   len, got), len);
+					   len, got),
+				 len);
 		assert_memory_equal(got, want, len);
 		assert_true((uint64_t)t.entry->offset + len <= file_size(v, file));
 		free(want);
@@ -513,11 +525,14 @@ static void test_extents_map_range_errors(void **state)
 	assert_int_equal(n, 2);
 	/* not data files */
 	assert_int_equal(view_map_range(f.v, lookup(f.v, "checkpoint"), 0, 1,
-					out, N(out), &n), -EINVAL);
+					out, N(out), &n),
+			 -EINVAL);
 	assert_int_equal(view_map_range(f.v, lookup(f.v, "model.ckpt.index"), 0,
-					1, out, N(out), &n), -EINVAL);
+					1, out, N(out), &n),
+			 -EINVAL);
 	assert_int_equal(view_map_range(f.v, view_num_files(f.v), 0, 1, out,
-					N(out), &n), -EINVAL);
+					N(out), &n),
+			 -EINVAL);
 	assert_int_equal(view_read(f.v, view_num_files(f.v), 0, 1, out), -EINVAL);
 	fx_free(&f);
 }
@@ -548,12 +563,14 @@ static void test_extents_zero_size_tensors(void **state)
 	expect_offset(f.v, "e0", 0, 0);
 	expect_offset(f.v, "e1", 0, 0);
 	assert_int_equal(view_map_range(f.v, data_file(f.v), 0, 10,
-					(struct view_piece[1]){ { 0 } }, 1, &n), 0);
+					(struct view_piece[1]){ { 0 } }, 1, &n),
+			 0);
 	assert_int_equal(n, 0);
 	assert_int_equal(view_read(f.v, data_file(f.v), 0, sizeof(buf), buf), 0);
 	fl = view_file_at(f.v, lookup(f.v, "model.ckpt.index"));
 	assert_int_equal(bundle_index_parse(fl->name, fl->mem, (size_t)fl->size,
-					    &idx, err, sizeof(err)), 0);
+					    &idx, err, sizeof(err)),
+			 0);
 	assert_int_equal(bundle_index_num_shards(idx), 1);
 	assert_int_equal(bundle_index_num_entries(idx), 2);
 	bundle_index_free(idx);
@@ -583,10 +600,12 @@ static void test_extents_read_clipped_and_past_eof(void **state)
 	/* the in-memory files clip the same way */
 	ix = view_file_at(f.v, lookup(f.v, "model.ckpt.index"));
 	assert_int_equal(view_read(f.v, lookup(f.v, "model.ckpt.index"),
-				   ix->size - 3, 100, buf), 3);
+				   ix->size - 3, 100, buf),
+			 3);
 	assert_memory_equal(buf, ix->mem + ix->size - 3, 3);
 	assert_int_equal(view_read(f.v, lookup(f.v, "model.ckpt.index"),
-				   ix->size, 100, buf), 0);
+				   ix->size, 100, buf),
+			 0);
 	assert_int_equal(view_read(f.v, 0, 1000, 10, buf), 0);
 	free(all);
 	fx_free(&f);
@@ -889,7 +908,8 @@ static void test_extents_checkpoint_text_escapes_newline(void **state)
 	write_ab();
 	assert_int_equal(mapping_parse_buffer("t.conf", ab_text,
 					      strlen(ab_text), dir, &m, err,
-					      sizeof(err)), 0);
+					      sizeof(err)),
+			 0);
 	rc = view_build(m, &opt, &v, err, sizeof(err));
 	if (rc == 0) {
 		static const char want[] =
@@ -937,7 +957,7 @@ static void test_extents_options_override(void **state)
 				   "prefix = m1\n"
 				   "layout = single\n";
 	struct view_options opt = { .prefix = "other",
-				     .layout = MAPPING_LAYOUT_SHARDS };
+				    .layout = MAPPING_LAYOUT_SHARDS };
 	struct fx f;
 
 	(void)state;
@@ -982,7 +1002,8 @@ static void test_extents_invalid_prefix_override_rejected(void **state)
 	write_ab();
 	assert_int_equal(mapping_parse_buffer("t.conf", ab_text,
 					      strlen(ab_text), dir, &m, err,
-					      sizeof(err)), 0);
+					      sizeof(err)),
+			 0);
 	for (size_t i = 0; i < N(bad); i++) {
 		struct view_options opt = { .prefix = bad[i], .layout = -1 };
 		struct view *v = (struct view *)&m;
@@ -1049,11 +1070,13 @@ static void test_extents_compact_keeps_serving(void **state)
 		fx_build(&f, text);
 		take_snapshot(f.v, &s);
 		assert_int_equal(view_map_range(f.v, 1, 10, 1000, before,
-						N(before), &nb), 0);
+						N(before), &nb),
+				 0);
 		view_compact(f.v);
 		expect_snapshot(f.v, &s);
 		assert_int_equal(view_map_range(f.v, 1, 10, 1000, after,
-						N(after), &na), 0);
+						N(after), &na),
+				 0);
 		assert_int_equal(na, nb);
 		for (size_t i = 0; i < na; i++) {
 			assert_int_equal(after[i].fd, before[i].fd);
@@ -1102,7 +1125,9 @@ static void test_extents_truncated_source_read_fails_eio(void **state)
 static void test_extents_deleted_sources_still_served(void **state)
 {
 	static const char *const files[] = {
-		"a.index", "a.data-00000-of-00001", "b.index",
+		"a.index",
+		"a.data-00000-of-00001",
+		"b.index",
 		"b.data-00000-of-00001",
 	};
 	static const char *const layouts[] = { "single", "shards" };

@@ -53,9 +53,13 @@ static void add_u8(struct bundle_writer *w, const char *source,
 		   const char *key, size_t len)
 {
 	int64_t dim = (int64_t)len;
-	struct bundle_entry e = { .key = key, .key_len = strlen(key),
-				  .dtype = BUNDLE_DT_UINT8, .rank = 1,
-				  .dims = &dim };
+	struct bundle_entry e = {
+		.key = key,
+		.key_len = strlen(key),
+		.dtype = BUNDLE_DT_UINT8,
+		.rank = 1,
+		.dims = &dim,
+	};
 	uint8_t *buf = malloc(len + 1);
 
 	assert_non_null(buf);
@@ -95,11 +99,15 @@ static void write_source(const char *name, const struct fixture_tensor *s,
 static void write_ab(void)
 {
 	static const struct fixture_tensor a[] = {
-		{ "enc/w", 16, 0 }, { "dec/w", 12, 0 }, { "global_step", 8, 0 },
+		{ "enc/w", 16, 0 },
+		{ "dec/w", 12, 0 },
+		{ "global_step", 8, 0 },
 		{ "enc/b", 8, 0 },
 	};
 	static const struct fixture_tensor b[] = {
-		{ "dec/w", 20, 0 }, { "global_step", 8, 0 }, { "head/bias", 4, 0 },
+		{ "dec/w", 20, 0 },
+		{ "global_step", 8, 0 },
+		{ "head/bias", 4, 0 },
 	};
 
 	write_source("a", a, N(a));
@@ -110,9 +118,12 @@ static void write_ab(void)
 static void write_opt(void)
 {
 	static const struct fixture_tensor s[] = {
-		{ "dense/kernel", 8, 0 }, { "dense/kernel/Adam", 8, 0 },
-		{ "dense/kernel/Adam_1", 8, 0 }, { "dense/bias", 4, 0 },
-		{ "dense/bias/Adam", 4, 0 }, { "global_step", 8, 0 },
+		{ "dense/kernel", 8, 0 },
+		{ "dense/kernel/Adam", 8, 0 },
+		{ "dense/kernel/Adam_1", 8, 0 },
+		{ "dense/bias", 4, 0 },
+		{ "dense/bias/Adam", 4, 0 },
+		{ "global_step", 8, 0 },
 	};
 
 	write_source("opt", s, N(s));
@@ -131,24 +142,30 @@ static void write_partitioned(void)
 {
 	static const float rows[2][4] = { { 1, 2, 3, 4 }, { 5, 6, 7, 8 } };
 	int64_t full_dims[2] = { 4, 2 }, piece_dims[2] = { 2, 2 };
-	struct bundle_entry full = { .key = "part", .key_len = 4,
-				     .dtype = BUNDLE_DT_FLOAT, .rank = 2,
-				     .dims = full_dims, .n_slices = 2,
-				     .slices = part_slices };
+	struct bundle_entry full = {
+		.key = "part",
+		.key_len = 4,
+		.dtype = BUNDLE_DT_FLOAT,
+		.rank = 2,
+		.dims = full_dims,
+		.n_slices = 2,
+		.slices = part_slices,
+	};
 	struct bundle_writer *w = writer_open("p");
 
 	assert_int_equal(bundle_writer_add(w, &full, NULL, 0), 0);
 	for (int k = 0; k < 2; k++) {
-		struct bundle_entry e = { .dtype = BUNDLE_DT_FLOAT, .rank = 2,
-					  .dims = piece_dims };
+		struct bundle_entry e = { .dtype = BUNDLE_DT_FLOAT, .rank = 2, .dims = piece_dims };
 		char *key;
 
 		assert_int_equal(bundle_slice_key_encode("part", 4,
 							 &part_slices[k], &key,
-							 &e.key_len), 0);
+							 &e.key_len),
+				 0);
 		e.key = key;
 		assert_int_equal(bundle_writer_add(w, &e, rows[k],
-						   sizeof(rows[k])), 0);
+						   sizeof(rows[k])),
+				 0);
 		free(key);
 	}
 	add_u8(w, "p", "other", 8);
@@ -168,7 +185,8 @@ static void write_tf2_dims(int with_layer, int64_t *dims)
 	size_t lens[1] = { sizeof(graph_blob) - 1 };
 	struct bundle_entry e = { .key = OBJECT_GRAPH,
 				  .key_len = strlen(OBJECT_GRAPH),
-				  .dtype = BUNDLE_DT_STRING, .rank = 0,
+				  .dtype = BUNDLE_DT_STRING,
+				  .rank = 0,
 				  .dims = dims };
 	struct bundle_writer *w = writer_open("tf2");
 	uint8_t *enc;
@@ -354,7 +372,8 @@ static void expect_bytes_match_sources(const struct view *v,
 		assert_non_null(want);
 		assert_non_null(got);
 		assert_int_equal(bundle_read_tensor(r[t.source], src, want, err,
-						    sizeof(err)), 0);
+						    sizeof(err)),
+				 0);
 		assert_int_equal(view_read(v, data_file_for(v, t.entry),
 					   (uint64_t)t.entry->offset,
 					   (size_t)src->size, got),
@@ -438,8 +457,12 @@ static void test_plan_scope_to_scope(void **state)
 static void test_plan_scope_matches_whole_components(void **state)
 {
 	static const struct fixture_tensor s[] = {
-		{ "enc", 2, 0 }, { "enc.x", 3, 0 }, { "enc/a/b", 4, 0 }, { "enc/w", 5, 0 },
-		{ "enc0", 6, 0 }, { "encoder/w", 7, 0 },
+		{ "enc", 2, 0 },
+		{ "enc.x", 3, 0 },
+		{ "enc/a/b", 4, 0 },
+		{ "enc/w", 5, 0 },
+		{ "enc0", 6, 0 },
+		{ "encoder/w", 7, 0 },
 	};
 	static const char *const names[] = { "x/a/b", "x/w" };
 	struct fx f;
@@ -562,8 +585,14 @@ static void test_plan_excludes_hide_from_root_and_scope(void **state)
 {
 	/* "*" also matches '/', but the glob must match the whole name */
 	static const char *const names[] = {
-		"b/dec/w", "b/head/bias", "dense/bias", "dense/kernel",
-		"dense/kernel/Adam_1", "k/bias", "k/kernel", "k/kernel/Adam_1",
+		"b/dec/w",
+		"b/head/bias",
+		"dense/bias",
+		"dense/kernel",
+		"dense/kernel/Adam_1",
+		"k/bias",
+		"k/kernel",
+		"k/kernel/Adam_1",
 	};
 	struct fx f;
 
@@ -753,7 +782,8 @@ static void expect_partitioned(const struct view *v, size_t first,
 		assert_int_equal(t.name[0], '\0');
 		assert_int_equal(t.name[t.name_len], '\0');
 		assert_int_equal(bundle_slice_key_decode(t.name, t.name_len,
-							 &dname, &dlen, &s), 0);
+							 &dname, &dlen, &s),
+				 0);
 		assert_int_equal(dlen, strlen(name));
 		assert_memory_equal(dname, name, dlen);
 		k = s.extents[0].start == 0 ? 0 : 1;
@@ -1024,7 +1054,9 @@ static void test_plan_source_order_keeps_tensors(void **state)
 static void test_plan_error_tensor_not_found_case(void **state)
 {
 	static const struct fixture_tensor s[] = {
-		{ "enc/kernel", 8, 0 }, { "head/bias", 4, 0 }, { "global_step", 8, 0 },
+		{ "enc/kernel", 8, 0 },
+		{ "head/bias", 4, 0 },
+		{ "global_step", 8, 0 },
 	};
 
 	(void)state;
@@ -1073,7 +1105,8 @@ static void test_plan_error_partitioned_piece_is_not_a_tensor(void **state)
 static void test_plan_error_scope_not_found_missing_slash(void **state)
 {
 	static const struct fixture_tensor s[] = {
-		{ "encoder/dense/kernel", 8, 0 }, { "encoder/dense/bias", 4, 0 },
+		{ "encoder/dense/kernel", 8, 0 },
+		{ "encoder/dense/bias", 4, 0 },
 		{ "global_step", 8, 0 },
 	};
 
@@ -1264,7 +1297,8 @@ static void test_plan_source_directory_and_saved_model(void **state)
 	fp = fopen(path, "w");
 	assert_non_null(fp);
 	fputs("model_checkpoint_path: \"model-7\"\n"
-	      "all_model_checkpoint_paths: \"model-7\"\n", fp);
+	      "all_model_checkpoint_paths: \"model-7\"\n",
+	      fp);
 	fclose(fp);
 	fx_build(&f, "source c = ckdir\n"
 		     "source m = sm\n"
