@@ -222,15 +222,31 @@ static int check_metaindex(struct table_reader *tr, const struct handle *h)
 	struct block_iter it;
 	int rc;
 
+	struct bytebuf prev = { 0 };
+	int have_prev = 0;
+
 	rc = load_block(tr, part, h, &tr->blocks, &blk);
 	if (!rc) {
 		rc = block_iter_init(&it, blk.data, blk.len);
-		while (!rc && (rc = block_iter_next(&it)) == 1)
-			rc = 0;
+		while (!rc && (rc = block_iter_next(&it)) == 1) {
+			/* a sorted table, like the others: keys strictly increase */
+			if (have_prev && bundle_key_cmp((const char *)prev.data, prev.len,
+							(const char *)it.key.data,
+							it.key.len) >= 0) {
+				it.why = "keys out of order";
+				rc = -EBADMSG;
+				break;
+			}
+			prev.len = 0;
+			bytebuf_append(&prev, it.key.data, it.key.len);
+			rc = prev.err;
+			have_prev = 1;
+		}
 		if (rc)
 			rc = iter_err(tr, part, &it, rc);
 		block_iter_release(&it);
 	}
+	bytebuf_release(&prev);
 	free(blk.owned);
 	return rc;
 }
