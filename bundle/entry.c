@@ -76,9 +76,14 @@ static int decode_shape(const ShapeProto *s, struct arena *a,
 		return -ENOMEM;
 	for (size_t i = 0; i < s->n_dim; i++)
 		e->dims[i] = s->dim[i]->size;
+	for (int i = 0; i < e->rank; i++)
+		if (e->dims[i] < 0)
+			return bundle_errf(err, errlen, -EBADMSG,
+					   "invalid tensor shape (dimension %d is %lld)", i,
+					   (long long)e->dims[i]);
 	if (bundle_num_elements(e->rank, e->dims) < 0)
 		return bundle_errf(err, errlen, -EBADMSG,
-				   "invalid tensor shape (negative or overflowing dims)");
+				   "invalid tensor shape (more than 2^63 elements)");
 	return 0;
 }
 
@@ -111,10 +116,15 @@ static int decode_slices(const EntryProto *p, struct arena *a,
 
 			s->extents[d].start = x->start;
 			s->extents[d].length = has_len ? x->length : -1;
-			if (x->start < 0 || (has_len && x->length < 0) ||
-			    (!has_len && x->start != 0))
+			if (!has_len && x->start != 0)
 				return bundle_errf(err, errlen, -EBADMSG,
-						   "slice %zu has an invalid extent", i);
+						   "slice %zu has an invalid extent in dimension %zu (start %lld without a length)",
+						   i, d, (long long)x->start);
+			if (x->start < 0 || (has_len && x->length < 0))
+				return bundle_errf(err, errlen, -EBADMSG,
+						   "slice %zu has an invalid extent in dimension %zu (start %lld, length %lld)",
+						   i, d, (long long)x->start,
+						   has_len ? (long long)x->length : 0LL);
 		}
 	}
 	return 0;
@@ -141,12 +151,20 @@ static int check_fields(const EntryProto *p, char *err, size_t errlen)
 {
 	const char *name = bundle_dtype_name((int)p->dtype);
 
-	if (!name || bundle_dtype_size((int)p->dtype) < 0)
+	if (!name)
 		return bundle_errf(err, errlen, -ENOTSUP, "unknown dtype %d",
 				   (int)p->dtype);
-	if (p->shard_id < 0 || p->offset < 0 || p->size < 0)
-		return bundle_errf(err, errlen, -EBADMSG,
-				   "negative shard_id, offset or size");
+	/* known to TensorFlow, but never saved in a checkpoint (resource) */
+	if (bundle_dtype_size((int)p->dtype) < 0)
+		return bundle_errf(err, errlen, -ENOTSUP,
+				   "unsupported dtype %d (%s)", (int)p->dtype, name);
+	if (p->shard_id < 0)
+		return bundle_errf(err, errlen, -EBADMSG, "negative shard_id %d",
+				   (int)p->shard_id);
+	if (p->offset < 0 || p->size < 0)
+		return bundle_errf(err, errlen, -EBADMSG, "negative %s %lld",
+				   p->offset < 0 ? "offset" : "size",
+				   (long long)(p->offset < 0 ? p->offset : p->size));
 	return 0;
 }
 

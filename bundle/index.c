@@ -103,6 +103,27 @@ const struct bundle_entry *bundle_index_find(const struct bundle_index *idx,
 	return NULL;
 }
 
+/* "[start:length,-]" (a '-' is a whole dimension), as bundle_entry_name() */
+static const char *slice_text(const struct bundle_slice *s, char *buf,
+			      size_t len)
+{
+	size_t used = (size_t)snprintf(buf, len, "[");
+
+	for (int d = 0; d < s->rank && used < len; d++) {
+		if (s->extents[d].length < 0)
+			used += (size_t)snprintf(buf + used, len - used, "%s-",
+						 d ? "," : "");
+		else
+			used += (size_t)snprintf(buf + used, len - used,
+						 "%s%lld:%lld", d ? "," : "",
+						 (long long)s->extents[d].start,
+						 (long long)s->extents[d].length);
+	}
+	if (used < len)
+		snprintf(buf + used, len - used, "]");
+	return buf;
+}
+
 /* A piece must exist, be unclaimed, and match its full tensor. */
 static int check_piece(const struct bundle_index *idx,
 		       const struct bundle_entry *full,
@@ -110,7 +131,7 @@ static int check_piece(const struct bundle_index *idx,
 		       char *err, size_t errlen)
 {
 	const struct bundle_entry *p;
-	char *key;
+	char *key, text[256];
 	size_t len;
 	int rc;
 
@@ -121,13 +142,18 @@ static int check_piece(const struct bundle_index *idx,
 	free(key);
 	if (!p)
 		return bundle_errf(err, errlen, -EBADMSG,
-				   "'%s': partitioned tensor '%s': a piece is missing",
-				   idx->name, full->key);
-	if (claimed[p - idx->entries]++ || p->n_slices || p->dtype != full->dtype ||
-	    p->rank != full->rank)
+				   "'%s': partitioned tensor '%s': piece %s is missing",
+				   idx->name, full->key, slice_text(s, text, sizeof(text)));
+	if (claimed[p - idx->entries]++)
 		return bundle_errf(err, errlen, -EBADMSG,
-				   "'%s': partitioned tensor '%s': a piece is duplicated or does not match",
-				   idx->name, full->key);
+				   "'%s': partitioned tensor '%s': piece %s is listed twice",
+				   idx->name, full->key, slice_text(s, text, sizeof(text)));
+	if (p->n_slices || p->dtype != full->dtype || p->rank != full->rank)
+		return bundle_errf(err, errlen, -EBADMSG,
+				   "'%s': partitioned tensor '%s': piece %s does not match it (%s of rank %d; the tensor is %s of rank %d)",
+				   idx->name, full->key, slice_text(s, text, sizeof(text)),
+				   p->n_slices ? "partitioned" : bundle_dtype_name(p->dtype),
+				   p->rank, bundle_dtype_name(full->dtype), full->rank);
 	for (int d = 0; d < s->rank; d++) {
 		int64_t want = s->extents[d].length < 0 ? full->dims[d]
 							: s->extents[d].length;
@@ -289,19 +315,9 @@ const char *bundle_entry_name(const struct bundle_entry *e, char *buf,
 		snprintf(buf, len, "%s", e->key);
 		return buf;
 	}
-	used = (size_t)snprintf(buf, len, "%s[", name);
-	for (int d = 0; d < s.rank && used < len; d++) {
-		if (s.extents[d].length < 0)
-			used += (size_t)snprintf(buf + used, len - used, "%s-",
-						 d ? "," : "");
-		else
-			used += (size_t)snprintf(buf + used, len - used,
-						 "%s%lld:%lld", d ? "," : "",
-						 (long long)s.extents[d].start,
-						 (long long)s.extents[d].length);
-	}
+	used = (size_t)snprintf(buf, len, "%s", name);
 	if (used < len)
-		snprintf(buf + used, len - used, "]");
+		slice_text(&s, buf + used, len - used);
 	free(name);
 	free(s.extents);
 	return buf;

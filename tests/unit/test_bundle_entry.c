@@ -124,7 +124,7 @@ static void test_entry_rejects_bad_entries(void **state)
 	(void)state;
 	expect_bad(unknown_dtype, sizeof(unknown_dtype), -ENOTSUP, "unknown dtype 99");
 	expect_bad(invalid_dtype, sizeof(invalid_dtype), -ENOTSUP, "unknown dtype 0");
-	expect_bad(resource, sizeof(resource), -ENOTSUP, "unknown dtype 20");
+	expect_bad(resource, sizeof(resource), -ENOTSUP, "unsupported dtype 20 (resource)");
 	expect_bad(bad_size, sizeof(bad_size), -EBADMSG, "invalid size 4");
 	expect_bad(neg_dim, sizeof(neg_dim), -EBADMSG, "invalid tensor shape");
 	expect_bad(garbage, sizeof(garbage), -EBADMSG, "not a parseable");

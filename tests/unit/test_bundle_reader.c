@@ -226,7 +226,7 @@ static void test_reader_missing_piece(void **state)
 	(void)state;
 	write_raw_index("pc.index", keys, vals, lens, 2);
 	write_file(at("pc.data-00000-of-00001"), "", 0);
-	expect_open_error(at("pc"), -EBADMSG, "partitioned tensor 'p': a piece is missing");
+	expect_open_error(at("pc"), -EBADMSG, "partitioned tensor 'p': piece [0:4] is missing");
 }
 
 static void test_reader_detects_corruption_and_truncation_after_open(void **state)
