@@ -13,11 +13,8 @@ byte-identical (sha256) to what was recorded right after generation.
 
 from __future__ import annotations
 
-import dataclasses
 import os
-import shlex
 import shutil
-import subprocess
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -34,34 +31,14 @@ import tfgen  # noqa: E402
 from pylib import mounting  # noqa: E402
 from sourceguard import SourceGuard  # noqa: E402
 
-REPO = os.path.dirname(TESTS)
-CORPUS_DIR = os.path.join(REPO, "tests", "data", "corpus")
-# corpus id -> prefix relative to the corpus dir
-CORPUS = {
-    "serving_half_plus_two_tf1": "serving_half_plus_two_tf1/variables",
-    "serving_half_plus_two_tf2": "serving_half_plus_two_tf2/variables",
-    "tfx_estimator_tf1": "tfx_estimator_tf1/model.ckpt-1000",
-    "tfx_keras_tf2": "tfx_keras_tf2/variables",
-}
-CORPUS_IDS = ["corpus/" + c for c in CORPUS]
-CHECKPOINT_IDS = tfgen.FIXTURE_IDS + CORPUS_IDS
+from testenv import (CORPUS, CORPUS_DIR, CORPUS_IDS, REPO, Result,  # noqa: E402,F401
+                     _build_dir, _require_binary, run_command)
 
-COMMAND_TIMEOUT = 120
+CHECKPOINT_IDS = tfgen.FIXTURE_IDS + CORPUS_IDS
 
 
 # ---------------------------------------------------------------------------------------
 # binaries
-
-def _build_dir() -> str:
-    return os.path.abspath(os.environ.get("CKPTFS_BUILD", os.path.join(REPO, "build")))
-
-
-def _require_binary(path: str) -> str:
-    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-        pytest.fail(f"required binary missing or not executable: {path} "
-                    f"(build the project, or set CKPTFS_BUILD to the build dir)", pytrace=False)
-    return path
-
 
 @pytest.fixture(scope="session")
 def build_dir() -> str:
@@ -76,32 +53,6 @@ def ckptfs_bin(build_dir) -> str:
 @pytest.fixture(scope="session")
 def bundle_rewrite_bin(build_dir) -> str:
     return _require_binary(os.path.join(build_dir, "tests", "bundle_rewrite"))
-
-
-@dataclasses.dataclass
-class Result:
-    rc: int
-    stdout: bytes
-    stderr: str
-    argv: list
-
-    def __iter__(self):  # rc, out, err = run(...)
-        return iter((self.rc, self.stdout, self.stderr))
-
-    def describe(self) -> str:
-        out = self.stdout[:2000].decode("utf-8", "replace")
-        return (f"$ {shlex.join(self.argv)}\n-> exit {self.rc}\n--- stdout ---\n{out}\n"
-                f"--- stderr ---\n{self.stderr[:4000]}")
-
-
-def run_command(argv: list) -> Result:
-    argv = mounting.exec_prefix() + [str(a) for a in argv]
-    try:
-        p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
-                           timeout=COMMAND_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"timed out after {COMMAND_TIMEOUT}s: {shlex.join(argv)}")
-    return Result(p.returncode, p.stdout, p.stderr.decode("utf-8", "replace"), argv)
 
 
 @pytest.fixture(scope="session")

@@ -32,7 +32,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from conftest import CORPUS, _build_dir, _require_binary, run_command  # noqa: E402
+from testenv import CORPUS, _build_dir, _require_binary, run_command  # noqa: E402
 
 GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
