@@ -10,6 +10,7 @@
 #include "mapping/lexer.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,6 +73,50 @@ static int bad_char(const struct mapping_lexer *lx, int col, unsigned char c,
 			 "unexpected control character 0x%02x", c);
 }
 
+static size_t char_len(unsigned char c)
+{
+	return c < 0x80 ? 1 : c < 0xe0 ? 2
+		      : c < 0xf0       ? 3
+				       : 4;
+}
+
+/*
+ * Why the bytes at p (n available) are not UTF-8, at their column: a byte
+ * that cannot start a character, a sequence cut short by the end of the
+ * line, or the bytes of a broken sequence, naming the two ways a
+ * well-formed-looking sequence is still refused.
+ */
+static int bad_utf8(const struct mapping_lexer *lx, int col,
+		    const unsigned char *p, size_t n, char *err, size_t errlen)
+{
+	size_t want = char_len(*p), k = 1;
+	const char *why = "";
+	char bytes[24];
+
+	if (*p < 0xc2 || *p > 0xf4)
+		return lex_error(lx, col, err, errlen,
+				 "invalid UTF-8 byte 0x%02x (the mapping file must be UTF-8)",
+				 *p);
+	while (k < want && k < n && (p[k] & 0xc0) == 0x80)
+		k++;
+	if (k < want && k == n)
+		why = ", cut short";
+	else if (k < want)
+		k++; /* show the byte that broke it */
+	else if (*p == 0xed && p[1] >= 0xa0)
+		why = ", an encoded UTF-16 surrogate";
+	else if ((*p == 0xe0 && p[1] < 0xa0) || (*p == 0xf0 && p[1] < 0x90))
+		why = ", an overlong encoding";
+	else if (*p == 0xf4 && p[1] >= 0x90)
+		why = ", past U+10FFFF";
+	for (size_t i = 0, used = 0; i < k; i++)
+		used += (size_t)snprintf(bytes + used, sizeof(bytes) - used,
+					 "%s0x%02x", i ? " " : "", p[i]);
+	return lex_error(lx, col, err, errlen,
+			 "invalid UTF-8 sequence %s%s (the mapping file must be UTF-8)",
+			 bytes, why);
+}
+
 /* Check that [s, e) is UTF-8 text without control characters but tab. */
 static int check_text(const struct mapping_lexer *lx, const char *s,
 		      const char *e, char *err, size_t errlen)
@@ -84,20 +129,11 @@ static int check_text(const struct mapping_lexer *lx, const char *s,
 	for (; p < end; p += n, col++) {
 		n = util_utf8_len((const char *)p, (size_t)(end - p));
 		if (!n)
-			return lex_error(lx, col, err, errlen,
-					 "invalid UTF-8 byte 0x%02x (the mapping file must be UTF-8)",
-					 *p);
+			return bad_utf8(lx, col, p, (size_t)(end - p), err, errlen);
 		if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
 			return bad_char(lx, col, *p, err, errlen);
 	}
 	return 0;
-}
-
-static size_t char_len(unsigned char c)
-{
-	return c < 0x80 ? 1 : c < 0xe0 ? 2
-		      : c < 0xf0       ? 3
-				       : 4;
 }
 
 /* Copy the character at c to *w and step over it. */

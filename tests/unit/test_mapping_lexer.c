@@ -215,16 +215,16 @@ static void test_lexer_utf8_errors(void **state)
 	expect_error("a:\xc0\xaf\n",
 		     "t.conf:1:3: error: invalid UTF-8 byte 0xc0 (the mapping file must be UTF-8)");
 	expect_error("\xe0\x80\xaf\n",
-		     "t.conf:1:1: error: invalid UTF-8 byte 0xe0 (the mapping file must be UTF-8)");
+		     "t.conf:1:1: error: invalid UTF-8 sequence 0xe0 0x80 0xaf, an overlong encoding (the mapping file must be UTF-8)");
 	expect_error("\xed\xa0\x80\n",
-		     "t.conf:1:1: error: invalid UTF-8 byte 0xed (the mapping file must be UTF-8)");
+		     "t.conf:1:1: error: invalid UTF-8 sequence 0xed 0xa0 0x80, an encoded UTF-16 surrogate (the mapping file must be UTF-8)");
 	expect_error("\xf4\x90\x80\x80\n",
-		     "t.conf:1:1: error: invalid UTF-8 byte 0xf4 (the mapping file must be UTF-8)");
+		     "t.conf:1:1: error: invalid UTF-8 sequence 0xf4 0x90 0x80 0x80, past U+10FFFF (the mapping file must be UTF-8)");
 	/* Cut short by the end of the line, and inside a comment. */
 	expect_error("ok\na\xe6\x97\n",
-		     "t.conf:2:2: error: invalid UTF-8 byte 0xe6 (the mapping file must be UTF-8)");
+		     "t.conf:2:2: error: invalid UTF-8 sequence 0xe6 0x97, cut short (the mapping file must be UTF-8)");
 	expect_error("a # \xe9t\xe9\n",
-		     "t.conf:1:5: error: invalid UTF-8 byte 0xe9 (the mapping file must be UTF-8)");
+		     "t.conf:1:5: error: invalid UTF-8 sequence 0xe9 0x74 (the mapping file must be UTF-8)");
 	/* An encoding error is reported even after a quoting error. */
 	expect_error("\"abc \xff\n",
 		     "t.conf:1:6: error: invalid UTF-8 byte 0xff (the mapping file must be UTF-8)");
