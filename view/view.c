@@ -19,8 +19,9 @@ void view_tensor_at(const struct view *v, size_t i, struct view_tensor *out)
 
 	*out = (struct view_tensor){ t->key, t->key_len, &t->out, t->source,
 				     t->src->key, t->src->key_len, t->src,
-				     bundle_shard_fd(v->readers[t->source],
-						     t->src->shard_id) };
+				     t->synth ? v->graph_fd
+					      : bundle_shard_fd(v->readers[t->source],
+								t->src->shard_id) };
 }
 
 char *view_data_source_path(const struct view *v, size_t file)
@@ -32,6 +33,8 @@ char *view_data_source_path(const struct view *v, size_t file)
 	    v->layout != MAPPING_LAYOUT_SHARDS || !v->readers || !v->data[file].n)
 		return NULL;
 	d = &v->data[file];
+	if (d->source == LAYOUT_SYNTH)
+		return NULL; /* the rewritten object graph: in memory */
 	r = v->readers[d->source];
 	return bundle_shard_name(bundle_prefix(r), d->shard,
 				 bundle_num_shards(r));
