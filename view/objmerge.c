@@ -178,6 +178,40 @@ int objmerge_is_object_source(const struct view *v, size_t s)
 	return v->om && v->om->src[s].g;
 }
 
+static int32_t resolve_path(const struct objgraph *g, const char *path, size_t len);
+
+/* Whether any key of r starts with prefix (len bytes). */
+static int has_key_prefix(const struct bundle_reader *r, const char *prefix, size_t len)
+{
+	for (size_t i = 0; i < bundle_num_entries(r); i++) {
+		const struct bundle_entry *e = bundle_entry_at(r, i);
+
+		if (e->key_len >= len && !memcmp(e->key, prefix, len) && !bundle_entry_is_piece(e))
+			return 1;
+	}
+	return 0;
+}
+
+int objmerge_is_object_line(const struct view *v, size_t map)
+{
+	const struct mapping_map *mp = &v->m->maps[map];
+	const struct osrc *o;
+	size_t flen;
+
+	if (!objmerge_is_object_source(v, mp->source))
+		return 0;
+	if (mp->kind == MAPPING_MAP_ROOT)
+		return 1;
+	o = &v->om->src[mp->source];
+	flen = mp->from_len - (mp->kind == MAPPING_MAP_SCOPE);
+	if (resolve_path(o->g, mp->from, flen) >= 0)
+		return 1;
+	/* not an object: a tensor name or a scope of names, read by name */
+	if (mp->kind == MAPPING_MAP_TENSOR)
+		return bundle_find(v->readers[mp->source], mp->from, mp->from_len) == NULL;
+	return !has_key_prefix(v->readers[mp->source], mp->from, mp->from_len);
+}
+
 void objmerge_free(struct objmerge *om, size_t n_sources)
 {
 	if (!om)
@@ -539,7 +573,8 @@ int objmerge_map(struct view *v, size_t map, char *err, size_t errlen)
 	const struct mapping_map *mp = &v->m->maps[map];
 	const struct osrc *o = &om->src[mp->source];
 	size_t flen = mp->kind == MAPPING_MAP_ROOT ? 0 : mp->from_len - (mp->kind == MAPPING_MAP_SCOPE);
-	size_t tlen = mp->kind == MAPPING_MAP_TENSOR ? mp->to_len : mp->to_len ? mp->to_len - 1 : 0;
+	size_t tlen = mp->kind == MAPPING_MAP_TENSOR ? mp->to_len : mp->to_len ? mp->to_len - 1
+									       : 0;
 	int32_t node = resolve_path(o->g, mp->from, flen), mn;
 	char shown[VIEW_SHOWN_MAX], alt[1024];
 	int rc;
@@ -579,10 +614,10 @@ int objmerge_map(struct view *v, size_t map, char *err, size_t errlen)
 
 /* What objmerge_finish builds; freed by release(). */
 struct out {
-	struct objgraph g;     /* nodes and their arrays: owned */
-	int32_t *newid;        /* per merged node: its number, or -1 */
-	int32_t *order;        /* per number: the merged node */
-	char **keys;           /* owned: the regenerated keys, per attribute */
+	struct objgraph g; /* nodes and their arrays: owned */
+	int32_t *newid;    /* per merged node: its number, or -1 */
+	int32_t *order;    /* per number: the merged node */
+	char **keys;       /* owned: the regenerated keys, per attribute */
 	size_t n_keys;
 };
 

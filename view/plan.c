@@ -90,11 +90,11 @@ static void apply_excludes(struct plan *p)
 		size_t hits = 0;
 
 		for (size_t s = 0; s < m->n_sources; s++)
-			if (objmerge_is_object_source(p->v, s) &&
-			    (ex->source < 0 || (size_t)ex->source == s))
-				hits += objmerge_exclude(p->v, x, s);
-			else if (ex->source < 0 || (size_t)ex->source == s)
-				hits += exclude_source(p, s, x);
+			if (ex->source < 0 || (size_t)ex->source == s)
+				hits += exclude_source(p, s, x) +
+					(objmerge_is_object_source(p->v, s)
+						 ? objmerge_exclude(p->v, x, s)
+						 : 0);
 		/* a pattern as written in the mapping: only controls escaped */
 		if (!hits)
 			view_warn(p->v, &ex->pos, "exclude '%s:%s' matches no tensor",
@@ -359,7 +359,7 @@ static int resolve_maps(struct plan *p)
 	int rc = 0;
 
 	for (size_t i = 0; rc == 0 && i < m->n_maps; i++)
-		if (objmerge_is_object_source(p->v, m->maps[i].source))
+		if (objmerge_is_object_line(p->v, i))
 			rc = objmerge_map(p->v, i, p->err, p->errlen);
 		else
 			rc = m->maps[i].kind == MAPPING_MAP_TENSOR ? map_tensor(p, i)

@@ -87,6 +87,14 @@ int plan_add(struct view *v, size_t map, const struct bundle_entry *e,
  */
 int objmerge_open(struct view *v, char *err, size_t errlen);
 int objmerge_is_object_source(const struct view *v, size_t s);
+/*
+ * Whether map line `map` is read by object paths: a line of an object
+ * source whose FROM is the root or an object path, or is neither an
+ * object path nor a tensor name (or scope of names) of the source, so
+ * that its error speaks of objects. A line naming tensors of a TF2 source
+ * by key renames them by key, outside the graph.
+ */
+int objmerge_is_object_line(const struct view *v, size_t map);
 size_t objmerge_exclude(const struct view *v, size_t x, size_t s);
 int objmerge_map(struct view *v, size_t map, char *err, size_t errlen);
 int objmerge_finish(struct view *v, char *err, size_t errlen);
