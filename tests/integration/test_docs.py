@@ -408,7 +408,7 @@ MESSAGE_SOURCES = ["mapping/lexer.c", "mapping/directive.c", "mapping/parser.c",
                    "view/layout.c", "bundle/openfile.c", "bundle/resolve.c", "bundle/index.c",
                    "bundle/reader.c", "bundle/entry.c", "bundle/table_read.c",
                    "fs/session.c", "cli/cli_mount.c", "cli/cli_util.c",
-                   "cli/cli_inspect.c", "cli/cli_mapping.c", "cli/cli_materialize.c",
+                   "cli/cli_inspect.c", "cli/cli_mapping.c", "cli/cli_objects.c", "cli/cli_materialize.c",
                    "cli/main.c"]
 REPORTERS = r"(?:perr|lex_error|mapping_diag|diag|view_warn|bundle_errf|cli_error|notice|snprintf)"
 # format strings that are not messages (file names, number formats, lone severities)

@@ -204,3 +204,53 @@ def test_unknown_object_path_suggests(ckptfs_bin, keras_sources, tmp_path):
     assert r.rc == 1
     assert f"{mapping}:2:5: error: source 'a' has no object 'modle/' (did you mean " \
            "'model/'?)" in r.stderr
+
+
+def _graph_proto(tf, prefix: str):
+    from tensorflow.core.protobuf import trackable_object_graph_pb2
+
+    g = trackable_object_graph_pb2.TrackableObjectGraph()
+    g.ParseFromString(tf.train.load_checkpoint(prefix).get_tensor(GRAPH_KEY))
+    return g
+
+
+def test_ls_objects_lists_paths_variables_and_aliases(tf, ckptfs_bin, keras_sources):
+    prefix = keras_sources["a"][0]
+    r = mounting.run_cmd([ckptfs_bin, "ls", "--objects", prefix])
+    assert r.rc == 0, r.describe()
+    lines = dict(ln.split("\t", 1) if "\t" in ln else (ln, "") for ln in r.stdout.splitlines())
+    # every variable TensorFlow lists is a leaf with its dtype and shape
+    reader = tf.train.load_checkpoint(prefix)
+    dtypes, shapes = reader.get_variable_to_dtype_map(), reader.get_variable_to_shape_map()
+    variables = {k[:-len("/.ATTRIBUTES/VARIABLE_VALUE")]: k for k in dtypes
+                 if k.endswith("/.ATTRIBUTES/VARIABLE_VALUE")}
+    assert variables and {p for p, i in lines.items() if i and not i.startswith("= ")} \
+        == set(variables)
+    for path, key in variables.items():
+        shape = "[" + ",".join(str(d) for d in shapes[key]) + "]"
+        assert lines[path] == f"{dtypes[key].name}\t{shape}", path
+    # Keras 3: the model's kernel is the optimizer's variable, marked as an alias
+    assert lines["model/_functional/_operations/1/_kernel"] == \
+        "= optimizer/_trainable_variables/0"
+    assert lines["/"] == "" and lines["model/"] == ""
+
+
+def test_check_summarizes_the_graph(tf, ckptfs_bin, keras_sources, tmp_path):
+    mapping = _write_mapping(tmp_path / "m.conf",
+                             {n: s[0] for n, s in keras_sources.items()},
+                             ["map a:/ -> encoder/", "map b:/ -> decoder/"])
+    r = mounting.run_cmd([ckptfs_bin, "check", mapping])
+    assert r.rc == 0, r.describe()
+    out = tmp_path / "out" / "model.ckpt"
+    out.parent.mkdir()
+    assert mounting.run_cmd([ckptfs_bin, "materialize", mapping, str(out)]).rc == 0
+    g = _graph_proto(tf, str(out))
+    n_attrs = sum(len(n.attributes) for n in g.nodes)
+    assert f"object graph: {len(g.nodes)} objects, {n_attrs} saved tensors " \
+           "(rewritten for the merge)" in r.stdout
+    # the graph has a node per source object plus the new root
+    assert len(g.nodes) == 1 + sum(len(_graph_proto(tf, s[0]).nodes)
+                                   for s in keras_sources.values())
+    r = mounting.run_cmd([ckptfs_bin, "ls", "--objects", mapping])
+    assert r.rc == 0, r.describe()
+    assert "encoder/optimizer/_trainable_variables/0\tfloat32\t[3,4]" in r.stdout.splitlines()
