@@ -203,7 +203,8 @@ static int print_tree(const struct objgraph *g, find_fn find, const void *ctx)
 	}
 	free(ls.l);
 	objgraph_walk_release(&w);
-	return rc ? CLI_BAD_INPUT : fflush(stdout) == 0 ? CLI_OK : CLI_BAD_INPUT;
+	return rc ? CLI_BAD_INPUT : fflush(stdout) == 0 ? CLI_OK
+							: CLI_BAD_INPUT;
 }
 
 static const struct bundle_entry *find_in_reader(const void *ctx, const char *key)

@@ -154,7 +154,7 @@ int objmerge_open(struct view *v, char *err, size_t errlen)
 
 	if (legacy(m))
 		return 0;
-	if (identity(v)) {
+	if (identity(v) && has_graph(v, m->maps[0].source)) {
 		v->keep_graph = 1;
 		return 0;
 	}
