@@ -488,6 +488,41 @@ static void test_objmerge_keys_stay_names(void **state)
 	mapping_free(m);
 }
 
+/* view_object_graph: the graph a merge carries, rewritten or kept, or none. */
+static void test_objmerge_view_object_graph(void **state)
+{
+	struct merged x;
+	struct objgraph *g;
+	int rewritten = -1;
+
+	(void)state;
+	merge(&x, "source s = s\nmap s:model/ -> student/\n", 1);
+	assert_int_equal(view_object_graph(x.v, &g, &rewritten, NULL, 0), 0);
+	assert_int_equal(rewritten, 1);
+	assert_int_equal(g->n_nodes, x.g->n_nodes);
+	objgraph_free(g);
+	release(&x);
+	merge(&x, "source s = s\nmap s:/ -> /\n", 0);
+	assert_int_equal(view_object_graph(x.v, &g, &rewritten, NULL, 0), 0);
+	assert_int_equal(rewritten, 0);
+	assert_int_equal(g->n_nodes, N_NODES);
+	objgraph_free(g);
+	release(&x);
+	{
+		struct mapping *m = NULL;
+		struct view *v = NULL;
+		char err[256];
+		static const char text[] = "source t = tf1\nmap t:/ -> /\n";
+
+		assert_int_equal(mapping_parse_buffer("t.conf", text, strlen(text), dir, &m, err, sizeof(err)), 0);
+		assert_int_equal(view_build(m, NULL, &v, err, sizeof(err)), 0);
+		assert_int_equal(view_object_graph(v, &g, NULL, err, sizeof(err)), -ENOENT);
+		assert_string_equal(err, "the merged checkpoint has no object graph");
+		view_free(v);
+		mapping_free(m);
+	}
+}
+
 static void test_objmerge_errors(void **state)
 {
 	(void)state;
@@ -523,6 +558,7 @@ int main(void)
 		cmocka_unit_test(test_objmerge_mixed_with_tf1),
 		cmocka_unit_test(test_objmerge_identity_keeps_graph),
 		cmocka_unit_test(test_objmerge_keys_stay_names),
+		cmocka_unit_test(test_objmerge_view_object_graph),
 		cmocka_unit_test(test_objmerge_errors),
 	};
 
