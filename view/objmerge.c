@@ -350,6 +350,27 @@ static int edge_cut(const struct view *v, size_t s, int32_t node, size_t c)
 	return cut;
 }
 
+/*
+ * Whether an exclude line of source s matches the path of slot variable
+ * node (its source name, "<var>/.OPTIMIZER_SLOT/<optimizer>/<slot>"); -ENOMEM.
+ */
+static int slot_cut(const struct view *v, size_t s, int32_t node)
+{
+	const struct mapping *m = v->m;
+	char *path = NULL;
+	int cut = 0;
+
+	for (size_t x = 0; !cut && x < m->n_excludes; x++) {
+		if (m->excludes[x].source >= 0 && (size_t)m->excludes[x].source != s)
+			continue;
+		if (!path && objgraph_path(&v->om->src[s].w, node, &path, NULL, NULL, 0))
+			return -ENOMEM;
+		cut = fnmatch(m->excludes[x].glob, path, 0) == 0;
+	}
+	free(path);
+	return cut;
+}
+
 static int named(const struct osrc *o, size_t node)
 {
 	enum objgraph_via via = o->w.origin[node].via;
@@ -363,10 +384,17 @@ size_t objmerge_exclude(const struct view *v, size_t x, size_t s)
 	size_t hits = 0;
 
 	for (size_t i = 0; i < o->g->n_nodes; i++) {
-		for (size_t c = 0; named(o, i) && c < o->g->nodes[i].n_children; c++) {
-			char *path = edge_path(o, (int32_t)i, c);
+		char *path = NULL;
 
+		for (size_t c = 0; named(o, i) && c < o->g->nodes[i].n_children; c++) {
+			path = edge_path(o, (int32_t)i, c);
 			hits += path && fnmatch(v->m->excludes[x].glob, path, 0) == 0;
+			free(path);
+		}
+		/* a slot variable is no child: its own path is matched */
+		if (o->w.origin[i].via == OBJGRAPH_SLOT &&
+		    !objgraph_path(&o->w, (int32_t)i, &path, NULL, NULL, 0)) {
+			hits += fnmatch(v->m->excludes[x].glob, path, 0) == 0;
 			free(path);
 		}
 	}
@@ -636,8 +664,11 @@ static void release(struct out *o)
 	free(o->order);
 }
 
-/* Slot variables come along when their optimizer and their variable do. */
-static int include_slots(struct objmerge *om)
+/*
+ * Slot variables come along when their optimizer and their variable do,
+ * unless an exclude line matches the slot's path.
+ */
+static int include_slots(const struct view *v, struct objmerge *om)
 {
 	size_t n = om->n_nodes;
 
@@ -648,10 +679,16 @@ static int include_slots(struct objmerge *om)
 		if (m->src < 0)
 			continue;
 		g = &om->src[m->src].g->nodes[m->id];
-		for (size_t k = 0; k < g->n_slots; k++)
-			if (om->src[m->src].merged[g->slots[k].original_variable_node_id] >= 0 &&
-			    include(om, (size_t)m->src, g->slots[k].slot_variable_node_id, om->nodes[i].map) < 0)
+		for (size_t k = 0; k < g->n_slots; k++) {
+			int32_t slot = g->slots[k].slot_variable_node_id;
+			int cut;
+
+			if (om->src[m->src].merged[g->slots[k].original_variable_node_id] < 0)
+				continue;
+			cut = slot_cut(v, (size_t)m->src, slot);
+			if (cut < 0 || (!cut && include(om, (size_t)m->src, slot, om->nodes[i].map) < 0))
 				return -ENOMEM;
+		}
 	}
 	return 0;
 }
@@ -964,7 +1001,7 @@ int objmerge_finish(struct view *v, char *err, size_t errlen)
 
 	if (!om->n_nodes)
 		return 0; /* no line maps an object source */
-	rc = include_slots(om) ? oom(v, err, errlen) : 0;
+	rc = include_slots(v, om) ? oom(v, err, errlen) : 0;
 	if (rc == 0)
 		rc = number(v, &o, err, errlen);
 	if (rc == 0)

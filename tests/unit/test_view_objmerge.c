@@ -417,6 +417,15 @@ static void test_objmerge_exclude_cuts_edges(void **state)
 		assert_int_equal(x.g->nodes[i].n_slots, 0);
 	assert_int_equal(view_num_warnings(x.v), 0);
 	release(&x);
+	/* a slot variable is no child: an exclude matches its own path */
+	merge(&x, "source s = s\nmap s:/ -> x/\nexclude s:*/.OPTIMIZER_SLOT/*\n", 0);
+	expect_consistent(&x);
+	assert_true(child(&x, node_at(&x, "x"), "optimizer") > 0);
+	for (size_t i = 0; i < x.g->n_nodes; i++)
+		assert_int_equal(x.g->nodes[i].n_slots, 0);
+	assert_int_equal(x.g->n_nodes, N_NODES); /* the new root, no slot */
+	assert_int_equal(view_num_warnings(x.v), 0);
+	release(&x);
 	/* a glob that cuts nothing is a warning */
 	merge(&x, "source s = s\nmap s:/ -> x/\nexclude s:nothing*\n", 0);
 	assert_int_equal(view_num_warnings(x.v), 1);
