@@ -513,10 +513,11 @@ static int attach(struct view *v, size_t map, const char *to, size_t to_len, int
 	char shown[VIEW_SHOWN_MAX];
 
 	if (to_len == 0) {
-		if (om->root_taken || om->nodes[0].n_extra)
+		/* objects other lines hung at the root stay its children */
+		if (om->root_taken)
 			return diag(err, errlen, &mp->to_pos, -EEXIST,
 				    "the merged root object is already made by line %d",
-				    v->m->maps[om->root_taken ? om->root_map : om->nodes[0].extra[0].map].pos.line);
+				    v->m->maps[om->root_map].pos.line);
 		om->root_taken = 1;
 		om->root_map = (uint32_t)map;
 		return 1; /* the caller makes node the root */

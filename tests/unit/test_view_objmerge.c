@@ -433,6 +433,27 @@ static void test_objmerge_exclude_cuts_edges(void **state)
 	release(&x);
 }
 
+/* A source's root as the merged root, whatever the line order. */
+static void test_objmerge_root_with_other_lines(void **state)
+{
+	static const char *const texts[] = {
+		"source s = s\nsource t = s\nmap s:/ -> /\nmap t:model/ -> copy/\n",
+		"source s = s\nsource t = s\nmap t:model/ -> copy/\nmap s:/ -> /\n",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < N(texts); i++) {
+		struct merged x;
+
+		merge(&x, texts[i], 0);
+		expect_consistent(&x);
+		expect_same(&x, KERNEL, "s", KERNEL);
+		expect_same(&x, "copy/layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE", "s", KERNEL);
+		assert_true(child(&x, 0, "optimizer") > 0);
+		release(&x);
+	}
+}
+
 /* A TF1 source beside a TF2 one: keys for one, objects for the other. */
 static void test_objmerge_mixed_with_tf1(void **state)
 {
@@ -564,6 +585,7 @@ int main(void)
 		cmocka_unit_test(test_objmerge_scope_takes_reachable_objects),
 		cmocka_unit_test(test_objmerge_targets_and_single_objects),
 		cmocka_unit_test(test_objmerge_exclude_cuts_edges),
+		cmocka_unit_test(test_objmerge_root_with_other_lines),
 		cmocka_unit_test(test_objmerge_mixed_with_tf1),
 		cmocka_unit_test(test_objmerge_identity_keeps_graph),
 		cmocka_unit_test(test_objmerge_keys_stay_names),
