@@ -28,6 +28,10 @@ enum cli_status {
 int cli_ls(int argc, char **argv);
 int cli_ls_checkpoint(const char *path);
 int cli_ls_mapping(const char *path);
+/* `ls --objects`: the object tree of a TF2 checkpoint or merge (cli_objects.c). */
+int cli_ls_objects(const char *path);
+/* `check`: one line on the object graph v carries, if it carries one. */
+void cli_print_graph_summary(const struct view *v);
 int cli_verify(int argc, char **argv);
 int cli_cat(int argc, char **argv);
 int cli_check(int argc, char **argv);

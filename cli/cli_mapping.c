@@ -42,6 +42,7 @@ int cli_check(int argc, char **argv)
 	cli_put_name(stdout, view_prefix(v), strlen(view_prefix(v)));
 	printf("  %zu tensors, %s of data in %zu %s file(s), index %s, layout %s\n",
 	       n, size, n_data, "data", isize, mapping_layout_name(view_layout(v)));
+	cli_print_graph_summary(v);
 	if (view_num_warnings(v))
 		printf("%zu warning(s), see above\n", view_num_warnings(v));
 	view_free(v);

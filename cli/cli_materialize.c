@@ -190,6 +190,20 @@ static char *out_name(const char *out, const char *file, const char *prefix)
 	return s;
 }
 
+/* A data file with no source file behind it, written from the view's bytes. */
+static int place_memory(const struct view *v, size_t file, const char *dst)
+{
+	const struct view_file *f = view_file_at(v, file);
+	char *buf = malloc(f->size + 1);
+	int64_t got = buf ? view_read(v, file, 0, f->size, buf) : -ENOMEM;
+	int rc = got == (int64_t)f->size ? place(dst, NULL, buf, f->size)
+		 : got < 0               ? (int)got
+					 : -EIO;
+
+	free(buf);
+	return rc;
+}
+
 static int write_links(const struct view *v, const char *out)
 {
 	const struct view_file *index = NULL;
@@ -207,8 +221,8 @@ static int write_links(const struct view *v, const char *out)
 		src = view_data_source_path(v, i);
 		if (!dst)
 			rc = -ENOMEM;
-		else if (!src) /* no tensor has bytes: an empty data file */
-			rc = place(dst, NULL, "", 0);
+		else if (!src) /* no source file: empty, or the rewritten object graph */
+			rc = place_memory(v, i, dst);
 		else if (!realpath(src, abs))
 			rc = -errno, cli_error("'%s': %s", src, strerror(errno));
 		else

@@ -24,8 +24,9 @@ _Static_assert(CKPTFS_READAHEAD_MAX_KB == 1048576,
 static const char *const no_options[] = { NULL };
 
 static const char *const ls_args[] = { "CHECKPOINT|MAPPING", NULL };
+static const char *const ls_options[] = { "--objects", NULL };
 static const char ls_text[] =
-	"Usage: ckptfs ls CHECKPOINT|MAPPING\n"
+	"Usage: ckptfs ls [--objects] CHECKPOINT|MAPPING\n"
 	"List the tensors of a checkpoint, or of the checkpoint a mapping file\n"
 	"merges, one per line in name order, in tab-separated columns NAME, DTYPE,\n"
 	"SHAPE, SHARD, OFFSET and SIZE.\n"
@@ -42,7 +43,17 @@ static const char ls_text[] =
 	"Examples:\n"
 	"  ckptfs ls train/model.ckpt-1000      a checkpoint prefix\n"
 	"  ckptfs ls train/                     the latest checkpoint in train/\n"
-	"  ckptfs ls merge.conf | grep ^enc/    merged tensors under enc/\n";
+	"  ckptfs ls merge.conf | grep ^enc/    merged tensors under enc/\n"
+	"  ckptfs ls --objects train/           the object tree of a TF2 checkpoint\n"
+	"\n"
+	"Options:\n"
+	"  --objects                list the object graph of a TF2 checkpoint (or\n"
+	"                           the one a merge carries) instead: one object\n"
+	"                           path per line, PATH/ for an object with\n"
+	"                           children, PATH DTYPE SHAPE for a variable,\n"
+	"                           PATH/ = FIRST/ for an alias of object FIRST.\n"
+	"                           These paths are what map lines of a TF2\n"
+	"                           source name\n";
 
 static const char *const verify_args[] = { "CHECKPOINT", NULL };
 static const char verify_text[] =
@@ -106,7 +117,7 @@ static const char materialize_text[] =
 
 static const struct help_command commands[] = {
 	{ "check", check_args, no_options, check_text },
-	{ "ls", ls_args, no_options, ls_text },
+	{ "ls", ls_args, ls_options, ls_text },
 	{ "verify", verify_args, no_options, verify_text },
 	{ "cat", cat_args, no_options, cat_text },
 	{ "materialize", materialize_args, materialize_options, materialize_text },

@@ -27,7 +27,9 @@ static const struct subcommand subcommands[] = {
 
 int cli_ls(int argc, char **argv)
 {
-	if (argc != 2)
+	if (argc == 3 && !strcmp(argv[1], "--objects"))
+		return cli_ls_objects(argv[2]);
+	if (argc != 2 || argv[1][0] == '-')
 		return help_usage_error(help_find("ls"), NULL,
 					"expected one CHECKPOINT or MAPPING");
 	return cli_is_mapping(argv[1]) ? cli_ls_mapping(argv[1])

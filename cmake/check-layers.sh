@@ -25,9 +25,9 @@ allowed_includes() {
 	util) echo '^util/' ;;
 	bundle) echo '^(bundle/|util/util\.h$|[a-z_]+\.pb-c\.h$)' ;;
 	mapping) echo '^(mapping/|util/util\.h$)' ;;
-	view) echo '^(view/|bundle/bundle\.h$|mapping/mapping\.h$|util/util\.h$)' ;;
+	view) echo '^(view/|bundle/bundle\.h$|bundle/objgraph\.h$|mapping/mapping\.h$|util/util\.h$)' ;;
 	fs) echo '^(fs/|view/view\.h$|bundle/bundle\.h$|mapping/mapping\.h$|util/util\.h$)' ;;
-	cli) echo '^(cli/|fs/fs\.h$|view/view\.h$|bundle/bundle\.h$|mapping/mapping\.h$|util/util\.h$)' ;;
+	cli) echo '^(cli/|fs/fs\.h$|view/view\.h$|bundle/bundle\.h$|bundle/objgraph\.h$|mapping/mapping\.h$|util/util\.h$)' ;;
 	esac
 }
 

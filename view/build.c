@@ -149,6 +149,7 @@ int view_build(const struct mapping *m, const struct view_options *opt,
 		return -ENOMEM;
 	}
 	v->m = m;
+	v->graph_fd = -1;
 	rc = check_options(v, opt, err, errlen);
 	if (rc == 0)
 		rc = plan_resolve(v, err, errlen);
@@ -184,6 +185,8 @@ static void close_readers(struct view *v)
 void view_compact(struct view *v)
 {
 	free_targets(v);
+	objmerge_free(v->om, v->m->n_sources);
+	v->om = NULL;
 	close_readers(v);
 }
 
@@ -194,6 +197,8 @@ void view_free(struct view *v)
 	view_compact(v);
 	for (size_t i = 0; i < v->n_fds; i++)
 		close(v->fds[i]);
+	if (v->graph_fd >= 0)
+		close(v->graph_fd);
 	for (size_t i = 0; i < v->n_files; i++) {
 		free((char *)v->files[i].name);
 		free(v->data[i].ext);

@@ -79,10 +79,14 @@ static struct ref *collect_refs(const struct view *v, size_t *n)
 		const struct bundle_entry *e = v->targets[i].src;
 
 		if (e->n_slices)
-			continue; /* a partitioned full entry has no bytes */
-		refs[(*n)++] = (struct ref){ rank[v->targets[i].source],
-					     v->targets[i].source, e->shard_id,
-					     e->offset, e->size, i };
+			continue;        /* a partitioned full entry has no bytes */
+		if (v->targets[i].synth) /* after every source's bytes */
+			refs[(*n)++] = (struct ref){ UINT32_MAX, LAYOUT_SYNTH, 0, 0,
+						     e->size, i };
+		else
+			refs[(*n)++] = (struct ref){ rank[v->targets[i].source],
+						     v->targets[i].source, e->shard_id,
+						     e->offset, e->size, i };
 	}
 	free(rank);
 	qsort(refs, *n, sizeof(*refs), cmp_ref);
@@ -92,7 +96,9 @@ static struct ref *collect_refs(const struct view *v, size_t *n)
 /* dup the shard's fd: the view outlives the readers (view_compact). */
 static int add_fd(struct view *v, const struct ref *r)
 {
-	int fd = fcntl(bundle_shard_fd(v->readers[r->source], r->shard),
+	int fd = fcntl(r->source == LAYOUT_SYNTH
+			       ? v->graph_fd
+			       : bundle_shard_fd(v->readers[r->source], r->shard),
 		       F_DUPFD_CLOEXEC, 0);
 
 	if (fd < 0)
@@ -168,10 +174,14 @@ static int place_shards(struct view *v, const struct ref *refs, size_t n,
 			d[++id].ext = malloc(sizeof(*d->ext));
 			if (!d[id].ext)
 				return -ENOMEM;
-			d[id].ext[0] = (struct view_extent){ 0, 0,
-							     (uint64_t)bundle_shard_size(v->readers[r->source],
-											 r->shard),
-							     fd };
+			d[id].ext[0] = (struct view_extent){
+				0, 0,
+				(uint64_t)(r->source == LAYOUT_SYNTH
+						   ? v->graph_entry.size
+						   : bundle_shard_size(v->readers[r->source],
+								       r->shard)),
+				fd
+			};
 			d[id].n = 1;
 			d[id].source = r->source;
 			d[id].shard = r->shard;

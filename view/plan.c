@@ -91,7 +91,10 @@ static void apply_excludes(struct plan *p)
 
 		for (size_t s = 0; s < m->n_sources; s++)
 			if (ex->source < 0 || (size_t)ex->source == s)
-				hits += exclude_source(p, s, x);
+				hits += exclude_source(p, s, x) +
+					(objmerge_is_object_source(p->v, s)
+						 ? objmerge_exclude(p->v, x, s)
+						 : 0);
 		/* a pattern as written in the mapping: only controls escaped */
 		if (!hits)
 			view_warn(p->v, &ex->pos, "exclude '%s:%s' matches no tensor",
@@ -170,6 +173,14 @@ static int add_with_pieces(struct plan *p, size_t map,
 	return rc;
 }
 
+int plan_add(struct view *v, size_t map, const struct bundle_entry *e,
+	     char *key, size_t len, char *err, size_t errlen)
+{
+	struct plan p = { v, NULL, err, errlen };
+
+	return add_with_pieces(&p, map, e, key, len);
+}
+
 static int not_found(struct plan *p, const struct mapping_map *mp,
 		     const char *what)
 {
@@ -240,7 +251,8 @@ static int map_scope(struct plan *p, size_t map)
 
 		if (e->key_len < flen || memcmp(e->key, mp->from, flen))
 			break;
-		if (bundle_entry_is_piece(e) || !strcmp(e->key, object_graph))
+		if (bundle_entry_is_piece(e) ||
+		    (!strcmp(e->key, object_graph) && !p->v->keep_graph))
 			continue;
 		if (p->hidden[mp->source][i]) {
 			hidden++;
@@ -347,8 +359,13 @@ static int resolve_maps(struct plan *p)
 	int rc = 0;
 
 	for (size_t i = 0; rc == 0 && i < m->n_maps; i++)
-		rc = m->maps[i].kind == MAPPING_MAP_TENSOR ? map_tensor(p, i)
-							   : map_scope(p, i);
+		if (objmerge_is_object_line(p->v, i))
+			rc = objmerge_map(p->v, i, p->err, p->errlen);
+		else
+			rc = m->maps[i].kind == MAPPING_MAP_TENSOR ? map_tensor(p, i)
+								   : map_scope(p, i);
+	if (rc == 0 && p->v->om)
+		rc = objmerge_finish(p->v, p->err, p->errlen);
 	if (rc == 0)
 		rc = check_conflicts(p);
 	if (rc == 0)
@@ -359,7 +376,7 @@ static int resolve_maps(struct plan *p)
 	for (size_t i = 0; i < p->v->n_targets; i++) {
 		const struct view_target *t = &p->v->targets[i];
 
-		if (!bundle_entry_is_piece(&t->out))
+		if (!bundle_entry_is_piece(&t->out) && !t->synth)
 			p->v->source_tensors[t->source]++;
 		if (!t->out.n_slices)
 			p->v->tensor_bytes += (uint64_t)t->out.size;
@@ -373,6 +390,8 @@ int plan_resolve(struct view *v, char *err, size_t errlen)
 			  err, errlen };
 	int rc = p.hidden ? open_sources(&p) : -ENOMEM;
 
+	if (rc == 0)
+		rc = objmerge_open(v, err, errlen);
 	if (rc == 0) {
 		apply_excludes(&p);
 		rc = resolve_maps(&p);

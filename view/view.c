@@ -4,8 +4,12 @@
  */
 #include "view/view_impl.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "util/util.h"
 
 size_t view_num_tensors(const struct view *v) { return v->n_targets; }
 uint64_t view_tensor_bytes(const struct view *v) { return v->tensor_bytes; }
@@ -19,8 +23,9 @@ void view_tensor_at(const struct view *v, size_t i, struct view_tensor *out)
 
 	*out = (struct view_tensor){ t->key, t->key_len, &t->out, t->source,
 				     t->src->key, t->src->key_len, t->src,
-				     bundle_shard_fd(v->readers[t->source],
-						     t->src->shard_id) };
+				     t->synth ? v->graph_fd
+					      : bundle_shard_fd(v->readers[t->source],
+								t->src->shard_id) };
 }
 
 char *view_data_source_path(const struct view *v, size_t file)
@@ -32,6 +37,8 @@ char *view_data_source_path(const struct view *v, size_t file)
 	    v->layout != MAPPING_LAYOUT_SHARDS || !v->readers || !v->data[file].n)
 		return NULL;
 	d = &v->data[file];
+	if (d->source == LAYOUT_SYNTH)
+		return NULL; /* the rewritten object graph: in memory */
 	r = v->readers[d->source];
 	return bundle_shard_name(bundle_prefix(r), d->shard,
 				 bundle_num_shards(r));
@@ -64,4 +71,83 @@ long view_lookup(const struct view *v, const char *name)
 		if (!strcmp(v->files[i].name, name))
 			return (long)i;
 	return -1;
+}
+
+/* The target called key, or NULL: targets are sorted by key. */
+static const struct view_target *find_target(const struct view *v,
+					     const char *key, size_t len)
+{
+	size_t lo = 0, hi = v->n_targets;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = bundle_key_cmp(v->targets[mid].key, v->targets[mid].key_len,
+				       key, len);
+
+		if (c == 0)
+			return &v->targets[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* A string scalar's bytes (checkpoint-format.md §4.3): varint length, CRC, bytes. */
+static int string_scalar(const uint8_t *buf, size_t len, size_t *off,
+			 size_t *n)
+{
+	uint64_t l = 0;
+	size_t i = 0;
+
+	for (int shift = 0; i < len && shift < 64; shift += 7) {
+		l |= (uint64_t)(buf[i] & 0x7f) << shift;
+		if (!(buf[i++] & 0x80)) {
+			if (len - i < 4 || l != len - i - 4)
+				return -EBADMSG;
+			*off = i + 4;
+			*n = (size_t)l;
+			return 0;
+		}
+	}
+	return -EBADMSG;
+}
+
+int view_object_graph(const struct view *v, struct objgraph **out,
+		      int *rewritten, char *err, size_t errlen)
+{
+	const struct view_target *t =
+		find_target(v, OBJGRAPH_TENSOR_KEY, strlen(OBJGRAPH_TENSOR_KEY));
+	struct view_tensor vt;
+	uint8_t *buf;
+	size_t off, n;
+	int rc;
+
+	if (!t) {
+		snprintf(err, errlen, "the merged checkpoint has no object graph");
+		return -ENOENT;
+	}
+	view_tensor_at(v, (size_t)(t - v->targets), &vt);
+	buf = malloc((size_t)vt.source_entry->size + 1);
+	if (!buf) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	rc = util_pread_full(vt.source_fd, buf, (size_t)vt.source_entry->size,
+			     vt.source_entry->offset) == vt.source_entry->size
+		     ? 0
+		     : -EIO;
+	if (rc == 0 && string_scalar(buf, (size_t)vt.source_entry->size, &off, &n))
+		rc = -EBADMSG;
+	if (rc)
+		snprintf(err, errlen, "cannot read the merged object graph: %s",
+			 strerror(-rc));
+	else
+		rc = objgraph_parse(OBJGRAPH_TENSOR_KEY, buf + off, n, out, err,
+				    errlen);
+	if (rc == 0 && rewritten)
+		*rewritten = t->synth;
+	free(buf);
+	return rc;
 }

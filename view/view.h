@@ -92,6 +92,18 @@ const struct bundle_reader *view_source_reader(const struct view *v,
  */
 char *view_data_source_path(const struct view *v, size_t file);
 
+struct objgraph;
+
+/*
+ * The object graph the merged checkpoint carries (bundle/objgraph.h): the
+ * rewritten one of a merge by object, or a source's own, kept. -ENOENT
+ * when it carries none (a name-based merge), -EBADMSG/-EIO if its bytes
+ * cannot be read or parsed. *rewritten (may be NULL) says which. On
+ * success *out is freed with objgraph_free(). Valid until view_compact().
+ */
+int view_object_graph(const struct view *v, struct objgraph **out,
+		      int *rewritten, char *err, size_t errlen);
+
 /* ----------------------------------------------------- the virtual tree */
 
 enum view_file_kind {

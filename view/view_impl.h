@@ -9,6 +9,7 @@
 
 #include <stdarg.h>
 
+#include "bundle/objgraph.h"
 #include "view/view.h"
 
 /* One entry of the merged index. */
@@ -19,6 +20,7 @@ struct view_target {
 	uint32_t source;
 	uint32_t map;            /* the map line (index in m->maps) */
 	struct bundle_entry out; /* src with key, shard, offset rewritten */
+	int synth;               /* the rewritten object graph: bytes in view.graph_fd */
 };
 
 /* [voff, voff+len) of a data file is [soff, soff+len) of fd. */
@@ -28,6 +30,9 @@ struct view_extent {
 	uint64_t len;
 	int fd;
 };
+
+/* view_data.source of the file holding the rewritten object graph */
+#define LAYOUT_SYNTH UINT32_MAX
 
 struct view_data {
 	struct view_extent *ext; /* owned, sorted by voff, contiguous */
@@ -56,10 +61,44 @@ struct view {
 	uint8_t *index; /* owned */
 	size_t index_len;
 	char *state; /* owned; the `checkpoint` text */
+	/* TF2 sources read by object paths (objmerge.c); NULL when none is */
+	struct objmerge *om;             /* owned; freed by view_compact */
+	int keep_graph;                  /* an identity mount: the root rule carries the graph */
+	int graph_fd;                    /* owned, -1 if none: a sealed memfd, the new graph's bytes */
+	struct bundle_entry graph_entry; /* its entry (offset 0 of graph_fd) */
 };
 
 /* plan.c: open sources, apply excludes and maps into v->targets (sorted). */
 int plan_resolve(struct view *v, char *err, size_t errlen);
+
+/*
+ * plan.c: add the target key (len bytes; ownership taken, freed on
+ * failure) for entry e of map line `map`'s source, with its pieces.
+ */
+int plan_add(struct view *v, size_t map, const struct bundle_entry *e,
+	     char *key, size_t len, char *err, size_t errlen);
+
+/*
+ * objmerge.c: TF2 sources merged by object. objmerge_open (after the
+ * sources are open) decides which sources are read by object paths and
+ * reads their graphs; objmerge_exclude counts the edges exclude line x
+ * cuts in source s; objmerge_map applies a map line of such a source;
+ * objmerge_finish builds the new graph and adds its targets.
+ */
+int objmerge_open(struct view *v, char *err, size_t errlen);
+int objmerge_is_object_source(const struct view *v, size_t s);
+/*
+ * Whether map line `map` is read by object paths: a line of an object
+ * source whose FROM is the root or an object path, or is neither an
+ * object path nor a tensor name (or scope of names) of the source, so
+ * that its error speaks of objects. A line naming tensors of a TF2 source
+ * by key renames them by key, outside the graph.
+ */
+int objmerge_is_object_line(const struct view *v, size_t map);
+size_t objmerge_exclude(const struct view *v, size_t x, size_t s);
+int objmerge_map(struct view *v, size_t map, char *err, size_t errlen);
+int objmerge_finish(struct view *v, char *err, size_t errlen);
+void objmerge_free(struct objmerge *om, size_t n_sources);
 
 /* layout.c: place data, build files, extents and the index. */
 int layout_build(struct view *v, char *err, size_t errlen);

@@ -259,6 +259,22 @@ static void expect_build_error(const char *text, int code, const char *want)
 	mapping_free(m);
 }
 
+/* view_build must fail with code and a message that starts with head and ends with tail. */
+static void expect_build_error_ends(const char *text, int code, const char *head,
+				    const char *tail)
+{
+	struct mapping *m = parse(text);
+	struct view *v = NULL;
+	char err[1024] = "";
+
+	assert_int_equal(view_build(m, NULL, &v, err, sizeof(err)), code);
+	assert_null(v);
+	assert_memory_equal(err, head, strlen(head));
+	assert_true(strlen(err) >= strlen(tail));
+	assert_string_equal(err + strlen(err) - strlen(tail), tail);
+	mapping_free(m);
+}
+
 static void tensor_at(const struct view *v, size_t i, struct view_tensor *t)
 {
 	assert_true(i < view_num_tensors(v));
@@ -674,10 +690,15 @@ static void test_plan_exclude_of_unmapped_tensor_is_silent(void **state)
 	fx_free(&f);
 }
 
-static void test_plan_object_graph_not_carried_by_root(void **state)
+/*
+ * The identity mount of a TF2 source carries its graph as it is; any
+ * other root rule reads it by object paths (test_view_objmerge.c), so a
+ * graph that does not parse is an error at the source's path.
+ */
+static void test_plan_object_graph_carried_by_identity(void **state)
 {
-	static const char *const names[] = { "layer/bias", "layer/kernel" };
-	static const char *const scoped[] = { "m/layer/bias", "m/layer/kernel" };
+	static const char *const names[] = { OBJECT_GRAPH, "layer/bias",
+					     "layer/kernel" };
 	struct fx f;
 
 	(void)state;
@@ -685,11 +706,12 @@ static void test_plan_object_graph_not_carried_by_root(void **state)
 	fx_build(&f, "source a = tf2\n"
 		     "map a:/ -> /\n");
 	expect_names(f.v, names, N(names));
+	expect_bytes_match_sources(f.v, f.m);
 	fx_free(&f);
-	fx_build(&f, "source a = tf2\n"
-		     "map a:/ -> m/\n");
-	expect_names(f.v, scoped, N(scoped));
-	fx_free(&f);
+	expect_build_error_ends("source a = tf2\n"
+				"map a:/ -> m/\n",
+				-EBADMSG, "t.conf:1:12: error: source 'a': '",
+				"/tf2': the object graph is not a serialized TrackableObjectGraph");
 }
 
 static void test_plan_object_graph_carried_by_exact_rule(void **state)
@@ -1236,10 +1258,10 @@ static void test_plan_error_root_of_graph_only_source(void **state)
 {
 	(void)state;
 	write_tf2(0);
-	expect_build_error("source a = tf2\n"
-			   "map a:/ -> x/\n",
-			   -ENOENT,
-			   "t.conf:2:5: error: source 'a' has no tensors");
+	expect_build_error_ends("source a = tf2\n"
+				"map a:/ -> x/\n",
+				-EBADMSG, "t.conf:1:12: error: source 'a': '",
+				"/tf2': the object graph is not a serialized TrackableObjectGraph");
 }
 
 /* Hundreds of targets (past the first growth of every table). */
@@ -1401,7 +1423,7 @@ int main(void)
 		T(test_plan_exclude_is_per_source),
 		T(test_plan_exclude_matching_nothing_warns),
 		T(test_plan_exclude_of_unmapped_tensor_is_silent),
-		T(test_plan_object_graph_not_carried_by_root),
+		T(test_plan_object_graph_carried_by_identity),
 		T(test_plan_object_graph_carried_by_exact_rule),
 		T(test_plan_partitioned_renamed_with_pieces),
 		T(test_plan_partitioned_moves_with_scope),
