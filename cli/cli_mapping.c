@@ -12,7 +12,7 @@
 
 int cli_check(int argc, char **argv)
 {
-	const struct view_options opt = { .layout = -1 };
+	const struct view_options opt = { .layout = -1, .format = -1 };
 	struct mapping *m;
 	struct view *v;
 	char size[32], isize[32];
@@ -51,7 +51,7 @@ int cli_check(int argc, char **argv)
 
 int cli_ls_mapping(const char *path)
 {
-	const struct view_options opt = { .layout = -1 };
+	const struct view_options opt = { .layout = -1, .format = -1 };
 	struct mapping *m;
 	struct view *v;
 

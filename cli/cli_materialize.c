@@ -380,7 +380,7 @@ static int exists_unless_forced(const char *out, int force)
 
 int cli_materialize(int argc, char **argv)
 {
-	struct view_options opt = { .layout = -1 };
+	struct view_options opt = { .layout = -1, .format = -1 };
 	const char *mapping = NULL, *out = NULL;
 	int link = 0, force = 0, rc;
 	const struct help_command *help = help_find("materialize");

@@ -55,7 +55,8 @@ struct view {
 	size_t n_files;
 	uint8_t *index; /* owned */
 	size_t index_len;
-	char *state; /* owned; the `checkpoint` text */
+	char *state;        /* owned; the `checkpoint` text */
+	uint8_t *st_header; /* owned; PREFIX.safetensors's header, or NULL */
 };
 
 /* plan.c: open sources, apply excludes and maps into v->targets (sorted). */

@@ -1,0 +1,457 @@
+/*
+ * safetensors.c - PREFIX.safetensors: the merged tensors as one
+ * safetensors file, without copying them. The file is the header (built
+ * here, served from a memfd so that it is an extent like any other) and
+ * then each tensor's bytes, straight from its source shard: TensorFlow
+ * and safetensors both store numeric tensors as raw little-endian
+ * row-major elements (checkpoint-format.md §4). A partitioned variable
+ * split along its first dimension only is one tensor whose pieces follow
+ * each other in row order; any other split would need its bytes
+ * reshuffled, so it is left out like a dtype safetensors has not.
+ */
+#define _GNU_SOURCE /* memfd_create, F_DUPFD_CLOEXEC */
+#include "view/st_impl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "util/util.h"
+
+/* Left-out tensors named in the warning; the rest are counted. */
+#define SHOWN_LEFT_OUT 8
+
+/* One tensor of the file; its bytes are pieces [first, first + n). */
+struct item {
+	const struct view_target *t;
+	int order;
+	uint64_t bytes;
+	size_t first, n;
+};
+
+/* A row range of a partitioned variable, or a whole tensor. */
+struct piece {
+	const struct view_target *t;
+	int64_t row; /* first row; sort key of a variable's pieces */
+};
+
+struct st {
+	struct view *v;
+	struct item *items;
+	size_t n_items, cap_items;
+	struct piece *pieces;
+	size_t n_pieces, cap_pieces;
+	char left[900]; /* the left-out names, as the warning shows them */
+	size_t n_left;
+	int **fds; /* per source, per shard: its dup, or -1 */
+};
+
+static int cmp_item(const void *a, const void *b)
+{
+	const struct item *x = a, *y = b;
+
+	if (x->order != y->order)
+		return x->order > y->order ? -1 : 1;
+	return bundle_key_cmp(x->t->key, x->t->key_len, y->t->key, y->t->key_len);
+}
+
+static int cmp_piece(const void *a, const void *b)
+{
+	const struct piece *x = a, *y = b;
+
+	return (x->row > y->row) - (x->row < y->row);
+}
+
+static void leave_out(struct st *s, const struct view_target *t, const char *why)
+{
+	char shown[VIEW_SHOWN_MAX];
+	size_t used = strlen(s->left);
+
+	if (s->n_left++ < SHOWN_LEFT_OUT)
+		snprintf(s->left + used, sizeof(s->left) - used, "%s'%.100s' (%s)",
+			 used ? ", " : "", view_shown(shown, t->key, t->key_len), why);
+}
+
+static int push_piece(struct st *s, const struct view_target *t, int64_t row)
+{
+	struct piece *p = util_grow(s->pieces, &s->cap_pieces, s->n_pieces + 1,
+				    sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	s->pieces = p;
+	p[s->n_pieces++] = (struct piece){ t, row };
+	return 0;
+}
+
+/* The target with key (key, len), or NULL; targets are sorted by key. */
+static const struct view_target *find_target(const struct view *v,
+					     const char *key, size_t len)
+{
+	size_t lo = 0, hi = v->n_targets;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = bundle_key_cmp(v->targets[mid].key, v->targets[mid].key_len,
+				       key, len);
+
+		if (c == 0)
+			return &v->targets[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* Whether slice sl takes whole rows: every dimension but the first whole. */
+static int whole_rows(const struct bundle_entry *e, const struct bundle_slice *sl)
+{
+	if (sl->rank != e->rank || e->rank == 0)
+		return 0;
+	for (int d = 1; d < e->rank; d++)
+		if (sl->extents[d].length != -1 &&
+		    (sl->extents[d].start != 0 || sl->extents[d].length != e->dims[d]))
+			return 0;
+	return 1;
+}
+
+/*
+ * The pieces of partitioned variable t, in row order, when they are row
+ * ranges that tile it; else a reason to leave it out (*why), 0 pieces.
+ */
+static int add_rows(struct st *s, const struct view_target *t,
+		    uint64_t row_bytes, const char **why)
+{
+	const struct bundle_entry *e = t->src;
+	size_t first = s->n_pieces;
+	int64_t next = 0;
+
+	for (size_t i = 0; i < e->n_slices; i++) {
+		const struct bundle_slice *sl = &e->slices[i];
+		const struct view_target *pt;
+		char *key;
+		size_t len;
+		int rc;
+
+		if (!whole_rows(e, sl)) {
+			*why = "partitioned along a dimension other than the first";
+			return 0;
+		}
+		rc = bundle_slice_key_encode(t->key, t->key_len, sl, &key, &len);
+		if (rc)
+			return rc;
+		pt = find_target(s->v, key, len);
+		free(key);
+		if (!pt)
+			return -EBADMSG; /* plan.c moves every piece with its variable */
+		rc = push_piece(s, pt, sl->extents[0].length == -1 ? 0 : sl->extents[0].start);
+		if (rc)
+			return rc;
+	}
+	qsort(s->pieces + first, s->n_pieces - first, sizeof(*s->pieces), cmp_piece);
+	for (size_t i = first; i < s->n_pieces; i++) {
+		const struct bundle_entry *pe = s->pieces[i].t->src;
+
+		if (s->pieces[i].row != next || row_bytes == 0 ||
+		    pe->size % (int64_t)row_bytes) {
+			*why = "pieces that overlap or leave holes";
+			return 0;
+		}
+		next += pe->size / (int64_t)row_bytes;
+	}
+	if (next != e->dims[0])
+		*why = "pieces that do not cover it";
+	return 0;
+}
+
+/* Bytes of e's elements, or -1 when they overflow. */
+static int64_t tensor_bytes(const struct bundle_entry *e, int64_t *row_bytes)
+{
+	int64_t n = bundle_num_elements(e->rank, e->dims);
+	int64_t rows = e->rank ? e->dims[0] : 1;
+	int64_t size = bundle_dtype_size(e->dtype);
+
+	if (n < 0 || size <= 0 || n > INT64_MAX / size)
+		return -1;
+	*row_bytes = rows ? n / rows * size : 0;
+	return n * size;
+}
+
+/* Why t cannot be in the file, or NULL. */
+static const char *unfit(const struct view_target *t)
+{
+	if (t->key_len && t->key[0] == '\0')
+		return ""; /* a piece: its variable stands for it */
+	if (!util_is_utf8(t->key, t->key_len))
+		return "name not UTF-8";
+	if (t->key_len == 12 && !memcmp(t->key, "__metadata__", 12))
+		return "name reserved by safetensors";
+	if (t->key_len == 28 && !memcmp(t->key, "_CHECKPOINTABLE_OBJECT_GRAPH", 28))
+		return "TF2 object graph";
+	if (st_dtype_order(t->src->dtype) < 0)
+		return bundle_dtype_name(t->src->dtype);
+	return NULL;
+}
+
+static int add_target(struct st *s, const struct view_target *t)
+{
+	const char *why = unfit(t);
+	int64_t row_bytes, bytes = tensor_bytes(t->src, &row_bytes);
+	size_t first = s->n_pieces;
+	struct item *it;
+	int rc = 0;
+
+	if (!why && bytes < 0)
+		why = "too large";
+	if (!why && t->src->n_slices)
+		rc = add_rows(s, t, (uint64_t)row_bytes, &why);
+	else if (!why && t->src->size != bytes)
+		return -EBADMSG;
+	else if (!why)
+		rc = push_piece(s, t, 0);
+	if (rc)
+		return rc;
+	if (why) {
+		s->n_pieces = first;
+		if (*why)
+			leave_out(s, t, why);
+		return 0;
+	}
+	it = util_grow(s->items, &s->cap_items, s->n_items + 1, sizeof(*it));
+	if (!it)
+		return -ENOMEM;
+	s->items = it;
+	it[s->n_items++] = (struct item){ t, st_dtype_order(t->src->dtype),
+					  (uint64_t)bytes, first, s->n_pieces - first };
+	return 0;
+}
+
+/* The header of the items in their (sorted) order. */
+static int header(struct st *s, uint8_t **out, size_t *len)
+{
+	struct view_st_tensor *t = calloc(s->n_items + 1, sizeof(*t));
+	uint64_t off = 0;
+	int rc;
+
+	if (!t)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n_items; i++) {
+		const struct item *it = &s->items[i];
+
+		t[i] = (struct view_st_tensor){ it->t->key, it->t->key_len,
+						it->t->src->dtype, it->t->src->rank,
+						(uint64_t *)it->t->src->dims, off,
+						off + it->bytes };
+		off += it->bytes;
+	}
+	/* dims are int64 >= 0 (the bundle checked): same bits as uint64 */
+	rc = view_st_serialize(t, s->n_items, out, len);
+	free(t);
+	return rc;
+}
+
+static int keep_fd(struct view *v, int fd)
+{
+	int *p = realloc(v->fds, (v->n_fds + 1) * sizeof(*p));
+
+	if (!p) {
+		close(fd);
+		return -ENOMEM;
+	}
+	v->fds = p;
+	v->fds[v->n_fds++] = fd;
+	return fd;
+}
+
+/* The view's own fd of a source shard (the readers go at compact). */
+static int shard_fd(struct st *s, uint32_t source, int32_t shard)
+{
+	const struct bundle_reader *r = s->v->readers[source];
+	int fd;
+
+	if (!s->fds[source]) {
+		int n = bundle_num_shards(r);
+
+		s->fds[source] = malloc((size_t)n * sizeof(int));
+		if (!s->fds[source])
+			return -ENOMEM;
+		for (int i = 0; i < n; i++)
+			s->fds[source][i] = -1;
+	}
+	if (s->fds[source][shard] >= 0)
+		return s->fds[source][shard];
+	fd = fcntl(bundle_shard_fd(r, shard), F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	fd = keep_fd(s->v, fd);
+	if (fd >= 0)
+		s->fds[source][shard] = fd;
+	return fd;
+}
+
+static int header_fd(struct view *v, const uint8_t *hdr, size_t len)
+{
+	int fd = memfd_create("ckptfs-safetensors-header", MFD_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, hdr, len) != (ssize_t)len) {
+		close(fd);
+		return -EIO;
+	}
+	return keep_fd(v, fd);
+}
+
+static int push_extent(struct view_data *d, size_t *cap, uint64_t voff,
+		       int64_t soff, uint64_t len, int fd)
+{
+	struct view_extent *x = d->n ? &d->ext[d->n - 1] : NULL;
+
+	if (!len)
+		return 0;
+	if (x && x->fd == fd && x->soff + (int64_t)x->len == soff) {
+		x->len += len; /* neighbours in the source: one extent */
+		return 0;
+	}
+	x = util_grow(d->ext, cap, d->n + 1, sizeof(*x));
+	if (!x)
+		return -ENOMEM;
+	d->ext = x;
+	d->ext[d->n++] = (struct view_extent){ voff, soff, len, fd };
+	return 0;
+}
+
+static int extents(struct st *s, const uint8_t *hdr, size_t hdr_len,
+		   struct view_data *d, uint64_t *size)
+{
+	size_t cap = 0;
+	int fd = header_fd(s->v, hdr, hdr_len);
+	int rc = fd < 0 ? fd : push_extent(d, &cap, 0, 0, hdr_len, fd);
+
+	*size = hdr_len;
+	for (size_t i = 0; rc == 0 && i < s->n_items; i++) {
+		const struct item *it = &s->items[i];
+
+		for (size_t k = it->first; rc == 0 && k < it->first + it->n; k++) {
+			const struct view_target *pt = s->pieces[k].t;
+			const struct bundle_entry *e = pt->src;
+
+			fd = shard_fd(s, pt->source, e->shard_id);
+			rc = fd < 0 ? fd : push_extent(d, &cap, *size, e->offset, (uint64_t)e->size, fd);
+			*size += (uint64_t)e->size;
+		}
+	}
+	return rc;
+}
+
+/* Drop the TensorFlow files (format = safetensors): the view shows one. */
+static void drop_tf_files(struct view *v)
+{
+	for (size_t i = 0; i + 1 < v->n_files; i++) {
+		free((char *)v->files[i].name);
+		free(v->data[i].ext);
+	}
+	v->files[0] = v->files[v->n_files - 1];
+	v->data[0] = v->data[v->n_files - 1];
+	v->n_files = 1;
+}
+
+static int add_file(struct st *s, uint8_t *hdr, size_t hdr_len)
+{
+	struct view *v = s->v;
+	struct view_file *f = realloc(v->files, (v->n_files + 1) * sizeof(*f));
+	struct view_data *d;
+	size_t n = strlen(v->prefix) + sizeof(".safetensors");
+	uint64_t size;
+	int rc;
+
+	if (f)
+		v->files = f;
+	d = f ? realloc(v->data, (v->n_files + 1) * sizeof(*d)) : NULL;
+	if (!d)
+		return -ENOMEM;
+	v->data = d;
+	d = &v->data[v->n_files];
+	*d = (struct view_data){ NULL, 0, 0, -1 };
+	f = &v->files[v->n_files];
+	*f = (struct view_file){ malloc(n), VIEW_FILE_SAFETENSORS, 0, hdr, hdr_len };
+	v->n_files++; /* from here on view_free frees them */
+	v->st_header = hdr;
+	if (!f->name)
+		return -ENOMEM;
+	snprintf((char *)f->name, n, "%s.safetensors", v->prefix);
+	rc = extents(s, hdr, hdr_len, d, &size);
+	f->size = size;
+	return rc;
+}
+
+static int report(struct st *s, int strict, char *err, size_t errlen)
+{
+	const struct mapping_pos *pos = &s->v->m->format_pos;
+	char more[64] = "";
+
+	if (!s->n_left)
+		return 0;
+	if (s->n_left > SHOWN_LEFT_OUT)
+		snprintf(more, sizeof(more), " and %zu more", s->n_left - SHOWN_LEFT_OUT);
+	if (strict)
+		return mapping_diag(err, errlen, -ENOTSUP, pos, "error",
+				    "%zu tensor(s) cannot be stored in safetensors: %s%s",
+				    s->n_left, s->left, more);
+	return view_warn(s->v, pos, "%zu tensor(s) left out of the .safetensors file, which cannot hold them: %s%s",
+			 s->n_left, s->left, more);
+}
+
+static int collect(struct st *s)
+{
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < s->v->n_targets; i++)
+		rc = add_target(s, &s->v->targets[i]);
+	qsort(s->items, s->n_items, sizeof(*s->items), cmp_item);
+	return rc;
+}
+
+int st_build(struct view *v, enum mapping_format format, int strict,
+	     char *err, size_t errlen)
+{
+	struct st s = { .v = v };
+	uint8_t *hdr = NULL;
+	size_t hdr_len = 0;
+	int rc;
+
+	if (format == MAPPING_FORMAT_TENSORFLOW)
+		return 0;
+	s.fds = calloc(v->m->n_sources + 1, sizeof(*s.fds));
+	rc = s.fds ? collect(&s) : -ENOMEM;
+	if (rc == 0)
+		rc = report(&s, strict, err, errlen);
+	if (rc == 0)
+		rc = header(&s, &hdr, &hdr_len);
+	if (rc == 0 && hdr_len - 8 > VIEW_ST_MAX_HEADER)
+		rc = mapping_diag(err, errlen, -EFBIG, &v->m->format_pos, "error",
+				  "the safetensors header would be %zu bytes, more than readers accept (%d)",
+				  hdr_len - 8, VIEW_ST_MAX_HEADER);
+	if (rc == 0) {
+		rc = add_file(&s, hdr, hdr_len);
+		hdr = NULL; /* the view's now */
+	}
+	if (rc == 0 && format == MAPPING_FORMAT_SAFETENSORS)
+		drop_tf_files(v);
+	free(hdr);
+	for (size_t i = 0; s.fds && i < v->m->n_sources; i++)
+		free(s.fds[i]);
+	free(s.fds);
+	free(s.items);
+	free(s.pieces);
+	if (rc == -ENOMEM || rc == -EBADMSG || rc == -EIO)
+		mapping_diag(err, errlen, rc, &v->m->format_pos, "error",
+			     "cannot build the .safetensors file: %s", strerror(-rc));
+	return rc;
+}

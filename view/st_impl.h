@@ -1,0 +1,25 @@
+/*
+ * st_impl.h - the safetensors view's parts shared inside view/:
+ * st_json.c (the header's bytes) and safetensors.c (the file). Private to
+ * view/.
+ */
+#ifndef CKPTFS_VIEW_ST_IMPL_H
+#define CKPTFS_VIEW_ST_IMPL_H
+
+#include "view/view_impl.h"
+
+/*
+ * st_json.c: a TensorFlow dtype's place in the reference writer's order
+ * (larger first), or -1 if safetensors cannot hold it.
+ */
+int st_dtype_order(int dtype);
+
+/*
+ * safetensors.c: add PREFIX.safetensors to a laid-out view (after
+ * layout_build), and with format SAFETENSORS drop the TensorFlow files.
+ * strict: a tensor it cannot hold is an error, not a warning.
+ */
+int st_build(struct view *v, enum mapping_format format, int strict,
+	     char *err, size_t errlen);
+
+#endif
