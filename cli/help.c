@@ -85,9 +85,10 @@ static const char check_text[] =
 	"(/usr/share/doc/ckptfs/mapping.md).\n";
 
 static const char *const materialize_args[] = { "MAPPING", "OUT_PREFIX", NULL };
-static const char *const materialize_options[] = { "--link", "--force", NULL };
+static const char *const materialize_options[] = { "--link", "--force", "--format=", NULL };
 static const char materialize_text[] =
-	"Usage: ckptfs materialize [--link] [--force] MAPPING OUT_PREFIX\n"
+	"Usage: ckptfs materialize [--link] [--force] [--format FORMAT] MAPPING\n"
+	"       OUT_PREFIX\n"
 	"Write the checkpoint MAPPING merges to disk as OUT_PREFIX.index and\n"
 	"OUT_PREFIX.data-00000-of-00001: a real checkpoint that needs no mount.\n"
 	"Tensor bytes are copied with copy_file_range (instant on file systems\n"
@@ -102,7 +103,10 @@ static const char materialize_text[] =
 	"                           source shard used, instead of copying: no data\n"
 	"                           is written and no daemon runs, but the sources\n"
 	"                           must stay where they are\n"
-	"  --force                  overwrite an existing OUT_PREFIX checkpoint\n";
+	"  --force                  overwrite an existing OUT_PREFIX checkpoint\n"
+	"  --format safetensors     write OUT_PREFIX.safetensors instead: the\n"
+	"                           merged tensors safetensors can hold\n"
+	"                           (--format tensorflow: the default)\n";
 
 static const struct help_command commands[] = {
 	{ "check", check_args, no_options, check_text },
@@ -118,7 +122,7 @@ static const char main_text[] =
 	"  or:  ckptfs ls CHECKPOINT|MAPPING\n"
 	"  or:  ckptfs verify CHECKPOINT\n"
 	"  or:  ckptfs cat CHECKPOINT TENSOR\n"
-	"  or:  ckptfs materialize [--link] [--force] MAPPING OUT_PREFIX\n"
+	"  or:  ckptfs materialize [--link] [--force] [--format FORMAT] MAPPING OUT_PREFIX\n"
 	"Mount a TensorFlow checkpoint merged from others without copying their\n"
 	"data, or inspect checkpoints and mapping files.\n"
 	"\n"
@@ -367,11 +371,23 @@ int help_usage_error(const struct help_command *c, const char *progname,
 	return 1;
 }
 
+/*
+ * 1 if arg is an option of c, 2 if it is one that takes the next argument
+ * as its value ("--format X"; listed as "--format="), else 0. "--format=X"
+ * is 1.
+ */
 static int is_option_of(const struct help_command *c, const char *arg)
 {
-	for (const char *const *o = c->options; *o; o++)
+	for (const char *const *o = c->options; *o; o++) {
+		size_t n = strlen(*o);
+
 		if (!strcmp(arg, *o))
 			return 1;
+		if (n && (*o)[n - 1] == '=' && !strncmp(arg, *o, n))
+			return 1;
+		if (n && (*o)[n - 1] == '=' && !strncmp(arg, *o, n - 1) && !arg[n - 1])
+			return 2;
+	}
 	return 0;
 }
 
@@ -401,6 +417,8 @@ int help_check_args(const struct help_command *c, int *argc, char **argv)
 		}
 		if (!options_end && a[0] == '-' && a[1] && !is_option_of(c, a))
 			return help_usage_error(c, NULL, "unknown option '%s'", a);
+		if (!options_end && a[0] == '-' && a[1] && is_option_of(c, a) == 2)
+			i++; /* its value, whatever it looks like */
 		if (!options_end && a[0] == '-' && a[1])
 			continue;
 		if (n == want)

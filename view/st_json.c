@@ -25,14 +25,21 @@ static const struct st_dtype {
 	const char *name;
 	int order;
 } dtypes[] = {
-	{ BUNDLE_DT_BOOL, "BOOL", 0 },     { BUNDLE_DT_UINT8, "U8", 4 },
-	{ BUNDLE_DT_INT8, "I8", 5 },       { 24 /* float8_e5m2 */, "F8_E5M2", 6 },
+	{ BUNDLE_DT_BOOL, "BOOL", 0 },
+	{ BUNDLE_DT_UINT8, "U8", 4 },
+	{ BUNDLE_DT_INT8, "I8", 5 },
+	{ 24 /* float8_e5m2 */, "F8_E5M2", 6 },
 	{ 25 /* float8_e4m3fn */, "F8_E4M3", 7 },
-	{ BUNDLE_DT_INT16, "I16", 11 },    { BUNDLE_DT_UINT16, "U16", 12 },
-	{ BUNDLE_DT_HALF, "F16", 13 },     { BUNDLE_DT_BFLOAT16, "BF16", 14 },
-	{ BUNDLE_DT_INT32, "I32", 15 },    { BUNDLE_DT_UINT32, "U32", 16 },
-	{ BUNDLE_DT_FLOAT, "F32", 17 },    { BUNDLE_DT_DOUBLE, "F64", 19 },
-	{ BUNDLE_DT_INT64, "I64", 20 },    { BUNDLE_DT_UINT64, "U64", 21 },
+	{ BUNDLE_DT_INT16, "I16", 11 },
+	{ BUNDLE_DT_UINT16, "U16", 12 },
+	{ BUNDLE_DT_HALF, "F16", 13 },
+	{ BUNDLE_DT_BFLOAT16, "BF16", 14 },
+	{ BUNDLE_DT_INT32, "I32", 15 },
+	{ BUNDLE_DT_UINT32, "U32", 16 },
+	{ BUNDLE_DT_FLOAT, "F32", 17 },
+	{ BUNDLE_DT_DOUBLE, "F64", 19 },
+	{ BUNDLE_DT_INT64, "I64", 20 },
+	{ BUNDLE_DT_UINT64, "U64", 21 },
 };
 
 static const struct st_dtype *by_tf(int dtype)
