@@ -122,7 +122,7 @@ static const char main_text[] =
 	"  or:  ckptfs ls CHECKPOINT|MAPPING\n"
 	"  or:  ckptfs verify CHECKPOINT\n"
 	"  or:  ckptfs cat CHECKPOINT TENSOR\n"
-	"  or:  ckptfs materialize [--link] [--force] [--format FORMAT] MAPPING OUT_PREFIX\n"
+	"  or:  ckptfs materialize [OPTIONS] MAPPING OUT_PREFIX\n"
 	"Mount a TensorFlow checkpoint merged from others without copying their\n"
 	"data, or inspect checkpoints and mapping files.\n"
 	"\n"
