@@ -96,6 +96,10 @@ def compare(path: str, reader, names: set, rename=lambda k: k) -> list[str]:
                 if not same(got, want):
                     problems.append(f"{how} {k!r}: {got.dtype}{got.shape} != "
                                     f"{want.dtype}{want.shape}")
+    # the reference writer, given the same tensors, writes the very same bytes
+    with open(path, "rb") as f:
+        if stnp.save(loaded) != f.read():
+            problems.append("not byte-identical to safetensors.numpy.save of its tensors")
     del loaded, got
     gc.collect()  # the arrays may map the file: the mount must be free to go
     return problems
@@ -266,3 +270,21 @@ def test_seed_example(tmp_path, ckptfs_bin):
         gc.collect()
     assert not problems, problems
     assert got["a"] == np.float32(3) and got["b"] == np.float32(4)
+
+
+def test_hostile_names(tmp_path, ckptfs_bin):
+    """Names JSON must escape, written by TensorFlow itself."""
+    import tensorflow as tf
+    names = ['a "quoted" name', "back\\slash", "tab\there", "new\nline", "ctrl\x01\x1f",
+             "ünï/çødé/😀", "dél\x7f", "z"]
+    prefix = str(tmp_path / "src" / "ckpt")
+    values = [np.arange(i + 1, dtype=np.float32) * (i + 1) for i in range(len(names))]
+    tf.raw_ops.SaveV2(prefix=prefix, tensor_names=names, shape_and_slices=[""] * len(names),
+                      tensors=values)
+    mapping = write_mapping(str(tmp_path), [f"source s = {prefix}", "map s:/ -> /",
+                                            "format = safetensors"])
+    mnt = str(tmp_path / "mnt")
+    os.mkdir(mnt)
+    with mounting.mounted(ckptfs_bin, mapping, mnt) as m:
+        problems = compare(m.join(f"{PREFIX}.safetensors"), tf_reader(prefix), set(names))
+    assert not problems, problems
