@@ -414,7 +414,8 @@ static int collect(struct st *s)
 
 	for (size_t i = 0; rc == 0 && i < s->v->n_targets; i++)
 		rc = add_target(s, &s->v->targets[i]);
-	qsort(s->items, s->n_items, sizeof(*s->items), cmp_item);
+	if (s->n_items) /* s->items is NULL for none */
+		qsort(s->items, s->n_items, sizeof(*s->items), cmp_item);
 	return rc;
 }
 

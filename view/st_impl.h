@@ -14,6 +14,9 @@
  */
 int st_dtype_order(int dtype);
 
+/* st_json.c: the TensorFlow dtype of a safetensors name ("F32"), or -1. */
+int st_dtype_by_name(const char *name, size_t len);
+
 /*
  * safetensors.c: add PREFIX.safetensors to a laid-out view (after
  * layout_build), and with format SAFETENSORS drop the TensorFlow files.

@@ -64,6 +64,14 @@ int st_dtype_order(int dtype)
 	return d ? d->order : -1;
 }
 
+int st_dtype_by_name(const char *name, size_t len)
+{
+	for (size_t i = 0; i < N(dtypes); i++)
+		if (strlen(dtypes[i].name) == len && !memcmp(dtypes[i].name, name, len))
+			return dtypes[i].tf;
+	return -1;
+}
+
 /* ------------------------------------------------------------- writing */
 
 struct buf {

@@ -191,6 +191,26 @@ struct view_st_tensor {
  */
 const char *view_st_dtype_name(int dtype);
 
+struct view_st_header {
+	struct view_st_tensor *t; /* owned, in data order */
+	size_t n;
+	uint64_t data_len; /* bytes of data the tensors cover */
+};
+
+/*
+ * Parse a header's JSON (json, len bytes: the N bytes after the length)
+ * of a file whose data is data_len bytes long, strictly: UTF-8, one
+ * object of tensors {dtype, shape, data_offsets} (each field once, no
+ * other) and an optional "__metadata__" of strings; dtypes of the table
+ * (view_st_dtype_name); offsets contiguous from 0 to exactly data_len;
+ * each tensor's bytes its elements times their size; no name twice; no
+ * dimension above INT64_MAX. *out is freed with view_st_header_free().
+ * -EBADMSG with a message naming the byte at fault, -ENOMEM.
+ */
+int view_st_parse(const uint8_t *json, size_t len, uint64_t data_len,
+		  struct view_st_header **out, char *err, size_t errlen);
+void view_st_header_free(struct view_st_header *h);
+
 /*
  * Serialize n tensors, in the given (data) order, as a complete header:
  * the 8-byte length, the JSON (escaped as serde_json escapes), padded with

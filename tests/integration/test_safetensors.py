@@ -288,3 +288,31 @@ def test_hostile_names(tmp_path, ckptfs_bin):
     with mounting.mounted(ckptfs_bin, mapping, mnt) as m:
         problems = compare(m.join(f"{PREFIX}.safetensors"), tf_reader(prefix), set(names))
     assert not problems, problems
+
+
+def test_ls_reads_safetensors_files(all_checkpoints, run_ckptfs, tmp_path):
+    """`ckptfs ls FILE.safetensors`: every tensor with its dtype, shape, file offset and size,
+    as the header says; hostile headers are errors."""
+    import numpy as np
+    d = str(tmp_path)
+    path = os.path.join(d, "t.safetensors")
+    stnp.save_file({"w": np.zeros((2, 3), np.float32), "b\\n": np.arange(3, dtype=np.int8)},
+                   path)
+    rc, out, err = run_ckptfs("ls", path)
+    assert rc == 0, err
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+    # F32 sorts before I8; offsets count from the file's start
+    assert out.decode().splitlines() == [f"w\tfloat32\t[2,3]\t0\t{8 + n}\t24",
+                                         f"b\\\\n\tint8\t[3]\t0\t{8 + n + 24}\t3"]
+    for name, raw in (("short", b"\x01\x00"),
+                      ("huge", struct.pack("<Q", 2**63) + b"{}"),
+                      ("gap", b'{"a":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}}'),
+                      ("overlap", b'{"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},'
+                                  b'"b":{"dtype":"U8","shape":[2],"data_offsets":[1,3]}}'),
+                      ("json", b'{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}')):
+        p = os.path.join(d, name + ".safetensors")
+        with open(p, "wb") as f:
+            f.write(raw if name in ("short", "huge") else struct.pack("<Q", len(raw)) + raw + b"xyz")
+        rc, out, err = run_ckptfs("ls", p)
+        assert rc == 1 and out == b"" and "safetensors" in err, (name, err)

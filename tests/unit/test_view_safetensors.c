@@ -103,7 +103,11 @@ static void test_st_json_every_control_character(void **state)
 	(void)state;
 	for (int c = 0; c < 0x20; c++) {
 		char name[1] = { (char)c }, key[16];
-		const char *short_ = c == '\b' ? "\\b" : c == '\f' ? "\\f" : c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : NULL;
+		const char *short_ = c == '\b' ? "\\b" : c == '\f' ? "\\f"
+						 : c == '\n'       ? "\\n"
+						 : c == '\r'       ? "\\r"
+						 : c == '\t'       ? "\\t"
+								   : NULL;
 
 		if (short_)
 			snprintf(key, sizeof(key), "\"%s\"", short_);
@@ -178,14 +182,30 @@ static void test_st_dtype_names(void **state)
 		int dtype;
 		const char *name;
 	} want[] = {
-		{ BUNDLE_DT_HALF, "F16" },   { BUNDLE_DT_BFLOAT16, "BF16" }, { BUNDLE_DT_FLOAT, "F32" },
-		{ BUNDLE_DT_DOUBLE, "F64" }, { BUNDLE_DT_INT8, "I8" },       { BUNDLE_DT_INT16, "I16" },
-		{ BUNDLE_DT_INT32, "I32" },  { BUNDLE_DT_INT64, "I64" },     { BUNDLE_DT_UINT8, "U8" },
-		{ BUNDLE_DT_UINT16, "U16" }, { BUNDLE_DT_UINT32, "U32" },    { BUNDLE_DT_UINT64, "U64" },
-		{ BUNDLE_DT_BOOL, "BOOL" },  { 24, "F8_E5M2" },              { 25, "F8_E4M3" },
-		{ BUNDLE_DT_STRING, NULL },  { BUNDLE_DT_COMPLEX64, NULL },  { BUNDLE_DT_COMPLEX128, NULL },
-		{ BUNDLE_DT_RESOURCE, NULL }, { BUNDLE_DT_VARIANT, NULL },   { 11 /* qint8 */, NULL },
-		{ 29 /* int4 */, NULL },     { 26 /* e4m3fnuz */, NULL },    { 0, NULL },
+		{ BUNDLE_DT_HALF, "F16" },
+		{ BUNDLE_DT_BFLOAT16, "BF16" },
+		{ BUNDLE_DT_FLOAT, "F32" },
+		{ BUNDLE_DT_DOUBLE, "F64" },
+		{ BUNDLE_DT_INT8, "I8" },
+		{ BUNDLE_DT_INT16, "I16" },
+		{ BUNDLE_DT_INT32, "I32" },
+		{ BUNDLE_DT_INT64, "I64" },
+		{ BUNDLE_DT_UINT8, "U8" },
+		{ BUNDLE_DT_UINT16, "U16" },
+		{ BUNDLE_DT_UINT32, "U32" },
+		{ BUNDLE_DT_UINT64, "U64" },
+		{ BUNDLE_DT_BOOL, "BOOL" },
+		{ 24, "F8_E5M2" },
+		{ 25, "F8_E4M3" },
+		{ BUNDLE_DT_STRING, NULL },
+		{ BUNDLE_DT_COMPLEX64, NULL },
+		{ BUNDLE_DT_COMPLEX128, NULL },
+		{ BUNDLE_DT_RESOURCE, NULL },
+		{ BUNDLE_DT_VARIANT, NULL },
+		{ 11 /* qint8 */, NULL },
+		{ 29 /* int4 */, NULL },
+		{ 26 /* e4m3fnuz */, NULL },
+		{ 0, NULL },
 	};
 
 	(void)state;
@@ -206,8 +226,7 @@ static void test_st_dtype_names(void **state)
 static void add(struct bundle_writer *w, const char *key, size_t key_len, int dtype,
 		int rank, int64_t *dims, const void *data, size_t len)
 {
-	struct bundle_entry e = { .key = key, .key_len = key_len, .dtype = dtype,
-				  .rank = rank, .dims = dims };
+	struct bundle_entry e = { .key = key, .key_len = key_len, .dtype = dtype, .rank = rank, .dims = dims };
 
 	assert_int_equal(bundle_writer_add(w, &e, data, len), 0);
 }
@@ -225,7 +244,7 @@ static void add_piece(struct bundle_writer *w, const char *name, int64_t *full, 
 	free(key);
 }
 
-static float p_val[8] = { 0, 1, 2, 3, 4, 5, 6, 7 };     /* "p" [4,2], rows 0 | 1-3 */
+static float p_val[8] = { 0, 1, 2, 3, 4, 5, 6, 7 }; /* "p" [4,2], rows 0 | 1-3 */
 static double d_val[1] = { 2.5 };
 static uint16_t h_val[3] = { 0x3c00, 0x4000, 0xbc00 };
 static float q_val[2] = { -1.5f, 1e30f };
@@ -255,13 +274,11 @@ static void write_mixed(void)
 	add_piece(w, "c", c_dims, 2, ce1, cpiece, c1, sizeof(c1));
 	add_piece(w, "p", p_dims, 2, pe0, p0, p_val, 2 * sizeof(float));
 	add_piece(w, "p", p_dims, 2, pe1, p1, p_val + 2, 6 * sizeof(float));
-	e = (struct bundle_entry){ .key = "c", .key_len = 1, .dtype = BUNDLE_DT_FLOAT,
-				   .rank = 2, .dims = c_dims, .n_slices = 2, .slices = cs };
+	e = (struct bundle_entry){ .key = "c", .key_len = 1, .dtype = BUNDLE_DT_FLOAT, .rank = 2, .dims = c_dims, .n_slices = 2, .slices = cs };
 	assert_int_equal(bundle_writer_add(w, &e, NULL, 0), 0);
 	add(w, "d", 1, BUNDLE_DT_DOUBLE, 1, &one, d_val, sizeof(d_val));
 	add(w, "f16", 3, BUNDLE_DT_HALF, 1, &three, h_val, sizeof(h_val));
-	e = (struct bundle_entry){ .key = "p", .key_len = 1, .dtype = BUNDLE_DT_FLOAT,
-				   .rank = 2, .dims = p_dims, .n_slices = 2, .slices = ps };
+	e = (struct bundle_entry){ .key = "p", .key_len = 1, .dtype = BUNDLE_DT_FLOAT, .rank = 2, .dims = p_dims, .n_slices = 2, .slices = ps };
 	assert_int_equal(bundle_writer_add(w, &e, NULL, 0), 0);
 	add(w, Q_KEY, strlen(Q_KEY), BUNDLE_DT_FLOAT, 1, &two, q_val, sizeof(q_val));
 	assert_int_equal(bundle_string_encode(strs, str_len, 1, &enc, &enc_len), 0);
@@ -410,6 +427,141 @@ static void test_st_view_strict(void **state)
 	fx_free(&f);
 }
 
+/* ------------------------------------------------------ the header reader */
+
+static int parse(const char *json, uint64_t data_len, struct view_st_header **h, char *err,
+		 size_t errlen)
+{
+	*h = NULL;
+	return view_st_parse((const uint8_t *)json, strlen(json), data_len, h, err, errlen);
+}
+
+static void test_st_parse_reads_what_the_writer_writes(void **state)
+{
+	struct view_st_header *h;
+	char err[512] = "";
+	uint8_t *out = NULL;
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(parse(want_json, 57, &h, err, sizeof(err)), 0);
+	assert_int_equal(h->n, 5);
+	assert_int_equal(h->data_len, 57);
+	assert_int_equal(h->t[2].name_len, strlen(Q_KEY));
+	assert_memory_equal(h->t[2].name, Q_KEY, strlen(Q_KEY));
+	assert_int_equal(h->t[1].dtype, BUNDLE_DT_FLOAT);
+	assert_int_equal(h->t[1].rank, 2);
+	assert_int_equal(h->t[1].dims[0], 4);
+	assert_int_equal(view_st_serialize(h->t, h->n, &out, &n), 0);
+	assert_memory_equal(out + 8, want_json, sizeof(want_json) - 1);
+	free(out);
+	view_st_header_free(h);
+}
+
+static void test_st_parse_accepts(void **state)
+{
+	static const struct {
+		const char *json;
+		uint64_t data_len;
+		size_t n;
+	} ok[] = {
+		{ "{}", 0, 0 },
+		{ " { } \n  ", 0, 0 },
+		{ "{\"__metadata__\":{\"format\":\"pt\",\"x\":\"\\u00e9\"}}", 0, 0 },
+		{ "{\"__metadata__\":null,\"a\":{\"dtype\":\"U8\",\"shape\":[],\"data_offsets\":[0,1]}}", 1, 1 },
+		/* fields in any order; out-of-order offsets are sorted into data order */
+		{ "{\"b\":{\"data_offsets\":[2,4],\"shape\":[1],\"dtype\":\"I16\"},"
+		  "\"a\":{\"shape\":[2],\"dtype\":\"BOOL\",\"data_offsets\":[0,2]}}",
+		  4, 2 },
+		{ "{\"z\":{\"dtype\":\"F32\",\"shape\":[0,5],\"data_offsets\":[0,0]}}", 0, 1 },
+		{ "{\"\\ud83d\\ude42\\/\":{\"dtype\":\"U64\",\"shape\":[1],\"data_offsets\":[0,8]}}", 8, 1 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < N(ok); i++) {
+		struct view_st_header *h;
+		char err[512] = "";
+
+		if (parse(ok[i].json, ok[i].data_len, &h, err, sizeof(err)))
+			fail_msg("case %zu: %s", i, err);
+		assert_int_equal(h->n, ok[i].n);
+		view_st_header_free(h);
+	}
+}
+
+#define T(name, dt, shape, b, e) \
+	"\"" name "\":{\"dtype\":\"" dt "\",\"shape\":" shape ",\"data_offsets\":[" #b "," #e "]}"
+
+static void test_st_parse_refuses_hostile_headers(void **state)
+{
+	static const struct {
+		const char *json;
+		uint64_t data_len;
+		const char *why;
+	} bad[] = {
+		{ "", 0, "expected '{'" },
+		{ "[]", 0, "expected '{'" },
+		{ "{", 0, "expected '\"'" },
+		{ "{" T("a", "U8", "[1]", 0, 1), 1, "expected ',' or '}'" },
+		{ "{" T("a", "U8", "[1]", 0, 1) "}}", 1, "trailing bytes" },
+		{ "{" T("a", "U8", "[1]", 0, 1) ",}", 1, "expected '\"'" },
+		{ "{" T("a", "U8", "[1]", 4, 5) "}", 5, "leave a gap or overlap" },
+		{ "{" T("a", "U8", "[2]", 0, 2) "," T("b", "U8", "[2]", 1, 3) "}", 3, "gap or overlap" },
+		{ "{" T("a", "U8", "[2]", 0, 2) "," T("a", "U8", "[2]", 2, 4) "}", 4, "appears twice" },
+		{ "{" T("a", "F32", "[2]", 0, 4) "}", 4, "do not hold its shape" },
+		{ "{" T("a", "U8", "[2]", 0, 2) "}", 3, "the file has 3" },
+		{ "{" T("a", "U8", "[2]", 2, 0) "}", 0, "end before they begin" },
+		{ "{" T("a", "C64", "[1]", 0, 8) "}", 8, "unsupported dtype 'C64'" },
+		{ "{" T("a", "U8", "[-1]", 0, 1) "}", 1, "non-negative integer" },
+		{ "{" T("a", "U8", "[1.0]", 0, 1) "}", 1, "expected an integer" },
+		{ "{" T("a", "U8", "[01]", 0, 1) "}", 1, "leading zero" },
+		{ "{" T("a", "U8", "[99999999999999999999]", 0, 1) "}", 1, "number too large" },
+		{ "{" T("a", "U8", "[9223372036854775808]", 0, 1) "}", 1, "dimension too large" },
+		{ "{" T("a", "U64", "[4611686018427387904,4]", 0, 8) "}", 8, "do not hold its shape" },
+		{ "{" T("a", "U8", "[1]", 0, 18446744073709551615) "}", 1, "number too large" },
+		{ "{\"a\":{\"dtype\":\"U8\",\"shape\":[1]}}", 1, "needs dtype, shape and data_offsets" },
+		{ "{\"a\":{\"dtype\":\"U8\",\"dtype\":\"U8\"}}", 1, "field given twice" },
+		{ "{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1],\"x\":1}}", 1, "unknown field" },
+		{ "{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1,2]}}", 1, "expected ']'" },
+		{ "{\"a\x01\":{}}", 0, "raw control character" },
+		{ "{\"a\\x\":{}}", 0, "unknown escape" },
+		{ "{\"a\\u12\":{}}", 0, "truncated \\u escape" },
+		{ "{\"a\\u12g4\":{}}", 0, "bad \\u escape" },
+		{ "{\"a\\ud800\":{}}", 0, "lone high surrogate" },
+		{ "{\"a\\udc00\":{}}", 0, "lone low surrogate" },
+		{ "{\"a\\ud800\\u0041\":{}}", 0, "bad surrogate pair" },
+		{ "{\"a\\", 0, "unterminated string" },
+		{ "{\"\xff\":{}}", 0, "not UTF-8" },
+		{ "{\"__metadata__\":{\"k\":1}}", 0, "expected '\"'" },
+		{ "{\"__metadata__\":[]}", 0, "expected '{'" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < N(bad); i++) {
+		struct view_st_header *h;
+		char err[512] = "";
+		int rc = parse(bad[i].json, bad[i].data_len, &h, err, sizeof(err));
+
+		if (rc != -EBADMSG || !strstr(err, bad[i].why))
+			fail_msg("case %zu: rc %d, '%s' (want '%s')", i, rc, err, bad[i].why);
+		assert_null(h);
+	}
+}
+
+static void test_st_parse_refuses_a_header_too_large(void **state)
+{
+	struct view_st_header *h = NULL;
+	char err[512] = "";
+	static const uint8_t json[] = "{}";
+
+	(void)state;
+	/* the length alone decides: nothing past the buffer is read */
+	assert_int_equal(view_st_parse(json, (size_t)VIEW_ST_MAX_HEADER + 1, 0, &h, err,
+				       sizeof(err)),
+			 -EBADMSG);
+	assert_non_null(strstr(err, "header too large"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -422,6 +574,10 @@ int main(void)
 		cmocka_unit_test(test_st_view_header_and_bytes),
 		cmocka_unit_test(test_st_view_formats),
 		cmocka_unit_test(test_st_view_strict),
+		cmocka_unit_test(test_st_parse_reads_what_the_writer_writes),
+		cmocka_unit_test(test_st_parse_accepts),
+		cmocka_unit_test(test_st_parse_refuses_hostile_headers),
+		cmocka_unit_test(test_st_parse_refuses_a_header_too_large),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
