@@ -118,6 +118,7 @@ def write_mapping(d: str, lines: list[str]) -> str:
 def check_warning(run_ckptfs, mapping: str, left_out: set):
     rc, out, err = run_ckptfs("check", mapping)
     assert rc == 0, err
+    assert f"  {PREFIX}.safetensors  " in out.decode(), out
     if not left_out:
         assert "left out" not in err, err
         return
