@@ -393,6 +393,8 @@ int cli_materialize(int argc, char **argv)
 			link = 1;
 		else if (!strcmp(argv[i], "--force"))
 			force = 1;
+		else if (!strcmp(argv[i], "--strict"))
+			opt.strict = 1;
 		else if (!strncmp(argv[i], "--format", 8) &&
 			 (argv[i][8] == '=' || (!argv[i][8] && i + 1 < argc))) {
 			const char *f = argv[i][8] ? argv[i] + 9 : argv[++i];

@@ -44,6 +44,7 @@ static int build_view(const struct fs_mount_request *req, struct mapping **m,
 		.layout = -1,
 		.public_sources = req->allow_other,
 		.format = -1,
+		.strict = req->strict,
 	};
 	enum mapping_layout layout;
 	enum mapping_format format;

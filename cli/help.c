@@ -85,10 +85,10 @@ static const char check_text[] =
 	"(/usr/share/doc/ckptfs/mapping.md).\n";
 
 static const char *const materialize_args[] = { "MAPPING", "OUT_PREFIX", NULL };
-static const char *const materialize_options[] = { "--link", "--force", "--format=", NULL };
+static const char *const materialize_options[] = { "--link", "--force", "--format=", "--strict", NULL };
 static const char materialize_text[] =
-	"Usage: ckptfs materialize [--link] [--force] [--format FORMAT] MAPPING\n"
-	"       OUT_PREFIX\n"
+	"Usage: ckptfs materialize [--link] [--force] [--format FORMAT] [--strict]\n"
+	"       MAPPING OUT_PREFIX\n"
 	"Write the checkpoint MAPPING merges to disk as OUT_PREFIX.index and\n"
 	"OUT_PREFIX.data-00000-of-00001: a real checkpoint that needs no mount.\n"
 	"Tensor bytes are copied with copy_file_range (instant on file systems\n"
@@ -106,7 +106,9 @@ static const char materialize_text[] =
 	"  --force                  overwrite an existing OUT_PREFIX checkpoint\n"
 	"  --format safetensors     write OUT_PREFIX.safetensors instead: the\n"
 	"                           merged tensors safetensors can hold\n"
-	"                           (--format tensorflow: the default)\n";
+	"                           (--format tensorflow: the default)\n"
+	"  --strict                 with --format safetensors: a tensor it cannot\n"
+	"                           hold is an error, not a warning\n";
 
 static const struct help_command commands[] = {
 	{ "check", check_args, no_options, check_text },
@@ -217,6 +219,8 @@ static const char mount_text[] =
 	"                           the TensorFlow files, PREFIX.safetensors, or\n"
 	"                           both (default: the mapping's 'format' line,\n"
 	"                           else tensorflow)\n"
+	"  -o strict                a tensor PREFIX.safetensors cannot hold (a\n"
+	"                           string, ...) is an error, not a warning\n"
 	"  -o max_read=N            largest read request, 4096 to 524288 bytes\n"
 	"                           (default 524288)\n"
 	"  -o readahead=KIB         kernel readahead for the mount, 0 to 1048576\n"

@@ -48,6 +48,7 @@ struct mount_opts {
 	unsigned max_read;  /* 0: not given, CKPTFS_MAX_READ */
 	unsigned readahead; /* KiB; 0 keeps the kernel's */
 	int nonempty;       /* -o nonempty: mount over files (libfuse 3 has none) */
+	int strict;         /* -o strict: a tensor safetensors cannot hold is an error */
 	int allow_other;    /* these three are seen, and left for libfuse */
 	int fsname;
 	int subtype;
@@ -94,6 +95,7 @@ static const struct fuse_opt mount_opt_spec[] = {
 	MOUNT_OPT("prefix=%s", prefix),
 	MOUNT_OPT("layout=%s", layout),
 	MOUNT_OPT("format=%s", format),
+	MOUNT_OPT("strict", strict),
 	/* numbers as text: libfuse's %u would wrap 2^32 + 1 to 1, "-1" to 2^32 - 1 */
 	MOUNT_OPT("max_read=%s", max_read_arg),
 	MOUNT_OPT("readahead=%s", readahead_arg),
@@ -259,6 +261,7 @@ int fs_mount_parse(int argc, char **argv, fs_notice_fn *notice_fn,
 		.prefix = fm->o.prefix,
 		.layout = fm->o.layout,
 		.format = fm->o.format,
+		.strict = fm->o.strict,
 		.allow_other = fm->o.allow_other,
 		.show_help = fm->cmd.show_help,
 		.show_version = fm->cmd.show_version,

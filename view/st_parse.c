@@ -76,8 +76,8 @@ static int hex4(struct in *in, unsigned *v)
 		return bad(in, "truncated \\u escape");
 	for (int i = 0; i < 4; i++) {
 		int c = *in->p++, d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-							 : c >= 'A' && c <= 'F' ? c - 'A' + 10
-										: -1;
+							       : c >= 'A' && c <= 'F'       ? c - 'A' + 10
+											    : -1;
 
 		if (d < 0)
 			return bad(in, "bad \\u escape");

@@ -317,3 +317,24 @@ def test_ls_reads_safetensors_files(all_checkpoints, run_ckptfs, tmp_path):
             f.write(raw if name in ("short", "huge") else struct.pack("<Q", len(raw)) + raw + b"xyz")
         rc, out, err = run_ckptfs("ls", p)
         assert rc == 1 and out == b"" and "safetensors" in err, (name, err)
+
+
+def test_strict_refuses_what_safetensors_cannot_hold(all_checkpoints, run_ckptfs, tmp_path):
+    fx = all_checkpoints["all_dtypes"]
+    mapping = write_mapping(str(tmp_path), [f"source s = {fx.prefix}", "map s:/ -> /",
+                                            "format = safetensors"])
+    mnt = str(tmp_path / "mnt")
+    os.mkdir(mnt)
+    rc, _out, err = run_ckptfs(mapping, mnt, "-o", "strict")
+    assert rc == 1 and "cannot be stored in safetensors: " in err and "(string)" in err, err
+    assert not mounting.is_mounted(mnt)
+    out = str(tmp_path / "out")
+    rc, _out, err = run_ckptfs("materialize", "--format=safetensors", "--strict", mapping, out)
+    assert rc == 1 and "cannot be stored in safetensors" in err, err
+    assert not os.path.exists(out + ".safetensors")
+    # only what it can hold: strict has nothing to say
+    mapping = write_mapping(str(tmp_path), [f"source s = {fx.prefix}", "map s:vec/ -> /",
+                                            "exclude s:vec/complex*"])
+    rc, _out, err = run_ckptfs("materialize", "--format=safetensors", "--strict", mapping, out)
+    assert rc == 0, err
+    assert len(stnp.load_file(out + ".safetensors")) == 13
