@@ -5,9 +5,7 @@
  * then each tensor's bytes, straight from its source shard: TensorFlow
  * and safetensors both store numeric tensors as raw little-endian
  * row-major elements (checkpoint-format.md §4). A partitioned variable
- * split along its first dimension only is one tensor whose pieces follow
- * each other in row order; any other split would need its bytes
- * reshuffled, so it is left out like a dtype safetensors has not.
+ * is one tensor made of runs of its pieces' bytes (st_slices.c).
  */
 #define _GNU_SOURCE /* memfd_create, F_DUPFD_CLOEXEC */
 #include "view/st_impl.h"
@@ -25,7 +23,7 @@
 /* Left-out tensors named in the warning; the rest are counted. */
 #define SHOWN_LEFT_OUT 8
 
-/* One tensor of the file; its bytes are pieces [first, first + n). */
+/* One tensor of the file; its bytes are runs [first, first + n). */
 struct item {
 	const struct view_target *t;
 	int order;
@@ -33,18 +31,11 @@ struct item {
 	size_t first, n;
 };
 
-/* A row range of a partitioned variable, or a whole tensor. */
-struct piece {
-	const struct view_target *t;
-	int64_t row; /* first row; sort key of a variable's pieces */
-};
-
 struct st {
 	struct view *v;
 	struct item *items;
 	size_t n_items, cap_items;
-	struct piece *pieces;
-	size_t n_pieces, cap_pieces;
+	struct st_runs runs;
 	char left[900]; /* the left-out names, as the warning shows them */
 	size_t n_left;
 	int **fds; /* per source, per shard: its dup, or -1 */
@@ -59,13 +50,6 @@ static int cmp_item(const void *a, const void *b)
 	return bundle_key_cmp(x->t->key, x->t->key_len, y->t->key, y->t->key_len);
 }
 
-static int cmp_piece(const void *a, const void *b)
-{
-	const struct piece *x = a, *y = b;
-
-	return (x->row > y->row) - (x->row < y->row);
-}
-
 static void leave_out(struct st *s, const struct view_target *t, const char *why)
 {
 	char shown[VIEW_SHOWN_MAX];
@@ -76,111 +60,26 @@ static void leave_out(struct st *s, const struct view_target *t, const char *why
 			 used ? ", " : "", view_shown(shown, t->key, t->key_len), why);
 }
 
-static int push_piece(struct st *s, const struct view_target *t, int64_t row)
-{
-	struct piece *p = util_grow(s->pieces, &s->cap_pieces, s->n_pieces + 1,
-				    sizeof(*p));
-
-	if (!p)
-		return -ENOMEM;
-	s->pieces = p;
-	p[s->n_pieces++] = (struct piece){ t, row };
-	return 0;
-}
-
-/* The target with key (key, len), or NULL; targets are sorted by key. */
-static const struct view_target *find_target(const struct view *v,
-					     const char *key, size_t len)
-{
-	size_t lo = 0, hi = v->n_targets;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = bundle_key_cmp(v->targets[mid].key, v->targets[mid].key_len,
-				       key, len);
-
-		if (c == 0)
-			return &v->targets[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
-/* Whether slice sl takes whole rows: every dimension but the first whole. */
-static int whole_rows(const struct bundle_entry *e, const struct bundle_slice *sl)
-{
-	if (sl->rank != e->rank || e->rank == 0)
-		return 0;
-	for (int d = 1; d < e->rank; d++)
-		if (sl->extents[d].length != -1 &&
-		    (sl->extents[d].start != 0 || sl->extents[d].length != e->dims[d]))
-			return 0;
-	return 1;
-}
-
-/*
- * The pieces of partitioned variable t, in row order, when they are row
- * ranges that tile it; else a reason to leave it out (*why), 0 pieces.
- */
-static int add_rows(struct st *s, const struct view_target *t,
-		    uint64_t row_bytes, const char **why)
-{
-	const struct bundle_entry *e = t->src;
-	size_t first = s->n_pieces;
-	int64_t next = 0;
-
-	for (size_t i = 0; i < e->n_slices; i++) {
-		const struct bundle_slice *sl = &e->slices[i];
-		const struct view_target *pt;
-		char *key;
-		size_t len;
-		int rc;
-
-		if (!whole_rows(e, sl)) {
-			*why = "partitioned along a dimension other than the first";
-			return 0;
-		}
-		rc = bundle_slice_key_encode(t->key, t->key_len, sl, &key, &len);
-		if (rc)
-			return rc;
-		pt = find_target(s->v, key, len);
-		free(key);
-		if (!pt)
-			return -EBADMSG; /* plan.c moves every piece with its variable */
-		rc = push_piece(s, pt, sl->extents[0].length == -1 ? 0 : sl->extents[0].start);
-		if (rc)
-			return rc;
-	}
-	qsort(s->pieces + first, s->n_pieces - first, sizeof(*s->pieces), cmp_piece);
-	for (size_t i = first; i < s->n_pieces; i++) {
-		const struct bundle_entry *pe = s->pieces[i].t->src;
-
-		if (s->pieces[i].row != next || row_bytes == 0 ||
-		    pe->size % (int64_t)row_bytes) {
-			*why = "pieces that overlap or leave holes";
-			return 0;
-		}
-		next += pe->size / (int64_t)row_bytes;
-	}
-	if (next != e->dims[0])
-		*why = "pieces that do not cover it";
-	return 0;
-}
-
 /* Bytes of e's elements, or -1 when they overflow. */
-static int64_t tensor_bytes(const struct bundle_entry *e, int64_t *row_bytes)
+static int64_t tensor_bytes(const struct bundle_entry *e)
 {
 	int64_t n = bundle_num_elements(e->rank, e->dims);
-	int64_t rows = e->rank ? e->dims[0] : 1;
 	int64_t size = bundle_dtype_size(e->dtype);
 
 	if (n < 0 || size <= 0 || n > INT64_MAX / size)
 		return -1;
-	*row_bytes = rows ? n / rows * size : 0;
 	return n * size;
+}
+
+static int push_whole(struct st_runs *r, const struct view_target *t)
+{
+	struct st_run *p = util_grow(r->run, &r->cap, r->n + 1, sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	r->run = p;
+	p[r->n++] = (struct st_run){ t, 0, (uint64_t)t->src->size };
+	return 0;
 }
 
 /* Why t cannot be in the file, or NULL. */
@@ -202,23 +101,23 @@ static const char *unfit(const struct view_target *t)
 static int add_target(struct st *s, const struct view_target *t)
 {
 	const char *why = unfit(t);
-	int64_t row_bytes, bytes = tensor_bytes(t->src, &row_bytes);
-	size_t first = s->n_pieces;
+	int64_t bytes = tensor_bytes(t->src);
+	size_t first = s->runs.n;
 	struct item *it;
 	int rc = 0;
 
 	if (!why && bytes < 0)
 		why = "too large";
 	if (!why && t->src->n_slices)
-		rc = add_rows(s, t, (uint64_t)row_bytes, &why);
+		rc = st_tile(s->v, t, bytes, &s->runs, &why);
 	else if (!why && t->src->size != bytes)
 		return -EBADMSG;
 	else if (!why)
-		rc = push_piece(s, t, 0);
+		rc = push_whole(&s->runs, t);
 	if (rc)
 		return rc;
 	if (why) {
-		s->n_pieces = first;
+		s->runs.n = first;
 		if (*why)
 			leave_out(s, t, why);
 		return 0;
@@ -228,7 +127,7 @@ static int add_target(struct st *s, const struct view_target *t)
 		return -ENOMEM;
 	s->items = it;
 	it[s->n_items++] = (struct item){ t, st_dtype_order(t->src->dtype),
-					  (uint64_t)bytes, first, s->n_pieces - first };
+					  (uint64_t)bytes, first, s->runs.n - first };
 	return 0;
 }
 
@@ -339,12 +238,12 @@ static int extents(struct st *s, const uint8_t *hdr, size_t hdr_len,
 		const struct item *it = &s->items[i];
 
 		for (size_t k = it->first; rc == 0 && k < it->first + it->n; k++) {
-			const struct view_target *pt = s->pieces[k].t;
-			const struct bundle_entry *e = pt->src;
+			const struct st_run *run = &s->runs.run[k];
+			const struct bundle_entry *e = run->t->src;
 
-			fd = shard_fd(s, pt->source, e->shard_id);
-			rc = fd < 0 ? fd : push_extent(d, &cap, *size, e->offset, (uint64_t)e->size, fd);
-			*size += (uint64_t)e->size;
+			fd = shard_fd(s, run->t->source, e->shard_id);
+			rc = fd < 0 ? fd : push_extent(d, &cap, *size, e->offset + (int64_t)run->off, run->len, fd);
+			*size += run->len;
 		}
 	}
 	return rc;
@@ -450,7 +349,7 @@ int st_build(struct view *v, enum mapping_format format, int strict,
 		free(s.fds[i]);
 	free(s.fds);
 	free(s.items);
-	free(s.pieces);
+	free(s.runs.run);
 	if (rc == -ENOMEM || rc == -EBADMSG || rc == -EIO)
 		mapping_diag(err, errlen, rc, &v->m->format_pos, "error",
 			     "cannot build the .safetensors file: %s", strerror(-rc));

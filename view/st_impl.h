@@ -17,6 +17,26 @@ int st_dtype_order(int dtype);
 /* st_json.c: the TensorFlow dtype of a safetensors name ("F32"), or -1. */
 int st_dtype_by_name(const char *name, size_t len);
 
+/* len bytes at off of target t's bytes in its source shard. */
+struct st_run {
+	const struct view_target *t;
+	uint64_t off, len;
+};
+
+struct st_runs {
+	struct st_run *run; /* owned */
+	size_t n, cap;
+};
+
+/*
+ * st_slices.c: append to r the runs that make partitioned variable t
+ * (bytes long) in row-major order, zero-copy. 0 with *why set (nothing
+ * appended) when its pieces do not tile it or are too fragmented to
+ * serve; -EBADMSG if a piece is not a target, -ENOMEM.
+ */
+int st_tile(const struct view *v, const struct view_target *t, int64_t bytes,
+	    struct st_runs *r, const char **why);
+
 /*
  * safetensors.c: add PREFIX.safetensors to a laid-out view (after
  * layout_build), and with format SAFETENSORS drop the TensorFlow files.

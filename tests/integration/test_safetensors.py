@@ -6,7 +6,7 @@ checkpoints, the seed example) a mapping with ``format = both`` is mounted and
 ``safetensors.safe_open(path, framework="np")`` and ``safetensors.numpy.load_file`` must
 return exactly the tensors safetensors can hold, each equal (dtype, shape, bytes) to
 ``tf.train.load_checkpoint(...).get_tensor`` on the same mount; the left-out ones (strings,
-complex, variant, a variable partitioned along another dimension) are named in the one
+complex, variant) are named in the one
 warning of ``ckptfs check``. The file itself is checked against the format's rules: header
 length a multiple of 8, data contiguous from 0, the file exactly 8 + header + data, every
 tensor aligned to its element size, tensors in the reference writer's order (dtype
@@ -144,16 +144,14 @@ def test_both_matches_tf_on_the_same_mount(fid, all_checkpoints, ckptfs_bin, run
     mapping = write_mapping(str(tmp_path), lines)
     unrepresentable = {k for k, dt in src.get_variable_to_dtype_map().items()
                        if dt.name not in REPRESENTABLE}
-    # a variable partitioned along another dimension than the first is left out
-    split_other = {"emb/cols"} if fid == "partitioned" else set()
-    check_warning(run_ckptfs, mapping, unrepresentable | split_other)
+    check_warning(run_ckptfs, mapping, unrepresentable)
     mnt = str(tmp_path / "mnt")
     os.mkdir(mnt)
     with mounting.mounted(ckptfs_bin, mapping, mnt, expect_clean_log=False) as m:
         files = sorted(os.listdir(mnt))
         assert f"{PREFIX}.safetensors" in files and f"{PREFIX}.index" in files, files
         reader = tf_reader(m.join(PREFIX))
-        names = expected_names(reader, split_other)
+        names = expected_names(reader, set())
         assert names, "nothing to compare"
         problems = compare(m.join(f"{PREFIX}.safetensors"), reader, names)
         del reader
@@ -162,7 +160,8 @@ def test_both_matches_tf_on_the_same_mount(fid, all_checkpoints, ckptfs_bin, run
     assert not problems, problems
 
 
-def test_partitioned_first_dimension_is_one_tensor(all_checkpoints, ckptfs_bin, tmp_path):
+def test_partitioned_variables_are_one_tensor(all_checkpoints, ckptfs_bin, tmp_path):
+    """`part` is split along its first dimension (3 pieces), `emb/cols` along its second."""
     fx = all_checkpoints["partitioned"]
     mapping = write_mapping(str(tmp_path), [f"source s = {fx.prefix}", "map s:/ -> /",
                                             "format = safetensors"])
@@ -172,8 +171,9 @@ def test_partitioned_first_dimension_is_one_tensor(all_checkpoints, ckptfs_bin, 
         assert os.listdir(mnt) == [f"{PREFIX}.safetensors"]
         got = {k: v.copy() for k, v in stnp.load_file(m.join(f"{PREFIX}.safetensors")).items()}
         gc.collect()
-    assert "emb/cols" not in got and not any(k.startswith("\0") for k in got)
-    assert same(got["part"], fx.expected["part"].astype(np.float32))
+    assert not any(k.startswith("\0") for k in got), sorted(got)
+    for name in ("part", "emb/cols"):
+        assert same(got[name], fx.expected[name].astype(np.float32)), name
 
 
 def test_renames_and_excludes(all_checkpoints, ckptfs_bin, tmp_path):
@@ -236,7 +236,7 @@ def test_materialize_format_safetensors(all_checkpoints, run_ckptfs, tmp_path):
     path = out + ".safetensors"
     ra, rp = tf_reader(a.prefix), tf_reader(p.prefix)
     names = ({"a/" + k for k in expected_names(ra, set())}
-             | {"p/" + k for k in expected_names(rp, {"emb/cols"})})
+             | {"p/" + k for k in expected_names(rp, set())})
 
     class Both:
         @staticmethod

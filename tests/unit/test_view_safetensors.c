@@ -4,10 +4,12 @@
  * UTF-8, bytes that are not UTF-8), and a view of a source written here
  * with the bundle writer: the exact header (order by dtype then name,
  * offsets, escaping), the bytes of every tensor read back through
- * view_read and view_map_range, a partitioned variable split along its
- * first dimension as one tensor, the left-out warning, strict, and which
- * files each format shows.
+ * view_read and view_map_range, partitioned variables split along the
+ * first and along another dimension as one tensor each (overlapping
+ * pieces left out), the left-out warning, strict, and which files each
+ * format shows.
  */
+#define _GNU_SOURCE /* memmem */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -245,6 +247,7 @@ static void add_piece(struct bundle_writer *w, const char *name, int64_t *full, 
 }
 
 static float p_val[8] = { 0, 1, 2, 3, 4, 5, 6, 7 }; /* "p" [4,2], rows 0 | 1-3 */
+static float c_val[8] = { 9, 8, 7, 6, 5, 4, 3, 2 }; /* "c" [2,4], cols 0-1 | 2-3 */
 static double d_val[1] = { 2.5 };
 static uint16_t h_val[3] = { 0x3c00, 0x4000, 0xbc00 };
 static float q_val[2] = { -1.5f, 1e30f };
@@ -262,6 +265,9 @@ static void write_mixed(void)
 	struct bundle_slice ps[2] = { { 2, pslices[0] }, { 2, pslices[1] } };
 	struct bundle_slice cs[2] = { { 2, cslices[0] }, { 2, cslices[1] } };
 	float c0[4] = { 9, 8, 5, 4 }, c1[4] = { 7, 6, 3, 2 };
+	int64_t o_dims[2] = { 2, 2 }, o0[2] = { 1, 2 };
+	struct bundle_extent oe0[2] = { { 0, 1 }, { 0, -1 } }, oe1[2] = { { 0, 2 }, { 0, -1 } };
+	struct bundle_slice os[2] = { { 2, oe0 }, { 2, oe1 } };
 	const char *strs[1] = { "text" };
 	size_t str_len[1] = { 4 }, enc_len;
 	uint8_t *enc;
@@ -285,6 +291,11 @@ static void write_mixed(void)
 	add(w, "str", 3, BUNDLE_DT_STRING, 1, &one, enc, enc_len);
 	free(enc);
 	add(w, "u8", 2, BUNDLE_DT_UINT8, 1, &three, u_val, sizeof(u_val));
+	/* "o" [2,2]: rows 0 and rows 0-1, which overlap */
+	add_piece(w, "o", o_dims, 2, oe0, o0, p_val, 2 * sizeof(float));
+	add_piece(w, "o", o_dims, 2, oe1, o_dims, p_val, 4 * sizeof(float));
+	e = (struct bundle_entry){ .key = "o", .key_len = 1, .dtype = BUNDLE_DT_FLOAT, .rank = 2, .dims = o_dims, .n_slices = 2, .slices = os };
+	assert_int_equal(bundle_writer_add(w, &e, NULL, 0), 0);
 	assert_int_equal(bundle_writer_finish(w, err, sizeof(err)), 0);
 	bundle_writer_free(w);
 }
@@ -324,10 +335,12 @@ static long st_file(const struct view *v)
 
 static const char want_json[] =
 	"{\"d\":{\"dtype\":\"F64\",\"shape\":[1],\"data_offsets\":[0,8]},"
-	"\"p\":{\"dtype\":\"F32\",\"shape\":[4,2],\"data_offsets\":[8,40]},"
-	"\"q\\\"\\\\\\u0001\\n\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[40,48]},"
-	"\"f16\":{\"dtype\":\"F16\",\"shape\":[3],\"data_offsets\":[48,54]},"
-	"\"u8\":{\"dtype\":\"U8\",\"shape\":[3],\"data_offsets\":[54,57]}}";
+	"\"c\":{\"dtype\":\"F32\",\"shape\":[2,4],\"data_offsets\":[8,40]},"
+	"\"p\":{\"dtype\":\"F32\",\"shape\":[4,2],\"data_offsets\":[40,72]},"
+	"\"q\\\"\\\\\\u0001\\n\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[72,80]},"
+	"\"f16\":{\"dtype\":\"F16\",\"shape\":[3],\"data_offsets\":[80,86]},"
+	"\"u8\":{\"dtype\":\"U8\",\"shape\":[3],\"data_offsets\":[86,89]}}";
+#define DATA_LEN 89
 
 static void test_st_view_header_and_bytes(void **state)
 {
@@ -347,7 +360,7 @@ static void test_st_view_header_and_bytes(void **state)
 	file = view_file_at(f.v, (size_t)i);
 	assert_string_equal(file->name, "model.ckpt.safetensors");
 	assert_int_equal(view_lookup(f.v, "model.ckpt.index") >= 0, 1);
-	assert_int_equal(file->size, hdr + 57);
+	assert_int_equal(file->size, hdr + DATA_LEN);
 	assert_int_equal(file->mem_len, hdr);
 	buf = malloc(file->size + 1);
 	assert_int_equal(view_read(f.v, (size_t)i, 0, file->size + 100, buf), file->size);
@@ -357,10 +370,11 @@ static void test_st_view_header_and_bytes(void **state)
 	for (size_t k = 8 + sizeof(want_json) - 1; k < hdr; k++)
 		assert_int_equal(buf[k], ' ');
 	assert_memory_equal(buf + hdr, d_val, 8);
-	assert_memory_equal(buf + hdr + 8, p_val, 32); /* the two pieces, in row order */
-	assert_memory_equal(buf + hdr + 40, q_val, 8);
-	assert_memory_equal(buf + hdr + 48, h_val, 6);
-	assert_memory_equal(buf + hdr + 54, u_val, 3);
+	assert_memory_equal(buf + hdr + 8, c_val, 32);  /* runs of both pieces, row by row */
+	assert_memory_equal(buf + hdr + 40, p_val, 32); /* the two pieces, in row order */
+	assert_memory_equal(buf + hdr + 72, q_val, 8);
+	assert_memory_equal(buf + hdr + 80, h_val, 6);
+	assert_memory_equal(buf + hdr + 86, u_val, 3);
 	/* a read that straddles header and data: the header from its memfd */
 	assert_int_equal(view_map_range(f.v, (size_t)i, hdr - 4, 12, pieces, N(pieces), &n), 0);
 	assert_true(n >= 2);
@@ -371,7 +385,7 @@ static void test_st_view_header_and_bytes(void **state)
 	assert_int_equal(view_num_warnings(f.v), 1);
 	assert_non_null(strstr(view_warning(f.v, 0),
 			       "2 tensor(s) left out of the .safetensors file, which cannot hold them: "
-			       "'c' (partitioned along a dimension other than the first), 'str' (string)"));
+			       "'o' (pieces that overlap or leave holes), 'str' (string)"));
 	free(buf);
 	fx_free(&f);
 }
@@ -404,6 +418,21 @@ static void test_st_view_formats(void **state)
 	assert_int_equal(view_num_files(f.v), 1);
 	assert_int_equal(view_file_at(f.v, 0)->size, 8 + 56 + 8);
 	fx_free(&f);
+
+	/* a renamed partitioned variable: its pieces are found under the new name */
+	assert_int_equal(build(&f, "source s = s\nmap s:c -> x/c\n", MAPPING_FORMAT_SAFETENSORS, 1,
+			       err, sizeof(err)),
+			 0);
+	{
+		const struct view_file *fl = view_file_at(f.v, 0);
+		uint8_t got[32];
+
+		assert_int_equal(fl->size, fl->mem_len + 32);
+		assert_non_null(memmem(fl->mem, fl->mem_len, "\"x/c\":{\"dtype\":\"F32\"", 20));
+		assert_int_equal(view_read(f.v, 0, fl->mem_len, 32, got), 32);
+		assert_memory_equal(got, c_val, 32);
+	}
+	fx_free(&f);
 }
 
 static void test_st_view_strict(void **state)
@@ -418,7 +447,7 @@ static void test_st_view_strict(void **state)
 			 -ENOTSUP);
 	assert_null(f.v);
 	assert_string_equal(err, "t.conf:3:1: error: 2 tensor(s) cannot be stored in safetensors: "
-				 "'c' (partitioned along a dimension other than the first), 'str' (string)");
+				 "'o' (pieces that overlap or leave holes), 'str' (string)");
 	mapping_free(f.m);
 	/* strict without anything left out is no error */
 	assert_int_equal(build(&f, "source s = s\nmap s:p -> p\nformat = both\n", -1, 1, err,
@@ -444,14 +473,14 @@ static void test_st_parse_reads_what_the_writer_writes(void **state)
 	size_t n = 0;
 
 	(void)state;
-	assert_int_equal(parse(want_json, 57, &h, err, sizeof(err)), 0);
-	assert_int_equal(h->n, 5);
-	assert_int_equal(h->data_len, 57);
-	assert_int_equal(h->t[2].name_len, strlen(Q_KEY));
-	assert_memory_equal(h->t[2].name, Q_KEY, strlen(Q_KEY));
-	assert_int_equal(h->t[1].dtype, BUNDLE_DT_FLOAT);
-	assert_int_equal(h->t[1].rank, 2);
-	assert_int_equal(h->t[1].dims[0], 4);
+	assert_int_equal(parse(want_json, DATA_LEN, &h, err, sizeof(err)), 0);
+	assert_int_equal(h->n, 6);
+	assert_int_equal(h->data_len, DATA_LEN);
+	assert_int_equal(h->t[3].name_len, strlen(Q_KEY));
+	assert_memory_equal(h->t[3].name, Q_KEY, strlen(Q_KEY));
+	assert_int_equal(h->t[2].dtype, BUNDLE_DT_FLOAT);
+	assert_int_equal(h->t[2].rank, 2);
+	assert_int_equal(h->t[2].dims[0], 4);
 	assert_int_equal(view_st_serialize(h->t, h->n, &out, &n), 0);
 	assert_memory_equal(out + 8, want_json, sizeof(want_json) - 1);
 	free(out);
