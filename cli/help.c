@@ -38,11 +38,15 @@ static const char ls_text[] =
 	"tensor's name there, so every line says where a merged tensor comes from.\n"
 	"Control characters in names are shown as \\n, \\t, \\r or \\xNN, and a\n"
 	"backslash as \\\\, so that every line is one tensor.\n"
+	"A file whose name ends in .safetensors is read as one: its tensors in\n"
+	"data order, SHARD 0, OFFSET from the start of the file; its header is\n"
+	"checked as strictly as the reference reader does.\n"
 	"\n"
 	"Examples:\n"
 	"  ckptfs ls train/model.ckpt-1000      a checkpoint prefix\n"
 	"  ckptfs ls train/                     the latest checkpoint in train/\n"
-	"  ckptfs ls merge.conf | grep ^enc/    merged tensors under enc/\n";
+	"  ckptfs ls merge.conf | grep ^enc/    merged tensors under enc/\n"
+	"  ckptfs ls model.safetensors          a safetensors file\n";
 
 static const char *const verify_args[] = { "CHECKPOINT", NULL };
 static const char verify_text[] =

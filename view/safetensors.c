@@ -270,6 +270,7 @@ static int add_file(struct st *s, uint8_t *hdr, size_t hdr_len)
 	uint64_t size;
 	int rc;
 
+	v->st_header = hdr; /* the view's, whatever happens */
 	if (f)
 		v->files = f;
 	d = f ? realloc(v->data, (v->n_files + 1) * sizeof(*d)) : NULL;
@@ -281,7 +282,6 @@ static int add_file(struct st *s, uint8_t *hdr, size_t hdr_len)
 	f = &v->files[v->n_files];
 	*f = (struct view_file){ malloc(n), VIEW_FILE_SAFETENSORS, 0, hdr, hdr_len };
 	v->n_files++; /* from here on view_free frees them */
-	v->st_header = hdr;
 	if (!f->name)
 		return -ENOMEM;
 	snprintf((char *)f->name, n, "%s.safetensors", v->prefix);
