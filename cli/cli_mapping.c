@@ -12,9 +12,10 @@
 
 int cli_check(int argc, char **argv)
 {
-	const struct view_options opt = { .layout = -1 };
+	const struct view_options opt = { .layout = -1, .format = -1 };
 	struct mapping *m;
 	struct view *v;
+	const struct view_file *index = NULL, *st = NULL;
 	char size[32], isize[32];
 	size_t n_data = 0, n = 0;
 
@@ -33,15 +34,32 @@ int cli_check(int argc, char **argv)
 		putchar('\n');
 		n += view_source_tensors(v, i);
 	}
-	for (size_t i = 0; i < view_num_files(v); i++)
-		n_data += view_file_at(v, i)->kind == VIEW_FILE_DATA;
+	for (size_t i = 0; i < view_num_files(v); i++) {
+		const struct view_file *f = view_file_at(v, i);
+
+		n_data += f->kind == VIEW_FILE_DATA;
+		if (f->kind == VIEW_FILE_INDEX)
+			index = f;
+		if (f->kind == VIEW_FILE_SAFETENSORS)
+			st = f;
+	}
 	cli_human_size(size, sizeof(size), view_tensor_bytes(v));
-	cli_human_size(isize, sizeof(isize),
-		       view_file_at(v, view_num_files(v) - 1)->size);
 	fputs("merged: ", stdout);
 	cli_put_name(stdout, view_prefix(v), strlen(view_prefix(v)));
-	printf("  %zu tensors, %s of data in %zu %s file(s), index %s, layout %s\n",
-	       n, size, n_data, "data", isize, mapping_layout_name(view_layout(v)));
+	if (index) {
+		cli_human_size(isize, sizeof(isize), index->size);
+		printf("  %zu tensors, %s of data in %zu %s file(s), index %s, layout %s\n",
+		       n, size, n_data, "data", isize, mapping_layout_name(view_layout(v)));
+	} else {
+		printf("  %zu tensors, %s of data\n", n, size);
+	}
+	if (st) {
+		cli_human_size(size, sizeof(size), st->size);
+		cli_human_size(isize, sizeof(isize), st->mem_len);
+		fputs("  ", stdout);
+		cli_put_name(stdout, st->name, strlen(st->name));
+		printf("  %s, header %s\n", size, isize);
+	}
 	cli_print_graph_summary(v);
 	if (view_num_warnings(v))
 		printf("%zu warning(s), see above\n", view_num_warnings(v));
@@ -52,7 +70,7 @@ int cli_check(int argc, char **argv)
 
 int cli_ls_mapping(const char *path)
 {
-	const struct view_options opt = { .layout = -1 };
+	const struct view_options opt = { .layout = -1, .format = -1 };
 	struct mapping *m;
 	struct view *v;
 

@@ -381,11 +381,11 @@ static int refuse_sources(const struct view *v, const struct mapping *m,
 	return rc;
 }
 
-static int exists_unless_forced(const char *out, int force)
+static int exists_unless_forced(const char *out, const char *suffix, int force)
 {
 	char path[PATH_MAX];
 
-	snprintf(path, sizeof(path), "%s.index", out);
+	snprintf(path, sizeof(path), "%s%s", out, suffix);
 	if (force || access(path, F_OK) != 0)
 		return 0;
 	cli_error("'%s' exists: not overwriting a checkpoint (use --force)", path);
@@ -394,9 +394,10 @@ static int exists_unless_forced(const char *out, int force)
 
 int cli_materialize(int argc, char **argv)
 {
-	struct view_options opt = { .layout = -1 };
+	struct view_options opt = { .layout = -1, .format = -1 };
 	const char *mapping = NULL, *out = NULL;
-	int link = 0, force = 0, rc;
+	int link = 0, force = 0, st = 0, rc;
+	enum mapping_format format;
 	const struct help_command *help = help_find("materialize");
 	struct mapping *m;
 	struct view *v;
@@ -406,7 +407,19 @@ int cli_materialize(int argc, char **argv)
 			link = 1;
 		else if (!strcmp(argv[i], "--force"))
 			force = 1;
-		else if (argv[i][0] == '-' && argv[i][1])
+		else if (!strcmp(argv[i], "--strict"))
+			opt.strict = 1;
+		else if (!strncmp(argv[i], "--format", 8) &&
+			 (argv[i][8] == '=' || (!argv[i][8] && i + 1 < argc))) {
+			const char *f = argv[i][8] ? argv[i] + 9 : argv[++i];
+
+			if (mapping_format_parse(f, &format) ||
+			    format == MAPPING_FORMAT_BOTH)
+				return help_usage_error(help, NULL,
+							"invalid format '%s': expected 'tensorflow' or 'safetensors'",
+							f);
+			st = format == MAPPING_FORMAT_SAFETENSORS;
+		} else if (argv[i][0] == '-' && argv[i][1])
 			return help_usage_error(help, NULL, "unknown option '%s'",
 						argv[i]);
 		else if (!mapping)
@@ -420,15 +433,20 @@ int cli_materialize(int argc, char **argv)
 	if (!mapping || !out)
 		return help_usage_error(help, NULL, "missing %s",
 					mapping ? "OUT_PREFIX" : "MAPPING");
+	if (link && st)
+		return help_usage_error(help, NULL, "--link makes a TensorFlow checkpoint: not with --format safetensors");
 	if (link)
 		opt.layout = MAPPING_LAYOUT_SHARDS;
+	opt.format = st ? MAPPING_FORMAT_SAFETENSORS : MAPPING_FORMAT_TENSORFLOW;
 	if (cli_open_view(mapping, &opt, &m, &v))
 		return CLI_BAD_INPUT;
 	/* a source first: --force does not make overwriting one right */
 	rc = refuse_sources(v, m, out, link);
 	if (rc == 0)
-		rc = exists_unless_forced(out, force);
-	if (rc == 0)
+		rc = exists_unless_forced(out, st ? ".safetensors" : ".index", force);
+	if (rc == 0 && st)
+		rc = cli_write_safetensors(v, out);
+	else if (rc == 0)
 		rc = link ? write_links(v, out) : write_copy(v, out);
 	view_free(v);
 	mapping_free(m);

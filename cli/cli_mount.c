@@ -43,8 +43,11 @@ static int build_view(const struct fs_mount_request *req, struct mapping **m,
 		.prefix = req->prefix,
 		.layout = -1,
 		.public_sources = req->allow_other,
+		.format = -1,
+		.strict = req->strict,
 	};
 	enum mapping_layout layout;
+	enum mapping_format format;
 
 	if (req->layout && mapping_layout_parse(req->layout, &layout)) {
 		cli_error("invalid layout '%s': expected 'single' or 'shards'",
@@ -53,6 +56,13 @@ static int build_view(const struct fs_mount_request *req, struct mapping **m,
 	}
 	if (req->layout)
 		vo.layout = (int)layout;
+	if (req->format && mapping_format_parse(req->format, &format)) {
+		cli_error("invalid format '%s': expected 'tensorflow', 'safetensors' or 'both'",
+			  req->format);
+		return -1;
+	}
+	if (req->format)
+		vo.format = (int)format;
 	/* prints FILE:LINE:COL diagnostics as they are, like check/ls do */
 	if (cli_open_view(req->mapping, &vo, m, v))
 		return -1;

@@ -39,12 +39,16 @@ static const char ls_text[] =
 	"tensor's name there, so every line says where a merged tensor comes from.\n"
 	"Control characters in names are shown as \\n, \\t, \\r or \\xNN, and a\n"
 	"backslash as \\\\, so that every line is one tensor.\n"
+	"A file whose name ends in .safetensors is read as one: its tensors in\n"
+	"data order, SHARD 0, OFFSET from the start of the file; its header is\n"
+	"checked as strictly as the reference reader does.\n"
 	"\n"
 	"Examples:\n"
 	"  ckptfs ls train/model.ckpt-1000      a checkpoint prefix\n"
 	"  ckptfs ls train/                     the latest checkpoint in train/\n"
 	"  ckptfs ls merge.conf | grep ^enc/    merged tensors under enc/\n"
 	"  ckptfs ls --objects train/           the object tree of a TF2 checkpoint\n"
+	"  ckptfs ls model.safetensors          a safetensors file\n"
 	"\n"
 	"Options:\n"
 	"  --objects                list the object graph of a TF2 checkpoint (or\n"
@@ -96,9 +100,10 @@ static const char check_text[] =
 	"(/usr/share/doc/ckptfs/mapping.md).\n";
 
 static const char *const materialize_args[] = { "MAPPING", "OUT_PREFIX", NULL };
-static const char *const materialize_options[] = { "--link", "--force", NULL };
+static const char *const materialize_options[] = { "--link", "--force", "--format=", "--strict", NULL };
 static const char materialize_text[] =
-	"Usage: ckptfs materialize [--link] [--force] MAPPING OUT_PREFIX\n"
+	"Usage: ckptfs materialize [--link] [--force] [--format FORMAT] [--strict]\n"
+	"       MAPPING OUT_PREFIX\n"
 	"Write the checkpoint MAPPING merges to disk as OUT_PREFIX.index and\n"
 	"OUT_PREFIX.data-00000-of-00001: a real checkpoint that needs no mount.\n"
 	"Tensor bytes are copied with copy_file_range (instant on file systems\n"
@@ -113,7 +118,12 @@ static const char materialize_text[] =
 	"                           source shard used, instead of copying: no data\n"
 	"                           is written and no daemon runs, but the sources\n"
 	"                           must stay where they are\n"
-	"  --force                  overwrite an existing OUT_PREFIX checkpoint\n";
+	"  --force                  overwrite an existing OUT_PREFIX checkpoint\n"
+	"  --format safetensors     write OUT_PREFIX.safetensors instead: the\n"
+	"                           merged tensors safetensors can hold\n"
+	"                           (--format tensorflow: the default)\n"
+	"  --strict                 with --format safetensors: a tensor it cannot\n"
+	"                           hold is an error, not a warning\n";
 
 static const struct help_command commands[] = {
 	{ "check", check_args, no_options, check_text },
@@ -129,7 +139,7 @@ static const char main_text[] =
 	"  or:  ckptfs ls CHECKPOINT|MAPPING\n"
 	"  or:  ckptfs verify CHECKPOINT\n"
 	"  or:  ckptfs cat CHECKPOINT TENSOR\n"
-	"  or:  ckptfs materialize [--link] [--force] MAPPING OUT_PREFIX\n"
+	"  or:  ckptfs materialize [OPTIONS] MAPPING OUT_PREFIX\n"
 	"Mount a TensorFlow checkpoint merged from others without copying their\n"
 	"data, or inspect checkpoints and mapping files.\n"
 	"\n"
@@ -171,6 +181,9 @@ static const char main_text[] =
 	"                           mapping's 'prefix' line, else model.ckpt)\n"
 	"  -o layout=single|shards  one data file, or one per source shard used\n"
 	"                           (default: the mapping's 'layout', else single)\n"
+	"  -o format=tensorflow|safetensors|both\n"
+	"                           which files the mount shows (default: the\n"
+	"                           mapping's 'format', else tensorflow)\n"
 	"  -o allow_other           let every user read the mount\n"
 	"  -f                       stay in the foreground, messages on stderr\n"
 	"'ckptfs MAPPING MOUNTPOINT --help' lists every mount option.\n"
@@ -217,6 +230,12 @@ static const char mount_text[] =
 	"                           shards: one data file per source shard used,\n"
 	"                           identical to it (default: the mapping's\n"
 	"                           'layout' line, else single)\n"
+	"  -o format=tensorflow|safetensors|both\n"
+	"                           the TensorFlow files, PREFIX.safetensors, or\n"
+	"                           both (default: the mapping's 'format' line,\n"
+	"                           else tensorflow)\n"
+	"  -o strict                a tensor PREFIX.safetensors cannot hold (a\n"
+	"                           string, ...) is an error, not a warning\n"
 	"  -o max_read=N            largest read request, 4096 to 524288 bytes\n"
 	"                           (default 524288)\n"
 	"  -o readahead=KIB         kernel readahead for the mount, 0 to 1048576\n"
@@ -371,11 +390,23 @@ int help_usage_error(const struct help_command *c, const char *progname,
 	return 1;
 }
 
+/*
+ * 1 if arg is an option of c, 2 if it is one that takes the next argument
+ * as its value ("--format X"; listed as "--format="), else 0. "--format=X"
+ * is 1.
+ */
 static int is_option_of(const struct help_command *c, const char *arg)
 {
-	for (const char *const *o = c->options; *o; o++)
+	for (const char *const *o = c->options; *o; o++) {
+		size_t n = strlen(*o);
+
 		if (!strcmp(arg, *o))
 			return 1;
+		if (n && (*o)[n - 1] == '=' && !strncmp(arg, *o, n))
+			return 1;
+		if (n && (*o)[n - 1] == '=' && !strncmp(arg, *o, n - 1) && !arg[n - 1])
+			return 2;
+	}
 	return 0;
 }
 
@@ -405,6 +436,8 @@ int help_check_args(const struct help_command *c, int *argc, char **argv)
 		}
 		if (!options_end && a[0] == '-' && a[1] && !is_option_of(c, a))
 			return help_usage_error(c, NULL, "unknown option '%s'", a);
+		if (!options_end && a[0] == '-' && a[1] && is_option_of(c, a) == 2)
+			i++; /* its value, whatever it looks like */
 		if (!options_end && a[0] == '-' && a[1])
 			continue;
 		if (n == want)

@@ -32,6 +32,10 @@ int cli_ls(int argc, char **argv)
 	if (argc != 2 || argv[1][0] == '-')
 		return help_usage_error(help_find("ls"), NULL,
 					"expected one CHECKPOINT or MAPPING");
+	size_t n = strlen(argv[1]);
+
+	if (n > 12 && !strcmp(argv[1] + n - 12, ".safetensors"))
+		return cli_ls_safetensors(argv[1]);
 	return cli_is_mapping(argv[1]) ? cli_ls_mapping(argv[1])
 				       : cli_ls_checkpoint(argv[1]);
 }

@@ -40,6 +40,8 @@ struct fs_mount_request {
 	const char *mountpoint; /* the second; absolute after the check */
 	const char *prefix;     /* -o prefix=, NULL: the mapping's */
 	const char *layout;     /* -o layout=, NULL: the mapping's */
+	const char *format;     /* -o format=, NULL: the mapping's */
+	int strict;             /* -o strict: see view_options.strict */
 	int allow_other;        /* -o allow_other: every user may read the mount */
 	int show_help;          /* -h/--help: print help, mount nothing */
 	int show_version;       /* -V/--version */

@@ -450,7 +450,7 @@ static void ckptfs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size,
 		fuse_reply_err(req, ino == FUSE_ROOT_ID ? EISDIR : ENOENT);
 	else if (off < 0)
 		fuse_reply_err(req, EINVAL);
-	else if (f->kind == VIEW_FILE_DATA)
+	else if (view_file_is_extents(f))
 		reply_data(req, fs, idx, (uint64_t)off, size);
 	else
 		reply_mem(req, f, (uint64_t)off, size);

@@ -41,12 +41,14 @@ struct mount_opts {
 	char *mountpoint;    /* owned; the second, then made absolute */
 	char *prefix;        /* owned; -o prefix=, NULL: the mapping's */
 	char *layout;        /* owned; -o layout=, NULL: the mapping's */
+	char *format;        /* owned; -o format=, NULL: the mapping's */
 	char *max_read_arg;  /* owned; -o max_read=, as given */
 	char *readahead_arg; /* owned; -o readahead=, as given */
 	/* parsed from the two above (check_numbers) */
 	unsigned max_read;  /* 0: not given, CKPTFS_MAX_READ */
 	unsigned readahead; /* KiB; 0 keeps the kernel's */
 	int nonempty;       /* -o nonempty: mount over files (libfuse 3 has none) */
+	int strict;         /* -o strict: a tensor safetensors cannot hold is an error */
 	int allow_other;    /* these three are seen, and left for libfuse */
 	int fsname;
 	int subtype;
@@ -92,6 +94,8 @@ enum {
 static const struct fuse_opt mount_opt_spec[] = {
 	MOUNT_OPT("prefix=%s", prefix),
 	MOUNT_OPT("layout=%s", layout),
+	MOUNT_OPT("format=%s", format),
+	MOUNT_OPT("strict", strict),
 	/* numbers as text: libfuse's %u would wrap 2^32 + 1 to 1, "-1" to 2^32 - 1 */
 	MOUNT_OPT("max_read=%s", max_read_arg),
 	MOUNT_OPT("readahead=%s", readahead_arg),
@@ -256,6 +260,8 @@ int fs_mount_parse(int argc, char **argv, fs_notice_fn *notice_fn,
 		.mountpoint = fm->o.mountpoint,
 		.prefix = fm->o.prefix,
 		.layout = fm->o.layout,
+		.format = fm->o.format,
+		.strict = fm->o.strict,
 		.allow_other = fm->o.allow_other,
 		.show_help = fm->cmd.show_help,
 		.show_version = fm->cmd.show_version,
@@ -277,6 +283,7 @@ void fs_mount_free(struct fs_mount *fm)
 	free(fm->o.mountpoint);
 	free(fm->o.prefix);
 	free(fm->o.layout);
+	free(fm->o.format);
 	free(fm->o.max_read_arg);
 	free(fm->o.readahead_arg);
 	fuse_opt_free_args(&fm->args);

@@ -21,6 +21,7 @@
 #define EXCLUDE_USAGE "exclude NAME:GLOB or exclude *:GLOB"
 #define PREFIX_USAGE "prefix = NAME"
 #define LAYOUT_USAGE "layout = single|shards"
+#define FORMAT_USAGE "format = tensorflow|safetensors|both"
 
 __attribute__((format(printf, 4, 5))) static int perr(struct mapping_parser *p, int line, int col,
 						      const char *fmt, ...)
@@ -414,7 +415,7 @@ static int parse_exclude(struct mapping_parser *p, const struct mapping_line *l)
 	return add_ref(p, l, 1, name_len, 0, m->n_excludes - 1);
 }
 
-/* A second `prefix` or `layout` line; first is the first one's position. */
+/* A second `prefix`, `layout` or `format` line; first is the first one's position. */
 static int want_first(struct mapping_parser *p, const struct mapping_line *l,
 		      const struct mapping_pos *first)
 {
@@ -507,6 +508,52 @@ static int parse_layout(struct mapping_parser *p, const struct mapping_line *l)
 	return 0;
 }
 
+/* Format names, shared by the `format` directive and `-o format=`. */
+int mapping_format_parse(const char *s, enum mapping_format *out)
+{
+	static const char *const names[] = { "tensorflow", "safetensors", "both" };
+
+	for (size_t i = 0; s && i < ARRAY_SIZE(names); i++)
+		if (!strcmp(s, names[i])) {
+			*out = (enum mapping_format)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+const char *mapping_format_name(enum mapping_format format)
+{
+	switch (format) {
+	case MAPPING_FORMAT_TENSORFLOW:
+		return "tensorflow";
+	case MAPPING_FORMAT_SAFETENSORS:
+		return "safetensors";
+	case MAPPING_FORMAT_BOTH:
+		return "both";
+	}
+	return "unknown";
+}
+
+/* `format = tensorflow|safetensors|both` */
+static int parse_format(struct mapping_parser *p, const struct mapping_line *l)
+{
+	const struct mapping_token *t;
+	char q[MAPPING_QUOTE_SIZE];
+
+	if (want_first(p, l, &p->m->format_pos) ||
+	    want_punct(p, l, 1, "=", FORMAT_USAGE) ||
+	    want_word(p, l, 2, "'tensorflow', 'safetensors' or 'both'", FORMAT_USAGE) ||
+	    want_end(p, l, 3, "usage: " FORMAT_USAGE))
+		return -EINVAL;
+	t = &l->tok[2];
+	if (mapping_format_parse(t->text, &p->m->format))
+		return perr(p, l->line, t->col,
+			    "unknown format '%s' (expected 'tensorflow', 'safetensors' or 'both')",
+			    mapping_quote(q, t->text));
+	p->m->format_pos = pos_at(p, l, 0);
+	return 0;
+}
+
 static const struct directive {
 	const char *name;
 	const char *usage;
@@ -517,6 +564,7 @@ static const struct directive {
 	{ "exclude", EXCLUDE_USAGE, parse_exclude },
 	{ "prefix", PREFIX_USAGE, parse_prefix },
 	{ "layout", LAYOUT_USAGE, parse_layout },
+	{ "format", FORMAT_USAGE, parse_format },
 };
 
 int mapping_parse_line(struct mapping_parser *p, const struct mapping_line *l)
@@ -539,6 +587,6 @@ int mapping_parse_line(struct mapping_parser *p, const struct mapping_line *l)
 				    mapping_quote(q, t->text), d->usage);
 	}
 	return perr(p, l->line, t->col,
-		    "unknown directive '%s' (expected source, map, exclude, prefix or layout)",
+		    "unknown directive '%s' (expected source, map, exclude, prefix, layout or format)",
 		    mapping_quote(q, t->text));
 }

@@ -31,6 +31,13 @@ enum mapping_layout {
 	MAPPING_LAYOUT_SHARDS = 1, /* one virtual data file per used source shard */
 };
 
+/* Which files a view shows (`format =`, mapping.md). */
+enum mapping_format {
+	MAPPING_FORMAT_TENSORFLOW = 0,  /* checkpoint, PREFIX.index, PREFIX.data-* */
+	MAPPING_FORMAT_SAFETENSORS = 1, /* PREFIX.safetensors only */
+	MAPPING_FORMAT_BOTH = 2,        /* all of them */
+};
+
 /* `source NAME = PATH` */
 struct mapping_source {
 	char *name; /* owned */
@@ -87,6 +94,8 @@ struct mapping {
 	struct mapping_pos prefix_pos; /* line 0 if defaulted */
 	enum mapping_layout layout;    /* SINGLE unless a `layout =` line says */
 	struct mapping_pos layout_pos; /* line 0 if defaulted */
+	enum mapping_format format;    /* TENSORFLOW unless a `format =` line says */
+	struct mapping_pos format_pos; /* line 0 if defaulted */
 };
 
 /*
@@ -113,6 +122,10 @@ void mapping_free(struct mapping *m);
 /* Parse a layout name ("single" or "shards"); -EINVAL if neither. */
 int mapping_layout_parse(const char *s, enum mapping_layout *out);
 const char *mapping_layout_name(enum mapping_layout layout);
+
+/* Parse a format name ("tensorflow", "safetensors", "both"); -EINVAL if none. */
+int mapping_format_parse(const char *s, enum mapping_format *out);
+const char *mapping_format_name(enum mapping_format format);
 
 /*
  * Format "FILE:LINE:COL: SEVERITY: MESSAGE" into (buf, len) and return

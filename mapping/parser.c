@@ -64,6 +64,8 @@ static struct mapping *mapping_new(const char *name)
 	m->prefix_pos.file = m->file;
 	m->layout_pos.file = m->file;
 	m->layout = MAPPING_LAYOUT_SINGLE;
+	m->format_pos.file = m->file;
+	m->format = MAPPING_FORMAT_TENSORFLOW;
 	return m;
 }
 

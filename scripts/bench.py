@@ -80,7 +80,7 @@ TARGETS = {
     "P6_per_tensor": 64,       # bytes; + index size + 16 MiB
     "P6_fixed": 16 * MiB,
 }
-ALL_STEPS = ["P1", "P2", "P3", "P4", "P5", "P6"]
+ALL_STEPS = ["P1", "P2", "P3", "P4", "P5", "P6", "P7"]
 
 
 class StepFailed(Exception):
@@ -395,10 +395,11 @@ class Bench:
         self.rows.append({"id": pid, "measurement": what, "result": result,
                           "target": target, "met": met})
 
-    def mount(self, pair: Pair, layout=None, foreground=False):
+    def mount(self, pair: Pair, layout=None, foreground=False, fmt=None):
         """A mount of pair's mapping; in daemon mode unless foreground (then the daemon's
         output goes to daemon.log)."""
         options = ["-o", f"layout={layout}"] if layout else []
+        options += ["-o", f"format={fmt}"] if fmt else []
         # unmounting may find the mount busy (another process walking the tree):
         # retried, counted, not a failure by itself
         return mounting.mounted(self.ckptfs, pair.mapping, self.mnt, *options,
@@ -688,6 +689,45 @@ class Bench:
                 if tail:
                     log(f"daemon log tail:\n{tail}")
 
+    # -- P7
+
+    def p7(self):
+        """The merge as PREFIX.safetensors (-o format=safetensors) read whole, against the
+        same bytes from a local copy (materialize --format safetensors), page cache hot."""
+        c = self.cfg
+        pair = self.pair("dense_p23", c["p23_tensors"], c["p23_bytes"], False)
+        local = os.path.join(self.work, "p7_local")
+        run([self.ckptfs, "materialize", "--force", "--format", "safetensors", pair.mapping,
+             local])
+        local += ".safetensors"
+        size = os.path.getsize(local)
+        native, fresh, repeat = [], [], []
+        for _ in range(c["p23_reps"]):
+            pair.warm()
+            read_files([local])
+            nb, dt = read_files([local])
+            native.append(nb / dt / 1e9)
+            with self.mount(pair, fmt="safetensors") as m:
+                path = os.path.join(m.path, os.listdir(m.path)[0])
+                nb1, dt1 = read_files([path])
+                nb2, dt2 = read_files([path])
+            if not nb == nb1 == nb2 == size:
+                raise StepFailed(f"read {nb1}/{nb2} bytes of the view, {nb} of the copy, "
+                                 f"expected {size}")
+            fresh.append(nb1 / dt1 / 1e9)
+            repeat.append(nb2 / dt2 / 1e9)
+        res = {"bytes": size, "local_gbps": summarize(native), "fresh_gbps": summarize(fresh),
+               "repeat_gbps": summarize(repeat),
+               "fresh_ratio": summarize([f / n for f, n in zip(fresh, native)]),
+               "repeat_ratio": summarize([r / n for r, n in zip(repeat, native)])}
+        self.results["P7"] = res
+        self.row("P7", f"local safetensors copy read whole ({fmt_bytes(size)}, page cache hot, "
+                 "1 MiB reads)", fmt_gbps(res["local_gbps"]))
+        self.row("P7", "PREFIX.safetensors of a fresh mount (-o format=safetensors)",
+                 f"{fmt_gbps(res['fresh_gbps'])}; {fmt_x(res['fresh_ratio'])} the copy")
+        self.row("P7", "PREFIX.safetensors, repeated read, same mount",
+                 f"{fmt_gbps(res['repeat_gbps'])}; {fmt_x(res['repeat_ratio'])} the copy")
+
     def run(self) -> int:
         t0 = time.perf_counter()
         os.makedirs(self.work, exist_ok=True)
@@ -708,6 +748,8 @@ class Bench:
                 self.step("P5", self.p5)
             if "P6" in self.steps:
                 self.step("P6", self.p6)
+            if "P7" in self.steps:
+                self.step("P7", self.p7)
         finally:
             cleanup_all_mounts()
             if self.tf:
@@ -1011,7 +1053,7 @@ def main(argv=None) -> int:
     ap.add_argument("--work", help="inputs and mountpoint (default <build>/bench-work[-quick])")
     ap.add_argument("--keep-work", action="store_true",
                     help="keep (and reuse) the generated inputs")
-    ap.add_argument("--only", help="comma-separated subset of P1..P6")
+    ap.add_argument("--only", help="comma-separated subset of P1..P7")
     ap.add_argument("--reps", type=int, help="repetitions of every measurement")
     args = ap.parse_args(argv)
     # the user's command line, for the report (without the wrapper's --build)

@@ -5,7 +5,7 @@
  * check a mount makes of the merge is here, so `ckptfs check`, `ls` and
  * `materialize` report exactly what a mount would.
  */
-#include "view/view_impl.h"
+#include "view/st_impl.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -128,6 +128,10 @@ static int check_options(struct view *v, const struct view_options *opt,
 		snprintf(err, errlen, "invalid layout %d", (int)v->layout);
 		return -EINVAL;
 	}
+	if (opt && opt->format > (int)MAPPING_FORMAT_BOTH) {
+		snprintf(err, errlen, "invalid format %d", opt->format);
+		return -EINVAL;
+	}
 	v->prefix = strdup(prefix);
 	v->readers = calloc(v->m->n_sources + 1, sizeof(*v->readers));
 	v->source_tensors = calloc(v->m->n_sources + 1, sizeof(size_t));
@@ -155,6 +159,9 @@ int view_build(const struct mapping *m, const struct view_options *opt,
 		rc = plan_resolve(v, err, errlen);
 	if (rc == 0)
 		rc = layout_build(v, err, errlen);
+	if (rc == 0)
+		rc = st_build(v, opt && opt->format >= 0 ? (enum mapping_format)opt->format : m->format,
+			      opt && opt->strict, err, errlen);
 	if (rc == 0)
 		rc = check_names(v, opt, err, errlen);
 	if (rc) {
@@ -211,6 +218,7 @@ void view_free(struct view *v)
 	free(v->data);
 	free(v->index);
 	free(v->state);
+	free(v->st_header);
 	free(v->source_tensors);
 	free(v->prefix);
 	free(v);

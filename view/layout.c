@@ -253,7 +253,8 @@ static int make_files(struct view *v, struct view_data *data, size_t n_data)
 		return -ENOMEM;
 	v->n_files = nf;
 	v->files[0] = (struct view_file){ strdup("checkpoint"), VIEW_FILE_STATE,
-					  strlen(v->state), (uint8_t *)v->state };
+					  strlen(v->state), (uint8_t *)v->state,
+					  strlen(v->state) };
 	for (size_t i = 0; i < n_data; i++) {
 		struct view_data *d = &data[i];
 
@@ -262,12 +263,12 @@ static int make_files(struct view *v, struct view_data *data, size_t n_data)
 			bundle_shard_name(v->prefix, (int)i, (int)n_data),
 			VIEW_FILE_DATA,
 			d->n ? d->ext[d->n - 1].voff + d->ext[d->n - 1].len : 0,
-			NULL
+			NULL, 0
 		};
 	}
 	v->files[nf - 1] = (struct view_file){ file_name(v->prefix, ".index"),
 					       VIEW_FILE_INDEX, v->index_len,
-					       v->index };
+					       v->index, v->index_len };
 	for (size_t i = 0; i < nf; i++)
 		if (!v->files[i].name)
 			return -ENOMEM;

@@ -32,7 +32,7 @@ int view_map_range(const struct view *v, size_t file, uint64_t off,
 	const struct view_data *d;
 	uint64_t size;
 
-	if (file >= v->n_files || v->files[file].kind != VIEW_FILE_DATA)
+	if (file >= v->n_files || !view_file_is_extents(&v->files[file]))
 		return -EINVAL;
 	d = &v->data[file];
 	size = v->files[file].size;
@@ -82,7 +82,7 @@ int64_t view_read(const struct view *v, size_t file, uint64_t off,
 
 	if (!f)
 		return -EINVAL;
-	if (f->kind != VIEW_FILE_DATA) {
+	if (!view_file_is_extents(f)) {
 		if (off >= f->size)
 			return 0;
 		len = len < f->size - off ? len : (size_t)(f->size - off);

@@ -60,6 +60,11 @@ size_t view_source_tensors(const struct view *v, size_t source)
 	return v->source_tensors[source];
 }
 
+int view_file_is_extents(const struct view_file *f)
+{
+	return f->kind == VIEW_FILE_DATA || f->kind == VIEW_FILE_SAFETENSORS;
+}
+
 const struct view_file *view_file_at(const struct view *v, size_t i)
 {
 	return i < v->n_files ? &v->files[i] : NULL;

@@ -33,6 +33,13 @@ struct view_options {
 	 * (bundle_open_flags() with BUNDLE_OPEN_PUBLIC).
 	 */
 	int public_sources;
+	int format; /* -1: the mapping's `format`; else mapping_format */
+	/*
+	 * Nonzero: a tensor safetensors cannot hold (a string, a partitioned
+	 * variable split along another dimension, ...) is an error, not a
+	 * warning, when the view has a PREFIX.safetensors.
+	 */
+	int strict;
 };
 
 /*
@@ -110,14 +117,24 @@ enum view_file_kind {
 	VIEW_FILE_STATE, /* `checkpoint`, text */
 	VIEW_FILE_INDEX, /* PREFIX.index, in memory */
 	VIEW_FILE_DATA,  /* PREFIX.data-SSSSS-of-NNNNN, extents */
+	/*
+	 * PREFIX.safetensors, extents: the header (from memory, through a
+	 * memfd) then the tensors' bytes in the source shards.
+	 */
+	VIEW_FILE_SAFETENSORS,
 };
 
 struct view_file {
 	const char *name; /* owned by v */
 	enum view_file_kind kind;
-	uint64_t size;      /* exact */
-	const uint8_t *mem; /* STATE and INDEX: the bytes; DATA: NULL */
+	uint64_t size; /* exact */
+	/* STATE and INDEX: the bytes; SAFETENSORS: its header; DATA: NULL */
+	const uint8_t *mem;
+	size_t mem_len; /* bytes at mem (the size, but for SAFETENSORS) */
 };
+
+/* Whether a file's bytes are extents (view_map_range), not just mem. */
+int view_file_is_extents(const struct view_file *f);
 
 /*
  * Files of the root directory, in readdir order. Stable: file i keeps its
@@ -139,7 +156,8 @@ struct view_piece {
  * Translate a read of data file `file` at [off, off+len) into source
  * pieces, clipped at the end of the file (*n = 0 at or past EOF). At most
  * max pieces are written; -E2BIG if more would be needed (the caller then
- * uses view_read). -EINVAL if file is not a data file.
+ * uses view_read). -EINVAL if file is not one of extents (DATA,
+ * SAFETENSORS).
  */
 int view_map_range(const struct view *v, size_t file, uint64_t off,
 		   size_t len, struct view_piece *out, size_t max, size_t *n);
@@ -158,5 +176,60 @@ int64_t view_read(const struct view *v, size_t file, uint64_t off,
  * shard fds. Afterwards only the "virtual tree" functions may be called.
  */
 void view_compact(struct view *v);
+
+/* --------------------------------------------------------- safetensors */
+
+/*
+ * A safetensors file (github.com/huggingface/safetensors): an 8-byte
+ * little-endian header length N, N bytes of JSON
+ * {NAME: {"dtype", "shape", "data_offsets": [BEGIN, END)}, "__metadata__":
+ * {string: string}}, then the data, whose offsets count from its start.
+ */
+#define VIEW_ST_MAX_HEADER 100000000 /* the reference reader's limit */
+
+struct view_st_tensor {
+	char *name; /* owned by the header; UTF-8, may hold NULs */
+	size_t name_len;
+	int dtype; /* a bundle_dtype */
+	int rank;
+	uint64_t *dims;      /* owned by the header, rank items */
+	uint64_t begin, end; /* within the data */
+};
+
+/*
+ * The safetensors name of a TensorFlow dtype ("F32"), or NULL when
+ * safetensors cannot hold it (string, variant, resource, complex,
+ * quantized, int4, ...).
+ */
+const char *view_st_dtype_name(int dtype);
+
+struct view_st_header {
+	struct view_st_tensor *t; /* owned, in data order */
+	size_t n;
+	uint64_t data_len; /* bytes of data the tensors cover */
+};
+
+/*
+ * Parse a header's JSON (json, len bytes: the N bytes after the length)
+ * of a file whose data is data_len bytes long, strictly: UTF-8, one
+ * object of tensors {dtype, shape, data_offsets} (each field once, no
+ * other) and an optional "__metadata__" of strings; dtypes of the table
+ * (view_st_dtype_name); offsets contiguous from 0 to exactly data_len;
+ * each tensor's bytes its elements times their size; no name twice; no
+ * dimension above INT64_MAX. *out is freed with view_st_header_free().
+ * -EBADMSG with a message naming the byte at fault, -ENOMEM.
+ */
+int view_st_parse(const uint8_t *json, size_t len, uint64_t data_len,
+		  struct view_st_header **out, char *err, size_t errlen);
+void view_st_header_free(struct view_st_header *h);
+
+/*
+ * Serialize n tensors, in the given (data) order, as a complete header:
+ * the 8-byte length, the JSON (escaped as serde_json escapes), padded with
+ * blanks to a multiple of 8. *out is malloc'd, caller frees. -EINVAL if a
+ * name is not UTF-8 or a dtype has no safetensors name, -ENOMEM.
+ */
+int view_st_serialize(const struct view_st_tensor *t, size_t n,
+		      uint8_t **out, size_t *len);
 
 #endif /* CKPTFS_VIEW_VIEW_H */

@@ -408,13 +408,15 @@ MESSAGE_SOURCES = ["mapping/lexer.c", "mapping/directive.c", "mapping/parser.c",
                    "view/layout.c", "bundle/openfile.c", "bundle/resolve.c", "bundle/index.c",
                    "bundle/reader.c", "bundle/entry.c", "bundle/table_read.c",
                    "fs/session.c", "cli/cli_mount.c", "cli/cli_util.c",
-                   "cli/cli_inspect.c", "cli/cli_mapping.c", "cli/cli_objects.c", "cli/cli_materialize.c",
+                   "cli/cli_inspect.c", "cli/cli_mapping.c", "cli/cli_objects.c",
+                   "cli/cli_materialize.c", "cli/cli_st.c", "view/safetensors.c", "view/st_parse.c",
                    "cli/main.c"]
-REPORTERS = r"(?:perr|lex_error|mapping_diag|diag|view_warn|bundle_errf|cli_error|notice|snprintf)"
+REPORTERS = r"(?:perr|lex_error|mapping_diag|diag|view_warn|bundle_errf|cli_error|notice|snprintf|bad)"
 # format strings that are not messages (file names, number formats, lone severities)
 NOT_MESSAGES = re.compile(r"^(error|warning|error %d|%s|%s%s|\.data-.*|model_checkpoint_path.*|"
                           r"-omax_read=%u|%s\.index|%s\.tempstate%llu|data block %zu|"
-                          r"%s\.data-%05d-of-%05d|/proc/self/fd/%d|%\.1f %s|%s%lld:%lld|%s-|%s\[|\]|%s/checkpoint)$", re.S)
+                          r"%s\.data-%05d-of-%05d|/proc/self/fd/%d|%\.1f %s|%s%lld:%lld|%s-|%s\[|\]|%s/checkpoint|"
+                          r"%s\.safetensors(\.tmpXXXXXX)?| and %zu more)$", re.S)
 
 
 def c_messages(path: str) -> list[str]:
@@ -477,7 +479,7 @@ def test_every_directive_is_documented():
     doc = open(MAPPING_DOC, encoding="utf-8").read()
     src = open(os.path.join(REPO, "mapping", "directive.c"), encoding="utf-8").read()
     names = re.findall(r'\{ "(\w+)", \w+_USAGE, parse_\w+ \}', src)
-    assert sorted(names) == ["exclude", "layout", "map", "prefix", "source"], names
+    assert sorted(names) == ["exclude", "format", "layout", "map", "prefix", "source"], names
     for n in names:
         assert re.search(rf"^`{n} ", doc, re.M), f"directive {n} has no entry in mapping.md"
 

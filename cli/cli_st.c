@@ -1,0 +1,140 @@
+/*
+ * cli_st.c - `ckptfs materialize --format safetensors`: write the view's
+ * PREFIX.safetensors as a real file, OUT_PREFIX.safetensors, through a
+ * temporary name renamed into place (never half a file under the name);
+ * and `ckptfs ls FILE.safetensors`, through view_st_parse's strict checks.
+ */
+#define _GNU_SOURCE
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/util.h"
+#include "view/view.h"
+
+#define CHUNK (4u << 20)
+
+static long st_file(const struct view *v)
+{
+	for (size_t i = 0; i < view_num_files(v); i++)
+		if (view_file_at(v, i)->kind == VIEW_FILE_SAFETENSORS)
+			return (long)i;
+	return -1;
+}
+
+/* Copy file i of v to fd; 0 or a negative errno. */
+static int copy_out(const struct view *v, size_t i, int fd)
+{
+	uint64_t size = view_file_at(v, i)->size, off = 0;
+	char *buf = malloc(CHUNK);
+	int rc = buf ? 0 : -ENOMEM;
+
+	while (rc == 0 && off < size) {
+		int64_t got = view_read(v, i, off, CHUNK, buf);
+
+		if (got <= 0)
+			rc = got < 0 ? (int)got : -EIO;
+		else if (write(fd, buf, (size_t)got) != got)
+			rc = errno ? -errno : -EIO;
+		else
+			off += (uint64_t)got;
+	}
+	free(buf);
+	return rc;
+}
+
+int cli_write_safetensors(const struct view *v, const char *out)
+{
+	long i = st_file(v);
+	size_t n = strlen(out) + sizeof(".safetensors.tmpXXXXXX");
+	char *path = malloc(n), *tmp = malloc(n);
+	int fd = -1, rc = path && tmp && i >= 0 ? 0 : -ENOMEM;
+
+	if (rc == 0) {
+		snprintf(path, n, "%s.safetensors", out);
+		snprintf(tmp, n, "%s.safetensors.tmpXXXXXX", out);
+		fd = mkostemp(tmp, O_CLOEXEC);
+		rc = fd < 0 ? -errno : 0;
+	}
+	if (rc == 0)
+		rc = copy_out(v, (size_t)i, fd);
+	if (rc == 0 && fchmod(fd, 0644)) /* as a checkpoint's files */
+		rc = -errno;
+	if (fd >= 0 && close(fd) && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, path))
+		rc = -errno;
+	if (rc && fd >= 0)
+		unlink(tmp);
+	if (rc)
+		cli_error("'%s': cannot write: %s", path ? path : out, strerror(-rc));
+	free(path);
+	free(tmp);
+	return rc;
+}
+
+static int read_header(const char *path, int fd, uint8_t **json, uint64_t *n, uint64_t *size)
+{
+	struct stat st;
+	uint8_t len[8];
+
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		cli_error("'%s': not a regular file", path);
+		return -1;
+	}
+	*size = (uint64_t)st.st_size;
+	if (util_pread_full(fd, len, 8, 0) != 8) {
+		cli_error("'%s': not a safetensors file (shorter than 8 bytes)", path);
+		return -1;
+	}
+	*n = 0;
+	for (int i = 7; i >= 0; i--)
+		*n = *n << 8 | len[i];
+	if (*n > VIEW_ST_MAX_HEADER || *n > *size - 8) {
+		cli_error("'%s': not a safetensors file (a header of %llu bytes in a file of %llu)",
+			  path, (unsigned long long)*n, (unsigned long long)*size);
+		return -1;
+	}
+	*json = malloc(*n ? *n : 1);
+	if (!*json || util_pread_full(fd, *json, *n, 8) != (ssize_t)*n) {
+		cli_error("'%s': cannot read the header", path);
+		free(*json);
+		return -1;
+	}
+	return 0;
+}
+
+int cli_ls_safetensors(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	struct view_st_header *h = NULL;
+	uint8_t *json = NULL;
+	uint64_t n = 0, size = 0;
+	char err[512];
+
+	if (fd < 0) {
+		cli_error("'%s': %s", path, strerror(errno));
+		return CLI_BAD_INPUT;
+	}
+	if (read_header(path, fd, &json, &n, &size) == 0 &&
+	    view_st_parse(json, n, size - 8 - n, &h, err, sizeof(err)))
+		cli_error("'%s': %s", path, err);
+	close(fd);
+	free(json);
+	for (size_t i = 0; h && i < h->n; i++) {
+		const struct view_st_tensor *t = &h->t[i];
+		/* dims are <= INT64_MAX (the parser checked): same bits */
+		struct bundle_entry e = { .dtype = t->dtype, .rank = t->rank, .dims = (int64_t *)t->dims, .shard_id = 0, .offset = (int64_t)(8 + n + t->begin), .size = (int64_t)(t->end - t->begin) };
+
+		cli_print_entry(stdout, t->name, t->name_len, &e);
+	}
+	if (!h)
+		return CLI_BAD_INPUT;
+	view_st_header_free(h);
+	return fflush(stdout) == 0 ? CLI_OK : CLI_BAD_INPUT;
+}

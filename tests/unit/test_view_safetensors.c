@@ -1,0 +1,613 @@
+/*
+ * test_view_safetensors.c - PREFIX.safetensors: the header writer on
+ * hostile names (quotes, backslashes, every control character, NUL,
+ * UTF-8, bytes that are not UTF-8), and a view of a source written here
+ * with the bundle writer: the exact header (order by dtype then name,
+ * offsets, escaping), the bytes of every tensor read back through
+ * view_read and view_map_range, partitioned variables split along the
+ * first and along another dimension as one tensor each (overlapping
+ * pieces left out), the left-out warning, strict, and which files each
+ * format shows.
+ */
+#define _GNU_SOURCE /* memmem */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "bundle/bundle.h"
+#include "mapping/mapping.h"
+#include "view/view.h"
+#include "tests/unit/testutil.h"
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+static const char *dir;
+
+static int setup(void **state)
+{
+	(void)state;
+	dir = testutil_tmpdir("view-st");
+	return dir ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	return testutil_tmpdir_remove();
+}
+
+/* ------------------------------------------------------ the header writer */
+
+static uint64_t le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* The JSON of one uint8 [1] tensor called name (len bytes), unpadded. */
+static char *json_of(const char *name, size_t len, int *rc)
+{
+	uint64_t dim = 1;
+	struct view_st_tensor t = { (char *)name, len, BUNDLE_DT_UINT8, 1, &dim, 0, 1 };
+	uint8_t *out = NULL;
+	size_t n = 0;
+	char *s;
+
+	*rc = view_st_serialize(&t, 1, &out, &n);
+	if (*rc)
+		return NULL;
+	assert_true(n >= 8 && n % 8 == 0);
+	assert_int_equal(le64(out), n - 8);
+	while (n > 8 && out[n - 1] == ' ')
+		n--;
+	s = strndup((char *)out + 8, n - 8);
+	free(out);
+	return s;
+}
+
+static void expect_json(const char *name, size_t len, const char *want_key)
+{
+	char want[512];
+	int rc;
+	char *got = json_of(name, len, &rc);
+
+	snprintf(want, sizeof(want),
+		 "{%s:{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}", want_key);
+	assert_int_equal(rc, 0);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static void test_st_json_escapes_like_serde_json(void **state)
+{
+	(void)state;
+	expect_json("a", 1, "\"a\"");
+	expect_json("q\"b", 3, "\"q\\\"b\"");
+	expect_json("back\\slash", 10, "\"back\\\\slash\"");
+	expect_json("\b\f\n\r\t", 5, "\"\\b\\f\\n\\r\\t\"");
+	expect_json("\x01\x1f\x7f", 3, "\"\\u0001\\u001f\x7f\"");
+	expect_json("nul\0x", 5, "\"nul\\u0000x\"");
+	expect_json("caf\xc3\xa9/\xf0\x9f\x99\x82", 10, "\"caf\xc3\xa9/\xf0\x9f\x99\x82\"");
+	expect_json("", 0, "\"\"");
+}
+
+static void test_st_json_every_control_character(void **state)
+{
+	(void)state;
+	for (int c = 0; c < 0x20; c++) {
+		char name[1] = { (char)c }, key[16];
+		const char *short_ = c == '\b' ? "\\b" : c == '\f' ? "\\f"
+						 : c == '\n'       ? "\\n"
+						 : c == '\r'       ? "\\r"
+						 : c == '\t'       ? "\\t"
+								   : NULL;
+
+		if (short_)
+			snprintf(key, sizeof(key), "\"%s\"", short_);
+		else
+			snprintf(key, sizeof(key), "\"\\u%04x\"", c);
+		expect_json(name, 1, key);
+	}
+}
+
+static void test_st_json_refuses_what_json_cannot_hold(void **state)
+{
+	static const char *const bad[] = { "\xff", "a\xc3", "\xed\xa0\x80" /* surrogate */,
+					   "\xc0\xaf" /* overlong '/' */ };
+	uint64_t dim = 1;
+	struct view_st_tensor t = { (char *)"x", 1, BUNDLE_DT_STRING, 1, &dim, 0, 1 };
+	uint8_t *out = NULL;
+	size_t n;
+	int rc;
+
+	(void)state;
+	for (size_t i = 0; i < N(bad); i++) {
+		char *s = json_of(bad[i], strlen(bad[i]), &rc);
+
+		assert_null(s);
+		assert_int_equal(rc, -EINVAL);
+	}
+	assert_int_equal(view_st_serialize(&t, 1, &out, &n), -EINVAL);
+	t.dtype = BUNDLE_DT_COMPLEX64;
+	assert_int_equal(view_st_serialize(&t, 1, &out, &n), -EINVAL);
+	assert_null(out);
+}
+
+static void test_st_json_pads_with_blanks_to_8(void **state)
+{
+	(void)state;
+	for (size_t len = 1; len <= 17; len++) {
+		char name[32];
+		uint64_t dim = 3;
+		struct view_st_tensor t = { name, len, BUNDLE_DT_FLOAT, 1, &dim, 0, 12 };
+		uint8_t *out = NULL;
+		size_t n = 0, end;
+
+		memset(name, 'n', len);
+		assert_int_equal(view_st_serialize(&t, 1, &out, &n), 0);
+		assert_int_equal(n % 8, 0);
+		assert_int_equal(le64(out), n - 8);
+		end = n;
+		while (out[end - 1] == ' ')
+			end--;
+		assert_int_equal(out[end - 1], '}');
+		assert_true(n - end < 8);
+		free(out);
+	}
+}
+
+static void test_st_json_no_tensors(void **state)
+{
+	uint8_t *out = NULL;
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(view_st_serialize(NULL, 0, &out, &n), 0);
+	assert_int_equal(n, 16);
+	assert_int_equal(le64(out), 8);
+	assert_memory_equal(out + 8, "{}      ", 8);
+	free(out);
+}
+
+static void test_st_dtype_names(void **state)
+{
+	static const struct {
+		int dtype;
+		const char *name;
+	} want[] = {
+		{ BUNDLE_DT_HALF, "F16" },
+		{ BUNDLE_DT_BFLOAT16, "BF16" },
+		{ BUNDLE_DT_FLOAT, "F32" },
+		{ BUNDLE_DT_DOUBLE, "F64" },
+		{ BUNDLE_DT_INT8, "I8" },
+		{ BUNDLE_DT_INT16, "I16" },
+		{ BUNDLE_DT_INT32, "I32" },
+		{ BUNDLE_DT_INT64, "I64" },
+		{ BUNDLE_DT_UINT8, "U8" },
+		{ BUNDLE_DT_UINT16, "U16" },
+		{ BUNDLE_DT_UINT32, "U32" },
+		{ BUNDLE_DT_UINT64, "U64" },
+		{ BUNDLE_DT_BOOL, "BOOL" },
+		{ 24, "F8_E5M2" },
+		{ 25, "F8_E4M3" },
+		{ BUNDLE_DT_STRING, NULL },
+		{ BUNDLE_DT_COMPLEX64, NULL },
+		{ BUNDLE_DT_COMPLEX128, NULL },
+		{ BUNDLE_DT_RESOURCE, NULL },
+		{ BUNDLE_DT_VARIANT, NULL },
+		{ 11 /* qint8 */, NULL },
+		{ 29 /* int4 */, NULL },
+		{ 26 /* e4m3fnuz */, NULL },
+		{ 0, NULL },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < N(want); i++) {
+		const char *got = view_st_dtype_name(want[i].dtype);
+
+		if (!want[i].name)
+			assert_null(got);
+		else
+			assert_string_equal(got, want[i].name);
+	}
+}
+
+/* ---------------------------------------------------------- a real view */
+
+#define Q_KEY "q\"\\\x01\n" /* a name that needs every kind of escape */
+
+static void add(struct bundle_writer *w, const char *key, size_t key_len, int dtype,
+		int rank, int64_t *dims, const void *data, size_t len)
+{
+	struct bundle_entry e = { .key = key, .key_len = key_len, .dtype = dtype, .rank = rank, .dims = dims };
+
+	assert_int_equal(bundle_writer_add(w, &e, data, len), 0);
+}
+
+static void add_piece(struct bundle_writer *w, const char *name, int64_t *full, int rank,
+		      struct bundle_extent *ext, int64_t *dims, const void *data, size_t len)
+{
+	struct bundle_slice sl = { rank, ext };
+	char *key;
+	size_t key_len;
+
+	(void)full;
+	assert_int_equal(bundle_slice_key_encode(name, strlen(name), &sl, &key, &key_len), 0);
+	add(w, key, key_len, BUNDLE_DT_FLOAT, rank, dims, data, len);
+	free(key);
+}
+
+static float p_val[8] = { 0, 1, 2, 3, 4, 5, 6, 7 }; /* "p" [4,2], rows 0 | 1-3 */
+static float c_val[8] = { 9, 8, 7, 6, 5, 4, 3, 2 }; /* "c" [2,4], cols 0-1 | 2-3 */
+static double d_val[1] = { 2.5 };
+static uint16_t h_val[3] = { 0x3c00, 0x4000, 0xbc00 };
+static float q_val[2] = { -1.5f, 1e30f };
+static uint8_t u_val[3] = { 1, 2, 255 };
+
+static void write_mixed(void)
+{
+	char prefix[4096], err[BUNDLE_ERR_MAX];
+	struct bundle_writer *w;
+	int64_t p_dims[2] = { 4, 2 }, c_dims[2] = { 2, 4 }, one = 1, three = 3, two = 2;
+	int64_t p0[2] = { 1, 2 }, p1[2] = { 3, 2 }, cpiece[2] = { 2, 2 };
+	struct bundle_extent pe0[2] = { { 0, 1 }, { 0, -1 } }, pe1[2] = { { 1, 3 }, { 0, -1 } };
+	struct bundle_extent ce0[2] = { { 0, -1 }, { 0, 2 } }, ce1[2] = { { 0, -1 }, { 2, 2 } };
+	struct bundle_extent *pslices[2] = { pe0, pe1 }, *cslices[2] = { ce0, ce1 };
+	struct bundle_slice ps[2] = { { 2, pslices[0] }, { 2, pslices[1] } };
+	struct bundle_slice cs[2] = { { 2, cslices[0] }, { 2, cslices[1] } };
+	float c0[4] = { 9, 8, 5, 4 }, c1[4] = { 7, 6, 3, 2 };
+	int64_t o_dims[2] = { 2, 2 }, o0[2] = { 1, 2 };
+	struct bundle_extent oe0[2] = { { 0, 1 }, { 0, -1 } }, oe1[2] = { { 0, 2 }, { 0, -1 } };
+	struct bundle_slice os[2] = { { 2, oe0 }, { 2, oe1 } };
+	const char *strs[1] = { "text" };
+	size_t str_len[1] = { 4 }, enc_len;
+	uint8_t *enc;
+	struct bundle_entry e;
+
+	snprintf(prefix, sizeof(prefix), "%s/s", dir);
+	assert_int_equal(bundle_writer_open(prefix, &w, err, sizeof(err)), 0);
+	/* piece keys begin with NUL: first in key order ("c" before "p") */
+	add_piece(w, "c", c_dims, 2, ce0, cpiece, c0, sizeof(c0));
+	add_piece(w, "c", c_dims, 2, ce1, cpiece, c1, sizeof(c1));
+	add_piece(w, "p", p_dims, 2, pe0, p0, p_val, 2 * sizeof(float));
+	add_piece(w, "p", p_dims, 2, pe1, p1, p_val + 2, 6 * sizeof(float));
+	e = (struct bundle_entry){ .key = "c", .key_len = 1, .dtype = BUNDLE_DT_FLOAT, .rank = 2, .dims = c_dims, .n_slices = 2, .slices = cs };
+	assert_int_equal(bundle_writer_add(w, &e, NULL, 0), 0);
+	add(w, "d", 1, BUNDLE_DT_DOUBLE, 1, &one, d_val, sizeof(d_val));
+	add(w, "f16", 3, BUNDLE_DT_HALF, 1, &three, h_val, sizeof(h_val));
+	e = (struct bundle_entry){ .key = "p", .key_len = 1, .dtype = BUNDLE_DT_FLOAT, .rank = 2, .dims = p_dims, .n_slices = 2, .slices = ps };
+	assert_int_equal(bundle_writer_add(w, &e, NULL, 0), 0);
+	add(w, Q_KEY, strlen(Q_KEY), BUNDLE_DT_FLOAT, 1, &two, q_val, sizeof(q_val));
+	assert_int_equal(bundle_string_encode(strs, str_len, 1, &enc, &enc_len), 0);
+	add(w, "str", 3, BUNDLE_DT_STRING, 1, &one, enc, enc_len);
+	free(enc);
+	add(w, "u8", 2, BUNDLE_DT_UINT8, 1, &three, u_val, sizeof(u_val));
+	/* "o" [2,2]: rows 0 and rows 0-1, which overlap */
+	add_piece(w, "o", o_dims, 2, oe0, o0, p_val, 2 * sizeof(float));
+	add_piece(w, "o", o_dims, 2, oe1, o_dims, p_val, 4 * sizeof(float));
+	e = (struct bundle_entry){ .key = "o", .key_len = 1, .dtype = BUNDLE_DT_FLOAT, .rank = 2, .dims = o_dims, .n_slices = 2, .slices = os };
+	assert_int_equal(bundle_writer_add(w, &e, NULL, 0), 0);
+	assert_int_equal(bundle_writer_finish(w, err, sizeof(err)), 0);
+	bundle_writer_free(w);
+}
+
+static const char mixed_text[] = "source s = s\nmap s:/ -> /\n";
+
+struct fx {
+	struct mapping *m;
+	struct view *v;
+};
+
+static int build(struct fx *f, const char *text, int format, int strict, char *err,
+		 size_t errlen)
+{
+	struct view_options opt = { .layout = -1, .format = format, .strict = strict };
+
+	f->v = NULL;
+	assert_int_equal(mapping_parse_buffer("t.conf", text, strlen(text), dir, &f->m, err,
+					      errlen),
+			 0);
+	return view_build(f->m, &opt, &f->v, err, errlen);
+}
+
+static void fx_free(struct fx *f)
+{
+	view_free(f->v);
+	mapping_free(f->m);
+}
+
+static long st_file(const struct view *v)
+{
+	for (size_t i = 0; i < view_num_files(v); i++)
+		if (view_file_at(v, i)->kind == VIEW_FILE_SAFETENSORS)
+			return (long)i;
+	return -1;
+}
+
+static const char want_json[] =
+	"{\"d\":{\"dtype\":\"F64\",\"shape\":[1],\"data_offsets\":[0,8]},"
+	"\"c\":{\"dtype\":\"F32\",\"shape\":[2,4],\"data_offsets\":[8,40]},"
+	"\"p\":{\"dtype\":\"F32\",\"shape\":[4,2],\"data_offsets\":[40,72]},"
+	"\"q\\\"\\\\\\u0001\\n\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[72,80]},"
+	"\"f16\":{\"dtype\":\"F16\",\"shape\":[3],\"data_offsets\":[80,86]},"
+	"\"u8\":{\"dtype\":\"U8\",\"shape\":[3],\"data_offsets\":[86,89]}}";
+#define DATA_LEN 89
+
+static void test_st_view_header_and_bytes(void **state)
+{
+	struct fx f;
+	char err[1024] = "";
+	size_t hdr = (sizeof(want_json) - 1 + 7) / 8 * 8 + 8, n;
+	uint8_t *buf;
+	long i;
+	const struct view_file *file;
+	struct view_piece pieces[16];
+
+	(void)state;
+	write_mixed();
+	assert_int_equal(build(&f, mixed_text, MAPPING_FORMAT_BOTH, 0, err, sizeof(err)), 0);
+	i = st_file(f.v);
+	assert_true(i >= 0);
+	file = view_file_at(f.v, (size_t)i);
+	assert_string_equal(file->name, "model.ckpt.safetensors");
+	assert_int_equal(view_lookup(f.v, "model.ckpt.index") >= 0, 1);
+	assert_int_equal(file->size, hdr + DATA_LEN);
+	assert_int_equal(file->mem_len, hdr);
+	buf = malloc(file->size + 1);
+	assert_int_equal(view_read(f.v, (size_t)i, 0, file->size + 100, buf), file->size);
+	assert_memory_equal(buf, file->mem, hdr);
+	assert_int_equal(le64(buf), hdr - 8);
+	assert_memory_equal(buf + 8, want_json, sizeof(want_json) - 1);
+	for (size_t k = 8 + sizeof(want_json) - 1; k < hdr; k++)
+		assert_int_equal(buf[k], ' ');
+	assert_memory_equal(buf + hdr, d_val, 8);
+	assert_memory_equal(buf + hdr + 8, c_val, 32);  /* runs of both pieces, row by row */
+	assert_memory_equal(buf + hdr + 40, p_val, 32); /* the two pieces, in row order */
+	assert_memory_equal(buf + hdr + 72, q_val, 8);
+	assert_memory_equal(buf + hdr + 80, h_val, 6);
+	assert_memory_equal(buf + hdr + 86, u_val, 3);
+	/* a read that straddles header and data: the header from its memfd */
+	assert_int_equal(view_map_range(f.v, (size_t)i, hdr - 4, 12, pieces, N(pieces), &n), 0);
+	assert_true(n >= 2);
+	assert_int_equal(pieces[0].len, 4);
+	assert_int_equal(view_read(f.v, (size_t)i, hdr - 4, 12, buf), 12);
+	assert_memory_equal(buf + 4, d_val, 8);
+	/* the left-out tensors, in one warning */
+	assert_int_equal(view_num_warnings(f.v), 1);
+	assert_non_null(strstr(view_warning(f.v, 0),
+			       "2 tensor(s) left out of the .safetensors file, which cannot hold them: "
+			       "'o' (pieces that overlap or leave holes), 'str' (string)"));
+	free(buf);
+	fx_free(&f);
+}
+
+static void test_st_view_formats(void **state)
+{
+	struct fx f;
+	char err[1024] = "";
+
+	(void)state;
+	write_mixed();
+	assert_int_equal(build(&f, mixed_text, MAPPING_FORMAT_SAFETENSORS, 0, err, sizeof(err)), 0);
+	assert_int_equal(view_num_files(f.v), 1);
+	assert_string_equal(view_file_at(f.v, 0)->name, "model.ckpt.safetensors");
+	assert_int_equal(view_lookup(f.v, "checkpoint"), -1);
+	view_compact(f.v); /* the daemon serves a compacted view */
+	assert_int_equal(view_read(f.v, 0, view_file_at(f.v, 0)->mem_len, 8, err), 8);
+	assert_memory_equal(err, d_val, 8);
+	fx_free(&f);
+
+	assert_int_equal(build(&f, mixed_text, MAPPING_FORMAT_TENSORFLOW, 0, err, sizeof(err)), 0);
+	assert_int_equal(st_file(f.v), -1);
+	assert_int_equal(view_num_warnings(f.v), 0);
+	fx_free(&f);
+
+	/* -1: the mapping's `format` line */
+	assert_int_equal(build(&f, "source s = s\nmap s:d -> d\nformat = safetensors\n", -1, 0,
+			       err, sizeof(err)),
+			 0);
+	assert_int_equal(view_num_files(f.v), 1);
+	assert_int_equal(view_file_at(f.v, 0)->size, 8 + 56 + 8);
+	fx_free(&f);
+
+	/* a renamed partitioned variable: its pieces are found under the new name */
+	assert_int_equal(build(&f, "source s = s\nmap s:c -> x/c\n", MAPPING_FORMAT_SAFETENSORS, 1,
+			       err, sizeof(err)),
+			 0);
+	{
+		const struct view_file *fl = view_file_at(f.v, 0);
+		uint8_t got[32];
+
+		assert_int_equal(fl->size, fl->mem_len + 32);
+		assert_non_null(memmem(fl->mem, fl->mem_len, "\"x/c\":{\"dtype\":\"F32\"", 20));
+		assert_int_equal(view_read(f.v, 0, fl->mem_len, 32, got), 32);
+		assert_memory_equal(got, c_val, 32);
+	}
+	fx_free(&f);
+}
+
+static void test_st_view_strict(void **state)
+{
+	struct fx f;
+	char err[1024] = "";
+
+	(void)state;
+	write_mixed();
+	assert_int_equal(build(&f, "source s = s\nmap s:/ -> /\nformat = both\n", -1, 1, err,
+			       sizeof(err)),
+			 -ENOTSUP);
+	assert_null(f.v);
+	assert_string_equal(err, "t.conf:3:1: error: 2 tensor(s) cannot be stored in safetensors: "
+				 "'o' (pieces that overlap or leave holes), 'str' (string)");
+	mapping_free(f.m);
+	/* strict without anything left out is no error */
+	assert_int_equal(build(&f, "source s = s\nmap s:p -> p\nformat = both\n", -1, 1, err,
+			       sizeof(err)),
+			 0);
+	fx_free(&f);
+}
+
+/* ------------------------------------------------------ the header reader */
+
+static int parse(const char *json, uint64_t data_len, struct view_st_header **h, char *err,
+		 size_t errlen)
+{
+	*h = NULL;
+	return view_st_parse((const uint8_t *)json, strlen(json), data_len, h, err, errlen);
+}
+
+static void test_st_parse_reads_what_the_writer_writes(void **state)
+{
+	struct view_st_header *h;
+	char err[512] = "";
+	uint8_t *out = NULL;
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(parse(want_json, DATA_LEN, &h, err, sizeof(err)), 0);
+	assert_int_equal(h->n, 6);
+	assert_int_equal(h->data_len, DATA_LEN);
+	assert_int_equal(h->t[3].name_len, strlen(Q_KEY));
+	assert_memory_equal(h->t[3].name, Q_KEY, strlen(Q_KEY));
+	assert_int_equal(h->t[2].dtype, BUNDLE_DT_FLOAT);
+	assert_int_equal(h->t[2].rank, 2);
+	assert_int_equal(h->t[2].dims[0], 4);
+	assert_int_equal(view_st_serialize(h->t, h->n, &out, &n), 0);
+	assert_memory_equal(out + 8, want_json, sizeof(want_json) - 1);
+	free(out);
+	view_st_header_free(h);
+}
+
+static void test_st_parse_accepts(void **state)
+{
+	static const struct {
+		const char *json;
+		uint64_t data_len;
+		size_t n;
+	} ok[] = {
+		{ "{}", 0, 0 },
+		{ " { } \n  ", 0, 0 },
+		{ "{\"__metadata__\":{\"format\":\"pt\",\"x\":\"\\u00e9\"}}", 0, 0 },
+		{ "{\"__metadata__\":null,\"a\":{\"dtype\":\"U8\",\"shape\":[],\"data_offsets\":[0,1]}}", 1, 1 },
+		/* fields in any order; out-of-order offsets are sorted into data order */
+		{ "{\"b\":{\"data_offsets\":[2,4],\"shape\":[1],\"dtype\":\"I16\"},"
+		  "\"a\":{\"shape\":[2],\"dtype\":\"BOOL\",\"data_offsets\":[0,2]}}",
+		  4, 2 },
+		{ "{\"z\":{\"dtype\":\"F32\",\"shape\":[0,5],\"data_offsets\":[0,0]}}", 0, 1 },
+		{ "{\"\\ud83d\\ude42\\/\":{\"dtype\":\"U64\",\"shape\":[1],\"data_offsets\":[0,8]}}", 8, 1 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < N(ok); i++) {
+		struct view_st_header *h;
+		char err[512] = "";
+
+		if (parse(ok[i].json, ok[i].data_len, &h, err, sizeof(err)))
+			fail_msg("case %zu: %s", i, err);
+		assert_int_equal(h->n, ok[i].n);
+		view_st_header_free(h);
+	}
+}
+
+#define T(name, dt, shape, b, e) \
+	"\"" name "\":{\"dtype\":\"" dt "\",\"shape\":" shape ",\"data_offsets\":[" #b "," #e "]}"
+
+static void test_st_parse_refuses_hostile_headers(void **state)
+{
+	static const struct {
+		const char *json;
+		uint64_t data_len;
+		const char *why;
+	} bad[] = {
+		{ "", 0, "expected '{'" },
+		{ "[]", 0, "expected '{'" },
+		{ "{", 0, "expected '\"'" },
+		{ "{" T("a", "U8", "[1]", 0, 1), 1, "expected ',' or '}'" },
+		{ "{" T("a", "U8", "[1]", 0, 1) "}}", 1, "trailing bytes" },
+		{ "{" T("a", "U8", "[1]", 0, 1) ",}", 1, "expected '\"'" },
+		{ "{" T("a", "U8", "[1]", 4, 5) "}", 5, "leave a gap or overlap" },
+		{ "{" T("a", "U8", "[2]", 0, 2) "," T("b", "U8", "[2]", 1, 3) "}", 3, "gap or overlap" },
+		{ "{" T("a", "U8", "[2]", 0, 2) "," T("a", "U8", "[2]", 2, 4) "}", 4, "appears twice" },
+		{ "{" T("a", "F32", "[2]", 0, 4) "}", 4, "do not hold its shape" },
+		{ "{" T("a", "U8", "[2]", 0, 2) "}", 3, "the file has 3" },
+		{ "{" T("a", "U8", "[2]", 2, 0) "}", 0, "end before they begin" },
+		{ "{" T("a", "C64", "[1]", 0, 8) "}", 8, "unsupported dtype 'C64'" },
+		{ "{" T("a", "U8", "[-1]", 0, 1) "}", 1, "non-negative integer" },
+		{ "{" T("a", "U8", "[1.0]", 0, 1) "}", 1, "expected an integer" },
+		{ "{" T("a", "U8", "[01]", 0, 1) "}", 1, "leading zero" },
+		{ "{" T("a", "U8", "[99999999999999999999]", 0, 1) "}", 1, "number too large" },
+		{ "{" T("a", "U8", "[9223372036854775808]", 0, 1) "}", 1, "dimension too large" },
+		{ "{" T("a", "U64", "[4611686018427387904,4]", 0, 8) "}", 8, "do not hold its shape" },
+		{ "{" T("a", "U8", "[1]", 0, 18446744073709551615) "}", 1, "number too large" },
+		{ "{\"a\":{\"dtype\":\"U8\",\"shape\":[1]}}", 1, "needs dtype, shape and data_offsets" },
+		{ "{\"a\":{\"dtype\":\"U8\",\"dtype\":\"U8\"}}", 1, "field given twice" },
+		{ "{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1],\"x\":1}}", 1, "unknown field" },
+		{ "{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1,2]}}", 1, "expected ']'" },
+		{ "{\"a\x01\":{}}", 0, "raw control character" },
+		{ "{\"a\\x\":{}}", 0, "unknown escape" },
+		{ "{\"a\\u12\":{}}", 0, "truncated \\u escape" },
+		{ "{\"a\\u12g4\":{}}", 0, "bad \\u escape" },
+		{ "{\"a\\ud800\":{}}", 0, "lone high surrogate" },
+		{ "{\"a\\udc00\":{}}", 0, "lone low surrogate" },
+		{ "{\"a\\ud800\\u0041\":{}}", 0, "bad surrogate pair" },
+		{ "{\"a\\", 0, "unterminated string" },
+		{ "{\"\xff\":{}}", 0, "not UTF-8" },
+		{ "{\"__metadata__\":{\"k\":1}}", 0, "expected '\"'" },
+		{ "{\"__metadata__\":[]}", 0, "expected '{'" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < N(bad); i++) {
+		struct view_st_header *h;
+		char err[512] = "";
+		int rc = parse(bad[i].json, bad[i].data_len, &h, err, sizeof(err));
+
+		if (rc != -EBADMSG || !strstr(err, bad[i].why))
+			fail_msg("case %zu: rc %d, '%s' (want '%s')", i, rc, err, bad[i].why);
+		assert_null(h);
+	}
+}
+
+static void test_st_parse_refuses_a_header_too_large(void **state)
+{
+	struct view_st_header *h = NULL;
+	char err[512] = "";
+	static const uint8_t json[] = "{}";
+
+	(void)state;
+	/* the length alone decides: nothing past the buffer is read */
+	assert_int_equal(view_st_parse(json, (size_t)VIEW_ST_MAX_HEADER + 1, 0, &h, err,
+				       sizeof(err)),
+			 -EBADMSG);
+	assert_non_null(strstr(err, "header too large"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_st_json_escapes_like_serde_json),
+		cmocka_unit_test(test_st_json_every_control_character),
+		cmocka_unit_test(test_st_json_refuses_what_json_cannot_hold),
+		cmocka_unit_test(test_st_json_pads_with_blanks_to_8),
+		cmocka_unit_test(test_st_json_no_tensors),
+		cmocka_unit_test(test_st_dtype_names),
+		cmocka_unit_test(test_st_view_header_and_bytes),
+		cmocka_unit_test(test_st_view_formats),
+		cmocka_unit_test(test_st_view_strict),
+		cmocka_unit_test(test_st_parse_reads_what_the_writer_writes),
+		cmocka_unit_test(test_st_parse_accepts),
+		cmocka_unit_test(test_st_parse_refuses_hostile_headers),
+		cmocka_unit_test(test_st_parse_refuses_a_header_too_large),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

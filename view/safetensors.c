@@ -1,0 +1,357 @@
+/*
+ * safetensors.c - PREFIX.safetensors: the merged tensors as one
+ * safetensors file, without copying them. The file is the header (built
+ * here, served from a memfd so that it is an extent like any other) and
+ * then each tensor's bytes, straight from its source shard: TensorFlow
+ * and safetensors both store numeric tensors as raw little-endian
+ * row-major elements (checkpoint-format.md §4). A partitioned variable
+ * is one tensor made of runs of its pieces' bytes (st_slices.c).
+ */
+#define _GNU_SOURCE /* memfd_create, F_DUPFD_CLOEXEC */
+#include "view/st_impl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "util/util.h"
+
+/* Left-out tensors named in the warning; the rest are counted. */
+#define SHOWN_LEFT_OUT 8
+
+/* One tensor of the file; its bytes are runs [first, first + n). */
+struct item {
+	const struct view_target *t;
+	int order;
+	uint64_t bytes;
+	size_t first, n;
+};
+
+struct st {
+	struct view *v;
+	struct item *items;
+	size_t n_items, cap_items;
+	struct st_runs runs;
+	char left[900]; /* the left-out names, as the warning shows them */
+	size_t n_left;
+	int **fds; /* per source, per shard: its dup, or -1 */
+};
+
+static int cmp_item(const void *a, const void *b)
+{
+	const struct item *x = a, *y = b;
+
+	if (x->order != y->order)
+		return x->order > y->order ? -1 : 1;
+	return bundle_key_cmp(x->t->key, x->t->key_len, y->t->key, y->t->key_len);
+}
+
+static void leave_out(struct st *s, const struct view_target *t, const char *why)
+{
+	char shown[VIEW_SHOWN_MAX];
+	size_t used = strlen(s->left);
+
+	if (s->n_left++ < SHOWN_LEFT_OUT)
+		snprintf(s->left + used, sizeof(s->left) - used, "%s'%.100s' (%s)",
+			 used ? ", " : "", view_shown(shown, t->key, t->key_len), why);
+}
+
+/* Bytes of e's elements, or -1 when they overflow. */
+static int64_t tensor_bytes(const struct bundle_entry *e)
+{
+	int64_t n = bundle_num_elements(e->rank, e->dims);
+	int64_t size = bundle_dtype_size(e->dtype);
+
+	if (n < 0 || size <= 0 || n > INT64_MAX / size)
+		return -1;
+	return n * size;
+}
+
+static int push_whole(struct st_runs *r, const struct view_target *t)
+{
+	struct st_run *p = util_grow(r->run, &r->cap, r->n + 1, sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	r->run = p;
+	p[r->n++] = (struct st_run){ t, 0, (uint64_t)t->src->size };
+	return 0;
+}
+
+/* Why t cannot be in the file, or NULL. */
+static const char *unfit(const struct view_target *t)
+{
+	if (t->key_len && t->key[0] == '\0')
+		return ""; /* a piece: its variable stands for it */
+	if (!util_is_utf8(t->key, t->key_len))
+		return "name not UTF-8";
+	if (t->key_len == 12 && !memcmp(t->key, "__metadata__", 12))
+		return "name reserved by safetensors";
+	if (t->key_len == 28 && !memcmp(t->key, "_CHECKPOINTABLE_OBJECT_GRAPH", 28))
+		return "TF2 object graph";
+	if (st_dtype_order(t->src->dtype) < 0)
+		return bundle_dtype_name(t->src->dtype);
+	return NULL;
+}
+
+static int add_target(struct st *s, const struct view_target *t)
+{
+	const char *why = unfit(t);
+	int64_t bytes = tensor_bytes(t->src);
+	size_t first = s->runs.n;
+	struct item *it;
+	int rc = 0;
+
+	if (!why && bytes < 0)
+		why = "too large";
+	if (!why && t->src->n_slices)
+		rc = st_tile(s->v, t, bytes, &s->runs, &why);
+	else if (!why && t->src->size != bytes)
+		return -EBADMSG;
+	else if (!why)
+		rc = push_whole(&s->runs, t);
+	if (rc)
+		return rc;
+	if (why) {
+		s->runs.n = first;
+		if (*why)
+			leave_out(s, t, why);
+		return 0;
+	}
+	it = util_grow(s->items, &s->cap_items, s->n_items + 1, sizeof(*it));
+	if (!it)
+		return -ENOMEM;
+	s->items = it;
+	it[s->n_items++] = (struct item){ t, st_dtype_order(t->src->dtype),
+					  (uint64_t)bytes, first, s->runs.n - first };
+	return 0;
+}
+
+/* The header of the items in their (sorted) order. */
+static int header(struct st *s, uint8_t **out, size_t *len)
+{
+	struct view_st_tensor *t = calloc(s->n_items + 1, sizeof(*t));
+	uint64_t off = 0;
+	int rc;
+
+	if (!t)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n_items; i++) {
+		const struct item *it = &s->items[i];
+
+		t[i] = (struct view_st_tensor){ it->t->key, it->t->key_len,
+						it->t->src->dtype, it->t->src->rank,
+						(uint64_t *)it->t->src->dims, off,
+						off + it->bytes };
+		off += it->bytes;
+	}
+	/* dims are int64 >= 0 (the bundle checked): same bits as uint64 */
+	rc = view_st_serialize(t, s->n_items, out, len);
+	free(t);
+	return rc;
+}
+
+static int keep_fd(struct view *v, int fd)
+{
+	int *p = realloc(v->fds, (v->n_fds + 1) * sizeof(*p));
+
+	if (!p) {
+		close(fd);
+		return -ENOMEM;
+	}
+	v->fds = p;
+	v->fds[v->n_fds++] = fd;
+	return fd;
+}
+
+/* The view's own fd of a source shard (the readers go at compact). */
+static int shard_fd(struct st *s, uint32_t source, int32_t shard)
+{
+	const struct bundle_reader *r = s->v->readers[source];
+	int fd;
+
+	if (!s->fds[source]) {
+		int n = bundle_num_shards(r);
+
+		s->fds[source] = malloc((size_t)n * sizeof(int));
+		if (!s->fds[source])
+			return -ENOMEM;
+		for (int i = 0; i < n; i++)
+			s->fds[source][i] = -1;
+	}
+	if (s->fds[source][shard] >= 0)
+		return s->fds[source][shard];
+	fd = fcntl(bundle_shard_fd(r, shard), F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	fd = keep_fd(s->v, fd);
+	if (fd >= 0)
+		s->fds[source][shard] = fd;
+	return fd;
+}
+
+static int header_fd(struct view *v, const uint8_t *hdr, size_t len)
+{
+	int fd = memfd_create("ckptfs-safetensors-header", MFD_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, hdr, len) != (ssize_t)len) {
+		close(fd);
+		return -EIO;
+	}
+	return keep_fd(v, fd);
+}
+
+static int push_extent(struct view_data *d, size_t *cap, uint64_t voff,
+		       int64_t soff, uint64_t len, int fd)
+{
+	struct view_extent *x = d->n ? &d->ext[d->n - 1] : NULL;
+
+	if (!len)
+		return 0;
+	if (x && x->fd == fd && x->soff + (int64_t)x->len == soff) {
+		x->len += len; /* neighbours in the source: one extent */
+		return 0;
+	}
+	x = util_grow(d->ext, cap, d->n + 1, sizeof(*x));
+	if (!x)
+		return -ENOMEM;
+	d->ext = x;
+	d->ext[d->n++] = (struct view_extent){ voff, soff, len, fd };
+	return 0;
+}
+
+static int extents(struct st *s, const uint8_t *hdr, size_t hdr_len,
+		   struct view_data *d, uint64_t *size)
+{
+	size_t cap = 0;
+	int fd = header_fd(s->v, hdr, hdr_len);
+	int rc = fd < 0 ? fd : push_extent(d, &cap, 0, 0, hdr_len, fd);
+
+	*size = hdr_len;
+	for (size_t i = 0; rc == 0 && i < s->n_items; i++) {
+		const struct item *it = &s->items[i];
+
+		for (size_t k = it->first; rc == 0 && k < it->first + it->n; k++) {
+			const struct st_run *run = &s->runs.run[k];
+			const struct bundle_entry *e = run->t->src;
+
+			fd = shard_fd(s, run->t->source, e->shard_id);
+			rc = fd < 0 ? fd : push_extent(d, &cap, *size, e->offset + (int64_t)run->off, run->len, fd);
+			*size += run->len;
+		}
+	}
+	return rc;
+}
+
+/* Drop the TensorFlow files (format = safetensors): the view shows one. */
+static void drop_tf_files(struct view *v)
+{
+	for (size_t i = 0; i + 1 < v->n_files; i++) {
+		free((char *)v->files[i].name);
+		free(v->data[i].ext);
+	}
+	v->files[0] = v->files[v->n_files - 1];
+	v->data[0] = v->data[v->n_files - 1];
+	v->n_files = 1;
+}
+
+static int add_file(struct st *s, uint8_t *hdr, size_t hdr_len)
+{
+	struct view *v = s->v;
+	struct view_file *f = realloc(v->files, (v->n_files + 1) * sizeof(*f));
+	struct view_data *d;
+	size_t n = strlen(v->prefix) + sizeof(".safetensors");
+	uint64_t size;
+	int rc;
+
+	v->st_header = hdr; /* the view's, whatever happens */
+	if (f)
+		v->files = f;
+	d = f ? realloc(v->data, (v->n_files + 1) * sizeof(*d)) : NULL;
+	if (!d)
+		return -ENOMEM;
+	v->data = d;
+	d = &v->data[v->n_files];
+	*d = (struct view_data){ NULL, 0, 0, -1 };
+	f = &v->files[v->n_files];
+	*f = (struct view_file){ malloc(n), VIEW_FILE_SAFETENSORS, 0, hdr, hdr_len };
+	v->n_files++; /* from here on view_free frees them */
+	if (!f->name)
+		return -ENOMEM;
+	snprintf((char *)f->name, n, "%s.safetensors", v->prefix);
+	rc = extents(s, hdr, hdr_len, d, &size);
+	f->size = size;
+	return rc;
+}
+
+static int report(struct st *s, int strict, char *err, size_t errlen)
+{
+	const struct mapping_pos *pos = &s->v->m->format_pos;
+	char more[64] = "";
+
+	if (!s->n_left)
+		return 0;
+	if (s->n_left > SHOWN_LEFT_OUT)
+		snprintf(more, sizeof(more), " and %zu more", s->n_left - SHOWN_LEFT_OUT);
+	if (strict)
+		return mapping_diag(err, errlen, -ENOTSUP, pos, "error",
+				    "%zu tensor(s) cannot be stored in safetensors: %s%s",
+				    s->n_left, s->left, more);
+	return view_warn(s->v, pos, "%zu tensor(s) left out of the .safetensors file, which cannot hold them: %s%s",
+			 s->n_left, s->left, more);
+}
+
+static int collect(struct st *s)
+{
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < s->v->n_targets; i++)
+		rc = add_target(s, &s->v->targets[i]);
+	if (s->n_items) /* s->items is NULL for none */
+		qsort(s->items, s->n_items, sizeof(*s->items), cmp_item);
+	return rc;
+}
+
+int st_build(struct view *v, enum mapping_format format, int strict,
+	     char *err, size_t errlen)
+{
+	struct st s = { .v = v };
+	uint8_t *hdr = NULL;
+	size_t hdr_len = 0;
+	int rc;
+
+	if (format == MAPPING_FORMAT_TENSORFLOW)
+		return 0;
+	s.fds = calloc(v->m->n_sources + 1, sizeof(*s.fds));
+	rc = s.fds ? collect(&s) : -ENOMEM;
+	if (rc == 0)
+		rc = report(&s, strict, err, errlen);
+	if (rc == 0)
+		rc = header(&s, &hdr, &hdr_len);
+	if (rc == 0 && hdr_len - 8 > VIEW_ST_MAX_HEADER)
+		rc = mapping_diag(err, errlen, -EFBIG, &v->m->format_pos, "error",
+				  "the safetensors header would be %zu bytes, more than readers accept (%d)",
+				  hdr_len - 8, VIEW_ST_MAX_HEADER);
+	if (rc == 0) {
+		rc = add_file(&s, hdr, hdr_len);
+		hdr = NULL; /* the view's now */
+	}
+	if (rc == 0 && format == MAPPING_FORMAT_SAFETENSORS)
+		drop_tf_files(v);
+	free(hdr);
+	for (size_t i = 0; s.fds && i < v->m->n_sources; i++)
+		free(s.fds[i]);
+	free(s.fds);
+	free(s.items);
+	free(s.runs.run);
+	if (rc == -ENOMEM || rc == -EBADMSG || rc == -EIO)
+		mapping_diag(err, errlen, rc, &v->m->format_pos, "error",
+			     "cannot build the .safetensors file: %s", strerror(-rc));
+	return rc;
+}
