@@ -16,7 +16,7 @@ int cli_check(int argc, char **argv)
 	struct mapping *m;
 	struct view *v;
 	char size[32], isize[32];
-	size_t n_data = 0, n = 0;
+	size_t n_data = 0, n_whole = 0, n = 0;
 
 	if (argc != 2)
 		return help_usage_error(help_find("check"), NULL,
@@ -33,8 +33,10 @@ int cli_check(int argc, char **argv)
 		putchar('\n');
 		n += view_source_tensors(v, i);
 	}
-	for (size_t i = 0; i < view_num_files(v); i++)
+	for (size_t i = 0; i < view_num_files(v); i++) {
 		n_data += view_file_at(v, i)->kind == VIEW_FILE_DATA;
+		n_whole += view_data_whole_fd(v, i) >= 0;
+	}
 	cli_human_size(size, sizeof(size), view_tensor_bytes(v));
 	cli_human_size(isize, sizeof(isize),
 		       view_file_at(v, view_num_files(v) - 1)->size);
@@ -42,6 +44,10 @@ int cli_check(int argc, char **argv)
 	cli_put_name(stdout, view_prefix(v), strlen(view_prefix(v)));
 	printf("  %zu tensors, %s of data in %zu %s file(s), index %s, layout %s\n",
 	       n, size, n_data, "data", isize, mapping_layout_name(view_layout(v)));
+	/* the path a mount's reads take (docs/mounting.md, "Passthrough") */
+	if (n_whole)
+		printf("  %zu of %zu data file(s) are one source shard whole: the kernel reads them from it (FUSE passthrough) where it can\n",
+		       n_whole, n_data);
 	if (view_num_warnings(v))
 		printf("%zu warning(s), see above\n", view_num_warnings(v));
 	view_free(v);

@@ -221,3 +221,13 @@ def test_direct_and_passthrough_opens_coexist(tmp_path, sources, ckptfs_bin):
                 os.close(fd)
             assert f.read() == want
         expect_path_log(m, name, True)
+
+
+def test_check_says_which_files_can_be_passed_through(tmp_path, sources, run_ckptfs):
+    line = "data file(s) are one source shard whole"
+    r = run_ckptfs("check", write_mapping(tmp_path, ["a", "b"], "shards"))
+    assert r.rc == 0 and f"  2 of 2 {line}" in r.stdout.decode(), r.describe()
+    r = run_ckptfs("check", write_mapping(tmp_path, ["a"], "single"))
+    assert r.rc == 0 and f"  1 of 1 {line}" in r.stdout.decode(), r.describe()
+    r = run_ckptfs("check", write_mapping(tmp_path, ["a", "b"], "single"))
+    assert r.rc == 0 and line not in r.stdout.decode(), r.describe()
