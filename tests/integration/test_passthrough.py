@@ -231,3 +231,25 @@ def test_check_says_which_files_can_be_passed_through(tmp_path, sources, run_ckp
     assert r.rc == 0 and f"  1 of 1 {line}" in r.stdout.decode(), r.describe()
     r = run_ckptfs("check", write_mapping(tmp_path, ["a", "b"], "single"))
     assert r.rc == 0 and line not in r.stdout.decode(), r.describe()
+
+
+
+def test_merge_of_a_mounted_merge_falls_back_with_a_notice(tmp_path, sources, ckptfs_bin):
+    """A source that lives on a ckptfs mount with passthrough is on a stacked file
+    system as deep as the kernel allows (FUSE_BACKING_STACKED_OVER), so the kernel
+    refuses it as a backing file (ELOOP): its data file is served by the daemon, with
+    one line saying why, and reads the same bytes."""
+    inner = write_mapping(tmp_path, ["a"], "shards")
+    want = open(sources["a"], "rb").read()
+    with mounting.mounted(ckptfs_bin, inner, str(tmp_path / "inner")) as m1:
+        require_passthrough(m1)
+        outer = tmp_path / "outer.conf"
+        outer.write_text(f"source m = {m1.join(PREFIX)}\nmap m:/ -> /\nlayout = shards\n")
+        with mounting.mounted(ckptfs_bin, str(outer), str(tmp_path / "outer"),
+                              expect_clean_log=False) as m2:
+            [name] = data_files(m2)
+            assert read_file(m2.join(name)) == want
+            assert mmap_bytes(m2.join(name)) == want
+            assert (f"'{name}': served by the daemon: passthrough refused "
+                    "(Too many levels of symbolic links)") in m2.log(), m2.describe()
+            expect_path_log(m2, name, False)
