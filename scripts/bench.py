@@ -95,6 +95,8 @@ VARIANTS = {
     "shards-off": ("shards", ["-o", "passthrough=off"]),
 }
 PASSTHROUGH_LINE = "passthrough (the kernel reads the source shard)"
+# plot labels
+SHORT = {"shards-off": "shards\noff", "passthrough_hp": "pt_hp"}
 
 
 class StepFailed(Exception):
@@ -968,7 +970,7 @@ def make_plots(res: dict, out: str) -> list:
 
     if "P1" in res:
         p1 = res["P1"]
-        fig, ax = plt.subplots(figsize=(7.5, 3.4))
+        fig, ax = plt.subplots(figsize=(5.2, 3.4))
         xs = [s["tensors"] for s in p1["series"]]
         ys = [s["total_s"]["median"] for s in p1["series"]]
         lo = [s["total_s"]["median"] - s["total_s"]["min"] for s in p1["series"]]
@@ -999,14 +1001,14 @@ def make_plots(res: dict, out: str) -> list:
         for l in p2.get("fresh_gbps", {}):
             if "fresh_gbps" in p2:
                 s = p2["fresh_gbps"][l]
-                labels.append(f"fresh\n{l}"), vals.append(s["median"]), errs.append(err(s))
+                labels.append(f"fresh\n{SHORT.get(l, l)}"), vals.append(s["median"]), errs.append(err(s))
                 colors.append("tab:blue")
         for l in p3.get("repeat_gbps", {}):
             if "repeat_gbps" in p3:
                 s = p3["repeat_gbps"][l]
-                labels.append(f"repeat\n{l}"), vals.append(s["median"]), errs.append(err(s))
+                labels.append(f"repeat\n{SHORT.get(l, l)}"), vals.append(s["median"]), errs.append(err(s))
                 colors.append("tab:green")
-        fig, ax = plt.subplots(figsize=(5.2, 3.4))
+        fig, ax = plt.subplots(figsize=(9.0, 3.6))
         x = range(len(vals))
         ax.bar(x, vals, color=colors,
                yerr=[[e[0][0] for e in errs], [e[1][0] for e in errs]], capsize=3)
