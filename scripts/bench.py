@@ -550,11 +550,11 @@ class Bench:
             self.row("P2", f"native read of the 2 source data files ({fmt_bytes(pair.nbytes)}, "
                      "page cache hot, 1 MiB reads)",
                      f"{fmt_gbps(res['native_gbps'])}; "
-                     f"+{res['native_page_cache_per_byte']['median']:.2f} B page cache/B")
+                     f"{res['native_page_cache_per_byte']['median']:+.2f} B page cache/B")
             for l in layouts:
                 self.row("P2", f"fresh mount, {variant_label(l)}, {paths[l]}",
                          f"{fmt_gbps(res['fresh_gbps'][l])}; {fmt_x(res['fresh_ratio'][l])} native; "
-                         f"+{res['page_cache_per_byte'][l]['median']:.2f} B page cache/B",
+                         f"{res['page_cache_per_byte'][l]['median']:+.2f} B page cache/B",
                          f"≥ {TARGETS['P2_ratio']}× native",
                          res["fresh_ratio"][l]["median"] >= TARGETS["P2_ratio"])
         if "P3" in self.steps:
@@ -565,7 +565,7 @@ class Bench:
                          res["repeat_ratio"][l]["median"] >= TARGETS["P3_ratio"])
         log(f"  P2/P3 native {res['native_gbps']['median']:.2f} GB/s; fresh " +
             ", ".join(f"{l} {res['fresh_gbps'][l]['median']:.2f} "
-                      f"(+{res['page_cache_per_byte'][l]['median']:.2f} B/B)" for l in layouts) +
+                      f"({res['page_cache_per_byte'][l]['median']:+.2f} B/B)" for l in layouts) +
             "; repeat " + ", ".join(f"{l} {res['repeat_gbps'][l]['median']:.2f}" for l in layouts))
 
     # -- P4
