@@ -32,14 +32,21 @@
 #define HAVE_PASSTHROUGH 0
 #endif
 
+/* -o passthrough=off, said the same way whatever libfuse this is. */
+static int pt_turned_off(const struct ckptfs *fs)
+{
+	if (fs->passthrough != CKPTFS_PT_OFF)
+		return 0;
+	fuse_log(FUSE_LOG_INFO, "ckptfs: passthrough off (-o passthrough=off): the daemon serves every read\n");
+	return 1;
+}
+
 #if HAVE_PASSTHROUGH
 
 void pt_negotiate(struct ckptfs *fs, struct fuse_conn_info *conn)
 {
-	if (fs->passthrough == CKPTFS_PT_OFF) {
-		fuse_log(FUSE_LOG_INFO, "ckptfs: passthrough off (-o passthrough=off): the daemon serves every read\n");
+	if (pt_turned_off(fs))
 		return;
-	}
 	if (!(conn->capable & FUSE_CAP_PASSTHROUGH)) {
 		fuse_log(FUSE_LOG_NOTICE, "ckptfs: passthrough unavailable (the kernel does not offer it; Linux >= 6.9 with CONFIG_FUSE_PASSTHROUGH): the daemon serves every read\n");
 		return;
@@ -112,7 +119,7 @@ int pt_open(struct fuse_req *req, struct ckptfs *fs, size_t idx,
 void pt_negotiate(struct ckptfs *fs, struct fuse_conn_info *conn)
 {
 	(void)conn;
-	if (fs->passthrough != CKPTFS_PT_OFF)
+	if (!pt_turned_off(fs))
 		fuse_log(FUSE_LOG_NOTICE, "ckptfs: passthrough unavailable (built with libfuse %d.%d; it needs 3.17): the daemon serves every read\n",
 			 FUSE_MAJOR_VERSION, FUSE_MINOR_VERSION);
 }
