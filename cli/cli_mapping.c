@@ -17,7 +17,7 @@ int cli_check(int argc, char **argv)
 	struct view *v;
 	const struct view_file *index = NULL, *st = NULL;
 	char size[32], isize[32];
-	size_t n_data = 0, n = 0;
+	size_t n_data = 0, n_whole = 0, n = 0;
 
 	if (argc != 2)
 		return help_usage_error(help_find("check"), NULL,
@@ -42,6 +42,7 @@ int cli_check(int argc, char **argv)
 			index = f;
 		if (f->kind == VIEW_FILE_SAFETENSORS)
 			st = f;
+		n_whole += view_data_whole_fd(v, i) >= 0;
 	}
 	cli_human_size(size, sizeof(size), view_tensor_bytes(v));
 	fputs("merged: ", stdout);
@@ -60,6 +61,10 @@ int cli_check(int argc, char **argv)
 		cli_put_name(stdout, st->name, strlen(st->name));
 		printf("  %s, header %s\n", size, isize);
 	}
+	/* the path a mount's reads take (docs/mounting.md, "Passthrough") */
+	if (n_whole)
+		printf("  %zu of %zu data file(s) are one source shard whole: the kernel reads them from it (FUSE passthrough) where it can\n",
+		       n_whole, n_data);
 	cli_print_graph_summary(v);
 	if (view_num_warnings(v))
 		printf("%zu warning(s), see above\n", view_num_warnings(v));

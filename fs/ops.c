@@ -28,6 +28,7 @@
 
 #include <fuse_lowlevel.h>
 
+#include "fs/passthrough.h"
 #include "view/view.h"
 
 #define FIRST_FILE_INO 2
@@ -93,7 +94,7 @@ static int do_stat(const struct ckptfs *fs, fuse_ino_t ino, struct stat *st)
 
 static void ckptfs_ll_init(void *userdata, struct fuse_conn_info *conn)
 {
-	const struct ckptfs *fs = userdata;
+	struct ckptfs *fs = userdata;
 
 	/* Off by default in libfuse 3.14: without it every reply is copied. */
 	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
@@ -110,6 +111,7 @@ static void ckptfs_ll_init(void *userdata, struct fuse_conn_info *conn)
 	 */
 	if (conn->max_write > fs->max_read)
 		conn->max_write = fs->max_read;
+	pt_negotiate(fs, conn);
 }
 
 /* ------------------------------------------------------------ the tree */
@@ -276,7 +278,7 @@ static void ckptfs_ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 static void ckptfs_ll_open(fuse_req_t req, fuse_ino_t ino,
 			   struct fuse_file_info *fi)
 {
-	const struct ckptfs *fs = ckptfs_data(req);
+	struct ckptfs *fs = ckptfs_data(req);
 	size_t idx;
 
 	if (!file_of(fs, ino, &idx)) {
@@ -290,6 +292,8 @@ static void ckptfs_ll_open(fuse_req_t req, fuse_ino_t ino,
 	/* Content is immutable: pages cached by one open serve the next. */
 	fi->keep_cache = 1;
 	fi->noflush = 1;
+	/* a shard whole: the kernel may read it itself (sets fi's backing id) */
+	pt_open(req, fs, idx, fi);
 	fuse_reply_open(req, fi);
 }
 
@@ -615,17 +619,26 @@ int ckptfs_init(struct ckptfs *fs, const struct view *v, unsigned max_read)
 		fs->max_read = (unsigned)page;
 	if (fs->max_read > CKPTFS_MAX_READ)
 		fs->max_read = CKPTFS_MAX_READ;
+	atomic_init(&fs->pt_on, false);
 	fs->logged = calloc(n ? n : 1, sizeof(*fs->logged));
-	if (!fs->logged)
-		return -ENOMEM;
+	fs->backing = calloc(n ? n : 1, sizeof(*fs->backing));
+	if (!fs->logged || !fs->backing)
+		goto fail;
 	for (size_t i = 0; i < n; i++)
 		atomic_init(&fs->logged[i], false);
+	if (pthread_mutex_init(&fs->pt_lock, NULL))
+		goto fail;
 	if (pthread_key_create(&fs->buf_key, free)) {
-		free(fs->logged);
-		fs->logged = NULL;
-		return -ENOMEM;
+		pthread_mutex_destroy(&fs->pt_lock);
+		goto fail;
 	}
 	return 0;
+fail:
+	free(fs->logged);
+	free(fs->backing);
+	fs->logged = NULL;
+	fs->backing = NULL;
+	return -ENOMEM;
 }
 
 void ckptfs_release(struct ckptfs *fs)
@@ -633,6 +646,9 @@ void ckptfs_release(struct ckptfs *fs)
 	/* worker threads freed theirs on exit; -s served from this one */
 	free(pthread_getspecific(fs->buf_key));
 	pthread_key_delete(fs->buf_key);
+	pthread_mutex_destroy(&fs->pt_lock);
 	free(fs->logged);
+	free(fs->backing);
 	fs->logged = NULL;
+	fs->backing = NULL;
 }

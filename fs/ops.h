@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -24,17 +25,28 @@ struct fuse_lowlevel_ops;
 /* Pieces one read may be spliced from before it is copied instead. */
 #define CKPTFS_MAX_PIECES 64
 
+/* -o passthrough=: may the kernel read 1:1 data files from their shards? */
+enum ckptfs_passthrough {
+	CKPTFS_PT_AUTO, /* where the kernel, libfuse and privileges allow */
+	CKPTFS_PT_OFF,  /* never: the daemon serves every read */
+};
+
 /* The daemon's state, reached from a request through ckptfs_data(). */
 struct ckptfs {
 	const struct view *view; /* borrowed; must outlive the session */
 	uid_t uid;               /* owner of every file: the mounting user */
 	gid_t gid;
-	struct timespec time;   /* atime, mtime and ctime: the mount time */
-	unsigned max_read;      /* what init() tells the kernel */
-	unsigned max_readahead; /* bytes, for init(); 0 keeps the kernel's */
-	double timeout;         /* entry and attribute cache, seconds */
-	pthread_key_t buf_key;  /* per-thread copy buffer (view_read path) */
-	atomic_bool *logged;    /* owned; per file: a read error was logged */
+	struct timespec time;    /* atime, mtime and ctime: the mount time */
+	unsigned max_read;       /* what init() tells the kernel */
+	unsigned max_readahead;  /* bytes, for init(); 0 keeps the kernel's */
+	double timeout;          /* entry and attribute cache, seconds */
+	pthread_key_t buf_key;   /* per-thread copy buffer (view_read path) */
+	atomic_bool *logged;     /* owned; per file: a read error was logged */
+	int passthrough;         /* enum ckptfs_passthrough, set before mounting */
+	atomic_bool pt_on;       /* the kernel agreed to passthrough (init) */
+	pthread_mutex_t pt_lock; /* guards backing[] */
+	/* owned; per file: 0 not yet opened, > 0 its backing id, -1 daemon path */
+	int32_t *backing;
 };
 
 /*

@@ -44,9 +44,11 @@ struct mount_opts {
 	char *format;        /* owned; -o format=, NULL: the mapping's */
 	char *max_read_arg;  /* owned; -o max_read=, as given */
 	char *readahead_arg; /* owned; -o readahead=, as given */
+	char *passthrough_arg; /* owned; -o passthrough=, as given */
 	/* parsed from the two above (check_numbers) */
 	unsigned max_read;  /* 0: not given, CKPTFS_MAX_READ */
 	unsigned readahead; /* KiB; 0 keeps the kernel's */
+	int passthrough;    /* enum ckptfs_passthrough (check_passthrough) */
 	int nonempty;       /* -o nonempty: mount over files (libfuse 3 has none) */
 	int strict;         /* -o strict: a tensor safetensors cannot hold is an error */
 	int allow_other;    /* these three are seen, and left for libfuse */
@@ -99,6 +101,7 @@ static const struct fuse_opt mount_opt_spec[] = {
 	/* numbers as text: libfuse's %u would wrap 2^32 + 1 to 1, "-1" to 2^32 - 1 */
 	MOUNT_OPT("max_read=%s", max_read_arg),
 	MOUNT_OPT("readahead=%s", readahead_arg),
+	MOUNT_OPT("passthrough=%s", passthrough_arg),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("fsname=", KEY_FSNAME),
 	FUSE_OPT_KEY("subtype=", KEY_SUBTYPE),
@@ -231,6 +234,22 @@ static int check_numbers(struct mount_opts *o, char *err, size_t errlen)
 	return 0;
 }
 
+/* -o passthrough=auto|off; auto when not given. */
+static int check_passthrough(struct mount_opts *o, char *err, size_t errlen)
+{
+	const char *a = o->passthrough_arg;
+
+	o->passthrough = CKPTFS_PT_AUTO;
+	if (!a || !strcmp(a, "auto"))
+		return 0;
+	if (!strcmp(a, "off")) {
+		o->passthrough = CKPTFS_PT_OFF;
+		return 0;
+	}
+	snprintf(err, errlen, "passthrough=%s is not auto or off", a);
+	return -EINVAL;
+}
+
 int fs_mount_parse(int argc, char **argv, fs_notice_fn *notice_fn,
 		   void *ctx, struct fs_mount **out, char *err, size_t errlen)
 {
@@ -251,6 +270,7 @@ int fs_mount_parse(int argc, char **argv, fs_notice_fn *notice_fn,
 	/* fuse_opt_parse() takes the fields at their offsets in fm->o */
 	if (fuse_opt_parse(&fm->args, fm, mount_opt_spec, mount_opt_proc) == 0 &&
 	    check_numbers(&fm->o, err, errlen) == 0 &&
+	    check_passthrough(&fm->o, err, errlen) == 0 &&
 	    add_default_opts(&fm->args, &fm->o) == 0 &&
 	    fuse_parse_cmdline(&fm->args, &fm->cmd) == 0)
 		rc = 0;
@@ -286,6 +306,7 @@ void fs_mount_free(struct fs_mount *fm)
 	free(fm->o.format);
 	free(fm->o.max_read_arg);
 	free(fm->o.readahead_arg);
+	free(fm->o.passthrough_arg);
 	fuse_opt_free_args(&fm->args);
 	free(fm);
 }
@@ -618,6 +639,7 @@ int fs_mount_serve(struct fs_mount *fm, const struct view *v, char *err,
 		return -ENOMEM;
 	}
 	fs.max_readahead = 1024 * o->readahead; /* at most 1 GiB: no wrap */
+	fs.passthrough = o->passthrough;
 	if (o->max_read_arg && o->max_read != fs.max_read)
 		notice(fm, "max_read=%s is out of range, using %u", o->max_read_arg,
 		       fs.max_read);

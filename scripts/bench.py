@@ -6,8 +6,11 @@ Run it through scripts/bench, which builds the Release binaries first and passes
   P1  `ckptfs MAPPING MNT` (daemon mode: returns once mounted) + first stat of the
       index, for 1k..1M tensors, and for 100k tensors at 1 GiB vs 1 TiB.
   P2  sequential 1 MiB reads of every merged data file through a fresh mount vs the
-      same source data files read directly, page cache hot, both layouts.
-  P3  the same read repeated on the same mount (served from the FUSE page cache).
+      same source data files read directly, page cache hot, per data path (VARIANTS:
+      the concatenated `single` file, served by the daemon; `shards` files, read by the
+      kernel from the shards where FUSE passthrough is available; `shards` with
+      -o passthrough=off), with the page cache each byte read adds (/proc/meminfo).
+  P3  the same read repeated on the same mount (FUSE page cache, or the shards' own).
   P4  TensorFlow (TF1 Saver) restore of a ~2 GiB merged model from the mount vs from
       `ckptfs materialize` output on local disk.
   P5  time to a restored merged model: mount + restore vs a TensorFlow script that
@@ -25,6 +28,7 @@ reported, never asserted: the exit status is non-zero only when a step fails.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import mmap
@@ -81,6 +85,18 @@ TARGETS = {
     "P6_fixed": 16 * MiB,
 }
 ALL_STEPS = ["P1", "P2", "P3", "P4", "P5", "P6", "P7"]
+
+# The data paths P2-P4 compare: name -> (layout, extra mount options). The P2/P3
+# model has two one-shard sources, so `single` is a concatenation (daemon path) and
+# every `shards` file is one shard whole (passthrough where the kernel allows).
+VARIANTS = {
+    "single": ("single", []),
+    "shards": ("shards", []),
+    "shards-off": ("shards", ["-o", "passthrough=off"]),
+}
+PASSTHROUGH_LINE = "passthrough (the kernel reads the source shard)"
+# plot labels
+SHORT = {"shards-off": "shards\noff", "passthrough_hp": "pt_hp"}
 
 
 class StepFailed(Exception):
@@ -395,11 +411,12 @@ class Bench:
         self.rows.append({"id": pid, "measurement": what, "result": result,
                           "target": target, "met": met})
 
-    def mount(self, pair: Pair, layout=None, foreground=False, fmt=None):
+    def mount(self, pair: Pair, layout=None, foreground=False, fmt=None, extra=()):
         """A mount of pair's mapping; in daemon mode unless foreground (then the daemon's
         output goes to daemon.log)."""
         options = ["-o", f"layout={layout}"] if layout else []
         options += ["-o", f"format={fmt}"] if fmt else []
+        options += list(extra)
         # unmounting may find the mount busy (another process walking the tree):
         # retried, counted, not a failure by itself
         return mounting.mounted(self.ckptfs, pair.mapping, self.mnt, *options,
@@ -462,23 +479,35 @@ class Bench:
     def p23(self):
         c = self.cfg
         pair = self.pair("dense_p23", c["p23_tensors"], c["p23_bytes"], False)
-        layouts = ["single", "shards"]
+        layouts = list(VARIANTS)
         native, fresh, repeat = [], {l: [] for l in layouts}, {l: [] for l in layouts}
         r_fresh, r_repeat = {l: [] for l in layouts}, {l: [] for l in layouts}
+        extra_pc, native_pc = {l: [] for l in layouts}, []
+        paths = {}
         pair.warm()
         ra = None
         for _ in range(c["p23_reps"]):
             for layout in layouts:
                 pair.warm()
+                before = page_cache_bytes()
                 nb, dt = read_files(pair.data_files())
+                native_pc.append((page_cache_bytes() - before) / nb)
                 nat = nb / dt / 1e9
                 native.append(nat)
-                with self.mount(pair, layout=layout) as m:
+                log_at = log_size(self.daemon_log)
+                lay, extra = VARIANTS[layout]
+                # foreground: the daemon's log says which path each file took
+                with self.mount(pair, layout=lay, extra=extra, foreground=True) as m:
                     files = merged_data_files(m.path)
+                    before = page_cache_bytes()
                     nb1, dt1 = read_files(files)
+                    extra_pc[layout].append((page_cache_bytes() - before) / nb1)
                     nb2, dt2 = read_files(files)
                     if ra is None:  # the window the reads ran with
                         ra = fuse_readahead_kb(m.path)
+                passed = read_log_from(self.daemon_log, log_at).count(PASSTHROUGH_LINE)
+                paths[layout] = (f"passthrough ({passed} of {len(files)} files)" if passed
+                                 else "daemon")
                 for got in (nb1, nb2):
                     if got != pair.nbytes:
                         raise StepFailed(f"read {got} bytes through the mount, "
@@ -487,32 +516,59 @@ class Bench:
                 repeat[layout].append(nb2 / dt2 / 1e9)
                 r_fresh[layout].append(nb1 / dt1 / 1e9 / nat)
                 r_repeat[layout].append(nb2 / dt2 / 1e9 / nat)
+            if os.access(PASSTHROUGH_HP, os.X_OK):
+                hp = "passthrough_hp"
+                for d in (fresh, repeat, r_fresh, r_repeat, extra_pc):
+                    d.setdefault(hp, [])
+                paths[hp] = "passthrough"
+                pair.warm()
+                nb, dt = read_files(pair.data_files())
+                nat = nb / dt / 1e9
+                with passthrough_hp_mount(pair.dir, self.mnt) as mnt:
+                    files = [os.path.join(mnt, os.path.relpath(f, pair.dir))
+                             for f in pair.data_files()]
+                    before = page_cache_bytes()
+                    nb1, dt1 = read_files(files)
+                    extra_pc[hp].append((page_cache_bytes() - before) / nb1)
+                    nb2, dt2 = read_files(files)
+                fresh[hp].append(nb1 / dt1 / 1e9)
+                repeat[hp].append(nb2 / dt2 / 1e9)
+                r_fresh[hp].append(nb1 / dt1 / 1e9 / nat)
+                r_repeat[hp].append(nb2 / dt2 / 1e9 / nat)
+        layouts = list(fresh)
         res = {"bytes": pair.nbytes, "tensors": pair.tensors, "read_block": READ_BS,
                "fuse_read_ahead_kb": ra, "native_gbps": summarize(native),
+               "paths": paths,
+               "native_page_cache_per_byte": summarize(native_pc),
+               "page_cache_per_byte": {l: summarize(v) for l, v in extra_pc.items()},
                "fresh_gbps": {l: summarize(v) for l, v in fresh.items()},
                "repeat_gbps": {l: summarize(v) for l, v in repeat.items()},
                "fresh_ratio": {l: summarize(v) for l, v in r_fresh.items()},
                "repeat_ratio": {l: summarize(v) for l, v in r_repeat.items()}}
         self.results["P2"] = {k: v for k, v in res.items() if not k.startswith("repeat")}
         self.results["P3"] = {k: v for k, v in res.items()
-                              if k.startswith("repeat") or k in ("bytes", "native_gbps")}
+                              if k.startswith("repeat") or k in ("bytes", "native_gbps", "paths")}
         if "P2" in self.steps:
             self.row("P2", f"native read of the 2 source data files ({fmt_bytes(pair.nbytes)}, "
-                     "page cache hot, 1 MiB reads)", fmt_gbps(res["native_gbps"]))
+                     "page cache hot, 1 MiB reads)",
+                     f"{fmt_gbps(res['native_gbps'])}; "
+                     f"{res['native_page_cache_per_byte']['median']:+.2f} B page cache/B")
             for l in layouts:
-                self.row("P2", f"fresh mount, layout={l}",
-                         f"{fmt_gbps(res['fresh_gbps'][l])}; {fmt_x(res['fresh_ratio'][l])} native",
+                self.row("P2", f"fresh mount, {variant_label(l)}, {paths[l]}",
+                         f"{fmt_gbps(res['fresh_gbps'][l])}; {fmt_x(res['fresh_ratio'][l])} native; "
+                         f"{res['page_cache_per_byte'][l]['median']:+.2f} B page cache/B",
                          f"≥ {TARGETS['P2_ratio']}× native",
                          res["fresh_ratio"][l]["median"] >= TARGETS["P2_ratio"])
         if "P3" in self.steps:
             for l in layouts:
-                self.row("P3", f"repeated read, same mount, layout={l}",
+                self.row("P3", f"repeated read, same mount, {variant_label(l)}, {paths[l]}",
                          f"{fmt_gbps(res['repeat_gbps'][l])}; {fmt_x(res['repeat_ratio'][l])} native",
                          f"≥ {TARGETS['P3_ratio']}× native",
                          res["repeat_ratio"][l]["median"] >= TARGETS["P3_ratio"])
-        log(f"  P2/P3 native {res['native_gbps']['median']:.2f} GB/s, fresh single "
-            f"{res['fresh_gbps']['single']['median']:.2f}, repeat single "
-            f"{res['repeat_gbps']['single']['median']:.2f}")
+        log(f"  P2/P3 native {res['native_gbps']['median']:.2f} GB/s; fresh " +
+            ", ".join(f"{l} {res['fresh_gbps'][l]['median']:.2f} "
+                      f"({res['page_cache_per_byte'][l]['median']:+.2f} B/B)" for l in layouts) +
+            "; repeat " + ", ".join(f"{l} {res['repeat_gbps'][l]['median']:.2f}" for l in layouts))
 
     # -- P4
 
@@ -534,7 +590,7 @@ class Bench:
             pair.warm()
             read_files(mat_files)
             tf.call(cmd="restore", prefix=mat, vars=variables)  # untimed: builds the graph
-            layouts = ["single", "shards"]
+            layouts = list(VARIANTS)
             base, mnt_s = [], {l: [] for l in layouts}
             ratios = {l: [] for l in layouts}
             again, again_ratio = [], []
@@ -544,7 +600,8 @@ class Bench:
                 b = tf.call(cmd="restore", prefix=mat, vars=variables)["seconds"]
                 base.append(b)
                 for l in layouts:
-                    with self.mount(pair, layout=l) as m:
+                    lay, extra = VARIANTS[l]
+                    with self.mount(pair, layout=lay, extra=extra) as m:
                         s = tf.call(cmd="restore", prefix=m.join("model.ckpt"),
                                     vars=variables)["seconds"]
                         if l == "single":  # informational: same mount, FUSE cache warm
@@ -565,7 +622,7 @@ class Bench:
         self.row("P4", f"TF restore, {len(variables)} variables ({fmt_bytes(pair.nbytes)}), "
                  f"from `ckptfs materialize` output (local disk, hot)", fmt_s(res["materialized_restore_s"]))
         for l in layouts:
-            self.row("P4", f"TF restore from a fresh mount, layout={l}",
+            self.row("P4", f"TF restore from a fresh mount, {variant_label(l)}",
                      f"{fmt_s(res['mount_restore_s'][l])}; {fmt_x(res['ratio'][l])}",
                      f"≤ {TARGETS['P4_ratio']}×",
                      res["ratio"][l]["median"] <= TARGETS["P4_ratio"])
@@ -793,6 +850,62 @@ class Bench:
 
 # ------------------------------------------------------------------ reporting
 
+PASSTHROUGH_HP = os.path.join(REPO, "build-deps", "libfuse-3.17", "bin", "passthrough_hp")
+
+
+@contextlib.contextmanager
+def passthrough_hp_mount(src: str, mnt: str):
+    """libfuse's passthrough_hp example (from the same libfuse build) serving src at mnt:
+    the peer that shows what FUSE passthrough gives on this machine."""
+    os.makedirs(mnt, exist_ok=True)
+    p = subprocess.Popen([PASSTHROUGH_HP, "--foreground", src, mnt],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + MOUNT_TIMEOUT
+        while not os.path.ismount(mnt):
+            if p.poll() is not None or time.monotonic() > deadline:
+                raise StepFailed(f"passthrough_hp did not mount {mnt} (exit {p.poll()})")
+            time.sleep(0.01)
+        yield mnt
+    finally:
+        mounting.force_unmount_all(mnt)
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def variant_label(name: str) -> str:
+    if name == "passthrough_hp":
+        return "libfuse passthrough_hp (peer)"
+    lay, extra = VARIANTS[name]
+    return " ".join([f"layout={lay}"] + [e for e in extra if e != "-o"])
+
+
+def page_cache_bytes() -> int:
+    """The system's page cache (Cached in /proc/meminfo), in bytes."""
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("Cached:"):
+                return int(line.split()[1]) * KiB
+    raise StepFailed("no Cached: line in /proc/meminfo")
+
+
+def log_size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except FileNotFoundError:
+        return 0
+
+
+def read_log_from(path: str, offset: int) -> str:
+    with open(path, "rb") as f:
+        f.seek(offset)
+        return f.read().decode("utf-8", "replace")
+
+
 def fmt_s(s: dict) -> str:
     m, lo, hi = s["median"], s["min"], s["max"]
     if m < 1:
@@ -839,6 +952,23 @@ def sh(cmd: str) -> str:
         return ""
 
 
+def linked_libfuse(build: str) -> str:
+    """The libfuse the benchmarked binary links: the system's (pkg-config) or the
+    static 3.17 of scripts/build-libfuse (CMakeCache's CKPTFS_LIBFUSE_USED)."""
+    try:
+        cache = open(os.path.join(build, "CMakeCache.txt"), encoding="utf-8").read()
+    except OSError:
+        cache = ""
+    if "CKPTFS_LIBFUSE_USED:INTERNAL=bundled" in cache:
+        stamp = os.path.join(REPO, "build-deps", "libfuse-3.17", ".complete")
+        try:
+            built = open(stamp, encoding="utf-8").read().strip()
+        except OSError:
+            built = "3.17"
+        return f"{built} (Debian source, static, scripts/build-libfuse)"
+    return sh("pkg-config --modversion fuse3") + " (system)"
+
+
 def machine_info(bench: Bench) -> dict:
     mem = sh("awk '/MemTotal/ {print $2}' /proc/meminfo")
     cpu = sh("awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo")
@@ -851,7 +981,7 @@ def machine_info(bench: Bench) -> dict:
         "ram_bytes": int(mem) * KiB if mem.isdigit() else None,
         "kernel": platform.release(),
         "os": sh(". /etc/os-release && echo $PRETTY_NAME"),
-        "libfuse": sh("pkg-config --modversion fuse3"),
+        "libfuse": linked_libfuse(bench.build),
         "fuse3_package": sh("dpkg-query -W -f='${Version}' fuse3 2>/dev/null"),
         "pipe_max_size": int(sh("cat /proc/sys/fs/pipe-max-size") or 0),
         "work_fs": sh(f"findmnt -n -o FSTYPE -T {shlex.quote(bench.work)}"),
@@ -911,17 +1041,17 @@ def make_plots(res: dict, out: str) -> list:
         labels, vals, errs, colors = [], [], [], []
         nat = (p2 or p3)["native_gbps"]
         labels.append("native"), vals.append(nat["median"]), errs.append(err(nat)), colors.append("gray")
-        for l in ("single", "shards"):
+        for l in p2.get("fresh_gbps", {}):
             if "fresh_gbps" in p2:
                 s = p2["fresh_gbps"][l]
-                labels.append(f"fresh\n{l}"), vals.append(s["median"]), errs.append(err(s))
+                labels.append(f"fresh\n{SHORT.get(l, l)}"), vals.append(s["median"]), errs.append(err(s))
                 colors.append("tab:blue")
-        for l in ("single", "shards"):
+        for l in p3.get("repeat_gbps", {}):
             if "repeat_gbps" in p3:
                 s = p3["repeat_gbps"][l]
-                labels.append(f"repeat\n{l}"), vals.append(s["median"]), errs.append(err(s))
+                labels.append(f"repeat\n{SHORT.get(l, l)}"), vals.append(s["median"]), errs.append(err(s))
                 colors.append("tab:green")
-        fig, ax = plt.subplots(figsize=(5.2, 3.4))
+        fig, ax = plt.subplots(figsize=(9.0, 3.6))
         x = range(len(vals))
         ax.bar(x, vals, color=colors,
                yerr=[[e[0][0] for e in errs], [e[1][0] for e in errs]], capsize=3)
@@ -944,7 +1074,7 @@ def make_plots(res: dict, out: str) -> list:
             p4 = res["P4"]
             ax = axes.pop(0)
             items = [("materialized", p4["materialized_restore_s"], "gray")] + \
-                [(f"mount\n{l}", p4["mount_restore_s"][l], "tab:blue") for l in ("single", "shards")]
+                [(f"mount\n{l}", p4["mount_restore_s"][l], "tab:blue") for l in VARIANTS]
             ax.bar(range(len(items)), [s["median"] for _l, s, _c in items],
                    yerr=[[e[0][0] for e in (err(s) for _l, s, _c in items)],
                          [e[1][0] for e in (err(s) for _l, s, _c in items)]],
@@ -1005,7 +1135,7 @@ def readme_section(res: dict, table: str, plots: list, out: str) -> str:
         f"Measured with `{m['command']}` ({m['mode']} run, {m['seconds'] / 60:.1f} min, "
         f"{m['date'][:10]}, commit `{m['git']}`) on: {m['nproc']} cores ({m['cpu']}), "
         f"{ram} RAM, {m['os']}, kernel {m['kernel']}, libfuse {m['libfuse']} "
-        f"(Debian fuse3 {m['fuse3_package']}), `fs.pipe-max-size` = {m['pipe_max_size']}, "
+        f"(system fuse3 package {m['fuse3_package']}), `fs.pipe-max-size` = {m['pipe_max_size']}, "
         f"inputs on {m['work_fs']}, TensorFlow {m.get('tensorflow', 'n/a')}. "
         "A VM of this size is noisy (±30 % run to run): compare the ratios, which are "
         "taken between measurements of the same repetition. " + other_load_text(m),

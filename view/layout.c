@@ -128,6 +128,7 @@ static int place_single(struct view *v, const struct ref *refs, size_t n,
 			struct view_data *d, uint64_t *size)
 {
 	struct view_extent *cur = NULL;
+	const struct ref *first = NULL; /* a ref of the first extent */
 	size_t cap = 0;
 	int fd = -1;
 
@@ -145,6 +146,8 @@ static int place_single(struct view *v, const struct ref *refs, size_t n,
 			if (push_extent(d, &cap, &x))
 				return -ENOMEM;
 			cur = &d->ext[d->n - 1];
+			if (!first)
+				first = r;
 		}
 		if (r->size && r->off + r->size > cur->soff + (int64_t)cur->len)
 			cur->len = (uint64_t)(r->off + r->size - cur->soff);
@@ -154,6 +157,11 @@ static int place_single(struct view *v, const struct ref *refs, size_t n,
 		out->offset = r->size ? (int64_t)cur->voff + (r->off - cur->soff)
 				      : (int64_t)*size;
 	}
+	/* everything of one shard, gaps included: the file is that shard */
+	d->whole = d->n == 1 && d->ext[0].soff == 0 &&
+		   first->source != LAYOUT_SYNTH &&
+		   (int64_t)d->ext[0].len == bundle_shard_size(v->readers[first->source],
+							       first->shard);
 	return 0;
 }
 
@@ -183,6 +191,8 @@ static int place_shards(struct view *v, const struct ref *refs, size_t n,
 				fd
 			};
 			d[id].n = 1;
+			/* the rewritten object graph is a memfd, not a shard */
+			d[id].whole = r->source != LAYOUT_SYNTH;
 			d[id].source = r->source;
 			d[id].shard = r->shard;
 		}

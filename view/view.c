@@ -44,6 +44,14 @@ char *view_data_source_path(const struct view *v, size_t file)
 				 bundle_num_shards(r));
 }
 
+int view_data_whole_fd(const struct view *v, size_t file)
+{
+	if (file >= v->n_files || v->files[file].kind != VIEW_FILE_DATA ||
+	    !v->data[file].whole)
+		return -1;
+	return v->data[file].ext[0].fd;
+}
+
 const char *view_source_prefix(const struct view *v, size_t source)
 {
 	return bundle_prefix(v->readers[source]);

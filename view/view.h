@@ -145,6 +145,15 @@ const struct view_file *view_file_at(const struct view *v, size_t i);
 /* Index of the file called name, or -1. */
 long view_lookup(const struct view *v, const char *name);
 
+/*
+ * If data file `file` is byte for byte one source shard, whole (every file
+ * of the `shards` layout; a `single` file that uses all of one shard), the
+ * fd of that shard (O_RDONLY, owned by v, valid until view_free); else -1.
+ * The kernel may then read the shard itself (FUSE passthrough). Valid
+ * after view_compact().
+ */
+int view_data_whole_fd(const struct view *v, size_t file);
+
 /* A piece of a read: len bytes of fd at off. */
 struct view_piece {
 	int fd; /* a source shard, O_RDONLY, owned by v */

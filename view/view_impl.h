@@ -39,6 +39,8 @@ struct view_data {
 	size_t n;
 	uint32_t source; /* shards layout: the source shard it mirrors */
 	int32_t shard;
+	/* 1: one extent that is its source shard whole, byte for byte */
+	int whole;
 };
 
 struct view {

@@ -407,11 +407,11 @@ MESSAGE_SOURCES = ["mapping/lexer.c", "mapping/directive.c", "mapping/parser.c",
                    "mapping/readfile.c", "view/build.c", "view/plan.c", "view/objmerge.c", "view/view.c",
                    "view/layout.c", "bundle/openfile.c", "bundle/resolve.c", "bundle/index.c",
                    "bundle/reader.c", "bundle/entry.c", "bundle/table_read.c",
-                   "fs/session.c", "cli/cli_mount.c", "cli/cli_util.c",
+                   "fs/session.c", "fs/passthrough.c", "cli/cli_mount.c", "cli/cli_util.c",
                    "cli/cli_inspect.c", "cli/cli_mapping.c", "cli/cli_objects.c",
                    "cli/cli_materialize.c", "cli/cli_st.c", "view/safetensors.c", "view/st_parse.c",
                    "cli/main.c"]
-REPORTERS = r"(?:perr|lex_error|mapping_diag|diag|view_warn|bundle_errf|cli_error|notice|snprintf|bad)"
+REPORTERS = r"(?:perr|lex_error|mapping_diag|diag|view_warn|bundle_errf|cli_error|notice|snprintf|bad|fuse_log)"
 # format strings that are not messages (file names, number formats, lone severities)
 NOT_MESSAGES = re.compile(r"^(error|warning|error %d|%s|%s%s|\.data-.*|model_checkpoint_path.*|"
                           r"-omax_read=%u|%s\.index|%s\.tempstate%llu|data block %zu|"
@@ -453,6 +453,7 @@ def c_messages(path: str) -> list[str]:
 
 
 def format_regex(fmt: str) -> re.Pattern:
+    fmt = fmt.removesuffix("\\n").removesuffix("\n")   # fuse_log lines end in a newline
     out, pos = "", 0
     for m in re.finditer(r"%[-#0-9.*]*(?:ll|l|z)?[sduoxX%]", fmt):
         out += re.escape(fmt[pos:m.start()])

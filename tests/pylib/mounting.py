@@ -15,7 +15,9 @@ that reports a hang instead of waiting forever.
 
 Environment: EXEC_PREFIX is put before every command line, daemons included (e.g.
 "valgrind -q --error-exitcode=99", as scripts/test --valgrind does); run_cmd's timeouts
-grow to fit.
+grow to fit.  CKPTFS_MOUNT_OPTS is added to every daemon's command line, after the
+test's own options (e.g. "-o passthrough=off": the whole suite on the daemon's read
+path, as .ci/run does).
 """
 
 from __future__ import annotations
@@ -43,6 +45,11 @@ class MountError(AssertionError):
 
 def exec_prefix() -> list[str]:
     return shlex.split(os.environ.get("EXEC_PREFIX", ""))
+
+
+def mount_opts() -> list[str]:
+    """CKPTFS_MOUNT_OPTS, split as the shell would."""
+    return shlex.split(os.environ.get("CKPTFS_MOUNT_OPTS", ""))
 
 
 def command_timeout(base: float) -> float:
@@ -201,7 +208,8 @@ class Daemon:
         self.path = mountpoint
         self.foreground = foreground
         self.argv = exec_prefix() + [ckptfs_bin, mapping, mountpoint,
-                                     *(["-f"] if foreground else []), *options]
+                                     *(["-f"] if foreground else []), *options,
+                                     *mount_opts()]
         # default: MNT.log beside the mountpoint, outside the mount
         self.log_path = log_path or os.path.join(os.path.dirname(os.path.abspath(mountpoint)),
                                                  os.path.basename(mountpoint) + ".log")

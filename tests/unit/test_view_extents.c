@@ -1090,6 +1090,78 @@ static void test_extents_compact_keeps_serving(void **state)
 	}
 }
 
+/* The fd view_map_range gives for byte 0 of data file `file`. */
+static int first_piece_fd(const struct view *v, size_t file)
+{
+	struct view_piece p[1];
+	size_t n = 0;
+
+	assert_int_equal(view_map_range(v, file, 0, 1, p, 1, &n), 0);
+	assert_int_equal(n, 1);
+	return p[0].fd;
+}
+
+/* view_data_whole_fd() of the single file of a one-source mapping. */
+static int single_whole_fd(const char *text, int *piece_fd)
+{
+	struct fx f;
+	int fd;
+
+	fx_build(&f, text);
+	fd = view_data_whole_fd(f.v, data_file(f.v));
+	*piece_fd = first_piece_fd(f.v, data_file(f.v));
+	fx_free(&f);
+	return fd;
+}
+
+/*
+ * A data file is "whole" (FUSE passthrough may serve it from the shard)
+ * exactly when it is its source shard byte for byte: every file of the
+ * shards layout, and a single file that spans all of one shard.
+ */
+static void test_extents_whole_shard_fd(void **state)
+{
+	char text[256];
+	struct fx f;
+	int pfd, fd;
+
+	(void)state;
+	write_ab();
+	/* all of a, or all but unused tensors inside the coalescing gap */
+	fd = single_whole_fd("source a = a\nmap a:/ -> /\n", &pfd);
+	assert_true(fd >= 0);
+	assert_int_equal(fd, pfd);
+	fd = single_whole_fd("source a = a\nmap a:t0 -> t0\n"
+			     "map a:t2 -> t2\nmap a:t4 -> t4\n",
+			     &pfd);
+	assert_true(fd >= 0);
+	assert_int_equal(fd, pfd);
+	/* a leading or a trailing part of the shard left out: not the shard */
+	fd = single_whole_fd("source a = a\nmap a:t2 -> t2\nmap a:t4 -> t4\n",
+			     &pfd);
+	assert_int_equal(fd, -1);
+	fd = single_whole_fd("source a = a\nmap a:t0 -> t0\nmap a:t3 -> t3\n",
+			     &pfd);
+	assert_int_equal(fd, -1);
+	/* two shards back to back */
+	fx_build(&f, ab_text);
+	assert_int_equal(view_data_whole_fd(f.v, 1), -1);
+	fx_free(&f);
+	/* shards: every data file, and still after view_compact */
+	snprintf(text, sizeof(text), "%slayout = shards\n", ab_text);
+	fx_build(&f, text);
+	view_compact(f.v);
+	for (size_t i = 0; i < view_num_files(f.v); i++) {
+		if (view_file_at(f.v, i)->kind == VIEW_FILE_DATA)
+			assert_int_equal(view_data_whole_fd(f.v, i),
+					 first_piece_fd(f.v, i));
+		else
+			assert_int_equal(view_data_whole_fd(f.v, i), -1);
+	}
+	assert_int_equal(view_data_whole_fd(f.v, view_num_files(f.v)), -1);
+	fx_free(&f);
+}
+
 static void test_extents_truncated_source_read_fails_eio(void **state)
 {
 	uint8_t buf[1024], *all;
@@ -1175,6 +1247,7 @@ int main(void)
 		T(test_extents_options_override),
 		T(test_extents_invalid_prefix_override_rejected),
 		T(test_extents_compact_keeps_serving),
+		T(test_extents_whole_shard_fd),
 		T(test_extents_truncated_source_read_fails_eio),
 		T(test_extents_deleted_sources_still_served),
 	};
