@@ -37,13 +37,13 @@
 #define LOOP_IDLE_THREADS 10
 
 struct mount_opts {
-	char *mapping;       /* owned; the first positional argument */
-	char *mountpoint;    /* owned; the second, then made absolute */
-	char *prefix;        /* owned; -o prefix=, NULL: the mapping's */
-	char *layout;        /* owned; -o layout=, NULL: the mapping's */
-	char *format;        /* owned; -o format=, NULL: the mapping's */
-	char *max_read_arg;  /* owned; -o max_read=, as given */
-	char *readahead_arg; /* owned; -o readahead=, as given */
+	char *mapping;         /* owned; the first positional argument */
+	char *mountpoint;      /* owned; the second, then made absolute */
+	char *prefix;          /* owned; -o prefix=, NULL: the mapping's */
+	char *layout;          /* owned; -o layout=, NULL: the mapping's */
+	char *format;          /* owned; -o format=, NULL: the mapping's */
+	char *max_read_arg;    /* owned; -o max_read=, as given */
+	char *readahead_arg;   /* owned; -o readahead=, as given */
 	char *passthrough_arg; /* owned; -o passthrough=, as given */
 	/* parsed from the two above (check_numbers) */
 	unsigned max_read;  /* 0: not given, CKPTFS_MAX_READ */

@@ -278,7 +278,7 @@ static int add_file(struct st *s, uint8_t *hdr, size_t hdr_len)
 		return -ENOMEM;
 	v->data = d;
 	d = &v->data[v->n_files];
-	*d = (struct view_data){ NULL, 0, 0, -1 };
+	*d = (struct view_data){ .ext = NULL, .n = 0, .source = 0, .shard = -1, .whole = 0 };
 	f = &v->files[v->n_files];
 	*f = (struct view_file){ malloc(n), VIEW_FILE_SAFETENSORS, 0, hdr, hdr_len };
 	v->n_files++; /* from here on view_free frees them */

@@ -68,7 +68,7 @@ struct view {
 	int keep_graph;                  /* an identity mount: the root rule carries the graph */
 	int graph_fd;                    /* owned, -1 if none: a sealed memfd, the new graph's bytes */
 	struct bundle_entry graph_entry; /* its entry (offset 0 of graph_fd) */
-	uint8_t *st_header; /* owned; PREFIX.safetensors's header, or NULL */
+	uint8_t *st_header;              /* owned; PREFIX.safetensors's header, or NULL */
 };
 
 /* plan.c: open sources, apply excludes and maps into v->targets (sorted). */

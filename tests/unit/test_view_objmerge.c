@@ -197,7 +197,7 @@ static void write_out(const struct view *v, char *prefix, size_t len)
 
 static void merge(struct merged *x, const char *text, int layout)
 {
-	struct view_options opt = { NULL, layout, 0 };
+	struct view_options opt = { .prefix = NULL, .layout = layout, .public_sources = 0, .format = -1 };
 	char err[1024] = "", prefix[600];
 
 	if (mapping_parse_buffer("t.conf", text, strlen(text), dir, &x->m, err, sizeof(err)))
