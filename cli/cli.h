@@ -33,6 +33,7 @@ int cli_cat(int argc, char **argv);
 int cli_check(int argc, char **argv);
 int cli_materialize(int argc, char **argv);
 int cli_mount(int argc, char **argv, const char *progname);
+int cli_tf_plugin(int argc, char **argv);
 
 /* Whether path names a mapping file rather than a checkpoint. */
 int cli_is_mapping(const char *path);
