@@ -8,6 +8,7 @@
 #include "tfplugin/tfplugin.h"
 
 #include <errno.h>
+#include <fnmatch.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -113,7 +114,12 @@ static int build_plan(const char *path, const struct stat *st,
 		mapping_free(p->m);
 		free(p->path);
 		free(p);
-		return rc;
+		/*
+		 * A source or tensor the mapping names is missing: the mapping
+		 * is wrong, the path is not. TensorFlow takes NOT_FOUND for
+		 * "no such file" and would drop the FILE:LINE:COL message.
+		 */
+		return rc == -ENOENT ? -EINVAL : rc;
 	}
 	view_compact(p->v);
 	atomic_init(&p->refs, 1);
@@ -235,6 +241,120 @@ int tfp_resolve(struct tfp_cache *c, const char *path, struct tfp_node *out,
 		return -ENOENT;
 	}
 	out->file = file;
+	return 0;
+}
+
+static int has_glob(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strchr("*?[\\", s[i]))
+			return 1;
+	return 0;
+}
+
+/* A malloc'd "head" + "/" + name (name NULL: head alone). */
+static char *joined(const char *head, size_t head_len, const char *name)
+{
+	size_t name_len = name ? strlen(name) + 1 : 0;
+	char *s = malloc(head_len + name_len + 1);
+
+	if (!s)
+		return NULL;
+	memcpy(s, head, head_len);
+	if (name) {
+		s[head_len] = '/';
+		memcpy(s + head_len + 1, name, name_len - 1);
+	}
+	s[head_len + name_len] = '\0';
+	return s;
+}
+
+static void free_list(char **list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(list[i]);
+	free(list);
+}
+
+int tfp_glob(struct tfp_cache *c, const char *pattern, char ***out, size_t *n,
+	     char *err, size_t errlen)
+{
+	static const char scheme[] = "ckptfs://";
+	const char *path = pattern, *last;
+	struct tfp_node node;
+	char show[512], *dir, **list;
+	size_t dir_len, count = 0, cap;
+	int rc;
+
+	if (!strncmp(path, scheme, sizeof(scheme) - 1))
+		path += sizeof(scheme) - 1;
+	last = strrchr(path, '/');
+	if (!has_glob(path, strlen(path))) {
+		/* a plain path: itself if it exists */
+		rc = tfp_resolve(c, path, &node, err, errlen);
+		if (rc == -ENOENT) {
+			*out = NULL;
+			*n = 0;
+			return 0;
+		}
+		if (rc)
+			return rc;
+		tfp_plan_unref(node.plan);
+		list = malloc(sizeof(*list));
+		if (!list || !(list[0] = strdup(pattern))) {
+			free(list);
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+		*out = list;
+		*n = 1;
+		return 0;
+	}
+	if (!last || has_glob(path, (size_t)(last - path))) {
+		snprintf(err, errlen,
+			 "'%s': a ckptfs glob may only match names in a merged directory",
+			 shown(show, sizeof(show), pattern));
+		return -ENOTSUP;
+	}
+	dir_len = (size_t)(last - pattern); /* with the scheme, for the results */
+	dir = strndup(path, (size_t)(last - path));
+	if (!dir) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	rc = tfp_resolve(c, dir, &node, err, errlen);
+	free(dir);
+	if (rc == -ENOENT || (rc == 0 && node.file >= 0)) {
+		if (rc == 0)
+			tfp_plan_unref(node.plan);
+		*out = NULL;
+		*n = 0;
+		return 0;
+	}
+	if (rc)
+		return rc;
+	cap = view_num_files(node.plan->v);
+	list = calloc(cap ? cap : 1, sizeof(*list));
+	for (size_t i = 0; list && i < cap; i++) {
+		const char *name = view_file_at(node.plan->v, i)->name;
+
+		if (fnmatch(last + 1, name, FNM_PERIOD) != 0)
+			continue;
+		list[count] = joined(pattern, dir_len, name);
+		if (!list[count]) {
+			free_list(list, count);
+			list = NULL;
+			break;
+		}
+		count++;
+	}
+	tfp_plan_unref(node.plan);
+	if (!list) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	*out = list;
+	*n = count;
 	return 0;
 }
 

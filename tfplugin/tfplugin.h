@@ -50,9 +50,9 @@ struct tfp_node {
  * Resolve path: stat the mapping file, reuse the cached plan if the file
  * is the same (device, inode, size, mtime), else parse and build a new one
  * (the old one lives on while referenced). -ENOENT when path names neither
- * a mapping file nor a file of one; -ENOTDIR when a component that must be
- * a directory is not; a mapping or source error as `ckptfs check` reports
- * it. On success *out holds a reference.
+ * a mapping file nor a file of one; a mapping or source error as `ckptfs
+ * check` reports it, never as -ENOENT (a missing source or tensor is
+ * -EINVAL: TensorFlow would take NOT_FOUND for "no such file"). On success *out holds a reference.
  */
 int tfp_resolve(struct tfp_cache *c, const char *path, struct tfp_node *out,
 		char *err, size_t errlen);
@@ -66,6 +66,17 @@ void tfp_plan_unref(struct tfp_plan *p);
 const struct view *tfp_plan_view(const struct tfp_plan *p);
 /* The mapping file's modification time, in nanoseconds since the epoch. */
 int64_t tfp_plan_mtime_nsec(const struct tfp_plan *p);
+
+/*
+ * The paths pattern matches, as TensorFlow's GetMatchingPaths wants them:
+ * `*`, `?`, `[...]` and `\` as in fnmatch(3), in the last component only
+ * (the merged directory is flat; a pattern elsewhere is -ENOTSUP). A
+ * leading "ckptfs://" is kept on every result. No match is not an error,
+ * but a broken mapping is. On success *out holds *n malloc'd strings in
+ * a malloc'd array (caller frees all).
+ */
+int tfp_glob(struct tfp_cache *c, const char *pattern, char ***out, size_t *n,
+	     char *err, size_t errlen);
 
 /*
  * Read [off, off+len) of file into buf (view_read: pread on the pinned
