@@ -409,7 +409,8 @@ MESSAGE_SOURCES = ["mapping/lexer.c", "mapping/directive.c", "mapping/parser.c",
                    "bundle/reader.c", "bundle/entry.c", "bundle/table_read.c",
                    "fs/session.c", "cli/cli_mount.c", "cli/cli_util.c",
                    "cli/cli_inspect.c", "cli/cli_mapping.c", "cli/cli_materialize.c",
-                   "cli/main.c"]
+                   "cli/main.c", "cli/cli_tfplugin.c", "tfplugin/cache.c",
+                   "tfplugin/plugin.cc"]
 REPORTERS = r"(?:perr|lex_error|mapping_diag|diag|view_warn|bundle_errf|cli_error|notice|snprintf)"
 # format strings that are not messages (file names, number formats, lone severities)
 NOT_MESSAGES = re.compile(r"^(error|warning|error %d|%s|%s%s|\.data-.*|model_checkpoint_path.*|"
