@@ -112,9 +112,9 @@ for req in sys.stdin:
 class PythonSession:
     """One Python process that runs blocks statement by statement, sharing globals."""
 
-    def __init__(self, cwd: str):
+    def __init__(self, cwd: str, env: dict | None = None):
         self.log = open(os.path.join(cwd, "..", "python-stderr.log"), "w")
-        self.proc = subprocess.Popen([sys.executable, "-c", DRIVER], cwd=cwd, text=True,
+        self.proc = subprocess.Popen([sys.executable, "-c", DRIVER], cwd=cwd, text=True, env=env,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self.log)
 
@@ -194,7 +194,7 @@ def test_readme_tutorial_runs_as_written(tmp_path, ckptfs_bin):
     os.symlink(ckptfs_bin, bindir / "ckptfs")
     env = dict(os.environ, PATH=f"{bindir}:{os.environ.get('PATH', '/usr/bin:/bin')}")
     mnt = str(work / "merged")
-    session = PythonSession(str(work))
+    session = PythonSession(str(work), env)   # ckptfs on PATH for `ckptfs tf-plugin`
     try:
         for b in blocks:
             if b["kind"] == "file":
