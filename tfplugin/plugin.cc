@@ -16,6 +16,7 @@
 
 extern "C" {
 #include "tfplugin/tfplugin.h"
+#include "util/util.h"
 }
 
 namespace
@@ -73,20 +74,36 @@ int resolve(const TF_Filesystem *fs, const char *path, struct tfp_node *node,
 	return rc;
 }
 
+/* path as messages show it: escaped, as everything read from outside */
+const char *shown(char *buf, size_t len, const char *path)
+{
+	return util_escape(buf, len, path, strlen(path), 0);
+}
+
 void set_not_dir(TF_Status *status, const char *path)
 {
-	char msg[4096];
+	char msg[4096], show[1024];
 
 	snprintf(msg, sizeof(msg), "'%s': not a directory (a ckptfs directory is a mapping file)",
-		 path);
+		 shown(show, sizeof(show), path));
+	TF_SetStatus(status, TF_FAILED_PRECONDITION, msg);
+}
+
+void set_not_file(TF_Status *status, const char *path)
+{
+	char msg[4096], show[1024];
+
+	snprintf(msg, sizeof(msg), "'%s': is the merged directory, not a file",
+		 shown(show, sizeof(show), path));
 	TF_SetStatus(status, TF_FAILED_PRECONDITION, msg);
 }
 
 void set_read_only(TF_Status *status, const char *op, const char *path)
 {
-	char msg[4096];
+	char msg[4096], show[1024];
 
-	snprintf(msg, sizeof(msg), "ckptfs is read-only: cannot %s '%s'", op, path);
+	snprintf(msg, sizeof(msg), "ckptfs is read-only: cannot %s '%s'", op,
+		 shown(show, sizeof(show), path));
 	TF_SetStatus(status, TF_PERMISSION_DENIED, msg);
 }
 
@@ -116,9 +133,7 @@ void fs_new_random_access_file(const TF_Filesystem *fs, const char *path,
 		return;
 	if (node.file < 0) {
 		tfp_plan_unref(node.plan);
-		char msg[4096];
-		snprintf(msg, sizeof(msg), "'%s': is the merged directory, not a file", path);
-		TF_SetStatus(status, TF_FAILED_PRECONDITION, msg);
+		set_not_file(status, path);
 		return;
 	}
 	f = static_cast<struct open_file *>(calloc(1, sizeof(*f)));
@@ -181,9 +196,7 @@ int64_t fs_get_file_size(const TF_Filesystem *fs, const char *path, TF_Status *s
 	if (TF_GetCode(status) != TF_OK)
 		return -1;
 	if (st.is_directory) {
-		char msg[4096];
-		snprintf(msg, sizeof(msg), "'%s': is the merged directory, not a file", path);
-		TF_SetStatus(status, TF_FAILED_PRECONDITION, msg);
+		set_not_file(status, path);
 		return -1;
 	}
 	return st.length;
@@ -237,6 +250,20 @@ int fs_get_matching_paths(const TF_Filesystem *fs, const char *glob, char ***ent
 	}
 	TF_SetStatus(status, TF_OK, "");
 	return static_cast<int>(n); /* a merged directory holds a few files */
+}
+
+/*
+ * TensorFlow's default keeps only the URI's path: "ckptfs://data/m.conf"
+ * (two slashes) would silently become "/m.conf". Keeping everything after
+ * the scheme lets tfp_resolve say the path must be absolute.
+ */
+char *fs_translate_name(const TF_Filesystem *, const char *uri)
+{
+	static const char scheme[] = "ckptfs://";
+
+	if (!strncmp(uri, scheme, sizeof(scheme) - 1))
+		uri += sizeof(scheme) - 1;
+	return strdup(uri); /* freed by TensorFlow with plugin_memory_free */
 }
 
 /* Everything that writes: refused, naming ckptfs and the path. */
@@ -381,6 +408,7 @@ extern "C" TF_CAPI_EXPORT void TF_InitPlugin(TF_FilesystemPluginInfo *info)
 	f->is_directory = fs_is_directory;
 	f->get_file_size = fs_get_file_size;
 	f->get_children = fs_get_children;
+	f->translate_name = fs_translate_name;
 	/*
 	 * Not TensorFlow's default over get_children: that one drops the
 	 * error of a broken mapping and finds nothing, so load_checkpoint

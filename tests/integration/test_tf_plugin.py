@@ -440,3 +440,17 @@ def test_threads_read_like_the_reference(all_checkpoints, tf_registered, run_ckp
     for n in src.get_variable_to_shape_map():
         np.testing.assert_array_equal(reader.get_tensor(n), src.get_tensor(n), err_msg=n)
     fx.guard.check()
+
+
+def test_uri_must_name_an_absolute_mapping_path(seed, tf_registered):
+    """ckptfs://rel/... (two slashes) is refused with a message, not read as /..."""
+    tf = tf_registered
+    rel = "ckptfs://" + os.path.join(seed, "merge.conf").lstrip("/") + "/checkpoint"
+    with pytest.raises(tf.errors.InvalidArgumentError, match="absolute path of a mapping"):
+        tf.io.gfile.GFile(rel, "rb").read()
+    with pytest.raises(tf.errors.NotFoundError, match="no such ckptfs file"):
+        tf.io.gfile.GFile(uri(os.path.join(seed, "nothing.conf"), "checkpoint"), "rb").read()
+    # other spellings of one path are the same file
+    odd = "ckptfs://" + seed + "//./merge.conf/checkpoint"
+    assert tf.io.gfile.GFile(odd, "rb").read() == \
+        tf.io.gfile.GFile(uri(os.path.join(seed, "merge.conf"), "checkpoint"), "rb").read()
