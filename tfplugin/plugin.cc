@@ -190,7 +190,7 @@ bool fs_is_directory(const TF_Filesystem *fs, const char *path, TF_Status *statu
 
 int64_t fs_get_file_size(const TF_Filesystem *fs, const char *path, TF_Status *status)
 {
-	TF_FileStatistics st;
+	TF_FileStatistics st = {};
 
 	fs_stat(fs, path, &st, status);
 	if (TF_GetCode(status) != TF_OK)
