@@ -41,6 +41,7 @@ int cli_write_safetensors(const struct view *v, const char *out);
 /* `ls` of a safetensors file: its tensors in data order; an exit status. */
 int cli_ls_safetensors(const char *path);
 int cli_mount(int argc, char **argv, const char *progname);
+int cli_tf_plugin(int argc, char **argv);
 
 /* Whether path names a mapping file rather than a checkpoint. */
 int cli_is_mapping(const char *path);

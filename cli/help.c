@@ -125,12 +125,28 @@ static const char materialize_text[] =
 	"  --strict                 with --format safetensors: a tensor it cannot\n"
 	"                           hold is an error, not a warning\n";
 
+static const char tf_plugin_text[] =
+	"Usage: ckptfs tf-plugin\n"
+	"Print the absolute path of the TensorFlow filesystem plugin that belongs\n"
+	"to this ckptfs (the build tree's when run from the build tree, else the\n"
+	"installed one), and exit 0; exit 1 if it was not built or is missing.\n"
+	"The plugin serves the merge of a mapping file inside TensorFlow, with no\n"
+	"mount and no FUSE, under the scheme ckptfs://: ckptfs:// + the absolute\n"
+	"path of a mapping file is the merged directory.\n"
+	"\n"
+	"Example:\n"
+	"  import subprocess, tensorflow as tf\n"
+	"  tf.experimental.register_filesystem_plugin(subprocess.check_output(\n"
+	"      [\"ckptfs\", \"tf-plugin\"], text=True).strip())\n"
+	"  tf.train.load_checkpoint(\"ckptfs:///data/merge.conf/model.ckpt\")\n";
+
 static const struct help_command commands[] = {
 	{ "check", check_args, no_options, check_text },
 	{ "ls", ls_args, ls_options, ls_text },
 	{ "verify", verify_args, no_options, verify_text },
 	{ "cat", cat_args, no_options, cat_text },
 	{ "materialize", materialize_args, materialize_options, materialize_text },
+	{ "tf-plugin", no_options, no_options, tf_plugin_text },
 };
 
 static const char main_text[] =
@@ -140,6 +156,7 @@ static const char main_text[] =
 	"  or:  ckptfs verify CHECKPOINT\n"
 	"  or:  ckptfs cat CHECKPOINT TENSOR\n"
 	"  or:  ckptfs materialize [OPTIONS] MAPPING OUT_PREFIX\n"
+	"  or:  ckptfs tf-plugin\n"
 	"Mount a TensorFlow checkpoint merged from others without copying their\n"
 	"data, or inspect checkpoints and mapping files.\n"
 	"\n"
@@ -167,6 +184,8 @@ static const char main_text[] =
 	"  cat CHECKPOINT TENSOR    write one tensor's stored bytes to stdout\n"
 	"  materialize MAPPING OUT_PREFIX\n"
 	"                           write the merged checkpoint to disk\n"
+	"  tf-plugin                print the path of the TensorFlow plugin that\n"
+	"                           serves ckptfs://MAPPING/ without a mount\n"
 	"Run 'ckptfs COMMAND --help' for the details of a command.\n"
 	"\n"
 	"CHECKPOINT is a checkpoint prefix (PATH.index exists), a directory with a\n"

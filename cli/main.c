@@ -23,6 +23,7 @@ static const struct subcommand subcommands[] = {
 	{ "cat", cli_cat },
 	{ "check", cli_check },
 	{ "materialize", cli_materialize },
+	{ "tf-plugin", cli_tf_plugin },
 };
 
 int cli_ls(int argc, char **argv)

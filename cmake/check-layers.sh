@@ -5,11 +5,13 @@
 #
 #   check-layers.sh SOURCE_DIR NM LIB_DIR
 #
-# Layers, lowest first: util < bundle, mapping < view < fs < cli. A module
-# includes its own headers and the public header of a module below it
-# (util/util.h, bundle/bundle.h, mapping/mapping.h, view/view.h, fs/fs.h);
-# only fs/ sees libfuse; only bundle/ sees protobuf-c; no library refers to
-# stdout or stderr (only cli/ prints).
+# Layers, lowest first: util < bundle, mapping < view < fs < cli, and
+# tfplugin (the TensorFlow plugin, a front end beside fs/) on view. A
+# module includes its own headers and the public header of a module below
+# it (util/util.h, bundle/bundle.h, mapping/mapping.h, view/view.h,
+# fs/fs.h); only fs/ sees libfuse; only bundle/ sees protobuf-c; only
+# tfplugin/ sees TensorFlow; no library refers to stdout or stderr (only
+# cli/ prints).
 set -u
 src=$1 nm=$2 libdir=$3
 fail=0
@@ -28,12 +30,13 @@ allowed_includes() {
 	view) echo '^(view/|bundle/bundle\.h$|bundle/objgraph\.h$|mapping/mapping\.h$|util/util\.h$)' ;;
 	fs) echo '^(fs/|view/view\.h$|bundle/bundle\.h$|mapping/mapping\.h$|util/util\.h$)' ;;
 	cli) echo '^(cli/|fs/fs\.h$|view/view\.h$|bundle/bundle\.h$|bundle/objgraph\.h$|mapping/mapping\.h$|util/util\.h$)' ;;
+	tfplugin) echo '^(tfplugin/|view/view\.h$|bundle/bundle\.h$|mapping/mapping\.h$|util/util\.h$)' ;;
 	esac
 }
 
-for mod in util bundle mapping view fs cli; do
+for mod in util bundle mapping view fs cli tfplugin; do
 	allowed=$(allowed_includes $mod)
-	for f in "$src/$mod"/*.c "$src/$mod"/*.h; do
+	for f in "$src/$mod"/*.c "$src/$mod"/*.h "$src/$mod"/*.cc; do
 		[ -e "$f" ] || continue
 		rel=${f#"$src"/}
 		grep -n '^[[:space:]]*#[[:space:]]*include' "$f" |
@@ -52,6 +55,9 @@ for mod in util bundle mapping view fs cli; do
 			protobuf-c/*|*.pb-c.h)
 				[ $mod = bundle ] ||
 					echo "$rel:${line%%:*}: only bundle/ may include <$hdr> (protobuf-c)" ;;
+			tensorflow/*)
+				[ $mod = tfplugin ] ||
+					echo "$rel:${line%%:*}: only tfplugin/ may include <$hdr> (TensorFlow)" ;;
 			esac
 		done
 	done
@@ -67,11 +73,13 @@ lib() {
 	find "$libdir" -name "libckptfs_$1.a" -print -quit
 }
 
-# Symbols each library leaves undefined, checked against what it may use.
-for mod in util bundle mapping view fs; do
+# Symbols each library leaves undefined, checked against what it may use
+# (tfplugin's core only when the plugin is built).
+for mod in util bundle mapping view fs tfplugin; do
 	a=$(lib $mod)
 	if [ -z "$a" ]; then
-		complain "libckptfs_$mod.a not found under $libdir"
+		[ $mod = tfplugin ] ||
+			complain "libckptfs_$mod.a not found under $libdir"
 		continue
 	fi
 	undef=$("$nm" -u --format=posix "$a" 2>/dev/null | awk 'NF >= 2 { print $1 }' | sort -u)
@@ -87,12 +95,16 @@ for mod in util bundle mapping view fs; do
 			complain "$mod: calls $sym of cli/" ;;
 		fs_*|ckptfs_*)
 			[ $mod = fs ] || complain "$mod: calls $sym of fs/" ;;
+		tfp_*)
+			[ $mod = tfplugin ] || complain "$mod: calls $sym of tfplugin/" ;;
+		TF_*)
+			complain "$mod: uses TensorFlow symbol $sym (only tfplugin/plugin.cc may)" ;;
 		bundle_*)
 			[ $mod = mapping ] && complain "$mod: calls $sym of bundle/" ;;
 		mapping_*)
 			[ $mod = bundle ] && complain "$mod: calls $sym of mapping/" ;;
 		view_*|plan_*|layout_*|nametable_*|suggest_*)
-			case $mod in view|fs) ;; *) complain "$mod: calls $sym of view/" ;; esac ;;
+			case $mod in view|fs|tfplugin) ;; *) complain "$mod: calls $sym of view/" ;; esac ;;
 		esac
 	done
 done

@@ -11,8 +11,10 @@ Run it through scripts/bench, which builds the Release binaries first and passes
       kernel from the shards where FUSE passthrough is available; `shards` with
       -o passthrough=off), with the page cache each byte read adds (/proc/meminfo).
   P3  the same read repeated on the same mount (FUSE page cache, or the shards' own).
-  P4  TensorFlow (TF1 Saver) restore of a ~2 GiB merged model from the mount vs from
-      `ckptfs materialize` output on local disk.
+  P4  TensorFlow (TF1 Saver) restore of a ~2 GiB merged model from the mount, and
+      through the TensorFlow plugin (ckptfs://MAPPING/model.ckpt, `ckptfs tf-plugin`;
+      skipped when it was not built), vs from `ckptfs materialize` output on local
+      disk.
   P5  time to a restored merged model: mount + restore vs a TensorFlow script that
       loads both sources, saves a merged copy, and restore from that copy.
   P6  daemon VmRSS/VmHWM (foreground daemon, /proc/PID/status) vs tensors, after the
@@ -80,6 +82,7 @@ TARGETS = {
     "P2_ratio": 0.7,           # fresh mount / native
     "P3_ratio": 0.9,           # repeated read / native
     "P4_ratio": 1.2,           # mount restore / materialized restore
+    "P4_plugin_ratio": 1.05,   # plugin restore / materialized restore
     "P5_speedup": 10.0,        # TF merge script + restore / mount + restore
     "P6_per_tensor": 64,       # bytes; + index size + 16 MiB
     "P6_fixed": 16 * MiB,
@@ -586,6 +589,19 @@ class Bench:
         mat_s = time.perf_counter() - t
         os.sync()
         mat_files = [os.path.join(mat_dir, n) for n in os.listdir(mat_dir) if ".data-" in n]
+        plugin = subprocess.run([self.ckptfs, "tf-plugin"], capture_output=True, text=True,
+                                stdin=subprocess.DEVNULL)
+        plugin_uri = {}
+        if plugin.returncode == 0:
+            tf.call(cmd="register", plugin=plugin.stdout.strip())
+            # the pair's mapping in each layout, beside it (relative sources stay valid)
+            for l in ("single", "shards"):
+                conf = f"{pair.mapping}.{l}.conf"
+                with open(pair.mapping) as src, open(conf, "w") as dst:
+                    dst.write(src.read() + f"\nlayout = {l}\n")
+                plugin_uri[l] = "ckptfs://" + os.path.abspath(conf) + "/model.ckpt"
+        else:
+            log(f"  P4: no TensorFlow plugin ({plugin.stderr.strip()}): plugin rows skipped")
         try:
             pair.warm()
             read_files(mat_files)
@@ -593,6 +609,8 @@ class Bench:
             layouts = list(VARIANTS)
             base, mnt_s = [], {l: [] for l in layouts}
             ratios = {l: [] for l in layouts}
+            plug_s = {l: [] for l in plugin_uri}
+            plug_ratios = {l: [] for l in plugin_uri}
             again, again_ratio = [], []
             for _ in range(c["p4_reps"]):
                 pair.warm()
@@ -611,13 +629,19 @@ class Bench:
                             again_ratio.append(a / b)
                     mnt_s[l].append(s)
                     ratios[l].append(s / b)
+                for l, u in plugin_uri.items():
+                    s = tf.call(cmd="restore", prefix=u, vars=variables)["seconds"]
+                    plug_s[l].append(s)
+                    plug_ratios[l].append(s / b)
         finally:
             shutil.rmtree(mat_dir, ignore_errors=True)
         res = {"bytes": pair.nbytes, "variables": len(variables), "materialize_s": mat_s,
                "materialized_restore_s": summarize(base),
                "mount_restore_s": {l: summarize(v) for l, v in mnt_s.items()},
                "ratio": {l: summarize(v) for l, v in ratios.items()},
-               "repeat_restore_s": summarize(again), "repeat_ratio": summarize(again_ratio)}
+               "repeat_restore_s": summarize(again), "repeat_ratio": summarize(again_ratio),
+               "plugin_restore_s": {l: summarize(v) for l, v in plug_s.items()},
+               "plugin_ratio": {l: summarize(v) for l, v in plug_ratios.items()}}
         self.results["P4"] = res
         self.row("P4", f"TF restore, {len(variables)} variables ({fmt_bytes(pair.nbytes)}), "
                  f"from `ckptfs materialize` output (local disk, hot)", fmt_s(res["materialized_restore_s"]))
@@ -626,6 +650,11 @@ class Bench:
                      f"{fmt_s(res['mount_restore_s'][l])}; {fmt_x(res['ratio'][l])}",
                      f"≤ {TARGETS['P4_ratio']}×",
                      res["ratio"][l]["median"] <= TARGETS["P4_ratio"])
+        for l in res["plugin_ratio"]:
+            self.row("P4", f"TF restore through the plugin (ckptfs://, no mount), layout={l}",
+                     f"{fmt_s(res['plugin_restore_s'][l])}; {fmt_x(res['plugin_ratio'][l])}",
+                     f"≤ {TARGETS['P4_plugin_ratio']}×",
+                     res["plugin_ratio"][l]["median"] <= TARGETS["P4_plugin_ratio"])
         self.row("P4", "(extra) second restore from the same mount, layout=single "
                  "(FUSE page cache warm)",
                  f"{fmt_s(res['repeat_restore_s'])}; {fmt_x(res['repeat_ratio'])}")

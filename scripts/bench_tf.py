@@ -15,6 +15,9 @@ Commands:
       tf.train.load_checkpoint, put them into variables of one graph, and save a
       merged copy with a TF1 Saver. Timed as a whole (graph building included,
       TensorFlow's import not).
+  {"cmd": "register", "plugin": PATH}
+      tf.experimental.register_filesystem_plugin(PATH): the ckptfs:// plugin, so
+      that "restore" can read ckptfs://MAPPING/model.ckpt (once per process).
   {"cmd": "quit"}
 """
 
@@ -122,6 +125,9 @@ def main():
                 ans = cmd_restore(req)
             elif req["cmd"] == "merge":
                 ans = cmd_merge(req)
+            elif req["cmd"] == "register":
+                tf.experimental.register_filesystem_plugin(req["plugin"])
+                ans = {}
             else:
                 raise ValueError(f"unknown command {req['cmd']!r}")
             ans["ok"] = True

@@ -112,9 +112,9 @@ for req in sys.stdin:
 class PythonSession:
     """One Python process that runs blocks statement by statement, sharing globals."""
 
-    def __init__(self, cwd: str):
+    def __init__(self, cwd: str, env: dict | None = None):
         self.log = open(os.path.join(cwd, "..", "python-stderr.log"), "w")
-        self.proc = subprocess.Popen([sys.executable, "-c", DRIVER], cwd=cwd, text=True,
+        self.proc = subprocess.Popen([sys.executable, "-c", DRIVER], cwd=cwd, text=True, env=env,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self.log)
 
@@ -194,7 +194,7 @@ def test_readme_tutorial_runs_as_written(tmp_path, ckptfs_bin):
     os.symlink(ckptfs_bin, bindir / "ckptfs")
     env = dict(os.environ, PATH=f"{bindir}:{os.environ.get('PATH', '/usr/bin:/bin')}")
     mnt = str(work / "merged")
-    session = PythonSession(str(work))
+    session = PythonSession(str(work), env)   # ckptfs on PATH for `ckptfs tf-plugin`
     try:
         for b in blocks:
             if b["kind"] == "file":
@@ -410,7 +410,7 @@ MESSAGE_SOURCES = ["mapping/lexer.c", "mapping/directive.c", "mapping/parser.c",
                    "fs/session.c", "fs/passthrough.c", "cli/cli_mount.c", "cli/cli_util.c",
                    "cli/cli_inspect.c", "cli/cli_mapping.c", "cli/cli_objects.c",
                    "cli/cli_materialize.c", "cli/cli_st.c", "view/safetensors.c", "view/st_parse.c",
-                   "cli/main.c"]
+                   "cli/main.c", "cli/cli_tfplugin.c", "tfplugin/cache.c", "tfplugin/plugin.cc"]
 REPORTERS = r"(?:perr|lex_error|mapping_diag|diag|view_warn|bundle_errf|cli_error|notice|snprintf|bad|fuse_log)"
 # format strings that are not messages (file names, number formats, lone severities)
 NOT_MESSAGES = re.compile(r"^(error|warning|error %d|%s|%s%s|\.data-.*|model_checkpoint_path.*|"

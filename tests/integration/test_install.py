@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 
 import pytest
@@ -34,7 +35,8 @@ PACKAGE_FILES = ["./usr/bin/ckptfs", "./usr/sbin/mount.ckptfs",
                  "./usr/share/doc/ckptfs/mounting.md",
                  "./usr/share/doc/ckptfs/examples/fstab",
                  "./usr/share/doc/ckptfs/examples/mnt-merged.mount",
-                 "./usr/share/doc/ckptfs/examples/merge.conf"]
+                 "./usr/share/doc/ckptfs/examples/merge.conf",
+                 "./usr/lib/ckptfs/libckptfs_tf.so"]
 
 
 def sh(argv, timeout=600, check=True, **kw) -> subprocess.CompletedProcess:
@@ -63,7 +65,7 @@ def build(tmp_path_factory) -> str:
     """A Release build of this tree, without tests, as the README's Install builds it."""
     b = str(tmp_path_factory.mktemp("pkg") / "build-deb")
     sh(["cmake", "-S", REPO, "-B", b, "-DCMAKE_BUILD_TYPE=Release",
-        "-DCKPTFS_BUILD_TESTS=OFF"])
+        "-DCKPTFS_BUILD_TESTS=OFF", "-DCKPTFS_TF_PLUGIN=ON", f"-DCKPTFS_PYTHON={sys.executable}"])
     sh(["cmake", "--build", b, f"-j{os.cpu_count() or 2}"], timeout=1200)
     return b
 
@@ -94,6 +96,10 @@ def test_cmake_install_layout(build, tmp_path, prefix, helper):
         assert os.path.isfile(f"{root}/{f}"), f
     out = sh([link, "--version"]).stdout
     assert out.startswith("mount.ckptfs (ckptfs) "), out
+    # the TensorFlow plugin, and the installed ckptfs names it (not the build tree's)
+    plugin = f"{root}/lib/ckptfs/libckptfs_tf.so"
+    assert os.path.isfile(plugin)
+    assert sh([f"{root}/bin/ckptfs", "tf-plugin"]).stdout == plugin + "\n"
     manifest = open(os.path.join(build, "install_manifest.txt")).read().split()
     assert f"{stage}/{helper}/mount.ckptfs" in manifest, manifest
 
@@ -238,6 +244,7 @@ def test_installed_commands_and_man_pages(installed):
     assert out.startswith("ckptfs "), out
     helper = sh(["/sbin/mount.ckptfs", "--version"], env=env).stdout
     assert helper.startswith("mount.ckptfs (ckptfs) " + out.split()[1]), helper
+    assert sh(["ckptfs", "tf-plugin"], env=env).stdout == "/usr/lib/ckptfs/libckptfs_tf.so\n"
     for page, sect in (("ckptfs", "1"), ("mount.ckptfs", "8")):
         where = sh(["man", "-w", sect, page], env=env).stdout.strip()
         assert where == f"/usr/share/man/man{sect}/{page}.{sect}.gz", where

@@ -1,0 +1,162 @@
+/*
+ * test_tfplugin_cache.c - the TensorFlow plugin's core without TensorFlow:
+ * paths to plans and files, one plan per unchanged mapping file, a new
+ * one when it changes while the old one serves its open files, globs, and
+ * errors that keep the mapping's FILE:LINE:COL.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+
+#include <cmocka.h>
+
+#include "testutil.h"
+#include "tfplugin/tfplugin.h"
+
+static const char *dir;
+static char conf[512];
+
+static void write_conf(const char *text)
+{
+	FILE *f = fopen(conf, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+static int setup(void **state)
+{
+	static const struct fixture_tensor a[] = { { "w", 16, 0 }, { "b", 8, 0 } };
+
+	(void)state;
+	dir = testutil_tmpdir("tfplugin");
+	assert_non_null(dir);
+	testutil_write_source(dir, "a", a, 2);
+	snprintf(conf, sizeof(conf), "%s/m.conf", dir);
+	write_conf("source a = a\nmap a:/ -> /\n");
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	return testutil_tmpdir_remove();
+}
+
+static void test_paths(void **state)
+{
+	struct tfp_cache *c = tfp_cache_new();
+	struct tfp_node dirnode, file;
+	char path[600], err[1024];
+
+	(void)state;
+	assert_int_equal(tfp_resolve(c, conf, &dirnode, err, sizeof(err)), 0);
+	assert_int_equal(dirnode.file, -1);
+	snprintf(path, sizeof(path), "%s/model.ckpt.index", conf);
+	assert_int_equal(tfp_resolve(c, path, &file, err, sizeof(err)), 0);
+	assert_true(file.file >= 0);
+	/* one plan for both: built once */
+	assert_ptr_equal(dirnode.plan, file.plan);
+	snprintf(path, sizeof(path), "%s/model.index", conf);
+	assert_int_equal(tfp_resolve(c, path, &file, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "no such file in the merged checkpoint"));
+	assert_int_equal(tfp_resolve(c, "rel/m.conf", &file, err, sizeof(err)), -EINVAL);
+	snprintf(path, sizeof(path), "%s/nothing/x", dir);
+	assert_int_equal(tfp_resolve(c, path, &file, err, sizeof(err)), -ENOENT);
+	tfp_plan_unref(dirnode.plan);
+	tfp_plan_unref(dirnode.plan); /* the file's reference */
+	tfp_cache_free(c);
+}
+
+static void test_changed_mapping_gets_a_new_plan(void **state)
+{
+	struct tfp_cache *c = tfp_cache_new();
+	struct tfp_node old, new;
+	char err[1024];
+	uint8_t before[64], after[64];
+	struct timeval tv[2] = { { 1, 0 }, { 1, 0 } };
+	long idx;
+	int64_t n;
+
+	(void)state;
+	assert_int_equal(tfp_resolve(c, conf, &old, err, sizeof(err)), 0);
+	idx = view_lookup(tfp_plan_view(old.plan), "model.ckpt.index");
+	assert_true(idx >= 0);
+	n = tfp_read(old.plan, (size_t)idx, 0, sizeof(before), before, conf, err,
+		     sizeof(err));
+	assert_true(n > 0);
+	write_conf("source a = a\nmap a:w -> renamed\n");
+	assert_int_equal(utimes(conf, tv), 0);
+	assert_int_equal(tfp_resolve(c, conf, &new, err, sizeof(err)), 0);
+	assert_ptr_not_equal(old.plan, new.plan);
+	assert_true(view_lookup(tfp_plan_view(new.plan), "model.ckpt.index") >= 0);
+	/* the old plan still serves what it served */
+	assert_int_equal(tfp_read(old.plan, (size_t)idx, 0, sizeof(after), after,
+				  conf, err, sizeof(err)),
+			 n);
+	assert_memory_equal(before, after, (size_t)n);
+	tfp_plan_unref(old.plan);
+	tfp_plan_unref(new.plan);
+	tfp_cache_free(c);
+	write_conf("source a = a\nmap a:/ -> /\n");
+}
+
+static void test_broken_mapping_keeps_its_position(void **state)
+{
+	struct tfp_cache *c = tfp_cache_new();
+	struct tfp_node node;
+	char err[1024], want[600];
+
+	(void)state;
+	write_conf("source a = a\nmap a:nope -> x\n");
+	/* a missing tensor is the mapping's fault, not a missing path */
+	assert_int_equal(tfp_resolve(c, conf, &node, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s:2:5: error: ", conf);
+	assert_non_null(strstr(err, want));
+	tfp_cache_free(c);
+	write_conf("source a = a\nmap a:/ -> /\n");
+}
+
+static void test_glob(void **state)
+{
+	struct tfp_cache *c = tfp_cache_new();
+	char pattern[700], want[700], err[1024], **list;
+	size_t n;
+
+	(void)state;
+	snprintf(pattern, sizeof(pattern), "ckptfs://%s/model.ckpt.*", conf);
+	assert_int_equal(tfp_glob(c, pattern, &list, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 2);
+	snprintf(want, sizeof(want), "ckptfs://%s/model.ckpt.index", conf);
+	assert_true(!strcmp(list[0], want) || !strcmp(list[1], want));
+	for (size_t i = 0; i < n; i++)
+		free(list[i]);
+	free(list);
+	snprintf(pattern, sizeof(pattern), "%s/nomatch*", conf);
+	assert_int_equal(tfp_glob(c, pattern, &list, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 0);
+	free(list);
+	snprintf(pattern, sizeof(pattern), "%s/*/m.conf/x*", dir);
+	assert_int_equal(tfp_glob(c, pattern, &list, &n, err, sizeof(err)), -ENOTSUP);
+	tfp_cache_free(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_paths),
+		cmocka_unit_test(test_changed_mapping_gets_a_new_plan),
+		cmocka_unit_test(test_broken_mapping_keeps_its_position),
+		cmocka_unit_test(test_glob),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,376 @@
+/*
+ * cache.c - ckptfs:// paths to plans: which part of a path is the mapping
+ * file, and one built view per mapping file, rebuilt when the file changes.
+ * TensorFlow asks for a file's size, opens it and globs its directory in
+ * separate calls, and restores read from many threads: building the plan
+ * once per mapping is what makes the plugin as fast as the sources.
+ */
+#include "tfplugin/tfplugin.h"
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "util/util.h"
+
+struct tfp_plan {
+	atomic_long refs;
+	char *path; /* owned; the mapping file as the URI names it */
+	/* the mapping file the plan was built from, to notice a change */
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+	struct mapping *m; /* owned; outlives v */
+	struct view *v;    /* owned, compacted */
+};
+
+struct tfp_cache {
+	pthread_mutex_t lock; /* guards slots and tick */
+	struct {
+		struct tfp_plan *plan; /* one reference, the cache's; NULL: free */
+		unsigned long used;    /* tick of the last lookup, for LRU */
+	} slots[TFP_CACHE_PLANS];
+	unsigned long tick;
+};
+
+struct tfp_cache *tfp_cache_new(void)
+{
+	struct tfp_cache *c = calloc(1, sizeof(*c));
+
+	if (c && pthread_mutex_init(&c->lock, NULL)) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void tfp_cache_free(struct tfp_cache *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < TFP_CACHE_PLANS; i++)
+		tfp_plan_unref(c->slots[i].plan);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+struct tfp_plan *tfp_plan_ref(struct tfp_plan *p)
+{
+	atomic_fetch_add(&p->refs, 1);
+	return p;
+}
+
+void tfp_plan_unref(struct tfp_plan *p)
+{
+	if (!p || atomic_fetch_sub(&p->refs, 1) != 1)
+		return;
+	view_free(p->v);
+	mapping_free(p->m);
+	free(p->path);
+	free(p);
+}
+
+const struct view *tfp_plan_view(const struct tfp_plan *p)
+{
+	return p->v;
+}
+
+int64_t tfp_plan_mtime_nsec(const struct tfp_plan *p)
+{
+	return (int64_t)p->mtime.tv_sec * 1000000000 + p->mtime.tv_nsec;
+}
+
+static int same_file(const struct tfp_plan *p, const struct stat *st)
+{
+	return p->dev == st->st_dev && p->ino == st->st_ino &&
+	       p->size == st->st_size &&
+	       p->mtime.tv_sec == st->st_mtim.tv_sec &&
+	       p->mtime.tv_nsec == st->st_mtim.tv_nsec;
+}
+
+/* Parse and build the mapping at path, last seen as st. */
+static int build_plan(const char *path, const struct stat *st,
+		      struct tfp_plan **out, char *err, size_t errlen)
+{
+	struct view_options opt = { .prefix = NULL, .layout = -1 };
+	struct tfp_plan *p = calloc(1, sizeof(*p));
+	int rc;
+
+	if (!p || !(p->path = strdup(path))) {
+		free(p);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	rc = mapping_parse_file(path, &p->m, err, errlen);
+	if (rc == 0)
+		rc = view_build(p->m, &opt, &p->v, err, errlen);
+	if (rc) {
+		mapping_free(p->m);
+		free(p->path);
+		free(p);
+		/*
+		 * A source or tensor the mapping names is missing: the mapping
+		 * is wrong, the path is not. TensorFlow takes NOT_FOUND for
+		 * "no such file" and would drop the FILE:LINE:COL message.
+		 */
+		return rc == -ENOENT ? -EINVAL : rc;
+	}
+	view_compact(p->v);
+	atomic_init(&p->refs, 1);
+	p->dev = st->st_dev;
+	p->ino = st->st_ino;
+	p->size = st->st_size;
+	p->mtime = st->st_mtim;
+	*out = p;
+	return 0;
+}
+
+/*
+ * The slot for path: its current plan's, else an empty one, else the least
+ * recently used. Called with the lock held.
+ */
+static size_t pick_slot(struct tfp_cache *c, const char *path)
+{
+	size_t best = 0;
+
+	for (size_t i = 0; i < TFP_CACHE_PLANS; i++) {
+		struct tfp_plan *p = c->slots[i].plan;
+
+		if (p && !strcmp(p->path, path))
+			return i;
+		if (!c->slots[best].plan)
+			continue;
+		if (!p || c->slots[i].used < c->slots[best].used)
+			best = i;
+	}
+	return best;
+}
+
+/* A reference to the plan of the mapping file at path (seen as st). */
+static int get_plan(struct tfp_cache *c, const char *path,
+		    const struct stat *st, struct tfp_plan **out, char *err,
+		    size_t errlen)
+{
+	size_t i;
+	int rc = 0;
+
+	/*
+	 * Built under the lock: the threads of one restore open the same
+	 * mapping at once, and it must be built once, not once per thread.
+	 */
+	pthread_mutex_lock(&c->lock);
+	i = pick_slot(c, path);
+	if (!c->slots[i].plan || strcmp(c->slots[i].plan->path, path) ||
+	    !same_file(c->slots[i].plan, st)) {
+		struct tfp_plan *p;
+
+		rc = build_plan(path, st, &p, err, errlen);
+		if (rc == 0) {
+			tfp_plan_unref(c->slots[i].plan);
+			c->slots[i].plan = p;
+		}
+	}
+	if (rc == 0) {
+		c->slots[i].used = ++c->tick;
+		*out = tfp_plan_ref(c->slots[i].plan);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+/* "'PATH'" for messages: escaped, as everything read from outside. */
+static const char *shown(char *buf, size_t len, const char *path)
+{
+	return util_escape(buf, len, path, strlen(path), 0);
+}
+
+int tfp_resolve(struct tfp_cache *c, const char *path, struct tfp_node *out,
+		char *err, size_t errlen)
+{
+	char show[512], *dir;
+	const char *name;
+	struct stat st;
+	long file = -1;
+	int rc;
+
+	if (path[0] != '/') {
+		snprintf(err, errlen,
+			 "'%s': a ckptfs path is ckptfs:// + the absolute path of a mapping file",
+			 shown(show, sizeof(show), path));
+		return -EINVAL;
+	}
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+		rc = get_plan(c, path, &st, &out->plan, err, errlen);
+		if (rc == 0)
+			out->file = -1;
+		return rc;
+	}
+	/* MAPPING/NAME: the merged directory is flat */
+	name = strrchr(path, '/') + 1;
+	dir = strndup(path, (size_t)(name - path - 1));
+	if (!dir) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	if (stat(dir, &st) != 0 || !S_ISREG(st.st_mode)) {
+		free(dir);
+		snprintf(err, errlen,
+			 "'%s': no such ckptfs file (expected MAPPING-FILE or MAPPING-FILE/NAME)",
+			 shown(show, sizeof(show), path));
+		return -ENOENT;
+	}
+	rc = get_plan(c, dir, &st, &out->plan, err, errlen);
+	free(dir);
+	if (rc)
+		return rc;
+	if (!*name) { /* "MAPPING/": the directory */
+		out->file = -1;
+		return 0;
+	}
+	file = view_lookup(out->plan->v, name);
+	if (file < 0) {
+		tfp_plan_unref(out->plan);
+		snprintf(err, errlen, "'%s': no such file in the merged checkpoint",
+			 shown(show, sizeof(show), path));
+		return -ENOENT;
+	}
+	out->file = file;
+	return 0;
+}
+
+static int has_glob(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strchr("*?[\\", s[i]))
+			return 1;
+	return 0;
+}
+
+/* A malloc'd "head" + "/" + name (name NULL: head alone). */
+static char *joined(const char *head, size_t head_len, const char *name)
+{
+	size_t name_len = name ? strlen(name) + 1 : 0;
+	char *s = malloc(head_len + name_len + 1);
+
+	if (!s)
+		return NULL;
+	memcpy(s, head, head_len);
+	if (name) {
+		s[head_len] = '/';
+		memcpy(s + head_len + 1, name, name_len - 1);
+	}
+	s[head_len + name_len] = '\0';
+	return s;
+}
+
+static void free_list(char **list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(list[i]);
+	free(list);
+}
+
+int tfp_glob(struct tfp_cache *c, const char *pattern, char ***out, size_t *n,
+	     char *err, size_t errlen)
+{
+	static const char scheme[] = "ckptfs://";
+	const char *path = pattern, *last;
+	struct tfp_node node;
+	char show[512], *dir, **list;
+	size_t dir_len, count = 0, cap;
+	int rc;
+
+	if (!strncmp(path, scheme, sizeof(scheme) - 1))
+		path += sizeof(scheme) - 1;
+	last = strrchr(path, '/');
+	if (!has_glob(path, strlen(path))) {
+		/* a plain path: itself if it exists */
+		rc = tfp_resolve(c, path, &node, err, errlen);
+		if (rc == -ENOENT) {
+			*out = NULL;
+			*n = 0;
+			return 0;
+		}
+		if (rc)
+			return rc;
+		tfp_plan_unref(node.plan);
+		list = malloc(sizeof(*list));
+		if (!list || !(list[0] = strdup(pattern))) {
+			free(list);
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+		*out = list;
+		*n = 1;
+		return 0;
+	}
+	if (!last || has_glob(path, (size_t)(last - path))) {
+		snprintf(err, errlen,
+			 "'%s': a ckptfs glob may only match names in a merged directory",
+			 shown(show, sizeof(show), pattern));
+		return -ENOTSUP;
+	}
+	dir_len = (size_t)(last - pattern); /* with the scheme, for the results */
+	dir = strndup(path, (size_t)(last - path));
+	if (!dir) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	rc = tfp_resolve(c, dir, &node, err, errlen);
+	free(dir);
+	if (rc == -ENOENT || (rc == 0 && node.file >= 0)) {
+		if (rc == 0)
+			tfp_plan_unref(node.plan);
+		*out = NULL;
+		*n = 0;
+		return 0;
+	}
+	if (rc)
+		return rc;
+	cap = view_num_files(node.plan->v);
+	list = calloc(cap ? cap : 1, sizeof(*list));
+	for (size_t i = 0; list && i < cap; i++) {
+		const char *name = view_file_at(node.plan->v, i)->name;
+
+		if (fnmatch(last + 1, name, FNM_PERIOD) != 0)
+			continue;
+		list[count] = joined(pattern, dir_len, name);
+		if (!list[count]) {
+			free_list(list, count);
+			list = NULL;
+			break;
+		}
+		count++;
+	}
+	tfp_plan_unref(node.plan);
+	if (!list) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	*out = list;
+	*n = count;
+	return 0;
+}
+
+int64_t tfp_read(const struct tfp_plan *p, size_t file, uint64_t off,
+		 size_t len, void *buf, const char *path, char *err,
+		 size_t errlen)
+{
+	int64_t got = view_read(p->v, file, off, len, buf);
+	char show[512];
+
+	if (got == -EIO)
+		snprintf(err, errlen,
+			 "'%s': a source shard is shorter than when the mapping was opened",
+			 shown(show, sizeof(show), path));
+	else if (got < 0)
+		snprintf(err, errlen, "'%s': read failed: %s",
+			 shown(show, sizeof(show), path), strerror((int)-got));
+	return got;
+}

@@ -1,0 +1,90 @@
+/*
+ * tfplugin.h - the TensorFlow file system plugin's core, in C and free of
+ * TensorFlow types: it turns a ckptfs:// path into a built view and a file
+ * of it, and keeps one view per mapping file. plugin.cc adapts it to
+ * TensorFlow's C filesystem interface (which is C++ only: constexpr);
+ * the unit tests drive it directly.
+ *
+ * A path is what TensorFlow hands the plugin for "ckptfs://" + PATH:
+ * the absolute path of a mapping file (the merged directory) or that path
+ * + "/" + NAME, a file of the merged directory.
+ *
+ * Errors: 0 or a negative errno, with a message in the caller's (err,
+ * errlen) buffer; a broken mapping gives the "FILE:LINE:COL: error: ..."
+ * text `ckptfs check` prints. Nothing here prints.
+ *
+ * Thread safety: every function may be called from any number of threads
+ * at once (TensorFlow's thread pool); a plan is immutable and reference
+ * counted, so a file keeps the plan it was opened with even after its
+ * mapping file changed and the cache built a new one.
+ */
+#ifndef CKPTFS_TFPLUGIN_TFPLUGIN_H
+#define CKPTFS_TFPLUGIN_TFPLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "view/view.h"
+
+/* A mapping parsed and built into a view, shared by reference. */
+struct tfp_plan;
+
+/* Plans by mapping file; owns one reference to each plan it holds. */
+struct tfp_cache;
+
+/* How many plans a cache keeps (the least recently used one goes). */
+#define TFP_CACHE_PLANS 8
+
+/* NULL when out of memory; freed with tfp_cache_free. */
+struct tfp_cache *tfp_cache_new(void);
+/* Drops the cache's references; plans still referenced live on. */
+void tfp_cache_free(struct tfp_cache *c);
+
+/* What a path names. */
+struct tfp_node {
+	struct tfp_plan *plan; /* one reference, the caller's: tfp_plan_unref */
+	long file;             /* a file of the view, or -1: the directory */
+};
+
+/*
+ * Resolve path: stat the mapping file, reuse the cached plan if the file
+ * is the same (device, inode, size, mtime), else parse and build a new one
+ * (the old one lives on while referenced). -ENOENT when path names neither
+ * a mapping file nor a file of one; a mapping or source error as `ckptfs
+ * check` reports it, never as -ENOENT (a missing source or tensor is
+ * -EINVAL: TensorFlow would take NOT_FOUND for "no such file"). On success *out holds a reference.
+ */
+int tfp_resolve(struct tfp_cache *c, const char *path, struct tfp_node *out,
+		char *err, size_t errlen);
+
+/* Another reference to p (for a file opened on it). */
+struct tfp_plan *tfp_plan_ref(struct tfp_plan *p);
+/* Drop one reference; the last frees the view and its mapping. NULL ok. */
+void tfp_plan_unref(struct tfp_plan *p);
+
+/* The built (compacted) view: only its virtual-tree calls are valid. */
+const struct view *tfp_plan_view(const struct tfp_plan *p);
+/* The mapping file's modification time, in nanoseconds since the epoch. */
+int64_t tfp_plan_mtime_nsec(const struct tfp_plan *p);
+
+/*
+ * The paths pattern matches, as TensorFlow's GetMatchingPaths wants them:
+ * `*`, `?`, `[...]` and `\` as in fnmatch(3), in the last component only
+ * (the merged directory is flat; a pattern elsewhere is -ENOTSUP). A
+ * leading "ckptfs://" is kept on every result. No match is not an error,
+ * but a broken mapping is. On success *out holds *n malloc'd strings in
+ * a malloc'd array (caller frees all).
+ */
+int tfp_glob(struct tfp_cache *c, const char *pattern, char ***out, size_t *n,
+	     char *err, size_t errlen);
+
+/*
+ * Read [off, off+len) of file into buf (view_read: pread on the pinned
+ * source shards straight into buf). Returns the bytes read (fewer only at
+ * EOF) or a negative errno with a message naming path.
+ */
+int64_t tfp_read(const struct tfp_plan *p, size_t file, uint64_t off,
+		 size_t len, void *buf, const char *path, char *err,
+		 size_t errlen);
+
+#endif /* CKPTFS_TFPLUGIN_TFPLUGIN_H */
