@@ -64,6 +64,26 @@ def run_ckptfs(ckptfs_bin):
 
 
 @pytest.fixture(scope="session")
+def plugin_path(run_ckptfs) -> str:
+    """The TensorFlow plugin (ckptfs://) of this build: the build makes it whenever
+    TensorFlow's headers are found, as they are wherever these tests run."""
+    r = run_ckptfs("tf-plugin")
+    assert r.rc == 0, r.describe()
+    path = r.stdout.decode().strip()
+    assert os.path.isabs(path) and os.path.isfile(path), path
+    return path
+
+
+@pytest.fixture(scope="session")
+def tf_registered(plugin_path):
+    """TensorFlow with the plugin registered in this process (once per session:
+    TensorFlow keeps one file system per scheme and refuses a second)."""
+    import tensorflow as tf
+    tf.experimental.register_filesystem_plugin(plugin_path)
+    return tf
+
+
+@pytest.fixture(scope="session")
 def run_bundle_rewrite(bundle_rewrite_bin):
     def run(src, dst_prefix) -> Result:
         return run_command([bundle_rewrite_bin, src, dst_prefix])

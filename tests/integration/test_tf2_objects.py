@@ -27,10 +27,10 @@ LAYOUTS = ["single", "shards"]
 
 
 @pytest.fixture(scope="module")
-def tf():
-    import tensorflow
-
-    return tensorflow
+def tf(tf_registered):
+    """TensorFlow, with the ckptfs:// plugin registered: every merge is also read through
+    it (_restore_both_ways)."""
+    return tf_registered
 
 
 def _keras_pair(hidden: int, out: int, seed: int):
@@ -86,10 +86,14 @@ def _expected_keys(tf, structure, tmp_path) -> set[str]:
 
 
 def _restore_both_ways(tf, ckptfs_bin, mapping, tmp_path, layout, check):
-    """check(prefix) against the mount and against both materialized copies."""
+    """check(prefix) against the mount, through the TensorFlow plugin and against both
+    materialized copies."""
     with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt"), "-o",
                           f"layout={layout}") as m:
         check(m.join("model.ckpt"))
+    conf = tmp_path / f"plugin-{layout}.conf"
+    conf.write_text(open(mapping).read() + f"layout = {layout}\n")
+    check("ckptfs://" + str(conf.resolve()) + "/model.ckpt")
     for mode in ([], ["--link"]):
         out = tmp_path / ("link" if mode else "copy") / "model.ckpt"
         out.parent.mkdir()

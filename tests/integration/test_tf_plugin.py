@@ -36,25 +36,6 @@ PREFIX = "model.ckpt"
 CHILD_TIMEOUT = 300
 
 
-@pytest.fixture(scope="session")
-def plugin_path(run_ckptfs, build_dir) -> str:
-    r = run_ckptfs("tf-plugin")
-    assert r.rc == 0, r.describe()
-    path = r.stdout.decode().strip()
-    assert os.path.isabs(path) and os.path.isfile(path), path
-    return path
-
-
-@pytest.fixture(scope="session")
-def tf_registered(plugin_path):
-    """The plugin registered in this process (once: TensorFlow keeps it)."""
-    import tensorflow as tf
-    if "ckptfs" not in getattr(tf_registered, "done", ()):
-        tf.experimental.register_filesystem_plugin(plugin_path)
-        tf_registered.done = ("ckptfs",)
-    return tf
-
-
 def uri(mapping: str, *names: str) -> str:
     return "ckptfs://" + "/".join((os.path.abspath(mapping),) + names)
 
