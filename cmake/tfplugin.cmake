@@ -8,7 +8,18 @@ set(tf_header tensorflow/c/experimental/filesystem/filesystem_interface.h)
 if(NOT CKPTFS_TF_PLUGIN MATCHES "^(AUTO|ON|OFF)$")
 	message(FATAL_ERROR "CKPTFS_TF_PLUGIN must be AUTO, ON or OFF, not '${CKPTFS_TF_PLUGIN}'")
 endif()
-if(NOT CKPTFS_TF_PLUGIN STREQUAL "OFF")
+# A sanitized plugin cannot load into TensorFlow's process, which has no
+# ASan runtime ("ASan runtime does not come first"): sanitized builds leave
+# the plugin out, and their tests load a regular build's (scripts/test).
+set(tf_plugin_wanted "${CKPTFS_TF_PLUGIN}")
+if(CKPTFS_SANITIZE AND CKPTFS_TF_PLUGIN STREQUAL "ON")
+	message(FATAL_ERROR "CKPTFS_TF_PLUGIN=ON cannot be combined with CKPTFS_SANITIZE: "
+		"TensorFlow's process has no sanitizer runtime to load it with")
+elseif(CKPTFS_SANITIZE)
+	set(tf_plugin_wanted OFF)
+	message(STATUS "TensorFlow plugin: not built (a sanitized build)")
+endif()
+if(NOT tf_plugin_wanted STREQUAL "OFF")
 	if(NOT CKPTFS_TF_INCLUDE OR NOT EXISTS "${CKPTFS_TF_INCLUDE}/${tf_header}")
 		set(python "${CKPTFS_PYTHON}")
 		if(NOT python)

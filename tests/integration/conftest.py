@@ -66,7 +66,13 @@ def run_ckptfs(ckptfs_bin):
 @pytest.fixture(scope="session")
 def plugin_path(run_ckptfs) -> str:
     """The TensorFlow plugin (ckptfs://) of this build: the build makes it whenever
-    TensorFlow's headers are found, as they are wherever these tests run."""
+    TensorFlow's headers are found, as they are wherever these tests run. A sanitized
+    build has none (TensorFlow's process has no ASan runtime to load it with):
+    scripts/test --sanitize then names a regular build's in CKPTFS_TF_PLUGIN_LIB."""
+    regular = os.environ.get("CKPTFS_TF_PLUGIN_LIB")
+    if regular:
+        assert os.path.isabs(regular) and os.path.isfile(regular), regular
+        return regular
     r = run_ckptfs("tf-plugin")
     assert r.rc == 0, r.describe()
     path = r.stdout.decode().strip()

@@ -60,8 +60,13 @@ def describe(p: subprocess.CompletedProcess) -> str:
 # ---------------------------------------------------------------------------------------
 # the command and the library
 
-def test_tf_plugin_command_names_the_build_trees_library(plugin_path, build_dir):
-    assert plugin_path == os.path.realpath(os.path.join(build_dir, "libckptfs_tf.so"))
+def test_tf_plugin_command_names_the_build_trees_library(plugin_path, build_dir, run_ckptfs):
+    if os.environ.get("CKPTFS_TF_PLUGIN_LIB"):
+        # a sanitized build leaves the plugin out, and says so
+        r = run_ckptfs("tf-plugin")
+        assert r.rc == 1 and "built without the TensorFlow plugin" in r.stderr, r.describe()
+    else:
+        assert plugin_path == os.path.realpath(os.path.join(build_dir, "libckptfs_tf.so"))
     exported = subprocess.run(["nm", "-D", "--defined-only", plugin_path], check=True,
                               capture_output=True, text=True).stdout.split()
     # TF_InitPlugin and nothing of the static libraries inside
