@@ -293,7 +293,9 @@ const struct bundle_entry *bundle_index_entry_at(const struct bundle_index *idx,
 
 int bundle_key_cmp(const char *a, size_t alen, const char *b, size_t blen)
 {
-	int c = memcmp(a, b, alen < blen ? alen : blen);
+	size_t n = alen < blen ? alen : blen;
+	/* memcmp must not see NULL, even for 0 bytes (an empty key may be NULL) */
+	int c = n ? memcmp(a, b, n) : 0;
 
 	return c ? c : (alen > blen) - (alen < blen);
 }

@@ -674,20 +674,22 @@ static int include_slots(const struct view *v, struct objmerge *om)
 	size_t n = om->n_nodes;
 
 	for (size_t i = 0; i < n; i++) {
-		const struct mnode *m = &om->nodes[i];
+		/* copied: include() may move om->nodes */
+		const int32_t src = om->nodes[i].src, id = om->nodes[i].id;
+		const uint32_t map = om->nodes[i].map;
 		const struct objgraph_node *g;
 
-		if (m->src < 0)
+		if (src < 0)
 			continue;
-		g = &om->src[m->src].g->nodes[m->id];
+		g = &om->src[src].g->nodes[id];
 		for (size_t k = 0; k < g->n_slots; k++) {
 			int32_t slot = g->slots[k].slot_variable_node_id;
 			int cut;
 
-			if (om->src[m->src].merged[g->slots[k].original_variable_node_id] < 0)
+			if (om->src[src].merged[g->slots[k].original_variable_node_id] < 0)
 				continue;
-			cut = slot_cut(v, (size_t)m->src, slot);
-			if (cut < 0 || (!cut && include(om, (size_t)m->src, slot, om->nodes[i].map) < 0))
+			cut = slot_cut(v, (size_t)src, slot);
+			if (cut < 0 || (!cut && include(om, (size_t)src, slot, map) < 0))
 				return -ENOMEM;
 		}
 	}
