@@ -332,22 +332,35 @@ static char *edge_path(const struct osrc *o, int32_t node, size_t c)
 	return s;
 }
 
+/* Whether an exclude line applies to source s at all. */
+static int has_excludes(const struct mapping *m, size_t s)
+{
+	for (size_t x = 0; x < m->n_excludes; x++)
+		if (m->excludes[x].source < 0 || (size_t)m->excludes[x].source == s)
+			return 1;
+	return 0;
+}
+
+/* Whether an exclude line of source s matches path; frees path; -ENOMEM if NULL. */
+static int excluded(const struct mapping *m, size_t s, char *path)
+{
+	int cut = 0;
+
+	if (!path)
+		return -ENOMEM;
+	for (size_t x = 0; !cut && x < m->n_excludes; x++)
+		if (m->excludes[x].source < 0 || (size_t)m->excludes[x].source == s)
+			cut = fnmatch(m->excludes[x].glob, path, 0) == 0;
+	free(path);
+	return cut;
+}
+
 /* Whether an exclude line cuts edge c of node in source s; -ENOMEM. */
 static int edge_cut(const struct view *v, size_t s, int32_t node, size_t c)
 {
-	const struct mapping *m = v->m;
-	char *path = NULL;
-	int cut = 0;
-
-	for (size_t x = 0; !cut && x < m->n_excludes; x++) {
-		if (m->excludes[x].source >= 0 && (size_t)m->excludes[x].source != s)
-			continue;
-		if (!path && !(path = edge_path(&v->om->src[s], node, c)))
-			return -ENOMEM;
-		cut = fnmatch(m->excludes[x].glob, path, 0) == 0;
-	}
-	free(path);
-	return cut;
+	if (!has_excludes(v->m, s))
+		return 0;
+	return excluded(v->m, s, edge_path(&v->om->src[s], node, c));
 }
 
 /*
@@ -356,19 +369,13 @@ static int edge_cut(const struct view *v, size_t s, int32_t node, size_t c)
  */
 static int slot_cut(const struct view *v, size_t s, int32_t node)
 {
-	const struct mapping *m = v->m;
 	char *path = NULL;
-	int cut = 0;
 
-	for (size_t x = 0; !cut && x < m->n_excludes; x++) {
-		if (m->excludes[x].source >= 0 && (size_t)m->excludes[x].source != s)
-			continue;
-		if (!path && objgraph_path(&v->om->src[s].w, node, &path, NULL, NULL, 0))
-			return -ENOMEM;
-		cut = fnmatch(m->excludes[x].glob, path, 0) == 0;
-	}
-	free(path);
-	return cut;
+	if (!has_excludes(v->m, s))
+		return 0;
+	if (objgraph_path(&v->om->src[s].w, node, &path, NULL, NULL, 0))
+		return -ENOMEM;
+	return excluded(v->m, s, path);
 }
 
 static int named(const struct osrc *o, size_t node)

@@ -41,27 +41,6 @@ struct tile {
 	int k; /* the innermost split dimension */
 };
 
-/* The target with key (key, len), or NULL; targets are sorted by key. */
-static const struct view_target *find_target(const struct view *v,
-					     const char *key, size_t len)
-{
-	size_t lo = 0, hi = v->n_targets;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = bundle_key_cmp(v->targets[mid].key, v->targets[mid].key_len,
-				       key, len);
-
-		if (c == 0)
-			return &v->targets[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
 /* Box i from slice i; *why when it is not inside the shape. */
 static int make_box(struct tile *tl, size_t i, int64_t *mem, const char **why)
 {
@@ -98,7 +77,7 @@ static int make_box(struct tile *tl, size_t i, int64_t *mem, const char **why)
 	rc = bundle_slice_key_encode(tl->t->key, tl->t->key_len, sl, &key, &key_len);
 	if (rc)
 		return rc;
-	b->t = find_target(tl->v, key, key_len);
+	b->t = view_find_target(tl->v, key, key_len);
 	free(key);
 	if (!b->t)
 		return -EBADMSG; /* plan.c moves every piece with its variable */

@@ -86,9 +86,8 @@ long view_lookup(const struct view *v, const char *name)
 	return -1;
 }
 
-/* The target called key, or NULL: targets are sorted by key. */
-static const struct view_target *find_target(const struct view *v,
-					     const char *key, size_t len)
+const struct view_target *view_find_target(const struct view *v,
+					   const char *key, size_t len)
 {
 	size_t lo = 0, hi = v->n_targets;
 
@@ -131,7 +130,7 @@ int view_object_graph(const struct view *v, struct objgraph **out,
 		      int *rewritten, char *err, size_t errlen)
 {
 	const struct view_target *t =
-		find_target(v, OBJGRAPH_TENSOR_KEY, strlen(OBJGRAPH_TENSOR_KEY));
+		view_find_target(v, OBJGRAPH_TENSOR_KEY, strlen(OBJGRAPH_TENSOR_KEY));
 	struct view_tensor vt;
 	uint8_t *buf;
 	size_t off, n;

@@ -71,6 +71,11 @@ struct view {
 	uint8_t *st_header;              /* owned; PREFIX.safetensors's header, or NULL */
 };
 
+/* view.c: the target called key (len bytes), or NULL; O(log n) while
+ * v->targets is sorted (after plan_resolve, before view_compact). */
+const struct view_target *view_find_target(const struct view *v,
+					   const char *key, size_t len);
+
 /* plan.c: open sources, apply excludes and maps into v->targets (sorted). */
 int plan_resolve(struct view *v, char *err, size_t errlen);
 
