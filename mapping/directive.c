@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +23,7 @@
 #define PREFIX_USAGE "prefix = NAME"
 #define LAYOUT_USAGE "layout = single|shards"
 #define FORMAT_USAGE "format = tensorflow|safetensors|both"
+#define CHECKPOINT_USAGE "checkpoint = auto|object-based|name-based"
 
 __attribute__((format(printf, 4, 5))) static int perr(struct mapping_parser *p, int line, int col,
 						      const char *fmt, ...)
@@ -415,7 +417,7 @@ static int parse_exclude(struct mapping_parser *p, const struct mapping_line *l)
 	return add_ref(p, l, 1, name_len, 0, m->n_excludes - 1);
 }
 
-/* A second `prefix`, `layout` or `format` line; first is the first one's position. */
+/* A second `prefix`, `layout`, `format` or `checkpoint` line; first is the first one's position. */
 static int want_first(struct mapping_parser *p, const struct mapping_line *l,
 		      const struct mapping_pos *first)
 {
@@ -465,93 +467,128 @@ static int parse_prefix(struct mapping_parser *p, const struct mapping_line *l)
 	return 0;
 }
 
-/* `layout = single|shards` */
-/* Layout names, shared by the `layout` directive and `-o layout=`. */
-int mapping_layout_parse(const char *s, enum mapping_layout *out)
+/*
+ * The directives that pick one of a few words: `layout`, `format` and
+ * `checkpoint`. Each enum's values are the indexes of its names, and the
+ * same tables serve the command line's -o layout= and -o format=.
+ */
+struct choice {
+	const char *what;     /* "layout" */
+	const char *usage;    /* LAYOUT_USAGE */
+	const char *expected; /* "'single' or 'shards'" */
+	const char *const *names;
+	size_t n;
+};
+
+static const char *const layout_names[] = { "single", "shards" };
+static const char *const format_names[] = { "tensorflow", "safetensors", "both" };
+static const char *const checkpoint_names[] = { "auto", "object-based", "name-based" };
+
+static const struct choice layout_choice = { "layout", LAYOUT_USAGE, "'single' or 'shards'", layout_names,
+					     ARRAY_SIZE(layout_names) };
+static const struct choice format_choice = { "format", FORMAT_USAGE, "'tensorflow', 'safetensors' or 'both'",
+					     format_names, ARRAY_SIZE(format_names) };
+static const struct choice checkpoint_choice = { "checkpoint", CHECKPOINT_USAGE,
+						 "'auto', 'object-based' or 'name-based'", checkpoint_names,
+						 ARRAY_SIZE(checkpoint_names) };
+
+static int choice_parse(const struct choice *c, const char *s, int *out)
 {
-	if (s && !strcmp(s, "single"))
-		*out = MAPPING_LAYOUT_SINGLE;
-	else if (s && !strcmp(s, "shards"))
-		*out = MAPPING_LAYOUT_SHARDS;
-	else
-		return -EINVAL;
-	return 0;
-}
-
-const char *mapping_layout_name(enum mapping_layout layout)
-{
-	switch (layout) {
-	case MAPPING_LAYOUT_SINGLE:
-		return "single";
-	case MAPPING_LAYOUT_SHARDS:
-		return "shards";
-	}
-	return "unknown";
-}
-
-static int parse_layout(struct mapping_parser *p, const struct mapping_line *l)
-{
-	const struct mapping_token *t;
-	char q[MAPPING_QUOTE_SIZE];
-
-	if (want_first(p, l, &p->m->layout_pos) ||
-	    want_punct(p, l, 1, "=", LAYOUT_USAGE) ||
-	    want_word(p, l, 2, "'single' or 'shards'", LAYOUT_USAGE) ||
-	    want_end(p, l, 3, "usage: " LAYOUT_USAGE))
-		return -EINVAL;
-	t = &l->tok[2];
-	if (mapping_layout_parse(t->text, &p->m->layout))
-		return perr(p, l->line, t->col,
-			    "unknown layout '%s' (expected 'single' or 'shards')",
-			    mapping_quote(q, t->text));
-	p->m->layout_pos = pos_at(p, l, 0);
-	return 0;
-}
-
-/* Format names, shared by the `format` directive and `-o format=`. */
-int mapping_format_parse(const char *s, enum mapping_format *out)
-{
-	static const char *const names[] = { "tensorflow", "safetensors", "both" };
-
-	for (size_t i = 0; s && i < ARRAY_SIZE(names); i++)
-		if (!strcmp(s, names[i])) {
-			*out = (enum mapping_format)i;
+	for (size_t i = 0; s && i < c->n; i++)
+		if (!strcmp(s, c->names[i])) {
+			*out = (int)i;
 			return 0;
 		}
 	return -EINVAL;
 }
 
-const char *mapping_format_name(enum mapping_format format)
+static const char *choice_name(const struct choice *c, int value)
 {
-	switch (format) {
-	case MAPPING_FORMAT_TENSORFLOW:
-		return "tensorflow";
-	case MAPPING_FORMAT_SAFETENSORS:
-		return "safetensors";
-	case MAPPING_FORMAT_BOTH:
-		return "both";
-	}
-	return "unknown";
+	return value >= 0 && (size_t)value < c->n ? c->names[value] : "unknown";
 }
 
-/* `format = tensorflow|safetensors|both` */
-static int parse_format(struct mapping_parser *p, const struct mapping_line *l)
+int mapping_layout_parse(const char *s, enum mapping_layout *out)
+{
+	int v;
+
+	if (choice_parse(&layout_choice, s, &v))
+		return -EINVAL;
+	*out = (enum mapping_layout)v;
+	return 0;
+}
+
+const char *mapping_layout_name(enum mapping_layout layout)
+{
+	return choice_name(&layout_choice, (int)layout);
+}
+
+int mapping_format_parse(const char *s, enum mapping_format *out)
+{
+	int v;
+
+	if (choice_parse(&format_choice, s, &v))
+		return -EINVAL;
+	*out = (enum mapping_format)v;
+	return 0;
+}
+
+const char *mapping_format_name(enum mapping_format format)
+{
+	return choice_name(&format_choice, (int)format);
+}
+
+const char *mapping_checkpoint_name(enum mapping_checkpoint kind)
+{
+	return choice_name(&checkpoint_choice, (int)kind);
+}
+
+/* `WHAT = WORD`, WORD one of c's names: its index into *value. */
+static int parse_choice(struct mapping_parser *p, const struct mapping_line *l, const struct choice *c,
+			int *value, struct mapping_pos *pos)
 {
 	const struct mapping_token *t;
-	char q[MAPPING_QUOTE_SIZE];
+	char q[MAPPING_QUOTE_SIZE], usage[64];
 
-	if (want_first(p, l, &p->m->format_pos) ||
-	    want_punct(p, l, 1, "=", FORMAT_USAGE) ||
-	    want_word(p, l, 2, "'tensorflow', 'safetensors' or 'both'", FORMAT_USAGE) ||
-	    want_end(p, l, 3, "usage: " FORMAT_USAGE))
+	snprintf(usage, sizeof(usage), "usage: %s", c->usage);
+	if (want_first(p, l, pos) || want_punct(p, l, 1, "=", c->usage) || want_word(p, l, 2, c->expected, c->usage) ||
+	    want_end(p, l, 3, usage))
 		return -EINVAL;
 	t = &l->tok[2];
-	if (mapping_format_parse(t->text, &p->m->format))
-		return perr(p, l->line, t->col,
-			    "unknown format '%s' (expected 'tensorflow', 'safetensors' or 'both')",
-			    mapping_quote(q, t->text));
-	p->m->format_pos = pos_at(p, l, 0);
+	if (choice_parse(c, t->text, value))
+		return perr(p, l->line, t->col, "unknown %s '%s' (expected %s)", c->what, mapping_quote(q, t->text),
+			    c->expected);
+	*pos = pos_at(p, l, 0);
 	return 0;
+}
+
+static int parse_layout(struct mapping_parser *p, const struct mapping_line *l)
+{
+	int v = 0;
+	int rc = parse_choice(p, l, &layout_choice, &v, &p->m->layout_pos);
+
+	if (rc == 0)
+		p->m->layout = (enum mapping_layout)v;
+	return rc;
+}
+
+static int parse_format(struct mapping_parser *p, const struct mapping_line *l)
+{
+	int v = 0;
+	int rc = parse_choice(p, l, &format_choice, &v, &p->m->format_pos);
+
+	if (rc == 0)
+		p->m->format = (enum mapping_format)v;
+	return rc;
+}
+
+static int parse_checkpoint(struct mapping_parser *p, const struct mapping_line *l)
+{
+	int v = 0;
+	int rc = parse_choice(p, l, &checkpoint_choice, &v, &p->m->checkpoint_pos);
+
+	if (rc == 0)
+		p->m->checkpoint = (enum mapping_checkpoint)v;
+	return rc;
 }
 
 static const struct directive {
@@ -565,6 +602,7 @@ static const struct directive {
 	{ "prefix", PREFIX_USAGE, parse_prefix },
 	{ "layout", LAYOUT_USAGE, parse_layout },
 	{ "format", FORMAT_USAGE, parse_format },
+	{ "checkpoint", CHECKPOINT_USAGE, parse_checkpoint },
 };
 
 int mapping_parse_line(struct mapping_parser *p, const struct mapping_line *l)
@@ -587,6 +625,6 @@ int mapping_parse_line(struct mapping_parser *p, const struct mapping_line *l)
 				    mapping_quote(q, t->text), d->usage);
 	}
 	return perr(p, l->line, t->col,
-		    "unknown directive '%s' (expected source, map, exclude, prefix, layout or format)",
+		    "unknown directive '%s' (expected source, map, exclude, prefix, layout, format or checkpoint)",
 		    mapping_quote(q, t->text));
 }

@@ -38,6 +38,17 @@ enum mapping_format {
 	MAPPING_FORMAT_BOTH = 2,        /* all of them */
 };
 
+/*
+ * What the merged checkpoint is (`checkpoint =`, mapping.md): TF2's
+ * object-based kind carries an object graph that tf.train.Checkpoint
+ * restores by; TF1's name-based kind is restored by key alone.
+ */
+enum mapping_checkpoint {
+	MAPPING_CHECKPOINT_AUTO = 0,         /* object-based iff a mapped source is */
+	MAPPING_CHECKPOINT_OBJECT_BASED = 1, /* tensors read by name become objects too */
+	MAPPING_CHECKPOINT_NAME_BASED = 2,   /* every source read by key, no graph */
+};
+
 /* `source NAME = PATH` */
 struct mapping_source {
 	char *name; /* owned */
@@ -90,12 +101,14 @@ struct mapping {
 	size_t n_maps;
 	struct mapping_exclude *excludes; /* owned, file order */
 	size_t n_excludes;
-	char *prefix;                  /* owned; "model.ckpt" unless a `prefix =` line says */
-	struct mapping_pos prefix_pos; /* line 0 if defaulted */
-	enum mapping_layout layout;    /* SINGLE unless a `layout =` line says */
-	struct mapping_pos layout_pos; /* line 0 if defaulted */
-	enum mapping_format format;    /* TENSORFLOW unless a `format =` line says */
-	struct mapping_pos format_pos; /* line 0 if defaulted */
+	char *prefix;                       /* owned; "model.ckpt" unless a `prefix =` line says */
+	struct mapping_pos prefix_pos;      /* line 0 if defaulted */
+	enum mapping_layout layout;         /* SINGLE unless a `layout =` line says */
+	struct mapping_pos layout_pos;      /* line 0 if defaulted */
+	enum mapping_format format;         /* TENSORFLOW unless a `format =` line says */
+	struct mapping_pos format_pos;      /* line 0 if defaulted */
+	enum mapping_checkpoint checkpoint; /* AUTO unless a `checkpoint =` line says */
+	struct mapping_pos checkpoint_pos;  /* line 0 if defaulted */
 };
 
 /*
@@ -126,6 +139,7 @@ const char *mapping_layout_name(enum mapping_layout layout);
 /* Parse a format name ("tensorflow", "safetensors", "both"); -EINVAL if none. */
 int mapping_format_parse(const char *s, enum mapping_format *out);
 const char *mapping_format_name(enum mapping_format format);
+const char *mapping_checkpoint_name(enum mapping_checkpoint kind);
 
 /*
  * Format "FILE:LINE:COL: SEVERITY: MESSAGE" into (buf, len) and return

@@ -66,6 +66,8 @@ static struct mapping *mapping_new(const char *name)
 	m->layout = MAPPING_LAYOUT_SINGLE;
 	m->format_pos.file = m->file;
 	m->format = MAPPING_FORMAT_TENSORFLOW;
+	m->checkpoint_pos.file = m->file;
+	m->checkpoint = MAPPING_CHECKPOINT_AUTO;
 	return m;
 }
 

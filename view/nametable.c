@@ -62,6 +62,19 @@ static int grow(struct nametable *t)
 	return 0;
 }
 
+int nametable_find(const struct nametable *t, const char *name, size_t len, uint32_t *value)
+{
+	const struct nametable_slot *s;
+
+	if (!t->cap)
+		return 0;
+	s = probe(t, name, len, XXH3_64bits(name, len));
+	if (!s->name)
+		return 0;
+	*value = s->value;
+	return 1;
+}
+
 int nametable_insert(struct nametable *t, const char *name, size_t len,
 		     uint32_t value, uint32_t *old)
 {

@@ -1,7 +1,8 @@
 /*
  * nametable.h - a hash set of byte-string names (XXH3) mapping each to a
- * caller's number: how the plan finds target-name conflicts in O(1) per
- * tensor, for merges of millions of tensors.
+ * caller's number: how the plan finds target-name conflicts, and an
+ * object merge a node's child, in O(1) per tensor, for merges of millions
+ * of tensors. A zeroed struct is an empty table that grows on insert.
  */
 #ifndef CKPTFS_VIEW_NAMETABLE_H
 #define CKPTFS_VIEW_NAMETABLE_H
@@ -28,5 +29,8 @@ void nametable_release(struct nametable *t);
  */
 int nametable_insert(struct nametable *t, const char *name, size_t len,
 		     uint32_t value, uint32_t *old);
+
+/* 1 and *value set if name (len bytes) is in t, else 0. */
+int nametable_find(const struct nametable *t, const char *name, size_t len, uint32_t *value);
 
 #endif

@@ -34,13 +34,22 @@
 #include <unistd.h>
 
 #include "util/util.h"
+#include "view/nametable.h"
 
-/* An edge a target path adds to a merged node. */
+/*
+ * An edge a target path adds to a merged node. key is what the edge
+ * index hashes: the parent's number (4 bytes), then the local name, so
+ * that a child is found in O(1) however many a node has (a flat TF1
+ * scope of a million tensors under `checkpoint = object-based`).
+ */
 struct medge {
-	char *name; /* owned; the local name, unescaped */
-	int32_t to; /* merged node */
-	uint32_t map;
+	char *key;    /* owned: int32 parent, then the local name, unescaped, NUL-terminated */
+	size_t len;   /* of key, without the NUL */
+	int32_t to;   /* merged node */
+	uint32_t map; /* the line that added it */
 };
+
+#define EDGE_NAME(e) ((e)->key + sizeof(int32_t))
 
 /* A node of the merged graph, in the order it was created. */
 struct mnode {
@@ -48,7 +57,10 @@ struct mnode {
 	int32_t id;   /* the node in that source's graph */
 	int whole;    /* the source node's children come along */
 	uint32_t map; /* the line that brought it */
-	struct medge *extra;
+	/* `checkpoint = object-based`: a variable holding v->targets[target], a
+	 * tensor read by name; -1 for every other node */
+	int32_t target;
+	uint32_t *extra; /* owned: the edges target paths added, indexes into objmerge.edges */
 	size_t n_extra, cap_extra;
 };
 
@@ -62,7 +74,10 @@ struct objmerge {
 	struct osrc *src; /* m->n_sources */
 	struct mnode *nodes;
 	size_t n_nodes, cap_nodes;
-	int root_taken; /* a line attached an object as the root */
+	struct medge *edges; /* owned */
+	size_t n_edges, cap_edges;
+	struct nametable edge_index; /* medge.key -> index into edges */
+	int root_taken;              /* a line attached an object as the root */
 	uint32_t root_map;
 };
 
@@ -147,13 +162,28 @@ static int open_graph(struct view *v, size_t s, char *err, size_t errlen)
 	return 0;
 }
 
+/* The exact rule that makes a mapping legacy() conflicts with `checkpoint = object-based`. */
+static int legacy_conflict(const struct view *v, char *err, size_t errlen)
+{
+	const struct mapping *m = v->m;
+	size_t i = 0;
+
+	while (!is_graph_key(m->maps[i].from, m->maps[i].from_len) && !is_graph_key(m->maps[i].to, m->maps[i].to_len))
+		i++;
+	return diag(err, errlen, &m->checkpoint_pos, -EINVAL,
+		    "'checkpoint = object-based' cannot be kept: line %d carries a source's %s by key (remove one of the two)",
+		    m->maps[i].pos.line, OBJGRAPH_TENSOR_KEY);
+}
+
 int objmerge_open(struct view *v, char *err, size_t errlen)
 {
 	const struct mapping *m = v->m;
-	int any = 0, rc = 0;
+	int any = m->checkpoint == MAPPING_CHECKPOINT_OBJECT_BASED, rc = 0;
 
-	if (legacy(m))
+	if (m->checkpoint == MAPPING_CHECKPOINT_NAME_BASED)
 		return 0;
+	if (legacy(m))
+		return any ? legacy_conflict(v, err, errlen) : 0;
 	if (identity(v) && has_graph(v, m->maps[0].source)) {
 		v->keep_graph = 1;
 		return 0;
@@ -223,10 +253,12 @@ void objmerge_free(struct objmerge *om, size_t n_sources)
 		free(om->src[s].merged);
 	}
 	for (size_t i = 0; i < om->n_nodes; i++) {
-		for (size_t e = 0; e < om->nodes[i].n_extra; e++)
-			free(om->nodes[i].extra[e].name);
 		free(om->nodes[i].extra);
 	}
+	for (size_t e = 0; e < om->n_edges; e++)
+		free(om->edges[e].key);
+	free(om->edges);
+	nametable_release(&om->edge_index);
 	free(om->nodes);
 	free(om->src);
 	free(om);
@@ -455,7 +487,7 @@ static int32_t new_node(struct objmerge *om, int32_t src, int32_t id, uint32_t m
 	if (!p)
 		return -1;
 	om->nodes = p;
-	om->nodes[om->n_nodes] = (struct mnode){ src, id, 0, map, NULL, 0, 0 };
+	om->nodes[om->n_nodes] = (struct mnode){ src, id, 0, map, -1, NULL, 0, 0 };
 	return (int32_t)om->n_nodes++;
 }
 
@@ -469,17 +501,54 @@ static int32_t include(struct objmerge *om, size_t s, int32_t id, uint32_t map)
 	return *slot;
 }
 
+/* The edge index's key for child name of node from; caller frees. */
+static char *edge_key(int32_t from, const char *name, size_t *len)
+{
+	size_t n = strlen(name);
+	char *key = malloc(sizeof(from) + n + 1);
+
+	if (key) {
+		memcpy(key, &from, sizeof(from));
+		memcpy(key + sizeof(from), name, n + 1);
+		*len = sizeof(from) + n;
+	}
+	return key;
+}
+
+/* The edge that target paths added from node `from` under name, or NULL. */
+static const struct medge *added_edge(const struct objmerge *om, int32_t from, const char *name)
+{
+	size_t len = 0;
+	char *key = edge_key(from, name, &len);
+	uint32_t e = 0;
+	int found = key && nametable_find(&om->edge_index, key, len, &e);
+
+	free(key);
+	return found ? &om->edges[e] : NULL;
+}
+
+/* Add the edge from -name-> to; name is owned and freed here. */
 static int add_edge(struct objmerge *om, int32_t from, char *name, int32_t to, uint32_t map)
 {
 	struct mnode *n = &om->nodes[from];
-	void *p = util_grow(n->extra, &n->cap_extra, n->n_extra + 1, sizeof(*n->extra));
+	size_t len = 0;
+	char *key = edge_key(from, name, &len);
+	void *pe = key ? util_grow(om->edges, &om->cap_edges, om->n_edges + 1, sizeof(*om->edges)) : NULL;
+	void *px = pe ? util_grow(n->extra, &n->cap_extra, n->n_extra + 1, sizeof(*n->extra)) : NULL;
+	uint32_t old;
 
-	if (!p) {
-		free(name);
+	free(name);
+	if (pe)
+		om->edges = pe;
+	if (!px || nametable_insert(&om->edge_index, key, len, (uint32_t)om->n_edges, &old) < 0) {
+		if (px)
+			n->extra = px;
+		free(key);
 		return -ENOMEM;
 	}
-	n->extra = p;
-	n->extra[n->n_extra++] = (struct medge){ name, to, map };
+	n->extra = px;
+	n->extra[n->n_extra++] = (uint32_t)om->n_edges;
+	om->edges[om->n_edges++] = (struct medge){ key, len, to, map };
 	return 0;
 }
 
@@ -487,12 +556,12 @@ static int add_edge(struct objmerge *om, int32_t from, char *name, int32_t to, u
 static int32_t merged_child(const struct objmerge *om, int32_t node, const char *name, uint32_t *map)
 {
 	const struct mnode *n = &om->nodes[node];
+	const struct medge *added = added_edge(om, node, name);
 
-	for (size_t e = 0; e < n->n_extra; e++)
-		if (!strcmp(n->extra[e].name, name)) {
-			*map = n->extra[e].map;
-			return n->extra[e].to;
-		}
+	if (added) {
+		*map = added->map;
+		return added->to;
+	}
 	if (n->src >= 0 && n->whole) {
 		const struct osrc *o = &om->src[n->src];
 		const struct objgraph_node *g = &o->g->nodes[n->id];
@@ -730,19 +799,22 @@ static int children_of(struct view *v, size_t i, struct objgraph_child **out, si
 		if (!cut && t >= 0)
 			c[(*n)++] = (struct objgraph_child){ t, g->children[k].local_name };
 	}
-	for (size_t e = 0; e < m->n_extra; e++) {
-		for (size_t k = 0; k < *n; k++) {
-			char shown[VIEW_SHOWN_MAX];
+	/* target paths add no name twice (attach), but may add a source's */
+	for (size_t k = 0; k < *n; k++) {
+		const struct medge *e = added_edge(om, (int32_t)i, c[k].local_name);
+		char shown[VIEW_SHOWN_MAX];
 
-			if (strcmp(c[k].local_name, m->extra[e].name))
-				continue;
-			free(c);
-			return diag(err, errlen, &v->m->maps[m->extra[e].map].to_pos, -EEXIST,
-				    "object '%s' is produced twice: by this line and by line %d",
-				    view_shown(shown, m->extra[e].name, strlen(m->extra[e].name)),
-				    v->m->maps[m->map].pos.line);
-		}
-		c[(*n)++] = (struct objgraph_child){ m->extra[e].to, m->extra[e].name };
+		if (!e)
+			continue;
+		free(c);
+		return diag(err, errlen, &v->m->maps[e->map].to_pos, -EEXIST,
+			    "object '%s' is produced twice: by this line and by line %d",
+			    view_shown(shown, EDGE_NAME(e), strlen(EDGE_NAME(e))), v->m->maps[m->map].pos.line);
+	}
+	for (size_t e = 0; e < m->n_extra; e++) {
+		const struct medge *x = &om->edges[m->extra[e]];
+
+		c[(*n)++] = (struct objgraph_child){ x->to, EDGE_NAME(x) };
 	}
 	*out = c;
 	return 0;
@@ -861,6 +933,14 @@ static int fill_nodes(struct view *v, struct out *o, char *err, size_t errlen)
 		char path[VIEW_SHOWN_MAX];
 
 		n->has_checkpoint_values = OBJGRAPH_UNSET;
+		if (m->src < 0 && m->target >= 0) {
+			n->attrs = malloc(sizeof(*n->attrs));
+			if (!n->attrs)
+				return oom(v, err, errlen);
+			/* as TensorFlow saves a variable; full_name is its TF1 name */
+			n->attrs[0] = (struct objgraph_attr){ "VARIABLE_VALUE", v->targets[m->target].src->key, "", 0 };
+			n->n_attrs = 1;
+		}
 		if (m->src < 0)
 			continue;
 		g = &om->src[m->src].g->nodes[m->id];
@@ -922,6 +1002,33 @@ static int regenerate_keys(struct view *v, struct out *o, char *err, size_t errl
 	return rc ? diag(err, errlen, &none, rc, "the merged object graph: %s", msg) : 0;
 }
 
+/*
+ * Target t, a tensor read by name, and its pieces (plan_add puts them
+ * right after it) take the key the graph gives its variable.
+ */
+static int rename_target(struct view *v, size_t t, const char *key, char *err, size_t errlen)
+{
+	const struct bundle_entry *e = v->targets[t].src;
+
+	for (size_t i = 0; i <= e->n_slices; i++) {
+		struct view_target *x = &v->targets[t + i];
+		char *nk;
+		size_t nl = strlen(key);
+
+		nk = i ? NULL : strdup(key);
+		if (i && bundle_slice_key_encode(key, nl, &e->slices[i - 1], &nk, &nl))
+			nk = NULL;
+		if (!nk)
+			return oom(v, err, errlen);
+		free(x->key);
+		x->key = nk;
+		x->key_len = nl;
+		x->out.key = nk;
+		x->out.key_len = nl;
+	}
+	return 0;
+}
+
 /* Each attribute of a source object: a target with its new key. */
 static int add_targets(struct view *v, const struct out *o, char *err, size_t errlen)
 {
@@ -931,6 +1038,9 @@ static int add_targets(struct view *v, const struct out *o, char *err, size_t er
 	for (size_t i = 0; rc == 0 && i < o->g.n_nodes; i++) {
 		const struct mnode *m = &om->nodes[o->order[i]];
 		const struct objgraph_node *g = m->src >= 0 ? &om->src[m->src].g->nodes[m->id] : NULL;
+
+		if (m->target >= 0)
+			rc = rename_target(v, (size_t)m->target, o->g.nodes[i].attrs[0].checkpoint_key, err, errlen);
 
 		for (size_t a = 0; rc == 0 && g && a < g->n_attrs; a++) {
 			const char *old = g->attrs[a].checkpoint_key;
@@ -1003,12 +1113,46 @@ static int store_graph(struct view *v, const struct out *o, uint32_t map, char *
 	return rc;
 }
 
+/*
+ * `checkpoint = object-based`: each tensor a line brought by name (a TF1
+ * source's, or a TF2 source's by key) becomes a variable object at the
+ * path its target name spells, so that tf.train.Checkpoint can restore it.
+ */
+static int adopt_named(struct view *v, char *err, size_t errlen)
+{
+	struct objmerge *om = v->om;
+	size_t n = v->n_targets;
+
+	for (size_t t = 0; t < n; t++) {
+		const struct view_target *x = &v->targets[t];
+		int32_t node;
+		int rc;
+
+		if (bundle_entry_is_piece(&x->out))
+			continue;
+		if (!om->n_nodes && new_node(om, -1, 0, x->map) < 0)
+			return oom(v, err, errlen);
+		node = new_node(om, -1, 0, x->map);
+		if (node < 0)
+			return oom(v, err, errlen);
+		om->nodes[node].target = (int32_t)t;
+		rc = attach(v, x->map, x->key, x->key_len, node, err, errlen);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 int objmerge_finish(struct view *v, char *err, size_t errlen)
 {
 	struct objmerge *om = v->om;
 	struct out o = { 0 };
-	int rc;
+	int rc = 0;
 
+	if (v->m->checkpoint == MAPPING_CHECKPOINT_OBJECT_BASED)
+		rc = adopt_named(v, err, errlen);
+	if (rc)
+		return rc;
 	if (!om->n_nodes)
 		return 0; /* no line maps an object source */
 	rc = include_slots(v, om) ? oom(v, err, errlen) : 0;

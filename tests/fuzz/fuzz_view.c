@@ -460,7 +460,7 @@ struct expect {
 	char *name; /* owned */
 	size_t name_len;
 	size_t source;                  /* mapping source index */
-	const struct bundle_entry *src; /* in the fixture reader */
+	const struct bundle_entry *src; /* in the fixture reader; NULL: the synthesized object graph */
 };
 
 struct model {
@@ -530,6 +530,56 @@ static int cmp_expect(const void *a, const void *b)
 	return c ? c : (x->name_len > y->name_len) - (x->name_len < y->name_len);
 }
 
+static int has_graph(const struct bundle_reader *r);
+static int names_graph(const struct mapping_map *mp);
+
+/* A target name every '.' of which starts an escape ("..", ".S"). */
+static int is_object_path(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (s[i] == '.' && (++i == len || (s[i] != '.' && s[i] != 'S')))
+			return 0;
+	return 1;
+}
+
+/*
+ * `checkpoint = object-based` (mapping.md): each tensor becomes the
+ * variable at the object path its name spells, keyed
+ * PATH/.ATTRIBUTES/VARIABLE_VALUE, and the merge gains a graph. No
+ * fixture's graph is a TrackableObjectGraph, so a source with one fails,
+ * as does a rule carrying a graph by key. Returns 0 if the build must fail.
+ */
+static int model_objects(const struct mapping *m, const struct bundle_reader *const *rd, struct model *md)
+{
+	static const char tail[] = "/.ATTRIBUTES/VARIABLE_VALUE";
+	struct model old = *md;
+
+	for (size_t i = 0; i < m->n_maps; i++)
+		if (names_graph(&m->maps[i]))
+			return 0;
+	for (size_t s = 0; s < m->n_sources; s++)
+		if (has_graph(rd[s]))
+			return 0;
+	for (size_t i = 0; i < old.n; i++)
+		if (!bundle_entry_is_piece(old.e[i].src) && !is_object_path(old.e[i].name, old.e[i].name_len))
+			return 0;
+	memset(md, 0, sizeof(*md));
+	for (size_t i = 0; i < old.n; i++) {
+		const struct expect *x = &old.e[i];
+
+		if (bundle_entry_is_piece(x->src))
+			continue;
+		expect_tensor(md, rd[x->source], x->source, x->src, cat(x->name, x->name_len, tail, sizeof(tail) - 1),
+			      x->name_len + sizeof(tail) - 1);
+	}
+	expect_add(md, cat(OBJECT_GRAPH, sizeof(OBJECT_GRAPH) - 1, "", 0), sizeof(OBJECT_GRAPH) - 1, 0, NULL);
+	for (size_t i = 0; i < old.n; i++)
+		free(old.e[i].name);
+	free(old.e);
+	qsort(md->e, md->n, sizeof(*md->e), cmp_expect);
+	return 1;
+}
+
 /*
  * What view_build must have produced, from mapping.md alone. Returns 0 if
  * the mapping should have failed (missing tensor, empty scope, conflict).
@@ -542,7 +592,7 @@ static int model_build(const struct mapping *m,
 		m->n_maps == 1 ? bundle_find(rd[m->maps[0].source], OBJECT_GRAPH,
 					     sizeof(OBJECT_GRAPH) - 1)
 			       : NULL;
-	int keep_graph = g && g->dtype == BUNDLE_DT_STRING && !g->rank &&
+	int keep_graph = m->checkpoint != MAPPING_CHECKPOINT_NAME_BASED && g && g->dtype == BUNDLE_DT_STRING && !g->rank &&
 			 !g->n_slices && m->maps[0].kind == MAPPING_MAP_ROOT &&
 			 !m->maps[0].to_len;
 
@@ -601,7 +651,7 @@ static int model_build(const struct mapping *m,
 		     x->src->n_slices))
 			return 0;
 	}
-	return 1;
+	return m->checkpoint == MAPPING_CHECKPOINT_OBJECT_BASED ? model_objects(m, rd, md) : 1;
 }
 
 static void model_free(struct model *md)
@@ -674,6 +724,15 @@ static uint8_t *check_window(const struct view *v, const struct view_tensor *t,
 	return got;
 }
 
+/* Merged tensor t comes from the source tensor the model expects. */
+static void check_source(const struct view_tensor *t, const struct expect *x)
+{
+	CHECK(t->source == x->source, "tensor '%s': source %zu, expected %zu", t->name, t->source, x->source);
+	CHECK(t->source_key_len == x->src->key_len && !memcmp(t->source_key, x->src->key, t->source_key_len),
+	      "tensor '%s': from '%s', expected '%s'", t->name, t->source_key, x->src->key);
+	same_shape(t->source_entry, x->src, t->name);
+}
+
 static void check_tensors(const struct view *v, const struct mapping *m,
 			  const struct model *md, int layout)
 {
@@ -698,18 +757,18 @@ static void check_tensors(const struct view *v, const struct mapping *m,
 		e = t.entry;
 		CHECK(t.name_len == x->name_len && !memcmp(t.name, x->name, t.name_len),
 		      "tensor %zu: name '%s', expected '%s'", i, t.name, x->name);
-		CHECK(t.source == x->source, "tensor '%s': source %zu, expected %zu",
-		      t.name, t.source, x->source);
-		CHECK(t.source_key_len == x->src->key_len &&
-			      !memcmp(t.source_key, x->src->key, t.source_key_len),
-		      "tensor '%s': from '%s', expected '%s'", t.name,
-		      t.source_key, x->src->key);
 		CHECK(e->key_len == t.name_len && !memcmp(e->key, t.name, t.name_len),
 		      "entry key differs from tensor name");
 		same_shape(e, t.source_entry, t.name);
-		same_shape(t.source_entry, x->src, t.name);
-		if (!bundle_entry_is_piece(e))
-			per_source[t.source]++;
+		if (x->src) {
+			check_source(&t, x);
+			if (!bundle_entry_is_piece(e))
+				per_source[t.source]++;
+		} else {
+			/* the synthesized graph: a string scalar, its bytes checked by CRC below */
+			CHECK(e->dtype == BUNDLE_DT_STRING && !e->rank && !e->n_slices,
+			      "the object graph is no string scalar");
+		}
 		if (e->n_slices)
 			continue;
 		bytes += (uint64_t)e->size;
@@ -1003,18 +1062,26 @@ static int has_graph(const struct bundle_reader *r)
 	return e && e->dtype == BUNDLE_DT_STRING && e->rank == 0;
 }
 
+/* An exact rule that carries a graph by key (a version 1 mapping). */
+static int names_graph(const struct mapping_map *mp)
+{
+	size_t glen = sizeof(OBJECT_GRAPH) - 1;
+
+	return mp->kind == MAPPING_MAP_TENSOR && ((mp->from_len == glen && !memcmp(mp->from, OBJECT_GRAPH, glen)) ||
+						  (mp->to_len == glen && !memcmp(mp->to, OBJECT_GRAPH, glen)));
+}
+
 static int reads_a_bad_graph(const struct mapping *m,
 			     const struct bundle_reader *const *rd)
 {
-	size_t glen = sizeof(OBJECT_GRAPH) - 1;
 	int any = 0;
 
+	if (m->checkpoint == MAPPING_CHECKPOINT_NAME_BASED)
+		return 0;
 	for (size_t i = 0; i < m->n_maps; i++) {
 		const struct mapping_map *mp = &m->maps[i];
 
-		if (mp->kind == MAPPING_MAP_TENSOR &&
-		    ((mp->from_len == glen && !memcmp(mp->from, OBJECT_GRAPH, glen)) ||
-		     (mp->to_len == glen && !memcmp(mp->to, OBJECT_GRAPH, glen))))
+		if (names_graph(mp))
 			return 0;
 		any |= has_graph(rd[mp->source]);
 	}

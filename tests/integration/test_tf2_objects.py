@@ -20,10 +20,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from objmerge_lib import (GRAPH_KEY, LAYOUTS, expected_keys, keys,  # noqa: E402
+                          restore_both_ways, write_mapping)
 from pylib import mounting  # noqa: E402
-
-GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
-LAYOUTS = ["single", "shards"]
 
 
 @pytest.fixture(scope="module")
@@ -70,41 +69,9 @@ def _fresh(name: str):
     return model, opt
 
 
-def _write_mapping(path, sources: dict, lines: list[str]):
-    text = "".join(f"source {n} = {p}\n" for n, p in sources.items()) + "\n".join(lines) + "\n"
-    path.write_text(text)
-    return str(path)
-
-
-def _keys(tf, prefix: str) -> set[str]:
-    return {k for k, _ in tf.train.list_variables(prefix) if k != GRAPH_KEY}
-
-
-def _expected_keys(tf, structure, tmp_path) -> set[str]:
-    """What TensorFlow itself writes for the merged structure."""
-    return _keys(tf, structure.write(str(tmp_path / "oracle" / "ckpt")))
-
-
-def _restore_both_ways(tf, ckptfs_bin, mapping, tmp_path, layout, check):
-    """check(prefix) against the mount, through the TensorFlow plugin and against both
-    materialized copies."""
-    with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt"), "-o",
-                          f"layout={layout}") as m:
-        check(m.join("model.ckpt"))
-    conf = tmp_path / f"plugin-{layout}.conf"
-    conf.write_text(open(mapping).read() + f"layout = {layout}\n")
-    check("ckptfs://" + str(conf.resolve()) + "/model.ckpt")
-    for mode in ([], ["--link"]):
-        out = tmp_path / ("link" if mode else "copy") / "model.ckpt"
-        out.parent.mkdir()
-        r = mounting.run_cmd([ckptfs_bin, "materialize", *mode, mapping, str(out)])
-        assert r.rc == 0, r.describe()
-        check(str(out))
-
-
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_two_models_with_optimizers(tf, ckptfs_bin, keras_sources, tmp_path, layout):
-    mapping = _write_mapping(tmp_path / "m.conf",
+    mapping = write_mapping(tmp_path / "m.conf",
                              {n: s[0] for n, s in keras_sources.items()},
                              ["map a:/ -> encoder/", "map b:/ -> decoder/"])
 
@@ -125,15 +92,15 @@ def test_two_models_with_optimizers(tf, ckptfs_bin, keras_sources, tmp_path, lay
             assert len(opt.variables) == len(slots)
             for got, want in zip(opt.variables, slots):
                 np.testing.assert_array_equal(got.numpy(), want)
-        assert _keys(tf, prefix) == _expected_keys(tf, merged, tmp_path / prefix.replace("/", "_"))
+        assert keys(tf, prefix) == expected_keys(tf, merged, tmp_path / prefix.replace("/", "_"))
 
-    _restore_both_ways(tf, ckptfs_bin, mapping, tmp_path, layout, check)
+    restore_both_ways(tf, ckptfs_bin, mapping, tmp_path, layout, check)
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_models_only(tf, ckptfs_bin, keras_sources, tmp_path, layout):
     # a compiled Keras 3 model tracks its optimizer: cut that edge to take weights only
-    mapping = _write_mapping(tmp_path / "m.conf",
+    mapping = write_mapping(tmp_path / "m.conf",
                              {n: s[0] for n, s in keras_sources.items()},
                              ["map a:model/ -> student/", "map b:model/ -> teacher/",
                               "exclude *:model/optimizer"])
@@ -147,9 +114,9 @@ def test_models_only(tf, ckptfs_bin, keras_sources, tmp_path, layout):
         for model, name in ((m1, "a"), (m2, "b")):
             for got, want in zip(model.weights, keras_sources[name][1]):
                 np.testing.assert_array_equal(got.numpy(), want)
-        assert _keys(tf, prefix) == _expected_keys(tf, merged, tmp_path / prefix.replace("/", "_"))
+        assert keys(tf, prefix) == expected_keys(tf, merged, tmp_path / prefix.replace("/", "_"))
 
-    _restore_both_ways(tf, ckptfs_bin, mapping, tmp_path, layout, check)
+    restore_both_ways(tf, ckptfs_bin, mapping, tmp_path, layout, check)
 
 
 def _module_tree(tf, seed: int):
@@ -167,7 +134,7 @@ def _module_tree(tf, seed: int):
 def test_module_part_moved(tf, ckptfs_bin, tmp_path):
     src = _module_tree(tf, 7)
     prefix = tf.train.Checkpoint(net=src).save(str(tmp_path / "src" / "ckpt"))
-    mapping = _write_mapping(tmp_path / "m.conf", {"s": prefix},
+    mapping = write_mapping(tmp_path / "m.conf", {"s": prefix},
                              ["map s:net/blocks/ -> encoder/layers/",
                               "map s:net/head/proj/ -> decoder/out/"])
 
@@ -185,14 +152,14 @@ def test_module_part_moved(tf, ckptfs_bin, tmp_path):
                 np.testing.assert_array_equal(got[k].numpy(), want[k].numpy())
         for got, want in zip(fresh.head["proj"], src.head["proj"]):
             np.testing.assert_array_equal(got.numpy(), want.numpy())
-        assert _keys(tf, prefix) == _expected_keys(tf, merged, tmp_path / prefix.replace("/", "_"))
+        assert keys(tf, prefix) == expected_keys(tf, merged, tmp_path / prefix.replace("/", "_"))
 
-    _restore_both_ways(tf, ckptfs_bin, mapping, tmp_path, "single", check)
+    restore_both_ways(tf, ckptfs_bin, mapping, tmp_path, "single", check)
 
 
 def test_identity_mount_keeps_the_graph(tf, ckptfs_bin, keras_sources, tmp_path):
     prefix = keras_sources["a"][0]
-    mapping = _write_mapping(tmp_path / "m.conf", {"a": prefix}, ["map a:/ -> /"])
+    mapping = write_mapping(tmp_path / "m.conf", {"a": prefix}, ["map a:/ -> /"])
     with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt")) as m:
         got = tf.train.load_checkpoint(m.join("model.ckpt")).get_tensor(GRAPH_KEY)
         want = tf.train.load_checkpoint(prefix).get_tensor(GRAPH_KEY)
@@ -202,7 +169,7 @@ def test_identity_mount_keeps_the_graph(tf, ckptfs_bin, keras_sources, tmp_path)
 
 
 def test_unknown_object_path_suggests(ckptfs_bin, keras_sources, tmp_path):
-    mapping = _write_mapping(tmp_path / "m.conf", {"a": keras_sources["a"][0]},
+    mapping = write_mapping(tmp_path / "m.conf", {"a": keras_sources["a"][0]},
                              ["map a:modle/ -> student/"])
     r = mounting.run_cmd([ckptfs_bin, "check", mapping])
     assert r.rc == 1
@@ -240,7 +207,7 @@ def test_ls_objects_lists_paths_variables_and_aliases(tf, ckptfs_bin, keras_sour
 
 
 def test_check_summarizes_the_graph(tf, ckptfs_bin, keras_sources, tmp_path):
-    mapping = _write_mapping(tmp_path / "m.conf",
+    mapping = write_mapping(tmp_path / "m.conf",
                              {n: s[0] for n, s in keras_sources.items()},
                              ["map a:/ -> encoder/", "map b:/ -> decoder/"])
     r = mounting.run_cmd([ckptfs_bin, "check", mapping])
@@ -258,3 +225,45 @@ def test_check_summarizes_the_graph(tf, ckptfs_bin, keras_sources, tmp_path):
     r = mounting.run_cmd([ckptfs_bin, "ls", "--objects", mapping])
     assert r.rc == 0, r.describe()
     assert "encoder/optimizer/_trainable_variables/0\tfloat32\t[3,4]" in r.stdout.splitlines()
+
+
+def _sharded_module(tf, seed: int, n: int):
+    rng = np.random.default_rng(seed)
+    net = tf.Module()
+    net.vs = [tf.Variable(rng.standard_normal(64).astype(np.float32)) for _ in range(n)]
+    return net
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_sharded_sources_from_manager_directories(tf, ckptfs_bin, tmp_path, layout):
+    """Sources saved in several data shards (MaxShardSizePolicy), named by their
+    CheckpointManager directories (the `checkpoint` state file picks the latest)."""
+    policy = tf.train.experimental.MaxShardSizePolicy(max_shard_size=600)
+    options = tf.train.CheckpointOptions(experimental_sharding_callback=policy)
+    srcs = {}
+    for name, seed in (("a", 1), ("b", 2)):
+        d = tmp_path / name
+        net = _sharded_module(tf, seed, 6)
+        manager = tf.train.CheckpointManager(tf.train.Checkpoint(net=net), str(d), max_to_keep=2)
+        manager.save(options=options)
+        for v in net.vs:  # the second save is the latest, with other values
+            v.assign_add(tf.ones_like(v))
+        manager.save(options=options)
+        prefix = manager.latest_checkpoint
+        assert len([f for f in os.listdir(d) if f.startswith(os.path.basename(prefix) + ".data-")]) > 2
+        srcs[name] = (str(d), net)
+    mapping = write_mapping(tmp_path / "m.conf", {n: s[0] for n, s in srcs.items()},
+                            ["map a:net/ -> encoder/", "map b:net/vs/ -> decoder/layers/"])
+
+    def check(prefix):
+        enc, dec = _sharded_module(tf, 99, 6), tf.Module()
+        dec.layers = _sharded_module(tf, 98, 6).vs
+        merged = tf.train.Checkpoint(encoder=enc, decoder=dec)
+        status = merged.read(prefix)
+        status.assert_consumed()
+        status.assert_existing_objects_matched()
+        for got, want in zip(enc.vs + dec.layers, srcs["a"][1].vs + srcs["b"][1].vs):
+            np.testing.assert_array_equal(got.numpy(), want.numpy())
+        assert keys(tf, prefix) == expected_keys(tf, merged, tmp_path / prefix.replace("/", "_"))
+
+    restore_both_ways(tf, ckptfs_bin, mapping, tmp_path, layout, check)

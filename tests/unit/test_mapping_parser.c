@@ -307,7 +307,7 @@ static void test_parser_source_errors(void **state)
 	expect_error("source a = \"\"\n",
 		     "t.conf:1:12: error: empty path (usage: source NAME = PATH)");
 	expect_error("source=a = p\n",
-		     "t.conf:1:1: error: unknown directive 'source=a' (expected source, map, exclude, prefix, layout or format)");
+		     "t.conf:1:1: error: unknown directive 'source=a' (expected source, map, exclude, prefix, layout, format or checkpoint)");
 }
 
 static void test_parser_map_syntax_errors(void **state)
@@ -376,7 +376,7 @@ static void test_parser_unknown_sources(void **state)
 		     "t.conf:3:9: error: unknown source '**'");
 	/* The whole file is parsed first: a later syntax error wins. */
 	expect_error("source a = x\nmap c:y -> z\nbogus\n",
-		     "t.conf:3:1: error: unknown directive 'bogus' (expected source, map, exclude, prefix, layout or format)");
+		     "t.conf:3:1: error: unknown directive 'bogus' (expected source, map, exclude, prefix, layout, format or checkpoint)");
 	/* Unknown sources are reported in file order. */
 	expect_error("exclude d:x\nmap c:y -> z\nsource a = x\n",
 		     "t.conf:1:9: error: unknown source 'd'");
@@ -442,11 +442,11 @@ static void test_parser_directive_errors(void **state)
 {
 	(void)state;
 	expect_error("mapp a:x -> y\n",
-		     "t.conf:1:1: error: unknown directive 'mapp' (expected source, map, exclude, prefix, layout or format)");
+		     "t.conf:1:1: error: unknown directive 'mapp' (expected source, map, exclude, prefix, layout, format or checkpoint)");
 	expect_error(OK2 "\n   Source a = x\n",
-		     "t.conf:4:4: error: unknown directive 'Source' (expected source, map, exclude, prefix, layout or format)");
+		     "t.conf:4:4: error: unknown directive 'Source' (expected source, map, exclude, prefix, layout, format or checkpoint)");
 	expect_error(OK2 "version 1\n",
-		     "t.conf:3:1: error: unknown directive 'version' (expected source, map, exclude, prefix, layout or format)");
+		     "t.conf:3:1: error: unknown directive 'version' (expected source, map, exclude, prefix, layout, format or checkpoint)");
 }
 
 /*
@@ -458,13 +458,13 @@ static void test_parser_quotes_words_short(void **state)
 {
 	(void)state;
 	expect_error("root:$6$0123456789abcdefghijklmnopqrstuvwxyz:19000:0:99999:7:::\n",
-		     "t.conf:1:1: error: unknown directive 'root:$6$0123456789abcdefghijklmnopqrstuv...' (expected source, map, exclude, prefix, layout or format)");
+		     "t.conf:1:1: error: unknown directive 'root:$6$0123456789abcdefghijklmnopqrstuv...' (expected source, map, exclude, prefix, layout, format or checkpoint)");
 	/* exactly 40 bytes: whole */
 	expect_error("0123456789012345678901234567890123456789\n",
-		     "t.conf:1:1: error: unknown directive '0123456789012345678901234567890123456789' (expected source, map, exclude, prefix, layout or format)");
+		     "t.conf:1:1: error: unknown directive '0123456789012345678901234567890123456789' (expected source, map, exclude, prefix, layout, format or checkpoint)");
 	/* a tab, only possible in quotes */
 	expect_error("\"a\tb\" x\n",
-		     "t.conf:1:1: error: unknown directive 'a\\tb' (expected source, map, exclude, prefix, layout or format)");
+		     "t.conf:1:1: error: unknown directive 'a\\tb' (expected source, map, exclude, prefix, layout, format or checkpoint)");
 	expect_error(OK2 "map \"a:x\ty\" -> z/\n",
 		     "t.conf:3:16: error: tensor 'x\\ty' must map to a tensor name, not to scope 'z/' (end FROM with '/' to map a whole scope)");
 	expect_error(OK2 "map b"
@@ -690,6 +690,37 @@ static void test_diag_truncates(void **state)
 			 -ENOMEM);
 }
 
+/* `checkpoint = auto|object-based|name-based`, set once; auto by default. */
+static void test_parser_checkpoint(void **state)
+{
+	struct mapping *m;
+
+	(void)state;
+	m = parse_ok(OK2, NULL);
+	assert_int_equal(m->checkpoint, MAPPING_CHECKPOINT_AUTO);
+	assert_int_equal(m->checkpoint_pos.line, 0);
+	mapping_free(m);
+	m = parse_ok(OK2 "checkpoint = object-based\n", NULL);
+	assert_int_equal(m->checkpoint, MAPPING_CHECKPOINT_OBJECT_BASED);
+	assert_pos(m, &m->checkpoint_pos, 3, 1);
+	mapping_free(m);
+	m = parse_ok("checkpoint = name-based\n" OK2, NULL);
+	assert_int_equal(m->checkpoint, MAPPING_CHECKPOINT_NAME_BASED);
+	mapping_free(m);
+	assert_string_equal(mapping_checkpoint_name(MAPPING_CHECKPOINT_OBJECT_BASED), "object-based");
+	assert_string_equal(mapping_checkpoint_name((enum mapping_checkpoint)9), "unknown");
+	expect_error(OK2 "checkpoint = tf2\n",
+		     "t.conf:3:14: error: unknown checkpoint 'tf2' (expected 'auto', 'object-based' or 'name-based')");
+	expect_error(OK2 "checkpoint = auto\ncheckpoint = auto\n",
+		     "t.conf:4:1: error: duplicate 'checkpoint' (first set at line 3)");
+	expect_error(OK2 "checkpoint =\n",
+		     "t.conf:3:13: error: expected 'auto', 'object-based' or 'name-based' after '=' (usage: checkpoint = auto|object-based|name-based)");
+	expect_error(OK2 "checkpoint = auto x\n",
+		     "t.conf:3:19: error: unexpected 'x' after 'auto' (usage: checkpoint = auto|object-based|name-based)");
+	expect_error(OK2 "checkpoint=auto\n",
+		     "t.conf:3:1: error: missing blanks around '=' in 'checkpoint=auto' (usage: checkpoint = auto|object-based|name-based)");
+}
+
 static void test_layout_names(void **state)
 {
 	enum mapping_layout l = MAPPING_LAYOUT_SHARDS;
@@ -735,6 +766,7 @@ int main(void)
 		cmocka_unit_test(test_parser_file_unreadable),
 		cmocka_unit_test(test_diag_formats),
 		cmocka_unit_test(test_diag_truncates),
+		cmocka_unit_test(test_parser_checkpoint),
 		cmocka_unit_test(test_layout_names),
 	};
 

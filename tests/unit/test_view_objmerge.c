@@ -553,6 +553,58 @@ static void test_objmerge_view_object_graph(void **state)
 	}
 }
 
+/*
+ * `checkpoint = object-based`: a TF1 source's tensors become variables
+ * at the paths their target names spell, in a graph made for them, and
+ * beside a TF2 source's objects.
+ */
+static void test_objmerge_object_based_tf1(void **state)
+{
+	struct merged x;
+	int32_t var;
+
+	(void)state;
+	merge(&x, "source t = tf1\ncheckpoint = object-based\nmap t:/ -> net/\n", 0);
+	assert_int_equal(expect_consistent(&x), 1);
+	assert_int_equal(x.g->n_nodes, 4); /* root, net, net/dense, the variable */
+	var = node_at(&x, "net/dense/kernel");
+	assert_true(var > 0);
+	assert_int_equal(x.g->nodes[var].n_attrs, 1);
+	assert_string_equal(x.g->nodes[var].attrs[0].name, "VARIABLE_VALUE");
+	assert_string_equal(x.g->nodes[var].attrs[0].full_name, "dense/kernel");
+	for (size_t i = 0; i < x.g->n_nodes; i++)
+		assert_int_equal(x.g->nodes[i].has_checkpoint_values, 1);
+	expect_same(&x, "net/dense/kernel/.ATTRIBUTES/VARIABLE_VALUE", "tf1", "dense/kernel");
+	release(&x);
+
+	merge(&x, "source s = s\nsource t = tf1\ncheckpoint = object-based\nmap s:model/ -> m/\nmap t:dense/kernel -> m/old\n",
+	      1);
+	expect_consistent(&x);
+	assert_int_equal(child(&x, node_at(&x, "m"), "old"), node_at(&x, "m/old"));
+	expect_same(&x, "m/old/.ATTRIBUTES/VARIABLE_VALUE", "tf1", "dense/kernel");
+	expect_same(&x, "m/layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE", "s", KERNEL);
+	release(&x);
+}
+
+/* `checkpoint = name-based`: a TF2 source read by key, and no graph. */
+static void test_objmerge_name_based(void **state)
+{
+	struct mapping *m = NULL;
+	struct view *v = NULL;
+	struct objgraph *g;
+	char err[1024] = "";
+	static const char text[] = "source s = s\ncheckpoint = name-based\nmap s:/ -> x/\n";
+
+	(void)state;
+	assert_int_equal(mapping_parse_buffer("t.conf", text, strlen(text), dir, &m, err, sizeof(err)), 0);
+	if (view_build(m, NULL, &v, err, sizeof(err)))
+		fail_msg("view_build: %s", err);
+	assert_int_equal(view_object_graph(v, &g, NULL, err, sizeof(err)), -ENOENT);
+	assert_int_equal(view_num_tensors(v), 5); /* the 5 variables, renamed, no graph */
+	view_free(v);
+	mapping_free(m);
+}
+
 static void test_objmerge_errors(void **state)
 {
 	(void)state;
@@ -576,6 +628,11 @@ static void test_objmerge_errors(void **state)
 	expect_error("source s = s\nsource t = tf1\nmap s:save_counter -> c\nmap t:dense/kernel -> c/.ATTRIBUTES/VARIABLE_VALUE\n",
 		     -EEXIST,
 		     "t.conf:3:1: error: target 'c/.ATTRIBUTES/VARIABLE_VALUE' is produced twice: by this line and by line 4");
+	expect_error("source s = s\ncheckpoint = object-based\nmap s:/ -> /\nmap s:" OBJGRAPH_TENSOR_KEY " -> " OBJGRAPH_TENSOR_KEY "\n",
+		     -EINVAL,
+		     "t.conf:2:1: error: 'checkpoint = object-based' cannot be kept: line 4 carries a source's " OBJGRAPH_TENSOR_KEY " by key (remove one of the two)");
+	expect_error("source t = tf1\ncheckpoint = object-based\nmap t:dense/ -> a.b/\n", -EINVAL,
+		     "t.conf:3:17: error: 'a.b/kernel' is not an object path: '.' must be escaped as '..' ('/' in a name as '.S')");
 }
 
 int main(void)
@@ -590,6 +647,8 @@ int main(void)
 		cmocka_unit_test(test_objmerge_identity_keeps_graph),
 		cmocka_unit_test(test_objmerge_keys_stay_names),
 		cmocka_unit_test(test_objmerge_view_object_graph),
+		cmocka_unit_test(test_objmerge_object_based_tf1),
+		cmocka_unit_test(test_objmerge_name_based),
 		cmocka_unit_test(test_objmerge_errors),
 	};
 
