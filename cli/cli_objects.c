@@ -272,7 +272,8 @@ static int objects_of_mapping(const char *path)
 		return CLI_BAD_INPUT;
 	rc = view_object_graph(v, &g, NULL, err, sizeof(err));
 	if (rc == -ENOENT)
-		cli_error("'%s' merges by name: the merged checkpoint has no object graph", path);
+		cli_error("'%s' merges by name: the merged checkpoint has no object graph (add 'checkpoint = object-based' to give it one)",
+			  path);
 	else if (rc)
 		cli_error("%s", err);
 	else {

@@ -161,6 +161,10 @@ def test_auto_keeps_tf1_sources_by_name(tf, ckptfs_bin, tf1_source, tmp_path):
     with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt")) as m:
         listed = {k for k, _ in tf.train.list_variables(m.join("model.ckpt"))}
     assert listed == {"x/w", "x/b", "x/w/Adam", "x/w/Adam_1", "x/b/Adam", "x/b/Adam_1"}
+    r = mounting.run_cmd([ckptfs_bin, "ls", "--objects", mapping])
+    assert r.rc == 1
+    assert r.stderr == f"ckptfs: '{mapping}' merges by name: the merged checkpoint has no " \
+                       "object graph (add 'checkpoint = object-based' to give it one)\n"
 
 
 def test_name_based_reads_a_tf2_source_by_key(tf, ckptfs_bin, tmp_path):
