@@ -7,8 +7,8 @@
  * handed to the kernel as an fd bufvec, so the bytes are spliced from the
  * sources' page cache into /dev/fuse without a copy in user space (into
  * the FUSE page cache, or with direct I/O straight into the reader's
- * buffer: cache.c). Every
- * operation that would change the tree answers EROFS.
+ * buffer: cache.c). Every operation that would change the tree answers
+ * EROFS.
  *
  * Because the view never changes, inode numbers are fixed (root 1, file i
  * is i + 2), `forget` has nothing to count, and every entry, attribute and
