@@ -16,7 +16,6 @@ CKPTFS_MOUNT_OPTS is ignored here.
 from __future__ import annotations
 
 import errno
-import fcntl
 import mmap
 import os
 import random
@@ -26,7 +25,7 @@ import numpy as np
 import pytest
 
 import tfgen
-from mountio import read_file
+from mountio import read_file, splice_max_read
 from pylib import ckptfmt, mounting
 
 PREFIX = "model.ckpt"
@@ -125,24 +124,9 @@ def test_concatenated_file_reads_the_sources_without_the_page_cache(tmp_path, so
         assert ckptfmt.read_index(m.join(PREFIX)).entries
 
 
-def pipe_fits_a_mebibyte_reply() -> bool:
-    """What the daemon probes: can a pipe hold a 1 MiB reply, its header page and a
-    page per piece (CKPTFS_MAX_PIECES)?  Past /proc/sys/fs/pipe-max-size that takes
-    CAP_SYS_RESOURCE, which root in a container may lack."""
-    r, w = os.pipe()
-    try:
-        need = (1 << 20) + 4096 * (64 + 3)
-        return fcntl.fcntl(r, 1031, need) >= need   # F_SETPIPE_SZ
-    except OSError:
-        return False
-    finally:
-        os.close(r)
-        os.close(w)
-
-
 def test_requests_are_as_large_as_the_splice_pipe_allows(tmp_path, sources, ckptfs_bin):
     mapping = write_mapping(tmp_path, ["a", "b"], "single")
-    size = 1 << 20 if pipe_fits_a_mebibyte_reply() else 512 << 10
+    size = splice_max_read()
     with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt"), "-f",
                           "-o", "cache=direct", expect_clean_log=False) as m:
         require_direct(m)
