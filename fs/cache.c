@@ -59,7 +59,9 @@ unsigned cache_default_max_read(int cache, unsigned limit)
 
 static const char *mode_name(int cache)
 {
-	return cache == CKPTFS_CACHE_DIRECT ? "direct" : cache == CKPTFS_CACHE_PAGE ? "page" : "auto";
+	if (cache == CKPTFS_CACHE_DIRECT)
+		return "direct";
+	return cache == CKPTFS_CACHE_PAGE ? "page" : "auto";
 }
 
 #if HAVE_DIRECT_MMAP

@@ -62,8 +62,8 @@ struct ckptfs {
 };
 
 /*
- * Fill fs for serving v. max_read is clamped to [4096, max_read_limit]
- * (CKPTFS_MAX_READ at most);
+ * Fill fs for serving v. max_read is clamped to [page size,
+ * max_read_limit] (CKPTFS_MAX_READ at most, cache_max_read_limit());
  * read the result back from fs->max_read before building the session
  * options. Returns 0 or a negative errno (-ENOMEM). On success release
  * with ckptfs_release() after the session is destroyed.
