@@ -15,7 +15,8 @@
 #include "util/util.h"
 
 /* The mount help below states the max_read and readahead ranges. */
-_Static_assert(CKPTFS_MAX_READ == 524288, "update -o max_read in the mount help");
+_Static_assert(CKPTFS_MAX_READ == 1048576 && CKPTFS_MAX_READ_UNPRIVILEGED == 524288,
+	       "update -o max_read in the mount help");
 _Static_assert(CKPTFS_READAHEAD_MAX_KB == 1048576,
 	       "update -o readahead in the mount help");
 
@@ -255,8 +256,10 @@ static const char mount_text[] =
 	"                           else tensorflow)\n"
 	"  -o strict                a tensor PREFIX.safetensors cannot hold (a\n"
 	"                           string, ...) is an error, not a warning\n"
-	"  -o max_read=N            largest read request, 4096 to 524288 bytes\n"
-	"                           (default 524288)\n"
+	"  -o max_read=N            largest read request, 4096 to 1048576 bytes\n"
+	"                           (above 524288 needs root: splice pipes larger\n"
+	"                           than pipe-max-size); default 1048576 for\n"
+	"                           direct I/O (as root), else 524288\n"
 	"  -o readahead=KIB         kernel readahead for the mount, 0 to 1048576\n"
 	"                           KiB; 0 keeps the kernel's 128 (default 1024;\n"
 	"                           root)\n"
@@ -265,6 +268,14 @@ static const char mount_text[] =
 	"                           passthrough: Linux >= 6.9, root), else the\n"
 	"                           daemon serves it; off: the daemon serves every\n"
 	"                           read (default auto)\n"
+	"  -o cache=auto|page|direct\n"
+	"                           how the data files the daemon serves (not\n"
+	"                           passed through) reach readers: page: the FUSE\n"
+	"                           page cache (a second cached copy of each byte\n"
+	"                           read); direct: direct I/O, every read from the\n"
+	"                           daemon, one cached copy (needs Linux >= 6.6 and\n"
+	"                           libfuse >= 3.16 for mmap, else page); auto:\n"
+	"                           direct where possible (default auto)\n"
 	"  -o nonempty              mount on a directory that holds files, hiding\n"
 	"                           them until unmounted (refused without it)\n"
 	"\n"

@@ -18,12 +18,16 @@ struct view;
 
 /*
  * Largest read the kernel is allowed to send (conn->max_read and
- * -o max_read). A splice reply must fit the per-thread pipe, which cannot
- * grow past /proc/sys/fs/pipe-max-size (1 MiB by default) without
- * CAP_SYS_RESOURCE; half of that leaves room for the header page and one
- * page per piece, so replies never silently fall back to copying.
+ * -o max_read): 1 MiB, the kernel's default limit of a request
+ * (fs.fuse.max_pages_limit). A splice reply must fit the per-thread pipe,
+ * with room for the header page and one page per piece; for 1 MiB that
+ * pipe is larger than /proc/sys/fs/pipe-max-size (1 MiB by default),
+ * which only CAP_SYS_RESOURCE (root) may exceed. Without it reads stop at
+ * CKPTFS_MAX_READ_UNPRIVILEGED, so replies never silently fall back to
+ * copying.
  */
-#define CKPTFS_MAX_READ (512u * 1024)
+#define CKPTFS_MAX_READ (1024u * 1024)
+#define CKPTFS_MAX_READ_UNPRIVILEGED (512u * 1024)
 
 /*
  * Largest -o readahead=, in KiB: 1 GiB. A larger window only pins page

@@ -5,8 +5,10 @@
  * `checkpoint` and PREFIX.index are served from the view's memory; reads
  * of PREFIX.data-* are translated into ranges of the source shards and
  * handed to the kernel as an fd bufvec, so the bytes are spliced from the
- * sources' page cache into /dev/fuse without a copy in user space. Every
- * operation that would change the tree answers EROFS.
+ * sources' page cache into /dev/fuse without a copy in user space (into
+ * the FUSE page cache, or with direct I/O straight into the reader's
+ * buffer: cache.c). Every operation that would change the tree answers
+ * EROFS.
  *
  * Because the view never changes, inode numbers are fixed (root 1, file i
  * is i + 2), `forget` has nothing to count, and every entry, attribute and
@@ -28,6 +30,7 @@
 
 #include <fuse_lowlevel.h>
 
+#include "fs/cache.h"
 #include "fs/passthrough.h"
 #include "view/view.h"
 
@@ -112,6 +115,7 @@ static void ckptfs_ll_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->max_write > fs->max_read)
 		conn->max_write = fs->max_read;
 	pt_negotiate(fs, conn);
+	cache_negotiate(fs, conn);
 }
 
 /* ------------------------------------------------------------ the tree */
@@ -293,7 +297,8 @@ static void ckptfs_ll_open(fuse_req_t req, fuse_ino_t ino,
 	fi->keep_cache = 1;
 	fi->noflush = 1;
 	/* a shard whole: the kernel may read it itself (sets fi's backing id) */
-	pt_open(req, fs, idx, fi);
+	if (!pt_open(req, fs, idx, fi))
+		cache_open(fs, idx, fi);
 	fuse_reply_open(req, fi);
 }
 
@@ -602,7 +607,8 @@ const struct fuse_lowlevel_ops ckptfs_ll_ops = {
 
 /* ------------------------------------------------------------ state */
 
-int ckptfs_init(struct ckptfs *fs, const struct view *v, unsigned max_read)
+int ckptfs_init(struct ckptfs *fs, const struct view *v, unsigned max_read,
+		unsigned max_read_limit)
 {
 	size_t n = view_num_files(v);
 	long page = sysconf(_SC_PAGESIZE);
@@ -617,9 +623,12 @@ int ckptfs_init(struct ckptfs *fs, const struct view *v, unsigned max_read)
 	fs->max_read = max_read;
 	if (fs->max_read < (unsigned)page)
 		fs->max_read = (unsigned)page;
-	if (fs->max_read > CKPTFS_MAX_READ)
-		fs->max_read = CKPTFS_MAX_READ;
+	if (max_read_limit > CKPTFS_MAX_READ)
+		max_read_limit = CKPTFS_MAX_READ;
+	if (fs->max_read > max_read_limit)
+		fs->max_read = max_read_limit;
 	atomic_init(&fs->pt_on, false);
+	atomic_init(&fs->direct_on, false);
 	fs->logged = calloc(n ? n : 1, sizeof(*fs->logged));
 	fs->backing = calloc(n ? n : 1, sizeof(*fs->backing));
 	if (!fs->logged || !fs->backing)

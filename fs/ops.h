@@ -31,6 +31,16 @@ enum ckptfs_passthrough {
 	CKPTFS_PT_OFF,  /* never: the daemon serves every read */
 };
 
+/*
+ * -o cache=: how the data files the daemon serves (not passed through)
+ * reach readers; see cache.h.
+ */
+enum ckptfs_cache {
+	CKPTFS_CACHE_AUTO,   /* direct I/O where mmap keeps working, else page */
+	CKPTFS_CACHE_PAGE,   /* the FUSE page cache: a second copy of each byte */
+	CKPTFS_CACHE_DIRECT, /* direct I/O (page cache if mmap would break) */
+};
+
 /* The daemon's state, reached from a request through ckptfs_data(). */
 struct ckptfs {
 	const struct view *view; /* borrowed; must outlive the session */
@@ -47,15 +57,19 @@ struct ckptfs {
 	pthread_mutex_t pt_lock; /* guards backing[] */
 	/* owned; per file: 0 not yet opened, > 0 its backing id, -1 daemon path */
 	int32_t *backing;
+	int cache;             /* enum ckptfs_cache, set before mounting */
+	atomic_bool direct_on; /* data files use direct I/O (init) */
 };
 
 /*
- * Fill fs for serving v. max_read is clamped to [4096, CKPTFS_MAX_READ];
+ * Fill fs for serving v. max_read is clamped to [page size,
+ * max_read_limit] (CKPTFS_MAX_READ at most, cache_max_read_limit());
  * read the result back from fs->max_read before building the session
  * options. Returns 0 or a negative errno (-ENOMEM). On success release
  * with ckptfs_release() after the session is destroyed.
  */
-int ckptfs_init(struct ckptfs *fs, const struct view *v, unsigned max_read);
+int ckptfs_init(struct ckptfs *fs, const struct view *v, unsigned max_read,
+		unsigned max_read_limit);
 void ckptfs_release(struct ckptfs *fs);
 
 /* The operations table; its userdata must be a struct ckptfs. */

@@ -28,6 +28,7 @@
 #include <fuse_lowlevel.h>
 #include <fuse_opt.h>
 
+#include "fs/cache.h"
 #include "fs/ops.h"
 
 /* Default -o readahead (KiB): two max_read requests' worth. */
@@ -45,10 +46,12 @@ struct mount_opts {
 	char *max_read_arg;    /* owned; -o max_read=, as given */
 	char *readahead_arg;   /* owned; -o readahead=, as given */
 	char *passthrough_arg; /* owned; -o passthrough=, as given */
+	char *cache_arg;       /* owned; -o cache=, as given */
 	/* parsed from the two above (check_numbers) */
-	unsigned max_read;  /* 0: not given, CKPTFS_MAX_READ */
+	unsigned max_read;  /* when max_read_arg is set; clamped when mounting */
 	unsigned readahead; /* KiB; 0 keeps the kernel's */
 	int passthrough;    /* enum ckptfs_passthrough (check_passthrough) */
+	int cache;          /* enum ckptfs_cache (check_cache) */
 	int nonempty;       /* -o nonempty: mount over files (libfuse 3 has none) */
 	int strict;         /* -o strict: a tensor safetensors cannot hold is an error */
 	int allow_other;    /* these three are seen, and left for libfuse */
@@ -102,6 +105,7 @@ static const struct fuse_opt mount_opt_spec[] = {
 	MOUNT_OPT("max_read=%s", max_read_arg),
 	MOUNT_OPT("readahead=%s", readahead_arg),
 	MOUNT_OPT("passthrough=%s", passthrough_arg),
+	MOUNT_OPT("cache=%s", cache_arg),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("fsname=", KEY_FSNAME),
 	FUSE_OPT_KEY("subtype=", KEY_SUBTYPE),
@@ -250,6 +254,26 @@ static int check_passthrough(struct mount_opts *o, char *err, size_t errlen)
 	return -EINVAL;
 }
 
+/* -o cache=auto|page|direct; auto when not given. */
+static int check_cache(struct mount_opts *o, char *err, size_t errlen)
+{
+	const char *a = o->cache_arg;
+
+	o->cache = CKPTFS_CACHE_AUTO;
+	if (!a || !strcmp(a, "auto"))
+		return 0;
+	if (!strcmp(a, "page")) {
+		o->cache = CKPTFS_CACHE_PAGE;
+		return 0;
+	}
+	if (!strcmp(a, "direct")) {
+		o->cache = CKPTFS_CACHE_DIRECT;
+		return 0;
+	}
+	snprintf(err, errlen, "cache=%s is not auto, page or direct", a);
+	return -EINVAL;
+}
+
 int fs_mount_parse(int argc, char **argv, fs_notice_fn *notice_fn,
 		   void *ctx, struct fs_mount **out, char *err, size_t errlen)
 {
@@ -271,6 +295,7 @@ int fs_mount_parse(int argc, char **argv, fs_notice_fn *notice_fn,
 	if (fuse_opt_parse(&fm->args, fm, mount_opt_spec, mount_opt_proc) == 0 &&
 	    check_numbers(&fm->o, err, errlen) == 0 &&
 	    check_passthrough(&fm->o, err, errlen) == 0 &&
+	    check_cache(&fm->o, err, errlen) == 0 &&
 	    add_default_opts(&fm->args, &fm->o) == 0 &&
 	    fuse_parse_cmdline(&fm->args, &fm->cmd) == 0)
 		rc = 0;
@@ -307,6 +332,7 @@ void fs_mount_free(struct fs_mount *fm)
 	free(fm->o.max_read_arg);
 	free(fm->o.readahead_arg);
 	free(fm->o.passthrough_arg);
+	free(fm->o.cache_arg);
 	fuse_opt_free_args(&fm->args);
 	free(fm);
 }
@@ -630,16 +656,19 @@ int fs_mount_serve(struct fs_mount *fm, const struct view *v, char *err,
 		   size_t errlen)
 {
 	const struct mount_opts *o = &fm->o;
+	unsigned limit = cache_max_read_limit();
 	char opt[64];
 	struct ckptfs fs;
 	int rc;
 
-	if (ckptfs_init(&fs, v, o->max_read_arg ? o->max_read : CKPTFS_MAX_READ)) {
+	if (ckptfs_init(&fs, v, o->max_read_arg ? o->max_read : cache_default_max_read(o->cache, limit),
+			limit)) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	fs.max_readahead = 1024 * o->readahead; /* at most 1 GiB: no wrap */
 	fs.passthrough = o->passthrough;
+	fs.cache = o->cache;
 	if (o->max_read_arg && o->max_read != fs.max_read)
 		notice(fm, "max_read=%s is out of range, using %u", o->max_read_arg,
 		       fs.max_read);

@@ -417,7 +417,7 @@ MESSAGE_SOURCES = ["mapping/lexer.c", "mapping/directive.c", "mapping/parser.c",
                    "mapping/readfile.c", "view/build.c", "view/plan.c", "view/objmerge.c", "view/view.c",
                    "view/layout.c", "bundle/openfile.c", "bundle/resolve.c", "bundle/index.c",
                    "bundle/reader.c", "bundle/entry.c", "bundle/table_read.c",
-                   "fs/session.c", "fs/passthrough.c", "cli/cli_mount.c", "cli/cli_util.c",
+                   "fs/session.c", "fs/passthrough.c", "fs/cache.c", "cli/cli_mount.c", "cli/cli_util.c",
                    "cli/cli_inspect.c", "cli/cli_mapping.c", "cli/cli_objects.c",
                    "cli/cli_materialize.c", "cli/cli_st.c", "view/safetensors.c", "view/st_parse.c",
                    "cli/main.c", "cli/cli_tfplugin.c", "tfplugin/cache.c", "tfplugin/plugin.cc"]
