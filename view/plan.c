@@ -6,6 +6,7 @@
  * root rule takes everything, a tensor rule takes one name; excludes hide
  * tensors from every map line of their source.
  */
+#define _GNU_SOURCE /* qsort_r */
 #include "view/view_impl.h"
 
 #include <errno.h>
@@ -118,12 +119,15 @@ static struct view_target *push_target(struct view *v)
 
 /*
  * Add one target, keyed by the la bytes of a then the lb bytes of b
- * (copied into v->keys).
+ * (copied into v->keys); or, if borrow, b alone: the tail of a source
+ * key, NUL-terminated and held by its reader as long as the target (a
+ * scope rule to the root keeps the names as they are: no copy).
  */
 static int add_target(struct plan *p, size_t map, const struct bundle_entry *e,
-		      const char *a, size_t la, const char *b, size_t lb)
+		      const char *a, size_t la, const char *b, size_t lb, int borrow)
 {
-	char *key = view_keys_add(&p->v->keys, a, la, b, lb);
+	/* never written through: view_target.key is not const for view_st_tensor */
+	char *key = borrow ? (char *)b : view_keys_add(&p->v->keys, a, la, b, lb);
 	struct view_target *t = key ? push_target(p->v) : NULL;
 
 	if (!t)
@@ -144,10 +148,10 @@ static int add_target(struct plan *p, size_t map, const struct bundle_entry *e,
 /* A tensor moves with its pieces, re-keyed under the new name (§5.2). */
 static int add_with_pieces(struct plan *p, size_t map,
 			   const struct bundle_entry *e, const char *a,
-			   size_t la, const char *b, size_t lb)
+			   size_t la, const char *b, size_t lb, int borrow)
 {
 	const struct bundle_reader *r = p->v->readers[p->v->m->maps[map].source];
-	int rc = add_target(p, map, e, a, la, b, lb);
+	int rc = add_target(p, map, e, a, la, b, lb, borrow);
 	const struct view_target *t = rc == 0 ? &p->v->targets[p->v->n_targets - 1] : NULL;
 	const char *key = t ? t->key : NULL; /* in the arena: never moves */
 	size_t len = la + lb;
@@ -162,7 +166,7 @@ static int add_with_pieces(struct plan *p, size_t map,
 		rc = bundle_slice_key_encode(key, len, &e->slices[i], &nk, &nl);
 		/* the reader checked at open that every piece exists */
 		if (rc == 0)
-			rc = add_target(p, map, bundle_find(r, old, ol), nk, nl, "", 0);
+			rc = add_target(p, map, bundle_find(r, old, ol), nk, nl, "", 0, 0);
 		else
 			rc = diag(p, &p->v->m->maps[map].pos, -ENOMEM, "out of memory");
 		free(old);
@@ -175,7 +179,7 @@ int plan_add(struct view *v, size_t map, const struct bundle_entry *e,
 	     char *key, size_t len, char *err, size_t errlen)
 {
 	struct plan p = { v, NULL, err, errlen };
-	int rc = key ? add_with_pieces(&p, map, e, key, len, "", 0)
+	int rc = key ? add_with_pieces(&p, map, e, key, len, "", 0, 0)
 		     : diag(&p, &v->m->maps[map].pos, -ENOMEM, "out of memory");
 
 	free(key);
@@ -215,7 +219,7 @@ static int map_tensor(struct plan *p, size_t map)
 			    view_shown(from, mp->from, mp->from_len),
 			    p->v->m->sources[mp->source].name,
 			    p->v->m->excludes[hid - 1].pos.line);
-	return add_with_pieces(p, map, e, mp->to, mp->to_len, "", 0);
+	return add_with_pieces(p, map, e, mp->to, mp->to_len, "", 0, 0);
 }
 
 /* First entry whose key is >= prefix (keys are sorted bytewise). */
@@ -264,7 +268,7 @@ static int map_scope(struct plan *p, size_t map)
 				    view_shown(name, e->key, e->key_len),
 				    p->v->m->sources[mp->source].name);
 		rc = add_with_pieces(p, map, e, mp->to, mp->to_len, e->key + flen,
-				     e->key_len - flen);
+				     e->key_len - flen, mp->to_len == 0);
 		if (rc)
 			return rc;
 		hits++;
@@ -344,13 +348,55 @@ static int check_object_graph(struct plan *p)
 	return 0;
 }
 
-/* Key order, and for one key (a conflict) the order they were added in. */
-static int cmp_target(const void *a, const void *b)
+/*
+ * Key order, and for one key (a conflict) the order they were added in;
+ * a and b are target numbers, which are still their seq.
+ */
+static int cmp_target(const void *a, const void *b, void *targets)
 {
-	const struct view_target *x = a, *y = b;
+	const struct view_target *x = (const struct view_target *)targets + *(const uint32_t *)a;
+	const struct view_target *y = (const struct view_target *)targets + *(const uint32_t *)b;
 	int c = bundle_key_cmp(x->key, x->key_len, y->key, y->key_len);
 
 	return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/*
+ * Sort the targets by sorting their numbers and moving each target once
+ * along the permutation's cycles: qsort of the targets themselves would
+ * take a second array of them (glibc sorts by merging), 48 bytes per
+ * tensor at the build's highest point; this takes 4.
+ */
+static int sort_targets(struct plan *p)
+{
+	struct view *v = p->v;
+	uint32_t *to = malloc((v->n_targets + 1) * sizeof(*to));
+
+	if (!to) {
+		struct mapping_pos none = { v->m->file, 0, 0 };
+
+		return diag(p, &none, -ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < v->n_targets; i++)
+		to[i] = (uint32_t)i;
+	qsort_r(to, v->n_targets, sizeof(*to), cmp_target, v->targets);
+	/* place i gets the target numbered to[i]; a placed one has to[j] == j */
+	for (size_t i = 0; i < v->n_targets; i++) {
+		struct view_target tmp = v->targets[i];
+		size_t j = i;
+
+		while (to[j] != i) {
+			size_t k = to[j];
+
+			v->targets[j] = v->targets[k];
+			to[j] = (uint32_t)j;
+			j = k;
+		}
+		v->targets[j] = tmp;
+		to[j] = (uint32_t)j;
+	}
+	free(to);
+	return 0;
 }
 
 static int resolve_maps(struct plan *p)
@@ -368,8 +414,9 @@ static int resolve_maps(struct plan *p)
 		rc = objmerge_finish(p->v, p->err, p->errlen);
 	if (rc)
 		return rc;
-	qsort(p->v->targets, p->v->n_targets, sizeof(*p->v->targets), cmp_target);
-	rc = check_conflicts(p);
+	rc = sort_targets(p);
+	if (rc == 0)
+		rc = check_conflicts(p);
 	if (rc == 0)
 		rc = check_object_graph(p);
 	if (rc)
