@@ -54,7 +54,9 @@ static struct ref ref_at(const struct refs_ctx *c, uint32_t i)
 
 	if (t->synth) /* after every source's bytes */
 		return (struct ref){ UINT32_MAX, LAYOUT_SYNTH, 0, 0, e->size, i };
-	return (struct ref){ c->rank[t->source], t->source, e->shard_id, e->offset,
+	uint32_t source = (uint32_t)view_target_source(c->v, t);
+
+	return (struct ref){ c->rank[source], source, e->shard_id, e->offset,
 			     e->size, i };
 }
 

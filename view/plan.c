@@ -137,10 +137,8 @@ static int add_target(struct plan *p, size_t map, const struct bundle_entry *e,
 		.key_len = (uint32_t)(la + lb),
 		.src = e,
 		.offset = e->offset,
-		.source = (uint32_t)p->v->m->maps[map].source,
 		.map = (uint32_t)map,
 		.shard = e->shard_id,
-		.seq = (uint32_t)(p->v->n_targets - 1),
 	};
 	return 0;
 }
@@ -287,35 +285,37 @@ static int map_scope(struct plan *p, size_t map)
 }
 
 /*
- * Two map lines naming the same target: report both lines. Runs on the
- * targets sorted by (key, seq), where equal keys are neighbours in the
- * order they were added; the report is the one of adding them in turn to
- * a set: the earliest-added target whose key was added before, and the
- * first target that added it.
+ * Two map lines naming the same target: report both lines. to[] holds
+ * the target numbers (the order they were added in) sorted by (key,
+ * number), so equal keys are neighbours in the order they were added; the
+ * report is the one of adding them in turn to a set: the earliest-added
+ * target whose key was added before, and the first target that added it.
  */
-static int check_conflicts(struct plan *p)
+static int check_conflicts(struct plan *p, const uint32_t *to)
 {
 	const struct view *v = p->v;
-	const struct view_target *x = NULL, *first = NULL;
+	const struct view_target *t = v->targets;
+	size_t x = 0, first = 0; /* positions in to[]; x 0: none */
 	char name[VIEW_SHOWN_MAX];
 
 	for (size_t i = 1; i < v->n_targets; i++) {
-		const struct view_target *a = &v->targets[i - 1], *b = &v->targets[i];
+		const struct view_target *a = &t[to[i - 1]], *b = &t[to[i]];
 
 		if (a->key_len != b->key_len || memcmp(a->key, b->key, a->key_len))
 			continue;
-		if (!first || first->key_len != a->key_len ||
-		    memcmp(first->key, a->key, a->key_len))
-			first = a; /* a group's first target precedes its second */
-		if (first == a && (!x || b->seq < x->seq))
-			x = b;
+		if (i == 1 || t[to[first]].key_len != a->key_len ||
+		    memcmp(t[to[first]].key, a->key, a->key_len))
+			first = i - 1; /* a group's first precedes its second */
+		if (first == i - 1 && (!x || to[i] < to[x]))
+			x = i;
 	}
 	if (!x)
 		return 0;
-	first = x - 1; /* the group's first: x is its second */
-	return diag(p, &v->m->maps[x->map].pos, -EEXIST,
+	/* to[x] is its group's second, to[x - 1] the first */
+	return diag(p, &v->m->maps[t[to[x]].map].pos, -EEXIST,
 		    "target '%s' is produced twice: by this line and by line %d",
-		    view_shown(name, x->key, x->key_len), v->m->maps[first->map].pos.line);
+		    view_shown(name, t[to[x]].key, t[to[x]].key_len),
+		    v->m->maps[t[to[x - 1]].map].pos.line);
 }
 
 /*
@@ -342,35 +342,37 @@ static int check_object_graph(struct plan *p)
 		return diag(p, &v->m->maps[t->map].to_pos, -EINVAL,
 			    "target '%s' must be TF2's object graph, a string scalar, but tensor '%s' of source '%s' is %s of rank %d (TensorFlow could not restore the merge)",
 			    object_graph, view_shown(name, t->src->key, t->src->key_len),
-			    v->m->sources[t->source].name, dt ? dt : "an unknown dtype",
+			    v->m->sources[view_target_source(v, t)].name, dt ? dt : "an unknown dtype",
 			    t->src->rank);
 	}
 	return 0;
 }
 
 /*
- * Key order, and for one key (a conflict) the order they were added in;
- * a and b are target numbers, which are still their seq.
+ * Of two target numbers (the order they were added in): key order, and
+ * for one key (a conflict) the order they were added in.
  */
 static int cmp_target(const void *a, const void *b, void *targets)
 {
-	const struct view_target *x = (const struct view_target *)targets + *(const uint32_t *)a;
-	const struct view_target *y = (const struct view_target *)targets + *(const uint32_t *)b;
+	const uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
+	const struct view_target *x = (const struct view_target *)targets + i;
+	const struct view_target *y = (const struct view_target *)targets + j;
 	int c = bundle_key_cmp(x->key, x->key_len, y->key, y->key_len);
 
-	return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
+	return c ? c : (i > j) - (i < j);
 }
 
 /*
  * Sort the targets by sorting their numbers and moving each target once
  * along the permutation's cycles: qsort of the targets themselves would
- * take a second array of them (glibc sorts by merging), 48 bytes per
+ * take a second array of them (glibc sorts by merging), 40 bytes per
  * tensor at the build's highest point; this takes 4.
  */
 static int sort_targets(struct plan *p)
 {
 	struct view *v = p->v;
 	uint32_t *to = malloc((v->n_targets + 1) * sizeof(*to));
+	int rc;
 
 	if (!to) {
 		struct mapping_pos none = { v->m->file, 0, 0 };
@@ -380,8 +382,9 @@ static int sort_targets(struct plan *p)
 	for (size_t i = 0; i < v->n_targets; i++)
 		to[i] = (uint32_t)i;
 	qsort_r(to, v->n_targets, sizeof(*to), cmp_target, v->targets);
+	rc = check_conflicts(p, to);
 	/* place i gets the target numbered to[i]; a placed one has to[j] == j */
-	for (size_t i = 0; i < v->n_targets; i++) {
+	for (size_t i = 0; rc == 0 && i < v->n_targets; i++) {
 		struct view_target tmp = v->targets[i];
 		size_t j = i;
 
@@ -396,7 +399,7 @@ static int sort_targets(struct plan *p)
 		to[j] = (uint32_t)j;
 	}
 	free(to);
-	return 0;
+	return rc;
 }
 
 static int resolve_maps(struct plan *p)
@@ -416,8 +419,6 @@ static int resolve_maps(struct plan *p)
 		return rc;
 	rc = sort_targets(p);
 	if (rc == 0)
-		rc = check_conflicts(p);
-	if (rc == 0)
 		rc = check_object_graph(p);
 	if (rc)
 		return rc;
@@ -425,7 +426,7 @@ static int resolve_maps(struct plan *p)
 		const struct view_target *t = &p->v->targets[i];
 
 		if (!(t->key_len && t->key[0] == '\0') && !t->synth) /* not a piece */
-			p->v->source_tensors[t->source]++;
+			p->v->source_tensors[view_target_source(p->v, t)]++;
 		if (!t->src->n_slices)
 			p->v->tensor_bytes += (uint64_t)t->src->size;
 	}

@@ -31,11 +31,12 @@ struct bundle_entry view_target_entry(const struct view_target *t)
 void view_tensor_at(const struct view *v, size_t i, struct view_tensor *out)
 {
 	const struct view_target *t = &v->targets[i];
+	const size_t source = view_target_source(v, t);
 
-	*out = (struct view_tensor){ t->key, t->key_len, view_target_entry(t), t->source,
+	*out = (struct view_tensor){ t->key, t->key_len, view_target_entry(t), source,
 				     t->src->key, t->src->key_len, t->src,
 				     t->synth ? v->graph_fd
-					      : bundle_shard_fd(v->readers[t->source],
+					      : bundle_shard_fd(v->readers[source],
 								t->src->shard_id) };
 }
 

@@ -15,18 +15,17 @@
 
 /*
  * One entry of the merged index: its source entry with a new key, shard
- * and offset (the rest, dtype to slices, is the source's). 48 bytes, not
+ * and offset (the rest, dtype to slices, is the source's). 40 bytes, not
  * a copy of the entry: a merge of a million tensors holds a million.
  */
 struct view_target {
-	char *key;                      /* in view.keys, NUL-terminated */
-	const struct bundle_entry *src; /* borrowed from readers[source] */
-	int64_t offset;                 /* in data file `shard` (the source's if sliced) */
+	char *key; /* in view.keys or a source's index, NUL-terminated */
+	/* borrowed from the reader of its map line's source (view_target_source) */
+	const struct bundle_entry *src;
+	int64_t offset; /* in data file `shard` (the source's if sliced) */
 	uint32_t key_len;
-	uint32_t source;
 	uint32_t map; /* the map line (index in m->maps) */
 	int32_t shard;
-	uint32_t seq;  /* the order plan.c added it in (conflict reports) */
 	uint8_t synth; /* the rewritten object graph: bytes in view.graph_fd */
 };
 
@@ -81,6 +80,13 @@ struct view {
 	struct bundle_entry graph_entry; /* its entry (offset 0 of graph_fd) */
 	uint8_t *st_header;              /* owned; PREFIX.safetensors's header, or NULL */
 };
+
+/* The source a target's bytes and entry come from: its map line's. */
+static inline size_t view_target_source(const struct view *v,
+					const struct view_target *t)
+{
+	return (size_t)v->m->maps[t->map].source;
+}
 
 /* view.c: the target called key (len bytes), or NULL; O(log n) while
  * v->targets is sorted (after plan_resolve, before view_compact). */
