@@ -417,6 +417,15 @@ static int resolve_maps(struct plan *p)
 		rc = objmerge_finish(p->v, p->err, p->errlen);
 	if (rc)
 		return rc;
+	if (p->v->n_targets && p->v->n_targets < p->v->cap_targets) {
+		/* the count is final: give back what doubling reserved */
+		struct view_target *t = realloc(p->v->targets, p->v->n_targets * sizeof(*t));
+
+		if (t) {
+			p->v->targets = t;
+			p->v->cap_targets = p->v->n_targets;
+		}
+	}
 	rc = sort_targets(p);
 	if (rc == 0)
 		rc = check_object_graph(p);
