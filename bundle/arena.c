@@ -14,7 +14,8 @@ struct arena_chunk {
 
 void *arena_alloc(struct arena *a, size_t n)
 {
-	const size_t align = alignof(max_align_t);
+	/* what an index holds: int64 dims and extents, pointers, chars */
+	const size_t align = alignof(union { int64_t i; void *p; });
 	size_t need = (n + align - 1) & ~(align - 1);
 	struct arena_chunk *c;
 	size_t cap;

@@ -18,7 +18,11 @@ struct arena {
 
 /* Zero-initialise ({0}) before use. */
 
-/* n bytes aligned for any scalar, or NULL on ENOMEM. Never freed alone. */
+/*
+ * n bytes aligned for int64_t and pointers (not for long double: 8 bytes,
+ * so a tensor's one dimension takes 8, not 16), or NULL on ENOMEM. Never
+ * freed alone.
+ */
 void *arena_alloc(struct arena *a, size_t n);
 /* Free every chunk; the arena is then empty and reusable. */
 void arena_release(struct arena *a);

@@ -82,19 +82,21 @@ struct bundle_slice {
 /*
  * One index entry (BundleEntryProto) in plain C. An entry returned by a
  * reader points into that reader's memory and is valid until bundle_close().
+ * The fields are ordered to leave no padding (72 bytes, not 80: an open
+ * index holds one per tensor); initialise them by name.
  */
 struct bundle_entry {
 	const char *key; /* NUL-terminated for printing; may contain NULs */
 	size_t key_len;
-	int dtype;
-	int rank;      /* number of dims; 0 for a scalar */
-	int64_t *dims; /* rank sizes, outermost first */
-	int32_t shard_id;
+	int64_t *dims;               /* rank sizes, outermost first */
 	int64_t offset;              /* within data shard shard_id */
 	int64_t size;                /* bytes of the tensor's encoding */
-	uint32_t crc32c;             /* masked CRC32C, exactly as stored */
 	size_t n_slices;             /* > 0: a partitioned full-tensor entry; the fields */
-	struct bundle_slice *slices; /* shard_id..crc32c are then unused */
+	struct bundle_slice *slices; /* shard_id, offset, size, crc32c are then unused */
+	int dtype;
+	int rank; /* number of dims; 0 for a scalar */
+	int32_t shard_id;
+	uint32_t crc32c; /* masked CRC32C, exactly as stored */
 };
 
 /* ---------------------------------------------------------------- reading */

@@ -71,7 +71,8 @@ static int decode_shape(const ShapeProto *s, struct arena *a,
 				   "invalid tensor shape (rank %zu > %d)",
 				   s->n_dim, BUNDLE_MAX_RANK);
 	e->rank = (int)s->n_dim;
-	e->dims = arena_alloc(a, s->n_dim * sizeof(int64_t) + 1);
+	/* a scalar's dims: 1 byte, so the pointer is not NULL */
+	e->dims = arena_alloc(a, s->n_dim ? s->n_dim * sizeof(int64_t) : 1);
 	if (!e->dims)
 		return -ENOMEM;
 	for (size_t i = 0; i < s->n_dim; i++)
@@ -106,7 +107,7 @@ static int decode_slices(const EntryProto *p, struct arena *a,
 					   "slice %zu has rank %zu, tensor has rank %d",
 					   i, sp->n_extent, e->rank);
 		s->rank = e->rank;
-		s->extents = arena_alloc(a, sp->n_extent * sizeof(*s->extents) + 1);
+		s->extents = arena_alloc(a, sp->n_extent ? sp->n_extent * sizeof(*s->extents) : 1);
 		if (!s->extents)
 			return -ENOMEM;
 		for (size_t d = 0; d < sp->n_extent; d++) {

@@ -18,7 +18,8 @@
 
 struct bundle_index {
 	char *name;                  /* owned; for messages */
-	struct table_contents table; /* owned; keys live in its arena */
+	struct table_contents table; /* owned while parsing; released after */
+	char *keys;                  /* owned: the entries' keys, NUL after each */
 	struct arena arena;          /* owned; dims and slices */
 	struct bundle_header header;
 	struct bundle_entry *entries; /* owned, n items, key order */
@@ -190,6 +191,33 @@ static int check_pieces(const struct bundle_index *idx, char *err,
 }
 
 /*
+ * Once every entry is decoded, the table's values and pair array are dead
+ * weight (as much again as the keys, for a typical index): keep the keys
+ * alone, packed, and let the table go.
+ */
+static int keep_keys(struct bundle_index *idx, char *err, size_t errlen)
+{
+	size_t total = 1;
+	char *w;
+
+	for (size_t i = 0; i < idx->n; i++)
+		total += idx->entries[i].key_len + 1;
+	idx->keys = w = malloc(total);
+	if (!w)
+		return bundle_errf(err, errlen, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < idx->n; i++) {
+		struct bundle_entry *e = &idx->entries[i];
+
+		memcpy(w, e->key, e->key_len);
+		w[e->key_len] = '\0';
+		e->key = w;
+		w += e->key_len + 1;
+	}
+	table_contents_release(&idx->table);
+	return 0;
+}
+
+/*
  * The checks above the table, on a new index named name whose table is
  * read by read(ctx, idx->table): both front doors below share them.
  */
@@ -214,6 +242,8 @@ static int parse_index(const char *name,
 		rc = decode_entries(idx, err, errlen);
 	if (rc == 0)
 		rc = check_pieces(idx, err, errlen);
+	if (rc == 0)
+		rc = keep_keys(idx, err, errlen);
 	if (rc) {
 		bundle_index_free(idx);
 		return rc;
@@ -270,6 +300,7 @@ void bundle_index_free(struct bundle_index *idx)
 		return;
 	table_contents_release(&idx->table);
 	arena_release(&idx->arena);
+	free(idx->keys);
 	free(idx->entries);
 	free(idx->name);
 	free(idx);

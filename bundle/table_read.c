@@ -401,27 +401,38 @@ out_blk:
 	return rc;
 }
 
-/* Turn arena offsets into pointers now that the arena stops moving. */
+/*
+ * Turn arena offsets into pointers now that the arena stops moving, in
+ * place (a kv_off and a table_kv are the same size), and give back what
+ * doubling left unused: a table's pairs are held once, at their size.
+ */
 static int finish_contents(struct table_reader *tr, struct table_contents *out)
 {
 	struct table_kv *kvs = NULL;
 	uint8_t *arena;
+	size_t len = tr->arena.len;
 
-	if (tr->n) {
-		kvs = malloc(tr->n * sizeof(*kvs));
-		if (!kvs)
-			return oom(tr);
-	}
+	_Static_assert(sizeof(struct kv_off) == sizeof(struct table_kv),
+		       "pairs are converted in place");
 	arena = bytebuf_detach(&tr->arena, NULL);
-	if (!arena) {
-		free(kvs);
+	if (!arena)
 		return oom(tr);
+	if (len) {
+		uint8_t *exact = realloc(arena, len);
+
+		arena = exact ? exact : arena;
+	}
+	if (tr->n) {
+		kvs = realloc(tr->offs, tr->n * sizeof(*kvs));
+		kvs = kvs ? kvs : (struct table_kv *)(void *)tr->offs;
+		tr->offs = NULL;
 	}
 	for (size_t i = 0; i < tr->n; i++) {
-		kvs[i].key = arena + tr->offs[i].key;
-		kvs[i].key_len = tr->offs[i].key_len;
-		kvs[i].val = arena + tr->offs[i].val;
-		kvs[i].val_len = tr->offs[i].val_len;
+		struct kv_off o;
+
+		memcpy(&o, &kvs[i], sizeof(o));
+		kvs[i] = (struct table_kv){ arena + o.key, o.key_len, arena + o.val,
+					    o.val_len };
 	}
 	out->kvs = kvs;
 	out->n = tr->n;

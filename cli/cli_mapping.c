@@ -85,9 +85,9 @@ int cli_ls_mapping(const char *path)
 		struct view_tensor t;
 
 		view_tensor_at(v, i, &t);
-		if (bundle_entry_is_piece(t.entry))
+		if (bundle_entry_is_piece(&t.entry))
 			continue;
-		cli_print_entry_tail(stdout, t.name, t.name_len, t.entry, "\t");
+		cli_print_entry_tail(stdout, t.name, t.name_len, &t.entry, "\t");
 		printf("%s\t", m->sources[t.source].name);
 		cli_put_name(stdout, t.source_key, t.source_key_len);
 		putchar('\n');

@@ -96,11 +96,11 @@ static int copy_tensors(const struct view *v, struct bundle_writer *w,
 		struct view_tensor t;
 
 		view_tensor_at(v, i, &t);
-		if (t.entry->n_slices)
-			rc = rc ? rc : bundle_writer_add(w, t.entry, NULL, 0);
+		if (t.entry.n_slices)
+			rc = rc ? rc : bundle_writer_add(w, &t.entry, NULL, 0);
 		else
 			loc[k++] = (struct located){ t.source_fd, t.source_entry->offset,
-						     t.entry->size, i };
+						     t.entry.size, i };
 	}
 	if (loc)
 		qsort(loc, k, sizeof(*loc), cmp_located);
@@ -109,12 +109,12 @@ static int copy_tensors(const struct view *v, struct bundle_writer *w,
 
 		view_tensor_at(v, loc[i].tensor, &t);
 		if (i && same_range(&loc[i - 1], &loc[i])) {
-			rc = bundle_writer_add_alias(w, t.entry, at);
+			rc = bundle_writer_add_alias(w, &t.entry, at);
 			continue;
 		}
 		at = bundle_writer_size(w);
-		rc = bundle_writer_add_from_fd(w, t.entry, t.source_fd, loc[i].off);
-		progress_step(p, (uint64_t)t.entry->size);
+		rc = bundle_writer_add_from_fd(w, &t.entry, t.source_fd, loc[i].off);
+		progress_step(p, (uint64_t)t.entry.size);
 	}
 	free(loc);
 	return rc;

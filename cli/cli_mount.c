@@ -68,7 +68,7 @@ static int build_view(const struct fs_mount_request *req, struct mapping **m,
 		return -1;
 	view_compact(*v);
 	/*
-	 * Building the plan peaks at a few hundred bytes per tensor; hand
+	 * Building the plan peaks at about 170 bytes per tensor; hand
 	 * the freed heap back so the daemon lives on the index and extents.
 	 */
 	malloc_trim(0);

@@ -225,7 +225,7 @@ static const struct bundle_entry *find_in_view(const void *ctx, const char *key)
 		view_tensor_at(v, mid, &t);
 		c = bundle_key_cmp(t.name, t.name_len, key, len);
 		if (c == 0)
-			return t.entry;
+			return t.source_entry; /* same dtype and shape, owned by v */
 		if (c < 0)
 			lo = mid + 1;
 		else

@@ -174,9 +174,8 @@ int view_build(const struct mapping *m, const struct view_options *opt,
 
 static void free_targets(struct view *v)
 {
-	for (size_t i = 0; i < v->n_targets; i++)
-		free(v->targets[i].key);
 	free(v->targets);
+	view_keys_release(&v->keys);
 	v->targets = NULL;
 	v->n_targets = v->cap_targets = 0;
 }

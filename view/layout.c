@@ -27,7 +27,11 @@
 
 #define LAYOUT_GAP_MAX (64 * 1024)
 
-/* One tensor's bytes in a source shard, and the target that wants them. */
+/*
+ * One tensor's bytes in a source shard, and the target that wants them:
+ * made from a target when needed (ref_at), so that the placing order is
+ * 4 bytes per tensor (a target number), not a copy of these fields.
+ */
 struct ref {
 	uint32_t rank; /* the source's place in name order: sort key */
 	uint32_t source;
@@ -37,17 +41,40 @@ struct ref {
 	size_t target;
 };
 
-static int cmp_ref(const void *a, const void *b)
-{
-	const struct ref *x = a, *y = b;
+/* What the sort and the placing need to turn a target number into a ref. */
+struct refs_ctx {
+	const struct view *v;
+	const uint32_t *rank; /* per source */
+};
 
-	if (x->rank != y->rank)
-		return x->rank < y->rank ? -1 : 1;
-	if (x->shard != y->shard)
-		return x->shard < y->shard ? -1 : 1;
-	if (x->off != y->off)
-		return x->off < y->off ? -1 : 1;
-	return (x->size > y->size) - (x->size < y->size);
+static struct ref ref_at(const struct refs_ctx *c, uint32_t i)
+{
+	const struct view_target *t = &c->v->targets[i];
+	const struct bundle_entry *e = t->src;
+
+	if (t->synth) /* after every source's bytes */
+		return (struct ref){ UINT32_MAX, LAYOUT_SYNTH, 0, 0, e->size, i };
+	uint32_t source = (uint32_t)view_target_source(c->v, t);
+
+	return (struct ref){ c->rank[source], source, e->shard_id, e->offset,
+			     e->size, i };
+}
+
+/* Source order; equal bytes under two names in target order. */
+static int cmp_ref(const void *a, const void *b, void *ctx)
+{
+	const struct ref x = ref_at(ctx, *(const uint32_t *)a);
+	const struct ref y = ref_at(ctx, *(const uint32_t *)b);
+
+	if (x.rank != y.rank)
+		return x.rank < y.rank ? -1 : 1;
+	if (x.shard != y.shard)
+		return x.shard < y.shard ? -1 : 1;
+	if (x.off != y.off)
+		return x.off < y.off ? -1 : 1;
+	if (x.size != y.size)
+		return x.size < y.size ? -1 : 1;
+	return (x.target > y.target) - (x.target < y.target);
 }
 
 /*
@@ -64,33 +91,27 @@ static uint32_t *source_ranks(const struct mapping *m)
 	return rank;
 }
 
-static struct ref *collect_refs(const struct view *v, size_t *n)
+/*
+ * The targets that have bytes (a partitioned full entry has none), by
+ * number, in the order their bytes are placed. NULL on ENOMEM.
+ */
+static uint32_t *collect_refs(const struct refs_ctx *c, size_t *n)
 {
-	struct ref *refs = malloc((v->n_targets + 1) * sizeof(*refs));
-	uint32_t *rank = source_ranks(v->m);
+	const struct view *v = c->v;
+	uint32_t *order;
 
 	*n = 0;
-	if (!refs || !rank) {
-		free(refs);
-		free(rank);
+	for (size_t i = 0; i < v->n_targets; i++)
+		*n += !v->targets[i].src->n_slices;
+	order = malloc((*n + 1) * sizeof(*order));
+	if (!order)
 		return NULL;
-	}
-	for (size_t i = 0; i < v->n_targets; i++) {
-		const struct bundle_entry *e = v->targets[i].src;
-
-		if (e->n_slices)
-			continue;        /* a partitioned full entry has no bytes */
-		if (v->targets[i].synth) /* after every source's bytes */
-			refs[(*n)++] = (struct ref){ UINT32_MAX, LAYOUT_SYNTH, 0, 0,
-						     e->size, i };
-		else
-			refs[(*n)++] = (struct ref){ rank[v->targets[i].source],
-						     v->targets[i].source, e->shard_id,
-						     e->offset, e->size, i };
-	}
-	free(rank);
-	qsort(refs, *n, sizeof(*refs), cmp_ref);
-	return refs;
+	*n = 0;
+	for (size_t i = 0; i < v->n_targets; i++)
+		if (!v->targets[i].src->n_slices)
+			order[(*n)++] = (uint32_t)i;
+	qsort_r(order, *n, sizeof(*order), cmp_ref, (void *)c);
+	return order;
 }
 
 /* dup the shard's fd: the view outlives the readers (view_compact). */
@@ -124,18 +145,19 @@ static int push_extent(struct view_data *d, size_t *cap,
 	return 0;
 }
 
-static int place_single(struct view *v, const struct ref *refs, size_t n,
-			struct view_data *d, uint64_t *size)
+static int place_single(struct view *v, const struct refs_ctx *c,
+			const uint32_t *order, size_t n, struct view_data *d,
+			uint64_t *size)
 {
 	struct view_extent *cur = NULL;
-	const struct ref *first = NULL; /* a ref of the first extent */
+	struct ref first = { 0 }, prev = { 0 }; /* a ref of the first extent */
 	size_t cap = 0;
 	int fd = -1;
 
 	for (size_t i = 0; i < n; i++) {
-		const struct ref *r = &refs[i];
-		struct bundle_entry *out = &v->targets[r->target].out;
-		int fresh = new_pair(r, i ? &refs[i - 1] : NULL);
+		const struct ref ref = ref_at(c, order[i]), *r = &ref;
+		struct view_target *out = &v->targets[r->target];
+		int fresh = new_pair(r, i ? &prev : NULL);
 
 		if (fresh && (fd = add_fd(v, r)) < 0)
 			return fd;
@@ -146,35 +168,38 @@ static int place_single(struct view *v, const struct ref *refs, size_t n,
 			if (push_extent(d, &cap, &x))
 				return -ENOMEM;
 			cur = &d->ext[d->n - 1];
-			if (!first)
-				first = r;
+			if (d->n == 1)
+				first = *r;
 		}
 		if (r->size && r->off + r->size > cur->soff + (int64_t)cur->len)
 			cur->len = (uint64_t)(r->off + r->size - cur->soff);
 		if (cur)
 			*size = cur->voff + cur->len;
-		out->shard_id = 0;
+		out->shard = 0;
 		out->offset = r->size ? (int64_t)cur->voff + (r->off - cur->soff)
 				      : (int64_t)*size;
+		prev = *r;
 	}
 	/* everything of one shard, gaps included: the file is that shard */
 	d->whole = d->n == 1 && d->ext[0].soff == 0 &&
-		   first->source != LAYOUT_SYNTH &&
-		   (int64_t)d->ext[0].len == bundle_shard_size(v->readers[first->source],
-							       first->shard);
+		   first.source != LAYOUT_SYNTH &&
+		   (int64_t)d->ext[0].len == bundle_shard_size(v->readers[first.source],
+							       first.shard);
 	return 0;
 }
 
-static int place_shards(struct view *v, const struct ref *refs, size_t n,
-			struct view_data *d, size_t *n_data)
+static int place_shards(struct view *v, const struct refs_ctx *c,
+			const uint32_t *order, size_t n, struct view_data *d,
+			size_t *n_data)
 {
+	struct ref prev = { 0 };
 	int32_t id = -1;
 
 	for (size_t i = 0; i < n; i++) {
-		const struct ref *r = &refs[i];
-		struct bundle_entry *out = &v->targets[r->target].out;
+		const struct ref ref = ref_at(c, order[i]), *r = &ref;
+		struct view_target *out = &v->targets[r->target];
 
-		if (new_pair(r, i ? &refs[i - 1] : NULL)) {
+		if (new_pair(r, i ? &prev : NULL)) {
 			int fd = add_fd(v, r);
 
 			if (fd < 0)
@@ -196,7 +221,8 @@ static int place_shards(struct view *v, const struct ref *refs, size_t n,
 			d[id].source = r->source;
 			d[id].shard = r->shard;
 		}
-		out->shard_id = id;
+		out->shard = id;
+		prev = *r;
 	}
 	*n_data = (size_t)(id + 1);
 	return 0;
@@ -217,10 +243,11 @@ static int build_index(struct view *v, int num_shards, char *err, size_t errlen)
 	struct bundle_index_builder *b;
 	int rc = bundle_index_builder_new(num_shards, &b);
 
-	for (size_t i = 0; rc == 0 && i < v->n_targets; i++)
-		rc = bundle_index_builder_add(b, v->targets[i].key,
-					      v->targets[i].key_len,
-					      &v->targets[i].out);
+	for (size_t i = 0; rc == 0 && i < v->n_targets; i++) {
+		const struct bundle_entry e = view_target_entry(&v->targets[i]);
+
+		rc = bundle_index_builder_add(b, e.key, e.key_len, &e);
+	}
 	if (rc == 0 || rc == -EINVAL)
 		rc = bundle_index_builder_finish(b, &v->index, &v->index_len, err,
 						 errlen);
@@ -285,22 +312,40 @@ static int make_files(struct view *v, struct view_data *data, size_t n_data)
 	return 0;
 }
 
+/*
+ * How many data files the layout can make at most, and fds it dups: one
+ * per source shard, and the rewritten object graph's. Sized by files,
+ * not by tensors.
+ */
+static size_t max_files(const struct view *v)
+{
+	size_t n = 1;
+
+	for (size_t i = 0; i < v->m->n_sources; i++)
+		n += (size_t)bundle_num_shards(v->readers[i]);
+	return n;
+}
+
 int layout_build(struct view *v, char *err, size_t errlen)
 {
-	size_t n_refs, n_data = 1;
-	struct ref *refs = collect_refs(v, &n_refs);
-	struct view_data *data = calloc(n_refs + 1, sizeof(*data));
+	uint32_t *rank = source_ranks(v->m);
+	const struct refs_ctx c = { v, rank };
+	size_t n_refs, n_data = 1, max = max_files(v);
+	uint32_t *order = rank ? collect_refs(&c, &n_refs) : NULL;
+	struct view_data *data = calloc(max, sizeof(*data));
 	uint64_t size = 0;
-	int rc = refs && data ? 0 : -ENOMEM;
+	int rc = order && data ? 0 : -ENOMEM;
 
 	if (rc == 0)
-		v->fds = malloc((n_refs + 1) * sizeof(int));
+		v->fds = malloc(max * sizeof(int));
 	if (rc == 0 && !v->fds)
 		rc = -ENOMEM;
 	if (rc == 0 && v->layout == MAPPING_LAYOUT_SINGLE)
-		rc = place_single(v, refs, n_refs, &data[0], &size);
+		rc = place_single(v, &c, order, n_refs, &data[0], &size);
 	else if (rc == 0)
-		rc = place_shards(v, refs, n_refs, data, &n_data);
+		rc = place_shards(v, &c, order, n_refs, data, &n_data);
+	free(order);
+	free(rank);
 	if (rc == 0 && n_data == 0)
 		n_data = 1; /* nothing with bytes: one empty data file */
 	if (rc == 0)
@@ -308,10 +353,9 @@ int layout_build(struct view *v, char *err, size_t errlen)
 	if (rc == 0)
 		rc = make_files(v, data, n_data);
 	/* extents moved into v->data are the view's; the rest are ours */
-	for (size_t i = 0; rc && !v->data && data && i <= n_refs; i++)
+	for (size_t i = 0; rc && !v->data && data && i < max; i++)
 		free(data[i].ext);
 	free(data);
-	free(refs);
 	if (rc == -ENOMEM || (rc < 0 && rc != -EINVAL))
 		snprintf(err, errlen, "%s: error: cannot lay out the merged checkpoint: %s",
 			 v->m->file, strerror(-rc));

@@ -1,8 +1,9 @@
 /*
  * nametable.h - a hash set of byte-string names (XXH3) mapping each to a
- * caller's number: how the plan finds target-name conflicts, and an
- * object merge a node's child, in O(1) per tensor, for merges of millions
- * of tensors. A zeroed struct is an empty table that grows on insert.
+ * caller's number: how an object merge (objmerge.c) finds a merged node's
+ * child by (parent, name) in O(1), so that `checkpoint = object-based`
+ * over a flat scope of a million names stays linear. A zeroed struct is an
+ * empty table that grows on insert.
  */
 #ifndef CKPTFS_VIEW_NAMETABLE_H
 #define CKPTFS_VIEW_NAMETABLE_H

@@ -1012,19 +1012,17 @@ static int rename_target(struct view *v, size_t t, const char *key, char *err, s
 
 	for (size_t i = 0; i <= e->n_slices; i++) {
 		struct view_target *x = &v->targets[t + i];
-		char *nk;
+		char *piece = NULL, *nk;
 		size_t nl = strlen(key);
 
-		nk = i ? NULL : strdup(key);
-		if (i && bundle_slice_key_encode(key, nl, &e->slices[i - 1], &nk, &nl))
-			nk = NULL;
+		if (i && bundle_slice_key_encode(key, nl, &e->slices[i - 1], &piece, &nl))
+			return oom(v, err, errlen);
+		nk = view_keys_add(&v->keys, i ? piece : key, nl, "", 0);
+		free(piece);
 		if (!nk)
 			return oom(v, err, errlen);
-		free(x->key);
 		x->key = nk;
-		x->key_len = nl;
-		x->out.key = nk;
-		x->out.key_len = nl;
+		x->key_len = (uint32_t)nl;
 	}
 	return 0;
 }
@@ -1128,7 +1126,7 @@ static int adopt_named(struct view *v, char *err, size_t errlen)
 		int32_t node;
 		int rc;
 
-		if (bundle_entry_is_piece(&x->out))
+		if (bundle_entry_is_piece(x->src))
 			continue;
 		if (!om->n_nodes && new_node(om, -1, 0, x->map) < 0)
 			return oom(v, err, errlen);

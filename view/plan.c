@@ -6,6 +6,7 @@
  * root rule takes everything, a tensor rule takes one name; excludes hide
  * tensors from every map line of their source.
  */
+#define _GNU_SOURCE /* qsort_r */
 #include "view/view_impl.h"
 
 #include <errno.h>
@@ -13,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "view/nametable.h"
 #include "view/suggest.h"
 #include "util/util.h"
 
@@ -106,8 +106,10 @@ static void apply_excludes(struct plan *p)
 
 static struct view_target *push_target(struct view *v)
 {
-	void *t = util_grow(v->targets, &v->cap_targets, v->n_targets + 1,
-			    sizeof(*v->targets));
+	void *t = v->n_targets < UINT32_MAX
+			  ? util_grow(v->targets, &v->cap_targets, v->n_targets + 1,
+				      sizeof(*v->targets))
+			  : NULL;
 
 	if (!t)
 		return NULL;
@@ -115,50 +117,45 @@ static struct view_target *push_target(struct view *v)
 	return &v->targets[v->n_targets++];
 }
 
-/* Add one target; takes ownership of key (freed here on failure). */
+/*
+ * Add one target, keyed by the la bytes of a then the lb bytes of b
+ * (copied into v->keys); or, if borrow, b alone: the tail of a source
+ * key, NUL-terminated and held by its reader as long as the target (a
+ * scope rule to the root keeps the names as they are: no copy).
+ */
 static int add_target(struct plan *p, size_t map, const struct bundle_entry *e,
-		      char *key, size_t key_len)
+		      const char *a, size_t la, const char *b, size_t lb, int borrow)
 {
+	/* never written through: view_target.key is not const for view_st_tensor */
+	char *key = borrow ? (char *)b : view_keys_add(&p->v->keys, a, la, b, lb);
 	struct view_target *t = key ? push_target(p->v) : NULL;
 
-	if (!t) {
-		free(key);
+	if (!t)
 		return diag(p, &p->v->m->maps[map].pos, -ENOMEM, "out of memory");
-	}
 	*t = (struct view_target){
 		.key = key,
-		.key_len = key_len,
+		.key_len = (uint32_t)(la + lb),
 		.src = e,
-		.source = (uint32_t)p->v->m->maps[map].source,
+		.offset = e->offset,
 		.map = (uint32_t)map,
-		.out = *e,
+		.shard = e->shard_id,
 	};
-	t->out.key = key;
-	t->out.key_len = key_len;
 	return 0;
-}
-
-static char *concat(const char *a, size_t la, const char *b, size_t lb)
-{
-	char *s = malloc(la + lb + 1);
-
-	if (s) {
-		memcpy(s, a, la);
-		memcpy(s + la, b, lb);
-		s[la + lb] = '\0';
-	}
-	return s;
 }
 
 /* A tensor moves with its pieces, re-keyed under the new name (§5.2). */
 static int add_with_pieces(struct plan *p, size_t map,
-			   const struct bundle_entry *e, char *key, size_t len)
+			   const struct bundle_entry *e, const char *a,
+			   size_t la, const char *b, size_t lb, int borrow)
 {
 	const struct bundle_reader *r = p->v->readers[p->v->m->maps[map].source];
-	int rc = add_target(p, map, e, key, len);
+	int rc = add_target(p, map, e, a, la, b, lb, borrow);
+	const struct view_target *t = rc == 0 ? &p->v->targets[p->v->n_targets - 1] : NULL;
+	const char *key = t ? t->key : NULL; /* in the arena: never moves */
+	size_t len = la + lb;
 
 	for (size_t i = 0; rc == 0 && i < e->n_slices; i++) {
-		char *old, *nk;
+		char *old, *nk = NULL;
 		size_t ol, nl;
 
 		if (bundle_slice_key_encode(e->key, e->key_len, &e->slices[i],
@@ -167,8 +164,11 @@ static int add_with_pieces(struct plan *p, size_t map,
 		rc = bundle_slice_key_encode(key, len, &e->slices[i], &nk, &nl);
 		/* the reader checked at open that every piece exists */
 		if (rc == 0)
-			rc = add_target(p, map, bundle_find(r, old, ol), nk, nl);
+			rc = add_target(p, map, bundle_find(r, old, ol), nk, nl, "", 0, 0);
+		else
+			rc = diag(p, &p->v->m->maps[map].pos, -ENOMEM, "out of memory");
 		free(old);
+		free(nk);
 	}
 	return rc;
 }
@@ -177,8 +177,11 @@ int plan_add(struct view *v, size_t map, const struct bundle_entry *e,
 	     char *key, size_t len, char *err, size_t errlen)
 {
 	struct plan p = { v, NULL, err, errlen };
+	int rc = key ? add_with_pieces(&p, map, e, key, len, "", 0, 0)
+		     : diag(&p, &v->m->maps[map].pos, -ENOMEM, "out of memory");
 
-	return add_with_pieces(&p, map, e, key, len);
+	free(key);
+	return rc;
 }
 
 static int not_found(struct plan *p, const struct mapping_map *mp,
@@ -214,8 +217,7 @@ static int map_tensor(struct plan *p, size_t map)
 			    view_shown(from, mp->from, mp->from_len),
 			    p->v->m->sources[mp->source].name,
 			    p->v->m->excludes[hid - 1].pos.line);
-	return add_with_pieces(p, map, e, concat(mp->to, mp->to_len, "", 0),
-			       mp->to_len);
+	return add_with_pieces(p, map, e, mp->to, mp->to_len, "", 0, 0);
 }
 
 /* First entry whose key is >= prefix (keys are sorted bytewise). */
@@ -263,10 +265,8 @@ static int map_scope(struct plan *p, size_t map)
 				    "tensor '%s' of source '%s' would get an empty name",
 				    view_shown(name, e->key, e->key_len),
 				    p->v->m->sources[mp->source].name);
-		rc = add_with_pieces(p, map, e,
-				     concat(mp->to, mp->to_len, e->key + flen,
-					    e->key_len - flen),
-				     mp->to_len + e->key_len - flen);
+		rc = add_with_pieces(p, map, e, mp->to, mp->to_len, e->key + flen,
+				     e->key_len - flen, mp->to_len == 0);
 		if (rc)
 			return rc;
 		hits++;
@@ -284,36 +284,38 @@ static int map_scope(struct plan *p, size_t map)
 	return not_found(p, mp, "scope");
 }
 
-/* Two map lines naming the same target: report both lines. */
-static int check_conflicts(struct plan *p)
+/*
+ * Two map lines naming the same target: report both lines. to[] holds
+ * the target numbers (the order they were added in) sorted by (key,
+ * number), so equal keys are neighbours in the order they were added; the
+ * report is the one of adding them in turn to a set: the earliest-added
+ * target whose key was added before, and the first target that added it.
+ */
+static int check_conflicts(struct plan *p, const uint32_t *to)
 {
-	struct view *v = p->v;
-	struct nametable t;
-	int rc = nametable_init(&t, v->n_targets);
+	const struct view *v = p->v;
+	const struct view_target *t = v->targets;
+	size_t x = 0, first = 0; /* positions in to[]; x 0: none */
+	char name[VIEW_SHOWN_MAX];
 
-	for (size_t i = 0; rc == 0 && i < v->n_targets; i++) {
-		const struct view_target *x = &v->targets[i];
-		char name[VIEW_SHOWN_MAX];
-		uint32_t old;
+	for (size_t i = 1; i < v->n_targets; i++) {
+		const struct view_target *a = &t[to[i - 1]], *b = &t[to[i]];
 
-		rc = nametable_insert(&t, x->key, x->key_len, (uint32_t)i, &old);
-		if (rc == 0) {
-			const struct mapping_map *a = &v->m->maps[v->targets[old].map];
-
-			rc = diag(p, &v->m->maps[x->map].pos, -EEXIST,
-				  "target '%s' is produced twice: by this line and by line %d",
-				  view_shown(name, x->key, x->key_len), a->pos.line);
-		} else if (rc == 1) {
-			rc = 0;
-		}
+		if (a->key_len != b->key_len || memcmp(a->key, b->key, a->key_len))
+			continue;
+		if (i == 1 || t[to[first]].key_len != a->key_len ||
+		    memcmp(t[to[first]].key, a->key, a->key_len))
+			first = i - 1; /* a group's first precedes its second */
+		if (first == i - 1 && (!x || to[i] < to[x]))
+			x = i;
 	}
-	nametable_release(&t);
-	if (rc == -ENOMEM) {
-		struct mapping_pos none = { v->m->file, 0, 0 };
-
-		return diag(p, &none, rc, "out of memory");
-	}
-	return rc;
+	if (!x)
+		return 0;
+	/* to[x] is its group's second, to[x - 1] the first */
+	return diag(p, &v->m->maps[t[to[x]].map].pos, -EEXIST,
+		    "target '%s' is produced twice: by this line and by line %d",
+		    view_shown(name, t[to[x]].key, t[to[x]].key_len),
+		    v->m->maps[t[to[x - 1]].map].pos.line);
 }
 
 /*
@@ -328,29 +330,76 @@ static int check_object_graph(struct plan *p)
 
 	for (size_t i = 0; i < v->n_targets; i++) {
 		const struct view_target *t = &v->targets[i];
-		const char *dt = bundle_dtype_name(t->out.dtype);
+		const char *dt = bundle_dtype_name(t->src->dtype);
 		char name[VIEW_SHOWN_MAX];
 
 		if (t->key_len != sizeof(object_graph) - 1 ||
 		    memcmp(t->key, object_graph, t->key_len))
 			continue;
-		if (t->out.dtype == BUNDLE_DT_STRING && t->out.rank == 0 &&
-		    !t->out.n_slices)
+		if (t->src->dtype == BUNDLE_DT_STRING && t->src->rank == 0 &&
+		    !t->src->n_slices)
 			continue;
 		return diag(p, &v->m->maps[t->map].to_pos, -EINVAL,
 			    "target '%s' must be TF2's object graph, a string scalar, but tensor '%s' of source '%s' is %s of rank %d (TensorFlow could not restore the merge)",
 			    object_graph, view_shown(name, t->src->key, t->src->key_len),
-			    v->m->sources[t->source].name, dt ? dt : "an unknown dtype",
-			    t->out.rank);
+			    v->m->sources[view_target_source(v, t)].name, dt ? dt : "an unknown dtype",
+			    t->src->rank);
 	}
 	return 0;
 }
 
-static int cmp_target(const void *a, const void *b)
+/*
+ * Of two target numbers (the order they were added in): key order, and
+ * for one key (a conflict) the order they were added in.
+ */
+static int cmp_target(const void *a, const void *b, void *targets)
 {
-	const struct view_target *x = a, *y = b;
+	const uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
+	const struct view_target *x = (const struct view_target *)targets + i;
+	const struct view_target *y = (const struct view_target *)targets + j;
+	int c = bundle_key_cmp(x->key, x->key_len, y->key, y->key_len);
 
-	return bundle_key_cmp(x->key, x->key_len, y->key, y->key_len);
+	return c ? c : (i > j) - (i < j);
+}
+
+/*
+ * Sort the targets by sorting their numbers and moving each target once
+ * along the permutation's cycles: qsort of the targets themselves would
+ * take a second array of them (glibc sorts by merging), 40 bytes per
+ * tensor at the build's highest point; this takes 4.
+ */
+static int sort_targets(struct plan *p)
+{
+	struct view *v = p->v;
+	uint32_t *to = malloc((v->n_targets + 1) * sizeof(*to));
+	int rc;
+
+	if (!to) {
+		struct mapping_pos none = { v->m->file, 0, 0 };
+
+		return diag(p, &none, -ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < v->n_targets; i++)
+		to[i] = (uint32_t)i;
+	qsort_r(to, v->n_targets, sizeof(*to), cmp_target, v->targets);
+	rc = check_conflicts(p, to);
+	/* place i gets the target numbered to[i]; a placed one has to[j] == j */
+	for (size_t i = 0; rc == 0 && i < v->n_targets; i++) {
+		struct view_target tmp = v->targets[i];
+		size_t j = i;
+
+		while (to[j] != i) {
+			size_t k = to[j];
+
+			v->targets[j] = v->targets[k];
+			to[j] = (uint32_t)j;
+			j = k;
+		}
+		v->targets[j] = tmp;
+		to[j] = (uint32_t)j;
+	}
+	free(to);
+	return rc;
 }
 
 static int resolve_maps(struct plan *p)
@@ -366,20 +415,29 @@ static int resolve_maps(struct plan *p)
 								   : map_scope(p, i);
 	if (rc == 0 && p->v->om)
 		rc = objmerge_finish(p->v, p->err, p->errlen);
-	if (rc == 0)
-		rc = check_conflicts(p);
+	if (rc)
+		return rc;
+	if (p->v->n_targets && p->v->n_targets < p->v->cap_targets) {
+		/* the count is final: give back what doubling reserved */
+		struct view_target *t = realloc(p->v->targets, p->v->n_targets * sizeof(*t));
+
+		if (t) {
+			p->v->targets = t;
+			p->v->cap_targets = p->v->n_targets;
+		}
+	}
+	rc = sort_targets(p);
 	if (rc == 0)
 		rc = check_object_graph(p);
 	if (rc)
 		return rc;
-	qsort(p->v->targets, p->v->n_targets, sizeof(*p->v->targets), cmp_target);
 	for (size_t i = 0; i < p->v->n_targets; i++) {
 		const struct view_target *t = &p->v->targets[i];
 
-		if (!bundle_entry_is_piece(&t->out) && !t->synth)
-			p->v->source_tensors[t->source]++;
-		if (!t->out.n_slices)
-			p->v->tensor_bytes += (uint64_t)t->out.size;
+		if (!(t->key_len && t->key[0] == '\0') && !t->synth) /* not a piece */
+			p->v->source_tensors[view_target_source(p->v, t)]++;
+		if (!t->src->n_slices)
+			p->v->tensor_bytes += (uint64_t)t->src->size;
 	}
 	return 0;
 }

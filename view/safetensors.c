@@ -241,7 +241,7 @@ static int extents(struct st *s, const uint8_t *hdr, size_t hdr_len,
 			const struct st_run *run = &s->runs.run[k];
 			const struct bundle_entry *e = run->t->src;
 
-			fd = shard_fd(s, run->t->source, e->shard_id);
+			fd = shard_fd(s, view_target_source(s->v, run->t), e->shard_id);
 			rc = fd < 0 ? fd : push_extent(d, &cap, *size, e->offset + (int64_t)run->off, run->len, fd);
 			*size += run->len;
 		}

@@ -17,14 +17,26 @@ const char *view_prefix(const struct view *v) { return v->prefix; }
 enum mapping_layout view_layout(const struct view *v) { return v->layout; }
 size_t view_num_files(const struct view *v) { return v->n_files; }
 
+struct bundle_entry view_target_entry(const struct view_target *t)
+{
+	struct bundle_entry e = *t->src;
+
+	e.key = t->key;
+	e.key_len = t->key_len;
+	e.shard_id = t->shard;
+	e.offset = t->offset;
+	return e;
+}
+
 void view_tensor_at(const struct view *v, size_t i, struct view_tensor *out)
 {
 	const struct view_target *t = &v->targets[i];
+	const size_t source = view_target_source(v, t);
 
-	*out = (struct view_tensor){ t->key, t->key_len, &t->out, t->source,
+	*out = (struct view_tensor){ t->key, t->key_len, view_target_entry(t), source,
 				     t->src->key, t->src->key_len, t->src,
 				     t->synth ? v->graph_fd
-					      : bundle_shard_fd(v->readers[t->source],
+					      : bundle_shard_fd(v->readers[source],
 								t->src->shard_id) };
 }
 

@@ -64,9 +64,10 @@ const char *view_warning(const struct view *v, size_t i);
 struct view_tensor {
 	const char *name; /* target key; NUL-terminated, may hold NULs */
 	size_t name_len;
-	const struct bundle_entry *entry; /* as in the merged .index */
-	size_t source;                    /* index into the mapping's sources */
-	const char *source_key;           /* the tensor's key in that source */
+	/* as in the merged .index; its pointers are owned by v */
+	struct bundle_entry entry;
+	size_t source;          /* index into the mapping's sources */
+	const char *source_key; /* the tensor's key in that source */
 	size_t source_key_len;
 	const struct bundle_entry *source_entry; /* as in the source's index */
 	int source_fd;                           /* its data shard, O_RDONLY, owned by v */

@@ -10,18 +10,27 @@
 #include <stdarg.h>
 
 #include "bundle/objgraph.h"
+#include "view/keys.h"
 #include "view/view.h"
 
-/* One entry of the merged index. */
+/*
+ * One entry of the merged index: its source entry with a new key, shard
+ * and offset (the rest, dtype to slices, is the source's). 40 bytes, not
+ * a copy of the entry: a merge of a million tensors holds a million.
+ */
 struct view_target {
-	char *key; /* owned */
-	size_t key_len;
-	const struct bundle_entry *src; /* borrowed from readers[source] */
-	uint32_t source;
-	uint32_t map;            /* the map line (index in m->maps) */
-	struct bundle_entry out; /* src with key, shard, offset rewritten */
-	int synth;               /* the rewritten object graph: bytes in view.graph_fd */
+	char *key; /* in view.keys or a source's index, NUL-terminated */
+	/* borrowed from the reader of its map line's source (view_target_source) */
+	const struct bundle_entry *src;
+	int64_t offset; /* in data file `shard` (the source's if sliced) */
+	uint32_t key_len;
+	uint32_t map; /* the map line (index in m->maps) */
+	int32_t shard;
+	uint8_t synth; /* the rewritten object graph: bytes in view.graph_fd */
 };
+
+/* The target's entry as the merged .index holds it. */
+struct bundle_entry view_target_entry(const struct view_target *t);
 
 /* [voff, voff+len) of a data file is [soff, soff+len) of fd. */
 struct view_extent {
@@ -54,6 +63,7 @@ struct view {
 	size_t n_warnings, cap_warnings;
 	struct view_target *targets; /* owned, sorted by key */
 	size_t n_targets, cap_targets;
+	struct view_keys keys; /* owned: the targets' keys */
 	uint64_t tensor_bytes;
 	int *fds; /* owned: dups of used shard fds */
 	size_t n_fds;
@@ -71,6 +81,13 @@ struct view {
 	uint8_t *st_header;              /* owned; PREFIX.safetensors's header, or NULL */
 };
 
+/* The source a target's bytes and entry come from: its map line's. */
+static inline size_t view_target_source(const struct view *v,
+					const struct view_target *t)
+{
+	return (size_t)v->m->maps[t->map].source;
+}
+
 /* view.c: the target called key (len bytes), or NULL; O(log n) while
  * v->targets is sorted (after plan_resolve, before view_compact). */
 const struct view_target *view_find_target(const struct view *v,
@@ -80,8 +97,9 @@ const struct view_target *view_find_target(const struct view *v,
 int plan_resolve(struct view *v, char *err, size_t errlen);
 
 /*
- * plan.c: add the target key (len bytes; ownership taken, freed on
- * failure) for entry e of map line `map`'s source, with its pieces.
+ * plan.c: add the target key (len bytes, malloc'd; copied, and freed
+ * here also on failure) for entry e of map line `map`'s source, with its
+ * pieces.
  */
 int plan_add(struct view *v, size_t map, const struct bundle_entry *e,
 	     char *key, size_t len, char *err, size_t errlen);

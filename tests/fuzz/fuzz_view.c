@@ -703,7 +703,7 @@ static int pread_all(int fd, void *buf, size_t len, int64_t off)
 static uint8_t *check_window(const struct view *v, const struct view_tensor *t,
 			     int64_t off, int64_t len)
 {
-	const struct bundle_entry *e = t->entry;
+	const struct bundle_entry *e = &t->entry;
 	uint8_t *got, *want;
 
 	if (len > e->size - off)
@@ -754,7 +754,7 @@ static void check_tensors(const struct view *v, const struct mapping *m,
 		uint32_t crc;
 
 		view_tensor_at(v, i, &t);
-		e = t.entry;
+		e = &t.entry;
 		CHECK(t.name_len == x->name_len && !memcmp(t.name, x->name, t.name_len),
 		      "tensor %zu: name '%s', expected '%s'", i, t.name, x->name);
 		CHECK(e->key_len == t.name_len && !memcmp(e->key, t.name, t.name_len),
@@ -837,10 +837,10 @@ static void check_index(const struct view *v)
 		view_tensor_at(v, i, &t);
 		CHECK(a->key_len == t.name_len && !memcmp(a->key, t.name, a->key_len),
 		      "index key %zu differs", i);
-		same_shape(a, t.entry, t.name);
+		same_shape(a, &t.entry, t.name);
 		if (!a->n_slices)
-			CHECK(a->shard_id == t.entry->shard_id &&
-				      a->offset == t.entry->offset,
+			CHECK(a->shard_id == t.entry.shard_id &&
+				      a->offset == t.entry.offset,
 			      "index location of '%s' differs", t.name);
 	}
 	bundle_index_free(idx);

@@ -372,17 +372,17 @@ static void expect_bytes_match_sources(const struct view *v,
 		tensor_at(v, i, &t);
 		src = bundle_find(r[t.source], t.source_key, t.source_key_len);
 		assert_non_null(src);
-		assert_int_equal(t.entry->dtype, src->dtype);
-		assert_int_equal(t.entry->rank, src->rank);
+		assert_int_equal(t.entry.dtype, src->dtype);
+		assert_int_equal(t.entry.rank, src->rank);
 		for (int d = 0; d < src->rank; d++)
-			assert_int_equal(t.entry->dims[d], src->dims[d]);
-		assert_int_equal(t.entry->n_slices, src->n_slices);
+			assert_int_equal(t.entry.dims[d], src->dims[d]);
+		assert_int_equal(t.entry.n_slices, src->n_slices);
 		assert_int_equal(t.source_entry->offset, src->offset);
 		assert_int_equal(t.source_entry->shard_id, src->shard_id);
 		if (src->n_slices)
 			continue;
-		assert_int_equal(t.entry->size, src->size);
-		assert_int_equal(t.entry->crc32c, src->crc32c);
+		assert_int_equal(t.entry.size, src->size);
+		assert_int_equal(t.entry.crc32c, src->crc32c);
 		want = malloc((size_t)src->size + 1);
 		got = malloc((size_t)src->size + 1);
 		assert_non_null(want);
@@ -390,8 +390,8 @@ static void expect_bytes_match_sources(const struct view *v,
 		assert_int_equal(bundle_read_tensor(r[t.source], src, want, err,
 						    sizeof(err)),
 				 0);
-		assert_int_equal(view_read(v, data_file_for(v, t.entry),
-					   (uint64_t)t.entry->offset,
+		assert_int_equal(view_read(v, data_file_for(v, &t.entry),
+					   (uint64_t)t.entry.offset,
 					   (size_t)src->size, got),
 				 src->size);
 		assert_memory_equal(got, want, (size_t)src->size);
@@ -424,13 +424,13 @@ static void test_plan_tensor_rule_renames(void **state)
 	expect_names(f.v, names, N(names));
 	expect_origin(f.v, "model/kernel", 0, "enc/w");
 	tensor_at(f.v, 0, &t);
-	assert_int_equal(t.entry->dtype, BUNDLE_DT_UINT8);
-	assert_int_equal(t.entry->rank, 1);
-	assert_int_equal(t.entry->dims[0], 16);
-	assert_int_equal(t.entry->size, 16);
-	assert_int_equal(t.entry->crc32c, t.source_entry->crc32c);
-	assert_int_equal(t.entry->key_len, 12);
-	assert_memory_equal(t.entry->key, "model/kernel", 12);
+	assert_int_equal(t.entry.dtype, BUNDLE_DT_UINT8);
+	assert_int_equal(t.entry.rank, 1);
+	assert_int_equal(t.entry.dims[0], 16);
+	assert_int_equal(t.entry.size, 16);
+	assert_int_equal(t.entry.crc32c, t.source_entry->crc32c);
+	assert_int_equal(t.entry.key_len, 12);
+	assert_memory_equal(t.entry.key, "model/kernel", 12);
 	assert_int_equal(view_source_tensors(f.v, 0), 1);
 	assert_int_equal(view_tensor_bytes(f.v), 16);
 	snprintf(want, sizeof(want), "%s/a", dir);
@@ -585,10 +585,10 @@ static void test_plan_one_tensor_two_names_share_bytes(void **state)
 	tensor_at(f.v, find_tensor(f.v, "enc/w"), &x);
 	tensor_at(f.v, find_tensor(f.v, "head/kernel"), &y);
 	assert_ptr_equal(x.source_entry, y.source_entry);
-	assert_int_equal(x.entry->shard_id, y.entry->shard_id);
-	assert_int_equal(x.entry->offset, y.entry->offset);
-	assert_int_equal(x.entry->size, y.entry->size);
-	assert_int_equal(x.entry->crc32c, y.entry->crc32c);
+	assert_int_equal(x.entry.shard_id, y.entry.shard_id);
+	assert_int_equal(x.entry.offset, y.entry.offset);
+	assert_int_equal(x.entry.size, y.entry.size);
+	assert_int_equal(x.entry.crc32c, y.entry.crc32c);
 	/* shared, not copied: the data file holds the source's 44 bytes once */
 	assert_int_equal(file_of_kind(f.v, VIEW_FILE_DATA)->size, 44);
 	assert_int_equal(view_tensor_bytes(f.v), 60);
@@ -732,13 +732,13 @@ static void test_plan_object_graph_carried_by_exact_rule(void **state)
 		     "map a:" OBJECT_GRAPH " -> " OBJECT_GRAPH "\n");
 	expect_names(f.v, names, N(names));
 	tensor_at(f.v, 0, &t);
-	assert_int_equal(t.entry->dtype, BUNDLE_DT_STRING);
-	assert_int_equal(t.entry->rank, 0);
+	assert_int_equal(t.entry.dtype, BUNDLE_DT_STRING);
+	assert_int_equal(t.entry.rank, 0);
 	assert_int_equal(bundle_string_encode(strs, lens, 1, &enc, &enc_len), 0);
-	assert_int_equal(t.entry->size, enc_len);
+	assert_int_equal(t.entry.size, enc_len);
 	assert_true(enc_len <= sizeof(buf));
-	assert_int_equal(view_read(f.v, data_file_for(f.v, t.entry),
-				   (uint64_t)t.entry->offset, enc_len, buf),
+	assert_int_equal(view_read(f.v, data_file_for(f.v, &t.entry),
+				   (uint64_t)t.entry.offset, enc_len, buf),
 			 enc_len);
 	assert_memory_equal(buf, enc, enc_len);
 	free(enc);
@@ -787,13 +787,13 @@ static void expect_partitioned(const struct view *v, size_t first,
 	assert_int_equal(t.name_len, strlen(name));
 	assert_memory_equal(t.name, name, t.name_len);
 	assert_string_equal(t.source_key, "part");
-	assert_int_equal(t.entry->dtype, BUNDLE_DT_FLOAT);
-	assert_int_equal(t.entry->rank, 2);
-	assert_int_equal(t.entry->dims[0], 4);
-	assert_int_equal(t.entry->dims[1], 2);
-	assert_int_equal(t.entry->n_slices, 2);
-	expect_slice(&t.entry->slices[0], &part_slices[0]);
-	expect_slice(&t.entry->slices[1], &part_slices[1]);
+	assert_int_equal(t.entry.dtype, BUNDLE_DT_FLOAT);
+	assert_int_equal(t.entry.rank, 2);
+	assert_int_equal(t.entry.dims[0], 4);
+	assert_int_equal(t.entry.dims[1], 2);
+	assert_int_equal(t.entry.n_slices, 2);
+	expect_slice(&t.entry.slices[0], &part_slices[0]);
+	expect_slice(&t.entry.slices[1], &part_slices[1]);
 	for (size_t i = first; i < first + 2; i++) {
 		struct bundle_slice s;
 		char *dname;
@@ -815,13 +815,13 @@ static void expect_partitioned(const struct view *v, size_t first,
 		free(s.extents);
 		/* ... and it is that piece of the source's "part" */
 		expect_piece_key(t.source_key, t.source_key_len, "part", k);
-		assert_memory_equal(t.entry->key, t.name, t.name_len);
-		assert_int_equal(t.entry->key_len, t.name_len);
-		assert_int_equal(t.entry->dims[0], 2);
-		assert_int_equal(t.entry->dims[1], 2);
-		assert_int_equal(t.entry->size, 16);
-		assert_int_equal(t.entry->n_slices, 0);
-		assert_int_equal(t.entry->crc32c, t.source_entry->crc32c);
+		assert_memory_equal(t.entry.key, t.name, t.name_len);
+		assert_int_equal(t.entry.key_len, t.name_len);
+		assert_int_equal(t.entry.dims[0], 2);
+		assert_int_equal(t.entry.dims[1], 2);
+		assert_int_equal(t.entry.size, 16);
+		assert_int_equal(t.entry.n_slices, 0);
+		assert_int_equal(t.entry.crc32c, t.source_entry->crc32c);
 	}
 	assert_int_equal(seen[0], 1);
 	assert_int_equal(seen[1], 1);
@@ -914,19 +914,19 @@ static void expect_index_matches_view(const struct view *v, int num_shards)
 		tensor_at(v, i, &t);
 		assert_int_equal(e->key_len, t.name_len);
 		assert_memory_equal(e->key, t.name, t.name_len);
-		assert_int_equal(e->dtype, t.entry->dtype);
-		assert_int_equal(e->rank, t.entry->rank);
+		assert_int_equal(e->dtype, t.entry.dtype);
+		assert_int_equal(e->rank, t.entry.rank);
 		for (int d = 0; d < e->rank; d++)
-			assert_int_equal(e->dims[d], t.entry->dims[d]);
-		assert_int_equal(e->n_slices, t.entry->n_slices);
+			assert_int_equal(e->dims[d], t.entry.dims[d]);
+		assert_int_equal(e->n_slices, t.entry.n_slices);
 		for (size_t k = 0; k < e->n_slices; k++)
-			expect_slice(&e->slices[k], &t.entry->slices[k]);
+			expect_slice(&e->slices[k], &t.entry.slices[k]);
 		if (e->n_slices)
 			continue;
-		assert_int_equal(e->shard_id, t.entry->shard_id);
-		assert_int_equal(e->offset, t.entry->offset);
-		assert_int_equal(e->size, t.entry->size);
-		assert_int_equal(e->crc32c, t.entry->crc32c);
+		assert_int_equal(e->shard_id, t.entry.shard_id);
+		assert_int_equal(e->offset, t.entry.offset);
+		assert_int_equal(e->size, t.entry.size);
+		assert_int_equal(e->crc32c, t.entry.crc32c);
 	}
 	bundle_index_free(idx);
 }
@@ -1062,8 +1062,8 @@ static void test_plan_source_order_keeps_tensors(void **state)
 		assert_memory_equal(s.name, t.name, s.name_len);
 		assert_string_equal(x.m->sources[s.source].name,
 				    y.m->sources[t.source].name);
-		assert_int_equal(s.entry->crc32c, t.entry->crc32c);
-		assert_int_equal(s.entry->size, t.entry->size);
+		assert_int_equal(s.entry.crc32c, t.entry.crc32c);
+		assert_int_equal(s.entry.size, t.entry.size);
 	}
 	expect_bytes_match_sources(x.v, x.m);
 	expect_bytes_match_sources(y.v, y.m);
@@ -1352,8 +1352,8 @@ static void test_plan_partitioned_in_shards_layout(void **state)
 	expect_partitioned(f.v, 0, 4, "q");
 	for (size_t i = 0; i < 2; i++) {
 		tensor_at(f.v, i, &t);
-		assert_int_equal(t.entry->shard_id, 1);
-		assert_int_equal(t.entry->offset, t.source_entry->offset);
+		assert_int_equal(t.entry.shard_id, 1);
+		assert_int_equal(t.entry.offset, t.source_entry->offset);
 	}
 	expect_index_matches_view(f.v, 2);
 	expect_bytes_match_sources(f.v, f.m);
