@@ -82,9 +82,11 @@ QUICK = {
 TARGETS = {
     "P1_100k_s": 0.3,          # mount + first stat, 100k tensors
     "P1_size_ratio": 1.1,      # 1 TiB / 1 GiB
-    "P2_ratio": 0.7,           # fresh mount / native
-    "P3_ratio": 0.9,           # repeated read / native
-    "P4_ratio": 1.2,           # mount restore / materialized restore
+    # per kind of data file (target_kind): one source shard whole, which FUSE
+    # passthrough serves, or a file the daemon serves (the concatenation)
+    "P2_ratio": {"one shard": 0.95, "daemon": 0.6},   # fresh mount / native
+    "P3_ratio": {"one shard": 0.95, "daemon": 0.9},   # repeated read / native
+    "P4_ratio": {"one shard": 1.05, "daemon": 1.3},   # mount restore / materialized restore
     "P4_plugin_ratio": 1.05,   # plugin restore / materialized restore
     "P5_speedup": 10.0,        # TF merge script + restore / mount + restore
     "P6_per_tensor": 64,       # bytes; + index size + 16 MiB
@@ -573,14 +575,14 @@ class Bench:
                 self.row("P2", f"fresh mount, {variant_label(l)}, {paths[l]}",
                          f"{fmt_gbps(res['fresh_gbps'][l])}; {fmt_x(res['fresh_ratio'][l])} native; "
                          f"{res['page_cache_per_byte'][l]['median']:+.2f} B page cache/B",
-                         f"≥ {TARGETS['P2_ratio']}× native",
-                         res["fresh_ratio"][l]["median"] >= TARGETS["P2_ratio"])
+                         f"≥ {TARGETS['P2_ratio'][target_kind(l)]}× native",
+                         res["fresh_ratio"][l]["median"] >= TARGETS["P2_ratio"][target_kind(l)])
         if "P3" in self.steps:
             for l in layouts:
                 self.row("P3", f"repeated read, same mount, {variant_label(l)}, {paths[l]}",
                          f"{fmt_gbps(res['repeat_gbps'][l])}; {fmt_x(res['repeat_ratio'][l])} native",
-                         f"≥ {TARGETS['P3_ratio']}× native",
-                         res["repeat_ratio"][l]["median"] >= TARGETS["P3_ratio"])
+                         f"≥ {TARGETS['P3_ratio'][target_kind(l)]}× native",
+                         res["repeat_ratio"][l]["median"] >= TARGETS["P3_ratio"][target_kind(l)])
         log(f"  P2/P3 native {res['native_gbps']['median']:.2f} GB/s; fresh " +
             ", ".join(f"{l} {res['fresh_gbps'][l]['median']:.2f} "
                       f"({res['page_cache_per_byte'][l]['median']:+.2f} B/B)" for l in layouts) +
@@ -663,8 +665,8 @@ class Bench:
         for l in layouts:
             self.row("P4", f"TF restore from a fresh mount, {variant_label(l)}",
                      f"{fmt_s(res['mount_restore_s'][l])}; {fmt_x(res['ratio'][l])}",
-                     f"≤ {TARGETS['P4_ratio']}×",
-                     res["ratio"][l]["median"] <= TARGETS["P4_ratio"])
+                     f"≤ {TARGETS['P4_ratio'][target_kind(l)]}×",
+                     res["ratio"][l]["median"] <= TARGETS["P4_ratio"][target_kind(l)])
         for l in res["plugin_ratio"]:
             self.row("P4", f"TF restore through the plugin (ckptfs://, no mount), layout={l}",
                      f"{fmt_s(res['plugin_restore_s'][l])}; {fmt_x(res['plugin_ratio'][l])}",
@@ -922,6 +924,12 @@ def passthrough_hp_mount(src: str, mnt: str):
             p.wait()
 
 
+def target_kind(name: str) -> str:
+    """Which targets a data path answers to: the `shards` files are each one source shard
+    whole (FUSE passthrough's case, and the peer's), every other path is the daemon's."""
+    return "one shard" if name in ("shards", "passthrough_hp") else "daemon"
+
+
 def variant_label(name: str) -> str:
     if name == "passthrough_hp":
         return "libfuse passthrough_hp (peer)"
@@ -1100,10 +1108,11 @@ def make_plots(res: dict, out: str) -> list:
         x = range(len(vals))
         ax.bar(x, vals, color=colors,
                yerr=[[e[0][0] for e in errs], [e[1][0] for e in errs]], capsize=3)
-        ax.axhline(TARGETS["P2_ratio"] * nat["median"], color="tab:blue", linestyle=":",
-                   linewidth=1, label=f"P2 target {TARGETS['P2_ratio']}× native")
-        ax.axhline(TARGETS["P3_ratio"] * nat["median"], color="tab:green", linestyle=":",
-                   linewidth=1, label=f"P3 target {TARGETS['P3_ratio']}× native")
+        for step, color in (("P2", "tab:blue"), ("P3", "tab:green")):
+            for kind, style in (("one shard", "--"), ("daemon", ":")):
+                t = TARGETS[f"{step}_ratio"][kind]
+                ax.axhline(t * nat["median"], color=color, linestyle=style, linewidth=1,
+                           label=f"{step} target, {kind}: {t}× native")
         ax.set_xticks(list(x))
         ax.set_xticklabels(labels, fontsize=8)
         ax.set_ylabel("GB/s (1 MiB reads)")
@@ -1124,8 +1133,10 @@ def make_plots(res: dict, out: str) -> list:
                    yerr=[[e[0][0] for e in (err(s) for _l, s, _c in items)],
                          [e[1][0] for e in (err(s) for _l, s, _c in items)]],
                    color=[c for *_r, c in items], capsize=3)
-            ax.axhline(TARGETS["P4_ratio"] * p4["materialized_restore_s"]["median"], color="red",
-                       linestyle=":", linewidth=1, label=f"target {TARGETS['P4_ratio']}×")
+            for kind, style in (("one shard", "--"), ("daemon", ":")):
+                t = TARGETS["P4_ratio"][kind]
+                ax.axhline(t * p4["materialized_restore_s"]["median"], color="red", linestyle=style,
+                           linewidth=1, label=f"target, {kind}: {t}×")
             ax.set_xticks(range(len(items)))
             ax.set_xticklabels([l for l, *_r in items], fontsize=8)
             ax.set_ylabel("seconds")
