@@ -19,17 +19,15 @@ import errno
 import mmap
 import os
 import random
-import re
 
 import numpy as np
 import pytest
 
 import tfgen
 from mountio import read_file, splice_max_read
+from datapath_lib import PREFIX, data_files, random_sources, reads_of, write_mapping
 from pylib import ckptfmt, mounting
 
-PREFIX = "model.ckpt"
-DT_UINT8 = 4
 # larger than one 1 MiB request, with odd ends, so requests straddle shards
 SIZES = {"a": 3 * 1024 * 1024 + 123, "b": 700 * 1024 + 5, "c": 2 * 1024 * 1024 + 77}
 DIRECT_LINE = "data files the daemon serves use direct I/O"
@@ -44,37 +42,7 @@ def no_extra_mount_opts(monkeypatch):
 @pytest.fixture
 def sources(tmp_path) -> dict[str, str]:
     """Three one-shard sources of random bytes; name -> data shard path."""
-    rng = random.Random(7)
-    out = {}
-    for name, size in SIZES.items():
-        d = tmp_path / name
-        d.mkdir()
-        half = size // 3
-        tensors = [ckptfmt.Tensor(f"{name}0", DT_UINT8, [half], rng.randbytes(half)),
-                   ckptfmt.Tensor(f"{name}1", DT_UINT8, [size - half],
-                                  rng.randbytes(size - half))]
-        ckptfmt.write_bundle(str(d / "ckpt"), tensors)
-        out[name] = ckptfmt.data_filename(str(d / "ckpt"), 0, 1)
-    return out
-
-
-def write_mapping(tmp_path, names, layout: str) -> str:
-    lines = [f"source {n} = {tmp_path / n / 'ckpt'}" for n in names]
-    lines += [f"map {n}:/ -> {n}/" for n in names]
-    lines += [f"prefix = {PREFIX}", f"layout = {layout}"]
-    path = tmp_path / f"merge-{layout}-{''.join(names)}.conf"
-    path.write_text("\n".join(lines) + "\n")
-    return str(path)
-
-
-def data_files(m) -> list[str]:
-    return sorted(n for n in os.listdir(m.path) if ".data-" in n)
-
-
-def reads_of(m, path: str) -> int:
-    """READ requests the daemon got for the file at path (from its -d log)."""
-    ino = os.stat(path).st_ino
-    return len(re.findall(rf"opcode: READ \(15\), nodeid: {ino},", m.log()))
+    return random_sources(tmp_path, SIZES, seed=7, split=3)
 
 
 def mmap_bytes(path: str) -> bytes:
