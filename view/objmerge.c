@@ -1156,6 +1156,8 @@ int objmerge_finish(struct view *v, char *err, size_t errlen)
 	rc = include_slots(v, om) ? oom(v, err, errlen) : 0;
 	if (rc == 0)
 		rc = number(v, &o, err, errlen);
+	/* children are numbered: no child is looked up again (the names stay) */
+	nametable_release(&om->edge_index);
 	if (rc == 0)
 		rc = fill_nodes(v, &o, err, errlen);
 	if (rc == 0)
