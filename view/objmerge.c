@@ -1002,31 +1002,6 @@ static int regenerate_keys(struct view *v, struct out *o, char *err, size_t errl
 	return rc ? diag(err, errlen, &none, rc, "the merged object graph: %s", msg) : 0;
 }
 
-/*
- * Target t, a tensor read by name, and its pieces (plan_add puts them
- * right after it) take the key the graph gives its variable.
- */
-static int rename_target(struct view *v, size_t t, const char *key, char *err, size_t errlen)
-{
-	const struct bundle_entry *e = v->targets[t].src;
-
-	for (size_t i = 0; i <= e->n_slices; i++) {
-		struct view_target *x = &v->targets[t + i];
-		char *piece = NULL, *nk;
-		size_t nl = strlen(key);
-
-		if (i && bundle_slice_key_encode(key, nl, &e->slices[i - 1], &piece, &nl))
-			return oom(v, err, errlen);
-		nk = view_keys_add(&v->keys, i ? piece : key, nl, "", 0);
-		free(piece);
-		if (!nk)
-			return oom(v, err, errlen);
-		x->key = nk;
-		x->key_len = (uint32_t)nl;
-	}
-	return 0;
-}
-
 /* Each attribute of a source object: a target with its new key. */
 static int add_targets(struct view *v, const struct out *o, char *err, size_t errlen)
 {
@@ -1038,7 +1013,8 @@ static int add_targets(struct view *v, const struct out *o, char *err, size_t er
 		const struct objgraph_node *g = m->src >= 0 ? &om->src[m->src].g->nodes[m->id] : NULL;
 
 		if (m->target >= 0)
-			rc = rename_target(v, (size_t)m->target, o->g.nodes[i].attrs[0].checkpoint_key, err, errlen);
+			rc = plan_rename(v, (size_t)m->target, o->g.nodes[i].attrs[0].checkpoint_key,
+					 strlen(o->g.nodes[i].attrs[0].checkpoint_key), err, errlen);
 
 		for (size_t a = 0; rc == 0 && g && a < g->n_attrs; a++) {
 			const char *old = g->attrs[a].checkpoint_key;
@@ -1050,7 +1026,7 @@ static int add_targets(struct view *v, const struct out *o, char *err, size_t er
 				return diag(err, errlen, &v->m->sources[m->src].path_pos, -EBADMSG,
 					    "source '%s': its object graph names tensor '%s', which its index lacks",
 					    v->m->sources[m->src].name, view_shown(shown, old, strlen(old)));
-			rc = plan_add(v, m->map, e, strdup(key), strlen(key), err, errlen);
+			rc = plan_add(v, m->map, e, key, strlen(key), err, errlen);
 		}
 	}
 	return rc;
@@ -1104,7 +1080,7 @@ static int store_graph(struct view *v, const struct out *o, uint32_t map, char *
 						.dtype = BUNDLE_DT_STRING,
 						.size = (int64_t)enc_len,
 						.crc32c = bundle_crc_mask(crc) };
-	rc = plan_add(v, map, &v->graph_entry, strdup(OBJGRAPH_TENSOR_KEY), strlen(OBJGRAPH_TENSOR_KEY), err,
+	rc = plan_add(v, map, &v->graph_entry, OBJGRAPH_TENSOR_KEY, strlen(OBJGRAPH_TENSOR_KEY), err,
 		      errlen);
 	if (rc == 0)
 		v->targets[v->n_targets - 1].synth = 1;

@@ -174,14 +174,32 @@ static int add_with_pieces(struct plan *p, size_t map,
 }
 
 int plan_add(struct view *v, size_t map, const struct bundle_entry *e,
-	     char *key, size_t len, char *err, size_t errlen)
+	     const char *key, size_t len, char *err, size_t errlen)
 {
 	struct plan p = { v, NULL, err, errlen };
-	int rc = key ? add_with_pieces(&p, map, e, key, len, "", 0, 0)
-		     : diag(&p, &v->m->maps[map].pos, -ENOMEM, "out of memory");
 
-	free(key);
-	return rc;
+	return add_with_pieces(&p, map, e, key, len, "", 0, 0);
+}
+
+int plan_rename(struct view *v, size_t t, const char *key, size_t len, char *err, size_t errlen)
+{
+	struct plan p = { v, NULL, err, errlen };
+	const struct bundle_entry *e = v->targets[t].src;
+
+	for (size_t i = 0; i <= e->n_slices; i++) {
+		struct view_target *x = &v->targets[t + i];
+		char *piece = NULL, *nk = NULL;
+		size_t nl = len;
+
+		if (!i || !bundle_slice_key_encode(key, len, &e->slices[i - 1], &piece, &nl))
+			nk = view_keys_add(&v->keys, i ? piece : key, nl, "", 0);
+		free(piece);
+		if (!nk)
+			return diag(&p, &v->m->maps[x->map].pos, -ENOMEM, "out of memory");
+		x->key = nk;
+		x->key_len = (uint32_t)nl;
+	}
+	return 0;
 }
 
 static int not_found(struct plan *p, const struct mapping_map *mp,
@@ -434,7 +452,7 @@ static int resolve_maps(struct plan *p)
 	for (size_t i = 0; i < p->v->n_targets; i++) {
 		const struct view_target *t = &p->v->targets[i];
 
-		if (!(t->key_len && t->key[0] == '\0') && !t->synth) /* not a piece */
+		if (!bundle_entry_is_piece(t->src) && !t->synth)
 			p->v->source_tensors[view_target_source(p->v, t)]++;
 		if (!t->src->n_slices)
 			p->v->tensor_bytes += (uint64_t)t->src->size;

@@ -86,7 +86,7 @@ static int hex4(struct in *in, unsigned *v)
 	return 0;
 }
 
-/* \uXXXX (\uXXXX for a surrogate pair) as UTF-8 at w. */
+/* A \u escape of four hex digits (two escapes for a surrogate pair) as UTF-8 at w. */
 static int unicode(struct in *in, char **w)
 {
 	unsigned u, lo;

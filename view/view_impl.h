@@ -97,12 +97,17 @@ const struct view_target *view_find_target(const struct view *v,
 int plan_resolve(struct view *v, char *err, size_t errlen);
 
 /*
- * plan.c: add the target key (len bytes, malloc'd; copied, and freed
- * here also on failure) for entry e of map line `map`'s source, with its
- * pieces.
+ * plan.c: add the target key (len bytes, copied) for entry e of map line
+ * `map`'s source, with its pieces right after it.
  */
 int plan_add(struct view *v, size_t map, const struct bundle_entry *e,
-	     char *key, size_t len, char *err, size_t errlen);
+	     const char *key, size_t len, char *err, size_t errlen);
+
+/*
+ * plan.c: give target t (added by plan_add or a map line) and its pieces
+ * the key `key` (len bytes, copied).
+ */
+int plan_rename(struct view *v, size_t t, const char *key, size_t len, char *err, size_t errlen);
 
 /*
  * objmerge.c: TF2 sources merged by object. objmerge_open (after the
