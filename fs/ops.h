@@ -25,7 +25,8 @@ struct fuse_lowlevel_ops;
 /* Pieces one read may be spliced from before it is copied instead. */
 #define CKPTFS_MAX_PIECES 64
 
-/* -o passthrough=: may the kernel read 1:1 data files from their shards? */
+/* -o passthrough=: may the kernel read 1:1 data files from their shards?
+ * (values in the order of the option's words, session.c) */
 enum ckptfs_passthrough {
 	CKPTFS_PT_AUTO, /* where the kernel, libfuse and privileges allow */
 	CKPTFS_PT_OFF,  /* never: the daemon serves every read */
@@ -33,7 +34,8 @@ enum ckptfs_passthrough {
 
 /*
  * -o cache=: how the data files the daemon serves (not passed through)
- * reach readers; see cache.h.
+ * reach readers; see cache.h. Values in the order of the option's words
+ * (session.c).
  */
 enum ckptfs_cache {
 	CKPTFS_CACHE_AUTO,   /* direct I/O where mmap keeps working, else page */

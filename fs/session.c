@@ -238,40 +238,42 @@ static int check_numbers(struct mount_opts *o, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * An option that names one of a few words: *out gets the index of arg in
+ * names (the enum's order), 0 (auto) when the option is not given.
+ */
+static int option_word(const char *opt, const char *arg, const char *const *names, size_t n,
+		       const char *expected, int *out, char *err, size_t errlen)
+{
+	*out = 0;
+	for (size_t i = 0; arg && i < n; i++)
+		if (!strcmp(arg, names[i])) {
+			*out = (int)i;
+			return 0;
+		}
+	if (!arg)
+		return 0;
+	snprintf(err, errlen, "%s=%s is not %s", opt, arg, expected);
+	return -EINVAL;
+}
+
 /* -o passthrough=auto|off; auto when not given. */
 static int check_passthrough(struct mount_opts *o, char *err, size_t errlen)
 {
-	const char *a = o->passthrough_arg;
+	/* enum ckptfs_passthrough's order */
+	static const char *const names[] = { "auto", "off" };
 
-	o->passthrough = CKPTFS_PT_AUTO;
-	if (!a || !strcmp(a, "auto"))
-		return 0;
-	if (!strcmp(a, "off")) {
-		o->passthrough = CKPTFS_PT_OFF;
-		return 0;
-	}
-	snprintf(err, errlen, "passthrough=%s is not auto or off", a);
-	return -EINVAL;
+	return option_word("passthrough", o->passthrough_arg, names, 2, "auto or off", &o->passthrough, err,
+			   errlen);
 }
 
 /* -o cache=auto|page|direct; auto when not given. */
 static int check_cache(struct mount_opts *o, char *err, size_t errlen)
 {
-	const char *a = o->cache_arg;
+	/* enum ckptfs_cache's order */
+	static const char *const names[] = { "auto", "page", "direct" };
 
-	o->cache = CKPTFS_CACHE_AUTO;
-	if (!a || !strcmp(a, "auto"))
-		return 0;
-	if (!strcmp(a, "page")) {
-		o->cache = CKPTFS_CACHE_PAGE;
-		return 0;
-	}
-	if (!strcmp(a, "direct")) {
-		o->cache = CKPTFS_CACHE_DIRECT;
-		return 0;
-	}
-	snprintf(err, errlen, "cache=%s is not auto, page or direct", a);
-	return -EINVAL;
+	return option_word("cache", o->cache_arg, names, 3, "auto, page or direct", &o->cache, err, errlen);
 }
 
 int fs_mount_parse(int argc, char **argv, fs_notice_fn *notice_fn,
