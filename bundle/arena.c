@@ -50,3 +50,20 @@ void arena_release(struct arena *a)
 	a->head = NULL;
 	a->used = a->cap = 0;
 }
+
+void arena_reset(struct arena *a)
+{
+	struct arena_chunk *c;
+
+	if (!a->head)
+		return;
+	c = a->head->next;
+	a->head->next = NULL;
+	a->used = 0;
+	while (c) {
+		struct arena_chunk *next = c->next;
+
+		free(c);
+		c = next;
+	}
+}

@@ -1,7 +1,8 @@
 /*
- * arena.h - a bump allocator for the many small arrays an index holds (dims,
- * slice extents): one free() per chunk instead of one per entry, and
- * pointers that never move (chunks are never reallocated).
+ * arena.h - a bump allocator for the many small arrays an index holds (the
+ * slices of partitioned entries, an entry's dims while it is decoded): one
+ * free() per chunk instead of one per entry, and pointers that never move
+ * (chunks are never reallocated).
  */
 #ifndef CKPTFS_BUNDLE_ARENA_H
 #define CKPTFS_BUNDLE_ARENA_H
@@ -24,6 +25,11 @@ struct arena {
  * freed alone.
  */
 void *arena_alloc(struct arena *a, size_t n);
+/*
+ * Forget every allocation but keep the newest chunk, for an arena that
+ * holds one item at a time: its next item is allocated without malloc.
+ */
+void arena_reset(struct arena *a);
 /* Free every chunk; the arena is then empty and reusable. */
 void arena_release(struct arena *a);
 

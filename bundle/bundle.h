@@ -80,10 +80,11 @@ struct bundle_slice {
 };
 
 /*
- * One index entry (BundleEntryProto) in plain C. An entry returned by a
- * reader points into that reader's memory and is valid until bundle_close().
- * The fields are ordered to leave no padding (72 bytes, not 80: an open
- * index holds one per tensor); initialise them by name.
+ * One index entry (BundleEntryProto) in plain C. A reader hands entries out
+ * by value, expanded from a compact record; key, dims and slices then point
+ * into the reader's memory, valid until bundle_close() or
+ * bundle_release_entries(). The fields are ordered to leave no padding;
+ * initialise them by name.
  */
 struct bundle_entry {
 	const char *key; /* NUL-terminated for printing; may contain NULs */
@@ -171,12 +172,27 @@ int64_t bundle_shard_size(const struct bundle_reader *r, int shard);
  * included; bundle_entry_is_piece() tells them apart.
  */
 size_t bundle_num_entries(const struct bundle_reader *r);
-const struct bundle_entry *bundle_entry_at(const struct bundle_reader *r,
-					   size_t i);
+/* Entry i. REQUIRES: i < bundle_num_entries(r). */
+struct bundle_entry bundle_entry_at(const struct bundle_reader *r, size_t i);
 
-/* Entry by exact key, or NULL. O(log n). */
-const struct bundle_entry *bundle_find(const struct bundle_reader *r,
-				       const char *key, size_t key_len);
+/* What bundle_find() and bundle_index_find() return for a missing key. */
+#define BUNDLE_NOT_FOUND ((size_t)-1)
+
+/* The number of the entry with exactly this key, or BUNDLE_NOT_FOUND. O(log n). */
+size_t bundle_find(const struct bundle_reader *r, const char *key,
+		   size_t key_len);
+/* The entry with exactly this key, stored in *out; returns out, or NULL. */
+const struct bundle_entry *bundle_lookup(const struct bundle_reader *r,
+					 const char *key, size_t key_len,
+					 struct bundle_entry *out);
+
+/*
+ * Free every entry (keys, dims, slices), keeping the shard fds: for a
+ * caller done with the index but not with the data, such as a merge whose
+ * own index is built. bundle_num_entries() is 0 afterwards, and entries
+ * handed out before must no longer be used.
+ */
+void bundle_release_entries(struct bundle_reader *r);
 
 /*
  * TensorFlow's key order: bytewise (memcmp), a proper prefix first.
@@ -220,11 +236,14 @@ int bundle_index_parse(const char *name, const uint8_t *buf, size_t len,
 void bundle_index_free(struct bundle_index *idx);
 int bundle_index_num_shards(const struct bundle_index *idx);
 size_t bundle_index_num_entries(const struct bundle_index *idx);
-const struct bundle_entry *bundle_index_entry_at(const struct bundle_index *idx,
-						 size_t i);
-/* Entry by exact key, or NULL. O(log n). */
-const struct bundle_entry *bundle_index_find(const struct bundle_index *idx,
-					     const char *key, size_t len);
+/* REQUIRES: i < bundle_index_num_entries(idx). */
+struct bundle_entry bundle_index_entry_at(const struct bundle_index *idx,
+					  size_t i);
+/* The number of the entry with exactly this key, or BUNDLE_NOT_FOUND. */
+size_t bundle_index_find(const struct bundle_index *idx, const char *key,
+			 size_t len);
+/* bundle_release_entries() of an index. */
+void bundle_index_release_entries(struct bundle_index *idx);
 
 /* ---------------------------------------------------------------- writing */
 

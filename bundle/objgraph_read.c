@@ -60,11 +60,12 @@ static int unwrap(const struct bundle_reader *r, uint8_t *buf, size_t size,
 int objgraph_read_bytes(const struct bundle_reader *r, uint8_t **out,
 			size_t *len, char *err, size_t errlen)
 {
+	struct bundle_entry found;
 	const struct bundle_entry *e;
 	uint8_t *buf;
 	int rc;
 
-	e = bundle_find(r, OBJGRAPH_TENSOR_KEY, strlen(OBJGRAPH_TENSOR_KEY));
+	e = bundle_lookup(r, OBJGRAPH_TENSOR_KEY, strlen(OBJGRAPH_TENSOR_KEY), &found);
 	rc = check_entry(r, e, err, errlen);
 	if (rc)
 		return rc;

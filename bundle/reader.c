@@ -77,7 +77,7 @@ static int check_extents(const struct bundle_reader *r, char *err,
 	char name[512];
 
 	for (size_t i = 0; i < bundle_index_num_entries(idx); i++) {
-		const struct bundle_entry *e = bundle_index_entry_at(idx, i);
+		const struct bundle_entry ent = bundle_index_entry_at(idx, i), *e = &ent;
 		int64_t end = r->sizes[e->shard_id];
 
 		if (e->n_slices)
@@ -179,16 +179,32 @@ size_t bundle_num_entries(const struct bundle_reader *r)
 	return bundle_index_num_entries(r->idx);
 }
 
-const struct bundle_entry *bundle_entry_at(const struct bundle_reader *r,
-					   size_t i)
+struct bundle_entry bundle_entry_at(const struct bundle_reader *r, size_t i)
 {
 	return bundle_index_entry_at(r->idx, i);
 }
 
-const struct bundle_entry *bundle_find(const struct bundle_reader *r,
-				       const char *key, size_t key_len)
+size_t bundle_find(const struct bundle_reader *r, const char *key,
+		   size_t key_len)
 {
 	return bundle_index_find(r->idx, key, key_len);
+}
+
+const struct bundle_entry *bundle_lookup(const struct bundle_reader *r,
+					 const char *key, size_t key_len,
+					 struct bundle_entry *out)
+{
+	size_t i = bundle_find(r, key, key_len);
+
+	if (i == BUNDLE_NOT_FOUND)
+		return NULL;
+	*out = bundle_entry_at(r, i);
+	return out;
+}
+
+void bundle_release_entries(struct bundle_reader *r)
+{
+	bundle_index_release_entries(r->idx);
 }
 
 int bundle_read_tensor(const struct bundle_reader *r,

@@ -29,7 +29,7 @@ int cli_ls_checkpoint(const char *path)
 	if (open_or_complain(path, &r))
 		return CLI_BAD_INPUT;
 	for (size_t i = 0; i < bundle_num_entries(r); i++) {
-		const struct bundle_entry *e = bundle_entry_at(r, i);
+		const struct bundle_entry ent = bundle_entry_at(r, i), *e = &ent;
 
 		if (!bundle_entry_is_piece(e))
 			cli_print_entry(stdout, e->key, e->key_len, e);
@@ -67,7 +67,7 @@ int cli_verify(int argc, char **argv)
 	if (open_or_complain(argv[1], &r))
 		return CLI_BAD_INPUT;
 	for (size_t i = 0; i < bundle_num_entries(r); i++) {
-		const struct bundle_entry *e = bundle_entry_at(r, i);
+		const struct bundle_entry ent = bundle_entry_at(r, i), *e = &ent;
 
 		if (e->n_slices)
 			continue; /* its pieces are entries of their own */
@@ -93,6 +93,7 @@ int cli_verify(int argc, char **argv)
 
 int cli_cat(int argc, char **argv)
 {
+	struct bundle_entry found;
 	const struct bundle_entry *e;
 	struct bundle_reader *r;
 	char err[BUNDLE_ERR_MAX], name[512];
@@ -104,7 +105,7 @@ int cli_cat(int argc, char **argv)
 					"expected CHECKPOINT and TENSOR");
 	if (open_or_complain(argv[1], &r))
 		return CLI_BAD_INPUT;
-	e = bundle_find(r, argv[2], strlen(argv[2]));
+	e = bundle_lookup(r, argv[2], strlen(argv[2]), &found);
 	buf = e ? malloc((size_t)e->size + 1) : NULL;
 	if (!e)
 		cli_error("'%s': no tensor '%s'", bundle_prefix(r),

@@ -99,7 +99,7 @@ static int copy_tensors(const struct view *v, struct bundle_writer *w,
 		if (t.entry.n_slices)
 			rc = rc ? rc : bundle_writer_add(w, &t.entry, NULL, 0);
 		else
-			loc[k++] = (struct located){ t.source_fd, t.source_entry->offset,
+			loc[k++] = (struct located){ t.source_fd, t.source_entry.offset,
 						     t.entry.size, i };
 	}
 	if (loc)

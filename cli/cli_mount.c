@@ -45,6 +45,7 @@ static int build_view(const struct fs_mount_request *req, struct mapping **m,
 		.public_sources = req->allow_other,
 		.format = -1,
 		.strict = req->strict,
+		.compact = 1, /* the daemon serves files, not the plan */
 	};
 	enum mapping_layout layout;
 	enum mapping_format format;
@@ -66,9 +67,8 @@ static int build_view(const struct fs_mount_request *req, struct mapping **m,
 	/* prints FILE:LINE:COL diagnostics as they are, like check/ls do */
 	if (cli_open_view(req->mapping, &vo, m, v))
 		return -1;
-	view_compact(*v);
 	/*
-	 * Building the plan peaks at about 170 bytes per tensor; hand
+	 * Building the plan peaks at about 100 bytes per tensor; hand
 	 * the freed heap back so the daemon lives on the index and extents.
 	 */
 	malloc_trim(0);

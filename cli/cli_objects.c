@@ -34,8 +34,12 @@ struct lines {
 	size_t n, cap;
 };
 
-/* Look a key up in the checkpoint or merge whose tree is printed. */
-typedef const struct bundle_entry *(*find_fn)(const void *ctx, const char *key);
+/*
+ * Look a key up in the checkpoint or merge whose tree is printed: the
+ * entry in *out, returning out, or NULL.
+ */
+typedef const struct bundle_entry *(*find_fn)(const void *ctx, const char *key,
+					      struct bundle_entry *out);
 
 static int add(struct lines *ls, char *path, char *info, char *alias)
 {
@@ -80,7 +84,8 @@ static char *escape_name(const char *s)
 /* "DTYPE\t[d0,d1]" of the tensor key, or a note that it is missing. */
 static char *tensor_info(find_fn find, const void *ctx, const char *key)
 {
-	const struct bundle_entry *e = find(ctx, key);
+	struct bundle_entry found;
+	const struct bundle_entry *e = find(ctx, key, &found);
 	const char *dt = e ? bundle_dtype_name(e->dtype) : NULL;
 	size_t n = 64 + (e ? (size_t)e->rank * 21 : 0);
 	char *s = malloc(n);
@@ -207,12 +212,14 @@ static int print_tree(const struct objgraph *g, find_fn find, const void *ctx)
 							: CLI_BAD_INPUT;
 }
 
-static const struct bundle_entry *find_in_reader(const void *ctx, const char *key)
+static const struct bundle_entry *find_in_reader(const void *ctx, const char *key,
+						 struct bundle_entry *out)
 {
-	return bundle_find(ctx, key, strlen(key));
+	return bundle_lookup(ctx, key, strlen(key), out);
 }
 
-static const struct bundle_entry *find_in_view(const void *ctx, const char *key)
+static const struct bundle_entry *find_in_view(const void *ctx, const char *key,
+					       struct bundle_entry *out)
 {
 	const struct view *v = ctx;
 	size_t lo = 0, hi = view_num_tensors(v), len = strlen(key);
@@ -224,8 +231,10 @@ static const struct bundle_entry *find_in_view(const void *ctx, const char *key)
 
 		view_tensor_at(v, mid, &t);
 		c = bundle_key_cmp(t.name, t.name_len, key, len);
-		if (c == 0)
-			return t.source_entry; /* same dtype and shape, owned by v */
+		if (c == 0) {
+			*out = t.source_entry; /* same dtype and shape, owned by v */
+			return out;
+		}
 		if (c < 0)
 			lo = mid + 1;
 		else

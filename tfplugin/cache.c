@@ -98,7 +98,8 @@ static int same_file(const struct tfp_plan *p, const struct stat *st)
 static int build_plan(const char *path, const struct stat *st,
 		      struct tfp_plan **out, char *err, size_t errlen)
 {
-	struct view_options opt = { .prefix = NULL, .layout = -1 };
+	/* the plugin serves files, not the plan */
+	struct view_options opt = { .prefix = NULL, .layout = -1, .format = MAPPING_FORMAT_TENSORFLOW, .compact = 1 };
 	struct tfp_plan *p = calloc(1, sizeof(*p));
 	int rc;
 
@@ -121,7 +122,6 @@ static int build_plan(const char *path, const struct stat *st,
 		 */
 		return rc == -ENOENT ? -EINVAL : rc;
 	}
-	view_compact(p->v);
 	atomic_init(&p->refs, 1);
 	p->dev = st->st_dev;
 	p->ino = st->st_ino;

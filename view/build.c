@@ -154,6 +154,10 @@ int view_build(const struct mapping *m, const struct view_options *opt,
 	}
 	v->m = m;
 	v->graph_fd = -1;
+	/* PREFIX.safetensors is laid out after the index, from the entries */
+	v->release_sources = opt && opt->compact &&
+			     (opt->format >= 0 ? opt->format : (int)m->format) ==
+				     (int)MAPPING_FORMAT_TENSORFLOW;
 	rc = check_options(v, opt, err, errlen);
 	if (rc == 0)
 		rc = plan_resolve(v, err, errlen);
@@ -168,6 +172,8 @@ int view_build(const struct mapping *m, const struct view_options *opt,
 		view_free(v);
 		return rc;
 	}
+	if (opt && opt->compact)
+		view_compact(v);
 	*out = v;
 	return 0;
 }

@@ -50,14 +50,14 @@ struct refs_ctx {
 static struct ref ref_at(const struct refs_ctx *c, uint32_t i)
 {
 	const struct view_target *t = &c->v->targets[i];
-	const struct bundle_entry *e = t->src;
+	const struct bundle_entry e = view_target_src(c->v, t);
 
 	if (t->synth) /* after every source's bytes */
-		return (struct ref){ UINT32_MAX, LAYOUT_SYNTH, 0, 0, e->size, i };
+		return (struct ref){ UINT32_MAX, LAYOUT_SYNTH, 0, 0, e.size, i };
 	uint32_t source = (uint32_t)view_target_source(c->v, t);
 
-	return (struct ref){ c->rank[source], source, e->shard_id, e->offset,
-			     e->size, i };
+	return (struct ref){ c->rank[source], source, e.shard_id, e.offset,
+			     e.size, i };
 }
 
 /* Source order; equal bytes under two names in target order. */
@@ -102,13 +102,13 @@ static uint32_t *collect_refs(const struct refs_ctx *c, size_t *n)
 
 	*n = 0;
 	for (size_t i = 0; i < v->n_targets; i++)
-		*n += !v->targets[i].src->n_slices;
+		*n += !view_target_src(v, &v->targets[i]).n_slices;
 	order = malloc((*n + 1) * sizeof(*order));
 	if (!order)
 		return NULL;
 	*n = 0;
 	for (size_t i = 0; i < v->n_targets; i++)
-		if (!v->targets[i].src->n_slices)
+		if (!view_target_src(v, &v->targets[i]).n_slices)
 			order[(*n)++] = (uint32_t)i;
 	qsort_r(order, *n, sizeof(*order), cmp_ref, (void *)c);
 	return order;
@@ -238,16 +238,52 @@ static char *file_name(const char *prefix, const char *suffix)
 	return s;
 }
 
+/*
+ * For each source, the last target in key order that reads it (SIZE_MAX
+ * for none), so that build_index() can free the source's entries right
+ * after it. NULL on ENOMEM.
+ */
+static size_t *last_targets(const struct view *v)
+{
+	size_t *last = malloc((v->m->n_sources + 1) * sizeof(*last));
+
+	for (size_t s = 0; last && s < v->m->n_sources; s++)
+		last[s] = SIZE_MAX;
+	for (size_t i = 0; last && i < v->n_targets; i++)
+		if (!v->targets[i].synth)
+			last[view_target_source(v, &v->targets[i])] = i;
+	return last;
+}
+
+/*
+ * The merged index, in key order. With v->release_sources, a source's
+ * entries go as soon as its last tensor is in: in a merge of whole
+ * sources (each a run of keys) the merged index grows as they shrink.
+ */
 static int build_index(struct view *v, int num_shards, char *err, size_t errlen)
 {
 	struct bundle_index_builder *b;
-	int rc = bundle_index_builder_new(num_shards, &b);
+	size_t *last = NULL;
+	int rc;
+
+	if (v->release_sources && !(last = last_targets(v)))
+		return -ENOMEM;
+	rc = bundle_index_builder_new(num_shards, &b);
+	if (rc) {
+		free(last);
+		return rc;
+	}
 
 	for (size_t i = 0; rc == 0 && i < v->n_targets; i++) {
-		const struct bundle_entry e = view_target_entry(&v->targets[i]);
+		const struct view_target *t = &v->targets[i];
+		const struct bundle_entry e = view_target_entry(v, t);
 
 		rc = bundle_index_builder_add(b, e.key, e.key_len, &e);
+		/* the key may be the source's: it goes only after the add */
+		if (last && !t->synth && last[view_target_source(v, t)] == i)
+			bundle_release_entries(v->readers[view_target_source(v, t)]);
 	}
+	free(last);
 	if (rc == 0 || rc == -EINVAL)
 		rc = bundle_index_builder_finish(b, &v->index, &v->index_len, err,
 						 errlen);

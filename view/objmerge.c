@@ -110,7 +110,9 @@ static int is_graph_key(const char *s, size_t len)
  */
 static int has_graph(const struct view *v, size_t s)
 {
-	const struct bundle_entry *e = bundle_find(v->readers[s], OBJGRAPH_TENSOR_KEY, strlen(OBJGRAPH_TENSOR_KEY));
+	struct bundle_entry found;
+	const struct bundle_entry *e = bundle_lookup(v->readers[s], OBJGRAPH_TENSOR_KEY,
+						     strlen(OBJGRAPH_TENSOR_KEY), &found);
 
 	return e && e->dtype == BUNDLE_DT_STRING && e->rank == 0 && !e->n_slices;
 }
@@ -214,9 +216,9 @@ static int32_t resolve_path(const struct objgraph *g, const char *path, size_t l
 static int has_key_prefix(const struct bundle_reader *r, const char *prefix, size_t len)
 {
 	for (size_t i = 0; i < bundle_num_entries(r); i++) {
-		const struct bundle_entry *e = bundle_entry_at(r, i);
+		const struct bundle_entry e = bundle_entry_at(r, i);
 
-		if (e->key_len >= len && !memcmp(e->key, prefix, len) && !bundle_entry_is_piece(e))
+		if (e.key_len >= len && !memcmp(e.key, prefix, len) && !bundle_entry_is_piece(&e))
 			return 1;
 	}
 	return 0;
@@ -238,7 +240,7 @@ int objmerge_is_object_line(const struct view *v, size_t map)
 		return 1;
 	/* not an object: a tensor name or a scope of names, read by name */
 	if (mp->kind == MAPPING_MAP_TENSOR)
-		return bundle_find(v->readers[mp->source], mp->from, mp->from_len) == NULL;
+		return bundle_find(v->readers[mp->source], mp->from, mp->from_len) == BUNDLE_NOT_FOUND;
 	return !has_key_prefix(v->readers[mp->source], mp->from, mp->from_len);
 }
 
@@ -938,7 +940,8 @@ static int fill_nodes(struct view *v, struct out *o, char *err, size_t errlen)
 			if (!n->attrs)
 				return oom(v, err, errlen);
 			/* as TensorFlow saves a variable; full_name is its TF1 name */
-			n->attrs[0] = (struct objgraph_attr){ "VARIABLE_VALUE", v->targets[m->target].src->key, "", 0 };
+			n->attrs[0] = (struct objgraph_attr){ "VARIABLE_VALUE",
+							      view_target_src(v, &v->targets[m->target]).key, "", 0 };
 			n->n_attrs = 1;
 		}
 		if (m->src < 0)
@@ -1018,15 +1021,18 @@ static int add_targets(struct view *v, const struct out *o, char *err, size_t er
 
 		for (size_t a = 0; rc == 0 && g && a < g->n_attrs; a++) {
 			const char *old = g->attrs[a].checkpoint_key;
-			const struct bundle_entry *e = bundle_find(v->readers[m->src], old, strlen(old));
+			size_t at = bundle_find(v->readers[m->src], old, strlen(old));
 			const char *key = o->g.nodes[i].attrs[a].checkpoint_key;
 			char shown[VIEW_SHOWN_MAX];
+			struct bundle_entry e;
 
-			if (!e || bundle_entry_is_piece(e))
+			if (at != BUNDLE_NOT_FOUND)
+				e = bundle_entry_at(v->readers[m->src], at);
+			if (at == BUNDLE_NOT_FOUND || bundle_entry_is_piece(&e))
 				return diag(err, errlen, &v->m->sources[m->src].path_pos, -EBADMSG,
 					    "source '%s': its object graph names tensor '%s', which its index lacks",
 					    v->m->sources[m->src].name, view_shown(shown, old, strlen(old)));
-			rc = plan_add(v, m->map, e, key, strlen(key), err, errlen);
+			rc = plan_add(v, m->map, at, key, strlen(key), err, errlen);
 		}
 	}
 	return rc;
@@ -1080,11 +1086,7 @@ static int store_graph(struct view *v, const struct out *o, uint32_t map, char *
 						.dtype = BUNDLE_DT_STRING,
 						.size = (int64_t)enc_len,
 						.crc32c = bundle_crc_mask(crc) };
-	rc = plan_add(v, map, &v->graph_entry, OBJGRAPH_TENSOR_KEY, strlen(OBJGRAPH_TENSOR_KEY), err,
-		      errlen);
-	if (rc == 0)
-		v->targets[v->n_targets - 1].synth = 1;
-	return rc;
+	return plan_add_graph(v, map, err, errlen);
 }
 
 /*
@@ -1102,7 +1104,9 @@ static int adopt_named(struct view *v, char *err, size_t errlen)
 		int32_t node;
 		int rc;
 
-		if (bundle_entry_is_piece(x->src))
+		const struct bundle_entry e = view_target_src(v, x);
+
+		if (bundle_entry_is_piece(&e))
 			continue;
 		if (!om->n_nodes && new_node(om, -1, 0, x->map) < 0)
 			return oom(v, err, errlen);

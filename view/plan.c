@@ -69,7 +69,7 @@ static size_t exclude_source(struct plan *p, size_t s, size_t x)
 	size_t hits = 0;
 
 	for (size_t i = 0; i < bundle_num_entries(r); i++) {
-		const struct bundle_entry *e = bundle_entry_at(r, i);
+		const struct bundle_entry ent = bundle_entry_at(r, i), *e = &ent;
 
 		if (bundle_entry_is_piece(e) || fnmatch(glob, e->key, 0) != 0)
 			continue;
@@ -123,9 +123,11 @@ static struct view_target *push_target(struct view *v)
  * key, NUL-terminated and held by its reader as long as the target (a
  * scope rule to the root keeps the names as they are: no copy).
  */
-static int add_target(struct plan *p, size_t map, const struct bundle_entry *e,
+static int add_target(struct plan *p, size_t map, size_t entry,
 		      const char *a, size_t la, const char *b, size_t lb, int borrow)
 {
+	const struct bundle_reader *r = p->v->readers[p->v->m->maps[map].source];
+	const struct bundle_entry e = bundle_entry_at(r, entry);
 	/* never written through: view_target.key is not const for view_st_tensor */
 	char *key = borrow ? (char *)b : view_keys_add(&p->v->keys, a, la, b, lb);
 	struct view_target *t = key ? push_target(p->v) : NULL;
@@ -135,21 +137,22 @@ static int add_target(struct plan *p, size_t map, const struct bundle_entry *e,
 	*t = (struct view_target){
 		.key = key,
 		.key_len = (uint32_t)(la + lb),
-		.src = e,
-		.offset = e->offset,
+		.offset = e.offset,
 		.map = (uint32_t)map,
-		.shard = e->shard_id,
+		.shard = e.shard_id,
+		.entry = (uint32_t)entry,
 	};
 	return 0;
 }
 
 /* A tensor moves with its pieces, re-keyed under the new name (§5.2). */
-static int add_with_pieces(struct plan *p, size_t map,
-			   const struct bundle_entry *e, const char *a,
-			   size_t la, const char *b, size_t lb, int borrow)
+static int add_with_pieces(struct plan *p, size_t map, size_t entry,
+			   const char *a, size_t la, const char *b, size_t lb,
+			   int borrow)
 {
 	const struct bundle_reader *r = p->v->readers[p->v->m->maps[map].source];
-	int rc = add_target(p, map, e, a, la, b, lb, borrow);
+	const struct bundle_entry ent = bundle_entry_at(r, entry), *e = &ent;
+	int rc = add_target(p, map, entry, a, la, b, lb, borrow);
 	const struct view_target *t = rc == 0 ? &p->v->targets[p->v->n_targets - 1] : NULL;
 	const char *key = t ? t->key : NULL; /* in the arena: never moves */
 	size_t len = la + lb;
@@ -173,18 +176,31 @@ static int add_with_pieces(struct plan *p, size_t map,
 	return rc;
 }
 
-int plan_add(struct view *v, size_t map, const struct bundle_entry *e,
+int plan_add(struct view *v, size_t map, size_t entry,
 	     const char *key, size_t len, char *err, size_t errlen)
 {
 	struct plan p = { v, NULL, err, errlen };
 
-	return add_with_pieces(&p, map, e, key, len, "", 0, 0);
+	return add_with_pieces(&p, map, entry, key, len, "", 0, 0);
+}
+
+int plan_add_graph(struct view *v, size_t map, char *err, size_t errlen)
+{
+	struct plan p = { v, NULL, err, errlen };
+	const struct bundle_entry *e = &v->graph_entry;
+	char *key = view_keys_add(&v->keys, e->key, e->key_len, "", 0);
+	struct view_target *t = key ? push_target(v) : NULL;
+
+	if (!t)
+		return diag(&p, &v->m->maps[map].pos, -ENOMEM, "out of memory");
+	*t = (struct view_target){ .key = key, .key_len = (uint32_t)e->key_len, .offset = e->offset, .map = (uint32_t)map, .synth = 1, .shard = e->shard_id };
+	return 0;
 }
 
 int plan_rename(struct view *v, size_t t, const char *key, size_t len, char *err, size_t errlen)
 {
 	struct plan p = { v, NULL, err, errlen };
-	const struct bundle_entry *e = v->targets[t].src;
+	const struct bundle_entry ent = view_target_src(v, &v->targets[t]), *e = &ent;
 
 	for (size_t i = 0; i <= e->n_slices; i++) {
 		struct view_target *x = &v->targets[t + i];
@@ -222,20 +238,23 @@ static int map_tensor(struct plan *p, size_t map)
 {
 	const struct mapping_map *mp = &p->v->m->maps[map];
 	const struct bundle_reader *r = p->v->readers[mp->source];
-	const struct bundle_entry *e = bundle_find(r, mp->from, mp->from_len);
+	size_t at = bundle_find(r, mp->from, mp->from_len);
 	char from[VIEW_SHOWN_MAX];
+	struct bundle_entry e;
 	uint32_t hid;
 
-	if (!e || bundle_entry_is_piece(e))
+	if (at != BUNDLE_NOT_FOUND)
+		e = bundle_entry_at(r, at);
+	if (at == BUNDLE_NOT_FOUND || bundle_entry_is_piece(&e))
 		return not_found(p, mp, "tensor");
-	hid = p->hidden[mp->source][e - bundle_entry_at(r, 0)];
+	hid = p->hidden[mp->source][at];
 	if (hid)
 		return diag(p, &mp->from_pos, -ENOENT,
 			    "tensor '%s' of source '%s' is hidden by the exclude at line %d",
 			    view_shown(from, mp->from, mp->from_len),
 			    p->v->m->sources[mp->source].name,
 			    p->v->m->excludes[hid - 1].pos.line);
-	return add_with_pieces(p, map, e, mp->to, mp->to_len, "", 0, 0);
+	return add_with_pieces(p, map, at, mp->to, mp->to_len, "", 0, 0);
 }
 
 /* First entry whose key is >= prefix (keys are sorted bytewise). */
@@ -246,9 +265,9 @@ static size_t lower_bound(const struct bundle_reader *r, const char *key,
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		const struct bundle_entry *e = bundle_entry_at(r, mid);
+		const struct bundle_entry e = bundle_entry_at(r, mid);
 
-		if (bundle_key_cmp(e->key, e->key_len, key, len) < 0)
+		if (bundle_key_cmp(e.key, e.key_len, key, len) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -266,7 +285,7 @@ static int map_scope(struct plan *p, size_t map)
 
 	for (size_t i = lower_bound(r, mp->from, flen);
 	     i < bundle_num_entries(r); i++) {
-		const struct bundle_entry *e = bundle_entry_at(r, i);
+		const struct bundle_entry ent = bundle_entry_at(r, i), *e = &ent;
 		int rc;
 
 		if (e->key_len < flen || memcmp(e->key, mp->from, flen))
@@ -283,7 +302,7 @@ static int map_scope(struct plan *p, size_t map)
 				    "tensor '%s' of source '%s' would get an empty name",
 				    view_shown(name, e->key, e->key_len),
 				    p->v->m->sources[mp->source].name);
-		rc = add_with_pieces(p, map, e, mp->to, mp->to_len, e->key + flen,
+		rc = add_with_pieces(p, map, i, mp->to, mp->to_len, e->key + flen,
 				     e->key_len - flen, mp->to_len == 0);
 		if (rc)
 			return rc;
@@ -348,20 +367,22 @@ static int check_object_graph(struct plan *p)
 
 	for (size_t i = 0; i < v->n_targets; i++) {
 		const struct view_target *t = &v->targets[i];
-		const char *dt = bundle_dtype_name(t->src->dtype);
+		struct bundle_entry e;
+		const char *dt;
 		char name[VIEW_SHOWN_MAX];
 
 		if (t->key_len != sizeof(object_graph) - 1 ||
 		    memcmp(t->key, object_graph, t->key_len))
 			continue;
-		if (t->src->dtype == BUNDLE_DT_STRING && t->src->rank == 0 &&
-		    !t->src->n_slices)
+		e = view_target_src(v, t);
+		if (e.dtype == BUNDLE_DT_STRING && e.rank == 0 && !e.n_slices)
 			continue;
+		dt = bundle_dtype_name(e.dtype);
 		return diag(p, &v->m->maps[t->map].to_pos, -EINVAL,
 			    "target '%s' must be TF2's object graph, a string scalar, but tensor '%s' of source '%s' is %s of rank %d (TensorFlow could not restore the merge)",
-			    object_graph, view_shown(name, t->src->key, t->src->key_len),
+			    object_graph, view_shown(name, e.key, e.key_len),
 			    v->m->sources[view_target_source(v, t)].name, dt ? dt : "an unknown dtype",
-			    t->src->rank);
+			    e.rank);
 	}
 	return 0;
 }
@@ -451,11 +472,12 @@ static int resolve_maps(struct plan *p)
 		return rc;
 	for (size_t i = 0; i < p->v->n_targets; i++) {
 		const struct view_target *t = &p->v->targets[i];
+		const struct bundle_entry e = view_target_src(p->v, t);
 
-		if (!bundle_entry_is_piece(t->src) && !t->synth)
+		if (!bundle_entry_is_piece(&e) && !t->synth)
 			p->v->source_tensors[view_target_source(p->v, t)]++;
-		if (!t->src->n_slices)
-			p->v->tensor_bytes += (uint64_t)t->src->size;
+		if (!e.n_slices)
+			p->v->tensor_bytes += (uint64_t)e.size;
 	}
 	return 0;
 }

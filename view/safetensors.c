@@ -71,19 +71,20 @@ static int64_t tensor_bytes(const struct bundle_entry *e)
 	return n * size;
 }
 
-static int push_whole(struct st_runs *r, const struct view_target *t)
+static int push_whole(struct st_runs *r, const struct view_target *t,
+		      int64_t size)
 {
 	struct st_run *p = util_grow(r->run, &r->cap, r->n + 1, sizeof(*p));
 
 	if (!p)
 		return -ENOMEM;
 	r->run = p;
-	p[r->n++] = (struct st_run){ t, 0, (uint64_t)t->src->size };
+	p[r->n++] = (struct st_run){ t, 0, (uint64_t)size };
 	return 0;
 }
 
 /* Why t cannot be in the file, or NULL. */
-static const char *unfit(const struct view_target *t)
+static const char *unfit(const struct view_target *t, const struct bundle_entry *e)
 {
 	if (t->key_len && t->key[0] == '\0')
 		return ""; /* a piece: its variable stands for it */
@@ -93,27 +94,28 @@ static const char *unfit(const struct view_target *t)
 		return "name reserved by safetensors";
 	if (t->key_len == 28 && !memcmp(t->key, "_CHECKPOINTABLE_OBJECT_GRAPH", 28))
 		return "TF2 object graph";
-	if (st_dtype_order(t->src->dtype) < 0)
-		return bundle_dtype_name(t->src->dtype);
+	if (st_dtype_order(e->dtype) < 0)
+		return bundle_dtype_name(e->dtype);
 	return NULL;
 }
 
 static int add_target(struct st *s, const struct view_target *t)
 {
-	const char *why = unfit(t);
-	int64_t bytes = tensor_bytes(t->src);
+	const struct bundle_entry e = view_target_src(s->v, t);
+	const char *why = unfit(t, &e);
+	int64_t bytes = tensor_bytes(&e);
 	size_t first = s->runs.n;
 	struct item *it;
 	int rc = 0;
 
 	if (!why && bytes < 0)
 		why = "too large";
-	if (!why && t->src->n_slices)
+	if (!why && e.n_slices)
 		rc = st_tile(s->v, t, bytes, &s->runs, &why);
-	else if (!why && t->src->size != bytes)
+	else if (!why && e.size != bytes)
 		return -EBADMSG;
 	else if (!why)
-		rc = push_whole(&s->runs, t);
+		rc = push_whole(&s->runs, t, e.size);
 	if (rc)
 		return rc;
 	if (why) {
@@ -126,7 +128,7 @@ static int add_target(struct st *s, const struct view_target *t)
 	if (!it)
 		return -ENOMEM;
 	s->items = it;
-	it[s->n_items++] = (struct item){ t, st_dtype_order(t->src->dtype),
+	it[s->n_items++] = (struct item){ t, st_dtype_order(e.dtype),
 					  (uint64_t)bytes, first, s->runs.n - first };
 	return 0;
 }
@@ -142,10 +144,10 @@ static int header(struct st *s, uint8_t **out, size_t *len)
 		return -ENOMEM;
 	for (size_t i = 0; i < s->n_items; i++) {
 		const struct item *it = &s->items[i];
+		const struct bundle_entry e = view_target_src(s->v, it->t);
 
 		t[i] = (struct view_st_tensor){ it->t->key, it->t->key_len,
-						it->t->src->dtype, it->t->src->rank,
-						(uint64_t *)it->t->src->dims, off,
+						e.dtype, e.rank, (uint64_t *)e.dims, off,
 						off + it->bytes };
 		off += it->bytes;
 	}
@@ -239,10 +241,10 @@ static int extents(struct st *s, const uint8_t *hdr, size_t hdr_len,
 
 		for (size_t k = it->first; rc == 0 && k < it->first + it->n; k++) {
 			const struct st_run *run = &s->runs.run[k];
-			const struct bundle_entry *e = run->t->src;
+			const struct bundle_entry e = view_target_src(s->v, run->t);
 
-			fd = shard_fd(s, view_target_source(s->v, run->t), e->shard_id);
-			rc = fd < 0 ? fd : push_extent(d, &cap, *size, e->offset + (int64_t)run->off, run->len, fd);
+			fd = shard_fd(s, view_target_source(s->v, run->t), e.shard_id);
+			rc = fd < 0 ? fd : push_extent(d, &cap, *size, e.offset + (int64_t)run->off, run->len, fd);
 			*size += run->len;
 		}
 	}

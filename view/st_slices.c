@@ -81,7 +81,7 @@ static int make_box(struct tile *tl, size_t i, int64_t *mem, const char **why)
 	free(key);
 	if (!b->t)
 		return -EBADMSG; /* plan.c moves every piece with its variable */
-	if (b->t->src->size != vol)
+	if (view_target_src(tl->v, b->t).size != vol)
 		*why = "pieces that overlap or leave holes";
 	return 0;
 }
@@ -208,7 +208,7 @@ static int split_dim(const struct tile *tl)
 int st_tile(const struct view *v, const struct view_target *t, int64_t bytes,
 	    struct st_runs *r, const char **why)
 {
-	const struct bundle_entry *e = t->src;
+	const struct bundle_entry ent = view_target_src(v, t), *e = &ent;
 	struct tile tl = { v, t, e, NULL, e->n_slices, bundle_dtype_size(e->dtype), 0 };
 	int64_t *mem = NULL;
 	uint64_t vol = 0; /* <= 2 * bytes: each piece lies inside the shape */
@@ -225,7 +225,7 @@ int st_tile(const struct view *v, const struct view_target *t, int64_t bytes,
 	for (size_t i = 0; rc == 0 && !*why && i < tl.n_box; i++) {
 		rc = make_box(&tl, i, mem + i * 2 * (size_t)e->rank, why);
 		if (rc == 0 && !*why)
-			vol += (uint64_t)tl.box[i].t->src->size;
+			vol += (uint64_t)view_target_src(v, tl.box[i].t).size;
 		if (rc == 0 && !*why && vol > (uint64_t)bytes)
 			*why = "pieces that overlap or leave holes";
 	}

@@ -73,7 +73,7 @@ size_t suggest_names(const struct bundle_reader *r, const char *query,
 	for (int i = 0; i < SUGGEST_MAX; i++)
 		best[i] = (struct candidate){ "", 1 << 30 };
 	for (size_t i = 0; i < bundle_num_entries(r); i++) {
-		const struct bundle_entry *e = bundle_entry_at(r, i);
+		const struct bundle_entry ent = bundle_entry_at(r, i), *e = &ent;
 
 		if (bundle_entry_is_piece(e))
 			continue;

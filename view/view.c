@@ -17,9 +17,18 @@ const char *view_prefix(const struct view *v) { return v->prefix; }
 enum mapping_layout view_layout(const struct view *v) { return v->layout; }
 size_t view_num_files(const struct view *v) { return v->n_files; }
 
-struct bundle_entry view_target_entry(const struct view_target *t)
+struct bundle_entry view_target_src(const struct view *v,
+				    const struct view_target *t)
 {
-	struct bundle_entry e = *t->src;
+	if (t->synth)
+		return v->graph_entry;
+	return bundle_entry_at(v->readers[view_target_source(v, t)], t->entry);
+}
+
+struct bundle_entry view_target_entry(const struct view *v,
+				      const struct view_target *t)
+{
+	struct bundle_entry e = view_target_src(v, t);
 
 	e.key = t->key;
 	e.key_len = t->key_len;
@@ -32,12 +41,13 @@ void view_tensor_at(const struct view *v, size_t i, struct view_tensor *out)
 {
 	const struct view_target *t = &v->targets[i];
 	const size_t source = view_target_source(v, t);
+	const struct bundle_entry e = view_target_src(v, t);
 
-	*out = (struct view_tensor){ t->key, t->key_len, view_target_entry(t), source,
-				     t->src->key, t->src->key_len, t->src,
+	*out = (struct view_tensor){ t->key, t->key_len, view_target_entry(v, t), source,
+				     e.key, e.key_len, e,
 				     t->synth ? v->graph_fd
 					      : bundle_shard_fd(v->readers[source],
-								t->src->shard_id) };
+								e.shard_id) };
 }
 
 char *view_data_source_path(const struct view *v, size_t file)
@@ -153,16 +163,16 @@ int view_object_graph(const struct view *v, struct objgraph **out,
 		return -ENOENT;
 	}
 	view_tensor_at(v, (size_t)(t - v->targets), &vt);
-	buf = malloc((size_t)vt.source_entry->size + 1);
+	buf = malloc((size_t)vt.source_entry.size + 1);
 	if (!buf) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	rc = util_pread_full(vt.source_fd, buf, (size_t)vt.source_entry->size,
-			     vt.source_entry->offset) == vt.source_entry->size
+	rc = util_pread_full(vt.source_fd, buf, (size_t)vt.source_entry.size,
+			     vt.source_entry.offset) == vt.source_entry.size
 		     ? 0
 		     : -EIO;
-	if (rc == 0 && string_scalar(buf, (size_t)vt.source_entry->size, &off, &n))
+	if (rc == 0 && string_scalar(buf, (size_t)vt.source_entry.size, &off, &n))
 		rc = -EBADMSG;
 	if (rc)
 		snprintf(err, errlen, "cannot read the merged object graph: %s",

@@ -40,6 +40,13 @@ struct view_options {
 	 * warning, when the view has a PREFIX.safetensors.
 	 */
 	int strict;
+	/*
+	 * Nonzero: view_build() ends with view_compact(), for a caller that
+	 * serves the files and needs no plan afterwards (a mount). Each
+	 * source's index is then freed as soon as the merged index holds its
+	 * last tensor, so that the two are never all in memory at once.
+	 */
+	int compact;
 };
 
 /*
@@ -69,8 +76,8 @@ struct view_tensor {
 	size_t source;          /* index into the mapping's sources */
 	const char *source_key; /* the tensor's key in that source */
 	size_t source_key_len;
-	const struct bundle_entry *source_entry; /* as in the source's index */
-	int source_fd;                           /* its data shard, O_RDONLY, owned by v */
+	struct bundle_entry source_entry; /* as in the source's index; pointers owned by v */
+	int source_fd;                    /* its data shard, O_RDONLY, owned by v */
 };
 
 /* Merged entries in index (key) order, partitioned pieces included. */

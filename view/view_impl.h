@@ -15,22 +15,30 @@
 
 /*
  * One entry of the merged index: its source entry with a new key, shard
- * and offset (the rest, dtype to slices, is the source's). 40 bytes, not
+ * and offset (the rest, dtype to slices, is the source's). 32 bytes, not
  * a copy of the entry: a merge of a million tensors holds a million.
  */
 struct view_target {
-	char *key; /* in view.keys or a source's index, NUL-terminated */
-	/* borrowed from the reader of its map line's source (view_target_source) */
-	const struct bundle_entry *src;
+	char *key;      /* in view.keys or a source's index, NUL-terminated */
 	int64_t offset; /* in data file `shard` (the source's if sliced) */
 	uint32_t key_len;
-	uint32_t map; /* the map line (index in m->maps) */
+	uint32_t map : 31;  /* the map line (index in m->maps) */
+	uint32_t synth : 1; /* the rewritten object graph: bytes in view.graph_fd */
 	int32_t shard;
-	uint8_t synth; /* the rewritten object graph: bytes in view.graph_fd */
+	/* its entry's number in the reader of its map line's source */
+	uint32_t entry;
 };
 
+/*
+ * The source entry target t stands for (view.graph_entry for the rewritten
+ * graph): by value, pointing into its reader (see bundle_entry_at).
+ */
+struct bundle_entry view_target_src(const struct view *v,
+				    const struct view_target *t);
+
 /* The target's entry as the merged .index holds it. */
-struct bundle_entry view_target_entry(const struct view_target *t);
+struct bundle_entry view_target_entry(const struct view *v,
+				      const struct view_target *t);
 
 /* [voff, voff+len) of a data file is [soff, soff+len) of fd. */
 struct view_extent {
@@ -79,6 +87,8 @@ struct view {
 	int graph_fd;                    /* owned, -1 if none: a sealed memfd, the new graph's bytes */
 	struct bundle_entry graph_entry; /* its entry (offset 0 of graph_fd) */
 	uint8_t *st_header;              /* owned; PREFIX.safetensors's header, or NULL */
+	/* layout.c may free each source's entries once the index is past it */
+	int release_sources;
 };
 
 /* The source a target's bytes and entry come from: its map line's. */
@@ -97,11 +107,17 @@ const struct view_target *view_find_target(const struct view *v,
 int plan_resolve(struct view *v, char *err, size_t errlen);
 
 /*
- * plan.c: add the target key (len bytes, copied) for entry e of map line
- * `map`'s source, with its pieces right after it.
+ * plan.c: add the target key (len bytes, copied) for entry number `entry`
+ * of map line `map`'s source, with its pieces right after it.
  */
-int plan_add(struct view *v, size_t map, const struct bundle_entry *e,
+int plan_add(struct view *v, size_t map, size_t entry,
 	     const char *key, size_t len, char *err, size_t errlen);
+
+/*
+ * plan.c: add the target for the rewritten object graph (v->graph_entry,
+ * bytes in v->graph_fd), brought by map line `map`.
+ */
+int plan_add_graph(struct view *v, size_t map, char *err, size_t errlen);
 
 /*
  * plan.c: give target t (added by plan_add or a map line) and its pieces

@@ -459,8 +459,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 struct expect {
 	char *name; /* owned */
 	size_t name_len;
-	size_t source;                  /* mapping source index */
-	const struct bundle_entry *src; /* in the fixture reader; NULL: the synthesized object graph */
+	size_t source;           /* mapping source index */
+	struct bundle_entry src; /* pointing into the fixture reader */
+	int has_src;             /* 0: the synthesized object graph */
 };
 
 struct model {
@@ -476,7 +477,8 @@ static void expect_add(struct model *md, char *name, size_t len, size_t source,
 		md->e = realloc(md->e, md->cap * sizeof(*md->e));
 		CHECK(md->e, "out of memory");
 	}
-	md->e[md->n++] = (struct expect){ name, len, source, src };
+	md->e[md->n++] = (struct expect){ name, len, source,
+					  src ? *src : (struct bundle_entry){ 0 }, src != NULL };
 }
 
 static char *cat(const char *a, size_t la, const char *b, size_t lb)
@@ -508,13 +510,14 @@ static void expect_tensor(struct model *md, const struct bundle_reader *r,
 	for (size_t i = 0; i < e->n_slices; i++) {
 		char *ok, *nk;
 		size_t ol, nl;
+		struct bundle_entry found;
 		const struct bundle_entry *p;
 
 		CHECK(!bundle_slice_key_encode(e->key, e->key_len, &e->slices[i],
 					       &ok, &ol) &&
 			      !bundle_slice_key_encode(name, len, &e->slices[i], &nk, &nl),
 		      "slice key");
-		p = bundle_find(r, ok, ol);
+		p = bundle_lookup(r, ok, ol, &found);
 		CHECK(p, "fixture piece missing");
 		expect_add(md, nk, nl, s, p);
 		free(ok);
@@ -561,15 +564,15 @@ static int model_objects(const struct mapping *m, const struct bundle_reader *co
 		if (has_graph(rd[s]))
 			return 0;
 	for (size_t i = 0; i < old.n; i++)
-		if (!bundle_entry_is_piece(old.e[i].src) && !is_object_path(old.e[i].name, old.e[i].name_len))
+		if (!bundle_entry_is_piece(&old.e[i].src) && !is_object_path(old.e[i].name, old.e[i].name_len))
 			return 0;
 	memset(md, 0, sizeof(*md));
 	for (size_t i = 0; i < old.n; i++) {
 		const struct expect *x = &old.e[i];
 
-		if (bundle_entry_is_piece(x->src))
+		if (bundle_entry_is_piece(&x->src))
 			continue;
-		expect_tensor(md, rd[x->source], x->source, x->src, cat(x->name, x->name_len, tail, sizeof(tail) - 1),
+		expect_tensor(md, rd[x->source], x->source, &x->src, cat(x->name, x->name_len, tail, sizeof(tail) - 1),
 			      x->name_len + sizeof(tail) - 1);
 	}
 	expect_add(md, cat(OBJECT_GRAPH, sizeof(OBJECT_GRAPH) - 1, "", 0), sizeof(OBJECT_GRAPH) - 1, 0, NULL);
@@ -588,9 +591,10 @@ static int model_build(const struct mapping *m,
 		       const struct bundle_reader *const *rd, struct model *md)
 {
 	/* the identity mount of a TF2 source keeps its graph (mapping.md) */
+	struct bundle_entry gfound;
 	const struct bundle_entry *g =
-		m->n_maps == 1 ? bundle_find(rd[m->maps[0].source], OBJECT_GRAPH,
-					     sizeof(OBJECT_GRAPH) - 1)
+		m->n_maps == 1 ? bundle_lookup(rd[m->maps[0].source], OBJECT_GRAPH,
+					       sizeof(OBJECT_GRAPH) - 1, &gfound)
 			       : NULL;
 	int keep_graph = m->checkpoint != MAPPING_CHECKPOINT_NAME_BASED && g && g->dtype == BUNDLE_DT_STRING && !g->rank &&
 			 !g->n_slices && m->maps[0].kind == MAPPING_MAP_ROOT &&
@@ -607,8 +611,9 @@ static int model_build(const struct mapping *m,
 		size_t hits = 0;
 
 		if (mp->kind == MAPPING_MAP_TENSOR) {
-			const struct bundle_entry *e = bundle_find(r, mp->from,
-								   mp->from_len);
+			struct bundle_entry found;
+			const struct bundle_entry *e = bundle_lookup(r, mp->from,
+								     mp->from_len, &found);
 
 			if (!e || bundle_entry_is_piece(e) ||
 			    hidden(m, mp->source, e))
@@ -618,7 +623,7 @@ static int model_build(const struct mapping *m,
 			continue;
 		}
 		for (size_t j = 0; j < bundle_num_entries(r); j++) {
-			const struct bundle_entry *e = bundle_entry_at(r, j);
+			const struct bundle_entry e_ent = bundle_entry_at(r, j), *e = &e_ent;
 
 			if (bundle_entry_is_piece(e) || e->key_len < flen ||
 			    memcmp(e->key, mp->from, flen) ||
@@ -647,8 +652,8 @@ static int model_build(const struct mapping *m,
 
 		if (x->name_len == sizeof(OBJECT_GRAPH) - 1 &&
 		    !memcmp(x->name, OBJECT_GRAPH, x->name_len) &&
-		    (x->src->dtype != BUNDLE_DT_STRING || x->src->rank ||
-		     x->src->n_slices))
+		    (x->src.dtype != BUNDLE_DT_STRING || x->src.rank ||
+		     x->src.n_slices))
 			return 0;
 	}
 	return m->checkpoint == MAPPING_CHECKPOINT_OBJECT_BASED ? model_objects(m, rd, md) : 1;
@@ -715,7 +720,7 @@ static uint8_t *check_window(const struct view *v, const struct view_tensor *t,
 			(size_t)len, got) == len,
 	      "short view_read of '%s'", t->name);
 	CHECK(pread_all(t->source_fd, want, (size_t)len,
-			t->source_entry->offset + off) == 0,
+			t->source_entry.offset + off) == 0,
 	      "source read");
 	CHECK(!memcmp(got, want, (size_t)len),
 	      "tensor '%s': merged bytes [%lld, +%lld) differ from source '%s'",
@@ -728,9 +733,9 @@ static uint8_t *check_window(const struct view *v, const struct view_tensor *t,
 static void check_source(const struct view_tensor *t, const struct expect *x)
 {
 	CHECK(t->source == x->source, "tensor '%s': source %zu, expected %zu", t->name, t->source, x->source);
-	CHECK(t->source_key_len == x->src->key_len && !memcmp(t->source_key, x->src->key, t->source_key_len),
-	      "tensor '%s': from '%s', expected '%s'", t->name, t->source_key, x->src->key);
-	same_shape(t->source_entry, x->src, t->name);
+	CHECK(t->source_key_len == x->src.key_len && !memcmp(t->source_key, x->src.key, t->source_key_len),
+	      "tensor '%s': from '%s', expected '%s'", t->name, t->source_key, x->src.key);
+	same_shape(&t->source_entry, &x->src, t->name);
 }
 
 static void check_tensors(const struct view *v, const struct mapping *m,
@@ -759,8 +764,8 @@ static void check_tensors(const struct view *v, const struct mapping *m,
 		      "tensor %zu: name '%s', expected '%s'", i, t.name, x->name);
 		CHECK(e->key_len == t.name_len && !memcmp(e->key, t.name, t.name_len),
 		      "entry key differs from tensor name");
-		same_shape(e, t.source_entry, t.name);
-		if (x->src) {
+		same_shape(e, &t.source_entry, t.name);
+		if (x->has_src) {
 			check_source(&t, x);
 			if (!bundle_entry_is_piece(e))
 				per_source[t.source]++;
@@ -782,7 +787,7 @@ static void check_tensors(const struct view *v, const struct mapping *m,
 		      t.name, (long long)e->offset, (long long)e->size,
 		      (unsigned long long)f->size);
 		if (layout == MAPPING_LAYOUT_SHARDS)
-			CHECK(e->offset == t.source_entry->offset,
+			CHECK(e->offset == t.source_entry.offset,
 			      "shards layout moved tensor '%s'", t.name);
 		if ((uint64_t)e->size > budget) {
 			/* over budget: its first and last bytes only */
@@ -831,7 +836,7 @@ static void check_index(const struct view *v)
 	      "index has %zu entries, view %zu", bundle_index_num_entries(idx),
 	      view_num_tensors(v));
 	for (size_t i = 0; i < view_num_tensors(v); i++) {
-		const struct bundle_entry *a = bundle_index_entry_at(idx, i);
+		const struct bundle_entry a_ent = bundle_index_entry_at(idx, i), *a = &a_ent;
 		struct view_tensor t;
 
 		view_tensor_at(v, i, &t);
@@ -1057,7 +1062,8 @@ static const struct bundle_reader *fixture_of(const char *prefix)
  */
 static int has_graph(const struct bundle_reader *r)
 {
-	const struct bundle_entry *e = bundle_find(r, OBJECT_GRAPH, sizeof(OBJECT_GRAPH) - 1);
+	struct bundle_entry found;
+	const struct bundle_entry *e = bundle_lookup(r, OBJECT_GRAPH, sizeof(OBJECT_GRAPH) - 1, &found);
 
 	return e && e->dtype == BUNDLE_DT_STRING && e->rank == 0;
 }

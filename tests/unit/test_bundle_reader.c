@@ -89,6 +89,7 @@ static void write_small(const char *prefix)
 static void test_reader_roundtrip(void **state)
 {
 	struct bundle_reader *r;
+	struct bundle_entry found;
 	const struct bundle_entry *e;
 	char err[BUNDLE_ERR_MAX];
 	float got[2];
@@ -98,13 +99,13 @@ static void test_reader_roundtrip(void **state)
 	assert_int_equal(bundle_open(at("rt"), &r, err, sizeof(err)), 0);
 	assert_int_equal(bundle_num_entries(r), 2);
 	assert_int_equal(bundle_num_shards(r), 1);
-	e = bundle_find(r, "a", 1);
+	e = bundle_lookup(r, "a", 1, &found);
 	assert_non_null(e);
 	assert_int_equal(e->offset, 7); /* after the string tensor: 2 varints, 4 crc, "x" */
 	assert_int_equal(bundle_read_tensor(r, e, got, err, sizeof(err)), 0);
 	assert_true(got[0] == 1.0f && got[1] == 2.0f);
-	assert_null(bundle_find(r, "b", 1));
-	assert_string_equal(bundle_entry_at(r, 1)->key, "s");
+	assert_true(bundle_find(r, "b", 1) == BUNDLE_NOT_FOUND);
+	assert_string_equal(bundle_entry_at(r, 1).key, "s");
 	bundle_close(r);
 }
 
@@ -232,6 +233,7 @@ static void test_reader_missing_piece(void **state)
 static void test_reader_detects_corruption_and_truncation_after_open(void **state)
 {
 	struct bundle_reader *r;
+	struct bundle_entry found;
 	const struct bundle_entry *e;
 	char err[BUNDLE_ERR_MAX];
 	uint8_t buf[16];
@@ -244,7 +246,7 @@ static void test_reader_detects_corruption_and_truncation_after_open(void **stat
 	assert_true(fd >= 0);
 	assert_int_equal(pwrite(fd, "\x7f", 1, 8), 1); /* inside "a" */
 	close(fd);
-	e = bundle_find(r, "a", 1);
+	e = bundle_lookup(r, "a", 1, &found);
 	assert_int_equal(bundle_read_tensor(r, e, buf, err, sizeof(err)), -EBADMSG);
 	assert_non_null(strstr(err, "tensor 'a': checksum mismatch"));
 	assert_int_equal(truncate(at("co.data-00000-of-00001"), 2), 0);
@@ -287,6 +289,7 @@ static void test_resolve_directory_forms(void **state)
 static void test_writer_zeros_are_holes_with_right_crc(void **state)
 {
 	const int64_t n = 64LL << 20;
+	struct bundle_entry found;
 	struct bundle_entry z = {
 		.key = "z",
 		.key_len = 1,
@@ -310,7 +313,7 @@ static void test_writer_zeros_are_holes_with_right_crc(void **state)
 	assert_int_equal(st.st_size, n);
 	assert_true(st.st_blocks < 64);
 	assert_int_equal(bundle_open(at("zz"), &r, err, sizeof(err)), 0);
-	assert_int_equal(bundle_read_tensor(r, bundle_find(r, "z", 1), buf, err,
+	assert_int_equal(bundle_read_tensor(r, bundle_lookup(r, "z", 1, &found), buf, err,
 					    sizeof(err)),
 			 0);
 	bundle_close(r);
