@@ -136,6 +136,17 @@ int objgraph_serialize(const struct objgraph *g, uint8_t **out, size_t *len,
 		       char *err, size_t errlen);
 
 /*
+ * objgraph_serialize() as the bytes of the _CHECKPOINTABLE_OBJECT_GRAPH
+ * tensor: a scalar string in TensorFlow's encoding (what objgraph_read()
+ * reads back), with the CRC32C an index entry stores for it (unmasked) in
+ * *crc. Memory: the result and a fixed scratch, whatever the graph's size.
+ * -EINVAL over OBJGRAPH_MAX_BYTES. *out is malloc'd; the caller frees it.
+ */
+int objgraph_serialize_tensor(const struct objgraph *g, uint8_t **out,
+			      size_t *len, uint32_t *crc, char *err,
+			      size_t errlen);
+
+/*
  * The serialized graph stored in a checkpoint: the "_CHECKPOINTABLE_OBJECT_
  * GRAPH" tensor, which must be a scalar string, read with its CRC checked
  * and its string encoding (checkpoint-format.md §4.3) removed. -ENOENT if

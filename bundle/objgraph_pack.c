@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bundle/bundle.h"
+#include "bundle/coding.h"
 #include "bundle/internal.h"
 #include "trackable_object_graph.pb-c.h"
 
@@ -27,58 +29,24 @@ typedef Tensorflow__RegisteredSaver SaverProto;
 typedef Tensorflow__TrackableBoolValue BoolProto;
 
 /*
- * The messages of a whole graph, one array per message type (a message
- * and the pointer protobuf-c wants to it), each array filled in order.
+ * A graph is packed one node at a time, and a node one slice of each list
+ * at a time, so the protobuf-c messages in memory are bounded by PACK_CHUNK
+ * whatever the graph's size: TrackableObjectGraph is one repeated field
+ * (nodes = 1), so its bytes are each node's, tagged and length-prefixed,
+ * in order; and a node's bytes are its fields in number order, where a
+ * repeated field's elements are independent, so packing children [0, k)
+ * then [k, n) gives the bytes of packing them all at once.
  */
+#define PACK_CHUNK 1024
+
+/* The messages of one slice of a node. */
 struct scratch {
-	NodeProto *nodes, **nodep;
-	ChildProto *children, **childp;
-	AttrProto *attrs, **attrp;
-	SlotProto *slots, **slotp;
-	SaverProto *savers;
-	BoolProto *bools;
+	ChildProto children[PACK_CHUNK], *childp[PACK_CHUNK];
+	AttrProto attrs[PACK_CHUNK], *attrp[PACK_CHUNK];
+	SlotProto slots[PACK_CHUNK], *slotp[PACK_CHUNK];
+	SaverProto saver;
+	BoolProto has_values;
 };
-
-static void scratch_release(struct scratch *s)
-{
-	free(s->nodes);
-	free(s->nodep);
-	free(s->children);
-	free(s->childp);
-	free(s->attrs);
-	free(s->attrp);
-	free(s->slots);
-	free(s->slotp);
-	free(s->savers);
-	free(s->bools);
-}
-
-/* +1: a graph may have no children (etc.) at all, and malloc(0) may be NULL. */
-static int scratch_alloc(struct scratch *s, const struct objgraph *g)
-{
-	size_t nc = 0, na = 0, ns = 0, n = g->n_nodes;
-
-	for (size_t i = 0; i < n; i++) {
-		nc += g->nodes[i].n_children;
-		na += g->nodes[i].n_attrs;
-		ns += g->nodes[i].n_slots;
-	}
-	s->nodes = calloc(n + 1, sizeof(*s->nodes));
-	s->nodep = calloc(n + 1, sizeof(*s->nodep));
-	s->children = calloc(nc + 1, sizeof(*s->children));
-	s->childp = calloc(nc + 1, sizeof(*s->childp));
-	s->attrs = calloc(na + 1, sizeof(*s->attrs));
-	s->attrp = calloc(na + 1, sizeof(*s->attrp));
-	s->slots = calloc(ns + 1, sizeof(*s->slots));
-	s->slotp = calloc(ns + 1, sizeof(*s->slotp));
-	s->savers = calloc(n + 1, sizeof(*s->savers));
-	s->bools = calloc(n + 1, sizeof(*s->bools));
-	if (!s->nodes || !s->nodep || !s->children || !s->childp ||
-	    !s->attrs || !s->attrp || !s->slots || !s->slotp || !s->savers ||
-	    !s->bools)
-		return -ENOMEM;
-	return 0;
-}
 
 /* protobuf-c only reads through it; the cast drops const, not a write. */
 static ProtobufCBinaryData bin(const char *str)
@@ -88,106 +56,206 @@ static ProtobufCBinaryData bin(const char *str)
 	return d;
 }
 
-/* Cursors into the scratch arrays while the nodes are converted. */
-struct fill {
-	size_t child, attr, slot;
-};
-
-static void fill_lists(struct scratch *s, struct fill *f,
-		       const struct objgraph_node *n, NodeProto *p)
+static size_t fill_children(struct scratch *s, const struct objgraph_node *n,
+			    size_t from, NodeProto *p)
 {
-	p->n_children = n->n_children;
-	p->children = s->childp + f->child;
-	for (size_t i = 0; i < n->n_children; i++, f->child++) {
-		ChildProto *c = &s->children[f->child];
+	size_t k = n->n_children - from < PACK_CHUNK ? n->n_children - from : PACK_CHUNK;
+
+	for (size_t i = 0; i < k; i++) {
+		ChildProto *c = &s->children[i];
 
 		tensorflow__trackable_object_graph__trackable_object__object_reference__init(c);
-		c->node_id = n->children[i].node_id;
-		c->local_name = bin(n->children[i].local_name);
-		s->childp[f->child] = c;
+		c->node_id = n->children[from + i].node_id;
+		c->local_name = bin(n->children[from + i].local_name);
+		s->childp[i] = c;
 	}
-	p->n_attributes = n->n_attrs;
-	p->attributes = s->attrp + f->attr;
-	for (size_t i = 0; i < n->n_attrs; i++, f->attr++) {
-		AttrProto *a = &s->attrs[f->attr];
+	p->n_children = k;
+	p->children = s->childp;
+	return k;
+}
+
+static size_t fill_attrs(struct scratch *s, const struct objgraph_node *n,
+			 size_t from, NodeProto *p)
+{
+	size_t k = n->n_attrs - from < PACK_CHUNK ? n->n_attrs - from : PACK_CHUNK;
+
+	for (size_t i = 0; i < k; i++) {
+		const struct objgraph_attr *x = &n->attrs[from + i];
+		AttrProto *a = &s->attrs[i];
 
 		tensorflow__trackable_object_graph__trackable_object__serialized_tensor__init(a);
-		a->name = bin(n->attrs[i].name);
-		a->full_name = bin(n->attrs[i].full_name);
-		a->checkpoint_key = bin(n->attrs[i].checkpoint_key);
-		a->optional_restore = n->attrs[i].optional_restore;
-		s->attrp[f->attr] = a;
+		a->name = bin(x->name);
+		a->full_name = bin(x->full_name);
+		a->checkpoint_key = bin(x->checkpoint_key);
+		a->optional_restore = x->optional_restore;
+		s->attrp[i] = a;
 	}
-	p->n_slot_variables = n->n_slots;
-	p->slot_variables = s->slotp + f->slot;
-	for (size_t i = 0; i < n->n_slots; i++, f->slot++) {
-		SlotProto *v = &s->slots[f->slot];
+	p->n_attributes = k;
+	p->attributes = s->attrp;
+	return k;
+}
+
+static size_t fill_slots(struct scratch *s, const struct objgraph_node *n,
+			 size_t from, NodeProto *p)
+{
+	size_t k = n->n_slots - from < PACK_CHUNK ? n->n_slots - from : PACK_CHUNK;
+
+	for (size_t i = 0; i < k; i++) {
+		const struct objgraph_slot *x = &n->slots[from + i];
+		SlotProto *v = &s->slots[i];
 
 		tensorflow__trackable_object_graph__trackable_object__slot_variable_reference__init(v);
-		v->original_variable_node_id = n->slots[i].original_variable_node_id;
-		v->slot_name = bin(n->slots[i].slot_name);
-		v->slot_variable_node_id = n->slots[i].slot_variable_node_id;
-		s->slotp[f->slot] = v;
+		v->original_variable_node_id = x->original_variable_node_id;
+		v->slot_name = bin(x->slot_name);
+		v->slot_variable_node_id = x->slot_variable_node_id;
+		s->slotp[i] = v;
 	}
+	p->n_slot_variables = k;
+	p->slot_variables = s->slotp;
+	return k;
 }
 
-static void fill_node(struct scratch *s, struct fill *f, size_t i,
-		      const struct objgraph_node *n)
+/* The node's fields after its lists: the saver and has_checkpoint_values. */
+static void fill_rest(struct scratch *s, const struct objgraph_node *n,
+		      NodeProto *p)
 {
-	NodeProto *p = &s->nodes[i];
-
-	tensorflow__trackable_object_graph__trackable_object__init(p);
-	fill_lists(s, f, n, p);
 	if (n->saver_name) {
-		tensorflow__registered_saver__init(&s->savers[i]);
-		s->savers[i].name = bin(n->saver_name);
-		s->savers[i].object_name = bin(n->saver_object_name);
-		p->registered_saver = &s->savers[i];
+		tensorflow__registered_saver__init(&s->saver);
+		s->saver.name = bin(n->saver_name);
+		s->saver.object_name = bin(n->saver_object_name);
+		p->registered_saver = &s->saver;
 	}
 	if (n->has_checkpoint_values != OBJGRAPH_UNSET) {
-		tensorflow__trackable_bool_value__init(&s->bools[i]);
-		s->bools[i].value = n->has_checkpoint_values;
-		p->has_checkpoint_values = &s->bools[i];
+		tensorflow__trackable_bool_value__init(&s->has_values);
+		s->has_values.value = n->has_checkpoint_values;
+		p->has_checkpoint_values = &s->has_values;
 	}
-	s->nodep[i] = p;
 }
 
-static int pack(const struct objgraph *g, struct scratch *s, uint8_t **out,
-		size_t *len)
+/* Where a slice goes: counted only (out NULL) or written at out + *len. */
+static void emit(const NodeProto *p, uint8_t *out, size_t *len)
 {
-	GraphProto p;
-	struct fill f = { 0 };
-	uint8_t *buf;
-	size_t n;
+	/* protobuf-c has no pack functions of its own for nested messages */
+	if (out)
+		*len += protobuf_c_message_pack(&p->base, out + *len);
+	else
+		*len += protobuf_c_message_get_packed_size(&p->base);
+}
 
-	tensorflow__trackable_object_graph__init(&p);
-	for (size_t i = 0; i < g->n_nodes; i++)
-		fill_node(s, &f, i, &g->nodes[i]);
-	p.n_nodes = g->n_nodes;
-	p.nodes = s->nodep;
-	n = tensorflow__trackable_object_graph__get_packed_size(&p);
-	buf = malloc(n + 1);
-	if (!buf)
-		return -ENOMEM;
-	*len = tensorflow__trackable_object_graph__pack(&p, buf);
-	*out = buf;
+/* The bytes of node n, slice by slice: counted, or written at out + *len. */
+static void pack_node(struct scratch *s, const struct objgraph_node *n,
+		      uint8_t *out, size_t *len)
+{
+	size_t (*const fill[])(struct scratch *, const struct objgraph_node *,
+			       size_t, NodeProto *) = { fill_children, fill_attrs, fill_slots };
+	const size_t count[] = { n->n_children, n->n_attrs, n->n_slots };
+	NodeProto p;
+
+	for (size_t f = 0; f < 3; f++)
+		for (size_t from = 0; from < count[f];) {
+			tensorflow__trackable_object_graph__trackable_object__init(&p);
+			from += fill[f](s, n, from, &p);
+			emit(&p, out, len);
+		}
+	tensorflow__trackable_object_graph__trackable_object__init(&p);
+	fill_rest(s, n, &p);
+	emit(&p, out, len);
+}
+
+/* Field 1 (nodes), wire type 2 (length-delimited). */
+#define NODES_TAG 0x0a
+
+/*
+ * The graph's bytes at out + *len (out NULL: only counted), each node as
+ * protobuf-c writes a repeated message: its tag, its length, its bytes.
+ */
+static void pack_graph(struct scratch *s, const struct objgraph *g,
+		       uint8_t *out, size_t *len)
+{
+	uint8_t head[1 + 10];
+
+	for (size_t i = 0; i < g->n_nodes; i++) {
+		size_t n = 0, h;
+
+		pack_node(s, &g->nodes[i], NULL, &n);
+		head[0] = NODES_TAG;
+		h = 1 + coding_put_varint64(head + 1, n);
+		if (out) {
+			memcpy(out + *len, head, h);
+			*len += h;
+			pack_node(s, &g->nodes[i], out, len);
+		} else {
+			*len += h + n;
+		}
+	}
+}
+
+/* A scalar string's header: varint64 length, u32 masked CRC of the length. */
+#define STRING_HEAD_MAX (10 + 4)
+
+/* TensorFlow's header for one string of n < 2^32 bytes (bundle_string_encode). */
+static size_t string_head(size_t n, uint8_t *head)
+{
+	uint8_t le[4];
+	size_t h = coding_put_varint64(head, n);
+
+	coding_put_fixed32(le, (uint32_t)n);
+	coding_put_fixed32(head + h, bundle_crc_mask(bundle_crc32c(0, le, 4)));
+	return h + 4;
+}
+
+/*
+ * Serialize g into one malloc'd buffer of exactly its size, counted first;
+ * as_tensor: with the header that makes the bytes a scalar string tensor.
+ */
+static int serialize(const struct objgraph *g, int as_tensor, uint8_t **out,
+		     size_t *len, char *err, size_t errlen)
+{
+	uint8_t head[STRING_HEAD_MAX];
+	struct scratch *s;
+	size_t n = 0, h = 0;
+	int rc = objgraph_check(g, err, errlen);
+
+	if (rc)
+		return rc;
+	s = malloc(sizeof(*s));
+	if (!s)
+		return bundle_errf(err, errlen, -ENOMEM, "out of memory");
+	pack_graph(s, g, NULL, &n);
+	if (as_tensor && n > OBJGRAPH_MAX_BYTES) {
+		free(s);
+		return bundle_errf(err, errlen, -EINVAL,
+				   "the object graph would be %zu bytes, over protobuf's 2 GiB limit", n);
+	}
+	if (as_tensor)
+		h = string_head(n, head);
+	*out = malloc(h + n + 1);
+	if (*out) {
+		memcpy(*out, head, h);
+		*len = h;
+		pack_graph(s, g, *out, len);
+	}
+	free(s);
+	if (!*out)
+		return bundle_errf(err, errlen, -ENOMEM, "out of memory");
 	return 0;
 }
 
 int objgraph_serialize(const struct objgraph *g, uint8_t **out, size_t *len,
 		       char *err, size_t errlen)
 {
-	struct scratch s = { 0 };
-	int rc;
+	return serialize(g, 0, out, len, err, errlen);
+}
 
-	rc = objgraph_check(g, err, errlen);
-	if (rc)
-		return rc;
-	rc = scratch_alloc(&s, g);
-	if (!rc)
-		rc = pack(g, &s, out, len);
-	scratch_release(&s);
-	if (rc)
-		return bundle_errf(err, errlen, rc, "out of memory");
-	return 0;
+int objgraph_serialize_tensor(const struct objgraph *g, uint8_t **out,
+			      size_t *len, uint32_t *crc, char *err,
+			      size_t errlen)
+{
+	int rc = serialize(g, 1, out, len, err, errlen);
+
+	if (rc == 0 && bundle_tensor_crc(BUNDLE_DT_STRING, 1, *out, *len, crc)) {
+		free(*out);
+		return bundle_errf(err, errlen, -EBADMSG, "the object graph's encoding does not check");
+	}
+	return rc;
 }

@@ -1056,28 +1056,20 @@ static int write_all(int fd, const uint8_t *buf, size_t len)
 /* The serialized graph as the bytes of a string scalar, in a sealed memfd. */
 static int store_graph(struct view *v, const struct out *o, uint32_t map, char *err, size_t errlen)
 {
-	uint8_t *bytes = NULL, *enc = NULL;
-	size_t len = 0, enc_len = 0;
+	uint8_t *enc = NULL;
+	size_t enc_len = 0;
 	uint32_t crc;
 	char msg[BUNDLE_ERR_MAX];
 	struct mapping_pos none = { v->m->file, 0, 0 };
-	int rc = objgraph_serialize(&o->g, &bytes, &len, msg, sizeof(msg));
-	const char *s;
+	int rc = objgraph_serialize_tensor(&o->g, &enc, &enc_len, &crc, msg, sizeof(msg));
 
 	if (rc)
 		return diag(err, errlen, &none, rc, "the merged object graph: %s", msg);
-	s = (const char *)bytes;
-	rc = bundle_string_encode(&s, &len, 1, &enc, &enc_len);
-	free(bytes);
-	if (rc == 0)
-		rc = bundle_tensor_crc(BUNDLE_DT_STRING, 1, enc, enc_len, &crc);
-	if (rc == 0) {
-		v->graph_fd = memfd_create("ckptfs-object-graph", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-		rc = v->graph_fd < 0 ? -errno : write_all(v->graph_fd, enc, enc_len);
-		if (rc == 0 && fcntl(v->graph_fd, F_ADD_SEALS,
-				     F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL))
-			rc = -errno;
-	}
+	v->graph_fd = memfd_create("ckptfs-object-graph", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	rc = v->graph_fd < 0 ? -errno : write_all(v->graph_fd, enc, enc_len);
+	if (rc == 0 && fcntl(v->graph_fd, F_ADD_SEALS,
+			     F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL))
+		rc = -errno;
 	free(enc);
 	if (rc)
 		return diag(err, errlen, &none, rc, "cannot hold the merged object graph: %s", strerror(-rc));

@@ -223,6 +223,29 @@ static int same_node(const struct objgraph_node *a,
 	return 1;
 }
 
+/*
+ * objgraph_serialize_tensor: the same bytes as a scalar string tensor (the
+ * reader's decoder takes them back) with the CRC TensorFlow would store.
+ */
+static void check_tensor(const struct objgraph *g, const uint8_t *bytes,
+			 size_t len)
+{
+	char err[BUNDLE_ERR_MAX];
+	const char *s = (const char *)bytes;
+	uint8_t *t, *want;
+	size_t tn, wn;
+	uint32_t crc, want_crc;
+
+	CHECK(objgraph_serialize_tensor(g, &t, &tn, &crc, err, sizeof(err)) == 0,
+	      "serialize_tensor: %s", err);
+	CHECK(bundle_string_encode(&s, &len, 1, &want, &wn) == 0, "string_encode");
+	CHECK(tn == wn && !memcmp(t, want, tn), "the tensor is not the string encoding of the graph");
+	CHECK(bundle_tensor_crc(BUNDLE_DT_STRING, 1, want, wn, &want_crc) == 0 && crc == want_crc,
+	      "the tensor's CRC differs");
+	free(t);
+	free(want);
+}
+
 static void check_roundtrip(const struct objgraph *g)
 {
 	char err[BUNDLE_ERR_MAX];
@@ -243,6 +266,7 @@ static void check_roundtrip(const struct objgraph *g)
 	      "serialize again: %s", err);
 	CHECK(n1 == n2 && !memcmp(once, twice, n1),
 	      "serializing is not a fixed point");
+	check_tensor(g, once, n1);
 	objgraph_free(back);
 	free(once);
 	free(twice);

@@ -338,6 +338,124 @@ static void test_objgraph_small_graph_roundtrip(void **state)
 	free(twice);
 }
 
+/* A hand encoder for the wide graph below: protobuf's wire format. */
+struct wire {
+	uint8_t *p;
+	size_t n, cap;
+};
+
+static void put(struct wire *w, const void *b, size_t n)
+{
+	if (w->n + n > w->cap) {
+		w->cap = 2 * (w->n + n);
+		w->p = realloc(w->p, w->cap);
+		assert_non_null(w->p);
+	}
+	memcpy(w->p + w->n, b, n);
+	w->n += n;
+}
+
+static void put_varint(struct wire *w, uint64_t v)
+{
+	uint8_t b[10];
+	size_t n = 0;
+
+	do {
+		b[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+		v >>= 7;
+	} while (v);
+	put(w, b, n);
+}
+
+/* Field `field` as length-delimited bytes (a string or a message). */
+static void put_bytes(struct wire *w, unsigned field, const void *b, size_t n)
+{
+	put_varint(w, field << 3 | 2);
+	put_varint(w, n);
+	put(w, b, n);
+}
+
+static void put_uint(struct wire *w, unsigned field, uint64_t v)
+{
+	put_varint(w, field << 3);
+	put_varint(w, v);
+}
+
+#define WIDE 2500 /* over the packer's slices of 1024 */
+
+/*
+ * Lists longer than the packer's slices: the root has WIDE children, node
+ * 1 WIDE attributes and WIDE slot variables (nodes WIDE + 1 on). The bytes
+ * must be those of the whole node at once, written here by hand.
+ */
+static void test_objgraph_wide_nodes(void **state)
+{
+	const size_t n_nodes = 2 * WIDE + 1;
+	struct objgraph_node *nodes = calloc(n_nodes, sizeof(*nodes));
+	struct objgraph_child *kids = calloc(WIDE, sizeof(*kids));
+	struct objgraph_attr *attrs = calloc(WIDE, sizeof(*attrs));
+	struct objgraph_slot *slots = calloc(WIDE, sizeof(*slots));
+	char(*names)[16] = calloc(WIDE, sizeof(*names));
+	struct objgraph g = { n_nodes, nodes };
+	struct wire want = { 0 }, node = { 0 }, item = { 0 };
+	uint8_t *got;
+	size_t len;
+
+	(void)state;
+	assert_true(nodes && kids && attrs && slots && names);
+	for (size_t i = 0; i < n_nodes; i++)
+		nodes[i].has_checkpoint_values = OBJGRAPH_UNSET;
+	for (size_t i = 0; i < WIDE; i++) {
+		snprintf(names[i], sizeof(names[i]), "c%zu", i);
+		kids[i] = (struct objgraph_child){ (int32_t)i + 1, names[i] };
+		attrs[i] = (struct objgraph_attr){ names[i], "", names[i], 0 };
+		slots[i] = (struct objgraph_slot){ 2, names[i], (int32_t)(WIDE + 1 + i) };
+	}
+	nodes[0].children = kids;
+	nodes[0].n_children = WIDE;
+	nodes[1].attrs = attrs;
+	nodes[1].n_attrs = WIDE;
+	nodes[1].slots = slots;
+	nodes[1].n_slots = WIDE;
+	got = roundtrip(&g, &len);
+
+	for (size_t i = 0; i < WIDE; i++) { /* node 0: children = 1 */
+		item.n = 0;
+		put_uint(&item, 1, i + 1);
+		put_bytes(&item, 2, names[i], strlen(names[i]));
+		put_bytes(&node, 1, item.p, item.n);
+	}
+	put_bytes(&want, 1, node.p, node.n);
+	node.n = 0;
+	for (size_t i = 0; i < WIDE; i++) { /* node 1: attributes = 2 */
+		item.n = 0;
+		put_bytes(&item, 1, names[i], strlen(names[i]));
+		put_bytes(&item, 3, names[i], strlen(names[i]));
+		put_bytes(&node, 2, item.p, item.n);
+	}
+	for (size_t i = 0; i < WIDE; i++) { /* slot_variables = 3 */
+		item.n = 0;
+		put_uint(&item, 1, 2);
+		put_bytes(&item, 2, names[i], strlen(names[i]));
+		put_uint(&item, 3, WIDE + 1 + i);
+		put_bytes(&node, 3, item.p, item.n);
+	}
+	put_bytes(&want, 1, node.p, node.n);
+	for (size_t i = 2; i < n_nodes; i++) /* empty nodes */
+		put_bytes(&want, 1, "", 0);
+	assert_int_equal(len, want.n);
+	assert_memory_equal(got, want.p, len);
+	free(got);
+	free(want.p);
+	free(node.p);
+	free(item.p);
+	free(names);
+	free(slots);
+	free(attrs);
+	free(kids);
+	free(nodes);
+}
+
 /*
  * Present-but-empty sub-messages are written, as TensorFlow does: a
  * registered_saver with empty names is "22 00", has_checkpoint_values
@@ -554,6 +672,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_objgraph_keras_corpus),
+		cmocka_unit_test(test_objgraph_wide_nodes),
 		cmocka_unit_test(test_objgraph_serving_corpus_noncanonical),
 		cmocka_unit_test(test_objgraph_tf1_checkpoint_has_none),
 		cmocka_unit_test(test_objgraph_small_graph_names),
