@@ -88,6 +88,10 @@ int cli_ls_mapping(const char *path)
 		if (bundle_entry_is_piece(&t.entry))
 			continue;
 		cli_print_entry_tail(stdout, t.name, t.name_len, &t.entry, "\t");
+		if (t.rewritten) { /* ckptfs wrote it: from no source */
+			puts("-\t-");
+			continue;
+		}
 		printf("%s\t", m->sources[t.source].name);
 		cli_put_name(stdout, t.source_key, t.source_key_len);
 		putchar('\n');

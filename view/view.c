@@ -47,7 +47,8 @@ void view_tensor_at(const struct view *v, size_t i, struct view_tensor *out)
 				     e.key, e.key_len, e,
 				     t->synth ? v->graph_fd
 					      : bundle_shard_fd(v->readers[source],
-								e.shard_id) };
+								e.shard_id),
+				     t->synth };
 }
 
 char *view_data_source_path(const struct view *v, size_t file)

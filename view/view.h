@@ -78,6 +78,11 @@ struct view_tensor {
 	size_t source_key_len;
 	struct bundle_entry source_entry; /* as in the source's index; pointers owned by v */
 	int source_fd;                    /* its data shard, O_RDONLY, owned by v */
+	/*
+	 * 1: the object graph a merge by object writes (no source has it;
+	 * source_entry is its own, source_fd the memfd that holds it)
+	 */
+	int rewritten;
 };
 
 /* Merged entries in index (key) order, partitioned pieces included. */

@@ -195,6 +195,12 @@ def test_ls_objects_and_check_show_the_synthesized_graph(ckptfs_bin, tf1_source,
     r = mounting.run_cmd([ckptfs_bin, "check", mapping])
     assert r.rc == 0, r.describe()
     assert "object graph: 5 objects, 2 saved tensors" in r.stdout
+    # ls: the graph ckptfs wrote comes from no source; the variables from 'old'
+    r = mounting.run_cmd([ckptfs_bin, "ls", mapping])
+    assert r.rc == 0, r.describe()
+    rows = {line.split("\t")[0]: line.split("\t")[6:] for line in r.stdout.splitlines()}
+    assert rows[GRAPH_KEY] == ["-", "-"]
+    assert rows["net/encoder/w/.ATTRIBUTES/VARIABLE_VALUE"] == ["old", "enc/w"]
 
 
 @pytest.mark.parametrize("lines, message", [

@@ -32,6 +32,8 @@ def tensor_locations(m, run_ckptfs, mapping: str, srcdir: str) -> list[dict]:
         if e.is_partitioned:
             continue
         info = listed[e.name]
+        if info["source"] == "-":  # the rewritten object graph: in memory, no source's
+            continue
         sprefix = os.path.join(srcdir, SOURCE_PATHS[info["source"]])
         if sprefix not in src_idx:
             src_idx[sprefix] = read_index(sprefix)
