@@ -493,6 +493,21 @@ struct bundle_entry bundle_index_entry_at(const struct bundle_index *idx,
 	return expand(idx, i);
 }
 
+void bundle_index_entry_place(const struct bundle_index *idx, size_t i,
+			      int32_t *shard_id, int64_t *offset, int64_t *size)
+{
+	const struct entry_rec *r = &idx->recs[i];
+
+	*size = r->size;
+	if (r->shard_id == REC_ODD) {
+		*shard_id = idx->odd[r->offset].shard_id;
+		*offset = idx->odd[r->offset].offset;
+	} else {
+		*shard_id = r->shard_id;
+		*offset = r->offset;
+	}
+}
+
 int bundle_key_cmp(const char *a, size_t alen, const char *b, size_t blen)
 {
 	size_t n = alen < blen ? alen : blen;

@@ -184,6 +184,12 @@ struct bundle_entry bundle_entry_at(const struct bundle_reader *r, size_t i)
 	return bundle_index_entry_at(r->idx, i);
 }
 
+void bundle_entry_place(const struct bundle_reader *r, size_t i,
+			int32_t *shard_id, int64_t *offset, int64_t *size)
+{
+	bundle_index_entry_place(r->idx, i, shard_id, offset, size);
+}
+
 size_t bundle_find(const struct bundle_reader *r, const char *key,
 		   size_t key_len)
 {

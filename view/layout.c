@@ -50,14 +50,16 @@ struct refs_ctx {
 static struct ref ref_at(const struct refs_ctx *c, uint32_t i)
 {
 	const struct view_target *t = &c->v->targets[i];
-	const struct bundle_entry e = view_target_src(c->v, t);
+	uint32_t source;
+	int32_t shard;
+	int64_t off, size;
 
 	if (t->synth) /* after every source's bytes */
-		return (struct ref){ UINT32_MAX, LAYOUT_SYNTH, 0, 0, e.size, i };
-	uint32_t source = (uint32_t)view_target_source(c->v, t);
-
-	return (struct ref){ c->rank[source], source, e.shard_id, e.offset,
-			     e.size, i };
+		return (struct ref){ UINT32_MAX, LAYOUT_SYNTH, 0, 0, c->v->graph_entry.size, i };
+	source = (uint32_t)view_target_source(c->v, t);
+	/* called twice per comparison of a sort: only the place, not the entry */
+	bundle_entry_place(c->v->readers[source], t->entry, &shard, &off, &size);
+	return (struct ref){ c->rank[source], source, shard, off, size, i };
 }
 
 /* Source order; equal bytes under two names in target order. */
