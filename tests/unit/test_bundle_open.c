@@ -459,6 +459,66 @@ static void test_huge_num_shards(void **state)
 	expect_msg(err, "huge.data-00001-of-2147483647': cannot open data shard: No such file or directory");
 }
 
+/*
+ * What an entry record cannot hold goes to a side table: shard ids of
+ * 65535 and more (and the one just below stays in the record), and a key
+ * with NULs keeps its length. Each entry comes back as it went in.
+ */
+static void test_index_entries_round_trip_wide_fields(void **state)
+{
+	static const int32_t shards[] = { 0, 65534, 65535, 70000, INT32_MAX - 1 };
+	static const char *const keys[] = { "a", "b", "c", "d", "e\0f" };
+	struct bundle_index_builder *b;
+	struct bundle_index *idx;
+	char err[BUNDLE_ERR_MAX];
+	uint8_t *buf;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(bundle_index_builder_new(INT32_MAX, &b), 0);
+	for (size_t i = 0; i < 5; i++) {
+		struct bundle_entry e = {
+			.dtype = BUNDLE_DT_UINT8,
+			.rank = 2,
+			.dims = (int64_t[]){ 1, (int64_t)i + 1 },
+			.size = (int64_t)i + 1,
+			.offset = (int64_t)i << 40,
+			.shard_id = shards[i],
+			.crc32c = 0x10000u * (uint32_t)i + 7,
+		};
+		size_t kl = i == 4 ? 3 : 1;
+
+		assert_int_equal(bundle_index_builder_add(b, keys[i], kl, &e), 0);
+	}
+	assert_int_equal(bundle_index_builder_finish(b, &buf, &len, err, sizeof(err)), 0);
+	bundle_index_builder_free(b);
+	assert_int_equal(bundle_index_parse("wide", buf, len, &idx, err, sizeof(err)), 0);
+	free(buf);
+	assert_int_equal(bundle_index_num_entries(idx), 5);
+	for (size_t i = 0; i < 5; i++) {
+		const struct bundle_entry e = bundle_index_entry_at(idx, i);
+		int32_t shard;
+		int64_t off, size;
+
+		assert_int_equal(e.key_len, i == 4 ? 3 : 1);
+		assert_memory_equal(e.key, keys[i], e.key_len);
+		assert_int_equal(e.key[e.key_len], '\0');
+		assert_int_equal(e.shard_id, shards[i]);
+		assert_int_equal(e.offset, (int64_t)i << 40);
+		assert_int_equal(e.size, (int64_t)i + 1);
+		assert_int_equal(e.crc32c, 0x10000u * (uint32_t)i + 7);
+		assert_int_equal(e.rank, 2);
+		assert_int_equal(e.dims[1], (int64_t)i + 1);
+		bundle_index_entry_place(idx, i, &shard, &off, &size);
+		assert_int_equal(shard, shards[i]);
+		assert_int_equal(off, (int64_t)i << 40);
+		assert_int_equal(size, (int64_t)i + 1);
+		assert_int_equal(bundle_index_find(idx, keys[i], e.key_len), i);
+	}
+	assert_true(bundle_index_find(idx, "e", 1) == BUNDLE_NOT_FOUND);
+	bundle_index_free(idx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -469,6 +529,7 @@ int main(void)
 		cmocka_unit_test(test_index_read_from_fd),
 		cmocka_unit_test(test_index_handle_beyond_file),
 		cmocka_unit_test(test_huge_num_shards),
+		cmocka_unit_test(test_index_entries_round_trip_wide_fields),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
