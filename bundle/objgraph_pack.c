@@ -56,10 +56,16 @@ static ProtobufCBinaryData bin(const char *str)
 	return d;
 }
 
+/* How many items of a list of total, from `from` on, one slice takes. */
+static size_t slice_len(size_t total, size_t from)
+{
+	return total - from < PACK_CHUNK ? total - from : PACK_CHUNK;
+}
+
 static size_t fill_children(struct scratch *s, const struct objgraph_node *n,
 			    size_t from, NodeProto *p)
 {
-	size_t k = n->n_children - from < PACK_CHUNK ? n->n_children - from : PACK_CHUNK;
+	size_t k = slice_len(n->n_children, from);
 
 	for (size_t i = 0; i < k; i++) {
 		ChildProto *c = &s->children[i];
@@ -77,7 +83,7 @@ static size_t fill_children(struct scratch *s, const struct objgraph_node *n,
 static size_t fill_attrs(struct scratch *s, const struct objgraph_node *n,
 			 size_t from, NodeProto *p)
 {
-	size_t k = n->n_attrs - from < PACK_CHUNK ? n->n_attrs - from : PACK_CHUNK;
+	size_t k = slice_len(n->n_attrs, from);
 
 	for (size_t i = 0; i < k; i++) {
 		const struct objgraph_attr *x = &n->attrs[from + i];
@@ -98,7 +104,7 @@ static size_t fill_attrs(struct scratch *s, const struct objgraph_node *n,
 static size_t fill_slots(struct scratch *s, const struct objgraph_node *n,
 			 size_t from, NodeProto *p)
 {
-	size_t k = n->n_slots - from < PACK_CHUNK ? n->n_slots - from : PACK_CHUNK;
+	size_t k = slice_len(n->n_slots, from);
 
 	for (size_t i = 0; i < k; i++) {
 		const struct objgraph_slot *x = &n->slots[from + i];
