@@ -109,21 +109,15 @@ static struct bundle_entry expand(const struct bundle_index *idx, size_t i)
 		.key = idx->keys + r->key_off,
 		.key_len = key_len(idx, i),
 		.dims = idx->dims + r->dims_off,
-		.offset = r->offset,
-		.size = r->size,
 		.dtype = r->dtype,
 		.rank = r->rank,
-		.shard_id = r->shard_id,
 		.crc32c = r->crc32c,
 	};
 
+	bundle_index_entry_place(idx, i, &e.shard_id, &e.offset, &e.size);
 	if (r->shard_id == REC_ODD) {
-		const struct odd_rec *o = &idx->odd[r->offset];
-
-		e.offset = o->offset;
-		e.shard_id = o->shard_id;
-		e.n_slices = o->n_slices;
-		e.slices = o->slices;
+		e.n_slices = idx->odd[r->offset].n_slices;
+		e.slices = idx->odd[r->offset].slices;
 	}
 	return e;
 }
