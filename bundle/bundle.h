@@ -149,6 +149,35 @@ int bundle_open(const char *path, struct bundle_reader **out,
 int bundle_open_flags(const char *path, unsigned flags,
 		      struct bundle_reader **out, char *err, size_t errlen);
 
+/*
+ * bundle_open_flags() that also opens remote checkpoints: a path that is
+ * an s3://, http:// or https:// URL is resolved the same way (a prefix,
+ * a directory's `checkpoint` object, a SavedModel) with objects of st
+ * (store/store.h; borrowed, must outlive the reader), its index fetched
+ * whole and parsed as a local one, each data shard opened as an object
+ * (one small request: no data moves) whose fd is its cache file. Each
+ * shard gets its tensors as verification units: before reading bytes of
+ * a remote shard's fd, call bundle_fetch(). st may be NULL when path is
+ * local. BUNDLE_OPEN_PUBLIC refuses a remote checkpoint read with
+ * credentials (every user would see what they open).
+ */
+struct store;
+struct store_obj;
+int bundle_open_store(const char *path, unsigned flags, struct store *st,
+		      struct bundle_reader **out, char *err, size_t errlen);
+
+/* Shard i's remote object (valid until bundle_close()), or NULL when
+ * the checkpoint is local. */
+struct store_obj *bundle_shard_obj(const struct bundle_reader *r, int shard);
+
+/*
+ * Make bytes [off, off + len) of shard `shard` readable from its fd: for
+ * a remote shard, fetch (and verify) the tensors they touch; nothing for
+ * a local one. 0, or a negative errno with a message.
+ */
+int bundle_fetch(const struct bundle_reader *r, int shard, int64_t off,
+		 int64_t len, char *err, size_t errlen);
+
 /* Close a reader and its fds; NULL is ignored. */
 void bundle_close(struct bundle_reader *r);
 

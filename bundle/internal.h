@@ -31,6 +31,34 @@ int bundle_resolve_prefix_flags(const char *path, unsigned flags,
 				char **prefix_out, char *err, size_t errlen);
 
 /*
+ * The prefix a `checkpoint` state file's text names (its
+ * model_checkpoint_path, text-format escapes undone, joined to dir when
+ * relative), malloc'd; NULL when it names none (or no memory). text (len
+ * bytes) is modified.
+ */
+char *bundle_parse_state(const char *dir, char *text, size_t len);
+
+/*
+ * A checkpoint whose files are remote objects (remote.c): resolve url the
+ * way bundle_resolve_prefix() resolves a path (a prefix, a directory's
+ * `checkpoint` object, a SavedModel), open its index object in *index.
+ * On success *prefix_out (malloc'd) and *index (closed by the caller).
+ */
+struct store;
+struct store_obj;
+int bundle_remote_resolve(struct store *s, const char *url, char **prefix_out,
+			  struct store_obj **index, char *err, size_t errlen);
+
+/*
+ * Give each remote shard its tensors as verification units: a tensor is
+ * fetched whole and checked against its entry's CRC32C before any of it
+ * is read. objs[i] is shard i's object (NULL for a local one).
+ */
+struct bundle_index;
+int bundle_remote_units(const struct bundle_index *idx, struct store_obj **objs,
+			size_t n_objs, char *err, size_t errlen);
+
+/*
  * bundle_index_parse() of the size bytes of an open .index file, read
  * block by block (see table_read_fd()).
  */

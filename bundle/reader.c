@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "bundle/internal.h"
+#include "store/store.h"
 #include "util/util.h"
 
 struct bundle_reader {
@@ -22,6 +23,10 @@ struct bundle_reader {
 	int *fds;                 /* owned, n_fds items: shards 0..n_fds-1 */
 	int64_t *sizes;           /* owned, n_fds items: shard sizes at open */
 	size_t n_fds, cap_fds, cap_sizes;
+	/* a remote checkpoint's shard objects (their fds are in fds, not
+	 * owned there), n_fds items; NULL for a local checkpoint */
+	struct store_obj **objs;
+	size_t cap_objs;
 };
 
 char *bundle_shard_name(const char *prefix, int shard, int num_shards)
@@ -70,6 +75,44 @@ static int open_shards(struct bundle_reader *r, char *err, size_t errlen)
 	return 0;
 }
 
+/* The shards of a remote checkpoint: objects whose cache files are the fds. */
+static int open_remote_shards(struct bundle_reader *r, struct store *st,
+			      char *err, size_t errlen)
+{
+	int n = bundle_index_num_shards(r->idx);
+
+	for (int i = 0; i < n; i++) {
+		char *name = bundle_shard_name(r->prefix, i, n);
+		int *fds = util_grow(r->fds, &r->cap_fds, r->n_fds + 1, sizeof(*fds));
+		int64_t *sizes = fds ? util_grow(r->sizes, &r->cap_sizes, r->n_fds + 1,
+						 sizeof(*sizes))
+				     : NULL;
+		struct store_obj **objs = sizes ? util_grow(r->objs, &r->cap_objs, r->n_fds + 1,
+							    sizeof(*objs))
+						: NULL;
+		int rc;
+
+		if (fds)
+			r->fds = fds;
+		if (sizes)
+			r->sizes = sizes;
+		if (objs)
+			r->objs = objs;
+		if (!name || !objs) {
+			free(name);
+			return bundle_errf(err, errlen, -ENOMEM, "out of memory");
+		}
+		rc = store_obj_open(st, name, &r->objs[r->n_fds], err, errlen);
+		free(name);
+		if (rc)
+			return rc;
+		r->sizes[r->n_fds] = store_obj_size(r->objs[r->n_fds]);
+		r->fds[r->n_fds] = store_obj_fd(r->objs[r->n_fds]);
+		r->n_fds++;
+	}
+	return 0;
+}
+
 static int check_extents(const struct bundle_reader *r, char *err,
 			 size_t errlen)
 {
@@ -111,7 +154,66 @@ static int open_index(struct bundle_reader *r, char *err, size_t errlen)
 	return rc;
 }
 
-int bundle_open_flags(const char *path, unsigned flags,
+/* The index of a remote checkpoint: its object fetched whole, then
+ * parsed from the cache file like a local index. */
+static int open_remote_index(struct bundle_reader *r, struct store *st,
+			     const char *url, char *err, size_t errlen)
+{
+	struct store_obj *o;
+	char *name;
+	int rc = bundle_remote_resolve(st, url, &r->prefix, &o, err, errlen);
+
+	if (rc)
+		return rc;
+	name = malloc(strlen(r->prefix) + sizeof(".index"));
+	rc = name ? store_obj_fetch(o, 0, (uint64_t)store_obj_size(o), err, errlen)
+		  : bundle_errf(err, errlen, -ENOMEM, "out of memory");
+	if (rc == 0)
+		rc = bundle_index_read_fd(strcat(strcpy(name, r->prefix), ".index"),
+					  store_obj_fd(o), (uint64_t)store_obj_size(o),
+					  &r->idx, err, errlen);
+	free(name);
+	store_obj_close(o);
+	return rc;
+}
+
+static int open_remote(struct bundle_reader *r, struct store *st, const char *url,
+		       char *err, size_t errlen)
+{
+	int rc;
+
+	if (!st)
+		return bundle_errf(err, errlen, -EINVAL,
+				   "'%s': a remote checkpoint, but no store to fetch it with", url);
+	if ((r->flags & BUNDLE_OPEN_PUBLIC) && store_has_secrets(st))
+		return bundle_errf(err, errlen, -EACCES,
+				   "'%s': allow_other would show every user what these credentials may read: mount it without allow_other, or make the objects public and unset the AWS keys",
+				   url);
+	rc = open_remote_index(r, st, url, err, errlen);
+	if (rc == 0)
+		rc = open_remote_shards(r, st, err, errlen);
+	if (rc == 0)
+		rc = check_extents(r, err, errlen);
+	if (rc == 0)
+		rc = bundle_remote_units(r->idx, r->objs, r->n_fds, err, errlen);
+	return rc;
+}
+
+static int open_local(struct bundle_reader *r, const char *path, char *err,
+		      size_t errlen)
+{
+	int rc = bundle_resolve_prefix_flags(path, r->flags, &r->prefix, err, errlen);
+
+	if (rc == 0)
+		rc = open_index(r, err, errlen);
+	if (rc == 0)
+		rc = open_shards(r, err, errlen);
+	if (rc == 0)
+		rc = check_extents(r, err, errlen);
+	return rc;
+}
+
+int bundle_open_store(const char *path, unsigned flags, struct store *st,
 		      struct bundle_reader **out, char *err, size_t errlen)
 {
 	struct bundle_reader *r = calloc(1, sizeof(*r));
@@ -120,19 +222,20 @@ int bundle_open_flags(const char *path, unsigned flags,
 	if (!r)
 		return bundle_errf(err, errlen, -ENOMEM, "out of memory");
 	r->flags = flags;
-	rc = bundle_resolve_prefix_flags(path, flags, &r->prefix, err, errlen);
-	if (rc == 0)
-		rc = open_index(r, err, errlen);
-	if (rc == 0)
-		rc = open_shards(r, err, errlen);
-	if (rc == 0)
-		rc = check_extents(r, err, errlen);
+	rc = store_is_url(path) ? open_remote(r, st, path, err, errlen)
+				: open_local(r, path, err, errlen);
 	if (rc) {
 		bundle_close(r);
 		return rc;
 	}
 	*out = r;
 	return 0;
+}
+
+int bundle_open_flags(const char *path, unsigned flags,
+		      struct bundle_reader **out, char *err, size_t errlen)
+{
+	return bundle_open_store(path, flags, NULL, out, err, errlen);
 }
 
 int bundle_open(const char *path, struct bundle_reader **out,
@@ -145,8 +248,13 @@ void bundle_close(struct bundle_reader *r)
 {
 	if (!r)
 		return;
-	for (size_t i = 0; i < r->n_fds; i++)
-		close(r->fds[i]);
+	for (size_t i = 0; i < r->n_fds; i++) {
+		if (r->objs)
+			store_obj_close(r->objs[i]); /* its fd with it */
+		else
+			close(r->fds[i]);
+	}
+	free(r->objs);
 	free(r->fds);
 	free(r->sizes);
 	bundle_index_free(r->idx);
@@ -167,6 +275,19 @@ int bundle_num_shards(const struct bundle_reader *r)
 int bundle_shard_fd(const struct bundle_reader *r, int shard)
 {
 	return r->fds[shard];
+}
+
+struct store_obj *bundle_shard_obj(const struct bundle_reader *r, int shard)
+{
+	return r->objs ? r->objs[shard] : NULL;
+}
+
+int bundle_fetch(const struct bundle_reader *r, int shard, int64_t off, int64_t len,
+		 char *err, size_t errlen)
+{
+	if (!r->objs || !r->objs[shard])
+		return 0;
+	return store_obj_fetch(r->objs[shard], (uint64_t)off, (uint64_t)len, err, errlen);
 }
 
 int64_t bundle_shard_size(const struct bundle_reader *r, int shard)
@@ -226,6 +347,9 @@ int bundle_read_tensor(const struct bundle_reader *r,
 		return bundle_errf(err, errlen, -EINVAL,
 				   "'%s': tensor '%s' is partitioned: read its pieces",
 				   r->prefix, e->key);
+	rc = bundle_fetch(r, e->shard_id, e->offset, e->size, err, errlen);
+	if (rc)
+		return rc;
 	got = util_pread_full(r->fds[e->shard_id], buf, (size_t)e->size,
 			      e->offset);
 	rc = got < 0 ? (int)got : got < e->size ? -EIO

@@ -104,8 +104,7 @@ static void unescape(char *s)
  */
 #define STATE_FILE_MAX ((size_t)1 << 20)
 
-/* The model_checkpoint_path of the state file text (NUL-terminated), or NULL. */
-static char *parse_state(const char *dir, char *text, size_t len)
+char *bundle_parse_state(const char *dir, char *text, size_t len)
 {
 	static const char field[] = "model_checkpoint_path:";
 	char *line = text, *const lim = text + len, *res = NULL;
@@ -171,7 +170,7 @@ static int state_file_path(const char *dir, unsigned flags, char **out,
 	if (rc)
 		return rc;
 	/* a NULL from strdup/join (no memory) reads as "names nothing" */
-	*out = parse_state(dir, text, len);
+	*out = bundle_parse_state(dir, text, len);
 	free(text);
 	return 0;
 }

@@ -47,6 +47,14 @@ int cli_tf_plugin(int argc, char **argv);
 int cli_is_mapping(const char *path);
 
 /*
+ * Open a checkpoint, a local path or an s3:// or http(s):// URL (read
+ * through a store of the command's, made on first use), printing the
+ * error. 0 with *r set, closed by cli_close_checkpoint(), or -1.
+ */
+int cli_open_checkpoint(const char *path, struct bundle_reader **r);
+void cli_close_checkpoint(struct bundle_reader *r);
+
+/*
  * Everything the command shows passes through these, because names and
  * paths come from files that may be hostile: a tensor name holding "\n"
  * must not forge an `ls` line, nor one holding ESC ] 0 ; retitle the

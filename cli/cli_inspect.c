@@ -14,12 +14,7 @@
 
 static int open_or_complain(const char *path, struct bundle_reader **r)
 {
-	char err[BUNDLE_ERR_MAX];
-
-	if (bundle_open(path, r, err, sizeof(err)) == 0)
-		return 0;
-	cli_error("%s", err);
-	return -1;
+	return cli_open_checkpoint(path, r);
 }
 
 int cli_ls_checkpoint(const char *path)
@@ -34,7 +29,7 @@ int cli_ls_checkpoint(const char *path)
 		if (!bundle_entry_is_piece(e))
 			cli_print_entry(stdout, e->key, e->key_len, e);
 	}
-	bundle_close(r);
+	cli_close_checkpoint(r);
 	return fflush(stdout) == 0 ? CLI_OK : CLI_BAD_INPUT;
 }
 
@@ -87,7 +82,7 @@ int cli_verify(int argc, char **argv)
 		printf(": %zu tensors, %lld bytes in %d shard(s): all checksums match\n",
 		       n, bytes, bundle_num_shards(r));
 	free(buf);
-	bundle_close(r);
+	cli_close_checkpoint(r);
 	return bad ? CLI_BAD_INPUT : CLI_OK;
 }
 
@@ -119,6 +114,6 @@ int cli_cat(int argc, char **argv)
 		 fflush(stdout) == 0)
 		rc = CLI_OK;
 	free(buf);
-	bundle_close(r);
+	cli_close_checkpoint(r);
 	return rc;
 }

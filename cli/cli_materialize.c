@@ -113,7 +113,11 @@ static int copy_tensors(const struct view *v, struct bundle_writer *w,
 			continue;
 		}
 		at = bundle_writer_size(w);
-		rc = bundle_writer_add_from_fd(w, &t.entry, t.source_fd, loc[i].off);
+		if (!t.rewritten) /* a remote source's bytes: fetched and verified first */
+			rc = bundle_fetch(view_source_reader(v, t.source), t.source_entry.shard_id,
+					  loc[i].off, t.entry.size, NULL, 0);
+		if (rc == 0)
+			rc = bundle_writer_add_from_fd(w, &t.entry, t.source_fd, loc[i].off);
 		progress_step(p, (uint64_t)t.entry.size);
 	}
 	free(loc);

@@ -250,10 +250,8 @@ static int objects_of_checkpoint(const char *path)
 	char err[BUNDLE_ERR_MAX];
 	int rc;
 
-	if (bundle_open(path, &r, err, sizeof(err))) {
-		cli_error("%s", err);
+	if (cli_open_checkpoint(path, &r))
 		return CLI_BAD_INPUT;
-	}
 	rc = objgraph_read(r, &g, err, sizeof(err));
 	if (rc == -ENOENT)
 		cli_error("'%s' is a name-based (TF1) checkpoint: it has no object graph",
@@ -264,7 +262,7 @@ static int objects_of_checkpoint(const char *path)
 		rc = print_tree(g, find_in_reader, r);
 	if (rc == 0)
 		objgraph_free(g);
-	bundle_close(r);
+	cli_close_checkpoint(r);
 	return rc ? CLI_BAD_INPUT : CLI_OK;
 }
 

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "store/store.h"
 #include "util/util.h"
 #include "view/view.h"
 
@@ -78,11 +79,40 @@ int cli_is_mapping(const char *path)
 	char *prefix = NULL;
 	struct stat st;
 
+	if (mapping_is_url(path))
+		return 0; /* a remote checkpoint */
 	if (bundle_resolve_prefix(path, &prefix, NULL, 0) == 0) {
 		free(prefix);
 		return 0;
 	}
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* The store remote checkpoints are read with; one at a time. */
+static struct store *remote_store;
+
+int cli_open_checkpoint(const char *path, struct bundle_reader **r)
+{
+	char err[BUNDLE_ERR_MAX];
+	int rc = 0;
+
+	if (mapping_is_url(path) && !remote_store)
+		rc = store_new(NULL, &remote_store, err, sizeof(err));
+	if (rc == 0)
+		rc = bundle_open_store(path, 0, remote_store, r, err, sizeof(err));
+	if (rc == 0)
+		return 0;
+	cli_error("%s", err);
+	store_free(remote_store);
+	remote_store = NULL;
+	return -1;
+}
+
+void cli_close_checkpoint(struct bundle_reader *r)
+{
+	bundle_close(r);
+	store_free(remote_store); /* after its objects */
+	remote_store = NULL;
 }
 
 void cli_print_entry(FILE *f, const char *name, size_t name_len,

@@ -25,16 +25,17 @@ complain() {
 allowed_includes() {
 	case $1 in
 	util) echo '^util/' ;;
-	bundle) echo '^(bundle/|util/util\.h$|[a-z_]+\.pb-c\.h$)' ;;
+	store) echo '^(store/|util/util\.h$)' ;;
+	bundle) echo '^(bundle/|store/store\.h$|util/util\.h$|[a-z_]+\.pb-c\.h$)' ;;
 	mapping) echo '^(mapping/|util/util\.h$)' ;;
-	view) echo '^(view/|bundle/bundle\.h$|bundle/objgraph\.h$|mapping/mapping\.h$|util/util\.h$)' ;;
+	view) echo '^(view/|store/store\.h$|bundle/bundle\.h$|bundle/objgraph\.h$|mapping/mapping\.h$|util/util\.h$)' ;;
 	fs) echo '^(fs/|view/view\.h$|bundle/bundle\.h$|mapping/mapping\.h$|util/util\.h$)' ;;
-	cli) echo '^(cli/|fs/fs\.h$|view/view\.h$|bundle/bundle\.h$|bundle/objgraph\.h$|mapping/mapping\.h$|util/util\.h$)' ;;
+	cli) echo '^(cli/|store/store\.h$|fs/fs\.h$|view/view\.h$|bundle/bundle\.h$|bundle/objgraph\.h$|mapping/mapping\.h$|util/util\.h$)' ;;
 	tfplugin) echo '^(tfplugin/|view/view\.h$|bundle/bundle\.h$|mapping/mapping\.h$|util/util\.h$)' ;;
 	esac
 }
 
-for mod in util bundle mapping view fs cli tfplugin; do
+for mod in util store bundle mapping view fs cli tfplugin; do
 	allowed=$(allowed_includes $mod)
 	for f in "$src/$mod"/*.c "$src/$mod"/*.h "$src/$mod"/*.cc; do
 		[ -e "$f" ] || continue
@@ -55,6 +56,9 @@ for mod in util bundle mapping view fs cli tfplugin; do
 			protobuf-c/*|*.pb-c.h)
 				[ $mod = bundle ] ||
 					echo "$rel:${line%%:*}: only bundle/ may include <$hdr> (protobuf-c)" ;;
+			curl/*)
+				[ $mod = store ] ||
+					echo "$rel:${line%%:*}: only store/ may include <$hdr> (libcurl)" ;;
 			tensorflow/*)
 				[ $mod = tfplugin ] ||
 					echo "$rel:${line%%:*}: only tfplugin/ may include <$hdr> (TensorFlow)" ;;
@@ -75,7 +79,7 @@ lib() {
 
 # Symbols each library leaves undefined, checked against what it may use
 # (tfplugin's core only when the plugin is built).
-for mod in util bundle mapping view fs tfplugin; do
+for mod in util store bundle mapping view fs tfplugin; do
 	a=$(lib $mod)
 	if [ -z "$a" ]; then
 		[ $mod = tfplugin ] ||
@@ -87,6 +91,10 @@ for mod in util bundle mapping view fs tfplugin; do
 		case $sym in
 		fuse_*)
 			[ $mod = fs ] || complain "$mod: uses libfuse symbol $sym" ;;
+		curl_*)
+			[ $mod = store ] || complain "$mod: uses libcurl symbol $sym" ;;
+		store_*|aws_*)
+			case $mod in util) complain "$mod: calls $sym of store/" ;; esac ;;
 		protobuf_c_*)
 			[ $mod = bundle ] || complain "$mod: uses protobuf-c symbol $sym" ;;
 		stdout|stderr|printf|puts|putchar|perror|vprintf)

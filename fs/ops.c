@@ -416,6 +416,26 @@ static void reply_pieces(fuse_req_t req, const struct view_piece *p, size_t n)
 	fuse_reply_data(req, bv, 0);
 }
 
+/*
+ * Bytes of remote sources are fetched, verified and cached before the
+ * reply points at them. A failure is logged every time, naming the
+ * object and range (each is a different tensor, or the server's state),
+ * and the read fails with EIO: TensorFlow then reports a DataLossError.
+ */
+static int fetch_remote(struct ckptfs *fs, size_t idx, uint64_t off, size_t size)
+{
+	char msg[1024];
+	int rc;
+
+	if (!view_is_remote(fs->view))
+		return 0;
+	rc = view_fetch_range(fs->view, idx, off, size, msg, sizeof(msg));
+	if (rc)
+		fuse_log(FUSE_LOG_ERR, "ckptfs: reading '%s': %s\n",
+			 view_file_at(fs->view, idx)->name, msg);
+	return rc;
+}
+
 static void reply_data(fuse_req_t req, struct ckptfs *fs, size_t idx,
 		       uint64_t off, size_t size)
 {
@@ -423,6 +443,10 @@ static void reply_data(fuse_req_t req, struct ckptfs *fs, size_t idx,
 	size_t n = 0;
 	int rc;
 
+	if (fetch_remote(fs, idx, off, size)) {
+		fuse_reply_err(req, EIO);
+		return;
+	}
 	rc = view_map_range(fs->view, idx, off, size, pieces,
 			    CKPTFS_MAX_PIECES, &n);
 	if (rc == -E2BIG || (rc == 0 && !pieces_intact(pieces, n)))

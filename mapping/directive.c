@@ -179,6 +179,13 @@ static int check_source_name(struct mapping_parser *p,
 	return 0;
 }
 
+int mapping_is_url(const char *path)
+{
+	size_t n = strspn(path, "abcdefghijklmnopqrstuvwxyz0123456789+.-");
+
+	return n > 0 && path[0] >= 'a' && path[0] <= 'z' && !strncmp(path + n, "://", 3);
+}
+
 /*
  * The path relative paths are taken from: joined to base (no file system
  * access, no normalisation) unless absolute or there is no base.
@@ -188,7 +195,7 @@ static char *resolve_path(const char *base, const char *path)
 	size_t blen, plen;
 	char *s;
 
-	if (path[0] == '/' || !base || !*base)
+	if (path[0] == '/' || !base || !*base || mapping_is_url(path))
 		return strdup(path);
 	blen = strlen(base);
 	plen = strlen(path);

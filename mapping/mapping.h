@@ -152,4 +152,10 @@ __attribute__((format(printf, 6, 0))) int mapping_vdiag(char *buf, size_t len, i
 							const struct mapping_pos *pos, const char *severity,
 							const char *fmt, va_list ap);
 
+/*
+ * Whether a source path is a URL (SCHEME://...: s3://, https://), which
+ * is used as written, never joined to the mapping file's directory.
+ */
+int mapping_is_url(const char *path);
+
 #endif /* CKPTFS_MAPPING_MAPPING_H */

@@ -7,6 +7,8 @@
  */
 #include "view/st_impl.h"
 
+#include "store/store.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -154,6 +156,7 @@ int view_build(const struct mapping *m, const struct view_options *opt,
 	}
 	v->m = m;
 	v->graph_fd = -1;
+	v->remote = opt ? opt->remote : NULL;
 	/* PREFIX.safetensors is laid out after the index, from the entries */
 	v->release_sources = opt && opt->compact &&
 			     (opt->format >= 0 ? opt->format : (int)m->format) ==
@@ -174,6 +177,7 @@ int view_build(const struct mapping *m, const struct view_options *opt,
 	}
 	if (opt && opt->compact)
 		view_compact(v);
+	v->remote = NULL;
 	*out = v;
 	return 0;
 }
@@ -207,8 +211,12 @@ void view_free(struct view *v)
 	if (!v)
 		return;
 	view_compact(v);
-	for (size_t i = 0; i < v->n_fds; i++)
+	for (size_t i = 0; i < v->n_fds; i++) {
 		close(v->fds[i]);
+		store_obj_close(v->objs[i]);
+	}
+	free(v->objs);
+	store_free(v->store); /* after its objects */
 	if (v->graph_fd >= 0)
 		close(v->graph_fd);
 	for (size_t i = 0; i < v->n_files; i++) {

@@ -16,6 +16,8 @@
  */
 #define _GNU_SOURCE /* F_DUPFD_CLOEXEC */
 #include "view/view_impl.h"
+
+#include "store/store.h"
 #include "util/util.h"
 
 #include <errno.h>
@@ -126,6 +128,11 @@ static int add_fd(struct view *v, const struct ref *r)
 
 	if (fd < 0)
 		return -errno;
+	v->objs[v->n_fds] = r->source == LAYOUT_SYNTH
+				    ? NULL
+				    : bundle_shard_obj(v->readers[r->source], r->shard);
+	if (v->objs[v->n_fds])
+		store_obj_ref(v->objs[v->n_fds]);
 	v->fds[v->n_fds++] = fd;
 	return fd;
 }
@@ -374,9 +381,11 @@ int layout_build(struct view *v, char *err, size_t errlen)
 	uint64_t size = 0;
 	int rc = order && data ? 0 : -ENOMEM;
 
-	if (rc == 0)
+	if (rc == 0) {
 		v->fds = malloc(max * sizeof(int));
-	if (rc == 0 && !v->fds)
+		v->objs = calloc(max, sizeof(*v->objs));
+	}
+	if (rc == 0 && (!v->fds || !v->objs))
 		rc = -ENOMEM;
 	if (rc == 0 && v->layout == MAPPING_LAYOUT_SINGLE)
 		rc = place_single(v, &c, order, n_refs, &data[0], &size);

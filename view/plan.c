@@ -9,6 +9,8 @@
 #define _GNU_SOURCE /* qsort_r */
 #include "view/view_impl.h"
 
+#include "store/store.h"
+
 #include <errno.h>
 #include <fnmatch.h>
 #include <stdlib.h>
@@ -48,8 +50,13 @@ static int open_sources(struct plan *p)
 
 	for (size_t i = 0; i < m->n_sources; i++) {
 		const struct mapping_source *s = &m->sources[i];
-		int rc = bundle_open_flags(s->resolved_path, p->v->open_flags,
-					   &p->v->readers[i], msg, sizeof(msg));
+		int rc = mapping_is_url(s->resolved_path) && !p->v->store
+				 ? store_new(p->v->remote, &p->v->store, msg, sizeof(msg))
+				 : 0;
+
+		if (rc == 0)
+			rc = bundle_open_store(s->resolved_path, p->v->open_flags,
+					       p->v->store, &p->v->readers[i], msg, sizeof(msg));
 
 		if (rc)
 			return diag(p, &s->path_pos, rc, "source '%s': %s",

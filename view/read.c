@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "store/store.h"
 #include "util/util.h"
 
 /* The extent holding virtual offset off (off < file size). */
@@ -56,6 +57,50 @@ int view_map_range(const struct view *v, size_t file, uint64_t off,
 	return 0;
 }
 
+struct store_obj *view_extent_obj(const struct view *v, const struct view_extent *x)
+{
+	if (!v->store)
+		return NULL;
+	for (size_t i = 0; i < v->n_fds; i++)
+		if (v->fds[i] == x->fd)
+			return v->objs[i];
+	return NULL;
+}
+
+int view_is_remote(const struct view *v)
+{
+	return v->store != NULL;
+}
+
+int view_fetch_range(const struct view *v, size_t file, uint64_t off,
+		     size_t len, char *err, size_t errlen)
+{
+	const struct view_data *d;
+	uint64_t size;
+
+	if (!v->store || file >= v->n_files || !view_file_is_extents(&v->files[file]))
+		return 0;
+	d = &v->data[file];
+	size = v->files[file].size;
+	if (off >= size || len == 0)
+		return 0;
+	if (len > size - off)
+		len = (size_t)(size - off);
+	for (size_t i = find_extent(d, off); len; i++) {
+		const struct view_extent *x = &d->ext[i];
+		uint64_t skip = off - x->voff;
+		size_t take = x->len - skip < len ? (size_t)(x->len - skip) : len;
+		struct store_obj *o = view_extent_obj(v, x);
+		int rc = o ? store_obj_fetch(o, (uint64_t)x->soff + skip, take, err, errlen) : 0;
+
+		if (rc)
+			return rc;
+		off += take;
+		len -= take;
+	}
+	return 0;
+}
+
 static int64_t read_pieces(const struct view_piece *p, size_t n, char *buf)
 {
 	int64_t done = 0;
@@ -89,6 +134,8 @@ int64_t view_read(const struct view *v, size_t file, uint64_t off,
 		memcpy(buf, f->mem + off, len);
 		return (int64_t)len;
 	}
+	if (view_fetch_range(v, file, off, len, NULL, 0))
+		return -EIO;
 	while (len) {
 		size_t n, chunk = len;
 		int rc;

@@ -70,8 +70,8 @@ char *view_data_source_path(const struct view *v, size_t file)
 int view_data_whole_fd(const struct view *v, size_t file)
 {
 	if (file >= v->n_files || v->files[file].kind != VIEW_FILE_DATA ||
-	    !v->data[file].whole)
-		return -1;
+	    !v->data[file].whole || view_extent_obj(v, &v->data[file].ext[0]))
+		return -1; /* a remote shard: its bytes are not all local */
 	return v->data[file].ext[0].fd;
 }
 

@@ -23,6 +23,7 @@
 #include "mapping/mapping.h"
 
 struct view;
+struct store_options;
 
 struct view_options {
 	const char *prefix; /* NULL: the mapping's `prefix` */
@@ -47,6 +48,13 @@ struct view_options {
 	 * last tensor, so that the two are never all in memory at once.
 	 */
 	int compact;
+	/*
+	 * Sources that are URLs (s3://, https://) are read through a store
+	 * the view makes and owns (store/store.h): these are its options
+	 * (cache directory and size, timeout); NULL: the defaults and the
+	 * environment. Borrowed for view_build() only.
+	 */
+	const struct store_options *remote;
 };
 
 /*
@@ -183,6 +191,20 @@ struct view_piece {
  */
 int view_map_range(const struct view *v, size_t file, uint64_t off,
 		   size_t len, struct view_piece *out, size_t max, size_t *n);
+
+/* Whether some data file holds bytes of a remote source. */
+int view_is_remote(const struct view *v);
+
+/*
+ * Make [off, off+len) of data file `file` readable through the pieces
+ * view_map_range() gives: the remote bytes among them fetched, verified
+ * and cached (whole tensors; see store/store.h). Nothing to do for local
+ * sources. 0, or a negative errno (-EIO: a transfer failed or its bytes
+ * did not match the index's CRC32C; -ETIMEDOUT) with a message naming
+ * the object and range. Thread-safe.
+ */
+int view_fetch_range(const struct view *v, size_t file, uint64_t off,
+		     size_t len, char *err, size_t errlen);
 
 /*
  * Copy [off, off+len) of any file into buf (pread for data files). Returns

@@ -48,6 +48,10 @@ struct view_extent {
 	int fd;
 };
 
+/* read.c: the remote object extent x reads from (its fd is that object's
+ * cache file), or NULL for a local shard or the object graph. */
+struct store_obj *view_extent_obj(const struct view *v, const struct view_extent *x);
+
 /* view_data.source of the file holding the rewritten object graph */
 #define LAYOUT_SYNTH UINT32_MAX
 
@@ -75,6 +79,11 @@ struct view {
 	uint64_t tensor_bytes;
 	int *fds; /* owned: dups of used shard fds */
 	size_t n_fds;
+	/* owned, n_fds items: the remote object fds[i] is the cache file
+	 * of (a reference), or NULL for a local shard */
+	struct store_obj **objs;
+	struct store *store; /* owned; NULL when no source is remote */
+	const struct store_options *remote; /* borrowed during view_build */
 	struct view_file *files; /* owned; names owned */
 	struct view_data *data;  /* owned, one per file (n = 0 unless DATA) */
 	size_t n_files;
