@@ -108,9 +108,7 @@ static int resolve_dir(struct store *s, const char *dir, char **prefix,
 		p = NULL;
 		rc = rc == -ENOENT ? 0 : rc;
 	}
-	return rc ? rc : bundle_errf(err, errlen, -ENOENT,
-				     "'%s': no checkpoint here (no '%s.index', no 'checkpoint' object naming an existing prefix, no variables/variables.index)",
-				     dir, dir);
+	return rc ? rc : bundle_errf(err, errlen, -ENOENT, "'%s': no checkpoint here (no '%s.index', no 'checkpoint' object naming an existing prefix, no variables/variables.index)", dir, dir);
 }
 
 int bundle_remote_resolve(struct store *s, const char *url, char **prefix_out,
@@ -141,7 +139,8 @@ int bundle_remote_resolve(struct store *s, const char *url, char **prefix_out,
 static int verify_tensor(const struct store_unit *u, int fd, char *err, size_t errlen)
 {
 	uint8_t *buf = malloc(u->len < (1 << 20) || bundle_dtype_size(u->tag) <= 0
-				      ? (size_t)u->len : (1 << 20));
+				      ? (size_t)u->len
+				      : (1 << 20));
 	uint32_t crc = 0;
 	int rc = buf ? 0 : -ENOMEM;
 
@@ -188,9 +187,7 @@ static int shard_units(const struct bundle_index *idx, int32_t shard, struct sto
 			return bundle_errf(err, errlen, -ENOMEM, "out of memory");
 		}
 		u = g;
-		u[n++] = (struct store_unit){ .off = e.offset, .len = e.size,
-					      .count = bundle_num_elements(e.rank, e.dims),
-					      .crc = e.crc32c, .tag = e.dtype };
+		u[n++] = (struct store_unit){ .off = e.offset, .len = e.size, .count = bundle_num_elements(e.rank, e.dims), .crc = e.crc32c, .tag = e.dtype };
 	}
 	rc = store_obj_set_units(o, u, n, verify_tensor, err, errlen);
 	free(u);

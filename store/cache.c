@@ -171,7 +171,7 @@ static int open_pair(struct store *s, const char *name, const char *key,
 }
 
 int store_cache_open(struct store *s, const char *key, int64_t size,
-	       struct cache_entry *out, char *err, size_t errlen)
+		     struct cache_entry *out, char *err, size_t errlen)
 {
 	struct cache_entry e = { .data_fd = -1, .map_fd = -1 };
 	char name[33];
@@ -209,7 +209,7 @@ void store_cache_close(struct cache_entry *e)
 }
 
 int store_cache_read_marks(struct cache_entry *e,
-		     void (*mark)(void *ctx, int64_t off, int64_t len), void *ctx)
+			   void (*mark)(void *ctx, int64_t off, int64_t len), void *ctx)
 {
 	int64_t rec[2 * 256];
 
@@ -237,11 +237,12 @@ int store_cache_add_mark(struct cache_entry *e, int64_t off, int64_t len)
 	if (e->map_fd < 0)
 		return 0;
 	w = write(e->map_fd, rec, sizeof(rec));
-	return w == (ssize_t)sizeof(rec) ? 0 : w < 0 ? -errno : -EIO;
+	return w == (ssize_t)sizeof(rec) ? 0 : w < 0 ? -errno
+						     : -EIO;
 }
 
 int store_cache_lock_ranges(const struct cache_entry *e, const int64_t (*ranges)[2],
-		      size_t n, int64_t deadline_ms, int *lock_fd)
+			    size_t n, int64_t deadline_ms, int *lock_fd)
 {
 	int fd;
 
@@ -252,8 +253,7 @@ int store_cache_lock_ranges(const struct cache_entry *e, const int64_t (*ranges)
 	if (fd < 0)
 		return 0; /* evicted meanwhile: our fd's file is ours alone */
 	for (size_t i = 0; i < n; i++) {
-		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
-				    .l_start = ranges[i][0], .l_len = ranges[i][1] };
+		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = ranges[i][0], .l_len = ranges[i][1] };
 
 		while (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
 			struct timespec ts = { 0, 10 * 1000 * 1000 };

@@ -25,8 +25,8 @@ struct http_state {
 	CURL *h;
 	struct curl_slist *hdrs;
 	size_t header_bytes;
-	int checked;    /* the answer's head was checked (first body byte) */
-	int lie;        /* why the transfer was cut: see lie_text */
+	int checked;                         /* the answer's head was checked (first body byte) */
+	int lie;                             /* why the transfer was cut: see lie_text */
 	int64_t cr_first, cr_last, cr_total; /* Content-Range, or -1s */
 	int64_t length;                      /* Content-Length, or -1 */
 	char body[2048];                     /* an error answer's body */
@@ -37,7 +37,15 @@ struct http_state {
 	char curl_err[CURL_ERROR_SIZE];
 };
 
-enum { LIE_NONE, LIE_RANGE, LIE_FULL, LIE_MORE, LIE_HEADERS, LIE_VERSION, LIE_IO };
+enum {
+	LIE_NONE,
+	LIE_RANGE,
+	LIE_FULL,
+	LIE_MORE,
+	LIE_HEADERS,
+	LIE_VERSION,
+	LIE_IO
+};
 
 static const char *const lie_text[] = {
 	[LIE_RANGE] = "answered a different range than asked",
@@ -160,7 +168,7 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *p)
 		st->length = -1;
 	else if (store_http_header_is(name, nl, "content-range") &&
 		 store_http_parse_content_range(v, vl, &st->cr_first, &st->cr_last,
-					  &st->cr_total))
+						&st->cr_total))
 		unsatisfied_total(st, v, vl);
 	return n;
 }
@@ -410,9 +418,10 @@ static void classify(struct http_req *r, CURLcode c)
 		return;
 	}
 	store_http_s3_error(st->body, st->body_len, r->errcode, sizeof(r->errcode),
-		      r->errmsg, sizeof(r->errmsg));
+			    r->errmsg, sizeof(r->errmsg));
 	r->rc = status == 404 ? -ENOENT : status == 401 || status == 403 ? -EACCES
-		: status == 416 && r->probe ? 0 : -EIO;
+				  : status == 416 && r->probe            ? 0
+									 : -EIO;
 	if (r->rc == 0)
 		r->total = st->cr_total;
 	r->retryable = status >= 500 || status == 429 || status == 408;
@@ -521,7 +530,7 @@ static int run_loop(struct store *s, CURLM *m, struct http_req *reqs, size_t n,
 }
 
 int store_http_run(struct store *s, struct http_req *reqs, size_t n,
-	     int64_t deadline_ms, char *err, size_t errlen)
+		   int64_t deadline_ms, char *err, size_t errlen)
 {
 	struct http_state *st = calloc(n ? n : 1, sizeof(*st));
 	CURLM *m = curl_multi_init();

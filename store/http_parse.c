@@ -29,7 +29,7 @@ static int parse_num(const char *s, const char *end, int64_t *out,
 }
 
 int store_http_parse_content_range(const char *v, size_t n, int64_t *first,
-			     int64_t *last, int64_t *total)
+				   int64_t *last, int64_t *total)
 {
 	const char *p = v, *end = v + n;
 	int64_t f, l, t = -1;
@@ -63,7 +63,7 @@ int store_http_parse_length(const char *v, size_t n, int64_t *out)
 }
 
 int store_http_split_header(const char *line, size_t n, const char **name,
-		      size_t *name_len, const char **value, size_t *value_len)
+			    size_t *name_len, const char **value, size_t *value_len)
 {
 	const char *colon = memchr(line, ':', n), *v, *end = line + n;
 
@@ -126,7 +126,7 @@ static void element(const char *body, size_t n, const char *tag, char *out,
 }
 
 void store_http_s3_error(const char *body, size_t n, char *code, size_t code_len,
-		   char *msg, size_t msg_len)
+			 char *msg, size_t msg_len)
 {
 	element(body, n, "Code", code, code_len);
 	element(body, n, "Message", msg, msg_len);

@@ -23,7 +23,11 @@
 #define CHUNK (4 << 20)
 #define PART_MAX (8 << 20)
 
-enum { MISSING, INFLIGHT, PRESENT };
+enum {
+	MISSING,
+	INFLIGHT,
+	PRESENT
+};
 
 struct unit {
 	int64_t off, len, count;
@@ -38,8 +42,8 @@ struct store_obj {
 	int refs;
 	struct store_url url;
 	int64_t size;
-	char etag[160];     /* a strong ETag, or "" */
-	char modified[64];  /* else Last-Modified, or "" */
+	char etag[160];    /* a strong ETag, or "" */
+	char modified[64]; /* else Last-Modified, or "" */
 	struct cache_entry ce;
 	pthread_mutex_t lock; /* guards units' states and ce.map_pos */
 	pthread_cond_t cond;  /* a fetch ended */
@@ -194,8 +198,7 @@ static int add_unit(struct unit **u, size_t *n, size_t *cap, int64_t *end,
 	if (!g)
 		return -ENOMEM;
 	*u = g;
-	g[(*n)++] = (struct unit){ .off = in->off, .len = in->len, .count = in->count,
-				   .crc = in->crc, .tag = in->tag, .verified = 1 };
+	g[(*n)++] = (struct unit){ .off = in->off, .len = in->len, .count = in->count, .crc = in->crc, .tag = in->tag, .verified = 1 };
 	*end = e;
 	return 0;
 }
@@ -313,10 +316,7 @@ static struct http_req *make_parts(struct store_obj *o, int64_t (*ranges)[2],
 			r = g;
 			if (len > PART_MAX)
 				len = PART_MAX;
-			r[(*n)++] = (struct http_req){ .url = &o->url, .off = off, .len = len,
-						       .if_match = o->etag[0] ? o->etag : NULL,
-						       .want_modified = o->modified[0] ? o->modified : NULL,
-						       .fd = o->ce.data_fd, .fd_off = off };
+			r[(*n)++] = (struct http_req){ .url = &o->url, .off = off, .len = len, .if_match = o->etag[0] ? o->etag : NULL, .want_modified = o->modified[0] ? o->modified : NULL, .fd = o->ce.data_fd, .fd_off = off };
 			off += len;
 		}
 	}

@@ -20,7 +20,11 @@ __attribute__((format(printf, 4, 5))) int store_errf(char *err, size_t errlen, i
 
 /* ---------------------------------------------------------------- url.c */
 
-enum store_scheme { STORE_S3, STORE_HTTP, STORE_HTTPS };
+enum store_scheme {
+	STORE_S3,
+	STORE_HTTP,
+	STORE_HTTPS
+};
 
 struct aws_cfg;
 
@@ -94,7 +98,7 @@ int aws_cred_parse(const char *text, size_t len, const char *profile,
  * with LAST < FIRST or numbers past int64.
  */
 int store_http_parse_content_range(const char *v, size_t n, int64_t *first,
-			     int64_t *last, int64_t *total);
+				   int64_t *last, int64_t *total);
 
 /* Parse a decimal Content-Length; 0 or -EBADMSG. */
 int store_http_parse_length(const char *v, size_t n, int64_t *out);
@@ -105,7 +109,7 @@ int store_http_parse_length(const char *v, size_t n, int64_t *out);
  * status line, the blank line).
  */
 int store_http_split_header(const char *line, size_t n, const char **name,
-		      size_t *name_len, const char **value, size_t *value_len);
+			    size_t *name_len, const char **value, size_t *value_len);
 
 /* Whether header name (n bytes) is `want` (lower case), ignoring case. */
 int store_http_header_is(const char *name, size_t n, const char *want);
@@ -115,7 +119,7 @@ int store_http_header_is(const char *name, size_t n, const char *want);
  * written NUL-terminated into code (and msg); "" when there is none.
  */
 void store_http_s3_error(const char *body, size_t n, char *code, size_t code_len,
-		   char *msg, size_t msg_len);
+			 char *msg, size_t msg_len);
 
 /* ---------------------------------------------------------------- http.c */
 
@@ -124,21 +128,21 @@ void store_http_s3_error(const char *body, size_t n, char *code, size_t code_len
 struct http_req {
 	const struct store_url *url;
 	int64_t off, len;
-	const char *if_match; /* a strong ETag: sent as If-Match, required back */
+	const char *if_match;      /* a strong ETag: sent as If-Match, required back */
 	const char *want_modified; /* else the Last-Modified it must carry */
-	int probe;            /* the opening request: 416 tells the size */
-	int fd;               /* the body goes here at fd_off + ... */
+	int probe;                 /* the opening request: 416 tells the size */
+	int fd;                    /* the body goes here at fd_off + ... */
 	int64_t fd_off;
 	/* results */
 	long status;
-	int64_t total;   /* the object's size from Content-Range/Length, -1 */
-	int64_t got;     /* body bytes written */
-	char etag[160];  /* as sent, quotes included; "" if none */
+	int64_t total;  /* the object's size from Content-Range/Length, -1 */
+	int64_t got;    /* body bytes written */
+	char etag[160]; /* as sent, quotes included; "" if none */
 	char modified[64];
 	char errcode[64]; /* an S3 error's Code, or a short reason */
 	char errmsg[CURL_ERROR_SIZE_MAX];
-	int rc;         /* 0 or -errno: how it ended */
-	int retryable;  /* a failure worth trying again */
+	int rc;        /* 0 or -errno: how it ended */
+	int retryable; /* a failure worth trying again */
 	/* private to http.c */
 	struct http_state *st;
 };
@@ -151,7 +155,7 @@ struct http_req {
  * its message) or 0.
  */
 int store_http_run(struct store *s, struct http_req *reqs, size_t n,
-	     int64_t deadline_ms, char *err, size_t errlen);
+		   int64_t deadline_ms, char *err, size_t errlen);
 
 /* Now on CLOCK_MONOTONIC, in milliseconds. */
 int64_t store_now_ms(void);
@@ -176,13 +180,13 @@ struct cache_entry {
 /* Open (or create) the entry for key (url, validator, size) of an object
  * of `size` bytes. */
 int store_cache_open(struct store *s, const char *key, int64_t size,
-	       struct cache_entry *out, char *err, size_t errlen);
+		     struct cache_entry *out, char *err, size_t errlen);
 void store_cache_close(struct cache_entry *e);
 
 /* Call mark(ctx, off, len) for each record appended since the last call. */
 int store_cache_read_marks(struct cache_entry *e,
-		     void (*mark)(void *ctx, int64_t off, int64_t len),
-		     void *ctx);
+			   void (*mark)(void *ctx, int64_t off, int64_t len),
+			   void *ctx);
 
 /* Append a record: [off, off + len) is present and verified. */
 int store_cache_add_mark(struct cache_entry *e, int64_t off, int64_t len);
@@ -194,7 +198,7 @@ int store_cache_add_mark(struct cache_entry *e, int64_t off, int64_t len);
  * releases them.
  */
 int store_cache_lock_ranges(const struct cache_entry *e, const int64_t (*ranges)[2],
-		      size_t n, int64_t deadline_ms, int *lock_fd);
+			    size_t n, int64_t deadline_ms, int *lock_fd);
 
 /* Forget bytes that did not verify: punch [off, off + len) out. */
 void store_cache_punch(const struct cache_entry *e, int64_t off, int64_t len);
@@ -213,7 +217,7 @@ struct store {
 	int connections;
 	int dir_fd; /* the cache directory, O_PATH|O_DIRECTORY */
 	/* http.c: the connection cache shared by all requests */
-	void *share;             /* CURLSH * */
+	void *share;              /* CURLSH * */
 	pthread_mutex_t locks[8]; /* one per curl_lock_data kind */
 	struct {
 		uint64_t requests, bytes, cache_hits, verify_fails, retries;

@@ -82,10 +82,10 @@ struct view {
 	/* owned, n_fds items: the remote object fds[i] is the cache file
 	 * of (a reference), or NULL for a local shard */
 	struct store_obj **objs;
-	struct store *store; /* owned; NULL when no source is remote */
+	struct store *store;                /* owned; NULL when no source is remote */
 	const struct store_options *remote; /* borrowed during view_build */
-	struct view_file *files; /* owned; names owned */
-	struct view_data *data;  /* owned, one per file (n = 0 unless DATA) */
+	struct view_file *files;            /* owned; names owned */
+	struct view_data *data;             /* owned, one per file (n = 0 unless DATA) */
 	size_t n_files;
 	uint8_t *index; /* owned */
 	size_t index_len;
