@@ -56,11 +56,12 @@ static char *shown_form(const char *url)
 	return s;
 }
 
-/* Bytes a URL may not hold as they are: controls, space, DEL. */
-static int bad_char(const char *s)
+/* Whether s holds a byte a URL may not hold as it is: a control
+ * character, DEL, or (space_too) a space. */
+static int bad_char(const char *s, size_t n, int space_too)
 {
-	for (; *s; s++)
-		if ((unsigned char)*s <= ' ' || *s == 0x7f)
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < ' ' + !!space_too || s[i] == 0x7f)
 			return 1;
 	return 0;
 }
@@ -73,7 +74,7 @@ static int parse_http(const char *url, struct store_url *u, char *err,
 	if (!*host || *host == '/')
 		return store_errf(err, errlen, -EINVAL, "'%s': no host in this URL",
 				  u->shown);
-	if (bad_char(url))
+	if (bad_char(url, strlen(url), 1))
 		return store_errf(err, errlen, -EINVAL,
 				  "'%s': a URL may not hold spaces or control characters (write them %%XX)",
 				  u->shown);
@@ -114,9 +115,12 @@ static int parse_s3(const char *url, const struct aws_cfg *cfg,
 	if (!slash || slash == b || !slash[1])
 		return store_errf(err, errlen, -EINVAL,
 				  "'%s': an S3 URL is s3://BUCKET/KEY", u->shown);
-	if (memchr(b, '?', (size_t)(slash - b)) || bad_char(b))
+	if (memchr(b, '?', (size_t)(slash - b)) || bad_char(b, (size_t)(slash - b), 1))
 		return store_errf(err, errlen, -EINVAL,
 				  "'%s': not a valid bucket name", u->shown);
+	if (bad_char(slash + 1, strlen(slash + 1), 0))
+		return store_errf(err, errlen, -EINVAL,
+				  "'%s': an object key may not hold control characters", u->shown);
 	u->bucket = strndup(b, (size_t)(slash - b));
 	u->key = strdup(slash + 1);
 	enc = u->key ? malloc(3 * strlen(u->key) + 1) : NULL;
