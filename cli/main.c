@@ -8,7 +8,10 @@
 #include <malloc.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/help.h"
@@ -90,6 +93,25 @@ static int unknown_command(int argc, char **argv)
 	return 1;
 }
 
+/*
+ * A process that may hold S3 secrets (AWS_SECRET_ACCESS_KEY,
+ * AWS_SESSION_TOKEN, or a shared credentials file the store may read)
+ * is kept out of core dumps, so a crash does not write them to disk.
+ */
+static void guard_secrets(void)
+{
+	const char *home = getenv("HOME"), *file = getenv("AWS_SHARED_CREDENTIALS_FILE");
+	char path[4096];
+
+	if (!file && home) {
+		snprintf(path, sizeof(path), "%s/.aws/credentials", home);
+		file = path;
+	}
+	if (getenv("AWS_SECRET_ACCESS_KEY") || getenv("AWS_SESSION_TOKEN") ||
+	    (file && access(file, F_OK) == 0))
+		prctl(PR_SET_DUMPABLE, 0);
+}
+
 int main(int argc, char **argv)
 {
 	/*
@@ -101,6 +123,7 @@ int main(int argc, char **argv)
 	 * MB more at the peak of a mount of 1M tensors (docs/bench).
 	 */
 	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+	guard_secrets();
 	/* mount(8) runs mount.ckptfs SOURCE DIR [-o OPTS]: always a mount */
 	if (argc > 0 && !strcmp(progname(argv[0]), "mount.ckptfs"))
 		return cli_mount(argc, argv, "mount.ckptfs");
