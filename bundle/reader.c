@@ -166,7 +166,7 @@ static int open_remote_index(struct bundle_reader *r, struct store *st,
 	if (rc)
 		return rc;
 	name = malloc(strlen(r->prefix) + sizeof(".index"));
-	rc = name ? store_obj_fetch(o, 0, (uint64_t)store_obj_size(o), err, errlen)
+	rc = name ? store_obj_fetch(o, 0, (uint64_t)store_obj_size(o), 0, err, errlen)
 		  : bundle_errf(err, errlen, -ENOMEM, "out of memory");
 	if (rc == 0)
 		rc = bundle_index_read_fd(strcat(strcpy(name, r->prefix), ".index"),
@@ -287,7 +287,7 @@ int bundle_fetch(const struct bundle_reader *r, int shard, int64_t off, int64_t 
 {
 	if (!r->objs || !r->objs[shard])
 		return 0;
-	return store_obj_fetch(r->objs[shard], (uint64_t)off, (uint64_t)len, err, errlen);
+	return store_obj_fetch(r->objs[shard], (uint64_t)off, (uint64_t)len, 0, err, errlen);
 }
 
 int64_t bundle_shard_size(const struct bundle_reader *r, int shard)

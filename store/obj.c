@@ -508,23 +508,29 @@ static int ensure_cover(struct store_obj *o)
 	return o->n || o->size == 0 ? 0 : build_cover(o, NULL, 0);
 }
 
-/* The fetch loop over units [a, b], locked on entry and exit. */
-static int fetch_span(struct store_obj *o, size_t a, size_t b, int64_t deadline,
-		      char *err, size_t errlen)
+/*
+ * The fetch loop, locked on entry and exit: units [a, b] must end up
+ * present; units (b, ahead] are fetched along with them, in the same
+ * parallel batch, when missing, and their failure fails nothing.
+ */
+static int fetch_span(struct store_obj *o, size_t a, size_t b, size_t ahead,
+		      int64_t deadline, char *err, size_t errlen)
 {
-	size_t *idx = malloc((b - a + 1) * sizeof(*idx)), n;
+	size_t *idx = malloc((ahead - a + 1) * sizeof(*idx)), n;
 	int rc = 0, tries = 0;
 
 	if (!idx)
 		return store_errf(err, errlen, -ENOMEM, "out of memory");
 	while (rc == 0 && !all_present(o, a, b)) {
-		int others = claim(o, a, b, idx, &n);
+		int others = claim(o, a, tries ? b : ahead, idx, &n);
 
 		if (n && tries++ < 2) {
 			pthread_mutex_unlock(&o->lock);
 			rc = fetch_units(o, idx, n, deadline, err, errlen);
 			pthread_mutex_lock(&o->lock);
 			pthread_cond_broadcast(&o->cond);
+			if (rc && all_present(o, a, b))
+				rc = 0; /* only read-ahead failed */
 		} else if (n) {
 			release_claims_locked(o, idx, n);
 			rc = store_errf(err, errlen, -EIO, "'%s': bytes fetched by another thread failed",
@@ -538,22 +544,24 @@ static int fetch_span(struct store_obj *o, size_t a, size_t b, int64_t deadline,
 }
 
 int store_obj_fetch(struct store_obj *o, uint64_t off, uint64_t len,
-		    char *err, size_t errlen)
+		    uint64_t ahead, char *err, size_t errlen)
 {
 	int64_t deadline = store_now_ms() + o->s->timeout_ms;
+	uint64_t size = (uint64_t)o->size, end;
 	int rc;
 
-	if (len == 0 || off >= (uint64_t)o->size)
+	if (len == 0 || off >= size)
 		return 0;
-	if (len > (uint64_t)o->size - off)
-		len = (uint64_t)o->size - off;
+	if (len > size - off)
+		len = size - off;
+	end = ahead > size - off - len ? size : off + len + ahead;
 	pthread_mutex_lock(&o->lock);
 	rc = ensure_cover(o);
 	if (rc)
 		store_errf(err, errlen, rc, "out of memory");
 	else
 		rc = fetch_span(o, unit_at(o, (int64_t)off), unit_at(o, (int64_t)(off + len - 1)),
-				deadline, err, errlen);
+				unit_at(o, (int64_t)(end - 1)), deadline, err, errlen);
 	pthread_mutex_unlock(&o->lock);
 	return rc;
 }
@@ -567,7 +575,7 @@ int store_obj_read(struct store_obj *o, void *buf, size_t len, uint64_t off,
 	if (off > (uint64_t)o->size || len > (uint64_t)o->size - off)
 		return store_errf(err, errlen, -EIO, "'%s': read past the end (%lld bytes)",
 				  o->url.shown, (long long)o->size);
-	rc = store_obj_fetch(o, off, len, err, errlen);
+	rc = store_obj_fetch(o, off, len, 0, err, errlen);
 	if (rc)
 		return rc;
 	got = util_pread_full(o->ce.data_fd, buf, len, (int64_t)off);

@@ -145,12 +145,14 @@ int store_obj_set_units(struct store_obj *o, const struct store_unit *u,
 /*
  * Make [off, off + len) of o present in its cache file: every unit the
  * range touches, whole, fetched if missing (in parallel, coalesced with
- * its missing neighbours), verified, marked present. A range past the end
- * is clipped. Returns 0 when all of it is present; otherwise nothing
- * about the range may be read.
+ * its missing neighbours), verified, marked present. The units of the
+ * `ahead` bytes after it are fetched in the same batch when missing (read
+ * ahead: best effort, their failure fails nothing). A range past the end
+ * is clipped. Returns 0 when all of [off, off + len) is present;
+ * otherwise nothing about the range may be read.
  */
 int store_obj_fetch(struct store_obj *o, uint64_t off, uint64_t len,
-		    char *err, size_t errlen);
+		    uint64_t ahead, char *err, size_t errlen);
 
 /* store_obj_fetch, then pread: exactly len bytes or an error (-EIO past
  * the end). */

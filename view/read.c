@@ -57,6 +57,9 @@ int view_map_range(const struct view *v, size_t file, uint64_t off,
 	return 0;
 }
 
+/* Bytes of a remote source fetched ahead of a read of the merged file. */
+#define VIEW_READ_AHEAD ((uint64_t)8 << 20)
+
 struct store_obj *view_extent_obj(const struct view *v, const struct view_extent *x)
 {
 	if (!v->store)
@@ -91,7 +94,14 @@ int view_fetch_range(const struct view *v, size_t file, uint64_t off,
 		uint64_t skip = off - x->voff;
 		size_t take = x->len - skip < len ? (size_t)(x->len - skip) : len;
 		struct store_obj *o = view_extent_obj(v, x);
-		int rc = o ? store_obj_fetch(o, (uint64_t)x->soff + skip, take, err, errlen) : 0;
+		/* read ahead along the merged file: within the extent, which
+		 * holds tensors the merge uses (not in a 1:1 file of the shards
+		 * layout, which is all of a source shard, used or not) */
+		uint64_t ahead = v->layout == MAPPING_LAYOUT_SINGLE ? VIEW_READ_AHEAD : 0;
+		int rc = o ? store_obj_fetch(o, (uint64_t)x->soff + skip, take,
+					     ahead < x->len - skip - take ? ahead : x->len - skip - take,
+					     err, errlen)
+			   : 0;
 
 		if (rc)
 			return rc;
