@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include "bundle/bundle.h"
-#include "bundle/coding.h"
 #include "bundle/internal.h"
 
 /* The encoding of the largest graph: a 5-byte varint, 4-byte checksum. */
@@ -42,18 +41,14 @@ static int check_entry(const struct bundle_reader *r,
 static int unwrap(const struct bundle_reader *r, uint8_t *buf, size_t size,
 		  size_t *len, char *err, size_t errlen)
 {
-	const uint8_t *p;
-	uint64_t n;
+	size_t off, n;
 
-	p = coding_get_varint64(buf, buf + size, &n);
-	/* TensorFlow ignores bytes after the element, and so do we */
-	if (!p || (size_t)(buf + size - p) < 4 ||
-	    n > (uint64_t)(buf + size - p - 4))
+	if (bundle_string_scalar(buf, size, &off, &n))
 		return bundle_errf(err, errlen, -EBADMSG,
 				   "'%s': %s is not a well-formed one-element string",
 				   bundle_prefix(r), OBJGRAPH_TENSOR_KEY);
-	memmove(buf, p + 4, (size_t)n);
-	*len = (size_t)n;
+	memmove(buf, buf + off, n);
+	*len = n;
 	return 0;
 }
 

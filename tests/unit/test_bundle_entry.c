@@ -202,6 +202,38 @@ static void test_tensor_crc_rejects_bad_strings(void **state)
 			 -EBADMSG);
 }
 
+/* One string's header, written apart from its bytes, and found again. */
+static void test_string_head_and_scalar(void **state)
+{
+	static const uint8_t hello_bytes[] = { 0x05, 0xD9, 0xC6, 0x9C, 0x43, 'h',
+					       'e', 'l', 'l', 'o', 'x' };
+	uint8_t head[BUNDLE_STRING_HEAD_MAX];
+	char long_str[300];
+	uint8_t *enc;
+	size_t enc_len, off, len;
+
+	(void)state;
+	assert_int_equal(bundle_string_head(5, head), 5);
+	assert_memory_equal(head, hello_bytes, 5);
+	/* a 2-byte varint: the header bundle_string_encode() writes */
+	memset(long_str, 'z', sizeof(long_str));
+	assert_int_equal(bundle_string_encode((const char *const[]){ long_str },
+					      (const size_t[]){ sizeof(long_str) },
+					      1, &enc, &enc_len),
+			 0);
+	assert_int_equal(bundle_string_head(sizeof(long_str), head), 6);
+	assert_int_equal(enc_len, 6 + sizeof(long_str));
+	assert_memory_equal(head, enc, 6);
+	free(enc);
+	/* trailing bytes are ignored; a cut header or string is refused */
+	assert_int_equal(bundle_string_scalar(hello_bytes, sizeof(hello_bytes), &off, &len), 0);
+	assert_int_equal(off, 5);
+	assert_int_equal(len, 5);
+	assert_int_equal(bundle_string_scalar(hello_bytes, 9, &off, &len), -EBADMSG);
+	assert_int_equal(bundle_string_scalar(hello_bytes, 4, &off, &len), -EBADMSG);
+	assert_int_equal(bundle_string_scalar(hello_bytes, 0, &off, &len), -EBADMSG);
+}
+
 static void test_tensor_crc_numeric(void **state)
 {
 	static const uint8_t one[] = { 0x00, 0x00, 0x80, 0x3F };
@@ -241,6 +273,7 @@ int main(void)
 		cmocka_unit_test(test_header_bytes),
 		cmocka_unit_test(test_tensor_crc_strings),
 		cmocka_unit_test(test_tensor_crc_rejects_bad_strings),
+		cmocka_unit_test(test_string_head_and_scalar),
 		cmocka_unit_test(test_tensor_crc_numeric),
 		cmocka_unit_test(test_dtype_names_and_sizes),
 	};
