@@ -11,7 +11,7 @@
  *
  * and `ckptfs check`'s summary line of the graph a merge carries.
  */
-#include "bundle/objgraph.h"
+#include "objgraph/objgraph.h"
 #include "cli/cli.h"
 #include "util/util.h"
 

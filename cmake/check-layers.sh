@@ -5,13 +5,14 @@
 #
 #   check-layers.sh SOURCE_DIR NM LIB_DIR
 #
-# Layers, lowest first: util < bundle, mapping < view < fs < cli, and
-# tfplugin (the TensorFlow plugin, a front end beside fs/) on view. A
-# module includes its own headers and the public header of a module below
-# it (util/util.h, bundle/bundle.h, mapping/mapping.h, view/view.h,
-# fs/fs.h); only fs/ sees libfuse; only bundle/ sees protobuf-c; only
-# tfplugin/ sees TensorFlow; no library refers to stdout or stderr (only
-# cli/ prints).
+# Layers, lowest first: util < bundle < objgraph, util < mapping, then
+# view (on objgraph, bundle and mapping) < fs < cli, and tfplugin (the
+# TensorFlow plugin, a front end beside fs/) on view. A module includes its
+# own headers and the public header of a module below it (util/util.h,
+# bundle/bundle.h, objgraph/objgraph.h, mapping/mapping.h, view/view.h,
+# fs/fs.h); only fs/ sees libfuse; only bundle/ and objgraph/ see
+# protobuf-c; only tfplugin/ sees TensorFlow; no library refers to stdout
+# or stderr (only cli/ prints).
 set -u
 src=$1 nm=$2 libdir=$3
 fail=0
@@ -26,15 +27,16 @@ allowed_includes() {
 	case $1 in
 	util) echo '^util/' ;;
 	bundle) echo '^(bundle/|util/util\.h$|[a-z_]+\.pb-c\.h$)' ;;
+	objgraph) echo '^(objgraph/|bundle/bundle\.h$|util/util\.h$|[a-z_]+\.pb-c\.h$)' ;;
 	mapping) echo '^(mapping/|util/util\.h$)' ;;
-	view) echo '^(view/|bundle/bundle\.h$|bundle/objgraph\.h$|mapping/mapping\.h$|util/util\.h$)' ;;
+	view) echo '^(view/|bundle/bundle\.h$|objgraph/objgraph\.h$|mapping/mapping\.h$|util/util\.h$)' ;;
 	fs) echo '^(fs/|view/view\.h$|bundle/bundle\.h$|mapping/mapping\.h$|util/util\.h$)' ;;
-	cli) echo '^(cli/|fs/fs\.h$|view/view\.h$|bundle/bundle\.h$|bundle/objgraph\.h$|mapping/mapping\.h$|util/util\.h$)' ;;
+	cli) echo '^(cli/|fs/fs\.h$|view/view\.h$|bundle/bundle\.h$|objgraph/objgraph\.h$|mapping/mapping\.h$|util/util\.h$)' ;;
 	tfplugin) echo '^(tfplugin/|view/view\.h$|bundle/bundle\.h$|mapping/mapping\.h$|util/util\.h$)' ;;
 	esac
 }
 
-for mod in util bundle mapping view fs cli tfplugin; do
+for mod in util bundle objgraph mapping view fs cli tfplugin; do
 	allowed=$(allowed_includes $mod)
 	for f in "$src/$mod"/*.c "$src/$mod"/*.h "$src/$mod"/*.cc; do
 		[ -e "$f" ] || continue
@@ -53,8 +55,9 @@ for mod in util bundle mapping view fs cli tfplugin; do
 				[ $mod = fs ] ||
 					echo "$rel:${line%%:*}: only fs/ may include <$hdr> (libfuse)" ;;
 			protobuf-c/*|*.pb-c.h)
-				[ $mod = bundle ] ||
-					echo "$rel:${line%%:*}: only bundle/ may include <$hdr> (protobuf-c)" ;;
+				case $mod in bundle|objgraph) ;; *)
+					echo "$rel:${line%%:*}: only bundle/ and objgraph/ may include <$hdr> (protobuf-c)" ;;
+				esac ;;
 			tensorflow/*)
 				[ $mod = tfplugin ] ||
 					echo "$rel:${line%%:*}: only tfplugin/ may include <$hdr> (TensorFlow)" ;;
@@ -75,7 +78,7 @@ lib() {
 
 # Symbols each library leaves undefined, checked against what it may use
 # (tfplugin's core only when the plugin is built).
-for mod in util bundle mapping view fs tfplugin; do
+for mod in util bundle objgraph mapping view fs tfplugin; do
 	a=$(lib $mod)
 	if [ -z "$a" ]; then
 		[ $mod = tfplugin ] ||
@@ -88,7 +91,7 @@ for mod in util bundle mapping view fs tfplugin; do
 		fuse_*)
 			[ $mod = fs ] || complain "$mod: uses libfuse symbol $sym" ;;
 		protobuf_c_*)
-			[ $mod = bundle ] || complain "$mod: uses protobuf-c symbol $sym" ;;
+			case $mod in bundle|objgraph) ;; *) complain "$mod: uses protobuf-c symbol $sym" ;; esac ;;
 		stdout|stderr|printf|puts|putchar|perror|vprintf)
 			complain "$mod: uses $sym (only cli/ prints)" ;;
 		cli_*|help_*)
@@ -102,7 +105,9 @@ for mod in util bundle mapping view fs tfplugin; do
 		bundle_*)
 			[ $mod = mapping ] && complain "$mod: calls $sym of bundle/" ;;
 		mapping_*)
-			[ $mod = bundle ] && complain "$mod: calls $sym of mapping/" ;;
+			case $mod in bundle|objgraph) complain "$mod: calls $sym of mapping/" ;; esac ;;
+		objgraph_*)
+			case $mod in util|bundle|mapping) complain "$mod: calls $sym of objgraph/" ;; esac ;;
 		view_*|plan_*|layout_*|nametable_*|suggest_*)
 			case $mod in view|fs|tfplugin) ;; *) complain "$mod: calls $sym of view/" ;; esac ;;
 		esac

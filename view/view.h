@@ -115,7 +115,7 @@ char *view_data_source_path(const struct view *v, size_t file);
 struct objgraph;
 
 /*
- * The object graph the merged checkpoint carries (bundle/objgraph.h): the
+ * The object graph the merged checkpoint carries (objgraph/objgraph.h): the
  * rewritten one of a merge by object, or a source's own, kept. -ENOENT
  * when it carries none (a name-based merge), -EBADMSG/-EIO if its bytes
  * cannot be read or parsed. *rewritten (may be NULL) says which. On

@@ -9,7 +9,7 @@
 
 #include <stdarg.h>
 
-#include "bundle/objgraph.h"
+#include "objgraph/objgraph.h"
 #include "view/keys.h"
 #include "view/view.h"
 

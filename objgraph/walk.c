@@ -1,5 +1,5 @@
 /*
- * objgraph_walk.c - TensorFlow's names for the nodes of an object graph
+ * walk.c - TensorFlow's names for the nodes of an object graph
  * (trackable_view.py _descendants_with_paths, util.py
  * serialize_slot_variables, trackable_utils.py escape_local_name,
  * checkpoint_key and slot_variable_key).
@@ -10,13 +10,13 @@
  * path is built on request by following origins up to the root, first to
  * measure it, then writing it from its end backwards.
  */
-#include "bundle/objgraph.h"
+#include "objgraph/objgraph.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "bundle/internal.h"
+#include "objgraph/internal.h"
 
 #define SLOT_SEP "/.OPTIMIZER_SLOT/"
 #define ATTR_SEP "/.ATTRIBUTES/"
@@ -95,7 +95,7 @@ int objgraph_walk_init(struct objgraph_walk *w, const struct objgraph *g,
 		free(w->origin);
 		free(queue);
 		w->origin = NULL;
-		return bundle_errf(err, errlen, -ENOMEM, "out of memory");
+		return objgraph_errf(err, errlen, -ENOMEM, "out of memory");
 	}
 	walk_children(w, queue);
 	walk_slots(w);
@@ -214,13 +214,13 @@ static int check_node(const struct objgraph_walk *w, int32_t node,
 		      char *err, size_t errlen)
 {
 	if (node < 0 || (size_t)node >= w->graph->n_nodes)
-		return bundle_errf(err, errlen, -EINVAL,
-				   "node %d is not in the graph (%zu nodes)",
-				   (int)node, w->graph->n_nodes);
+		return objgraph_errf(err, errlen, -EINVAL,
+				     "node %d is not in the graph (%zu nodes)",
+				     (int)node, w->graph->n_nodes);
 	if (w->origin[node].via == OBJGRAPH_UNREACHED)
-		return bundle_errf(err, errlen, -ENOENT,
-				   "node %d is not reachable from the root, so it has no name",
-				   (int)node);
+		return objgraph_errf(err, errlen, -ENOENT,
+				     "node %d is not reachable from the root, so it has no name",
+				     (int)node);
 	return 0;
 }
 
@@ -237,7 +237,7 @@ int objgraph_path(const struct objgraph_walk *w, int32_t node, char **out,
 	n = path_len(w, node);
 	p = malloc(n + 1);
 	if (!p)
-		return bundle_errf(err, errlen, -ENOMEM, "out of memory");
+		return objgraph_errf(err, errlen, -ENOMEM, "out of memory");
 	*put_path(w, node, p) = '\0';
 	*out = p;
 	if (len)
@@ -263,14 +263,14 @@ int objgraph_key(const struct objgraph_walk *w, int32_t node, size_t attr,
 	if (rc)
 		return rc;
 	if (attr >= w->graph->nodes[node].n_attrs)
-		return bundle_errf(err, errlen, -EINVAL,
-				   "node %d has no attribute %zu (it has %zu)",
-				   (int)node, attr, w->graph->nodes[node].n_attrs);
+		return objgraph_errf(err, errlen, -EINVAL,
+				     "node %d has no attribute %zu (it has %zu)",
+				     (int)node, attr, w->graph->nodes[node].n_attrs);
 	suffix = key_suffix(w->graph->nodes[node].attrs[attr].name);
 	n = path_len(w, node) + strlen(ATTR_SEP) + escaped_len(suffix);
 	p = malloc(n + 1);
 	if (!p)
-		return bundle_errf(err, errlen, -ENOMEM, "out of memory");
+		return objgraph_errf(err, errlen, -ENOMEM, "out of memory");
 	q = put_path(w, node, p);
 	memcpy(q, ATTR_SEP, strlen(ATTR_SEP));
 	q += strlen(ATTR_SEP);

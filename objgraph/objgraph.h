@@ -36,8 +36,8 @@
  * only on success. Nothing here keeps hidden state: functions on distinct
  * objects may run concurrently, and const ones on the same object too.
  */
-#ifndef CKPTFS_BUNDLE_OBJGRAPH_H
-#define CKPTFS_BUNDLE_OBJGRAPH_H
+#ifndef CKPTFS_OBJGRAPH_OBJGRAPH_H
+#define CKPTFS_OBJGRAPH_OBJGRAPH_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -222,4 +222,4 @@ int objgraph_path(const struct objgraph_walk *w, int32_t node, char **out,
 int objgraph_key(const struct objgraph_walk *w, int32_t node, size_t attr,
 		 char **out, size_t *len, char *err, size_t errlen);
 
-#endif /* CKPTFS_BUNDLE_OBJGRAPH_H */
+#endif /* CKPTFS_OBJGRAPH_OBJGRAPH_H */

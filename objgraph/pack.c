@@ -1,5 +1,5 @@
 /*
- * objgraph_pack.c - a struct objgraph to TrackableObjectGraph bytes.
+ * pack.c - a struct objgraph to TrackableObjectGraph bytes.
  *
  * The graph is turned back into protobuf-c messages pointing at the
  * graph's own strings (nothing is copied) and packed. protobuf-c writes
@@ -9,14 +9,14 @@
  * "2a 00"), as TensorFlow's C++ serializer does: that is what makes a
  * parsed TensorFlow graph serialize to the same bytes.
  */
-#include "bundle/objgraph.h"
+#include "objgraph/objgraph.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bundle/bundle.h"
-#include "bundle/internal.h"
+#include "objgraph/internal.h"
 #include "trackable_object_graph.pb-c.h"
 
 typedef Tensorflow__TrackableObjectGraph GraphProto;
@@ -225,12 +225,12 @@ static int serialize(const struct objgraph *g, int as_tensor, uint8_t **out,
 		return rc;
 	s = malloc(sizeof(*s));
 	if (!s)
-		return bundle_errf(err, errlen, -ENOMEM, "out of memory");
+		return objgraph_errf(err, errlen, -ENOMEM, "out of memory");
 	pack_graph(s, g, NULL, &n);
 	if (as_tensor && n > OBJGRAPH_MAX_BYTES) {
 		free(s);
-		return bundle_errf(err, errlen, -EINVAL,
-				   "the object graph would be %zu bytes, over protobuf's 2 GiB limit", n);
+		return objgraph_errf(err, errlen, -EINVAL,
+				     "the object graph would be %zu bytes, over protobuf's 2 GiB limit", n);
 	}
 	if (as_tensor)
 		h = bundle_string_head(n, head);
@@ -242,7 +242,7 @@ static int serialize(const struct objgraph *g, int as_tensor, uint8_t **out,
 	}
 	free(s);
 	if (!*out)
-		return bundle_errf(err, errlen, -ENOMEM, "out of memory");
+		return objgraph_errf(err, errlen, -ENOMEM, "out of memory");
 	return 0;
 }
 
@@ -260,7 +260,7 @@ int objgraph_serialize_tensor(const struct objgraph *g, uint8_t **out,
 
 	if (rc == 0 && bundle_tensor_crc(BUNDLE_DT_STRING, 1, *out, *len, crc)) {
 		free(*out);
-		return bundle_errf(err, errlen, -EBADMSG, "the object graph's encoding does not check");
+		return objgraph_errf(err, errlen, -EBADMSG, "the object graph's encoding does not check");
 	}
 	return rc;
 }
