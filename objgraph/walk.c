@@ -112,29 +112,6 @@ void objgraph_walk_release(struct objgraph_walk *w)
 
 /* ------------------------------------------------------ building names */
 
-/* escape_local_name: '.' -> "..", '/' -> ".S". */
-static size_t escaped_len(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s; s++)
-		n += (*s == '.' || *s == '/') ? 2 : 1;
-	return n;
-}
-
-static char *put_escaped(char *p, const char *s)
-{
-	for (; *s; s++) {
-		if (*s == '.' || *s == '/') {
-			*p++ = '.';
-			*p++ = *s == '.' ? '.' : 'S';
-		} else {
-			*p++ = *s;
-		}
-	}
-	return p;
-}
-
 static const char *edge_name(const struct objgraph_walk *w, int32_t node)
 {
 	const struct objgraph_origin *o = &w->origin[node];
@@ -148,7 +125,7 @@ static size_t tree_len(const struct objgraph_walk *w, int32_t node)
 	size_t len = 0;
 
 	for (; w->origin[node].via == OBJGRAPH_CHILD; node = w->origin[node].from)
-		len += escaped_len(edge_name(w, node)) + 1;
+		len += objgraph_escaped_len(edge_name(w, node)) + 1;
 	return len ? len - 1 : 0; /* n names, n - 1 slashes */
 }
 
@@ -158,8 +135,8 @@ static void put_tree(const struct objgraph_walk *w, int32_t node, char *end)
 	while (w->origin[node].via == OBJGRAPH_CHILD) {
 		const char *name = edge_name(w, node);
 
-		end -= escaped_len(name);
-		put_escaped(end, name);
+		end -= objgraph_escaped_len(name);
+		objgraph_escape_into(end, name);
 		node = w->origin[node].from;
 		if (w->origin[node].via == OBJGRAPH_CHILD)
 			*--end = '/';
@@ -184,7 +161,7 @@ static size_t path_len(const struct objgraph_walk *w, int32_t node)
 	s = slot_of(w, node);
 	return tree_len(w, s->original_variable_node_id) + strlen(SLOT_SEP) +
 	       tree_len(w, w->origin[node].from) + 1 +
-	       escaped_len(s->slot_name);
+	       objgraph_escaped_len(s->slot_name);
 }
 
 /* Write it at p; return the byte after it. */
@@ -207,7 +184,7 @@ static char *put_path(const struct objgraph_walk *w, int32_t node, char *p)
 	p += tree_len(w, opt);
 	put_tree(w, opt, p);
 	*p++ = '/';
-	return put_escaped(p, s->slot_name);
+	return objgraph_escape_into(p, s->slot_name);
 }
 
 static int check_node(const struct objgraph_walk *w, int32_t node,
@@ -267,14 +244,14 @@ int objgraph_key(const struct objgraph_walk *w, int32_t node, size_t attr,
 				     "node %d has no attribute %zu (it has %zu)",
 				     (int)node, attr, w->graph->nodes[node].n_attrs);
 	suffix = key_suffix(w->graph->nodes[node].attrs[attr].name);
-	n = path_len(w, node) + strlen(ATTR_SEP) + escaped_len(suffix);
+	n = path_len(w, node) + strlen(ATTR_SEP) + objgraph_escaped_len(suffix);
 	p = malloc(n + 1);
 	if (!p)
 		return objgraph_errf(err, errlen, -ENOMEM, "out of memory");
 	q = put_path(w, node, p);
 	memcpy(q, ATTR_SEP, strlen(ATTR_SEP));
 	q += strlen(ATTR_SEP);
-	*put_escaped(q, suffix) = '\0';
+	*objgraph_escape_into(q, suffix) = '\0';
 	*out = p;
 	if (len)
 		*len = n;
