@@ -5,12 +5,12 @@
 #
 #   check-layers.sh SOURCE_DIR NM LIB_DIR
 #
-# Layers, lowest first: util < bundle < objgraph, util < mapping, then
-# view (on objgraph, bundle and mapping) < fs < cli, and tfplugin (the
-# TensorFlow plugin, a front end beside fs/) on view. A module includes its
-# own headers and the public header of a module below it (util/util.h,
-# bundle/bundle.h, objgraph/objgraph.h, mapping/mapping.h, view/view.h,
-# fs/fs.h); only fs/ sees libfuse; only bundle/ and objgraph/ see
+# Layers, lowest first: util < bundle < objgraph and safetensors, util <
+# mapping, then view (on objgraph, safetensors, bundle and mapping) < fs <
+# cli, and tfplugin (the TensorFlow plugin, a front end beside fs/) on
+# view. A module includes its own headers and the public header of a
+# module below it (util/util.h, bundle/bundle.h, objgraph/objgraph.h,
+# safetensors/safetensors.h, mapping/mapping.h, view/view.h, fs/fs.h); only fs/ sees libfuse; only bundle/ and objgraph/ see
 # protobuf-c; only tfplugin/ sees TensorFlow; no library refers to stdout
 # or stderr (only cli/ prints).
 set -u
@@ -28,15 +28,16 @@ allowed_includes() {
 	util) echo '^util/' ;;
 	bundle) echo '^(bundle/|util/util\.h$|[a-z_]+\.pb-c\.h$)' ;;
 	objgraph) echo '^(objgraph/|bundle/bundle\.h$|util/util\.h$|[a-z_]+\.pb-c\.h$)' ;;
+	safetensors) echo '^(safetensors/|bundle/bundle\.h$|util/util\.h$)' ;;
 	mapping) echo '^(mapping/|util/util\.h$)' ;;
-	view) echo '^(view/|bundle/bundle\.h$|objgraph/objgraph\.h$|mapping/mapping\.h$|util/util\.h$)' ;;
+	view) echo '^(view/|bundle/bundle\.h$|objgraph/objgraph\.h$|safetensors/safetensors\.h$|mapping/mapping\.h$|util/util\.h$)' ;;
 	fs) echo '^(fs/|view/view\.h$|bundle/bundle\.h$|mapping/mapping\.h$|util/util\.h$)' ;;
-	cli) echo '^(cli/|fs/fs\.h$|view/view\.h$|bundle/bundle\.h$|objgraph/objgraph\.h$|mapping/mapping\.h$|util/util\.h$)' ;;
+	cli) echo '^(cli/|fs/fs\.h$|view/view\.h$|bundle/bundle\.h$|objgraph/objgraph\.h$|safetensors/safetensors\.h$|mapping/mapping\.h$|util/util\.h$)' ;;
 	tfplugin) echo '^(tfplugin/|view/view\.h$|bundle/bundle\.h$|mapping/mapping\.h$|util/util\.h$)' ;;
 	esac
 }
 
-for mod in util bundle objgraph mapping view fs cli tfplugin; do
+for mod in util bundle objgraph safetensors mapping view fs cli tfplugin; do
 	allowed=$(allowed_includes $mod)
 	for f in "$src/$mod"/*.c "$src/$mod"/*.h "$src/$mod"/*.cc; do
 		[ -e "$f" ] || continue
@@ -78,7 +79,7 @@ lib() {
 
 # Symbols each library leaves undefined, checked against what it may use
 # (tfplugin's core only when the plugin is built).
-for mod in util bundle objgraph mapping view fs tfplugin; do
+for mod in util bundle objgraph safetensors mapping view fs tfplugin; do
 	a=$(lib $mod)
 	if [ -z "$a" ]; then
 		[ $mod = tfplugin ] ||
@@ -105,9 +106,11 @@ for mod in util bundle objgraph mapping view fs tfplugin; do
 		bundle_*)
 			[ $mod = mapping ] && complain "$mod: calls $sym of bundle/" ;;
 		mapping_*)
-			case $mod in bundle|objgraph) complain "$mod: calls $sym of mapping/" ;; esac ;;
+			case $mod in bundle|objgraph|safetensors) complain "$mod: calls $sym of mapping/" ;; esac ;;
 		objgraph_*)
-			case $mod in util|bundle|mapping) complain "$mod: calls $sym of objgraph/" ;; esac ;;
+			case $mod in util|bundle|safetensors|mapping) complain "$mod: calls $sym of objgraph/" ;; esac ;;
+		safetensors_*)
+			case $mod in util|bundle|objgraph|mapping) complain "$mod: calls $sym of safetensors/" ;; esac ;;
 		view_*|plan_*|layout_*|nametable_*|suggest_*)
 			case $mod in view|fs|tfplugin) ;; *) complain "$mod: calls $sym of view/" ;; esac ;;
 		esac
