@@ -18,7 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bundle/arena.h"
 #include "bundle/crc32c.h"
 #include "bundle/internal.h"
 #include "util/util.h"
@@ -30,7 +29,7 @@ struct bundle_writer {
 	int64_t off;                  /* bytes appended so far */
 	struct bundle_entry *items;   /* owned; keys/dims/slices in arena */
 	size_t n, cap;
-	struct arena arena;
+	struct util_arena arena;
 	int err;                  /* sticky */
 	char msg[BUNDLE_ERR_MAX]; /* the first error's message */
 	int done;                 /* finish succeeded */
@@ -106,9 +105,9 @@ static struct bundle_entry *push(struct bundle_writer *w,
 	w->items = c;
 	c = &w->items[w->n];
 	*c = *e;
-	key = arena_alloc(&w->arena, e->key_len + 1);
-	c->dims = arena_alloc(&w->arena, sizeof(int64_t) * (size_t)e->rank + 1);
-	c->slices = arena_alloc(&w->arena, sizeof(*c->slices) * e->n_slices + 1);
+	key = util_arena_alloc(&w->arena, e->key_len + 1);
+	c->dims = util_arena_alloc(&w->arena, sizeof(int64_t) * (size_t)e->rank + 1);
+	c->slices = util_arena_alloc(&w->arena, sizeof(*c->slices) * e->n_slices + 1);
 	if (!key || !c->dims || !c->slices)
 		return NULL;
 	memcpy(key, e->key, e->key_len);
@@ -121,7 +120,7 @@ static struct bundle_entry *push(struct bundle_writer *w,
 		size_t n = sizeof(*s->extents) * (size_t)s->rank;
 
 		c->slices[i].rank = s->rank;
-		c->slices[i].extents = arena_alloc(&w->arena, n + 1);
+		c->slices[i].extents = util_arena_alloc(&w->arena, n + 1);
 		if (!c->slices[i].extents)
 			return NULL;
 		if (n)
@@ -352,6 +351,6 @@ void bundle_writer_free(struct bundle_writer *w)
 	free(w->index_path);
 	free(w->index_tmp);
 	free(w->items);
-	arena_release(&w->arena);
+	util_arena_release(&w->arena);
 	free(w);
 }

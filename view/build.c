@@ -154,6 +154,7 @@ int view_build(const struct mapping *m, const struct view_options *opt,
 	}
 	v->m = m;
 	v->graph_fd = -1;
+	v->keys.chunk = VIEW_KEYS_CHUNK;
 	/* PREFIX.safetensors is laid out after the index, from the entries */
 	v->release_sources = opt && opt->compact &&
 			     (opt->format >= 0 ? opt->format : (int)m->format) ==
@@ -181,7 +182,7 @@ int view_build(const struct mapping *m, const struct view_options *opt,
 static void free_targets(struct view *v)
 {
 	free(v->targets);
-	view_keys_release(&v->keys);
+	util_arena_release(&v->keys);
 	v->targets = NULL;
 	v->n_targets = v->cap_targets = 0;
 }
