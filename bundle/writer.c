@@ -145,22 +145,12 @@ static int add_entry(struct bundle_writer *w, const struct bundle_entry *e,
 	return 0;
 }
 
-static int write_full(struct bundle_writer *w, const void *p, size_t len)
+/* Append len bytes of p to the data file. */
+static int append(struct bundle_writer *w, const void *p, size_t len)
 {
-	size_t done = 0;
+	int rc = util_pwrite_full(w->fd, p, len, w->off);
 
-	while (done < len) {
-		ssize_t n = pwrite(w->fd, (const char *)p + done, len - done,
-				   w->off + (int64_t)done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return fail(w, -errno, "'%s': write failed: %s",
-				    w->data_tmp, strerror(errno));
-		done += (size_t)n;
-	}
-	return 0;
+	return rc ? fail(w, rc, "'%s': write failed: %s", w->data_tmp, strerror(-rc)) : 0;
 }
 
 int bundle_writer_add(struct bundle_writer *w, const struct bundle_entry *e,
@@ -175,7 +165,7 @@ int bundle_writer_add(struct bundle_writer *w, const struct bundle_entry *e,
 			      data, len, &crc))
 		return fail(w, -EINVAL, "tensor '%s': malformed %s encoding",
 			    e->key, bundle_dtype_name(e->dtype));
-	if (!e->n_slices && write_full(w, data, len))
+	if (!e->n_slices && append(w, data, len))
 		return w->err;
 	return add_entry(w, e, (int64_t)len, crc);
 }

@@ -1,10 +1,9 @@
 /*
  * util.h - the few helpers every module needs and none owns: a growable
- * array, an arena, whole and positioned reads that retry until done, an edit
+ * array, an arena, reads and writes that retry until done, an edit
  * distance for "did you mean" hints, and UTF-8 checks and escaping for
- * showing untrusted bytes. Depends on libc only, so bundle/,
- * mapping/, view/, fs/ and cli/ may all use it without coupling to each
- * other.
+ * showing untrusted bytes. Depends on libc only, so every other module
+ * may use it without coupling to another.
  *
  * Errors are negative errno values; nothing here prints.
  */
@@ -72,6 +71,13 @@ void util_arena_release(struct util_arena *a);
  * or a negative errno.
  */
 ssize_t util_pread_full(int fd, void *buf, size_t len, int64_t off);
+
+/*
+ * pwrite() all len bytes of buf at off, retrying EINTR and short writes.
+ * 0, or a negative errno (-EIO if the file takes no more bytes); on an
+ * error some of the bytes may have been written.
+ */
+int util_pwrite_full(int fd, const void *buf, size_t len, int64_t off);
 
 /*
  * Read fd from its current offset to its end into a new buffer. Reads

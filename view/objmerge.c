@@ -993,21 +993,6 @@ static int add_targets(struct view *v, const struct out *o, char *err, size_t er
 	return rc;
 }
 
-static int write_all(int fd, const uint8_t *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* The serialized graph as the bytes of a string scalar, in a sealed memfd. */
 static int store_graph(struct view *v, const struct out *o, uint32_t map, char *err, size_t errlen)
 {
@@ -1021,7 +1006,7 @@ static int store_graph(struct view *v, const struct out *o, uint32_t map, char *
 	if (rc)
 		return diag(err, errlen, &none, rc, "the merged object graph: %s", msg);
 	v->graph_fd = memfd_create("ckptfs-object-graph", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	rc = v->graph_fd < 0 ? -errno : write_all(v->graph_fd, enc, enc_len);
+	rc = v->graph_fd < 0 ? -errno : util_pwrite_full(v->graph_fd, enc, enc_len, 0);
 	if (rc == 0 && fcntl(v->graph_fd, F_ADD_SEALS,
 			     F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL))
 		rc = -errno;
