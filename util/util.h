@@ -87,6 +87,14 @@ int util_pwrite_full(int fd, const void *buf, size_t len, int64_t off);
  */
 int util_read_all(int fd, size_t max, char **out, size_t *len);
 
+/*
+ * What a file of this mode is, for a message about a file that should
+ * have been regular: "a directory", "a FIFO", "a character device", "a
+ * block device" or "a socket" (static strings); NULL for a regular file
+ * and any other type.
+ */
+const char *util_file_kind(mode_t mode);
+
 /* ---------------------------------------------------------- distances */
 
 enum {

@@ -1,7 +1,8 @@
 /*
  * test_util_io.c - util_pwrite_full and util_pread_full on a scratch
  * file: bytes written at an offset read back, a hole reads as zeros, a
- * read stops at the end of the file, and errors come back as -errno.
+ * read stops at the end of the file, and errors come back as -errno; and
+ * util_file_kind's names for what is not a regular file.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -52,11 +54,24 @@ static void test_io_errors_are_negative_errno(void **state)
 	assert_int_equal(util_pread_full(-1, buf, sizeof(buf), 0), -EBADF);
 }
 
+static void test_file_kind(void **state)
+{
+	(void)state;
+	assert_string_equal(util_file_kind(S_IFDIR | 0755), "a directory");
+	assert_string_equal(util_file_kind(S_IFIFO | 0644), "a FIFO");
+	assert_string_equal(util_file_kind(S_IFCHR | 0666), "a character device");
+	assert_string_equal(util_file_kind(S_IFBLK | 0660), "a block device");
+	assert_string_equal(util_file_kind(S_IFSOCK | 0777), "a socket");
+	assert_null(util_file_kind(S_IFREG | 0644));
+	assert_null(util_file_kind(S_IFLNK | 0777));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pwrite_full_then_pread_full),
 		cmocka_unit_test(test_io_errors_are_negative_errno),
+		cmocka_unit_test(test_file_kind),
 	};
 
 	return cmocka_run_group_tests_name("util_io", tests, NULL, NULL);
