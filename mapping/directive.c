@@ -15,8 +15,6 @@
 #include "mapping/mapping.h"
 #include "util/util.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
 #define SOURCE_USAGE "source NAME = PATH"
 #define MAP_USAGE "map NAME:FROM -> TO"
 #define EXCLUDE_USAGE "exclude NAME:GLOB or exclude *:GLOB"

@@ -7,8 +7,7 @@
 #include <string.h>
 
 #include "bundle/bundle.h"
-
-#define N(a) (sizeof(a) / sizeof((a)[0]))
+#include "util/util.h"
 
 /*
  * TensorFlow dtype -> safetensors name; order is the dtype's place in the
@@ -39,7 +38,7 @@ static const struct st_dtype {
 
 static const struct st_dtype *by_tf(int dtype)
 {
-	for (size_t i = 0; i < N(dtypes); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(dtypes); i++)
 		if (dtypes[i].tf == dtype)
 			return &dtypes[i];
 	return NULL;
@@ -61,7 +60,7 @@ int safetensors_dtype_order(int dtype)
 
 int safetensors_dtype_by_name(const char *name, size_t len)
 {
-	for (size_t i = 0; i < N(dtypes); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(dtypes); i++)
 		if (strlen(dtypes[i].name) == len && !memcmp(dtypes[i].name, name, len))
 			return dtypes[i].tf;
 	return -1;

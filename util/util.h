@@ -16,6 +16,9 @@
 
 /* ------------------------------------------------------------- arrays */
 
+/* Items in array a (an array, not a pointer). */
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
 /*
  * Make room for `need` items of `size` bytes in arr, which holds *cap
  * items: doubles the capacity (at least 8) until need fits. Returns the

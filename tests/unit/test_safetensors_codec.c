@@ -17,8 +17,7 @@
 
 #include "bundle/bundle.h"
 #include "safetensors/safetensors.h"
-
-#define N(a) (sizeof(a) / sizeof((a)[0]))
+#include "util/util.h"
 
 /* ------------------------------------------------------ the header writer */
 
@@ -108,7 +107,7 @@ static void test_write_refuses_what_json_cannot_hold(void **state)
 	int rc;
 
 	(void)state;
-	for (size_t i = 0; i < N(bad); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		char *s = json_of(bad[i], strlen(bad[i]), &rc);
 
 		assert_null(s);
@@ -189,7 +188,7 @@ static void test_dtype_names(void **state)
 	};
 
 	(void)state;
-	for (size_t i = 0; i < N(want); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
 		const char *got = safetensors_dtype_name(want[i].dtype);
 
 		if (!want[i].name)
@@ -264,7 +263,7 @@ static void test_parse_accepts(void **state)
 	};
 
 	(void)state;
-	for (size_t i = 0; i < N(ok); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(ok); i++) {
 		struct safetensors_header *h;
 		char err[512] = "";
 
@@ -323,7 +322,7 @@ static void test_parse_refuses_hostile_headers(void **state)
 	};
 
 	(void)state;
-	for (size_t i = 0; i < N(bad); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		struct safetensors_header *h;
 		char err[512] = "";
 		int rc = parse(bad[i].json, bad[i].data_len, &h, err, sizeof(err));

@@ -21,10 +21,9 @@
 
 #include "bundle/bundle.h"
 #include "mapping/mapping.h"
+#include "util/util.h"
 #include "view/view.h"
 #include "tests/unit/testutil.h"
-
-#define N(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *dir;
 
@@ -205,7 +204,7 @@ static void test_st_view_header_and_bytes(void **state)
 	assert_memory_equal(buf + hdr + 80, h_val, 6);
 	assert_memory_equal(buf + hdr + 86, u_val, 3);
 	/* a read that straddles header and data: the header from its memfd */
-	assert_int_equal(view_map_range(f.v, (size_t)i, hdr - 4, 12, pieces, N(pieces), &n), 0);
+	assert_int_equal(view_map_range(f.v, (size_t)i, hdr - 4, 12, pieces, ARRAY_SIZE(pieces), &n), 0);
 	assert_true(n >= 2);
 	assert_int_equal(pieces[0].len, 4);
 	assert_int_equal(view_read(f.v, (size_t)i, hdr - 4, 12, buf), 12);
