@@ -396,6 +396,29 @@ int bundle_tensor_crc(int dtype, int64_t n_elements, const uint8_t *buf,
 int bundle_string_encode(const char *const *strs, const size_t *lens,
 			 size_t n, uint8_t **out, size_t *len);
 
+/* Room for the longest header of a one-string tensor (bundle_string_head). */
+#define BUNDLE_STRING_HEAD_MAX (10 + 4)
+
+/*
+ * The header that comes before the len bytes of a one-string (scalar)
+ * DT_STRING tensor: varint64 len, then the masked CRC32C of the length.
+ * Writes it at head (room for BUNDLE_STRING_HEAD_MAX bytes) and returns its
+ * size; followed by the string's bytes it is bundle_string_encode() of that
+ * one string, for a caller that writes the bytes in place.
+ */
+size_t bundle_string_head(uint64_t len, uint8_t *head);
+
+/*
+ * Where the string of a one-string tensor's bytes (buf, size bytes) lies:
+ * *off bytes into buf, *len bytes long. Bytes after it are ignored, as
+ * TensorFlow ignores them; the length checksum is not checked here (it is
+ * part of the entry's CRC, which bundle_read_tensor() checks). -EBADMSG,
+ * without a message, if the header is cut short or the string runs past
+ * size.
+ */
+int bundle_string_scalar(const uint8_t *buf, size_t size, size_t *off,
+			 size_t *len);
+
 /* Element count of a shape; -1 if it overflows int64 or a dim is < 0. */
 int64_t bundle_num_elements(int rank, const int64_t *dims);
 

@@ -13,10 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bundle/arena.h"
 #include "bundle/coding.h"
 #include "bundle/internal.h"
 #include "tensor_bundle.pb-c.h"
+#include "util/util.h"
 
 typedef Tensorflow__BundleEntryProto EntryProto;
 typedef Tensorflow__TensorSliceProto SliceProto;
@@ -59,7 +59,7 @@ void header_encode(int32_t num_shards, struct bytebuf *out)
 	bytebuf_append(out, buf, n);
 }
 
-static int decode_shape(const ShapeProto *s, struct arena *a,
+static int decode_shape(const ShapeProto *s, struct util_arena *a,
 			struct bundle_entry *e, char *err, size_t errlen)
 {
 	e->rank = 0;
@@ -72,7 +72,7 @@ static int decode_shape(const ShapeProto *s, struct arena *a,
 				   s->n_dim, BUNDLE_MAX_RANK);
 	e->rank = (int)s->n_dim;
 	/* a scalar's dims: 1 byte, so the pointer is not NULL */
-	e->dims = arena_alloc(a, s->n_dim ? s->n_dim * sizeof(int64_t) : 1);
+	e->dims = util_arena_alloc(a, s->n_dim ? s->n_dim * sizeof(int64_t) : 1);
 	if (!e->dims)
 		return -ENOMEM;
 	for (size_t i = 0; i < s->n_dim; i++)
@@ -88,14 +88,14 @@ static int decode_shape(const ShapeProto *s, struct arena *a,
 	return 0;
 }
 
-static int decode_slices(const EntryProto *p, struct arena *a,
+static int decode_slices(const EntryProto *p, struct util_arena *a,
 			 struct bundle_entry *e, char *err, size_t errlen)
 {
 	e->n_slices = p->n_slices;
 	e->slices = NULL;
 	if (!p->n_slices)
 		return 0;
-	e->slices = arena_alloc(a, p->n_slices * sizeof(*e->slices));
+	e->slices = util_arena_alloc(a, p->n_slices * sizeof(*e->slices));
 	if (!e->slices)
 		return -ENOMEM;
 	for (size_t i = 0; i < p->n_slices; i++) {
@@ -107,7 +107,7 @@ static int decode_slices(const EntryProto *p, struct arena *a,
 					   "slice %zu has rank %zu, tensor has rank %d",
 					   i, sp->n_extent, e->rank);
 		s->rank = e->rank;
-		s->extents = arena_alloc(a, sp->n_extent ? sp->n_extent * sizeof(*s->extents) : 1);
+		s->extents = util_arena_alloc(a, sp->n_extent ? sp->n_extent * sizeof(*s->extents) : 1);
 		if (!s->extents)
 			return -ENOMEM;
 		for (size_t d = 0; d < sp->n_extent; d++) {
@@ -169,7 +169,7 @@ static int check_fields(const EntryProto *p, char *err, size_t errlen)
 	return 0;
 }
 
-int entry_decode(const uint8_t *val, size_t len, struct arena *a,
+int entry_decode(const uint8_t *val, size_t len, struct util_arena *a,
 		 struct bundle_entry *e, char *err, size_t errlen)
 {
 	EntryProto *p = tensorflow__bundle_entry_proto__unpack(NULL, len, val);

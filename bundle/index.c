@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bundle/arena.h"
 #include "bundle/entry.h"
 #include "bundle/internal.h"
 #include "bundle/table.h"
@@ -59,8 +58,8 @@ struct bundle_index {
 	size_t n_dims, cap_dims;
 	struct odd_rec *odd; /* owned, n_odd items */
 	size_t n_odd, cap_odd;
-	struct arena arena;   /* owned; the slices' extents */
-	struct arena scratch; /* entry_decode()'s, one entry at a time */
+	struct util_arena arena;   /* owned; the slices' extents */
+	struct util_arena scratch; /* entry_decode()'s, one entry at a time */
 	struct bundle_header header;
 	struct entry_rec *recs; /* owned, n items, key order */
 	size_t n;
@@ -167,13 +166,13 @@ static int keep_odd(struct bundle_index *idx, struct entry_rec *r,
 		return -ENOMEM;
 	idx->odd = o;
 	if (e->n_slices &&
-	    !(slices = arena_alloc(&idx->arena, e->n_slices * sizeof(*slices))))
+	    !(slices = util_arena_alloc(&idx->arena, e->n_slices * sizeof(*slices))))
 		return -ENOMEM;
 	for (size_t i = 0; i < e->n_slices; i++) {
 		size_t bytes = (size_t)e->rank * sizeof(*slices[i].extents);
 
 		slices[i].rank = e->slices[i].rank;
-		slices[i].extents = arena_alloc(&idx->arena, bytes ? bytes : 1);
+		slices[i].extents = util_arena_alloc(&idx->arena, bytes ? bytes : 1);
 		if (!slices[i].extents)
 			return -ENOMEM;
 		if (bytes)
@@ -234,7 +233,7 @@ static int decode_entries(struct bundle_index *idx, char *err, size_t errlen)
 					  .key_len = kv->key_len };
 		int rc;
 
-		arena_reset(&idx->scratch);
+		util_arena_reset(&idx->scratch);
 		rc = entry_decode(kv->val, kv->val_len, &idx->scratch, &e, msg,
 				  sizeof(msg));
 		if (rc)
@@ -253,7 +252,7 @@ static int decode_entries(struct bundle_index *idx, char *err, size_t errlen)
 		if (rc)
 			return bundle_errf(err, errlen, rc, "out of memory");
 	}
-	arena_release(&idx->scratch);
+	util_arena_release(&idx->scratch);
 	trim_dims(idx);
 	return 0;
 }
@@ -457,8 +456,8 @@ void bundle_index_free(struct bundle_index *idx)
 
 void bundle_index_release_entries(struct bundle_index *idx)
 {
-	arena_release(&idx->arena);
-	arena_release(&idx->scratch);
+	util_arena_release(&idx->arena);
+	util_arena_release(&idx->scratch);
 	free(idx->keys);
 	free(idx->dims);
 	free(idx->odd);

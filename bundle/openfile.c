@@ -26,22 +26,7 @@
 #include <unistd.h>
 
 #include "bundle/internal.h"
-
-/* " (a FIFO)" etc. for the message about a file that is not regular. */
-static const char *kind_of(mode_t mode)
-{
-	if (S_ISDIR(mode))
-		return " (a directory)";
-	if (S_ISFIFO(mode))
-		return " (a FIFO)";
-	if (S_ISCHR(mode))
-		return " (a character device)";
-	if (S_ISBLK(mode))
-		return " (a block device)";
-	if (S_ISSOCK(mode))
-		return " (a socket)";
-	return "";
-}
+#include "util/util.h"
 
 /* Where the kernel says fd lies ("/a/b/file"); 0 or -errno. */
 static int real_path(int fd, char *buf, size_t len)
@@ -174,10 +159,12 @@ int bundle_open_file(const char *path, const char *what, unsigned flags,
 				   path, what, strerror(-rc));
 	}
 	if (!S_ISREG(st.st_mode)) {
+		const char *kind = util_file_kind(st.st_mode);
+
 		close(fd);
 		return bundle_errf(err, errlen, S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL,
-				   "'%s': cannot open %s: not a regular file%s",
-				   path, what, kind_of(st.st_mode));
+				   "'%s': cannot open %s: not a regular file%s%s%s",
+				   path, what, kind ? " (" : "", kind ? kind : "", kind ? ")" : "");
 	}
 	if (flags & BUNDLE_OPEN_PUBLIC) {
 		rc = check_public(fd, &st, path, what, err, errlen);

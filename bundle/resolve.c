@@ -186,7 +186,7 @@ static int try_dir(const char *path, unsigned flags, char **out, char *err,
 	char *p;
 	int rc = state_file_path(path, flags, &p, err, errlen);
 
-	for (size_t i = 0; rc == 0 && i <= sizeof(saved) / sizeof(*saved); i++) {
+	for (size_t i = 0; rc == 0 && i <= ARRAY_SIZE(saved); i++) {
 		if (i > 0 && !(p = join(path, saved[i - 1])))
 			return bundle_errf(err, errlen, -ENOMEM, "out of memory");
 		if (!p)

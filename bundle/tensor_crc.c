@@ -1,6 +1,7 @@
 /*
  * tensor_crc.c - the checksum TensorFlow stores for a tensor's encoding
- * (docs/checkpoint-format.md §4), and the DT_STRING encoder.
+ * (docs/checkpoint-format.md §4), and the DT_STRING encoder (and the
+ * header of a one-string tensor, for callers that write its bytes).
  *
  *   numeric  CRC32C(bytes)
  *   string   varint64 len[N] | u32 Mask(C1) | bytes...
@@ -111,5 +112,27 @@ int bundle_string_encode(const char *const *strs, const size_t *lens,
 	*out = bytebuf_detach(&b, len);
 	if (!*out) /* n == 0 still has 4 bytes, so never NULL on success */
 		return -ENOMEM;
+	return 0;
+}
+
+size_t bundle_string_head(uint64_t len, uint8_t *head)
+{
+	size_t h = coding_put_varint64(head, len);
+
+	coding_put_fixed32(head + h, bundle_crc_mask(crc_len(0, len)));
+	return h + 4;
+}
+
+int bundle_string_scalar(const uint8_t *buf, size_t size, size_t *off,
+			 size_t *len)
+{
+	uint64_t n;
+	const uint8_t *p = coding_get_varint64(buf, buf + size, &n);
+
+	if (!p || (size_t)(buf + size - p) < 4 ||
+	    n > (uint64_t)(buf + size - p - 4))
+		return -EBADMSG;
+	*off = (size_t)(p - buf) + 4;
+	*len = (size_t)n;
 	return 0;
 }

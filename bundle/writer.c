@@ -18,7 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bundle/arena.h"
 #include "bundle/crc32c.h"
 #include "bundle/internal.h"
 #include "util/util.h"
@@ -30,7 +29,7 @@ struct bundle_writer {
 	int64_t off;                  /* bytes appended so far */
 	struct bundle_entry *items;   /* owned; keys/dims/slices in arena */
 	size_t n, cap;
-	struct arena arena;
+	struct util_arena arena;
 	int err;                  /* sticky */
 	char msg[BUNDLE_ERR_MAX]; /* the first error's message */
 	int done;                 /* finish succeeded */
@@ -106,9 +105,9 @@ static struct bundle_entry *push(struct bundle_writer *w,
 	w->items = c;
 	c = &w->items[w->n];
 	*c = *e;
-	key = arena_alloc(&w->arena, e->key_len + 1);
-	c->dims = arena_alloc(&w->arena, sizeof(int64_t) * (size_t)e->rank + 1);
-	c->slices = arena_alloc(&w->arena, sizeof(*c->slices) * e->n_slices + 1);
+	key = util_arena_alloc(&w->arena, e->key_len + 1);
+	c->dims = util_arena_alloc(&w->arena, sizeof(int64_t) * (size_t)e->rank + 1);
+	c->slices = util_arena_alloc(&w->arena, sizeof(*c->slices) * e->n_slices + 1);
 	if (!key || !c->dims || !c->slices)
 		return NULL;
 	memcpy(key, e->key, e->key_len);
@@ -121,7 +120,7 @@ static struct bundle_entry *push(struct bundle_writer *w,
 		size_t n = sizeof(*s->extents) * (size_t)s->rank;
 
 		c->slices[i].rank = s->rank;
-		c->slices[i].extents = arena_alloc(&w->arena, n + 1);
+		c->slices[i].extents = util_arena_alloc(&w->arena, n + 1);
 		if (!c->slices[i].extents)
 			return NULL;
 		if (n)
@@ -146,22 +145,12 @@ static int add_entry(struct bundle_writer *w, const struct bundle_entry *e,
 	return 0;
 }
 
-static int write_full(struct bundle_writer *w, const void *p, size_t len)
+/* Append len bytes of p to the data file. */
+static int append(struct bundle_writer *w, const void *p, size_t len)
 {
-	size_t done = 0;
+	int rc = util_pwrite_full(w->fd, p, len, w->off);
 
-	while (done < len) {
-		ssize_t n = pwrite(w->fd, (const char *)p + done, len - done,
-				   w->off + (int64_t)done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return fail(w, -errno, "'%s': write failed: %s",
-				    w->data_tmp, strerror(errno));
-		done += (size_t)n;
-	}
-	return 0;
+	return rc ? fail(w, rc, "'%s': write failed: %s", w->data_tmp, strerror(-rc)) : 0;
 }
 
 int bundle_writer_add(struct bundle_writer *w, const struct bundle_entry *e,
@@ -176,7 +165,7 @@ int bundle_writer_add(struct bundle_writer *w, const struct bundle_entry *e,
 			      data, len, &crc))
 		return fail(w, -EINVAL, "tensor '%s': malformed %s encoding",
 			    e->key, bundle_dtype_name(e->dtype));
-	if (!e->n_slices && write_full(w, data, len))
+	if (!e->n_slices && append(w, data, len))
 		return w->err;
 	return add_entry(w, e, (int64_t)len, crc);
 }
@@ -352,6 +341,6 @@ void bundle_writer_free(struct bundle_writer *w)
 	free(w->index_path);
 	free(w->index_tmp);
 	free(w->items);
-	arena_release(&w->arena);
+	util_arena_release(&w->arena);
 	free(w);
 }

@@ -11,7 +11,7 @@
  *
  * and `ckptfs check`'s summary line of the graph a merge carries.
  */
-#include "bundle/objgraph.h"
+#include "objgraph/objgraph.h"
 #include "cli/cli.h"
 #include "util/util.h"
 
@@ -66,21 +66,6 @@ static char *join(const char *a, const char *b, const char *c)
 	return s;
 }
 
-/* TensorFlow's escape_local_name. Caller frees. */
-static char *escape_name(const char *s)
-{
-	char *out = malloc(2 * strlen(s) + 1), *w = out;
-
-	for (; out && *s; s++) {
-		if (*s == '.' || *s == '/')
-			*w++ = '.';
-		*w++ = *s == '/' ? 'S' : *s;
-	}
-	if (out)
-		*w = '\0';
-	return out;
-}
-
 /* "DTYPE\t[d0,d1]" of the tensor key, or a note that it is missing. */
 static char *tensor_info(find_fn find, const void *ctx, const char *key)
 {
@@ -127,7 +112,7 @@ static int node_lines(const struct objgraph_walk *w, size_t i, find_fn find,
 		goto out;
 	for (size_t a = 0; a < n->n_attrs; a++) {
 		const struct objgraph_attr *at = &n->attrs[a];
-		char *shown = strcmp(at->name, "VARIABLE_VALUE") ? escape_name(at->name) : NULL;
+		char *shown = strcmp(at->name, "VARIABLE_VALUE") ? objgraph_escape(at->name) : NULL;
 
 		rc = add(ls, shown ? join(path, "/.ATTRIBUTES/", shown) : join(path, "", ""),
 			 tensor_info(find, ctx, at->checkpoint_key), NULL);
@@ -144,7 +129,7 @@ static int node_lines(const struct objgraph_walk *w, size_t i, find_fn find,
 
 		if (o->via == OBJGRAPH_CHILD && o->from == (int32_t)i && o->index == c)
 			continue; /* its first path: listed as itself */
-		name = escape_name(n->children[c].local_name);
+		name = objgraph_escape(n->children[c].local_name);
 		if (!name || objgraph_path(w, t, &first, NULL, NULL, 0)) {
 			free(name);
 			rc = -ENOMEM;

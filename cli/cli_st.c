@@ -2,7 +2,7 @@
  * cli_st.c - `ckptfs materialize --format safetensors`: write the view's
  * PREFIX.safetensors as a real file, OUT_PREFIX.safetensors, through a
  * temporary name renamed into place (never half a file under the name);
- * and `ckptfs ls FILE.safetensors`, through view_st_parse's strict checks.
+ * and `ckptfs ls FILE.safetensors`, through safetensors_parse's strict checks.
  */
 #define _GNU_SOURCE
 #include "cli/cli.h"
@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "safetensors/safetensors.h"
 #include "util/util.h"
 #include "view/view.h"
 
@@ -95,7 +96,7 @@ static int read_header(const char *path, int fd, uint8_t **json, uint64_t *n, ui
 	*n = 0;
 	for (int i = 7; i >= 0; i--)
 		*n = *n << 8 | len[i];
-	if (*n > VIEW_ST_MAX_HEADER || *n > *size - 8) {
+	if (*n > SAFETENSORS_MAX_HEADER || *n > *size - 8) {
 		cli_error("'%s': not a safetensors file (a header of %llu bytes in a file of %llu)",
 			  path, (unsigned long long)*n, (unsigned long long)*size);
 		return -1;
@@ -112,7 +113,7 @@ static int read_header(const char *path, int fd, uint8_t **json, uint64_t *n, ui
 int cli_ls_safetensors(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	struct view_st_header *h = NULL;
+	struct safetensors_header *h = NULL;
 	uint8_t *json = NULL;
 	uint64_t n = 0, size = 0;
 	char err[512];
@@ -122,12 +123,12 @@ int cli_ls_safetensors(const char *path)
 		return CLI_BAD_INPUT;
 	}
 	if (read_header(path, fd, &json, &n, &size) == 0 &&
-	    view_st_parse(json, n, size - 8 - n, &h, err, sizeof(err)))
+	    safetensors_parse(json, n, size - 8 - n, &h, err, sizeof(err)))
 		cli_error("'%s': %s", path, err);
 	close(fd);
 	free(json);
 	for (size_t i = 0; h && i < h->n; i++) {
-		const struct view_st_tensor *t = &h->t[i];
+		const struct safetensors_tensor *t = &h->t[i];
 		/* dims are <= INT64_MAX (the parser checked): same bits */
 		struct bundle_entry e = { .dtype = t->dtype, .rank = t->rank, .dims = (int64_t *)t->dims, .shard_id = 0, .offset = (int64_t)(8 + n + t->begin), .size = (int64_t)(t->end - t->begin) };
 
@@ -135,6 +136,6 @@ int cli_ls_safetensors(const char *path)
 	}
 	if (!h)
 		return CLI_BAD_INPUT;
-	view_st_header_free(h);
+	safetensors_header_free(h);
 	return fflush(stdout) == 0 ? CLI_OK : CLI_BAD_INPUT;
 }

@@ -20,8 +20,6 @@ _Static_assert(CKPTFS_MAX_READ == 1048576 && CKPTFS_MAX_READ_UNPRIVILEGED == 524
 _Static_assert(CKPTFS_READAHEAD_MAX_KB == 1048576,
 	       "update -o readahead in the mount help");
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
 static const char *const no_options[] = { NULL };
 
 static const char *const ls_args[] = { "CHECKPOINT|MAPPING", NULL };

@@ -15,6 +15,7 @@
 
 #include "cli/cli.h"
 #include "cli/help.h"
+#include "util/util.h"
 
 struct subcommand {
 	const char *name;
@@ -139,7 +140,7 @@ int main(int argc, char **argv)
 		help_version(stdout, "ckptfs");
 		return fflush(stdout) == 0 ? CLI_OK : CLI_BAD_INPUT;
 	}
-	for (size_t i = 0; i < sizeof(subcommands) / sizeof(*subcommands); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(subcommands); i++)
 		if (!strcmp(argv[1], subcommands[i].name))
 			return run_subcommand(&subcommands[i], argc - 1, argv + 1);
 	if (unknown_command(argc, argv))

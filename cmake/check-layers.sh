@@ -5,13 +5,14 @@
 #
 #   check-layers.sh SOURCE_DIR NM LIB_DIR
 #
-# Layers, lowest first: util < bundle, mapping < view < fs < cli, and
-# tfplugin (the TensorFlow plugin, a front end beside fs/) on view. A
-# module includes its own headers and the public header of a module below
-# it (util/util.h, bundle/bundle.h, mapping/mapping.h, view/view.h,
-# fs/fs.h); only fs/ sees libfuse; only bundle/ sees protobuf-c; only
-# tfplugin/ sees TensorFlow; no library refers to stdout or stderr (only
-# cli/ prints).
+# Layers, lowest first: util < bundle < objgraph and safetensors, util <
+# mapping, then view (on objgraph, safetensors, bundle and mapping) < fs <
+# cli, and tfplugin (the TensorFlow plugin, a front end beside fs/) on
+# view. A module includes its own headers and the public header of a
+# module below it (util/util.h, bundle/bundle.h, objgraph/objgraph.h,
+# safetensors/safetensors.h, mapping/mapping.h, view/view.h, fs/fs.h); only fs/ sees libfuse; only bundle/ and objgraph/ see
+# protobuf-c; only tfplugin/ sees TensorFlow; no library refers to stdout
+# or stderr (only cli/ prints).
 set -u
 src=$1 nm=$2 libdir=$3
 fail=0
@@ -27,15 +28,17 @@ allowed_includes() {
 	util) echo '^util/' ;;
 	store) echo '^(store/|util/util\.h$)' ;;
 	bundle) echo '^(bundle/|store/store\.h$|util/util\.h$|[a-z_]+\.pb-c\.h$)' ;;
+	objgraph) echo '^(objgraph/|bundle/bundle\.h$|util/util\.h$|[a-z_]+\.pb-c\.h$)' ;;
+	safetensors) echo '^(safetensors/|bundle/bundle\.h$|util/util\.h$)' ;;
 	mapping) echo '^(mapping/|util/util\.h$)' ;;
-	view) echo '^(view/|store/store\.h$|bundle/bundle\.h$|bundle/objgraph\.h$|mapping/mapping\.h$|util/util\.h$)' ;;
+	view) echo '^(view/|store/store\.h$|bundle/bundle\.h$|objgraph/objgraph\.h$|safetensors/safetensors\.h$|mapping/mapping\.h$|util/util\.h$)' ;;
 	fs) echo '^(fs/|view/view\.h$|bundle/bundle\.h$|mapping/mapping\.h$|util/util\.h$)' ;;
-	cli) echo '^(cli/|store/store\.h$|fs/fs\.h$|view/view\.h$|bundle/bundle\.h$|bundle/objgraph\.h$|mapping/mapping\.h$|util/util\.h$)' ;;
+	cli) echo '^(cli/|store/store\.h$|fs/fs\.h$|view/view\.h$|bundle/bundle\.h$|objgraph/objgraph\.h$|safetensors/safetensors\.h$|mapping/mapping\.h$|util/util\.h$)' ;;
 	tfplugin) echo '^(tfplugin/|view/view\.h$|bundle/bundle\.h$|mapping/mapping\.h$|util/util\.h$)' ;;
 	esac
 }
 
-for mod in util store bundle mapping view fs cli tfplugin; do
+for mod in util store bundle objgraph safetensors mapping view fs cli tfplugin; do
 	allowed=$(allowed_includes $mod)
 	for f in "$src/$mod"/*.c "$src/$mod"/*.h "$src/$mod"/*.cc; do
 		[ -e "$f" ] || continue
@@ -54,8 +57,9 @@ for mod in util store bundle mapping view fs cli tfplugin; do
 				[ $mod = fs ] ||
 					echo "$rel:${line%%:*}: only fs/ may include <$hdr> (libfuse)" ;;
 			protobuf-c/*|*.pb-c.h)
-				[ $mod = bundle ] ||
-					echo "$rel:${line%%:*}: only bundle/ may include <$hdr> (protobuf-c)" ;;
+				case $mod in bundle|objgraph) ;; *)
+					echo "$rel:${line%%:*}: only bundle/ and objgraph/ may include <$hdr> (protobuf-c)" ;;
+				esac ;;
 			curl/*)
 				[ $mod = store ] ||
 					echo "$rel:${line%%:*}: only store/ may include <$hdr> (libcurl)" ;;
@@ -79,7 +83,7 @@ lib() {
 
 # Symbols each library leaves undefined, checked against what it may use
 # (tfplugin's core only when the plugin is built).
-for mod in util store bundle mapping view fs tfplugin; do
+for mod in util store bundle objgraph safetensors mapping view fs tfplugin; do
 	a=$(lib $mod)
 	if [ -z "$a" ]; then
 		[ $mod = tfplugin ] ||
@@ -96,7 +100,7 @@ for mod in util store bundle mapping view fs tfplugin; do
 		store_*|aws_*)
 			case $mod in util) complain "$mod: calls $sym of store/" ;; esac ;;
 		protobuf_c_*)
-			[ $mod = bundle ] || complain "$mod: uses protobuf-c symbol $sym" ;;
+			case $mod in bundle|objgraph) ;; *) complain "$mod: uses protobuf-c symbol $sym" ;; esac ;;
 		stdout|stderr|printf|puts|putchar|perror|vprintf)
 			complain "$mod: uses $sym (only cli/ prints)" ;;
 		cli_*|help_*)
@@ -110,7 +114,11 @@ for mod in util store bundle mapping view fs tfplugin; do
 		bundle_*)
 			[ $mod = mapping ] && complain "$mod: calls $sym of bundle/" ;;
 		mapping_*)
-			[ $mod = bundle ] && complain "$mod: calls $sym of mapping/" ;;
+			case $mod in bundle|objgraph|safetensors) complain "$mod: calls $sym of mapping/" ;; esac ;;
+		objgraph_*)
+			case $mod in util|bundle|safetensors|mapping) complain "$mod: calls $sym of objgraph/" ;; esac ;;
+		safetensors_*)
+			case $mod in util|bundle|objgraph|mapping) complain "$mod: calls $sym of safetensors/" ;; esac ;;
 		view_*|plan_*|layout_*|nametable_*|suggest_*)
 			case $mod in view|fs|tfplugin) ;; *) complain "$mod: calls $sym of view/" ;; esac ;;
 		esac

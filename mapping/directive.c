@@ -15,8 +15,6 @@
 #include "mapping/mapping.h"
 #include "util/util.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
 #define SOURCE_USAGE "source NAME = PATH"
 #define MAP_USAGE "map NAME:FROM -> TO"
 #define EXCLUDE_USAGE "exclude NAME:GLOB or exclude *:GLOB"
@@ -132,7 +130,7 @@ static int want_unglued(struct mapping_parser *p, const struct mapping_line *l,
 		    punct, mapping_quote(q, t->text), usage);
 }
 
-static int source_name_ok(const char *s)
+int mapping_source_name_ok(const char *s)
 {
 	static const char first[] =
 		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_";
@@ -167,7 +165,7 @@ static int check_source_name(struct mapping_parser *p,
 
 	if (want_unglued(p, l, 1, "=", SOURCE_USAGE))
 		return -EINVAL;
-	if (!source_name_ok(t->text))
+	if (!mapping_source_name_ok(t->text))
 		return perr(p, l->line, t->col,
 			    "invalid source name '%s' (use letters, digits, '_', '.' and '-', starting with a letter or '_')",
 			    mapping_quote(q, t->text));

@@ -142,6 +142,12 @@ const char *mapping_format_name(enum mapping_format format);
 const char *mapping_checkpoint_name(enum mapping_checkpoint kind);
 
 /*
+ * Whether s may name a source: a letter or '_', then letters, digits, '_',
+ * '.' and '-' (ASCII). 1 or 0.
+ */
+int mapping_source_name_ok(const char *s);
+
+/*
  * Format "FILE:LINE:COL: SEVERITY: MESSAGE" into (buf, len) and return
  * code, for callers that report errors at a directive's position (severity
  * is "error" or "warning"). A pos with line 0 prints "FILE: SEVERITY: ...".

@@ -44,20 +44,6 @@ static int cannot_read(const char *path, int e, char *err, size_t errlen)
 			    text);
 }
 
-/* "a FIFO" etc.: what sits where a mapping file should be. */
-static const char *kind_of(mode_t mode)
-{
-	if (S_ISFIFO(mode))
-		return "a FIFO";
-	if (S_ISCHR(mode))
-		return "a character device";
-	if (S_ISBLK(mode))
-		return "a block device";
-	if (S_ISSOCK(mode))
-		return "a socket";
-	return "not a regular file";
-}
-
 /*
  * Open path for reading if it is a regular file. O_NONBLOCK so that a
  * FIFO cannot hang us in open() (nor a device with side effects be read);
@@ -78,11 +64,12 @@ static int open_regular(const char *path, char *err, size_t errlen)
 	}
 	if (!S_ISREG(st.st_mode)) {
 		const struct mapping_pos pos = { path, 0, 0 };
+		const char *kind = util_file_kind(st.st_mode);
 
 		close(fd);
 		return mapping_diag(err, errlen, -EINVAL, &pos, "error",
 				    "cannot read: not a regular file (%s)",
-				    kind_of(st.st_mode));
+				    kind ? kind : "not a regular file");
 	}
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
 		e = errno;

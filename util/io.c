@@ -1,6 +1,7 @@
 /*
- * io.c - reads that finish: pread and read loops that retry EINTR and
- * short reads, so callers see "all of it", "end of file" or an error.
+ * io.c - reads and writes that finish: pread, read and pwrite loops that
+ * retry EINTR and short counts, so callers see "all of it", "end of file"
+ * or an error.
  */
 #include "util/util.h"
 
@@ -25,6 +26,23 @@ ssize_t util_pread_full(int fd, void *buf, size_t len, int64_t off)
 		got += (size_t)n;
 	}
 	return (ssize_t)got;
+}
+
+int util_pwrite_full(int fd, const void *buf, size_t len, int64_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pwrite(fd, (const char *)buf + done, len - done,
+				   (off_t)(off + (int64_t)done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		done += (size_t)n;
+	}
+	return 0;
 }
 
 int util_read_all(int fd, size_t max, char **out, size_t *len)

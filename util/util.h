@@ -1,10 +1,9 @@
 /*
  * util.h - the few helpers every module needs and none owns: a growable
- * array, whole and positioned reads that retry until done, an edit
+ * array, an arena, reads and writes that retry until done, an edit
  * distance for "did you mean" hints, and UTF-8 checks and escaping for
- * showing untrusted bytes. Depends on libc only, so bundle/,
- * mapping/, view/, fs/ and cli/ may all use it without coupling to each
- * other.
+ * showing untrusted bytes. Depends on libc only, so every other module
+ * may use it without coupling to another.
  *
  * Errors are negative errno values; nothing here prints.
  */
@@ -17,6 +16,9 @@
 
 /* ------------------------------------------------------------- arrays */
 
+/* Items in array a (an array, not a pointer). */
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
 /*
  * Make room for `need` items of `size` bytes in arr, which holds *cap
  * items: doubles the capacity (at least 8) until need fits. Returns the
@@ -25,6 +27,44 @@
  *	p = util_grow(v->items, &v->cap, v->n + 1, sizeof(*v->items));
  */
 void *util_grow(void *arr, size_t *cap, size_t need, size_t size);
+
+/* ------------------------------------------------------------- arenas */
+
+/*
+ * A bump allocator for many small items that live as long as their owner
+ * (an index's slices, a view's tensor names): chunks filled in order and
+ * never moved, so pointers stay valid, and freed together, one free() per
+ * chunk instead of one per item. Zero-initialise ({0}) before use, and set
+ * chunk if the default does not fit; not thread-safe.
+ */
+#define UTIL_ARENA_CHUNK (64 * 1024)
+
+struct util_arena_chunk;
+
+struct util_arena {
+	struct util_arena_chunk *head; /* owned list, newest first */
+	size_t used, cap;              /* bytes used and held in head */
+	size_t chunk;                  /* bytes per chunk; 0: UTIL_ARENA_CHUNK */
+};
+
+/*
+ * n bytes aligned for int64_t and pointers (8 bytes, not long double's
+ * 16: a tensor's one dimension takes 8), owned by a and never freed
+ * alone; NULL when out of memory.
+ */
+void *util_arena_alloc(struct util_arena *a, size_t n);
+
+/* n bytes with no alignment (for strings), otherwise as util_arena_alloc. */
+char *util_arena_alloc_bytes(struct util_arena *a, size_t n);
+
+/*
+ * Forget every item but keep the newest chunk, for an arena that holds one
+ * item at a time: the next one is then allocated without malloc.
+ */
+void util_arena_reset(struct util_arena *a);
+
+/* Free every chunk; a is then empty and reusable (chunk is kept). */
+void util_arena_release(struct util_arena *a);
 
 /* ---------------------------------------------------------------- I/O */
 
@@ -36,12 +76,27 @@ void *util_grow(void *arr, size_t *cap, size_t need, size_t size);
 ssize_t util_pread_full(int fd, void *buf, size_t len, int64_t off);
 
 /*
+ * pwrite() all len bytes of buf at off, retrying EINTR and short writes.
+ * 0, or a negative errno (-EIO if the file takes no more bytes); on an
+ * error some of the bytes may have been written.
+ */
+int util_pwrite_full(int fd, const void *buf, size_t len, int64_t off);
+
+/*
  * Read fd from its current offset to its end into a new buffer. Reads
  * past `max` bytes fail with -EFBIG, so a device or a sparse file cannot
  * make us allocate more than max + 1 bytes. On success *out (owned by the
  * caller, NUL-terminated for text) holds *len bytes. -errno on failure.
  */
 int util_read_all(int fd, size_t max, char **out, size_t *len);
+
+/*
+ * What a file of this mode is, for a message about a file that should
+ * have been regular: "a directory", "a FIFO", "a character device", "a
+ * block device" or "a socket" (static strings); NULL for a regular file
+ * and any other type.
+ */
+const char *util_file_kind(mode_t mode);
 
 /* ---------------------------------------------------------- distances */
 

@@ -157,6 +157,7 @@ int view_build(const struct mapping *m, const struct view_options *opt,
 	v->m = m;
 	v->graph_fd = -1;
 	v->remote = opt ? opt->remote : NULL;
+	v->keys.chunk = VIEW_KEYS_CHUNK;
 	/* PREFIX.safetensors is laid out after the index, from the entries */
 	v->release_sources = opt && opt->compact &&
 			     (opt->format >= 0 ? opt->format : (int)m->format) ==
@@ -185,7 +186,7 @@ int view_build(const struct mapping *m, const struct view_options *opt,
 static void free_targets(struct view *v)
 {
 	free(v->targets);
-	view_keys_release(&v->keys);
+	util_arena_release(&v->keys);
 	v->targets = NULL;
 	v->n_targets = v->cap_targets = 0;
 }

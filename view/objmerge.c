@@ -268,51 +268,6 @@ void objmerge_free(struct objmerge *om, size_t n_sources)
 
 /* ------------------------------------------------------------ paths */
 
-/* TensorFlow's escape_local_name: '.' -> "..", '/' -> ".S". Caller frees. */
-static char *escape_name(const char *s)
-{
-	char *out = malloc(2 * strlen(s) + 1), *w = out;
-
-	for (; out && *s; s++) {
-		if (*s == '.' || *s == '/') {
-			*w++ = '.';
-			*w++ = *s == '.' ? '.' : 'S';
-		} else {
-			*w++ = *s;
-		}
-	}
-	if (out)
-		*w = '\0';
-	return out;
-}
-
-/*
- * One escaped path component (len bytes) back to its local name, into a
- * malloc'd string; -EINVAL for a '.' not followed by '.' or 'S' (no local
- * name escapes to it), -ENOMEM.
- */
-static int unescape_name(const char *s, size_t len, char **out)
-{
-	char *r = malloc(len + 1), *w = r;
-
-	if (!r)
-		return -ENOMEM;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] != '.') {
-			*w++ = s[i];
-			continue;
-		}
-		if (i + 1 == len || (s[i + 1] != '.' && s[i + 1] != 'S')) {
-			free(r);
-			return -EINVAL;
-		}
-		*w++ = s[++i] == '.' ? '.' : '/';
-	}
-	*w = '\0';
-	*out = r;
-	return 0;
-}
-
 /* The child of node named by escaped component comp, or -1. */
 static int32_t find_child(const struct objgraph *g, int32_t node, const char *comp, size_t len)
 {
@@ -320,7 +275,7 @@ static int32_t find_child(const struct objgraph *g, int32_t node, const char *co
 	char *name;
 	int32_t found = -1;
 
-	if (unescape_name(comp, len, &name))
+	if (objgraph_unescape(comp, len, &name))
 		return -1;
 	for (size_t c = 0; c < n->n_children && found < 0; c++)
 		if (!strcmp(n->children[c].local_name, name))
@@ -348,7 +303,7 @@ static int32_t resolve_path(const struct objgraph *g, const char *path, size_t l
 /* Path of edge c of node (TensorFlow's name for its target through it). */
 static char *edge_path(const struct osrc *o, int32_t node, size_t c)
 {
-	char *parent = NULL, *name = escape_name(o->g->nodes[node].children[c].local_name), *s;
+	char *parent = NULL, *name = objgraph_escape(o->g->nodes[node].children[c].local_name), *s;
 	size_t pl = 0;
 
 	if (!name || objgraph_path(&o->w, node, &parent, &pl, NULL, 0)) {
@@ -606,7 +561,7 @@ static int attach(struct view *v, size_t map, const char *to, size_t to_len, int
 		char *name;
 		int32_t next;
 		uint32_t by = 0;
-		int rc = unescape_name(to + i, end - i, &name);
+		int rc = objgraph_unescape(to + i, end - i, &name);
 
 		if (rc == -EINVAL)
 			return diag(err, errlen, &mp->to_pos, -EINVAL,
@@ -1038,21 +993,6 @@ static int add_targets(struct view *v, const struct out *o, char *err, size_t er
 	return rc;
 }
 
-static int write_all(int fd, const uint8_t *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* The serialized graph as the bytes of a string scalar, in a sealed memfd. */
 static int store_graph(struct view *v, const struct out *o, uint32_t map, char *err, size_t errlen)
 {
@@ -1066,7 +1006,7 @@ static int store_graph(struct view *v, const struct out *o, uint32_t map, char *
 	if (rc)
 		return diag(err, errlen, &none, rc, "the merged object graph: %s", msg);
 	v->graph_fd = memfd_create("ckptfs-object-graph", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	rc = v->graph_fd < 0 ? -errno : write_all(v->graph_fd, enc, enc_len);
+	rc = v->graph_fd < 0 ? -errno : util_pwrite_full(v->graph_fd, enc, enc_len, 0);
 	if (rc == 0 && fcntl(v->graph_fd, F_ADD_SEALS,
 			     F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL))
 		rc = -errno;

@@ -135,7 +135,7 @@ static int add_target(struct plan *p, size_t map, size_t entry,
 {
 	const struct bundle_reader *r = p->v->readers[p->v->m->maps[map].source];
 	const struct bundle_entry e = bundle_entry_at(r, entry);
-	/* never written through: view_target.key is not const for view_st_tensor */
+	/* never written through: view_target.key is not const for safetensors_tensor */
 	char *key = borrow ? (char *)b : view_keys_add(&p->v->keys, a, la, b, lb);
 	struct view_target *t = key ? push_target(p->v) : NULL;
 

@@ -18,6 +18,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "safetensors/safetensors.h"
 #include "util/util.h"
 
 /* Left-out tensors named in the warning; the rest are counted. */
@@ -94,7 +95,7 @@ static const char *unfit(const struct view_target *t, const struct bundle_entry 
 		return "name reserved by safetensors";
 	if (t->key_len == 28 && !memcmp(t->key, "_CHECKPOINTABLE_OBJECT_GRAPH", 28))
 		return "TF2 object graph";
-	if (st_dtype_order(e->dtype) < 0)
+	if (safetensors_dtype_order(e->dtype) < 0)
 		return bundle_dtype_name(e->dtype);
 	return NULL;
 }
@@ -128,7 +129,7 @@ static int add_target(struct st *s, const struct view_target *t)
 	if (!it)
 		return -ENOMEM;
 	s->items = it;
-	it[s->n_items++] = (struct item){ t, st_dtype_order(e.dtype),
+	it[s->n_items++] = (struct item){ t, safetensors_dtype_order(e.dtype),
 					  (uint64_t)bytes, first, s->runs.n - first };
 	return 0;
 }
@@ -136,7 +137,7 @@ static int add_target(struct st *s, const struct view_target *t)
 /* The header of the items in their (sorted) order. */
 static int header(struct st *s, uint8_t **out, size_t *len)
 {
-	struct view_st_tensor *t = calloc(s->n_items + 1, sizeof(*t));
+	struct safetensors_tensor *t = calloc(s->n_items + 1, sizeof(*t));
 	uint64_t off = 0;
 	int rc;
 
@@ -146,13 +147,13 @@ static int header(struct st *s, uint8_t **out, size_t *len)
 		const struct item *it = &s->items[i];
 		const struct bundle_entry e = view_target_src(s->v, it->t);
 
-		t[i] = (struct view_st_tensor){ it->t->key, it->t->key_len,
-						e.dtype, e.rank, (uint64_t *)e.dims, off,
-						off + it->bytes };
+		t[i] = (struct safetensors_tensor){ it->t->key, it->t->key_len,
+						    e.dtype, e.rank, (uint64_t *)e.dims, off,
+						    off + it->bytes };
 		off += it->bytes;
 	}
 	/* dims are int64 >= 0 (the bundle checked): same bits as uint64 */
-	rc = view_st_serialize(t, s->n_items, out, len);
+	rc = safetensors_serialize(t, s->n_items, out, len);
 	free(t);
 	return rc;
 }
@@ -336,10 +337,10 @@ int st_build(struct view *v, enum mapping_format format, int strict,
 		rc = report(&s, strict, err, errlen);
 	if (rc == 0)
 		rc = header(&s, &hdr, &hdr_len);
-	if (rc == 0 && hdr_len - 8 > VIEW_ST_MAX_HEADER)
+	if (rc == 0 && hdr_len - 8 > SAFETENSORS_MAX_HEADER)
 		rc = mapping_diag(err, errlen, -EFBIG, &v->m->format_pos, "error",
 				  "the safetensors header would be %zu bytes, more than readers accept (%d)",
-				  hdr_len - 8, VIEW_ST_MAX_HEADER);
+				  hdr_len - 8, SAFETENSORS_MAX_HEADER);
 	if (rc == 0) {
 		rc = add_file(&s, hdr, hdr_len);
 		hdr = NULL; /* the view's now */

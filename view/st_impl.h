@@ -1,21 +1,12 @@
 /*
  * st_impl.h - the safetensors view's parts shared inside view/:
- * st_json.c (the header's bytes) and safetensors.c (the file). Private to
- * view/.
+ * st_slices.c (partitioned variables as one tensor) and safetensors.c (the
+ * file). The format itself is safetensors/. Private to view/.
  */
 #ifndef CKPTFS_VIEW_ST_IMPL_H
 #define CKPTFS_VIEW_ST_IMPL_H
 
 #include "view/view_impl.h"
-
-/*
- * st_json.c: a TensorFlow dtype's place in the reference writer's order
- * (larger first), or -1 if safetensors cannot hold it.
- */
-int st_dtype_order(int dtype);
-
-/* st_json.c: the TensorFlow dtype of a safetensors name ("F32"), or -1. */
-int st_dtype_by_name(const char *name, size_t len);
 
 /* len bytes at off of target t's bytes in its source shard. */
 struct st_run {

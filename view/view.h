@@ -123,7 +123,7 @@ char *view_data_source_path(const struct view *v, size_t file);
 struct objgraph;
 
 /*
- * The object graph the merged checkpoint carries (bundle/objgraph.h): the
+ * The object graph the merged checkpoint carries (objgraph/objgraph.h): the
  * rewritten one of a merge by object, or a source's own, kept. -ENOENT
  * when it carries none (a name-based merge), -EBADMSG/-EIO if its bytes
  * cannot be read or parsed. *rewritten (may be NULL) says which. On
@@ -220,60 +220,5 @@ int64_t view_read(const struct view *v, size_t file, uint64_t off,
  * shard fds. Afterwards only the "virtual tree" functions may be called.
  */
 void view_compact(struct view *v);
-
-/* --------------------------------------------------------- safetensors */
-
-/*
- * A safetensors file (github.com/huggingface/safetensors): an 8-byte
- * little-endian header length N, N bytes of JSON
- * {NAME: {"dtype", "shape", "data_offsets": [BEGIN, END)}, "__metadata__":
- * {string: string}}, then the data, whose offsets count from its start.
- */
-#define VIEW_ST_MAX_HEADER 100000000 /* the reference reader's limit */
-
-struct view_st_tensor {
-	char *name; /* owned by the header; UTF-8, may hold NULs */
-	size_t name_len;
-	int dtype; /* a bundle_dtype */
-	int rank;
-	uint64_t *dims;      /* owned by the header, rank items */
-	uint64_t begin, end; /* within the data */
-};
-
-/*
- * The safetensors name of a TensorFlow dtype ("F32"), or NULL when
- * safetensors cannot hold it (string, variant, resource, complex,
- * quantized, int4, ...).
- */
-const char *view_st_dtype_name(int dtype);
-
-struct view_st_header {
-	struct view_st_tensor *t; /* owned, in data order */
-	size_t n;
-	uint64_t data_len; /* bytes of data the tensors cover */
-};
-
-/*
- * Parse a header's JSON (json, len bytes: the N bytes after the length)
- * of a file whose data is data_len bytes long, strictly: UTF-8, one
- * object of tensors {dtype, shape, data_offsets} (each field once, no
- * other) and an optional "__metadata__" of strings; dtypes of the table
- * (view_st_dtype_name); offsets contiguous from 0 to exactly data_len;
- * each tensor's bytes its elements times their size; no name twice; no
- * dimension above INT64_MAX. *out is freed with view_st_header_free().
- * -EBADMSG with a message naming the byte at fault, -ENOMEM.
- */
-int view_st_parse(const uint8_t *json, size_t len, uint64_t data_len,
-		  struct view_st_header **out, char *err, size_t errlen);
-void view_st_header_free(struct view_st_header *h);
-
-/*
- * Serialize n tensors, in the given (data) order, as a complete header:
- * the 8-byte length, the JSON (escaped as serde_json escapes), padded with
- * blanks to a multiple of 8. *out is malloc'd, caller frees. -EINVAL if a
- * name is not UTF-8 or a dtype has no safetensors name, -ENOMEM.
- */
-int view_st_serialize(const struct view_st_tensor *t, size_t n,
-		      uint8_t **out, size_t *len);
 
 #endif /* CKPTFS_VIEW_VIEW_H */

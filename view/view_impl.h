@@ -9,7 +9,7 @@
 
 #include <stdarg.h>
 
-#include "bundle/objgraph.h"
+#include "objgraph/objgraph.h"
 #include "view/keys.h"
 #include "view/view.h"
 
@@ -75,7 +75,7 @@ struct view {
 	size_t n_warnings, cap_warnings;
 	struct view_target *targets; /* owned, sorted by key */
 	size_t n_targets, cap_targets;
-	struct view_keys keys; /* owned: the targets' keys */
+	struct util_arena keys; /* owned: the targets' keys (keys.h) */
 	uint64_t tensor_bytes;
 	int *fds; /* owned: dups of used shard fds */
 	size_t n_fds;

@@ -39,19 +39,6 @@ static int has_control(const char *s)
 	return 0;
 }
 
-static int name_ok(const char *s)
-{
-	static const char first[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_";
-
-	if (!*s || !strchr(first, *s))
-		return 0;
-	for (s++; *s; s++)
-		if (!strchr(first, *s) && !strchr("0123456789.-", *s))
-			return 0;
-	return 1;
-}
-
 static void check_pos(const struct mapping *m, const struct mapping_pos *p,
 		      const char *what)
 {
@@ -70,7 +57,7 @@ static void check_mapping(const struct mapping *m, const char *base)
 	for (size_t i = 0; i < m->n_sources; i++) {
 		const struct mapping_source *s = &m->sources[i];
 
-		CHECK(name_ok(s->name), "bad source name '%s'", s->name);
+		CHECK(mapping_source_name_ok(s->name), "bad source name '%s'", s->name);
 		for (size_t j = 0; j < i; j++)
 			CHECK(strcmp(s->name, m->sources[j].name),
 			      "duplicate source '%s'", s->name);

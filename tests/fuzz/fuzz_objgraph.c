@@ -1,6 +1,6 @@
 /*
  * fuzz_objgraph.c - libFuzzer target for the TF2 object graph
- * (bundle/objgraph.h): the input is serialized TrackableObjectGraph bytes.
+ * (objgraph/objgraph.h): the input is serialized TrackableObjectGraph bytes.
  *
  * objgraph_parse either fails with a non-empty message (the same code with
  * a 9-byte message buffer) or gives a graph on which:
@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "bundle/bundle.h"
-#include "bundle/objgraph.h"
+#include "objgraph/objgraph.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -1,6 +1,6 @@
 /*
  * fuzz_safetensors.c - libFuzzer target for the safetensors header reader
- * (view_st_parse) and writer (view_st_serialize).
+ * (safetensors_parse) and writer (safetensors_serialize).
  *
  * The input is a header's JSON; the data length it is checked against is
  * the sum the header claims when that parses (so inputs get past the
@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "view/view.h"
+#include "safetensors/safetensors.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -45,11 +45,11 @@ static uint64_t claimed(const uint8_t *data, size_t size)
 	return best;
 }
 
-static void same(const struct view_st_header *a, const struct view_st_header *b)
+static void same(const struct safetensors_header *a, const struct safetensors_header *b)
 {
 	CHECK(a->n == b->n && a->data_len == b->data_len, "%zu/%zu tensors", a->n, b->n);
 	for (size_t i = 0; i < a->n; i++) {
-		const struct view_st_tensor *x = &a->t[i], *y = &b->t[i];
+		const struct safetensors_tensor *x = &a->t[i], *y = &b->t[i];
 
 		CHECK(x->name_len == y->name_len && !memcmp(x->name, y->name, x->name_len),
 		      "tensor %zu: name", i);
@@ -61,13 +61,13 @@ static void same(const struct view_st_header *a, const struct view_st_header *b)
 	}
 }
 
-static void invariants(const struct view_st_header *h)
+static void invariants(const struct safetensors_header *h)
 {
 	uint64_t at = 0;
 
 	for (size_t i = 0; i < h->n; i++) {
 		CHECK(h->t[i].begin == at && h->t[i].end >= at, "tensor %zu: offsets", i);
-		CHECK(view_st_dtype_name(h->t[i].dtype), "tensor %zu: dtype", i);
+		CHECK(safetensors_dtype_name(h->t[i].dtype), "tensor %zu: dtype", i);
 		at = h->t[i].end;
 	}
 	CHECK(at == h->data_len, "data length");
@@ -75,26 +75,26 @@ static void invariants(const struct view_st_header *h)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct view_st_header *h = NULL, *h2 = NULL;
+	struct safetensors_header *h = NULL, *h2 = NULL;
 	uint8_t *out = NULL, *out2 = NULL;
 	size_t len = 0, len2 = 0;
 	char err[512];
 	int rc;
 
-	if (view_st_parse(data, size, claimed(data, size), &h, err, sizeof(err)))
+	if (safetensors_parse(data, size, claimed(data, size), &h, err, sizeof(err)))
 		return 0;
 	invariants(h);
-	rc = view_st_serialize(h->t, h->n, &out, &len);
+	rc = safetensors_serialize(h->t, h->n, &out, &len);
 	CHECK(rc == 0, "serialize: %d", rc);
 	CHECK(len % 8 == 0 && len >= 16, "header length %zu", len);
-	rc = view_st_parse(out + 8, len - 8, h->data_len, &h2, err, sizeof(err));
+	rc = safetensors_parse(out + 8, len - 8, h->data_len, &h2, err, sizeof(err));
 	CHECK(rc == 0, "reparse: %s", err);
 	same(h, h2);
-	CHECK(view_st_serialize(h2->t, h2->n, &out2, &len2) == 0, "serialize again");
+	CHECK(safetensors_serialize(h2->t, h2->n, &out2, &len2) == 0, "serialize again");
 	CHECK(len == len2 && !memcmp(out, out2, len), "not a fixed point");
 	free(out);
 	free(out2);
-	view_st_header_free(h);
-	view_st_header_free(h2);
+	safetensors_header_free(h);
+	safetensors_header_free(h2);
 	return 0;
 }

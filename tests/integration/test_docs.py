@@ -419,7 +419,7 @@ MESSAGE_SOURCES = ["mapping/lexer.c", "mapping/directive.c", "mapping/parser.c",
                    "bundle/reader.c", "bundle/entry.c", "bundle/table_read.c",
                    "fs/session.c", "fs/passthrough.c", "fs/cache.c", "cli/cli_mount.c", "cli/cli_util.c",
                    "cli/cli_inspect.c", "cli/cli_mapping.c", "cli/cli_objects.c",
-                   "cli/cli_materialize.c", "cli/cli_st.c", "view/safetensors.c", "view/st_parse.c",
+                   "cli/cli_materialize.c", "cli/cli_st.c", "view/safetensors.c", "safetensors/parse.c",
                    "cli/main.c", "cli/cli_tfplugin.c", "tfplugin/cache.c", "tfplugin/plugin.cc"]
 REPORTERS = r"(?:perr|lex_error|mapping_diag|diag|view_warn|bundle_errf|cli_error|notice|snprintf|bad|fuse_log)"
 # format strings that are not messages (file names, number formats, lone severities)

@@ -1,4 +1,4 @@
-"""The TF2 object graph library (bundle/objgraph.h) against TensorFlow itself.
+"""The TF2 object graph library (objgraph/objgraph.h) against TensorFlow itself.
 
 TensorFlow saves object-based checkpoints here (Keras 3 models with their optimizers,
 nested tf.Module objects with legacy slot variables, odd local names, a cycle, a shared

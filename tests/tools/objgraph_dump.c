@@ -1,5 +1,5 @@
 /*
- * objgraph_dump.c - test tool for the TF2 object graph (bundle/objgraph.h),
+ * objgraph_dump.c - test tool for the TF2 object graph (objgraph/objgraph.h),
  * driven by tests/integration/test_objgraph_tf.py:
  *
  *   objgraph_dump CKPT              the graph as text, below
@@ -23,7 +23,7 @@
 #include <string.h>
 
 #include "bundle/bundle.h"
-#include "bundle/objgraph.h"
+#include "objgraph/objgraph.h"
 
 /* A JSON string: the graph is valid UTF-8, so only escapes are needed. */
 static void put_json(const char *s)

@@ -12,13 +12,13 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "bundle/arena.h"
 #include "bundle/bundle.h"
 #include "bundle/coding.h"
 #include "bundle/entry.h"
+#include "util/util.h"
 
 static void roundtrip(const uint8_t *bytes, size_t n, struct bundle_entry *e,
-		      struct arena *a)
+		      struct util_arena *a)
 {
 	uint8_t *out;
 	size_t len;
@@ -37,7 +37,7 @@ static void test_entry_float_vector_real_bytes(void **state)
 	static const uint8_t b[] = { 0x08, 0x01, 0x12, 0x04, 0x12, 0x02, 0x08,
 				     0x01, 0x20, 0x04, 0x28, 0x04, 0x35, 0xA6,
 				     0x7B, 0x11, 0x3A };
-	struct arena a = { 0 };
+	struct util_arena a = { 0 };
 	struct bundle_entry e;
 
 	(void)state;
@@ -49,21 +49,21 @@ static void test_entry_float_vector_real_bytes(void **state)
 	assert_int_equal(e.offset, 4);
 	assert_int_equal(e.size, 4);
 	assert_int_equal(e.crc32c, 0x3A117BA6);
-	arena_release(&a);
+	util_arena_release(&a);
 }
 
 static void test_entry_scalar_keeps_empty_shape(void **state)
 {
 	static const uint8_t b[] = { 0x08, 0x01, 0x12, 0x00, 0x28, 0x04, 0x35,
 				     0x81, 0xA5, 0xDA, 0x2B };
-	struct arena a = { 0 };
+	struct util_arena a = { 0 };
 	struct bundle_entry e;
 
 	(void)state;
 	roundtrip(b, sizeof(b), &e, &a);
 	assert_int_equal(e.rank, 0);
 	assert_int_equal(e.offset, 0);
-	arena_release(&a);
+	util_arena_release(&a);
 }
 
 static void test_entry_partitioned_slices(void **state)
@@ -79,7 +79,7 @@ static void test_entry_partitioned_slices(void **state)
 		0x03, 0x3A, 0x06, 0x0A, 0x02, 0x10, 0x04, 0x0A, 0x00, 0x3A, 0x08,
 		0x0A, 0x04, 0x08, 0x04, 0x10, 0x00, 0x0A, 0x00
 	};
-	struct arena a = { 0 };
+	struct util_arena a = { 0 };
 	uint8_t *out;
 	size_t len;
 
@@ -93,18 +93,18 @@ static void test_entry_partitioned_slices(void **state)
 	assert_int_equal(d.slices[1].extents[0].start, 4);
 	assert_int_equal(d.slices[1].extents[0].length, 0);
 	free(out);
-	arena_release(&a);
+	util_arena_release(&a);
 }
 
 static void expect_bad(const uint8_t *b, size_t n, int code, const char *frag)
 {
-	struct arena a = { 0 };
+	struct util_arena a = { 0 };
 	struct bundle_entry e;
 	char err[256] = "";
 
 	assert_int_equal(entry_decode(b, n, &a, &e, err, sizeof(err)), code);
 	assert_non_null(strstr(err, frag));
-	arena_release(&a);
+	util_arena_release(&a);
 }
 
 static void test_entry_rejects_bad_entries(void **state)
@@ -202,6 +202,38 @@ static void test_tensor_crc_rejects_bad_strings(void **state)
 			 -EBADMSG);
 }
 
+/* One string's header, written apart from its bytes, and found again. */
+static void test_string_head_and_scalar(void **state)
+{
+	static const uint8_t hello_bytes[] = { 0x05, 0xD9, 0xC6, 0x9C, 0x43, 'h',
+					       'e', 'l', 'l', 'o', 'x' };
+	uint8_t head[BUNDLE_STRING_HEAD_MAX];
+	char long_str[300];
+	uint8_t *enc;
+	size_t enc_len, off, len;
+
+	(void)state;
+	assert_int_equal(bundle_string_head(5, head), 5);
+	assert_memory_equal(head, hello_bytes, 5);
+	/* a 2-byte varint: the header bundle_string_encode() writes */
+	memset(long_str, 'z', sizeof(long_str));
+	assert_int_equal(bundle_string_encode((const char *const[]){ long_str },
+					      (const size_t[]){ sizeof(long_str) },
+					      1, &enc, &enc_len),
+			 0);
+	assert_int_equal(bundle_string_head(sizeof(long_str), head), 6);
+	assert_int_equal(enc_len, 6 + sizeof(long_str));
+	assert_memory_equal(head, enc, 6);
+	free(enc);
+	/* trailing bytes are ignored; a cut header or string is refused */
+	assert_int_equal(bundle_string_scalar(hello_bytes, sizeof(hello_bytes), &off, &len), 0);
+	assert_int_equal(off, 5);
+	assert_int_equal(len, 5);
+	assert_int_equal(bundle_string_scalar(hello_bytes, 9, &off, &len), -EBADMSG);
+	assert_int_equal(bundle_string_scalar(hello_bytes, 4, &off, &len), -EBADMSG);
+	assert_int_equal(bundle_string_scalar(hello_bytes, 0, &off, &len), -EBADMSG);
+}
+
 static void test_tensor_crc_numeric(void **state)
 {
 	static const uint8_t one[] = { 0x00, 0x00, 0x80, 0x3F };
@@ -241,6 +273,7 @@ int main(void)
 		cmocka_unit_test(test_header_bytes),
 		cmocka_unit_test(test_tensor_crc_strings),
 		cmocka_unit_test(test_tensor_crc_rejects_bad_strings),
+		cmocka_unit_test(test_string_head_and_scalar),
 		cmocka_unit_test(test_tensor_crc_numeric),
 		cmocka_unit_test(test_dtype_names_and_sizes),
 	};

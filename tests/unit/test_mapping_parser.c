@@ -283,6 +283,22 @@ static void test_parser_source_names(void **state)
 		     "t.conf:3:10: error: duplicate source 'a' (first declared at line 1)");
 }
 
+/* The rule itself, as the fuzzer checks parsed names against it. */
+static void test_source_name_rule(void **state)
+{
+	(void)state;
+	assert_true(mapping_source_name_ok("_"));
+	assert_true(mapping_source_name_ok("A.b-c_9"));
+	assert_true(mapping_source_name_ok("a.."));
+	assert_false(mapping_source_name_ok(""));
+	assert_false(mapping_source_name_ok("1a"));
+	assert_false(mapping_source_name_ok(".a"));
+	assert_false(mapping_source_name_ok("-a"));
+	assert_false(mapping_source_name_ok("a/b"));
+	assert_false(mapping_source_name_ok("a b"));
+	assert_false(mapping_source_name_ok("\xc3\xa9"));
+}
+
 static void test_parser_source_errors(void **state)
 {
 	(void)state;
@@ -749,6 +765,7 @@ int main(void)
 		cmocka_unit_test(test_parser_map_kinds),
 		cmocka_unit_test(test_parser_sources_resolved_after_the_file),
 		cmocka_unit_test(test_parser_source_names),
+		cmocka_unit_test(test_source_name_rule),
 		cmocka_unit_test(test_parser_source_errors),
 		cmocka_unit_test(test_parser_map_syntax_errors),
 		cmocka_unit_test(test_parser_map_kind_errors),

@@ -26,7 +26,7 @@
 #include <cmocka.h>
 
 #include "bundle/bundle.h"
-#include "bundle/objgraph.h"
+#include "objgraph/objgraph.h"
 #include "mapping/mapping.h"
 #include "tests/unit/testutil.h"
 #include "view/view.h"

@@ -1,8 +1,7 @@
 /*
- * test_view_safetensors.c - PREFIX.safetensors: the header writer on
- * hostile names (quotes, backslashes, every control character, NUL,
- * UTF-8, bytes that are not UTF-8), and a view of a source written here
- * with the bundle writer: the exact header (order by dtype then name,
+ * test_view_safetensors.c - PREFIX.safetensors of a view of a source
+ * written here with the bundle writer (the header's codec is tested in
+ * test_safetensors_codec.c): the exact header (order by dtype then name,
  * offsets, escaping), the bytes of every tensor read back through
  * view_read and view_map_range, partitioned variables split along the
  * first and along another dimension as one tensor each (overlapping
@@ -22,10 +21,9 @@
 
 #include "bundle/bundle.h"
 #include "mapping/mapping.h"
+#include "util/util.h"
 #include "view/view.h"
 #include "tests/unit/testutil.h"
-
-#define N(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *dir;
 
@@ -42,7 +40,7 @@ static int teardown(void **state)
 	return testutil_tmpdir_remove();
 }
 
-/* ------------------------------------------------------ the header writer */
+/* ---------------------------------------------------------- a real view */
 
 static uint64_t le64(const uint8_t *p)
 {
@@ -52,176 +50,6 @@ static uint64_t le64(const uint8_t *p)
 		v = v << 8 | p[i];
 	return v;
 }
-
-/* The JSON of one uint8 [1] tensor called name (len bytes), unpadded. */
-static char *json_of(const char *name, size_t len, int *rc)
-{
-	uint64_t dim = 1;
-	struct view_st_tensor t = { (char *)name, len, BUNDLE_DT_UINT8, 1, &dim, 0, 1 };
-	uint8_t *out = NULL;
-	size_t n = 0;
-	char *s;
-
-	*rc = view_st_serialize(&t, 1, &out, &n);
-	if (*rc)
-		return NULL;
-	assert_true(n >= 8 && n % 8 == 0);
-	assert_int_equal(le64(out), n - 8);
-	while (n > 8 && out[n - 1] == ' ')
-		n--;
-	s = strndup((char *)out + 8, n - 8);
-	free(out);
-	return s;
-}
-
-static void expect_json(const char *name, size_t len, const char *want_key)
-{
-	char want[512];
-	int rc;
-	char *got = json_of(name, len, &rc);
-
-	snprintf(want, sizeof(want),
-		 "{%s:{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}", want_key);
-	assert_int_equal(rc, 0);
-	assert_string_equal(got, want);
-	free(got);
-}
-
-static void test_st_json_escapes_like_serde_json(void **state)
-{
-	(void)state;
-	expect_json("a", 1, "\"a\"");
-	expect_json("q\"b", 3, "\"q\\\"b\"");
-	expect_json("back\\slash", 10, "\"back\\\\slash\"");
-	expect_json("\b\f\n\r\t", 5, "\"\\b\\f\\n\\r\\t\"");
-	expect_json("\x01\x1f\x7f", 3, "\"\\u0001\\u001f\x7f\"");
-	expect_json("nul\0x", 5, "\"nul\\u0000x\"");
-	expect_json("caf\xc3\xa9/\xf0\x9f\x99\x82", 10, "\"caf\xc3\xa9/\xf0\x9f\x99\x82\"");
-	expect_json("", 0, "\"\"");
-}
-
-static void test_st_json_every_control_character(void **state)
-{
-	(void)state;
-	for (int c = 0; c < 0x20; c++) {
-		char name[1] = { (char)c }, key[16];
-		const char *short_ = c == '\b' ? "\\b" : c == '\f' ? "\\f"
-						 : c == '\n'       ? "\\n"
-						 : c == '\r'       ? "\\r"
-						 : c == '\t'       ? "\\t"
-								   : NULL;
-
-		if (short_)
-			snprintf(key, sizeof(key), "\"%s\"", short_);
-		else
-			snprintf(key, sizeof(key), "\"\\u%04x\"", c);
-		expect_json(name, 1, key);
-	}
-}
-
-static void test_st_json_refuses_what_json_cannot_hold(void **state)
-{
-	static const char *const bad[] = { "\xff", "a\xc3", "\xed\xa0\x80" /* surrogate */,
-					   "\xc0\xaf" /* overlong '/' */ };
-	uint64_t dim = 1;
-	struct view_st_tensor t = { (char *)"x", 1, BUNDLE_DT_STRING, 1, &dim, 0, 1 };
-	uint8_t *out = NULL;
-	size_t n;
-	int rc;
-
-	(void)state;
-	for (size_t i = 0; i < N(bad); i++) {
-		char *s = json_of(bad[i], strlen(bad[i]), &rc);
-
-		assert_null(s);
-		assert_int_equal(rc, -EINVAL);
-	}
-	assert_int_equal(view_st_serialize(&t, 1, &out, &n), -EINVAL);
-	t.dtype = BUNDLE_DT_COMPLEX64;
-	assert_int_equal(view_st_serialize(&t, 1, &out, &n), -EINVAL);
-	assert_null(out);
-}
-
-static void test_st_json_pads_with_blanks_to_8(void **state)
-{
-	(void)state;
-	for (size_t len = 1; len <= 17; len++) {
-		char name[32];
-		uint64_t dim = 3;
-		struct view_st_tensor t = { name, len, BUNDLE_DT_FLOAT, 1, &dim, 0, 12 };
-		uint8_t *out = NULL;
-		size_t n = 0, end;
-
-		memset(name, 'n', len);
-		assert_int_equal(view_st_serialize(&t, 1, &out, &n), 0);
-		assert_int_equal(n % 8, 0);
-		assert_int_equal(le64(out), n - 8);
-		end = n;
-		while (out[end - 1] == ' ')
-			end--;
-		assert_int_equal(out[end - 1], '}');
-		assert_true(n - end < 8);
-		free(out);
-	}
-}
-
-static void test_st_json_no_tensors(void **state)
-{
-	uint8_t *out = NULL;
-	size_t n = 0;
-
-	(void)state;
-	assert_int_equal(view_st_serialize(NULL, 0, &out, &n), 0);
-	assert_int_equal(n, 16);
-	assert_int_equal(le64(out), 8);
-	assert_memory_equal(out + 8, "{}      ", 8);
-	free(out);
-}
-
-static void test_st_dtype_names(void **state)
-{
-	static const struct {
-		int dtype;
-		const char *name;
-	} want[] = {
-		{ BUNDLE_DT_HALF, "F16" },
-		{ BUNDLE_DT_BFLOAT16, "BF16" },
-		{ BUNDLE_DT_FLOAT, "F32" },
-		{ BUNDLE_DT_DOUBLE, "F64" },
-		{ BUNDLE_DT_INT8, "I8" },
-		{ BUNDLE_DT_INT16, "I16" },
-		{ BUNDLE_DT_INT32, "I32" },
-		{ BUNDLE_DT_INT64, "I64" },
-		{ BUNDLE_DT_UINT8, "U8" },
-		{ BUNDLE_DT_UINT16, "U16" },
-		{ BUNDLE_DT_UINT32, "U32" },
-		{ BUNDLE_DT_UINT64, "U64" },
-		{ BUNDLE_DT_BOOL, "BOOL" },
-		{ 24, "F8_E5M2" },
-		{ 25, "F8_E4M3" },
-		{ BUNDLE_DT_STRING, NULL },
-		{ BUNDLE_DT_COMPLEX64, NULL },
-		{ BUNDLE_DT_COMPLEX128, NULL },
-		{ BUNDLE_DT_RESOURCE, NULL },
-		{ BUNDLE_DT_VARIANT, NULL },
-		{ 11 /* qint8 */, NULL },
-		{ 29 /* int4 */, NULL },
-		{ 26 /* e4m3fnuz */, NULL },
-		{ 0, NULL },
-	};
-
-	(void)state;
-	for (size_t i = 0; i < N(want); i++) {
-		const char *got = view_st_dtype_name(want[i].dtype);
-
-		if (!want[i].name)
-			assert_null(got);
-		else
-			assert_string_equal(got, want[i].name);
-	}
-}
-
-/* ---------------------------------------------------------- a real view */
 
 #define Q_KEY "q\"\\\x01\n" /* a name that needs every kind of escape */
 
@@ -376,7 +204,7 @@ static void test_st_view_header_and_bytes(void **state)
 	assert_memory_equal(buf + hdr + 80, h_val, 6);
 	assert_memory_equal(buf + hdr + 86, u_val, 3);
 	/* a read that straddles header and data: the header from its memfd */
-	assert_int_equal(view_map_range(f.v, (size_t)i, hdr - 4, 12, pieces, N(pieces), &n), 0);
+	assert_int_equal(view_map_range(f.v, (size_t)i, hdr - 4, 12, pieces, ARRAY_SIZE(pieces), &n), 0);
 	assert_true(n >= 2);
 	assert_int_equal(pieces[0].len, 4);
 	assert_int_equal(view_read(f.v, (size_t)i, hdr - 4, 12, buf), 12);
@@ -456,157 +284,12 @@ static void test_st_view_strict(void **state)
 	fx_free(&f);
 }
 
-/* ------------------------------------------------------ the header reader */
-
-static int parse(const char *json, uint64_t data_len, struct view_st_header **h, char *err,
-		 size_t errlen)
-{
-	*h = NULL;
-	return view_st_parse((const uint8_t *)json, strlen(json), data_len, h, err, errlen);
-}
-
-static void test_st_parse_reads_what_the_writer_writes(void **state)
-{
-	struct view_st_header *h;
-	char err[512] = "";
-	uint8_t *out = NULL;
-	size_t n = 0;
-
-	(void)state;
-	assert_int_equal(parse(want_json, DATA_LEN, &h, err, sizeof(err)), 0);
-	assert_int_equal(h->n, 6);
-	assert_int_equal(h->data_len, DATA_LEN);
-	assert_int_equal(h->t[3].name_len, strlen(Q_KEY));
-	assert_memory_equal(h->t[3].name, Q_KEY, strlen(Q_KEY));
-	assert_int_equal(h->t[2].dtype, BUNDLE_DT_FLOAT);
-	assert_int_equal(h->t[2].rank, 2);
-	assert_int_equal(h->t[2].dims[0], 4);
-	assert_int_equal(view_st_serialize(h->t, h->n, &out, &n), 0);
-	assert_memory_equal(out + 8, want_json, sizeof(want_json) - 1);
-	free(out);
-	view_st_header_free(h);
-}
-
-static void test_st_parse_accepts(void **state)
-{
-	static const struct {
-		const char *json;
-		uint64_t data_len;
-		size_t n;
-	} ok[] = {
-		{ "{}", 0, 0 },
-		{ " { } \n  ", 0, 0 },
-		{ "{\"__metadata__\":{\"format\":\"pt\",\"x\":\"\\u00e9\"}}", 0, 0 },
-		{ "{\"__metadata__\":null,\"a\":{\"dtype\":\"U8\",\"shape\":[],\"data_offsets\":[0,1]}}", 1, 1 },
-		/* fields in any order; out-of-order offsets are sorted into data order */
-		{ "{\"b\":{\"data_offsets\":[2,4],\"shape\":[1],\"dtype\":\"I16\"},"
-		  "\"a\":{\"shape\":[2],\"dtype\":\"BOOL\",\"data_offsets\":[0,2]}}",
-		  4, 2 },
-		{ "{\"z\":{\"dtype\":\"F32\",\"shape\":[0,5],\"data_offsets\":[0,0]}}", 0, 1 },
-		{ "{\"\\ud83d\\ude42\\/\":{\"dtype\":\"U64\",\"shape\":[1],\"data_offsets\":[0,8]}}", 8, 1 },
-	};
-
-	(void)state;
-	for (size_t i = 0; i < N(ok); i++) {
-		struct view_st_header *h;
-		char err[512] = "";
-
-		if (parse(ok[i].json, ok[i].data_len, &h, err, sizeof(err)))
-			fail_msg("case %zu: %s", i, err);
-		assert_int_equal(h->n, ok[i].n);
-		view_st_header_free(h);
-	}
-}
-
-#define T(name, dt, shape, b, e) \
-	"\"" name "\":{\"dtype\":\"" dt "\",\"shape\":" shape ",\"data_offsets\":[" #b "," #e "]}"
-
-static void test_st_parse_refuses_hostile_headers(void **state)
-{
-	static const struct {
-		const char *json;
-		uint64_t data_len;
-		const char *why;
-	} bad[] = {
-		{ "", 0, "expected '{'" },
-		{ "[]", 0, "expected '{'" },
-		{ "{", 0, "expected '\"'" },
-		{ "{" T("a", "U8", "[1]", 0, 1), 1, "expected ',' or '}'" },
-		{ "{" T("a", "U8", "[1]", 0, 1) "}}", 1, "trailing bytes" },
-		{ "{" T("a", "U8", "[1]", 0, 1) ",}", 1, "expected '\"'" },
-		{ "{" T("a", "U8", "[1]", 4, 5) "}", 5, "leave a gap or overlap" },
-		{ "{" T("a", "U8", "[2]", 0, 2) "," T("b", "U8", "[2]", 1, 3) "}", 3, "gap or overlap" },
-		{ "{" T("a", "U8", "[2]", 0, 2) "," T("a", "U8", "[2]", 2, 4) "}", 4, "appears twice" },
-		{ "{" T("a", "F32", "[2]", 0, 4) "}", 4, "do not hold its shape" },
-		{ "{" T("a", "U8", "[2]", 0, 2) "}", 3, "the file has 3" },
-		{ "{" T("a", "U8", "[2]", 2, 0) "}", 0, "end before they begin" },
-		{ "{" T("a", "C64", "[1]", 0, 8) "}", 8, "unsupported dtype 'C64'" },
-		{ "{" T("a", "U8", "[-1]", 0, 1) "}", 1, "non-negative integer" },
-		{ "{" T("a", "U8", "[1.0]", 0, 1) "}", 1, "expected an integer" },
-		{ "{" T("a", "U8", "[01]", 0, 1) "}", 1, "leading zero" },
-		{ "{" T("a", "U8", "[99999999999999999999]", 0, 1) "}", 1, "number too large" },
-		{ "{" T("a", "U8", "[9223372036854775808]", 0, 1) "}", 1, "dimension too large" },
-		{ "{" T("a", "U64", "[4611686018427387904,4]", 0, 8) "}", 8, "do not hold its shape" },
-		{ "{" T("a", "U8", "[1]", 0, 18446744073709551615) "}", 1, "number too large" },
-		{ "{\"a\":{\"dtype\":\"U8\",\"shape\":[1]}}", 1, "needs dtype, shape and data_offsets" },
-		{ "{\"a\":{\"dtype\":\"U8\",\"dtype\":\"U8\"}}", 1, "field given twice" },
-		{ "{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1],\"x\":1}}", 1, "unknown field" },
-		{ "{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1,2]}}", 1, "expected ']'" },
-		{ "{\"a\x01\":{}}", 0, "raw control character" },
-		{ "{\"a\\x\":{}}", 0, "unknown escape" },
-		{ "{\"a\\u12\":{}}", 0, "truncated \\u escape" },
-		{ "{\"a\\u12g4\":{}}", 0, "bad \\u escape" },
-		{ "{\"a\\ud800\":{}}", 0, "lone high surrogate" },
-		{ "{\"a\\udc00\":{}}", 0, "lone low surrogate" },
-		{ "{\"a\\ud800\\u0041\":{}}", 0, "bad surrogate pair" },
-		{ "{\"a\\", 0, "unterminated string" },
-		{ "{\"\xff\":{}}", 0, "not UTF-8" },
-		{ "{\"__metadata__\":{\"k\":1}}", 0, "expected '\"'" },
-		{ "{\"__metadata__\":[]}", 0, "expected '{'" },
-	};
-
-	(void)state;
-	for (size_t i = 0; i < N(bad); i++) {
-		struct view_st_header *h;
-		char err[512] = "";
-		int rc = parse(bad[i].json, bad[i].data_len, &h, err, sizeof(err));
-
-		if (rc != -EBADMSG || !strstr(err, bad[i].why))
-			fail_msg("case %zu: rc %d, '%s' (want '%s')", i, rc, err, bad[i].why);
-		assert_null(h);
-	}
-}
-
-static void test_st_parse_refuses_a_header_too_large(void **state)
-{
-	struct view_st_header *h = NULL;
-	char err[512] = "";
-	static const uint8_t json[] = "{}";
-
-	(void)state;
-	/* the length alone decides: nothing past the buffer is read */
-	assert_int_equal(view_st_parse(json, (size_t)VIEW_ST_MAX_HEADER + 1, 0, &h, err,
-				       sizeof(err)),
-			 -EBADMSG);
-	assert_non_null(strstr(err, "header too large"));
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_st_json_escapes_like_serde_json),
-		cmocka_unit_test(test_st_json_every_control_character),
-		cmocka_unit_test(test_st_json_refuses_what_json_cannot_hold),
-		cmocka_unit_test(test_st_json_pads_with_blanks_to_8),
-		cmocka_unit_test(test_st_json_no_tensors),
-		cmocka_unit_test(test_st_dtype_names),
 		cmocka_unit_test(test_st_view_header_and_bytes),
 		cmocka_unit_test(test_st_view_formats),
 		cmocka_unit_test(test_st_view_strict),
-		cmocka_unit_test(test_st_parse_reads_what_the_writer_writes),
-		cmocka_unit_test(test_st_parse_accepts),
-		cmocka_unit_test(test_st_parse_refuses_hostile_headers),
-		cmocka_unit_test(test_st_parse_refuses_a_header_too_large),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,5 +1,5 @@
 /*
- * st_parse.c - a strict reader of a safetensors header's JSON, for
+ * parse.c - a strict reader of a safetensors header's JSON, for
  * `ckptfs ls FILE.safetensors` and the tests: the one shape the format
  * allows ({NAME: {"dtype", "shape", "data_offsets"}, "__metadata__":
  * {string: string}}), nothing else, and every check the reference reader
@@ -7,7 +7,7 @@
  * allocation beyond what the input's length justifies, every number
  * checked for overflow.
  */
-#include "view/st_impl.h"
+#include "safetensors/safetensors.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -15,13 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bundle/bundle.h"
 #include "util/util.h"
 
 struct in {
 	const uint8_t *p, *end, *start;
 	char *err;
 	size_t errlen;
-	struct view_st_header *h;
+	struct safetensors_header *h;
 	size_t cap;
 };
 
@@ -199,7 +200,7 @@ static int number(struct in *in, uint64_t *v)
 	return 0;
 }
 
-static int shape(struct in *in, struct view_st_tensor *t)
+static int shape(struct in *in, struct safetensors_tensor *t)
 {
 	size_t cap = 0;
 	int more;
@@ -227,7 +228,7 @@ static int shape(struct in *in, struct view_st_tensor *t)
 	return more;
 }
 
-static int offsets(struct in *in, struct view_st_tensor *t)
+static int offsets(struct in *in, struct safetensors_tensor *t)
 {
 	if (expect(in, '[') || number(in, &t->begin) || expect(in, ',') ||
 	    number(in, &t->end) || expect(in, ']'))
@@ -235,7 +236,7 @@ static int offsets(struct in *in, struct view_st_tensor *t)
 	return t->end < t->begin ? bad(in, "data_offsets end before they begin") : 0;
 }
 
-static int dtype(struct in *in, struct view_st_tensor *t)
+static int dtype(struct in *in, struct safetensors_tensor *t)
 {
 	char *s;
 	size_t len;
@@ -243,7 +244,7 @@ static int dtype(struct in *in, struct view_st_tensor *t)
 
 	if (rc)
 		return rc;
-	t->dtype = st_dtype_by_name(s, len);
+	t->dtype = safetensors_dtype_by_name(s, len);
 	if (t->dtype < 0) {
 		char shown[64];
 
@@ -255,7 +256,7 @@ static int dtype(struct in *in, struct view_st_tensor *t)
 }
 
 /* {"dtype": ..., "shape": [...], "data_offsets": [b, e]}, each once. */
-static int tensor(struct in *in, struct view_st_tensor *t)
+static int tensor(struct in *in, struct safetensors_tensor *t)
 {
 	unsigned seen = 0;
 	int more;
@@ -324,7 +325,7 @@ static int metadata(struct in *in)
 
 static int member(struct in *in)
 {
-	struct view_st_tensor t = { 0 }, *p;
+	struct safetensors_tensor t = { 0 }, *p;
 	int rc;
 
 	blanks(in);
@@ -350,7 +351,7 @@ static int member(struct in *in)
 
 static int cmp_begin(const void *a, const void *b)
 {
-	const struct view_st_tensor *x = a, *y = b;
+	const struct safetensors_tensor *x = a, *y = b;
 
 	if (x->begin != y->begin)
 		return x->begin < y->begin ? -1 : 1;
@@ -359,14 +360,14 @@ static int cmp_begin(const void *a, const void *b)
 
 static int cmp_name(const void *a, const void *b)
 {
-	const struct view_st_tensor *x = *(const struct view_st_tensor *const *)a;
-	const struct view_st_tensor *y = *(const struct view_st_tensor *const *)b;
+	const struct safetensors_tensor *x = *(const struct safetensors_tensor *const *)a;
+	const struct safetensors_tensor *y = *(const struct safetensors_tensor *const *)b;
 
 	return bundle_key_cmp(x->name, x->name_len, y->name, y->name_len);
 }
 
 /* Bytes of t's elements, or -1 on overflow. */
-static int64_t bytes(const struct view_st_tensor *t)
+static int64_t bytes(const struct safetensors_tensor *t)
 {
 	uint64_t n = (uint64_t)bundle_dtype_size(t->dtype);
 
@@ -380,8 +381,8 @@ static int64_t bytes(const struct view_st_tensor *t)
 
 static int check_names(struct in *in)
 {
-	struct view_st_header *h = in->h;
-	struct view_st_tensor **s = malloc((h->n + 1) * sizeof(*s));
+	struct safetensors_header *h = in->h;
+	struct safetensors_tensor **s = malloc((h->n + 1) * sizeof(*s));
 	int rc = 0;
 
 	if (!s)
@@ -398,7 +399,7 @@ static int check_names(struct in *in)
 
 static int check_offsets(struct in *in, uint64_t data_len)
 {
-	struct view_st_header *h = in->h;
+	struct safetensors_header *h = in->h;
 	uint64_t at = 0;
 
 	if (h->n) /* h->t is NULL for none */
@@ -422,14 +423,14 @@ static int check_offsets(struct in *in, uint64_t data_len)
 	return check_names(in);
 }
 
-int view_st_parse(const uint8_t *json, size_t len, uint64_t data_len,
-		  struct view_st_header **out, char *err, size_t errlen)
+int safetensors_parse(const uint8_t *json, size_t len, uint64_t data_len,
+		      struct safetensors_header **out, char *err, size_t errlen)
 {
 	struct in in = { json, json + len, json, err, errlen, NULL, 0 };
 	int rc = 0, more = 0;
 
-	if (len > VIEW_ST_MAX_HEADER || !util_is_utf8((const char *)json, len))
-		return bad(&in, len > VIEW_ST_MAX_HEADER ? "header too large" : "not UTF-8");
+	if (len > SAFETENSORS_MAX_HEADER || !util_is_utf8((const char *)json, len))
+		return bad(&in, len > SAFETENSORS_MAX_HEADER ? "header too large" : "not UTF-8");
 	in.h = calloc(1, sizeof(*in.h));
 	if (!in.h)
 		return -ENOMEM;
@@ -450,14 +451,14 @@ int view_st_parse(const uint8_t *json, size_t len, uint64_t data_len,
 	if (rc == -ENOMEM && err && errlen)
 		snprintf(err, errlen, "out of memory");
 	if (rc) {
-		view_st_header_free(in.h);
+		safetensors_header_free(in.h);
 		return rc;
 	}
 	*out = in.h;
 	return 0;
 }
 
-void view_st_header_free(struct view_st_header *h)
+void safetensors_header_free(struct safetensors_header *h)
 {
 	if (!h)
 		return;

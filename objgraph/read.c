@@ -1,19 +1,18 @@
 /*
- * objgraph_read.c - the serialized object graph out of a checkpoint: the
+ * read.c - the serialized object graph out of a checkpoint: the
  * scalar DT_STRING tensor "_CHECKPOINTABLE_OBJECT_GRAPH", whose bytes are
  * (checkpoint-format.md §4.3, one element)
  *
  *   varint64 len | u32 Mask(CRC32C(len as u32 LE)) | len bytes of proto
  */
-#include "bundle/objgraph.h"
+#include "objgraph/objgraph.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bundle/bundle.h"
-#include "bundle/coding.h"
-#include "bundle/internal.h"
+#include "objgraph/internal.h"
 
 /* The encoding of the largest graph: a 5-byte varint, 4-byte checksum. */
 #define MAX_ENCODED ((int64_t)OBJGRAPH_MAX_BYTES + 5 + 4)
@@ -22,19 +21,19 @@ static int check_entry(const struct bundle_reader *r,
 		       const struct bundle_entry *e, char *err, size_t errlen)
 {
 	if (!e)
-		return bundle_errf(err, errlen, -ENOENT,
-				   "'%s': no %s tensor (not an object-based checkpoint)",
-				   bundle_prefix(r), OBJGRAPH_TENSOR_KEY);
+		return objgraph_errf(err, errlen, -ENOENT,
+				     "'%s': no %s tensor (not an object-based checkpoint)",
+				     bundle_prefix(r), OBJGRAPH_TENSOR_KEY);
 	if (e->dtype != BUNDLE_DT_STRING || e->rank != 0 || e->n_slices)
-		return bundle_errf(err, errlen, -EBADMSG,
-				   "'%s': %s is a %s tensor of rank %d, not a scalar string",
-				   bundle_prefix(r), OBJGRAPH_TENSOR_KEY,
-				   bundle_dtype_name(e->dtype), e->rank);
+		return objgraph_errf(err, errlen, -EBADMSG,
+				     "'%s': %s is a %s tensor of rank %d, not a scalar string",
+				     bundle_prefix(r), OBJGRAPH_TENSOR_KEY,
+				     bundle_dtype_name(e->dtype), e->rank);
 	if (e->size > MAX_ENCODED)
-		return bundle_errf(err, errlen, -EBADMSG,
-				   "'%s': %s is %lld bytes, over protobuf's 2 GiB limit",
-				   bundle_prefix(r), OBJGRAPH_TENSOR_KEY,
-				   (long long)e->size);
+		return objgraph_errf(err, errlen, -EBADMSG,
+				     "'%s': %s is %lld bytes, over protobuf's 2 GiB limit",
+				     bundle_prefix(r), OBJGRAPH_TENSOR_KEY,
+				     (long long)e->size);
 	return 0;
 }
 
@@ -42,18 +41,14 @@ static int check_entry(const struct bundle_reader *r,
 static int unwrap(const struct bundle_reader *r, uint8_t *buf, size_t size,
 		  size_t *len, char *err, size_t errlen)
 {
-	const uint8_t *p;
-	uint64_t n;
+	size_t off, n;
 
-	p = coding_get_varint64(buf, buf + size, &n);
-	/* TensorFlow ignores bytes after the element, and so do we */
-	if (!p || (size_t)(buf + size - p) < 4 ||
-	    n > (uint64_t)(buf + size - p - 4))
-		return bundle_errf(err, errlen, -EBADMSG,
-				   "'%s': %s is not a well-formed one-element string",
-				   bundle_prefix(r), OBJGRAPH_TENSOR_KEY);
-	memmove(buf, p + 4, (size_t)n);
-	*len = (size_t)n;
+	if (bundle_string_scalar(buf, size, &off, &n))
+		return objgraph_errf(err, errlen, -EBADMSG,
+				     "'%s': %s is not a well-formed one-element string",
+				     bundle_prefix(r), OBJGRAPH_TENSOR_KEY);
+	memmove(buf, buf + off, n);
+	*len = n;
 	return 0;
 }
 
@@ -72,7 +67,7 @@ int objgraph_read_bytes(const struct bundle_reader *r, uint8_t **out,
 	/* the reader checked at open that e lies inside its shard */
 	buf = malloc((size_t)e->size + 1);
 	if (!buf)
-		return bundle_errf(err, errlen, -ENOMEM, "out of memory");
+		return objgraph_errf(err, errlen, -ENOMEM, "out of memory");
 	rc = bundle_read_tensor(r, e, buf, err, errlen);
 	if (!rc)
 		rc = unwrap(r, buf, (size_t)e->size, len, err, errlen);

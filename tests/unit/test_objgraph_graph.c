@@ -1,9 +1,9 @@
 /*
- * test_bundle_objgraph.c - the TF2 object graph (bundle/objgraph.h) on the
+ * test_objgraph_graph.c - the TF2 object graph (objgraph/objgraph.h) on the
  * real TensorFlow checkpoints of tests/data/corpus and on small graphs
  * built here: TensorFlow's names and keys, byte-identical round trips,
  * reading the graph tensor out of a bundle. Hostile graphs are in
- * test_bundle_objgraph_hostile.c.
+ * test_objgraph_hostile.c.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "bundle/bundle.h"
-#include "bundle/objgraph.h"
+#include "objgraph/objgraph.h"
 #include "tests/unit/testutil.h"
 
 static char err[BUNDLE_ERR_MAX];
@@ -685,6 +685,6 @@ int main(void)
 		cmocka_unit_test(test_objgraph_read_wrong_tensors),
 	};
 
-	return cmocka_run_group_tests_name("bundle_objgraph", tests, setup,
+	return cmocka_run_group_tests_name("objgraph_graph", tests, setup,
 					   teardown);
 }

@@ -1,5 +1,5 @@
 /*
- * objgraph_walk.c - TensorFlow's names for the nodes of an object graph
+ * walk.c - TensorFlow's names for the nodes of an object graph
  * (trackable_view.py _descendants_with_paths, util.py
  * serialize_slot_variables, trackable_utils.py escape_local_name,
  * checkpoint_key and slot_variable_key).
@@ -10,13 +10,13 @@
  * path is built on request by following origins up to the root, first to
  * measure it, then writing it from its end backwards.
  */
-#include "bundle/objgraph.h"
+#include "objgraph/objgraph.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "bundle/internal.h"
+#include "objgraph/internal.h"
 
 #define SLOT_SEP "/.OPTIMIZER_SLOT/"
 #define ATTR_SEP "/.ATTRIBUTES/"
@@ -95,7 +95,7 @@ int objgraph_walk_init(struct objgraph_walk *w, const struct objgraph *g,
 		free(w->origin);
 		free(queue);
 		w->origin = NULL;
-		return bundle_errf(err, errlen, -ENOMEM, "out of memory");
+		return objgraph_errf(err, errlen, -ENOMEM, "out of memory");
 	}
 	walk_children(w, queue);
 	walk_slots(w);
@@ -112,29 +112,6 @@ void objgraph_walk_release(struct objgraph_walk *w)
 
 /* ------------------------------------------------------ building names */
 
-/* escape_local_name: '.' -> "..", '/' -> ".S". */
-static size_t escaped_len(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s; s++)
-		n += (*s == '.' || *s == '/') ? 2 : 1;
-	return n;
-}
-
-static char *put_escaped(char *p, const char *s)
-{
-	for (; *s; s++) {
-		if (*s == '.' || *s == '/') {
-			*p++ = '.';
-			*p++ = *s == '.' ? '.' : 'S';
-		} else {
-			*p++ = *s;
-		}
-	}
-	return p;
-}
-
 static const char *edge_name(const struct objgraph_walk *w, int32_t node)
 {
 	const struct objgraph_origin *o = &w->origin[node];
@@ -148,7 +125,7 @@ static size_t tree_len(const struct objgraph_walk *w, int32_t node)
 	size_t len = 0;
 
 	for (; w->origin[node].via == OBJGRAPH_CHILD; node = w->origin[node].from)
-		len += escaped_len(edge_name(w, node)) + 1;
+		len += objgraph_escaped_len(edge_name(w, node)) + 1;
 	return len ? len - 1 : 0; /* n names, n - 1 slashes */
 }
 
@@ -158,8 +135,8 @@ static void put_tree(const struct objgraph_walk *w, int32_t node, char *end)
 	while (w->origin[node].via == OBJGRAPH_CHILD) {
 		const char *name = edge_name(w, node);
 
-		end -= escaped_len(name);
-		put_escaped(end, name);
+		end -= objgraph_escaped_len(name);
+		objgraph_escape_into(end, name);
 		node = w->origin[node].from;
 		if (w->origin[node].via == OBJGRAPH_CHILD)
 			*--end = '/';
@@ -184,7 +161,7 @@ static size_t path_len(const struct objgraph_walk *w, int32_t node)
 	s = slot_of(w, node);
 	return tree_len(w, s->original_variable_node_id) + strlen(SLOT_SEP) +
 	       tree_len(w, w->origin[node].from) + 1 +
-	       escaped_len(s->slot_name);
+	       objgraph_escaped_len(s->slot_name);
 }
 
 /* Write it at p; return the byte after it. */
@@ -207,20 +184,20 @@ static char *put_path(const struct objgraph_walk *w, int32_t node, char *p)
 	p += tree_len(w, opt);
 	put_tree(w, opt, p);
 	*p++ = '/';
-	return put_escaped(p, s->slot_name);
+	return objgraph_escape_into(p, s->slot_name);
 }
 
 static int check_node(const struct objgraph_walk *w, int32_t node,
 		      char *err, size_t errlen)
 {
 	if (node < 0 || (size_t)node >= w->graph->n_nodes)
-		return bundle_errf(err, errlen, -EINVAL,
-				   "node %d is not in the graph (%zu nodes)",
-				   (int)node, w->graph->n_nodes);
+		return objgraph_errf(err, errlen, -EINVAL,
+				     "node %d is not in the graph (%zu nodes)",
+				     (int)node, w->graph->n_nodes);
 	if (w->origin[node].via == OBJGRAPH_UNREACHED)
-		return bundle_errf(err, errlen, -ENOENT,
-				   "node %d is not reachable from the root, so it has no name",
-				   (int)node);
+		return objgraph_errf(err, errlen, -ENOENT,
+				     "node %d is not reachable from the root, so it has no name",
+				     (int)node);
 	return 0;
 }
 
@@ -237,7 +214,7 @@ int objgraph_path(const struct objgraph_walk *w, int32_t node, char **out,
 	n = path_len(w, node);
 	p = malloc(n + 1);
 	if (!p)
-		return bundle_errf(err, errlen, -ENOMEM, "out of memory");
+		return objgraph_errf(err, errlen, -ENOMEM, "out of memory");
 	*put_path(w, node, p) = '\0';
 	*out = p;
 	if (len)
@@ -263,18 +240,18 @@ int objgraph_key(const struct objgraph_walk *w, int32_t node, size_t attr,
 	if (rc)
 		return rc;
 	if (attr >= w->graph->nodes[node].n_attrs)
-		return bundle_errf(err, errlen, -EINVAL,
-				   "node %d has no attribute %zu (it has %zu)",
-				   (int)node, attr, w->graph->nodes[node].n_attrs);
+		return objgraph_errf(err, errlen, -EINVAL,
+				     "node %d has no attribute %zu (it has %zu)",
+				     (int)node, attr, w->graph->nodes[node].n_attrs);
 	suffix = key_suffix(w->graph->nodes[node].attrs[attr].name);
-	n = path_len(w, node) + strlen(ATTR_SEP) + escaped_len(suffix);
+	n = path_len(w, node) + strlen(ATTR_SEP) + objgraph_escaped_len(suffix);
 	p = malloc(n + 1);
 	if (!p)
-		return bundle_errf(err, errlen, -ENOMEM, "out of memory");
+		return objgraph_errf(err, errlen, -ENOMEM, "out of memory");
 	q = put_path(w, node, p);
 	memcpy(q, ATTR_SEP, strlen(ATTR_SEP));
 	q += strlen(ATTR_SEP);
-	*put_escaped(q, suffix) = '\0';
+	*objgraph_escape_into(q, suffix) = '\0';
 	*out = p;
 	if (len)
 		*len = n;

@@ -1,5 +1,5 @@
 /*
- * objgraph_pack.c - a struct objgraph to TrackableObjectGraph bytes.
+ * pack.c - a struct objgraph to TrackableObjectGraph bytes.
  *
  * The graph is turned back into protobuf-c messages pointing at the
  * graph's own strings (nothing is copied) and packed. protobuf-c writes
@@ -9,15 +9,14 @@
  * "2a 00"), as TensorFlow's C++ serializer does: that is what makes a
  * parsed TensorFlow graph serialize to the same bytes.
  */
-#include "bundle/objgraph.h"
+#include "objgraph/objgraph.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bundle/bundle.h"
-#include "bundle/coding.h"
-#include "bundle/internal.h"
+#include "objgraph/internal.h"
 #include "trackable_object_graph.pb-c.h"
 
 typedef Tensorflow__TrackableObjectGraph GraphProto;
@@ -172,6 +171,20 @@ static void pack_node(struct scratch *s, const struct objgraph_node *n,
 #define NODES_TAG 0x0a
 
 /*
+ * A node's length as protobuf writes it, a base-128 varint (protobuf-c
+ * keeps its own encoder private); returns the bytes written, at most 10.
+ */
+static size_t put_varint(uint8_t *dst, uint64_t v)
+{
+	size_t n = 0;
+
+	for (; v >= 0x80; v >>= 7)
+		dst[n++] = (uint8_t)(v | 0x80);
+	dst[n++] = (uint8_t)v;
+	return n;
+}
+
+/*
  * The graph's bytes at out + *len (out NULL: only counted), each node as
  * protobuf-c writes a repeated message: its tag, its length, its bytes.
  */
@@ -185,7 +198,7 @@ static void pack_graph(struct scratch *s, const struct objgraph *g,
 
 		pack_node(s, &g->nodes[i], NULL, &n);
 		head[0] = NODES_TAG;
-		h = 1 + coding_put_varint64(head + 1, n);
+		h = 1 + put_varint(head + 1, n);
 		if (out) {
 			memcpy(out + *len, head, h);
 			*len += h;
@@ -196,20 +209,6 @@ static void pack_graph(struct scratch *s, const struct objgraph *g,
 	}
 }
 
-/* A scalar string's header: varint64 length, u32 masked CRC of the length. */
-#define STRING_HEAD_MAX (10 + 4)
-
-/* TensorFlow's header for one string of n < 2^32 bytes (bundle_string_encode). */
-static size_t string_head(size_t n, uint8_t *head)
-{
-	uint8_t le[4];
-	size_t h = coding_put_varint64(head, n);
-
-	coding_put_fixed32(le, (uint32_t)n);
-	coding_put_fixed32(head + h, bundle_crc_mask(bundle_crc32c(0, le, 4)));
-	return h + 4;
-}
-
 /*
  * Serialize g into one malloc'd buffer of exactly its size, counted first;
  * as_tensor: with the header that makes the bytes a scalar string tensor.
@@ -217,7 +216,7 @@ static size_t string_head(size_t n, uint8_t *head)
 static int serialize(const struct objgraph *g, int as_tensor, uint8_t **out,
 		     size_t *len, char *err, size_t errlen)
 {
-	uint8_t head[STRING_HEAD_MAX];
+	uint8_t head[BUNDLE_STRING_HEAD_MAX];
 	struct scratch *s;
 	size_t n = 0, h = 0;
 	int rc = objgraph_check(g, err, errlen);
@@ -226,15 +225,15 @@ static int serialize(const struct objgraph *g, int as_tensor, uint8_t **out,
 		return rc;
 	s = malloc(sizeof(*s));
 	if (!s)
-		return bundle_errf(err, errlen, -ENOMEM, "out of memory");
+		return objgraph_errf(err, errlen, -ENOMEM, "out of memory");
 	pack_graph(s, g, NULL, &n);
 	if (as_tensor && n > OBJGRAPH_MAX_BYTES) {
 		free(s);
-		return bundle_errf(err, errlen, -EINVAL,
-				   "the object graph would be %zu bytes, over protobuf's 2 GiB limit", n);
+		return objgraph_errf(err, errlen, -EINVAL,
+				     "the object graph would be %zu bytes, over protobuf's 2 GiB limit", n);
 	}
 	if (as_tensor)
-		h = string_head(n, head);
+		h = bundle_string_head(n, head);
 	*out = malloc(h + n + 1);
 	if (*out) {
 		memcpy(*out, head, h);
@@ -243,7 +242,7 @@ static int serialize(const struct objgraph *g, int as_tensor, uint8_t **out,
 	}
 	free(s);
 	if (!*out)
-		return bundle_errf(err, errlen, -ENOMEM, "out of memory");
+		return objgraph_errf(err, errlen, -ENOMEM, "out of memory");
 	return 0;
 }
 
@@ -261,7 +260,7 @@ int objgraph_serialize_tensor(const struct objgraph *g, uint8_t **out,
 
 	if (rc == 0 && bundle_tensor_crc(BUNDLE_DT_STRING, 1, *out, *len, crc)) {
 		free(*out);
-		return bundle_errf(err, errlen, -EBADMSG, "the object graph's encoding does not check");
+		return objgraph_errf(err, errlen, -EBADMSG, "the object graph's encoding does not check");
 	}
 	return rc;
 }

@@ -1,5 +1,5 @@
 /*
- * objgraph_parse.c - serialized TrackableObjectGraph bytes to a struct
+ * parse.c - serialized TrackableObjectGraph bytes to a struct
  * objgraph (objgraph.h).
  *
  * protobuf-c unpacks the bytes; the result is copied into one allocation
@@ -11,7 +11,7 @@
  * (and, with at most OBJGRAPH_MAX_BYTES of input, its size cannot overflow
  * a 64-bit size_t).
  */
-#include "bundle/objgraph.h"
+#include "objgraph/objgraph.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -21,7 +21,7 @@
 #include <string.h>
 
 #include "bundle/bundle.h"
-#include "bundle/internal.h"
+#include "objgraph/internal.h"
 #include "trackable_object_graph.pb-c.h"
 
 typedef Tensorflow__TrackableObjectGraph GraphProto;
@@ -213,20 +213,20 @@ static int convert(const char *name, const GraphProto *p,
 
 	if (find_unknown(p, &node)) {
 		if (node == (size_t)-1)
-			return bundle_errf(err, errlen, -ENOTSUP,
-					   "'%s': the object graph has fields this version does not know",
-					   name);
-		return bundle_errf(err, errlen, -ENOTSUP,
-				   "'%s': node %zu of the object graph has fields this version does not know",
-				   name, node);
+			return objgraph_errf(err, errlen, -ENOTSUP,
+					     "'%s': the object graph has fields this version does not know",
+					     name);
+		return objgraph_errf(err, errlen, -ENOTSUP,
+				     "'%s': node %zu of the object graph has fields this version does not know",
+				     name, node);
 	}
 	*out = copy_graph(p, &rc, &node);
 	if (rc == -ENOMEM)
-		return bundle_errf(err, errlen, rc, "out of memory");
+		return objgraph_errf(err, errlen, rc, "out of memory");
 	if (rc)
-		return bundle_errf(err, errlen, rc,
-				   "'%s': node %zu of the object graph has a NUL byte in a name or key",
-				   name, node);
+		return objgraph_errf(err, errlen, rc,
+				     "'%s': node %zu of the object graph has a NUL byte in a name or key",
+				     name, node);
 	return 0;
 }
 
@@ -239,14 +239,14 @@ int objgraph_parse(const char *name, const uint8_t *buf, size_t len,
 	int rc;
 
 	if (len > OBJGRAPH_MAX_BYTES)
-		return bundle_errf(err, errlen, -EINVAL,
-				   "'%s': object graph of %zu bytes is over protobuf's 2 GiB limit",
-				   name, len);
+		return objgraph_errf(err, errlen, -EINVAL,
+				     "'%s': object graph of %zu bytes is over protobuf's 2 GiB limit",
+				     name, len);
 	p = tensorflow__trackable_object_graph__unpack(NULL, len, buf);
 	if (!p)
-		return bundle_errf(err, errlen, -EBADMSG,
-				   "'%s': the object graph is not a serialized TrackableObjectGraph",
-				   name);
+		return objgraph_errf(err, errlen, -EBADMSG,
+				     "'%s': the object graph is not a serialized TrackableObjectGraph",
+				     name);
 	rc = convert(name, p, &g, err, errlen);
 	tensorflow__trackable_object_graph__free_unpacked(p, NULL);
 	if (rc)
@@ -254,7 +254,7 @@ int objgraph_parse(const char *name, const uint8_t *buf, size_t len,
 	rc = objgraph_check(g, msg, sizeof(msg));
 	if (rc) {
 		free(g);
-		return bundle_errf(err, errlen, rc, "'%s': %s", name, msg);
+		return objgraph_errf(err, errlen, rc, "'%s': %s", name, msg);
 	}
 	*out = g;
 	return 0;

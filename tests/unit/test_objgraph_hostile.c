@@ -1,5 +1,5 @@
 /*
- * test_bundle_objgraph_hostile.c - object graphs that must be refused,
+ * test_objgraph_hostile.c - object graphs that must be refused,
  * each with its error code and a message fragment: broken structure
  * checked on graphs built in C (objgraph_check, and objgraph_serialize
  * refusing them), and hostile bytes written here field by field
@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "bundle/bundle.h"
-#include "bundle/objgraph.h"
+#include "objgraph/objgraph.h"
 
 static char err[BUNDLE_ERR_MAX];
 
@@ -356,6 +356,6 @@ int main(void)
 		T(test_parse_many_empty_nodes),
 	};
 
-	return cmocka_run_group_tests_name("bundle_objgraph_hostile", tests,
+	return cmocka_run_group_tests_name("objgraph_hostile", tests,
 					   NULL, NULL);
 }

@@ -1,18 +1,18 @@
 /*
- * objgraph_check.c - what makes a TrackableObjectGraph valid (the rules are
+ * check.c - what makes a TrackableObjectGraph valid (the rules are
  * listed, with where they come from, at the top of objgraph.h).
  *
  * Everything here is linear in the graph's size or n log n (duplicate child
  * names are found by sorting), so a hostile graph cannot make the check
  * itself the problem.
  */
-#include "bundle/objgraph.h"
+#include "objgraph/objgraph.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "bundle/internal.h"
+#include "objgraph/internal.h"
 
 /*
  * Strict UTF-8 as protobuf's parsers accept it for string fields: no
@@ -49,13 +49,13 @@ static int check_text(const char *s, size_t node, const char *what,
 		      size_t i, char *err, size_t errlen)
 {
 	if (!s)
-		return bundle_errf(err, errlen, -EBADMSG,
-				   "node %zu: %s %zu has no text (NULL)",
-				   node, what, i);
+		return objgraph_errf(err, errlen, -EBADMSG,
+				     "node %zu: %s %zu has no text (NULL)",
+				     node, what, i);
 	if (!utf8_valid((const unsigned char *)s))
-		return bundle_errf(err, errlen, -EBADMSG,
-				   "node %zu: %s %zu is not valid UTF-8",
-				   node, what, i);
+		return objgraph_errf(err, errlen, -EBADMSG,
+				     "node %zu: %s %zu is not valid UTF-8",
+				     node, what, i);
 	return 0;
 }
 
@@ -63,9 +63,9 @@ static int check_id(const struct objgraph *g, int32_t id, size_t node,
 		    const char *what, size_t i, char *err, size_t errlen)
 {
 	if (id < 0 || (size_t)id >= g->n_nodes)
-		return bundle_errf(err, errlen, -EBADMSG,
-				   "node %zu: %s %zu refers to node %d, the graph has %zu nodes",
-				   node, what, i, (int)id, g->n_nodes);
+		return objgraph_errf(err, errlen, -EBADMSG,
+				     "node %zu: %s %zu refers to node %d, the graph has %zu nodes",
+				     node, what, i, (int)id, g->n_nodes);
 	return 0;
 }
 
@@ -96,9 +96,9 @@ static int check_children(const struct objgraph *g, size_t i,
 	qsort(names, n->n_children, sizeof(*names), cmp_str);
 	for (size_t c = 1; c < n->n_children; c++)
 		if (!strcmp(names[c - 1], names[c]))
-			return bundle_errf(err, errlen, -EBADMSG,
-					   "node %zu: two children are named '%s'",
-					   i, names[c]);
+			return objgraph_errf(err, errlen, -EBADMSG,
+					     "node %zu: two children are named '%s'",
+					     i, names[c]);
 	return 0;
 }
 
@@ -165,14 +165,14 @@ static int check_slots(const struct objgraph *g, size_t i,
 		if (rc)
 			return rc;
 		if (v == 0 || (seen[v] & 1))
-			return bundle_errf(err, errlen, -EBADMSG,
-					   "node %zu: slot variable %zu is node %d, which is %s",
-					   i, s, (int)v,
-					   v == 0 ? "the root" : "also a child");
+			return objgraph_errf(err, errlen, -EBADMSG,
+					     "node %zu: slot variable %zu is node %d, which is %s",
+					     i, s, (int)v,
+					     v == 0 ? "the root" : "also a child");
 		if (seen[v] & 2)
-			return bundle_errf(err, errlen, -EBADMSG,
-					   "node %zu: slot variable %zu is node %d, the slot variable of another reference too",
-					   i, s, (int)v);
+			return objgraph_errf(err, errlen, -EBADMSG,
+					     "node %zu: slot variable %zu is node %d, the slot variable of another reference too",
+					     i, s, (int)v);
 		seen[v] |= 2;
 	}
 	return 0;
@@ -205,9 +205,9 @@ static int check_nodes(const struct objgraph *g, const char **names,
 			return rc;
 		if (n->has_checkpoint_values < OBJGRAPH_UNSET ||
 		    n->has_checkpoint_values > 1)
-			return bundle_errf(err, errlen, -EBADMSG,
-					   "node %zu: has_checkpoint_values is %d",
-					   i, n->has_checkpoint_values);
+			return objgraph_errf(err, errlen, -EBADMSG,
+					     "node %zu: has_checkpoint_values is %d",
+					     i, n->has_checkpoint_values);
 		for (size_t c = 0; c < n->n_children; c++)
 			seen[n->children[c].node_id] |= 1;
 	}
@@ -226,16 +226,16 @@ int objgraph_check(const struct objgraph *g, char *err, size_t errlen)
 	int rc;
 
 	if (g->n_nodes == 0)
-		return bundle_errf(err, errlen, -EBADMSG,
-				   "the object graph has no nodes (no root)");
+		return objgraph_errf(err, errlen, -EBADMSG,
+				     "the object graph has no nodes (no root)");
 	if (g->n_nodes > INT32_MAX)
-		return bundle_errf(err, errlen, -EINVAL,
-				   "the object graph has %zu nodes, node ids are int32",
-				   g->n_nodes);
+		return objgraph_errf(err, errlen, -EINVAL,
+				     "the object graph has %zu nodes, node ids are int32",
+				     g->n_nodes);
 	names = malloc((max_children(g) + 1) * sizeof(*names));
 	seen = calloc(g->n_nodes, 1);
 	if (!names || !seen)
-		rc = bundle_errf(err, errlen, -ENOMEM, "out of memory");
+		rc = objgraph_errf(err, errlen, -ENOMEM, "out of memory");
 	else
 		rc = check_nodes(g, names, seen, err, errlen);
 	free(names);

@@ -36,8 +36,8 @@
  * only on success. Nothing here keeps hidden state: functions on distinct
  * objects may run concurrently, and const ones on the same object too.
  */
-#ifndef CKPTFS_BUNDLE_OBJGRAPH_H
-#define CKPTFS_BUNDLE_OBJGRAPH_H
+#ifndef CKPTFS_OBJGRAPH_OBJGRAPH_H
+#define CKPTFS_OBJGRAPH_OBJGRAPH_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -222,4 +222,36 @@ int objgraph_path(const struct objgraph_walk *w, int32_t node, char **out,
 int objgraph_key(const struct objgraph_walk *w, int32_t node, size_t attr,
 		 char **out, size_t *len, char *err, size_t errlen);
 
-#endif /* CKPTFS_BUNDLE_OBJGRAPH_H */
+/* ------------------------------------------------------- local names */
+
+/*
+ * TensorFlow's escaping of a local name inside an object path
+ * (escape_local_name): '.' becomes "..", '/' becomes ".S", every other
+ * byte stays. An escaped name holds no '/', so names joined with '/' make
+ * a path that splits back unambiguously.
+ */
+
+/* Bytes objgraph_escape_into() writes for name: at most 2 x strlen(name). */
+size_t objgraph_escaped_len(const char *name);
+
+/*
+ * Write name escaped at dst, which has room for objgraph_escaped_len(name)
+ * bytes; no NUL is added. Returns the byte after the last one written.
+ */
+char *objgraph_escape_into(char *dst, const char *name);
+
+/*
+ * name escaped, as a malloc'd NUL-terminated string the caller frees;
+ * NULL when out of memory.
+ */
+char *objgraph_escape(const char *name);
+
+/*
+ * The local name the escaped path component s (len bytes, no '/') stands
+ * for. -EINVAL for a '.' followed by neither '.' nor 'S', or at the end
+ * (no local name escapes to that), -ENOMEM. On success *out is malloc'd,
+ * NUL-terminated, and the caller frees it.
+ */
+int objgraph_unescape(const char *s, size_t len, char **out);
+
+#endif /* CKPTFS_OBJGRAPH_OBJGRAPH_H */
