@@ -15,10 +15,6 @@
 #include "store/store.h"
 #include "util/util.h"
 
-#ifndef ARRAY_SIZE
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#endif
-
 /* A state file is a few lines (resolve.c's cap, for the same reason). */
 #define STATE_OBJECT_MAX ((int64_t)1 << 20)
 

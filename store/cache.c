@@ -64,24 +64,6 @@ static void unlock_dir(int fd)
 		close(fd);
 }
 
-/* write() all of buf; 0 or -errno. */
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? -errno : -EIO;
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 /* The header: MAGIC, the key's length (4 bytes), the key, zeros to a
  * multiple of 16. Its size in *hdr. */
 static int write_header(int fd, const char *key, uint64_t *hdr)
@@ -96,7 +78,7 @@ static int write_header(int fd, const char *key, uint64_t *hdr)
 	memcpy(b, MAGIC, 8);
 	memcpy(b + 8, &kl, 4);
 	memcpy(b + 12, key, kl);
-	rc = write_all(fd, b, n);
+	rc = util_pwrite_full(fd, b, n, 0); /* a new file: its start */
 	free(b);
 	*hdr = n;
 	return rc;

@@ -221,20 +221,11 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *p)
 		return 0;
 	}
 	if (r->fd >= 0) {
-		const char *w = data;
-		size_t left = n;
-
-		while (left) {
-			ssize_t k = pwrite(r->fd, w, left, r->fd_off + r->got);
-
-			if (k <= 0) {
-				st->lie = LIE_IO;
-				return 0;
-			}
-			w += k;
-			left -= (size_t)k;
-			r->got += k;
+		if (util_pwrite_full(r->fd, data, n, r->fd_off + r->got)) {
+			st->lie = LIE_IO;
+			return 0;
 		}
+		r->got += (int64_t)n;
 	} else {
 		r->got += (int64_t)n;
 	}
