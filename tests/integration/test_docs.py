@@ -420,13 +420,18 @@ MESSAGE_SOURCES = ["mapping/lexer.c", "mapping/directive.c", "mapping/parser.c",
                    "fs/session.c", "fs/passthrough.c", "fs/cache.c", "cli/cli_mount.c", "cli/cli_util.c",
                    "cli/cli_inspect.c", "cli/cli_mapping.c", "cli/cli_objects.c",
                    "cli/cli_materialize.c", "cli/cli_st.c", "view/safetensors.c", "safetensors/parse.c",
-                   "cli/main.c", "cli/cli_tfplugin.c", "tfplugin/cache.c", "tfplugin/plugin.cc"]
-REPORTERS = r"(?:perr|lex_error|mapping_diag|diag|view_warn|bundle_errf|cli_error|notice|snprintf|bad|fuse_log)"
+                   "cli/main.c", "cli/cli_tfplugin.c", "tfplugin/cache.c", "tfplugin/plugin.cc",
+                   "bundle/remote.c", "store/url.c", "store/aws.c", "store/http.c", "store/cache.c",
+                   "store/obj.c", "store/store.c", "fs/ops.c"]
+REPORTERS = r"(?:perr|lex_error|mapping_diag|diag|view_warn|bundle_errf|store_errf|cli_error|notice|snprintf|bad|fuse_log)"
 # format strings that are not messages (file names, number formats, lone severities)
 NOT_MESSAGES = re.compile(r"^(error|warning|error %d|%s|%s%s|\.data-.*|model_checkpoint_path.*|"
                           r"-omax_read=%u|%s\.index|%s\.tempstate%llu|data block %zu|"
                           r"%s\.data-%05d-of-%05d|/proc/self/fd/%d|%\.1f %s|%s%lld:%lld|%s-|%s\[|\]|%s/checkpoint|"
-                          r"%s\.safetensors(\.tmpXXXXXX)?| and %zu more)$", re.S)
+                          r"%s\.safetensors(\.tmpXXXXXX)?| and %zu more|"
+                          # store/: request URLs, headers, cache file names, cache keys
+                          r"https://.*amazonaws\.com/.*|If-Match: %s|x-amz-security-token: %s|"
+                          r"aws:amz:%s:s3|%s\.map|%s\.data|%s\n%s%s\n%lld)$", re.S)
 
 
 def c_messages(path: str) -> list[str]:
@@ -465,7 +470,7 @@ def c_messages(path: str) -> list[str]:
 def format_regex(fmt: str) -> re.Pattern:
     fmt = fmt.removesuffix("\\n").removesuffix("\n")   # fuse_log lines end in a newline
     out, pos = "", 0
-    for m in re.finditer(r"%[-#0-9.*]*(?:ll|l|z)?[sduoxX%]", fmt):
+    for m in re.finditer(r"%[-#0-9.*]*(?:ll|l|z)?[sduoxXm%]", fmt):
         out += re.escape(fmt[pos:m.start()])
         out += "%" if m.group(0) == "%%" else ".*?"
         pos = m.end()
