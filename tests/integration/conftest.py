@@ -28,11 +28,10 @@ for _d in (HERE, TESTS):  # tests/integration's modules, and tests/pylib as `pyl
         sys.path.insert(0, _d)
 
 import tfgen  # noqa: E402
-from pylib import mounting  # noqa: E402
+from pylib import mounting, testenv  # noqa: E402
+from pylib.testenv import (CORPUS, CORPUS_DIR, CORPUS_IDS, REPO, Result,  # noqa: E402,F401
+                           require_binary, run_command)
 from sourceguard import SourceGuard  # noqa: E402
-
-from testenv import (CORPUS, CORPUS_DIR, CORPUS_IDS, REPO, Result,  # noqa: E402,F401
-                     _build_dir, _require_binary, run_command)
 
 CHECKPOINT_IDS = tfgen.FIXTURE_IDS + CORPUS_IDS
 
@@ -42,17 +41,17 @@ CHECKPOINT_IDS = tfgen.FIXTURE_IDS + CORPUS_IDS
 
 @pytest.fixture(scope="session")
 def build_dir() -> str:
-    return _build_dir()
+    return testenv.build_dir()
 
 
 @pytest.fixture(scope="session")
 def ckptfs_bin(build_dir) -> str:
-    return _require_binary(os.path.join(build_dir, "ckptfs"))
+    return require_binary(os.path.join(build_dir, "ckptfs"))
 
 
 @pytest.fixture(scope="session")
 def bundle_rewrite_bin(build_dir) -> str:
-    return _require_binary(os.path.join(build_dir, "tests", "bundle_rewrite"))
+    return require_binary(os.path.join(build_dir, "tests", "bundle_rewrite"))
 
 
 @pytest.fixture(scope="session")

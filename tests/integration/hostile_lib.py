@@ -18,7 +18,7 @@ import random
 
 import numpy as np
 
-from mountio import direct_pread
+from pylib.mountio import direct_pread
 from pylib import mounting
 from pylib.ckptfmt import DT_DOUBLE, DT_FLOAT, DT_INT32, DT_INT64, DT_UINT8, DTYPE_SIZES, \
     Tensor

@@ -16,7 +16,6 @@ CKPTFS_MOUNT_OPTS is ignored here.
 from __future__ import annotations
 
 import errno
-import mmap
 import os
 import random
 
@@ -24,7 +23,7 @@ import numpy as np
 import pytest
 
 import tfgen
-from mountio import read_file, splice_max_read
+from pylib.mountio import mmap_bytes, read_file, splice_max_read
 from datapath_lib import PREFIX, data_files, random_sources, reads_of, write_mapping
 from pylib import ckptfmt, mounting
 
@@ -43,12 +42,6 @@ def no_extra_mount_opts(monkeypatch):
 def sources(tmp_path) -> dict[str, str]:
     """Three one-shard sources of random bytes; name -> data shard path."""
     return random_sources(tmp_path, SIZES, seed=7, split=3)
-
-
-def mmap_bytes(path: str) -> bytes:
-    """A shared read-only mapping, as numpy.memmap(mode='r') makes."""
-    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ) as mm:
-        return bytes(mm)
 
 
 def require_direct(m):

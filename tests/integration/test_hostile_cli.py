@@ -30,7 +30,7 @@ import time
 import numpy as np
 import pytest
 
-from mountio import splice_max_read
+from pylib.mountio import splice_max_read
 from pylib import mounting as mountlib
 from pylib.ckptfmt import DT_FLOAT, DT_UINT8, Tensor, write_bundle
 from pylib.mounting import exec_prefix, force_unmount_all, mounts_at

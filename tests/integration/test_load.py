@@ -29,7 +29,7 @@ import numpy as np
 import pytest
 
 from hostile_lib import parse_ls_mapping
-from mountio import direct_pread, read_file
+from pylib.mountio import direct_pread, read_file
 from pylib import mounting
 from pylib.ckptfmt import DT_UINT8, Tensor, read_index, write_bundle
 from pylib.mounting import run_cmd

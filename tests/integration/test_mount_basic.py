@@ -26,7 +26,7 @@ import time
 
 import pytest
 
-from mountio import direct_pread, read_file, splice_max_read
+from pylib.mountio import direct_pread, read_file, splice_max_read
 from pylib import ckptfmt, mounting
 
 LAYOUTS = ["single", "shards"]

@@ -15,13 +15,12 @@ ignored here.
 from __future__ import annotations
 
 import errno
-import mmap
 import os
 import random
 
 import pytest
 
-from mountio import direct_pread, read_file
+from pylib.mountio import direct_pread, mmap_bytes, read_file
 from datapath_lib import PREFIX, data_files, random_sources, reads_of, write_mapping
 from pylib import ckptfmt, mounting
 
@@ -44,11 +43,6 @@ def require_passthrough(m):
     if "passthrough unavailable (built with libfuse" in log:
         pytest.skip("this ckptfs is built with a libfuse older than 3.17")
     assert "passthrough unavailable" not in log, m.describe()
-
-
-def mmap_bytes(path: str) -> bytes:
-    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ) as mm:
-        return bytes(mm)
 
 
 def expect_path_log(m, name: str, passthrough: bool):

@@ -2,6 +2,9 @@
 
 * ``ckptfmt``: the TensorFlow checkpoint format, read and written in pure Python.
 * ``mounting``: running ckptfs daemons and commands, and always cleaning up after them.
+* ``mountio``: reading files through a mount (read(2), O_DIRECT, mmap).
+* ``testenv``: where the repository, the corpus and the build are; running a command.
+* ``lsout``: what ``ckptfs ls`` prints, read back.
 
 Callers put the ``tests`` directory on ``sys.path`` and ``from pylib import ...``.
 """

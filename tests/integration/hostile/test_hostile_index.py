@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from hostile_lib import CORPUS, CORPUS_DIR, PREFIX, assert_not_mounted, mount_attempt
-from mountio import read_direct
+from pylib.mountio import read_direct
 from pylib import mounting
 from pylib.ckptfmt import (DT_FLOAT, DT_INT64, DT_UINT8, Tensor, block_spans, build_table,
                            data_block_handles, data_filename, encode_entry, encode_header,

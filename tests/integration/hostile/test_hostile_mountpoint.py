@@ -10,7 +10,7 @@ import os
 import pytest
 
 from hostile_lib import CORPUS, assert_not_mounted
-from mountio import snapshot
+from pylib.mountio import snapshot
 from pylib import mounting
 from pylib.mounting import run_cmd
 from sourceguard import SourceGuard

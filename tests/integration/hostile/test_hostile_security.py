@@ -16,7 +16,7 @@ import tempfile
 import pytest
 
 from hostile_lib import LAYOUTS, PREFIX, data_files_of, mount_in_layout, write_mapping
-from mountio import read_direct, snapshot
+from pylib.mountio import read_direct, snapshot
 from pylib import mounting
 from sourceguard import SourceGuard
 

@@ -15,7 +15,7 @@ import pytest
 
 from hostile_lib import (LAYOUTS, PREFIX, assert_random_reads, data_files_of,
                          mount_in_layout)
-from mountio import direct_pread, snapshot
+from pylib.mountio import direct_pread, snapshot
 from pylib import mounting
 from sourceguard import SourceGuard
 

@@ -13,7 +13,7 @@ import pytest
 from hostile_lib import (BIG_DATA_ORDER, CORPUS, LAYOUTS, PREFIX, SOURCE_PATHS,
                          assert_random_reads, big_tensors, data_files_of, mount_in_layout,
                          parse_ls_mapping)
-from mountio import direct_pread, read_direct, snapshot
+from pylib.mountio import direct_pread, read_direct, snapshot
 from pylib.ckptfmt import data_filename, read_index, write_bundle
 from sourceguard import SourceGuard
 
