@@ -7,8 +7,7 @@ and damage, their mapping, and the checks that a command left nothing behind.
 * ``mount_in_layout``: the mapping mounted in one of the LAYOUTS;
 * ``mount_attempt``: the mount form the way a user runs it (it daemonizes if it mounts),
   and ``assert_not_mounted``: no mount and no process left behind;
-* ``assert_random_reads``: random O_DIRECT reads of a mount against what it served before;
-* ``parse_ls_mapping``: ``ckptfs ls MAPPING`` output as a dict.
+* ``assert_random_reads``: random O_DIRECT reads of a mount against what it served before.
 """
 
 from __future__ import annotations
@@ -124,17 +123,3 @@ def assert_random_reads(m, want: dict[str, bytes], n: int, seed: int):
         finally:
             os.close(fd)
         assert got == ref[off:off + length], (name, off, length)
-
-
-def parse_ls_mapping(text: str) -> dict[str, dict]:
-    """`ckptfs ls MAPPING` -> {merged name: {dtype, shape, shard, offset, size, source,
-    key}}: shard and offset are the merged checkpoint's (in the mapping's layout); source
-    and key say where the tensor comes from."""
-    out = {}
-    for line in text.splitlines():
-        name, dtype, shape, shard, off, size, source, key = line.split("\t")
-        out[name] = {"dtype": dtype, "shape": shape, "source": source, "key": key,
-                     "shard": None if shard == "-" else int(shard),
-                     "offset": None if off == "-" else int(off),
-                     "size": None if size == "-" else int(size)}
-    return out

@@ -28,9 +28,9 @@ import time
 import numpy as np
 import pytest
 
-from hostile_lib import parse_ls_mapping
 from pylib.mountio import direct_pread, read_file
 from pylib import mounting
+from pylib.lsout import parse_ls_mapping
 from pylib.ckptfmt import DT_UINT8, Tensor, read_index, write_bundle
 from pylib.mounting import run_cmd
 from sourceguard import SourceGuard

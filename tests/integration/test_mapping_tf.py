@@ -43,7 +43,7 @@ import oracle as O
 import tfgen
 from pylib import ckptfmt as F
 from pylib import mounting
-from pylib.lsout import ls_name
+from pylib.lsout import fmt_shape, ls_name, parse_ls
 from sourceguard import SourceGuard, tree_digest
 
 PREFIX = "model.ckpt"
@@ -289,10 +289,6 @@ def fail_report(problems: list[str], context: str = ""):
                     + "\n".join(problems), pytrace=False)
 
 
-def fmt_shape(shape) -> str:
-    return "[" + ",".join(str(int(d)) for d in shape) + "]"
-
-
 # ---------------------------------------------------------------------------------------
 # check/ls against the model; the oracle against TensorFlow's reader
 
@@ -306,9 +302,7 @@ def test_mapping_resolves_like_the_model(case, prepare, run_ckptfs, guards):
 
     r = run_ckptfs("ls", p.mapping)
     assert r.rc == 0, r.describe()
-    text = r.stdout.decode("utf-8", "surrogateescape")
-    rows = [ln.split("\t") for ln in text.split("\n") if ln]
-    assert all(len(row) == 8 for row in rows), f"ls rows must have 8 columns:\n{text}"
+    rows = parse_ls(r.stdout, columns=8)
     # names are shown escaped (a backslash doubled, controls as \n or \xNN)
     for row in rows:
         row[0], row[7] = ls_name(row[0]), ls_name(row[7])

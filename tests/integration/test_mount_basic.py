@@ -28,6 +28,7 @@ import pytest
 
 from pylib.mountio import direct_pread, read_file, splice_max_read
 from pylib import ckptfmt, mounting
+from pylib.lsout import parse_ls
 
 LAYOUTS = ["single", "shards"]
 PREFIX = "model.ckpt"
@@ -85,22 +86,13 @@ def source_prefix(srcdir: str, name: str) -> tuple[str, str]:
     return os.path.join(srcdir, SOURCES[src]), key.replace(f"{SLOT}{src}/", SLOT)
 
 
-def parse_ls(out: bytes) -> dict[str, tuple]:
-    """`ckptfs ls` lines -> {name: (dtype, shape, shard, offset, size)}."""
-    entries = {}
-    for line in out.decode().splitlines():
-        name, dtype, shape, shard, off, size = line.split("\t")[:6]
-        entries[name] = (dtype, shape, shard, off, size)
-    return entries
-
-
 def expected_names(run_ckptfs, srcdir: str) -> set[str]:
     names = set()
     for src, rel in SOURCES.items():
         r = run_ckptfs("ls", os.path.join(srcdir, rel))
         assert r.rc == 0, r.describe()
-        names |= {f"{src}/{n}".replace(SLOT, f"{SLOT}{src}/") for n in parse_ls(r.stdout)
-                  if n != OBJECT_GRAPH}
+        names |= {f"{src}/{row[0]}".replace(SLOT, f"{SLOT}{src}/")
+                  for row in parse_ls(r.stdout, columns=6) if row[0] != OBJECT_GRAPH}
     return names | {OBJECT_GRAPH}
 
 
@@ -180,7 +172,8 @@ def test_checkpoint_state_file(mnt):
 def test_index_parses_and_lists_every_tensor(mnt, run_ckptfs, sources):
     r = run_ckptfs("ls", mnt.join(PREFIX))
     assert r.rc == 0, r.describe()
-    listed = parse_ls(r.stdout)
+    # name -> (dtype, shape, shard, offset, size)
+    listed = {row[0]: tuple(row[1:]) for row in parse_ls(r.stdout, columns=6)}
     assert set(listed) == expected_names(run_ckptfs, sources)
     # a second, independent parser of the same bytes agrees on every location
     idx = merged_index(mnt)

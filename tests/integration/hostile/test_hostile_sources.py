@@ -11,9 +11,9 @@ import shutil
 import pytest
 
 from hostile_lib import (BIG_DATA_ORDER, CORPUS, LAYOUTS, PREFIX, SOURCE_PATHS,
-                         assert_random_reads, big_tensors, data_files_of, mount_in_layout,
-                         parse_ls_mapping)
+                         assert_random_reads, big_tensors, data_files_of, mount_in_layout)
 from pylib.mountio import direct_pread, read_direct, snapshot
+from pylib.lsout import parse_ls_mapping
 from pylib.ckptfmt import data_filename, read_index, write_bundle
 from sourceguard import SourceGuard
 
