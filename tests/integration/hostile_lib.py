@@ -5,8 +5,6 @@ and damage, their mapping, and the checks that a command left nothing behind.
   a copy of the corpus, merged by a mapping that maps every source's root under its name
   (hostile/conftest.py makes them the ``sources`` and ``mapping`` fixtures);
 * ``mount_in_layout``: the mapping mounted in one of the LAYOUTS;
-* ``mount_attempt``: the mount form the way a user runs it (it daemonizes if it mounts),
-  and ``assert_not_mounted``: no mount and no process left behind;
 * ``assert_random_reads``: random O_DIRECT reads of a mount against what it served before.
 """
 
@@ -80,29 +78,6 @@ def mount_in_layout(ckptfs_bin: str, mapping: str, tmp_path, layout: str, **kw):
 
 def data_files_of(mnt_path: str) -> list[str]:
     return sorted(n for n in os.listdir(mnt_path) if ".data-" in n)
-
-
-# ---------------------------------------------------------------------------------------
-# commands that must leave nothing behind
-
-def assert_not_mounted(mnt: str, what: str):
-    assert not mounting.is_mounted(mnt), \
-        f"{what}: left a mount at {mnt}: {mounting.mounts_at(mnt)}"
-    strays = mounting.processes_naming(mnt)
-    assert not strays, f"{what}: left processes behind: {strays}"
-
-
-def mount_attempt(ckptfs_bin: str, mapping: str, mnt: str, *args: str, timeout=20):
-    """The mount form, the way a user runs it (it daemonizes if it mounts)."""
-    os.makedirs(mnt, exist_ok=True)
-    try:
-        return mounting.run_cmd([ckptfs_bin, mapping, mnt, *args], timeout=timeout)
-    finally:
-        was_mounted = mounting.is_mounted(mnt)
-        mounting.force_unmount_all(mnt)
-        if was_mounted:
-            # make the finding visible even if the caller's asserts come later
-            print(f"NOTE: {mapping} mounted at {mnt}")
 
 
 # ---------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ import pytest
 from pylib.mountio import splice_max_read
 from pylib import mounting as mountlib
 from pylib.ckptfmt import DT_FLOAT, DT_UINT8, Tensor, write_bundle
-from pylib.mounting import exec_prefix, force_unmount_all, mounts_at
+from pylib.mounting import assert_not_mounted, exec_prefix, force_unmount_all, mounts_at
 
 
 def run_daemon(ckptfs_bin: str, *args: str):
@@ -421,13 +421,6 @@ def test_two_mounts_at_once_on_one_mountpoint(ckptfs_bin, corpus_mapping, tmp_pa
 
 # ---------------------------------------------------------------------------------------
 # wrong values, and checks that disagree
-
-def assert_not_mounted(mnt: str):
-    """Nothing mounted at mnt (and, whatever the answer, nothing left mounted)."""
-    found = mounts_at(mnt)
-    force_unmount_all(mnt)
-    assert not found, f"left a mount at {mnt}: {found}"
-
 
 @pytest.mark.parametrize("opt, message", [
     ("readahead=4194305", "readahead=4194305 is out of range (0 to 1048576 KiB)"),

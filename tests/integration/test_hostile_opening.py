@@ -35,7 +35,7 @@ import pytest
 from pylib import ckptfmt, mounting
 from pylib.ckptfmt import DT_FLOAT, DT_INT64, Tensor, varint, write_bundle
 from pylib.ckptfmt import encode_header as header_proto
-from pylib.mounting import force_unmount_all, run_cmd
+from pylib.mounting import force_unmount_all, mount_attempt, run_cmd
 
 NOBODY = 65534
 MIB = 1 << 20
@@ -122,22 +122,11 @@ def write_mapping(path: str, source: str, extra: str = "") -> str:
     return path
 
 
-def mount_attempt(ckptfs_bin: str, mapping: str, mnt: str, *args: str):
-    """The mount form as a user runs it (it daemonizes if it mounts); always unmounts,
-    and reports whether anything was mounted."""
-    os.makedirs(mnt, exist_ok=True)
-    try:
-        r = run_cmd([ckptfs_bin, mapping, mnt, *args])
-    finally:
-        was_mounted = mounting.is_mounted(mnt)
-        force_unmount_all(mnt)
-    return r, was_mounted
-
-
-def assert_refused(r, was_mounted: bool, *fragments: str):
+def assert_refused(r, *fragments: str):
+    """r, a mount_attempt, failed with status 1 and mounted nothing."""
     assert not r.hung, r.describe()
     assert r.rc == 1, r.describe()
-    assert not was_mounted, f"mounted despite the error\n{r.describe()}"
+    assert not r.mounted, f"mounted despite the error\n{r.describe()}"
     missing = [f for f in fragments if f not in r.stderr]
     assert not missing, f"message lacks {missing}\n{r.describe()}"
 
@@ -189,9 +178,9 @@ def test_allow_other_refuses_a_source_file_linked_to_a_private_file(pub, ckptfs_
     mapping = write_mapping(os.path.join(pub, "m.conf"), prefix, "layout = shards\n")
     mnt = os.path.join(pub, "mnt")
 
-    r, was_mounted = mount_attempt(ckptfs_bin, mapping, mnt, "-o", "allow_other")
+    r = mount_attempt(ckptfs_bin, mapping, mnt, "-o", "allow_other")
     fmt = dict(secret=secret, dir=os.path.dirname(secret))
-    assert_refused(r, was_mounted, f"{mapping}:1:12: error: source 's': ",
+    assert_refused(r, f"{mapping}:1:12: error: source 's': ",
                    f"'{victim}' (really '{secret}'): this {what} ", why.format(**fmt),
                    fix.format(**fmt), "or mount without allow_other")
 
@@ -232,8 +221,8 @@ def test_allow_other_refuses_a_state_file_naming_a_private_checkpoint(pub, ckptf
     os.chmod(os.path.join(src, "checkpoint"), 0o644)
     mapping = write_mapping(os.path.join(pub, "m.conf"), src)
     mnt = os.path.join(pub, "mnt")
-    r, was_mounted = mount_attempt(ckptfs_bin, mapping, mnt, "-o", "allow_other")
-    assert_refused(r, was_mounted, f"{mapping}:1:12: error: source 's': ",
+    r = mount_attempt(ckptfs_bin, mapping, mnt, "-o", "allow_other")
+    assert_refused(r, f"{mapping}:1:12: error: source 's': ",
                    f"'{private}.index': this index is not readable by every user "
                    "(mode 0600)", "or mount without allow_other")
     with mounting.mounted(ckptfs_bin, mapping, mnt) as m:
@@ -251,14 +240,14 @@ def test_allow_other_refuses_a_private_state_file(pub, ckptfs_bin):
         f.write('model_checkpoint_path: "model"\n')
     os.chmod(state, 0o600)
     mapping = write_mapping(os.path.join(pub, "m.conf"), src)
-    r, was_mounted = mount_attempt(ckptfs_bin, mapping, os.path.join(pub, "mnt"),
+    r = mount_attempt(ckptfs_bin, mapping, os.path.join(pub, "mnt"),
                                    "-o", "allow_other")
-    assert_refused(r, was_mounted, f"'{state}': this 'checkpoint' state file is not "
+    assert_refused(r, f"'{state}': this 'checkpoint' state file is not "
                    "readable by every user (mode 0600)", f"chmod o+r '{state}'")
     os.chmod(state, 0o644)
-    r, was_mounted = mount_attempt(ckptfs_bin, mapping, os.path.join(pub, "mnt"),
+    r = mount_attempt(ckptfs_bin, mapping, os.path.join(pub, "mnt"),
                                    "-o", "allow_other")
-    assert r.rc == 0 and was_mounted, r.describe()
+    assert r.rc == 0 and r.mounted, r.describe()
 
 
 READ_ALL = r"""
@@ -318,8 +307,8 @@ def test_fifo_state_file_is_refused_without_hanging(tmp_path, ckptfs_bin):
     for argv in (["ls", src], ["check", mapping], ["ls", mapping]):
         r = run_cmd([ckptfs_bin, *argv], timeout=10)
         assert not r.hung and r.rc == 1 and want in r.stderr, r.describe()
-    r, was_mounted = mount_attempt(ckptfs_bin, mapping, str(tmp_path / "mnt"))
-    assert_refused(r, was_mounted, f"{mapping}:1:12: error: source 's': {want}")
+    r = mount_attempt(ckptfs_bin, mapping, str(tmp_path / "mnt"))
+    assert_refused(r, f"{mapping}:1:12: error: source 's': {want}")
 
 
 def test_state_file_that_is_a_device_is_refused(tmp_path, ckptfs_bin):
@@ -345,8 +334,8 @@ def test_mapping_file_that_is_not_a_regular_file(tmp_path, ckptfs_bin, kind):
         want = f"{mapping}: error: cannot read: not a regular file (a character device)"
     r = run_cmd([ckptfs_bin, "check", mapping], timeout=10)
     assert not r.hung and r.rc == 1 and want in r.stderr, r.describe()
-    r, was_mounted = mount_attempt(ckptfs_bin, mapping, str(tmp_path / "mnt"))
-    assert_refused(r, was_mounted, want)
+    r = mount_attempt(ckptfs_bin, mapping, str(tmp_path / "mnt"))
+    assert_refused(r, want)
     # `ls` takes it for a checkpoint (it is not a regular file): refused, not waited on
     r = run_cmd([ckptfs_bin, "ls", mapping], timeout=10)
     assert not r.hung and r.rc == 1, r.describe()

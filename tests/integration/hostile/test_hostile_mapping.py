@@ -8,8 +8,8 @@ import os
 
 import pytest
 
-from hostile_lib import CORPUS, assert_not_mounted, mount_attempt
-from pylib.mounting import run_cmd
+from hostile_lib import CORPUS
+from pylib.mounting import assert_not_mounted, mount_attempt, run_cmd
 from sourceguard import SourceGuard
 
 

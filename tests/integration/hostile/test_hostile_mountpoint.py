@@ -9,10 +9,10 @@ import os
 
 import pytest
 
-from hostile_lib import CORPUS, assert_not_mounted
+from hostile_lib import CORPUS
 from pylib.mountio import snapshot
 from pylib import mounting
-from pylib.mounting import run_cmd
+from pylib.mounting import assert_not_mounted, run_cmd
 from sourceguard import SourceGuard
 
 
