@@ -29,6 +29,7 @@ for _d in (HERE, TESTS):  # tests/integration's modules, and tests/pylib as `pyl
 
 import tfgen  # noqa: E402
 from pylib import mounting, testenv  # noqa: E402
+from pylib.sources import big_source_template, sources  # noqa: E402,F401 (fixtures)
 from pylib.testenv import (CORPUS, CORPUS_DIR, CORPUS_IDS, REPO, Result,  # noqa: E402,F401
                            require_binary, run_command)
 from sourceguard import SourceGuard  # noqa: E402
@@ -126,6 +127,10 @@ def corpus_dir() -> str:
 def corpus_guard(corpus_dir) -> SourceGuard:
     """sha256 of the original corpus files, recorded at session start."""
     return SourceGuard(corpus_dir)
+
+
+# `sources`, a private copy of the corpus and a big bundle made for each test that may
+# change them, is pylib/sources.py's (imported above).
 
 
 @pytest.fixture(scope="session")

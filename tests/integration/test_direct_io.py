@@ -24,8 +24,9 @@ import pytest
 
 import tfgen
 from pylib.mountio import mmap_bytes, read_file, splice_max_read
-from datapath_lib import PREFIX, data_files, random_sources, reads_of, write_mapping
+from datapath_lib import PREFIX, data_files, merge_mapping, reads_of
 from pylib import ckptfmt, mounting
+from pylib.sources import random_sources_fixture
 
 # larger than one 1 MiB request, with odd ends, so requests straddle shards
 SIZES = {"a": 3 * 1024 * 1024 + 123, "b": 700 * 1024 + 5, "c": 2 * 1024 * 1024 + 77}
@@ -38,10 +39,8 @@ def no_extra_mount_opts(monkeypatch):
     monkeypatch.delenv("CKPTFS_MOUNT_OPTS", raising=False)
 
 
-@pytest.fixture
-def sources(tmp_path) -> dict[str, str]:
-    """Three one-shard sources of random bytes; name -> data shard path."""
-    return random_sources(tmp_path, SIZES, seed=7, split=3)
+# three one-shard sources of random bytes; name -> data shard path
+sources = random_sources_fixture(SIZES, seed=7, split=3)
 
 
 def require_direct(m):
@@ -61,7 +60,7 @@ def concatenation(sources, names) -> bytes:
 def test_concatenated_file_reads_the_sources_without_the_page_cache(tmp_path, sources,
                                                                     ckptfs_bin):
     names = ["a", "b", "c"]
-    mapping = write_mapping(tmp_path, names, "single")
+    mapping = merge_mapping(tmp_path, names, "single")
     want = concatenation(sources, names)
     with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt"), "-d",
                           "-o", "cache=direct", expect_clean_log=False) as m:
@@ -86,7 +85,7 @@ def test_concatenated_file_reads_the_sources_without_the_page_cache(tmp_path, so
 
 
 def test_requests_are_as_large_as_the_splice_pipe_allows(tmp_path, sources, ckptfs_bin):
-    mapping = write_mapping(tmp_path, ["a", "b"], "single")
+    mapping = merge_mapping(tmp_path, ["a", "b"], "single")
     size = splice_max_read()
     with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt"), "-f",
                           "-o", "cache=direct", expect_clean_log=False) as m:
@@ -100,7 +99,7 @@ def test_requests_are_as_large_as_the_splice_pipe_allows(tmp_path, sources, ckpt
 
 
 def test_passthrough_off_files_use_direct_io(tmp_path, sources, ckptfs_bin):
-    mapping = write_mapping(tmp_path, ["a", "b"], "shards")
+    mapping = merge_mapping(tmp_path, ["a", "b"], "shards")
     with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt"), "-d",
                           "-o", "passthrough=off", "-o", "cache=direct",
                           expect_clean_log=False) as m:
@@ -117,7 +116,7 @@ def test_passthrough_off_files_use_direct_io(tmp_path, sources, ckptfs_bin):
 
 def test_cache_page_keeps_the_fuse_page_cache(tmp_path, sources, ckptfs_bin):
     names = ["a", "b"]
-    mapping = write_mapping(tmp_path, names, "single")
+    mapping = merge_mapping(tmp_path, names, "single")
     want = concatenation(sources, names)
     with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt"), "-d",
                           "-o", "cache=page", expect_clean_log=False) as m:
@@ -134,7 +133,7 @@ def test_cache_page_keeps_the_fuse_page_cache(tmp_path, sources, ckptfs_bin):
 
 
 def test_bad_cache_value_exits_1(tmp_path, sources, run_ckptfs):
-    mapping = write_mapping(tmp_path, ["a"], "single")
+    mapping = merge_mapping(tmp_path, ["a"], "single")
     (tmp_path / "mnt").mkdir()
     r = run_ckptfs(mapping, str(tmp_path / "mnt"), "-o", "cache=none")
     assert r.rc == 1, r.describe()
@@ -146,7 +145,7 @@ def test_truncated_source_gives_eio_on_plain_reads(tmp_path, sources, ckptfs_bin
     """On the page cache path only O_DIRECT is sure to reach the daemon; with direct I/O
     every read does, so a plain read(2) of the cut-off range fails with EIO."""
     names = ["a", "b"]
-    mapping = write_mapping(tmp_path, names, "single")
+    mapping = merge_mapping(tmp_path, names, "single")
     want = concatenation(sources, names)
     with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt"), "-f",
                           "-o", "cache=direct", expect_clean_log=False) as m:
@@ -169,7 +168,7 @@ def test_truncated_source_gives_eio_on_plain_reads(tmp_path, sources, ckptfs_bin
 
 def test_replaced_and_deleted_sources_read_the_mounted_bytes(tmp_path, sources, ckptfs_bin):
     names = ["a", "b", "c"]
-    mapping = write_mapping(tmp_path, names, "single")
+    mapping = merge_mapping(tmp_path, names, "single")
     want = concatenation(sources, names)
     with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt"), "-f",
                           "-o", "cache=direct") as m:

@@ -35,6 +35,7 @@ import pytest
 from pylib import ckptfmt, mounting
 from pylib.ckptfmt import DT_FLOAT, DT_INT64, Tensor, varint, write_bundle
 from pylib.ckptfmt import encode_header as header_proto
+from pylib.mapfile import write_mapping
 from pylib.mounting import force_unmount_all, mount_attempt, run_cmd
 
 NOBODY = 65534
@@ -115,11 +116,9 @@ def write_public_bundle(prefix: str, ts=None, **kw):
     return table
 
 
-def write_mapping(path: str, source: str, extra: str = "") -> str:
-    with open(path, "w") as f:
-        f.write(f"source s = {source}\nmap s:/ -> /\n{extra}")
-    os.chmod(path, 0o644)
-    return path
+def whole_source_mapping(path: str, source: str, *lines: str) -> str:
+    """A mapping every user may read of the whole of one source, s."""
+    return write_mapping(path, {"s": source}, ["map s:/ -> /", *lines], mode=0o644)
 
 
 def assert_refused(r, *fragments: str):
@@ -175,7 +174,7 @@ def test_allow_other_refuses_a_source_file_linked_to_a_private_file(pub, ckptfs_
     secret = private_file(pub, content, file_mode, dir_mode)
     os.unlink(victim)
     os.symlink(secret, victim)
-    mapping = write_mapping(os.path.join(pub, "m.conf"), prefix, "layout = shards\n")
+    mapping = whole_source_mapping(os.path.join(pub, "m.conf"), prefix, "layout = shards")
     mnt = os.path.join(pub, "mnt")
 
     r = mount_attempt(ckptfs_bin, mapping, mnt, "-o", "allow_other")
@@ -219,7 +218,7 @@ def test_allow_other_refuses_a_state_file_naming_a_private_checkpoint(pub, ckptf
     with open(os.path.join(src, "checkpoint"), "w") as f:
         f.write(f'model_checkpoint_path: "{private}"\n')
     os.chmod(os.path.join(src, "checkpoint"), 0o644)
-    mapping = write_mapping(os.path.join(pub, "m.conf"), src)
+    mapping = whole_source_mapping(os.path.join(pub, "m.conf"), src)
     mnt = os.path.join(pub, "mnt")
     r = mount_attempt(ckptfs_bin, mapping, mnt, "-o", "allow_other")
     assert_refused(r, f"{mapping}:1:12: error: source 's': ",
@@ -239,7 +238,7 @@ def test_allow_other_refuses_a_private_state_file(pub, ckptfs_bin):
     with open(state, "w") as f:
         f.write('model_checkpoint_path: "model"\n')
     os.chmod(state, 0o600)
-    mapping = write_mapping(os.path.join(pub, "m.conf"), src)
+    mapping = whole_source_mapping(os.path.join(pub, "m.conf"), src)
     r = mount_attempt(ckptfs_bin, mapping, os.path.join(pub, "mnt"),
                                    "-o", "allow_other")
     assert_refused(r, f"'{state}': this 'checkpoint' state file is not "
@@ -302,7 +301,7 @@ def test_fifo_state_file_is_refused_without_hanging(tmp_path, ckptfs_bin):
     src.mkdir()
     write_bundle(str(src / "model"), tensors())
     os.mkfifo(src / "checkpoint")
-    mapping = write_mapping(str(tmp_path / "m.conf"), str(src))
+    mapping = whole_source_mapping(str(tmp_path / "m.conf"), str(src))
     want = f"'{src}/checkpoint': cannot open 'checkpoint' state file: not a regular file (a FIFO)"
     for argv in (["ls", src], ["check", mapping], ["ls", mapping]):
         r = run_cmd([ckptfs_bin, *argv], timeout=10)
@@ -351,7 +350,7 @@ def test_index_declaring_two_billion_shards(tmp_path, ckptfs_bin):
     prefix = str(tmp_path / "model")
     write_bundle(prefix, tensors(), header=header_proto(num_shards=n))
     os.rename(ckptfmt.data_filename(prefix, 0, 1), f"{prefix}.data-00000-of-{n:05d}")
-    mapping = write_mapping(str(tmp_path / "m.conf"), prefix)
+    mapping = whole_source_mapping(str(tmp_path / "m.conf"), prefix)
     want = f"'{prefix}.data-00001-of-{n:05d}': cannot open data shard: No such file or directory"
     for argv in (["ls", prefix], ["check", mapping]):
         rc, _out, err, rss = run_measured([ckptfs_bin, *argv])
@@ -414,7 +413,7 @@ def test_huge_state_file_is_refused(tmp_path, ckptfs_bin):
     with open(src / "checkpoint", "wb") as f:
         f.write(b'model_checkpoint_path: "model"\n')
         f.truncate(3 << 30)
-    mapping = write_mapping(str(tmp_path / "m.conf"), str(src))
+    mapping = whole_source_mapping(str(tmp_path / "m.conf"), str(src))
     want = (f"'{src}/checkpoint': 'checkpoint' state file is larger than 1 MiB: not a "
             "TensorFlow state file")
     for argv in (["ls", src], ["check", mapping]):
@@ -445,7 +444,7 @@ def test_symlink_loops_are_named(tmp_path, ckptfs_bin):
         r = run_cmd([ckptfs_bin, "ls", path])
         assert r.rc == 1 and want in r.stderr and "does not exist" not in r.stderr, \
             r.describe()
-        mapping = write_mapping(str(tmp_path / "m.conf"), path)
+        mapping = whole_source_mapping(str(tmp_path / "m.conf"), path)
         r = run_cmd([ckptfs_bin, "check", mapping])
         assert r.rc == 1 and f"{mapping}:1:12: error: source 's': {want}" in r.stderr, \
             r.describe()
@@ -478,7 +477,7 @@ def test_permission_denied_is_named(pub, ckptfs_bin):
         p = run_as_nobody([exe, "ls", path])
         assert p.returncode == 1 and want in p.stderr and "does not exist" not in p.stderr, \
             (path, p.stderr)
-        mapping = write_mapping(os.path.join(pub, "m.conf"), path)
+        mapping = whole_source_mapping(os.path.join(pub, "m.conf"), path)
         p = run_as_nobody([exe, "check", mapping])
         assert p.returncode == 1 and f"{mapping}:1:12: error: source 's': {want}" in \
             p.stderr, p.stderr

@@ -21,8 +21,9 @@ import random
 import pytest
 
 from pylib.mountio import direct_pread, mmap_bytes, read_file
-from datapath_lib import PREFIX, data_files, random_sources, reads_of, write_mapping
+from datapath_lib import PREFIX, data_files, merge_mapping, reads_of
 from pylib import ckptfmt, mounting
+from pylib.sources import random_sources_fixture
 
 SIZES = {"a": 3 * 1024 * 1024 + 123, "b": 700 * 1024 + 5}
 
@@ -32,10 +33,8 @@ def no_extra_mount_opts(monkeypatch):
     monkeypatch.delenv("CKPTFS_MOUNT_OPTS", raising=False)
 
 
-@pytest.fixture
-def sources(tmp_path) -> dict[str, str]:
-    """Two one-shard sources of random bytes; name -> data shard path."""
-    return random_sources(tmp_path, SIZES, seed=12, split=2)
+# two one-shard sources of random bytes; name -> data shard path
+sources = random_sources_fixture(SIZES, seed=12, split=2)
 
 
 def require_passthrough(m):
@@ -51,7 +50,7 @@ def expect_path_log(m, name: str, passthrough: bool):
 
 
 def test_shard_files_are_read_by_the_kernel(tmp_path, sources, ckptfs_bin):
-    mapping = write_mapping(tmp_path, ["a", "b"], "shards")
+    mapping = merge_mapping(tmp_path, ["a", "b"], "shards")
     with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt"), "-d",
                           expect_clean_log=False) as m:
         require_passthrough(m)
@@ -78,7 +77,7 @@ def test_shard_files_are_read_by_the_kernel(tmp_path, sources, ckptfs_bin):
 
 def test_single_file_uses_passthrough_only_when_it_is_one_shard(tmp_path, sources,
                                                                 ckptfs_bin):
-    one = write_mapping(tmp_path, ["a"], "single")
+    one = merge_mapping(tmp_path, ["a"], "single")
     with mounting.mounted(ckptfs_bin, one, str(tmp_path / "mnt1"), "-d",
                           expect_clean_log=False) as m:
         require_passthrough(m)
@@ -86,7 +85,7 @@ def test_single_file_uses_passthrough_only_when_it_is_one_shard(tmp_path, source
         assert read_file(m.join(name)) == open(sources["a"], "rb").read()
         assert reads_of(m, m.join(name)) == 0
         expect_path_log(m, name, True)
-    two = write_mapping(tmp_path, ["a", "b"], "single")
+    two = merge_mapping(tmp_path, ["a", "b"], "single")
     with mounting.mounted(ckptfs_bin, two, str(tmp_path / "mnt2"), "-d",
                           expect_clean_log=False) as m:
         [name] = data_files(m)
@@ -98,7 +97,7 @@ def test_single_file_uses_passthrough_only_when_it_is_one_shard(tmp_path, source
 
 
 def test_passthrough_off_serves_every_read(tmp_path, sources, ckptfs_bin):
-    mapping = write_mapping(tmp_path, ["a", "b"], "shards")
+    mapping = merge_mapping(tmp_path, ["a", "b"], "shards")
     with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt"), "-d",
                           "-o", "passthrough=off", expect_clean_log=False) as m:
         assert "passthrough off (-o passthrough=off)" in m.log()
@@ -111,7 +110,7 @@ def test_passthrough_off_serves_every_read(tmp_path, sources, ckptfs_bin):
 
 
 def test_bad_passthrough_value_exits_1(tmp_path, sources, ckptfs_bin, run_ckptfs):
-    mapping = write_mapping(tmp_path, ["a"], "shards")
+    mapping = merge_mapping(tmp_path, ["a"], "shards")
     (tmp_path / "mnt").mkdir()
     r = run_ckptfs(mapping, str(tmp_path / "mnt"), "-o", "passthrough=on")
     assert r.rc == 1, r.describe()
@@ -123,7 +122,7 @@ def test_bad_passthrough_value_exits_1(tmp_path, sources, ckptfs_bin, run_ckptfs
 def test_replaced_and_deleted_sources_read_the_mounted_bytes(tmp_path, sources, ckptfs_bin,
                                                             layout):
     names = ["a"] if layout == "single" else ["a", "b"]
-    mapping = write_mapping(tmp_path, names, layout)
+    mapping = merge_mapping(tmp_path, names, layout)
     want = {n: open(sources[n], "rb").read() for n in names}
     with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt")) as m:
         require_passthrough(m)
@@ -141,7 +140,7 @@ def test_replaced_and_deleted_sources_read_the_mounted_bytes(tmp_path, sources, 
 
 def test_truncated_shard_reads_short_or_eio_never_other_bytes(tmp_path, sources,
                                                              ckptfs_bin):
-    mapping = write_mapping(tmp_path, ["a"], "shards")
+    mapping = merge_mapping(tmp_path, ["a"], "shards")
     want = open(sources["a"], "rb").read()
     with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt"),
                           expect_clean_log=False) as m:
@@ -167,7 +166,7 @@ def test_truncated_shard_reads_short_or_eio_never_other_bytes(tmp_path, sources,
 
 
 def test_direct_and_passthrough_opens_coexist(tmp_path, sources, ckptfs_bin):
-    mapping = write_mapping(tmp_path, ["a", "b"], "shards")
+    mapping = merge_mapping(tmp_path, ["a", "b"], "shards")
     with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt")) as m:
         require_passthrough(m)
         name = data_files(m)[0]
@@ -187,11 +186,11 @@ def test_direct_and_passthrough_opens_coexist(tmp_path, sources, ckptfs_bin):
 
 def test_check_says_which_files_can_be_passed_through(tmp_path, sources, run_ckptfs):
     line = "data file(s) are one source shard whole"
-    r = run_ckptfs("check", write_mapping(tmp_path, ["a", "b"], "shards"))
+    r = run_ckptfs("check", merge_mapping(tmp_path, ["a", "b"], "shards"))
     assert r.rc == 0 and f"  2 of 2 {line}" in r.stdout.decode(), r.describe()
-    r = run_ckptfs("check", write_mapping(tmp_path, ["a"], "single"))
+    r = run_ckptfs("check", merge_mapping(tmp_path, ["a"], "single"))
     assert r.rc == 0 and f"  1 of 1 {line}" in r.stdout.decode(), r.describe()
-    r = run_ckptfs("check", write_mapping(tmp_path, ["a", "b"], "single"))
+    r = run_ckptfs("check", merge_mapping(tmp_path, ["a", "b"], "single"))
     assert r.rc == 0 and line not in r.stdout.decode(), r.describe()
 
 
@@ -201,7 +200,7 @@ def test_merge_of_a_mounted_merge_falls_back_with_a_notice(tmp_path, sources, ck
     system as deep as the kernel allows (FUSE_BACKING_STACKED_OVER), so the kernel
     refuses it as a backing file (ELOOP): its data file is served by the daemon, with
     one line saying why, and reads the same bytes."""
-    inner = write_mapping(tmp_path, ["a"], "shards")
+    inner = merge_mapping(tmp_path, ["a"], "shards")
     want = open(sources["a"], "rb").read()
     with mounting.mounted(ckptfs_bin, inner, str(tmp_path / "inner")) as m1:
         require_passthrough(m1)

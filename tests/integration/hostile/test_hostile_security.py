@@ -8,14 +8,13 @@ import errno
 import hashlib
 import json
 import os
-import pathlib
 import shutil
 import subprocess
 import tempfile
 
 import pytest
 
-from hostile_lib import LAYOUTS, PREFIX, data_files_of, mount_in_layout, write_mapping
+from hostile_lib import LAYOUTS, PREFIX, data_files_of, merge_sources, mount_in_layout
 from pylib.mountio import read_direct, snapshot
 from pylib import mounting
 from sourceguard import SourceGuard
@@ -164,7 +163,7 @@ def test_allow_other_enforces_modes(public_dir, ckptfs_bin, sources):
     sources = shutil.copytree(sources, os.path.join(public_dir, "src"))
     for d, _dirs, _files in os.walk(sources):
         os.chmod(d, 0o755)
-    mapping = write_mapping(pathlib.Path(public_dir) / "merge.conf", sources)
+    mapping = merge_sources(os.path.join(public_dir, "merge.conf"), sources)
     guard = SourceGuard(sources)
     mnt = os.path.join(public_dir, "mnt")
     with mounting.mounted(ckptfs_bin, mapping, mnt, "-o", "allow_other") as m:
