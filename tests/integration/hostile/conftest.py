@@ -10,6 +10,10 @@ to change are bit-identical afterwards.
   test_hostile_sources.py     sources deleted, replaced or truncated under a live mount
   test_hostile_signals.py     SIGTERM under heavy reads, kill -9 and recovery
   test_hostile_security.py    EROFS for every write, other users, allow_other
+  test_hostile_opening.py     what a writer of a source directory can do: files every user
+                              may not read under allow_other, FIFOs, memory bombs
+  test_hostile_cli.py         names, paths and options made to hurt: escaped output,
+                              materialize over a source, the mount race, wrong values
 
 The 60 s load test is ../test_load.py.  The fixture here: ``mapping``, which merges all of
 ``sources`` (tests/pylib/sources.py: a private copy of the corpus plus a hand-built ~1.4 MB
