@@ -28,6 +28,7 @@ import contextlib
 import dataclasses
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -186,6 +187,23 @@ def mount_attempt(ckptfs_bin: str, mapping: str, mnt: str, *args: str,
             print(f"NOTE: {mapping} mounted at {mnt}")
     r.mounted = was_mounted
     return r
+
+
+@contextlib.contextmanager
+def public_tmpdir(prefix: str = "ckptfs-"):
+    """A directory under /tmp every user may enter (pytest's tmp dirs are 0700), for
+    allow_other mounts and runs as another user; afterwards whatever is mounted on a
+    directory in it is unmounted, and it is removed."""
+    d = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+    os.chmod(d, 0o755)
+    try:
+        yield d
+    finally:
+        for name in os.listdir(d):
+            p = os.path.join(d, name)
+            if os.path.isdir(p) and not os.path.islink(p) and is_mounted(p):
+                force_unmount_all(p)
+        shutil.rmtree(d)
 
 
 def assert_not_mounted(mnt: str, what: str = "the command"):

@@ -15,9 +15,10 @@ to change are bit-identical afterwards.
   test_hostile_cli.py         names, paths and options made to hurt: escaped output,
                               materialize over a source, the mount race, wrong values
 
-The 60 s load test is ../test_load.py.  The fixture here: ``mapping``, which merges all of
-``sources`` (tests/pylib/sources.py: a private copy of the corpus plus a hand-built ~1.4 MB
-bundle that tests may change or delete); hostile_lib.py has the helpers.
+The 60 s load test is ../test_load.py.  The fixtures here: ``mapping``, which merges all
+of ``sources`` (tests/pylib/sources.py: a private copy of the corpus plus a hand-built
+~1.4 MB bundle that tests may change or delete), and ``pub``, a directory every user may
+enter; hostile_lib.py has the helpers.
 """
 
 from __future__ import annotations
@@ -25,8 +26,16 @@ from __future__ import annotations
 import pytest
 
 from hostile_lib import merge_sources
+from pylib import mounting
 
 
 @pytest.fixture
 def mapping(tmp_path, sources) -> str:
     return merge_sources(tmp_path / "merge.conf", sources)
+
+
+@pytest.fixture
+def pub():
+    """A directory every user may enter, removed (and unmounted) afterwards."""
+    with mounting.public_tmpdir("ckptfs-hostile-") as d:
+        yield d

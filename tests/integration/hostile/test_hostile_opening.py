@@ -28,7 +28,6 @@ import shutil
 import struct
 import subprocess
 import sys
-import tempfile
 
 import pytest
 
@@ -36,7 +35,7 @@ from pylib import ckptfmt, mounting
 from pylib.ckptfmt import DT_FLOAT, DT_INT64, Tensor, varint, write_bundle
 from pylib.ckptfmt import encode_header as header_proto
 from pylib.mapfile import write_mapping
-from pylib.mounting import force_unmount_all, mount_attempt, run_cmd
+from pylib.mounting import mount_attempt, run_cmd
 
 NOBODY = 65534
 MIB = 1 << 20
@@ -82,19 +81,6 @@ def run_measured(argv: list, timeout: float = 120) -> tuple[int, str, str, int]:
                        stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
     out = r.stdout.decode(errors="replace").rstrip("\n").split("\n")
     return r.returncode, "\n".join(out[:-1]), r.stderr.decode(errors="replace"), int(out[-1])
-
-
-@pytest.fixture
-def pub():
-    """A directory every user may enter, removed (and unmounted) afterwards."""
-    d = tempfile.mkdtemp(prefix="ckptfs-hostile-src-", dir="/tmp")
-    os.chmod(d, 0o755)
-    yield d
-    for name in os.listdir(d):
-        p = os.path.join(d, name)
-        if os.path.isdir(p) and not os.path.islink(p) and mounting.is_mounted(p):
-            force_unmount_all(p)
-    shutil.rmtree(d)
 
 
 def public_dir(*parts: str) -> str:
