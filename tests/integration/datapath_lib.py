@@ -1,12 +1,14 @@
 """Helpers shared by the tests of the data paths a mount serves its data files by
 (test_passthrough.py, test_direct_io.py): a mapping over their one-shard sources of random
-bytes (pylib.sources.random_sources), and the daemon's -d log read for the READ requests
-a file got."""
+bytes (pylib.sources.random_sources), the autouse fixture that keeps CKPTFS_MOUNT_OPTS out of
+their mounts, and the daemon's -d log read for the READ requests a file got."""
 
 from __future__ import annotations
 
 import os
 import re
+
+import pytest
 
 from pylib.mapfile import map_each, write_mapping
 
@@ -21,8 +23,10 @@ def merge_mapping(tmp_path, names, layout: str) -> str:
                          [*map_each(names), f"prefix = {PREFIX}", f"layout = {layout}"])
 
 
-def data_files(m) -> list[str]:
-    return sorted(n for n in os.listdir(m.path) if ".data-" in n)
+@pytest.fixture(autouse=True)
+def no_extra_mount_opts(monkeypatch):
+    """These tests choose the data path themselves: CKPTFS_MOUNT_OPTS is not added."""
+    monkeypatch.delenv("CKPTFS_MOUNT_OPTS", raising=False)
 
 
 def reads_of(m, path: str) -> int:

@@ -23,20 +23,15 @@ import numpy as np
 import pytest
 
 import tfgen
-from pylib.mountio import mmap_bytes, read_file, splice_max_read
-from datapath_lib import PREFIX, data_files, merge_mapping, reads_of
+from datapath_lib import PREFIX, merge_mapping, no_extra_mount_opts, reads_of  # noqa: F401
 from pylib import ckptfmt, mounting
+from pylib.mountio import data_files, mmap_bytes, read_file, splice_max_read
 from pylib.sources import random_sources_fixture
 
 # larger than one 1 MiB request, with odd ends, so requests straddle shards
 SIZES = {"a": 3 * 1024 * 1024 + 123, "b": 700 * 1024 + 5, "c": 2 * 1024 * 1024 + 77}
 DIRECT_LINE = "data files the daemon serves use direct I/O"
 PAGE_LINE = "data files the daemon serves go through the FUSE page cache"
-
-
-@pytest.fixture(autouse=True)
-def no_extra_mount_opts(monkeypatch):
-    monkeypatch.delenv("CKPTFS_MOUNT_OPTS", raising=False)
 
 
 # three one-shard sources of random bytes; name -> data shard path
@@ -65,7 +60,7 @@ def test_concatenated_file_reads_the_sources_without_the_page_cache(tmp_path, so
     with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt"), "-d",
                           "-o", "cache=direct", expect_clean_log=False) as m:
         require_direct(m)
-        [name] = data_files(m)
+        [name] = data_files(m.path)
         p = m.join(name)
         assert read_file(p) == want
         first = reads_of(m, p)
@@ -104,7 +99,7 @@ def test_passthrough_off_files_use_direct_io(tmp_path, sources, ckptfs_bin):
                           "-o", "passthrough=off", "-o", "cache=direct",
                           expect_clean_log=False) as m:
         require_direct(m)
-        for name, src in zip(data_files(m), [sources["a"], sources["b"]]):
+        for name, src in zip(data_files(m.path), [sources["a"], sources["b"]]):
             want = open(src, "rb").read()
             p = m.join(name)
             assert read_file(p) == want
@@ -121,7 +116,7 @@ def test_cache_page_keeps_the_fuse_page_cache(tmp_path, sources, ckptfs_bin):
     with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt"), "-d",
                           "-o", "cache=page", expect_clean_log=False) as m:
         assert f"{PAGE_LINE} (-o cache=page)" in m.log(), m.describe()
-        [name] = data_files(m)
+        [name] = data_files(m.path)
         p = m.join(name)
         assert read_file(p) == want
         first = reads_of(m, p)
@@ -150,7 +145,7 @@ def test_truncated_source_gives_eio_on_plain_reads(tmp_path, sources, ckptfs_bin
     with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt"), "-f",
                           "-o", "cache=direct", expect_clean_log=False) as m:
         require_direct(m)
-        [name] = data_files(m)
+        [name] = data_files(m.path)
         p = m.join(name)
         keep = 100_000
         os.truncate(sources["a"], keep)
@@ -177,7 +172,7 @@ def test_replaced_and_deleted_sources_read_the_mounted_bytes(tmp_path, sources, 
         new.write_bytes(bytes(SIZES["a"]))
         os.replace(new, sources["a"])
         os.unlink(sources["b"])
-        [name] = data_files(m)
+        [name] = data_files(m.path)
         assert read_file(m.join(name)) == want
         assert mmap_bytes(m.join(name)) == want
 
@@ -200,7 +195,7 @@ def test_tf_saver_restores_from_the_direct_path(tmp_path, tf_sources, ckptfs_bin
     with mounting.mounted(ckptfs_bin, str(mapping), str(tmp_path / "mnt"), "-f",
                           "-o", "cache=direct") as m:
         require_direct(m)
-        [name] = data_files(m)
+        [name] = data_files(m.path)
         assert ".data-00000-of-00001" in name
         got = tfgen.tf1_restore_values(m.join(PREFIX))
     assert sorted(got) == sorted(saver.expected)

@@ -26,9 +26,9 @@ import time
 
 import pytest
 
-from pylib.mountio import direct_pread, read_file, splice_max_read
 from pylib import ckptfmt, mounting
 from pylib.lsout import parse_ls
+from pylib.mountio import direct_pread, read_file, splice_max_read
 from pylib.sources import CORPUS_SOURCES, SOURCE_PATHS, sources_mapping
 
 LAYOUTS = ["single", "shards"]

@@ -20,17 +20,12 @@ import random
 
 import pytest
 
-from pylib.mountio import direct_pread, mmap_bytes, read_file
-from datapath_lib import PREFIX, data_files, merge_mapping, reads_of
+from datapath_lib import PREFIX, merge_mapping, no_extra_mount_opts, reads_of  # noqa: F401
 from pylib import ckptfmt, mounting
+from pylib.mountio import data_files, direct_pread, mmap_bytes, read_file
 from pylib.sources import random_sources_fixture
 
 SIZES = {"a": 3 * 1024 * 1024 + 123, "b": 700 * 1024 + 5}
-
-
-@pytest.fixture(autouse=True)
-def no_extra_mount_opts(monkeypatch):
-    monkeypatch.delenv("CKPTFS_MOUNT_OPTS", raising=False)
 
 
 # two one-shard sources of random bytes; name -> data shard path
@@ -54,7 +49,7 @@ def test_shard_files_are_read_by_the_kernel(tmp_path, sources, ckptfs_bin):
     with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt"), "-d",
                           expect_clean_log=False) as m:
         require_passthrough(m)
-        names = data_files(m)
+        names = data_files(m.path)
         assert len(names) == 2
         for name, src in zip(names, [sources["a"], sources["b"]]):
             want = open(src, "rb").read()
@@ -81,14 +76,14 @@ def test_single_file_uses_passthrough_only_when_it_is_one_shard(tmp_path, source
     with mounting.mounted(ckptfs_bin, one, str(tmp_path / "mnt1"), "-d",
                           expect_clean_log=False) as m:
         require_passthrough(m)
-        [name] = data_files(m)
+        [name] = data_files(m.path)
         assert read_file(m.join(name)) == open(sources["a"], "rb").read()
         assert reads_of(m, m.join(name)) == 0
         expect_path_log(m, name, True)
     two = merge_mapping(tmp_path, ["a", "b"], "single")
     with mounting.mounted(ckptfs_bin, two, str(tmp_path / "mnt2"), "-d",
                           expect_clean_log=False) as m:
-        [name] = data_files(m)
+        [name] = data_files(m.path)
         want = open(sources["a"], "rb").read() + open(sources["b"], "rb").read()
         assert read_file(m.join(name)) == want
         assert mmap_bytes(m.join(name)) == want
@@ -101,7 +96,7 @@ def test_passthrough_off_serves_every_read(tmp_path, sources, ckptfs_bin):
     with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt"), "-d",
                           "-o", "passthrough=off", expect_clean_log=False) as m:
         assert "passthrough off (-o passthrough=off)" in m.log()
-        for name, src in zip(data_files(m), [sources["a"], sources["b"]]):
+        for name, src in zip(data_files(m.path), [sources["a"], sources["b"]]):
             want = open(src, "rb").read()
             assert read_file(m.join(name)) == want
             assert mmap_bytes(m.join(name)) == want
@@ -132,7 +127,7 @@ def test_replaced_and_deleted_sources_read_the_mounted_bytes(tmp_path, sources, 
         os.replace(new, sources["a"])
         if "b" in names:
             os.unlink(sources["b"])
-        for name, n in zip(data_files(m), names):
+        for name, n in zip(data_files(m.path), names):
             assert read_file(m.join(name)) == want[n]
             assert mmap_bytes(m.join(name)) == want[n]
             expect_path_log(m, name, True)
@@ -145,7 +140,7 @@ def test_truncated_shard_reads_short_or_eio_never_other_bytes(tmp_path, sources,
     with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt"),
                           expect_clean_log=False) as m:
         require_passthrough(m)
-        [name] = data_files(m)
+        [name] = data_files(m.path)
         p = m.join(name)
         keep = 100_000
         os.truncate(sources["a"], keep)
@@ -169,7 +164,7 @@ def test_direct_and_passthrough_opens_coexist(tmp_path, sources, ckptfs_bin):
     mapping = merge_mapping(tmp_path, ["a", "b"], "shards")
     with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt")) as m:
         require_passthrough(m)
-        name = data_files(m)[0]
+        name = data_files(m.path)[0]
         want = open(sources["a"], "rb").read()
         with open(m.join(name), "rb", buffering=0) as f:
             fd = os.open(m.join(name), os.O_RDONLY | os.O_DIRECT)
@@ -208,7 +203,7 @@ def test_merge_of_a_mounted_merge_falls_back_with_a_notice(tmp_path, sources, ck
         outer.write_text(f"source m = {m1.join(PREFIX)}\nmap m:/ -> /\nlayout = shards\n")
         with mounting.mounted(ckptfs_bin, str(outer), str(tmp_path / "outer"),
                               expect_clean_log=False) as m2:
-            [name] = data_files(m2)
+            [name] = data_files(m2.path)
             assert read_file(m2.join(name)) == want
             assert mmap_bytes(m2.join(name)) == want
             assert (f"'{name}': served by the daemon: passthrough refused "

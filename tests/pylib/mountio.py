@@ -64,6 +64,11 @@ def mmap_bytes(path: str) -> bytes:
         return bytes(mm)
 
 
+def data_files(path: str) -> list[str]:
+    """The names of the data files (*.data-*) in directory path, a mount's top say."""
+    return sorted(n for n in os.listdir(path) if ".data-" in n)
+
+
 def snapshot(m) -> dict[str, bytes]:
     """Every file at the top of mount m, read through O_DIRECT."""
     return {n: read_direct(m.join(n)) for n in sorted(os.listdir(m.path))}

@@ -22,9 +22,9 @@ import numpy as np
 import pytest
 
 from pylib import ckptfmt
-from pylib.mapfile import map_each, write_mapping
 from pylib.ckptfmt import DT_DOUBLE, DT_FLOAT, DT_INT32, DT_INT64, DT_UINT8, DTYPE_SIZES, \
     Tensor
+from pylib.mapfile import map_each, write_mapping
 from pylib.testenv import CORPUS, CORPUS_DIR
 
 # mapping source name -> prefix below tests/data/corpus

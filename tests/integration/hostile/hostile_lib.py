@@ -37,10 +37,6 @@ def mount_in_layout(ckptfs_bin: str, mapping: str, tmp_path, layout: str, **kw):
                             f"layout={layout}", **kw)
 
 
-def data_files_of(mnt_path: str) -> list[str]:
-    return sorted(n for n in os.listdir(mnt_path) if ".data-" in n)
-
-
 # ---------------------------------------------------------------------------------------
 # reading a mount
 

@@ -29,10 +29,10 @@ import time
 import numpy as np
 import pytest
 
-from pylib.mountio import splice_max_read
 from pylib import mounting as mountlib
 from pylib.ckptfmt import DT_FLOAT, DT_UINT8, Tensor, write_bundle
 from pylib.mounting import assert_not_mounted, exec_prefix, force_unmount_all, mounts_at
+from pylib.mountio import splice_max_read
 from pylib.sources import CORPUS_SOURCES, sources_mapping
 
 

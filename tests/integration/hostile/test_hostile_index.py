@@ -18,13 +18,13 @@ import numpy as np
 import pytest
 
 from hostile_lib import PREFIX
-from pylib.mountio import read_direct
 from pylib import mounting
 from pylib.ckptfmt import (DT_FLOAT, DT_INT64, DT_UINT8, Tensor, block_spans, build_table,
                            data_block_handles, data_filename, encode_entry, encode_header,
                            fix_block_crc, parse_footer, read_index, read_table, varint,
                            write_bundle)
 from pylib.mounting import assert_not_mounted, mount_attempt, run_cmd
+from pylib.mountio import read_direct
 from pylib.sources import CORPUS_SOURCES
 from pylib.testenv import CORPUS_DIR
 from sourceguard import SourceGuard

@@ -9,9 +9,9 @@ import os
 
 import pytest
 
-from pylib.mountio import snapshot
 from pylib import mounting
 from pylib.mounting import assert_not_mounted, run_cmd
+from pylib.mountio import snapshot
 from pylib.sources import CORPUS_SOURCES
 from sourceguard import SourceGuard
 

@@ -13,9 +13,9 @@ import subprocess
 
 import pytest
 
-from hostile_lib import LAYOUTS, PREFIX, data_files_of, merge_sources, mount_in_layout
-from pylib.mountio import read_direct, snapshot
+from hostile_lib import LAYOUTS, PREFIX, merge_sources, mount_in_layout
 from pylib import mounting
+from pylib.mountio import data_files, read_direct, snapshot
 from sourceguard import SourceGuard
 
 NOBODY = 65534
@@ -52,7 +52,7 @@ def test_every_write_is_erofs(tmp_path, ckptfs_bin, mapping, sources, layout):
     guard = SourceGuard(sources)
     with mount_in_layout(ckptfs_bin, mapping, tmp_path, layout) as m:
         before = snapshot(m)
-        for target in [f"{PREFIX}.index", data_files_of(m.path)[-1], "checkpoint"]:
+        for target in [f"{PREFIX}.index", data_files(m.path)[-1], "checkpoint"]:
             for what, attempt in write_attempts(m.join(target), m.path).items():
                 with pytest.raises(OSError) as e:
                     attempt()

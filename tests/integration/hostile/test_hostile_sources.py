@@ -10,10 +10,10 @@ import shutil
 
 import pytest
 
-from hostile_lib import LAYOUTS, PREFIX, assert_random_reads, data_files_of, mount_in_layout
-from pylib.mountio import direct_pread, read_direct, snapshot
-from pylib.lsout import parse_ls_mapping
+from hostile_lib import LAYOUTS, PREFIX, assert_random_reads, mount_in_layout
 from pylib.ckptfmt import data_filename, read_index, write_bundle
+from pylib.lsout import parse_ls_mapping
+from pylib.mountio import data_files, direct_pread, read_direct, snapshot
 from pylib.sources import BIG_DATA_ORDER, CORPUS_SOURCES, SOURCE_PATHS, big_tensors
 from sourceguard import SourceGuard
 
@@ -25,7 +25,7 @@ def tensor_locations(m, run_ckptfs, mapping: str, srcdir: str) -> list[dict]:
     assert r.rc == 0, r.describe()
     listed = parse_ls_mapping(r.stdout.decode())
     idx = read_index(m.join(PREFIX))
-    names = data_files_of(m.path)
+    names = data_files(m.path)
     src_idx = {}
     out = []
     for e in idx.listed():
