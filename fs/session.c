@@ -29,6 +29,7 @@
 #include <fuse_opt.h>
 
 #include "fs/cache.h"
+#include "fs/internal.h"
 #include "fs/ops.h"
 
 /* Default -o readahead (KiB): two max_read requests' worth. */
@@ -144,8 +145,8 @@ static int mount_opt_proc(void *data, const char *arg, int key,
 			return take_positional(&o->mapping, arg);
 		if (!o->mountpoint)
 			return take_positional(&o->mountpoint, arg);
-		snprintf(fm->err, fm->errlen, "unexpected argument '%s'", arg);
-		return -1;
+		fs_errf(fm->err, fm->errlen, -EINVAL, "unexpected argument '%s'", arg);
+		return -1; /* fuse_opt_parse's failure */
 	case KEY_ALLOW_OTHER:
 		o->allow_other = 1;
 		break;
@@ -213,26 +214,20 @@ static int check_numbers(struct mount_opts *o, char *err, size_t errlen)
 	unsigned long long v;
 
 	if (o->readahead_arg) {
-		if (parse_count(o->readahead_arg, CKPTFS_READAHEAD_MAX_KB, &v)) {
-			snprintf(err, errlen, "readahead=%s is not a number (0 to %u KiB)",
-				 o->readahead_arg, CKPTFS_READAHEAD_MAX_KB);
-			return -EINVAL;
-		}
-		if (v > CKPTFS_READAHEAD_MAX_KB) {
-			snprintf(err, errlen, "readahead=%s is out of range (0 to %u KiB)",
-				 o->readahead_arg, CKPTFS_READAHEAD_MAX_KB);
-			return -EINVAL;
-		}
+		if (parse_count(o->readahead_arg, CKPTFS_READAHEAD_MAX_KB, &v))
+			return fs_errf(err, errlen, -EINVAL, "readahead=%s is not a number (0 to %u KiB)",
+				       o->readahead_arg, CKPTFS_READAHEAD_MAX_KB);
+		if (v > CKPTFS_READAHEAD_MAX_KB)
+			return fs_errf(err, errlen, -EINVAL, "readahead=%s is out of range (0 to %u KiB)",
+				       o->readahead_arg, CKPTFS_READAHEAD_MAX_KB);
 		o->readahead = (unsigned)v;
 	} else {
 		o->readahead = CKPTFS_READAHEAD_KB;
 	}
 	if (o->max_read_arg) {
-		if (parse_count(o->max_read_arg, UINT_MAX - 1, &v)) {
-			snprintf(err, errlen, "max_read=%s is not a number (4096 to %u bytes)",
-				 o->max_read_arg, CKPTFS_MAX_READ);
-			return -EINVAL;
-		}
+		if (parse_count(o->max_read_arg, UINT_MAX - 1, &v))
+			return fs_errf(err, errlen, -EINVAL, "max_read=%s is not a number (4096 to %u bytes)",
+				       o->max_read_arg, CKPTFS_MAX_READ);
 		o->max_read = (unsigned)v; /* UINT_MAX when larger: clamped too */
 	}
 	return 0;
@@ -253,8 +248,7 @@ static int option_word(const char *opt, const char *arg, const char *const *name
 		}
 	if (!arg)
 		return 0;
-	snprintf(err, errlen, "%s=%s is not %s", opt, arg, expected);
-	return -EINVAL;
+	return fs_errf(err, errlen, -EINVAL, "%s=%s is not %s", opt, arg, expected);
 }
 
 /* -o passthrough=auto|off; auto when not given. */
@@ -284,10 +278,8 @@ int fs_mount_parse(int argc, char **argv, fs_notice_fn *notice_fn,
 
 	if (errlen)
 		err[0] = '\0';
-	if (!fm) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
+	if (!fm)
+		return fs_errf(err, errlen, -ENOMEM, "out of memory");
 	fm->args = (struct fuse_args)FUSE_ARGS_INIT(argc, argv);
 	fm->notice = notice_fn;
 	fm->notice_ctx = ctx;
@@ -436,9 +428,8 @@ static int refuse_if_mounted(const char *abs, char *err, size_t errlen)
 {
 	if (!find_mount(abs, NULL, 0))
 		return 0;
-	snprintf(err, errlen, "mountpoint '%s' is already mounted (unmount it first: fusermount3 -u '%s')",
-		 abs, abs);
-	return -EBUSY;
+	return fs_errf(err, errlen, -EBUSY, "mountpoint '%s' is already mounted (unmount it first: fusermount3 -u '%s')",
+		       abs, abs);
 }
 
 /*
@@ -473,39 +464,33 @@ int fs_mount_check_mountpoint(struct fs_mount *fm, char *err, size_t errlen)
 		int e = errno;
 
 		if (e == ENOENT)
-			snprintf(err, errlen, "mountpoint '%s' does not exist (create it: mkdir -p '%s')",
-				 path, path);
-		else if (e == ENOTCONN)
-			snprintf(err, errlen, "mountpoint '%s': %s (a dead mount? try 'fusermount3 -u %s')",
-				 path, strerror(e), path);
-		else
-			snprintf(err, errlen, "cannot access mountpoint '%s': %s",
-				 path, strerror(e));
-		return -e;
+			return fs_errf(err, errlen, -e, "mountpoint '%s' does not exist (create it: mkdir -p '%s')",
+				       path, path);
+		if (e == ENOTCONN)
+			return fs_errf(err, errlen, -e, "mountpoint '%s': %s (a dead mount? try 'fusermount3 -u %s')",
+				       path, strerror(e), path);
+		return fs_errf(err, errlen, -e, "cannot access mountpoint '%s': %s",
+			       path, strerror(e));
 	}
-	if (!S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen, "mountpoint '%s' is not a directory (mount on an empty directory)",
-			 path);
-		return -ENOTDIR;
-	}
+	if (!S_ISDIR(st.st_mode))
+		return fs_errf(err, errlen, -ENOTDIR, "mountpoint '%s' is not a directory (mount on an empty directory)",
+			       path);
 	abs = realpath(path, NULL);
 	if (!abs) {
 		int e = errno;
 
-		snprintf(err, errlen, "cannot resolve mountpoint '%s': %s", path,
-			 strerror(e));
-		return -e;
+		return fs_errf(err, errlen, -e, "cannot resolve mountpoint '%s': %s", path,
+			       strerror(e));
 	}
 	rc = refuse_if_mounted(abs, err, errlen);
 	if (rc == 0 && !fm->o.nonempty) {
 		rc = has_entries(abs);
 		if (rc < 0)
-			snprintf(err, errlen, "cannot access mountpoint '%s': %s",
-				 path, strerror(-rc));
+			fs_errf(err, errlen, rc, "cannot access mountpoint '%s': %s",
+				path, strerror(-rc));
 		else if (rc > 0)
-			snprintf(err, errlen, "mountpoint '%s' is not empty (mount on an empty directory, or add -o nonempty to hide what is there)",
-				 path);
-		rc = rc > 0 ? -ENOTEMPTY : rc;
+			rc = fs_errf(err, errlen, -ENOTEMPTY, "mountpoint '%s' is not empty (mount on an empty directory, or add -o nonempty to hide what is there)",
+				     path);
 	}
 	if (rc) {
 		free(abs);
@@ -574,16 +559,15 @@ static int lock_and_recheck(const struct fs_mount *fm, struct fuse_session *se,
 	fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
 		rc = -errno;
-		snprintf(err, errlen, "cannot access mountpoint '%s': %s", mnt,
-			 strerror(-rc));
-		return rc;
+		return fs_errf(err, errlen, rc, "cannot access mountpoint '%s': %s", mnt,
+			       strerror(-rc));
 	}
 	while (flock(fd, LOCK_EX) != 0) {
 		/* a SIGTERM while waiting ends the attempt, as it would the loop */
 		if (errno != EINTR || fuse_session_exited(se)) {
 			rc = -errno;
-			snprintf(err, errlen, "cannot lock mountpoint '%s': %s", mnt,
-				 strerror(-rc));
+			fs_errf(err, errlen, rc, "cannot lock mountpoint '%s': %s", mnt,
+				strerror(-rc));
 			close(fd);
 			return rc;
 		}
@@ -605,15 +589,13 @@ static int serve(struct fs_mount *fm, struct ckptfs *fs, char *err,
 	int rc, ret, lock;
 
 	se = fuse_session_new(&fm->args, &ckptfs_ll_ops, sizeof(ckptfs_ll_ops), fs);
-	if (!se) {
-		snprintf(err, errlen, "cannot start a FUSE session (see the message above; '%s --help'"
-				      " lists the options)",
-			 "ckptfs MAPPING MOUNTPOINT");
-		return -EINVAL;
-	}
+	if (!se)
+		return fs_errf(err, errlen, -EINVAL, "cannot start a FUSE session (see the message above; '%s --help'"
+						     " lists the options)",
+			       "ckptfs MAPPING MOUNTPOINT");
 	rc = -EIO;
 	if (fuse_set_signal_handlers(se) != 0) {
-		snprintf(err, errlen, "cannot set signal handlers");
+		fs_errf(err, errlen, rc, "cannot set signal handlers");
 		goto out_destroy;
 	}
 	ret = lock_and_recheck(fm, se, &lock, err, errlen);
@@ -625,8 +607,8 @@ static int serve(struct fs_mount *fm, struct ckptfs *fs, char *err,
 	if (lock >= 0)
 		close(lock); /* unlocks: the mount table now shows ours */
 	if (ret != 0) {
-		snprintf(err, errlen, "cannot mount on '%s' (see the message above)",
-			 fm->o.mountpoint);
+		fs_errf(err, errlen, rc, "cannot mount on '%s' (see the message above)",
+			fm->o.mountpoint);
 		goto out_signals;
 	}
 	set_readahead(fm, fs->max_readahead / 1024);
@@ -635,14 +617,14 @@ static int serve(struct fs_mount *fm, struct ckptfs *fs, char *err,
 		fuse_set_log_func(syslog_log);
 	}
 	if (fuse_daemonize(fm->cmd.foreground) != 0) {
-		snprintf(err, errlen, "cannot go into the background");
+		fs_errf(err, errlen, rc, "cannot go into the background");
 		goto out_unmount;
 	}
 	ret = run_loop(se, &fm->cmd);
 	/* unmounted (0) or SIGTERM/SIGINT/SIGHUP (> 0) are a normal end */
 	rc = ret < 0 ? ret : 0;
 	if (ret < 0) {
-		snprintf(err, errlen, "session ended: %s", strerror(-ret));
+		fs_errf(err, errlen, ret, "session ended: %s", strerror(-ret));
 		fuse_log(FUSE_LOG_ERR, "ckptfs: session ended: %s\n", strerror(-ret));
 	}
 out_unmount:
@@ -664,10 +646,8 @@ int fs_mount_serve(struct fs_mount *fm, const struct view *v, char *err,
 	int rc;
 
 	if (ckptfs_init(&fs, v, o->max_read_arg ? o->max_read : cache_default_max_read(o->cache, limit),
-			limit)) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
+			limit))
+		return fs_errf(err, errlen, -ENOMEM, "out of memory");
 	fs.max_readahead = 1024 * o->readahead; /* at most 1 GiB: no wrap */
 	fs.passthrough = o->passthrough;
 	fs.cache = o->cache;
@@ -676,12 +656,10 @@ int fs_mount_serve(struct fs_mount *fm, const struct view *v, char *err,
 		       fs.max_read);
 	/* the same value init() sets, or libfuse fails the mount (EPROTO) */
 	snprintf(opt, sizeof(opt), "-omax_read=%u", fs.max_read);
-	if (fuse_opt_add_arg(&fm->args, opt)) {
-		snprintf(err, errlen, "out of memory");
-		rc = -ENOMEM;
-	} else {
+	if (fuse_opt_add_arg(&fm->args, opt))
+		rc = fs_errf(err, errlen, -ENOMEM, "out of memory");
+	else
 		rc = serve(fm, &fs, err, errlen);
-	}
 	ckptfs_release(&fs);
 	return rc;
 }
