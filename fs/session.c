@@ -134,8 +134,7 @@ static int refuse_if_mounted(const char *abs, char *err, size_t errlen)
 
 /*
  * 0 if the directory abs holds nothing, 1 if it holds something, or a
- * negative errno. A mount would hide what is there (and a program still
- * writing into it would go on unseen), so it is refused unless asked for.
+ * negative errno.
  */
 static int has_entries(const char *abs)
 {
@@ -151,18 +150,33 @@ static int has_entries(const char *abs)
 	return found;
 }
 
-int fs_mount_check_mountpoint(struct fs_mount *fm, char *err, size_t errlen)
+/*
+ * -ENOTEMPTY with the message if the directory abs (path as given) holds
+ * anything: a mount would hide it (and a program still writing into it
+ * would go on unseen), so it is refused unless asked for (-o nonempty).
+ */
+static int refuse_if_not_empty(const char *abs, const char *path, char *err,
+			       size_t errlen)
 {
-	const char *path = fm->o.mountpoint;
+	int rc = has_entries(abs);
+
+	if (rc < 0)
+		return fs_errf(err, errlen, rc, "cannot access mountpoint '%s': %s",
+			       path, strerror(-rc));
+	if (rc > 0)
+		return fs_errf(err, errlen, -ENOTEMPTY, "mountpoint '%s' is not empty (mount on an empty directory, or add -o nonempty to hide what is there)",
+			       path);
+	return 0;
+}
+
+/* 0 if path is a directory, else -errno with a message saying what to do. */
+static int check_directory(const char *path, char *err, size_t errlen)
+{
 	struct stat st;
-	char *abs;
-	int rc;
+	int e;
 
-	if (is_fd_mountpoint(path))
-		return 0;
 	if (stat(path, &st) != 0) {
-		int e = errno;
-
+		e = errno;
 		if (e == ENOENT)
 			return fs_errf(err, errlen, -e, "mountpoint '%s' does not exist (create it: mkdir -p '%s')",
 				       path, path);
@@ -175,23 +189,29 @@ int fs_mount_check_mountpoint(struct fs_mount *fm, char *err, size_t errlen)
 	if (!S_ISDIR(st.st_mode))
 		return fs_errf(err, errlen, -ENOTDIR, "mountpoint '%s' is not a directory (mount on an empty directory)",
 			       path);
+	return 0;
+}
+
+int fs_mount_check_mountpoint(struct fs_mount *fm, char *err, size_t errlen)
+{
+	const char *path = fm->o.mountpoint;
+	char *abs;
+	int rc;
+
+	if (is_fd_mountpoint(path))
+		return 0;
+	rc = check_directory(path, err, errlen);
+	if (rc)
+		return rc;
 	abs = realpath(path, NULL);
 	if (!abs) {
-		int e = errno;
-
-		return fs_errf(err, errlen, -e, "cannot resolve mountpoint '%s': %s", path,
-			       strerror(e));
+		rc = -errno;
+		return fs_errf(err, errlen, rc, "cannot resolve mountpoint '%s': %s", path,
+			       strerror(-rc));
 	}
 	rc = refuse_if_mounted(abs, err, errlen);
-	if (rc == 0 && !fm->o.nonempty) {
-		rc = has_entries(abs);
-		if (rc < 0)
-			fs_errf(err, errlen, rc, "cannot access mountpoint '%s': %s",
-				path, strerror(-rc));
-		else if (rc > 0)
-			rc = fs_errf(err, errlen, -ENOTEMPTY, "mountpoint '%s' is not empty (mount on an empty directory, or add -o nonempty to hide what is there)",
-				     path);
-	}
+	if (rc == 0 && !fm->o.nonempty)
+		rc = refuse_if_not_empty(abs, path, err, errlen);
 	if (rc) {
 		free(abs);
 		return rc;
