@@ -10,22 +10,33 @@
 #include "cli/help.h"
 #include "view/view.h"
 
-int cli_check(int argc, char **argv)
-{
-	const struct view_options opt = { .layout = -1, .format = -1 };
-	struct mapping *m;
-	struct view *v;
-	const struct view_file *index = NULL, *st = NULL;
-	char size[32], isize[32];
-	size_t n_data = 0, n_whole = 0, n = 0;
+/* A view's files as `check` reports them. */
+struct check_files {
+	const struct view_file *index, *st; /* the .index, the .safetensors; NULL: none */
+	size_t n_data;                      /* data files */
+	size_t n_whole;                     /* of them, one source shard whole */
+};
 
-	if (argc != 2)
-		return help_usage_error(help_find("check"), NULL,
-					"expected one MAPPING");
-	if (cli_open_view(argv[1], &opt, &m, &v))
-		return CLI_BAD_INPUT;
-	cli_put_text(stdout, argv[1]);
-	fputs(": ok\n", stdout);
+static void count_files(const struct view *v, struct check_files *cf)
+{
+	*cf = (struct check_files){ NULL, NULL, 0, 0 };
+	for (size_t i = 0; i < view_num_files(v); i++) {
+		const struct view_file *f = view_file_at(v, i);
+
+		cf->n_data += f->kind == VIEW_FILE_DATA;
+		if (f->kind == VIEW_FILE_INDEX)
+			cf->index = f;
+		if (f->kind == VIEW_FILE_SAFETENSORS)
+			cf->st = f;
+		cf->n_whole += view_data_whole_fd(v, i) >= 0;
+	}
+}
+
+/* One line per source: name, tensors used, prefix. Returns their sum. */
+static size_t print_sources(const struct mapping *m, const struct view *v)
+{
+	size_t n = 0;
+
 	for (size_t i = 0; i < m->n_sources; i++) {
 		/* source names are [A-Za-z_][A-Za-z0-9_.-]*: safe as they are */
 		printf("  source %-12s %6zu tensors  ", m->sources[i].name,
@@ -34,37 +45,53 @@ int cli_check(int argc, char **argv)
 		putchar('\n');
 		n += view_source_tensors(v, i);
 	}
-	for (size_t i = 0; i < view_num_files(v); i++) {
-		const struct view_file *f = view_file_at(v, i);
+	return n;
+}
 
-		n_data += f->kind == VIEW_FILE_DATA;
-		if (f->kind == VIEW_FILE_INDEX)
-			index = f;
-		if (f->kind == VIEW_FILE_SAFETENSORS)
-			st = f;
-		n_whole += view_data_whole_fd(v, i) >= 0;
-	}
+/* The merged checkpoint of n tensors: its files, and how a mount reads them. */
+static void print_merged(const struct view *v, size_t n)
+{
+	struct check_files cf;
+	char size[32], isize[32];
+
+	count_files(v, &cf);
 	cli_human_size(size, sizeof(size), view_tensor_bytes(v));
 	fputs("merged: ", stdout);
 	cli_put_name(stdout, view_prefix(v), strlen(view_prefix(v)));
-	if (index) {
-		cli_human_size(isize, sizeof(isize), index->size);
+	if (cf.index) {
+		cli_human_size(isize, sizeof(isize), cf.index->size);
 		printf("  %zu tensors, %s of data in %zu %s file(s), index %s, layout %s\n",
-		       n, size, n_data, "data", isize, mapping_layout_name(view_layout(v)));
+		       n, size, cf.n_data, "data", isize, mapping_layout_name(view_layout(v)));
 	} else {
 		printf("  %zu tensors, %s of data\n", n, size);
 	}
-	if (st) {
-		cli_human_size(size, sizeof(size), st->size);
-		cli_human_size(isize, sizeof(isize), st->mem_len);
+	if (cf.st) {
+		cli_human_size(size, sizeof(size), cf.st->size);
+		cli_human_size(isize, sizeof(isize), cf.st->mem_len);
 		fputs("  ", stdout);
-		cli_put_name(stdout, st->name, strlen(st->name));
+		cli_put_name(stdout, cf.st->name, strlen(cf.st->name));
 		printf("  %s, header %s\n", size, isize);
 	}
 	/* the path a mount's reads take (docs/mounting.md, "Passthrough") */
-	if (n_whole)
+	if (cf.n_whole)
 		printf("  %zu of %zu data file(s) are one source shard whole: the kernel reads them from it (FUSE passthrough) where it can\n",
-		       n_whole, n_data);
+		       cf.n_whole, cf.n_data);
+}
+
+int cli_check(int argc, char **argv)
+{
+	const struct view_options opt = { .layout = -1, .format = -1 };
+	struct mapping *m;
+	struct view *v;
+
+	if (argc != 2)
+		return help_usage_error(help_find("check"), NULL,
+					"expected one MAPPING");
+	if (cli_open_view(argv[1], &opt, &m, &v))
+		return CLI_BAD_INPUT;
+	cli_put_text(stdout, argv[1]);
+	fputs(": ok\n", stdout);
+	print_merged(v, print_sources(m, v));
 	cli_print_graph_summary(v);
 	if (view_num_warnings(v))
 		printf("%zu warning(s), see above\n", view_num_warnings(v));

@@ -396,62 +396,95 @@ static int exists_unless_forced(const char *out, const char *suffix, int force)
 	return -1;
 }
 
+/* What `materialize` is asked for. */
+struct materialize_args {
+	const char *mapping, *out; /* borrowed from argv */
+	int link, force, strict;
+	int st; /* --format safetensors */
+};
+
+/* --format's value f into a->st; 0, or the exit status of a usage error. */
+static int format_arg(const struct help_command *help, const char *f,
+		      struct materialize_args *a)
+{
+	enum mapping_format format;
+
+	if (mapping_format_parse(f, &format) || format == MAPPING_FORMAT_BOTH)
+		return help_usage_error(help, NULL,
+					"invalid format '%s': expected 'tensorflow' or 'safetensors'",
+					f);
+	a->st = format == MAPPING_FORMAT_SAFETENSORS;
+	return 0;
+}
+
+/* argv into *a; 0, or the exit status of a usage error (printed). */
+static int parse_args(int argc, char **argv, const struct help_command *help,
+		      struct materialize_args *a)
+{
+	int rc = 0;
+
+	for (int i = 1; rc == 0 && i < argc; i++) {
+		if (!strcmp(argv[i], "--link"))
+			a->link = 1;
+		else if (!strcmp(argv[i], "--force"))
+			a->force = 1;
+		else if (!strcmp(argv[i], "--strict"))
+			a->strict = 1;
+		else if (!strncmp(argv[i], "--format", 8) &&
+			 (argv[i][8] == '=' || (!argv[i][8] && i + 1 < argc)))
+			rc = format_arg(help, argv[i][8] ? argv[i] + 9 : argv[++i], a);
+		else if (argv[i][0] == '-' && argv[i][1])
+			rc = help_usage_error(help, NULL, "unknown option '%s'",
+					      argv[i]);
+		else if (!a->mapping)
+			a->mapping = argv[i];
+		else if (!a->out)
+			a->out = argv[i];
+		else
+			rc = help_usage_error(help, NULL,
+					      "unexpected argument '%s'", argv[i]);
+	}
+	if (rc == 0 && (!a->mapping || !a->out))
+		rc = help_usage_error(help, NULL, "missing %s",
+				      a->mapping ? "OUT_PREFIX" : "MAPPING");
+	if (rc == 0 && a->link && a->st)
+		rc = help_usage_error(help, NULL, "--link makes a TensorFlow checkpoint: not with --format safetensors");
+	return rc;
+}
+
+/* Write the merge v (of m) as a asks; 0, or non-zero with the error printed. */
+static int write_output(const struct materialize_args *a,
+			const struct mapping *m, const struct view *v)
+{
+	/* a source first: --force does not make overwriting one right */
+	int rc = refuse_sources(v, m, a->out, a->link);
+
+	if (rc == 0)
+		rc = exists_unless_forced(a->out, a->st ? ".safetensors" : ".index", a->force);
+	if (rc == 0 && a->st)
+		rc = cli_write_safetensors(v, a->out);
+	else if (rc == 0)
+		rc = a->link ? write_links(v, a->out) : write_copy(v, a->out);
+	return rc;
+}
+
 int cli_materialize(int argc, char **argv)
 {
 	struct view_options opt = { .layout = -1, .format = -1 };
-	const char *mapping = NULL, *out = NULL;
-	int link = 0, force = 0, st = 0, rc;
-	enum mapping_format format;
-	const struct help_command *help = help_find("materialize");
+	struct materialize_args a = { NULL, NULL, 0, 0, 0, 0 };
 	struct mapping *m;
 	struct view *v;
+	int rc = parse_args(argc, argv, help_find("materialize"), &a);
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--link"))
-			link = 1;
-		else if (!strcmp(argv[i], "--force"))
-			force = 1;
-		else if (!strcmp(argv[i], "--strict"))
-			opt.strict = 1;
-		else if (!strncmp(argv[i], "--format", 8) &&
-			 (argv[i][8] == '=' || (!argv[i][8] && i + 1 < argc))) {
-			const char *f = argv[i][8] ? argv[i] + 9 : argv[++i];
-
-			if (mapping_format_parse(f, &format) ||
-			    format == MAPPING_FORMAT_BOTH)
-				return help_usage_error(help, NULL,
-							"invalid format '%s': expected 'tensorflow' or 'safetensors'",
-							f);
-			st = format == MAPPING_FORMAT_SAFETENSORS;
-		} else if (argv[i][0] == '-' && argv[i][1])
-			return help_usage_error(help, NULL, "unknown option '%s'",
-						argv[i]);
-		else if (!mapping)
-			mapping = argv[i];
-		else if (!out)
-			out = argv[i];
-		else
-			return help_usage_error(help, NULL,
-						"unexpected argument '%s'", argv[i]);
-	}
-	if (!mapping || !out)
-		return help_usage_error(help, NULL, "missing %s",
-					mapping ? "OUT_PREFIX" : "MAPPING");
-	if (link && st)
-		return help_usage_error(help, NULL, "--link makes a TensorFlow checkpoint: not with --format safetensors");
-	if (link)
+	if (rc)
+		return rc;
+	opt.strict = a.strict;
+	if (a.link)
 		opt.layout = MAPPING_LAYOUT_SHARDS;
-	opt.format = st ? MAPPING_FORMAT_SAFETENSORS : MAPPING_FORMAT_TENSORFLOW;
-	if (cli_open_view(mapping, &opt, &m, &v))
+	opt.format = a.st ? MAPPING_FORMAT_SAFETENSORS : MAPPING_FORMAT_TENSORFLOW;
+	if (cli_open_view(a.mapping, &opt, &m, &v))
 		return CLI_BAD_INPUT;
-	/* a source first: --force does not make overwriting one right */
-	rc = refuse_sources(v, m, out, link);
-	if (rc == 0)
-		rc = exists_unless_forced(out, st ? ".safetensors" : ".index", force);
-	if (rc == 0 && st)
-		rc = cli_write_safetensors(v, out);
-	else if (rc == 0)
-		rc = link ? write_links(v, out) : write_copy(v, out);
+	rc = write_output(&a, m, v);
 	view_free(v);
 	mapping_free(m);
 	return rc ? CLI_BAD_INPUT : CLI_OK;

@@ -104,7 +104,7 @@ static void ckptfs_ll_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_SPLICE_WRITE;
 	/* Must equal -o max_read, or libfuse fails the mount with EPROTO. */
 	conn->max_read = fs->max_read;
-	/* mount.c raised the bdi's window; the kernel keeps min(window, this) */
+	/* session.c raised the bdi's window; the kernel keeps min(window, this) */
 	if (fs->max_readahead)
 		conn->max_readahead = fs->max_readahead;
 	/*

@@ -4,7 +4,7 @@
  * The tree is flat and immutable: the root directory (inode 1) holds the
  * view's files, file i of the view being inode i + 2. Handlers decode a
  * request, ask the view, and send exactly one reply; the mount glue
- * (mount.c) owns the session. No libfuse header is needed to use this one.
+ * (session.c) owns the session. No libfuse header is needed to use this one.
  */
 #ifndef CKPTFS_FS_OPS_H
 #define CKPTFS_FS_OPS_H
@@ -26,7 +26,7 @@ struct fuse_lowlevel_ops;
 #define CKPTFS_MAX_PIECES 64
 
 /* -o passthrough=: may the kernel read 1:1 data files from their shards?
- * (values in the order of the option's words, session.c) */
+ * (values in the order of the option's words, options.c) */
 enum ckptfs_passthrough {
 	CKPTFS_PT_AUTO, /* where the kernel, libfuse and privileges allow */
 	CKPTFS_PT_OFF,  /* never: the daemon serves every read */
@@ -35,7 +35,7 @@ enum ckptfs_passthrough {
 /*
  * -o cache=: how the data files the daemon serves (not passed through)
  * reach readers; see cache.h. Values in the order of the option's words
- * (session.c).
+ * (options.c).
  */
 enum ckptfs_cache {
 	CKPTFS_CACHE_AUTO,   /* direct I/O where mmap keeps working, else page */

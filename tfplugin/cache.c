@@ -276,86 +276,122 @@ static void free_list(char **list, size_t n)
 	free(list);
 }
 
-int tfp_glob(struct tfp_cache *c, const char *pattern, char ***out, size_t *n,
-	     char *err, size_t errlen)
+/* A glob's answer when nothing matches (not an error). */
+static int no_match(char ***out, size_t *n)
 {
-	static const char scheme[] = "ckptfs://";
-	const char *path = pattern, *last;
+	*out = NULL;
+	*n = 0;
+	return 0;
+}
+
+/* A pattern with no glob characters: pattern itself if path exists. */
+static int glob_plain(struct tfp_cache *c, const char *pattern,
+		      const char *path, char ***out, size_t *n, char *err,
+		      size_t errlen)
+{
 	struct tfp_node node;
-	char show[512], *dir, **list;
-	size_t dir_len, count = 0, cap;
+	char **list;
+	int rc = tfp_resolve(c, path, &node, err, errlen);
+
+	if (rc == -ENOENT)
+		return no_match(out, n);
+	if (rc)
+		return rc;
+	tfp_plan_unref(node.plan);
+	list = malloc(sizeof(*list));
+	if (!list || !(list[0] = strdup(pattern))) {
+		free(list);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	*out = list;
+	*n = 1;
+	return 0;
+}
+
+/*
+ * The names of v's files that glob matches, each as the first head_len
+ * bytes of pattern + "/" + name: a malloc'd array of *n malloc'd strings,
+ * or NULL when out of memory.
+ */
+static char **matching_names(const struct view *v, const char *glob,
+			     const char *pattern, size_t head_len, size_t *n)
+{
+	size_t cap = view_num_files(v), count = 0;
+	char **list = calloc(cap ? cap : 1, sizeof(*list));
+
+	for (size_t i = 0; list && i < cap; i++) {
+		const char *name = view_file_at(v, i)->name;
+
+		if (fnmatch(glob, name, FNM_PERIOD) != 0)
+			continue;
+		list[count] = joined(pattern, head_len, name);
+		if (!list[count]) {
+			free_list(list, count);
+			return NULL;
+		}
+		count++;
+	}
+	*n = count;
+	return list;
+}
+
+/*
+ * A pattern whose glob characters are in its last component only: the
+ * merged directory's names that match it. last is the last '/' of path.
+ */
+static int glob_dir(struct tfp_cache *c, const char *pattern,
+		    const char *path, const char *last, char ***out,
+		    size_t *n, char *err, size_t errlen)
+{
+	struct tfp_node node;
+	char *dir = strndup(path, (size_t)(last - path));
 	int rc;
 
-	if (!strncmp(path, scheme, sizeof(scheme) - 1))
-		path += sizeof(scheme) - 1;
-	last = strrchr(path, '/');
-	if (!has_glob(path, strlen(path))) {
-		/* a plain path: itself if it exists */
-		rc = tfp_resolve(c, path, &node, err, errlen);
-		if (rc == -ENOENT) {
-			*out = NULL;
-			*n = 0;
-			return 0;
-		}
-		if (rc)
-			return rc;
-		tfp_plan_unref(node.plan);
-		list = malloc(sizeof(*list));
-		if (!list || !(list[0] = strdup(pattern))) {
-			free(list);
-			snprintf(err, errlen, "out of memory");
-			return -ENOMEM;
-		}
-		*out = list;
-		*n = 1;
-		return 0;
-	}
-	if (!last || has_glob(path, (size_t)(last - path))) {
-		snprintf(err, errlen,
-			 "'%s': a ckptfs glob may only match names in a merged directory",
-			 shown(show, sizeof(show), pattern));
-		return -ENOTSUP;
-	}
-	dir_len = (size_t)(last - pattern); /* with the scheme, for the results */
-	dir = strndup(path, (size_t)(last - path));
 	if (!dir) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	rc = tfp_resolve(c, dir, &node, err, errlen);
 	free(dir);
-	if (rc == -ENOENT || (rc == 0 && node.file >= 0)) {
-		if (rc == 0)
-			tfp_plan_unref(node.plan);
-		*out = NULL;
-		*n = 0;
-		return 0;
-	}
+	if (rc == -ENOENT)
+		return no_match(out, n);
 	if (rc)
 		return rc;
-	cap = view_num_files(node.plan->v);
-	list = calloc(cap ? cap : 1, sizeof(*list));
-	for (size_t i = 0; list && i < cap; i++) {
-		const char *name = view_file_at(node.plan->v, i)->name;
-
-		if (fnmatch(last + 1, name, FNM_PERIOD) != 0)
-			continue;
-		list[count] = joined(pattern, dir_len, name);
-		if (!list[count]) {
-			free_list(list, count);
-			list = NULL;
-			break;
-		}
-		count++;
+	if (node.file >= 0) { /* a file, not a merged directory */
+		tfp_plan_unref(node.plan);
+		return no_match(out, n);
 	}
+	/* the results keep the scheme: up to last in pattern */
+	*out = matching_names(node.plan->v, last + 1, pattern,
+			      (size_t)(last - pattern), n);
 	tfp_plan_unref(node.plan);
-	if (!list) {
+	if (!*out) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	*out = list;
-	*n = count;
 	return 0;
+}
+
+int tfp_glob(struct tfp_cache *c, const char *pattern, char ***out, size_t *n,
+	     char *err, size_t errlen)
+{
+	static const char scheme[] = "ckptfs://";
+	const char *path = pattern, *last;
+	char show[512];
+
+	if (!strncmp(path, scheme, sizeof(scheme) - 1))
+		path += sizeof(scheme) - 1;
+	if (!has_glob(path, strlen(path)))
+		return glob_plain(c, pattern, path, out, n, err, errlen);
+	last = strrchr(path, '/');
+	if (!last || has_glob(path, (size_t)(last - path))) {
+		snprintf(err, errlen,
+			 "'%s': a ckptfs glob may only match names in a merged directory",
+			 shown(show, sizeof(show), pattern));
+		return -ENOTSUP;
+	}
+	return glob_dir(c, pattern, path, last, out, n, err, errlen);
 }
 
 int64_t tfp_read(const struct tfp_plan *p, size_t file, uint64_t off,

@@ -28,11 +28,11 @@ for _d in (HERE, TESTS):  # tests/integration's modules, and tests/pylib as `pyl
         sys.path.insert(0, _d)
 
 import tfgen  # noqa: E402
-from pylib import mounting  # noqa: E402
+from pylib import mounting, testenv  # noqa: E402
+from pylib.sources import big_source_template, sources  # noqa: E402,F401 (fixtures)
+from pylib.testenv import (CORPUS, CORPUS_DIR, CORPUS_IDS, REPO, Result,  # noqa: E402,F401
+                           require_binary, run_command)
 from sourceguard import SourceGuard  # noqa: E402
-
-from testenv import (CORPUS, CORPUS_DIR, CORPUS_IDS, REPO, Result,  # noqa: E402,F401
-                     _build_dir, _require_binary, run_command)
 
 CHECKPOINT_IDS = tfgen.FIXTURE_IDS + CORPUS_IDS
 
@@ -42,17 +42,17 @@ CHECKPOINT_IDS = tfgen.FIXTURE_IDS + CORPUS_IDS
 
 @pytest.fixture(scope="session")
 def build_dir() -> str:
-    return _build_dir()
+    return testenv.build_dir()
 
 
 @pytest.fixture(scope="session")
 def ckptfs_bin(build_dir) -> str:
-    return _require_binary(os.path.join(build_dir, "ckptfs"))
+    return require_binary(os.path.join(build_dir, "ckptfs"))
 
 
 @pytest.fixture(scope="session")
 def bundle_rewrite_bin(build_dir) -> str:
-    return _require_binary(os.path.join(build_dir, "tests", "bundle_rewrite"))
+    return require_binary(os.path.join(build_dir, "tests", "bundle_rewrite"))
 
 
 @pytest.fixture(scope="session")
@@ -127,6 +127,10 @@ def corpus_dir() -> str:
 def corpus_guard(corpus_dir) -> SourceGuard:
     """sha256 of the original corpus files, recorded at session start."""
     return SourceGuard(corpus_dir)
+
+
+# `sources`, a private copy of the corpus and a big bundle made for each test that may
+# change them, is pylib/sources.py's (imported above).
 
 
 @pytest.fixture(scope="session")

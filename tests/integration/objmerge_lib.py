@@ -1,5 +1,5 @@
 """Helpers shared by the tests of merges by object (test_tf2_objects.py,
-test_tf1_into_objects.py): mapping files, TensorFlow's keys for a structure, and one check
+test_tf1_into_objects.py): TensorFlow's keys for a structure, and one check
 run against every way a merge is read (mount, TensorFlow plugin, both materialized
 copies)."""
 
@@ -9,12 +9,6 @@ from pylib import mounting
 
 GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 LAYOUTS = ["single", "shards"]
-
-
-def write_mapping(path, sources: dict, lines: list[str]):
-    text = "".join(f"source {n} = {p}\n" for n, p in sources.items()) + "\n".join(lines) + "\n"
-    path.write_text(text)
-    return str(path)
 
 
 def keys(tf, prefix: str) -> set[str]:

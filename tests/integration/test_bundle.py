@@ -23,6 +23,7 @@ import pytest
 import tfgen
 import tfvalues as V
 from pylib import ckptfmt as F
+from pylib.lsout import fmt_shape, parse_ls
 from sourceguard import tree_digest
 
 
@@ -31,23 +32,8 @@ def index_of(prefix: str) -> F.BundleIndex:
     return F.read_index(prefix)
 
 
-def fmt_shape(shape) -> str:
-    return "[" + ",".join(str(int(d)) for d in shape) + "]"
-
-
 def key_order(names):
     return sorted(names, key=lambda n: n.encode("utf-8", "surrogateescape"))
-
-
-def parse_ls(out: bytes) -> list[list[str]]:
-    text = out.decode("utf-8", "surrogateescape")
-    if text == "":
-        return []
-    assert text.endswith("\n"), "ls output must end with a newline"
-    rows = [line.split("\t") for line in text[:-1].split("\n")]
-    bad = [r for r in rows if len(r) != 6]
-    assert not bad, f"ls lines must have 6 tab-separated columns: {bad[:3]}"
-    return rows
 
 
 def dtype_size(dtype_name: str) -> int:
@@ -81,7 +67,7 @@ def test_tfgen_expected_values(generated_checkpoint, tf_views):
 def test_ls_matches_tensorflow(checkpoint, run_ckptfs, tf_view):
     r = run_ckptfs("ls", checkpoint.ckpt)
     assert r.rc == 0, r.describe()
-    rows = parse_ls(r.stdout)
+    rows = parse_ls(r.stdout, columns=6)
     names = [row[0] for row in rows]
     assert names == key_order(names), "ls must print tensors in key (bytewise) order"
     got = [(row[0], row[1], row[2]) for row in rows]
@@ -102,7 +88,7 @@ def test_ls_location_columns(checkpoint, run_ckptfs):
 
     r = run_ckptfs("ls", checkpoint.ckpt)
     assert r.rc == 0, r.describe()
-    rows = parse_ls(r.stdout)
+    rows = parse_ls(r.stdout, columns=6)
     assert {row[0] for row in rows} == set(listed), "ls names != index names (minus pieces)"
     failures = []
     shards_seen = set()

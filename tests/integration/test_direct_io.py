@@ -16,7 +16,6 @@ CKPTFS_MOUNT_OPTS is ignored here.
 from __future__ import annotations
 
 import errno
-import mmap
 import os
 import random
 
@@ -24,9 +23,10 @@ import numpy as np
 import pytest
 
 import tfgen
-from mountio import read_file, splice_max_read
-from datapath_lib import PREFIX, data_files, random_sources, reads_of, write_mapping
+from datapath_lib import PREFIX, merge_mapping, no_extra_mount_opts, reads_of  # noqa: F401
 from pylib import ckptfmt, mounting
+from pylib.mountio import data_files, mmap_bytes, read_file, splice_max_read
+from pylib.sources import random_sources_fixture
 
 # larger than one 1 MiB request, with odd ends, so requests straddle shards
 SIZES = {"a": 3 * 1024 * 1024 + 123, "b": 700 * 1024 + 5, "c": 2 * 1024 * 1024 + 77}
@@ -34,21 +34,8 @@ DIRECT_LINE = "data files the daemon serves use direct I/O"
 PAGE_LINE = "data files the daemon serves go through the FUSE page cache"
 
 
-@pytest.fixture(autouse=True)
-def no_extra_mount_opts(monkeypatch):
-    monkeypatch.delenv("CKPTFS_MOUNT_OPTS", raising=False)
-
-
-@pytest.fixture
-def sources(tmp_path) -> dict[str, str]:
-    """Three one-shard sources of random bytes; name -> data shard path."""
-    return random_sources(tmp_path, SIZES, seed=7, split=3)
-
-
-def mmap_bytes(path: str) -> bytes:
-    """A shared read-only mapping, as numpy.memmap(mode='r') makes."""
-    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ) as mm:
-        return bytes(mm)
+# three one-shard sources of random bytes; name -> data shard path
+sources = random_sources_fixture(SIZES, seed=7, split=3)
 
 
 def require_direct(m):
@@ -68,12 +55,12 @@ def concatenation(sources, names) -> bytes:
 def test_concatenated_file_reads_the_sources_without_the_page_cache(tmp_path, sources,
                                                                     ckptfs_bin):
     names = ["a", "b", "c"]
-    mapping = write_mapping(tmp_path, names, "single")
+    mapping = merge_mapping(tmp_path, names, "single")
     want = concatenation(sources, names)
     with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt"), "-d",
                           "-o", "cache=direct", expect_clean_log=False) as m:
         require_direct(m)
-        [name] = data_files(m)
+        [name] = data_files(m.path)
         p = m.join(name)
         assert read_file(p) == want
         first = reads_of(m, p)
@@ -93,7 +80,7 @@ def test_concatenated_file_reads_the_sources_without_the_page_cache(tmp_path, so
 
 
 def test_requests_are_as_large_as_the_splice_pipe_allows(tmp_path, sources, ckptfs_bin):
-    mapping = write_mapping(tmp_path, ["a", "b"], "single")
+    mapping = merge_mapping(tmp_path, ["a", "b"], "single")
     size = splice_max_read()
     with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt"), "-f",
                           "-o", "cache=direct", expect_clean_log=False) as m:
@@ -107,12 +94,12 @@ def test_requests_are_as_large_as_the_splice_pipe_allows(tmp_path, sources, ckpt
 
 
 def test_passthrough_off_files_use_direct_io(tmp_path, sources, ckptfs_bin):
-    mapping = write_mapping(tmp_path, ["a", "b"], "shards")
+    mapping = merge_mapping(tmp_path, ["a", "b"], "shards")
     with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt"), "-d",
                           "-o", "passthrough=off", "-o", "cache=direct",
                           expect_clean_log=False) as m:
         require_direct(m)
-        for name, src in zip(data_files(m), [sources["a"], sources["b"]]):
+        for name, src in zip(data_files(m.path), [sources["a"], sources["b"]]):
             want = open(src, "rb").read()
             p = m.join(name)
             assert read_file(p) == want
@@ -124,12 +111,12 @@ def test_passthrough_off_files_use_direct_io(tmp_path, sources, ckptfs_bin):
 
 def test_cache_page_keeps_the_fuse_page_cache(tmp_path, sources, ckptfs_bin):
     names = ["a", "b"]
-    mapping = write_mapping(tmp_path, names, "single")
+    mapping = merge_mapping(tmp_path, names, "single")
     want = concatenation(sources, names)
     with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt"), "-d",
                           "-o", "cache=page", expect_clean_log=False) as m:
         assert f"{PAGE_LINE} (-o cache=page)" in m.log(), m.describe()
-        [name] = data_files(m)
+        [name] = data_files(m.path)
         p = m.join(name)
         assert read_file(p) == want
         first = reads_of(m, p)
@@ -141,7 +128,7 @@ def test_cache_page_keeps_the_fuse_page_cache(tmp_path, sources, ckptfs_bin):
 
 
 def test_bad_cache_value_exits_1(tmp_path, sources, run_ckptfs):
-    mapping = write_mapping(tmp_path, ["a"], "single")
+    mapping = merge_mapping(tmp_path, ["a"], "single")
     (tmp_path / "mnt").mkdir()
     r = run_ckptfs(mapping, str(tmp_path / "mnt"), "-o", "cache=none")
     assert r.rc == 1, r.describe()
@@ -153,12 +140,12 @@ def test_truncated_source_gives_eio_on_plain_reads(tmp_path, sources, ckptfs_bin
     """On the page cache path only O_DIRECT is sure to reach the daemon; with direct I/O
     every read does, so a plain read(2) of the cut-off range fails with EIO."""
     names = ["a", "b"]
-    mapping = write_mapping(tmp_path, names, "single")
+    mapping = merge_mapping(tmp_path, names, "single")
     want = concatenation(sources, names)
     with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt"), "-f",
                           "-o", "cache=direct", expect_clean_log=False) as m:
         require_direct(m)
-        [name] = data_files(m)
+        [name] = data_files(m.path)
         p = m.join(name)
         keep = 100_000
         os.truncate(sources["a"], keep)
@@ -176,7 +163,7 @@ def test_truncated_source_gives_eio_on_plain_reads(tmp_path, sources, ckptfs_bin
 
 def test_replaced_and_deleted_sources_read_the_mounted_bytes(tmp_path, sources, ckptfs_bin):
     names = ["a", "b", "c"]
-    mapping = write_mapping(tmp_path, names, "single")
+    mapping = merge_mapping(tmp_path, names, "single")
     want = concatenation(sources, names)
     with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt"), "-f",
                           "-o", "cache=direct") as m:
@@ -185,7 +172,7 @@ def test_replaced_and_deleted_sources_read_the_mounted_bytes(tmp_path, sources, 
         new.write_bytes(bytes(SIZES["a"]))
         os.replace(new, sources["a"])
         os.unlink(sources["b"])
-        [name] = data_files(m)
+        [name] = data_files(m.path)
         assert read_file(m.join(name)) == want
         assert mmap_bytes(m.join(name)) == want
 
@@ -208,7 +195,7 @@ def test_tf_saver_restores_from_the_direct_path(tmp_path, tf_sources, ckptfs_bin
     with mounting.mounted(ckptfs_bin, str(mapping), str(tmp_path / "mnt"), "-f",
                           "-o", "cache=direct") as m:
         require_direct(m)
-        [name] = data_files(m)
+        [name] = data_files(m.path)
         assert ".data-00000-of-00001" in name
         got = tfgen.tf1_restore_values(m.join(PREFIX))
     assert sorted(got) == sorted(saver.expected)

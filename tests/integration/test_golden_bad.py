@@ -41,6 +41,8 @@ import subprocess
 
 import pytest
 
+from pylib.testenv import build_dir
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CORPUS = os.path.join(REPO, "tests", "fuzz", "corpus")
 GOLDEN = os.path.join(REPO, "tests", "golden", "bad_inputs.tsv")
@@ -107,10 +109,6 @@ ROWS = read_golden()
 
 
 # ------------------------------------------------------------------- running
-
-def build_dir() -> str:
-    return os.path.abspath(os.environ.get("CKPTFS_BUILD", os.path.join(REPO, "build")))
-
 
 def binary(*candidates: str) -> str:
     for rel in candidates:

@@ -17,11 +17,11 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 
 import pytest
 
 from pylib import mounting
+from pylib.mapfile import write_mapping
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -162,27 +162,24 @@ def installed(deb):
 
 
 @pytest.fixture(scope="module")
-def sources() -> str:
-    """Two TF1 models (a = 3 in one, b = 4 in the other) and a mapping merging them.
+def tf1_models() -> str:
+    """Two TF1 models (a = 3 in one, b = 4 in the other) and merge.conf merging them.
 
     In a directory every user may enter (pytest's are 0700): the allow_other mounts
     below open only sources every user could read."""
     import tensorflow as tf
     tf1 = tf.compat.v1
 
-    d = tempfile.mkdtemp(prefix="ckptfs-install-", dir="/tmp")
-    os.chmod(d, 0o755)
-    for name, value in (("a", 3.0), ("b", 4.0)):
-        with tf.Graph().as_default():
-            tf1.get_variable(name, initializer=tf.constant(value))
-            with tf1.Session() as sess:
-                sess.run(tf1.global_variables_initializer())
-                tf1.train.Saver().save(sess, f"{d}/model_{name}/model-{name}")
-    with open(f"{d}/merge.conf", "w") as f:
-        f.write(f"source a = {d}/model_a/model-a\nsource b = {d}/model_b\n"
-                "map a:a -> a\nmap b:b -> b\n")
-    yield d
-    shutil.rmtree(d)
+    with mounting.public_tmpdir("ckptfs-install-") as d:
+        for name, value in (("a", 3.0), ("b", 4.0)):
+            with tf.Graph().as_default():
+                tf1.get_variable(name, initializer=tf.constant(value))
+                with tf1.Session() as sess:
+                    sess.run(tf1.global_variables_initializer())
+                    tf1.train.Saver().save(sess, f"{d}/model_{name}/model-{name}")
+        write_mapping(f"{d}/merge.conf", {"a": f"{d}/model_a/model-a", "b": f"{d}/model_b"},
+                      ["map a:a -> a", "map b:b -> b"])
+        yield d
 
 
 def tf_restore(mnt: str) -> list[float]:
@@ -252,17 +249,17 @@ def test_installed_commands_and_man_pages(installed):
         assert "SYNOPSIS" in text and "OPTIONS" in text, text[:2000]
 
 
-def test_mount_t_fuse_ckptfs(installed, sources, tmp_path):
+def test_mount_t_fuse_ckptfs(installed, tf1_models, tmp_path):
     """mount(8) runs mount.fuse3, which runs `ckptfs` from PATH."""
     mnt = str(tmp_path / "mnt")
-    mount_and_restore(["mount", "-t", "fuse.ckptfs", f"{sources}/merge.conf", mnt], mnt)
+    mount_and_restore(["mount", "-t", "fuse.ckptfs", f"{tf1_models}/merge.conf", mnt], mnt)
 
 
-def test_mount_t_ckptfs(installed, sources, tmp_path):
+def test_mount_t_ckptfs(installed, tf1_models, tmp_path):
     """mount(8) runs /sbin/mount.ckptfs itself."""
     mnt = str(tmp_path / "mnt")
     mount_and_restore(["mount", "-t", "ckptfs", "-o", "allow_other",
-                       f"{sources}/merge.conf", mnt], mnt, "allow_other")
+                       f"{tf1_models}/merge.conf", mnt], mnt, "allow_other")
 
 
 def example_fstab_line(mapping: str, mnt: str) -> tuple[str, str]:
@@ -273,10 +270,10 @@ def example_fstab_line(mapping: str, mnt: str) -> tuple[str, str]:
     return " ".join(fields) + "\n", fields[3]
 
 
-def test_fstab_line(installed, sources, tmp_path):
+def test_fstab_line(installed, tf1_models, tmp_path):
     """`mount DIR` with the docs' fstab line; /etc/fstab is restored afterwards."""
     mnt = str(tmp_path / "mnt")
-    line, options = example_fstab_line(f"{sources}/merge.conf", mnt)
+    line, options = example_fstab_line(f"{tf1_models}/merge.conf", mnt)
     with open("/etc/fstab", "rb") as f:
         saved = f.read()
     try:
@@ -290,15 +287,16 @@ def test_fstab_line(installed, sources, tmp_path):
         assert f.read() == saved, "/etc/fstab not restored"
 
 
-def test_systemd_unit(installed, sources, tmp_path):
+def test_systemd_unit(installed, tf1_models, tmp_path):
     """The docs' unit, for our paths: systemd-analyze accepts it, and the mount command
     systemd runs for it (mount What Where -t Type -o Options) works."""
     mnt = str(tmp_path / "mnt")
     os.makedirs(mnt)
     text = open(os.path.join(REPO, "docs", "examples", "mnt-merged.mount")).read()
-    text = re.sub(r"^What=.*$", f"What={sources}/merge.conf", text, flags=re.M)
+    text = re.sub(r"^What=.*$", f"What={tf1_models}/merge.conf", text, flags=re.M)
     text = re.sub(r"^Where=.*$", f"Where={mnt}", text, flags=re.M)
-    text = re.sub(r"^RequiresMountsFor=.*$", f"RequiresMountsFor={sources}", text, flags=re.M)
+    text = re.sub(r"^RequiresMountsFor=.*$", f"RequiresMountsFor={tf1_models}", text,
+                  flags=re.M)
     name = sh(["systemd-escape", "-p", "--suffix=mount", mnt]).stdout.strip()
     unit = tmp_path / "units" / name
     unit.parent.mkdir()

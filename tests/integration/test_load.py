@@ -28,11 +28,11 @@ import time
 import numpy as np
 import pytest
 
-from hostile_lib import parse_ls_mapping
-from mountio import direct_pread, read_file
 from pylib import mounting
 from pylib.ckptfmt import DT_UINT8, Tensor, read_index, write_bundle
+from pylib.lsout import parse_ls_mapping
 from pylib.mounting import run_cmd
+from pylib.mountio import direct_pread, read_file
 from sourceguard import SourceGuard
 
 LOAD_SECONDS = float(os.environ.get("CKPTFS_LOAD_SECONDS", "60"))

@@ -43,7 +43,8 @@ import oracle as O
 import tfgen
 from pylib import ckptfmt as F
 from pylib import mounting
-from pylib.lsout import ls_name
+from pylib.lsout import fmt_shape, ls_name, parse_ls
+from pylib.mapfile import mapping_lines, write_mapping
 from sourceguard import SourceGuard, tree_digest
 
 PREFIX = "model.ckpt"
@@ -197,15 +198,6 @@ def _tf_path(fx) -> str:
     return fx.prefix
 
 
-def write_mapping(path: str, sources: dict, lines: list, extra: list = ()) -> list:
-    text = [f"# test_mapping_tf: {os.path.basename(path)}"]
-    text += [f"source {n} = {p}" for n, p in sources.items()]
-    text += list(lines) + list(extra)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write("\n".join(text) + "\n")
-    return text
-
-
 TRICKY = {
     # names that test scope boundaries, bytewise order after renaming, quoting, non-ASCII
     "enc": np.float32(1.5),
@@ -258,10 +250,12 @@ def prepare(fixtures, tmp_path_factory):
             fixtures_used.append(fx)
             paths[name] = os.path.relpath(fx.ckpt, d) if how == "rel" else fx.ckpt
             infos[name] = O.source_info(name, paths[name], fx.prefix, _tf_path(fx))
-        mapping = os.path.join(d, "merge.conf")
-        lines = write_mapping(mapping, paths, case.lines)
-        mapping_shards = os.path.join(d, "merge-shards.conf")
-        write_mapping(mapping_shards, paths, case.lines, ["layout = shards"])
+        # every line of the mapping, the comment that heads it too: the oracle counts lines
+        lines = mapping_lines(paths, case.lines, comment="test_mapping_tf: merge.conf")
+        mapping = write_mapping(os.path.join(d, "merge.conf"), {}, lines)
+        mapping_shards = write_mapping(os.path.join(d, "merge-shards.conf"), paths,
+                                       [*case.lines, "layout = shards"],
+                                       comment="test_mapping_tf: merge-shards.conf")
         targets = O.resolve(lines, infos)
         values, maps = O.tf_oracle(lines, infos, targets)
         p = Prepared(case, d, mapping, mapping_shards, lines, infos, fixtures_used, targets,
@@ -289,10 +283,6 @@ def fail_report(problems: list[str], context: str = ""):
                     + "\n".join(problems), pytrace=False)
 
 
-def fmt_shape(shape) -> str:
-    return "[" + ",".join(str(int(d)) for d in shape) + "]"
-
-
 # ---------------------------------------------------------------------------------------
 # check/ls against the model; the oracle against TensorFlow's reader
 
@@ -306,9 +296,7 @@ def test_mapping_resolves_like_the_model(case, prepare, run_ckptfs, guards):
 
     r = run_ckptfs("ls", p.mapping)
     assert r.rc == 0, r.describe()
-    text = r.stdout.decode("utf-8", "surrogateescape")
-    rows = [ln.split("\t") for ln in text.split("\n") if ln]
-    assert all(len(row) == 8 for row in rows), f"ls rows must have 8 columns:\n{text}"
+    rows = parse_ls(r.stdout, columns=8)
     # names are shown escaped (a backslash doubled, controls as \n or \xNN)
     for row in rows:
         row[0], row[7] = ls_name(row[0]), ls_name(row[7])

@@ -26,19 +26,17 @@ import time
 
 import pytest
 
-from mountio import direct_pread, read_file, splice_max_read
 from pylib import ckptfmt, mounting
+from pylib.lsout import parse_ls
+from pylib.mountio import direct_pread, read_file, splice_max_read
+from pylib.sources import CORPUS_SOURCES, SOURCE_PATHS, sources_mapping
 
 LAYOUTS = ["single", "shards"]
 PREFIX = "model.ckpt"
 OBJECT_GRAPH = "_CHECKPOINTABLE_OBJECT_GRAPH"
-# mapping source name -> prefix below the corpus dir
-SOURCES = {
-    "a": "serving_half_plus_two_tf1/variables",
-    "b": "serving_half_plus_two_tf2/variables",
-    "c": "tfx_estimator_tf1/model.ckpt-1000",
-    "d": "tfx_keras_tf2/variables",
-}
+# the merge: the corpus checkpoints of `sources` (a private copy; some tests delete or
+# truncate source files), under a/ b/ c/ d/
+SOURCES = tuple(CORPUS_SOURCES)
 MAX_READ = 512 * 1024
 # b and d are TF2 (object-based): the merge carries one rewritten object graph, whose
 # bytes are the one data file no source has (layout=shards), and a slot variable's key
@@ -51,24 +49,8 @@ SLOT = "/.OPTIMIZER_SLOT/"
 # set-up
 
 @pytest.fixture
-def sources(tmp_path, corpus_dir) -> str:
-    """A private copy of the corpus: some tests delete or truncate source files."""
-    dst = tmp_path / "corpus"
-    shutil.copytree(corpus_dir, dst)
-    return str(dst)
-
-
-def write_mapping(path, srcdir: str, extra: str = "") -> str:
-    lines = [f"source {n} = {os.path.join(srcdir, rel)}" for n, rel in SOURCES.items()]
-    lines += [f"map {n}:/ -> {n}/" for n in SOURCES]
-    lines += [f"prefix = {PREFIX}", extra]
-    path.write_text("\n".join(lines) + "\n")
-    return str(path)
-
-
-@pytest.fixture
 def mapping(tmp_path, sources) -> str:
-    return write_mapping(tmp_path / "merge.conf", sources)
+    return sources_mapping(tmp_path / "merge.conf", sources, SOURCES, [f"prefix = {PREFIX}"])
 
 
 @pytest.fixture(params=LAYOUTS)
@@ -82,25 +64,16 @@ def mnt(request, tmp_path, mapping, ckptfs_bin):
 def source_prefix(srcdir: str, name: str) -> tuple[str, str]:
     """Merged name 'c/global_step' -> (source prefix, key in that source)."""
     src, key = name.split("/", 1)
-    return os.path.join(srcdir, SOURCES[src]), key.replace(f"{SLOT}{src}/", SLOT)
-
-
-def parse_ls(out: bytes) -> dict[str, tuple]:
-    """`ckptfs ls` lines -> {name: (dtype, shape, shard, offset, size)}."""
-    entries = {}
-    for line in out.decode().splitlines():
-        name, dtype, shape, shard, off, size = line.split("\t")[:6]
-        entries[name] = (dtype, shape, shard, off, size)
-    return entries
+    return os.path.join(srcdir, SOURCE_PATHS[src]), key.replace(f"{SLOT}{src}/", SLOT)
 
 
 def expected_names(run_ckptfs, srcdir: str) -> set[str]:
     names = set()
-    for src, rel in SOURCES.items():
-        r = run_ckptfs("ls", os.path.join(srcdir, rel))
+    for src in SOURCES:
+        r = run_ckptfs("ls", os.path.join(srcdir, SOURCE_PATHS[src]))
         assert r.rc == 0, r.describe()
-        names |= {f"{src}/{n}".replace(SLOT, f"{SLOT}{src}/") for n in parse_ls(r.stdout)
-                  if n != OBJECT_GRAPH}
+        names |= {f"{src}/{row[0]}".replace(SLOT, f"{SLOT}{src}/")
+                  for row in parse_ls(r.stdout, columns=6) if row[0] != OBJECT_GRAPH}
     return names | {OBJECT_GRAPH}
 
 
@@ -180,7 +153,8 @@ def test_checkpoint_state_file(mnt):
 def test_index_parses_and_lists_every_tensor(mnt, run_ckptfs, sources):
     r = run_ckptfs("ls", mnt.join(PREFIX))
     assert r.rc == 0, r.describe()
-    listed = parse_ls(r.stdout)
+    # name -> (dtype, shape, shard, offset, size)
+    listed = {row[0]: tuple(row[1:]) for row in parse_ls(r.stdout, columns=6)}
     assert set(listed) == expected_names(run_ckptfs, sources)
     # a second, independent parser of the same bytes agrees on every location
     idx = merged_index(mnt)
@@ -228,7 +202,7 @@ def test_shard_files_are_the_source_files(tmp_path, mapping, sources, ckptfs_bin
             assert len(users) == 1, (name, users)
             if users == {OBJECT_GRAPH}:
                 continue
-            src = os.path.join(sources, SOURCES[users.pop()])
+            src = os.path.join(sources, SOURCE_PATHS[users.pop()])
             with open(src + ".data-00000-of-00001", "rb") as f:
                 assert read_file(m.join(name)) == f.read(), name
 
@@ -372,7 +346,7 @@ def assert_nothing_mounted_at(path):
 
 def test_bad_mapping_exits_1_with_position(tmp_path, sources, ckptfs_bin):
     bad = tmp_path / "bad.conf"
-    bad.write_text(f"source a = {os.path.join(sources, SOURCES['a'])}\n"
+    bad.write_text(f"source a = {os.path.join(sources, SOURCE_PATHS['a'])}\n"
                    "map a:/ -> a/\n"
                    "frobnicate everything\n")
     mnt = tmp_path / "mnt"
@@ -451,7 +425,8 @@ def test_options_prefix_and_max_read(tmp_path, mapping, ckptfs_bin, run_ckptfs):
 
 
 def test_default_layout_comes_from_the_mapping(tmp_path, sources, ckptfs_bin):
-    mapping = write_mapping(tmp_path / "m.conf", sources, "layout = shards")
+    mapping = sources_mapping(tmp_path / "m.conf", sources, SOURCES,
+                              [f"prefix = {PREFIX}", "layout = shards"])
     with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt")) as m:
         assert sorted(os.listdir(m.path)) == sorted(
             ["checkpoint", *data_names("shards"), f"{PREFIX}.index"])

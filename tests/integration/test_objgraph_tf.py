@@ -32,14 +32,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from testenv import CORPUS, _build_dir, _require_binary, run_command  # noqa: E402
+from pylib.testenv import CORPUS, build_dir, require_binary, run_command  # noqa: E402
 
 GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
 
 @pytest.fixture(scope="module")
 def dump_bin() -> str:
-    return _require_binary(os.path.join(_build_dir(), "tests", "objgraph_dump"))
+    return require_binary(os.path.join(build_dir(), "tests", "objgraph_dump"))
 
 
 # ---------------------------------------------------------------------------------------

@@ -15,28 +15,21 @@ ignored here.
 from __future__ import annotations
 
 import errno
-import mmap
 import os
 import random
 
 import pytest
 
-from mountio import direct_pread, read_file
-from datapath_lib import PREFIX, data_files, random_sources, reads_of, write_mapping
+from datapath_lib import PREFIX, merge_mapping, no_extra_mount_opts, reads_of  # noqa: F401
 from pylib import ckptfmt, mounting
+from pylib.mountio import data_files, direct_pread, mmap_bytes, read_file
+from pylib.sources import random_sources_fixture
 
 SIZES = {"a": 3 * 1024 * 1024 + 123, "b": 700 * 1024 + 5}
 
 
-@pytest.fixture(autouse=True)
-def no_extra_mount_opts(monkeypatch):
-    monkeypatch.delenv("CKPTFS_MOUNT_OPTS", raising=False)
-
-
-@pytest.fixture
-def sources(tmp_path) -> dict[str, str]:
-    """Two one-shard sources of random bytes; name -> data shard path."""
-    return random_sources(tmp_path, SIZES, seed=12, split=2)
+# two one-shard sources of random bytes; name -> data shard path
+sources = random_sources_fixture(SIZES, seed=12, split=2)
 
 
 def require_passthrough(m):
@@ -46,22 +39,17 @@ def require_passthrough(m):
     assert "passthrough unavailable" not in log, m.describe()
 
 
-def mmap_bytes(path: str) -> bytes:
-    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ) as mm:
-        return bytes(mm)
-
-
 def expect_path_log(m, name: str, passthrough: bool):
     line = f"'{name}': passthrough (the kernel reads the source shard)"
     assert (line in m.log()) == passthrough, m.describe()
 
 
 def test_shard_files_are_read_by_the_kernel(tmp_path, sources, ckptfs_bin):
-    mapping = write_mapping(tmp_path, ["a", "b"], "shards")
+    mapping = merge_mapping(tmp_path, ["a", "b"], "shards")
     with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt"), "-d",
                           expect_clean_log=False) as m:
         require_passthrough(m)
-        names = data_files(m)
+        names = data_files(m.path)
         assert len(names) == 2
         for name, src in zip(names, [sources["a"], sources["b"]]):
             want = open(src, "rb").read()
@@ -84,18 +72,18 @@ def test_shard_files_are_read_by_the_kernel(tmp_path, sources, ckptfs_bin):
 
 def test_single_file_uses_passthrough_only_when_it_is_one_shard(tmp_path, sources,
                                                                 ckptfs_bin):
-    one = write_mapping(tmp_path, ["a"], "single")
+    one = merge_mapping(tmp_path, ["a"], "single")
     with mounting.mounted(ckptfs_bin, one, str(tmp_path / "mnt1"), "-d",
                           expect_clean_log=False) as m:
         require_passthrough(m)
-        [name] = data_files(m)
+        [name] = data_files(m.path)
         assert read_file(m.join(name)) == open(sources["a"], "rb").read()
         assert reads_of(m, m.join(name)) == 0
         expect_path_log(m, name, True)
-    two = write_mapping(tmp_path, ["a", "b"], "single")
+    two = merge_mapping(tmp_path, ["a", "b"], "single")
     with mounting.mounted(ckptfs_bin, two, str(tmp_path / "mnt2"), "-d",
                           expect_clean_log=False) as m:
-        [name] = data_files(m)
+        [name] = data_files(m.path)
         want = open(sources["a"], "rb").read() + open(sources["b"], "rb").read()
         assert read_file(m.join(name)) == want
         assert mmap_bytes(m.join(name)) == want
@@ -104,11 +92,11 @@ def test_single_file_uses_passthrough_only_when_it_is_one_shard(tmp_path, source
 
 
 def test_passthrough_off_serves_every_read(tmp_path, sources, ckptfs_bin):
-    mapping = write_mapping(tmp_path, ["a", "b"], "shards")
+    mapping = merge_mapping(tmp_path, ["a", "b"], "shards")
     with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt"), "-d",
                           "-o", "passthrough=off", expect_clean_log=False) as m:
         assert "passthrough off (-o passthrough=off)" in m.log()
-        for name, src in zip(data_files(m), [sources["a"], sources["b"]]):
+        for name, src in zip(data_files(m.path), [sources["a"], sources["b"]]):
             want = open(src, "rb").read()
             assert read_file(m.join(name)) == want
             assert mmap_bytes(m.join(name)) == want
@@ -117,7 +105,7 @@ def test_passthrough_off_serves_every_read(tmp_path, sources, ckptfs_bin):
 
 
 def test_bad_passthrough_value_exits_1(tmp_path, sources, ckptfs_bin, run_ckptfs):
-    mapping = write_mapping(tmp_path, ["a"], "shards")
+    mapping = merge_mapping(tmp_path, ["a"], "shards")
     (tmp_path / "mnt").mkdir()
     r = run_ckptfs(mapping, str(tmp_path / "mnt"), "-o", "passthrough=on")
     assert r.rc == 1, r.describe()
@@ -129,7 +117,7 @@ def test_bad_passthrough_value_exits_1(tmp_path, sources, ckptfs_bin, run_ckptfs
 def test_replaced_and_deleted_sources_read_the_mounted_bytes(tmp_path, sources, ckptfs_bin,
                                                             layout):
     names = ["a"] if layout == "single" else ["a", "b"]
-    mapping = write_mapping(tmp_path, names, layout)
+    mapping = merge_mapping(tmp_path, names, layout)
     want = {n: open(sources[n], "rb").read() for n in names}
     with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt")) as m:
         require_passthrough(m)
@@ -139,7 +127,7 @@ def test_replaced_and_deleted_sources_read_the_mounted_bytes(tmp_path, sources, 
         os.replace(new, sources["a"])
         if "b" in names:
             os.unlink(sources["b"])
-        for name, n in zip(data_files(m), names):
+        for name, n in zip(data_files(m.path), names):
             assert read_file(m.join(name)) == want[n]
             assert mmap_bytes(m.join(name)) == want[n]
             expect_path_log(m, name, True)
@@ -147,12 +135,12 @@ def test_replaced_and_deleted_sources_read_the_mounted_bytes(tmp_path, sources, 
 
 def test_truncated_shard_reads_short_or_eio_never_other_bytes(tmp_path, sources,
                                                              ckptfs_bin):
-    mapping = write_mapping(tmp_path, ["a"], "shards")
+    mapping = merge_mapping(tmp_path, ["a"], "shards")
     want = open(sources["a"], "rb").read()
     with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt"),
                           expect_clean_log=False) as m:
         require_passthrough(m)
-        [name] = data_files(m)
+        [name] = data_files(m.path)
         p = m.join(name)
         keep = 100_000
         os.truncate(sources["a"], keep)
@@ -173,10 +161,10 @@ def test_truncated_shard_reads_short_or_eio_never_other_bytes(tmp_path, sources,
 
 
 def test_direct_and_passthrough_opens_coexist(tmp_path, sources, ckptfs_bin):
-    mapping = write_mapping(tmp_path, ["a", "b"], "shards")
+    mapping = merge_mapping(tmp_path, ["a", "b"], "shards")
     with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt")) as m:
         require_passthrough(m)
-        name = data_files(m)[0]
+        name = data_files(m.path)[0]
         want = open(sources["a"], "rb").read()
         with open(m.join(name), "rb", buffering=0) as f:
             fd = os.open(m.join(name), os.O_RDONLY | os.O_DIRECT)
@@ -193,11 +181,11 @@ def test_direct_and_passthrough_opens_coexist(tmp_path, sources, ckptfs_bin):
 
 def test_check_says_which_files_can_be_passed_through(tmp_path, sources, run_ckptfs):
     line = "data file(s) are one source shard whole"
-    r = run_ckptfs("check", write_mapping(tmp_path, ["a", "b"], "shards"))
+    r = run_ckptfs("check", merge_mapping(tmp_path, ["a", "b"], "shards"))
     assert r.rc == 0 and f"  2 of 2 {line}" in r.stdout.decode(), r.describe()
-    r = run_ckptfs("check", write_mapping(tmp_path, ["a"], "single"))
+    r = run_ckptfs("check", merge_mapping(tmp_path, ["a"], "single"))
     assert r.rc == 0 and f"  1 of 1 {line}" in r.stdout.decode(), r.describe()
-    r = run_ckptfs("check", write_mapping(tmp_path, ["a", "b"], "single"))
+    r = run_ckptfs("check", merge_mapping(tmp_path, ["a", "b"], "single"))
     assert r.rc == 0 and line not in r.stdout.decode(), r.describe()
 
 
@@ -207,7 +195,7 @@ def test_merge_of_a_mounted_merge_falls_back_with_a_notice(tmp_path, sources, ck
     system as deep as the kernel allows (FUSE_BACKING_STACKED_OVER), so the kernel
     refuses it as a backing file (ELOOP): its data file is served by the daemon, with
     one line saying why, and reads the same bytes."""
-    inner = write_mapping(tmp_path, ["a"], "shards")
+    inner = merge_mapping(tmp_path, ["a"], "shards")
     want = open(sources["a"], "rb").read()
     with mounting.mounted(ckptfs_bin, inner, str(tmp_path / "inner")) as m1:
         require_passthrough(m1)
@@ -215,7 +203,7 @@ def test_merge_of_a_mounted_merge_falls_back_with_a_notice(tmp_path, sources, ck
         outer.write_text(f"source m = {m1.join(PREFIX)}\nmap m:/ -> /\nlayout = shards\n")
         with mounting.mounted(ckptfs_bin, str(outer), str(tmp_path / "outer"),
                               expect_clean_log=False) as m2:
-            [name] = data_files(m2)
+            [name] = data_files(m2.path)
             assert read_file(m2.join(name)) == want
             assert mmap_bytes(m2.join(name)) == want
             assert (f"'{name}': served by the daemon: passthrough refused "

@@ -27,6 +27,7 @@ import numpy as np
 import pytest
 
 from pylib import mounting
+from pylib.mapfile import write_mapping
 
 safetensors = pytest.importorskip("safetensors")
 import safetensors.numpy as stnp  # noqa: E402
@@ -105,16 +106,6 @@ def compare(path: str, reader, names: set, rename=lambda k: k) -> list[str]:
     return problems
 
 
-
-
-
-def write_mapping(d: str, lines: list[str]) -> str:
-    path = os.path.join(d, "st.conf")
-    with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    return path
-
-
 def check_warning(run_ckptfs, mapping: str, left_out: set):
     rc, out, err = run_ckptfs("check", mapping)
     assert rc == 0, err
@@ -137,11 +128,11 @@ def test_both_matches_tf_on_the_same_mount(fid, all_checkpoints, ckptfs_bin, run
                                            tmp_path):
     fx = all_checkpoints[fid]
     src = tf_reader(fx.prefix)
-    lines = [f"source s = {fx.prefix}", "map s:/ -> /", "format = both"]
+    lines = ["map s:/ -> /", "format = both"]
     if "_CHECKPOINTABLE_OBJECT_GRAPH" in src.get_variable_to_dtype_map():
         # only an exact rule carries it (mapping.md); safetensors cannot
         lines.append("map s:_CHECKPOINTABLE_OBJECT_GRAPH -> _CHECKPOINTABLE_OBJECT_GRAPH")
-    mapping = write_mapping(str(tmp_path), lines)
+    mapping = write_mapping(tmp_path / "st.conf", {"s": fx.prefix}, lines)
     unrepresentable = {k for k, dt in src.get_variable_to_dtype_map().items()
                        if dt.name not in REPRESENTABLE}
     check_warning(run_ckptfs, mapping, unrepresentable)
@@ -163,8 +154,8 @@ def test_both_matches_tf_on_the_same_mount(fid, all_checkpoints, ckptfs_bin, run
 def test_partitioned_variables_are_one_tensor(all_checkpoints, ckptfs_bin, tmp_path):
     """`part` is split along its first dimension (3 pieces), `emb/cols` along its second."""
     fx = all_checkpoints["partitioned"]
-    mapping = write_mapping(str(tmp_path), [f"source s = {fx.prefix}", "map s:/ -> /",
-                                            "format = safetensors"])
+    mapping = write_mapping(tmp_path / "st.conf", {"s": fx.prefix},
+                            ["map s:/ -> /", "format = safetensors"])
     mnt = str(tmp_path / "mnt")
     os.mkdir(mnt)
     with mounting.mounted(ckptfs_bin, mapping, mnt, expect_clean_log=False) as m:
@@ -178,8 +169,7 @@ def test_partitioned_variables_are_one_tensor(all_checkpoints, ckptfs_bin, tmp_p
 
 def test_renames_and_excludes(all_checkpoints, ckptfs_bin, tmp_path):
     a, p = all_checkpoints["all_dtypes"], all_checkpoints["partitioned"]
-    mapping = write_mapping(str(tmp_path), [
-        f"source a = {a.prefix}", f"source p = {p.prefix}",
+    mapping = write_mapping(tmp_path / "st.conf", {"a": a.prefix, "p": p.prefix}, [
         "map a:vec/ -> moved/", "map a:scalar/bool -> flag", "exclude a:vec/int8",
         "exclude a:vec/complex*", "map p:part -> renamed/part", "format = both"])
     mnt = str(tmp_path / "mnt")
@@ -200,12 +190,11 @@ def test_format_safetensors_and_mount_option(all_checkpoints, ckptfs_bin, tmp_pa
     fx = all_checkpoints["all_dtypes"]
     src = tf_reader(fx.prefix)
     names = expected_names(src, set())
-    for lines, opts in (([f"source s = {fx.prefix}", "map s:/ -> /", "format = safetensors"],
-                         ()),
-                        ([f"source s = {fx.prefix}", "map s:/ -> /"], ("-o", "format=safetensors"))):
+    for lines, opts in ((["map s:/ -> /", "format = safetensors"], ()),
+                        (["map s:/ -> /"], ("-o", "format=safetensors"))):
         d = tmp_path / str(len(opts))
         d.mkdir()
-        mapping = write_mapping(str(d), lines)
+        mapping = write_mapping(d / "st.conf", {"s": fx.prefix}, lines)
         mnt = str(d / "mnt")
         os.mkdir(mnt)
         with mounting.mounted(ckptfs_bin, mapping, mnt, *opts, expect_clean_log=False) as m:
@@ -216,7 +205,7 @@ def test_format_safetensors_and_mount_option(all_checkpoints, ckptfs_bin, tmp_pa
 
 def test_mount_option_format_invalid(all_checkpoints, run_ckptfs, tmp_path):
     fx = all_checkpoints["tf1_saver"]
-    mapping = write_mapping(str(tmp_path), [f"source s = {fx.prefix}", "map s:/ -> /"])
+    mapping = write_mapping(tmp_path / "st.conf", {"s": fx.prefix}, ["map s:/ -> /"])
     mnt = str(tmp_path / "mnt")
     os.mkdir(mnt)
     rc, _out, err = run_ckptfs(mapping, mnt, "-o", "format=onnx")
@@ -226,8 +215,8 @@ def test_mount_option_format_invalid(all_checkpoints, run_ckptfs, tmp_path):
 
 def test_materialize_format_safetensors(all_checkpoints, run_ckptfs, tmp_path):
     a, p = all_checkpoints["all_dtypes"], all_checkpoints["partitioned"]
-    mapping = write_mapping(str(tmp_path), [f"source a = {a.prefix}", f"source p = {p.prefix}",
-                                            "map a:/ -> a/", "map p:/ -> p/"])
+    mapping = write_mapping(tmp_path / "st.conf", {"a": a.prefix, "p": p.prefix},
+                            ["map a:/ -> a/", "map p:/ -> p/"])
     out = str(tmp_path / "out" / "merged")
     os.mkdir(os.path.dirname(out))
     rc, _o, err = run_ckptfs("materialize", "--format", "safetensors", mapping, out)
@@ -259,8 +248,9 @@ def test_seed_example(tmp_path, ckptfs_bin):
             with v1.Session() as sess:
                 sess.run(v.initializer)
                 v1.train.Saver([v]).save(sess, os.path.join(d, f"model_{name}", f"model-{name}"))
-    mapping = write_mapping(d, ["source a = model_a/model-a", "source b = model_b",
-                                "map a:a -> a", "map b:b -> b", "format = both"])
+    mapping = write_mapping(os.path.join(d, "st.conf"),
+                            {"a": "model_a/model-a", "b": "model_b"},
+                            ["map a:a -> a", "map b:b -> b", "format = both"])
     mnt = os.path.join(d, "mnt")
     os.mkdir(mnt)
     with mounting.mounted(ckptfs_bin, mapping, mnt) as m:
@@ -282,8 +272,8 @@ def test_hostile_names(tmp_path, ckptfs_bin):
     values = [np.arange(i + 1, dtype=np.float32) * (i + 1) for i in range(len(names))]
     tf.raw_ops.SaveV2(prefix=prefix, tensor_names=names, shape_and_slices=[""] * len(names),
                       tensors=values)
-    mapping = write_mapping(str(tmp_path), [f"source s = {prefix}", "map s:/ -> /",
-                                            "format = safetensors"])
+    mapping = write_mapping(tmp_path / "st.conf", {"s": prefix},
+                            ["map s:/ -> /", "format = safetensors"])
     mnt = str(tmp_path / "mnt")
     os.mkdir(mnt)
     with mounting.mounted(ckptfs_bin, mapping, mnt) as m:
@@ -321,8 +311,8 @@ def test_ls_reads_safetensors_files(all_checkpoints, run_ckptfs, tmp_path):
 
 def test_strict_refuses_what_safetensors_cannot_hold(all_checkpoints, run_ckptfs, tmp_path):
     fx = all_checkpoints["all_dtypes"]
-    mapping = write_mapping(str(tmp_path), [f"source s = {fx.prefix}", "map s:/ -> /",
-                                            "format = safetensors"])
+    mapping = write_mapping(tmp_path / "st.conf", {"s": fx.prefix},
+                            ["map s:/ -> /", "format = safetensors"])
     mnt = str(tmp_path / "mnt")
     os.mkdir(mnt)
     rc, _out, err = run_ckptfs(mapping, mnt, "-o", "strict")
@@ -333,8 +323,8 @@ def test_strict_refuses_what_safetensors_cannot_hold(all_checkpoints, run_ckptfs
     assert rc == 1 and "cannot be stored in safetensors" in err, err
     assert not os.path.exists(out + ".safetensors")
     # only what it can hold: strict has nothing to say
-    mapping = write_mapping(str(tmp_path), [f"source s = {fx.prefix}", "map s:vec/ -> /",
-                                            "exclude s:vec/complex*"])
+    mapping = write_mapping(tmp_path / "st.conf", {"s": fx.prefix},
+                            ["map s:vec/ -> /", "exclude s:vec/complex*"])
     rc, _out, err = run_ckptfs("materialize", "--format=safetensors", "--strict", mapping, out)
     assert rc == 0, err
     assert len(stnp.load_file(out + ".safetensors")) == 13

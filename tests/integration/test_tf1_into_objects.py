@@ -19,8 +19,9 @@ import pytest  # noqa: E402
 
 import tfgen  # noqa: E402
 from objmerge_lib import (GRAPH_KEY, LAYOUTS, expected_keys, keys,  # noqa: E402
-                          restore_both_ways, write_mapping)
+                          restore_both_ways)
 from pylib import mounting  # noqa: E402
+from pylib.mapfile import write_mapping  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,9 @@ failure never leaks a mount.  ``daemon()`` is the same without the claims about 
 daemon ends, for tests that kill it themselves.
 
 ``run_cmd()`` runs any command (the mount form that daemonizes included) with a timeout
-that reports a hang instead of waiting forever.
+that reports a hang instead of waiting forever.  ``mount_attempt()`` runs the mount form
+the way a user does and unmounts whatever it mounted; ``assert_not_mounted()`` checks
+that a command left no mount and no process behind.
 
 Environment: EXEC_PREFIX is put before every command line, daemons included (e.g.
 "valgrind -q --error-exitcode=99", as scripts/test --valgrind does); run_cmd's timeouts
@@ -26,6 +28,7 @@ import contextlib
 import dataclasses
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -65,6 +68,7 @@ class Run:
     stderr: str
     hung: bool = False
     seconds: float = 0.0
+    mounted: bool | None = None   # mount_attempt(): whether it had mounted
 
     def describe(self) -> str:
         state = "HUNG (killed after the timeout)" if self.hung else f"exit {self.rc}"
@@ -162,6 +166,54 @@ def processes_naming(path: str) -> list[tuple[int, str]]:
         if any(a and os.path.realpath(a.decode(errors="replace")) == path for a in args):
             out.append((int(pid), b" ".join(args).decode(errors="replace")))
     return out
+
+
+# ---------------------------------------------------------------------------------------
+# the mount form attempted, and what it leaves behind
+
+def mount_attempt(ckptfs_bin: str, mapping: str, mnt: str, *args: str,
+                  timeout: float = 20.0) -> Run:
+    """The mount form, the way a user runs it (it daemonizes if it mounts), through
+    run_cmd. Whatever it mounted is unmounted before this returns; the Run's ``mounted``
+    says whether it had mounted."""
+    os.makedirs(mnt, exist_ok=True)
+    try:
+        r = run_cmd([ckptfs_bin, mapping, mnt, *args], timeout=timeout)
+    finally:
+        was_mounted = is_mounted(mnt)
+        force_unmount_all(mnt)
+        if was_mounted:
+            # make the finding visible even if the caller's asserts come later
+            print(f"NOTE: {mapping} mounted at {mnt}")
+    r.mounted = was_mounted
+    return r
+
+
+@contextlib.contextmanager
+def public_tmpdir(prefix: str = "ckptfs-"):
+    """A directory under /tmp every user may enter (pytest's tmp dirs are 0700), for
+    allow_other mounts and runs as another user; afterwards whatever is mounted on a
+    directory in it is unmounted, and it is removed."""
+    d = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+    os.chmod(d, 0o755)
+    try:
+        yield d
+    finally:
+        for name in os.listdir(d):
+            p = os.path.join(d, name)
+            if os.path.isdir(p) and not os.path.islink(p) and is_mounted(p):
+                force_unmount_all(p)
+        shutil.rmtree(d)
+
+
+def assert_not_mounted(mnt: str, what: str = "the command"):
+    """Nothing mounted at mnt and no process left naming it (and, whatever the answer,
+    nothing left mounted)."""
+    found = mounts_at(mnt)
+    force_unmount_all(mnt)
+    assert not found, f"{what}: left a mount at {mnt}: {found}"
+    strays = processes_naming(mnt)
+    assert not strays, f"{what}: left processes behind: {strays}"
 
 
 def _find_process(argv: list) -> int | None:

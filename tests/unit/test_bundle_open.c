@@ -25,27 +25,18 @@
 #include "bundle/table.h"
 #include "tests/unit/testutil.h"
 
-static const char *dir;
 static char path[512];
 
 static const char *at(const char *name)
 {
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(path, sizeof(path), "%s/%s", testutil_dir, name);
 	return path;
 }
 
 static int setup(void **state)
 {
-	(void)state;
-	dir = testutil_tmpdir("open");
 	/* BUNDLE_OPEN_PUBLIC needs a way in for everyone; mkdtemp gives 0700 */
-	return dir && chmod(dir, 0755) == 0 ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return testutil_tmpdir_remove();
+	return testutil_setup(state) == 0 && chmod(testutil_dir, 0755) == 0 ? 0 : -1;
 }
 
 static void write_file(const char *p, const void *buf, size_t len, mode_t mode)
@@ -96,7 +87,7 @@ static void test_open_file_regular_only_and_never_blocking(void **state)
 					  sizeof(err)),
 			 -EINVAL);
 	assert_string_equal(err, "'/dev/null': cannot open index: not a regular file (a character device)");
-	assert_int_equal(bundle_open_file(dir, "index", 0, &size, err, sizeof(err)),
+	assert_int_equal(bundle_open_file(testutil_dir, "index", 0, &size, err, sizeof(err)),
 			 -EISDIR);
 	expect_msg(err, "cannot open index: not a regular file (a directory)");
 	assert_int_equal(bundle_open_file(at("none"), "index", 0, &size, err,
@@ -126,7 +117,7 @@ static void test_open_file_public(void **state)
 					  &size, err, sizeof(err)),
 			 -EACCES);
 	snprintf(want, sizeof(want), "'%s/p0640': this data shard is not readable by every user (mode 0640), and allow_other would show it to all: chmod o+r '%s/p0640', or mount without allow_other",
-		 dir, dir);
+		 testutil_dir, testutil_dir);
 	assert_string_equal(err, want);
 	/* without the flag, the same file opens */
 	fd = bundle_open_file(at("p0640"), "data shard", 0, &size, err, sizeof(err));
@@ -134,7 +125,7 @@ static void test_open_file_public(void **state)
 	close(fd);
 
 	/* a readable file in a directory others may not enter, reached by a symlink */
-	snprintf(priv, sizeof(priv), "%s/private", dir);
+	snprintf(priv, sizeof(priv), "%s/private", testutil_dir);
 	assert_int_equal(mkdir(priv, 0700), 0);
 	snprintf(secret, sizeof(secret), "%s/secret", priv);
 	write_file(secret, "secret", 6, 0644);
@@ -143,7 +134,7 @@ static void test_open_file_public(void **state)
 					  err, sizeof(err)),
 			 -EACCES);
 	snprintf(want, sizeof(want), "'%s/link' (really '%s'): this index is in '%s', which not every user may enter (mode 0700), and allow_other would show it to all: chmod o+x '%s', or mount without allow_other",
-		 dir, secret, priv, priv);
+		 testutil_dir, secret, priv, priv);
 	assert_string_equal(err, want);
 
 	/* the symlink's own place does not matter: only where the file is */
@@ -179,7 +170,7 @@ static void test_state_file_public_fifo_and_cap(void **state)
 	int fd;
 
 	(void)state;
-	snprintf(sub, sizeof(sub), "%s/sd", dir);
+	snprintf(sub, sizeof(sub), "%s/sd", testutil_dir);
 	assert_int_equal(mkdir(sub, 0755), 0);
 	testutil_write_source(sub, "m", tensors, 2);
 	snprintf(ck, sizeof(ck), "%s/checkpoint", sub);
@@ -235,12 +226,12 @@ static void test_loops_are_not_missing_files(void **state)
 	assert_int_equal(symlink("loop", at("loop")), 0);
 	assert_int_equal(bundle_resolve_prefix(at("loop"), &p, err, sizeof(err)), -ELOOP);
 	snprintf(want, sizeof(want), "'%s/loop': cannot access: Too many levels of symbolic links",
-		 dir);
+		 testutil_dir);
 	assert_string_equal(err, want);
 	assert_int_equal(symlink("l.index", at("l.index")), 0);
 	assert_int_equal(bundle_resolve_prefix(at("l"), &p, err, sizeof(err)), -ELOOP);
 	snprintf(want, sizeof(want), "'%s/l': cannot access '%s/l.index': Too many levels of symbolic links",
-		 dir, dir);
+		 testutil_dir, testutil_dir);
 	assert_string_equal(err, want);
 	/* a dangling link, like a missing file, is "does not exist" */
 	assert_int_equal(symlink("nowhere.index", at("d.index")), 0);
@@ -337,10 +328,10 @@ static void test_index_read_from_fd(void **state)
 		k[KEY] = '\0';
 		many[i] = (struct fixture_tensor){ k, 1, 0 };
 	}
-	testutil_write_source(dir, "many", many, N);
+	testutil_write_source(testutil_dir, "many", many, N);
 	free(many);
 	free(keys);
-	snprintf(idx, sizeof(idx), "%s/many.index", dir);
+	snprintf(idx, sizeof(idx), "%s/many.index", testutil_dir);
 	assert_int_equal(read_both(idx, 0, err, sizeof(err)), 0);
 
 	/* a corrupt copy: the same message from both readers */
@@ -389,8 +380,8 @@ static void test_index_handle_beyond_file(void **state)
 	int fd;
 
 	(void)state;
-	testutil_write_source(dir, "h", tensors, 2);
-	snprintf(idx, sizeof(idx), "%s/h.index", dir);
+	testutil_write_source(testutil_dir, "h", tensors, 2);
+	snprintf(idx, sizeof(idx), "%s/h.index", testutil_dir);
 	buf = slurp(idx, &len);
 	/* the footer's index handle: keep its offset, claim 2^40 bytes */
 	f = buf + len - TABLE_FOOTER_SIZE;
@@ -532,5 +523,5 @@ int main(void)
 		cmocka_unit_test(test_index_entries_round_trip_wide_fields),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, testutil_teardown);
 }

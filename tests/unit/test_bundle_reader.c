@@ -20,26 +20,12 @@
 #include "bundle/table.h"
 #include "tests/unit/testutil.h"
 
-static const char *dir;
 static char path[512];
 
 static const char *at(const char *name)
 {
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(path, sizeof(path), "%s/%s", testutil_dir, name);
 	return path;
-}
-
-static int setup(void **state)
-{
-	(void)state;
-	dir = testutil_tmpdir("test");
-	return dir ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return testutil_tmpdir_remove();
 }
 
 static void write_file(const char *p, const void *buf, size_t len)
@@ -141,7 +127,7 @@ static void test_reader_not_a_checkpoint(void **state)
 {
 	(void)state;
 	expect_open_error(at("nothing"), -ENOENT, "nothing.index' does not exist");
-	expect_open_error(dir, -ENOENT, "no checkpoint here");
+	expect_open_error(testutil_dir, -ENOENT, "no checkpoint here");
 }
 
 /* An index built by hand from raw (key, value) pairs. */
@@ -261,7 +247,7 @@ static void test_resolve_directory_forms(void **state)
 	char sub[600];
 
 	(void)state;
-	snprintf(sub, sizeof(sub), "%s/ckdir", dir);
+	snprintf(sub, sizeof(sub), "%s/ckdir", testutil_dir);
 	mkdir(sub, 0755);
 	write_small(at("ckdir/ckpt-7"));
 	write_file(at("ckdir/checkpoint"),
@@ -355,5 +341,5 @@ int main(void)
 		cmocka_unit_test(test_writer_zeros_are_holes_with_right_crc),
 		cmocka_unit_test(test_writer_rejects_duplicates_and_cleans_up),
 	};
-	return cmocka_run_group_tests_name("bundle_reader", tests, setup, teardown);
+	return cmocka_run_group_tests_name("bundle_reader", tests, testutil_setup, testutil_teardown);
 }

@@ -571,21 +571,6 @@ static void test_objgraph_deep_chain(void **state)
 
 /* ------------------------------------------- reading from a bundle */
 
-static const char *dir;
-
-static int setup(void **state)
-{
-	(void)state;
-	dir = testutil_tmpdir("objgraph");
-	return dir ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return testutil_tmpdir_remove();
-}
-
 /* A bundle whose only tensor is the graph key with the given contents. */
 static struct bundle_reader *bundle_with(const char *name, int dtype,
 					 int rank, const void *data,
@@ -601,7 +586,7 @@ static struct bundle_reader *bundle_with(const char *name, int dtype,
 	struct bundle_reader *r;
 	char prefix[512];
 
-	snprintf(prefix, sizeof(prefix), "%s/%s", dir, name);
+	snprintf(prefix, sizeof(prefix), "%s/%s", testutil_dir, name);
 	assert_int_equal(bundle_writer_open(prefix, &wr, err, sizeof(err)), 0);
 	assert_int_equal(bundle_writer_add(wr, &e, data, len), 0);
 	assert_int_equal(bundle_writer_finish(wr, err, sizeof(err)), 0);
@@ -685,6 +670,6 @@ int main(void)
 		cmocka_unit_test(test_objgraph_read_wrong_tensors),
 	};
 
-	return cmocka_run_group_tests_name("objgraph_graph", tests, setup,
-					   teardown);
+	return cmocka_run_group_tests_name("objgraph_graph", tests, testutil_setup,
+					   testutil_teardown);
 }

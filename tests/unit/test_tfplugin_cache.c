@@ -20,7 +20,6 @@
 #include "testutil.h"
 #include "tfplugin/tfplugin.h"
 
-static const char *dir;
 static char conf[512];
 
 static void write_conf(const char *text)
@@ -36,19 +35,11 @@ static int setup(void **state)
 {
 	static const struct fixture_tensor a[] = { { "w", 16, 0 }, { "b", 8, 0 } };
 
-	(void)state;
-	dir = testutil_tmpdir("tfplugin");
-	assert_non_null(dir);
-	testutil_write_source(dir, "a", a, 2);
-	snprintf(conf, sizeof(conf), "%s/m.conf", dir);
+	assert_int_equal(testutil_setup(state), 0);
+	testutil_write_source(testutil_dir, "a", a, 2);
+	snprintf(conf, sizeof(conf), "%s/m.conf", testutil_dir);
 	write_conf("source a = a\nmap a:/ -> /\n");
 	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return testutil_tmpdir_remove();
 }
 
 static void test_paths(void **state)
@@ -69,7 +60,7 @@ static void test_paths(void **state)
 	assert_int_equal(tfp_resolve(c, path, &file, err, sizeof(err)), -ENOENT);
 	assert_non_null(strstr(err, "no such file in the merged checkpoint"));
 	assert_int_equal(tfp_resolve(c, "rel/m.conf", &file, err, sizeof(err)), -EINVAL);
-	snprintf(path, sizeof(path), "%s/nothing/x", dir);
+	snprintf(path, sizeof(path), "%s/nothing/x", testutil_dir);
 	assert_int_equal(tfp_resolve(c, path, &file, err, sizeof(err)), -ENOENT);
 	tfp_plan_unref(dirnode.plan);
 	tfp_plan_unref(dirnode.plan); /* the file's reference */
@@ -144,7 +135,7 @@ static void test_glob(void **state)
 	assert_int_equal(tfp_glob(c, pattern, &list, &n, err, sizeof(err)), 0);
 	assert_int_equal(n, 0);
 	free(list);
-	snprintf(pattern, sizeof(pattern), "%s/*/m.conf/x*", dir);
+	snprintf(pattern, sizeof(pattern), "%s/*/m.conf/x*", testutil_dir);
 	assert_int_equal(tfp_glob(c, pattern, &list, &n, err, sizeof(err)), -ENOTSUP);
 	tfp_cache_free(c);
 }
@@ -158,5 +149,5 @@ int main(void)
 		cmocka_unit_test(test_glob),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, testutil_teardown);
 }

@@ -27,21 +27,6 @@
 /* ".data-00000-of-00001": the longest suffix of a small merge's files */
 #define DATA_SUFFIX_LEN 20
 
-static const char *dir;
-
-static int setup(void **state)
-{
-	(void)state;
-	dir = testutil_tmpdir("view-checks");
-	return dir ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return testutil_tmpdir_remove();
-}
-
 static void write_a(void)
 {
 	static const struct fixture_tensor a[] = {
@@ -49,7 +34,7 @@ static void write_a(void)
 		{ "global_step", 8, 0 },
 	};
 
-	testutil_write_source(dir, "a", a, N(a));
+	testutil_write_source(testutil_dir, "a", a, N(a));
 }
 
 static struct mapping *parse(const char *text)
@@ -57,7 +42,7 @@ static struct mapping *parse(const char *text)
 	struct mapping *m = NULL;
 	char err[1024] = "";
 
-	if (mapping_parse_buffer("t.conf", text, strlen(text), dir, &m, err,
+	if (mapping_parse_buffer("t.conf", text, strlen(text), testutil_dir, &m, err,
 				 sizeof(err)))
 		fail_msg("mapping_parse_buffer: %s", err);
 	return m;
@@ -194,9 +179,9 @@ static void write_graph_sources(void)
 	uint8_t *enc;
 	size_t enc_len;
 
-	testutil_write_source(dir, "g", g, N(g));
+	testutil_write_source(testutil_dir, "g", g, N(g));
 	/* "tf2": a real (string scalar) graph */
-	snprintf(prefix, sizeof(prefix), "%s/tf2", dir);
+	snprintf(prefix, sizeof(prefix), "%s/tf2", testutil_dir);
 	assert_int_equal(bundle_writer_open(prefix, &w, err, sizeof(err)), 0);
 	assert_int_equal(bundle_string_encode(strs, lens, 1, &enc, &enc_len), 0);
 	assert_int_equal(bundle_writer_add(w, &e, enc, enc_len), 0);
@@ -237,7 +222,7 @@ static void test_checks_messages_escape_names(void **state)
 	};
 
 	(void)state;
-	testutil_write_source(dir, "h", h, N(h));
+	testutil_write_source(testutil_dir, "h", h, N(h));
 	expect_build("source h = h\nmap h:a_b -> x\n", NULL, -ENOENT,
 		     "t.conf:2:5: error: source 'h' has no tensor 'a_b' (did you mean 'a\\nb'?)");
 	expect_build("source h = h\nmap h:/ -> /\nmap h:/ -> /\n", NULL, -EEXIST,
@@ -261,7 +246,7 @@ static void test_checks_messages_escape_names(void **state)
 	}
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, testutil_setup, testutil_teardown)
 
 int main(void)
 {

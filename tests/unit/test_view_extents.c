@@ -28,33 +28,18 @@
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 #define GAP_MAX (64 * 1024)
 
-static const char *dir;
-
-static int setup(void **state)
-{
-	(void)state;
-	dir = testutil_tmpdir("view-ext");
-	return dir ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return testutil_tmpdir_remove();
-}
-
 /* ------------------------------------------------------------ fixtures */
 
 static const char *at(char *buf, size_t len, const char *name)
 {
-	snprintf(buf, len, "%s/%s", dir, name);
+	snprintf(buf, len, "%s/%s", testutil_dir, name);
 	return buf;
 }
 
 /* The first shard of a writer-made source. */
 static const char *shard0(char *buf, size_t len, const char *source)
 {
-	snprintf(buf, len, "%s/%s.data-00000-of-00001", dir, source);
+	snprintf(buf, len, "%s/%s.data-00000-of-00001", testutil_dir, source);
 	return buf;
 }
 
@@ -62,7 +47,7 @@ static const char *shard0(char *buf, size_t len, const char *source)
 static void write_source(const char *name, const struct fixture_tensor *s,
 			 size_t n)
 {
-	testutil_write_source(dir, name, s, n);
+	testutil_write_source(testutil_dir, name, s, n);
 }
 
 /* "a": t0..t4 at offsets 0, 100, 100, 137, 138 (t1 is empty); 388 bytes. */
@@ -193,7 +178,7 @@ static void write_two_shards(void)
 			 0);
 	bundle_index_builder_free(b);
 	for (int k = 0; k < 2; k++) {
-		snprintf(path, sizeof(path), "%s/s.data-%05d-of-00002", dir, k);
+		snprintf(path, sizeof(path), "%s/s.data-%05d-of-00002", testutil_dir, k);
 		write_file(path, data[k], sizeof(data[k]));
 	}
 	write_file(at(path, sizeof(path), "s.index"), idx, idx_len);
@@ -214,7 +199,7 @@ static void fx_build_opt(struct fx *f, const char *text,
 
 	f->m = NULL;
 	f->v = NULL;
-	if (mapping_parse_buffer("t.conf", text, strlen(text), dir, &f->m, err,
+	if (mapping_parse_buffer("t.conf", text, strlen(text), testutil_dir, &f->m, err,
 				 sizeof(err)))
 		fail_msg("mapping_parse_buffer: %s", err);
 	if (view_build(f->m, opt, &f->v, err, sizeof(err)))
@@ -771,8 +756,8 @@ static void test_extents_shards_layout(void **state)
 	assert_int_equal(view_layout(f.v), MAPPING_LAYOUT_SHARDS);
 	assert_int_equal(view_num_files(f.v), 5);
 	shard0(want[0], sizeof(want[0]), "a");
-	snprintf(want[1], sizeof(want[1]), "%s/s.data-00000-of-00002", dir);
-	snprintf(want[2], sizeof(want[2]), "%s/s.data-00001-of-00002", dir);
+	snprintf(want[1], sizeof(want[1]), "%s/s.data-00000-of-00002", testutil_dir);
+	snprintf(want[2], sizeof(want[2]), "%s/s.data-00001-of-00002", testutil_dir);
 	for (size_t i = 0; i < 3; i++) {
 		const struct piece_want w[] = { { want[i], 0,
 						  i ? S_SHARD_SIZE : A_SIZE } };
@@ -833,7 +818,7 @@ static void test_extents_shards_layout_only_used_shards(void **state)
 	fl = view_file_at(f.v, 1);
 	assert_string_equal(fl->name, "model.ckpt.data-00000-of-00001");
 	assert_int_equal(fl->size, S_SHARD_SIZE);
-	snprintf(want, sizeof(want), "%s/s.data-00001-of-00002", dir);
+	snprintf(want, sizeof(want), "%s/s.data-00001-of-00002", testutil_dir);
 	src = view_data_source_path(f.v, 1);
 	assert_non_null(src);
 	assert_string_equal(src, want);
@@ -906,7 +891,7 @@ static void test_extents_checkpoint_text_escapes_newline(void **state)
 	(void)state;
 	write_ab();
 	assert_int_equal(mapping_parse_buffer("t.conf", ab_text,
-					      strlen(ab_text), dir, &m, err,
+					      strlen(ab_text), testutil_dir, &m, err,
 					      sizeof(err)),
 			 0);
 	rc = view_build(m, &opt, &v, err, sizeof(err));
@@ -1000,7 +985,7 @@ static void test_extents_invalid_prefix_override_rejected(void **state)
 	(void)state;
 	write_ab();
 	assert_int_equal(mapping_parse_buffer("t.conf", ab_text,
-					      strlen(ab_text), dir, &m, err,
+					      strlen(ab_text), testutil_dir, &m, err,
 					      sizeof(err)),
 			 0);
 	for (size_t i = 0; i < N(bad); i++) {
@@ -1263,7 +1248,7 @@ static void test_extents_deleted_sources_still_served(void **state)
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, testutil_setup, testutil_teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_extents_single_layout_files),
 		T(test_extents_index_header_single),

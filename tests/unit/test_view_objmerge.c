@@ -33,8 +33,6 @@
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
-static const char *dir;
-
 /*
  * The source graph:
  *   0 root: model -> 1, optimizer -> 2, save_counter -> 3
@@ -109,7 +107,7 @@ static void write_tf2(const char *name, const char *saver, int drop)
 				   .dims = none };
 
 	build_graph(saver);
-	snprintf(prefix, sizeof(prefix), "%s/%s", dir, name);
+	snprintf(prefix, sizeof(prefix), "%s/%s", testutil_dir, name);
 	if (bundle_writer_open(prefix, &w, err, sizeof(err)))
 		fail_msg("bundle_writer_open: %s", err);
 	assert_int_equal(objgraph_serialize(&g, &bytes, &len, err, sizeof(err)), 0);
@@ -139,25 +137,22 @@ static void write_tf2(const char *name, const char *saver, int drop)
 
 static int setup(void **state)
 {
-	(void)state;
-	dir = testutil_tmpdir("view-objmerge");
-	if (!dir)
+	if (testutil_setup(state))
 		return -1;
 	static const struct fixture_tensor tf1[] = { { "dense/kernel", 6, 0 } };
 
 	write_tf2("s", NULL, -1);
 	write_tf2("saver", "my_saver", -1);
 	write_tf2("short", NULL, 9);
-	testutil_write_source(dir, "tf1", tf1, N(tf1));
+	testutil_write_source(testutil_dir, "tf1", tf1, N(tf1));
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	(void)state;
 	for (int i = 0; i < N_NODES; i++)
 		free(keys[i]);
-	return testutil_tmpdir_remove();
+	return testutil_teardown(state);
 }
 
 /* ------------------------------------------------------------ helpers */
@@ -170,12 +165,12 @@ struct merged {
 	struct objgraph_walk w;
 };
 
-/* Write every file of v into dir/out/ through view_read. */
+/* Write every file of v into testutil_dir/out/ through view_read. */
 static void write_out(const struct view *v, char *prefix, size_t len)
 {
 	char path[600];
 
-	snprintf(path, sizeof(path), "%s/out", dir);
+	snprintf(path, sizeof(path), "%s/out", testutil_dir);
 	fixture_rmtree(path);
 	assert_int_equal(mkdir(path, 0700), 0);
 	for (size_t i = 0; i < view_num_files(v); i++) {
@@ -185,14 +180,14 @@ static void write_out(const struct view *v, char *prefix, size_t len)
 
 		assert_non_null(buf);
 		assert_int_equal(view_read(v, i, 0, f->size, buf), (int64_t)f->size);
-		snprintf(path, sizeof(path), "%s/out/%s", dir, f->name);
+		snprintf(path, sizeof(path), "%s/out/%s", testutil_dir, f->name);
 		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		assert_true(fd >= 0);
 		assert_int_equal(write(fd, buf, f->size), (ssize_t)f->size);
 		close(fd);
 		free(buf);
 	}
-	snprintf(prefix, len, "%s/out/%s", dir, view_prefix(v));
+	snprintf(prefix, len, "%s/out/%s", testutil_dir, view_prefix(v));
 }
 
 static void merge(struct merged *x, const char *text, int layout)
@@ -200,7 +195,7 @@ static void merge(struct merged *x, const char *text, int layout)
 	struct view_options opt = { .prefix = NULL, .layout = layout, .public_sources = 0, .format = -1 };
 	char err[1024] = "", prefix[600];
 
-	if (mapping_parse_buffer("t.conf", text, strlen(text), dir, &x->m, err, sizeof(err)))
+	if (mapping_parse_buffer("t.conf", text, strlen(text), testutil_dir, &x->m, err, sizeof(err)))
 		fail_msg("mapping_parse_buffer: %s", err);
 	if (view_build(x->m, &opt, &x->v, err, sizeof(err)))
 		fail_msg("view_build: %s", err);
@@ -271,7 +266,7 @@ static void expect_same(const struct merged *x, const char *key, const char *src
 	int64_t a, b;
 	uint8_t *got, *want;
 
-	snprintf(prefix, sizeof(prefix), "%s/%s", dir, src);
+	snprintf(prefix, sizeof(prefix), "%s/%s", testutil_dir, src);
 	if (bundle_open(prefix, &r, err, sizeof(err)))
 		fail_msg("bundle_open: %s", err);
 	got = tensor(x->r, key, &a);
@@ -315,7 +310,7 @@ static void expect_error(const char *text, int code, const char *want)
 	struct view *v = NULL;
 	char err[1024] = "";
 
-	if (mapping_parse_buffer("t.conf", text, strlen(text), dir, &m, err, sizeof(err)))
+	if (mapping_parse_buffer("t.conf", text, strlen(text), testutil_dir, &m, err, sizeof(err)))
 		fail_msg("mapping_parse_buffer: %s", err);
 	assert_int_equal(view_build(m, NULL, &v, err, sizeof(err)), code);
 	assert_null(v);
@@ -479,7 +474,7 @@ static void test_objmerge_identity_keeps_graph(void **state)
 
 	(void)state;
 	merge(&x, "source s = s\nmap s:/ -> /\n", 0);
-	snprintf(prefix, sizeof(prefix), "%s/s", dir);
+	snprintf(prefix, sizeof(prefix), "%s/s", testutil_dir);
 	assert_int_equal(bundle_open(prefix, &r, err, sizeof(err)), 0);
 	got = tensor(x.r, OBJGRAPH_TENSOR_KEY, &a);
 	want = tensor(r, OBJGRAPH_TENSOR_KEY, &b);
@@ -503,7 +498,7 @@ static void test_objmerge_keys_stay_names(void **state)
 				   "exclude s:*/.OPTIMIZER_SLOT/*\n";
 
 	(void)state;
-	assert_int_equal(mapping_parse_buffer("t.conf", text, strlen(text), dir, &m, err, sizeof(err)), 0);
+	assert_int_equal(mapping_parse_buffer("t.conf", text, strlen(text), testutil_dir, &m, err, sizeof(err)), 0);
 	if (view_build(m, NULL, &v, err, sizeof(err)))
 		fail_msg("view_build: %s", err);
 	/* no object line: no graph, just the two names */
@@ -545,7 +540,7 @@ static void test_objmerge_view_object_graph(void **state)
 		char err[256];
 		static const char text[] = "source t = tf1\nmap t:/ -> /\n";
 
-		assert_int_equal(mapping_parse_buffer("t.conf", text, strlen(text), dir, &m, err, sizeof(err)), 0);
+		assert_int_equal(mapping_parse_buffer("t.conf", text, strlen(text), testutil_dir, &m, err, sizeof(err)), 0);
 		assert_int_equal(view_build(m, NULL, &v, err, sizeof(err)), 0);
 		assert_int_equal(view_object_graph(v, &g, NULL, err, sizeof(err)), -ENOENT);
 		assert_string_equal(err, "the merged checkpoint has no object graph");
@@ -597,7 +592,7 @@ static void test_objmerge_name_based(void **state)
 	static const char text[] = "source s = s\ncheckpoint = name-based\nmap s:/ -> x/\n";
 
 	(void)state;
-	assert_int_equal(mapping_parse_buffer("t.conf", text, strlen(text), dir, &m, err, sizeof(err)), 0);
+	assert_int_equal(mapping_parse_buffer("t.conf", text, strlen(text), testutil_dir, &m, err, sizeof(err)), 0);
 	if (view_build(m, NULL, &v, err, sizeof(err)))
 		fail_msg("view_build: %s", err);
 	assert_int_equal(view_object_graph(v, &g, NULL, err, sizeof(err)), -ENOENT);

@@ -27,26 +27,11 @@
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 #define OBJECT_GRAPH "_CHECKPOINTABLE_OBJECT_GRAPH"
 
-static const char *dir;
-
-static int setup(void **state)
-{
-	(void)state;
-	dir = testutil_tmpdir("view-plan");
-	return dir ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return testutil_tmpdir_remove();
-}
-
 /* ------------------------------------------------------------ fixtures */
 
 static void prefix_path(char *buf, size_t len, const char *name)
 {
-	snprintf(buf, len, "%s/%s", dir, name);
+	snprintf(buf, len, "%s/%s", testutil_dir, name);
 }
 
 static void add_u8(struct bundle_writer *w, const char *source,
@@ -92,7 +77,7 @@ static void writer_finish(struct bundle_writer *w)
 static void write_source(const char *name, const struct fixture_tensor *s,
 			 size_t n)
 {
-	testutil_write_source(dir, name, s, n);
+	testutil_write_source(testutil_dir, name, s, n);
 }
 
 /* "a": the work horse; "b": overlaps a's names on purpose. */
@@ -216,7 +201,7 @@ static struct mapping *parse(const char *text)
 	struct mapping *m = NULL;
 	char err[1024] = "";
 
-	if (mapping_parse_buffer("t.conf", text, strlen(text), dir, &m, err,
+	if (mapping_parse_buffer("t.conf", text, strlen(text), testutil_dir, &m, err,
 				 sizeof(err)))
 		fail_msg("mapping_parse_buffer: %s", err);
 	return m;
@@ -434,11 +419,11 @@ static void test_plan_tensor_rule_renames(void **state)
 	assert_memory_equal(t.entry.key, "model/kernel", 12);
 	assert_int_equal(view_source_tensors(f.v, 0), 1);
 	assert_int_equal(view_tensor_bytes(f.v), 16);
-	snprintf(want, sizeof(want), "%s/a", dir);
+	snprintf(want, sizeof(want), "%s/a", testutil_dir);
 	assert_string_equal(view_source_prefix(f.v, 0), want);
 	assert_string_equal(f.m->sources[0].resolved_path, want);
 	/* source_fd is the source's data shard */
-	snprintf(want, sizeof(want), "%s/a.data-00000-of-00001", dir);
+	snprintf(want, sizeof(want), "%s/a.data-00000-of-00001", testutil_dir);
 	{
 		struct stat x, y;
 
@@ -1206,7 +1191,7 @@ static void test_plan_error_unreadable_source(void **state)
 	write_ab();
 	snprintf(want, sizeof(want),
 		 "t.conf:2:14: error: source 'b': '%s/missing': not a checkpoint ('%s/missing.index' does not exist)",
-		 dir, dir);
+		 testutil_dir, testutil_dir);
 	expect_build_error("source a = a\n"
 			   "source b =   missing\n"
 			   "map a:/ -> /\n",
@@ -1308,15 +1293,15 @@ static void test_plan_source_directory_and_saved_model(void **state)
 	struct fx f;
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/ckdir", dir);
+	snprintf(path, sizeof(path), "%s/ckdir", testutil_dir);
 	assert_int_equal(mkdir(path, 0755), 0);
-	snprintf(path, sizeof(path), "%s/sm", dir);
+	snprintf(path, sizeof(path), "%s/sm", testutil_dir);
 	assert_int_equal(mkdir(path, 0755), 0);
-	snprintf(path, sizeof(path), "%s/sm/variables", dir);
+	snprintf(path, sizeof(path), "%s/sm/variables", testutil_dir);
 	assert_int_equal(mkdir(path, 0755), 0);
 	write_source("ckdir/model-7", s, N(s));
 	write_source("sm/variables/variables", s, N(s));
-	snprintf(path, sizeof(path), "%s/ckdir/checkpoint", dir);
+	snprintf(path, sizeof(path), "%s/ckdir/checkpoint", testutil_dir);
 	fp = fopen(path, "w");
 	assert_non_null(fp);
 	fputs("model_checkpoint_path: \"model-7\"\n"
@@ -1328,9 +1313,9 @@ static void test_plan_source_directory_and_saved_model(void **state)
 		     "map c:/ -> ck/\n"
 		     "map m:/ -> sm/\n");
 	expect_names(f.v, names, N(names));
-	snprintf(want, sizeof(want), "%s/ckdir/model-7", dir);
+	snprintf(want, sizeof(want), "%s/ckdir/model-7", testutil_dir);
 	assert_string_equal(view_source_prefix(f.v, 0), want);
-	snprintf(want, sizeof(want), "%s/sm/variables/variables", dir);
+	snprintf(want, sizeof(want), "%s/sm/variables/variables", testutil_dir);
 	assert_string_equal(view_source_prefix(f.v, 1), want);
 	fx_free(&f);
 }
@@ -1410,7 +1395,7 @@ static void test_plan_scalar_source_dims_null(void **state)
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, testutil_setup, testutil_teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_plan_tensor_rule_renames),
 		T(test_plan_scope_to_scope),

@@ -25,21 +25,6 @@
 #include "view/view.h"
 #include "tests/unit/testutil.h"
 
-static const char *dir;
-
-static int setup(void **state)
-{
-	(void)state;
-	dir = testutil_tmpdir("view-st");
-	return dir ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return testutil_tmpdir_remove();
-}
-
 /* ---------------------------------------------------------- a real view */
 
 static uint64_t le64(const uint8_t *p)
@@ -101,7 +86,7 @@ static void write_mixed(void)
 	uint8_t *enc;
 	struct bundle_entry e;
 
-	snprintf(prefix, sizeof(prefix), "%s/s", dir);
+	snprintf(prefix, sizeof(prefix), "%s/s", testutil_dir);
 	assert_int_equal(bundle_writer_open(prefix, &w, err, sizeof(err)), 0);
 	/* piece keys begin with NUL: first in key order ("c" before "p") */
 	add_piece(w, "c", c_dims, 2, ce0, cpiece, c0, sizeof(c0));
@@ -141,7 +126,7 @@ static int build(struct fx *f, const char *text, int format, int strict, char *e
 	struct view_options opt = { .layout = -1, .format = format, .strict = strict };
 
 	f->v = NULL;
-	assert_int_equal(mapping_parse_buffer("t.conf", text, strlen(text), dir, &f->m, err,
+	assert_int_equal(mapping_parse_buffer("t.conf", text, strlen(text), testutil_dir, &f->m, err,
 					      errlen),
 			 0);
 	return view_build(f->m, &opt, &f->v, err, errlen);
@@ -292,5 +277,5 @@ int main(void)
 		cmocka_unit_test(test_st_view_strict),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, testutil_setup, testutil_teardown);
 }

@@ -1,6 +1,8 @@
 /* testutil.c - see testutil.h. */
+#define _GNU_SOURCE /* program_invocation_short_name */
 #include "tests/unit/testutil.h"
 
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,15 +12,23 @@
 #include "bundle/bundle.h"
 
 static char tmpdir[256];
+const char *testutil_dir;
 
-const char *testutil_tmpdir(const char *tag)
+int testutil_setup(void **state)
 {
-	return fixture_mkdtemp(tag, tmpdir, sizeof(tmpdir));
+	(void)state;
+	testutil_dir = fixture_mkdtemp(program_invocation_short_name, tmpdir,
+				       sizeof(tmpdir));
+	return testutil_dir ? 0 : -1;
 }
 
-int testutil_tmpdir_remove(void)
+int testutil_teardown(void **state)
 {
-	return tmpdir[0] ? fixture_rmtree(tmpdir) : 0;
+	(void)state;
+	if (!testutil_dir)
+		return 0;
+	testutil_dir = NULL;
+	return fixture_rmtree(tmpdir);
 }
 
 void testutil_write_source(const char *dir, const char *name,

@@ -10,40 +10,32 @@ to change are bit-identical afterwards.
   test_hostile_sources.py     sources deleted, replaced or truncated under a live mount
   test_hostile_signals.py     SIGTERM under heavy reads, kill -9 and recovery
   test_hostile_security.py    EROFS for every write, other users, allow_other
+  test_hostile_opening.py     what a writer of a source directory can do: files every user
+                              may not read under allow_other, FIFOs, memory bombs
+  test_hostile_cli.py         names, paths and options made to hurt: escaped output,
+                              materialize over a source, the mount race, wrong values
 
-The 60 s load test is ../test_load.py.  The fixtures here: ``sources``, a private copy of
-the corpus plus a hand-built ~1.4 MB bundle that tests may change or delete, and
-``mapping``, which merges all of them (hostile_lib.py has the helpers).
+The 60 s load test is ../test_load.py.  The fixtures here: ``mapping``, which merges all
+of ``sources`` (tests/pylib/sources.py: a private copy of the corpus plus a hand-built
+~1.4 MB bundle that tests may change or delete), and ``pub``, a directory every user may
+enter; hostile_lib.py has the helpers.
 """
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
-from hostile_lib import BIG_DATA_ORDER, big_tensors, write_mapping
-from pylib.ckptfmt import write_bundle
-
-
-@pytest.fixture(scope="module")
-def big_source_template(tmp_path_factory) -> str:
-    """A hand-built bundle of ~1.4 MB (made once; tests copy it)."""
-    d = tmp_path_factory.mktemp("big")
-    prefix = str(d / "big")
-    write_bundle(prefix, big_tensors(), data_order=BIG_DATA_ORDER)
-    return str(d)
-
-
-@pytest.fixture
-def sources(tmp_path, corpus_dir, big_source_template) -> str:
-    """A private copy of the corpus plus the big bundle: tests change these files."""
-    dst = tmp_path / "src"
-    shutil.copytree(corpus_dir, dst / "corpus")
-    shutil.copytree(big_source_template, dst / "big")
-    return str(dst)
+from hostile_lib import merge_sources
+from pylib import mounting
 
 
 @pytest.fixture
 def mapping(tmp_path, sources) -> str:
-    return write_mapping(tmp_path / "merge.conf", sources)
+    return merge_sources(tmp_path / "merge.conf", sources)
+
+
+@pytest.fixture
+def pub():
+    """A directory every user may enter, removed (and unmounted) afterwards."""
+    with mounting.public_tmpdir("ckptfs-hostile-") as d:
+        yield d

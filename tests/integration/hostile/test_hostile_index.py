@@ -17,14 +17,16 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from hostile_lib import CORPUS, CORPUS_DIR, PREFIX, assert_not_mounted, mount_attempt
-from mountio import read_direct
+from hostile_lib import PREFIX
 from pylib import mounting
 from pylib.ckptfmt import (DT_FLOAT, DT_INT64, DT_UINT8, Tensor, block_spans, build_table,
                            data_block_handles, data_filename, encode_entry, encode_header,
                            fix_block_crc, parse_footer, read_index, read_table, varint,
                            write_bundle)
-from pylib.mounting import run_cmd
+from pylib.mounting import assert_not_mounted, mount_attempt, run_cmd
+from pylib.mountio import read_direct
+from pylib.sources import CORPUS_SOURCES
+from pylib.testenv import CORPUS_DIR
 from sourceguard import SourceGuard
 
 
@@ -418,7 +420,7 @@ def test_corrupt_checkpoint_is_refused(tmp_path, ckptfs_bin, corpus_dir, case):
     os.makedirs(d)
     prefix = case.build(d)
     fifo = "fifo" in case.id
-    good = os.path.join(corpus_dir, CORPUS["d"])
+    good = os.path.join(corpus_dir, CORPUS_SOURCES["d"])
     mapping = tmp_path / "m.conf"
     mapping.write_text(f"# {case.id}\nsource good = {good}\nsource bad = {prefix}\n"
                        "map good:/ -> good/\nmap bad:/ -> bad/\n")

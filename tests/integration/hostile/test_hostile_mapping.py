@@ -8,8 +8,8 @@ import os
 
 import pytest
 
-from hostile_lib import CORPUS, assert_not_mounted, mount_attempt
-from pylib.mounting import run_cmd
+from pylib.mounting import assert_not_mounted, mount_attempt, run_cmd
+from pylib.sources import CORPUS_SOURCES
 from sourceguard import SourceGuard
 
 
@@ -46,8 +46,8 @@ MAPPING_CASES = [
                          [c[1:] for c in MAPPING_CASES], ids=[c[0] for c in MAPPING_CASES])
 def test_broken_mapping_is_refused(tmp_path, ckptfs_bin, corpus_copy, text, line,
                                    fragments):
-    s = os.path.join(corpus_copy, CORPUS["c"])
-    s2 = os.path.join(corpus_copy, CORPUS["a"])
+    s = os.path.join(corpus_copy, CORPUS_SOURCES["c"])
+    s2 = os.path.join(corpus_copy, CORPUS_SOURCES["a"])
     guard = SourceGuard(corpus_copy)
     mapping = tmp_path / "broken.conf"
     mapping.write_text(text.format(S=s, S2=s2, MISSING=tmp_path / "nowhere" / "m"))

@@ -9,10 +9,10 @@ import os
 
 import pytest
 
-from hostile_lib import CORPUS, assert_not_mounted
-from mountio import snapshot
 from pylib import mounting
-from pylib.mounting import run_cmd
+from pylib.mounting import assert_not_mounted, run_cmd
+from pylib.mountio import snapshot
+from pylib.sources import CORPUS_SOURCES
 from sourceguard import SourceGuard
 
 
@@ -43,7 +43,7 @@ def test_mountpoint_already_a_ckptfs_mount(tmp_path, ckptfs_bin, mapping, source
     clear message, not stack a second mount that hides the first."""
     guard = SourceGuard(sources)
     other = tmp_path / "other.conf"
-    other.write_text(f"source x = {os.path.join(corpus_dir, CORPUS['c'])}\n"
+    other.write_text(f"source x = {os.path.join(corpus_dir, CORPUS_SOURCES['c'])}\n"
                      "map x:/ -> other/\n")
     mnt = str(tmp_path / "mnt")
     with mounting.mounted(ckptfs_bin, mapping, mnt) as m:

@@ -8,16 +8,14 @@ import errno
 import hashlib
 import json
 import os
-import pathlib
 import shutil
 import subprocess
-import tempfile
 
 import pytest
 
-from hostile_lib import LAYOUTS, PREFIX, data_files_of, mount_in_layout, write_mapping
-from mountio import read_direct, snapshot
+from hostile_lib import LAYOUTS, PREFIX, merge_sources, mount_in_layout
 from pylib import mounting
+from pylib.mountio import data_files, read_direct, snapshot
 from sourceguard import SourceGuard
 
 NOBODY = 65534
@@ -54,7 +52,7 @@ def test_every_write_is_erofs(tmp_path, ckptfs_bin, mapping, sources, layout):
     guard = SourceGuard(sources)
     with mount_in_layout(ckptfs_bin, mapping, tmp_path, layout) as m:
         before = snapshot(m)
-        for target in [f"{PREFIX}.index", data_files_of(m.path)[-1], "checkpoint"]:
+        for target in [f"{PREFIX}.index", data_files(m.path)[-1], "checkpoint"]:
             for what, attempt in write_attempts(m.join(target), m.path).items():
                 with pytest.raises(OSError) as e:
                     attempt()
@@ -119,16 +117,6 @@ def as_nobody(mnt: str, names: list[str]) -> dict:
     return json.loads(p.stdout)
 
 
-@pytest.fixture
-def public_dir():
-    """A directory user nobody can reach (pytest's tmp dirs are 0700)."""
-    d = tempfile.mkdtemp(prefix="ckptfs-hostile-", dir="/tmp")
-    os.chmod(d, 0o755)
-    yield d
-    mounting.force_unmount_all(os.path.join(d, "mnt"))
-    shutil.rmtree(d)
-
-
 def mount_options(mnt: str) -> set[str]:
     with open("/proc/self/mountinfo") as f:
         for line in f:
@@ -138,10 +126,9 @@ def mount_options(mnt: str) -> set[str]:
     raise AssertionError(f"{mnt} is not in mountinfo")
 
 
-def test_other_users_shut_out_without_allow_other(public_dir, ckptfs_bin, mapping,
-                                                  sources):
+def test_other_users_shut_out_without_allow_other(pub, ckptfs_bin, mapping, sources):
     guard = SourceGuard(sources)
-    mnt = os.path.join(public_dir, "mnt")
+    mnt = os.path.join(pub, "mnt")
     os.makedirs(mnt)
     # control: before mounting, nobody can reach the directory
     res = as_nobody(mnt, [])
@@ -158,15 +145,15 @@ def test_other_users_shut_out_without_allow_other(public_dir, ckptfs_bin, mappin
     guard.check("another user")
 
 
-def test_allow_other_enforces_modes(public_dir, ckptfs_bin, sources):
+def test_allow_other_enforces_modes(pub, ckptfs_bin, sources):
     # an allow_other mount opens only sources every user could read: pytest's tmp
     # dirs are 0700 (and copytree keeps modes), so the sources move to the public dir
-    sources = shutil.copytree(sources, os.path.join(public_dir, "src"))
+    sources = shutil.copytree(sources, os.path.join(pub, "src"))
     for d, _dirs, _files in os.walk(sources):
         os.chmod(d, 0o755)
-    mapping = write_mapping(pathlib.Path(public_dir) / "merge.conf", sources)
+    mapping = merge_sources(os.path.join(pub, "merge.conf"), sources)
     guard = SourceGuard(sources)
-    mnt = os.path.join(public_dir, "mnt")
+    mnt = os.path.join(pub, "mnt")
     with mounting.mounted(ckptfs_bin, mapping, mnt, "-o", "allow_other") as m:
         opts = mount_options(mnt)
         assert {"allow_other", "default_permissions", "ro"} <= opts, opts

@@ -13,10 +13,9 @@ import time
 
 import pytest
 
-from hostile_lib import (LAYOUTS, PREFIX, assert_random_reads, data_files_of,
-                         mount_in_layout)
-from mountio import direct_pread, snapshot
+from hostile_lib import LAYOUTS, PREFIX, assert_random_reads, mount_in_layout
 from pylib import mounting
+from pylib.mountio import data_files, direct_pread, snapshot
 from sourceguard import SourceGuard
 
 
@@ -110,7 +109,7 @@ def test_kill_9_then_recover(tmp_path, ckptfs_bin, mapping, sources):
     mnt = str(tmp_path / "mnt")
     with mounting.daemon(ckptfs_bin, mapping, mnt) as m:
         want = snapshot(m)
-        name = data_files_of(mnt)[0]
+        name = data_files(mnt)[0]
         fd = os.open(m.join(name), os.O_RDONLY | os.O_DIRECT)
         try:
             assert direct_pread(fd, 4096, 0) == want[name][:4096]

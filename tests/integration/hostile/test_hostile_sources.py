@@ -10,11 +10,11 @@ import shutil
 
 import pytest
 
-from hostile_lib import (BIG_DATA_ORDER, CORPUS, LAYOUTS, PREFIX, SOURCE_PATHS,
-                         assert_random_reads, big_tensors, data_files_of, mount_in_layout,
-                         parse_ls_mapping)
-from mountio import direct_pread, read_direct, snapshot
+from hostile_lib import LAYOUTS, PREFIX, assert_random_reads, mount_in_layout
 from pylib.ckptfmt import data_filename, read_index, write_bundle
+from pylib.lsout import parse_ls_mapping
+from pylib.mountio import data_files, direct_pread, read_direct, snapshot
+from pylib.sources import BIG_DATA_ORDER, CORPUS_SOURCES, SOURCE_PATHS, big_tensors
 from sourceguard import SourceGuard
 
 
@@ -25,7 +25,7 @@ def tensor_locations(m, run_ckptfs, mapping: str, srcdir: str) -> list[dict]:
     assert r.rc == 0, r.describe()
     listed = parse_ls_mapping(r.stdout.decode())
     idx = read_index(m.join(PREFIX))
-    names = data_files_of(m.path)
+    names = data_files(m.path)
     src_idx = {}
     out = []
     for e in idx.listed():
@@ -70,7 +70,7 @@ def test_sources_replaced_by_rename(tmp_path, ckptfs_bin, run_ckptfs, mapping, s
                   data_filename(big, 0, 1))
         os.rename(tmp + ".index", big + ".index")
         # every corpus data file: same size, every byte inverted
-        for name in CORPUS:
+        for name in CORPUS_SOURCES:
             path = data_filename(os.path.join(sources, SOURCE_PATHS[name]), 0, 1)
             with open(path, "rb") as f:
                 data = f.read()

@@ -23,17 +23,17 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
 import subprocess
 import time
 
 import numpy as np
 import pytest
 
-from mountio import splice_max_read
 from pylib import mounting as mountlib
 from pylib.ckptfmt import DT_FLOAT, DT_UINT8, Tensor, write_bundle
-from pylib.mounting import exec_prefix, force_unmount_all, mounts_at
+from pylib.mounting import assert_not_mounted, exec_prefix, force_unmount_all, mounts_at
+from pylib.mountio import splice_max_read
+from pylib.sources import CORPUS_SOURCES, sources_mapping
 
 
 def run_daemon(ckptfs_bin: str, *args: str):
@@ -43,24 +43,10 @@ def run_daemon(ckptfs_bin: str, *args: str):
     assert not r.hung, r.describe()
     return subprocess.CompletedProcess(r.argv, r.rc, r.stdout, r.stderr)
 
-CORPUS = {  # mapping source name -> prefix below tests/data/corpus
-    "a": "serving_half_plus_two_tf1/variables",
-    "b": "serving_half_plus_two_tf2/variables",
-    "c": "tfx_estimator_tf1/model.ckpt-1000",
-    "d": "tfx_keras_tf2/variables",
-}
-
-
 @pytest.fixture
-def corpus_mapping(tmp_path, corpus_dir) -> str:
+def corpus_mapping(tmp_path, sources) -> str:
     """The four corpus checkpoints (a private copy) merged under a/ b/ c/ d/."""
-    src = tmp_path / "corpus"
-    shutil.copytree(corpus_dir, src)
-    lines = [f"source {n} = {src / rel}" for n, rel in CORPUS.items()]
-    lines += [f"map {n}:/ -> {n}/" for n in CORPUS]
-    path = tmp_path / "merge.conf"
-    path.write_text("\n".join(lines) + "\n")
-    return str(path)
+    return sources_mapping(tmp_path / "merge.conf", sources, CORPUS_SOURCES)
 
 
 # ---------------------------------------------------------------------------------------
@@ -421,13 +407,6 @@ def test_two_mounts_at_once_on_one_mountpoint(ckptfs_bin, corpus_mapping, tmp_pa
 
 # ---------------------------------------------------------------------------------------
 # wrong values, and checks that disagree
-
-def assert_not_mounted(mnt: str):
-    """Nothing mounted at mnt (and, whatever the answer, nothing left mounted)."""
-    found = mounts_at(mnt)
-    force_unmount_all(mnt)
-    assert not found, f"left a mount at {mnt}: {found}"
-
 
 @pytest.mark.parametrize("opt, message", [
     ("readahead=4194305", "readahead=4194305 is out of range (0 to 1048576 KiB)"),

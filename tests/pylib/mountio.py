@@ -1,8 +1,9 @@
-"""Reading files through a ckptfs mount."""
+"""Reading files through a ckptfs mount: by read(2), O_DIRECT and mmap."""
 
 from __future__ import annotations
 
 import fcntl
+import mmap
 import os
 
 F_SETPIPE_SZ = 1031
@@ -55,6 +56,17 @@ def read_direct(path: str, chunk: int = 1 << 20) -> bytes:
         return direct_pread(fd, os.fstat(fd).st_size + chunk, 0)
     finally:
         os.close(fd)
+
+
+def mmap_bytes(path: str) -> bytes:
+    """The whole file through a shared read-only mapping, as numpy.memmap(mode='r') makes."""
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ) as mm:
+        return bytes(mm)
+
+
+def data_files(path: str) -> list[str]:
+    """The names of the data files (*.data-*) in directory path, a mount's top say."""
+    return sorted(n for n in os.listdir(path) if ".data-" in n)
 
 
 def snapshot(m) -> dict[str, bytes]:

@@ -1,7 +1,7 @@
 """The test environment as plain values and functions (no fixtures): where the repository,
-the corpus and the build are, and how a command of ours is run. conftest.py builds its
-fixtures on these; a test module that needs them at import time imports this module
-(not conftest, whose name another directory's conftest.py shares)."""
+the corpus and the build are, and how a command of ours is run. tests/integration/conftest.py
+builds its fixtures on these; a test module that needs them at import time imports this
+module (not conftest, whose name another directory's conftest.py shares)."""
 
 from __future__ import annotations
 
@@ -32,11 +32,12 @@ COMMAND_TIMEOUT = 120
 # ---------------------------------------------------------------------------------------
 # binaries
 
-def _build_dir() -> str:
+def build_dir() -> str:
+    """$CKPTFS_BUILD, else <repo>/build."""
     return os.path.abspath(os.environ.get("CKPTFS_BUILD", os.path.join(REPO, "build")))
 
 
-def _require_binary(path: str) -> str:
+def require_binary(path: str) -> str:
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
         pytest.fail(f"required binary missing or not executable: {path} "
                     f"(build the project, or set CKPTFS_BUILD to the build dir)", pytrace=False)

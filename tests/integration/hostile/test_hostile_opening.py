@@ -28,14 +28,14 @@ import shutil
 import struct
 import subprocess
 import sys
-import tempfile
 
 import pytest
 
 from pylib import ckptfmt, mounting
 from pylib.ckptfmt import DT_FLOAT, DT_INT64, Tensor, varint, write_bundle
 from pylib.ckptfmt import encode_header as header_proto
-from pylib.mounting import force_unmount_all, run_cmd
+from pylib.mapfile import write_mapping
+from pylib.mounting import mount_attempt, run_cmd
 
 NOBODY = 65534
 MIB = 1 << 20
@@ -83,19 +83,6 @@ def run_measured(argv: list, timeout: float = 120) -> tuple[int, str, str, int]:
     return r.returncode, "\n".join(out[:-1]), r.stderr.decode(errors="replace"), int(out[-1])
 
 
-@pytest.fixture
-def pub():
-    """A directory every user may enter, removed (and unmounted) afterwards."""
-    d = tempfile.mkdtemp(prefix="ckptfs-hostile-src-", dir="/tmp")
-    os.chmod(d, 0o755)
-    yield d
-    for name in os.listdir(d):
-        p = os.path.join(d, name)
-        if os.path.isdir(p) and not os.path.islink(p) and mounting.is_mounted(p):
-            force_unmount_all(p)
-    shutil.rmtree(d)
-
-
 def public_dir(*parts: str) -> str:
     d = os.path.join(*parts)
     os.makedirs(d)
@@ -115,29 +102,16 @@ def write_public_bundle(prefix: str, ts=None, **kw):
     return table
 
 
-def write_mapping(path: str, source: str, extra: str = "") -> str:
-    with open(path, "w") as f:
-        f.write(f"source s = {source}\nmap s:/ -> /\n{extra}")
-    os.chmod(path, 0o644)
-    return path
+def whole_source_mapping(path: str, source: str, *lines: str) -> str:
+    """A mapping every user may read of the whole of one source, s."""
+    return write_mapping(path, {"s": source}, ["map s:/ -> /", *lines], mode=0o644)
 
 
-def mount_attempt(ckptfs_bin: str, mapping: str, mnt: str, *args: str):
-    """The mount form as a user runs it (it daemonizes if it mounts); always unmounts,
-    and reports whether anything was mounted."""
-    os.makedirs(mnt, exist_ok=True)
-    try:
-        r = run_cmd([ckptfs_bin, mapping, mnt, *args])
-    finally:
-        was_mounted = mounting.is_mounted(mnt)
-        force_unmount_all(mnt)
-    return r, was_mounted
-
-
-def assert_refused(r, was_mounted: bool, *fragments: str):
+def assert_refused(r, *fragments: str):
+    """r, a mount_attempt, failed with status 1 and mounted nothing."""
     assert not r.hung, r.describe()
     assert r.rc == 1, r.describe()
-    assert not was_mounted, f"mounted despite the error\n{r.describe()}"
+    assert not r.mounted, f"mounted despite the error\n{r.describe()}"
     missing = [f for f in fragments if f not in r.stderr]
     assert not missing, f"message lacks {missing}\n{r.describe()}"
 
@@ -186,12 +160,12 @@ def test_allow_other_refuses_a_source_file_linked_to_a_private_file(pub, ckptfs_
     secret = private_file(pub, content, file_mode, dir_mode)
     os.unlink(victim)
     os.symlink(secret, victim)
-    mapping = write_mapping(os.path.join(pub, "m.conf"), prefix, "layout = shards\n")
+    mapping = whole_source_mapping(os.path.join(pub, "m.conf"), prefix, "layout = shards")
     mnt = os.path.join(pub, "mnt")
 
-    r, was_mounted = mount_attempt(ckptfs_bin, mapping, mnt, "-o", "allow_other")
+    r = mount_attempt(ckptfs_bin, mapping, mnt, "-o", "allow_other")
     fmt = dict(secret=secret, dir=os.path.dirname(secret))
-    assert_refused(r, was_mounted, f"{mapping}:1:12: error: source 's': ",
+    assert_refused(r, f"{mapping}:1:12: error: source 's': ",
                    f"'{victim}' (really '{secret}'): this {what} ", why.format(**fmt),
                    fix.format(**fmt), "or mount without allow_other")
 
@@ -230,10 +204,10 @@ def test_allow_other_refuses_a_state_file_naming_a_private_checkpoint(pub, ckptf
     with open(os.path.join(src, "checkpoint"), "w") as f:
         f.write(f'model_checkpoint_path: "{private}"\n')
     os.chmod(os.path.join(src, "checkpoint"), 0o644)
-    mapping = write_mapping(os.path.join(pub, "m.conf"), src)
+    mapping = whole_source_mapping(os.path.join(pub, "m.conf"), src)
     mnt = os.path.join(pub, "mnt")
-    r, was_mounted = mount_attempt(ckptfs_bin, mapping, mnt, "-o", "allow_other")
-    assert_refused(r, was_mounted, f"{mapping}:1:12: error: source 's': ",
+    r = mount_attempt(ckptfs_bin, mapping, mnt, "-o", "allow_other")
+    assert_refused(r, f"{mapping}:1:12: error: source 's': ",
                    f"'{private}.index': this index is not readable by every user "
                    "(mode 0600)", "or mount without allow_other")
     with mounting.mounted(ckptfs_bin, mapping, mnt) as m:
@@ -250,15 +224,15 @@ def test_allow_other_refuses_a_private_state_file(pub, ckptfs_bin):
     with open(state, "w") as f:
         f.write('model_checkpoint_path: "model"\n')
     os.chmod(state, 0o600)
-    mapping = write_mapping(os.path.join(pub, "m.conf"), src)
-    r, was_mounted = mount_attempt(ckptfs_bin, mapping, os.path.join(pub, "mnt"),
+    mapping = whole_source_mapping(os.path.join(pub, "m.conf"), src)
+    r = mount_attempt(ckptfs_bin, mapping, os.path.join(pub, "mnt"),
                                    "-o", "allow_other")
-    assert_refused(r, was_mounted, f"'{state}': this 'checkpoint' state file is not "
+    assert_refused(r, f"'{state}': this 'checkpoint' state file is not "
                    "readable by every user (mode 0600)", f"chmod o+r '{state}'")
     os.chmod(state, 0o644)
-    r, was_mounted = mount_attempt(ckptfs_bin, mapping, os.path.join(pub, "mnt"),
+    r = mount_attempt(ckptfs_bin, mapping, os.path.join(pub, "mnt"),
                                    "-o", "allow_other")
-    assert r.rc == 0 and was_mounted, r.describe()
+    assert r.rc == 0 and r.mounted, r.describe()
 
 
 READ_ALL = r"""
@@ -313,13 +287,13 @@ def test_fifo_state_file_is_refused_without_hanging(tmp_path, ckptfs_bin):
     src.mkdir()
     write_bundle(str(src / "model"), tensors())
     os.mkfifo(src / "checkpoint")
-    mapping = write_mapping(str(tmp_path / "m.conf"), str(src))
+    mapping = whole_source_mapping(str(tmp_path / "m.conf"), str(src))
     want = f"'{src}/checkpoint': cannot open 'checkpoint' state file: not a regular file (a FIFO)"
     for argv in (["ls", src], ["check", mapping], ["ls", mapping]):
         r = run_cmd([ckptfs_bin, *argv], timeout=10)
         assert not r.hung and r.rc == 1 and want in r.stderr, r.describe()
-    r, was_mounted = mount_attempt(ckptfs_bin, mapping, str(tmp_path / "mnt"))
-    assert_refused(r, was_mounted, f"{mapping}:1:12: error: source 's': {want}")
+    r = mount_attempt(ckptfs_bin, mapping, str(tmp_path / "mnt"))
+    assert_refused(r, f"{mapping}:1:12: error: source 's': {want}")
 
 
 def test_state_file_that_is_a_device_is_refused(tmp_path, ckptfs_bin):
@@ -345,8 +319,8 @@ def test_mapping_file_that_is_not_a_regular_file(tmp_path, ckptfs_bin, kind):
         want = f"{mapping}: error: cannot read: not a regular file (a character device)"
     r = run_cmd([ckptfs_bin, "check", mapping], timeout=10)
     assert not r.hung and r.rc == 1 and want in r.stderr, r.describe()
-    r, was_mounted = mount_attempt(ckptfs_bin, mapping, str(tmp_path / "mnt"))
-    assert_refused(r, was_mounted, want)
+    r = mount_attempt(ckptfs_bin, mapping, str(tmp_path / "mnt"))
+    assert_refused(r, want)
     # `ls` takes it for a checkpoint (it is not a regular file): refused, not waited on
     r = run_cmd([ckptfs_bin, "ls", mapping], timeout=10)
     assert not r.hung and r.rc == 1, r.describe()
@@ -362,7 +336,7 @@ def test_index_declaring_two_billion_shards(tmp_path, ckptfs_bin):
     prefix = str(tmp_path / "model")
     write_bundle(prefix, tensors(), header=header_proto(num_shards=n))
     os.rename(ckptfmt.data_filename(prefix, 0, 1), f"{prefix}.data-00000-of-{n:05d}")
-    mapping = write_mapping(str(tmp_path / "m.conf"), prefix)
+    mapping = whole_source_mapping(str(tmp_path / "m.conf"), prefix)
     want = f"'{prefix}.data-00001-of-{n:05d}': cannot open data shard: No such file or directory"
     for argv in (["ls", prefix], ["check", mapping]):
         rc, _out, err, rss = run_measured([ckptfs_bin, *argv])
@@ -425,7 +399,7 @@ def test_huge_state_file_is_refused(tmp_path, ckptfs_bin):
     with open(src / "checkpoint", "wb") as f:
         f.write(b'model_checkpoint_path: "model"\n')
         f.truncate(3 << 30)
-    mapping = write_mapping(str(tmp_path / "m.conf"), str(src))
+    mapping = whole_source_mapping(str(tmp_path / "m.conf"), str(src))
     want = (f"'{src}/checkpoint': 'checkpoint' state file is larger than 1 MiB: not a "
             "TensorFlow state file")
     for argv in (["ls", src], ["check", mapping]):
@@ -456,7 +430,7 @@ def test_symlink_loops_are_named(tmp_path, ckptfs_bin):
         r = run_cmd([ckptfs_bin, "ls", path])
         assert r.rc == 1 and want in r.stderr and "does not exist" not in r.stderr, \
             r.describe()
-        mapping = write_mapping(str(tmp_path / "m.conf"), path)
+        mapping = whole_source_mapping(str(tmp_path / "m.conf"), path)
         r = run_cmd([ckptfs_bin, "check", mapping])
         assert r.rc == 1 and f"{mapping}:1:12: error: source 's': {want}" in r.stderr, \
             r.describe()
@@ -489,7 +463,7 @@ def test_permission_denied_is_named(pub, ckptfs_bin):
         p = run_as_nobody([exe, "ls", path])
         assert p.returncode == 1 and want in p.stderr and "does not exist" not in p.stderr, \
             (path, p.stderr)
-        mapping = write_mapping(os.path.join(pub, "m.conf"), path)
+        mapping = whole_source_mapping(os.path.join(pub, "m.conf"), path)
         p = run_as_nobody([exe, "check", mapping])
         assert p.returncode == 1 and f"{mapping}:1:12: error: source 's': {want}" in \
             p.stderr, p.stderr
