@@ -17,10 +17,12 @@
 #include <errno.h>
 #include <malloc.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "cli/help.h"
 #include "fs/fs.h"
 #include "mapping/mapping.h"
+#include "store/store.h"
 #include "view/view.h"
 
 /* Notices of the fs module, while still in the foreground. */
@@ -28,6 +30,29 @@ static void print_notice(void *ctx, const char *msg)
 {
 	(void)ctx;
 	cli_error("%s", msg);
+}
+
+/* -o cache_dir=, cache_size=, remote_timeout= into the store's options;
+ * 0, or -1 with the error printed. */
+static int remote_options(const struct fs_mount_request *req, struct store_options *so)
+{
+	char *end = NULL;
+	double sec = req->remote_timeout ? strtod(req->remote_timeout, &end) : 0;
+
+	so->cache_dir = req->cache_dir;
+	if (req->cache_size && (store_parse_size(req->cache_size, &so->cache_size) ||
+				so->cache_size <= 0)) {
+		cli_error("cache_size=%s is not a size (bytes, or a number and K, M, G or T)",
+			  req->cache_size);
+		return -1;
+	}
+	if (req->remote_timeout && (!*req->remote_timeout || *end || !(sec > 0) || sec > 86400)) {
+		cli_error("remote_timeout=%s is not a number of seconds (above 0, at most 86400)",
+			  req->remote_timeout);
+		return -1;
+	}
+	so->timeout_ms = (int)(sec * 1000 + 0.5);
+	return 0;
 }
 
 /*
@@ -39,7 +64,9 @@ static int build_view(const struct fs_mount_request *req, struct mapping **m,
 		      struct view **v)
 {
 	/* what every user will see must be what every user may read */
+	struct store_options so = { 0 };
 	struct view_options vo = {
+		.remote = &so,
 		.prefix = req->prefix,
 		.layout = -1,
 		.public_sources = req->allow_other,
@@ -50,6 +77,8 @@ static int build_view(const struct fs_mount_request *req, struct mapping **m,
 	enum mapping_layout layout;
 	enum mapping_format format;
 
+	if (remote_options(req, &so))
+		return -1;
 	if (req->layout && mapping_layout_parse(req->layout, &layout)) {
 		cli_error("invalid layout '%s': expected 'single' or 'shards'",
 			  req->layout);

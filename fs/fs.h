@@ -46,6 +46,10 @@ struct fs_mount_request {
 	const char *layout;     /* -o layout=, NULL: the mapping's */
 	const char *format;     /* -o format=, NULL: the mapping's */
 	int strict;             /* -o strict: see view_options.strict */
+	/* remote sources (store_options): as given, NULL when not */
+	const char *cache_dir;      /* -o cache_dir= */
+	const char *cache_size;     /* -o cache_size= (bytes, K, M, G, T) */
+	const char *remote_timeout; /* -o remote_timeout= (seconds) */
 	int allow_other;        /* -o allow_other: every user may read the mount */
 	int show_help;          /* -h/--help: print help, mount nothing */
 	int show_version;       /* -V/--version */

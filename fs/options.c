@@ -52,6 +52,10 @@ static const struct fuse_opt mount_opt_spec[] = {
 	MOUNT_OPT("readahead=%s", readahead_arg),
 	MOUNT_OPT("passthrough=%s", passthrough_arg),
 	MOUNT_OPT("cache=%s", cache_arg),
+	/* remote sources: checked by the command, which makes the store */
+	MOUNT_OPT("cache_dir=%s", cache_dir),
+	MOUNT_OPT("cache_size=%s", cache_size),
+	MOUNT_OPT("remote_timeout=%s", remote_timeout),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("fsname=", KEY_FSNAME),
 	FUSE_OPT_KEY("subtype=", KEY_SUBTYPE),
@@ -246,6 +250,9 @@ int fs_mount_parse(int argc, char **argv, fs_notice_fn *notice_fn,
 		.layout = fm->o.layout,
 		.format = fm->o.format,
 		.strict = fm->o.strict,
+		.cache_dir = fm->o.cache_dir,
+		.cache_size = fm->o.cache_size,
+		.remote_timeout = fm->o.remote_timeout,
 		.allow_other = fm->o.allow_other,
 		.show_help = fm->cmd.show_help,
 		.show_version = fm->cmd.show_version,
@@ -272,6 +279,9 @@ void fs_mount_free(struct fs_mount *fm)
 	free(fm->o.readahead_arg);
 	free(fm->o.passthrough_arg);
 	free(fm->o.cache_arg);
+	free(fm->o.cache_dir);
+	free(fm->o.cache_size);
+	free(fm->o.remote_timeout);
 	fuse_opt_free_args(&fm->args);
 	free(fm);
 }

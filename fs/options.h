@@ -34,6 +34,9 @@ struct mount_opts {
 	char *readahead_arg;   /* owned; -o readahead=, as given */
 	char *passthrough_arg; /* owned; -o passthrough=, as given */
 	char *cache_arg;       /* owned; -o cache=, as given */
+	char *cache_dir;       /* owned; -o cache_dir= (remote sources) */
+	char *cache_size;      /* owned; -o cache_size=, as given */
+	char *remote_timeout;  /* owned; -o remote_timeout=, as given */
 	/* parsed from the two above (check_numbers) */
 	unsigned max_read;  /* when max_read_arg is set; clamped when mounting */
 	unsigned readahead; /* KiB; 0 keeps the kernel's */

@@ -170,6 +170,28 @@ static void test_own_options_are_taken(void **state)
 	fs_mount_free(fm);
 }
 
+/* the remote-source words reach the command as given; it checks them */
+static void test_remote_options_are_taken(void **state)
+{
+	struct fs_mount *fm = PARSE_OK("m.conf", "/mnt", "-o",
+				       "cache_dir=/var/cache/x,cache_size=2G,remote_timeout=2.5");
+	const struct fs_mount_request *req = fs_mount_request(fm);
+
+	(void)state;
+	assert_string_equal(req->cache_dir, "/var/cache/x");
+	assert_string_equal(req->cache_size, "2G");
+	assert_string_equal(req->remote_timeout, "2.5");
+	assert_false(passes(fm, "cache_size=2G"));
+	assert_false(passes(fm, "remote_timeout=2.5"));
+	fs_mount_free(fm);
+	fm = PARSE_OK("m.conf", "/mnt");
+	req = fs_mount_request(fm);
+	assert_null(req->cache_dir);
+	assert_null(req->cache_size);
+	assert_null(req->remote_timeout);
+	fs_mount_free(fm);
+}
+
 static void test_options_before_positionals(void **state)
 {
 	/* mount.fuse3 passes "-o OPTS" first, then the two paths */
@@ -348,6 +370,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_positional_and_defaults),
 		cmocka_unit_test(test_own_options_are_taken),
+		cmocka_unit_test(test_remote_options_are_taken),
 		cmocka_unit_test(test_options_before_positionals),
 		cmocka_unit_test(test_allow_other_adds_default_permissions),
 		cmocka_unit_test(test_given_fsname_and_subtype_win),
