@@ -8,6 +8,7 @@
 #include "bundle/bundle.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,9 +83,10 @@ static int state_prefix(struct store *s, const char *dir, char **out, char *err,
 	return rc;
 }
 
-/* A "directory": its state object's prefix, else a SavedModel's. */
-static int resolve_dir(struct store *s, const char *dir, char **prefix,
-		       struct store_obj **index, char *err, size_t errlen)
+/* A "directory": its state object's prefix, else a SavedModel's.
+ * first404 is what the server said of DIR.index, for the message. */
+static int resolve_dir(struct store *s, const char *dir, const char *first404,
+		       char **prefix, struct store_obj **index, char *err, size_t errlen)
 {
 	static const char *const saved[] = { "variables/variables", "variables" };
 	char *p = NULL;
@@ -104,13 +106,13 @@ static int resolve_dir(struct store *s, const char *dir, char **prefix,
 		p = NULL;
 		rc = rc == -ENOENT ? 0 : rc;
 	}
-	return rc ? rc : bundle_errf(err, errlen, -ENOENT, "'%s': no checkpoint here (no '%s.index', no 'checkpoint' object naming an existing prefix, no variables/variables.index)", dir, dir);
+	return rc ? rc : bundle_errf(err, errlen, -ENOENT, "'%s': no checkpoint here (%s; no 'checkpoint' object naming an existing prefix, no variables/variables.index)", dir, first404);
 }
 
 int bundle_remote_resolve(struct store *s, const char *url, char **prefix_out,
 			  struct store_obj **index, char *err, size_t errlen)
 {
-	char *dir = strdup(url);
+	char *dir = strdup(url), first404[BUNDLE_ERR_MAX];
 	size_t n = dir ? strlen(dir) : 0;
 	int rc;
 
@@ -118,13 +120,16 @@ int bundle_remote_resolve(struct store *s, const char *url, char **prefix_out,
 		return bundle_errf(err, errlen, -ENOMEM, "out of memory");
 	while (n && dir[n - 1] == '/')
 		dir[--n] = '\0';
-	rc = n == strlen(url) ? open_index(s, url, index, err, errlen) : -ENOENT;
+	snprintf(first404, sizeof(first404), "'%s' names a directory", url);
+	rc = n == strlen(url) ? open_index(s, url, index, first404, sizeof(first404)) : -ENOENT;
 	if (rc == 0) {
 		*prefix_out = dir;
 		return 0;
 	}
-	if (rc == -ENOENT)
-		rc = resolve_dir(s, dir, prefix_out, index, err, errlen);
+	if (rc == -ENOENT) /* the server's word on PREFIX.index, kept for the message */
+		rc = resolve_dir(s, dir, first404, prefix_out, index, err, errlen);
+	else
+		bundle_errf(err, errlen, rc, "%s", first404);
 	free(dir);
 	return rc;
 }

@@ -50,9 +50,9 @@ struct fs_mount_request {
 	const char *cache_dir;      /* -o cache_dir= */
 	const char *cache_size;     /* -o cache_size= (bytes, K, M, G, T) */
 	const char *remote_timeout; /* -o remote_timeout= (seconds) */
-	int allow_other;        /* -o allow_other: every user may read the mount */
-	int show_help;          /* -h/--help: print help, mount nothing */
-	int show_version;       /* -V/--version */
+	int allow_other;            /* -o allow_other: every user may read the mount */
+	int show_help;              /* -h/--help: print help, mount nothing */
+	int show_version;           /* -V/--version */
 };
 
 /* Receives one line of notice (no "ckptfs: ", no newline). */

@@ -398,9 +398,14 @@ int64_t tfp_read(const struct tfp_plan *p, size_t file, uint64_t off,
 		 size_t len, void *buf, const char *path, char *err,
 		 size_t errlen)
 {
-	int64_t got = view_read(p->v, file, off, len, buf);
 	char show[512];
+	/* a remote source's bytes: fetched and verified first, so a failure
+	 * names the object and the range (a checksum, a timeout) */
+	int rc = view_fetch_range(p->v, file, off, len, err, errlen);
+	int64_t got = rc ? rc : view_read(p->v, file, off, len, buf);
 
+	if (rc)
+		return rc;
 	if (got == -EIO)
 		snprintf(err, errlen,
 			 "'%s': a source shard is shorter than when the mapping was opened",

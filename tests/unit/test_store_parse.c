@@ -20,8 +20,15 @@ static void test_content_range(void **state)
 {
 	int64_t f, l, t;
 	static const char *const bad[] = {
-		"bytes 5-4/10", "bytes 0-9/9", "bytes 0-9/", "bytes -9/10", "bytes 0-9/10x",
-		"bits 0-9/10", "bytes 0-99999999999999999999/1", "bytes */10", "",
+		"bytes 5-4/10",
+		"bytes 0-9/9",
+		"bytes 0-9/",
+		"bytes -9/10",
+		"bytes 0-9/10x",
+		"bits 0-9/10",
+		"bytes 0-99999999999999999999/1",
+		"bytes */10",
+		"",
 	};
 
 	(void)state;
@@ -62,7 +69,7 @@ static void test_s3_error(void **state)
 	(void)state;
 	store_http_s3_error(body, strlen(body), code, sizeof(code), msg, sizeof(msg));
 	assert_string_equal(code, "AccessD"); /* cut to the buffer */
-	assert_string_equal(msg, "no?way");  /* no control characters */
+	assert_string_equal(msg, "no?way");   /* no control characters */
 	store_http_s3_error("<Code>x", 7, code, sizeof(code), msg, sizeof(msg));
 	assert_string_equal(code, "");
 }
@@ -88,7 +95,7 @@ static void test_credentials(void **state)
 static void test_urls(void **state)
 {
 	struct aws_cfg aws = { .region = "eu-west-1" }, local = { .region = "us-east-1",
-								   .endpoint = "http://127.0.0.1:9000" };
+								  .endpoint = "http://127.0.0.1:9000" };
 	struct store_url u;
 	char err[256];
 
@@ -133,9 +140,12 @@ static void test_sizes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_content_range), cmocka_unit_test(test_header_lines),
-		cmocka_unit_test(test_s3_error),      cmocka_unit_test(test_credentials),
-		cmocka_unit_test(test_urls),          cmocka_unit_test(test_sizes),
+		cmocka_unit_test(test_content_range),
+		cmocka_unit_test(test_header_lines),
+		cmocka_unit_test(test_s3_error),
+		cmocka_unit_test(test_credentials),
+		cmocka_unit_test(test_urls),
+		cmocka_unit_test(test_sizes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
