@@ -89,7 +89,7 @@ def remote_env(s3, nginx, tmp_module):
     os.environ["AWS_CA_BUNDLE"] = nginx.cert
     os.environ["CKPTFS_CACHE_DIR"] = str(tmp_module / "default-cache")
     for k in ("AWS_ENDPOINT_URL_S3", "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION",
-              "CKPTFS_CACHE_SIZE", "CKPTFS_REMOTE_TIMEOUT", "CKPTFS_REMOTE_TIMEOUT_MS"):
+              "CKPTFS_CACHE_SIZE", "CKPTFS_REMOTE_TIMEOUT"):
         os.environ.pop(k, None)
     os.environ["AWS_SHARED_CREDENTIALS_FILE"] = str(tmp_module / "no-such-credentials")
     yield
@@ -269,23 +269,11 @@ def source_object_sizes(prefix: str) -> tuple[int, int]:
     return idx, data
 
 
-_MOUNT_HELP = None
-
-
 def timeout_opts(ckptfs_bin, monkeypatch) -> list[str]:
-    """A short remote timeout: `-o remote_timeout=` if this build has it, and the
-    environment variables the store reads (CKPTFS_REMOTE_TIMEOUT in seconds, and
-    CKPTFS_REMOTE_TIMEOUT_MS should it be renamed)."""
-    global _MOUNT_HELP
+    """A short remote timeout: `-o remote_timeout=` for a mount, and
+    CKPTFS_REMOTE_TIMEOUT for the commands and the plugin."""
     monkeypatch.setenv("CKPTFS_REMOTE_TIMEOUT", f"{TIMEOUT_S:g}")
-    monkeypatch.setenv("CKPTFS_REMOTE_TIMEOUT_MS", str(int(TIMEOUT_S * 1000)))
-    if _MOUNT_HELP is None:
-        _MOUNT_HELP = mounting.run_cmd([ckptfs_bin, "x", "/nonexistent", "--help"]).stdout
-    m = re.search(r"remote_timeout=(\S+)\s+(.*)", _MOUNT_HELP)
-    if not m:
-        return []
-    ms = re.search(r"\bms\b|millisecond", m.group(0), re.I) or "MS" in m.group(1)
-    return ["-o", f"remote_timeout={int(TIMEOUT_S * 1000) if ms else f'{TIMEOUT_S:g}'}"]
+    return ["-o", f"remote_timeout={TIMEOUT_S:g}"]
 
 
 READER = r"""
