@@ -81,22 +81,11 @@ struct objmerge {
 	uint32_t root_map;
 };
 
-__attribute__((format(printf, 5, 6))) static int diag(char *err, size_t errlen, const struct mapping_pos *pos,
-						      int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	mapping_vdiag(err, errlen, code, pos, "error", fmt, ap);
-	va_end(ap);
-	return code;
-}
-
 static int oom(const struct view *v, char *err, size_t errlen)
 {
 	struct mapping_pos none = { v->m->file, 0, 0 };
 
-	return diag(err, errlen, &none, -ENOMEM, "out of memory");
+	return view_errf(err, errlen, -ENOMEM, &none, "out of memory");
 }
 
 static int is_graph_key(const char *s, size_t len)
@@ -155,7 +144,7 @@ static int open_graph(struct view *v, size_t s, char *err, size_t errlen)
 		}
 	}
 	if (rc)
-		return diag(err, errlen, &ms->path_pos, rc, "source '%s': %s", ms->name, msg);
+		return view_errf(err, errlen, rc, &ms->path_pos, "source '%s': %s", ms->name, msg);
 	o->merged = malloc((o->g->n_nodes + 1) * sizeof(int32_t));
 	if (!o->merged)
 		return oom(v, err, errlen);
@@ -172,9 +161,9 @@ static int legacy_conflict(const struct view *v, char *err, size_t errlen)
 
 	while (!is_graph_key(m->maps[i].from, m->maps[i].from_len) && !is_graph_key(m->maps[i].to, m->maps[i].to_len))
 		i++;
-	return diag(err, errlen, &m->checkpoint_pos, -EINVAL,
-		    "'checkpoint = object-based' cannot be kept: line %d carries a source's %s by key (remove one of the two)",
-		    m->maps[i].pos.line, OBJGRAPH_TENSOR_KEY);
+	return view_errf(err, errlen, -EINVAL, &m->checkpoint_pos,
+			 "'checkpoint = object-based' cannot be kept: line %d carries a source's %s by key (remove one of the two)",
+			 m->maps[i].pos.line, OBJGRAPH_TENSOR_KEY);
 }
 
 int objmerge_open(struct view *v, char *err, size_t errlen)
@@ -548,9 +537,9 @@ static int attach(struct view *v, size_t map, const char *to, size_t to_len, int
 	if (to_len == 0) {
 		/* objects other lines hung at the root stay its children */
 		if (om->root_taken)
-			return diag(err, errlen, &mp->to_pos, -EEXIST,
-				    "the merged root object is already made by line %d",
-				    v->m->maps[om->root_map].pos.line);
+			return view_errf(err, errlen, -EEXIST, &mp->to_pos,
+					 "the merged root object is already made by line %d",
+					 v->m->maps[om->root_map].pos.line);
 		om->root_taken = 1;
 		om->root_map = (uint32_t)map;
 		return 1; /* the caller makes node the root */
@@ -564,18 +553,18 @@ static int attach(struct view *v, size_t map, const char *to, size_t to_len, int
 		int rc = objgraph_unescape(to + i, end - i, &name);
 
 		if (rc == -EINVAL)
-			return diag(err, errlen, &mp->to_pos, -EINVAL,
-				    "'%s' is not an object path: '.' must be escaped as '..' ('/' in a name as '.S')",
-				    view_shown(shown, to, to_len));
+			return view_errf(err, errlen, -EINVAL, &mp->to_pos,
+					 "'%s' is not an object path: '.' must be escaped as '..' ('/' in a name as '.S')",
+					 view_shown(shown, to, to_len));
 		if (rc)
 			return oom(v, err, errlen);
 		next = merged_child(om, at, name, &by);
 		if (!slash) {
 			if (next >= 0) {
 				free(name);
-				return diag(err, errlen, &mp->to_pos, -EEXIST,
-					    "object '%s' is produced twice: by this line and by line %d",
-					    view_shown(shown, to, to_len), v->m->maps[by].pos.line);
+				return view_errf(err, errlen, -EEXIST, &mp->to_pos,
+						 "object '%s' is produced twice: by this line and by line %d",
+						 view_shown(shown, to, to_len), v->m->maps[by].pos.line);
 			}
 			return add_edge(om, at, name, node, (uint32_t)map) ? oom(v, err, errlen) : 0;
 		}
@@ -645,9 +634,9 @@ int objmerge_map(struct view *v, size_t map, char *err, size_t errlen)
 		return oom(v, err, errlen);
 	if (node < 0) {
 		suggest_paths(o, mp->from, flen, mp->kind == MAPPING_MAP_TENSOR ? "" : "/", alt, sizeof(alt));
-		return diag(err, errlen, &mp->from_pos, -ENOENT, "source '%s' has no object '%s'%s%s%s",
-			    v->m->sources[mp->source].name, view_shown(shown, mp->from, mp->from_len),
-			    *alt ? " (did you mean " : "", alt, *alt ? "?)" : "");
+		return view_errf(err, errlen, -ENOENT, &mp->from_pos, "source '%s' has no object '%s'%s%s%s",
+				 v->m->sources[mp->source].name, view_shown(shown, mp->from, mp->from_len),
+				 *alt ? " (did you mean " : "", alt, *alt ? "?)" : "");
 	}
 	if (mp->kind == MAPPING_MAP_TENSOR)
 		mn = include(om, mp->source, node, (uint32_t)map);
@@ -764,9 +753,9 @@ static int children_of(struct view *v, size_t i, struct objgraph_child **out, si
 		if (!e)
 			continue;
 		free(c);
-		return diag(err, errlen, &v->m->maps[e->map].to_pos, -EEXIST,
-			    "object '%s' is produced twice: by this line and by line %d",
-			    view_shown(shown, EDGE_NAME(e), strlen(EDGE_NAME(e))), v->m->maps[m->map].pos.line);
+		return view_errf(err, errlen, -EEXIST, &v->m->maps[e->map].to_pos,
+				 "object '%s' is produced twice: by this line and by line %d",
+				 view_shown(shown, EDGE_NAME(e), strlen(EDGE_NAME(e))), v->m->maps[m->map].pos.line);
 	}
 	for (size_t e = 0; e < m->n_extra; e++) {
 		const struct medge *x = &om->edges[m->extra[e]];
@@ -907,10 +896,10 @@ static int fill_nodes(struct view *v, struct out *o, char *err, size_t errlen)
 			size_t pl = 0;
 
 			objgraph_path(&om->src[m->src].w, m->id, &p, &pl, NULL, 0);
-			diag(err, errlen, &v->m->maps[m->map].from_pos, -ENOTSUP,
-			     "object '%s' of source '%s' saves itself through registered saver '%s': map its source whole, as '%s:/ -> /'",
-			     view_shown(path, p ? p : "", pl), v->m->sources[m->src].name, g->saver_name,
-			     v->m->sources[m->src].name);
+			view_errf(err, errlen, -ENOTSUP, &v->m->maps[m->map].from_pos,
+				  "object '%s' of source '%s' saves itself through registered saver '%s': map its source whole, as '%s:/ -> /'",
+				  view_shown(path, p ? p : "", pl), v->m->sources[m->src].name, g->saver_name,
+				  v->m->sources[m->src].name);
 			free(p);
 			return -ENOTSUP;
 		}
@@ -943,7 +932,7 @@ static int regenerate_keys(struct view *v, struct out *o, char *err, size_t errl
 	int rc = objgraph_walk_init(&w, &o->g, msg, sizeof(msg));
 
 	if (rc)
-		return diag(err, errlen, &none, rc, "the merged object graph: %s", msg);
+		return view_errf(err, errlen, rc, &none, "the merged object graph: %s", msg);
 	for (size_t i = 0; i < o->g.n_nodes; i++)
 		total += o->g.nodes[i].n_attrs;
 	o->keys = calloc(total + 1, sizeof(char *));
@@ -957,7 +946,7 @@ static int regenerate_keys(struct view *v, struct out *o, char *err, size_t errl
 	objgraph_walk_release(&w);
 	if (!o->keys)
 		return oom(v, err, errlen);
-	return rc ? diag(err, errlen, &none, rc, "the merged object graph: %s", msg) : 0;
+	return rc ? view_errf(err, errlen, rc, &none, "the merged object graph: %s", msg) : 0;
 }
 
 /* Each attribute of a source object: a target with its new key. */
@@ -984,9 +973,9 @@ static int add_targets(struct view *v, const struct out *o, char *err, size_t er
 			if (at != BUNDLE_NOT_FOUND)
 				e = bundle_entry_at(v->readers[m->src], at);
 			if (at == BUNDLE_NOT_FOUND || bundle_entry_is_piece(&e))
-				return diag(err, errlen, &v->m->sources[m->src].path_pos, -EBADMSG,
-					    "source '%s': its object graph names tensor '%s', which its index lacks",
-					    v->m->sources[m->src].name, view_shown(shown, old, strlen(old)));
+				return view_errf(err, errlen, -EBADMSG, &v->m->sources[m->src].path_pos,
+						 "source '%s': its object graph names tensor '%s', which its index lacks",
+						 v->m->sources[m->src].name, view_shown(shown, old, strlen(old)));
 			rc = plan_add(v, m->map, at, key, strlen(key), err, errlen);
 		}
 	}
@@ -1004,7 +993,7 @@ static int store_graph(struct view *v, const struct out *o, uint32_t map, char *
 	int rc = objgraph_serialize_tensor(&o->g, &enc, &enc_len, &crc, msg, sizeof(msg));
 
 	if (rc)
-		return diag(err, errlen, &none, rc, "the merged object graph: %s", msg);
+		return view_errf(err, errlen, rc, &none, "the merged object graph: %s", msg);
 	v->graph_fd = memfd_create("ckptfs-object-graph", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	rc = v->graph_fd < 0 ? -errno : util_pwrite_full(v->graph_fd, enc, enc_len, 0);
 	if (rc == 0 && fcntl(v->graph_fd, F_ADD_SEALS,
@@ -1012,7 +1001,7 @@ static int store_graph(struct view *v, const struct out *o, uint32_t map, char *
 		rc = -errno;
 	free(enc);
 	if (rc)
-		return diag(err, errlen, &none, rc, "cannot hold the merged object graph: %s", strerror(-rc));
+		return view_errf(err, errlen, rc, &none, "cannot hold the merged object graph: %s", strerror(-rc));
 	v->graph_entry = (struct bundle_entry){ .key = OBJGRAPH_TENSOR_KEY,
 						.key_len = strlen(OBJGRAPH_TENSOR_KEY),
 						.dtype = BUNDLE_DT_STRING,

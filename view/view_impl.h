@@ -159,6 +159,17 @@ int layout_build(struct view *v, char *err, size_t errlen);
 #define VIEW_SHOWN_MAX 512
 const char *view_shown(char *buf, const char *name, size_t len);
 
+/*
+ * errf.c: write an error into err (errlen bytes; err may be NULL) and
+ * return code. At pos, in the mapping's compiler form, "FILE:LINE:COL:
+ * error: MESSAGE" (mapping_diag; a position without a line or column
+ * leaves it out); with pos NULL, the bare message. Every error of view/
+ * is written here.
+ */
+__attribute__((format(printf, 5, 6))) int view_errf(char *err, size_t errlen,
+						    int code, const struct mapping_pos *pos,
+						    const char *fmt, ...);
+
 /* warn.c: record a warning (formatted like mapping_diag). */
 __attribute__((format(printf, 3, 4))) int view_warn(struct view *v, const struct mapping_pos *pos,
 						    const char *fmt, ...);
