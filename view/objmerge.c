@@ -949,24 +949,29 @@ static int regenerate_keys(struct view *v, struct out *o, char *err, size_t errl
 	return rc ? view_errf(err, errlen, rc, &none, "the merged object graph: %s", msg) : 0;
 }
 
-/* Each attribute of a source object: a target with its new key. */
-static int add_targets(struct view *v, const struct out *o, char *err, size_t errlen)
+/*
+ * The targets of the new graph, in its order: a renamed tensor for each
+ * variable a name made, a target with its new key for each attribute of
+ * a source object. Every regenerated key is used once: t[] gets as many.
+ */
+static int list_targets(struct view *v, const struct out *o, struct objmerge_targets *ts, char *err,
+			size_t errlen)
 {
 	struct objmerge *om = v->om;
-	int rc = 0;
 
-	for (size_t i = 0; rc == 0 && i < o->g.n_nodes; i++) {
+	ts->t = malloc((o->n_keys + 1) * sizeof(*ts->t));
+	if (!ts->t)
+		return oom(v, err, errlen);
+	for (size_t i = 0; i < o->g.n_nodes; i++) {
 		const struct mnode *m = &om->nodes[o->order[i]];
 		const struct objgraph_node *g = m->src >= 0 ? &om->src[m->src].g->nodes[m->id] : NULL;
 
 		if (m->target >= 0)
-			rc = plan_rename(v, (size_t)m->target, o->g.nodes[i].attrs[0].checkpoint_key,
-					 strlen(o->g.nodes[i].attrs[0].checkpoint_key), err, errlen);
-
-		for (size_t a = 0; rc == 0 && g && a < g->n_attrs; a++) {
+			ts->t[ts->n++] = (struct objmerge_target){ o->g.nodes[i].attrs[0].checkpoint_key,
+								   (uint32_t)m->target, m->map, 1 };
+		for (size_t a = 0; g && a < g->n_attrs; a++) {
 			const char *old = g->attrs[a].checkpoint_key;
 			size_t at = bundle_find(v->readers[m->src], old, strlen(old));
-			const char *key = o->g.nodes[i].attrs[a].checkpoint_key;
 			char shown[VIEW_SHOWN_MAX];
 			struct bundle_entry e;
 
@@ -976,14 +981,15 @@ static int add_targets(struct view *v, const struct out *o, char *err, size_t er
 				return view_errf(err, errlen, -EBADMSG, &v->m->sources[m->src].path_pos,
 						 "source '%s': its object graph names tensor '%s', which its index lacks",
 						 v->m->sources[m->src].name, view_shown(shown, old, strlen(old)));
-			rc = plan_add(v, m->map, at, key, strlen(key), err, errlen);
+			ts->t[ts->n++] = (struct objmerge_target){ o->g.nodes[i].attrs[a].checkpoint_key,
+								   (uint32_t)at, m->map, 0 };
 		}
 	}
-	return rc;
+	return 0;
 }
 
 /* The serialized graph as the bytes of a string scalar, in a sealed memfd. */
-static int store_graph(struct view *v, const struct out *o, uint32_t map, char *err, size_t errlen)
+static int store_graph(struct view *v, const struct out *o, char *err, size_t errlen)
 {
 	uint8_t *enc = NULL;
 	size_t enc_len = 0;
@@ -1007,7 +1013,7 @@ static int store_graph(struct view *v, const struct out *o, uint32_t map, char *
 						.dtype = BUNDLE_DT_STRING,
 						.size = (int64_t)enc_len,
 						.crc32c = bundle_crc_mask(crc) };
-	return plan_add_graph(v, map, err, errlen);
+	return 0;
 }
 
 /*
@@ -1042,7 +1048,7 @@ static int adopt_named(struct view *v, char *err, size_t errlen)
 	return 0;
 }
 
-int objmerge_finish(struct view *v, char *err, size_t errlen)
+int objmerge_finish(struct view *v, struct objmerge_targets *out, char *err, size_t errlen)
 {
 	struct objmerge *om = v->om;
 	struct out o = { 0 };
@@ -1064,9 +1070,25 @@ int objmerge_finish(struct view *v, char *err, size_t errlen)
 	if (rc == 0)
 		rc = regenerate_keys(v, &o, err, errlen);
 	if (rc == 0)
-		rc = add_targets(v, &o, err, errlen);
+		rc = list_targets(v, &o, out, err, errlen);
 	if (rc == 0)
-		rc = store_graph(v, &o, om->nodes[0].map, err, errlen);
+		rc = store_graph(v, &o, err, errlen);
+	if (rc == 0) {
+		out->graph = 1;
+		out->graph_map = om->nodes[0].map;
+	}
+	/* the keys go with the targets that name them */
+	out->keys = o.keys;
+	out->n_keys = o.n_keys;
+	o.keys = NULL;
 	release(&o);
 	return rc;
+}
+
+void objmerge_targets_release(struct objmerge_targets *ts)
+{
+	for (size_t i = 0; ts->keys && i < ts->n_keys; i++)
+		free(ts->keys[i]);
+	free(ts->keys);
+	free(ts->t);
 }

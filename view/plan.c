@@ -165,28 +165,25 @@ static int add_with_pieces(struct plan *p, size_t map, size_t entry,
 	return rc;
 }
 
-int plan_add(struct view *v, size_t map, size_t entry,
-	     const char *key, size_t len, char *err, size_t errlen)
+/* The target of the rewritten object graph (v->graph_entry, in v->graph_fd). */
+static int add_graph(struct plan *p, size_t map)
 {
-	struct plan p = { v, NULL, err, errlen };
-
-	return add_with_pieces(&p, map, entry, key, len, "", 0, 0);
-}
-
-int plan_add_graph(struct view *v, size_t map, char *err, size_t errlen)
-{
+	struct view *v = p->v;
 	const struct bundle_entry *e = &v->graph_entry;
 	char *key = view_keys_add(&v->keys, e->key, e->key_len, "", 0);
 	struct view_target *t = key ? push_target(v) : NULL;
 
 	if (!t)
-		return view_errf(err, errlen, -ENOMEM, &v->m->maps[map].pos, "out of memory");
+		return view_errf(p->err, p->errlen, -ENOMEM, &v->m->maps[map].pos,
+				 "out of memory");
 	*t = (struct view_target){ .key = key, .key_len = (uint32_t)e->key_len, .offset = e->offset, .map = (uint32_t)map, .synth = 1, .shard = e->shard_id };
 	return 0;
 }
 
-int plan_rename(struct view *v, size_t t, const char *key, size_t len, char *err, size_t errlen)
+/* Give target t (and its pieces, right after it) the key `key` (len bytes, copied). */
+static int rename_target(struct plan *p, size_t t, const char *key, size_t len)
 {
+	struct view *v = p->v;
 	const struct bundle_entry ent = view_target_src(v, &v->targets[t]), *e = &ent;
 
 	for (size_t i = 0; i <= e->n_slices; i++) {
@@ -198,7 +195,7 @@ int plan_rename(struct view *v, size_t t, const char *key, size_t len, char *err
 			nk = view_keys_add(&v->keys, i ? piece : key, nl, "", 0);
 		free(piece);
 		if (!nk)
-			return view_errf(err, errlen, -ENOMEM, &v->m->maps[x->map].pos,
+			return view_errf(p->err, p->errlen, -ENOMEM, &v->m->maps[x->map].pos,
 					 "out of memory");
 		x->key = nk;
 		x->key_len = (uint32_t)nl;
@@ -430,6 +427,26 @@ static int sort_targets(struct plan *p)
 	return rc;
 }
 
+/* What the object merge made (objmerge_finish), added in its order. */
+static int add_object_targets(struct plan *p)
+{
+	struct objmerge_targets ts = { 0 };
+	int rc = objmerge_finish(p->v, &ts, p->err, p->errlen);
+
+	for (size_t i = 0; rc == 0 && i < ts.n; i++) {
+		const struct objmerge_target *t = &ts.t[i];
+
+		if (t->rename)
+			rc = rename_target(p, t->at, t->key, strlen(t->key));
+		else
+			rc = add_with_pieces(p, t->map, t->at, t->key, strlen(t->key), "", 0, 0);
+	}
+	if (rc == 0 && ts.graph)
+		rc = add_graph(p, ts.graph_map);
+	objmerge_targets_release(&ts);
+	return rc;
+}
+
 static int resolve_maps(struct plan *p)
 {
 	const struct mapping *m = p->v->m;
@@ -442,7 +459,7 @@ static int resolve_maps(struct plan *p)
 			rc = m->maps[i].kind == MAPPING_MAP_TENSOR ? map_tensor(p, i)
 								   : map_scope(p, i);
 	if (rc == 0 && p->v->om)
-		rc = objmerge_finish(p->v, p->err, p->errlen);
+		rc = add_object_targets(p);
 	if (rc)
 		return rc;
 	if (p->v->n_targets && p->v->n_targets < p->v->cap_targets) {
