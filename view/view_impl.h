@@ -81,7 +81,7 @@ struct view {
 	uint8_t *index; /* owned */
 	size_t index_len;
 	char *state; /* owned; the `checkpoint` text */
-	/* TF2 sources read by object paths (objmerge.c); NULL when none is */
+	/* TF2 sources read by object paths (objmerge_impl.h); NULL when none is */
 	struct objmerge *om;             /* owned; freed by view_compact */
 	int keep_graph;                  /* an identity mount: the root rule carries the graph */
 	int graph_fd;                    /* owned, -1 if none: a sealed memfd, the new graph's bytes */
@@ -107,12 +107,13 @@ const struct view_target *view_find_target(const struct view *v,
 int plan_resolve(struct view *v, char *err, size_t errlen);
 
 /*
- * objmerge.c: TF2 sources merged by object. objmerge_open (after the
- * sources are open) decides which sources are read by object paths and
- * reads their graphs; objmerge_exclude counts the edges exclude line x
- * cuts in source s; objmerge_map applies a map line of such a source;
- * objmerge_finish builds the new graph and says which targets plan.c is
- * to add for it (struct objmerge_targets).
+ * TF2 sources merged by object (objmerge.c, objpath.c, objemit.c; their
+ * shared inside is objmerge_impl.h). objmerge_open (after the sources are
+ * open) decides which sources are read by object paths and reads their
+ * graphs; objmerge_exclude counts the edges exclude line x cuts in source
+ * s; objmerge_map applies a map line of such a source; objmerge_finish
+ * builds the new graph and says which targets plan.c is to add for it
+ * (struct objmerge_targets).
  */
 int objmerge_open(struct view *v, char *err, size_t errlen);
 int objmerge_is_object_source(const struct view *v, size_t s);

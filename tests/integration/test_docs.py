@@ -414,7 +414,8 @@ def test_man_page_version_matches(ckptfs_bin, man_pages):
 # every error message explained in docs/mapping.md
 
 MESSAGE_SOURCES = ["mapping/lexer.c", "mapping/directive.c", "mapping/parser.c",
-                   "mapping/readfile.c", "view/build.c", "view/plan.c", "view/objmerge.c", "view/view.c",
+                   "mapping/readfile.c", "view/build.c", "view/plan.c", "view/objmerge.c",
+                   "view/objpath.c", "view/objemit.c", "view/view.c",
                    "view/layout.c", "bundle/openfile.c", "bundle/resolve.c", "bundle/index.c",
                    "bundle/reader.c", "bundle/entry.c", "bundle/table_read.c",
                    "fs/session.c", "fs/passthrough.c", "fs/cache.c", "cli/cli_mount.c", "cli/cli_util.c",
