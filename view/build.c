@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,28 +31,10 @@ static int has_control(const char *s)
  * is the default), or nowhere when view_options (-o prefix=) gave it,
  * since the mapping is not at fault.
  */
-static struct mapping_pos prefix_pos(const struct view *v,
-				     const struct view_options *opt)
+static const struct mapping_pos *prefix_pos(const struct view *v,
+					    const struct view_options *opt)
 {
-	struct mapping_pos pos = v->m->prefix_pos;
-
-	pos.file = opt && opt->prefix ? NULL : v->m->file;
-	return pos;
-}
-
-/* A prefix error at pos; without a file, the bare message. -EINVAL. */
-__attribute__((format(printf, 4, 5))) static int prefix_error(char *err, size_t errlen, struct mapping_pos pos,
-							      const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (pos.file)
-		mapping_vdiag(err, errlen, -EINVAL, &pos, "error", fmt, ap);
-	else if (err && errlen)
-		vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
+	return opt && opt->prefix ? NULL : &v->m->prefix_pos;
 }
 
 /*
@@ -61,7 +42,7 @@ __attribute__((format(printf, 4, 5))) static int prefix_error(char *err, size_t 
  * tf.train.latest_checkpoint globs PREFIX.index (so '*', '?', '[' and a
  * backslash change what it looks for) and Python decodes it as UTF-8.
  */
-static int check_prefix(const char *prefix, struct mapping_pos pos,
+static int check_prefix(const char *prefix, const struct mapping_pos *pos,
 			char *err, size_t errlen)
 {
 	char shown[VIEW_SHOWN_MAX];
@@ -71,21 +52,21 @@ static int check_prefix(const char *prefix, struct mapping_pos pos,
 	if (!*prefix || strchr(prefix, '/') || !strcmp(prefix, ".") ||
 	    !strcmp(prefix, "..") || !strcmp(prefix, "checkpoint") ||
 	    has_control(prefix))
-		return prefix_error(err, errlen, pos,
-				    "invalid prefix '%s' (a file name, without '/' or control characters)",
-				    shown);
+		return view_errf(err, errlen, -EINVAL, pos,
+				 "invalid prefix '%s' (a file name, without '/' or control characters)",
+				 shown);
 	if (!util_is_utf8(prefix, strlen(prefix)))
-		return prefix_error(err, errlen, pos,
-				    "prefix '%s' is not UTF-8 (TensorFlow cannot open it)",
-				    shown);
+		return view_errf(err, errlen, -EINVAL, pos,
+				 "prefix '%s' is not UTF-8 (TensorFlow cannot open it)",
+				 shown);
 	bad = strpbrk(prefix, "*?[\\");
 	if (bad) {
 		/* shown as in the name: a backslash doubled */
 		const char c[3] = { *bad, *bad == '\\' ? '\\' : '\0', '\0' };
 
-		return prefix_error(err, errlen, pos,
-				    "prefix '%s' contains '%s', which TensorFlow takes for a pattern (tf.train.latest_checkpoint would not find it)",
-				    shown, c);
+		return view_errf(err, errlen, -EINVAL, pos,
+				 "prefix '%s' contains '%s', which TensorFlow takes for a pattern (tf.train.latest_checkpoint would not find it)",
+				 shown, c);
 	}
 	return 0;
 }
@@ -104,12 +85,11 @@ static int check_names(const struct view *v, const struct view_options *opt,
 
 		if (strlen(name) <= NAME_MAX)
 			continue;
-		prefix_error(err, errlen, prefix_pos(v, opt),
-			     "file name '%s' is longer than %d bytes: use a shorter prefix",
-			     util_escape(shown, sizeof(shown), name, strlen(name),
-					 UTIL_ESCAPE_BACKSLASH),
-			     NAME_MAX);
-		return -EINVAL;
+		return view_errf(err, errlen, -EINVAL, prefix_pos(v, opt),
+				 "file name '%s' is longer than %d bytes: use a shorter prefix",
+				 util_escape(shown, sizeof(shown), name, strlen(name),
+					     UTIL_ESCAPE_BACKSLASH),
+				 NAME_MAX);
 	}
 	return 0;
 }
@@ -126,21 +106,15 @@ static int check_options(struct view *v, const struct view_options *opt,
 	rc = check_prefix(prefix, prefix_pos(v, opt), err, errlen);
 	if (rc)
 		return rc;
-	if (v->layout != MAPPING_LAYOUT_SINGLE && v->layout != MAPPING_LAYOUT_SHARDS) {
-		snprintf(err, errlen, "invalid layout %d", (int)v->layout);
-		return -EINVAL;
-	}
-	if (opt && opt->format > (int)MAPPING_FORMAT_BOTH) {
-		snprintf(err, errlen, "invalid format %d", opt->format);
-		return -EINVAL;
-	}
+	if (v->layout != MAPPING_LAYOUT_SINGLE && v->layout != MAPPING_LAYOUT_SHARDS)
+		return view_errf(err, errlen, -EINVAL, NULL, "invalid layout %d", (int)v->layout);
+	if (opt && opt->format > (int)MAPPING_FORMAT_BOTH)
+		return view_errf(err, errlen, -EINVAL, NULL, "invalid format %d", opt->format);
 	v->prefix = strdup(prefix);
 	v->readers = calloc(v->m->n_sources + 1, sizeof(*v->readers));
 	v->source_tensors = calloc(v->m->n_sources + 1, sizeof(size_t));
-	if (!v->prefix || !v->readers || !v->source_tensors) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
+	if (!v->prefix || !v->readers || !v->source_tensors)
+		return view_errf(err, errlen, -ENOMEM, NULL, "out of memory");
 	return 0;
 }
 
@@ -150,10 +124,8 @@ int view_build(const struct mapping *m, const struct view_options *opt,
 	struct view *v = calloc(1, sizeof(*v));
 	int rc;
 
-	if (!v) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
+	if (!v)
+		return view_errf(err, errlen, -ENOMEM, NULL, "out of memory");
 	v->m = m;
 	v->graph_fd = -1;
 	v->remote = opt ? opt->remote : NULL;

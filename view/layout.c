@@ -403,8 +403,11 @@ int layout_build(struct view *v, char *err, size_t errlen)
 	for (size_t i = 0; rc && !v->data && data && i < max; i++)
 		free(data[i].ext);
 	free(data);
-	if (rc == -ENOMEM || (rc < 0 && rc != -EINVAL))
-		snprintf(err, errlen, "%s: error: cannot lay out the merged checkpoint: %s",
-			 v->m->file, strerror(-rc));
+	if (rc == -ENOMEM || (rc < 0 && rc != -EINVAL)) {
+		const struct mapping_pos file = { v->m->file, 0, 0 };
+
+		view_errf(err, errlen, rc, &file, "cannot lay out the merged checkpoint: %s",
+			  strerror(-rc));
+	}
 	return rc;
 }

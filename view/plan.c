@@ -29,20 +29,6 @@ struct plan {
 	size_t errlen;
 };
 
-static int diag(struct plan *p, const struct mapping_pos *pos, int code,
-		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static int diag(struct plan *p, const struct mapping_pos *pos, int code,
-		const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	mapping_vdiag(p->err, p->errlen, code, pos, "error", fmt, ap);
-	va_end(ap);
-	return code;
-}
-
 static int open_sources(struct plan *p)
 {
 	const struct mapping *m = p->v->m;
@@ -59,12 +45,12 @@ static int open_sources(struct plan *p)
 					       p->v->store, &p->v->readers[i], msg, sizeof(msg));
 
 		if (rc)
-			return diag(p, &s->path_pos, rc, "source '%s': %s",
-				    s->name, msg);
+			return view_errf(p->err, p->errlen, rc, &s->path_pos, "source '%s': %s",
+					 s->name, msg);
 		p->hidden[i] = calloc(bundle_num_entries(p->v->readers[i]) + 1,
 				      sizeof(uint32_t));
 		if (!p->hidden[i])
-			return diag(p, &s->pos, -ENOMEM, "out of memory");
+			return view_errf(p->err, p->errlen, -ENOMEM, &s->pos, "out of memory");
 	}
 	return 0;
 }
@@ -140,7 +126,8 @@ static int add_target(struct plan *p, size_t map, size_t entry,
 	struct view_target *t = key ? push_target(p->v) : NULL;
 
 	if (!t)
-		return diag(p, &p->v->m->maps[map].pos, -ENOMEM, "out of memory");
+		return view_errf(p->err, p->errlen, -ENOMEM, &p->v->m->maps[map].pos,
+				 "out of memory");
 	*t = (struct view_target){
 		.key = key,
 		.key_len = (uint32_t)(la + lb),
@@ -170,43 +157,40 @@ static int add_with_pieces(struct plan *p, size_t map, size_t entry,
 
 		if (bundle_slice_key_encode(e->key, e->key_len, &e->slices[i],
 					    &old, &ol))
-			return diag(p, &p->v->m->maps[map].pos, -ENOMEM, "out of memory");
+			return view_errf(p->err, p->errlen, -ENOMEM,
+					 &p->v->m->maps[map].pos, "out of memory");
 		rc = bundle_slice_key_encode(key, len, &e->slices[i], &nk, &nl);
 		/* the reader checked at open that every piece exists */
 		if (rc == 0)
 			rc = add_target(p, map, bundle_find(r, old, ol), nk, nl, "", 0, 0);
 		else
-			rc = diag(p, &p->v->m->maps[map].pos, -ENOMEM, "out of memory");
+			rc = view_errf(p->err, p->errlen, -ENOMEM,
+				       &p->v->m->maps[map].pos, "out of memory");
 		free(old);
 		free(nk);
 	}
 	return rc;
 }
 
-int plan_add(struct view *v, size_t map, size_t entry,
-	     const char *key, size_t len, char *err, size_t errlen)
+/* The target of the rewritten object graph (v->graph_entry, in v->graph_fd). */
+static int add_graph(struct plan *p, size_t map)
 {
-	struct plan p = { v, NULL, err, errlen };
-
-	return add_with_pieces(&p, map, entry, key, len, "", 0, 0);
-}
-
-int plan_add_graph(struct view *v, size_t map, char *err, size_t errlen)
-{
-	struct plan p = { v, NULL, err, errlen };
+	struct view *v = p->v;
 	const struct bundle_entry *e = &v->graph_entry;
 	char *key = view_keys_add(&v->keys, e->key, e->key_len, "", 0);
 	struct view_target *t = key ? push_target(v) : NULL;
 
 	if (!t)
-		return diag(&p, &v->m->maps[map].pos, -ENOMEM, "out of memory");
+		return view_errf(p->err, p->errlen, -ENOMEM, &v->m->maps[map].pos,
+				 "out of memory");
 	*t = (struct view_target){ .key = key, .key_len = (uint32_t)e->key_len, .offset = e->offset, .map = (uint32_t)map, .synth = 1, .shard = e->shard_id };
 	return 0;
 }
 
-int plan_rename(struct view *v, size_t t, const char *key, size_t len, char *err, size_t errlen)
+/* Give target t (and its pieces, right after it) the key `key` (len bytes, copied). */
+static int rename_target(struct plan *p, size_t t, const char *key, size_t len)
 {
-	struct plan p = { v, NULL, err, errlen };
+	struct view *v = p->v;
 	const struct bundle_entry ent = view_target_src(v, &v->targets[t]), *e = &ent;
 
 	for (size_t i = 0; i <= e->n_slices; i++) {
@@ -218,7 +202,8 @@ int plan_rename(struct view *v, size_t t, const char *key, size_t len, char *err
 			nk = view_keys_add(&v->keys, i ? piece : key, nl, "", 0);
 		free(piece);
 		if (!nk)
-			return diag(&p, &v->m->maps[x->map].pos, -ENOMEM, "out of memory");
+			return view_errf(p->err, p->errlen, -ENOMEM, &v->m->maps[x->map].pos,
+					 "out of memory");
 		x->key = nk;
 		x->key_len = (uint32_t)nl;
 	}
@@ -234,11 +219,11 @@ static int not_found(struct plan *p, const struct mapping_map *mp,
 	view_shown(from, mp->from, mp->from_len);
 	if (suggest_names(p->v->readers[mp->source], mp->from, mp->from_len,
 			  alt, sizeof(alt)))
-		return diag(p, &mp->from_pos, -ENOENT,
-			    "source '%s' has no %s '%s' (did you mean %s?)", src,
-			    what, from, alt);
-	return diag(p, &mp->from_pos, -ENOENT, "source '%s' has no %s '%s'", src,
-		    what, from);
+		return view_errf(p->err, p->errlen, -ENOENT, &mp->from_pos,
+				 "source '%s' has no %s '%s' (did you mean %s?)", src,
+				 what, from, alt);
+	return view_errf(p->err, p->errlen, -ENOENT, &mp->from_pos,
+			 "source '%s' has no %s '%s'", src, what, from);
 }
 
 static int map_tensor(struct plan *p, size_t map)
@@ -256,11 +241,11 @@ static int map_tensor(struct plan *p, size_t map)
 		return not_found(p, mp, "tensor");
 	hid = p->hidden[mp->source][at];
 	if (hid)
-		return diag(p, &mp->from_pos, -ENOENT,
-			    "tensor '%s' of source '%s' is hidden by the exclude at line %d",
-			    view_shown(from, mp->from, mp->from_len),
-			    p->v->m->sources[mp->source].name,
-			    p->v->m->excludes[hid - 1].pos.line);
+		return view_errf(p->err, p->errlen, -ENOENT, &mp->from_pos,
+				 "tensor '%s' of source '%s' is hidden by the exclude at line %d",
+				 view_shown(from, mp->from, mp->from_len),
+				 p->v->m->sources[mp->source].name,
+				 p->v->m->excludes[hid - 1].pos.line);
 	return add_with_pieces(p, map, at, mp->to, mp->to_len, "", 0, 0);
 }
 
@@ -305,10 +290,10 @@ static int map_scope(struct plan *p, size_t map)
 			continue;
 		}
 		if (mp->to_len + e->key_len - flen == 0)
-			return diag(p, &mp->from_pos, -EINVAL,
-				    "tensor '%s' of source '%s' would get an empty name",
-				    view_shown(name, e->key, e->key_len),
-				    p->v->m->sources[mp->source].name);
+			return view_errf(p->err, p->errlen, -EINVAL, &mp->from_pos,
+					 "tensor '%s' of source '%s' would get an empty name",
+					 view_shown(name, e->key, e->key_len),
+					 p->v->m->sources[mp->source].name);
 		rc = add_with_pieces(p, map, i, mp->to, mp->to_len, e->key + flen,
 				     e->key_len - flen, mp->to_len == 0);
 		if (rc)
@@ -318,13 +303,14 @@ static int map_scope(struct plan *p, size_t map)
 	if (hits)
 		return 0;
 	if (hidden)
-		return diag(p, &mp->from_pos, -ENOENT,
-			    "every tensor under '%s' of source '%s' is excluded",
-			    mp->kind == MAPPING_MAP_ROOT ? "/" : view_shown(name, mp->from, mp->from_len),
-			    p->v->m->sources[mp->source].name);
+		return view_errf(p->err, p->errlen, -ENOENT, &mp->from_pos,
+				 "every tensor under '%s' of source '%s' is excluded",
+				 mp->kind == MAPPING_MAP_ROOT ? "/" : view_shown(name, mp->from, mp->from_len),
+				 p->v->m->sources[mp->source].name);
 	if (mp->kind == MAPPING_MAP_ROOT)
-		return diag(p, &mp->from_pos, -ENOENT, "source '%s' has no tensors",
-			    p->v->m->sources[mp->source].name);
+		return view_errf(p->err, p->errlen, -ENOENT, &mp->from_pos,
+				 "source '%s' has no tensors",
+				 p->v->m->sources[mp->source].name);
 	return not_found(p, mp, "scope");
 }
 
@@ -356,10 +342,10 @@ static int check_conflicts(struct plan *p, const uint32_t *to)
 	if (!x)
 		return 0;
 	/* to[x] is its group's second, to[x - 1] the first */
-	return diag(p, &v->m->maps[t[to[x]].map].pos, -EEXIST,
-		    "target '%s' is produced twice: by this line and by line %d",
-		    view_shown(name, t[to[x]].key, t[to[x]].key_len),
-		    v->m->maps[t[to[x - 1]].map].pos.line);
+	return view_errf(p->err, p->errlen, -EEXIST, &v->m->maps[t[to[x]].map].pos,
+			 "target '%s' is produced twice: by this line and by line %d",
+			 view_shown(name, t[to[x]].key, t[to[x]].key_len),
+			 v->m->maps[t[to[x - 1]].map].pos.line);
 }
 
 /*
@@ -385,11 +371,11 @@ static int check_object_graph(struct plan *p)
 		if (e.dtype == BUNDLE_DT_STRING && e.rank == 0 && !e.n_slices)
 			continue;
 		dt = bundle_dtype_name(e.dtype);
-		return diag(p, &v->m->maps[t->map].to_pos, -EINVAL,
-			    "target '%s' must be TF2's object graph, a string scalar, but tensor '%s' of source '%s' is %s of rank %d (TensorFlow could not restore the merge)",
-			    object_graph, view_shown(name, e.key, e.key_len),
-			    v->m->sources[view_target_source(v, t)].name, dt ? dt : "an unknown dtype",
-			    e.rank);
+		return view_errf(p->err, p->errlen, -EINVAL, &v->m->maps[t->map].to_pos,
+				 "target '%s' must be TF2's object graph, a string scalar, but tensor '%s' of source '%s' is %s of rank %d (TensorFlow could not restore the merge)",
+				 object_graph, view_shown(name, e.key, e.key_len),
+				 v->m->sources[view_target_source(v, t)].name, dt ? dt : "an unknown dtype",
+				 e.rank);
 	}
 	return 0;
 }
@@ -423,7 +409,7 @@ static int sort_targets(struct plan *p)
 	if (!to) {
 		struct mapping_pos none = { v->m->file, 0, 0 };
 
-		return diag(p, &none, -ENOMEM, "out of memory");
+		return view_errf(p->err, p->errlen, -ENOMEM, &none, "out of memory");
 	}
 	for (size_t i = 0; i < v->n_targets; i++)
 		to[i] = (uint32_t)i;
@@ -448,6 +434,26 @@ static int sort_targets(struct plan *p)
 	return rc;
 }
 
+/* What the object merge made (objmerge_finish), added in its order. */
+static int add_object_targets(struct plan *p)
+{
+	struct objmerge_targets ts = { 0 };
+	int rc = objmerge_finish(p->v, &ts, p->err, p->errlen);
+
+	for (size_t i = 0; rc == 0 && i < ts.n; i++) {
+		const struct objmerge_target *t = &ts.t[i];
+
+		if (t->rename)
+			rc = rename_target(p, t->at, t->key, strlen(t->key));
+		else
+			rc = add_with_pieces(p, t->map, t->at, t->key, strlen(t->key), "", 0, 0);
+	}
+	if (rc == 0 && ts.graph)
+		rc = add_graph(p, ts.graph_map);
+	objmerge_targets_release(&ts);
+	return rc;
+}
+
 static int resolve_maps(struct plan *p)
 {
 	const struct mapping *m = p->v->m;
@@ -460,7 +466,7 @@ static int resolve_maps(struct plan *p)
 			rc = m->maps[i].kind == MAPPING_MAP_TENSOR ? map_tensor(p, i)
 								   : map_scope(p, i);
 	if (rc == 0 && p->v->om)
-		rc = objmerge_finish(p->v, p->err, p->errlen);
+		rc = add_object_targets(p);
 	if (rc)
 		return rc;
 	if (p->v->n_targets && p->v->n_targets < p->v->cap_targets) {

@@ -303,9 +303,9 @@ static int report(struct st *s, int strict, char *err, size_t errlen)
 	if (s->n_left > SHOWN_LEFT_OUT)
 		snprintf(more, sizeof(more), " and %zu more", s->n_left - SHOWN_LEFT_OUT);
 	if (strict)
-		return mapping_diag(err, errlen, -ENOTSUP, pos, "error",
-				    "%zu tensor(s) cannot be stored in safetensors: %s%s",
-				    s->n_left, s->left, more);
+		return view_errf(err, errlen, -ENOTSUP, pos,
+				 "%zu tensor(s) cannot be stored in safetensors: %s%s",
+				 s->n_left, s->left, more);
 	return view_warn(s->v, pos, "%zu tensor(s) left out of the .safetensors file, which cannot hold them: %s%s",
 			 s->n_left, s->left, more);
 }
@@ -338,9 +338,9 @@ int st_build(struct view *v, enum mapping_format format, int strict,
 	if (rc == 0)
 		rc = header(&s, &hdr, &hdr_len);
 	if (rc == 0 && hdr_len - 8 > SAFETENSORS_MAX_HEADER)
-		rc = mapping_diag(err, errlen, -EFBIG, &v->m->format_pos, "error",
-				  "the safetensors header would be %zu bytes, more than readers accept (%d)",
-				  hdr_len - 8, SAFETENSORS_MAX_HEADER);
+		rc = view_errf(err, errlen, -EFBIG, &v->m->format_pos,
+			       "the safetensors header would be %zu bytes, more than readers accept (%d)",
+			       hdr_len - 8, SAFETENSORS_MAX_HEADER);
 	if (rc == 0) {
 		rc = add_file(&s, hdr, hdr_len);
 		hdr = NULL; /* the view's now */
@@ -354,7 +354,7 @@ int st_build(struct view *v, enum mapping_format format, int strict,
 	free(s.items);
 	free(s.runs.run);
 	if (rc == -ENOMEM || rc == -EBADMSG || rc == -EIO)
-		mapping_diag(err, errlen, rc, &v->m->format_pos, "error",
-			     "cannot build the .safetensors file: %s", strerror(-rc));
+		view_errf(err, errlen, rc, &v->m->format_pos,
+			  "cannot build the .safetensors file: %s", strerror(-rc));
 	return rc;
 }

@@ -159,16 +159,13 @@ int view_object_graph(const struct view *v, struct objgraph **out,
 	size_t off, n;
 	int rc;
 
-	if (!t) {
-		snprintf(err, errlen, "the merged checkpoint has no object graph");
-		return -ENOENT;
-	}
+	if (!t)
+		return view_errf(err, errlen, -ENOENT, NULL,
+				 "the merged checkpoint has no object graph");
 	view_tensor_at(v, (size_t)(t - v->targets), &vt);
 	buf = malloc((size_t)vt.source_entry.size + 1);
-	if (!buf) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
+	if (!buf)
+		return view_errf(err, errlen, -ENOMEM, NULL, "out of memory");
 	rc = util_pread_full(vt.source_fd, buf, (size_t)vt.source_entry.size,
 			     vt.source_entry.offset) == vt.source_entry.size
 		     ? 0
@@ -176,8 +173,8 @@ int view_object_graph(const struct view *v, struct objgraph **out,
 	if (rc == 0 && string_scalar(buf, (size_t)vt.source_entry.size, &off, &n))
 		rc = -EBADMSG;
 	if (rc)
-		snprintf(err, errlen, "cannot read the merged object graph: %s",
-			 strerror(-rc));
+		view_errf(err, errlen, rc, NULL, "cannot read the merged object graph: %s",
+			  strerror(-rc));
 	else
 		rc = objgraph_parse(OBJGRAPH_TENSOR_KEY, buf + off, n, out, err,
 				    errlen);

@@ -90,7 +90,7 @@ struct view {
 	uint8_t *index; /* owned */
 	size_t index_len;
 	char *state; /* owned; the `checkpoint` text */
-	/* TF2 sources read by object paths (objmerge.c); NULL when none is */
+	/* TF2 sources read by object paths (objmerge_impl.h); NULL when none is */
 	struct objmerge *om;             /* owned; freed by view_compact */
 	int keep_graph;                  /* an identity mount: the root rule carries the graph */
 	int graph_fd;                    /* owned, -1 if none: a sealed memfd, the new graph's bytes */
@@ -116,30 +116,13 @@ const struct view_target *view_find_target(const struct view *v,
 int plan_resolve(struct view *v, char *err, size_t errlen);
 
 /*
- * plan.c: add the target key (len bytes, copied) for entry number `entry`
- * of map line `map`'s source, with its pieces right after it.
- */
-int plan_add(struct view *v, size_t map, size_t entry,
-	     const char *key, size_t len, char *err, size_t errlen);
-
-/*
- * plan.c: add the target for the rewritten object graph (v->graph_entry,
- * bytes in v->graph_fd), brought by map line `map`.
- */
-int plan_add_graph(struct view *v, size_t map, char *err, size_t errlen);
-
-/*
- * plan.c: give target t (added by plan_add or a map line) and its pieces
- * the key `key` (len bytes, copied).
- */
-int plan_rename(struct view *v, size_t t, const char *key, size_t len, char *err, size_t errlen);
-
-/*
- * objmerge.c: TF2 sources merged by object. objmerge_open (after the
- * sources are open) decides which sources are read by object paths and
- * reads their graphs; objmerge_exclude counts the edges exclude line x
- * cuts in source s; objmerge_map applies a map line of such a source;
- * objmerge_finish builds the new graph and adds its targets.
+ * TF2 sources merged by object (objmerge.c, objpath.c, objemit.c; their
+ * shared inside is objmerge_impl.h). objmerge_open (after the sources are
+ * open) decides which sources are read by object paths and reads their
+ * graphs; objmerge_exclude counts the edges exclude line x cuts in source
+ * s; objmerge_map applies a map line of such a source; objmerge_finish
+ * builds the new graph and says which targets plan.c is to add for it
+ * (struct objmerge_targets).
  */
 int objmerge_open(struct view *v, char *err, size_t errlen);
 int objmerge_is_object_source(const struct view *v, size_t s);
@@ -153,7 +136,43 @@ int objmerge_is_object_source(const struct view *v, size_t s);
 int objmerge_is_object_line(const struct view *v, size_t map);
 size_t objmerge_exclude(const struct view *v, size_t x, size_t s);
 int objmerge_map(struct view *v, size_t map, char *err, size_t errlen);
-int objmerge_finish(struct view *v, char *err, size_t errlen);
+
+/*
+ * One thing objmerge_finish asks of plan.c: add a target `key` for entry
+ * `at` of map line `map`'s source, with its pieces re-keyed; or, if
+ * rename, give target number `at` (a tensor a line brought by name, under
+ * `checkpoint = object-based`) and its pieces the key `key`.
+ */
+struct objmerge_target {
+	const char *key; /* NUL-terminated; in objmerge_targets.keys */
+	uint32_t at;
+	uint32_t map : 31;
+	uint32_t rename : 1;
+};
+
+/*
+ * What objmerge_finish made: the targets in the order to apply them (it
+ * decides which line a name produced twice reports), then, if graph, the
+ * target of the rewritten object graph (v->graph_entry, its bytes in
+ * v->graph_fd), brought by map line graph_map. Caller-owned;
+ * objmerge_targets_release frees it.
+ */
+struct objmerge_targets {
+	struct objmerge_target *t; /* owned */
+	size_t n;
+	char **keys; /* owned, each owned: the keys t[] points to */
+	size_t n_keys;
+	int graph;
+	uint32_t graph_map;
+};
+
+/*
+ * Build the merged graph (its bytes into v->graph_fd) and fill *out
+ * (zeroed by the caller) with the targets to add; on error too, *out is
+ * the caller's to release.
+ */
+int objmerge_finish(struct view *v, struct objmerge_targets *out, char *err, size_t errlen);
+void objmerge_targets_release(struct objmerge_targets *ts);
 void objmerge_free(struct objmerge *om, size_t n_sources);
 
 /* layout.c: place data, build files, extents and the index. */
@@ -167,6 +186,17 @@ int layout_build(struct view *v, char *err, size_t errlen);
  */
 #define VIEW_SHOWN_MAX 512
 const char *view_shown(char *buf, const char *name, size_t len);
+
+/*
+ * errf.c: write an error into err (errlen bytes; err may be NULL) and
+ * return code. At pos, in the mapping's compiler form, "FILE:LINE:COL:
+ * error: MESSAGE" (mapping_diag; a position without a line or column
+ * leaves it out); with pos NULL, the bare message. Every error of view/
+ * is written here.
+ */
+__attribute__((format(printf, 5, 6))) int view_errf(char *err, size_t errlen,
+						    int code, const struct mapping_pos *pos,
+						    const char *fmt, ...);
 
 /* warn.c: record a warning (formatted like mapping_diag). */
 __attribute__((format(printf, 3, 4))) int view_warn(struct view *v, const struct mapping_pos *pos,

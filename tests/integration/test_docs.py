@@ -414,7 +414,8 @@ def test_man_page_version_matches(ckptfs_bin, man_pages):
 # every error message explained in docs/mapping.md
 
 MESSAGE_SOURCES = ["mapping/lexer.c", "mapping/directive.c", "mapping/parser.c",
-                   "mapping/readfile.c", "view/build.c", "view/plan.c", "view/objmerge.c", "view/view.c",
+                   "mapping/readfile.c", "view/build.c", "view/plan.c", "view/objmerge.c",
+                   "view/objpath.c", "view/objemit.c", "view/view.c",
                    "view/layout.c", "bundle/openfile.c", "bundle/resolve.c", "bundle/index.c",
                    "bundle/reader.c", "bundle/entry.c", "bundle/table_read.c",
                    "fs/session.c", "fs/passthrough.c", "fs/cache.c", "cli/cli_mount.c", "cli/cli_util.c",
@@ -423,7 +424,7 @@ MESSAGE_SOURCES = ["mapping/lexer.c", "mapping/directive.c", "mapping/parser.c",
                    "cli/main.c", "cli/cli_tfplugin.c", "tfplugin/cache.c", "tfplugin/plugin.cc",
                    "bundle/remote.c", "store/url.c", "store/aws.c", "store/http.c", "store/cache.c",
                    "store/obj.c", "store/store.c", "fs/ops.c"]
-REPORTERS = r"(?:perr|lex_error|mapping_diag|diag|view_warn|bundle_errf|store_errf|cli_error|notice|snprintf|bad|fuse_log)"
+REPORTERS = r"(?:perr|lex_error|mapping_diag|diag|view_errf|view_warn|bundle_errf|store_errf|cli_error|notice|snprintf|bad|fuse_log)"
 # format strings that are not messages (file names, number formats, lone severities)
 NOT_MESSAGES = re.compile(r"^(error|warning|error %d|%s|%s%s|\.data-.*|model_checkpoint_path.*|"
                           r"-omax_read=%u|%s\.index|%s\.tempstate%llu|data block %zu|"
