@@ -49,6 +49,29 @@ static size_t print_sources(const struct mapping *m, const struct view *v)
 }
 
 /* The merged checkpoint of n tensors: its files, and how a mount reads them. */
+/*
+ * Data files that show tensors the merge does not hold (a shards-layout
+ * file is its shard, used or not): who reads the mount reads them too.
+ */
+static void print_exposed(const struct view *v)
+{
+	for (size_t i = 0; i < view_num_files(v); i++) {
+		const struct view_file *f = view_file_at(v, i);
+		size_t tensors;
+		uint64_t bytes;
+		char size[32];
+
+		view_data_exposed(v, i, &tensors, &bytes);
+		if (!tensors && !bytes)
+			continue;
+		cli_human_size(size, sizeof(size), bytes);
+		fputs("  ", stdout);
+		cli_put_name(stdout, f->name, strlen(f->name));
+		printf(" shows %zu tensor(s), %s, that the merge does not hold (its source shard whole): 'unmapped = hidden' serves zeros there\n",
+		       tensors, size);
+	}
+}
+
 static void print_merged(const struct view *v, size_t n)
 {
 	struct check_files cf;
@@ -76,6 +99,7 @@ static void print_merged(const struct view *v, size_t n)
 	if (cf.n_whole)
 		printf("  %zu of %zu data file(s) are one source shard whole: the kernel reads them from it (FUSE passthrough) where it can\n",
 		       cf.n_whole, cf.n_data);
+	print_exposed(v);
 }
 
 int cli_check(int argc, char **argv)

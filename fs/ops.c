@@ -377,6 +377,8 @@ static int pieces_intact(const struct view_piece *p, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		int64_t end = p[i].off + (int64_t)p[i].len;
 
+		if (p[i].fd < 0)
+			continue; /* zeros */
 		/* consecutive pieces mostly share a shard: stat it once */
 		while (i + 1 < n && p[i + 1].fd == p[i].fd) {
 			i++;
@@ -388,6 +390,12 @@ static int pieces_intact(const struct view_piece *p, size_t n)
 	}
 	return 1;
 }
+
+/*
+ * What a hidden range reads as: a piece is at most one request long.
+ * Never written, so its pages stay the kernel's shared zero page.
+ */
+static char zeros[CKPTFS_MAX_READ]; /* .bss: no bytes in the binary */
 
 /* Hand the pieces to the kernel as fd ranges: spliced, never copied here. */
 static void reply_pieces(fuse_req_t req, const struct view_piece *p, size_t n)
@@ -404,6 +412,10 @@ static void reply_pieces(fuse_req_t req, const struct view_piece *p, size_t n)
 	bv->count = n;
 	for (size_t i = 0; i < n; i++) {
 		bv->buf[i].size = p[i].len;
+		if (p[i].fd < 0) { /* bytes of a tensor the merge hides */
+			bv->buf[i].mem = zeros;
+			continue;
+		}
 		bv->buf[i].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 		bv->buf[i].fd = p[i].fd;
 		bv->buf[i].pos = p[i].off;

@@ -22,6 +22,7 @@
 #define LAYOUT_USAGE "layout = single|shards"
 #define FORMAT_USAGE "format = tensorflow|safetensors|both"
 #define CHECKPOINT_USAGE "checkpoint = auto|object-based|name-based"
+#define UNMAPPED_USAGE "unmapped = shown|hidden"
 
 __attribute__((format(printf, 4, 5))) static int perr(struct mapping_parser *p, int line, int col,
 						      const char *fmt, ...)
@@ -422,7 +423,7 @@ static int parse_exclude(struct mapping_parser *p, const struct mapping_line *l)
 	return add_ref(p, l, 1, name_len, 0, m->n_excludes - 1);
 }
 
-/* A second `prefix`, `layout`, `format` or `checkpoint` line; first is the first one's position. */
+/* A second `prefix`, `layout`, `format`, `checkpoint` or `unmapped` line; first is the first one's position. */
 static int want_first(struct mapping_parser *p, const struct mapping_line *l,
 		      const struct mapping_pos *first)
 {
@@ -488,6 +489,7 @@ struct choice {
 static const char *const layout_names[] = { "single", "shards" };
 static const char *const format_names[] = { "tensorflow", "safetensors", "both" };
 static const char *const checkpoint_names[] = { "auto", "object-based", "name-based" };
+static const char *const unmapped_names[] = { "shown", "hidden" };
 
 static const struct choice layout_choice = { "layout", LAYOUT_USAGE, "'single' or 'shards'", layout_names,
 					     ARRAY_SIZE(layout_names) };
@@ -496,6 +498,9 @@ static const struct choice format_choice = { "format", FORMAT_USAGE, "'tensorflo
 static const struct choice checkpoint_choice = { "checkpoint", CHECKPOINT_USAGE,
 						 "'auto', 'object-based' or 'name-based'", checkpoint_names,
 						 ARRAY_SIZE(checkpoint_names) };
+
+static const struct choice unmapped_choice = { "unmapped", UNMAPPED_USAGE, "'shown' or 'hidden'",
+					       unmapped_names, ARRAY_SIZE(unmapped_names) };
 
 static int choice_parse(const struct choice *c, const char *s, int *out)
 {
@@ -596,6 +601,16 @@ static int parse_checkpoint(struct mapping_parser *p, const struct mapping_line 
 	return rc;
 }
 
+static int parse_unmapped(struct mapping_parser *p, const struct mapping_line *l)
+{
+	int v = 0;
+	int rc = parse_choice(p, l, &unmapped_choice, &v, &p->m->unmapped_pos);
+
+	if (rc == 0)
+		p->m->unmapped = (enum mapping_unmapped)v;
+	return rc;
+}
+
 static const struct directive {
 	const char *name;
 	const char *usage;
@@ -608,6 +623,7 @@ static const struct directive {
 	{ "layout", LAYOUT_USAGE, parse_layout },
 	{ "format", FORMAT_USAGE, parse_format },
 	{ "checkpoint", CHECKPOINT_USAGE, parse_checkpoint },
+	{ "unmapped", UNMAPPED_USAGE, parse_unmapped },
 };
 
 int mapping_parse_line(struct mapping_parser *p, const struct mapping_line *l)
@@ -630,6 +646,6 @@ int mapping_parse_line(struct mapping_parser *p, const struct mapping_line *l)
 				    mapping_quote(q, t->text), d->usage);
 	}
 	return perr(p, l->line, t->col,
-		    "unknown directive '%s' (expected source, map, exclude, prefix, layout, format or checkpoint)",
+		    "unknown directive '%s' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)",
 		    mapping_quote(q, t->text));
 }

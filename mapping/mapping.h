@@ -49,6 +49,15 @@ enum mapping_checkpoint {
 	MAPPING_CHECKPOINT_NAME_BASED = 2,   /* every source read by key, no graph */
 };
 
+/*
+ * What a data file of the shards layout shows of its shard's tensors the
+ * merge does not hold (`unmapped =`, mapping.md).
+ */
+enum mapping_unmapped {
+	MAPPING_UNMAPPED_SHOWN = 0,  /* the file is the shard, byte for byte */
+	MAPPING_UNMAPPED_HIDDEN = 1, /* zeros there; served by the daemon */
+};
+
 /* `source NAME = PATH` */
 struct mapping_source {
 	char *name; /* owned */
@@ -109,6 +118,8 @@ struct mapping {
 	struct mapping_pos format_pos;      /* line 0 if defaulted */
 	enum mapping_checkpoint checkpoint; /* AUTO unless a `checkpoint =` line says */
 	struct mapping_pos checkpoint_pos;  /* line 0 if defaulted */
+	enum mapping_unmapped unmapped;     /* SHOWN unless an `unmapped =` line says */
+	struct mapping_pos unmapped_pos;    /* line 0 if defaulted */
 };
 
 /*

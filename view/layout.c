@@ -5,14 +5,18 @@
  * single: one PREFIX.data-00000-of-00001. Tensors are packed in source
  *   order (source name, shard, offset), not key order: TensorFlow's restore
  *   sorts reads by (shard, offset) anyway, and in source order neighbouring
- *   tensors of one shard coalesce into one extent. Unreferenced source
- *   bytes of up to LAYOUT_GAP_MAX between two used tensors are kept in the
- *   virtual file (TF never reads gaps, docs/checkpoint-format.md §4.1), so a
- *   read spans few extents and splices in few pieces. Identical or
- *   overlapping references (one tensor under two names) share bytes.
+ *   tensors of one shard coalesce into one extent. Nothing but the used
+ *   tensors' bytes is in the file: the bytes between two used tensors
+ *   belong to tensors the merge does not hold (an excluded embedding, a
+ *   teacher's head), and those must never be readable through it.
+ *   Identical or overlapping references (one tensor under two names) share
+ *   bytes.
  * shards: one virtual data file per used source shard, byte-identical to
  *   it (one extent); the index only renumbers shard ids (what TF's own
- *   MergeBundles does, without moving files).
+ *   MergeBundles does, without moving files). Such a file shows the
+ *   shard's unused tensors too, unless `unmapped = hidden` (or the shard is
+ *   remote: fetching unused tensors would cost bytes): its unused ranges
+ *   are then zero extents, and the daemon serves it.
  */
 #define _GNU_SOURCE /* F_DUPFD_CLOEXEC */
 #include "view/view_impl.h"
@@ -26,8 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#define LAYOUT_GAP_MAX (64 * 1024)
 
 /*
  * One tensor's bytes in a source shard, and the target that wants them:
@@ -171,7 +173,7 @@ static int place_single(struct view *v, const struct refs_ctx *c,
 		if (fresh && (fd = add_fd(v, r)) < 0)
 			return fd;
 		if (r->size && (!cur || cur->fd != fd ||
-				r->off > cur->soff + (int64_t)cur->len + LAYOUT_GAP_MAX)) {
+				r->off > cur->soff + (int64_t)cur->len)) {
 			struct view_extent x = { *size, r->off, 0, fd };
 
 			if (push_extent(d, &cap, &x))
@@ -197,25 +199,146 @@ static int place_single(struct view *v, const struct refs_ctx *c,
 	return 0;
 }
 
+/* Whether data file d of the shards layout hides its shard's unused tensors. */
+static int hides_unmapped(const struct view *v, const struct view_data *d)
+{
+	if (d->source == LAYOUT_SYNTH)
+		return 0;
+	return v->m->unmapped == MAPPING_UNMAPPED_HIDDEN ||
+	       bundle_shard_obj(v->readers[d->source], d->shard) != NULL;
+}
+
+/* The used ranges of one shard so far, merged: [i][0] start, [i][1] end. */
+struct used {
+	int64_t (*r)[2];
+	size_t n, cap;
+	uint64_t bytes;
+};
+
+static int use_range(struct used *u, int64_t off, int64_t size)
+{
+	void *g;
+
+	if (size <= 0)
+		return 0;
+	if (u->n && off <= u->r[u->n - 1][1]) { /* sorted by offset: extend */
+		if (off + size > u->r[u->n - 1][1])
+			u->r[u->n - 1][1] = off + size;
+		return 0;
+	}
+	g = util_grow(u->r, &u->cap, u->n + 1, sizeof(*u->r));
+	if (!g)
+		return -ENOMEM;
+	u->r = g;
+	u->r[u->n][0] = off;
+	u->r[u->n][1] = off + size;
+	u->n++;
+	return 0;
+}
+
+/* Whether [off, off + size) lies inside one used range (binary search). */
+static int covered(const struct used *u, int64_t off, int64_t size)
+{
+	size_t lo = 0, hi = u->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (u->r[mid][1] <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < u->n && u->r[lo][0] <= off && off + size <= u->r[lo][1];
+}
+
+/* The source entries of d's shard whose bytes no used range covers. */
+static void count_exposed(const struct view *v, struct view_data *d, const struct used *u)
+{
+	const struct bundle_reader *r = v->readers[d->source];
+
+	d->exposed_bytes = (uint64_t)bundle_shard_size(r, d->shard);
+	for (size_t i = 0; i < u->n; i++)
+		d->exposed_bytes -= (uint64_t)(u->r[i][1] - u->r[i][0]);
+	for (size_t i = 0; i < bundle_num_entries(r); i++) {
+		int32_t shard;
+		int64_t off, size;
+
+		bundle_entry_place(r, i, &shard, &off, &size);
+		if (shard == d->shard && size > 0 && !covered(u, off, size))
+			d->exposed_tensors++;
+	}
+}
+
+/*
+ * Finish a data file of the shards layout once its refs are placed: a
+ * file that hides unused tensors becomes its used ranges (the shard's
+ * fd) with zero extents (fd -1) between them; one that shows them keeps
+ * its one extent and counts what it shows.
+ */
+static int finish_shard_file(const struct view *v, struct view_data *d, struct used *u)
+{
+	uint64_t size = d->ext[0].len, at = 0;
+	int fd = d->ext[0].fd;
+	size_t cap = 0;
+
+	if (d->source == LAYOUT_SYNTH)
+		return 0;
+	if (!hides_unmapped(v, d)) {
+		count_exposed(v, d, u);
+		return 0;
+	}
+	free(d->ext);
+	d->ext = NULL;
+	d->n = 0;
+	d->whole = 0;
+	for (size_t i = 0; i <= u->n; i++) {
+		uint64_t from = i < u->n ? (uint64_t)u->r[i][0] : size;
+		struct view_extent zero = { at, 0, from - at, -1 };
+		struct view_extent used;
+
+		if (from > at && push_extent(d, &cap, &zero))
+			return -ENOMEM;
+		if (i == u->n)
+			break;
+		used = (struct view_extent){ from, (int64_t)from,
+					     (uint64_t)(u->r[i][1] - u->r[i][0]), fd };
+		if (push_extent(d, &cap, &used))
+			return -ENOMEM;
+		at = (uint64_t)u->r[i][1];
+	}
+	return 0;
+}
+
 static int place_shards(struct view *v, const struct refs_ctx *c,
 			const uint32_t *order, size_t n, struct view_data *d,
 			size_t *n_data)
 {
 	struct ref prev = { 0 };
+	struct used u = { 0 };
 	int32_t id = -1;
+	int rc = 0;
 
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && rc == 0; i++) {
 		const struct ref ref = ref_at(c, order[i]), *r = &ref;
 		struct view_target *out = &v->targets[r->target];
 
 		if (new_pair(r, i ? &prev : NULL)) {
-			int fd = add_fd(v, r);
+			int fd;
 
-			if (fd < 0)
-				return fd;
+			if (id >= 0 && (rc = finish_shard_file(v, &d[id], &u)))
+				break;
+			u.n = 0;
+			fd = add_fd(v, r);
+			if (fd < 0) {
+				rc = fd;
+				break;
+			}
 			d[++id].ext = malloc(sizeof(*d->ext));
-			if (!d[id].ext)
-				return -ENOMEM;
+			if (!d[id].ext) {
+				rc = -ENOMEM;
+				break;
+			}
 			d[id].ext[0] = (struct view_extent){
 				0, 0,
 				(uint64_t)(r->source == LAYOUT_SYNTH
@@ -230,11 +353,15 @@ static int place_shards(struct view *v, const struct refs_ctx *c,
 			d[id].source = r->source;
 			d[id].shard = r->shard;
 		}
+		rc = use_range(&u, r->off, r->size);
 		out->shard = id;
 		prev = *r;
 	}
+	if (rc == 0 && id >= 0)
+		rc = finish_shard_file(v, &d[id], &u);
+	free(u.r);
 	*n_data = (size_t)(id + 1);
-	return 0;
+	return rc;
 }
 
 static char *file_name(const char *prefix, const char *suffix)

@@ -62,7 +62,7 @@ int view_map_range(const struct view *v, size_t file, uint64_t off,
 
 struct store_obj *view_extent_obj(const struct view *v, const struct view_extent *x)
 {
-	if (!v->store)
+	if (!v->store || x->fd < 0)
 		return NULL;
 	for (size_t i = 0; i < v->n_fds; i++)
 		if (v->fds[i] == x->fd)
@@ -116,8 +116,14 @@ static int64_t read_pieces(const struct view_piece *p, size_t n, char *buf)
 	int64_t done = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		ssize_t got = util_pread_full(p[i].fd, buf + done, p[i].len,
-					      p[i].off);
+		ssize_t got;
+
+		if (p[i].fd < 0) { /* bytes of tensors the merge hides */
+			memset(buf + done, 0, p[i].len);
+			done += (int64_t)p[i].len;
+			continue;
+		}
+		got = util_pread_full(p[i].fd, buf + done, p[i].len, p[i].off);
 
 		if (got < 0)
 			return got;

@@ -75,6 +75,14 @@ int view_data_whole_fd(const struct view *v, size_t file)
 	return v->data[file].ext[0].fd;
 }
 
+void view_data_exposed(const struct view *v, size_t file, size_t *tensors, uint64_t *bytes)
+{
+	int data = file < v->n_files && v->files[file].kind == VIEW_FILE_DATA;
+
+	*tensors = data ? v->data[file].exposed_tensors : 0;
+	*bytes = data ? v->data[file].exposed_bytes : 0;
+}
+
 const char *view_source_prefix(const struct view *v, size_t source)
 {
 	return bundle_prefix(v->readers[source]);

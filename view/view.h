@@ -177,7 +177,7 @@ int view_data_whole_fd(const struct view *v, size_t file);
 
 /* A piece of a read: len bytes of fd at off. */
 struct view_piece {
-	int fd; /* a source shard, O_RDONLY, owned by v */
+	int fd; /* a source shard, O_RDONLY, owned by v; -1: len zero bytes */
 	int64_t off;
 	size_t len;
 };
@@ -191,6 +191,15 @@ struct view_piece {
  */
 int view_map_range(const struct view *v, size_t file, uint64_t off,
 		   size_t len, struct view_piece *out, size_t max, size_t *n);
+
+/*
+ * A data file of the shards layout that is its source shard whole shows
+ * the shard's tensors the merge does not hold: how many (*tensors) and
+ * how many bytes (*bytes) that are in no used tensor. 0 and 0 for every
+ * other file (`unmapped = hidden` serves zeros there). Valid until
+ * view_compact() for the count, always for the bytes.
+ */
+void view_data_exposed(const struct view *v, size_t file, size_t *tensors, uint64_t *bytes);
 
 /* Whether some data file holds bytes of a remote source. */
 int view_is_remote(const struct view *v);

@@ -40,7 +40,8 @@ struct bundle_entry view_target_src(const struct view *v,
 struct bundle_entry view_target_entry(const struct view *v,
 				      const struct view_target *t);
 
-/* [voff, voff+len) of a data file is [soff, soff+len) of fd. */
+/* [voff, voff+len) of a data file is [soff, soff+len) of fd, or zeros
+ * when fd is -1 (bytes of tensors a merge hides). */
 struct view_extent {
 	uint64_t voff;
 	int64_t soff;
@@ -62,6 +63,10 @@ struct view_data {
 	int32_t shard;
 	/* 1: one extent that is its source shard whole, byte for byte */
 	int whole;
+	/* shards layout, a file that shows its shard whole: the tensors (and
+	 * bytes) of the shard that the merge does not hold, readable in it */
+	size_t exposed_tensors;
+	uint64_t exposed_bytes;
 };
 
 struct view {

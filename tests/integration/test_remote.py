@@ -495,13 +495,7 @@ def test_commands_with_s3_sources(src, run_ckptfs, ckptfs_bin, tf_registered, tm
 # ---------------------------------------------------------------------------------------
 # bytes moved
 
-@pytest.mark.parametrize("layout", [
-    "single",
-    # a 1:1 file of the shards layout is the source shard, unused tensors included, and
-    # TensorFlow reads it in 1 MiB buffers: until unmapped tensors are served as zeros
-    # (issue 24, item 1) those neighbours are fetched too
-    pytest.param("shards", marks=pytest.mark.xfail(strict=True, reason="unmapped tensors are fetched")),
-])
+@pytest.mark.parametrize("layout", LAYOUTS)
 def test_partial_merge_moves_only_its_bytes(layout, src, s3, via_proxy, run_ckptfs, ckptfs_bin,
                                             tf_registered, tmp_path):
     """3 of the 8 tensors of 256 KiB (none adjacent): mounting fetches the index only, a

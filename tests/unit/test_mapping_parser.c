@@ -323,7 +323,7 @@ static void test_parser_source_errors(void **state)
 	expect_error("source a = \"\"\n",
 		     "t.conf:1:12: error: empty path (usage: source NAME = PATH)");
 	expect_error("source=a = p\n",
-		     "t.conf:1:1: error: unknown directive 'source=a' (expected source, map, exclude, prefix, layout, format or checkpoint)");
+		     "t.conf:1:1: error: unknown directive 'source=a' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
 }
 
 static void test_parser_map_syntax_errors(void **state)
@@ -392,7 +392,7 @@ static void test_parser_unknown_sources(void **state)
 		     "t.conf:3:9: error: unknown source '**'");
 	/* The whole file is parsed first: a later syntax error wins. */
 	expect_error("source a = x\nmap c:y -> z\nbogus\n",
-		     "t.conf:3:1: error: unknown directive 'bogus' (expected source, map, exclude, prefix, layout, format or checkpoint)");
+		     "t.conf:3:1: error: unknown directive 'bogus' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
 	/* Unknown sources are reported in file order. */
 	expect_error("exclude d:x\nmap c:y -> z\nsource a = x\n",
 		     "t.conf:1:9: error: unknown source 'd'");
@@ -458,11 +458,11 @@ static void test_parser_directive_errors(void **state)
 {
 	(void)state;
 	expect_error("mapp a:x -> y\n",
-		     "t.conf:1:1: error: unknown directive 'mapp' (expected source, map, exclude, prefix, layout, format or checkpoint)");
+		     "t.conf:1:1: error: unknown directive 'mapp' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
 	expect_error(OK2 "\n   Source a = x\n",
-		     "t.conf:4:4: error: unknown directive 'Source' (expected source, map, exclude, prefix, layout, format or checkpoint)");
+		     "t.conf:4:4: error: unknown directive 'Source' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
 	expect_error(OK2 "version 1\n",
-		     "t.conf:3:1: error: unknown directive 'version' (expected source, map, exclude, prefix, layout, format or checkpoint)");
+		     "t.conf:3:1: error: unknown directive 'version' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
 }
 
 /*
@@ -474,13 +474,13 @@ static void test_parser_quotes_words_short(void **state)
 {
 	(void)state;
 	expect_error("root:$6$0123456789abcdefghijklmnopqrstuvwxyz:19000:0:99999:7:::\n",
-		     "t.conf:1:1: error: unknown directive 'root:$6$0123456789abcdefghijklmnopqrstuv...' (expected source, map, exclude, prefix, layout, format or checkpoint)");
+		     "t.conf:1:1: error: unknown directive 'root:$6$0123456789abcdefghijklmnopqrstuv...' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
 	/* exactly 40 bytes: whole */
 	expect_error("0123456789012345678901234567890123456789\n",
-		     "t.conf:1:1: error: unknown directive '0123456789012345678901234567890123456789' (expected source, map, exclude, prefix, layout, format or checkpoint)");
+		     "t.conf:1:1: error: unknown directive '0123456789012345678901234567890123456789' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
 	/* a tab, only possible in quotes */
 	expect_error("\"a\tb\" x\n",
-		     "t.conf:1:1: error: unknown directive 'a\\tb' (expected source, map, exclude, prefix, layout, format or checkpoint)");
+		     "t.conf:1:1: error: unknown directive 'a\\tb' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
 	expect_error(OK2 "map \"a:x\ty\" -> z/\n",
 		     "t.conf:3:16: error: tensor 'x\\ty' must map to a tensor name, not to scope 'z/' (end FROM with '/' to map a whole scope)");
 	expect_error(OK2 "map b"

@@ -26,6 +26,7 @@
 #include "tests/unit/testutil.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
+/* the unused bytes between used tensors in the "g" and "many" fixtures */
 #define GAP_MAX (64 * 1024)
 
 /* ------------------------------------------------------------ fixtures */
@@ -342,6 +343,11 @@ static void expect_pieces(const struct view *v, size_t file, uint64_t off,
 	assert_int_equal(view_map_range(v, file, off, len, out, N(out), &got), 0);
 	assert_int_equal(got, n);
 	for (size_t i = 0; i < n; i++) {
+		if (!want[i].path) { /* zeros: bytes the merge hides */
+			assert_int_equal(out[i].fd, -1);
+			assert_int_equal(out[i].len, want[i].len);
+			continue;
+		}
 		expect_same_file(out[i].fd, want[i].path);
 		assert_int_equal(out[i].off, want[i].off);
 		assert_int_equal(out[i].len, want[i].len);
@@ -625,73 +631,103 @@ static void test_extents_whole_source_is_one_extent(void **state)
 	fx_free(&f);
 }
 
-static void test_extents_small_gaps_coalesce(void **state)
+/*
+ * Bytes between two used tensors belong to tensors the merge does not
+ * hold (t3 here, one byte; pad1 and pad2 of "g"): never in the file.
+ */
+static void test_extents_unused_tensors_are_not_in_the_file(void **state)
 {
-	char pa[256];
+	char pa[256], pg[256];
 	struct fx f;
 
 	(void)state;
 	write_ab();
 	shard0(pa, sizeof(pa), "a");
-	/* every other tensor: the unused t1, t3 (1 byte) stay in the file */
 	fx_build(&f, "source a = a\n"
 		     "map a:t0 -> t0\n"
 		     "map a:t2 -> t2\n"
 		     "map a:t4 -> t4\n");
 	{
-		const struct piece_want w[] = { { pa, 0, A_SIZE } };
-		expect_pieces(f.v, data_file(f.v), 0, A_SIZE, w, 1);
+		/* t0 and t2 are neighbours: one extent; t3 is left out */
+		const struct piece_want w[] = { { pa, 0, 137 }, { pa, 138, 250 } };
+		expect_pieces(f.v, data_file(f.v), 0, SIZE_MAX, w, 2);
 	}
+	assert_int_equal(file_size(f.v, data_file(f.v)), A_SIZE - 1);
 	expect_offset(f.v, "t0", 0, 0);
 	expect_offset(f.v, "t2", 0, 100);
-	expect_offset(f.v, "t4", 0, 138);
+	expect_offset(f.v, "t4", 0, 137);
 	expect_tensor_bytes(f.v, f.m);
 	fx_free(&f);
-	/* a leading unused tensor is not part of the file */
+	/* a leading unused tensor is not part of the file either */
 	fx_build(&f, "source a = a\n"
 		     "map a:t2 -> t2\n"
 		     "map a:t4 -> t4\n");
-	{
-		const struct piece_want w[] = { { pa, 100, A_SIZE - 100 } };
-		expect_pieces(f.v, data_file(f.v), 0, A_SIZE, w, 1);
-	}
-	assert_int_equal(file_size(f.v, data_file(f.v)), A_SIZE - 100);
+	assert_int_equal(file_size(f.v, data_file(f.v)), 37 + 250);
 	expect_offset(f.v, "t2", 0, 0);
-	expect_offset(f.v, "t4", 0, 38);
+	expect_offset(f.v, "t4", 0, 37);
 	expect_tensor_bytes(f.v, f.m);
 	fx_free(&f);
-}
-
-static void test_extents_gap_over_64k_splits(void **state)
-{
-	char pg[256];
-	struct fx f;
-
-	(void)state;
+	/* however large or small the gap */
 	write_gaps();
 	shard0(pg, sizeof(pg), "g");
-	/* x0..x1: 65537 bytes apart (split); x1..x2: 65536 (kept) */
 	fx_build(&f, "source g = g\n"
 		     "map g:x0 -> x0\n"
 		     "map g:x1 -> x1\n"
 		     "map g:x2 -> x2\n");
 	{
-		const struct piece_want w[] = {
-			{ pg, 0, 16 },
-			{ pg, G_X1, G_X2 + 16 - G_X1 },
-		};
-		expect_pieces(f.v, data_file(f.v), 0, SIZE_MAX, w, 2);
+		const struct piece_want w[] = { { pg, 0, 16 }, { pg, G_X1, 16 }, { pg, G_X2, 16 } };
+		expect_pieces(f.v, data_file(f.v), 0, SIZE_MAX, w, 3);
 	}
-	assert_int_equal(file_size(f.v, data_file(f.v)), 16 + G_X2 + 16 - G_X1);
-	expect_offset(f.v, "x0", 0, 0);
+	assert_int_equal(file_size(f.v, data_file(f.v)), 48);
 	expect_offset(f.v, "x1", 0, 16);
-	expect_offset(f.v, "x2", 0, 16 + G_X2 - G_X1);
+	expect_offset(f.v, "x2", 0, 32);
 	expect_tensor_bytes(f.v, f.m);
 	{
-		/* a read across the split */
+		/* a read across two of them */
 		const struct piece_want w[] = { { pg, 10, 6 }, { pg, G_X1, 4 } };
 		expect_pieces(f.v, data_file(f.v), 10, 10, w, 2);
 	}
+	fx_free(&f);
+}
+
+/*
+ * layout = shards: a file is its shard; it shows the shard's unused
+ * tensors (counted, for `check`) unless `unmapped = hidden`, which turns
+ * them into zeros served by the daemon.
+ */
+static void test_extents_shards_unmapped_shown_or_hidden(void **state)
+{
+	static const char text[] = "source a = a\nmap a:t0 -> t0\nmap a:t2 -> t2\nmap a:t4 -> t4\n"
+				   "layout = shards\n";
+	char pa[256], hidden[512];
+	size_t tensors = 9;
+	uint64_t bytes = 9;
+	uint8_t buf[A_SIZE];
+	struct fx f;
+
+	(void)state;
+	write_ab();
+	shard0(pa, sizeof(pa), "a");
+	fx_build(&f, text);
+	assert_true(view_data_whole_fd(f.v, data_file(f.v)) >= 0);
+	view_data_exposed(f.v, data_file(f.v), &tensors, &bytes);
+	assert_int_equal(tensors, 1); /* t3; t1 has no bytes */
+	assert_int_equal(bytes, 1);
+	fx_free(&f);
+	snprintf(hidden, sizeof(hidden), "%sunmapped = hidden\n", text);
+	fx_build(&f, hidden);
+	assert_int_equal(view_data_whole_fd(f.v, data_file(f.v)), -1);
+	view_data_exposed(f.v, data_file(f.v), &tensors, &bytes);
+	assert_int_equal(tensors, 0);
+	assert_int_equal(bytes, 0);
+	assert_int_equal(file_size(f.v, data_file(f.v)), A_SIZE);
+	{
+		const struct piece_want w[] = { { pa, 0, 137 }, { NULL, 0, 1 }, { pa, 138, 250 } };
+		expect_pieces(f.v, data_file(f.v), 0, SIZE_MAX, w, 3);
+	}
+	assert_int_equal(view_read(f.v, data_file(f.v), 0, A_SIZE, buf), A_SIZE);
+	assert_int_equal(buf[137], 0);
+	expect_tensor_bytes(f.v, f.m);
 	fx_free(&f);
 }
 
@@ -1148,15 +1184,14 @@ static void test_extents_whole_shard_fd(void **state)
 
 	(void)state;
 	write_ab();
-	/* all of a, or all but unused tensors inside the coalescing gap */
+	/* all of a; but not all of a but an unused tensor (t3) inside it */
 	fd = single_whole_fd("source a = a\nmap a:/ -> /\n", &pfd);
 	assert_true(fd >= 0);
 	assert_int_equal(fd, pfd);
 	fd = single_whole_fd("source a = a\nmap a:t0 -> t0\n"
 			     "map a:t2 -> t2\nmap a:t4 -> t4\n",
 			     &pfd);
-	assert_true(fd >= 0);
-	assert_int_equal(fd, pfd);
+	assert_int_equal(fd, -1);
 	/* a leading or a trailing part of the shard left out: not the shard */
 	fd = single_whole_fd("source a = a\nmap a:t2 -> t2\nmap a:t4 -> t4\n",
 			     &pfd);
@@ -1257,8 +1292,8 @@ int main(void)
 		T(test_extents_zero_size_tensors),
 		T(test_extents_read_clipped_and_past_eof),
 		T(test_extents_whole_source_is_one_extent),
-		T(test_extents_small_gaps_coalesce),
-		T(test_extents_gap_over_64k_splits),
+		T(test_extents_unused_tensors_are_not_in_the_file),
+		T(test_extents_shards_unmapped_shown_or_hidden),
 		T(test_extents_read_spanning_many_extents),
 		T(test_extents_shards_layout),
 		T(test_extents_shards_layout_only_used_shards),

@@ -14,7 +14,7 @@ Sections:
   prefix too long for its file names, with glob characters, or not UTF-8 is refused
   the same by ``check``, ``ls``, ``materialize`` and the mount;
 * a mountpoint that holds files is refused unless -o nonempty;
-* the documented trade-off of `exclude` (docs/mapping.md): its bytes can still be read from
+* what `exclude` hides (docs/mapping.md): its bytes are not read from
   the data files of a mount, and materialize leaves them out.
 """
 
@@ -583,24 +583,56 @@ def secret_source(tmp_path) -> str:
     return str(conf)
 
 
-def test_excluded_bytes_stay_readable_in_a_mount(ckptfs_bin, run_ckptfs, secret_source,
-                                                 tmp_path):
+def _leaks(data: bytes) -> list[str]:
+    """Which of the excluded tensors' bytes appear in data."""
+    return [name for name, b in (("secret", SECRET_BYTES), ("big_secret", BIG_SECRET[:4096]),
+                                  ("tail_secret", SECRET_BYTES[::-1])) if b in data]
+
+
+@pytest.mark.parametrize("layout, unmapped", [("single", ""), ("shards", "hidden")])
+def test_excluded_bytes_are_not_readable(ckptfs_bin, run_ckptfs, tf_registered, secret_source,
+                                         tmp_path, layout, unmapped):
+    """Neither through the mount nor through the TensorFlow plugin: the single layout's
+    file holds only the merged tensors, a shards file with `unmapped = hidden` has zeros
+    where the shard's other tensors are; TensorFlow reads the merge unchanged."""
+    with open(secret_source, "a") as f:   # the mount and the plugin read the same
+        f.write(f"layout = {layout}\n" + (f"unmapped = {unmapped}\n" if unmapped else ""))
     r = run_ckptfs("ls", secret_source)
     assert r.rc == 0 and sorted(ls_names(r.stdout)) == [b"a", b"b", b"c"], r.describe()
+    tf = tf_registered
+    src = tf.train.load_checkpoint(os.path.join(tmp_path, "src", "model"))
+    want = {name: src.get_tensor(name) for name in ("a", "b", "c")}
+    with mountlib.mounted(ckptfs_bin, secret_source, str(tmp_path / "mnt")) as m:
+        with open(m.join("model.ckpt.data-00000-of-00001"), "rb") as f:
+            data = f.read()
+        merged = tf.train.load_checkpoint(m.join("model.ckpt"))
+        got = {name: merged.get_tensor(name) for name in ("a", "b", "c")}
+        del merged   # TensorFlow's reader keeps the mount's files open
+    assert _leaks(data) == [], layout
+    if layout == "single":
+        assert len(data) == 3 * 512
+    for name in want:
+        assert (got[name] == want[name]).all(), name
+    via_plugin = tf.io.gfile.GFile(f"ckptfs://{secret_source}/model.ckpt.data-00000-of-00001",
+                                   "rb").read()
+    assert via_plugin == data
+
+
+def test_a_shards_file_shows_its_shard_and_check_says_so(ckptfs_bin, run_ckptfs,
+                                                         secret_source, tmp_path):
+    """`unmapped = shown` (the default) keeps a shards file the source shard, byte for
+    byte (passthrough), and `ckptfs check` names what it shows."""
     src_data = open(os.path.join(tmp_path, "src", "model.data-00000-of-00001"), "rb").read()
-    for layout in ("single", "shards"):
-        with mountlib.mounted(ckptfs_bin, secret_source, str(tmp_path / "mnt"),
-                              "-o", f"layout={layout}") as m:
-            data = open(m.join("model.ckpt.data-00000-of-00001"), "rb").read()
-        # the gap of <= 64 KiB between two used tensors is in the data file
-        assert SECRET_BYTES in data, layout
-        if layout == "single":
-            # a larger gap is not, nor what follows the last used tensor
-            assert BIG_SECRET[:4096] not in data
-            assert SECRET_BYTES[::-1] not in data
-        else:
-            # the shard is served whole
-            assert data == src_data
+    with open(secret_source, "a") as f:
+        f.write("layout = shards\n")
+    r = run_ckptfs("check", secret_source)
+    assert r.rc == 0, r.describe()
+    assert ("model.ckpt.data-00000-of-00001 shows 3 tensor(s), "
+            f"{(2 * len(SECRET_BYTES) + len(BIG_SECRET)) / 1024:.1f} KiB, "
+            "that the merge does not hold") in r.stdout.decode(), r.describe()
+    with mountlib.mounted(ckptfs_bin, secret_source, str(tmp_path / "mnt")) as m:
+        with open(m.join("model.ckpt.data-00000-of-00001"), "rb") as f:
+            assert f.read() == src_data
 
 
 @pytest.mark.parametrize("mode", [[], ["--link"]], ids=["copy", "link"])
