@@ -198,6 +198,8 @@ def corpus_mapping(path, urls: dict, layout: str | None = None) -> str:
     lines += [f"map {n}:/ -> {n}/" for n in urls]
     if layout:
         lines.append(f"layout = {layout}")
+    if layout == "shards":   # what a remote shard's file always is
+        lines.append("unmapped = hidden")
     return write(path, "\n".join(lines) + "\n")
 
 
