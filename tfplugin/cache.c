@@ -8,6 +8,7 @@
 #include "tfplugin/tfplugin.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -15,17 +16,31 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "util/util.h"
+
+/* As mapping_parse_file's cap: a wrong path must not eat memory. */
+#define MAPPING_MAX ((size_t)16 << 20)
+
+/* A mapping file as read: its bytes and what fstat said of it. */
+struct mapping_text {
+	char *buf; /* owned, NUL-terminated */
+	size_t len;
+	struct stat st;
+};
 
 struct tfp_plan {
 	atomic_long refs;
 	char *path; /* owned; the mapping file as the URI names it */
-	/* the mapping file the plan was built from, to notice a change */
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtime;
+	/*
+	 * The mapping file the plan was built from, to notice a change: the
+	 * bytes parsed, and its fstat. An edit in place that keeps the size
+	 * and the mtime (cp -p, touch -r, rsync --inplace) changes the
+	 * ctime, which no user can set back; within the ctime's tick (a few
+	 * milliseconds) only the bytes tell.
+	 */
+	struct mapping_text text;
 	struct mapping *m; /* owned; outlives v */
 	struct view *v;    /* owned, compacted */
 };
@@ -72,6 +87,7 @@ void tfp_plan_unref(struct tfp_plan *p)
 		return;
 	view_free(p->v);
 	mapping_free(p->m);
+	free(p->text.buf);
 	free(p->path);
 	free(p);
 }
@@ -83,32 +99,125 @@ const struct view *tfp_plan_view(const struct tfp_plan *p)
 
 int64_t tfp_plan_mtime_nsec(const struct tfp_plan *p)
 {
-	return (int64_t)p->mtime.tv_sec * 1000000000 + p->mtime.tv_nsec;
+	const struct timespec *t = &p->text.st.st_mtim;
+
+	return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
 }
 
-static int same_file(const struct tfp_plan *p, const struct stat *st)
+static int same_time(const struct timespec *a, const struct timespec *b)
 {
-	return p->dev == st->st_dev && p->ino == st->st_ino &&
-	       p->size == st->st_size &&
-	       p->mtime.tv_sec == st->st_mtim.tv_sec &&
-	       p->mtime.tv_nsec == st->st_mtim.tv_nsec;
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
 }
 
-/* Parse and build the mapping at path, last seen as st. */
-static int build_plan(const char *path, const struct stat *st,
+/* Whether p was built from the mapping file now read as t. */
+static int same_file(const struct tfp_plan *p, const struct mapping_text *t)
+{
+	const struct stat *a = &p->text.st, *b = &t->st;
+
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+	       a->st_size == b->st_size && same_time(&a->st_mtim, &b->st_mtim) &&
+	       same_time(&a->st_ctim, &b->st_ctim) &&
+	       p->text.len == t->len && !memcmp(p->text.buf, t->buf, t->len);
+}
+
+static int cannot_read(const char *path, int e, char *err, size_t errlen)
+{
+	const struct mapping_pos pos = { path, 0, 0 };
+	char text[128];
+
+	/* strerror() is not thread-safe */
+	if (strerror_r(e, text, sizeof(text)))
+		snprintf(text, sizeof(text), "error %d", e);
+	return mapping_diag(err, errlen, -e, &pos, "error", "cannot read: %s",
+			    text);
+}
+
+/* Open path for reading if it is a regular file (fstat into *st): fd or -errno. */
+static int open_regular(const char *path, struct stat *st, char *err,
+			size_t errlen)
+{
+	/* O_NONBLOCK: a FIFO cannot hang us in open() */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK), e = 0;
+
+	if (fd < 0)
+		return cannot_read(path, errno, err, errlen);
+	if (fstat(fd, st) < 0)
+		e = errno;
+	else if (S_ISDIR(st->st_mode))
+		e = EISDIR;
+	else if (S_ISREG(st->st_mode) &&
+		 fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)
+		e = errno;
+	if (!e && !S_ISREG(st->st_mode)) {
+		const struct mapping_pos pos = { path, 0, 0 };
+		const char *kind = util_file_kind(st->st_mode);
+
+		close(fd);
+		return mapping_diag(err, errlen, -EINVAL, &pos, "error",
+				    "cannot read: not a regular file (%s)",
+				    kind ? kind : "not a regular file");
+	}
+	if (e) {
+		close(fd);
+		return cannot_read(path, e, err, errlen);
+	}
+	return fd;
+}
+
+/*
+ * Read the mapping file at path as mapping_parse_file() does (a regular
+ * file, opened without blocking, under MAPPING_MAX bytes), with its
+ * messages: the bytes are parsed and kept, so that the plan is exactly
+ * what they say and the next resolve can compare them.
+ */
+static int read_mapping(const char *path, struct mapping_text *out,
+			char *err, size_t errlen)
+{
+	int fd = open_regular(path, &out->st, err, errlen), rc;
+
+	if (fd < 0)
+		return fd;
+	rc = util_read_all(fd, MAPPING_MAX - 1, &out->buf, &out->len);
+	close(fd);
+	if (rc == -EFBIG) {
+		const struct mapping_pos pos = { path, 0, 0 };
+
+		return mapping_diag(err, errlen, -EFBIG, &pos, "error",
+				    "file too large (a mapping file must be under %zu MiB)",
+				    MAPPING_MAX >> 20);
+	}
+	return rc ? cannot_read(path, -rc, err, errlen) : 0;
+}
+
+/* The directory relative source paths are joined to: path's (malloc'd). */
+static char *dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return strndup(path, slash == path ? 1 : (size_t)(slash - path));
+}
+
+/*
+ * Parse and build the mapping at path from the bytes read as *t, which
+ * the plan takes (t->buf becomes NULL) when it is built.
+ */
+static int build_plan(const char *path, struct mapping_text *t,
 		      struct tfp_plan **out, char *err, size_t errlen)
 {
 	/* the plugin serves files, not the plan */
 	struct view_options opt = { .prefix = NULL, .layout = -1, .format = MAPPING_FORMAT_TENSORFLOW, .compact = 1 };
 	struct tfp_plan *p = calloc(1, sizeof(*p));
+	char *dir = dir_of(path);
 	int rc;
 
-	if (!p || !(p->path = strdup(path))) {
+	if (!p || !dir || !(p->path = strdup(path))) {
 		free(p);
+		free(dir);
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	rc = mapping_parse_file(path, &p->m, err, errlen);
+	rc = mapping_parse_buffer(path, t->buf, t->len, dir, &p->m, err, errlen);
+	free(dir);
 	if (rc == 0)
 		rc = view_build(p->m, &opt, &p->v, err, errlen);
 	if (rc) {
@@ -123,10 +232,8 @@ static int build_plan(const char *path, const struct stat *st,
 		return rc == -ENOENT ? -EINVAL : rc;
 	}
 	atomic_init(&p->refs, 1);
-	p->dev = st->st_dev;
-	p->ino = st->st_ino;
-	p->size = st->st_size;
-	p->mtime = st->st_mtim;
+	p->text = *t;
+	t->buf = NULL;
 	*out = p;
 	return 0;
 }
@@ -152,14 +259,16 @@ static size_t pick_slot(struct tfp_cache *c, const char *path)
 	return best;
 }
 
-/* A reference to the plan of the mapping file at path (seen as st). */
+/* A reference to the plan of the mapping file at path, read anew. */
 static int get_plan(struct tfp_cache *c, const char *path,
-		    const struct stat *st, struct tfp_plan **out, char *err,
-		    size_t errlen)
+		    struct tfp_plan **out, char *err, size_t errlen)
 {
+	struct mapping_text t = { 0 };
 	size_t i;
-	int rc = 0;
+	int rc = read_mapping(path, &t, err, errlen);
 
+	if (rc)
+		return rc;
 	/*
 	 * Built under the lock: the threads of one restore open the same
 	 * mapping at once, and it must be built once, not once per thread.
@@ -167,10 +276,10 @@ static int get_plan(struct tfp_cache *c, const char *path,
 	pthread_mutex_lock(&c->lock);
 	i = pick_slot(c, path);
 	if (!c->slots[i].plan || strcmp(c->slots[i].plan->path, path) ||
-	    !same_file(c->slots[i].plan, st)) {
+	    !same_file(c->slots[i].plan, &t)) {
 		struct tfp_plan *p;
 
-		rc = build_plan(path, st, &p, err, errlen);
+		rc = build_plan(path, &t, &p, err, errlen);
 		if (rc == 0) {
 			tfp_plan_unref(c->slots[i].plan);
 			c->slots[i].plan = p;
@@ -181,6 +290,7 @@ static int get_plan(struct tfp_cache *c, const char *path,
 		*out = tfp_plan_ref(c->slots[i].plan);
 	}
 	pthread_mutex_unlock(&c->lock);
+	free(t.buf);
 	return rc;
 }
 
@@ -206,7 +316,7 @@ int tfp_resolve(struct tfp_cache *c, const char *path, struct tfp_node *out,
 		return -EINVAL;
 	}
 	if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
-		rc = get_plan(c, path, &st, &out->plan, err, errlen);
+		rc = get_plan(c, path, &out->plan, err, errlen);
 		if (rc == 0)
 			out->file = -1;
 		return rc;
@@ -225,7 +335,7 @@ int tfp_resolve(struct tfp_cache *c, const char *path, struct tfp_node *out,
 			 shown(show, sizeof(show), path));
 		return -ENOENT;
 	}
-	rc = get_plan(c, dir, &st, &out->plan, err, errlen);
+	rc = get_plan(c, dir, &out->plan, err, errlen);
 	free(dir);
 	if (rc)
 		return rc;

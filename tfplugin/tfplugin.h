@@ -47,9 +47,10 @@ struct tfp_node {
 };
 
 /*
- * Resolve path: stat the mapping file, reuse the cached plan if the file
- * is the same (device, inode, size, mtime), else parse and build a new one
- * (the old one lives on while referenced). -ENOENT when path names neither
+ * Resolve path: read the mapping file, reuse the cached plan if the file
+ * is the same (device, inode, size, mtime, ctime and every byte), else
+ * parse those bytes and build a new plan (the old one lives on while
+ * referenced). -ENOENT when path names neither
  * a mapping file nor a file of one; a mapping or source error as `ckptfs
  * check` reports it, never as -ENOENT (a missing source or tensor is
  * -EINVAL: TensorFlow would take NOT_FOUND for "no such file"). On success *out holds a reference.

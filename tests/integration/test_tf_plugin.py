@@ -390,6 +390,31 @@ def test_changed_mapping_is_rebuilt_open_files_keep_their_plan(seed, tf_register
     held.close()
 
 
+def _rewrite_keeping_size_and_mtime(path, text: str):
+    """What `cp -p`, `touch -r` and `rsync --inplace` leave: other bytes in the same file,
+    of the same size, with the old mtime."""
+    st = os.stat(path)
+    assert len(text.encode()) == st.st_size
+    with open(path, "r+") as f:
+        f.write(text)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert os.stat(path).st_mtime_ns == st.st_mtime_ns
+
+
+def test_edit_keeping_size_and_mtime_is_seen(seed, tf_registered, tmp_path):
+    tf = tf_registered
+    mapping = tmp_path / "m.conf"
+    sources = f"source a = {seed}/model_a/model-a\nsource b = {seed}/model_b\n"
+    mapping.write_text(sources + "map a:a -> a\nmap b:b -> b\n")
+    prefix = uri(str(mapping), PREFIX)
+    r = tf.train.load_checkpoint(prefix)
+    assert (r.get_tensor("a"), r.get_tensor("b")) == (3, 4)
+    del r
+    _rewrite_keeping_size_and_mtime(mapping, sources + "map a:a -> b\nmap b:b -> a\n")
+    r = tf.train.load_checkpoint(prefix)
+    assert (r.get_tensor("a"), r.get_tensor("b")) == (4, 3), "the edit was not seen"
+
+
 # ---------------------------------------------------------------------------------------
 # threads
 

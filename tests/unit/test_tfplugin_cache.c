@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 
@@ -100,6 +101,64 @@ static void test_changed_mapping_gets_a_new_plan(void **state)
 	write_conf("source a = a\nmap a:/ -> /\n");
 }
 
+/* The bytes of the merged index a plan serves, as a malloc'd copy. */
+static uint8_t *index_bytes(const struct tfp_plan *p, size_t *len)
+{
+	const struct view *v = tfp_plan_view(p);
+	long idx = view_lookup(v, "model.ckpt.index");
+	uint8_t *buf;
+
+	assert_true(idx >= 0);
+	*len = view_file_at(v, (size_t)idx)->size;
+	buf = malloc(*len);
+	assert_non_null(buf);
+	assert_int_equal(tfp_read(p, (size_t)idx, 0, *len, buf, conf, NULL, 0),
+			 (int64_t)*len);
+	return buf;
+}
+
+/*
+ * cp -p, touch -r, rsync --inplace: the same size and mtime, other bytes.
+ * The ctime tells (no user can set it back), or, within its tick of a few
+ * milliseconds, the bytes.
+ */
+static void test_edit_in_place_keeping_size_and_mtime(void **state)
+{
+	struct tfp_cache *c = tfp_cache_new();
+	struct tfp_node old, new, again;
+	struct stat before, after;
+	struct timespec times[2];
+	char err[1024];
+	uint8_t *a, *b;
+	size_t alen, blen;
+
+	(void)state;
+	assert_int_equal(stat(conf, &before), 0);
+	assert_int_equal(tfp_resolve(c, conf, &old, err, sizeof(err)), 0);
+	a = index_bytes(old.plan, &alen);
+	write_conf("source a = a\nmap a:w -> x\n"); /* as long as "map a:/ -> /" */
+	times[0] = before.st_atim;
+	times[1] = before.st_mtim;
+	assert_int_equal(utimensat(AT_FDCWD, conf, times, 0), 0);
+	assert_int_equal(stat(conf, &after), 0);
+	assert_int_equal(after.st_size, before.st_size);
+	assert_int_equal(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+	assert_int_equal(tfp_resolve(c, conf, &new, err, sizeof(err)), 0);
+	assert_ptr_not_equal(old.plan, new.plan);
+	b = index_bytes(new.plan, &blen);
+	assert_true(alen != blen || memcmp(a, b, alen));
+	/* and an unchanged file keeps its plan */
+	assert_int_equal(tfp_resolve(c, conf, &again, err, sizeof(err)), 0);
+	assert_ptr_equal(again.plan, new.plan);
+	free(a);
+	free(b);
+	tfp_plan_unref(old.plan);
+	tfp_plan_unref(new.plan);
+	tfp_plan_unref(again.plan);
+	tfp_cache_free(c);
+	write_conf("source a = a\nmap a:/ -> /\n");
+}
+
 static void test_broken_mapping_keeps_its_position(void **state)
 {
 	struct tfp_cache *c = tfp_cache_new();
@@ -145,6 +204,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_changed_mapping_gets_a_new_plan),
+		cmocka_unit_test(test_edit_in_place_keeping_size_and_mtime),
 		cmocka_unit_test(test_broken_mapping_keeps_its_position),
 		cmocka_unit_test(test_glob),
 	};
