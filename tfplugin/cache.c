@@ -204,8 +204,11 @@ static char *dir_of(const char *path)
 static int build_plan(const char *path, struct mapping_text *t,
 		      struct tfp_plan **out, char *err, size_t errlen)
 {
-	/* the plugin serves files, not the plan */
-	struct view_options opt = { .prefix = NULL, .layout = -1, .format = MAPPING_FORMAT_TENSORFLOW, .compact = 1 };
+	/*
+	 * The files the mapping's `format` names, as a mount serves them; the
+	 * plugin serves files, not the plan.
+	 */
+	struct view_options opt = { .prefix = NULL, .layout = -1, .format = -1, .compact = 1 };
 	struct tfp_plan *p = calloc(1, sizeof(*p));
 	char *dir = dir_of(path);
 	int rc;

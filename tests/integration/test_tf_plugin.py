@@ -221,6 +221,34 @@ def test_corpus_identity(cid, all_checkpoints, tf_registered, tmp_path):
 
 
 # ---------------------------------------------------------------------------------------
+# format = both | safetensors: PREFIX.safetensors, as the mount serves it
+
+@pytest.mark.parametrize("fmt", ["both", "safetensors"])
+def test_safetensors_file_is_served(fmt, seed, tf_registered, ckptfs_bin, tmp_path):
+    import safetensors.numpy as stnp
+    tf = tf_registered
+    mapping = tmp_path / "st.conf"
+    mapping.write_text(f"source a = {seed}/model_a/model-a\nsource b = {seed}/model_b\n"
+                       f"map a:a -> a\nmap b:b -> b\nformat = {fmt}\n")
+    d = uri(str(mapping))
+    name = f"{PREFIX}.safetensors"
+    names = sorted(tf.io.gfile.listdir(d))
+    assert name in names and (f"{PREFIX}.index" in names) == (fmt == "both"), names
+    assert tf.io.gfile.glob(d + "/*.safetensors") == [d + "/" + name]
+    local = str(tmp_path / "copy.safetensors")
+    tf.io.gfile.copy(d + "/" + name, local)
+    with mounting.mounted(ckptfs_bin, str(mapping), str(tmp_path / "mnt")) as m:
+        assert sorted(os.listdir(m.path)) == names
+        with open(m.join(name), "rb") as f:
+            want = f.read()
+    assert tf.io.gfile.stat(d + "/" + name).length == len(want)
+    with open(local, "rb") as f:
+        assert f.read() == want, "the plugin's copy differs from the mount's file"
+    got = stnp.load_file(local)
+    assert sorted(got) == ["a", "b"] and got["a"] == 3 and got["b"] == 4, got
+
+
+# ---------------------------------------------------------------------------------------
 # no FUSE
 
 def test_works_where_dev_fuse_cannot_be_opened(seed, plugin_path, tmp_path):

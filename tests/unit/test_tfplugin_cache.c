@@ -159,6 +159,51 @@ static void test_edit_in_place_keeping_size_and_mtime(void **state)
 	write_conf("source a = a\nmap a:/ -> /\n");
 }
 
+/* A format = both|safetensors mapping's PREFIX.safetensors, as a mount's. */
+static void test_safetensors_is_served(void **state)
+{
+	static const char *const texts[] = {
+		"source a = a\nmap a:/ -> /\nformat = both\n",
+		"source a = a\nmap a:/ -> /\nformat = safetensors\n",
+	};
+	char path[600], pattern[700], err[1024], **list;
+	uint8_t head[8];
+	size_t n;
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		struct tfp_cache *c = tfp_cache_new();
+		struct tfp_node node;
+		const struct view_file *f;
+
+		write_conf(texts[i]);
+		snprintf(path, sizeof(path), "%s/model.ckpt.safetensors", conf);
+		assert_int_equal(tfp_resolve(c, path, &node, err, sizeof(err)), 0);
+		f = view_file_at(tfp_plan_view(node.plan), (size_t)node.file);
+		assert_int_equal(f->kind, VIEW_FILE_SAFETENSORS);
+		/* the header's length, then the header */
+		assert_int_equal(tfp_read(node.plan, (size_t)node.file, 0, 8, head,
+					  path, err, sizeof(err)),
+				 8);
+		assert_int_equal(head[0] | head[1] << 8, f->mem_len - 8);
+		tfp_plan_unref(node.plan);
+		snprintf(pattern, sizeof(pattern), "%s/*.safetensors", conf);
+		assert_int_equal(tfp_glob(c, pattern, &list, &n, err, sizeof(err)), 0);
+		assert_int_equal(n, 1);
+		assert_string_equal(list[0], path);
+		free(list[0]);
+		free(list);
+		/* format = safetensors: that file alone */
+		snprintf(path, sizeof(path), "%s/model.ckpt.index", conf);
+		assert_int_equal(tfp_resolve(c, path, &node, err, sizeof(err)),
+				 i ? -ENOENT : 0);
+		if (!i)
+			tfp_plan_unref(node.plan);
+		tfp_cache_free(c);
+	}
+	write_conf("source a = a\nmap a:/ -> /\n");
+}
+
 static void test_broken_mapping_keeps_its_position(void **state)
 {
 	struct tfp_cache *c = tfp_cache_new();
@@ -205,6 +250,7 @@ int main(void)
 		cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_changed_mapping_gets_a_new_plan),
 		cmocka_unit_test(test_edit_in_place_keeping_size_and_mtime),
+		cmocka_unit_test(test_safetensors_is_served),
 		cmocka_unit_test(test_broken_mapping_keeps_its_position),
 		cmocka_unit_test(test_glob),
 	};
