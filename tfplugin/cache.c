@@ -1,6 +1,7 @@
 /*
  * cache.c - ckptfs:// paths to plans: which part of a path is the mapping
- * file, and one built view per mapping file, rebuilt when the file changes.
+ * file, and one built view per mapping file, rebuilt when the file changes;
+ * while a PREFIX.index is open, the data files follow its plan.
  * TensorFlow asks for a file's size, opens it and globs its directory in
  * separate calls, and restores read from many threads: building the plan
  * once per mapping is what makes the plugin as fast as the sources.
@@ -32,7 +33,9 @@ struct mapping_text {
 
 struct tfp_plan {
 	atomic_long refs;
-	char *path; /* owned; the mapping file as the URI names it */
+	uint64_t id;            /* unique in the process: see thread_index */
+	atomic_long open_index; /* open files of its PREFIX.index (tfp_open) */
+	char *path;             /* owned; the mapping file as the URI names it */
 	/*
 	 * The mapping file the plan was built from, to notice a change: the
 	 * bytes parsed, and its fstat. An edit in place that keeps the size
@@ -46,13 +49,27 @@ struct tfp_plan {
 };
 
 struct tfp_cache {
-	pthread_mutex_t lock; /* guards slots and tick */
+	pthread_mutex_t lock; /* guards slots, open_plans and tick */
 	struct {
 		struct tfp_plan *plan; /* one reference, the cache's; NULL: free */
 		unsigned long used;    /* tick of the last lookup, for LRU */
 	} slots[TFP_CACHE_PLANS];
+	/*
+	 * Plans with an open PREFIX.index, whose data files follow them: one
+	 * reference each (the cache's), and the tick of the last open. An
+	 * entry whose index is closed again is dropped at the next open.
+	 */
+	struct {
+		struct tfp_plan *plan; /* NULL: free */
+		unsigned long opened;
+	} open_plans[TFP_CACHE_OPEN_PLANS];
 	unsigned long tick;
 };
+
+static atomic_ullong next_plan_id = 1;
+
+/* The id of the plan whose PREFIX.index this thread opened last; 0: none. */
+static _Thread_local uint64_t thread_index;
 
 struct tfp_cache *tfp_cache_new(void)
 {
@@ -71,6 +88,8 @@ void tfp_cache_free(struct tfp_cache *c)
 		return;
 	for (size_t i = 0; i < TFP_CACHE_PLANS; i++)
 		tfp_plan_unref(c->slots[i].plan);
+	for (size_t i = 0; i < TFP_CACHE_OPEN_PLANS; i++)
+		tfp_plan_unref(c->open_plans[i].plan);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
@@ -235,6 +254,8 @@ static int build_plan(const char *path, struct mapping_text *t,
 		return rc == -ENOENT ? -EINVAL : rc;
 	}
 	atomic_init(&p->refs, 1);
+	atomic_init(&p->open_index, 0);
+	p->id = atomic_fetch_add(&next_plan_id, 1);
 	p->text = *t;
 	t->buf = NULL;
 	*out = p;
@@ -297,6 +318,101 @@ static int get_plan(struct tfp_cache *c, const char *path,
 	return rc;
 }
 
+static int is_kind(const struct tfp_plan *p, long file,
+		   enum view_file_kind kind)
+{
+	return file >= 0 && view_file_at(p->v, (size_t)file)->kind == kind;
+}
+
+/*
+ * The data files follow the index: a reference to the plan, among those
+ * of mapping path with an open index, that has a data file called name
+ * (*file): the one whose index this thread opened last, else the one
+ * whose index was opened last. NULL when there is none.
+ */
+static struct tfp_plan *follow_index(struct tfp_cache *c, const char *path,
+				     const char *name, long *file)
+{
+	struct tfp_plan *found = NULL;
+	unsigned long opened = 0;
+
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < TFP_CACHE_OPEN_PLANS; i++) {
+		struct tfp_plan *p = c->open_plans[i].plan;
+		long f;
+
+		if (!p || !atomic_load(&p->open_index) || strcmp(p->path, path))
+			continue;
+		f = view_lookup(p->v, name);
+		if (!is_kind(p, f, VIEW_FILE_DATA))
+			continue;
+		if (p->id == thread_index || !found ||
+		    c->open_plans[i].opened > opened) {
+			found = p;
+			opened = c->open_plans[i].opened;
+			*file = f;
+		}
+		if (p->id == thread_index)
+			break;
+	}
+	if (found)
+		tfp_plan_ref(found);
+	pthread_mutex_unlock(&c->lock);
+	return found;
+}
+
+/* Remember that an index of p is open (lock held). */
+static void remember_open(struct tfp_cache *c, struct tfp_plan *p)
+{
+	size_t pick = 0;
+
+	for (size_t i = 0; i < TFP_CACHE_OPEN_PLANS; i++) {
+		struct tfp_plan *q = c->open_plans[i].plan;
+
+		if (q == p) {
+			c->open_plans[i].opened = ++c->tick;
+			return;
+		}
+		if (q && !atomic_load(&q->open_index)) { /* closed again */
+			tfp_plan_unref(q);
+			c->open_plans[i].plan = NULL;
+		}
+	}
+	/* a free entry, else the one opened longest ago */
+	for (size_t i = 0; i < TFP_CACHE_OPEN_PLANS; i++) {
+		if (!c->open_plans[pick].plan)
+			break;
+		if (!c->open_plans[i].plan ||
+		    c->open_plans[i].opened < c->open_plans[pick].opened)
+			pick = i;
+	}
+	tfp_plan_unref(c->open_plans[pick].plan);
+	c->open_plans[pick].plan = tfp_plan_ref(p);
+	c->open_plans[pick].opened = ++c->tick;
+}
+
+int tfp_open(struct tfp_cache *c, const char *path, struct tfp_node *out,
+	     char *err, size_t errlen)
+{
+	int rc = tfp_resolve(c, path, out, err, errlen);
+
+	if (rc || !is_kind(out->plan, out->file, VIEW_FILE_INDEX))
+		return rc;
+	atomic_fetch_add(&out->plan->open_index, 1);
+	thread_index = out->plan->id;
+	pthread_mutex_lock(&c->lock);
+	remember_open(c, out->plan);
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}
+
+void tfp_close(struct tfp_node *node)
+{
+	if (is_kind(node->plan, node->file, VIEW_FILE_INDEX))
+		atomic_fetch_sub(&node->plan->open_index, 1);
+	tfp_plan_unref(node->plan);
+}
+
 /* "'PATH'" for messages: escaped, as everything read from outside. */
 static const char *shown(char *buf, size_t len, const char *path)
 {
@@ -330,6 +446,11 @@ int tfp_resolve(struct tfp_cache *c, const char *path, struct tfp_node *out,
 	if (!dir) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
+	}
+	out->plan = *name ? follow_index(c, dir, name, &out->file) : NULL;
+	if (out->plan) {
+		free(dir);
+		return 0;
 	}
 	if (stat(dir, &st) != 0 || !S_ISREG(st.st_mode)) {
 		free(dir);

@@ -443,6 +443,50 @@ def test_edit_keeping_size_and_mtime_is_seen(seed, tf_registered, tmp_path):
     assert (r.get_tensor("a"), r.get_tensor("b")) == (4, 3), "the edit was not seen"
 
 
+def _edited_mapping(tmp_path, seed) -> tuple:
+    """A mapping a = 3, b = 4 (a data file of 3.0 then 4.0), and a function that rewrites it
+    in place into a = 4, b = 4 (a data file of 4.0 alone): a reader that mixes the index of
+    one with the data of the other reads 4.0 for a, and its CRC check fails."""
+    mapping = tmp_path / "m.conf"
+    sources = f"source a = {seed}/model_a/model-a\nsource b = {seed}/model_b\n"
+    mapping.write_text(sources + "map a:a -> a\nmap b:b -> b\n")
+    return str(mapping), lambda: _rewrite_keeping_size_and_mtime(
+        mapping, sources + "map b:b -> a\nmap b:b -> b\n")
+
+
+def test_a_reader_reads_the_data_of_its_index(seed, tf_registered, tmp_path):
+    """TensorFlow's reader opens PREFIX.index, then the data files when it first reads a
+    tensor: an edit in between must not mix two plans (a DataLossError on every tensor);
+    a fresh open sees the edit."""
+    tf = tf_registered
+    mapping, edit = _edited_mapping(tmp_path, seed)
+    prefix = uri(mapping, PREFIX)
+    old = tf.train.load_checkpoint(prefix)     # the index is open, no data file yet
+    edit()
+    assert (old.get_tensor("a"), old.get_tensor("b")) == (3, 4)
+    new = tf.train.load_checkpoint(prefix)
+    assert (new.get_tensor("a"), new.get_tensor("b")) == (4, 4)
+    assert (old.get_tensor("b"), old.get_tensor("a")) == (4, 3)
+    del old, new
+    # and once no reader of the old plan is open, everything is the new one
+    with tf.io.gfile.GFile(uri(mapping, f"{PREFIX}.data-00000-of-00001"), "rb") as f:
+        assert np.frombuffer(f.read(), np.float32).tolist() == [4.0]
+
+
+def test_readers_in_two_threads_each_read_their_plan(seed, tf_registered, tmp_path):
+    """A reader opened in one thread before an edit, another opened after it in another
+    thread, both still open: each reads the data of its own index (docs/design.md)."""
+    tf = tf_registered
+    mapping, edit = _edited_mapping(tmp_path, seed)
+    prefix = uri(mapping, PREFIX)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        old = pool.submit(tf.train.load_checkpoint, prefix).result()
+        edit()
+        new = tf.train.load_checkpoint(prefix)
+        assert new.get_tensor("a") == 4
+        assert pool.submit(old.get_tensor, "a").result() == 3
+
+
 # ---------------------------------------------------------------------------------------
 # threads
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 
@@ -204,6 +205,109 @@ static void test_safetensors_is_served(void **state)
 	write_conf("source a = a\nmap a:/ -> /\n");
 }
 
+static char index_path[600], data_path[600];
+
+static void set_paths(void)
+{
+	snprintf(index_path, sizeof(index_path), "%s/model.ckpt.index", conf);
+	snprintf(data_path, sizeof(data_path), "%s/model.ckpt.data-00000-of-00001",
+		 conf);
+}
+
+/* The plan path resolves to now (a reference dropped at once: the test holds others). */
+static struct tfp_plan *plan_now(struct tfp_cache *c, const char *path)
+{
+	struct tfp_node node;
+	char err[1024];
+
+	assert_int_equal(tfp_resolve(c, path, &node, err, sizeof(err)), 0);
+	tfp_plan_unref(node.plan);
+	return node.plan;
+}
+
+/*
+ * A reader opens the index, the mapping changes, it opens the data file:
+ * the data file is its index's. A fresh open sees the new plan, and the
+ * data files follow the index opened last once the first is closed.
+ */
+static void test_data_files_follow_the_open_index(void **state)
+{
+	struct tfp_cache *c = tfp_cache_new();
+	struct tfp_node first, second;
+	char err[1024];
+
+	(void)state;
+	set_paths();
+	assert_int_equal(tfp_open(c, index_path, &first, err, sizeof(err)), 0);
+	write_conf("source a = a\nmap a:w -> w\n"); /* another data file */
+	assert_ptr_equal(plan_now(c, data_path), first.plan);
+	/* everything but a data file is the mapping as it is now */
+	assert_ptr_not_equal(plan_now(c, index_path), first.plan);
+	assert_ptr_not_equal(plan_now(c, conf), first.plan);
+	assert_int_equal(tfp_open(c, index_path, &second, err, sizeof(err)), 0);
+	assert_ptr_not_equal(second.plan, first.plan);
+	assert_ptr_equal(plan_now(c, data_path), second.plan);
+	tfp_close(&second);
+	/* the first index is still open */
+	assert_ptr_equal(plan_now(c, data_path), first.plan);
+	tfp_close(&first);
+	assert_ptr_equal(plan_now(c, data_path), plan_now(c, conf));
+	tfp_cache_free(c);
+	write_conf("source a = a\nmap a:/ -> /\n");
+}
+
+struct opener {
+	struct tfp_cache *c;
+	int open_index;        /* 1: open the index first */
+	struct tfp_node index; /* the index opened, if asked */
+	struct tfp_plan *data; /* the data file's plan (no reference) */
+};
+
+static void *open_in_thread(void *arg)
+{
+	struct opener *o = arg;
+	char err[1024];
+
+	if (o->open_index &&
+	    tfp_open(o->c, index_path, &o->index, err, sizeof(err)))
+		return NULL;
+	o->data = plan_now(o->c, data_path);
+	return NULL;
+}
+
+/*
+ * Two readers of two plans at once, each in its thread (RestoreV2 runs a
+ * reader per thread of its pool): each thread's data file is its own
+ * index's; a thread that opened no index gets the index opened last.
+ */
+static void test_each_thread_follows_its_index(void **state)
+{
+	struct tfp_cache *c = tfp_cache_new();
+	struct opener second = { .c = c, .open_index = 1 }, other = { .c = c };
+	struct tfp_node first;
+	char err[1024];
+	pthread_t t;
+
+	(void)state;
+	set_paths();
+	assert_int_equal(tfp_open(c, index_path, &first, err, sizeof(err)), 0);
+	write_conf("source a = a\nmap a:w -> w\n");
+	assert_int_equal(pthread_create(&t, NULL, open_in_thread, &second), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_non_null(second.data);
+	assert_ptr_equal(second.data, second.index.plan);
+	assert_ptr_not_equal(second.data, first.plan);
+	/* this thread opened the first: its data, though the second is newer */
+	assert_ptr_equal(plan_now(c, data_path), first.plan);
+	assert_int_equal(pthread_create(&t, NULL, open_in_thread, &other), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_ptr_equal(other.data, second.index.plan);
+	tfp_close(&second.index);
+	tfp_close(&first);
+	tfp_cache_free(c);
+	write_conf("source a = a\nmap a:/ -> /\n");
+}
+
 static void test_broken_mapping_keeps_its_position(void **state)
 {
 	struct tfp_cache *c = tfp_cache_new();
@@ -251,6 +355,8 @@ int main(void)
 		cmocka_unit_test(test_changed_mapping_gets_a_new_plan),
 		cmocka_unit_test(test_edit_in_place_keeping_size_and_mtime),
 		cmocka_unit_test(test_safetensors_is_served),
+		cmocka_unit_test(test_data_files_follow_the_open_index),
+		cmocka_unit_test(test_each_thread_follows_its_index),
 		cmocka_unit_test(test_broken_mapping_keeps_its_position),
 		cmocka_unit_test(test_glob),
 	};
