@@ -57,7 +57,8 @@ struct tfp_cache {
 	/*
 	 * Plans with an open PREFIX.index, whose data files follow them: one
 	 * reference each (the cache's), and the tick of the last open. An
-	 * entry whose index is closed again is dropped at the next open.
+	 * entry whose index is closed again is dropped by the next call that
+	 * reads the mapping file or opens an index (forget_closed).
 	 */
 	struct {
 		struct tfp_plan *plan; /* NULL: free */
@@ -283,6 +284,23 @@ static size_t pick_slot(struct tfp_cache *c, const char *path)
 	return best;
 }
 
+/*
+ * Forget the plans whose index was closed again (lock held): an old plan
+ * holds its source shards open, so it should not outlive its readers by
+ * much.
+ */
+static void forget_closed(struct tfp_cache *c)
+{
+	for (size_t i = 0; i < TFP_CACHE_OPEN_PLANS; i++) {
+		struct tfp_plan *p = c->open_plans[i].plan;
+
+		if (p && !atomic_load(&p->open_index)) {
+			tfp_plan_unref(p);
+			c->open_plans[i].plan = NULL;
+		}
+	}
+}
+
 /* A reference to the plan of the mapping file at path, read anew. */
 static int get_plan(struct tfp_cache *c, const char *path,
 		    struct tfp_plan **out, char *err, size_t errlen)
@@ -298,6 +316,7 @@ static int get_plan(struct tfp_cache *c, const char *path,
 	 * mapping at once, and it must be built once, not once per thread.
 	 */
 	pthread_mutex_lock(&c->lock);
+	forget_closed(c);
 	i = pick_slot(c, path);
 	if (!c->slots[i].plan || strcmp(c->slots[i].plan->path, path) ||
 	    !same_file(c->slots[i].plan, &t)) {
@@ -367,17 +386,12 @@ static void remember_open(struct tfp_cache *c, struct tfp_plan *p)
 	size_t pick = 0;
 
 	for (size_t i = 0; i < TFP_CACHE_OPEN_PLANS; i++) {
-		struct tfp_plan *q = c->open_plans[i].plan;
-
-		if (q == p) {
+		if (c->open_plans[i].plan == p) {
 			c->open_plans[i].opened = ++c->tick;
 			return;
 		}
-		if (q && !atomic_load(&q->open_index)) { /* closed again */
-			tfp_plan_unref(q);
-			c->open_plans[i].plan = NULL;
-		}
 	}
+	forget_closed(c);
 	/* a free entry, else the one opened longest ago */
 	for (size_t i = 0; i < TFP_CACHE_OPEN_PLANS; i++) {
 		if (!c->open_plans[pick].plan)
