@@ -1,6 +1,7 @@
 /*
  * cache.c - ckptfs:// paths to plans: which part of a path is the mapping
- * file, and one built view per mapping file, rebuilt when the file changes.
+ * file, and one built view per mapping file, rebuilt when the file changes;
+ * while a PREFIX.index is open, the data files follow its plan.
  * TensorFlow asks for a file's size, opens it and globs its directory in
  * separate calls, and restores read from many threads: building the plan
  * once per mapping is what makes the plugin as fast as the sources.
@@ -8,6 +9,7 @@
 #include "tfplugin/tfplugin.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -15,29 +17,60 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "util/util.h"
 
+/* As mapping_parse_file's cap: a wrong path must not eat memory. */
+#define MAPPING_MAX ((size_t)16 << 20)
+
+/* A mapping file as read: its bytes and what fstat said of it. */
+struct mapping_text {
+	char *buf; /* owned, NUL-terminated */
+	size_t len;
+	struct stat st;
+};
+
 struct tfp_plan {
 	atomic_long refs;
-	char *path; /* owned; the mapping file as the URI names it */
-	/* the mapping file the plan was built from, to notice a change */
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtime;
+	uint64_t id;            /* unique in the process: see thread_index */
+	atomic_long open_index; /* open files of its PREFIX.index (tfp_open) */
+	char *path;             /* owned; the mapping file as the URI names it */
+	/*
+	 * The mapping file the plan was built from, to notice a change: the
+	 * bytes parsed, and its fstat. An edit in place that keeps the size
+	 * and the mtime (cp -p, touch -r, rsync --inplace) changes the
+	 * ctime, which no user can set back; within the ctime's tick (a few
+	 * milliseconds) only the bytes tell.
+	 */
+	struct mapping_text text;
 	struct mapping *m; /* owned; outlives v */
 	struct view *v;    /* owned, compacted */
 };
 
 struct tfp_cache {
-	pthread_mutex_t lock; /* guards slots and tick */
+	pthread_mutex_t lock; /* guards slots, open_plans and tick */
 	struct {
 		struct tfp_plan *plan; /* one reference, the cache's; NULL: free */
 		unsigned long used;    /* tick of the last lookup, for LRU */
 	} slots[TFP_CACHE_PLANS];
+	/*
+	 * Plans with an open PREFIX.index, whose data files follow them: one
+	 * reference each (the cache's), and the tick of the last open. An
+	 * entry whose index is closed again is dropped by the next call that
+	 * reads the mapping file or opens an index (forget_closed).
+	 */
+	struct {
+		struct tfp_plan *plan; /* NULL: free */
+		unsigned long opened;
+	} open_plans[TFP_CACHE_OPEN_PLANS];
 	unsigned long tick;
 };
+
+static atomic_ullong next_plan_id = 1;
+
+/* The id of the plan whose PREFIX.index this thread opened last; 0: none. */
+static _Thread_local uint64_t thread_index;
 
 struct tfp_cache *tfp_cache_new(void)
 {
@@ -56,6 +89,8 @@ void tfp_cache_free(struct tfp_cache *c)
 		return;
 	for (size_t i = 0; i < TFP_CACHE_PLANS; i++)
 		tfp_plan_unref(c->slots[i].plan);
+	for (size_t i = 0; i < TFP_CACHE_OPEN_PLANS; i++)
+		tfp_plan_unref(c->open_plans[i].plan);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
@@ -72,6 +107,7 @@ void tfp_plan_unref(struct tfp_plan *p)
 		return;
 	view_free(p->v);
 	mapping_free(p->m);
+	free(p->text.buf);
 	free(p->path);
 	free(p);
 }
@@ -83,32 +119,128 @@ const struct view *tfp_plan_view(const struct tfp_plan *p)
 
 int64_t tfp_plan_mtime_nsec(const struct tfp_plan *p)
 {
-	return (int64_t)p->mtime.tv_sec * 1000000000 + p->mtime.tv_nsec;
+	const struct timespec *t = &p->text.st.st_mtim;
+
+	return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
 }
 
-static int same_file(const struct tfp_plan *p, const struct stat *st)
+static int same_time(const struct timespec *a, const struct timespec *b)
 {
-	return p->dev == st->st_dev && p->ino == st->st_ino &&
-	       p->size == st->st_size &&
-	       p->mtime.tv_sec == st->st_mtim.tv_sec &&
-	       p->mtime.tv_nsec == st->st_mtim.tv_nsec;
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
 }
 
-/* Parse and build the mapping at path, last seen as st. */
-static int build_plan(const char *path, const struct stat *st,
+/* Whether p was built from the mapping file now read as t. */
+static int same_file(const struct tfp_plan *p, const struct mapping_text *t)
+{
+	const struct stat *a = &p->text.st, *b = &t->st;
+
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+	       a->st_size == b->st_size && same_time(&a->st_mtim, &b->st_mtim) &&
+	       same_time(&a->st_ctim, &b->st_ctim) &&
+	       p->text.len == t->len && !memcmp(p->text.buf, t->buf, t->len);
+}
+
+static int cannot_read(const char *path, int e, char *err, size_t errlen)
+{
+	const struct mapping_pos pos = { path, 0, 0 };
+	char text[128];
+
+	/* strerror() is not thread-safe */
+	if (strerror_r(e, text, sizeof(text)))
+		snprintf(text, sizeof(text), "error %d", e);
+	return mapping_diag(err, errlen, -e, &pos, "error", "cannot read: %s",
+			    text);
+}
+
+/* Open path for reading if it is a regular file (fstat into *st): fd or -errno. */
+static int open_regular(const char *path, struct stat *st, char *err,
+			size_t errlen)
+{
+	/* O_NONBLOCK: a FIFO cannot hang us in open() */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK), e = 0;
+
+	if (fd < 0)
+		return cannot_read(path, errno, err, errlen);
+	if (fstat(fd, st) < 0)
+		e = errno;
+	else if (S_ISDIR(st->st_mode))
+		e = EISDIR;
+	else if (S_ISREG(st->st_mode) &&
+		 fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)
+		e = errno;
+	if (!e && !S_ISREG(st->st_mode)) {
+		const struct mapping_pos pos = { path, 0, 0 };
+		const char *kind = util_file_kind(st->st_mode);
+
+		close(fd);
+		return mapping_diag(err, errlen, -EINVAL, &pos, "error",
+				    "cannot read: not a regular file (%s)",
+				    kind ? kind : "not a regular file");
+	}
+	if (e) {
+		close(fd);
+		return cannot_read(path, e, err, errlen);
+	}
+	return fd;
+}
+
+/*
+ * Read the mapping file at path as mapping_parse_file() does (a regular
+ * file, opened without blocking, under MAPPING_MAX bytes), with its
+ * messages: the bytes are parsed and kept, so that the plan is exactly
+ * what they say and the next resolve can compare them.
+ */
+static int read_mapping(const char *path, struct mapping_text *out,
+			char *err, size_t errlen)
+{
+	int fd = open_regular(path, &out->st, err, errlen), rc;
+
+	if (fd < 0)
+		return fd;
+	rc = util_read_all(fd, MAPPING_MAX - 1, &out->buf, &out->len);
+	close(fd);
+	if (rc == -EFBIG) {
+		const struct mapping_pos pos = { path, 0, 0 };
+
+		return mapping_diag(err, errlen, -EFBIG, &pos, "error",
+				    "file too large (a mapping file must be under %zu MiB)",
+				    MAPPING_MAX >> 20);
+	}
+	return rc ? cannot_read(path, -rc, err, errlen) : 0;
+}
+
+/* The directory relative source paths are joined to: path's (malloc'd). */
+static char *dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return strndup(path, slash == path ? 1 : (size_t)(slash - path));
+}
+
+/*
+ * Parse and build the mapping at path from the bytes read as *t, which
+ * the plan takes (t->buf becomes NULL) when it is built.
+ */
+static int build_plan(const char *path, struct mapping_text *t,
 		      struct tfp_plan **out, char *err, size_t errlen)
 {
-	/* the plugin serves files, not the plan */
-	struct view_options opt = { .prefix = NULL, .layout = -1, .format = MAPPING_FORMAT_TENSORFLOW, .compact = 1 };
+	/*
+	 * The files the mapping's `format` names, as a mount serves them; the
+	 * plugin serves files, not the plan.
+	 */
+	struct view_options opt = { .prefix = NULL, .layout = -1, .format = -1, .compact = 1 };
 	struct tfp_plan *p = calloc(1, sizeof(*p));
+	char *dir = dir_of(path);
 	int rc;
 
-	if (!p || !(p->path = strdup(path))) {
+	if (!p || !dir || !(p->path = strdup(path))) {
 		free(p);
+		free(dir);
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	rc = mapping_parse_file(path, &p->m, err, errlen);
+	rc = mapping_parse_buffer(path, t->buf, t->len, dir, &p->m, err, errlen);
+	free(dir);
 	if (rc == 0)
 		rc = view_build(p->m, &opt, &p->v, err, errlen);
 	if (rc) {
@@ -123,10 +255,10 @@ static int build_plan(const char *path, const struct stat *st,
 		return rc == -ENOENT ? -EINVAL : rc;
 	}
 	atomic_init(&p->refs, 1);
-	p->dev = st->st_dev;
-	p->ino = st->st_ino;
-	p->size = st->st_size;
-	p->mtime = st->st_mtim;
+	atomic_init(&p->open_index, 0);
+	p->id = atomic_fetch_add(&next_plan_id, 1);
+	p->text = *t;
+	t->buf = NULL;
 	*out = p;
 	return 0;
 }
@@ -152,25 +284,45 @@ static size_t pick_slot(struct tfp_cache *c, const char *path)
 	return best;
 }
 
-/* A reference to the plan of the mapping file at path (seen as st). */
-static int get_plan(struct tfp_cache *c, const char *path,
-		    const struct stat *st, struct tfp_plan **out, char *err,
-		    size_t errlen)
+/*
+ * Forget the plans whose index was closed again (lock held): an old plan
+ * holds its source shards open, so it should not outlive its readers by
+ * much.
+ */
+static void forget_closed(struct tfp_cache *c)
 {
-	size_t i;
-	int rc = 0;
+	for (size_t i = 0; i < TFP_CACHE_OPEN_PLANS; i++) {
+		struct tfp_plan *p = c->open_plans[i].plan;
 
+		if (p && !atomic_load(&p->open_index)) {
+			tfp_plan_unref(p);
+			c->open_plans[i].plan = NULL;
+		}
+	}
+}
+
+/* A reference to the plan of the mapping file at path, read anew. */
+static int get_plan(struct tfp_cache *c, const char *path,
+		    struct tfp_plan **out, char *err, size_t errlen)
+{
+	struct mapping_text t = { 0 };
+	size_t i;
+	int rc = read_mapping(path, &t, err, errlen);
+
+	if (rc)
+		return rc;
 	/*
 	 * Built under the lock: the threads of one restore open the same
 	 * mapping at once, and it must be built once, not once per thread.
 	 */
 	pthread_mutex_lock(&c->lock);
+	forget_closed(c);
 	i = pick_slot(c, path);
 	if (!c->slots[i].plan || strcmp(c->slots[i].plan->path, path) ||
-	    !same_file(c->slots[i].plan, st)) {
+	    !same_file(c->slots[i].plan, &t)) {
 		struct tfp_plan *p;
 
-		rc = build_plan(path, st, &p, err, errlen);
+		rc = build_plan(path, &t, &p, err, errlen);
 		if (rc == 0) {
 			tfp_plan_unref(c->slots[i].plan);
 			c->slots[i].plan = p;
@@ -181,7 +333,98 @@ static int get_plan(struct tfp_cache *c, const char *path,
 		*out = tfp_plan_ref(c->slots[i].plan);
 	}
 	pthread_mutex_unlock(&c->lock);
+	free(t.buf);
 	return rc;
+}
+
+static int is_kind(const struct tfp_plan *p, long file,
+		   enum view_file_kind kind)
+{
+	return file >= 0 && view_file_at(p->v, (size_t)file)->kind == kind;
+}
+
+/*
+ * The data files follow the index: a reference to the plan, among those
+ * of mapping path with an open index, that has a data file called name
+ * (*file): the one whose index this thread opened last, else the one
+ * whose index was opened last. NULL when there is none.
+ */
+static struct tfp_plan *follow_index(struct tfp_cache *c, const char *path,
+				     const char *name, long *file)
+{
+	struct tfp_plan *found = NULL;
+	unsigned long opened = 0;
+
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < TFP_CACHE_OPEN_PLANS; i++) {
+		struct tfp_plan *p = c->open_plans[i].plan;
+		long f;
+
+		if (!p || !atomic_load(&p->open_index) || strcmp(p->path, path))
+			continue;
+		f = view_lookup(p->v, name);
+		if (!is_kind(p, f, VIEW_FILE_DATA))
+			continue;
+		if (p->id == thread_index || !found ||
+		    c->open_plans[i].opened > opened) {
+			found = p;
+			opened = c->open_plans[i].opened;
+			*file = f;
+		}
+		if (p->id == thread_index)
+			break;
+	}
+	if (found)
+		tfp_plan_ref(found);
+	pthread_mutex_unlock(&c->lock);
+	return found;
+}
+
+/* Remember that an index of p is open (lock held). */
+static void remember_open(struct tfp_cache *c, struct tfp_plan *p)
+{
+	size_t pick = 0;
+
+	for (size_t i = 0; i < TFP_CACHE_OPEN_PLANS; i++) {
+		if (c->open_plans[i].plan == p) {
+			c->open_plans[i].opened = ++c->tick;
+			return;
+		}
+	}
+	forget_closed(c);
+	/* a free entry, else the one opened longest ago */
+	for (size_t i = 0; i < TFP_CACHE_OPEN_PLANS; i++) {
+		if (!c->open_plans[pick].plan)
+			break;
+		if (!c->open_plans[i].plan ||
+		    c->open_plans[i].opened < c->open_plans[pick].opened)
+			pick = i;
+	}
+	tfp_plan_unref(c->open_plans[pick].plan);
+	c->open_plans[pick].plan = tfp_plan_ref(p);
+	c->open_plans[pick].opened = ++c->tick;
+}
+
+int tfp_open(struct tfp_cache *c, const char *path, struct tfp_node *out,
+	     char *err, size_t errlen)
+{
+	int rc = tfp_resolve(c, path, out, err, errlen);
+
+	if (rc || !is_kind(out->plan, out->file, VIEW_FILE_INDEX))
+		return rc;
+	atomic_fetch_add(&out->plan->open_index, 1);
+	thread_index = out->plan->id;
+	pthread_mutex_lock(&c->lock);
+	remember_open(c, out->plan);
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}
+
+void tfp_close(struct tfp_node *node)
+{
+	if (is_kind(node->plan, node->file, VIEW_FILE_INDEX))
+		atomic_fetch_sub(&node->plan->open_index, 1);
+	tfp_plan_unref(node->plan);
 }
 
 /* "'PATH'" for messages: escaped, as everything read from outside. */
@@ -206,7 +449,7 @@ int tfp_resolve(struct tfp_cache *c, const char *path, struct tfp_node *out,
 		return -EINVAL;
 	}
 	if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
-		rc = get_plan(c, path, &st, &out->plan, err, errlen);
+		rc = get_plan(c, path, &out->plan, err, errlen);
 		if (rc == 0)
 			out->file = -1;
 		return rc;
@@ -218,6 +461,11 @@ int tfp_resolve(struct tfp_cache *c, const char *path, struct tfp_node *out,
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	out->plan = *name ? follow_index(c, dir, name, &out->file) : NULL;
+	if (out->plan) {
+		free(dir);
+		return 0;
+	}
 	if (stat(dir, &st) != 0 || !S_ISREG(st.st_mode)) {
 		free(dir);
 		snprintf(err, errlen,
@@ -225,7 +473,7 @@ int tfp_resolve(struct tfp_cache *c, const char *path, struct tfp_node *out,
 			 shown(show, sizeof(show), path));
 		return -ENOENT;
 	}
-	rc = get_plan(c, dir, &st, &out->plan, err, errlen);
+	rc = get_plan(c, dir, &out->plan, err, errlen);
 	free(dir);
 	if (rc)
 		return rc;

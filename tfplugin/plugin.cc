@@ -24,9 +24,8 @@ namespace
 
 /* An open TF_RandomAccessFile: the plan it opened with, and which file. */
 struct open_file {
-	struct tfp_plan *plan; /* one reference */
-	size_t file;
-	char *path; /* owned, for messages */
+	struct tfp_node node; /* from tfp_open: closed with tfp_close */
+	char *path;           /* owned, for messages */
 };
 
 struct tfp_cache *cache_of(const TF_Filesystem *fs)
@@ -126,26 +125,29 @@ void fs_cleanup(TF_Filesystem *fs)
 void fs_new_random_access_file(const TF_Filesystem *fs, const char *path,
 			       TF_RandomAccessFile *file, TF_Status *status)
 {
-	struct tfp_node node;
-	struct open_file *f;
+	struct open_file *f = static_cast<struct open_file *>(calloc(1, sizeof(*f)));
+	char err[2048] = "";
+	int rc;
 
-	if (resolve(fs, path, &node, status))
-		return;
-	if (node.file < 0) {
-		tfp_plan_unref(node.plan);
-		set_not_file(status, path);
-		return;
-	}
-	f = static_cast<struct open_file *>(calloc(1, sizeof(*f)));
 	if (!f || !(f->path = strdup(path))) {
 		free(f);
-		tfp_plan_unref(node.plan);
 		TF_SetStatus(status, TF_RESOURCE_EXHAUSTED, "ckptfs: out of memory");
 		return;
 	}
-	f->plan = node.plan;
-	f->file = static_cast<size_t>(node.file);
-	file->plugin_file = f;
+	/* an index: the data files follow its plan while it is open */
+	rc = tfp_open(cache_of(fs), path, &f->node, err, sizeof(err));
+	if (rc == 0 && f->node.file < 0) {
+		tfp_close(&f->node);
+		set_not_file(status, path);
+	} else if (rc) {
+		TF_SetStatus(status, code_of(rc), err);
+	} else {
+		TF_SetStatus(status, TF_OK, "");
+		file->plugin_file = f;
+		return;
+	}
+	free(f->path);
+	free(f);
 }
 
 void fs_path_exists(const TF_Filesystem *fs, const char *path, TF_Status *status)
@@ -318,7 +320,7 @@ void file_cleanup(TF_RandomAccessFile *file)
 {
 	struct open_file *f = static_cast<struct open_file *>(file->plugin_file);
 
-	tfp_plan_unref(f->plan);
+	tfp_close(&f->node);
 	free(f->path);
 	free(f);
 }
@@ -328,7 +330,8 @@ int64_t file_read(const TF_RandomAccessFile *file, uint64_t offset, size_t n, ch
 {
 	const struct open_file *f = static_cast<const struct open_file *>(file->plugin_file);
 	char err[1024] = "";
-	int64_t got = tfp_read(f->plan, f->file, offset, n, buffer, f->path, err, sizeof(err));
+	int64_t got = tfp_read(f->node.plan, static_cast<size_t>(f->node.file), offset, n, buffer,
+			       f->path, err, sizeof(err));
 
 	if (got < 0) {
 		TF_SetStatus(status, code_of(static_cast<int>(got)), err);

@@ -17,6 +17,14 @@
  * at once (TensorFlow's thread pool); a plan is immutable and reference
  * counted, so a file keeps the plan it was opened with even after its
  * mapping file changed and the cache built a new one.
+ *
+ * Which plan a path gets (docs/design.md, "How the TensorFlow plugin
+ * serves a read"): the plan of the mapping file as it is now, except that
+ * the data files follow the index. While a PREFIX.index of the mapping is
+ * open (tfp_open), a data file (PREFIX.data-*) is resolved in the plan of
+ * that index, so that a TensorFlow reader, which opens the index first and
+ * its data files later, reads the data its index describes even if the
+ * mapping changed in between.
  */
 #ifndef CKPTFS_TFPLUGIN_TFPLUGIN_H
 #define CKPTFS_TFPLUGIN_TFPLUGIN_H
@@ -34,6 +42,8 @@ struct tfp_cache;
 
 /* How many plans a cache keeps (the least recently used one goes). */
 #define TFP_CACHE_PLANS 8
+/* How many plans with an open index it follows (the oldest open goes). */
+#define TFP_CACHE_OPEN_PLANS 16
 
 /* NULL when out of memory; freed with tfp_cache_free. */
 struct tfp_cache *tfp_cache_new(void);
@@ -47,15 +57,33 @@ struct tfp_node {
 };
 
 /*
- * Resolve path: stat the mapping file, reuse the cached plan if the file
- * is the same (device, inode, size, mtime), else parse and build a new one
- * (the old one lives on while referenced). -ENOENT when path names neither
- * a mapping file nor a file of one; a mapping or source error as `ckptfs
- * check` reports it, never as -ENOENT (a missing source or tensor is
- * -EINVAL: TensorFlow would take NOT_FOUND for "no such file"). On success *out holds a reference.
+ * Resolve path: read the mapping file, reuse the cached plan if the file
+ * is the same (device, inode, size, mtime, ctime and every byte), else
+ * parse those bytes and build a new plan (the old one lives on while
+ * referenced). A data file of a mapping whose PREFIX.index is open comes
+ * from the plan of that index instead: of the plans with an open index
+ * and a data file of that name, the one whose index this thread opened
+ * last, else the one whose index was opened last (a TensorFlow reader
+ * mostly opens its index and its data files in one thread, and RestoreV2
+ * runs one reader per thread of its pool).
+ *
+ * -ENOENT when path names neither a mapping file nor a file of one; a
+ * mapping or source error as `ckptfs check` reports it, never as -ENOENT
+ * (a missing source or tensor is -EINVAL: TensorFlow would take NOT_FOUND
+ * for "no such file"). On success *out holds a reference.
  */
 int tfp_resolve(struct tfp_cache *c, const char *path, struct tfp_node *out,
 		char *err, size_t errlen);
+
+/*
+ * Resolve path to open it as a file (TensorFlow's NewRandomAccessFile):
+ * tfp_resolve, and if it is the merged PREFIX.index, the data files of the
+ * mapping follow its plan until tfp_close.
+ */
+int tfp_open(struct tfp_cache *c, const char *path, struct tfp_node *out,
+	     char *err, size_t errlen);
+/* Close what tfp_open opened and drop its reference (c may be gone). */
+void tfp_close(struct tfp_node *node);
 
 /* Another reference to p (for a file opened on it). */
 struct tfp_plan *tfp_plan_ref(struct tfp_plan *p);

@@ -221,6 +221,34 @@ def test_corpus_identity(cid, all_checkpoints, tf_registered, tmp_path):
 
 
 # ---------------------------------------------------------------------------------------
+# format = both | safetensors: PREFIX.safetensors, as the mount serves it
+
+@pytest.mark.parametrize("fmt", ["both", "safetensors"])
+def test_safetensors_file_is_served(fmt, seed, tf_registered, ckptfs_bin, tmp_path):
+    import safetensors.numpy as stnp
+    tf = tf_registered
+    mapping = tmp_path / "st.conf"
+    mapping.write_text(f"source a = {seed}/model_a/model-a\nsource b = {seed}/model_b\n"
+                       f"map a:a -> a\nmap b:b -> b\nformat = {fmt}\n")
+    d = uri(str(mapping))
+    name = f"{PREFIX}.safetensors"
+    names = sorted(tf.io.gfile.listdir(d))
+    assert name in names and (f"{PREFIX}.index" in names) == (fmt == "both"), names
+    assert tf.io.gfile.glob(d + "/*.safetensors") == [d + "/" + name]
+    local = str(tmp_path / "copy.safetensors")
+    tf.io.gfile.copy(d + "/" + name, local)
+    with mounting.mounted(ckptfs_bin, str(mapping), str(tmp_path / "mnt")) as m:
+        assert sorted(os.listdir(m.path)) == names
+        with open(m.join(name), "rb") as f:
+            want = f.read()
+    assert tf.io.gfile.stat(d + "/" + name).length == len(want)
+    with open(local, "rb") as f:
+        assert f.read() == want, "the plugin's copy differs from the mount's file"
+    got = stnp.load_file(local)
+    assert sorted(got) == ["a", "b"] and got["a"] == 3 and got["b"] == 4, got
+
+
+# ---------------------------------------------------------------------------------------
 # no FUSE
 
 def test_works_where_dev_fuse_cannot_be_opened(seed, plugin_path, tmp_path):
@@ -293,6 +321,32 @@ def test_broken_mapping_fails_with_check_text(seed, plugin_path, run_ckptfs, tmp
         assert errs[what] != "no error" and diag in errs[what][1], (what, errs, diag)
         if what != "load_checkpoint":
             assert errs[what][0] == "InvalidArgumentError", errs
+
+
+PRIVATE_WORDS = ("AWS_SECRET_ACCESS_KEY", "hunter2", "s3cr3t")
+
+
+def test_a_file_that_is_not_a_mapping_is_not_quoted(plugin_path, run_ckptfs, tmp_path):
+    """ckptfs:///etc/passwd/...: the plugin runs as the user, so nothing escalates, but a
+    private file's content never appears in an error (the rule of `ckptfs check`: "not a
+    ckptfs mapping file", no content). The plugin adds nothing to the parser's message."""
+    secret = tmp_path / "secrets.txt"
+    secret.write_text("AWS_SECRET_ACCESS_KEY=hunter2-private-token-0123456789\n"
+                      "password: s3cr3t\n")
+    r = run_ckptfs("check", str(secret))
+    assert r.rc == 1, r.describe()
+    diag = r.stderr.strip().splitlines()[0]
+    body = HOSTILE_CHILD.replace('        ("read",', '        ("glob", lambda p: tf.io.gfile.glob(p + "/*")),\n'
+                                 '        ("read",')
+    errs = _errors(run_child(plugin_path, body, uri(str(secret))))
+    for what in ("read", "exists", "glob"):
+        assert errs[what][1] == diag, (what, errs, diag)
+    assert diag in errs["load_checkpoint"][1], errs
+    if any(w in diag for w in PRIVATE_WORDS):
+        pytest.xfail(f"the mapping parser still quotes the file (`ckptfs check`: {diag!r})")
+    assert "not a ckptfs mapping file" in diag, diag
+    for what, e in errs.items():
+        assert not any(w in str(e) for w in PRIVATE_WORDS), (what, e)
 
 
 @pytest.mark.parametrize("damage", ["index_garbage", "index_truncated", "data_truncated",
@@ -388,6 +442,75 @@ def test_changed_mapping_is_rebuilt_open_files_keep_their_plan(seed, tf_register
     # (read(n): GFile.read() would stat the path first, which is gone)
     assert held.read(len(old_index) - 4) == old_index[4:], "an open file changed plans"
     held.close()
+
+
+def _rewrite_keeping_size_and_mtime(path, text: str):
+    """What `cp -p`, `touch -r` and `rsync --inplace` leave: other bytes in the same file,
+    of the same size, with the old mtime."""
+    st = os.stat(path)
+    assert len(text.encode()) == st.st_size
+    with open(path, "r+") as f:
+        f.write(text)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert os.stat(path).st_mtime_ns == st.st_mtime_ns
+
+
+def test_edit_keeping_size_and_mtime_is_seen(seed, tf_registered, tmp_path):
+    tf = tf_registered
+    mapping = tmp_path / "m.conf"
+    sources = f"source a = {seed}/model_a/model-a\nsource b = {seed}/model_b\n"
+    mapping.write_text(sources + "map a:a -> a\nmap b:b -> b\n")
+    prefix = uri(str(mapping), PREFIX)
+    r = tf.train.load_checkpoint(prefix)
+    assert (r.get_tensor("a"), r.get_tensor("b")) == (3, 4)
+    del r
+    _rewrite_keeping_size_and_mtime(mapping, sources + "map a:a -> b\nmap b:b -> a\n")
+    r = tf.train.load_checkpoint(prefix)
+    assert (r.get_tensor("a"), r.get_tensor("b")) == (4, 3), "the edit was not seen"
+
+
+def _edited_mapping(tmp_path, seed) -> tuple:
+    """A mapping a = 3, b = 4 (a data file of 3.0 then 4.0), and a function that rewrites it
+    in place into a = 4, b = 4 (a data file of 4.0 alone): a reader that mixes the index of
+    one with the data of the other reads 4.0 for a, and its CRC check fails."""
+    mapping = tmp_path / "m.conf"
+    sources = f"source a = {seed}/model_a/model-a\nsource b = {seed}/model_b\n"
+    mapping.write_text(sources + "map a:a -> a\nmap b:b -> b\n")
+    return str(mapping), lambda: _rewrite_keeping_size_and_mtime(
+        mapping, sources + "map b:b -> a\nmap b:b -> b\n")
+
+
+def test_a_reader_reads_the_data_of_its_index(seed, tf_registered, tmp_path):
+    """TensorFlow's reader opens PREFIX.index, then the data files when it first reads a
+    tensor: an edit in between must not mix two plans (a DataLossError on every tensor);
+    a fresh open sees the edit."""
+    tf = tf_registered
+    mapping, edit = _edited_mapping(tmp_path, seed)
+    prefix = uri(mapping, PREFIX)
+    old = tf.train.load_checkpoint(prefix)     # the index is open, no data file yet
+    edit()
+    assert (old.get_tensor("a"), old.get_tensor("b")) == (3, 4)
+    new = tf.train.load_checkpoint(prefix)
+    assert (new.get_tensor("a"), new.get_tensor("b")) == (4, 4)
+    assert (old.get_tensor("b"), old.get_tensor("a")) == (4, 3)
+    del old, new
+    # and once no reader of the old plan is open, everything is the new one
+    with tf.io.gfile.GFile(uri(mapping, f"{PREFIX}.data-00000-of-00001"), "rb") as f:
+        assert np.frombuffer(f.read(), np.float32).tolist() == [4.0]
+
+
+def test_readers_in_two_threads_each_read_their_plan(seed, tf_registered, tmp_path):
+    """A reader opened in one thread before an edit, another opened after it in another
+    thread, both still open: each reads the data of its own index (docs/design.md)."""
+    tf = tf_registered
+    mapping, edit = _edited_mapping(tmp_path, seed)
+    prefix = uri(mapping, PREFIX)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        old = pool.submit(tf.train.load_checkpoint, prefix).result()
+        edit()
+        new = tf.train.load_checkpoint(prefix)
+        assert new.get_tensor("a") == 4
+        assert pool.submit(old.get_tensor, "a").result() == 3
 
 
 # ---------------------------------------------------------------------------------------
