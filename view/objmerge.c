@@ -182,6 +182,33 @@ int objmerge_is_object_line(const struct view *v, size_t map)
 	return !has_key_prefix(v->readers[mp->source], mp->from, mp->from_len);
 }
 
+/* Where a TF2 key's object path ends: its first "/." component (.ATTRIBUTES,
+ * .OPTIMIZER_SLOT); len when there is none. */
+static size_t object_part(const char *key, size_t len)
+{
+	for (size_t i = 0; i + 1 < len; i++)
+		if (key[i] == '/' && key[i + 1] == '.' && (i + 2 >= len || key[i + 2] != '.'))
+			return i;
+	return len;
+}
+
+int objmerge_refuse_key_line(const struct view *v, size_t map, char *err, size_t errlen)
+{
+	const struct mapping_map *mp = &v->m->maps[map];
+	const char *src = v->m->sources[mp->source].name;
+	size_t fo = object_part(mp->from, mp->from_len), to = object_part(mp->to, mp->to_len);
+	char shown[VIEW_SHOWN_MAX], obj[VIEW_SHOWN_MAX], target[VIEW_SHOWN_MAX];
+
+	if (fo == mp->from_len || fo == 0 || to == 0)
+		return view_errf(err, errlen, -EINVAL, &mp->from_pos,
+				 "'%s' is no object of '%s', a TF2 checkpoint merged by object: name an object ('ckptfs ls --objects' lists them), or merge by key with 'checkpoint = name-based'",
+				 view_shown(shown, mp->from, mp->from_len), src);
+	return view_errf(err, errlen, -EINVAL, &mp->from_pos,
+			 "'%s' is a tensor key of '%s', a TF2 checkpoint merged by object: name its object ('map %s:%s -> %s'), or merge by key with 'checkpoint = name-based'",
+			 view_shown(shown, mp->from, mp->from_len), src, src,
+			 view_shown(obj, mp->from, fo), view_shown(target, mp->to, to));
+}
+
 void objmerge_free(struct objmerge *om, size_t n_sources)
 {
 	if (!om)
@@ -417,6 +444,11 @@ int objmerge_map(struct view *v, size_t map, char *err, size_t errlen)
 				 v->m->sources[mp->source].name, view_shown(shown, mp->from, mp->from_len),
 				 *alt ? " (did you mean " : "", alt, *alt ? "?)" : "");
 	}
+	if (mp->kind == MAPPING_MAP_TENSOR && !o->g->nodes[node].n_attrs && o->g->nodes[node].n_children)
+		view_warn(v, &mp->from_pos,
+			  "object '%s' holds no variable of its own, so this line moves none: 'map %s:%s/ -> %s/' takes its children",
+			  view_shown(shown, mp->from, mp->from_len), v->m->sources[mp->source].name,
+			  view_shown(shown, mp->from, mp->from_len), view_shown(alt, mp->to, mp->to_len));
 	if (mp->kind == MAPPING_MAP_TENSOR)
 		mn = include(om, mp->source, node, (uint32_t)map);
 	else

@@ -462,6 +462,8 @@ static int resolve_maps(struct plan *p)
 	for (size_t i = 0; rc == 0 && i < m->n_maps; i++)
 		if (objmerge_is_object_line(p->v, i))
 			rc = objmerge_map(p->v, i, p->err, p->errlen);
+		else if (objmerge_is_object_source(p->v, m->maps[i].source))
+			rc = objmerge_refuse_key_line(p->v, i, p->err, p->errlen);
 		else
 			rc = m->maps[i].kind == MAPPING_MAP_TENSOR ? map_tensor(p, i)
 								   : map_scope(p, i);

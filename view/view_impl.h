@@ -136,11 +136,18 @@ int objmerge_is_object_source(const struct view *v, size_t s);
  * source whose FROM is the root or an object path, or is neither an
  * object path nor a tensor name (or scope of names) of the source, so
  * that its error speaks of objects. A line naming tensors of a TF2 source
- * by key renames them by key, outside the graph.
+ * by key is refused while the merge is by object (objmerge_refuse_key_line).
  */
 int objmerge_is_object_line(const struct view *v, size_t map);
 size_t objmerge_exclude(const struct view *v, size_t x, size_t s);
 int objmerge_map(struct view *v, size_t map, char *err, size_t errlen);
+/*
+ * The error for map line `map` of an object source that names tensor keys
+ * (not objects) while the merge is by object: its keys would be renamed
+ * outside the graph, so tf.train.Checkpoint would restore nothing of them.
+ * Says which object line to write instead. Returns -EINVAL.
+ */
+int objmerge_refuse_key_line(const struct view *v, size_t map, char *err, size_t errlen);
 
 /*
  * One thing objmerge_finish asks of plan.c: add a target `key` for entry

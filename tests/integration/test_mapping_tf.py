@@ -109,7 +109,9 @@ CASES = [
         "map t:save_counter/.ATTRIBUTES/VARIABLE_VALUE -> save_counter",
         "map t:_CHECKPOINTABLE_OBJECT_GRAPH -> meta/object_graph",
     ]),
+    # TF2 sources named by key: a merge by key (by object, key lines are refused)
     Case("savedmodel", {"sm": "savedmodel", "v": "savedmodel_vars_dir"}, [
+        "checkpoint = name-based",
         "map sm:/ -> sm/",
         "map sm:kernel/.ATTRIBUTES/VARIABLE_VALUE -> head/kernel",
         "map v:label/.ATTRIBUTES/VARIABLE_VALUE -> label",

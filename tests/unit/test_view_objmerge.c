@@ -488,20 +488,33 @@ static void test_objmerge_identity_keeps_graph(void **state)
 }
 
 /* Lines that name tensors of a TF2 source by key rename them by key. */
-static void test_objmerge_keys_stay_names(void **state)
+/*
+ * A line naming a TF2 source's keys: refused while the merge is by
+ * object (the keys would be renamed outside the graph, and
+ * tf.train.Checkpoint would restore nothing of them); names with
+ * `checkpoint = name-based`.
+ */
+static void test_objmerge_keys_are_names_only_by_key(void **state)
 {
 	struct mapping *m = NULL;
 	struct view *v = NULL;
 	struct view_tensor t;
 	char err[1024] = "";
-	static const char text[] = "source s = s\nmap s:" KERNEL " -> w\nmap s:model/layer_with_weights-0/a.Sb..c/.ATTRIBUTES/ -> b/\n"
-				   "exclude s:*/.OPTIMIZER_SLOT/*\n";
+	static const char lines[] = "source s = s\nmap s:" KERNEL " -> w\nmap s:model/layer_with_weights-0/a.Sb..c/.ATTRIBUTES/ -> b/\n"
+				    "exclude s:*/.OPTIMIZER_SLOT/*\n";
+	char text[512];
 
 	(void)state;
+	assert_int_equal(mapping_parse_buffer("t.conf", lines, strlen(lines), testutil_dir, &m, err, sizeof(err)), 0);
+	assert_int_equal(view_build(m, NULL, &v, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "t.conf:2:5: error: '" KERNEL "' is a tensor key of 's', a TF2 checkpoint merged by object: "
+				 "name its object ('map s:model/layer_with_weights-0/kernel -> w'), or merge by key with 'checkpoint = name-based'");
+	mapping_free(m);
+	snprintf(text, sizeof(text), "%scheckpoint = name-based\n", lines);
 	assert_int_equal(mapping_parse_buffer("t.conf", text, strlen(text), testutil_dir, &m, err, sizeof(err)), 0);
 	if (view_build(m, NULL, &v, err, sizeof(err)))
 		fail_msg("view_build: %s", err);
-	/* no object line: no graph, just the two names */
+	/* no graph, just the two names */
 	assert_int_equal(view_num_tensors(v), 2);
 	view_tensor_at(v, 0, &t);
 	assert_string_equal(t.name, "b/VARIABLE_VALUE");
@@ -512,6 +525,19 @@ static void test_objmerge_keys_stay_names(void **state)
 	assert_int_equal(view_num_warnings(v), 0);
 	view_free(v);
 	mapping_free(m);
+}
+
+/* A tensor line naming an object with no variable of its own moves none: a warning. */
+static void test_objmerge_object_without_variables_warns(void **state)
+{
+	struct merged x;
+
+	(void)state;
+	merge(&x, "source s = s\nmap s:model -> student\n", 1);
+	assert_int_equal(view_num_warnings(x.v), 1);
+	assert_non_null(strstr(view_warning(x.v, 0), "object 'model' holds no variable of its own, so this line moves none: "
+						     "'map s:model/ -> student/' takes its children"));
+	release(&x);
 }
 
 /* view_object_graph: the graph a merge carries, rewritten or kept, or none. */
@@ -641,7 +667,8 @@ int main(void)
 		cmocka_unit_test(test_objmerge_root_with_other_lines),
 		cmocka_unit_test(test_objmerge_mixed_with_tf1),
 		cmocka_unit_test(test_objmerge_identity_keeps_graph),
-		cmocka_unit_test(test_objmerge_keys_stay_names),
+		cmocka_unit_test(test_objmerge_keys_are_names_only_by_key),
+		cmocka_unit_test(test_objmerge_object_without_variables_warns),
 		cmocka_unit_test(test_objmerge_view_object_graph),
 		cmocka_unit_test(test_objmerge_object_based_tf1),
 		cmocka_unit_test(test_objmerge_name_based),
