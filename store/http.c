@@ -35,7 +35,15 @@ struct http_state {
 	int64_t not_before; /* retry time, ms */
 	int done;
 	char curl_err[CURL_ERROR_SIZE];
+	/* body bytes not yet written to fd: written WRITE_CHUNK at a time,
+	 * since curl hands them over 16 KiB at a time, and a cache file
+	 * written in small pieces reads back at half the speed */
+	char *wbuf; /* owned; WRITE_CHUNK bytes */
+	size_t wlen;
+	int write_failed;
 };
+
+#define WRITE_CHUNK ((size_t)1 << 20)
 
 enum {
 	LIE_NONE,
@@ -196,6 +204,40 @@ static int check_head(struct http_req *r, long status)
 	return st->lie == LIE_NONE;
 }
 
+/* Write what the buffer holds (it ends at r->got). 0 or -errno. */
+static int flush_body(struct http_req *r)
+{
+	struct http_state *st = r->st;
+	int rc = 0;
+
+	if (st->wlen && !st->write_failed)
+		rc = util_pwrite_full(r->fd, st->wbuf, st->wlen, r->fd_off + r->got - (int64_t)st->wlen);
+	st->write_failed |= rc != 0;
+	st->wlen = 0;
+	return rc;
+}
+
+/* Take n body bytes into the write buffer, writing it out when full. */
+static int buffer_body(struct http_req *r, const char *data, size_t n)
+{
+	struct http_state *st = r->st;
+
+	if (!st->wbuf && !(st->wbuf = malloc(WRITE_CHUNK)))
+		return -ENOMEM;
+	while (n) {
+		size_t k = WRITE_CHUNK - st->wlen < n ? WRITE_CHUNK - st->wlen : n;
+
+		memcpy(st->wbuf + st->wlen, data, k);
+		st->wlen += k;
+		r->got += (int64_t)k;
+		data += k;
+		n -= k;
+		if (st->wlen == WRITE_CHUNK && flush_body(r))
+			return -EIO;
+	}
+	return 0;
+}
+
 static size_t on_body(char *data, size_t size, size_t nmemb, void *p)
 {
 	struct http_req *r = p;
@@ -221,11 +263,10 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *p)
 		return 0;
 	}
 	if (r->fd >= 0) {
-		if (util_pwrite_full(r->fd, data, n, r->fd_off + r->got)) {
+		if (buffer_body(r, data, n)) {
 			st->lie = LIE_IO;
 			return 0;
 		}
-		r->got += (int64_t)n;
 	} else {
 		r->got += (int64_t)n;
 	}
@@ -321,7 +362,8 @@ static int start(struct store *s, CURLM *m, struct http_req *r, int64_t deadline
 	st->h = h;
 	st->checked = 0;
 	st->lie = LIE_NONE;
-	st->header_bytes = st->body_len = 0;
+	st->header_bytes = st->body_len = st->wlen = 0;
+	st->write_failed = 0;
 	st->cr_first = st->cr_last = st->cr_total = st->length = -1;
 	r->got = 0;
 	r->status = 0;
@@ -422,6 +464,12 @@ static void classify(struct http_req *r, CURLcode c)
 
 static void finish_handle(CURLM *m, struct http_req *r)
 {
+	/* what arrived is written even if the transfer failed: not marked
+	 * present, it costs nothing, and the next try rewrites it */
+	if (r->fd >= 0 && flush_body(r) && r->rc == 0) {
+		r->rc = -EIO;
+		snprintf(r->errmsg, sizeof(r->errmsg), "%s", lie_text[LIE_IO]);
+	}
 	curl_multi_remove_handle(m, r->st->h);
 	curl_easy_cleanup(r->st->h);
 	r->st->h = NULL;
@@ -543,6 +591,7 @@ int store_http_run(struct store *s, struct http_req *reqs, size_t n,
 		if (st[i].h)
 			finish_handle(m, &reqs[i]);
 		curl_slist_free_all(st[i].hdrs);
+		free(st[i].wbuf);
 		if (rc == 0 && reqs[i].rc)
 			rc = describe(&reqs[i], err, errlen);
 		reqs[i].st = NULL;

@@ -120,6 +120,25 @@ static uint32_t *collect_refs(const struct refs_ctx *c, size_t *n)
 	return order;
 }
 
+int view_keep_fd(struct view *v, int fd, struct store_obj *obj)
+{
+	int *fds = util_grow(v->fds, &v->cap_fds, v->n_fds + 1, sizeof(*fds));
+	struct store_obj **objs = fds ? util_grow(v->objs, &v->cap_objs, v->n_fds + 1, sizeof(*objs))
+				      : NULL;
+
+	if (fds)
+		v->fds = fds;
+	if (objs)
+		v->objs = objs;
+	if (!objs) {
+		close(fd);
+		return -ENOMEM;
+	}
+	v->objs[v->n_fds] = obj ? store_obj_ref(obj) : NULL;
+	v->fds[v->n_fds++] = fd;
+	return fd;
+}
+
 /* dup the shard's fd: the view outlives the readers (view_compact). */
 static int add_fd(struct view *v, const struct ref *r)
 {
@@ -130,13 +149,7 @@ static int add_fd(struct view *v, const struct ref *r)
 
 	if (fd < 0)
 		return -errno;
-	v->objs[v->n_fds] = r->source == LAYOUT_SYNTH
-				    ? NULL
-				    : bundle_shard_obj(v->readers[r->source], r->shard);
-	if (v->objs[v->n_fds])
-		store_obj_ref(v->objs[v->n_fds]);
-	v->fds[v->n_fds++] = fd;
-	return fd;
+	return view_keep_fd(v, fd, r->source == LAYOUT_SYNTH ? NULL : bundle_shard_obj(v->readers[r->source], r->shard));
 }
 
 static int new_pair(const struct ref *r, const struct ref *prev)
@@ -508,12 +521,6 @@ int layout_build(struct view *v, char *err, size_t errlen)
 	uint64_t size = 0;
 	int rc = order && data ? 0 : -ENOMEM;
 
-	if (rc == 0) {
-		v->fds = malloc(max * sizeof(int));
-		v->objs = calloc(max, sizeof(*v->objs));
-	}
-	if (rc == 0 && (!v->fds || !v->objs))
-		rc = -ENOMEM;
 	if (rc == 0 && v->layout == MAPPING_LAYOUT_SINGLE)
 		rc = place_single(v, &c, order, n_refs, &data[0], &size);
 	else if (rc == 0)

@@ -158,19 +158,6 @@ static int header(struct st *s, uint8_t **out, size_t *len)
 	return rc;
 }
 
-static int keep_fd(struct view *v, int fd)
-{
-	int *p = realloc(v->fds, (v->n_fds + 1) * sizeof(*p));
-
-	if (!p) {
-		close(fd);
-		return -ENOMEM;
-	}
-	v->fds = p;
-	v->fds[v->n_fds++] = fd;
-	return fd;
-}
-
 /* The view's own fd of a source shard (the readers go at compact). */
 static int shard_fd(struct st *s, uint32_t source, int32_t shard)
 {
@@ -191,7 +178,8 @@ static int shard_fd(struct st *s, uint32_t source, int32_t shard)
 	fd = fcntl(bundle_shard_fd(r, shard), F_DUPFD_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	fd = keep_fd(s->v, fd);
+	/* a remote shard's cache file: reads of it fetch through its object */
+	fd = view_keep_fd(s->v, fd, bundle_shard_obj(r, shard));
 	if (fd >= 0)
 		s->fds[source][shard] = fd;
 	return fd;
@@ -207,7 +195,7 @@ static int header_fd(struct view *v, const uint8_t *hdr, size_t len)
 		close(fd);
 		return -EIO;
 	}
-	return keep_fd(v, fd);
+	return view_keep_fd(v, fd, NULL);
 }
 
 static int push_extent(struct view_data *d, size_t *cap, uint64_t voff,

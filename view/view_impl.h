@@ -49,6 +49,13 @@ struct view_extent {
 	int fd;
 };
 
+/*
+ * layout.c: keep fd (owned from now on, closed by view_free) as one the
+ * view's extents read, with obj the remote object it is the cache file of
+ * (a reference is taken) or NULL. Returns fd, or -ENOMEM (fd closed).
+ */
+int view_keep_fd(struct view *v, int fd, struct store_obj *obj);
+
 /* read.c: the remote object extent x reads from (its fd is that object's
  * cache file), or NULL for a local shard or the object graph. */
 struct store_obj *view_extent_obj(const struct view *v, const struct view_extent *x);
@@ -82,8 +89,8 @@ struct view {
 	size_t n_targets, cap_targets;
 	struct util_arena keys; /* owned: the targets' keys (keys.h) */
 	uint64_t tensor_bytes;
-	int *fds; /* owned: dups of used shard fds */
-	size_t n_fds;
+	int *fds; /* owned: dups of used shard fds (view_keep_fd) */
+	size_t n_fds, cap_fds, cap_objs;
 	/* owned, n_fds items: the remote object fds[i] is the cache file
 	 * of (a reference), or NULL for a local shard */
 	struct store_obj **objs;

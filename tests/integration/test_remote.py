@@ -348,6 +348,32 @@ def test_corpus_from_s3_equals_local(layout, src, ckptfs_bin, tf_registered, tmp
     assert_same_values(tf_values(tf, uri(remote, PREFIX)), want, "plugin")
 
 
+def test_safetensors_view_of_s3_sources(src, ckptfs_bin, tf_registered, tmp_path, cache_dir,
+                                        monkeypatch):
+    """format = both over remote sources: PREFIX.safetensors reads the remote bytes too
+    (fetched and verified before they are served), equal to the local merge's file, and
+    the safetensors package loads it."""
+    from safetensors.numpy import load_file
+    tf = tf_registered
+    files = {}
+    for kind, urls in (("local", src.corpus), ("remote", src.corpus_url)):
+        conf = tmp_path / f"{kind}.conf"
+        # TF1 sources: a TF2 object graph has no place in a .safetensors file (a warning)
+        tf1 = {n: u for n, u in urls.items() if "tf1" in u}
+        assert tf1, urls
+        corpus_mapping(conf, tf1)
+        with open(conf, "a") as f:
+            f.write("format = both\n")
+        with mount(ckptfs_bin, str(conf), tmp_path / f"m-{kind}") as m:
+            files[kind] = files_of(m.path)
+            st = os.path.join(m.path, PREFIX + ".safetensors")
+            loaded = load_file(st)
+        assert loaded, kind
+    assert files["remote"] == files["local"]
+    monkeypatch.setenv("CKPTFS_CACHE_DIR", cache_dir + "-plugin-st")
+    assert gfile_files(tf, uri(str(tmp_path / "remote.conf"))) == files["local"]
+
+
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_tf1_and_tf2_directories_from_s3(layout, src, ckptfs_bin, tf_registered, tmp_path,
                                          cache_dir):
