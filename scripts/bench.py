@@ -22,6 +22,16 @@ Run it through scripts/bench, which builds the Release binaries first and passes
       loads both sources, saves a merged copy, and restore from that copy.
   P6  daemon VmRSS/VmHWM (foreground daemon, /proc/PID/status) vs tensors, after the
       mount is ready and after reading every file.
+  P7  the merge as PREFIX.safetensors (-o format=safetensors) read whole vs a local
+      safetensors copy.
+  P8  remote sources, from servers on 127.0.0.1 started here: time to mount (http from
+      nginx; s3:// from s3s-fs, SigV4); a TF restore through the mount and through the
+      plugin with a cold cache vs download-then-restore (every object fetched with
+      parallel `curl --range`, then restored from the local copy); a restore after a
+      remount with the cache warm vs from that local copy; the bytes nginx sent for a
+      merge of every other tensor vs those tensors' bytes plus the indexes. Throughput
+      rows use nginx: s3s-fs hashes (MD5) the whole object on every request (~8 s per
+      range GET of a 1 GiB object), so it only serves the mount-time row (small objects).
 
 Every input except TensorFlow's own output is written by tests/tools/bench_gen.c
 (the project's bundle writer); big or many-tensor sources are sparse. Each
@@ -56,6 +66,7 @@ MOUNT_TIMEOUT = 120.0
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tests"))
 from pylib import mounting  # noqa: E402
+from pylib import servers  # noqa: E402
 
 FULL = {
     "p1_series": [1_000, 10_000, 100_000, 1_000_000],
@@ -67,6 +78,8 @@ FULL = {
     "p4_reps": 7,                          # the P2/P3 model (~2 GiB)
     "p5_bytes": 4 * GiB, "p5_tensors": 64, "p5_reps": 5,      # dense, 2 sources
     "p6_reps": 3,                          # the P1 series sources
+    "p8_bytes": 2 * GiB, "p8_tensors": 512, "p8_reps": 5,     # dense, 2 sources of 1 GiB
+    "p8_mount_reps": 7,
 }
 QUICK = {
     "p1_series": [1_000, 10_000],
@@ -78,6 +91,8 @@ QUICK = {
     "p4_reps": 2,
     "p5_bytes": 32 * MiB, "p5_tensors": 16, "p5_reps": 2,
     "p6_reps": 2,
+    "p8_bytes": 32 * MiB, "p8_tensors": 16, "p8_reps": 2,
+    "p8_mount_reps": 3,
 }
 TARGETS = {
     "P1_100k_s": 0.3,          # mount + first stat, 100k tensors
@@ -91,8 +106,14 @@ TARGETS = {
     "P5_speedup": 10.0,        # TF merge script + restore / mount + restore
     "P6_per_tensor": 64,       # bytes; + index size + 16 MiB
     "P6_fixed": 16 * MiB,
+    "P8_mount_s": 0.5,         # remote mount (index objects only) + first stat
+    "P8_restore_ratio": 1.0,   # cold mount + restore / download + local restore
+    "P8_plugin_ratio": 1.0,    # cold plugin restore / download + local restore
+    "P8_warm_ratio": 1.1,      # restore after a remount, cache warm / local restore
+    "P8_bytes_ratio": 1.1,     # bytes the server sent / tensors mapped + indexes
 }
-ALL_STEPS = ["P1", "P2", "P3", "P4", "P5", "P6", "P7"]
+ALL_STEPS = ["P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8"]
+P8_CONNECTIONS = 8             # download-then-restore: parallel range GETs per object
 
 # The data paths P2-P4 compare: name -> (layout, extra mount options). The P2/P3
 # model has two one-shard sources, so `single` is a concatenation (daemon path) and
@@ -334,6 +355,97 @@ def fmt_count(n: int) -> str:
     return str(n)
 
 
+# ------------------------------------------------------------------ remote (P8)
+
+def link_or_copy(src: str, dst: str) -> None:
+    """dst as a hard link to src (a server's copy without writing it), else a copy."""
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(dst)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
+@contextlib.contextmanager
+def environment(changes: dict):
+    """os.environ with changes (None: unset) for the block: what daemons and commands
+    started in it inherit."""
+    saved = {k: os.environ.get(k) for k in changes}
+    try:
+        for k, v in changes.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def object_size(url: str) -> int:
+    """Content-Length of a HEAD request."""
+    import urllib.request
+    with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=30) as r:
+        return int(r.headers["Content-Length"])
+
+
+def parallel_download(objects: list, connections: int) -> None:
+    """Every (url, path): its size from a HEAD request, then its bytes by `connections`
+    curl processes at once, each writing one range (`--range`) straight into the file
+    at its offset (its stdout is the file, positioned there)."""
+    procs = []
+    try:
+        for url, path in objects:
+            size = object_size(url)
+            with open(path, "wb") as f:
+                f.truncate(size)
+            parts = max(1, min(connections, -(-size // MiB)))
+            step = -(-size // parts) if size else 0
+            for start in range(0, size, step or 1):
+                end = min(size, start + step) - 1
+                fd = os.open(path, os.O_WRONLY)
+                try:
+                    os.lseek(fd, start, os.SEEK_SET)
+                    procs.append((url, start, end, subprocess.Popen(
+                        ["curl", "-sS", "--fail", "--range", f"{start}-{end}", url],
+                        stdin=subprocess.DEVNULL, stdout=fd, stderr=subprocess.PIPE)))
+                finally:
+                    os.close(fd)
+        for url, start, end, p in procs:
+            _out, err = p.communicate(timeout=600)
+            if p.returncode != 0:
+                raise StepFailed(f"curl --range {start}-{end} {url}: exit {p.returncode}: "
+                                 f"{err.decode(errors='replace').strip()}")
+    finally:
+        for *_r, p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+def count_lines(path: str) -> int:
+    try:
+        with open(path, "rb") as f:
+            return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+    except FileNotFoundError:
+        return 0
+
+
+def nginx_version() -> str:
+    try:
+        r = subprocess.run([servers.nginx_binary() or "nginx", "-v"], capture_output=True,
+                           text=True, timeout=10)
+        return r.stderr.strip().split("/")[-1]
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+
+
 # ------------------------------------------------------------------ TensorFlow
 
 class TFWorker:
@@ -405,6 +517,7 @@ class Bench:
         self.rows: list = []
         self.failures: list = []
         self.tf: TFWorker | None = None
+        self._plugin: str | None | bool = False   # False: not asked yet
         self._pairs: dict = {}
 
     # -- helpers
@@ -423,19 +536,35 @@ class Bench:
             self.results["meta"]["tf_import_seconds"] = self.tf.import_seconds
         return self.tf
 
+    def tf_plugin(self) -> str | None:
+        """The TensorFlow plugin (`ckptfs tf-plugin`), registered once in the worker;
+        None when it was not built."""
+        if self._plugin is False:
+            tf = self.tf_worker()
+            r = subprocess.run([self.ckptfs, "tf-plugin"], capture_output=True, text=True,
+                               stdin=subprocess.DEVNULL)
+            self._plugin = None
+            if r.returncode == 0:
+                tf.call(cmd="register", plugin=r.stdout.strip())
+                self._plugin = r.stdout.strip()
+            else:
+                log(f"  no TensorFlow plugin ({r.stderr.strip()}): plugin rows skipped")
+        return self._plugin
+
     def row(self, pid, what, result, target="", met=None):
         self.rows.append({"id": pid, "measurement": what, "result": result,
                           "target": target, "met": met})
 
-    def mount(self, pair: Pair, layout=None, foreground=False, fmt=None, extra=()):
-        """A mount of pair's mapping; in daemon mode unless foreground (then the daemon's
-        output goes to daemon.log)."""
+    def mount(self, pair, layout=None, foreground=False, fmt=None, extra=()):
+        """A mount of pair's mapping (or of a mapping file's path); in daemon mode unless
+        foreground (then the daemon's output goes to daemon.log)."""
+        mapping = pair if isinstance(pair, str) else pair.mapping
         options = ["-o", f"layout={layout}"] if layout else []
         options += ["-o", f"format={fmt}"] if fmt else []
         options += list(extra)
         # unmounting may find the mount busy (another process walking the tree):
         # retried, counted, not a failure by itself
-        return mounting.mounted(self.ckptfs, pair.mapping, self.mnt, *options,
+        return mounting.mounted(self.ckptfs, mapping, self.mnt, *options,
                                 foreground=foreground, log_path=self.daemon_log,
                                 append_log=True, expect_clean_log=False,
                                 mount_timeout=MOUNT_TIMEOUT, unmount_attempts=5)
@@ -604,19 +733,14 @@ class Bench:
         mat_s = time.perf_counter() - t
         os.sync()
         mat_files = [os.path.join(mat_dir, n) for n in os.listdir(mat_dir) if ".data-" in n]
-        plugin = subprocess.run([self.ckptfs, "tf-plugin"], capture_output=True, text=True,
-                                stdin=subprocess.DEVNULL)
         plugin_uri = {}
-        if plugin.returncode == 0:
-            tf.call(cmd="register", plugin=plugin.stdout.strip())
+        if self.tf_plugin():
             # the pair's mapping in each layout, beside it (relative sources stay valid)
             for l in ("single", "shards"):
                 conf = f"{pair.mapping}.{l}.conf"
                 with open(pair.mapping) as src, open(conf, "w") as dst:
                     dst.write(src.read() + f"\nlayout = {l}\n")
                 plugin_uri[l] = "ckptfs://" + os.path.abspath(conf) + "/model.ckpt"
-        else:
-            log(f"  P4: no TensorFlow plugin ({plugin.stderr.strip()}): plugin rows skipped")
         try:
             pair.warm()
             read_files(mat_files)
@@ -832,6 +956,288 @@ class Bench:
         self.row("P7", "PREFIX.safetensors, repeated read, same mount",
                  f"{fmt_gbps(res['repeat_gbps'])}; {fmt_x(res['repeat_ratio'])} the copy")
 
+    # -- P8
+
+    def p8(self):
+        """Remote sources (`http://` from nginx, `s3://` from s3s-fs, on 127.0.0.1)."""
+        c = self.cfg
+        if not servers.nginx_binary():
+            raise StepFailed("nginx not found (/usr/sbin/nginx): run scripts/install-deps")
+        if not shutil.which("curl"):
+            raise StepFailed("curl not found: download-then-restore needs it")
+        pair = self.pair("remote_p8", c["p8_tensors"], c["p8_bytes"], False)
+        top = os.path.join(self.work, "p8")
+        shutil.rmtree(top, ignore_errors=True)
+        os.makedirs(top)
+        www = os.path.join(top, "www")
+        for sname, (prefix, *_r) in pair.sources.items():
+            servers.upload_prefix(prefix, lambda suffix, src, sname=sname: link_or_copy(
+                src, os.path.join(www, sname, "model" + suffix)))
+        variables = pair.variables()
+        names = {s: [n for n, _shape in variables if n.startswith(s + "/")]
+                 for s in pair.sources}
+        index_bytes = sum(os.path.getsize(p + ".index") for p, *_r in pair.sources.values())
+        env = {"CKPTFS_CACHE_DIR": os.path.join(top, "default-cache"),
+               "CKPTFS_CACHE_SIZE": None, "CKPTFS_REMOTE_TIMEOUT": None}
+        try:
+            with servers.NginxServer(www, os.path.join(top, "nginx")) as ng, \
+                    environment(env):
+                urls = {s: f"{ng.http_base_url}/{s}/model" for s in pair.sources}
+                res = {"bytes": pair.nbytes, "tensors": pair.tensors,
+                       "index_bytes": index_bytes, "server": "nginx " + nginx_version(),
+                       "page_cache": "hot: the served files are read before each repetition"}
+                self.p8_mount_time(pair, urls, top, res)
+                self.p8_restores(pair, urls, top, www, names, ng, res)
+                self.p8_bytes(pair, urls, top, ng, res)
+                self.results["P8"] = res
+        finally:
+            shutil.rmtree(top, ignore_errors=True)
+
+    def p8_mapping(self, path: str, urls: dict, tensors: list | None = None,
+                   layout="single") -> str:
+        """A mapping of the remote sources (every tensor, or only `tensors`), written to
+        a new file (a new inode: the plugin rebuilds its plan for it)."""
+        lines = ["# generated by scripts/bench (P8)"]
+        lines += [f"source {s} = {u}" for s, u in urls.items()]
+        if tensors is None:
+            lines += [f"map {s}:/ -> /" for s in urls]
+        else:
+            lines += [f"map {n.split('/')[0]}:{n} -> {n}" for n in tensors]
+        lines.append(f"layout = {layout}")
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        os.replace(tmp, path)
+        return path
+
+    def p8_mount_once(self, mapping: str, cache: str) -> float:
+        """`ckptfs MAPPING MNT` with a cold cache + the first stat of the index."""
+        shutil.rmtree(cache, ignore_errors=True)
+        with self.mount(mapping, extra=["-o", f"cache_dir={cache}"]) as m:
+            t = time.perf_counter()
+            os.stat(m.join("model.ckpt.index"))
+            total = m.cmd_seconds + time.perf_counter() - t
+        shutil.rmtree(cache, ignore_errors=True)
+        return total
+
+    def p8_mount_time(self, pair: Pair, urls: dict, top: str, res: dict):
+        c = self.cfg
+        reps = c["p8_mount_reps"]
+        cache = os.path.join(top, "cache-mount")
+        mapping = self.p8_mapping(os.path.join(top, "mount.conf"), urls)
+        self.p8_mount_once(mapping, cache)   # untimed: the first of these
+        res["mount_s"] = summarize([self.p8_mount_once(mapping, cache) for _ in range(reps)])
+        med = res["mount_s"]["median"]
+        self.row("P8", f"mount of 2 remote sources over http (nginx, 127.0.0.1), "
+                 f"{fmt_count(pair.tensors)} tensors, {fmt_bytes(pair.nbytes)}, cold cache: "
+                 f"`ckptfs MAPPING MNT` + first stat (fetches the .index objects, "
+                 f"{fmt_bytes(res['index_bytes'])})",
+                 fmt_s(res["mount_s"]), f"≤ {TARGETS['P8_mount_s']} s",
+                 med <= TARGETS["P8_mount_s"])
+        log(f"  P8 mount (http) {med * 1e3:.0f} ms")
+        # s3:// (SigV4) from s3s-fs: the same number of tensors, 1 KiB each (sparse),
+        # since s3s-fs hashes a whole object for every request, the one-byte GET that
+        # pins a data object's version included
+        binary = servers.s3s_fs_binary()
+        if not binary:
+            self.row("P8", "mount of 2 s3:// sources (s3s-fs): skipped, s3s-fs not built "
+                     "(scripts/install-deps)", "—")
+            return
+        small = self.pair("remote_p8_s3", pair.tensors, pair.tensors * KiB, True)
+        root = os.path.join(top, "s3root")
+        for sname, (prefix, *_r) in small.sources.items():
+            servers.upload_prefix(prefix, lambda suffix, src, sname=sname: link_or_copy(
+                src, os.path.join(root, "bench", sname, "model" + suffix)))
+        with servers.S3Server(root) as s3, environment(dict(
+                s3.env(), AWS_SHARED_CREDENTIALS_FILE=os.path.join(top, "no-credentials"),
+                AWS_ENDPOINT_URL_S3=None, AWS_PROFILE=None, AWS_SESSION_TOKEN=None,
+                AWS_DEFAULT_REGION=None)):
+            s3map = self.p8_mapping(os.path.join(top, "s3.conf"),
+                                    {s: f"s3://bench/{s}/model" for s in small.sources})
+            self.p8_mount_once(s3map, cache)
+            res["s3_mount_s"] = summarize([self.p8_mount_once(s3map, cache)
+                                           for _ in range(reps)])
+        med = res["s3_mount_s"]["median"]
+        self.row("P8", f"mount of 2 s3:// sources (s3s-fs, SigV4 signed, 127.0.0.1), "
+                 f"{fmt_count(small.tensors)} tensors of 1 KiB (s3s-fs hashes the whole object "
+                 "on every request: no data rows from it), cold cache: mount + first stat",
+                 fmt_s(res["s3_mount_s"]), f"≤ {TARGETS['P8_mount_s']} s",
+                 med <= TARGETS["P8_mount_s"])
+        log(f"  P8 mount (s3) {med * 1e3:.0f} ms")
+
+    def p8_restores(self, pair: Pair, urls: dict, top: str, www: str, names: dict, ng,
+                    res: dict):
+        c = self.cfg
+        tf = self.tf_worker()
+        plugin = self.tf_plugin()
+        variables = pair.variables()
+        mapping = self.p8_mapping(os.path.join(top, "remote.conf"), urls)
+        plugin_conf = os.path.join(top, "plugin.conf")
+        dl_dir = os.path.join(top, "download")
+        objects = []   # (url, local path)
+        for sname, (prefix, *_r) in pair.sources.items():
+            for f in sorted(os.listdir(os.path.join(www, sname))):
+                objects.append((f"{urls[sname].rsplit('/', 1)[0]}/{f}",
+                                os.path.join(dl_dir, sname, f)))
+        groups = [[os.path.join(dl_dir, s, "model"), names[s]] for s in pair.sources]
+        cache = os.path.join(top, "cache")
+
+        def download() -> float:
+            shutil.rmtree(dl_dir, ignore_errors=True)
+            for s in pair.sources:
+                os.makedirs(os.path.join(dl_dir, s))
+            t = time.perf_counter()
+            parallel_download(objects, P8_CONNECTIONS)
+            return time.perf_counter() - t
+
+        # untimed: builds the graph and its Savers, and runs every path once
+        pair.warm()
+        download()
+        tf.call(cmd="restore", groups=groups, vars=variables)
+        shutil.rmtree(cache, ignore_errors=True)
+        with self.mount(mapping, extra=["-o", f"cache_dir={cache}"]) as m:
+            tf.call(cmd="restore", prefix=m.join("model.ckpt"), vars=variables)
+        shutil.rmtree(cache, ignore_errors=True)
+        os.sync()
+        k = ("dl_s", "local_s", "base_s", "mount_s", "restore_s", "cold_s", "ratio",
+             "remount_s", "warm_s", "warm_ratio", "warm_sent", "plugin_s", "plugin_ratio")
+        r = {n: [] for n in k}
+        for _ in range(c["p8_reps"]):
+            pair.warm()   # the server's files: page cache hot
+            dl = download()
+            lr = tf.call(cmd="restore", groups=groups, vars=variables)["seconds"]
+            os.sync()     # the copy's writeback is not left to the next measurement
+            base = dl + lr
+            r["dl_s"].append(dl), r["local_s"].append(lr), r["base_s"].append(base)
+            shutil.rmtree(cache, ignore_errors=True)
+            with self.mount(mapping, extra=["-o", f"cache_dir={cache}"]) as m:
+                ms = m.cmd_seconds
+                rs = tf.call(cmd="restore", prefix=m.join("model.ckpt"),
+                             vars=variables)["seconds"]
+            os.sync()
+            r["mount_s"].append(ms), r["restore_s"].append(rs)
+            r["cold_s"].append(ms + rs), r["ratio"].append((ms + rs) / base)
+            sent = ng.sent_bytes()
+            with self.mount(mapping, extra=["-o", f"cache_dir={cache}"]) as m:
+                wm = m.cmd_seconds
+                ws = tf.call(cmd="restore", prefix=m.join("model.ckpt"),
+                             vars=variables)["seconds"]
+            r["warm_sent"].append(ng.sent_bytes() - sent)
+            r["remount_s"].append(wm), r["warm_s"].append(ws)
+            r["warm_ratio"].append(ws / lr)
+            shutil.rmtree(cache, ignore_errors=True)
+            if plugin:
+                # the plugin's store reads CKPTFS_CACHE_DIR when it builds a plan: a new
+                # mapping file (inode) makes it build one, with this cold cache
+                tf.call(cmd="setenv", env={"CKPTFS_CACHE_DIR": cache})
+                self.p8_mapping(plugin_conf, urls)
+                ps = tf.call(cmd="restore", prefix=f"ckptfs://{plugin_conf}/model.ckpt",
+                             vars=variables)["seconds"]
+                r["plugin_s"].append(ps), r["plugin_ratio"].append(ps / base)
+                shutil.rmtree(cache, ignore_errors=True)
+            os.sync()
+        shutil.rmtree(dl_dir, ignore_errors=True)
+        sm = {n: summarize(v) for n, v in r.items() if v}
+        res.update(sm)
+        res["download_connections_per_object"] = P8_CONNECTIONS
+        gb = pair.nbytes / 1e9
+        self.row("P8", f"download-then-restore: every object of both sources "
+                 f"({fmt_bytes(pair.nbytes)}) fetched from nginx by {P8_CONNECTIONS} parallel "
+                 "`curl --range` per object, then TF restore of all "
+                 f"{len(variables)} variables from the local copy (a Saver per source)",
+                 f"{fmt_s(sm['base_s'])} (download {sm['dl_s']['median']:.2f} s, "
+                 f"{gb / sm['dl_s']['median']:.2f} GB/s + restore {sm['local_s']['median']:.2f} s)")
+        self.row("P8", "`ckptfs MAPPING MNT` + TF restore through the mount, cold cache "
+                 "(a fresh cache_dir), http from nginx",
+                 f"{fmt_s(sm['cold_s'])} (mount {sm['mount_s']['median'] * 1e3:.0f} ms + "
+                 f"restore {sm['restore_s']['median']:.2f} s, "
+                 f"{gb / sm['cold_s']['median']:.2f} GB/s); {fmt_x(sm['ratio'])} "
+                 "download-then-restore",
+                 f"≤ {TARGETS['P8_restore_ratio']}×",
+                 sm["ratio"]["median"] <= TARGETS["P8_restore_ratio"])
+        if "plugin_s" in sm:
+            self.row("P8", "TF restore through the plugin (ckptfs://MAPPING/model.ckpt, no "
+                     "mount), cold cache",
+                     f"{fmt_s(sm['plugin_s'])}; {fmt_x(sm['plugin_ratio'])} "
+                     "download-then-restore",
+                     f"≤ {TARGETS['P8_plugin_ratio']}×",
+                     sm["plugin_ratio"]["median"] <= TARGETS["P8_plugin_ratio"])
+        else:
+            self.row("P8", "TF restore through the plugin: skipped, the plugin was not built",
+                     "—")
+        self.row("P8", "TF restore from the local copy (the download above, page cache hot)",
+                 fmt_s(sm["local_s"]))
+        self.row("P8", "remount with the same cache (warm) + TF restore through the mount",
+                 f"restore {fmt_s(sm['warm_s'])} (remount "
+                 f"{sm['remount_s']['median'] * 1e3:.0f} ms, nginx sent "
+                 f"{fmt_bytes(sm['warm_sent']['median'])}); {fmt_x(sm['warm_ratio'])} "
+                 "the local copy",
+                 f"≤ {TARGETS['P8_warm_ratio']}×",
+                 sm["warm_ratio"]["median"] <= TARGETS["P8_warm_ratio"])
+        log(f"  P8 download+restore {sm['base_s']['median']:.2f}s, mount+restore "
+            f"{sm['cold_s']['median']:.2f}s, plugin "
+            f"{sm.get('plugin_s', {}).get('median', float('nan')):.2f}s, warm "
+            f"{sm['warm_s']['median']:.2f}s vs local {sm['local_s']['median']:.2f}s")
+
+    def p8_bytes(self, pair: Pair, urls: dict, top: str, ng, res: dict):
+        """What nginx sent (/proc/PID/io wchar: bodies, headers and its access-log
+        lines) for a merge of every other tensor of each source."""
+        c = self.cfg
+        tf = self.tf_worker()
+        picked = pair.variables()[::2]
+        needed_t = sum(4 * shape[0] for _n, shape in picked)
+        needed = needed_t + res["index_bytes"]
+        mapping = self.p8_mapping(os.path.join(top, "half.conf"), urls,
+                                  [n for n, _s in picked])
+        cache = os.path.join(top, "cache-half")
+        access = os.path.join(ng.run_dir, "access.log")
+
+        def measure(layout: str) -> dict:
+            shutil.rmtree(cache, ignore_errors=True)
+            b0, q0 = ng.sent_bytes(), count_lines(access)
+            with self.mount(mapping, layout=layout,
+                            extra=["-o", f"cache_dir={cache}"]) as m:
+                mounted = ng.sent_bytes() - b0
+                rs = tf.call(cmd="restore", prefix=m.join("model.ckpt"),
+                             vars=picked)["seconds"]
+                restored = ng.sent_bytes() - b0
+                read_files(merged_data_files(m.path))
+                whole = ng.sent_bytes() - b0
+            requests = count_lines(access) - q0
+            shutil.rmtree(cache, ignore_errors=True)
+            return {"mount": mounted, "restore": restored, "whole": whole,
+                    "requests": requests, "restore_s": rs}
+
+        pair.warm()
+        samples = [measure("single") for _ in range(c["p8_reps"])]
+        shards = measure("shards")   # informational, once
+        ratio = summarize([s["restore"] / needed for s in samples])
+        res["half"] = {"tensors": len(picked), "tensor_bytes": needed_t, "needed": needed,
+                       "samples": samples, "ratio": ratio,
+                       "whole_ratio": summarize([s["whole"] / needed for s in samples]),
+                       "shards": shards}
+        med = statistics.median
+        self.row("P8", f"bytes nginx sent for a merge of every other tensor "
+                 f"({len(picked)} of {pair.tensors}, {fmt_bytes(needed_t)} + "
+                 f"{fmt_bytes(res['index_bytes'])} of indexes), mount + TF restore, "
+                 "layout=single",
+                 f"{mib(med([s['restore'] for s in samples]))} in "
+                 f"{med([s['requests'] for s in samples]):.0f} requests (mount alone "
+                 f"{fmt_bytes(med([s['mount'] for s in samples]))}); "
+                 f"{fmt_x(ratio)} needed",
+                 f"≤ {TARGETS['P8_bytes_ratio']}×",
+                 ratio["median"] <= TARGETS["P8_bytes_ratio"])
+        self.row("P8", "(extra) the same, then every merged data file read whole",
+                 f"{mib(med([s['whole'] for s in samples]))}; "
+                 f"{fmt_x(res['half']['whole_ratio'])} needed")
+        self.row("P8", "(extra) the same merge, -o layout=shards (a data file per source "
+                 "shard, its unmapped tensors served as zeros), once",
+                 f"{mib(shards['restore'])} after the restore, {mib(shards['whole'])} after "
+                 f"reading every file; {shards['restore'] / needed:.2f}× / "
+                 f"{shards['whole'] / needed:.2f}× needed")
+        log(f"  P8 half merge: {res['half']['ratio']['median']:.3f}x needed (single), "
+            f"shards {shards['restore'] / needed:.2f}x")
+
     def run(self) -> int:
         t0 = time.perf_counter()
         os.makedirs(self.work, exist_ok=True)
@@ -854,6 +1260,8 @@ class Bench:
                 self.step("P6", self.p6)
             if "P7" in self.steps:
                 self.step("P7", self.p7)
+            if "P8" in self.steps:
+                self.step("P8", self.p8)
         finally:
             cleanup_all_mounts()
             if self.tf:
@@ -1178,6 +1586,37 @@ def make_plots(res: dict, out: str) -> list:
         ax.legend(fontsize=7)
         ax.grid(True, which="both", alpha=0.3)
         save(fig, "p6_memory.png", "P6: daemon memory vs tensors")
+
+    if "P8" in res and "base_s" in res["P8"]:
+        p8 = res["P8"]
+        fig, ax = plt.subplots(figsize=(6.4, 3.4))
+        med = {k: v["median"] for k, v in p8.items() if isinstance(v, dict) and "median" in v}
+        bars = [("download\n+ restore", [("download (curl)", med["dl_s"], "tab:orange"),
+                                          ("restore", med["local_s"], "gray")]),
+                ("mount\n+ restore\n(cold)", [("mount", med["mount_s"], "tab:blue"),
+                                               ("restore", med["restore_s"], "gray")])]
+        if "plugin_s" in med:
+            bars.append(("plugin\n(cold)", [("restore", med["plugin_s"], "gray")]))
+        bars += [("local copy\nrestore", [("restore", med["local_s"], "gray")]),
+                 ("remount\n+ restore\n(warm)", [("mount", med["remount_s"], "tab:blue"),
+                                                  ("restore", med["warm_s"], "gray")])]
+        seen = set()
+        for i, (_label, parts) in enumerate(bars):
+            bottom = 0.0
+            for name, v, color in parts:
+                ax.bar([i], [v], bottom=[bottom], color=color,
+                       label=None if name in seen else name)
+                seen.add(name)
+                bottom += v
+        ax.set_xticks(range(len(bars)))
+        ax.set_xticklabels([b[0] for b in bars], fontsize=8)
+        ax.set_ylabel("seconds")
+        title = f"P8: remote sources (nginx, loopback), {fmt_bytes(p8['bytes'])}"
+        if "half" in p8:
+            title += f"; half merge moves {p8['half']['ratio']['median']:.2f}× its bytes"
+        ax.set_title(title, fontsize=9)
+        ax.legend(fontsize=7)
+        save(fig, "p8_remote.png", "P8: restore from remote sources")
     return plots
 
 
@@ -1206,6 +1645,21 @@ def readme_section(res: dict, table: str, plots: list, out: str) -> str:
         f"(~{res['meta'].get('tf_import_seconds', 0):.1f} s) is left out of both sides. "
         "Targets are reported, not asserted.",
         "",
+    ]
+    if "P8" in res:
+        lines += [
+            "P8 serves the sources from servers started on 127.0.0.1: Debian's nginx "
+            "(one process) over plain http for every data row, and s3s-fs (SigV4) for one "
+            "mount row only, since it hashes the whole object on every request (~8 s per "
+            "range GET of a 1 GiB object). The served files' page cache is hot; \"cold\" "
+            "means an empty ckptfs cache directory (`-o cache_dir=`, or `CKPTFS_CACHE_DIR` "
+            "for the plugin). Download-then-restore runs 8 `curl --range` processes per "
+            "object at once; bytes moved are what nginx wrote (`/proc/PID/io` wchar: "
+            "bodies, headers and its access-log lines). Loopback has no latency and no "
+            "bandwidth limit: these rows weigh the CPU each side spends on this machine.",
+            "",
+        ]
+    lines += [
         table,
     ]
     for name, title in plots:
@@ -1239,7 +1693,7 @@ def main(argv=None) -> int:
     ap.add_argument("--work", help="inputs and mountpoint (default <build>/bench-work[-quick])")
     ap.add_argument("--keep-work", action="store_true",
                     help="keep (and reuse) the generated inputs")
-    ap.add_argument("--only", help="comma-separated subset of P1..P7")
+    ap.add_argument("--only", help="comma-separated subset of P1..P8")
     ap.add_argument("--reps", type=int, help="repetitions of every measurement")
     args = ap.parse_args(argv)
     # the user's command line, for the report (without the wrapper's --build)

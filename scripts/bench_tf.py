@@ -10,11 +10,18 @@ Commands:
       Saver (name-based restore, what trainers of merged checkpoints use). The
       graph is built once per variable set and reused, so only the restore is
       timed. Answers the seconds of Saver.restore and the bytes restored.
+      With "groups": [[PREFIX, [name, ...]], ...] instead of "prefix", each group
+      of variables is restored from its own prefix by a Saver of its own, one
+      after the other (a merge restored from separate local checkpoints); the
+      seconds are those of all the restores.
   {"cmd": "merge", "sources": [P1, P2, ...], "out": PREFIX}
       What users do without ckptfs: load every tensor of every source with
       tf.train.load_checkpoint, put them into variables of one graph, and save a
       merged copy with a TF1 Saver. Timed as a whole (graph building included,
       TensorFlow's import not).
+  {"cmd": "setenv", "env": {NAME: VALUE or null, ...}}
+      Set (null: unset) environment variables of this process, e.g.
+      CKPTFS_CACHE_DIR for the plugin's next plan.
   {"cmd": "register", "plugin": PATH}
       tf.experimental.register_filesystem_plugin(PATH): the ckptfs:// plugin, so
       that "restore" can read ckptfs://MAPPING/model.ckpt (once per process).
@@ -53,10 +60,26 @@ class Restorer:
             self.check = tf.add_n([tf.cast(tf.size(v), tf.int64) for v in vs.values()])
         self.sess = tf1.Session(graph=self.graph)
         self.nbytes = sum(4 * int(np.prod(s)) for _n, s in var_specs)
+        self.group_savers = {}   # tuple of name tuples -> [Saver]
 
     def restore(self, prefix):
         t = time.perf_counter()
         self.saver.restore(self.sess, prefix)
+        dt = time.perf_counter() - t
+        self.sess.run(self.check)
+        return dt
+
+    def restore_groups(self, groups):
+        key = tuple(tuple(names) for _p, names in groups)
+        if key not in self.group_savers:
+            with self.graph.as_default():
+                self.group_savers[key] = [tf1.train.Saver(var_list={n: self.vars[n]
+                                                                    for n in names})
+                                          for names in key]
+        savers = self.group_savers[key]
+        t = time.perf_counter()
+        for saver, (prefix, _names) in zip(savers, groups):
+            saver.restore(self.sess, prefix)
         dt = time.perf_counter() - t
         self.sess.run(self.check)
         return dt
@@ -77,7 +100,10 @@ def cmd_restore(req):
             _restorer.close()
         _restorer = None
         _restorer = Restorer(specs)
-    dt = _restorer.restore(req["prefix"])
+    if "groups" in req:
+        dt = _restorer.restore_groups(req["groups"])
+    else:
+        dt = _restorer.restore(req["prefix"])
     return {"seconds": dt, "bytes": _restorer.nbytes}
 
 
@@ -125,6 +151,13 @@ def main():
                 ans = cmd_restore(req)
             elif req["cmd"] == "merge":
                 ans = cmd_merge(req)
+            elif req["cmd"] == "setenv":
+                for k, v in req["env"].items():
+                    if v is None:
+                        os.environ.pop(k, None)
+                    else:
+                        os.environ[k] = v
+                ans = {}
             elif req["cmd"] == "register":
                 tf.experimental.register_filesystem_plugin(req["plugin"])
                 ans = {}
