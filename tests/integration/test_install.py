@@ -28,7 +28,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"   # what mount(8) and systemd see
 # Debian packages of the shared libraries ckptfs links, and fuse3 for mount.fuse3
 RUNTIME_PACKAGES = {"fuse3", "libfuse3-3", "libprotobuf-c1", "libxxhash0", "libisal2",
-                    "libsnappy1v5", "libc6"}
+                    "libsnappy1v5", "libc6", "libcurl4"}
 PACKAGE_FILES = ["./usr/bin/ckptfs", "./usr/sbin/mount.ckptfs",
                  "./usr/share/man/man1/ckptfs.1.gz", "./usr/share/man/man8/mount.ckptfs.8.gz",
                  "./usr/share/doc/ckptfs/README.md", "./usr/share/doc/ckptfs/mapping.md",
