@@ -205,6 +205,34 @@ static int try_dir(const char *path, unsigned flags, char **out, char *err,
 	return rc;
 }
 
+/*
+ * path is no checkpoint: the message, naming what path is when it is a
+ * file people take for one (Keras 3 weights). The file is opened as a
+ * checkpoint's files are (flags), so nothing is learnt of a file one could
+ * not read.
+ */
+static int not_a_checkpoint(const char *path, unsigned flags, char *err,
+			    size_t errlen)
+{
+	const char *what = NULL;
+	uint8_t head[8];
+	int64_t size;
+	int fd = bundle_open_file(path, "file", flags, &size, NULL, 0);
+
+	if (fd >= 0) {
+		if (util_pread_full(fd, head, sizeof(head), 0) == (ssize_t)sizeof(head))
+			what = util_file_format(head, sizeof(head));
+		close(fd);
+	}
+	if (what)
+		return bundle_errf(err, errlen, -ENOENT,
+				   "'%s' is %s, not a TensorFlow checkpoint: tf.train.Checkpoint(model=model).write(PATH) saves one ckptfs reads",
+				   path, what);
+	return bundle_errf(err, errlen, -ENOENT,
+			   "'%s': not a checkpoint ('%s.index' does not exist)",
+			   path, path);
+}
+
 int bundle_resolve_prefix_flags(const char *path, unsigned flags,
 				char **prefix_out, char *err, size_t errlen)
 {
@@ -232,9 +260,7 @@ int bundle_resolve_prefix_flags(const char *path, unsigned flags,
 					   "'%s': no checkpoint here (no 'checkpoint' state file naming an existing prefix, no variables/variables.index)",
 					   path);
 	} else {
-		return bundle_errf(err, errlen, -ENOENT,
-				   "'%s': not a checkpoint ('%s.index' does not exist)",
-				   path, path);
+		return not_a_checkpoint(path, flags, err, errlen);
 	}
 	if (!p)
 		return bundle_errf(err, errlen, -ENOMEM, "out of memory");

@@ -83,8 +83,9 @@ int bundle_writer_open(const char *prefix, struct bundle_writer **out,
 	}
 	w->fd = open(w->data_tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (w->fd < 0) {
+		/* the file's own name: the temporary one means nothing to a user */
 		int rc = bundle_errf(err, errlen, -errno, "'%s': cannot create: %s",
-				     w->data_tmp, strerror(errno));
+				     w->data_path, strerror(errno));
 		bundle_writer_free(w);
 		return rc;
 	}
@@ -150,7 +151,7 @@ static int append(struct bundle_writer *w, const void *p, size_t len)
 {
 	int rc = util_pwrite_full(w->fd, p, len, w->off);
 
-	return rc ? fail(w, rc, "'%s': write failed: %s", w->data_tmp, strerror(-rc)) : 0;
+	return rc ? fail(w, rc, "'%s': write failed: %s", w->data_path, strerror(-rc)) : 0;
 }
 
 int bundle_writer_add(struct bundle_writer *w, const struct bundle_entry *e,
@@ -194,7 +195,7 @@ static int copy_range(struct bundle_writer *w, int src, int64_t src_off,
 			continue;
 		if (n <= 0)
 			return fail(w, n < 0 ? -errno : -EIO,
-				    "'%s': copy failed: %s", w->data_tmp,
+				    "'%s': copy failed: %s", w->data_path,
 				    n < 0 ? strerror(errno) : "source too short");
 		len -= n;
 	}
@@ -277,7 +278,7 @@ static int write_index(struct bundle_writer *w, const uint8_t *buf, size_t len)
 	size_t done = 0;
 
 	if (fd < 0)
-		return fail(w, -errno, "'%s': cannot create: %s", w->index_tmp,
+		return fail(w, -errno, "'%s': cannot create: %s", w->index_path,
 			    strerror(errno));
 	while (done < len) {
 		ssize_t n = write(fd, buf + done, len - done);
@@ -287,12 +288,12 @@ static int write_index(struct bundle_writer *w, const uint8_t *buf, size_t len)
 		if (n < 0) {
 			close(fd);
 			return fail(w, -errno, "'%s': write failed: %s",
-				    w->index_tmp, strerror(errno));
+				    w->index_path, strerror(errno));
 		}
 		done += (size_t)n;
 	}
 	if (close(fd) < 0)
-		return fail(w, -errno, "'%s': close failed: %s", w->index_tmp,
+		return fail(w, -errno, "'%s': close failed: %s", w->index_path,
 			    strerror(errno));
 	return 0;
 }
@@ -304,10 +305,10 @@ int bundle_writer_finish(struct bundle_writer *w, char *err, size_t errlen)
 
 	/* ftruncate makes holes left by add_zeros at the end real. */
 	if (!w->err && ftruncate(w->fd, w->off) < 0)
-		fail(w, -errno, "'%s': cannot extend: %s", w->data_tmp,
+		fail(w, -errno, "'%s': cannot extend: %s", w->data_path,
 		     strerror(errno));
 	if (!w->err && close(w->fd) < 0)
-		fail(w, -errno, "'%s': close failed: %s", w->data_tmp,
+		fail(w, -errno, "'%s': close failed: %s", w->data_path,
 		     strerror(errno));
 	w->fd = -1;
 	if (!w->err && build_index(w, &buf, &len) == 0 &&

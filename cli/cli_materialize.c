@@ -9,7 +9,8 @@
  * source shard. Nothing is copied and no daemon is needed, but the sources
  * must stay where they are.
  * Everything is written under temporary names and renamed into place,
- * index last, so an interrupted run leaves no half-written checkpoint.
+ * index last, so an interrupted run leaves no half-written checkpoint;
+ * then OUT_PREFIX's directory gets a `checkpoint` state file naming it.
  * An output file that is a file of a source, however OUT_PREFIX is
  * spelled, is refused before anything is written: the rename would
  * replace the source (with --link, by a symlink to itself).
@@ -385,6 +386,123 @@ static int refuse_sources(const struct view *v, const struct mapping *m,
 	return rc;
 }
 
+/* The directory part of out ("." for none), malloc'd; NULL when out of memory. */
+static char *dir_of(const char *out)
+{
+	const char *slash = strrchr(out, '/');
+
+	if (!slash)
+		return strdup(".");
+	return strndup(out, slash == out ? 1 : (size_t)(slash - out));
+}
+
+/*
+ * OUT_PREFIX names files in a directory that exists: say so before any
+ * work (a temporary file's name in a failed open() says nothing to a user).
+ */
+static int check_out_dir(const char *out)
+{
+	char *dir;
+	struct stat st;
+	int rc = 0;
+
+	if (!*out || out[strlen(out) - 1] == '/') {
+		cli_error("'%s' is a directory name: OUT_PREFIX is the prefix of the files to write, as '%smodel.ckpt'",
+			  out, out);
+		return -1;
+	}
+	dir = dir_of(out);
+	if (!dir) {
+		cli_error("out of memory");
+		return -1;
+	}
+	if (stat(dir, &st) != 0 && (errno == ENOENT || errno == ENOTDIR)) {
+		cli_error("cannot write '%s': directory '%s' does not exist (create it: mkdir -p '%s')",
+			  out, dir, dir);
+		rc = -1;
+	} else if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
+		cli_error("cannot write '%s': '%s' is not a directory", out, dir);
+		rc = -1;
+	}
+	free(dir);
+	return rc;
+}
+
+/*
+ * Append s to the text b (n bytes used, cap) as protobuf's text format
+ * writes a string: C escapes, other bytes outside printable ASCII in octal.
+ */
+static void put_quoted(char *b, size_t *n, size_t cap, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		const char *e = c == '\n' ? "\\n" : c == '\r' ? "\\r"
+					    : c == '\t'       ? "\\t"
+					    : c == '"'        ? "\\\""
+					    : c == '\''       ? "\\'"
+					    : c == '\\'       ? "\\\\"
+							      : NULL;
+
+		if (e)
+			*n += (size_t)snprintf(b + *n, cap - *n, "%s", e);
+		else if (c < 0x20 || c >= 0x7f)
+			*n += (size_t)snprintf(b + *n, cap - *n, "\\%03o", c);
+		else
+			*n += (size_t)snprintf(b + *n, cap - *n, "%c", c);
+	}
+}
+
+/*
+ * OUT_PREFIX's directory gets the `checkpoint` state file TensorFlow's
+ * save writes (checkpoint-format.md §8), naming the new checkpoint alone,
+ * relative to it, as tf.train.update_checkpoint_state(DIR, OUT_PREFIX)
+ * does: tf.train.latest_checkpoint(DIR) then finds it. A state file a
+ * source is read through is left alone (rewriting it would change what
+ * that source names).
+ */
+static int write_state(const struct view *v, const struct mapping *m, const char *out)
+{
+	const char *slash = strrchr(out, '/'), *base = slash ? slash + 1 : out;
+	char *dir = dir_of(out), *path, *text;
+	size_t need = 4 * strlen(base) + 128, n = 0;
+	struct used_files u = { NULL, 0, 0 };
+	int rc = dir ? collect_used(v, m, &u) : -ENOMEM;
+	struct stat st;
+
+	path = dir ? malloc(strlen(dir) + sizeof("/checkpoint")) : NULL;
+	text = malloc(2 * need);
+	if (rc == 0 && (!path || !text))
+		rc = -ENOMEM;
+	if (rc == 0) {
+		sprintf(path, "%s/checkpoint", dir);
+		for (size_t i = 0; rc == 0 && i < u.n && lstat(path, &st) == 0; i++) {
+			if (u.f[i].dev != st.st_dev || u.f[i].ino != st.st_ino)
+				continue;
+			cli_error("warning: '%s' left as it is: source '%s' is read through it (so tf.train.latest_checkpoint does not name '%s')",
+				  path, m->sources[u.f[i].source].name, out);
+			rc = 1;
+		}
+	}
+	if (rc == 0) {
+		for (int field = 0; field < 2; field++) {
+			n += (size_t)snprintf(text + n, 2 * need - n, "%s: \"",
+					      field ? "all_model_checkpoint_paths" : "model_checkpoint_path");
+			put_quoted(text, &n, 2 * need, base);
+			n += (size_t)snprintf(text + n, 2 * need - n, "\"\n");
+		}
+		rc = place(path, NULL, text, n);
+	}
+	if (rc == -ENOMEM)
+		cli_error("out of memory");
+	for (size_t i = 0; i < u.n; i++)
+		free(u.f[i].path);
+	free(u.f);
+	free(dir);
+	free(path);
+	free(text);
+	return rc < 0 ? rc : 0;
+}
+
 static int exists_unless_forced(const char *out, const char *suffix, int force)
 {
 	char path[PATH_MAX];
@@ -465,6 +583,8 @@ static int write_output(const struct materialize_args *a,
 		rc = cli_write_safetensors(v, a->out);
 	else if (rc == 0)
 		rc = a->link ? write_links(v, a->out) : write_copy(v, a->out);
+	if (rc == 0 && !a->st)
+		rc = write_state(v, m, a->out);
 	return rc;
 }
 
@@ -482,7 +602,7 @@ int cli_materialize(int argc, char **argv)
 	if (a.link)
 		opt.layout = MAPPING_LAYOUT_SHARDS;
 	opt.format = a.st ? MAPPING_FORMAT_SAFETENSORS : MAPPING_FORMAT_TENSORFLOW;
-	if (cli_open_view(a.mapping, &opt, &m, &v))
+	if (check_out_dir(a.out) || cli_open_view(a.mapping, &opt, &m, &v))
 		return CLI_BAD_INPUT;
 	rc = write_output(&a, m, v);
 	view_free(v);

@@ -83,6 +83,7 @@ static int read_header(const char *path, int fd, uint8_t **json, uint64_t *n, ui
 {
 	struct stat st;
 	uint8_t len[8];
+	char err[256];
 
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
 		cli_error("'%s': not a regular file", path);
@@ -93,12 +94,9 @@ static int read_header(const char *path, int fd, uint8_t **json, uint64_t *n, ui
 		cli_error("'%s': not a safetensors file (shorter than 8 bytes)", path);
 		return -1;
 	}
-	*n = 0;
-	for (int i = 7; i >= 0; i--)
-		*n = *n << 8 | len[i];
-	if (*n > SAFETENSORS_MAX_HEADER || *n > *size - 8) {
-		cli_error("'%s': not a safetensors file (a header of %llu bytes in a file of %llu)",
-			  path, (unsigned long long)*n, (unsigned long long)*size);
+	/* the length alone decides: nothing is allocated for a bad one */
+	if (safetensors_header_len(len, *size, n, err, sizeof(err))) {
+		cli_error("'%s': %s", path, err);
 		return -1;
 	}
 	*json = malloc(*n ? *n : 1);

@@ -49,6 +49,11 @@ const char *mapping_quote(char *buf, const char *word)
 	return util_escape(buf, MAPPING_QUOTE_SIZE, word, strlen(word), 0);
 }
 
+const char *mapping_quote_short(char *buf, const char *word)
+{
+	return util_escape(buf, MAPPING_QUOTE_SHORT_SIZE, word, strlen(word), 0);
+}
+
 static struct mapping_pos pos_at(const struct mapping_parser *p,
 				 const struct mapping_line *l, size_t i)
 {
@@ -626,12 +631,28 @@ static const struct directive {
 	{ "unmapped", UNMAPPED_USAGE, parse_unmapped },
 };
 
+int mapping_directive_like(const char *s, size_t n)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(directives); i++) {
+		size_t len = strlen(directives[i].name);
+		/* one edit in a short name, two in a long one: "sorce", "mpa" */
+		size_t limit = len < 5 ? 1 : 2;
+
+		if (n < MAPPING_QUOTE_SHORT_SIZE &&
+		    util_edit_distance(s, n, directives[i].name, len, limit,
+				       UTIL_EDIT_SWAP) <= limit)
+			return 1;
+	}
+	return 0;
+}
+
 int mapping_parse_line(struct mapping_parser *p, const struct mapping_line *l)
 {
 	const struct mapping_token *t = &l->tok[0];
 	const struct directive *d;
 	char q[MAPPING_QUOTE_SIZE];
 	size_t i, n;
+	int first = p->n_lines++ == 0;
 
 	for (i = 0; i < ARRAY_SIZE(directives); i++) {
 		d = &directives[i];
@@ -645,7 +666,11 @@ int mapping_parse_line(struct mapping_parser *p, const struct mapping_line *l)
 				    "missing blanks around '=' in '%s' (usage: %s)",
 				    mapping_quote(q, t->text), d->usage);
 	}
+	/* a file that does not start as a mapping is not one: no word of it is shown */
+	if (first && (t->quoted || !mapping_directive_like(t->text, t->len)))
+		return perr(p, l->line, t->col,
+			    "not a ckptfs mapping file (its lines start with source, map, exclude, prefix, layout, format or checkpoint)");
 	return perr(p, l->line, t->col,
 		    "unknown directive '%s' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)",
-		    mapping_quote(q, t->text));
+		    mapping_quote_short(q, t->text));
 }

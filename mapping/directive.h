@@ -28,6 +28,7 @@ struct mapping_parser {
 	size_t refs_cap, sources_cap, maps_cap, excludes_cap;
 	char *err;
 	size_t errlen;
+	size_t n_lines; /* lines with words handed to mapping_parse_line */
 };
 
 /*
@@ -46,6 +47,22 @@ int mapping_parse_line(struct mapping_parser *p, const struct mapping_line *l);
  */
 #define MAPPING_QUOTE_SIZE 44
 const char *mapping_quote(char *buf, const char *word);
+
+/*
+ * The same, for a word that names nothing of the file's (an unknown
+ * directive): at most 16 bytes shown, a longer word cut to its first 13
+ * and "...". Writes buf, MAPPING_QUOTE_SHORT_SIZE bytes, and returns it.
+ */
+#define MAPPING_QUOTE_SHORT_SIZE 17
+const char *mapping_quote_short(char *buf, const char *word);
+
+/*
+ * Whether the word s (n bytes) at the start of a file's first line may be
+ * a directive: one of them, or a short word within an edit or two of one
+ * (a typo). A file whose first word is not is no mapping at all, and is
+ * not quoted.
+ */
+int mapping_directive_like(const char *s, size_t n);
 
 /* The source of m called name (len bytes, need not end in NUL), or NULL. */
 const struct mapping_source *mapping_find_source(const struct mapping *m,

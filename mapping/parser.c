@@ -13,6 +13,7 @@
 
 #include "mapping/lexer.h"
 #include "mapping/mapping.h"
+#include "util/util.h"
 
 #define DEFAULT_PREFIX "model.ckpt"
 
@@ -71,6 +72,28 @@ static struct mapping *mapping_new(const char *name)
 	return m;
 }
 
+/*
+ * A lexical error before the first directive (bytes that are not UTF-8
+ * text, a control character, a broken quote) in a line whose first word
+ * is not a directive: the file is not a mapping, and the lexer's message
+ * (which shows the bytes at fault) gives way to one that shows nothing of
+ * it. A mapping with a bad first line keeps the precise message.
+ */
+static int not_a_mapping(struct mapping_parser *p, const struct mapping_lexer *lx)
+{
+	const char *s = lx->buf + lx->pos, *end = lx->buf + lx->len, *w;
+	const struct mapping_pos pos = { p->m->file, lx->line, 0 };
+
+	while (s < end && (*s == ' ' || *s == '\t'))
+		s++;
+	for (w = s; w < end && !strchr(" \t#=\r\n", *w) && *w; w++)
+		;
+	if (mapping_directive_like(s, (size_t)(w - s)))
+		return -EINVAL;
+	return mapping_diag(p->err, p->errlen, -EINVAL, &pos, "error",
+			    "not a ckptfs mapping file (binary, or not UTF-8 text)");
+}
+
 static int parse_lines(struct mapping_parser *p, const char *buf, size_t len)
 {
 	struct mapping_line l = MAPPING_LINE_INIT;
@@ -83,8 +106,23 @@ static int parse_lines(struct mapping_parser *p, const char *buf, size_t len)
 		if (rc)
 			break;
 	}
+	if (rc == -EINVAL && p->n_lines == 0)
+		rc = not_a_mapping(p, &lx);
 	mapping_line_release(&l);
 	return rc;
+}
+
+/* A file of a format people mistake for a mapping (Keras 3 weights): say which. */
+static int foreign(struct mapping_parser *p, const char *buf, size_t len)
+{
+	const struct mapping_pos pos = { p->m->file, 0, 0 };
+	const char *what = util_file_format(buf, len);
+
+	if (!what)
+		return 0;
+	return mapping_diag(p->err, p->errlen, -EINVAL, &pos, "error",
+			    "not a ckptfs mapping file, but %s, and not a TensorFlow checkpoint either: tf.train.Checkpoint(model=model).write(PATH) saves one ckptfs reads",
+			    what);
 }
 
 int mapping_parse_buffer(const char *name, const char *buf, size_t len,
@@ -107,7 +145,9 @@ int mapping_parse_buffer(const char *name, const char *buf, size_t len,
 	if (!p.m)
 		return mapping_diag(err, errlen, -ENOMEM, &pos, "error",
 				    "out of memory");
-	rc = parse_lines(&p, buf, len);
+	rc = foreign(&p, buf, len);
+	if (!rc)
+		rc = parse_lines(&p, buf, len);
 	if (!rc)
 		rc = finish(&p);
 	for (i = 0; i < p.n_refs; i++)

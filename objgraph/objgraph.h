@@ -54,6 +54,25 @@ struct bundle_reader;
  */
 #define OBJGRAPH_MAX_BYTES 0x7fffffff
 
+/*
+ * The memory bound of objgraph_parse (checkpoint-format.md §6.4). A graph
+ * takes, parsed into one allocation, 72 bytes a node, 16 a child edge, 32
+ * an attribute, 24 a slot reference and each string's bytes plus one
+ * (each node's arrays aligned to 16); checking and walking it take
+ * OBJGRAPH_WALK_BYTES_PER_NODE more a node and
+ * OBJGRAPH_CHECK_BYTES_PER_CHILD a child edge. A graph whose total would
+ * be over OBJGRAPH_MEMORY_PER_BYTE bytes per byte of its serialized form
+ * (plus OBJGRAPH_MEMORY_SLACK) is refused from the counts alone, before
+ * anything is allocated for it. TensorFlow's graphs take 3 to 6 bytes per
+ * byte; a node of nothing is two bytes on the wire and 96 in memory, so a
+ * graph of empty nodes is refused, and no accepted graph has more than
+ * one node per 6 bytes.
+ */
+#define OBJGRAPH_MEMORY_PER_BYTE 16
+#define OBJGRAPH_MEMORY_SLACK 4096
+#define OBJGRAPH_WALK_BYTES_PER_NODE 24
+#define OBJGRAPH_CHECK_BYTES_PER_CHILD 8
+
 /* has_checkpoint_values when the field is absent (TF then infers it). */
 #define OBJGRAPH_UNSET (-1)
 
@@ -114,8 +133,9 @@ int objgraph_check(const struct objgraph *g, char *err, size_t errlen);
  * Parse serialized TrackableObjectGraph bytes and check the result. name
  * is for messages only. -EBADMSG if the bytes are not a TrackableObjectGraph
  * or the graph is invalid, -ENOTSUP if they carry fields this schema does
- * not know (rewriting would silently drop them), -EINVAL if len >
- * OBJGRAPH_MAX_BYTES. Memory used is linear in len. buf is not kept. On
+ * not know (rewriting would silently drop them), -EFBIG if the graph would
+ * take more memory than OBJGRAPH_MEMORY_PER_BYTE allows (nothing is then
+ * allocated), -EINVAL if len > OBJGRAPH_MAX_BYTES. buf is not kept. On
  * success *out is the caller's, freed with objgraph_free.
  */
 int objgraph_parse(const char *name, const uint8_t *buf, size_t len,

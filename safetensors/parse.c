@@ -24,6 +24,7 @@ struct in {
 	size_t errlen;
 	struct safetensors_header *h;
 	size_t cap;
+	int metadata; /* "__metadata__" was seen */
 };
 
 __attribute__((format(printf, 2, 3))) static int bad(struct in *in, const char *fmt, ...)
@@ -326,14 +327,21 @@ static int metadata(struct in *in)
 static int member(struct in *in)
 {
 	struct safetensors_tensor t = { 0 }, *p;
+	const uint8_t *key;
 	int rc;
 
 	blanks(in);
+	key = in->p;
 	rc = string(in, &t.name, &t.name_len);
 	if (rc == 0 && expect(in, ':'))
 		rc = -EBADMSG;
 	if (rc == 0 && t.name_len == 12 && !memcmp(t.name, "__metadata__", 12)) {
 		free(t.name);
+		/* serde refuses a struct field given twice; so does the reference */
+		if (in->metadata++) {
+			in->p = key; /* the message names the second key's byte */
+			return bad(in, "'__metadata__' given twice");
+		}
 		return metadata(in);
 	}
 	if (rc == 0)
@@ -423,10 +431,32 @@ static int check_offsets(struct in *in, uint64_t data_len)
 	return check_names(in);
 }
 
+int safetensors_header_len(const uint8_t prefix[8], uint64_t file_size,
+			   uint64_t *n, char *err, size_t errlen)
+{
+	uint64_t len = 0;
+
+	for (int i = 7; i >= 0; i--)
+		len = len << 8 | prefix[i];
+	if (len > SAFETENSORS_MAX_HEADER || file_size < 8 || len > file_size - 8) {
+		if (err && errlen && len > SAFETENSORS_MAX_HEADER)
+			snprintf(err, errlen,
+				 "not a safetensors file (a header of %llu bytes, over the %d readers accept)",
+				 (unsigned long long)len, SAFETENSORS_MAX_HEADER);
+		else if (err && errlen)
+			snprintf(err, errlen,
+				 "not a safetensors file (a header of %llu bytes in a file of %llu)",
+				 (unsigned long long)len, (unsigned long long)file_size);
+		return -EBADMSG;
+	}
+	*n = len;
+	return 0;
+}
+
 int safetensors_parse(const uint8_t *json, size_t len, uint64_t data_len,
 		      struct safetensors_header **out, char *err, size_t errlen)
 {
-	struct in in = { json, json + len, json, err, errlen, NULL, 0 };
+	struct in in = { json, json + len, json, err, errlen, NULL, 0, 0 };
 	int rc = 0, more = 0;
 
 	if (len > SAFETENSORS_MAX_HEADER || !util_is_utf8((const char *)json, len))

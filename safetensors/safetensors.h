@@ -55,10 +55,19 @@ struct safetensors_header {
 };
 
 /*
+ * The JSON's length N, from a file's first 8 bytes (prefix), checked
+ * before anything is read or allocated for it: at most
+ * SAFETENSORS_MAX_HEADER, and within a file of file_size bytes. 0, or
+ * -EBADMSG with a message ("not a safetensors file (...)").
+ */
+int safetensors_header_len(const uint8_t prefix[8], uint64_t file_size,
+			   uint64_t *n, char *err, size_t errlen);
+
+/*
  * Parse a header's JSON (json, len bytes: the N bytes after the length)
  * of a file whose data is data_len bytes long, strictly: UTF-8, one
  * object of tensors {dtype, shape, data_offsets} (each field once, no
- * other) and an optional "__metadata__" of strings; dtypes of the table
+ * other) and at most one "__metadata__" of strings; dtypes of the table
  * (safetensors_dtype_name); offsets contiguous from 0 to exactly data_len;
  * each tensor's bytes its elements times their size; no name twice; no
  * dimension above INT64_MAX. *out is freed with safetensors_header_free().
@@ -77,5 +86,13 @@ void safetensors_header_free(struct safetensors_header *h);
  */
 int safetensors_serialize(const struct safetensors_tensor *t, size_t n,
 			  uint8_t **out, size_t *len);
+
+/*
+ * The length safetensors_serialize() would give for the same tensors (the
+ * 8 bytes and the padded JSON), counted without building anything: a
+ * header over SAFETENSORS_MAX_HEADER can be refused before it is made.
+ * 0 if a name is not UTF-8 or a dtype has no safetensors name.
+ */
+size_t safetensors_serialized_len(const struct safetensors_tensor *t, size_t n);
 
 #endif /* CKPTFS_SAFETENSORS_SAFETENSORS_H */

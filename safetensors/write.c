@@ -15,11 +15,18 @@ struct buf {
 	uint8_t *p;
 	size_t n, cap;
 	int failed;
+	int count; /* only count the bytes: nothing is written */
 };
 
 static void put(struct buf *b, const void *s, size_t n)
 {
-	uint8_t *p = b->failed ? NULL : util_grow(b->p, &b->cap, b->n + n + 1, 1);
+	uint8_t *p;
+
+	if (b->count) {
+		b->n += n;
+		return;
+	}
+	p = b->failed ? NULL : util_grow(b->p, &b->cap, b->n + n + 1, 1);
 
 	if (!p) {
 		b->failed = 1;
@@ -85,25 +92,41 @@ static void put_tensor(struct buf *b, const struct safetensors_tensor *t)
 	puts_(b, "]}");
 }
 
-int safetensors_serialize(const struct safetensors_tensor *t, size_t n,
-			  uint8_t **out, size_t *len)
+/* The whole header into b (or its length, if b->count); -EINVAL. */
+static int put_header(struct buf *b, const struct safetensors_tensor *t,
+		      size_t n)
 {
-	struct buf b = { NULL, 0, 0, 0 };
-	uint64_t json_len;
-
 	for (size_t i = 0; i < n; i++)
 		if (!safetensors_dtype_name(t[i].dtype) ||
 		    !util_is_utf8(t[i].name, t[i].name_len))
 			return -EINVAL;
-	put(&b, "\0\0\0\0\0\0\0\0{", 9);
+	put(b, "\0\0\0\0\0\0\0\0{", 9);
 	for (size_t i = 0; i < n; i++) {
 		if (i)
-			put(&b, ",", 1);
-		put_tensor(&b, &t[i]);
+			put(b, ",", 1);
+		put_tensor(b, &t[i]);
 	}
-	put(&b, "}", 1);
-	while (!b.failed && b.n % 8)
-		put(&b, " ", 1);
+	put(b, "}", 1);
+	while (!b->failed && b->n % 8)
+		put(b, " ", 1);
+	return 0;
+}
+
+size_t safetensors_serialized_len(const struct safetensors_tensor *t, size_t n)
+{
+	struct buf b = { NULL, 0, 0, 0, 1 };
+
+	return put_header(&b, t, n) ? 0 : b.n;
+}
+
+int safetensors_serialize(const struct safetensors_tensor *t, size_t n,
+			  uint8_t **out, size_t *len)
+{
+	struct buf b = { NULL, 0, 0, 0, 0 };
+	uint64_t json_len;
+
+	if (put_header(&b, t, n))
+		return -EINVAL;
 	if (b.failed) {
 		free(b.p);
 		return -ENOMEM;

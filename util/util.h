@@ -98,6 +98,16 @@ int util_read_all(int fd, size_t max, char **out, size_t *len);
  */
 const char *util_file_kind(mode_t mode);
 
+/*
+ * What a file that starts with head (n bytes; 8 are enough) is, when it
+ * is a format people hand ckptfs by mistake: "an HDF5 file (Keras 3
+ * weights, as model.save_weights writes them)" for HDF5's signature
+ * (89 'HDF' 0d 0a 1a 0a), "a ZIP archive (a Keras 3 model, as model.save
+ * writes it)" for a ZIP's (a .keras file is one). A static string, or
+ * NULL for anything else.
+ */
+const char *util_file_format(const void *head, size_t n);
+
 /* ---------------------------------------------------------- distances */
 
 enum {

@@ -14,7 +14,8 @@ Each seed is serialized TrackableObjectGraph bytes (checkpoint-format.md §6.2):
   sub-messages).
 * bad_*: graphs broken in exactly one way, each refused by objgraph_parse: a dangling or
   negative node id, a slot variable that is the root / a child / named twice, duplicate
-  child names, bad UTF-8, a NUL in a name, an unknown field, truncation, no nodes.
+  child names, bad UTF-8, a NUL in a name, an unknown field, truncation, no nodes, a
+  graph of empty nodes over the memory bound (ok_memory_bound sits on it).
 """
 import os
 import shutil
@@ -97,6 +98,10 @@ SYNTHETIC = {
     "bad_truncated": graph(child(1, "a"), attr(VAR, "a/.ATTRIBUTES/VARIABLE_VALUE"))[:-3],
     "bad_huge_length": bytes([0x0A, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F]),
     "bad_no_nodes": b"",
+    # over 16 bytes of memory per byte of graph: empty nodes, two bytes each
+    "bad_empty_nodes": graph(child(1, "v"), b"", *[b""] * 3000),
+    # at the bound: nodes of six bytes (has_checkpoint_values), 96 bytes each parsed
+    "ok_memory_bound": graph(child(1, "v"), b"", *[f_bytes(5, f_int(1, 1))] * 1000),
 }
 
 

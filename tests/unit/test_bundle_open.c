@@ -239,6 +239,37 @@ static void test_loops_are_not_missing_files(void **state)
 	expect_msg(err, "d.index' does not exist");
 }
 
+/*
+ * A file people take for a checkpoint is named for what it is (Keras 3
+ * weights, a .keras archive); any other file is "not a checkpoint", and so
+ * is one BUNDLE_OPEN_PUBLIC may not read (nothing is learnt of it).
+ */
+static void test_foreign_files_are_named(void **state)
+{
+	static const char h5[] = "\x89HDF\r\n\x1a\n\0\0\0\0";
+	char err[BUNDLE_ERR_MAX], want[1200], *p = NULL;
+
+	(void)state;
+	write_file(at("model.weights.h5"), h5, sizeof(h5) - 1, 0644);
+	assert_int_equal(bundle_resolve_prefix(at("model.weights.h5"), &p, err, sizeof(err)), -ENOENT);
+	snprintf(want, sizeof(want),
+		 "'%s/model.weights.h5' is an HDF5 file (Keras 3 weights, as model.save_weights writes them), not a TensorFlow checkpoint: tf.train.Checkpoint(model=model).write(PATH) saves one ckptfs reads",
+		 testutil_dir);
+	assert_string_equal(err, want);
+	write_file(at("m.keras"), "PK\x03\x04\x14\0\0\0", 8, 0644);
+	assert_int_equal(bundle_resolve_prefix(at("m.keras"), &p, err, sizeof(err)), -ENOENT);
+	expect_msg(err, "m.keras' is a ZIP archive (a Keras 3 model, as model.save writes it), not a TensorFlow checkpoint");
+	write_file(at("short.h5"), h5, 4, 0644);
+	assert_int_equal(bundle_resolve_prefix(at("short.h5"), &p, err, sizeof(err)), -ENOENT);
+	expect_msg(err, "short.h5': not a checkpoint ('");
+	write_file(at("private.h5"), h5, sizeof(h5) - 1, 0600);
+	assert_int_equal(bundle_resolve_prefix_flags(at("private.h5"), BUNDLE_OPEN_PUBLIC, &p, err,
+						     sizeof(err)),
+			 -ENOENT);
+	expect_msg(err, "private.h5': not a checkpoint ('");
+	assert_null(p);
+}
+
 /* ---------------------------------------------------- index and shards */
 
 static uint8_t *slurp(const char *p, size_t *len)
@@ -517,6 +548,7 @@ int main(void)
 		cmocka_unit_test(test_open_file_public),
 		cmocka_unit_test(test_state_file_public_fifo_and_cap),
 		cmocka_unit_test(test_loops_are_not_missing_files),
+		cmocka_unit_test(test_foreign_files_are_named),
 		cmocka_unit_test(test_index_read_from_fd),
 		cmocka_unit_test(test_index_handle_beyond_file),
 		cmocka_unit_test(test_huge_num_shards),

@@ -470,22 +470,61 @@ static void test_parser_directive_errors(void **state)
  * controls escaped: a file that is not a mapping (a private file behind a
  * symlink) is not echoed.
  */
+#define NOT_A_MAPPING "error: not a ckptfs mapping file (its lines start with source, map, exclude, prefix, layout, format or checkpoint)"
+
 static void test_parser_quotes_words_short(void **state)
 {
 	(void)state;
-	expect_error("root:$6$0123456789abcdefghijklmnopqrstuvwxyz:19000:0:99999:7:::\n",
-		     "t.conf:1:1: error: unknown directive 'root:$6$0123456789abcdefghijklmnopqrstuv...' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
-	/* exactly 40 bytes: whole */
-	expect_error("0123456789012345678901234567890123456789\n",
-		     "t.conf:1:1: error: unknown directive '0123456789012345678901234567890123456789' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
+	/* an unknown directive after the first: 16 bytes at most */
+	expect_error(OK2 "frobnicateeverything a\n",
+		     "t.conf:3:1: error: unknown directive 'frobnicateeve...' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
+	/* exactly 16 bytes: whole */
+	expect_error(OK2 "0123456789abcdef\n",
+		     "t.conf:3:1: error: unknown directive '0123456789abcdef' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
 	/* a tab, only possible in quotes */
-	expect_error("\"a\tb\" x\n",
-		     "t.conf:1:1: error: unknown directive 'a\\tb' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
+	expect_error(OK2 "\"a\tb\" x\n",
+		     "t.conf:3:1: error: unknown directive 'a\\tb' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
 	expect_error(OK2 "map \"a:x\ty\" -> z/\n",
 		     "t.conf:3:16: error: tensor 'x\\ty' must map to a tensor name, not to scope 'z/' (end FROM with '/' to map a whole scope)");
 	expect_error(OK2 "map b"
 			 "01234567890123456789012345678901234567890123456789:x -> y\n",
 		     "t.conf:3:5: error: unknown source 'b012345678901234567890123456789012345678...'");
+}
+
+/*
+ * A file whose first line is no directive (a private file behind a
+ * symlink, a binary) is not a mapping: nothing of it is quoted, not even
+ * the bytes a lexical error would show. A typo of a directive on the first
+ * line is still one, and a lexical error in a line that starts with a
+ * directive keeps its message.
+ */
+static void test_parser_not_a_mapping_is_not_quoted(void **state)
+{
+	(void)state;
+	expect_error("root:$6$0123456789abcdefghijklmnopqrstuvwxyz:19000:0:99999:7:::\n",
+		     "t.conf:1:1: " NOT_A_MAPPING);
+	expect_error("# a comment first\n\n  password = hunter2\n", "t.conf:3:3: " NOT_A_MAPPING);
+	expect_error("\"source a\" = x\n", "t.conf:1:1: " NOT_A_MAPPING);
+	expect_error("ab\n", "t.conf:1:1: " NOT_A_MAPPING);
+	/* typos, one edit from a short directive, two from a long one */
+	expect_error("sorce a = x\n",
+		     "t.conf:1:1: error: unknown directive 'sorce' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
+	expect_error("mpa a:x -> y\n",
+		     "t.conf:1:1: error: unknown directive 'mpa' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
+	expect_error("chekpoint = auto\n",
+		     "t.conf:1:1: error: unknown directive 'chekpoint' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
+	/* lexical errors before the first directive: no byte of the line */
+	expect_error("\xff\xfe\x00junk\n", "t.conf:1: error: not a ckptfs mapping file (binary, or not UTF-8 text)");
+	expect_error("key=\x01secret\n", "t.conf:1: error: not a ckptfs mapping file (binary, or not UTF-8 text)");
+	expect_error("\n\tsecret \"quote\n", "t.conf:2: error: not a ckptfs mapping file (binary, or not UTF-8 text)");
+	expect_error("source a = \xc3\x28\n",
+		     "t.conf:1:12: error: invalid UTF-8 sequence 0xc3 0x28 (the mapping file must be UTF-8)");
+	expect_error("  map \"x\n", "t.conf:1:7: error: unterminated quoted word (missing closing '\"')");
+	/* formats people take for a mapping: said what they are */
+	expect_error("\x89HDF\r\n\x1a\n\x00\x00",
+		     "t.conf: error: not a ckptfs mapping file, but an HDF5 file (Keras 3 weights, as model.save_weights writes them), and not a TensorFlow checkpoint either: tf.train.Checkpoint(model=model).write(PATH) saves one ckptfs reads");
+	expect_error("PK\x03\x04rest",
+		     "t.conf: error: not a ckptfs mapping file, but a ZIP archive (a Keras 3 model, as model.save writes it), and not a TensorFlow checkpoint either: tf.train.Checkpoint(model=model).write(PATH) saves one ckptfs reads");
 }
 
 static void test_parser_nothing_to_mount(void **state)
@@ -774,6 +813,7 @@ int main(void)
 		cmocka_unit_test(test_parser_prefix_and_layout_errors),
 		cmocka_unit_test(test_parser_directive_errors),
 		cmocka_unit_test(test_parser_quotes_words_short),
+		cmocka_unit_test(test_parser_not_a_mapping_is_not_quoted),
 		cmocka_unit_test(test_parser_nothing_to_mount),
 		cmocka_unit_test(test_parser_lexical_errors),
 		cmocka_unit_test(test_parser_resolved_paths),

@@ -308,29 +308,149 @@ static void test_parse_over_the_size_limit(void **state)
 	assert_non_null(strstr(err, "over protobuf's 2 GiB limit"));
 }
 
-/*
- * Many nodes from few bytes: each empty node is two bytes ("0a 00"), so a
- * node count is always bounded by the input; 200000 of them parse.
- */
-static void test_parse_many_empty_nodes(void **state)
+/* Raw bytes as a wire (for what the writer above would not write). */
+static struct wire raw(const char *bytes, size_t n)
 {
-	enum {
-		N = 200000
-	};
-	uint8_t *b = malloc(2 * N);
-	struct objgraph *g;
+	struct wire w = { .n = n };
+
+	assert_true(n <= sizeof(w.b));
+	memcpy(w.b, bytes, n);
+	return w;
+}
+
+/*
+ * The decoder is protobuf's (parse.c): a string given twice keeps the
+ * last, a sub-message given twice is merged, int32 keeps its low 32 bits;
+ * a known field of the wrong wire type, a group, field 0, a varint of
+ * eleven bytes or a length past the message is no graph; an unknown field
+ * of any wire type is refused as unknown.
+ */
+static void test_parse_wire_rules(void **state)
+{
+	struct objgraph *g = NULL;
+	struct wire w;
 
 	(void)state;
-	assert_non_null(b);
-	for (size_t i = 0; i < N; i++) {
-		b[2 * i] = 0x0a;
-		b[2 * i + 1] = 0x00;
-	}
-	assert_int_equal(objgraph_parse("many", b, 2 * N, &g, err,
-					sizeof(err)),
-			 0);
-	assert_int_equal(g->n_nodes, N);
+	/* child: node_id 0 then 1, name "a" then "bc"; saver twice, merged */
+	w = raw("\x0a\x17"
+		"\x0a\x0b\x08\x00\x12\x01"
+		"a"
+		"\x08\x01\x12\x02"
+		"bc"
+		"\x22\x03\x0a\x01"
+		"s"
+		"\x22\x03\x12\x01"
+		"o"
+		"\x0a\x00",
+		27);
+	assert_int_equal(objgraph_parse("w", w.b, w.n, &g, err, sizeof(err)), 0);
+	assert_int_equal(g->n_nodes, 2);
+	assert_int_equal(g->nodes[0].n_children, 1);
+	assert_int_equal(g->nodes[0].children[0].node_id, 1);
+	assert_string_equal(g->nodes[0].children[0].local_name, "bc");
+	assert_string_equal(g->nodes[0].saver_name, "s");
+	assert_string_equal(g->nodes[0].saver_object_name, "o");
+	assert_int_equal(g->nodes[0].has_checkpoint_values, OBJGRAPH_UNSET);
+	assert_null(g->nodes[1].saver_name);
 	objgraph_free(g);
+	g = NULL;
+	/* node_id 2^32 + 1: the low 32 bits, node 1 */
+	w = raw("\x0a\x08\x0a\x06\x08\x81\x80\x80\x80\x10"
+		"\x0a\x00",
+		12);
+	assert_int_equal(objgraph_parse("w", w.b, w.n, &g, err, sizeof(err)), 0);
+	assert_int_equal(g->nodes[0].children[0].node_id, 1);
+	objgraph_free(g);
+	w = raw("\x08\x01", 2); /* nodes as a varint */
+	expect_parse(&w, -EBADMSG, "not a serialized TrackableObjectGraph");
+	w = raw("\x0a\x02\x08\x01", 4); /* children as a varint */
+	expect_parse(&w, -EBADMSG, "not a serialized TrackableObjectGraph");
+	w = raw("\x0a\x02\x0b\x0c", 4); /* a group */
+	expect_parse(&w, -EBADMSG, "not a serialized TrackableObjectGraph");
+	w = raw("\x0a\x02\x02\x00", 4); /* field 0 */
+	expect_parse(&w, -EBADMSG, "not a serialized TrackableObjectGraph");
+	/* an unknown varint of eleven bytes (ten is the most) */
+	w = raw("\x0a\x0c\x30\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 14);
+	expect_parse(&w, -EBADMSG, "not a serialized TrackableObjectGraph");
+	w.b[12] = 0x7f; /* ten bytes: an unknown field, well-formed */
+	w.b[1] = 0x0b;
+	w.n = 13;
+	expect_parse(&w, -ENOTSUP, "node 0 of the object graph has fields");
+	w = raw("\x0a\x02\x0a\x05", 4); /* a child longer than its node */
+	expect_parse(&w, -EBADMSG, "not a serialized TrackableObjectGraph");
+	w = raw("\x0a\x05\x35\x00\x00\x00\x00", 7); /* fixed32 field 6 */
+	expect_parse(&w, -ENOTSUP, "node 0 of the object graph has fields");
+	w = raw("\x0a\x00\x11\x00\x00\x00\x00\x00\x00\x00\x00", 11); /* fixed64 field 2 */
+	expect_parse(&w, -ENOTSUP, "the object graph has fields");
+}
+
+/* n copies of the node bytes (node, len) after a root "0a 00"; caller frees. */
+static uint8_t *repeat_nodes(const uint8_t *node, size_t len, size_t n,
+			     size_t *total)
+{
+	uint8_t *b = malloc(2 + n * len);
+
+	assert_non_null(b);
+	b[0] = 0x0a;
+	b[1] = 0x00;
+	for (size_t i = 0; i < n; i++)
+		memcpy(b + 2 + i * len, node, len);
+	*total = 2 + n * len;
+	return b;
+}
+
+/*
+ * Many nodes from few bytes: an empty node is two bytes ("0a 00") and 96
+ * of memory parsed and walked, so a graph of them is refused from its
+ * counts (-EFBIG, nothing allocated: it fails the same under a tiny
+ * allocation budget), with a message that says why.
+ */
+static void test_parse_many_empty_nodes_are_refused(void **state)
+{
+	static const uint8_t empty[] = { 0x0a, 0x00 };
+	size_t n;
+	uint8_t *b = repeat_nodes(empty, sizeof(empty), 200000, &n);
+	struct objgraph *g = NULL;
+
+	(void)state;
+	assert_int_equal(objgraph_parse("many", b, n, &g, err, sizeof(err)), -EFBIG);
+	assert_null(g);
+	if (!strstr(err, "'many': object graph refused: its 400002 bytes hold 200001 nodes, 0 child edges, 0 attributes and 0 slot references") ||
+	    !strstr(err, "more than 16 per byte of graph"))
+		fail_msg("message: %s", err);
+	/* a few empty nodes are fine: the slack covers small graphs */
+	free(b);
+	b = repeat_nodes(empty, sizeof(empty), 30, &n);
+	assert_int_equal(objgraph_parse("few", b, n, &g, err, sizeof(err)), 0);
+	assert_int_equal(g->n_nodes, 31);
+	objgraph_free(g);
+	free(b);
+}
+
+/*
+ * The bound itself: nodes of six bytes ("0a 04 2a 02 08 01", has
+ * checkpoint values) take 96 bytes each, exactly 16 per byte, and parse;
+ * nodes of four bytes ("0a 02 2a 00") are over it.
+ */
+static void test_parse_memory_bound(void **state)
+{
+	static const uint8_t six[] = { 0x0a, 0x04, 0x2a, 0x02, 0x08, 0x01 };
+	static const uint8_t four[] = { 0x0a, 0x02, 0x2a, 0x00 };
+	struct objgraph *g = NULL;
+	size_t n;
+	uint8_t *b;
+
+	(void)state;
+	b = repeat_nodes(six, sizeof(six), 100000, &n);
+	assert_int_equal(objgraph_parse("six", b, n, &g, err, sizeof(err)), 0);
+	assert_int_equal(g->n_nodes, 100001);
+	assert_int_equal(g->nodes[100000].has_checkpoint_values, 1);
+	objgraph_free(g);
+	g = NULL;
+	free(b);
+	b = repeat_nodes(four, sizeof(four), 100000, &n);
+	assert_int_equal(objgraph_parse("four", b, n, &g, err, sizeof(err)), -EFBIG);
+	assert_null(g);
 	free(b);
 }
 
@@ -353,7 +473,9 @@ int main(void)
 		T(test_parse_malformed_wire),
 		T(test_parse_unknown_fields),
 		T(test_parse_over_the_size_limit),
-		T(test_parse_many_empty_nodes),
+		T(test_parse_wire_rules),
+		T(test_parse_many_empty_nodes_are_refused),
+		T(test_parse_memory_bound),
 	};
 
 	return cmocka_run_group_tests_name("objgraph_hostile", tests,

@@ -155,6 +155,65 @@ static void test_write_no_tensors(void **state)
 	free(out);
 }
 
+/* safetensors_serialized_len counts what serialize writes, escapes and padding included. */
+static void test_serialized_len_is_the_header_length(void **state)
+{
+	static const char *const names[] = { "a", "enc/w\n\"q\"", "\x01\x1f\\", "名前/ü",
+					     "a_name_of_seventeen" };
+	uint64_t dims[3] = { 2, 3, 4 };
+	struct safetensors_tensor t[ARRAY_SIZE(names)];
+	uint8_t *out = NULL;
+	size_t n = 0;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		t[i] = (struct safetensors_tensor){ (char *)names[i], strlen(names[i]),
+						    BUNDLE_DT_FLOAT, (int)(i % 4), dims, 96 * i,
+						    96 * i + 96 };
+	for (size_t k = 0; k <= ARRAY_SIZE(names); k++) {
+		assert_int_equal(safetensors_serialize(k ? t : NULL, k, &out, &n), 0);
+		assert_int_equal(safetensors_serialized_len(k ? t : NULL, k), n);
+		free(out);
+	}
+	t[0].dtype = BUNDLE_DT_STRING; /* what serialize refuses counts 0 */
+	assert_int_equal(safetensors_serialized_len(t, 1), 0);
+}
+
+/* The 8-byte prefix alone refuses a length over the limit or past the file. */
+static void test_header_len_from_the_prefix(void **state)
+{
+	static const struct {
+		uint64_t len, file;
+		int rc;
+		const char *why;
+	} c[] = {
+		{ 8, 16, 0, NULL },
+		{ 8, 15, -EBADMSG, "(a header of 8 bytes in a file of 15)" },
+		{ 0, 8, 0, NULL },
+		{ 0, 7, -EBADMSG, "in a file of 7" },
+		{ SAFETENSORS_MAX_HEADER, (uint64_t)SAFETENSORS_MAX_HEADER + 8, 0, NULL },
+		{ (uint64_t)SAFETENSORS_MAX_HEADER + 1, (uint64_t)1 << 40, -EBADMSG,
+		  "not a safetensors file (a header of 100000001 bytes, over the 100000000 readers accept)" },
+		{ UINT64_MAX, UINT64_MAX, -EBADMSG, "a header of 18446744073709551615 bytes, over" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(c); i++) {
+		uint8_t prefix[8];
+		uint64_t n = 12345;
+		char err[256] = "";
+
+		for (int b = 0; b < 8; b++)
+			prefix[b] = (uint8_t)(c[i].len >> (8 * b));
+		assert_int_equal(safetensors_header_len(prefix, c[i].file, &n, err, sizeof(err)),
+				 c[i].rc);
+		if (c[i].rc == 0)
+			assert_int_equal(n, c[i].len);
+		else if (n != 12345 || !strstr(err, c[i].why))
+			fail_msg("case %zu: '%s' (want '%s')", i, err, c[i].why);
+	}
+}
+
 static void test_dtype_names(void **state)
 {
 	static const struct {
@@ -319,6 +378,10 @@ static void test_parse_refuses_hostile_headers(void **state)
 		{ "{\"\xff\":{}}", 0, "not UTF-8" },
 		{ "{\"__metadata__\":{\"k\":1}}", 0, "expected '\"'" },
 		{ "{\"__metadata__\":[]}", 0, "expected '{'" },
+		/* serde: "duplicate field `__metadata__`" */
+		{ "{\"__metadata__\":{},\"__metadata__\":{}}", 0, "byte 19: '__metadata__' given twice" },
+		{ "{\"__metadata__\":null," T("a", "U8", "[1]", 0, 1) ",\"__metadata__\":{\"k\":\"v\"}}", 1,
+		  "'__metadata__' given twice" },
 	};
 
 	(void)state;
@@ -355,6 +418,8 @@ int main(void)
 		cmocka_unit_test(test_write_refuses_what_json_cannot_hold),
 		cmocka_unit_test(test_write_pads_with_blanks_to_8),
 		cmocka_unit_test(test_write_no_tensors),
+		cmocka_unit_test(test_serialized_len_is_the_header_length),
+		cmocka_unit_test(test_header_len_from_the_prefix),
 		cmocka_unit_test(test_dtype_names),
 		cmocka_unit_test(test_parse_reads_what_the_writer_writes),
 		cmocka_unit_test(test_parse_accepts),
