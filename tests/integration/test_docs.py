@@ -432,7 +432,9 @@ NOT_MESSAGES = re.compile(r"^(error|warning|error %d|%s|%s%s|\.data-.*|model_che
                           r"%s\.safetensors(\.tmpXXXXXX)?| and %zu more|"
                           # store/: request URLs, headers, cache file names, cache keys
                           r"https://.*amazonaws\.com/.*|If-Match: %s|x-amz-security-token: %s|"
-                          r"aws:amz:%s:s3|%s\.map|%s\.data|%s\n%s%s\n%lld)$", re.S)
+                          r"aws:amz:%s:s3|%s\.map|%s\.data|%s\n%s%s\n%lld|"
+                          # cli_materialize.c: the `checkpoint` state file's text
+                          r"%c|%s: \"|\\%03o|\"\n)$", re.S)
 
 
 def c_messages(path: str) -> list[str]:
