@@ -46,8 +46,7 @@ void block_builder_reset(struct block_builder *bb)
 	bytebuf_put_fixed32(&bb->restarts, 0);
 }
 
-static size_t common_prefix(const uint8_t *a, size_t alen, const uint8_t *b,
-			    size_t blen)
+static size_t common_prefix(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
 	const size_t n = alen < blen ? alen : blen;
 	size_t i = 0;
@@ -57,14 +56,13 @@ static size_t common_prefix(const uint8_t *a, size_t alen, const uint8_t *b,
 	return i;
 }
 
-void block_builder_add(struct block_builder *bb, const uint8_t *key,
-		       size_t key_len, const uint8_t *val, size_t val_len)
+void block_builder_add(struct block_builder *bb, const uint8_t *key, size_t key_len,
+		       const uint8_t *val, size_t val_len)
 {
 	size_t shared = 0;
 
 	if (bb->counter < bb->interval) {
-		shared = common_prefix(bb->last_key.data, bb->last_key.len,
-				       key, key_len);
+		shared = common_prefix(bb->last_key.data, bb->last_key.len, key, key_len);
 	} else {
 		bytebuf_put_fixed32(&bb->restarts, (uint32_t)bb->buf.len);
 		bb->counter = 0;
@@ -200,7 +198,4 @@ int block_iter_next(struct block_iter *it)
 	return 1;
 }
 
-void block_iter_release(struct block_iter *it)
-{
-	bytebuf_release(&it->key);
-}
+void block_iter_release(struct block_iter *it) { bytebuf_release(&it->key); }

@@ -37,8 +37,8 @@ void block_builder_release(struct block_builder *bb);
 /* Empty the block for reuse (keeps memory and a sticky error). */
 void block_builder_reset(struct block_builder *bb);
 /* REQUIRES: not finished since the last reset. */
-void block_builder_add(struct block_builder *bb, const uint8_t *key,
-		       size_t key_len, const uint8_t *val, size_t val_len);
+void block_builder_add(struct block_builder *bb, const uint8_t *key, size_t key_len,
+		       const uint8_t *val, size_t val_len);
 /* Bytes finish would produce now (TF's CurrentSizeEstimate). */
 size_t block_builder_size(const struct block_builder *bb);
 /* 0, or -ENOMEM if any allocation has failed since init. */

@@ -116,8 +116,7 @@ struct bundle_reader;
  * but is not a regular file, cannot be opened or is over 1 MiB is an
  * error, not "no state file".
  */
-int bundle_resolve_prefix(const char *path, char **prefix_out,
-			  char *err, size_t errlen);
+int bundle_resolve_prefix(const char *path, char **prefix_out, char *err, size_t errlen);
 
 /*
  * Open a checkpoint read-only: resolve path (as above), parse PREFIX.index
@@ -131,8 +130,7 @@ int bundle_resolve_prefix(const char *path, char **prefix_out,
  * opened one by one up to the count the header declares.
  * On success *out is a reader the caller closes with bundle_close().
  */
-int bundle_open(const char *path, struct bundle_reader **out,
-		char *err, size_t errlen);
+int bundle_open(const char *path, struct bundle_reader **out, char *err, size_t errlen);
 
 /*
  * Flags of bundle_open_flags().
@@ -146,8 +144,8 @@ int bundle_open(const char *path, struct bundle_reader **out,
 #define BUNDLE_OPEN_PUBLIC 1u
 
 /* bundle_open() with flags (0 is bundle_open()). */
-int bundle_open_flags(const char *path, unsigned flags,
-		      struct bundle_reader **out, char *err, size_t errlen);
+int bundle_open_flags(const char *path, unsigned flags, struct bundle_reader **out, char *err,
+		      size_t errlen);
 
 /*
  * bundle_open_flags() that also opens remote checkpoints: a path that is
@@ -175,8 +173,8 @@ struct store_obj *bundle_shard_obj(const struct bundle_reader *r, int shard);
  * a remote shard, fetch (and verify) the tensors they touch; nothing for
  * a local one. 0, or a negative errno with a message.
  */
-int bundle_fetch(const struct bundle_reader *r, int shard, int64_t off,
-		 int64_t len, char *err, size_t errlen);
+int bundle_fetch(const struct bundle_reader *r, int shard, int64_t off, int64_t len, char *err,
+		 size_t errlen);
 
 /* Close a reader and its fds; NULL is ignored. */
 void bundle_close(struct bundle_reader *r);
@@ -209,19 +207,17 @@ struct bundle_entry bundle_entry_at(const struct bundle_reader *r, size_t i);
  * size without expanding the rest, for sorting a million entries by place.
  * REQUIRES: i < bundle_num_entries(r).
  */
-void bundle_entry_place(const struct bundle_reader *r, size_t i,
-			int32_t *shard_id, int64_t *offset, int64_t *size);
+void bundle_entry_place(const struct bundle_reader *r, size_t i, int32_t *shard_id, int64_t *offset,
+			int64_t *size);
 
 /* What bundle_find() and bundle_index_find() return for a missing key. */
 #define BUNDLE_NOT_FOUND ((size_t)-1)
 
 /* The number of the entry with exactly this key, or BUNDLE_NOT_FOUND. O(log n). */
-size_t bundle_find(const struct bundle_reader *r, const char *key,
-		   size_t key_len);
+size_t bundle_find(const struct bundle_reader *r, const char *key, size_t key_len);
 /* The entry with exactly this key, stored in *out; returns out, or NULL. */
-const struct bundle_entry *bundle_lookup(const struct bundle_reader *r,
-					 const char *key, size_t key_len,
-					 struct bundle_entry *out);
+const struct bundle_entry *bundle_lookup(const struct bundle_reader *r, const char *key,
+					 size_t key_len, struct bundle_entry *out);
 
 /*
  * Free every entry (keys, dims, slices), keeping the shard fds: for a
@@ -245,8 +241,7 @@ int bundle_entry_is_piece(const struct bundle_entry *e);
  * name and slice, e.g. "part[4:3,-]" (start:length per dim, '-' = whole).
  * Writes into buf (always NUL-terminated) and returns buf.
  */
-const char *bundle_entry_name(const struct bundle_entry *e, char *buf,
-			      size_t len);
+const char *bundle_entry_name(const struct bundle_entry *e, char *buf, size_t len);
 
 /*
  * Read e's bytes (e->size of them) into buf and check its CRC32C the way
@@ -254,8 +249,7 @@ const char *bundle_entry_name(const struct bundle_entry *e, char *buf,
  * mismatch, -EIO on a short read (a shard truncated after open).
  * REQUIRES: e belongs to r; buf holds e->size bytes.
  */
-int bundle_read_tensor(const struct bundle_reader *r,
-		       const struct bundle_entry *e, void *buf,
+int bundle_read_tensor(const struct bundle_reader *r, const struct bundle_entry *e, void *buf,
 		       char *err, size_t errlen);
 
 /* ------------------------------------------------------- parsing an index */
@@ -268,20 +262,18 @@ struct bundle_index;
  * buf is copied where needed; the caller may free it after the call.
  * On success *out is freed by bundle_index_free().
  */
-int bundle_index_parse(const char *name, const uint8_t *buf, size_t len,
-		       struct bundle_index **out, char *err, size_t errlen);
+int bundle_index_parse(const char *name, const uint8_t *buf, size_t len, struct bundle_index **out,
+		       char *err, size_t errlen);
 void bundle_index_free(struct bundle_index *idx);
 int bundle_index_num_shards(const struct bundle_index *idx);
 size_t bundle_index_num_entries(const struct bundle_index *idx);
 /* REQUIRES: i < bundle_index_num_entries(idx). */
-struct bundle_entry bundle_index_entry_at(const struct bundle_index *idx,
-					  size_t i);
+struct bundle_entry bundle_index_entry_at(const struct bundle_index *idx, size_t i);
 /* bundle_entry_place() of an index. */
-void bundle_index_entry_place(const struct bundle_index *idx, size_t i,
-			      int32_t *shard_id, int64_t *offset, int64_t *size);
+void bundle_index_entry_place(const struct bundle_index *idx, size_t i, int32_t *shard_id,
+			      int64_t *offset, int64_t *size);
 /* The number of the entry with exactly this key, or BUNDLE_NOT_FOUND. */
-size_t bundle_index_find(const struct bundle_index *idx, const char *key,
-			 size_t len);
+size_t bundle_index_find(const struct bundle_index *idx, const char *key, size_t len);
 /* bundle_release_entries() of an index. */
 void bundle_index_release_entries(struct bundle_index *idx);
 
@@ -296,17 +288,14 @@ struct bundle_index_builder;
  * key order (memcmp; -EINVAL otherwise); the first error is sticky and
  * returned again by finish.
  */
-int bundle_index_builder_new(int num_shards,
-			     struct bundle_index_builder **out);
-int bundle_index_builder_add(struct bundle_index_builder *b,
-			     const char *key, size_t key_len,
+int bundle_index_builder_new(int num_shards, struct bundle_index_builder **out);
+int bundle_index_builder_add(struct bundle_index_builder *b, const char *key, size_t key_len,
 			     const struct bundle_entry *e);
 /*
  * On success *out is a malloc'd buffer of *len bytes the caller frees. The
  * builder can only be freed afterwards.
  */
-int bundle_index_builder_finish(struct bundle_index_builder *b,
-				uint8_t **out, size_t *len,
+int bundle_index_builder_finish(struct bundle_index_builder *b, uint8_t **out, size_t *len,
 				char *err, size_t errlen);
 void bundle_index_builder_free(struct bundle_index_builder *b);
 
@@ -314,8 +303,7 @@ void bundle_index_builder_free(struct bundle_index_builder *b);
  * Serialize one entry as TensorFlow would (BundleEntryProto bytes).
  * On success *out is malloc'd (*len bytes), caller frees.
  */
-int bundle_entry_encode(const struct bundle_entry *e, uint8_t **out,
-			size_t *len);
+int bundle_entry_encode(const struct bundle_entry *e, uint8_t **out, size_t *len);
 
 /*
  * A writer for a whole single-shard bundle: PREFIX.data-00000-of-00001 and
@@ -326,8 +314,7 @@ int bundle_entry_encode(const struct bundle_entry *e, uint8_t **out,
  */
 struct bundle_writer;
 
-int bundle_writer_open(const char *prefix, struct bundle_writer **out,
-		       char *err, size_t errlen);
+int bundle_writer_open(const char *prefix, struct bundle_writer **out, char *err, size_t errlen);
 
 /*
  * Add a tensor whose encoded bytes are in memory (for strings, the §4.3
@@ -336,25 +323,23 @@ int bundle_writer_open(const char *prefix, struct bundle_writer **out,
  * a partitioned variable, with data NULL and len 0); shard_id, offset,
  * size and crc32c are ignored and set by the writer.
  */
-int bundle_writer_add(struct bundle_writer *w, const struct bundle_entry *e,
-		      const void *data, size_t len);
+int bundle_writer_add(struct bundle_writer *w, const struct bundle_entry *e, const void *data,
+		      size_t len);
 
 /*
  * Add a tensor copied from an open file: len bytes at src_off of src_fd,
  * with copy_file_range (a reflink or in-kernel copy where the file system
  * can) and e->crc32c kept as given, since the bytes do not change.
  */
-int bundle_writer_add_from_fd(struct bundle_writer *w,
-			      const struct bundle_entry *e,
-			      int src_fd, int64_t src_off);
+int bundle_writer_add_from_fd(struct bundle_writer *w, const struct bundle_entry *e, int src_fd,
+			      int64_t src_off);
 
 /*
  * Add an entry whose bytes the writer already holds at offset (the same
  * tensor under a second name shares them), keeping e->crc32c.
  * -EINVAL if [offset, offset + e->size) is not inside what was written.
  */
-int bundle_writer_add_alias(struct bundle_writer *w,
-			    const struct bundle_entry *e, int64_t offset);
+int bundle_writer_add_alias(struct bundle_writer *w, const struct bundle_entry *e, int64_t offset);
 
 /* Bytes appended to the data file so far: the next tensor's offset. */
 int64_t bundle_writer_size(const struct bundle_writer *w);
@@ -364,8 +349,7 @@ int64_t bundle_writer_size(const struct bundle_writer *w);
  * space used); the CRC is computed here in O(log size). For benchmarks that
  * need terabyte-sized checkpoints.
  */
-int bundle_writer_add_zeros(struct bundle_writer *w,
-			    const struct bundle_entry *e);
+int bundle_writer_add_zeros(struct bundle_writer *w, const struct bundle_entry *e);
 
 /* Write the index, fsync-free, rename both files into place. */
 int bundle_writer_finish(struct bundle_writer *w, char *err, size_t errlen);
@@ -386,15 +370,15 @@ uint32_t bundle_crc_unmask(uint32_t masked);
  * numeric types, the §4.3/§4.4 checksums for string and variant.
  * -EBADMSG if a string/variant encoding is malformed.
  */
-int bundle_tensor_crc(int dtype, int64_t n_elements, const uint8_t *buf,
-		      size_t len, uint32_t *crc_out);
+int bundle_tensor_crc(int dtype, int64_t n_elements, const uint8_t *buf, size_t len,
+		      uint32_t *crc_out);
 
 /*
  * Encode n strings in TensorFlow's DT_STRING layout. On success *out is
  * malloc'd (*len bytes), caller frees.
  */
-int bundle_string_encode(const char *const *strs, const size_t *lens,
-			 size_t n, uint8_t **out, size_t *len);
+int bundle_string_encode(const char *const *strs, const size_t *lens, size_t n, uint8_t **out,
+			 size_t *len);
 
 /* Room for the longest header of a one-string tensor (bundle_string_head). */
 #define BUNDLE_STRING_HEAD_MAX (10 + 4)
@@ -416,8 +400,7 @@ size_t bundle_string_head(uint64_t len, uint8_t *head);
  * without a message, if the header is cut short or the string runs past
  * size.
  */
-int bundle_string_scalar(const uint8_t *buf, size_t size, size_t *off,
-			 size_t *len);
+int bundle_string_scalar(const uint8_t *buf, size_t size, size_t *off, size_t *len);
 
 /* Element count of a shape; -1 if it overflows int64 or a dim is < 0. */
 int64_t bundle_num_elements(int rank, const int64_t *dims);
@@ -429,8 +412,7 @@ int64_t bundle_num_elements(int rank, const int64_t *dims);
  * EncodeTensorNameSlice, OrderedCode). On success *out is malloc'd
  * (*len bytes), caller frees.
  */
-int bundle_slice_key_encode(const char *name, size_t name_len,
-			    const struct bundle_slice *slice,
+int bundle_slice_key_encode(const char *name, size_t name_len, const struct bundle_slice *slice,
 			    char **out, size_t *len);
 
 /*
@@ -438,8 +420,7 @@ int bundle_slice_key_encode(const char *name, size_t name_len,
  * (*name_len bytes, NUL-terminated) and slice->extents are malloc'd, caller
  * frees both. -EBADMSG if key is not a well-formed piece key.
  */
-int bundle_slice_key_decode(const char *key, size_t key_len,
-			    char **name, size_t *name_len,
+int bundle_slice_key_decode(const char *key, size_t key_len, char **name, size_t *name_len,
 			    struct bundle_slice *slice);
 
 #endif /* CKPTFS_BUNDLE_BUNDLE_H */

@@ -31,14 +31,12 @@ void coding_put_fixed64(uint8_t *dst, uint64_t v)
 
 uint32_t coding_get_fixed32(const uint8_t *p)
 {
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 uint64_t coding_get_fixed64(const uint8_t *p)
 {
-	return (uint64_t)coding_get_fixed32(p) |
-	       (uint64_t)coding_get_fixed32(p + 4) << 32;
+	return (uint64_t)coding_get_fixed32(p) | (uint64_t)coding_get_fixed32(p + 4) << 32;
 }
 
 size_t coding_put_varint64(uint8_t *dst, uint64_t v)
@@ -53,10 +51,7 @@ size_t coding_put_varint64(uint8_t *dst, uint64_t v)
 	return n;
 }
 
-size_t coding_put_varint32(uint8_t *dst, uint32_t v)
-{
-	return coding_put_varint64(dst, v);
-}
+size_t coding_put_varint32(uint8_t *dst, uint32_t v) { return coding_put_varint64(dst, v); }
 
 /*
  * Shared decoder: at most max_bytes bytes, and the last allowed byte may
@@ -65,9 +60,8 @@ size_t coding_put_varint32(uint8_t *dst, uint32_t v)
  * values instead of truncating them keeps a corrupt length from silently
  * turning into a small, plausible one.
  */
-static const uint8_t *get_varint(const uint8_t *p, const uint8_t *limit,
-				 int max_bytes, uint8_t last_max,
-				 uint64_t *v)
+static const uint8_t *get_varint(const uint8_t *p, const uint8_t *limit, int max_bytes,
+				 uint8_t last_max, uint64_t *v)
 {
 	uint64_t result = 0;
 
@@ -85,8 +79,7 @@ static const uint8_t *get_varint(const uint8_t *p, const uint8_t *limit,
 	return NULL; /* truncated, or every allowed byte said "more" */
 }
 
-const uint8_t *coding_get_varint32(const uint8_t *p, const uint8_t *limit,
-				   uint32_t *v)
+const uint8_t *coding_get_varint32(const uint8_t *p, const uint8_t *limit, uint32_t *v)
 {
 	uint64_t tmp;
 
@@ -96,8 +89,7 @@ const uint8_t *coding_get_varint32(const uint8_t *p, const uint8_t *limit,
 	return p;
 }
 
-const uint8_t *coding_get_varint64(const uint8_t *p, const uint8_t *limit,
-				   uint64_t *v)
+const uint8_t *coding_get_varint64(const uint8_t *p, const uint8_t *limit, uint64_t *v)
 {
 	return get_varint(p, limit, CODING_MAX_VARINT64, 0x01, v);
 }

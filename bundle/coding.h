@@ -25,10 +25,8 @@ size_t coding_put_varint64(uint8_t *dst, uint64_t v);
  * is truncated or longer than the type allows (5 / 10 bytes, or a 10th
  * byte > 1). *v is written only on success.
  */
-const uint8_t *coding_get_varint32(const uint8_t *p, const uint8_t *limit,
-				   uint32_t *v);
-const uint8_t *coding_get_varint64(const uint8_t *p, const uint8_t *limit,
-				   uint64_t *v);
+const uint8_t *coding_get_varint32(const uint8_t *p, const uint8_t *limit, uint32_t *v);
+const uint8_t *coding_get_varint64(const uint8_t *p, const uint8_t *limit, uint64_t *v);
 
 /*
  * A growable byte buffer with a sticky allocation error: after a failed

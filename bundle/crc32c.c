@@ -50,10 +50,7 @@ uint32_t bundle_crc32c(uint32_t crc, const void *buf, size_t len)
  * TF stores crcs masked because a crc computed over data that itself
  * contains crcs is weak; rotating and adding a constant breaks that.
  */
-uint32_t bundle_crc_mask(uint32_t crc)
-{
-	return ((crc >> 15) | (crc << 17)) + CRC_MASK_DELTA;
-}
+uint32_t bundle_crc_mask(uint32_t crc) { return ((crc >> 15) | (crc << 17)) + CRC_MASK_DELTA; }
 
 uint32_t bundle_crc_unmask(uint32_t masked)
 {
@@ -67,10 +64,7 @@ uint32_t bundle_crc_unmask(uint32_t masked)
  * register uses: bit 31 is the x^0 coefficient, bit 0 the x^31 one. So
  * multiplying by x is a right shift, folding x^32 back in with the poly.
  */
-static uint32_t times_x(uint32_t a)
-{
-	return (a >> 1) ^ ((a & 1) ? CRC32C_POLY : 0);
-}
+static uint32_t times_x(uint32_t a) { return (a >> 1) ^ ((a & 1) ? CRC32C_POLY : 0); }
 
 /* a * b mod P, schoolbook: add b * x^k for every x^k present in a. */
 static uint32_t mulmod(uint32_t a, uint32_t b)

@@ -59,16 +59,15 @@ void header_encode(int32_t num_shards, struct bytebuf *out)
 	bytebuf_append(out, buf, n);
 }
 
-static int decode_shape(const ShapeProto *s, struct util_arena *a,
-			struct bundle_entry *e, char *err, size_t errlen)
+static int decode_shape(const ShapeProto *s, struct util_arena *a, struct bundle_entry *e,
+			char *err, size_t errlen)
 {
 	e->rank = 0;
 	e->dims = NULL;
 	if (!s)
 		return 0;
 	if (s->n_dim > BUNDLE_MAX_RANK)
-		return bundle_errf(err, errlen, -EBADMSG,
-				   "invalid tensor shape (rank %zu > %d)",
+		return bundle_errf(err, errlen, -EBADMSG, "invalid tensor shape (rank %zu > %d)",
 				   s->n_dim, BUNDLE_MAX_RANK);
 	e->rank = (int)s->n_dim;
 	/* a scalar's dims: 1 byte, so the pointer is not NULL */
@@ -88,8 +87,8 @@ static int decode_shape(const ShapeProto *s, struct util_arena *a,
 	return 0;
 }
 
-static int decode_slices(const EntryProto *p, struct util_arena *a,
-			 struct bundle_entry *e, char *err, size_t errlen)
+static int decode_slices(const EntryProto *p, struct util_arena *a, struct bundle_entry *e,
+			 char *err, size_t errlen)
 {
 	e->n_slices = p->n_slices;
 	e->slices = NULL;
@@ -104,10 +103,11 @@ static int decode_slices(const EntryProto *p, struct util_arena *a,
 
 		if (sp->n_extent != (size_t)e->rank)
 			return bundle_errf(err, errlen, -EBADMSG,
-					   "slice %zu has rank %zu, tensor has rank %d",
-					   i, sp->n_extent, e->rank);
+					   "slice %zu has rank %zu, tensor has rank %d", i,
+					   sp->n_extent, e->rank);
 		s->rank = e->rank;
-		s->extents = util_arena_alloc(a, sp->n_extent ? sp->n_extent * sizeof(*s->extents) : 1);
+		s->extents =
+			util_arena_alloc(a, sp->n_extent ? sp->n_extent * sizeof(*s->extents) : 1);
 		if (!s->extents)
 			return -ENOMEM;
 		for (size_t d = 0; d < sp->n_extent; d++) {
@@ -118,14 +118,16 @@ static int decode_slices(const EntryProto *p, struct util_arena *a,
 			s->extents[d].start = x->start;
 			s->extents[d].length = has_len ? x->length : -1;
 			if (!has_len && x->start != 0)
-				return bundle_errf(err, errlen, -EBADMSG,
-						   "slice %zu has an invalid extent in dimension %zu (start %lld without a length)",
-						   i, d, (long long)x->start);
+				return bundle_errf(
+					err, errlen, -EBADMSG,
+					"slice %zu has an invalid extent in dimension %zu (start %lld without a length)",
+					i, d, (long long)x->start);
 			if (x->start < 0 || (has_len && x->length < 0))
-				return bundle_errf(err, errlen, -EBADMSG,
-						   "slice %zu has an invalid extent in dimension %zu (start %lld, length %lld)",
-						   i, d, (long long)x->start,
-						   has_len ? (long long)x->length : 0LL);
+				return bundle_errf(
+					err, errlen, -EBADMSG,
+					"slice %zu has an invalid extent in dimension %zu (start %lld, length %lld)",
+					i, d, (long long)x->start,
+					has_len ? (long long)x->length : 0LL);
 		}
 	}
 	return 0;
@@ -143,8 +145,7 @@ static int check_size(const struct bundle_entry *e, char *err, size_t errlen)
 	if (n > INT64_MAX / esize || n * esize != e->size)
 		return bundle_errf(err, errlen, -EBADMSG,
 				   "invalid size %lld for a %s tensor of %lld elements",
-				   (long long)e->size, bundle_dtype_name(e->dtype),
-				   (long long)n);
+				   (long long)e->size, bundle_dtype_name(e->dtype), (long long)n);
 	return 0;
 }
 
@@ -153,15 +154,13 @@ static int check_fields(const EntryProto *p, char *err, size_t errlen)
 	const char *name = bundle_dtype_name((int)p->dtype);
 
 	if (!name)
-		return bundle_errf(err, errlen, -ENOTSUP, "unknown dtype %d",
-				   (int)p->dtype);
+		return bundle_errf(err, errlen, -ENOTSUP, "unknown dtype %d", (int)p->dtype);
 	/* known to TensorFlow, but never saved in a checkpoint (resource) */
 	if (bundle_dtype_size((int)p->dtype) < 0)
-		return bundle_errf(err, errlen, -ENOTSUP,
-				   "unsupported dtype %d (%s)", (int)p->dtype, name);
+		return bundle_errf(err, errlen, -ENOTSUP, "unsupported dtype %d (%s)",
+				   (int)p->dtype, name);
 	if (p->shard_id < 0)
-		return bundle_errf(err, errlen, -EBADMSG, "negative shard_id %d",
-				   (int)p->shard_id);
+		return bundle_errf(err, errlen, -EBADMSG, "negative shard_id %d", (int)p->shard_id);
 	if (p->offset < 0 || p->size < 0)
 		return bundle_errf(err, errlen, -EBADMSG, "negative %s %lld",
 				   p->offset < 0 ? "offset" : "size",
@@ -169,8 +168,8 @@ static int check_fields(const EntryProto *p, char *err, size_t errlen)
 	return 0;
 }
 
-int entry_decode(const uint8_t *val, size_t len, struct util_arena *a,
-		 struct bundle_entry *e, char *err, size_t errlen)
+int entry_decode(const uint8_t *val, size_t len, struct util_arena *a, struct bundle_entry *e,
+		 char *err, size_t errlen)
 {
 	EntryProto *p = tensorflow__bundle_entry_proto__unpack(NULL, len, val);
 	int rc;
@@ -237,8 +236,7 @@ static int scratch_alloc(struct entry_scratch *s, const struct bundle_entry *e,
 	s->slicep = calloc(e->n_slices + 1, sizeof(*s->slicep));
 	s->extents = calloc(nx + 1, sizeof(*s->extents));
 	s->extentp = calloc(nx + 1, sizeof(*s->extentp));
-	if (!s->dims || !s->dimp || !s->slices || !s->slicep || !s->extents ||
-	    !s->extentp)
+	if (!s->dims || !s->dimp || !s->slices || !s->slicep || !s->extents || !s->extentp)
 		return -ENOMEM;
 	return 0;
 }
@@ -255,8 +253,7 @@ static void scratch_free(struct entry_scratch *s, struct entry_stack *st)
 	free(s->extentp);
 }
 
-static void fill_slices(EntryProto *p, const struct bundle_entry *e,
-			struct entry_scratch *s)
+static void fill_slices(EntryProto *p, const struct bundle_entry *e, struct entry_scratch *s)
 {
 	size_t x = 0;
 
@@ -324,8 +321,7 @@ out:
 	scratch_free(&s, &st);
 }
 
-int bundle_entry_encode(const struct bundle_entry *e, uint8_t **out,
-			size_t *len)
+int bundle_entry_encode(const struct bundle_entry *e, uint8_t **out, size_t *len)
 {
 	struct bytebuf b = { 0 };
 	int rc;

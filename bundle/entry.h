@@ -39,8 +39,8 @@ void header_encode(int32_t num_shards, struct bytebuf *out);
  * Returns 0, -EBADMSG or -ENOTSUP (unknown dtype) with a message that
  * starts with the problem (the caller prefixes file and key).
  */
-int entry_decode(const uint8_t *val, size_t len, struct util_arena *a,
-		 struct bundle_entry *e, char *err, size_t errlen);
+int entry_decode(const uint8_t *val, size_t len, struct util_arena *a, struct bundle_entry *e,
+		 char *err, size_t errlen);
 
 /* Append e serialized exactly as TensorFlow's C++ protobuf would. */
 void entry_encode(const struct bundle_entry *e, struct bytebuf *out);

@@ -71,25 +71,23 @@ static int check_header(struct bundle_index *idx, char *err, size_t errlen)
 	struct bundle_header *h = &idx->header;
 
 	if (!kv || kv->key_len != 0)
-		return bundle_errf(err, errlen, -EBADMSG,
-				   "'%s': no header entry (empty key)", idx->name);
+		return bundle_errf(err, errlen, -EBADMSG, "'%s': no header entry (empty key)",
+				   idx->name);
 	if (header_decode(kv->val, kv->val_len, h))
 		return bundle_errf(err, errlen, -EBADMSG,
-				   "'%s': header is not a parseable BundleHeaderProto",
-				   idx->name);
+				   "'%s': header is not a parseable BundleHeaderProto", idx->name);
 	if (h->endianness != 0)
 		return bundle_errf(err, errlen, -ENOTSUP,
 				   "'%s': big-endian bundle (only little-endian is supported)",
 				   idx->name);
-	if (h->producer < 0 || h->min_consumer > BUNDLE_CONSUMER ||
-	    h->bad_consumer_is_us)
-		return bundle_errf(err, errlen, -ENOTSUP,
-				   "'%s': unsupported format version (producer %d, min_consumer %d)",
-				   idx->name, h->producer, h->min_consumer);
+	if (h->producer < 0 || h->min_consumer > BUNDLE_CONSUMER || h->bad_consumer_is_us)
+		return bundle_errf(
+			err, errlen, -ENOTSUP,
+			"'%s': unsupported format version (producer %d, min_consumer %d)",
+			idx->name, h->producer, h->min_consumer);
 	if (h->num_shards < 1)
-		return bundle_errf(err, errlen, -EBADMSG,
-				   "'%s': header has num_shards %d", idx->name,
-				   h->num_shards);
+		return bundle_errf(err, errlen, -EBADMSG, "'%s': header has num_shards %d",
+				   idx->name, h->num_shards);
 	return 0;
 }
 
@@ -137,8 +135,8 @@ static int keep_keys(struct bundle_index *idx, char *err, size_t errlen)
 	for (size_t i = 0; i < idx->n; i++)
 		total += idx->table.kvs[i + 1].key_len + 1;
 	if (total > UINT32_MAX)
-		return bundle_errf(err, errlen, -EFBIG,
-				   "'%s': over 4 GiB of tensor names", idx->name);
+		return bundle_errf(err, errlen, -EFBIG, "'%s': over 4 GiB of tensor names",
+				   idx->name);
 	idx->keys = w = malloc(total);
 	if (!w)
 		return bundle_errf(err, errlen, -ENOMEM, "out of memory");
@@ -155,18 +153,15 @@ static int keep_keys(struct bundle_index *idx, char *err, size_t errlen)
 }
 
 /* What the record of e cannot hold, slices copied out of the scratch arena. */
-static int keep_odd(struct bundle_index *idx, struct entry_rec *r,
-		    const struct bundle_entry *e)
+static int keep_odd(struct bundle_index *idx, struct entry_rec *r, const struct bundle_entry *e)
 {
-	struct odd_rec *o = util_grow(idx->odd, &idx->cap_odd, idx->n_odd + 1,
-				      sizeof(*o));
+	struct odd_rec *o = util_grow(idx->odd, &idx->cap_odd, idx->n_odd + 1, sizeof(*o));
 	struct bundle_slice *slices = NULL;
 
 	if (!o)
 		return -ENOMEM;
 	idx->odd = o;
-	if (e->n_slices &&
-	    !(slices = util_arena_alloc(&idx->arena, e->n_slices * sizeof(*slices))))
+	if (e->n_slices && !(slices = util_arena_alloc(&idx->arena, e->n_slices * sizeof(*slices))))
 		return -ENOMEM;
 	for (size_t i = 0; i < e->n_slices; i++) {
 		size_t bytes = (size_t)e->rank * sizeof(*slices[i].extents);
@@ -178,19 +173,17 @@ static int keep_odd(struct bundle_index *idx, struct entry_rec *r,
 		if (bytes)
 			memcpy(slices[i].extents, e->slices[i].extents, bytes);
 	}
-	idx->odd[idx->n_odd] = (struct odd_rec){ slices, e->n_slices, e->offset,
-						 e->shard_id };
+	idx->odd[idx->n_odd] = (struct odd_rec){ slices, e->n_slices, e->offset, e->shard_id };
 	r->offset = (int64_t)idx->n_odd++;
 	r->shard_id = REC_ODD;
 	return 0;
 }
 
 /* Record a decoded entry: its dims appended to idx->dims, its slices kept. */
-static int keep_entry(struct bundle_index *idx, struct entry_rec *r,
-		      const struct bundle_entry *e)
+static int keep_entry(struct bundle_index *idx, struct entry_rec *r, const struct bundle_entry *e)
 {
-	int64_t *dims = util_grow(idx->dims, &idx->cap_dims,
-				  idx->n_dims + (size_t)e->rank + 1, sizeof(*dims));
+	int64_t *dims = util_grow(idx->dims, &idx->cap_dims, idx->n_dims + (size_t)e->rank + 1,
+				  sizeof(*dims));
 
 	if (!dims)
 		return -ENOMEM;
@@ -229,22 +222,20 @@ static int decode_entries(struct bundle_index *idx, char *err, size_t errlen)
 
 	for (size_t i = 0; i < idx->n; i++) {
 		const struct table_kv *kv = &idx->table.kvs[i + 1];
-		struct bundle_entry e = { .key = (const char *)kv->key,
-					  .key_len = kv->key_len };
+		struct bundle_entry e = { .key = (const char *)kv->key, .key_len = kv->key_len };
 		int rc;
 
 		util_arena_reset(&idx->scratch);
-		rc = entry_decode(kv->val, kv->val_len, &idx->scratch, &e, msg,
-				  sizeof(msg));
+		rc = entry_decode(kv->val, kv->val_len, &idx->scratch, &e, msg, sizeof(msg));
 		if (rc)
-			return bundle_errf(err, errlen, rc, "'%s': tensor '%s': %s",
-					   idx->name, bundle_entry_name(&e, name, sizeof(name)),
-					   msg);
+			return bundle_errf(err, errlen, rc, "'%s': tensor '%s': %s", idx->name,
+					   bundle_entry_name(&e, name, sizeof(name)), msg);
 		if (e.shard_id >= idx->header.num_shards)
-			return bundle_errf(err, errlen, -EBADMSG,
-					   "'%s': tensor '%s': shard_id %d out of range (num_shards %d)",
-					   idx->name, bundle_entry_name(&e, name, sizeof(name)),
-					   e.shard_id, idx->header.num_shards);
+			return bundle_errf(
+				err, errlen, -EBADMSG,
+				"'%s': tensor '%s': shard_id %d out of range (num_shards %d)",
+				idx->name, bundle_entry_name(&e, name, sizeof(name)), e.shard_id,
+				idx->header.num_shards);
 		rc = keep_entry(idx, &idx->recs[i], &e);
 		if (rc == -EFBIG)
 			return bundle_errf(err, errlen, rc, "'%s': over 2^32 dimensions in all",
@@ -257,15 +248,14 @@ static int decode_entries(struct bundle_index *idx, char *err, size_t errlen)
 	return 0;
 }
 
-size_t bundle_index_find(const struct bundle_index *idx, const char *key,
-			 size_t len)
+size_t bundle_index_find(const struct bundle_index *idx, const char *key, size_t len)
 {
 	size_t lo = 0, hi = idx->n;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = bundle_key_cmp(idx->keys + idx->recs[mid].key_off,
-				       key_len(idx, mid), key, len);
+		int c = bundle_key_cmp(idx->keys + idx->recs[mid].key_off, key_len(idx, mid), key,
+				       len);
 
 		if (c == 0)
 			return mid;
@@ -278,19 +268,16 @@ size_t bundle_index_find(const struct bundle_index *idx, const char *key,
 }
 
 /* "[start:length,-]" (a '-' is a whole dimension), as bundle_entry_name() */
-static const char *slice_text(const struct bundle_slice *s, char *buf,
-			      size_t len)
+static const char *slice_text(const struct bundle_slice *s, char *buf, size_t len)
 {
 	size_t used = (size_t)snprintf(buf, len, "[");
 
 	for (int d = 0; d < s->rank && used < len; d++) {
 		if (s->extents[d].length < 0)
-			used += (size_t)snprintf(buf + used, len - used, "%s-",
-						 d ? "," : "");
+			used += (size_t)snprintf(buf + used, len - used, "%s-", d ? "," : "");
 		else
-			used += (size_t)snprintf(buf + used, len - used,
-						 "%s%lld:%lld", d ? "," : "",
-						 (long long)s->extents[d].start,
+			used += (size_t)snprintf(buf + used, len - used, "%s%lld:%lld",
+						 d ? "," : "", (long long)s->extents[d].start,
 						 (long long)s->extents[d].length);
 	}
 	if (used < len)
@@ -299,10 +286,9 @@ static const char *slice_text(const struct bundle_slice *s, char *buf,
 }
 
 /* A piece must exist, be unclaimed, and match its full tensor. */
-static int check_piece(const struct bundle_index *idx,
-		       const struct bundle_entry *full,
-		       const struct bundle_slice *s, unsigned char *claimed,
-		       char *err, size_t errlen)
+static int check_piece(const struct bundle_index *idx, const struct bundle_entry *full,
+		       const struct bundle_slice *s, unsigned char *claimed, char *err,
+		       size_t errlen)
 {
 	struct bundle_entry piece;
 	const struct bundle_entry *p = &piece;
@@ -317,35 +303,35 @@ static int check_piece(const struct bundle_index *idx,
 	free(key);
 	if (at == BUNDLE_NOT_FOUND)
 		return bundle_errf(err, errlen, -EBADMSG,
-				   "'%s': partitioned tensor '%s': piece %s is missing",
-				   idx->name, full->key, slice_text(s, text, sizeof(text)));
+				   "'%s': partitioned tensor '%s': piece %s is missing", idx->name,
+				   full->key, slice_text(s, text, sizeof(text)));
 	piece = bundle_index_entry_at(idx, at);
 	if (claimed[at]++)
 		return bundle_errf(err, errlen, -EBADMSG,
 				   "'%s': partitioned tensor '%s': piece %s is listed twice",
 				   idx->name, full->key, slice_text(s, text, sizeof(text)));
 	if (p->n_slices || p->dtype != full->dtype || p->rank != full->rank)
-		return bundle_errf(err, errlen, -EBADMSG,
-				   "'%s': partitioned tensor '%s': piece %s does not match it (%s of rank %d; the tensor is %s of rank %d)",
-				   idx->name, full->key, slice_text(s, text, sizeof(text)),
-				   p->n_slices ? "partitioned" : bundle_dtype_name(p->dtype),
-				   p->rank, bundle_dtype_name(full->dtype), full->rank);
+		return bundle_errf(
+			err, errlen, -EBADMSG,
+			"'%s': partitioned tensor '%s': piece %s does not match it (%s of rank %d; the tensor is %s of rank %d)",
+			idx->name, full->key, slice_text(s, text, sizeof(text)),
+			p->n_slices ? "partitioned" : bundle_dtype_name(p->dtype), p->rank,
+			bundle_dtype_name(full->dtype), full->rank);
 	for (int d = 0; d < s->rank; d++) {
-		int64_t want = s->extents[d].length < 0 ? full->dims[d]
-							: s->extents[d].length;
+		int64_t want = s->extents[d].length < 0 ? full->dims[d] : s->extents[d].length;
 
 		/* start > dims - want, not start + want > dims: no overflow */
 		if (p->dims[d] != want || want > full->dims[d] ||
 		    s->extents[d].start > full->dims[d] - want)
-			return bundle_errf(err, errlen, -EBADMSG,
-					   "'%s': partitioned tensor '%s': piece shape does not match its slice",
-					   idx->name, full->key);
+			return bundle_errf(
+				err, errlen, -EBADMSG,
+				"'%s': partitioned tensor '%s': piece shape does not match its slice",
+				idx->name, full->key);
 	}
 	return 0;
 }
 
-static int check_pieces(const struct bundle_index *idx, char *err,
-			size_t errlen)
+static int check_pieces(const struct bundle_index *idx, char *err, size_t errlen)
 {
 	unsigned char *claimed = NULL;
 	int rc = 0;
@@ -358,8 +344,7 @@ static int check_pieces(const struct bundle_index *idx, char *err,
 		if (!claimed && !(claimed = calloc(idx->n, 1)))
 			return bundle_errf(err, errlen, -ENOMEM, "out of memory");
 		for (size_t s = 0; s < e.n_slices && rc == 0; s++)
-			rc = check_piece(idx, &e, &e.slices[s], claimed, err,
-					 errlen);
+			rc = check_piece(idx, &e, &e.slices[s], claimed, err, errlen);
 	}
 	free(claimed);
 	return rc;
@@ -370,11 +355,9 @@ static int check_pieces(const struct bundle_index *idx, char *err,
  * read by read(ctx, idx->table): both front doors below share them.
  */
 static int parse_index(const char *name,
-		       int (*read)(const void *ctx, const char *name,
-				   struct table_contents *out, char *err,
-				   size_t errlen),
-		       const void *ctx, struct bundle_index **out, char *err,
-		       size_t errlen)
+		       int (*read)(const void *ctx, const char *name, struct table_contents *out,
+				   char *err, size_t errlen),
+		       const void *ctx, struct bundle_index **out, char *err, size_t errlen)
 {
 	struct bundle_index *idx = calloc(1, sizeof(*idx));
 	int rc;
@@ -407,8 +390,8 @@ struct mem_table {
 	size_t len;
 };
 
-static int read_mem(const void *ctx, const char *name,
-		    struct table_contents *out, char *err, size_t errlen)
+static int read_mem(const void *ctx, const char *name, struct table_contents *out, char *err,
+		    size_t errlen)
 {
 	const struct mem_table *m = ctx;
 
@@ -420,24 +403,24 @@ struct fd_table {
 	uint64_t size;
 };
 
-static int read_fd(const void *ctx, const char *name,
-		   struct table_contents *out, char *err, size_t errlen)
+static int read_fd(const void *ctx, const char *name, struct table_contents *out, char *err,
+		   size_t errlen)
 {
 	const struct fd_table *f = ctx;
 
 	return table_read_fd(name, f->fd, f->size, out, err, errlen);
 }
 
-int bundle_index_parse(const char *name, const uint8_t *buf, size_t len,
-		       struct bundle_index **out, char *err, size_t errlen)
+int bundle_index_parse(const char *name, const uint8_t *buf, size_t len, struct bundle_index **out,
+		       char *err, size_t errlen)
 {
 	const struct mem_table m = { buf, len };
 
 	return parse_index(name, read_mem, &m, out, err, errlen);
 }
 
-int bundle_index_read_fd(const char *name, int fd, uint64_t size,
-			 struct bundle_index **out, char *err, size_t errlen)
+int bundle_index_read_fd(const char *name, int fd, uint64_t size, struct bundle_index **out,
+			 char *err, size_t errlen)
 {
 	const struct fd_table f = { fd, size };
 
@@ -470,24 +453,17 @@ void bundle_index_release_entries(struct bundle_index *idx)
 	idx->cap_dims = idx->cap_odd = 0;
 }
 
-int bundle_index_num_shards(const struct bundle_index *idx)
-{
-	return idx->header.num_shards;
-}
+int bundle_index_num_shards(const struct bundle_index *idx) { return idx->header.num_shards; }
 
-size_t bundle_index_num_entries(const struct bundle_index *idx)
-{
-	return idx->n;
-}
+size_t bundle_index_num_entries(const struct bundle_index *idx) { return idx->n; }
 
-struct bundle_entry bundle_index_entry_at(const struct bundle_index *idx,
-					  size_t i)
+struct bundle_entry bundle_index_entry_at(const struct bundle_index *idx, size_t i)
 {
 	return expand(idx, i);
 }
 
-void bundle_index_entry_place(const struct bundle_index *idx, size_t i,
-			      int32_t *shard_id, int64_t *offset, int64_t *size)
+void bundle_index_entry_place(const struct bundle_index *idx, size_t i, int32_t *shard_id,
+			      int64_t *offset, int64_t *size)
 {
 	const struct entry_rec *r = &idx->recs[i];
 
@@ -515,8 +491,7 @@ int bundle_entry_is_piece(const struct bundle_entry *e)
 	return e->key_len > 0 && e->key[0] == '\0';
 }
 
-const char *bundle_entry_name(const struct bundle_entry *e, char *buf,
-			      size_t len)
+const char *bundle_entry_name(const struct bundle_entry *e, char *buf, size_t len)
 {
 	struct bundle_slice s;
 	size_t used, nlen;

@@ -32,14 +32,13 @@ int bundle_index_builder_new(int num_shards, struct bundle_index_builder **out)
 	}
 	header_encode(num_shards, &b->val);
 	b->err = b->val.err ? b->val.err
-			    : table_builder_add(b->table, (const uint8_t *)"", 0,
-						b->val.data, b->val.len);
+			    : table_builder_add(b->table, (const uint8_t *)"", 0, b->val.data,
+						b->val.len);
 	*out = b;
 	return 0;
 }
 
-int bundle_index_builder_add(struct bundle_index_builder *b,
-			     const char *key, size_t key_len,
+int bundle_index_builder_add(struct bundle_index_builder *b, const char *key, size_t key_len,
 			     const struct bundle_entry *e)
 {
 	if (b->err)
@@ -50,13 +49,12 @@ int bundle_index_builder_add(struct bundle_index_builder *b,
 	entry_encode(e, &b->val);
 	if (b->val.err)
 		return b->err = b->val.err;
-	b->err = table_builder_add(b->table, (const uint8_t *)key, key_len,
-				   b->val.data, b->val.len);
+	b->err =
+		table_builder_add(b->table, (const uint8_t *)key, key_len, b->val.data, b->val.len);
 	return b->err;
 }
 
-int bundle_index_builder_finish(struct bundle_index_builder *b,
-				uint8_t **out, size_t *len,
+int bundle_index_builder_finish(struct bundle_index_builder *b, uint8_t **out, size_t *len,
 				char *err, size_t errlen)
 {
 	if (!b->err)

@@ -13,7 +13,8 @@
  * (a negative errno), so a failing path is one line:
  *	return bundle_errf(err, errlen, -EBADMSG, "'%s': bad magic", name);
  */
-__attribute__((format(printf, 4, 5))) int bundle_errf(char *err, size_t errlen, int code, const char *fmt, ...);
+__attribute__((format(printf, 4, 5))) int bundle_errf(char *err, size_t errlen, int code,
+						      const char *fmt, ...);
 
 /*
  * Open path read-only as one file of a checkpoint; what names it in
@@ -23,12 +24,12 @@ __attribute__((format(printf, 4, 5))) int bundle_errf(char *err, size_t errlen, 
  * fd (blocking, close-on-exec; the caller closes it) with the file's size
  * in *size, or a negative errno with a message.
  */
-int bundle_open_file(const char *path, const char *what, unsigned flags,
-		     int64_t *size, char *err, size_t errlen);
+int bundle_open_file(const char *path, const char *what, unsigned flags, int64_t *size, char *err,
+		     size_t errlen);
 
 /* bundle_resolve_prefix() with bundle_open_flags()'s flags. */
-int bundle_resolve_prefix_flags(const char *path, unsigned flags,
-				char **prefix_out, char *err, size_t errlen);
+int bundle_resolve_prefix_flags(const char *path, unsigned flags, char **prefix_out, char *err,
+				size_t errlen);
 
 /*
  * The prefix a `checkpoint` state file's text names (its
@@ -55,15 +56,15 @@ int bundle_remote_resolve(struct store *s, const char *url, char **prefix_out,
  * is read. objs[i] is shard i's object (NULL for a local one).
  */
 struct bundle_index;
-int bundle_remote_units(const struct bundle_index *idx, struct store_obj **objs,
-			size_t n_objs, char *err, size_t errlen);
+int bundle_remote_units(const struct bundle_index *idx, struct store_obj **objs, size_t n_objs,
+			char *err, size_t errlen);
 
 /*
  * bundle_index_parse() of the size bytes of an open .index file, read
  * block by block (see table_read_fd()).
  */
 struct bundle_index;
-int bundle_index_read_fd(const char *name, int fd, uint64_t size,
-			 struct bundle_index **out, char *err, size_t errlen);
+int bundle_index_read_fd(const char *name, int fd, uint64_t size, struct bundle_index **out,
+			 char *err, size_t errlen);
 
 #endif

@@ -60,9 +60,8 @@ static void really(const char *path, const char *real, char *buf, size_t len)
  * name at its end still is the opened file (st). 0 or -errno with a
  * message.
  */
-static int check_dirs(const char *path, const char *what,
-		      const struct stat *st, char *real, char *err,
-		      size_t errlen)
+static int check_dirs(const char *path, const char *what, const struct stat *st, char *real,
+		      char *err, size_t errlen)
 {
 	char shown[PATH_MAX + 16];
 	struct stat ds, fs;
@@ -72,8 +71,8 @@ static int check_dirs(const char *path, const char *what,
 	really(path, real, shown, sizeof(shown));
 	if (dir < 0)
 		return bundle_errf(err, errlen, -errno,
-				   "'%s': cannot check that every user may read this %s: %s",
-				   path, what, strerror(errno));
+				   "'%s': cannot check that every user may read this %s: %s", path,
+				   what, strerror(errno));
 	for (;;) {
 		if (fstat(dir, &ds) < 0) {
 			rc = -errno;
@@ -84,11 +83,11 @@ static int check_dirs(const char *path, const char *what,
 			char save = name[-1];
 
 			name[-1] = '\0';
-			rc = bundle_errf(err, errlen, -EACCES,
-					 "'%s'%s: this %s is in '%s', which not every user may enter (mode %04o), and allow_other would show it to all: chmod o+x '%s', or mount without allow_other",
-					 path, shown, what, *real ? real : "/",
-					 (unsigned)(ds.st_mode & 07777),
-					 *real ? real : "/");
+			rc = bundle_errf(
+				err, errlen, -EACCES,
+				"'%s'%s: this %s is in '%s', which not every user may enter (mode %04o), and allow_other would show it to all: chmod o+x '%s', or mount without allow_other",
+				path, shown, what, *real ? real : "/",
+				(unsigned)(ds.st_mode & 07777), *real ? real : "/");
 			name[-1] = save;
 			close(dir);
 			return rc;
@@ -113,58 +112,59 @@ static int check_dirs(const char *path, const char *what,
 	close(dir);
 	if (rc)
 		return bundle_errf(err, errlen, rc,
-				   "'%s': cannot check that every user may read this %s: %s",
-				   path, what, strerror(-rc));
+				   "'%s': cannot check that every user may read this %s: %s", path,
+				   what, strerror(-rc));
 	if (fs.st_dev != st->st_dev || fs.st_ino != st->st_ino)
-		return bundle_errf(err, errlen, -EAGAIN,
-				   "'%s': this %s was moved or replaced while being opened: try again",
-				   path, what);
+		return bundle_errf(
+			err, errlen, -EAGAIN,
+			"'%s': this %s was moved or replaced while being opened: try again", path,
+			what);
 	return 0;
 }
 
 /* BUNDLE_OPEN_PUBLIC: could every user read the file fd (st) directly? */
-static int check_public(int fd, const struct stat *st, const char *path,
-			const char *what, char *err, size_t errlen)
+static int check_public(int fd, const struct stat *st, const char *path, const char *what,
+			char *err, size_t errlen)
 {
 	char real[PATH_MAX], shown[PATH_MAX + 16];
 	int rc = real_path(fd, real, sizeof(real));
 
 	if (rc)
 		return bundle_errf(err, errlen, rc,
-				   "'%s': cannot check that every user may read this %s: %s",
-				   path, what, strerror(-rc));
+				   "'%s': cannot check that every user may read this %s: %s", path,
+				   what, strerror(-rc));
 	really(path, real, shown, sizeof(shown));
 	if (!(st->st_mode & S_IROTH))
-		return bundle_errf(err, errlen, -EACCES,
-				   "'%s'%s: this %s is not readable by every user (mode %04o), and allow_other would show it to all: chmod o+r '%s', or mount without allow_other",
-				   path, shown, what, (unsigned)(st->st_mode & 07777),
-				   real);
+		return bundle_errf(
+			err, errlen, -EACCES,
+			"'%s'%s: this %s is not readable by every user (mode %04o), and allow_other would show it to all: chmod o+r '%s', or mount without allow_other",
+			path, shown, what, (unsigned)(st->st_mode & 07777), real);
 	return check_dirs(path, what, st, real, err, errlen);
 }
 
-int bundle_open_file(const char *path, const char *what, unsigned flags,
-		     int64_t *size, char *err, size_t errlen)
+int bundle_open_file(const char *path, const char *what, unsigned flags, int64_t *size, char *err,
+		     size_t errlen)
 {
 	/* O_NONBLOCK: a FIFO in a file's place must not hang us in open() */
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK), rc;
 	struct stat st;
 
 	if (fd < 0)
-		return bundle_errf(err, errlen, -errno, "'%s': cannot open %s: %s",
-				   path, what, strerror(errno));
+		return bundle_errf(err, errlen, -errno, "'%s': cannot open %s: %s", path, what,
+				   strerror(errno));
 	if (fstat(fd, &st) < 0) {
 		rc = -errno;
 		close(fd);
-		return bundle_errf(err, errlen, rc, "'%s': cannot stat %s: %s",
-				   path, what, strerror(-rc));
+		return bundle_errf(err, errlen, rc, "'%s': cannot stat %s: %s", path, what,
+				   strerror(-rc));
 	}
 	if (!S_ISREG(st.st_mode)) {
 		const char *kind = util_file_kind(st.st_mode);
 
 		close(fd);
 		return bundle_errf(err, errlen, S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL,
-				   "'%s': cannot open %s: not a regular file%s%s%s",
-				   path, what, kind ? " (" : "", kind ? kind : "", kind ? ")" : "");
+				   "'%s': cannot open %s: not a regular file%s%s%s", path, what,
+				   kind ? " (" : "", kind ? kind : "", kind ? ")" : "");
 	}
 	if (flags & BUNDLE_OPEN_PUBLIC) {
 		rc = check_public(fd, &st, path, what, err, errlen);
@@ -177,8 +177,8 @@ int bundle_open_file(const char *path, const char *what, unsigned flags,
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
 		rc = -errno;
 		close(fd);
-		return bundle_errf(err, errlen, rc, "'%s': cannot open %s: %s",
-				   path, what, strerror(-rc));
+		return bundle_errf(err, errlen, rc, "'%s': cannot open %s: %s", path, what,
+				   strerror(-rc));
 	}
 	*size = st.st_size;
 	return fd;

@@ -50,11 +50,10 @@ static int open_shards(struct bundle_reader *r, char *err, size_t errlen)
 
 	for (int i = 0; i < n; i++) {
 		char *name = bundle_shard_name(r->prefix, i, n);
-		int *fds = util_grow(r->fds, &r->cap_fds, r->n_fds + 1,
-				     sizeof(*fds));
-		int64_t *sizes = fds ? util_grow(r->sizes, &r->cap_sizes,
-						 r->n_fds + 1, sizeof(*sizes))
-				     : NULL;
+		int *fds = util_grow(r->fds, &r->cap_fds, r->n_fds + 1, sizeof(*fds));
+		int64_t *sizes =
+			fds ? util_grow(r->sizes, &r->cap_sizes, r->n_fds + 1, sizeof(*sizes))
+			    : NULL;
 		int fd;
 
 		if (fds)
@@ -65,8 +64,8 @@ static int open_shards(struct bundle_reader *r, char *err, size_t errlen)
 			free(name);
 			return bundle_errf(err, errlen, -ENOMEM, "out of memory");
 		}
-		fd = bundle_open_file(name, "data shard", r->flags,
-				      &r->sizes[r->n_fds], err, errlen);
+		fd = bundle_open_file(name, "data shard", r->flags, &r->sizes[r->n_fds], err,
+				      errlen);
 		free(name);
 		if (fd < 0)
 			return fd;
@@ -76,20 +75,19 @@ static int open_shards(struct bundle_reader *r, char *err, size_t errlen)
 }
 
 /* The shards of a remote checkpoint: objects whose cache files are the fds. */
-static int open_remote_shards(struct bundle_reader *r, struct store *st,
-			      char *err, size_t errlen)
+static int open_remote_shards(struct bundle_reader *r, struct store *st, char *err, size_t errlen)
 {
 	int n = bundle_index_num_shards(r->idx);
 
 	for (int i = 0; i < n; i++) {
 		char *name = bundle_shard_name(r->prefix, i, n);
 		int *fds = util_grow(r->fds, &r->cap_fds, r->n_fds + 1, sizeof(*fds));
-		int64_t *sizes = fds ? util_grow(r->sizes, &r->cap_sizes, r->n_fds + 1,
-						 sizeof(*sizes))
-				     : NULL;
-		struct store_obj **objs = sizes ? util_grow(r->objs, &r->cap_objs, r->n_fds + 1,
-							    sizeof(*objs))
-						: NULL;
+		int64_t *sizes =
+			fds ? util_grow(r->sizes, &r->cap_sizes, r->n_fds + 1, sizeof(*sizes))
+			    : NULL;
+		struct store_obj **objs =
+			sizes ? util_grow(r->objs, &r->cap_objs, r->n_fds + 1, sizeof(*objs))
+			      : NULL;
 		int rc;
 
 		if (fds)
@@ -113,8 +111,7 @@ static int open_remote_shards(struct bundle_reader *r, struct store *st,
 	return 0;
 }
 
-static int check_extents(const struct bundle_reader *r, char *err,
-			 size_t errlen)
+static int check_extents(const struct bundle_reader *r, char *err, size_t errlen)
 {
 	const struct bundle_index *idx = r->idx;
 	char name[512];
@@ -126,12 +123,12 @@ static int check_extents(const struct bundle_reader *r, char *err,
 		if (e->n_slices)
 			continue;
 		if (e->offset > end || e->size > end - e->offset)
-			return bundle_errf(err, errlen, -EBADMSG,
-					   "'%s.index': tensor '%s' (offset %lld, size %lld) runs past the end of data shard %d (%lld bytes)",
-					   r->prefix, bundle_entry_name(e, name, sizeof(name)),
-					   (long long)e->offset,
-					   (long long)e->size, e->shard_id,
-					   (long long)end);
+			return bundle_errf(
+				err, errlen, -EBADMSG,
+				"'%s.index': tensor '%s' (offset %lld, size %lld) runs past the end of data shard %d (%lld bytes)",
+				r->prefix, bundle_entry_name(e, name, sizeof(name)),
+				(long long)e->offset, (long long)e->size, e->shard_id,
+				(long long)end);
 	}
 	return 0;
 }
@@ -156,8 +153,8 @@ static int open_index(struct bundle_reader *r, char *err, size_t errlen)
 
 /* The index of a remote checkpoint: its object fetched whole, then
  * parsed from the cache file like a local index. */
-static int open_remote_index(struct bundle_reader *r, struct store *st,
-			     const char *url, char *err, size_t errlen)
+static int open_remote_index(struct bundle_reader *r, struct store *st, const char *url, char *err,
+			     size_t errlen)
 {
 	struct store_obj *o;
 	char *name;
@@ -170,15 +167,15 @@ static int open_remote_index(struct bundle_reader *r, struct store *st,
 		  : bundle_errf(err, errlen, -ENOMEM, "out of memory");
 	if (rc == 0)
 		rc = bundle_index_read_fd(strcat(strcpy(name, r->prefix), ".index"),
-					  store_obj_fd(o), (uint64_t)store_obj_size(o),
-					  &r->idx, err, errlen);
+					  store_obj_fd(o), (uint64_t)store_obj_size(o), &r->idx,
+					  err, errlen);
 	free(name);
 	store_obj_close(o);
 	return rc;
 }
 
-static int open_remote(struct bundle_reader *r, struct store *st, const char *url,
-		       char *err, size_t errlen)
+static int open_remote(struct bundle_reader *r, struct store *st, const char *url, char *err,
+		       size_t errlen)
 {
 	int rc;
 
@@ -186,9 +183,10 @@ static int open_remote(struct bundle_reader *r, struct store *st, const char *ur
 		return bundle_errf(err, errlen, -EINVAL,
 				   "'%s': a remote checkpoint, but no store to fetch it with", url);
 	if ((r->flags & BUNDLE_OPEN_PUBLIC) && store_has_secrets(st))
-		return bundle_errf(err, errlen, -EACCES,
-				   "'%s': allow_other would show every user what these credentials may read: mount it without allow_other, or make the objects public and unset the AWS keys",
-				   url);
+		return bundle_errf(
+			err, errlen, -EACCES,
+			"'%s': allow_other would show every user what these credentials may read: mount it without allow_other, or make the objects public and unset the AWS keys",
+			url);
 	rc = open_remote_index(r, st, url, err, errlen);
 	if (rc == 0)
 		rc = open_remote_shards(r, st, err, errlen);
@@ -199,8 +197,7 @@ static int open_remote(struct bundle_reader *r, struct store *st, const char *ur
 	return rc;
 }
 
-static int open_local(struct bundle_reader *r, const char *path, char *err,
-		      size_t errlen)
+static int open_local(struct bundle_reader *r, const char *path, char *err, size_t errlen)
 {
 	int rc = bundle_resolve_prefix_flags(path, r->flags, &r->prefix, err, errlen);
 
@@ -232,14 +229,13 @@ int bundle_open_store(const char *path, unsigned flags, struct store *st,
 	return 0;
 }
 
-int bundle_open_flags(const char *path, unsigned flags,
-		      struct bundle_reader **out, char *err, size_t errlen)
+int bundle_open_flags(const char *path, unsigned flags, struct bundle_reader **out, char *err,
+		      size_t errlen)
 {
 	return bundle_open_store(path, flags, NULL, out, err, errlen);
 }
 
-int bundle_open(const char *path, struct bundle_reader **out,
-		char *err, size_t errlen)
+int bundle_open(const char *path, struct bundle_reader **out, char *err, size_t errlen)
 {
 	return bundle_open_flags(path, 0, out, err, errlen);
 }
@@ -262,38 +258,26 @@ void bundle_close(struct bundle_reader *r)
 	free(r);
 }
 
-const char *bundle_prefix(const struct bundle_reader *r)
-{
-	return r->prefix;
-}
+const char *bundle_prefix(const struct bundle_reader *r) { return r->prefix; }
 
-int bundle_num_shards(const struct bundle_reader *r)
-{
-	return bundle_index_num_shards(r->idx);
-}
+int bundle_num_shards(const struct bundle_reader *r) { return bundle_index_num_shards(r->idx); }
 
-int bundle_shard_fd(const struct bundle_reader *r, int shard)
-{
-	return r->fds[shard];
-}
+int bundle_shard_fd(const struct bundle_reader *r, int shard) { return r->fds[shard]; }
 
 struct store_obj *bundle_shard_obj(const struct bundle_reader *r, int shard)
 {
 	return r->objs ? r->objs[shard] : NULL;
 }
 
-int bundle_fetch(const struct bundle_reader *r, int shard, int64_t off, int64_t len,
-		 char *err, size_t errlen)
+int bundle_fetch(const struct bundle_reader *r, int shard, int64_t off, int64_t len, char *err,
+		 size_t errlen)
 {
 	if (!r->objs || !r->objs[shard])
 		return 0;
 	return store_obj_fetch(r->objs[shard], (uint64_t)off, (uint64_t)len, 0, err, errlen);
 }
 
-int64_t bundle_shard_size(const struct bundle_reader *r, int shard)
-{
-	return r->sizes[shard];
-}
+int64_t bundle_shard_size(const struct bundle_reader *r, int shard) { return r->sizes[shard]; }
 
 size_t bundle_num_entries(const struct bundle_reader *r)
 {
@@ -305,21 +289,19 @@ struct bundle_entry bundle_entry_at(const struct bundle_reader *r, size_t i)
 	return bundle_index_entry_at(r->idx, i);
 }
 
-void bundle_entry_place(const struct bundle_reader *r, size_t i,
-			int32_t *shard_id, int64_t *offset, int64_t *size)
+void bundle_entry_place(const struct bundle_reader *r, size_t i, int32_t *shard_id, int64_t *offset,
+			int64_t *size)
 {
 	bundle_index_entry_place(r->idx, i, shard_id, offset, size);
 }
 
-size_t bundle_find(const struct bundle_reader *r, const char *key,
-		   size_t key_len)
+size_t bundle_find(const struct bundle_reader *r, const char *key, size_t key_len)
 {
 	return bundle_index_find(r->idx, key, key_len);
 }
 
-const struct bundle_entry *bundle_lookup(const struct bundle_reader *r,
-					 const char *key, size_t key_len,
-					 struct bundle_entry *out)
+const struct bundle_entry *bundle_lookup(const struct bundle_reader *r, const char *key,
+					 size_t key_len, struct bundle_entry *out)
 {
 	size_t i = bundle_find(r, key, key_len);
 
@@ -329,13 +311,9 @@ const struct bundle_entry *bundle_lookup(const struct bundle_reader *r,
 	return out;
 }
 
-void bundle_release_entries(struct bundle_reader *r)
-{
-	bundle_index_release_entries(r->idx);
-}
+void bundle_release_entries(struct bundle_reader *r) { bundle_index_release_entries(r->idx); }
 
-int bundle_read_tensor(const struct bundle_reader *r,
-		       const struct bundle_entry *e, void *buf,
+int bundle_read_tensor(const struct bundle_reader *r, const struct bundle_entry *e, void *buf,
 		       char *err, size_t errlen)
 {
 	char name[512];
@@ -345,31 +323,29 @@ int bundle_read_tensor(const struct bundle_reader *r,
 
 	if (e->n_slices)
 		return bundle_errf(err, errlen, -EINVAL,
-				   "'%s': tensor '%s' is partitioned: read its pieces",
-				   r->prefix, e->key);
+				   "'%s': tensor '%s' is partitioned: read its pieces", r->prefix,
+				   e->key);
 	rc = bundle_fetch(r, e->shard_id, e->offset, e->size, err, errlen);
 	if (rc)
 		return rc;
-	got = util_pread_full(r->fds[e->shard_id], buf, (size_t)e->size,
-			      e->offset);
-	rc = got < 0 ? (int)got : got < e->size ? -EIO
-						: 0;
+	got = util_pread_full(r->fds[e->shard_id], buf, (size_t)e->size, e->offset);
+	rc = got < 0 ? (int)got : got < e->size ? -EIO : 0;
 	if (rc)
 		return bundle_errf(err, errlen, -EIO,
 				   "'%s': tensor '%s': short read from data shard %d (%s)",
-				   r->prefix, bundle_entry_name(e, name, sizeof(name)),
-				   e->shard_id,
+				   r->prefix, bundle_entry_name(e, name, sizeof(name)), e->shard_id,
 				   rc == -EIO ? "file truncated?" : strerror(-rc));
-	if (bundle_tensor_crc(e->dtype, bundle_num_elements(e->rank, e->dims),
-			      buf, (size_t)e->size, &crc))
+	if (bundle_tensor_crc(e->dtype, bundle_num_elements(e->rank, e->dims), buf, (size_t)e->size,
+			      &crc))
 		return bundle_errf(err, errlen, -EBADMSG,
-				   "'%s': tensor '%s': malformed %s encoding",
-				   r->prefix, bundle_entry_name(e, name, sizeof(name)),
+				   "'%s': tensor '%s': malformed %s encoding", r->prefix,
+				   bundle_entry_name(e, name, sizeof(name)),
 				   bundle_dtype_name(e->dtype));
 	if (crc != bundle_crc_unmask(e->crc32c))
-		return bundle_errf(err, errlen, -EBADMSG,
-				   "'%s': tensor '%s': checksum mismatch (stored %08x, computed %08x)",
-				   r->prefix, bundle_entry_name(e, name, sizeof(name)),
-				   bundle_crc_unmask(e->crc32c), crc);
+		return bundle_errf(
+			err, errlen, -EBADMSG,
+			"'%s': tensor '%s': checksum mismatch (stored %08x, computed %08x)",
+			r->prefix, bundle_entry_name(e, name, sizeof(name)),
+			bundle_crc_unmask(e->crc32c), crc);
 	return 0;
 }

@@ -31,8 +31,8 @@ static char *concat(const char *a, const char *sep, const char *b)
 
 /* Open PREFIX.index: 0, -ENOENT (no such object: try the next form), or
  * another error with its message. */
-static int open_index(struct store *s, const char *prefix, struct store_obj **out,
-		      char *err, size_t errlen)
+static int open_index(struct store *s, const char *prefix, struct store_obj **out, char *err,
+		      size_t errlen)
 {
 	char *url = concat(prefix, "", ".index");
 	int rc;
@@ -50,8 +50,7 @@ static int open_index(struct store *s, const char *prefix, struct store_obj **ou
  * means nothing on a server) is taken by its last component. NULL in
  * *out when there is no state object.
  */
-static int state_prefix(struct store *s, const char *dir, char **out, char *err,
-			size_t errlen)
+static int state_prefix(struct store *s, const char *dir, char **out, char *err, size_t errlen)
 {
 	char *url = concat(dir, "/", "checkpoint"), *text, *p;
 	struct store_obj *o;
@@ -85,8 +84,8 @@ static int state_prefix(struct store *s, const char *dir, char **out, char *err,
 
 /* A "directory": its state object's prefix, else a SavedModel's.
  * first404 is what the server said of DIR.index, for the message. */
-static int resolve_dir(struct store *s, const char *dir, const char *first404,
-		       char **prefix, struct store_obj **index, char *err, size_t errlen)
+static int resolve_dir(struct store *s, const char *dir, const char *first404, char **prefix,
+		       struct store_obj **index, char *err, size_t errlen)
 {
 	static const char *const saved[] = { "variables/variables", "variables" };
 	char *p = NULL;
@@ -106,7 +105,11 @@ static int resolve_dir(struct store *s, const char *dir, const char *first404,
 		p = NULL;
 		rc = rc == -ENOENT ? 0 : rc;
 	}
-	return rc ? rc : bundle_errf(err, errlen, -ENOENT, "'%s': no checkpoint here (%s; no 'checkpoint' object naming an existing prefix, no variables/variables.index)", dir, first404);
+	return rc ? rc
+		  : bundle_errf(
+			    err, errlen, -ENOENT,
+			    "'%s': no checkpoint here (%s; no 'checkpoint' object naming an existing prefix, no variables/variables.index)",
+			    dir, first404);
 }
 
 int bundle_remote_resolve(struct store *s, const char *url, char **prefix_out,
@@ -139,9 +142,8 @@ int bundle_remote_resolve(struct store *s, const char *url, char **prefix_out,
 /* A store_verify_fn: the unit is a tensor (tag dtype, count elements). */
 static int verify_tensor(const struct store_unit *u, int fd, char *err, size_t errlen)
 {
-	uint8_t *buf = malloc(u->len < (1 << 20) || bundle_dtype_size(u->tag) <= 0
-				      ? (size_t)u->len
-				      : (1 << 20));
+	uint8_t *buf = malloc(u->len < (1 << 20) || bundle_dtype_size(u->tag) <= 0 ? (size_t)u->len
+										   : (1 << 20));
 	uint32_t crc = 0;
 	int rc = buf ? 0 : -ENOMEM;
 
@@ -188,15 +190,19 @@ static int shard_units(const struct bundle_index *idx, int32_t shard, struct sto
 			return bundle_errf(err, errlen, -ENOMEM, "out of memory");
 		}
 		u = g;
-		u[n++] = (struct store_unit){ .off = e.offset, .len = e.size, .count = bundle_num_elements(e.rank, e.dims), .crc = e.crc32c, .tag = e.dtype };
+		u[n++] = (struct store_unit){ .off = e.offset,
+					      .len = e.size,
+					      .count = bundle_num_elements(e.rank, e.dims),
+					      .crc = e.crc32c,
+					      .tag = e.dtype };
 	}
 	rc = store_obj_set_units(o, u, n, verify_tensor, err, errlen);
 	free(u);
 	return rc;
 }
 
-int bundle_remote_units(const struct bundle_index *idx, struct store_obj **objs,
-			size_t n_objs, char *err, size_t errlen)
+int bundle_remote_units(const struct bundle_index *idx, struct store_obj **objs, size_t n_objs,
+			char *err, size_t errlen)
 {
 	int rc = 0;
 

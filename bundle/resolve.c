@@ -46,20 +46,18 @@ static int has_index(const char *prefix)
 		return -ENOMEM;
 	strcpy(p, prefix);
 	strcat(p, ".index");
-	rc = stat(p, &st) == 0 ? 1 : errno == ENOENT || errno == ENOTDIR ? 0
-									 : -errno;
+	rc = stat(p, &st) == 0 ? 1 : errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
 	free(p);
 	return rc;
 }
 
 /* The message for has_index(prefix) < 0, met while resolving path. */
-static int cannot_access(const char *path, const char *prefix, int rc,
-			 char *err, size_t errlen)
+static int cannot_access(const char *path, const char *prefix, int rc, char *err, size_t errlen)
 {
 	if (rc == -ENOMEM)
 		return bundle_errf(err, errlen, rc, "out of memory");
-	return bundle_errf(err, errlen, rc, "'%s': cannot access '%s.index': %s",
-			   path, prefix, strerror(-rc));
+	return bundle_errf(err, errlen, rc, "'%s': cannot access '%s.index': %s", path, prefix,
+			   strerror(-rc));
 }
 
 /* Undo text-format C escapes in place (\" \\ \' \n \t \r \ooo \xHH). */
@@ -78,8 +76,7 @@ static void unescape(char *s)
 		case 't': *w++ = '\t'; break;
 		case 'r': *w++ = '\r'; break;
 		case 'x':
-			*w++ = (char)strtol((char[3]){ s[1], s[1] ? s[2] : 0, 0 },
-					    NULL, 16);
+			*w++ = (char)strtol((char[3]){ s[1], s[1] ? s[2] : 0, 0 }, NULL, 16);
 			s += s[1] ? (s[2] ? 2 : 1) : 0;
 			break;
 		default:
@@ -125,8 +122,7 @@ char *bundle_parse_state(const char *dir, char *text, size_t len)
 				*end = '\0';
 				unescape(q + 1);
 				if (q[1])
-					res = q[1] == '/' ? strdup(q + 1)
-							  : join(dir, q + 1);
+					res = q[1] == '/' ? strdup(q + 1) : join(dir, q + 1);
 			}
 		}
 		line = nl;
@@ -140,8 +136,7 @@ char *bundle_parse_state(const char *dir, char *text, size_t len)
  * the state file is there but cannot be used (not a regular file, no
  * permission, too large, not public enough for flags).
  */
-static int state_file_path(const char *dir, unsigned flags, char **out,
-			   char *err, size_t errlen)
+static int state_file_path(const char *dir, unsigned flags, char **out, char *err, size_t errlen)
 {
 	static const char what[] = "'checkpoint' state file";
 	char *file = join(dir, "checkpoint"), *text = NULL;
@@ -160,12 +155,13 @@ static int state_file_path(const char *dir, unsigned flags, char **out,
 	rc = util_read_all(fd, STATE_FILE_MAX, &text, &len);
 	close(fd);
 	if (rc == -EFBIG)
-		rc = bundle_errf(err, errlen, rc,
-				 "'%s': %s is larger than %zu MiB: not a TensorFlow state file (those are a few lines)",
-				 file, what, STATE_FILE_MAX >> 20);
+		rc = bundle_errf(
+			err, errlen, rc,
+			"'%s': %s is larger than %zu MiB: not a TensorFlow state file (those are a few lines)",
+			file, what, STATE_FILE_MAX >> 20);
 	else if (rc)
-		rc = bundle_errf(err, errlen, rc, "'%s': cannot read %s: %s",
-				 file, what, strerror(-rc));
+		rc = bundle_errf(err, errlen, rc, "'%s': cannot read %s: %s", file, what,
+				 strerror(-rc));
 	free(file);
 	if (rc)
 		return rc;
@@ -179,8 +175,7 @@ static int state_file_path(const char *dir, unsigned flags, char **out,
  * The prefix a directory holds: its state file's, else a SavedModel's.
  * 0 with *out set (NULL: none found), or a negative errno with a message.
  */
-static int try_dir(const char *path, unsigned flags, char **out, char *err,
-		   size_t errlen)
+static int try_dir(const char *path, unsigned flags, char **out, char *err, size_t errlen)
 {
 	static const char *const saved[] = { "variables/variables", "variables" };
 	char *p;
@@ -211,8 +206,7 @@ static int try_dir(const char *path, unsigned flags, char **out, char *err,
  * checkpoint's files are (flags), so nothing is learnt of a file one could
  * not read.
  */
-static int not_a_checkpoint(const char *path, unsigned flags, char *err,
-			    size_t errlen)
+static int not_a_checkpoint(const char *path, unsigned flags, char *err, size_t errlen)
 {
 	const char *what = NULL;
 	uint8_t head[8];
@@ -225,16 +219,16 @@ static int not_a_checkpoint(const char *path, unsigned flags, char *err,
 		close(fd);
 	}
 	if (what)
-		return bundle_errf(err, errlen, -ENOENT,
-				   "'%s' is %s, not a TensorFlow checkpoint: tf.train.Checkpoint(model=model).write(PATH) saves one ckptfs reads",
-				   path, what);
+		return bundle_errf(
+			err, errlen, -ENOENT,
+			"'%s' is %s, not a TensorFlow checkpoint: tf.train.Checkpoint(model=model).write(PATH) saves one ckptfs reads",
+			path, what);
 	return bundle_errf(err, errlen, -ENOENT,
-			   "'%s': not a checkpoint ('%s.index' does not exist)",
-			   path, path);
+			   "'%s': not a checkpoint ('%s.index' does not exist)", path, path);
 }
 
-int bundle_resolve_prefix_flags(const char *path, unsigned flags,
-				char **prefix_out, char *err, size_t errlen)
+int bundle_resolve_prefix_flags(const char *path, unsigned flags, char **prefix_out, char *err,
+				size_t errlen)
 {
 	struct stat st;
 	char *p = NULL;
@@ -246,8 +240,8 @@ int bundle_resolve_prefix_flags(const char *path, unsigned flags,
 		if (stat(path, &st) == 0)
 			is_dir = S_ISDIR(st.st_mode);
 		else if (errno != ENOENT && errno != ENOTDIR)
-			return bundle_errf(err, errlen, -errno, "'%s': cannot access: %s",
-					   path, strerror(errno));
+			return bundle_errf(err, errlen, -errno, "'%s': cannot access: %s", path,
+					   strerror(errno));
 	}
 	if (rc == 1) {
 		p = strdup(path);
@@ -256,9 +250,10 @@ int bundle_resolve_prefix_flags(const char *path, unsigned flags,
 		if (rc)
 			return rc;
 		if (!p)
-			return bundle_errf(err, errlen, -ENOENT,
-					   "'%s': no checkpoint here (no 'checkpoint' state file naming an existing prefix, no variables/variables.index)",
-					   path);
+			return bundle_errf(
+				err, errlen, -ENOENT,
+				"'%s': no checkpoint here (no 'checkpoint' state file naming an existing prefix, no variables/variables.index)",
+				path);
 	} else {
 		return not_a_checkpoint(path, flags, err, errlen);
 	}
@@ -268,8 +263,7 @@ int bundle_resolve_prefix_flags(const char *path, unsigned flags,
 	return 0;
 }
 
-int bundle_resolve_prefix(const char *path, char **prefix_out,
-			  char *err, size_t errlen)
+int bundle_resolve_prefix(const char *path, char **prefix_out, char *err, size_t errlen)
 {
 	return bundle_resolve_prefix_flags(path, 0, prefix_out, err, errlen);
 }

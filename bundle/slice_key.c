@@ -24,17 +24,8 @@
 
 /* Header bits XORed into the first two bytes of an L-byte SNumInc. */
 static const uint8_t snum_header[11][2] = {
-	{ 0, 0 },
-	{ 0x80, 0 },
-	{ 0xC0, 0 },
-	{ 0xE0, 0 },
-	{ 0xF0, 0 },
-	{ 0xF8, 0 },
-	{ 0xFC, 0 },
-	{ 0xFE, 0 },
-	{ 0xFF, 0 },
-	{ 0xFF, 0x80 },
-	{ 0xFF, 0xC0 },
+	{ 0, 0 },    { 0x80, 0 }, { 0xC0, 0 }, { 0xE0, 0 },    { 0xF0, 0 },    { 0xF8, 0 },
+	{ 0xFC, 0 }, { 0xFE, 0 }, { 0xFF, 0 }, { 0xFF, 0x80 }, { 0xFF, 0xC0 },
 };
 
 static void put_num_inc(struct bytebuf *b, uint64_t u)
@@ -89,8 +80,7 @@ static void put_snum_inc(struct bytebuf *b, int64_t v)
 	for (int i = 0; i < len; i++) {
 		int shift = 8 * (len - 1 - i);
 		/* Bytes above bit 63 are sign extension. */
-		buf[i] = shift >= 64 ? (v < 0 ? 0xFF : 0x00)
-				     : (uint8_t)((uint64_t)v >> shift);
+		buf[i] = shift >= 64 ? (v < 0 ? 0xFF : 0x00) : (uint8_t)((uint64_t)v >> shift);
 	}
 	if (v >= 0) {
 		buf[0] |= snum_header[len][0];
@@ -104,8 +94,7 @@ static void put_snum_inc(struct bytebuf *b, int64_t v)
 	bytebuf_append(b, buf, (size_t)len);
 }
 
-int bundle_slice_key_encode(const char *name, size_t name_len,
-			    const struct bundle_slice *slice,
+int bundle_slice_key_encode(const char *name, size_t name_len, const struct bundle_slice *slice,
 			    char **out, size_t *len)
 {
 	struct bytebuf b = { 0 };
@@ -218,8 +207,8 @@ static int decode_extents(struct cursor *c, struct bundle_slice *slice)
 	return c->p == c->end ? 0 : -EBADMSG;
 }
 
-static int reencodes_to(const char *key, size_t key_len, const char *name,
-			size_t name_len, const struct bundle_slice *s)
+static int reencodes_to(const char *key, size_t key_len, const char *name, size_t name_len,
+			const struct bundle_slice *s)
 {
 	char *again;
 	size_t len;
@@ -232,8 +221,7 @@ static int reencodes_to(const char *key, size_t key_len, const char *name,
 	return same ? 0 : -EBADMSG;
 }
 
-int bundle_slice_key_decode(const char *key, size_t key_len,
-			    char **name, size_t *name_len,
+int bundle_slice_key_decode(const char *key, size_t key_len, char **name, size_t *name_len,
 			    struct bundle_slice *slice)
 {
 	struct cursor c = { (const uint8_t *)key, (const uint8_t *)key + key_len };

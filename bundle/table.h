@@ -45,16 +45,16 @@ struct table_contents {
  * -ENOTSUP (unknown block type) or -ENOMEM. On success *out must be
  * released with table_contents_release().
  */
-int table_read_all(const char *name, const uint8_t *buf, size_t len,
-		   struct table_contents *out, char *err, size_t errlen);
+int table_read_all(const char *name, const uint8_t *buf, size_t len, struct table_contents *out,
+		   char *err, size_t errlen);
 /*
  * The same checks and result for the len bytes of the file fd, read block
  * by block with pread (the file offset is not used): memory is bounded by
  * the largest block plus the pairs, whatever len is. -EIO if a read fails
  * or the file shrinks.
  */
-int table_read_fd(const char *name, int fd, uint64_t len,
-		  struct table_contents *out, char *err, size_t errlen);
+int table_read_fd(const char *name, int fd, uint64_t len, struct table_contents *out, char *err,
+		  size_t errlen);
 void table_contents_release(struct table_contents *c);
 
 /*
@@ -62,8 +62,7 @@ void table_contents_release(struct table_contents *c);
  * TABLE_FOOTER_SIZE bytes (or all of it, if shorter), the first thing both
  * readers do. Same messages as table_read_all(); 0 or -EBADMSG.
  */
-int table_check_magic(const char *name, const uint8_t *tail, size_t len,
-		      char *err, size_t errlen);
+int table_check_magic(const char *name, const uint8_t *tail, size_t len, char *err, size_t errlen);
 
 /*
  * Builds a table byte-identical to TensorFlow's TableBuilder with
@@ -77,8 +76,8 @@ struct table_builder *table_builder_new(void); /* NULL on ENOMEM */
  * REQUIRES: key strictly greater than the previous key (else -EINVAL, and
  * the error sticks). Returns 0 or the sticky error.
  */
-int table_builder_add(struct table_builder *b, const uint8_t *key,
-		      size_t key_len, const uint8_t *val, size_t val_len);
+int table_builder_add(struct table_builder *b, const uint8_t *key, size_t key_len,
+		      const uint8_t *val, size_t val_len);
 /* On success *out is malloc'd (*len bytes), the caller frees it. */
 int table_builder_finish(struct table_builder *b, uint8_t **out, size_t *len);
 void table_builder_free(struct table_builder *b);

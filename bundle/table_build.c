@@ -72,8 +72,8 @@ static int tb_err(struct table_builder *b)
 	return b->err;
 }
 
-static void write_raw_block(struct table_builder *b, const uint8_t *p,
-			    size_t n, uint8_t type, struct handle *h)
+static void write_raw_block(struct table_builder *b, const uint8_t *p, size_t n, uint8_t type,
+			    struct handle *h)
 {
 	uint32_t crc = bundle_crc32c(0, p, n);
 
@@ -86,8 +86,7 @@ static void write_raw_block(struct table_builder *b, const uint8_t *p,
 	bytebuf_put_fixed32(&b->file, bundle_crc_mask(crc));
 }
 
-static void write_block(struct table_builder *b, struct block_builder *bb,
-			struct handle *h)
+static void write_block(struct table_builder *b, struct block_builder *bb, struct handle *h)
 {
 	const uint8_t *p;
 	size_t n;
@@ -120,8 +119,7 @@ static void add_index_entry(struct table_builder *b)
  * start <= s < limit (§2.5): bump the first differing byte if that still
  * stays below limit, and cut after it. Index keys get shorter, nothing else.
  */
-static void shortest_separator(struct bytebuf *start, const uint8_t *limit,
-			       size_t limit_len)
+static void shortest_separator(struct bytebuf *start, const uint8_t *limit, size_t limit_len)
 {
 	const size_t n = start->len < limit_len ? start->len : limit_len;
 	size_t i = 0;
@@ -148,14 +146,13 @@ static void short_successor(struct bytebuf *key)
 	}
 }
 
-int table_builder_add(struct table_builder *b, const uint8_t *key,
-		      size_t key_len, const uint8_t *val, size_t val_len)
+int table_builder_add(struct table_builder *b, const uint8_t *key, size_t key_len,
+		      const uint8_t *val, size_t val_len)
 {
 	if (tb_err(b))
 		return b->err;
 	if (b->finished || key_len > UINT32_MAX || val_len > UINT32_MAX ||
-	    (b->n_entries > 0 && bytes_cmp(key, key_len, b->last_key.data,
-					   b->last_key.len) <= 0))
+	    (b->n_entries > 0 && bytes_cmp(key, key_len, b->last_key.data, b->last_key.len) <= 0))
 		return b->err = -EINVAL;
 	/*
 	 * TF's own rule: an entry of 2 x block_size or more starts a fresh
@@ -185,8 +182,7 @@ static void write_footer(struct table_builder *b, const struct handle *meta,
 	n = put_handle(f, meta);
 	put_handle(f + n, index);
 	coding_put_fixed32(f + FOOTER_HANDLES_LEN, (uint32_t)TABLE_MAGIC);
-	coding_put_fixed32(f + FOOTER_HANDLES_LEN + 4,
-			   (uint32_t)(TABLE_MAGIC >> 32));
+	coding_put_fixed32(f + FOOTER_HANDLES_LEN + 4, (uint32_t)(TABLE_MAGIC >> 32));
 	bytebuf_append(&b->file, f, sizeof(f));
 }
 

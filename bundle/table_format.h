@@ -29,8 +29,7 @@ struct handle {
 	uint64_t size;
 };
 
-static inline int bytes_cmp(const uint8_t *a, size_t alen, const uint8_t *b,
-			    size_t blen)
+static inline int bytes_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
 	const size_t n = alen < blen ? alen : blen;
 	const int c = n ? memcmp(a, b, n) : 0;
@@ -47,8 +46,7 @@ static inline size_t put_handle(uint8_t *dst, const struct handle *h)
 	return n + coding_put_varint64(dst + n, h->size);
 }
 
-static inline const uint8_t *get_handle(const uint8_t *p, const uint8_t *lim,
-					struct handle *h)
+static inline const uint8_t *get_handle(const uint8_t *p, const uint8_t *lim, struct handle *h)
 {
 	p = coding_get_varint64(p, lim, &h->off);
 	return p ? coding_get_varint64(p, lim, &h->size) : NULL;

@@ -65,19 +65,17 @@ struct block_data {
 
 static int oom(struct table_reader *tr)
 {
-	return bundle_errf(tr->err, tr->errlen, -ENOMEM, "'%s': out of memory",
-			   tr->name);
+	return bundle_errf(tr->err, tr->errlen, -ENOMEM, "'%s': out of memory", tr->name);
 }
 
-int table_check_magic(const char *name, const uint8_t *tail, size_t len,
-		      char *err, size_t errlen)
+int table_check_magic(const char *name, const uint8_t *tail, size_t len, char *err, size_t errlen)
 {
 	if (len < TABLE_FOOTER_SIZE)
 		return bundle_errf(err, errlen, -EBADMSG,
 				   "'%s': file is too short to be an sstable", name);
 	if (coding_get_fixed64(tail + FOOTER_HANDLES_LEN) != TABLE_MAGIC)
-		return bundle_errf(err, errlen, -EBADMSG,
-				   "'%s': not an sstable (bad magic number)", name);
+		return bundle_errf(err, errlen, -EBADMSG, "'%s': not an sstable (bad magic number)",
+				   name);
 	return 0;
 }
 
@@ -86,8 +84,8 @@ int table_check_magic(const char *name, const uint8_t *tail, size_t len,
  * buffer, or read into s (grown to exactly n if need be, so it ends as
  * large as the largest block). REQUIRES: the range lies in the table.
  */
-static int fetch(struct table_reader *tr, uint64_t off, size_t n,
-		 struct scratch *s, const uint8_t **out)
+static int fetch(struct table_reader *tr, uint64_t off, size_t n, struct scratch *s,
+		 const uint8_t **out)
 {
 	ssize_t got;
 
@@ -105,17 +103,15 @@ static int fetch(struct table_reader *tr, uint64_t off, size_t n,
 	}
 	got = util_pread_full(tr->fd, s->p, n, (int64_t)off);
 	if (got < 0 || (size_t)got < n)
-		return bundle_errf(tr->err, tr->errlen, -EIO, "'%s': read failed: %s",
-				   tr->name, got < 0 ? strerror((int)-got) : "file shrank");
+		return bundle_errf(tr->err, tr->errlen, -EIO, "'%s': read failed: %s", tr->name,
+				   got < 0 ? strerror((int)-got) : "file shrank");
 	*out = s->p;
 	return 0;
 }
 
-static int read_footer(struct table_reader *tr, struct handle *meta,
-		       struct handle *index)
+static int read_footer(struct table_reader *tr, struct handle *meta, struct handle *index)
 {
-	const size_t n = tr->len < TABLE_FOOTER_SIZE ? (size_t)tr->len
-						     : TABLE_FOOTER_SIZE;
+	const size_t n = tr->len < TABLE_FOOTER_SIZE ? (size_t)tr->len : TABLE_FOOTER_SIZE;
 	const uint8_t *f, *p;
 	int rc = fetch(tr, tr->len - n, n, &tr->blocks, &f);
 
@@ -128,13 +124,12 @@ static int read_footer(struct table_reader *tr, struct handle *meta,
 		p = get_handle(p, f + FOOTER_HANDLES_LEN, index);
 	if (!p)
 		return bundle_errf(tr->err, tr->errlen, -EBADMSG,
-				   "'%s': bad block handle in footer",
-				   tr->name);
+				   "'%s': bad block handle in footer", tr->name);
 	return 0;
 }
 
-static int snappy_block(struct table_reader *tr, const char *part,
-			const uint8_t *src, size_t n, struct block_data *out)
+static int snappy_block(struct table_reader *tr, const char *part, const uint8_t *src, size_t n,
+			struct block_data *out)
 {
 	const char *const in = (const char *)src;
 	size_t ulen, got;
@@ -145,17 +140,14 @@ static int snappy_block(struct table_reader *tr, const char *part,
 	 */
 	if (snappy_validate_compressed_buffer(in, n) != SNAPPY_OK ||
 	    snappy_uncompressed_length(in, n, &ulen) != SNAPPY_OK)
-		return bundle_errf(tr->err, tr->errlen, -EBADMSG,
-				   "'%s': corrupt snappy data in %s",
+		return bundle_errf(tr->err, tr->errlen, -EBADMSG, "'%s': corrupt snappy data in %s",
 				   tr->name, part);
 	out->owned = malloc(ulen ? ulen : 1);
 	if (!out->owned)
 		return oom(tr);
 	got = ulen;
-	if (snappy_uncompress(in, n, (char *)out->owned, &got) != SNAPPY_OK ||
-	    got != ulen)
-		return bundle_errf(tr->err, tr->errlen, -EBADMSG,
-				   "'%s': corrupt snappy data in %s",
+	if (snappy_uncompress(in, n, (char *)out->owned, &got) != SNAPPY_OK || got != ulen)
+		return bundle_errf(tr->err, tr->errlen, -EBADMSG, "'%s': corrupt snappy data in %s",
 				   tr->name, part);
 	out->data = out->owned;
 	out->len = ulen;
@@ -167,9 +159,8 @@ static int snappy_block(struct table_reader *tr, const char *part,
  * h points at, into *out (whose owned pointer the caller frees, also on
  * error; its data may point into s, valid until s is reused).
  */
-static int load_block(struct table_reader *tr, const char *part,
-		      const struct handle *h, struct scratch *s,
-		      struct block_data *out)
+static int load_block(struct table_reader *tr, const char *part, const struct handle *h,
+		      struct scratch *s, struct block_data *out)
 {
 	/* Blocks precede the footer; anything reaching into it is corrupt. */
 	const uint64_t end = tr->len - TABLE_FOOTER_SIZE;
@@ -178,11 +169,11 @@ static int load_block(struct table_reader *tr, const char *part,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (h->off > end || h->size > end - h->off ||
-	    TABLE_TRAILER_SIZE > end - h->off - h->size)
+	if (h->off > end || h->size > end - h->off || TABLE_TRAILER_SIZE > end - h->off - h->size)
 		return bundle_errf(tr->err, tr->errlen, -EBADMSG,
-				   "'%s': bad block handle for %s (offset %" PRIu64 ", size %" PRIu64 ", blocks end at %" PRIu64 ")", tr->name, part, h->off,
-				   h->size, end);
+				   "'%s': bad block handle for %s (offset %" PRIu64
+				   ", size %" PRIu64 ", blocks end at %" PRIu64 ")",
+				   tr->name, part, h->off, h->size, end);
 	rc = fetch(tr, h->off, (size_t)h->size + TABLE_TRAILER_SIZE, s, &data);
 	if (rc)
 		return rc;
@@ -191,8 +182,7 @@ static int load_block(struct table_reader *tr, const char *part,
 	crc = bundle_crc32c(crc, trailer, 1);
 	if (bundle_crc_mask(crc) != coding_get_fixed32(trailer + 1))
 		return bundle_errf(tr->err, tr->errlen, -EBADMSG,
-				   "'%s': block checksum mismatch in %s",
-				   tr->name, part);
+				   "'%s': block checksum mismatch in %s", tr->name, part);
 	if (trailer[0] == BLOCK_SNAPPY)
 		return snappy_block(tr, part, data, (size_t)h->size, out);
 	if (trailer[0] != BLOCK_RAW)
@@ -205,13 +195,11 @@ static int load_block(struct table_reader *tr, const char *part,
 	return 0;
 }
 
-static int iter_err(struct table_reader *tr, const char *part,
-		    struct block_iter *it, int rc)
+static int iter_err(struct table_reader *tr, const char *part, struct block_iter *it, int rc)
 {
 	if (rc == -ENOMEM)
 		return oom(tr);
-	return bundle_errf(tr->err, tr->errlen, rc, "'%s': %s: %s", tr->name,
-			   part, it->why);
+	return bundle_errf(tr->err, tr->errlen, rc, "'%s': %s: %s", tr->name, part, it->why);
 }
 
 /* TF never reads the metaindex, but a corrupt one means a corrupt file. */
@@ -230,9 +218,9 @@ static int check_metaindex(struct table_reader *tr, const struct handle *h)
 		rc = block_iter_init(&it, blk.data, blk.len);
 		while (!rc && (rc = block_iter_next(&it)) == 1) {
 			/* a sorted table, like the others: keys strictly increase */
-			if (have_prev && bundle_key_cmp((const char *)prev.data, prev.len,
-							(const char *)it.key.data,
-							it.key.len) >= 0) {
+			if (have_prev &&
+			    bundle_key_cmp((const char *)prev.data, prev.len,
+					   (const char *)it.key.data, it.key.len) >= 0) {
 				it.why = "keys out of order";
 				rc = -EBADMSG;
 				break;
@@ -252,22 +240,19 @@ static int check_metaindex(struct table_reader *tr, const struct handle *h)
 }
 
 /* Append one pair, enforcing strictly increasing keys across the table. */
-static int add_kv(struct table_reader *tr, size_t blockno,
-		  const struct block_iter *it)
+static int add_kv(struct table_reader *tr, size_t blockno, const struct block_iter *it)
 {
 	static const uint8_t nul;
 	struct kv_off *o;
 
 	if (tr->n > 0) {
 		const struct kv_off *prev = &tr->offs[tr->n - 1];
-		const int c = bytes_cmp(tr->arena.data + prev->key,
-					prev->key_len, it->key.data,
+		const int c = bytes_cmp(tr->arena.data + prev->key, prev->key_len, it->key.data,
 					it->key.len);
 
 		if (c >= 0)
 			return bundle_errf(tr->err, tr->errlen, -EBADMSG,
-					   "'%s': data block %zu: %s",
-					   tr->name, blockno,
+					   "'%s': data block %zu: %s", tr->name, blockno,
 					   c ? "keys out of order" : "duplicate key");
 	}
 	o = util_grow(tr->offs, &tr->cap, tr->n + 1, sizeof(*o));
@@ -294,20 +279,17 @@ static int add_kv(struct table_reader *tr, size_t blockno,
 static int take_entry(struct table_reader *tr, size_t blockno, int first,
 		      const struct block_iter *it, const struct bytebuf *prev)
 {
-	if (first && prev &&
-	    bytes_cmp(it->key.data, it->key.len, prev->data, prev->len) <= 0)
+	if (first && prev && bytes_cmp(it->key.data, it->key.len, prev->data, prev->len) <= 0)
 		return bundle_errf(tr->err, tr->errlen, -EBADMSG,
 				   "'%s': data block %zu: first key is not "
 				   "above the previous index key",
-				   tr->name,
-				   blockno);
+				   tr->name, blockno);
 	return add_kv(tr, blockno, it);
 }
 
 /* Copy out the pairs of data block `blockno`, whose index key is sep. */
-static int walk_data(struct table_reader *tr, size_t blockno,
-		     const struct block_data *blk, const struct bytebuf *sep,
-		     const struct bytebuf *prev)
+static int walk_data(struct table_reader *tr, size_t blockno, const struct block_data *blk,
+		     const struct bytebuf *sep, const struct bytebuf *prev)
 {
 	char part[48];
 	struct block_iter it;
@@ -325,19 +307,17 @@ static int walk_data(struct table_reader *tr, size_t blockno,
 		rc = iter_err(tr, part, &it, rc);
 		goto out;
 	}
-	if (tr->n > first &&
-	    bytes_cmp(it.key.data, it.key.len, sep->data, sep->len) > 0)
+	if (tr->n > first && bytes_cmp(it.key.data, it.key.len, sep->data, sep->len) > 0)
 		rc = bundle_errf(tr->err, tr->errlen, -EBADMSG,
-				 "'%s': index key of %s is below its last key",
-				 tr->name, part);
+				 "'%s': index key of %s is below its last key", tr->name, part);
 out:
 	block_iter_release(&it);
 	return rc;
 }
 
 /* One index entry: its handle's data block, read and copied out. */
-static int index_entry(struct table_reader *tr, size_t blockno,
-		       const struct block_iter *it, const struct bytebuf *prev)
+static int index_entry(struct table_reader *tr, size_t blockno, const struct block_iter *it,
+		       const struct bytebuf *prev)
 {
 	const uint8_t *const lim = it->val + it->val_len;
 	struct block_data blk;
@@ -351,11 +331,9 @@ static int index_entry(struct table_reader *tr, size_t blockno,
 				   "'%s': bad block handle in index block "
 				   "for data block %zu",
 				   tr->name, blockno);
-	if (prev && bytes_cmp(prev->data, prev->len, it->key.data,
-			      it->key.len) >= 0)
+	if (prev && bytes_cmp(prev->data, prev->len, it->key.data, it->key.len) >= 0)
 		return bundle_errf(tr->err, tr->errlen, -EBADMSG,
-				   "'%s': index block: keys out of order",
-				   tr->name);
+				   "'%s': index block: keys out of order", tr->name);
 	snprintf(part, sizeof(part), "data block %zu", blockno);
 	rc = load_block(tr, part, &h, &tr->blocks, &blk);
 	if (!rc)
@@ -431,8 +409,7 @@ static int finish_contents(struct table_reader *tr, struct table_contents *out)
 		struct kv_off o;
 
 		memcpy(&o, &kvs[i], sizeof(o));
-		kvs[i] = (struct table_kv){ arena + o.key, o.key_len, arena + o.val,
-					    o.val_len };
+		kvs[i] = (struct table_kv){ arena + o.key, o.key_len, arena + o.val, o.val_len };
 	}
 	out->kvs = kvs;
 	out->n = tr->n;
@@ -459,8 +436,8 @@ static int read_table(struct table_reader *tr, struct table_contents *out)
 	return rc;
 }
 
-int table_read_all(const char *name, const uint8_t *buf, size_t len,
-		   struct table_contents *out, char *err, size_t errlen)
+int table_read_all(const char *name, const uint8_t *buf, size_t len, struct table_contents *out,
+		   char *err, size_t errlen)
 {
 	struct table_reader tr = {
 		.name = name,
@@ -474,8 +451,8 @@ int table_read_all(const char *name, const uint8_t *buf, size_t len,
 	return read_table(&tr, out);
 }
 
-int table_read_fd(const char *name, int fd, uint64_t len,
-		  struct table_contents *out, char *err, size_t errlen)
+int table_read_fd(const char *name, int fd, uint64_t len, struct table_contents *out, char *err,
+		  size_t errlen)
 {
 	struct table_reader tr = {
 		.name = name,

@@ -30,8 +30,7 @@ static uint32_t crc_len(uint32_t crc, uint64_t len)
 	return bundle_crc32c(crc, b, 4);
 }
 
-static int string_crc(int64_t n, const uint8_t *p, const uint8_t *end,
-		      uint32_t *out)
+static int string_crc(int64_t n, const uint8_t *p, const uint8_t *end, uint32_t *out)
 {
 	const uint8_t *lens = p;
 	uint32_t crc = 0;
@@ -54,8 +53,7 @@ static int string_crc(int64_t n, const uint8_t *p, const uint8_t *end,
 	return 0;
 }
 
-static int variant_crc(int64_t n, const uint8_t *p, const uint8_t *end,
-		       uint32_t *out)
+static int variant_crc(int64_t n, const uint8_t *p, const uint8_t *end, uint32_t *out)
 {
 	uint32_t crc = 0;
 	uint64_t len;
@@ -76,22 +74,18 @@ static int variant_crc(int64_t n, const uint8_t *p, const uint8_t *end,
 	return 0;
 }
 
-int bundle_tensor_crc(int dtype, int64_t n_elements, const uint8_t *buf,
-		      size_t len, uint32_t *crc_out)
+int bundle_tensor_crc(int dtype, int64_t n_elements, const uint8_t *buf, size_t len,
+		      uint32_t *crc_out)
 {
 	switch (dtype) {
-	case BUNDLE_DT_STRING:
-		return string_crc(n_elements, buf, buf + len, crc_out);
-	case BUNDLE_DT_VARIANT:
-		return variant_crc(n_elements, buf, buf + len, crc_out);
-	default:
-		*crc_out = bundle_crc32c(0, buf, len);
-		return 0;
+	case BUNDLE_DT_STRING: return string_crc(n_elements, buf, buf + len, crc_out);
+	case BUNDLE_DT_VARIANT: return variant_crc(n_elements, buf, buf + len, crc_out);
+	default: *crc_out = bundle_crc32c(0, buf, len); return 0;
 	}
 }
 
-int bundle_string_encode(const char *const *strs, const size_t *lens,
-			 size_t n, uint8_t **out, size_t *len)
+int bundle_string_encode(const char *const *strs, const size_t *lens, size_t n, uint8_t **out,
+			 size_t *len)
 {
 	struct bytebuf b = { 0 };
 	uint32_t crc = 0;
@@ -123,14 +117,12 @@ size_t bundle_string_head(uint64_t len, uint8_t *head)
 	return h + 4;
 }
 
-int bundle_string_scalar(const uint8_t *buf, size_t size, size_t *off,
-			 size_t *len)
+int bundle_string_scalar(const uint8_t *buf, size_t size, size_t *off, size_t *len)
 {
 	uint64_t n;
 	const uint8_t *p = coding_get_varint64(buf, buf + size, &n);
 
-	if (!p || (size_t)(buf + size - p) < 4 ||
-	    n > (uint64_t)(buf + size - p - 4))
+	if (!p || (size_t)(buf + size - p) < 4 || n > (uint64_t)(buf + size - p - 4))
 		return -EBADMSG;
 	*off = (size_t)(p - buf) + 4;
 	*len = (size_t)n;

@@ -35,7 +35,8 @@ struct bundle_writer {
 	int done;                 /* finish succeeded */
 };
 
-__attribute__((format(printf, 3, 4))) static int fail(struct bundle_writer *w, int code, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int fail(struct bundle_writer *w, int code,
+						      const char *fmt, ...)
 {
 	va_list ap;
 
@@ -55,15 +56,13 @@ static char *path_with(const char *prefix, const char *suffix, uint64_t tmp)
 	if (!s)
 		return NULL;
 	if (tmp)
-		snprintf(s, n, "%s%s.tempstate%llu", prefix, suffix,
-			 (unsigned long long)tmp);
+		snprintf(s, n, "%s%s.tempstate%llu", prefix, suffix, (unsigned long long)tmp);
 	else
 		snprintf(s, n, "%s%s", prefix, suffix);
 	return s;
 }
 
-int bundle_writer_open(const char *prefix, struct bundle_writer **out,
-		       char *err, size_t errlen)
+int bundle_writer_open(const char *prefix, struct bundle_writer **out, char *err, size_t errlen)
 {
 	struct bundle_writer *w = calloc(1, sizeof(*w));
 	uint64_t rnd = 0;
@@ -84,8 +83,8 @@ int bundle_writer_open(const char *prefix, struct bundle_writer **out,
 	w->fd = open(w->data_tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (w->fd < 0) {
 		/* the file's own name: the temporary one means nothing to a user */
-		int rc = bundle_errf(err, errlen, -errno, "'%s': cannot create: %s",
-				     w->data_path, strerror(errno));
+		int rc = bundle_errf(err, errlen, -errno, "'%s': cannot create: %s", w->data_path,
+				     strerror(errno));
 		bundle_writer_free(w);
 		return rc;
 	}
@@ -94,8 +93,7 @@ int bundle_writer_open(const char *prefix, struct bundle_writer **out,
 }
 
 /* Copy e's key, dims and slices into the writer and append the entry. */
-static struct bundle_entry *push(struct bundle_writer *w,
-				 const struct bundle_entry *e)
+static struct bundle_entry *push(struct bundle_writer *w, const struct bundle_entry *e)
 {
 	struct bundle_entry *c;
 	char *key;
@@ -131,8 +129,8 @@ static struct bundle_entry *push(struct bundle_writer *w,
 	return c;
 }
 
-static int add_entry(struct bundle_writer *w, const struct bundle_entry *e,
-		     int64_t size, uint32_t crc)
+static int add_entry(struct bundle_writer *w, const struct bundle_entry *e, int64_t size,
+		     uint32_t crc)
 {
 	struct bundle_entry *c = push(w, e);
 
@@ -154,26 +152,24 @@ static int append(struct bundle_writer *w, const void *p, size_t len)
 	return rc ? fail(w, rc, "'%s': write failed: %s", w->data_path, strerror(-rc)) : 0;
 }
 
-int bundle_writer_add(struct bundle_writer *w, const struct bundle_entry *e,
-		      const void *data, size_t len)
+int bundle_writer_add(struct bundle_writer *w, const struct bundle_entry *e, const void *data,
+		      size_t len)
 {
 	uint32_t crc = 0;
 
 	if (w->err)
 		return w->err;
 	if (!e->n_slices &&
-	    bundle_tensor_crc(e->dtype, bundle_num_elements(e->rank, e->dims),
-			      data, len, &crc))
-		return fail(w, -EINVAL, "tensor '%s': malformed %s encoding",
-			    e->key, bundle_dtype_name(e->dtype));
+	    bundle_tensor_crc(e->dtype, bundle_num_elements(e->rank, e->dims), data, len, &crc))
+		return fail(w, -EINVAL, "tensor '%s': malformed %s encoding", e->key,
+			    bundle_dtype_name(e->dtype));
 	if (!e->n_slices && append(w, data, len))
 		return w->err;
 	return add_entry(w, e, (int64_t)len, crc);
 }
 
 /* copy_file_range where the kernel can, a bounce buffer where it cannot. */
-static int copy_range(struct bundle_writer *w, int src, int64_t src_off,
-		      int64_t len)
+static int copy_range(struct bundle_writer *w, int src, int64_t src_off, int64_t len)
 {
 	loff_t in = src_off, out = w->off;
 	char buf[1 << 16];
@@ -181,9 +177,10 @@ static int copy_range(struct bundle_writer *w, int src, int64_t src_off,
 	while (len > 0) {
 		ssize_t n = copy_file_range(src, &in, w->fd, &out, (size_t)len, 0);
 
-		if (n < 0 && (errno == EXDEV || errno == ENOSYS ||
-			      errno == EINVAL || errno == EOPNOTSUPP)) {
-			n = pread(src, buf, len < (int64_t)sizeof(buf) ? (size_t)len : sizeof(buf), in);
+		if (n < 0 &&
+		    (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP)) {
+			n = pread(src, buf, len < (int64_t)sizeof(buf) ? (size_t)len : sizeof(buf),
+				  in);
 			if (n > 0 && pwrite(w->fd, buf, (size_t)n, out) != n)
 				n = -1;
 			if (n > 0) {
@@ -194,17 +191,15 @@ static int copy_range(struct bundle_writer *w, int src, int64_t src_off,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return fail(w, n < 0 ? -errno : -EIO,
-				    "'%s': copy failed: %s", w->data_path,
+			return fail(w, n < 0 ? -errno : -EIO, "'%s': copy failed: %s", w->data_path,
 				    n < 0 ? strerror(errno) : "source too short");
 		len -= n;
 	}
 	return 0;
 }
 
-int bundle_writer_add_from_fd(struct bundle_writer *w,
-			      const struct bundle_entry *e,
-			      int src_fd, int64_t src_off)
+int bundle_writer_add_from_fd(struct bundle_writer *w, const struct bundle_entry *e, int src_fd,
+			      int64_t src_off)
 {
 	if (w->err)
 		return w->err;
@@ -213,16 +208,14 @@ int bundle_writer_add_from_fd(struct bundle_writer *w,
 	return add_entry(w, e, e->size, bundle_crc_unmask(e->crc32c));
 }
 
-int bundle_writer_add_alias(struct bundle_writer *w,
-			    const struct bundle_entry *e, int64_t offset)
+int bundle_writer_add_alias(struct bundle_writer *w, const struct bundle_entry *e, int64_t offset)
 {
 	struct bundle_entry *c;
 
 	if (w->err)
 		return w->err;
 	if (e->n_slices || offset < 0 || e->size > w->off - offset)
-		return fail(w, -EINVAL, "tensor '%s': alias outside the data written",
-			    e->key);
+		return fail(w, -EINVAL, "tensor '%s': alias outside the data written", e->key);
 	c = push(w, e);
 	if (!c)
 		return fail(w, -ENOMEM, "out of memory");
@@ -231,13 +224,9 @@ int bundle_writer_add_alias(struct bundle_writer *w,
 	return 0;
 }
 
-int64_t bundle_writer_size(const struct bundle_writer *w)
-{
-	return w->off;
-}
+int64_t bundle_writer_size(const struct bundle_writer *w) { return w->off; }
 
-int bundle_writer_add_zeros(struct bundle_writer *w,
-			    const struct bundle_entry *e)
+int bundle_writer_add_zeros(struct bundle_writer *w, const struct bundle_entry *e)
 {
 	if (w->err)
 		return w->err;
@@ -259,14 +248,12 @@ static int build_index(struct bundle_writer *w, uint8_t **buf, size_t *len)
 	qsort(w->items, w->n, sizeof(*w->items), cmp_key);
 	for (size_t i = 1; i < w->n; i++)
 		if (cmp_key(&w->items[i - 1], &w->items[i]) == 0)
-			return fail(w, -EINVAL, "duplicate tensor '%s'",
-				    w->items[i].key);
+			return fail(w, -EINVAL, "duplicate tensor '%s'", w->items[i].key);
 	rc = bundle_index_builder_new(1, &b);
 	if (rc)
 		return fail(w, rc, "out of memory");
 	for (size_t i = 0; i < w->n; i++)
-		bundle_index_builder_add(b, w->items[i].key, w->items[i].key_len,
-					 &w->items[i]);
+		bundle_index_builder_add(b, w->items[i].key, w->items[i].key_len, &w->items[i]);
 	rc = bundle_index_builder_finish(b, buf, len, w->msg, sizeof(w->msg));
 	bundle_index_builder_free(b);
 	return rc ? (w->err = rc) : 0;
@@ -278,8 +265,7 @@ static int write_index(struct bundle_writer *w, const uint8_t *buf, size_t len)
 	size_t done = 0;
 
 	if (fd < 0)
-		return fail(w, -errno, "'%s': cannot create: %s", w->index_path,
-			    strerror(errno));
+		return fail(w, -errno, "'%s': cannot create: %s", w->index_path, strerror(errno));
 	while (done < len) {
 		ssize_t n = write(fd, buf + done, len - done);
 
@@ -287,14 +273,13 @@ static int write_index(struct bundle_writer *w, const uint8_t *buf, size_t len)
 			continue;
 		if (n < 0) {
 			close(fd);
-			return fail(w, -errno, "'%s': write failed: %s",
-				    w->index_path, strerror(errno));
+			return fail(w, -errno, "'%s': write failed: %s", w->index_path,
+				    strerror(errno));
 		}
 		done += (size_t)n;
 	}
 	if (close(fd) < 0)
-		return fail(w, -errno, "'%s': close failed: %s", w->index_path,
-			    strerror(errno));
+		return fail(w, -errno, "'%s': close failed: %s", w->index_path, strerror(errno));
 	return 0;
 }
 
@@ -305,18 +290,15 @@ int bundle_writer_finish(struct bundle_writer *w, char *err, size_t errlen)
 
 	/* ftruncate makes holes left by add_zeros at the end real. */
 	if (!w->err && ftruncate(w->fd, w->off) < 0)
-		fail(w, -errno, "'%s': cannot extend: %s", w->data_path,
-		     strerror(errno));
+		fail(w, -errno, "'%s': cannot extend: %s", w->data_path, strerror(errno));
 	if (!w->err && close(w->fd) < 0)
-		fail(w, -errno, "'%s': close failed: %s", w->data_path,
-		     strerror(errno));
+		fail(w, -errno, "'%s': close failed: %s", w->data_path, strerror(errno));
 	w->fd = -1;
-	if (!w->err && build_index(w, &buf, &len) == 0 &&
-	    write_index(w, buf, len) == 0) {
+	if (!w->err && build_index(w, &buf, &len) == 0 && write_index(w, buf, len) == 0) {
 		if (rename(w->data_tmp, w->data_path) < 0 ||
 		    rename(w->index_tmp, w->index_path) < 0)
-			fail(w, -errno, "'%s': cannot rename into place: %s",
-			     w->index_path, strerror(errno));
+			fail(w, -errno, "'%s': cannot rename into place: %s", w->index_path,
+			     strerror(errno));
 	}
 	free(buf);
 	if (w->err)

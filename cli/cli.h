@@ -76,18 +76,17 @@ __attribute__((format(printf, 1, 2))) void cli_error(const char *fmt, ...);
  * One `ls` line for an entry shown under name: name, dtype, shape, shard,
  * offset, size, tab-separated; '-' for the location of a partitioned one.
  */
-void cli_print_entry(FILE *f, const char *name, size_t name_len,
-		     const struct bundle_entry *e);
+void cli_print_entry(FILE *f, const char *name, size_t name_len, const struct bundle_entry *e);
 /* The same, ending with end instead of a newline (for extra columns). */
-void cli_print_entry_tail(FILE *f, const char *name, size_t name_len,
-			  const struct bundle_entry *e, const char *end);
+void cli_print_entry_tail(FILE *f, const char *name, size_t name_len, const struct bundle_entry *e,
+			  const char *end);
 
 /*
  * Parse mapping and build its view, printing errors and warnings to
  * stderr. 0 with *m and *v set (caller frees both), or -1.
  */
-int cli_open_view(const char *mapping, const struct view_options *opt,
-		  struct mapping **m, struct view **v);
+int cli_open_view(const char *mapping, const struct view_options *opt, struct mapping **m,
+		  struct view **v);
 
 void cli_human_size(char *buf, size_t len, uint64_t n);
 

@@ -57,8 +57,7 @@ int cli_verify(int argc, char **argv)
 	void *buf = NULL;
 
 	if (argc != 2)
-		return help_usage_error(help_find("verify"), NULL,
-					"expected one CHECKPOINT");
+		return help_usage_error(help_find("verify"), NULL, "expected one CHECKPOINT");
 	if (open_or_complain(argv[1], &r))
 		return CLI_BAD_INPUT;
 	for (size_t i = 0; i < bundle_num_entries(r); i++) {
@@ -79,8 +78,8 @@ int cli_verify(int argc, char **argv)
 	if (bad)
 		printf(": %zu of %zu tensors FAILED verification\n", bad, n);
 	else
-		printf(": %zu tensors, %lld bytes in %d shard(s): all checksums match\n",
-		       n, bytes, bundle_num_shards(r));
+		printf(": %zu tensors, %lld bytes in %d shard(s): all checksums match\n", n, bytes,
+		       bundle_num_shards(r));
 	free(buf);
 	cli_close_checkpoint(r);
 	return bad ? CLI_BAD_INPUT : CLI_OK;
@@ -96,8 +95,7 @@ int cli_cat(int argc, char **argv)
 	int rc = CLI_BAD_INPUT;
 
 	if (argc != 3)
-		return help_usage_error(help_find("cat"), NULL,
-					"expected CHECKPOINT and TENSOR");
+		return help_usage_error(help_find("cat"), NULL, "expected CHECKPOINT and TENSOR");
 	if (open_or_complain(argv[1], &r))
 		return CLI_BAD_INPUT;
 	e = bundle_lookup(r, argv[2], strlen(argv[2]), &found);
@@ -110,8 +108,7 @@ int cli_cat(int argc, char **argv)
 		cli_error("out of memory");
 	else if (bundle_read_tensor(r, e, buf, err, sizeof(err)))
 		cli_error("%s", err);
-	else if (fwrite(buf, 1, (size_t)e->size, stdout) == (size_t)e->size &&
-		 fflush(stdout) == 0)
+	else if (fwrite(buf, 1, (size_t)e->size, stdout) == (size_t)e->size && fflush(stdout) == 0)
 		rc = CLI_OK;
 	free(buf);
 	cli_close_checkpoint(r);

@@ -83,8 +83,8 @@ static void print_merged(const struct view *v, size_t n)
 	cli_put_name(stdout, view_prefix(v), strlen(view_prefix(v)));
 	if (cf.index) {
 		cli_human_size(isize, sizeof(isize), cf.index->size);
-		printf("  %zu tensors, %s of data in %zu %s file(s), index %s, layout %s\n",
-		       n, size, cf.n_data, "data", isize, mapping_layout_name(view_layout(v)));
+		printf("  %zu tensors, %s of data in %zu %s file(s), index %s, layout %s\n", n,
+		       size, cf.n_data, "data", isize, mapping_layout_name(view_layout(v)));
 	} else {
 		printf("  %zu tensors, %s of data\n", n, size);
 	}
@@ -109,8 +109,7 @@ int cli_check(int argc, char **argv)
 	struct view *v;
 
 	if (argc != 2)
-		return help_usage_error(help_find("check"), NULL,
-					"expected one MAPPING");
+		return help_usage_error(help_find("check"), NULL, "expected one MAPPING");
 	if (cli_open_view(argv[1], &opt, &m, &v))
 		return CLI_BAD_INPUT;
 	cli_put_text(stdout, argv[1]);

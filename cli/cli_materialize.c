@@ -85,8 +85,7 @@ static int same_range(const struct located *x, const struct located *y)
  * of the sources), and point every further name of it at the same bytes,
  * as the mount does.
  */
-static int copy_tensors(const struct view *v, struct bundle_writer *w,
-			struct progress *p)
+static int copy_tensors(const struct view *v, struct bundle_writer *w, struct progress *p)
 {
 	size_t n = view_num_tensors(v), k = 0;
 	struct located *loc = malloc((n + 1) * sizeof(*loc));
@@ -156,8 +155,7 @@ static char *temp_name(const char *path)
 }
 
 /* Put a symlink (target != NULL) or the bytes buf at path, atomically. */
-static int place(const char *path, const char *target, const void *buf,
-		 size_t len)
+static int place(const char *path, const char *target, const void *buf, size_t len)
 {
 	char *tmp = temp_name(path);
 	int fd, rc = 0;
@@ -257,8 +255,7 @@ struct used_files {
 	size_t n, cap;
 };
 
-static int add_used(struct used_files *u, const struct stat *st,
-		    const char *path, size_t source)
+static int add_used(struct used_files *u, const struct stat *st, const char *path, size_t source)
 {
 	void *p = util_grow(u->f, &u->cap, u->n + 1, sizeof(*u->f));
 	char *copy = strdup(path);
@@ -278,8 +275,7 @@ static int add_used(struct used_files *u, const struct stat *st,
  * -1, is the file the source really has open. A path that is gone adds
  * nothing.
  */
-static int add_used_path(struct used_files *u, const char *path, int fd,
-			 size_t source)
+static int add_used_path(struct used_files *u, const char *path, int fd, size_t source)
 {
 	struct stat st;
 	int rc = 0;
@@ -294,8 +290,7 @@ static int add_used_path(struct used_files *u, const char *path, int fd,
 }
 
 /* Every source's index, data shards and `checkpoint` state file. */
-static int collect_used(const struct view *v, const struct mapping *m,
-			struct used_files *u)
+static int collect_used(const struct view *v, const struct mapping *m, struct used_files *u)
 {
 	int rc = 0;
 
@@ -318,8 +313,7 @@ static int collect_used(const struct view *v, const struct mapping *m,
 		for (int k = 0; rc == 0 && k < bundle_num_shards(r); k++) {
 			char *shard = bundle_shard_name(prefix, k, bundle_num_shards(r));
 
-			rc = shard ? add_used_path(u, shard, bundle_shard_fd(r, k), i)
-				   : -ENOMEM;
+			rc = shard ? add_used_path(u, shard, bundle_shard_fd(r, k), i) : -ENOMEM;
 			free(shard);
 		}
 	}
@@ -327,8 +321,7 @@ static int collect_used(const struct view *v, const struct mapping *m,
 }
 
 /* 0 if the output path out is no file of a source; else says so, -1. */
-static int check_output(const struct used_files *u, const struct mapping *m,
-			const char *out)
+static int check_output(const struct used_files *u, const struct mapping *m, const char *out)
 {
 	struct stat st;
 
@@ -338,8 +331,9 @@ static int check_output(const struct used_files *u, const struct mapping *m,
 	for (size_t i = 0; i < u->n; i++) {
 		if (u->f[i].dev != st.st_dev || u->f[i].ino != st.st_ino)
 			continue;
-		cli_error("'%s' is the same file as '%s' of source '%s': refusing to overwrite a source (choose another OUT_PREFIX)",
-			  out, u->f[i].path, m->sources[u->f[i].source].name);
+		cli_error(
+			"'%s' is the same file as '%s' of source '%s': refusing to overwrite a source (choose another OUT_PREFIX)",
+			out, u->f[i].path, m->sources[u->f[i].source].name);
 		return -1;
 	}
 	return 0;
@@ -353,8 +347,7 @@ static int check_output(const struct used_files *u, const struct mapping *m,
  * name is itself replaced, not written through, so it is no danger (and
  * what an earlier --link run leaves).
  */
-static int refuse_sources(const struct view *v, const struct mapping *m,
-			  const char *out, int link)
+static int refuse_sources(const struct view *v, const struct mapping *m, const char *out, int link)
 {
 	struct used_files u = { NULL, 0, 0 };
 	int rc = collect_used(v, m, &u);
@@ -407,8 +400,9 @@ static int check_out_dir(const char *out)
 	int rc = 0;
 
 	if (!*out || out[strlen(out) - 1] == '/') {
-		cli_error("'%s' is a directory name: OUT_PREFIX is the prefix of the files to write, as '%smodel.ckpt'",
-			  out, out);
+		cli_error(
+			"'%s' is a directory name: OUT_PREFIX is the prefix of the files to write, as '%smodel.ckpt'",
+			out, out);
 		return -1;
 	}
 	dir = dir_of(out);
@@ -417,8 +411,9 @@ static int check_out_dir(const char *out)
 		return -1;
 	}
 	if (stat(dir, &st) != 0 && (errno == ENOENT || errno == ENOTDIR)) {
-		cli_error("cannot write '%s': directory '%s' does not exist (create it: mkdir -p '%s')",
-			  out, dir, dir);
+		cli_error(
+			"cannot write '%s': directory '%s' does not exist (create it: mkdir -p '%s')",
+			out, dir, dir);
 		rc = -1;
 	} else if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
 		cli_error("cannot write '%s': '%s' is not a directory", out, dir);
@@ -436,12 +431,13 @@ static void put_quoted(char *b, size_t *n, size_t cap, const char *s)
 {
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
-		const char *e = c == '\n' ? "\\n" : c == '\r' ? "\\r"
-					    : c == '\t'       ? "\\t"
-					    : c == '"'        ? "\\\""
-					    : c == '\''       ? "\\'"
-					    : c == '\\'       ? "\\\\"
-							      : NULL;
+		const char *e = c == '\n'   ? "\\n"
+				: c == '\r' ? "\\r"
+				: c == '\t' ? "\\t"
+				: c == '"'  ? "\\\""
+				: c == '\'' ? "\\'"
+				: c == '\\' ? "\\\\"
+					    : NULL;
 
 		if (e)
 			*n += (size_t)snprintf(b + *n, cap - *n, "%s", e);
@@ -478,15 +474,17 @@ static int write_state(const struct view *v, const struct mapping *m, const char
 		for (size_t i = 0; rc == 0 && i < u.n && lstat(path, &st) == 0; i++) {
 			if (u.f[i].dev != st.st_dev || u.f[i].ino != st.st_ino)
 				continue;
-			cli_error("warning: '%s' left as it is: source '%s' is read through it (so tf.train.latest_checkpoint does not name '%s')",
-				  path, m->sources[u.f[i].source].name, out);
+			cli_error(
+				"warning: '%s' left as it is: source '%s' is read through it (so tf.train.latest_checkpoint does not name '%s')",
+				path, m->sources[u.f[i].source].name, out);
 			rc = 1;
 		}
 	}
 	if (rc == 0) {
 		for (int field = 0; field < 2; field++) {
 			n += (size_t)snprintf(text + n, 2 * need - n, "%s: \"",
-					      field ? "all_model_checkpoint_paths" : "model_checkpoint_path");
+					      field ? "all_model_checkpoint_paths"
+						    : "model_checkpoint_path");
 			put_quoted(text, &n, 2 * need, base);
 			n += (size_t)snprintf(text + n, 2 * need - n, "\"\n");
 		}
@@ -522,15 +520,14 @@ struct materialize_args {
 };
 
 /* --format's value f into a->st; 0, or the exit status of a usage error. */
-static int format_arg(const struct help_command *help, const char *f,
-		      struct materialize_args *a)
+static int format_arg(const struct help_command *help, const char *f, struct materialize_args *a)
 {
 	enum mapping_format format;
 
 	if (mapping_format_parse(f, &format) || format == MAPPING_FORMAT_BOTH)
-		return help_usage_error(help, NULL,
-					"invalid format '%s': expected 'tensorflow' or 'safetensors'",
-					f);
+		return help_usage_error(
+			help, NULL, "invalid format '%s': expected 'tensorflow' or 'safetensors'",
+			f);
 	a->st = format == MAPPING_FORMAT_SAFETENSORS;
 	return 0;
 }
@@ -552,27 +549,27 @@ static int parse_args(int argc, char **argv, const struct help_command *help,
 			 (argv[i][8] == '=' || (!argv[i][8] && i + 1 < argc)))
 			rc = format_arg(help, argv[i][8] ? argv[i] + 9 : argv[++i], a);
 		else if (argv[i][0] == '-' && argv[i][1])
-			rc = help_usage_error(help, NULL, "unknown option '%s'",
-					      argv[i]);
+			rc = help_usage_error(help, NULL, "unknown option '%s'", argv[i]);
 		else if (!a->mapping)
 			a->mapping = argv[i];
 		else if (!a->out)
 			a->out = argv[i];
 		else
-			rc = help_usage_error(help, NULL,
-					      "unexpected argument '%s'", argv[i]);
+			rc = help_usage_error(help, NULL, "unexpected argument '%s'", argv[i]);
 	}
 	if (rc == 0 && (!a->mapping || !a->out))
 		rc = help_usage_error(help, NULL, "missing %s",
 				      a->mapping ? "OUT_PREFIX" : "MAPPING");
 	if (rc == 0 && a->link && a->st)
-		rc = help_usage_error(help, NULL, "--link makes a TensorFlow checkpoint: not with --format safetensors");
+		rc = help_usage_error(
+			help, NULL,
+			"--link makes a TensorFlow checkpoint: not with --format safetensors");
 	return rc;
 }
 
 /* Write the merge v (of m) as a asks; 0, or non-zero with the error printed. */
-static int write_output(const struct materialize_args *a,
-			const struct mapping *m, const struct view *v)
+static int write_output(const struct materialize_args *a, const struct mapping *m,
+			const struct view *v)
 {
 	/* a source first: --force does not make overwriting one right */
 	int rc = refuse_sources(v, m, a->out, a->link);

@@ -40,8 +40,8 @@ static int remote_options(const struct fs_mount_request *req, struct store_optio
 	double sec = req->remote_timeout ? strtod(req->remote_timeout, &end) : 0;
 
 	so->cache_dir = req->cache_dir;
-	if (req->cache_size && (store_parse_size(req->cache_size, &so->cache_size) ||
-				so->cache_size <= 0)) {
+	if (req->cache_size &&
+	    (store_parse_size(req->cache_size, &so->cache_size) || so->cache_size <= 0)) {
 		cli_error("cache_size=%s is not a size (bytes, or a number and K, M, G or T)",
 			  req->cache_size);
 		return -1;
@@ -60,8 +60,7 @@ static int remote_options(const struct fs_mount_request *req, struct store_optio
  * -o prefix= value is checked by view_build(), with the mapping's own
  * `prefix`, so that `ckptfs check` refuses exactly what a mount would.
  */
-static int build_view(const struct fs_mount_request *req, struct mapping **m,
-		      struct view **v)
+static int build_view(const struct fs_mount_request *req, struct mapping **m, struct view **v)
 {
 	/* what every user will see must be what every user may read */
 	struct store_options so = { 0 };
@@ -80,8 +79,7 @@ static int build_view(const struct fs_mount_request *req, struct mapping **m,
 	if (remote_options(req, &so))
 		return -1;
 	if (req->layout && mapping_layout_parse(req->layout, &layout)) {
-		cli_error("invalid layout '%s': expected 'single' or 'shards'",
-			  req->layout);
+		cli_error("invalid layout '%s': expected 'single' or 'shards'", req->layout);
 		return -1;
 	}
 	if (req->layout)
@@ -105,8 +103,7 @@ static int build_view(const struct fs_mount_request *req, struct mapping **m,
 }
 
 /* --help, --version or a missing argument: the exit status, else -1. */
-static int answer_without_mounting(const struct fs_mount_request *req,
-				   const char *progname)
+static int answer_without_mounting(const struct fs_mount_request *req, const char *progname)
 {
 	if (req->show_help) {
 		/* the text is help.c's: libfuse's own lists options we ignore */
@@ -147,8 +144,7 @@ static int mount_parsed(struct fs_mount *fm, const char *progname)
 
 		if (e)
 			cli_error("%s", err);
-		rc = e == 0 ? CLI_OK : e == -EINVAL ? CLI_BAD_INPUT
-						    : CLI_MOUNT_FAILED;
+		rc = e == 0 ? CLI_OK : e == -EINVAL ? CLI_BAD_INPUT : CLI_MOUNT_FAILED;
 	}
 	view_free(v);
 	mapping_free(m);
@@ -162,8 +158,7 @@ int cli_mount(int argc, char **argv, const char *progname)
 	int rc;
 
 	fs_raise_fd_limit();
-	if (fs_mount_parse(argc, argv, print_notice, NULL, &fm, err,
-			   sizeof(err))) {
+	if (fs_mount_parse(argc, argv, print_notice, NULL, &fm, err, sizeof(err))) {
 		if (err[0])
 			cli_error("%s", err);
 		return CLI_BAD_INPUT;

@@ -99,8 +99,8 @@ static int named(const struct objgraph_walk *w, size_t i)
 }
 
 /* The lines of node i: itself, its tensors, its aliases. */
-static int node_lines(const struct objgraph_walk *w, size_t i, find_fn find,
-		      const void *ctx, struct lines *ls)
+static int node_lines(const struct objgraph_walk *w, size_t i, find_fn find, const void *ctx,
+		      struct lines *ls)
 {
 	const struct objgraph_node *n = &w->graph->nodes[i];
 	char *path;
@@ -138,7 +138,8 @@ static int node_lines(const struct objgraph_walk *w, size_t i, find_fn find,
 		{
 			/* an object with children shows as PATH/, as where it is first */
 			const char *tail = w->graph->nodes[t].n_children ? "/" : "";
-			char *lhs = join(path, *path ? "/" : "", name), *rhs = join(first, tail, "");
+			char *lhs = join(path, *path ? "/" : "", name),
+			     *rhs = join(first, tail, "");
 
 			rc = add(ls, lhs ? join(lhs, tail, "") : NULL, NULL, rhs);
 			free(lhs);
@@ -193,8 +194,7 @@ static int print_tree(const struct objgraph *g, find_fn find, const void *ctx)
 	}
 	free(ls.l);
 	objgraph_walk_release(&w);
-	return rc ? CLI_BAD_INPUT : fflush(stdout) == 0 ? CLI_OK
-							: CLI_BAD_INPUT;
+	return rc ? CLI_BAD_INPUT : fflush(stdout) == 0 ? CLI_OK : CLI_BAD_INPUT;
 }
 
 static const struct bundle_entry *find_in_reader(const void *ctx, const char *key,
@@ -264,8 +264,9 @@ static int objects_of_mapping(const char *path)
 		return CLI_BAD_INPUT;
 	rc = view_object_graph(v, &g, NULL, err, sizeof(err));
 	if (rc == -ENOENT)
-		cli_error("'%s' merges by name: the merged checkpoint has no object graph (add 'checkpoint = object-based' to give it one)",
-			  path);
+		cli_error(
+			"'%s' merges by name: the merged checkpoint has no object graph (add 'checkpoint = object-based' to give it one)",
+			path);
 	else if (rc)
 		cli_error("%s", err);
 	else {

@@ -128,7 +128,12 @@ int cli_ls_safetensors(const char *path)
 	for (size_t i = 0; h && i < h->n; i++) {
 		const struct safetensors_tensor *t = &h->t[i];
 		/* dims are <= INT64_MAX (the parser checked): same bits */
-		struct bundle_entry e = { .dtype = t->dtype, .rank = t->rank, .dims = (int64_t *)t->dims, .shard_id = 0, .offset = (int64_t)(8 + n + t->begin), .size = (int64_t)(t->end - t->begin) };
+		struct bundle_entry e = { .dtype = t->dtype,
+					  .rank = t->rank,
+					  .dims = (int64_t *)t->dims,
+					  .shard_id = 0,
+					  .offset = (int64_t)(8 + n + t->begin),
+					  .size = (int64_t)(t->end - t->begin) };
 
 		cli_print_entry(stdout, t->name, t->name_len, &e);
 	}

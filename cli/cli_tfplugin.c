@@ -26,8 +26,8 @@ static int found(char *out, const char *dir, const char *rel, const char *name)
 {
 	char path[PATH_MAX];
 
-	if (snprintf(path, sizeof(path), "%s%s%s/%s", dir, *rel ? "/" : "", rel,
-		     name) >= (int)sizeof(path))
+	if (snprintf(path, sizeof(path), "%s%s%s/%s", dir, *rel ? "/" : "", rel, name) >=
+	    (int)sizeof(path))
 		return -ENAMETOOLONG;
 	if (!realpath(path, out))
 		return -errno;
@@ -57,7 +57,7 @@ int cli_tf_plugin(int argc, char **argv)
 		putchar('\n');
 		return fflush(stdout) == 0 ? CLI_OK : CLI_BAD_INPUT;
 	}
-	cli_error("the TensorFlow plugin is missing: no '%s/%s/%s'", exe,
-		  CKPTFS_TF_PLUGIN_RELDIR, CKPTFS_TF_PLUGIN_FILE);
+	cli_error("the TensorFlow plugin is missing: no '%s/%s/%s'", exe, CKPTFS_TF_PLUGIN_RELDIR,
+		  CKPTFS_TF_PLUGIN_FILE);
 	return CLI_BAD_INPUT;
 }

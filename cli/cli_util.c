@@ -28,7 +28,9 @@ static void put_escaped(FILE *f, const char *s, size_t n, unsigned flags)
 	if (need >= sizeof(stack) && !(buf = malloc(need + 1))) {
 		/* no memory for the copy: still never the raw bytes */
 		for (size_t i = 0; i < n; i++)
-			fputc((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f ? '?' : s[i], f);
+			fputc((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f ? '?'
+											: s[i],
+			      f);
 		return;
 	}
 	fwrite(util_escape(buf, need + 1, s, n, flags), 1, need, f);
@@ -36,10 +38,7 @@ static void put_escaped(FILE *f, const char *s, size_t n, unsigned flags)
 		free(buf);
 }
 
-void cli_put_text(FILE *f, const char *s)
-{
-	put_escaped(f, s, strlen(s), 0);
-}
+void cli_put_text(FILE *f, const char *s) { put_escaped(f, s, strlen(s), 0); }
 
 void cli_put_name(FILE *f, const char *name, size_t len)
 {
@@ -115,14 +114,13 @@ void cli_close_checkpoint(struct bundle_reader *r)
 	remote_store = NULL;
 }
 
-void cli_print_entry(FILE *f, const char *name, size_t name_len,
-		     const struct bundle_entry *e)
+void cli_print_entry(FILE *f, const char *name, size_t name_len, const struct bundle_entry *e)
 {
 	cli_print_entry_tail(f, name, name_len, e, "\n");
 }
 
-void cli_print_entry_tail(FILE *f, const char *name, size_t name_len,
-			  const struct bundle_entry *e, const char *end)
+void cli_print_entry_tail(FILE *f, const char *name, size_t name_len, const struct bundle_entry *e,
+			  const char *end)
 {
 	const char *dt = bundle_dtype_name(e->dtype);
 
@@ -133,12 +131,12 @@ void cli_print_entry_tail(FILE *f, const char *name, size_t name_len,
 	if (e->n_slices)
 		fprintf(f, "]\t-\t-\t-%s", end);
 	else
-		fprintf(f, "]\t%d\t%lld\t%lld%s", e->shard_id,
-			(long long)e->offset, (long long)e->size, end);
+		fprintf(f, "]\t%d\t%lld\t%lld%s", e->shard_id, (long long)e->offset,
+			(long long)e->size, end);
 }
 
-int cli_open_view(const char *mapping, const struct view_options *opt,
-		  struct mapping **m, struct view **v)
+int cli_open_view(const char *mapping, const struct view_options *opt, struct mapping **m,
+		  struct view **v)
 {
 	char err[2048];
 	int rc = mapping_parse_file(mapping, m, err, sizeof(err));

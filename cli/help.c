@@ -17,8 +17,7 @@
 /* The mount help below states the max_read and readahead ranges. */
 _Static_assert(CKPTFS_MAX_READ == 1048576 && CKPTFS_MAX_READ_UNPRIVILEGED == 524288,
 	       "update -o max_read in the mount help");
-_Static_assert(CKPTFS_READAHEAD_MAX_KB == 1048576,
-	       "update -o readahead in the mount help");
+_Static_assert(CKPTFS_READAHEAD_MAX_KB == 1048576, "update -o readahead in the mount help");
 
 static const char *const no_options[] = { NULL };
 
@@ -100,7 +99,8 @@ static const char check_text[] =
 	"(/usr/share/doc/ckptfs/mapping.md).\n";
 
 static const char *const materialize_args[] = { "MAPPING", "OUT_PREFIX", NULL };
-static const char *const materialize_options[] = { "--link", "--force", "--format=", "--strict", NULL };
+static const char *const materialize_options[] = { "--link", "--force", "--format=", "--strict",
+						   NULL };
 static const char materialize_text[] =
 	"Usage: ckptfs materialize [--link] [--force] [--format FORMAT] [--strict]\n"
 	"       MAPPING OUT_PREFIX\n"
@@ -353,8 +353,7 @@ const char *help_suggest(const char *name)
 
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
 		size_t d = util_edit_distance(name, strlen(name), commands[i].name,
-					      strlen(commands[i].name), 2,
-					      UTIL_EDIT_SWAP);
+					      strlen(commands[i].name), 2, UTIL_EDIT_SWAP);
 
 		if (d < best_d && d < strlen(commands[i].name)) {
 			best = commands[i].name;
@@ -364,10 +363,7 @@ const char *help_suggest(const char *name)
 	return best;
 }
 
-void help_main(FILE *f)
-{
-	fputs(main_text, f);
-}
+void help_main(FILE *f) { fputs(main_text, f); }
 
 void help_short(FILE *f)
 {
@@ -378,15 +374,13 @@ void help_short(FILE *f)
 	fputs("Try 'ckptfs --help' for more information.\n", f);
 }
 
-void help_command(FILE *f, const struct help_command *c)
-{
-	fputs(c->text, f);
-}
+void help_command(FILE *f, const struct help_command *c) { fputs(c->text, f); }
 
 static void mount_usage(FILE *f, const char *progname)
 {
-	fprintf(f, "Usage: %s MAPPING MOUNTPOINT [-f] [-d] [-s] "
-		   "[-o OPTION[,OPTION]...]\n",
+	fprintf(f,
+		"Usage: %s MAPPING MOUNTPOINT [-f] [-d] [-s] "
+		"[-o OPTION[,OPTION]...]\n",
 		progname);
 }
 
@@ -420,8 +414,7 @@ static void command_usage(FILE *f, const struct help_command *c)
 	fwrite(s, 1, (size_t)(nl - s) + 1, f);
 }
 
-int help_usage_error(const struct help_command *c, const char *progname,
-		     const char *fmt, ...)
+int help_usage_error(const struct help_command *c, const char *progname, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -436,12 +429,10 @@ int help_usage_error(const struct help_command *c, const char *progname,
 	fputc('\n', stderr);
 	if (c) {
 		command_usage(stderr, c);
-		fprintf(stderr, "Try 'ckptfs %s --help' for more information.\n",
-			c->name);
+		fprintf(stderr, "Try 'ckptfs %s --help' for more information.\n", c->name);
 	} else {
 		mount_usage(stderr, progname);
-		fprintf(stderr, "Try '%s --help' for more information.\n",
-			progname);
+		fprintf(stderr, "Try '%s --help' for more information.\n", progname);
 	}
 	return 1;
 }
@@ -483,8 +474,7 @@ int help_check_args(const struct help_command *c, int *argc, char **argv)
 
 		if (!options_end && !strcmp(a, "--")) {
 			/* drop it: what follows is positional, even "-x" */
-			memmove(&argv[i], &argv[i + 1],
-				(size_t)(*argc - i) * sizeof(*argv));
+			memmove(&argv[i], &argv[i + 1], (size_t)(*argc - i) * sizeof(*argv));
 			(*argc)--;
 			i--;
 			options_end = 1;

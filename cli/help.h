@@ -46,8 +46,8 @@ void help_version(FILE *f, const char *progname);
  * "ckptfs: [COMMAND: ]MESSAGE", its usage line and where the help is, on
  * stderr. Returns 1, the exit status for bad input.
  */
-__attribute__((format(printf, 3, 4))) int help_usage_error(const struct help_command *c, const char *progname,
-							   const char *fmt, ...);
+__attribute__((format(printf, 3, 4))) int
+help_usage_error(const struct help_command *c, const char *progname, const char *fmt, ...);
 
 /*
  * Check the arguments of subcommand c (argv[0] is its name) before it

@@ -23,12 +23,8 @@ struct subcommand {
 };
 
 static const struct subcommand subcommands[] = {
-	{ "ls", cli_ls },
-	{ "verify", cli_verify },
-	{ "cat", cli_cat },
-	{ "check", cli_check },
-	{ "materialize", cli_materialize },
-	{ "tf-plugin", cli_tf_plugin },
+	{ "ls", cli_ls },       { "verify", cli_verify },           { "cat", cli_cat },
+	{ "check", cli_check }, { "materialize", cli_materialize }, { "tf-plugin", cli_tf_plugin },
 };
 
 int cli_ls(int argc, char **argv)
@@ -42,8 +38,7 @@ int cli_ls(int argc, char **argv)
 
 	if (n > 12 && !strcmp(argv[1] + n - 12, ".safetensors"))
 		return cli_ls_safetensors(argv[1]);
-	return cli_is_mapping(argv[1]) ? cli_ls_mapping(argv[1])
-				       : cli_ls_checkpoint(argv[1]);
+	return cli_is_mapping(argv[1]) ? cli_ls_mapping(argv[1]) : cli_ls_checkpoint(argv[1]);
 }
 
 /* The name the command was run as, without its directory. */
@@ -81,15 +76,14 @@ static int unknown_command(int argc, char **argv)
 	const char *arg = argv[1], *alt;
 	struct stat st;
 
-	if (arg[0] == '-' || strchr(arg, '/') || asks_help(argc, argv) ||
-	    stat(arg, &st) == 0 || errno != ENOENT)
+	if (arg[0] == '-' || strchr(arg, '/') || asks_help(argc, argv) || stat(arg, &st) == 0 ||
+	    errno != ENOENT)
 		return 0;
 	alt = help_suggest(arg);
 	if (alt)
 		cli_error("unknown command '%s' (did you mean '%s'?)", arg, alt);
 	else
-		cli_error("'%s' is not a command, and no mapping file '%s' exists",
-			  arg, arg);
+		cli_error("'%s' is not a command, and no mapping file '%s' exists", arg, arg);
 	fputs("Try 'ckptfs --help' for more information.\n", stderr);
 	return 1;
 }

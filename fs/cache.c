@@ -47,10 +47,7 @@ unsigned cache_max_read_limit(void)
 }
 
 /* Whether cache mode may put data files on direct I/O at all. */
-static int may_go_direct(int cache)
-{
-	return HAVE_DIRECT_MMAP && cache != CKPTFS_CACHE_PAGE;
-}
+static int may_go_direct(int cache) { return HAVE_DIRECT_MMAP && cache != CKPTFS_CACHE_PAGE; }
 
 unsigned cache_default_max_read(int cache, unsigned limit)
 {
@@ -69,18 +66,24 @@ static const char *mode_name(int cache)
 void cache_negotiate(struct ckptfs *fs, struct fuse_conn_info *conn)
 {
 	if (!may_go_direct(fs->cache)) {
-		fuse_log(FUSE_LOG_INFO, "ckptfs: data files the daemon serves go through the FUSE page cache (-o cache=page)\n");
+		fuse_log(
+			FUSE_LOG_INFO,
+			"ckptfs: data files the daemon serves go through the FUSE page cache (-o cache=page)\n");
 		return;
 	}
 	if (!(conn->capable & FUSE_CAP_DIRECT_IO_ALLOW_MMAP)) {
-		fuse_log(FUSE_LOG_NOTICE, "ckptfs: data files the daemon serves go through the FUSE page cache (-o cache=%s): direct I/O would break mmap, and the kernel does not offer FUSE_DIRECT_IO_ALLOW_MMAP (Linux >= 6.6)\n",
-			 mode_name(fs->cache));
+		fuse_log(
+			FUSE_LOG_NOTICE,
+			"ckptfs: data files the daemon serves go through the FUSE page cache (-o cache=%s): direct I/O would break mmap, and the kernel does not offer FUSE_DIRECT_IO_ALLOW_MMAP (Linux >= 6.6)\n",
+			mode_name(fs->cache));
 		return;
 	}
 	conn->want |= FUSE_CAP_DIRECT_IO_ALLOW_MMAP;
 	atomic_store(&fs->direct_on, true);
-	fuse_log(FUSE_LOG_INFO, "ckptfs: data files the daemon serves use direct I/O (-o cache=%s): no second copy in the page cache, %u-byte requests, mmap allowed\n",
-		 mode_name(fs->cache), fs->max_read);
+	fuse_log(
+		FUSE_LOG_INFO,
+		"ckptfs: data files the daemon serves use direct I/O (-o cache=%s): no second copy in the page cache, %u-byte requests, mmap allowed\n",
+		mode_name(fs->cache), fs->max_read);
 }
 
 #else /* libfuse < 3.16 cannot ask for mmap of direct-I/O files */
@@ -89,17 +92,20 @@ void cache_negotiate(struct ckptfs *fs, struct fuse_conn_info *conn)
 {
 	(void)conn;
 	if (fs->cache == CKPTFS_CACHE_PAGE)
-		fuse_log(FUSE_LOG_INFO, "ckptfs: data files the daemon serves go through the FUSE page cache (-o cache=page)\n");
+		fuse_log(
+			FUSE_LOG_INFO,
+			"ckptfs: data files the daemon serves go through the FUSE page cache (-o cache=page)\n");
 	else
-		fuse_log(FUSE_LOG_NOTICE, "ckptfs: data files the daemon serves go through the FUSE page cache (-o cache=%s): direct I/O would break mmap, and libfuse %d.%d cannot ask for FUSE_DIRECT_IO_ALLOW_MMAP (it needs 3.16)\n",
-			 mode_name(fs->cache), FUSE_MAJOR_VERSION, FUSE_MINOR_VERSION);
+		fuse_log(
+			FUSE_LOG_NOTICE,
+			"ckptfs: data files the daemon serves go through the FUSE page cache (-o cache=%s): direct I/O would break mmap, and libfuse %d.%d cannot ask for FUSE_DIRECT_IO_ALLOW_MMAP (it needs 3.16)\n",
+			mode_name(fs->cache), FUSE_MAJOR_VERSION, FUSE_MINOR_VERSION);
 }
 
 #endif
 
 void cache_open(struct ckptfs *fs, size_t idx, struct fuse_file_info *fi)
 {
-	if (atomic_load(&fs->direct_on) &&
-	    view_file_is_extents(view_file_at(fs->view, idx)))
+	if (atomic_load(&fs->direct_on) && view_file_is_extents(view_file_at(fs->view, idx)))
 		fi->direct_io = 1;
 }

@@ -65,8 +65,8 @@ typedef void fs_notice_fn(void *ctx, const char *msg);
  * libfuse already printed its own. notice(ctx, msg) may be called during
  * this and later calls on the same fs_mount; ctx is borrowed.
  */
-int fs_mount_parse(int argc, char **argv, fs_notice_fn *notice, void *ctx,
-		   struct fs_mount **out, char *err, size_t errlen);
+int fs_mount_parse(int argc, char **argv, fs_notice_fn *notice, void *ctx, struct fs_mount **out,
+		   char *err, size_t errlen);
 void fs_mount_free(struct fs_mount *fm);
 
 /* The request inside fm; owned by fm. */
@@ -74,8 +74,9 @@ const struct fs_mount_request *fs_mount_request(const struct fs_mount *fm);
 
 /*
  * Check that the mountpoint is an empty directory (any directory with
- * -o nonempty) nothing is mounted on, and make it absolute (the daemon leaves its working directory, and
- * unmounting needs the path). 0 or a negative errno with a message.
+ * -o nonempty) nothing is mounted on, and make it absolute (the daemon
+ * leaves its working directory, and unmounting needs the path). 0 or a
+ * negative errno with a message.
  */
 int fs_mount_check_mountpoint(struct fs_mount *fm, char *err, size_t errlen);
 
@@ -87,8 +88,7 @@ int fs_mount_check_mountpoint(struct fs_mount *fm, char *err, size_t errlen);
  * options (before mounting); another negative errno when the mount could
  * not be made or the session failed.
  */
-int fs_mount_serve(struct fs_mount *fm, const struct view *v, char *err,
-		   size_t errlen);
+int fs_mount_serve(struct fs_mount *fm, const struct view *v, char *err, size_t errlen);
 
 /*
  * libfuse's own version report for --version (libfuse prints it, and

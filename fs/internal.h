@@ -12,6 +12,7 @@
  *	return fs_errf(err, errlen, -ENOTDIR, "mountpoint '%s' is not a directory", path);
  * The one way fs/ writes an error message (bundle/ has bundle_errf).
  */
-__attribute__((format(printf, 4, 5))) int fs_errf(char *err, size_t errlen, int code, const char *fmt, ...);
+__attribute__((format(printf, 4, 5))) int fs_errf(char *err, size_t errlen, int code,
+						  const char *fmt, ...);
 
 #endif /* CKPTFS_FS_INTERNAL_H */

@@ -40,17 +40,12 @@
 /* Unit of statfs block counts (f_frsize). */
 #define STATFS_BLOCK 4096
 
-static struct ckptfs *ckptfs_data(fuse_req_t req)
-{
-	return fuse_req_userdata(req);
-}
+static struct ckptfs *ckptfs_data(fuse_req_t req) { return fuse_req_userdata(req); }
 
 /* The view file behind ino and its index, or NULL for the root or junk. */
-static const struct view_file *file_of(const struct ckptfs *fs,
-				       fuse_ino_t ino, size_t *idx)
+static const struct view_file *file_of(const struct ckptfs *fs, fuse_ino_t ino, size_t *idx)
 {
-	if (ino < FIRST_FILE_INO ||
-	    ino - FIRST_FILE_INO >= view_num_files(fs->view))
+	if (ino < FIRST_FILE_INO || ino - FIRST_FILE_INO >= view_num_files(fs->view))
 		return NULL;
 	*idx = (size_t)(ino - FIRST_FILE_INO);
 	return view_file_at(fs->view, *idx);
@@ -120,8 +115,7 @@ static void ckptfs_ll_init(void *userdata, struct fuse_conn_info *conn)
 
 /* ------------------------------------------------------------ the tree */
 
-static void ckptfs_ll_lookup(fuse_req_t req, fuse_ino_t parent,
-			     const char *name)
+static void ckptfs_ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	const struct ckptfs *fs = ckptfs_data(req);
 	struct fuse_entry_param e;
@@ -149,15 +143,13 @@ static void ckptfs_ll_forget(fuse_req_t req, fuse_ino_t ino, uint64_t n)
 	fuse_reply_none(req);
 }
 
-static void ckptfs_ll_forget_multi(fuse_req_t req, size_t count,
-				   struct fuse_forget_data *forgets)
+static void ckptfs_ll_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
 {
 	(void)count, (void)forgets;
 	fuse_reply_none(req);
 }
 
-static void ckptfs_ll_getattr(fuse_req_t req, fuse_ino_t ino,
-			      struct fuse_file_info *fi)
+static void ckptfs_ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	const struct ckptfs *fs = ckptfs_data(req);
 	struct stat st;
@@ -170,8 +162,7 @@ static void ckptfs_ll_getattr(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_attr(req, &st, fs->timeout);
 }
 
-static void ckptfs_ll_opendir(fuse_req_t req, fuse_ino_t ino,
-			      struct fuse_file_info *fi)
+static void ckptfs_ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	if (ino != FUSE_ROOT_ID) {
 		fuse_reply_err(req, ENOTDIR);
@@ -188,8 +179,7 @@ static void ckptfs_ll_opendir(fuse_req_t req, fuse_ino_t ino,
  * its inode) to buf; returns the size it needs, as fuse_add_direntry does.
  * Its offset is k + 1: where a reader that got it resumes.
  */
-static size_t add_dirent(fuse_req_t req, const struct ckptfs *fs, char *buf,
-			 size_t size, size_t k)
+static size_t add_dirent(fuse_req_t req, const struct ckptfs *fs, char *buf, size_t size, size_t k)
 {
 	struct stat st;
 	const char *name = k == 0 ? "." : "..";
@@ -202,8 +192,8 @@ static size_t add_dirent(fuse_req_t req, const struct ckptfs *fs, char *buf,
 	return fuse_add_direntry(req, buf, size, name, &st, (off_t)k + 1);
 }
 
-static void ckptfs_ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
-			      off_t off, struct fuse_file_info *fi)
+static void ckptfs_ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			      struct fuse_file_info *fi)
 {
 	const struct ckptfs *fs = ckptfs_data(req);
 	size_t n = view_num_files(fs->view) + FIRST_FILE_INO, used = 0;
@@ -261,8 +251,7 @@ static void ckptfs_ll_access(fuse_req_t req, fuse_ino_t ino, int mask)
 	fuse_reply_err(req, err);
 }
 
-static void ckptfs_ll_getxattr(fuse_req_t req, fuse_ino_t ino,
-			       const char *name, size_t size)
+static void ckptfs_ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	(void)ino, (void)name, (void)size;
 	fuse_reply_err(req, ENODATA);
@@ -279,8 +268,7 @@ static void ckptfs_ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 
 /* ------------------------------------------------------------ files */
 
-static void ckptfs_ll_open(fuse_req_t req, fuse_ino_t ino,
-			   struct fuse_file_info *fi)
+static void ckptfs_ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct ckptfs *fs = ckptfs_data(req);
 	size_t idx;
@@ -302,23 +290,21 @@ static void ckptfs_ll_open(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_open(req, fi);
 }
 
-static void ckptfs_ll_release(fuse_req_t req, fuse_ino_t ino,
-			      struct fuse_file_info *fi)
+static void ckptfs_ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino, (void)fi;
 	fuse_reply_err(req, 0);
 }
 
 /* Reply err to a failed read of file idx, saying why once per file. */
-static void reply_read_error(fuse_req_t req, struct ckptfs *fs, size_t idx,
-			     int err)
+static void reply_read_error(fuse_req_t req, struct ckptfs *fs, size_t idx, int err)
 {
 	if (!atomic_exchange(&fs->logged[idx], true)) {
 		const char *name = view_file_at(fs->view, idx)->name;
 
 		errno = err;
-		fuse_log(FUSE_LOG_ERR, "ckptfs: reading '%s' failed: %m%s\n",
-			 name, err == EIO ? " (a source shard was changed after mounting?)" : "");
+		fuse_log(FUSE_LOG_ERR, "ckptfs: reading '%s' failed: %m%s\n", name,
+			 err == EIO ? " (a source shard was changed after mounting?)" : "");
 	}
 	fuse_reply_err(req, err);
 }
@@ -348,8 +334,7 @@ static void *thread_buffer(const struct ckptfs *fs, size_t size)
 }
 
 /* Serve a data read by copying it through view_read. */
-static void reply_copy(fuse_req_t req, struct ckptfs *fs, size_t idx,
-		       uint64_t off, size_t size)
+static void reply_copy(fuse_req_t req, struct ckptfs *fs, size_t idx, uint64_t off, size_t size)
 {
 	void *buf = thread_buffer(fs, size);
 	int64_t got;
@@ -448,8 +433,7 @@ static int fetch_remote(struct ckptfs *fs, size_t idx, uint64_t off, size_t size
 	return rc;
 }
 
-static void reply_data(fuse_req_t req, struct ckptfs *fs, size_t idx,
-		       uint64_t off, size_t size)
+static void reply_data(fuse_req_t req, struct ckptfs *fs, size_t idx, uint64_t off, size_t size)
 {
 	struct view_piece pieces[CKPTFS_MAX_PIECES];
 	size_t n = 0;
@@ -459,8 +443,7 @@ static void reply_data(fuse_req_t req, struct ckptfs *fs, size_t idx,
 		fuse_reply_err(req, EIO);
 		return;
 	}
-	rc = view_map_range(fs->view, idx, off, size, pieces,
-			    CKPTFS_MAX_PIECES, &n);
+	rc = view_map_range(fs->view, idx, off, size, pieces, CKPTFS_MAX_PIECES, &n);
 	if (rc == -E2BIG || (rc == 0 && !pieces_intact(pieces, n)))
 		reply_copy(req, fs, idx, off, size);
 	else if (rc < 0)
@@ -471,8 +454,7 @@ static void reply_data(fuse_req_t req, struct ckptfs *fs, size_t idx,
 		reply_pieces(req, pieces, n);
 }
 
-static void reply_mem(fuse_req_t req, const struct view_file *f,
-		      uint64_t off, size_t size)
+static void reply_mem(fuse_req_t req, const struct view_file *f, uint64_t off, size_t size)
 {
 	if (off >= f->size) {
 		fuse_reply_buf(req, NULL, 0);
@@ -483,8 +465,8 @@ static void reply_mem(fuse_req_t req, const struct view_file *f,
 	fuse_reply_buf(req, (const char *)f->mem + off, size);
 }
 
-static void ckptfs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size,
-			   off_t off, struct fuse_file_info *fi)
+static void ckptfs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi)
 {
 	struct ckptfs *fs = ckptfs_data(req);
 	const struct view_file *f;
@@ -503,107 +485,96 @@ static void ckptfs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size,
 
 /* --------------------------------------- everything that would write */
 
-static void ckptfs_ll_setattr(fuse_req_t req, fuse_ino_t ino,
-			      struct stat *attr, int to_set,
+static void ckptfs_ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 			      struct fuse_file_info *fi)
 {
 	(void)ino, (void)attr, (void)to_set, (void)fi;
 	fuse_reply_err(req, EROFS);
 }
 
-static void ckptfs_ll_mknod(fuse_req_t req, fuse_ino_t parent,
-			    const char *name, mode_t mode, dev_t rdev)
+static void ckptfs_ll_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+			    dev_t rdev)
 {
 	(void)parent, (void)name, (void)mode, (void)rdev;
 	fuse_reply_err(req, EROFS);
 }
 
-static void ckptfs_ll_mkdir(fuse_req_t req, fuse_ino_t parent,
-			    const char *name, mode_t mode)
+static void ckptfs_ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
 	(void)parent, (void)name, (void)mode;
 	fuse_reply_err(req, EROFS);
 }
 
-static void ckptfs_ll_unlink(fuse_req_t req, fuse_ino_t parent,
-			     const char *name)
+static void ckptfs_ll_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	(void)parent, (void)name;
 	fuse_reply_err(req, EROFS);
 }
 
-static void ckptfs_ll_rmdir(fuse_req_t req, fuse_ino_t parent,
-			    const char *name)
+static void ckptfs_ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	(void)parent, (void)name;
 	fuse_reply_err(req, EROFS);
 }
 
-static void ckptfs_ll_symlink(fuse_req_t req, const char *link,
-			      fuse_ino_t parent, const char *name)
+static void ckptfs_ll_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
 	(void)link, (void)parent, (void)name;
 	fuse_reply_err(req, EROFS);
 }
 
-static void ckptfs_ll_rename(fuse_req_t req, fuse_ino_t parent,
-			     const char *name, fuse_ino_t newparent,
-			     const char *newname, unsigned int flags)
+static void ckptfs_ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+			     fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
 	(void)parent, (void)name, (void)newparent, (void)newname, (void)flags;
 	fuse_reply_err(req, EROFS);
 }
 
-static void ckptfs_ll_link(fuse_req_t req, fuse_ino_t ino,
-			   fuse_ino_t newparent, const char *newname)
+static void ckptfs_ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+			   const char *newname)
 {
 	(void)ino, (void)newparent, (void)newname;
 	fuse_reply_err(req, EROFS);
 }
 
-static void ckptfs_ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
-			    size_t size, off_t off, struct fuse_file_info *fi)
+static void ckptfs_ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+			    struct fuse_file_info *fi)
 {
 	(void)ino, (void)buf, (void)size, (void)off, (void)fi;
 	fuse_reply_err(req, EROFS);
 }
 
-static void ckptfs_ll_create(fuse_req_t req, fuse_ino_t parent,
-			     const char *name, mode_t mode,
+static void ckptfs_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 			     struct fuse_file_info *fi)
 {
 	(void)parent, (void)name, (void)mode, (void)fi;
 	fuse_reply_err(req, EROFS);
 }
 
-static void ckptfs_ll_setxattr(fuse_req_t req, fuse_ino_t ino,
-			       const char *name, const char *value,
+static void ckptfs_ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 			       size_t size, int flags)
 {
 	(void)ino, (void)name, (void)value, (void)size, (void)flags;
 	fuse_reply_err(req, EROFS);
 }
 
-static void ckptfs_ll_removexattr(fuse_req_t req, fuse_ino_t ino,
-				  const char *name)
+static void ckptfs_ll_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	(void)ino, (void)name;
 	fuse_reply_err(req, EROFS);
 }
 
-static void ckptfs_ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
-				off_t off, off_t len, struct fuse_file_info *fi)
+static void ckptfs_ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+				struct fuse_file_info *fi)
 {
 	(void)ino, (void)mode, (void)off, (void)len, (void)fi;
 	fuse_reply_err(req, EROFS);
 }
 
-static void ckptfs_ll_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
-				      off_t off_in,
-				      struct fuse_file_info *fi_in,
-				      fuse_ino_t ino_out, off_t off_out,
-				      struct fuse_file_info *fi_out,
-				      size_t len, int flags)
+static void ckptfs_ll_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+				      struct fuse_file_info *fi_in, fuse_ino_t ino_out,
+				      off_t off_out, struct fuse_file_info *fi_out, size_t len,
+				      int flags)
 {
 	(void)ino_in, (void)off_in, (void)fi_in, (void)ino_out;
 	(void)off_out, (void)fi_out, (void)len, (void)flags;
@@ -643,8 +614,7 @@ const struct fuse_lowlevel_ops ckptfs_ll_ops = {
 
 /* ------------------------------------------------------------ state */
 
-int ckptfs_init(struct ckptfs *fs, const struct view *v, unsigned max_read,
-		unsigned max_read_limit)
+int ckptfs_init(struct ckptfs *fs, const struct view *v, unsigned max_read, unsigned max_read_limit)
 {
 	size_t n = view_num_files(v);
 	long page = sysconf(_SC_PAGESIZE);

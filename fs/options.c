@@ -43,35 +43,23 @@ enum {
 	}
 
 static const struct fuse_opt mount_opt_spec[] = {
-	MOUNT_OPT("prefix=%s", prefix),
-	MOUNT_OPT("layout=%s", layout),
-	MOUNT_OPT("format=%s", format),
-	MOUNT_OPT("strict", strict),
+	MOUNT_OPT("prefix=%s", prefix), MOUNT_OPT("layout=%s", layout),
+	MOUNT_OPT("format=%s", format), MOUNT_OPT("strict", strict),
 	/* numbers as text: libfuse's %u would wrap 2^32 + 1 to 1, "-1" to 2^32 - 1 */
-	MOUNT_OPT("max_read=%s", max_read_arg),
-	MOUNT_OPT("readahead=%s", readahead_arg),
-	MOUNT_OPT("passthrough=%s", passthrough_arg),
-	MOUNT_OPT("cache=%s", cache_arg),
+	MOUNT_OPT("max_read=%s", max_read_arg), MOUNT_OPT("readahead=%s", readahead_arg),
+	MOUNT_OPT("passthrough=%s", passthrough_arg), MOUNT_OPT("cache=%s", cache_arg),
 	/* remote sources: checked by the command, which makes the store */
-	MOUNT_OPT("cache_dir=%s", cache_dir),
-	MOUNT_OPT("cache_size=%s", cache_size),
+	MOUNT_OPT("cache_dir=%s", cache_dir), MOUNT_OPT("cache_size=%s", cache_size),
 	MOUNT_OPT("remote_timeout=%s", remote_timeout),
-	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
-	FUSE_OPT_KEY("fsname=", KEY_FSNAME),
-	FUSE_OPT_KEY("subtype=", KEY_SUBTYPE),
-	FUSE_OPT_KEY("max_threads=", KEY_MAX_THREADS),
+	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER), FUSE_OPT_KEY("fsname=", KEY_FSNAME),
+	FUSE_OPT_KEY("subtype=", KEY_SUBTYPE), FUSE_OPT_KEY("max_threads=", KEY_MAX_THREADS),
 	FUSE_OPT_KEY("nonempty", KEY_NONEMPTY),
 	/* fstab and mount(8) words that mean nothing to the daemon */
-	FUSE_OPT_KEY("defaults", FUSE_OPT_KEY_DISCARD),
-	FUSE_OPT_KEY("auto", FUSE_OPT_KEY_DISCARD),
-	FUSE_OPT_KEY("noauto", FUSE_OPT_KEY_DISCARD),
-	FUSE_OPT_KEY("nofail", FUSE_OPT_KEY_DISCARD),
-	FUSE_OPT_KEY("_netdev", FUSE_OPT_KEY_DISCARD),
-	FUSE_OPT_KEY("user", FUSE_OPT_KEY_DISCARD),
-	FUSE_OPT_KEY("nouser", FUSE_OPT_KEY_DISCARD),
-	FUSE_OPT_KEY("users", FUSE_OPT_KEY_DISCARD),
-	FUSE_OPT_KEY("-n", FUSE_OPT_KEY_DISCARD),
-	FUSE_OPT_KEY("-v", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("defaults", FUSE_OPT_KEY_DISCARD), FUSE_OPT_KEY("auto", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("noauto", FUSE_OPT_KEY_DISCARD), FUSE_OPT_KEY("nofail", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("_netdev", FUSE_OPT_KEY_DISCARD), FUSE_OPT_KEY("user", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("nouser", FUSE_OPT_KEY_DISCARD), FUSE_OPT_KEY("users", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("-n", FUSE_OPT_KEY_DISCARD), FUSE_OPT_KEY("-v", FUSE_OPT_KEY_DISCARD),
 	FUSE_OPT_END
 };
 
@@ -81,8 +69,7 @@ static int take_positional(char **slot, const char *arg)
 	return *slot ? 0 : -1;
 }
 
-static int mount_opt_proc(void *data, const char *arg, int key,
-			  struct fuse_args *outargs)
+static int mount_opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
 {
 	struct fs_mount *fm = data;
 	struct mount_opts *o = &fm->o;
@@ -96,22 +83,15 @@ static int mount_opt_proc(void *data, const char *arg, int key,
 			return take_positional(&o->mountpoint, arg);
 		fs_errf(fm->err, fm->errlen, -EINVAL, "unexpected argument '%s'", arg);
 		return -1; /* fuse_opt_parse's failure */
-	case KEY_ALLOW_OTHER:
-		o->allow_other = 1;
-		break;
-	case KEY_FSNAME:
-		o->fsname = 1;
-		break;
-	case KEY_SUBTYPE:
-		o->subtype = 1;
-		break;
+	case KEY_ALLOW_OTHER: o->allow_other = 1; break;
+	case KEY_FSNAME: o->fsname = 1; break;
+	case KEY_SUBTYPE: o->subtype = 1; break;
 	case KEY_NONEMPTY:
 		o->nonempty = 1;
 		return 0; /* libfuse 3 would call it an unknown option */
 	case KEY_MAX_THREADS:
 		/* the API 3.4 loop config has no such field: say so, not nothing */
-		fs_mount_notice(fm, "ignoring %s: libfuse starts up to 10 worker threads",
-				arg);
+		fs_mount_notice(fm, "ignoring %s: libfuse starts up to 10 worker threads", arg);
 		return 0;
 	}
 	return 1; /* keep it: the rest is libfuse's to parse */
@@ -135,8 +115,7 @@ static int add_default_opts(struct fuse_args *args, const struct mount_opts *o)
 }
 
 /* All of s a decimal number; values past max are max + 1. 0 or -EINVAL. */
-static int parse_count(const char *s, unsigned long long max,
-		       unsigned long long *out)
+static int parse_count(const char *s, unsigned long long max, unsigned long long *out)
 {
 	unsigned long long v = 0;
 
@@ -164,10 +143,12 @@ static int check_numbers(struct mount_opts *o, char *err, size_t errlen)
 
 	if (o->readahead_arg) {
 		if (parse_count(o->readahead_arg, CKPTFS_READAHEAD_MAX_KB, &v))
-			return fs_errf(err, errlen, -EINVAL, "readahead=%s is not a number (0 to %u KiB)",
+			return fs_errf(err, errlen, -EINVAL,
+				       "readahead=%s is not a number (0 to %u KiB)",
 				       o->readahead_arg, CKPTFS_READAHEAD_MAX_KB);
 		if (v > CKPTFS_READAHEAD_MAX_KB)
-			return fs_errf(err, errlen, -EINVAL, "readahead=%s is out of range (0 to %u KiB)",
+			return fs_errf(err, errlen, -EINVAL,
+				       "readahead=%s is out of range (0 to %u KiB)",
 				       o->readahead_arg, CKPTFS_READAHEAD_MAX_KB);
 		o->readahead = (unsigned)v;
 	} else {
@@ -175,7 +156,8 @@ static int check_numbers(struct mount_opts *o, char *err, size_t errlen)
 	}
 	if (o->max_read_arg) {
 		if (parse_count(o->max_read_arg, UINT_MAX - 1, &v))
-			return fs_errf(err, errlen, -EINVAL, "max_read=%s is not a number (4096 to %u bytes)",
+			return fs_errf(err, errlen, -EINVAL,
+				       "max_read=%s is not a number (4096 to %u bytes)",
 				       o->max_read_arg, CKPTFS_MAX_READ);
 		o->max_read = (unsigned)v; /* UINT_MAX when larger: clamped too */
 	}
@@ -206,8 +188,8 @@ static int check_passthrough(struct mount_opts *o, char *err, size_t errlen)
 	/* enum ckptfs_passthrough's order */
 	static const char *const names[] = { "auto", "off" };
 
-	return option_word("passthrough", o->passthrough_arg, names, 2, "auto or off", &o->passthrough, err,
-			   errlen);
+	return option_word("passthrough", o->passthrough_arg, names, 2, "auto or off",
+			   &o->passthrough, err, errlen);
 }
 
 /* -o cache=auto|page|direct; auto when not given. */
@@ -216,11 +198,12 @@ static int check_cache(struct mount_opts *o, char *err, size_t errlen)
 	/* enum ckptfs_cache's order */
 	static const char *const names[] = { "auto", "page", "direct" };
 
-	return option_word("cache", o->cache_arg, names, 3, "auto, page or direct", &o->cache, err, errlen);
+	return option_word("cache", o->cache_arg, names, 3, "auto, page or direct", &o->cache, err,
+			   errlen);
 }
 
-int fs_mount_parse(int argc, char **argv, fs_notice_fn *notice_fn,
-		   void *ctx, struct fs_mount **out, char *err, size_t errlen)
+int fs_mount_parse(int argc, char **argv, fs_notice_fn *notice_fn, void *ctx, struct fs_mount **out,
+		   char *err, size_t errlen)
 {
 	struct fs_mount *fm = calloc(1, sizeof(*fm));
 	int rc = -EINVAL;
@@ -237,8 +220,7 @@ int fs_mount_parse(int argc, char **argv, fs_notice_fn *notice_fn,
 	/* fuse_opt_parse() takes the fields at their offsets in fm->o */
 	if (fuse_opt_parse(&fm->args, fm, mount_opt_spec, mount_opt_proc) == 0 &&
 	    check_numbers(&fm->o, err, errlen) == 0 &&
-	    check_passthrough(&fm->o, err, errlen) == 0 &&
-	    check_cache(&fm->o, err, errlen) == 0 &&
+	    check_passthrough(&fm->o, err, errlen) == 0 && check_cache(&fm->o, err, errlen) == 0 &&
 	    add_default_opts(&fm->args, &fm->o) == 0 &&
 	    fuse_parse_cmdline(&fm->args, &fm->cmd) == 0)
 		rc = 0;
@@ -286,7 +268,4 @@ void fs_mount_free(struct fs_mount *fm)
 	free(fm);
 }
 
-const struct fs_mount_request *fs_mount_request(const struct fs_mount *fm)
-{
-	return &fm->req;
-}
+const struct fs_mount_request *fs_mount_request(const struct fs_mount *fm) { return &fm->req; }

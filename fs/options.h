@@ -64,6 +64,7 @@ struct fs_mount {
  * Send one notice line (formatted like printf) to the caller's callback,
  * if it gave one: an option that is ignored, a value that is clamped.
  */
-__attribute__((format(printf, 2, 3))) void fs_mount_notice(const struct fs_mount *fm, const char *fmt, ...);
+__attribute__((format(printf, 2, 3))) void fs_mount_notice(const struct fs_mount *fm,
+							   const char *fmt, ...);
 
 #endif /* CKPTFS_FS_OPTIONS_H */

@@ -37,7 +37,8 @@ static int pt_turned_off(const struct ckptfs *fs)
 {
 	if (fs->passthrough != CKPTFS_PT_OFF)
 		return 0;
-	fuse_log(FUSE_LOG_INFO, "ckptfs: passthrough off (-o passthrough=off): the daemon serves every read\n");
+	fuse_log(FUSE_LOG_INFO,
+		 "ckptfs: passthrough off (-o passthrough=off): the daemon serves every read\n");
 	return 1;
 }
 
@@ -48,7 +49,9 @@ void pt_negotiate(struct ckptfs *fs, struct fuse_conn_info *conn)
 	if (pt_turned_off(fs))
 		return;
 	if (!(conn->capable & FUSE_CAP_PASSTHROUGH)) {
-		fuse_log(FUSE_LOG_NOTICE, "ckptfs: passthrough unavailable (the kernel does not offer it; Linux >= 6.9 with CONFIG_FUSE_PASSTHROUGH): the daemon serves every read\n");
+		fuse_log(
+			FUSE_LOG_NOTICE,
+			"ckptfs: passthrough unavailable (the kernel does not offer it; Linux >= 6.9 with CONFIG_FUSE_PASSTHROUGH): the daemon serves every read\n");
 		return;
 	}
 	conn->want |= FUSE_CAP_PASSTHROUGH;
@@ -61,8 +64,7 @@ void pt_negotiate(struct ckptfs *fs, struct fuse_conn_info *conn)
 }
 
 /* Register file idx's shard; its backing id, or -1 if it is refused. */
-static int register_file(struct fuse_req *req, const struct ckptfs *fs,
-			 size_t idx, int fd)
+static int register_file(struct fuse_req *req, const struct ckptfs *fs, size_t idx, int fd)
 {
 	const char *name = view_file_at(fs->view, idx)->name;
 	int id;
@@ -70,8 +72,8 @@ static int register_file(struct fuse_req *req, const struct ckptfs *fs,
 	errno = 0;
 	id = fuse_passthrough_open(req, fd);
 	if (id > 0) {
-		fuse_log(FUSE_LOG_INFO, "ckptfs: '%s': passthrough (the kernel reads the source shard)\n",
-			 name);
+		fuse_log(FUSE_LOG_INFO,
+			 "ckptfs: '%s': passthrough (the kernel reads the source shard)\n", name);
 		return id;
 	}
 	/* EPERM: no CAP_SYS_ADMIN; ELOOP: shard too deeply stacked; ... */
@@ -80,8 +82,7 @@ static int register_file(struct fuse_req *req, const struct ckptfs *fs,
 	return -1;
 }
 
-int pt_open(struct fuse_req *req, struct ckptfs *fs, size_t idx,
-	    struct fuse_file_info *fi)
+int pt_open(struct fuse_req *req, struct ckptfs *fs, size_t idx, struct fuse_file_info *fi)
 {
 	int fd = view_data_whole_fd(fs->view, idx);
 	int32_t id;
@@ -120,12 +121,13 @@ void pt_negotiate(struct ckptfs *fs, struct fuse_conn_info *conn)
 {
 	(void)conn;
 	if (!pt_turned_off(fs))
-		fuse_log(FUSE_LOG_NOTICE, "ckptfs: passthrough unavailable (built with libfuse %d.%d; it needs 3.17): the daemon serves every read\n",
-			 FUSE_MAJOR_VERSION, FUSE_MINOR_VERSION);
+		fuse_log(
+			FUSE_LOG_NOTICE,
+			"ckptfs: passthrough unavailable (built with libfuse %d.%d; it needs 3.17): the daemon serves every read\n",
+			FUSE_MAJOR_VERSION, FUSE_MINOR_VERSION);
 }
 
-int pt_open(struct fuse_req *req, struct ckptfs *fs, size_t idx,
-	    struct fuse_file_info *fi)
+int pt_open(struct fuse_req *req, struct ckptfs *fs, size_t idx, struct fuse_file_info *fi)
 {
 	(void)req, (void)fs, (void)idx, (void)fi;
 	return 0;

@@ -33,7 +33,6 @@ void pt_negotiate(struct ckptfs *fs, struct fuse_conn_info *conn);
  * and return 1; else 0, and the daemon serves it. Logs the path a file
  * takes once per file.
  */
-int pt_open(struct fuse_req *req, struct ckptfs *fs, size_t idx,
-	    struct fuse_file_info *fi);
+int pt_open(struct fuse_req *req, struct ckptfs *fs, size_t idx, struct fuse_file_info *fi);
 
 #endif /* CKPTFS_FS_PASSTHROUGH_H */

@@ -36,10 +36,7 @@
 /* libfuse 3.14's default max_threads: keep every worker it starts. */
 #define LOOP_IDLE_THREADS 10
 
-void fs_report_libfuse_version(void)
-{
-	fuse_lowlevel_version();
-}
+void fs_report_libfuse_version(void) { fuse_lowlevel_version(); }
 
 /* Undo mountinfo's octal escapes (\040 for a blank) in place. */
 static void unescape_octal(char *s)
@@ -47,8 +44,8 @@ static void unescape_octal(char *s)
 	char *w = s;
 
 	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
-		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
 			*w++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
 			s += 3;
 		} else {
@@ -110,8 +107,7 @@ static void set_readahead(const struct fs_mount *fm, unsigned kb)
 	if (f && fclose(f) != 0)
 		ok = 0;
 	if (!ok && fm->o.readahead_arg)
-		fs_mount_notice(fm, "cannot set readahead=%u: '%s': %s", kb, path,
-				strerror(errno));
+		fs_mount_notice(fm, "cannot set readahead=%u: '%s': %s", kb, path, strerror(errno));
 }
 
 /* mount.fuse3 may pass an open /dev/fuse as /dev/fd/N: no directory. */
@@ -128,7 +124,8 @@ static int refuse_if_mounted(const char *abs, char *err, size_t errlen)
 {
 	if (!find_mount(abs, NULL, 0))
 		return 0;
-	return fs_errf(err, errlen, -EBUSY, "mountpoint '%s' is already mounted (unmount it first: fusermount3 -u '%s')",
+	return fs_errf(err, errlen, -EBUSY,
+		       "mountpoint '%s' is already mounted (unmount it first: fusermount3 -u '%s')",
 		       abs, abs);
 }
 
@@ -155,17 +152,18 @@ static int has_entries(const char *abs)
  * anything: a mount would hide it (and a program still writing into it
  * would go on unseen), so it is refused unless asked for (-o nonempty).
  */
-static int refuse_if_not_empty(const char *abs, const char *path, char *err,
-			       size_t errlen)
+static int refuse_if_not_empty(const char *abs, const char *path, char *err, size_t errlen)
 {
 	int rc = has_entries(abs);
 
 	if (rc < 0)
-		return fs_errf(err, errlen, rc, "cannot access mountpoint '%s': %s",
-			       path, strerror(-rc));
+		return fs_errf(err, errlen, rc, "cannot access mountpoint '%s': %s", path,
+			       strerror(-rc));
 	if (rc > 0)
-		return fs_errf(err, errlen, -ENOTEMPTY, "mountpoint '%s' is not empty (mount on an empty directory, or add -o nonempty to hide what is there)",
-			       path);
+		return fs_errf(
+			err, errlen, -ENOTEMPTY,
+			"mountpoint '%s' is not empty (mount on an empty directory, or add -o nonempty to hide what is there)",
+			path);
 	return 0;
 }
 
@@ -178,16 +176,20 @@ static int check_directory(const char *path, char *err, size_t errlen)
 	if (stat(path, &st) != 0) {
 		e = errno;
 		if (e == ENOENT)
-			return fs_errf(err, errlen, -e, "mountpoint '%s' does not exist (create it: mkdir -p '%s')",
+			return fs_errf(err, errlen, -e,
+				       "mountpoint '%s' does not exist (create it: mkdir -p '%s')",
 				       path, path);
 		if (e == ENOTCONN)
-			return fs_errf(err, errlen, -e, "mountpoint '%s': %s (a dead mount? try 'fusermount3 -u %s')",
-				       path, strerror(e), path);
-		return fs_errf(err, errlen, -e, "cannot access mountpoint '%s': %s",
-			       path, strerror(e));
+			return fs_errf(
+				err, errlen, -e,
+				"mountpoint '%s': %s (a dead mount? try 'fusermount3 -u %s')", path,
+				strerror(e), path);
+		return fs_errf(err, errlen, -e, "cannot access mountpoint '%s': %s", path,
+			       strerror(e));
 	}
 	if (!S_ISDIR(st.st_mode))
-		return fs_errf(err, errlen, -ENOTDIR, "mountpoint '%s' is not a directory (mount on an empty directory)",
+		return fs_errf(err, errlen, -ENOTDIR,
+			       "mountpoint '%s' is not a directory (mount on an empty directory)",
 			       path);
 	return 0;
 }
@@ -251,7 +253,8 @@ static int run_loop(struct fuse_session *se, const struct fuse_cmdline_opts *cmd
 	 * Unset is UINT_MAX, which libfuse 3.14 itself rejects with a message;
 	 * keeping as many idle workers as it may start (10) is what it means.
 	 */
-	cfg.max_idle_threads = cmd->max_idle_threads == UINT_MAX ? LOOP_IDLE_THREADS : cmd->max_idle_threads;
+	cfg.max_idle_threads =
+		cmd->max_idle_threads == UINT_MAX ? LOOP_IDLE_THREADS : cmd->max_idle_threads;
 	return fuse_session_loop_mt(se, &cfg);
 }
 
@@ -267,8 +270,8 @@ static int run_loop(struct fuse_session *se, const struct fuse_cmdline_opts *cmd
  * 0 with *lock the locked fd (-1 for a /dev/fd/N mountpoint: nothing to
  * lock), or a negative errno with a message.
  */
-static int lock_and_recheck(const struct fs_mount *fm, struct fuse_session *se,
-			    int *lock, char *err, size_t errlen)
+static int lock_and_recheck(const struct fs_mount *fm, struct fuse_session *se, int *lock,
+			    char *err, size_t errlen)
 {
 	const char *mnt = fm->o.mountpoint;
 	int fd, rc;
@@ -302,16 +305,16 @@ static int lock_and_recheck(const struct fs_mount *fm, struct fuse_session *se,
 }
 
 /* Mount, leave the foreground unless -f, serve. */
-static int serve(struct fs_mount *fm, struct ckptfs *fs, char *err,
-		 size_t errlen)
+static int serve(struct fs_mount *fm, struct ckptfs *fs, char *err, size_t errlen)
 {
 	struct fuse_session *se;
 	int rc, ret, lock;
 
 	se = fuse_session_new(&fm->args, &ckptfs_ll_ops, sizeof(ckptfs_ll_ops), fs);
 	if (!se)
-		return fs_errf(err, errlen, -EINVAL, "cannot start a FUSE session (see the message above; '%s --help'"
-						     " lists the options)",
+		return fs_errf(err, errlen, -EINVAL,
+			       "cannot start a FUSE session (see the message above; '%s --help'"
+			       " lists the options)",
 			       "ckptfs MAPPING MOUNTPOINT");
 	rc = -EIO;
 	if (fuse_set_signal_handlers(se) != 0) {
@@ -356,8 +359,7 @@ out_destroy:
 	return rc;
 }
 
-int fs_mount_serve(struct fs_mount *fm, const struct view *v, char *err,
-		   size_t errlen)
+int fs_mount_serve(struct fs_mount *fm, const struct view *v, char *err, size_t errlen)
 {
 	const struct mount_opts *o = &fm->o;
 	unsigned limit = cache_max_read_limit();
@@ -365,7 +367,8 @@ int fs_mount_serve(struct fs_mount *fm, const struct view *v, char *err,
 	struct ckptfs fs;
 	int rc;
 
-	if (ckptfs_init(&fs, v, o->max_read_arg ? o->max_read : cache_default_max_read(o->cache, limit),
+	if (ckptfs_init(&fs, v,
+			o->max_read_arg ? o->max_read : cache_default_max_read(o->cache, limit),
 			limit))
 		return fs_errf(err, errlen, -ENOMEM, "out of memory");
 	fs.max_readahead = 1024 * o->readahead; /* at most 1 GiB: no wrap */

@@ -26,9 +26,8 @@ static int format_where(char *buf, size_t len, const struct mapping_pos *pos)
 	return snprintf(buf, len, "%s:%d:%d: ", file, pos->line, pos->col);
 }
 
-int mapping_vdiag(char *buf, size_t len, int code,
-		  const struct mapping_pos *pos, const char *severity,
-		  const char *fmt, va_list ap)
+int mapping_vdiag(char *buf, size_t len, int code, const struct mapping_pos *pos,
+		  const char *severity, const char *fmt, va_list ap)
 {
 	size_t used;
 	int n;
@@ -39,8 +38,7 @@ int mapping_vdiag(char *buf, size_t len, int code,
 	n = format_where(buf, len, pos);
 	used = n < 0 ? 0 : (size_t)n;
 	if (used < len) {
-		n = snprintf(buf + used, len - used, "%s: ",
-			     severity ? severity : "error");
+		n = snprintf(buf + used, len - used, "%s: ", severity ? severity : "error");
 		used += n < 0 ? 0 : (size_t)n;
 	}
 	/* On truncation the text so far stays, cut and NUL-terminated. */

@@ -40,8 +40,7 @@ static int oom(struct mapping_parser *p)
 {
 	const struct mapping_pos pos = { p->m->file, 0, 0 };
 
-	return mapping_diag(p->err, p->errlen, -ENOMEM, &pos, "error",
-			    "out of memory");
+	return mapping_diag(p->err, p->errlen, -ENOMEM, &pos, "error", "out of memory");
 }
 
 const char *mapping_quote(char *buf, const char *word)
@@ -54,8 +53,8 @@ const char *mapping_quote_short(char *buf, const char *word)
 	return util_escape(buf, MAPPING_QUOTE_SHORT_SIZE, word, strlen(word), 0);
 }
 
-static struct mapping_pos pos_at(const struct mapping_parser *p,
-				 const struct mapping_line *l, size_t i)
+static struct mapping_pos pos_at(const struct mapping_parser *p, const struct mapping_line *l,
+				 size_t i)
 {
 	const struct mapping_pos pos = { p->m->file, l->line, l->tok[i].col };
 
@@ -63,16 +62,15 @@ static struct mapping_pos pos_at(const struct mapping_parser *p,
 }
 
 /* Word i of l must exist; what says what it should be ("a path"). */
-static int want_word(struct mapping_parser *p, const struct mapping_line *l,
-		     size_t i, const char *what, const char *usage)
+static int want_word(struct mapping_parser *p, const struct mapping_line *l, size_t i,
+		     const char *what, const char *usage)
 {
 	char q[MAPPING_QUOTE_SIZE];
 
 	if (i < l->n)
 		return 0;
-	return perr(p, l->line, l->end_col,
-		    "expected %s after '%s' (usage: %s)",
-		    what, mapping_quote(q, l->tok[i - 1].text), usage);
+	return perr(p, l->line, l->end_col, "expected %s after '%s' (usage: %s)", what,
+		    mapping_quote(q, l->tok[i - 1].text), usage);
 }
 
 static int is_punct(const struct mapping_token *t, const char *punct)
@@ -81,65 +79,58 @@ static int is_punct(const struct mapping_token *t, const char *punct)
 }
 
 /* Word i of l must be the punctuation punct: "=" or "->". */
-static int want_punct(struct mapping_parser *p, const struct mapping_line *l,
-		      size_t i, const char *punct, const char *usage)
+static int want_punct(struct mapping_parser *p, const struct mapping_line *l, size_t i,
+		      const char *punct, const char *usage)
 {
 	char q[MAPPING_QUOTE_SIZE], q2[MAPPING_QUOTE_SIZE];
 	const char *prev = mapping_quote(q, l->tok[i - 1].text);
 	const struct mapping_token *t;
 
 	if (i >= l->n)
-		return perr(p, l->line, l->end_col,
-			    "expected '%s' after '%s' (usage: %s)",
-			    punct, prev, usage);
+		return perr(p, l->line, l->end_col, "expected '%s' after '%s' (usage: %s)", punct,
+			    prev, usage);
 	t = &l->tok[i];
 	if (is_punct(t, punct))
 		return 0;
 	if (!strcmp(t->text, punct))
-		return perr(p, l->line, t->col,
-			    "'%s' must not be quoted (usage: %s)",
-			    punct, usage);
+		return perr(p, l->line, t->col, "'%s' must not be quoted (usage: %s)", punct,
+			    usage);
 	if (!t->quoted && !strncmp(t->text, punct, strlen(punct)))
 		return perr(p, l->line, t->col,
-			    "expected '%s' after '%s', not '%s' (put blanks around '%s')",
-			    punct, prev, mapping_quote(q2, t->text), punct);
-	return perr(p, l->line, t->col,
-		    "expected '%s' after '%s', not '%s' (usage: %s)",
-		    punct, prev, mapping_quote(q2, t->text), usage);
+			    "expected '%s' after '%s', not '%s' (put blanks around '%s')", punct,
+			    prev, mapping_quote(q2, t->text), punct);
+	return perr(p, l->line, t->col, "expected '%s' after '%s', not '%s' (usage: %s)", punct,
+		    prev, mapping_quote(q2, t->text), usage);
 }
 
 /* l must have no word i: hint says how to avoid a stray one. */
-static int want_end(struct mapping_parser *p, const struct mapping_line *l,
-		    size_t i, const char *hint)
+static int want_end(struct mapping_parser *p, const struct mapping_line *l, size_t i,
+		    const char *hint)
 {
 	char q[MAPPING_QUOTE_SIZE], q2[MAPPING_QUOTE_SIZE];
 
 	if (i >= l->n)
 		return 0;
-	return perr(p, l->line, l->tok[i].col,
-		    "unexpected '%s' after '%s' (%s)",
-		    mapping_quote(q, l->tok[i].text),
-		    mapping_quote(q2, l->tok[i - 1].text), hint);
+	return perr(p, l->line, l->tok[i].col, "unexpected '%s' after '%s' (%s)",
+		    mapping_quote(q, l->tok[i].text), mapping_quote(q2, l->tok[i - 1].text), hint);
 }
 
 /* A word that holds punct where blanks were forgotten ("a=b", "x->y"). */
-static int want_unglued(struct mapping_parser *p, const struct mapping_line *l,
-			size_t i, const char *punct, const char *usage)
+static int want_unglued(struct mapping_parser *p, const struct mapping_line *l, size_t i,
+			const char *punct, const char *usage)
 {
 	const struct mapping_token *t = &l->tok[i];
 	char q[MAPPING_QUOTE_SIZE];
 
 	if (t->quoted || !strstr(t->text, punct))
 		return 0;
-	return perr(p, l->line, t->col,
-		    "missing blanks around '%s' in '%s' (usage: %s)",
-		    punct, mapping_quote(q, t->text), usage);
+	return perr(p, l->line, t->col, "missing blanks around '%s' in '%s' (usage: %s)", punct,
+		    mapping_quote(q, t->text), usage);
 }
 
 int mapping_source_name_ok(const char *s)
 {
-	static const char first[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_";
+	static const char first[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_";
 
 	if (!*s || !strchr(first, *s))
 		return 0;
@@ -149,21 +140,19 @@ int mapping_source_name_ok(const char *s)
 	return 1;
 }
 
-const struct mapping_source *mapping_find_source(const struct mapping *m,
-						 const char *name, size_t len)
+const struct mapping_source *mapping_find_source(const struct mapping *m, const char *name,
+						 size_t len)
 {
 	size_t i;
 
 	for (i = 0; i < m->n_sources; i++)
-		if (!strncmp(m->sources[i].name, name, len) &&
-		    !m->sources[i].name[len])
+		if (!strncmp(m->sources[i].name, name, len) && !m->sources[i].name[len])
 			return &m->sources[i];
 	return NULL;
 }
 
 /* Word 1 of a `source` line: the new source's name. */
-static int check_source_name(struct mapping_parser *p,
-			     const struct mapping_line *l)
+static int check_source_name(struct mapping_parser *p, const struct mapping_line *l)
 {
 	const struct mapping_token *t = &l->tok[1];
 	const struct mapping_source *first;
@@ -172,13 +161,13 @@ static int check_source_name(struct mapping_parser *p,
 	if (want_unglued(p, l, 1, "=", SOURCE_USAGE))
 		return -EINVAL;
 	if (!mapping_source_name_ok(t->text))
-		return perr(p, l->line, t->col,
-			    "invalid source name '%s' (use letters, digits, '_', '.' and '-', starting with a letter or '_')",
-			    mapping_quote(q, t->text));
+		return perr(
+			p, l->line, t->col,
+			"invalid source name '%s' (use letters, digits, '_', '.' and '-', starting with a letter or '_')",
+			mapping_quote(q, t->text));
 	first = mapping_find_source(p->m, t->text, t->len);
 	if (first)
-		return perr(p, l->line, t->col,
-			    "duplicate source '%s' (first declared at line %d)",
+		return perr(p, l->line, t->col, "duplicate source '%s' (first declared at line %d)",
 			    mapping_quote(q, t->text), first->pos.line);
 	return 0;
 }
@@ -242,15 +231,12 @@ static int add_source(struct mapping_parser *p, const struct mapping_line *l)
 /* `source NAME = PATH` */
 static int parse_source(struct mapping_parser *p, const struct mapping_line *l)
 {
-	if (want_word(p, l, 1, "a source name", SOURCE_USAGE) ||
-	    check_source_name(p, l) ||
-	    want_punct(p, l, 2, "=", SOURCE_USAGE) ||
-	    want_word(p, l, 3, "a path", SOURCE_USAGE) ||
+	if (want_word(p, l, 1, "a source name", SOURCE_USAGE) || check_source_name(p, l) ||
+	    want_punct(p, l, 2, "=", SOURCE_USAGE) || want_word(p, l, 3, "a path", SOURCE_USAGE) ||
 	    want_end(p, l, 4, "quote a path that contains blanks"))
 		return -EINVAL;
 	if (!l->tok[3].len)
-		return perr(p, l->line, l->tok[3].col,
-			    "empty path (usage: %s)", SOURCE_USAGE);
+		return perr(p, l->line, l->tok[3].col, "empty path (usage: %s)", SOURCE_USAGE);
 	return add_source(p, l);
 }
 
@@ -259,17 +245,15 @@ static int parse_source(struct mapping_parser *p, const struct mapping_line *l)
  * *name_len is the length of NAME, which may not be empty, and REST must
  * not be empty either (what_rest names it in the message).
  */
-static int split_ref(struct mapping_parser *p, const struct mapping_line *l,
-		     size_t i, const char *what_rest, const char *usage,
-		     size_t *name_len)
+static int split_ref(struct mapping_parser *p, const struct mapping_line *l, size_t i,
+		     const char *what_rest, const char *usage, size_t *name_len)
 {
 	const struct mapping_token *t = &l->tok[i];
 	const char *colon = strchr(t->text, ':');
 	char q[MAPPING_QUOTE_SIZE];
 
 	if (!colon)
-		return perr(p, l->line, t->col,
-			    "missing ':' in '%s' (usage: %s)",
+		return perr(p, l->line, t->col, "missing ':' in '%s' (usage: %s)",
 			    mapping_quote(q, t->text), usage);
 	if (colon == t->text)
 		return perr(p, l->line, t->col,
@@ -277,15 +261,14 @@ static int split_ref(struct mapping_parser *p, const struct mapping_line *l,
 			    mapping_quote(q, t->text), usage);
 	*name_len = (size_t)(colon - t->text);
 	if (!colon[1])
-		return perr(p, l->line, t->col,
-			    "empty %s after '%s' (usage: %s)",
-			    what_rest, mapping_quote(q, t->text), usage);
+		return perr(p, l->line, t->col, "empty %s after '%s' (usage: %s)", what_rest,
+			    mapping_quote(q, t->text), usage);
 	return 0;
 }
 
 /* Remember that item uses the source named by word i's NAME. */
-static int add_ref(struct mapping_parser *p, const struct mapping_line *l,
-		   size_t i, size_t name_len, int is_map, size_t item)
+static int add_ref(struct mapping_parser *p, const struct mapping_line *l, size_t i,
+		   size_t name_len, int is_map, size_t item)
 {
 	struct mapping_source_ref *ref;
 	void *q;
@@ -326,26 +309,27 @@ static int check_target(struct mapping_parser *p, const struct mapping_line *l,
 	char q[MAPPING_QUOTE_SIZE], q2[MAPPING_QUOTE_SIZE];
 
 	if (kind == MAPPING_MAP_TENSOR && !to->len)
-		return perr(p, l->line, to->col,
-			    "empty target name for tensor '%s'",
+		return perr(p, l->line, to->col, "empty target name for tensor '%s'",
 			    mapping_quote(q, from));
 	if (kind == MAPPING_MAP_TENSOR && is_scope)
-		return perr(p, l->line, to->col,
-			    "tensor '%s' must map to a tensor name, not to scope '%s' (end FROM with '/' to map a whole scope)",
-			    mapping_quote(q, from), mapping_quote(q2, to->text));
+		return perr(
+			p, l->line, to->col,
+			"tensor '%s' must map to a tensor name, not to scope '%s' (end FROM with '/' to map a whole scope)",
+			mapping_quote(q, from), mapping_quote(q2, to->text));
 	if (kind == MAPPING_MAP_TENSOR || is_scope)
 		return 0;
 	if (kind == MAPPING_MAP_ROOT)
-		return perr(p, l->line, to->col,
-			    "root '/' must map to a scope ending in '/' (or '/' to keep names)%s%s%s",
-			    fix, mapping_quote(q2, to->text), fix_end);
+		return perr(
+			p, l->line, to->col,
+			"root '/' must map to a scope ending in '/' (or '/' to keep names)%s%s%s",
+			fix, mapping_quote(q2, to->text), fix_end);
 	return perr(p, l->line, to->col,
 		    "scope '%s' must map to a scope ending in '/' (or '/' to strip it)%s%s%s",
 		    mapping_quote(q, from), fix, mapping_quote(q2, to->text), fix_end);
 }
 
-static int add_map(struct mapping_parser *p, const struct mapping_line *l,
-		   size_t name_len, enum mapping_map_kind kind)
+static int add_map(struct mapping_parser *p, const struct mapping_line *l, size_t name_len,
+		   enum mapping_map_kind kind)
 {
 	const char *from = l->tok[1].text + name_len + 1;
 	const char *to = l->tok[3].text;
@@ -428,14 +412,16 @@ static int parse_exclude(struct mapping_parser *p, const struct mapping_line *l)
 	return add_ref(p, l, 1, name_len, 0, m->n_excludes - 1);
 }
 
-/* A second `prefix`, `layout`, `format`, `checkpoint` or `unmapped` line; first is the first one's position. */
+/*
+ * A second `prefix`, `layout`, `format`, `checkpoint` or `unmapped` line;
+ * first is the first one's position.
+ */
 static int want_first(struct mapping_parser *p, const struct mapping_line *l,
 		      const struct mapping_pos *first)
 {
 	if (!first->line)
 		return 0;
-	return perr(p, l->line, l->tok[0].col,
-		    "duplicate '%s' (first set at line %d)",
+	return perr(p, l->line, l->tok[0].col, "duplicate '%s' (first set at line %d)",
 		    l->tok[0].text, first->line);
 }
 
@@ -446,25 +432,24 @@ static int parse_prefix(struct mapping_parser *p, const struct mapping_line *l)
 	char q[MAPPING_QUOTE_SIZE];
 	char *s;
 
-	if (want_first(p, l, &p->m->prefix_pos) ||
-	    want_punct(p, l, 1, "=", PREFIX_USAGE) ||
+	if (want_first(p, l, &p->m->prefix_pos) || want_punct(p, l, 1, "=", PREFIX_USAGE) ||
 	    want_word(p, l, 2, "a name", PREFIX_USAGE) ||
 	    want_end(p, l, 3, "quote a name that contains blanks"))
 		return -EINVAL;
 	t = &l->tok[2];
 	if (!t->len)
-		return perr(p, l->line, t->col, "empty prefix (usage: %s)",
-			    PREFIX_USAGE);
+		return perr(p, l->line, t->col, "empty prefix (usage: %s)", PREFIX_USAGE);
 	if (strchr(t->text, '/'))
-		return perr(p, l->line, t->col,
-			    "prefix '%s' may not contain '/' (it names a file in the mount's top directory)",
-			    mapping_quote(q, t->text));
+		return perr(
+			p, l->line, t->col,
+			"prefix '%s' may not contain '/' (it names a file in the mount's top directory)",
+			mapping_quote(q, t->text));
 	if (!strcmp(t->text, ".") || !strcmp(t->text, ".."))
-		return perr(p, l->line, t->col,
-			    "prefix '%s' is not a file name", t->text);
+		return perr(p, l->line, t->col, "prefix '%s' is not a file name", t->text);
 	if (!strcmp(t->text, "checkpoint"))
-		return perr(p, l->line, t->col,
-			    "prefix 'checkpoint' would clash with the mount's 'checkpoint' state file");
+		return perr(
+			p, l->line, t->col,
+			"prefix 'checkpoint' would clash with the mount's 'checkpoint' state file");
 	for (const char *c = t->text; *c; c++)
 		if ((unsigned char)*c < 0x20 || *c == 0x7f)
 			return perr(p, l->line, t->col,
@@ -496,13 +481,14 @@ static const char *const format_names[] = { "tensorflow", "safetensors", "both" 
 static const char *const checkpoint_names[] = { "auto", "object-based", "name-based" };
 static const char *const unmapped_names[] = { "shown", "hidden" };
 
-static const struct choice layout_choice = { "layout", LAYOUT_USAGE, "'single' or 'shards'", layout_names,
-					     ARRAY_SIZE(layout_names) };
-static const struct choice format_choice = { "format", FORMAT_USAGE, "'tensorflow', 'safetensors' or 'both'",
-					     format_names, ARRAY_SIZE(format_names) };
+static const struct choice layout_choice = { "layout", LAYOUT_USAGE, "'single' or 'shards'",
+					     layout_names, ARRAY_SIZE(layout_names) };
+static const struct choice format_choice = { "format", FORMAT_USAGE,
+					     "'tensorflow', 'safetensors' or 'both'", format_names,
+					     ARRAY_SIZE(format_names) };
 static const struct choice checkpoint_choice = { "checkpoint", CHECKPOINT_USAGE,
-						 "'auto', 'object-based' or 'name-based'", checkpoint_names,
-						 ARRAY_SIZE(checkpoint_names) };
+						 "'auto', 'object-based' or 'name-based'",
+						 checkpoint_names, ARRAY_SIZE(checkpoint_names) };
 
 static const struct choice unmapped_choice = { "unmapped", UNMAPPED_USAGE, "'shown' or 'hidden'",
 					       unmapped_names, ARRAY_SIZE(unmapped_names) };
@@ -558,20 +544,20 @@ const char *mapping_checkpoint_name(enum mapping_checkpoint kind)
 }
 
 /* `WHAT = WORD`, WORD one of c's names: its index into *value. */
-static int parse_choice(struct mapping_parser *p, const struct mapping_line *l, const struct choice *c,
-			int *value, struct mapping_pos *pos)
+static int parse_choice(struct mapping_parser *p, const struct mapping_line *l,
+			const struct choice *c, int *value, struct mapping_pos *pos)
 {
 	const struct mapping_token *t;
 	char q[MAPPING_QUOTE_SIZE], usage[64];
 
 	snprintf(usage, sizeof(usage), "usage: %s", c->usage);
-	if (want_first(p, l, pos) || want_punct(p, l, 1, "=", c->usage) || want_word(p, l, 2, c->expected, c->usage) ||
-	    want_end(p, l, 3, usage))
+	if (want_first(p, l, pos) || want_punct(p, l, 1, "=", c->usage) ||
+	    want_word(p, l, 2, c->expected, c->usage) || want_end(p, l, 3, usage))
 		return -EINVAL;
 	t = &l->tok[2];
 	if (choice_parse(c, t->text, value))
-		return perr(p, l->line, t->col, "unknown %s '%s' (expected %s)", c->what, mapping_quote(q, t->text),
-			    c->expected);
+		return perr(p, l->line, t->col, "unknown %s '%s' (expected %s)", c->what,
+			    mapping_quote(q, t->text), c->expected);
 	*pos = pos_at(p, l, 0);
 	return 0;
 }
@@ -639,8 +625,8 @@ int mapping_directive_like(const char *s, size_t n)
 		size_t limit = len < 5 ? 1 : 2;
 
 		if (n < MAPPING_QUOTE_SHORT_SIZE &&
-		    util_edit_distance(s, n, directives[i].name, len, limit,
-				       UTIL_EDIT_SWAP) <= limit)
+		    util_edit_distance(s, n, directives[i].name, len, limit, UTIL_EDIT_SWAP) <=
+			    limit)
 			return 1;
 	}
 	return 0;
@@ -660,17 +646,19 @@ int mapping_parse_line(struct mapping_parser *p, const struct mapping_line *l)
 			return d->parse(p, l);
 		/* "prefix=x": the blanks around '=' were forgotten. */
 		n = strlen(d->name);
-		if (!strncmp(d->usage + n, " = ", 3) &&
-		    !strncmp(t->text, d->name, n) && t->text[n] == '=')
+		if (!strncmp(d->usage + n, " = ", 3) && !strncmp(t->text, d->name, n) &&
+		    t->text[n] == '=')
 			return perr(p, l->line, t->col,
 				    "missing blanks around '=' in '%s' (usage: %s)",
 				    mapping_quote(q, t->text), d->usage);
 	}
 	/* a file that does not start as a mapping is not one: no word of it is shown */
 	if (first && (t->quoted || !mapping_directive_like(t->text, t->len)))
-		return perr(p, l->line, t->col,
-			    "not a ckptfs mapping file (its lines start with source, map, exclude, prefix, layout, format or checkpoint)");
-	return perr(p, l->line, t->col,
-		    "unknown directive '%s' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)",
-		    mapping_quote_short(q, t->text));
+		return perr(
+			p, l->line, t->col,
+			"not a ckptfs mapping file (its lines start with source, map, exclude, prefix, layout, format or checkpoint)");
+	return perr(
+		p, l->line, t->col,
+		"unknown directive '%s' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)",
+		mapping_quote_short(q, t->text));
 }

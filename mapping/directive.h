@@ -65,7 +65,7 @@ const char *mapping_quote_short(char *buf, const char *word);
 int mapping_directive_like(const char *s, size_t n);
 
 /* The source of m called name (len bytes, need not end in NUL), or NULL. */
-const struct mapping_source *mapping_find_source(const struct mapping *m,
-						 const char *name, size_t len);
+const struct mapping_source *mapping_find_source(const struct mapping *m, const char *name,
+						 size_t len);
 
 #endif /* CKPTFS_MAPPING_DIRECTIVE_H */

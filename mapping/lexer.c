@@ -24,12 +24,11 @@ struct cursor {
 	int col;
 };
 
-static int lex_error(const struct mapping_lexer *lx, int col,
-		     char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+static int lex_error(const struct mapping_lexer *lx, int col, char *err, size_t errlen,
+		     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-static int lex_error(const struct mapping_lexer *lx, int col,
-		     char *err, size_t errlen, const char *fmt, ...)
+static int lex_error(const struct mapping_lexer *lx, int col, char *err, size_t errlen,
+		     const char *fmt, ...)
 {
 	const struct mapping_pos pos = { lx->file, lx->line, col };
 	va_list ap;
@@ -40,8 +39,7 @@ static int lex_error(const struct mapping_lexer *lx, int col,
 	return -EINVAL;
 }
 
-void mapping_lexer_init(struct mapping_lexer *lx, const char *file,
-			const char *buf, size_t len)
+void mapping_lexer_init(struct mapping_lexer *lx, const char *file, const char *buf, size_t len)
 {
 	lx->file = file;
 	lx->buf = buf;
@@ -60,8 +58,8 @@ void mapping_line_release(struct mapping_line *l)
 	*l = (struct mapping_line)MAPPING_LINE_INIT;
 }
 
-static int bad_char(const struct mapping_lexer *lx, int col, unsigned char c,
-		    char *err, size_t errlen)
+static int bad_char(const struct mapping_lexer *lx, int col, unsigned char c, char *err,
+		    size_t errlen)
 {
 	if (c == '\0')
 		return lex_error(lx, col, err, errlen,
@@ -69,16 +67,10 @@ static int bad_char(const struct mapping_lexer *lx, int col, unsigned char c,
 	if (c == '\r')
 		return lex_error(lx, col, err, errlen,
 				 "unexpected carriage return (lines must end in LF or CRLF)");
-	return lex_error(lx, col, err, errlen,
-			 "unexpected control character 0x%02x", c);
+	return lex_error(lx, col, err, errlen, "unexpected control character 0x%02x", c);
 }
 
-static size_t char_len(unsigned char c)
-{
-	return c < 0x80 ? 1 : c < 0xe0 ? 2
-		      : c < 0xf0       ? 3
-				       : 4;
-}
+static size_t char_len(unsigned char c) { return c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4; }
 
 /*
  * Why the bytes at p (n available) are not UTF-8, at their column: a byte
@@ -86,8 +78,8 @@ static size_t char_len(unsigned char c)
  * line, or the bytes of a broken sequence, naming the two ways a
  * well-formed-looking sequence is still refused.
  */
-static int bad_utf8(const struct mapping_lexer *lx, int col,
-		    const unsigned char *p, size_t n, char *err, size_t errlen)
+static int bad_utf8(const struct mapping_lexer *lx, int col, const unsigned char *p, size_t n,
+		    char *err, size_t errlen)
 {
 	size_t want = char_len(*p), k = 1;
 	const char *why = "";
@@ -95,8 +87,7 @@ static int bad_utf8(const struct mapping_lexer *lx, int col,
 
 	if (*p < 0xc2 || *p > 0xf4)
 		return lex_error(lx, col, err, errlen,
-				 "invalid UTF-8 byte 0x%02x (the mapping file must be UTF-8)",
-				 *p);
+				 "invalid UTF-8 byte 0x%02x (the mapping file must be UTF-8)", *p);
 	while (k < want && k < n && (p[k] & 0xc0) == 0x80)
 		k++;
 	if (k < want && k == n)
@@ -110,16 +101,16 @@ static int bad_utf8(const struct mapping_lexer *lx, int col,
 	else if (*p == 0xf4 && p[1] >= 0x90)
 		why = ", past U+10FFFF";
 	for (size_t i = 0, used = 0; i < k; i++)
-		used += (size_t)snprintf(bytes + used, sizeof(bytes) - used,
-					 "%s0x%02x", i ? " " : "", p[i]);
+		used += (size_t)snprintf(bytes + used, sizeof(bytes) - used, "%s0x%02x",
+					 i ? " " : "", p[i]);
 	return lex_error(lx, col, err, errlen,
-			 "invalid UTF-8 sequence %s%s (the mapping file must be UTF-8)",
-			 bytes, why);
+			 "invalid UTF-8 sequence %s%s (the mapping file must be UTF-8)", bytes,
+			 why);
 }
 
 /* Check that [s, e) is UTF-8 text without control characters but tab. */
-static int check_text(const struct mapping_lexer *lx, const char *s,
-		      const char *e, char *err, size_t errlen)
+static int check_text(const struct mapping_lexer *lx, const char *s, const char *e, char *err,
+		      size_t errlen)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	const unsigned char *end = (const unsigned char *)e;
@@ -147,10 +138,7 @@ static void copy_char(struct cursor *c, char **w)
 	c->col++;
 }
 
-static int is_blank(char c)
-{
-	return c == ' ' || c == '\t';
-}
+static int is_blank(char c) { return c == ' ' || c == '\t'; }
 
 static void skip_blanks(struct cursor *c)
 {
@@ -168,15 +156,16 @@ static void lex_plain(struct cursor *c, char **w)
 }
 
 /* The escape at c->p (a backslash inside quotes) into *w. */
-static int lex_escape(const struct mapping_lexer *lx, struct cursor *c,
-		      char **w, char *err, size_t errlen)
+static int lex_escape(const struct mapping_lexer *lx, struct cursor *c, char **w, char *err,
+		      size_t errlen)
 {
 	const char *next = c->p + 1;
 
 	if (*next != '"' && *next != '\\')
-		return lex_error(lx, c->col, err, errlen,
-				 "unknown escape '\\%.*s' in quoted word (write '\\\\' for a backslash)",
-				 (int)char_len((unsigned char)*next), next);
+		return lex_error(
+			lx, c->col, err, errlen,
+			"unknown escape '\\%.*s' in quoted word (write '\\\\' for a backslash)",
+			(int)char_len((unsigned char)*next), next);
 	*(*w)++ = *next;
 	c->p += 2;
 	c->col += 2;
@@ -184,8 +173,8 @@ static int lex_escape(const struct mapping_lexer *lx, struct cursor *c,
 }
 
 /* A quoted word, c->p at its opening '"'. */
-static int lex_quoted(const struct mapping_lexer *lx, struct cursor *c,
-		      char **w, char *err, size_t errlen)
+static int lex_quoted(const struct mapping_lexer *lx, struct cursor *c, char **w, char *err,
+		      size_t errlen)
 {
 	const int open_col = c->col;
 	int rc;
@@ -210,9 +199,10 @@ static int lex_quoted(const struct mapping_lexer *lx, struct cursor *c,
 	c->p++;
 	c->col++;
 	if (c->p < c->end && !is_blank(*c->p) && *c->p != '#')
-		return lex_error(lx, c->col, err, errlen,
-				 "unexpected '%.*s' after closing quote (separate words with blanks)",
-				 (int)char_len((unsigned char)*c->p), c->p);
+		return lex_error(
+			lx, c->col, err, errlen,
+			"unexpected '%.*s' after closing quote (separate words with blanks)",
+			(int)char_len((unsigned char)*c->p), c->p);
 	return 0;
 }
 
@@ -235,9 +225,8 @@ static int reserve(struct mapping_line *l, size_t n)
 }
 
 /* Split the validated text [s, e) into out's words. */
-static int lex_words(const struct mapping_lexer *lx, const char *s,
-		     const char *e, struct mapping_line *out,
-		     char *err, size_t errlen)
+static int lex_words(const struct mapping_lexer *lx, const char *s, const char *e,
+		     struct mapping_line *out, char *err, size_t errlen)
 {
 	struct cursor c = { s, e, 1 };
 	struct mapping_token *tok;
@@ -266,8 +255,7 @@ static int lex_words(const struct mapping_lexer *lx, const char *s,
 }
 
 /* Lex the line at lx->pos into out and move past it. */
-static int lex_line(struct mapping_lexer *lx, struct mapping_line *out,
-		    char *err, size_t errlen)
+static int lex_line(struct mapping_lexer *lx, struct mapping_line *out, char *err, size_t errlen)
 {
 	const char *s = lx->buf + lx->pos, *end = lx->buf + lx->len;
 	const char *nl = memchr(s, '\n', (size_t)(end - s));
@@ -282,8 +270,7 @@ static int lex_line(struct mapping_lexer *lx, struct mapping_line *out,
 	if (rc == -ENOMEM) {
 		const struct mapping_pos pos = { lx->file, 0, 0 };
 
-		return mapping_diag(err, errlen, rc, &pos, "error",
-				    "out of memory");
+		return mapping_diag(err, errlen, rc, &pos, "error", "out of memory");
 	}
 	if (!rc)
 		rc = lex_words(lx, s, e, out, err, errlen);
@@ -294,8 +281,7 @@ static int lex_line(struct mapping_lexer *lx, struct mapping_line *out,
 	return 0;
 }
 
-int mapping_lexer_next(struct mapping_lexer *lx, struct mapping_line *out,
-		       char *err, size_t errlen)
+int mapping_lexer_next(struct mapping_lexer *lx, struct mapping_line *out, char *err, size_t errlen)
 {
 	int rc;
 

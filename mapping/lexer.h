@@ -55,8 +55,7 @@ struct mapping_lexer {
 };
 
 /* Start lexing buf; file and buf must outlive the lexer. */
-void mapping_lexer_init(struct mapping_lexer *lx, const char *file,
-			const char *buf, size_t len);
+void mapping_lexer_init(struct mapping_lexer *lx, const char *file, const char *buf, size_t len);
 
 /*
  * Read up to the next line holding a word (blank and comment-only lines are
@@ -65,8 +64,8 @@ void mapping_lexer_init(struct mapping_lexer *lx, const char *file,
  * for a lexical error, -ENOMEM. After an error the lexer must not be used
  * again.
  */
-int mapping_lexer_next(struct mapping_lexer *lx, struct mapping_line *out,
-		       char *err, size_t errlen);
+int mapping_lexer_next(struct mapping_lexer *lx, struct mapping_line *out, char *err,
+		       size_t errlen);
 
 /* Free what *l owns and leave it empty (MAPPING_LINE_INIT). */
 void mapping_line_release(struct mapping_line *l);

@@ -129,17 +129,15 @@ struct mapping {
  * scope/non-scope rules of FROM and TO, prefix without '/', layout value.
  * On success *out is freed with mapping_free().
  */
-int mapping_parse_file(const char *path, struct mapping **out,
-		       char *err, size_t errlen);
+int mapping_parse_file(const char *path, struct mapping **out, char *err, size_t errlen);
 
 /*
  * Same, from memory: name is used in messages, base_dir is the directory
  * relative source paths are joined to (NULL = the current directory).
  * buf need not be NUL-terminated.
  */
-int mapping_parse_buffer(const char *name, const char *buf, size_t len,
-			 const char *base_dir, struct mapping **out,
-			 char *err, size_t errlen);
+int mapping_parse_buffer(const char *name, const char *buf, size_t len, const char *base_dir,
+			 struct mapping **out, char *err, size_t errlen);
 
 void mapping_free(struct mapping *m);
 
@@ -163,11 +161,13 @@ int mapping_source_name_ok(const char *s);
  * code, for callers that report errors at a directive's position (severity
  * is "error" or "warning"). A pos with line 0 prints "FILE: SEVERITY: ...".
  */
-__attribute__((format(printf, 6, 7))) int mapping_diag(char *buf, size_t len, int code, const struct mapping_pos *pos,
+__attribute__((format(printf, 6, 7))) int mapping_diag(char *buf, size_t len, int code,
+						       const struct mapping_pos *pos,
 						       const char *severity, const char *fmt, ...);
 __attribute__((format(printf, 6, 0))) int mapping_vdiag(char *buf, size_t len, int code,
-							const struct mapping_pos *pos, const char *severity,
-							const char *fmt, va_list ap);
+							const struct mapping_pos *pos,
+							const char *severity, const char *fmt,
+							va_list ap);
 
 /*
  * Whether a source path is a URL (SCHEME://...: s3://, https://), which

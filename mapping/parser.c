@@ -37,10 +37,8 @@ static int finish(struct mapping_parser *p)
 		ref = &p->refs[i];
 		src = mapping_find_source(m, ref->name, strlen(ref->name));
 		if (!src)
-			return mapping_diag(p->err, p->errlen, -EINVAL,
-					    &ref->pos, "error",
-					    "unknown source '%s'",
-					    mapping_quote(q, ref->name));
+			return mapping_diag(p->err, p->errlen, -EINVAL, &ref->pos, "error",
+					    "unknown source '%s'", mapping_quote(q, ref->name));
 		idx = (size_t)(src - m->sources);
 		if (ref->is_map)
 			m->maps[ref->item].source = idx;
@@ -120,14 +118,14 @@ static int foreign(struct mapping_parser *p, const char *buf, size_t len)
 
 	if (!what)
 		return 0;
-	return mapping_diag(p->err, p->errlen, -EINVAL, &pos, "error",
-			    "not a ckptfs mapping file, but %s, and not a TensorFlow checkpoint either: tf.train.Checkpoint(model=model).write(PATH) saves one ckptfs reads",
-			    what);
+	return mapping_diag(
+		p->err, p->errlen, -EINVAL, &pos, "error",
+		"not a ckptfs mapping file, but %s, and not a TensorFlow checkpoint either: tf.train.Checkpoint(model=model).write(PATH) saves one ckptfs reads",
+		what);
 }
 
-int mapping_parse_buffer(const char *name, const char *buf, size_t len,
-			 const char *base_dir, struct mapping **out,
-			 char *err, size_t errlen)
+int mapping_parse_buffer(const char *name, const char *buf, size_t len, const char *base_dir,
+			 struct mapping **out, char *err, size_t errlen)
 {
 	struct mapping_parser p = {
 		.base_dir = base_dir,
@@ -143,8 +141,7 @@ int mapping_parse_buffer(const char *name, const char *buf, size_t len,
 		err[0] = '\0';
 	p.m = mapping_new(name ? name : "<buffer>");
 	if (!p.m)
-		return mapping_diag(err, errlen, -ENOMEM, &pos, "error",
-				    "out of memory");
+		return mapping_diag(err, errlen, -ENOMEM, &pos, "error", "out of memory");
 	rc = foreign(&p, buf, len);
 	if (!rc)
 		rc = parse_lines(&p, buf, len);

@@ -40,8 +40,7 @@ static int cannot_read(const char *path, int e, char *err, size_t errlen)
 	char text[128];
 
 	errno_text(e, text, sizeof(text));
-	return mapping_diag(err, errlen, -e, &pos, "error", "cannot read: %s",
-			    text);
+	return mapping_diag(err, errlen, -e, &pos, "error", "cannot read: %s", text);
 }
 
 /*
@@ -56,8 +55,7 @@ static int open_regular(const char *path, char *err, size_t errlen)
 
 	if (fd < 0)
 		return cannot_read(path, errno, err, errlen);
-	e = fstat(fd, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR
-							     : 0;
+	e = fstat(fd, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : 0;
 	if (e) {
 		close(fd);
 		return cannot_read(path, e, err, errlen);
@@ -79,8 +77,7 @@ static int open_regular(const char *path, char *err, size_t errlen)
 	return fd;
 }
 
-static int read_file(const char *path, char **buf, size_t *len,
-		     char *err, size_t errlen)
+static int read_file(const char *path, char **buf, size_t *len, char *err, size_t errlen)
 {
 	int fd, e;
 
@@ -117,8 +114,7 @@ static int dir_of(const char *path, char **out)
 	return *out ? 0 : -ENOMEM;
 }
 
-int mapping_parse_file(const char *path, struct mapping **out,
-		       char *err, size_t errlen)
+int mapping_parse_file(const char *path, struct mapping **out, char *err, size_t errlen)
 {
 	const struct mapping_pos pos = { path, 0, 0 };
 	char *buf = NULL, *dir = NULL;
@@ -130,11 +126,9 @@ int mapping_parse_file(const char *path, struct mapping **out,
 	if (rc)
 		return rc;
 	if (dir_of(path, &dir))
-		rc = mapping_diag(err, errlen, -ENOMEM, &pos, "error",
-				  "out of memory");
+		rc = mapping_diag(err, errlen, -ENOMEM, &pos, "error", "out of memory");
 	else
-		rc = mapping_parse_buffer(path, buf, len, dir, out, err,
-					  errlen);
+		rc = mapping_parse_buffer(path, buf, len, dir, out, err, errlen);
 	free(buf);
 	free(dir);
 	return rc;

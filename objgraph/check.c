@@ -45,22 +45,20 @@ static int utf8_valid(const unsigned char *s)
 	return 1;
 }
 
-static int check_text(const char *s, size_t node, const char *what,
-		      size_t i, char *err, size_t errlen)
+static int check_text(const char *s, size_t node, const char *what, size_t i, char *err,
+		      size_t errlen)
 {
 	if (!s)
-		return objgraph_errf(err, errlen, -EBADMSG,
-				     "node %zu: %s %zu has no text (NULL)",
+		return objgraph_errf(err, errlen, -EBADMSG, "node %zu: %s %zu has no text (NULL)",
 				     node, what, i);
 	if (!utf8_valid((const unsigned char *)s))
-		return objgraph_errf(err, errlen, -EBADMSG,
-				     "node %zu: %s %zu is not valid UTF-8",
+		return objgraph_errf(err, errlen, -EBADMSG, "node %zu: %s %zu is not valid UTF-8",
 				     node, what, i);
 	return 0;
 }
 
-static int check_id(const struct objgraph *g, int32_t id, size_t node,
-		    const char *what, size_t i, char *err, size_t errlen)
+static int check_id(const struct objgraph *g, int32_t id, size_t node, const char *what, size_t i,
+		    char *err, size_t errlen)
 {
 	if (id < 0 || (size_t)id >= g->n_nodes)
 		return objgraph_errf(err, errlen, -EBADMSG,
@@ -75,18 +73,16 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /* names: room for n->n_children pointers. */
-static int check_children(const struct objgraph *g, size_t i,
-			  const char **names, char *err, size_t errlen)
+static int check_children(const struct objgraph *g, size_t i, const char **names, char *err,
+			  size_t errlen)
 {
 	const struct objgraph_node *n = &g->nodes[i];
 	int rc;
 
 	for (size_t c = 0; c < n->n_children; c++) {
-		rc = check_id(g, n->children[c].node_id, i, "child", c, err,
-			      errlen);
+		rc = check_id(g, n->children[c].node_id, i, "child", c, err, errlen);
 		if (!rc)
-			rc = check_text(n->children[c].local_name, i,
-					"child name", c, err, errlen);
+			rc = check_text(n->children[c].local_name, i, "child name", c, err, errlen);
 		if (rc)
 			return rc;
 		names[c] = n->children[c].local_name;
@@ -97,13 +93,11 @@ static int check_children(const struct objgraph *g, size_t i,
 	for (size_t c = 1; c < n->n_children; c++)
 		if (!strcmp(names[c - 1], names[c]))
 			return objgraph_errf(err, errlen, -EBADMSG,
-					     "node %zu: two children are named '%s'",
-					     i, names[c]);
+					     "node %zu: two children are named '%s'", i, names[c]);
 	return 0;
 }
 
-static int check_attrs(const struct objgraph_node *n, size_t i, char *err,
-		       size_t errlen)
+static int check_attrs(const struct objgraph_node *n, size_t i, char *err, size_t errlen)
 {
 	for (size_t a = 0; a < n->n_attrs; a++) {
 		const struct objgraph_attr *at = &n->attrs[a];
@@ -111,11 +105,9 @@ static int check_attrs(const struct objgraph_node *n, size_t i, char *err,
 
 		rc = check_text(at->name, i, "attribute name", a, err, errlen);
 		if (!rc)
-			rc = check_text(at->full_name, i, "attribute full_name",
-					a, err, errlen);
+			rc = check_text(at->full_name, i, "attribute full_name", a, err, errlen);
 		if (!rc)
-			rc = check_text(at->checkpoint_key, i,
-					"attribute checkpoint_key", a, err,
+			rc = check_text(at->checkpoint_key, i, "attribute checkpoint_key", a, err,
 					errlen);
 		if (rc)
 			return rc;
@@ -123,18 +115,16 @@ static int check_attrs(const struct objgraph_node *n, size_t i, char *err,
 	return 0;
 }
 
-static int check_saver(const struct objgraph_node *n, size_t i, char *err,
-		       size_t errlen)
+static int check_saver(const struct objgraph_node *n, size_t i, char *err, size_t errlen)
 {
 	int rc;
 
 	if (!n->saver_name && !n->saver_object_name)
 		return 0;
-	rc = check_text(n->saver_name, i, "registered saver name", 0, err,
-			errlen);
+	rc = check_text(n->saver_name, i, "registered saver name", 0, err, errlen);
 	if (!rc)
-		rc = check_text(n->saver_object_name, i,
-				"registered saver object_name", 0, err, errlen);
+		rc = check_text(n->saver_object_name, i, "registered saver object_name", 0, err,
+				errlen);
 	return rc;
 }
 
@@ -144,8 +134,8 @@ static int check_saver(const struct objgraph_node *n, size_t i, char *err,
  * other one (TensorFlow's saver raises "A slot variable was re-used as a
  * dependency" and names each slot once).
  */
-static int check_slots(const struct objgraph *g, size_t i,
-		       unsigned char *seen, char *err, size_t errlen)
+static int check_slots(const struct objgraph *g, size_t i, unsigned char *seen, char *err,
+		       size_t errlen)
 {
 	const struct objgraph_node *n = &g->nodes[i];
 
@@ -155,24 +145,22 @@ static int check_slots(const struct objgraph *g, size_t i,
 		int rc;
 
 		rc = check_id(g, sl->original_variable_node_id, i,
-			      "slot variable's original variable", s, err,
-			      errlen);
+			      "slot variable's original variable", s, err, errlen);
 		if (!rc)
 			rc = check_id(g, v, i, "slot variable", s, err, errlen);
 		if (!rc)
-			rc = check_text(sl->slot_name, i, "slot name", s, err,
-					errlen);
+			rc = check_text(sl->slot_name, i, "slot name", s, err, errlen);
 		if (rc)
 			return rc;
 		if (v == 0 || (seen[v] & 1))
 			return objgraph_errf(err, errlen, -EBADMSG,
 					     "node %zu: slot variable %zu is node %d, which is %s",
-					     i, s, (int)v,
-					     v == 0 ? "the root" : "also a child");
+					     i, s, (int)v, v == 0 ? "the root" : "also a child");
 		if (seen[v] & 2)
-			return objgraph_errf(err, errlen, -EBADMSG,
-					     "node %zu: slot variable %zu is node %d, the slot variable of another reference too",
-					     i, s, (int)v);
+			return objgraph_errf(
+				err, errlen, -EBADMSG,
+				"node %zu: slot variable %zu is node %d, the slot variable of another reference too",
+				i, s, (int)v);
 		seen[v] |= 2;
 	}
 	return 0;
@@ -188,8 +176,8 @@ static size_t max_children(const struct objgraph *g)
 	return m;
 }
 
-static int check_nodes(const struct objgraph *g, const char **names,
-		       unsigned char *seen, char *err, size_t errlen)
+static int check_nodes(const struct objgraph *g, const char **names, unsigned char *seen, char *err,
+		       size_t errlen)
 {
 	int rc;
 
@@ -203,11 +191,10 @@ static int check_nodes(const struct objgraph *g, const char **names,
 			rc = check_saver(n, i, err, errlen);
 		if (rc)
 			return rc;
-		if (n->has_checkpoint_values < OBJGRAPH_UNSET ||
-		    n->has_checkpoint_values > 1)
+		if (n->has_checkpoint_values < OBJGRAPH_UNSET || n->has_checkpoint_values > 1)
 			return objgraph_errf(err, errlen, -EBADMSG,
-					     "node %zu: has_checkpoint_values is %d",
-					     i, n->has_checkpoint_values);
+					     "node %zu: has_checkpoint_values is %d", i,
+					     n->has_checkpoint_values);
 		for (size_t c = 0; c < n->n_children; c++)
 			seen[n->children[c].node_id] |= 1;
 	}

@@ -12,6 +12,7 @@
  * (a negative errno), so a failing path is one line:
  *	return objgraph_errf(err, errlen, -EBADMSG, "node %d: ...", node);
  */
-__attribute__((format(printf, 4, 5))) int objgraph_errf(char *err, size_t errlen, int code, const char *fmt, ...);
+__attribute__((format(printf, 4, 5))) int objgraph_errf(char *err, size_t errlen, int code,
+							const char *fmt, ...);
 
 #endif

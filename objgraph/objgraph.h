@@ -138,8 +138,8 @@ int objgraph_check(const struct objgraph *g, char *err, size_t errlen);
  * allocated), -EINVAL if len > OBJGRAPH_MAX_BYTES. buf is not kept. On
  * success *out is the caller's, freed with objgraph_free.
  */
-int objgraph_parse(const char *name, const uint8_t *buf, size_t len,
-		   struct objgraph **out, char *err, size_t errlen);
+int objgraph_parse(const char *name, const uint8_t *buf, size_t len, struct objgraph **out,
+		   char *err, size_t errlen);
 
 /* Free a graph from objgraph_parse or objgraph_read; NULL is ignored. */
 void objgraph_free(struct objgraph *g);
@@ -152,8 +152,8 @@ void objgraph_free(struct objgraph *g);
  * (as some older ones did). -EBADMSG/-EINVAL from objgraph_check, -ENOMEM.
  * On success *out is malloc'd (*len bytes) and the caller frees it.
  */
-int objgraph_serialize(const struct objgraph *g, uint8_t **out, size_t *len,
-		       char *err, size_t errlen);
+int objgraph_serialize(const struct objgraph *g, uint8_t **out, size_t *len, char *err,
+		       size_t errlen);
 
 /*
  * objgraph_serialize() as the bytes of the _CHECKPOINTABLE_OBJECT_GRAPH
@@ -162,9 +162,8 @@ int objgraph_serialize(const struct objgraph *g, uint8_t **out, size_t *len,
  * *crc. Memory: the result and a fixed scratch, whatever the graph's size.
  * -EINVAL over OBJGRAPH_MAX_BYTES. *out is malloc'd; the caller frees it.
  */
-int objgraph_serialize_tensor(const struct objgraph *g, uint8_t **out,
-			      size_t *len, uint32_t *crc, char *err,
-			      size_t errlen);
+int objgraph_serialize_tensor(const struct objgraph *g, uint8_t **out, size_t *len, uint32_t *crc,
+			      char *err, size_t errlen);
 
 /*
  * The serialized graph stored in a checkpoint: the "_CHECKPOINTABLE_OBJECT_
@@ -175,12 +174,11 @@ int objgraph_serialize_tensor(const struct objgraph *g, uint8_t **out,
  * malloc'd (*len bytes; *out non-NULL even for 0 bytes) and the caller
  * frees it. Safe to call concurrently on one reader.
  */
-int objgraph_read_bytes(const struct bundle_reader *r, uint8_t **out,
-			size_t *len, char *err, size_t errlen);
+int objgraph_read_bytes(const struct bundle_reader *r, uint8_t **out, size_t *len, char *err,
+			size_t errlen);
 
 /* objgraph_read_bytes then objgraph_parse; *out is freed by objgraph_free. */
-int objgraph_read(const struct bundle_reader *r, struct objgraph **out,
-		  char *err, size_t errlen);
+int objgraph_read(const struct bundle_reader *r, struct objgraph **out, char *err, size_t errlen);
 
 /* ------------------------------------------------------------ naming */
 
@@ -215,8 +213,7 @@ struct objgraph_walk {
  * queue of node ids. On success release w with objgraph_walk_release.
  * REQUIRES: g is not changed while w is in use.
  */
-int objgraph_walk_init(struct objgraph_walk *w, const struct objgraph *g,
-		       char *err, size_t errlen);
+int objgraph_walk_init(struct objgraph_walk *w, const struct objgraph *g, char *err, size_t errlen);
 void objgraph_walk_release(struct objgraph_walk *w);
 
 /*
@@ -229,8 +226,8 @@ void objgraph_walk_release(struct objgraph_walk *w);
  * slot's holds two of those). On success *out is malloc'd,
  * NUL-terminated, *len bytes long (may be NULL), and the caller frees it.
  */
-int objgraph_path(const struct objgraph_walk *w, int32_t node, char **out,
-		  size_t *len, char *err, size_t errlen);
+int objgraph_path(const struct objgraph_walk *w, int32_t node, char **out, size_t *len, char *err,
+		  size_t errlen);
 
 /*
  * The checkpoint key TensorFlow generates for attribute attr of node:
@@ -239,8 +236,8 @@ int objgraph_path(const struct objgraph_walk *w, int32_t node, char **out,
  * see whether the stored key is the generated one. Errors and ownership as
  * objgraph_path; -EINVAL also for attr out of range.
  */
-int objgraph_key(const struct objgraph_walk *w, int32_t node, size_t attr,
-		 char **out, size_t *len, char *err, size_t errlen);
+int objgraph_key(const struct objgraph_walk *w, int32_t node, size_t attr, char **out, size_t *len,
+		 char *err, size_t errlen);
 
 /* ------------------------------------------------------- local names */
 

@@ -61,8 +61,8 @@ static size_t slice_len(size_t total, size_t from)
 	return total - from < PACK_CHUNK ? total - from : PACK_CHUNK;
 }
 
-static size_t fill_children(struct scratch *s, const struct objgraph_node *n,
-			    size_t from, NodeProto *p)
+static size_t fill_children(struct scratch *s, const struct objgraph_node *n, size_t from,
+			    NodeProto *p)
 {
 	size_t k = slice_len(n->n_children, from);
 
@@ -79,8 +79,8 @@ static size_t fill_children(struct scratch *s, const struct objgraph_node *n,
 	return k;
 }
 
-static size_t fill_attrs(struct scratch *s, const struct objgraph_node *n,
-			 size_t from, NodeProto *p)
+static size_t fill_attrs(struct scratch *s, const struct objgraph_node *n, size_t from,
+			 NodeProto *p)
 {
 	size_t k = slice_len(n->n_attrs, from);
 
@@ -100,8 +100,8 @@ static size_t fill_attrs(struct scratch *s, const struct objgraph_node *n,
 	return k;
 }
 
-static size_t fill_slots(struct scratch *s, const struct objgraph_node *n,
-			 size_t from, NodeProto *p)
+static size_t fill_slots(struct scratch *s, const struct objgraph_node *n, size_t from,
+			 NodeProto *p)
 {
 	size_t k = slice_len(n->n_slots, from);
 
@@ -109,7 +109,8 @@ static size_t fill_slots(struct scratch *s, const struct objgraph_node *n,
 		const struct objgraph_slot *x = &n->slots[from + i];
 		SlotProto *v = &s->slots[i];
 
-		tensorflow__trackable_object_graph__trackable_object__slot_variable_reference__init(v);
+		tensorflow__trackable_object_graph__trackable_object__slot_variable_reference__init(
+			v);
 		v->original_variable_node_id = x->original_variable_node_id;
 		v->slot_name = bin(x->slot_name);
 		v->slot_variable_node_id = x->slot_variable_node_id;
@@ -121,8 +122,7 @@ static size_t fill_slots(struct scratch *s, const struct objgraph_node *n,
 }
 
 /* The node's fields after its lists: the saver and has_checkpoint_values. */
-static void fill_rest(struct scratch *s, const struct objgraph_node *n,
-		      NodeProto *p)
+static void fill_rest(struct scratch *s, const struct objgraph_node *n, NodeProto *p)
 {
 	if (n->saver_name) {
 		tensorflow__registered_saver__init(&s->saver);
@@ -148,11 +148,10 @@ static void emit(const NodeProto *p, uint8_t *out, size_t *len)
 }
 
 /* The bytes of node n, slice by slice: counted, or written at out + *len. */
-static void pack_node(struct scratch *s, const struct objgraph_node *n,
-		      uint8_t *out, size_t *len)
+static void pack_node(struct scratch *s, const struct objgraph_node *n, uint8_t *out, size_t *len)
 {
-	size_t (*const fill[])(struct scratch *, const struct objgraph_node *,
-			       size_t, NodeProto *) = { fill_children, fill_attrs, fill_slots };
+	size_t (*const fill[])(struct scratch *, const struct objgraph_node *, size_t,
+			       NodeProto *) = { fill_children, fill_attrs, fill_slots };
 	const size_t count[] = { n->n_children, n->n_attrs, n->n_slots };
 	NodeProto p;
 
@@ -188,8 +187,7 @@ static size_t put_varint(uint8_t *dst, uint64_t v)
  * The graph's bytes at out + *len (out NULL: only counted), each node as
  * protobuf-c writes a repeated message: its tag, its length, its bytes.
  */
-static void pack_graph(struct scratch *s, const struct objgraph *g,
-		       uint8_t *out, size_t *len)
+static void pack_graph(struct scratch *s, const struct objgraph *g, uint8_t *out, size_t *len)
 {
 	uint8_t head[1 + 10];
 
@@ -213,8 +211,8 @@ static void pack_graph(struct scratch *s, const struct objgraph *g,
  * Serialize g into one malloc'd buffer of exactly its size, counted first;
  * as_tensor: with the header that makes the bytes a scalar string tensor.
  */
-static int serialize(const struct objgraph *g, int as_tensor, uint8_t **out,
-		     size_t *len, char *err, size_t errlen)
+static int serialize(const struct objgraph *g, int as_tensor, uint8_t **out, size_t *len, char *err,
+		     size_t errlen)
 {
 	uint8_t head[BUNDLE_STRING_HEAD_MAX];
 	struct scratch *s;
@@ -229,8 +227,9 @@ static int serialize(const struct objgraph *g, int as_tensor, uint8_t **out,
 	pack_graph(s, g, NULL, &n);
 	if (as_tensor && n > OBJGRAPH_MAX_BYTES) {
 		free(s);
-		return objgraph_errf(err, errlen, -EINVAL,
-				     "the object graph would be %zu bytes, over protobuf's 2 GiB limit", n);
+		return objgraph_errf(
+			err, errlen, -EINVAL,
+			"the object graph would be %zu bytes, over protobuf's 2 GiB limit", n);
 	}
 	if (as_tensor)
 		h = bundle_string_head(n, head);
@@ -246,21 +245,21 @@ static int serialize(const struct objgraph *g, int as_tensor, uint8_t **out,
 	return 0;
 }
 
-int objgraph_serialize(const struct objgraph *g, uint8_t **out, size_t *len,
-		       char *err, size_t errlen)
+int objgraph_serialize(const struct objgraph *g, uint8_t **out, size_t *len, char *err,
+		       size_t errlen)
 {
 	return serialize(g, 0, out, len, err, errlen);
 }
 
-int objgraph_serialize_tensor(const struct objgraph *g, uint8_t **out,
-			      size_t *len, uint32_t *crc, char *err,
-			      size_t errlen)
+int objgraph_serialize_tensor(const struct objgraph *g, uint8_t **out, size_t *len, uint32_t *crc,
+			      char *err, size_t errlen)
 {
 	int rc = serialize(g, 1, out, len, err, errlen);
 
 	if (rc == 0 && bundle_tensor_crc(BUNDLE_DT_STRING, 1, *out, *len, crc)) {
 		free(*out);
-		return objgraph_errf(err, errlen, -EBADMSG, "the object graph's encoding does not check");
+		return objgraph_errf(err, errlen, -EBADMSG,
+				     "the object graph's encoding does not check");
 	}
 	return rc;
 }

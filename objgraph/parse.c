@@ -108,8 +108,7 @@ static int next_field(struct msg *m, struct field *f)
 	f->num = (uint32_t)(key >> 3);
 	f->wire = (int)(key & 7);
 	switch (f->wire) {
-	case WIRE_VARINT:
-		return read_varint(m, &f->v) ? -1 : 1;
+	case WIRE_VARINT: return read_varint(m, &f->v) ? -1 : 1;
 	case WIRE_I64:
 	case WIRE_I32: {
 		size_t n = f->wire == WIRE_I64 ? 8 : 4;
@@ -126,15 +125,11 @@ static int next_field(struct msg *m, struct field *f)
 		f->len = (size_t)f->v;
 		m->p += f->len;
 		return 1;
-	default: /* groups (3, 4) and the unused 6, 7 */
-		return -1;
+	default: /* groups (3, 4) and the unused 6, 7 */ return -1;
 	}
 }
 
-static struct msg sub(const struct field *f)
-{
-	return (struct msg){ f->at, f->at + f->len };
-}
+static struct msg sub(const struct field *f) { return (struct msg){ f->at, f->at + f->len }; }
 
 /* ------------------------------------------------------------ survey */
 
@@ -148,17 +143,14 @@ struct count {
 
 #define ALIGN alignof(max_align_t)
 
-static size_t round_up(size_t n)
-{
-	return (n + ALIGN - 1) / ALIGN * ALIGN;
-}
+static size_t round_up(size_t n) { return (n + ALIGN - 1) / ALIGN * ALIGN; }
 
 /*
  * A message of string (LEN) fields in lens_mask and varint fields in
  * ints_mask (bit = field number): checks it and adds its strings to c.
  */
-static int survey_leaf(const struct field *f, unsigned lens_mask,
-		       unsigned ints_mask, struct count *c)
+static int survey_leaf(const struct field *f, unsigned lens_mask, unsigned ints_mask,
+		       struct count *c)
 {
 	struct msg m = sub(f);
 	struct field g;
@@ -170,8 +162,7 @@ static int survey_leaf(const struct field *f, unsigned lens_mask,
 		int known_len = g.num < 32 && (lens_mask >> g.num & 1);
 		int known_int = g.num < 32 && (ints_mask >> g.num & 1);
 
-		if ((known_len && g.wire != WIRE_LEN) ||
-		    (known_int && g.wire != WIRE_VARINT))
+		if ((known_len && g.wire != WIRE_LEN) || (known_int && g.wire != WIRE_VARINT))
 			return -1;
 		if (known_len)
 			c->strings += g.len + 1;
@@ -198,22 +189,20 @@ static int survey_node(const struct field *f, struct count *c)
 			break;
 		case NODE_ATTRIBUTES:
 			attrs++;
-			rc = survey_leaf(&g, BIT(ATTR_NAME) | BIT(ATTR_FULL_NAME) | BIT(ATTR_CHECKPOINT_KEY),
-					 BIT(ATTR_OPTIONAL_RESTORE), c);
+			rc = survey_leaf(
+				&g, BIT(ATTR_NAME) | BIT(ATTR_FULL_NAME) | BIT(ATTR_CHECKPOINT_KEY),
+				BIT(ATTR_OPTIONAL_RESTORE), c);
 			break;
 		case NODE_SLOTS:
 			slots++;
-			rc = survey_leaf(&g, BIT(SLOT_NAME), BIT(SLOT_ORIGINAL) | BIT(SLOT_VARIABLE), c);
+			rc = survey_leaf(&g, BIT(SLOT_NAME),
+					 BIT(SLOT_ORIGINAL) | BIT(SLOT_VARIABLE), c);
 			break;
 		case NODE_SAVER:
 			rc = survey_leaf(&g, BIT(SAVER_NAME) | BIT(SAVER_OBJECT_NAME), 0, c);
 			break;
-		case NODE_HAS_VALUES:
-			rc = survey_leaf(&g, 0, BIT(BOOL_VALUE), c);
-			break;
-		default:
-			c->unknown = 1;
-			break;
+		case NODE_HAS_VALUES: rc = survey_leaf(&g, 0, BIT(BOOL_VALUE), c); break;
+		default: c->unknown = 1; break;
 		}
 		rc = rc < 0 ? -1 : 1;
 	}
@@ -235,8 +224,7 @@ static int survey_node(const struct field *f, struct count *c)
  * (size_t)-1 for the graph's own fields (reported first), else the first
  * such node.
  */
-static int survey(const uint8_t *buf, size_t len, struct count *c,
-		  size_t *unknown_node)
+static int survey(const uint8_t *buf, size_t len, struct count *c, size_t *unknown_node)
 {
 	struct msg m = { buf, buf + len };
 	struct field f;
@@ -265,15 +253,13 @@ static int survey(const uint8_t *buf, size_t len, struct count *c,
 static size_t block_size(const struct count *c)
 {
 	return round_up(sizeof(struct objgraph)) +
-	       round_up(c->nodes * sizeof(struct objgraph_node)) + c->arrays +
-	       c->strings;
+	       round_up(c->nodes * sizeof(struct objgraph_node)) + c->arrays + c->strings;
 }
 
 /* What a graph of counts c takes in memory parsed, checked and walked. */
 static uint64_t memory(const struct count *c)
 {
-	return (uint64_t)block_size(c) +
-	       (uint64_t)c->nodes * OBJGRAPH_WALK_BYTES_PER_NODE +
+	return (uint64_t)block_size(c) + (uint64_t)c->nodes * OBJGRAPH_WALK_BYTES_PER_NODE +
 	       (uint64_t)c->children * OBJGRAPH_CHECK_BYTES_PER_CHILD;
 }
 
@@ -334,8 +320,7 @@ static int node_has_nul(const struct objgraph_node *n)
 }
 
 /* The survey checked every wire type: only the known fields matter here. */
-static void fill_child(struct block *b, const struct field *f,
-		       struct objgraph_child *c)
+static void fill_child(struct block *b, const struct field *f, struct objgraph_child *c)
 {
 	struct msg m = sub(f);
 	struct field g;
@@ -348,8 +333,7 @@ static void fill_child(struct block *b, const struct field *f,
 			c->local_name = text(b, &g);
 }
 
-static void fill_attr(struct block *b, const struct field *f,
-		      struct objgraph_attr *a)
+static void fill_attr(struct block *b, const struct field *f, struct objgraph_attr *a)
 {
 	struct msg m = sub(f);
 	struct field g;
@@ -366,8 +350,7 @@ static void fill_attr(struct block *b, const struct field *f,
 			a->optional_restore = g.v != 0;
 }
 
-static void fill_slot(struct block *b, const struct field *f,
-		      struct objgraph_slot *s)
+static void fill_slot(struct block *b, const struct field *f, struct objgraph_slot *s)
 {
 	struct msg m = sub(f);
 	struct field g;
@@ -383,8 +366,7 @@ static void fill_slot(struct block *b, const struct field *f,
 }
 
 /* registered_saver, merged into what an earlier occurrence set. */
-static void fill_saver(struct block *b, const struct field *f,
-		       struct objgraph_node *n)
+static void fill_saver(struct block *b, const struct field *f, struct objgraph_node *n)
 {
 	struct msg m = sub(f);
 	struct field g;
@@ -410,8 +392,7 @@ static void fill_has_values(const struct field *f, struct objgraph_node *n)
 			n->has_checkpoint_values = g.v != 0;
 }
 
-static void fill_node(struct block *b, const struct field *f,
-		      struct objgraph_node *n)
+static void fill_node(struct block *b, const struct field *f, struct objgraph_node *n)
 {
 	struct count c = { 0 };
 	struct msg m = sub(f);
@@ -424,28 +405,18 @@ static void fill_node(struct block *b, const struct field *f,
 	n->slots = take(b, c.slots, sizeof(*n->slots));
 	while (next_field(&m, &g) == 1) {
 		switch (g.num) {
-		case NODE_CHILDREN:
-			fill_child(b, &g, &n->children[n->n_children++]);
-			break;
-		case NODE_ATTRIBUTES:
-			fill_attr(b, &g, &n->attrs[n->n_attrs++]);
-			break;
-		case NODE_SLOTS:
-			fill_slot(b, &g, &n->slots[n->n_slots++]);
-			break;
-		case NODE_SAVER:
-			fill_saver(b, &g, n);
-			break;
-		case NODE_HAS_VALUES:
-			fill_has_values(&g, n);
-			break;
+		case NODE_CHILDREN: fill_child(b, &g, &n->children[n->n_children++]); break;
+		case NODE_ATTRIBUTES: fill_attr(b, &g, &n->attrs[n->n_attrs++]); break;
+		case NODE_SLOTS: fill_slot(b, &g, &n->slots[n->n_slots++]); break;
+		case NODE_SAVER: fill_saver(b, &g, n); break;
+		case NODE_HAS_VALUES: fill_has_values(&g, n); break;
 		}
 	}
 }
 
 /* The graph surveyed as c, in one allocation; *bad_node: where a NUL is. */
-static int fill(const uint8_t *buf, size_t len, const struct count *c,
-		struct objgraph **out, size_t *bad_node)
+static int fill(const uint8_t *buf, size_t len, const struct count *c, struct objgraph **out,
+		size_t *bad_node)
 {
 	size_t size = block_size(c), i = 0;
 	struct msg m = { buf, buf + len };
@@ -479,17 +450,18 @@ static int fill(const uint8_t *buf, size_t len, const struct count *c,
 
 /* ------------------------------------------------------------- parse */
 
-static int too_big(const char *name, size_t len, const struct count *c,
-		   uint64_t need, char *err, size_t errlen)
+static int too_big(const char *name, size_t len, const struct count *c, uint64_t need, char *err,
+		   size_t errlen)
 {
-	return objgraph_errf(err, errlen, -EFBIG,
-			     "'%s': object graph refused: its %zu bytes hold %zu nodes, %zu child edges, %zu attributes and %zu slot references, which would take %llu bytes of memory, more than %d per byte of graph",
-			     name, len, c->nodes, c->children, c->attrs, c->slots,
-			     (unsigned long long)need, OBJGRAPH_MEMORY_PER_BYTE);
+	return objgraph_errf(
+		err, errlen, -EFBIG,
+		"'%s': object graph refused: its %zu bytes hold %zu nodes, %zu child edges, %zu attributes and %zu slot references, which would take %llu bytes of memory, more than %d per byte of graph",
+		name, len, c->nodes, c->children, c->attrs, c->slots, (unsigned long long)need,
+		OBJGRAPH_MEMORY_PER_BYTE);
 }
 
-int objgraph_parse(const char *name, const uint8_t *buf, size_t len,
-		   struct objgraph **out, char *err, size_t errlen)
+int objgraph_parse(const char *name, const uint8_t *buf, size_t len, struct objgraph **out,
+		   char *err, size_t errlen)
 {
 	char msg[BUNDLE_ERR_MAX];
 	struct objgraph *g = NULL;
@@ -499,21 +471,23 @@ int objgraph_parse(const char *name, const uint8_t *buf, size_t len,
 	int rc;
 
 	if (len > OBJGRAPH_MAX_BYTES)
-		return objgraph_errf(err, errlen, -EINVAL,
-				     "'%s': object graph of %zu bytes is over protobuf's 2 GiB limit",
-				     name, len);
+		return objgraph_errf(
+			err, errlen, -EINVAL,
+			"'%s': object graph of %zu bytes is over protobuf's 2 GiB limit", name,
+			len);
 	if (survey(buf, len, &c, &node))
-		return objgraph_errf(err, errlen, -EBADMSG,
-				     "'%s': the object graph is not a serialized TrackableObjectGraph",
-				     name);
+		return objgraph_errf(
+			err, errlen, -EBADMSG,
+			"'%s': the object graph is not a serialized TrackableObjectGraph", name);
 	if (c.unknown && node == (size_t)-1)
 		return objgraph_errf(err, errlen, -ENOTSUP,
 				     "'%s': the object graph has fields this version does not know",
 				     name);
 	if (c.unknown)
-		return objgraph_errf(err, errlen, -ENOTSUP,
-				     "'%s': node %zu of the object graph has fields this version does not know",
-				     name, node);
+		return objgraph_errf(
+			err, errlen, -ENOTSUP,
+			"'%s': node %zu of the object graph has fields this version does not know",
+			name, node);
 	need = memory(&c);
 	if (need > (uint64_t)len * OBJGRAPH_MEMORY_PER_BYTE + OBJGRAPH_MEMORY_SLACK)
 		return too_big(name, len, &c, need, err, errlen);
@@ -521,9 +495,10 @@ int objgraph_parse(const char *name, const uint8_t *buf, size_t len,
 	if (rc == -ENOMEM)
 		return objgraph_errf(err, errlen, rc, "out of memory");
 	if (rc)
-		return objgraph_errf(err, errlen, rc,
-				     "'%s': node %zu of the object graph has a NUL byte in a name or key",
-				     name, node);
+		return objgraph_errf(
+			err, errlen, rc,
+			"'%s': node %zu of the object graph has a NUL byte in a name or key", name,
+			node);
 	rc = objgraph_check(g, msg, sizeof(msg));
 	if (rc) {
 		free(g);
@@ -533,7 +508,4 @@ int objgraph_parse(const char *name, const uint8_t *buf, size_t len,
 	return 0;
 }
 
-void objgraph_free(struct objgraph *g)
-{
-	free(g);
-}
+void objgraph_free(struct objgraph *g) { free(g); }

@@ -17,8 +17,8 @@
 /* The encoding of the largest graph: a 5-byte varint, 4-byte checksum. */
 #define MAX_ENCODED ((int64_t)OBJGRAPH_MAX_BYTES + 5 + 4)
 
-static int check_entry(const struct bundle_reader *r,
-		       const struct bundle_entry *e, char *err, size_t errlen)
+static int check_entry(const struct bundle_reader *r, const struct bundle_entry *e, char *err,
+		       size_t errlen)
 {
 	if (!e)
 		return objgraph_errf(err, errlen, -ENOENT,
@@ -32,14 +32,13 @@ static int check_entry(const struct bundle_reader *r,
 	if (e->size > MAX_ENCODED)
 		return objgraph_errf(err, errlen, -EBADMSG,
 				     "'%s': %s is %lld bytes, over protobuf's 2 GiB limit",
-				     bundle_prefix(r), OBJGRAPH_TENSOR_KEY,
-				     (long long)e->size);
+				     bundle_prefix(r), OBJGRAPH_TENSOR_KEY, (long long)e->size);
 	return 0;
 }
 
 /* Strip the length and its checksum, moving the proto to the start of buf. */
-static int unwrap(const struct bundle_reader *r, uint8_t *buf, size_t size,
-		  size_t *len, char *err, size_t errlen)
+static int unwrap(const struct bundle_reader *r, uint8_t *buf, size_t size, size_t *len, char *err,
+		  size_t errlen)
 {
 	size_t off, n;
 
@@ -52,8 +51,8 @@ static int unwrap(const struct bundle_reader *r, uint8_t *buf, size_t size,
 	return 0;
 }
 
-int objgraph_read_bytes(const struct bundle_reader *r, uint8_t **out,
-			size_t *len, char *err, size_t errlen)
+int objgraph_read_bytes(const struct bundle_reader *r, uint8_t **out, size_t *len, char *err,
+			size_t errlen)
 {
 	struct bundle_entry found;
 	const struct bundle_entry *e;
@@ -79,8 +78,7 @@ int objgraph_read_bytes(const struct bundle_reader *r, uint8_t **out,
 	return 0;
 }
 
-int objgraph_read(const struct bundle_reader *r, struct objgraph **out,
-		  char *err, size_t errlen)
+int objgraph_read(const struct bundle_reader *r, struct objgraph **out, char *err, size_t errlen)
 {
 	uint8_t *buf;
 	size_t len;

@@ -79,8 +79,7 @@ static void walk_slots(struct objgraph_walk *w)
 	}
 }
 
-int objgraph_walk_init(struct objgraph_walk *w, const struct objgraph *g,
-		       char *err, size_t errlen)
+int objgraph_walk_init(struct objgraph_walk *w, const struct objgraph *g, char *err, size_t errlen)
 {
 	int32_t *queue;
 	int rc;
@@ -143,8 +142,7 @@ static void put_tree(const struct objgraph_walk *w, int32_t node, char *end)
 	}
 }
 
-static const struct objgraph_slot *slot_of(const struct objgraph_walk *w,
-					   int32_t node)
+static const struct objgraph_slot *slot_of(const struct objgraph_walk *w, int32_t node)
 {
 	const struct objgraph_origin *o = &w->origin[node];
 
@@ -160,8 +158,7 @@ static size_t path_len(const struct objgraph_walk *w, int32_t node)
 		return tree_len(w, node);
 	s = slot_of(w, node);
 	return tree_len(w, s->original_variable_node_id) + strlen(SLOT_SEP) +
-	       tree_len(w, w->origin[node].from) + 1 +
-	       objgraph_escaped_len(s->slot_name);
+	       tree_len(w, w->origin[node].from) + 1 + objgraph_escaped_len(s->slot_name);
 }
 
 /* Write it at p; return the byte after it. */
@@ -187,13 +184,12 @@ static char *put_path(const struct objgraph_walk *w, int32_t node, char *p)
 	return objgraph_escape_into(p, s->slot_name);
 }
 
-static int check_node(const struct objgraph_walk *w, int32_t node,
-		      char *err, size_t errlen)
+static int check_node(const struct objgraph_walk *w, int32_t node, char *err, size_t errlen)
 {
 	if (node < 0 || (size_t)node >= w->graph->n_nodes)
 		return objgraph_errf(err, errlen, -EINVAL,
-				     "node %d is not in the graph (%zu nodes)",
-				     (int)node, w->graph->n_nodes);
+				     "node %d is not in the graph (%zu nodes)", (int)node,
+				     w->graph->n_nodes);
 	if (w->origin[node].via == OBJGRAPH_UNREACHED)
 		return objgraph_errf(err, errlen, -ENOENT,
 				     "node %d is not reachable from the root, so it has no name",
@@ -201,8 +197,8 @@ static int check_node(const struct objgraph_walk *w, int32_t node,
 	return 0;
 }
 
-int objgraph_path(const struct objgraph_walk *w, int32_t node, char **out,
-		  size_t *len, char *err, size_t errlen)
+int objgraph_path(const struct objgraph_walk *w, int32_t node, char **out, size_t *len, char *err,
+		  size_t errlen)
 {
 	size_t n;
 	char *p;
@@ -228,8 +224,8 @@ static const char *key_suffix(const char *attr_name)
 	return strcmp(attr_name, TENSORS_NAME) ? attr_name : "";
 }
 
-int objgraph_key(const struct objgraph_walk *w, int32_t node, size_t attr,
-		 char **out, size_t *len, char *err, size_t errlen)
+int objgraph_key(const struct objgraph_walk *w, int32_t node, size_t attr, char **out, size_t *len,
+		 char *err, size_t errlen)
 {
 	const char *suffix;
 	size_t n;
@@ -241,8 +237,8 @@ int objgraph_key(const struct objgraph_walk *w, int32_t node, size_t attr,
 		return rc;
 	if (attr >= w->graph->nodes[node].n_attrs)
 		return objgraph_errf(err, errlen, -EINVAL,
-				     "node %d has no attribute %zu (it has %zu)",
-				     (int)node, attr, w->graph->nodes[node].n_attrs);
+				     "node %d has no attribute %zu (it has %zu)", (int)node, attr,
+				     w->graph->nodes[node].n_attrs);
 	suffix = key_suffix(w->graph->nodes[node].attrs[attr].name);
 	n = path_len(w, node) + strlen(ATTR_SEP) + objgraph_escaped_len(suffix);
 	p = malloc(n + 1);

@@ -43,7 +43,8 @@ __attribute__((format(printf, 2, 3))) static int bad(struct in *in, const char *
 
 static void blanks(struct in *in)
 {
-	while (in->p < in->end && (*in->p == ' ' || *in->p == '\t' || *in->p == '\n' || *in->p == '\r'))
+	while (in->p < in->end &&
+	       (*in->p == ' ' || *in->p == '\t' || *in->p == '\n' || *in->p == '\r'))
 		in->p++;
 }
 
@@ -77,9 +78,10 @@ static int hex4(struct in *in, unsigned *v)
 	if (in->end - in->p < 4)
 		return bad(in, "truncated \\u escape");
 	for (int i = 0; i < 4; i++) {
-		int c = *in->p++, d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-							       : c >= 'A' && c <= 'F'       ? c - 'A' + 10
-											    : -1;
+		int c = *in->p++, d = c >= '0' && c <= '9'   ? c - '0'
+				      : c >= 'a' && c <= 'f' ? c - 'a' + 10
+				      : c >= 'A' && c <= 'F' ? c - 'A' + 10
+							     : -1;
 
 		if (d < 0)
 			return bad(in, "bad \\u escape");
@@ -219,7 +221,8 @@ static int shape(struct in *in, struct safetensors_tensor *t)
 		if (number(in, &d))
 			return -EBADMSG;
 		if (d > INT64_MAX || t->rank >= BUNDLE_MAX_RANK)
-			return bad(in, d > INT64_MAX ? "dimension too large" : "too many dimensions");
+			return bad(in,
+				   d > INT64_MAX ? "dimension too large" : "too many dimensions");
 		p = util_grow(t->dims, &cap, (size_t)t->rank + 1, sizeof(*p));
 		if (!p)
 			return -ENOMEM;
@@ -231,8 +234,8 @@ static int shape(struct in *in, struct safetensors_tensor *t)
 
 static int offsets(struct in *in, struct safetensors_tensor *t)
 {
-	if (expect(in, '[') || number(in, &t->begin) || expect(in, ',') ||
-	    number(in, &t->end) || expect(in, ']'))
+	if (expect(in, '[') || number(in, &t->begin) || expect(in, ',') || number(in, &t->end) ||
+	    expect(in, ']'))
 		return -EBADMSG;
 	return t->end < t->begin ? bad(in, "data_offsets end before they begin") : 0;
 }
@@ -281,8 +284,7 @@ static int tensor(struct in *in, struct safetensors_tensor *t)
 		seen |= 1u << f;
 		if (expect(in, ':'))
 			return -EBADMSG;
-		rc = f == 0 ? dtype(in, t) : f == 1 ? shape(in, t)
-						    : offsets(in, t);
+		rc = f == 0 ? dtype(in, t) : f == 1 ? shape(in, t) : offsets(in, t);
 		if (rc)
 			return rc;
 	} while ((more = next_or_close(in, '}')) == 1);
@@ -416,12 +418,16 @@ static int check_offsets(struct in *in, uint64_t data_len)
 		int64_t n = bytes(&h->t[i]);
 
 		if (h->t[i].begin != at)
-			return bad(in, "tensor %zu: data_offsets [%llu, %llu) leave a gap or overlap (expected to begin at %llu)",
-				   i, (unsigned long long)h->t[i].begin,
-				   (unsigned long long)h->t[i].end, (unsigned long long)at);
+			return bad(
+				in,
+				"tensor %zu: data_offsets [%llu, %llu) leave a gap or overlap (expected to begin at %llu)",
+				i, (unsigned long long)h->t[i].begin,
+				(unsigned long long)h->t[i].end, (unsigned long long)at);
 		if (n < 0 || h->t[i].end - h->t[i].begin != (uint64_t)n)
-			return bad(in, "tensor %zu: data_offsets [%llu, %llu) do not hold its shape", i,
-				   (unsigned long long)h->t[i].begin, (unsigned long long)h->t[i].end);
+			return bad(in,
+				   "tensor %zu: data_offsets [%llu, %llu) do not hold its shape", i,
+				   (unsigned long long)h->t[i].begin,
+				   (unsigned long long)h->t[i].end);
 		at = h->t[i].end;
 	}
 	if (at != data_len)
@@ -431,8 +437,8 @@ static int check_offsets(struct in *in, uint64_t data_len)
 	return check_names(in);
 }
 
-int safetensors_header_len(const uint8_t prefix[8], uint64_t file_size,
-			   uint64_t *n, char *err, size_t errlen)
+int safetensors_header_len(const uint8_t prefix[8], uint64_t file_size, uint64_t *n, char *err,
+			   size_t errlen)
 {
 	uint64_t len = 0;
 
@@ -440,13 +446,15 @@ int safetensors_header_len(const uint8_t prefix[8], uint64_t file_size,
 		len = len << 8 | prefix[i];
 	if (len > SAFETENSORS_MAX_HEADER || file_size < 8 || len > file_size - 8) {
 		if (err && errlen && len > SAFETENSORS_MAX_HEADER)
-			snprintf(err, errlen,
-				 "not a safetensors file (a header of %llu bytes, over the %d readers accept)",
-				 (unsigned long long)len, SAFETENSORS_MAX_HEADER);
+			snprintf(
+				err, errlen,
+				"not a safetensors file (a header of %llu bytes, over the %d readers accept)",
+				(unsigned long long)len, SAFETENSORS_MAX_HEADER);
 		else if (err && errlen)
-			snprintf(err, errlen,
-				 "not a safetensors file (a header of %llu bytes in a file of %llu)",
-				 (unsigned long long)len, (unsigned long long)file_size);
+			snprintf(
+				err, errlen,
+				"not a safetensors file (a header of %llu bytes in a file of %llu)",
+				(unsigned long long)len, (unsigned long long)file_size);
 		return -EBADMSG;
 	}
 	*n = len;

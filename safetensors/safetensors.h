@@ -60,8 +60,8 @@ struct safetensors_header {
  * SAFETENSORS_MAX_HEADER, and within a file of file_size bytes. 0, or
  * -EBADMSG with a message ("not a safetensors file (...)").
  */
-int safetensors_header_len(const uint8_t prefix[8], uint64_t file_size,
-			   uint64_t *n, char *err, size_t errlen);
+int safetensors_header_len(const uint8_t prefix[8], uint64_t file_size, uint64_t *n, char *err,
+			   size_t errlen);
 
 /*
  * Parse a header's JSON (json, len bytes: the N bytes after the length)
@@ -84,8 +84,7 @@ void safetensors_header_free(struct safetensors_header *h);
  * blanks to a multiple of 8. *out is malloc'd, caller frees. -EINVAL if a
  * name is not UTF-8 or a dtype has no safetensors name, -ENOMEM.
  */
-int safetensors_serialize(const struct safetensors_tensor *t, size_t n,
-			  uint8_t **out, size_t *len);
+int safetensors_serialize(const struct safetensors_tensor *t, size_t n, uint8_t **out, size_t *len);
 
 /*
  * The length safetensors_serialize() would give for the same tensors (the

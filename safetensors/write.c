@@ -93,12 +93,10 @@ static void put_tensor(struct buf *b, const struct safetensors_tensor *t)
 }
 
 /* The whole header into b (or its length, if b->count); -EINVAL. */
-static int put_header(struct buf *b, const struct safetensors_tensor *t,
-		      size_t n)
+static int put_header(struct buf *b, const struct safetensors_tensor *t, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (!safetensors_dtype_name(t[i].dtype) ||
-		    !util_is_utf8(t[i].name, t[i].name_len))
+		if (!safetensors_dtype_name(t[i].dtype) || !util_is_utf8(t[i].name, t[i].name_len))
 			return -EINVAL;
 	put(b, "\0\0\0\0\0\0\0\0{", 9);
 	for (size_t i = 0; i < n; i++) {
@@ -119,8 +117,7 @@ size_t safetensors_serialized_len(const struct safetensors_tensor *t, size_t n)
 	return put_header(&b, t, n) ? 0 : b.n;
 }
 
-int safetensors_serialize(const struct safetensors_tensor *t, size_t n,
-			  uint8_t **out, size_t *len)
+int safetensors_serialize(const struct safetensors_tensor *t, size_t n, uint8_t **out, size_t *len)
 {
 	struct buf b = { NULL, 0, 0, 0, 0 };
 	uint64_t json_len;

@@ -50,15 +50,13 @@ static int is_section(const char *s, size_t n, const char *profile)
 {
 	size_t pl = strlen(profile);
 
-	return n == pl + 2 && s[0] == '[' && s[n - 1] == ']' &&
-	       !memcmp(s + 1, profile, pl);
+	return n == pl + 2 && s[0] == '[' && s[n - 1] == ']' && !memcmp(s + 1, profile, pl);
 }
 
 /* Take key = value on line [s, s+n) into out[] when it is one of ours. */
 static int take_value(const char *s, size_t n, char *out[3])
 {
-	static const char *const names[3] = { "aws_access_key_id",
-					      "aws_secret_access_key",
+	static const char *const names[3] = { "aws_access_key_id", "aws_secret_access_key",
 					      "aws_session_token" };
 	const char *eq = memchr(s, '=', n);
 	size_t kn, vn;
@@ -78,8 +76,7 @@ static int take_value(const char *s, size_t n, char *out[3])
 	return 0;
 }
 
-int aws_cred_parse(const char *text, size_t len, const char *profile,
-		   char *out[3])
+int aws_cred_parse(const char *text, size_t len, const char *profile, char *out[3])
 {
 	const char *p = text, *end = text + len;
 	int in = 0;
@@ -149,9 +146,8 @@ static int load_file_keys(struct aws_cfg *c, char *err, size_t errlen)
 		return rc == -ENOMEM ? rc : 0; /* an unreadable file: no keys */
 	}
 	if (!v[0] != !v[1]) {
-		rc = store_errf(err, errlen, -EINVAL,
-				"'%s': profile [%s] has %s but not %s", path, profile,
-				v[0] ? "aws_access_key_id" : "aws_secret_access_key",
+		rc = store_errf(err, errlen, -EINVAL, "'%s': profile [%s] has %s but not %s", path,
+				profile, v[0] ? "aws_access_key_id" : "aws_secret_access_key",
 				v[0] ? "aws_secret_access_key" : "aws_access_key_id");
 		for (int i = 0; i < 3; i++)
 			free(v[i]);
@@ -193,8 +189,7 @@ int aws_cfg_load(struct aws_cfg *c, char *err, size_t errlen)
 	if (ok && !c->access_key && !c->secret_key)
 		rc = load_file_keys(c, err, errlen);
 	else if (ok && !c->access_key != !c->secret_key)
-		rc = store_errf(err, errlen, -EINVAL,
-				"%s is set but %s is not",
+		rc = store_errf(err, errlen, -EINVAL, "%s is set but %s is not",
 				c->access_key ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
 				c->access_key ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID");
 	if (!ok || !c->region)

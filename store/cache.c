@@ -42,8 +42,7 @@ static void entry_name(const char *key, char out[33])
 		h2 = (h2 ^ *p) * 0x100000001b3ULL;
 		h2 ^= h2 >> 29;
 	}
-	snprintf(out, 33, "%016llx%016llx", (unsigned long long)h1,
-		 (unsigned long long)h2);
+	snprintf(out, 33, "%016llx%016llx", (unsigned long long)h1, (unsigned long long)h2);
 }
 
 /* The directory lock, held while entries are created or evicted. */
@@ -119,8 +118,8 @@ static int open_private(struct store *s, int64_t size, struct cache_entry *e)
 }
 
 /* Open MAP (new: header written) and DATA; *fresh when DATA is new. */
-static int open_pair(struct store *s, const char *name, const char *key,
-		     int64_t size, struct cache_entry *e)
+static int open_pair(struct store *s, const char *name, const char *key, int64_t size,
+		     struct cache_entry *e)
 {
 	char path[64];
 	struct stat st;
@@ -152,8 +151,8 @@ static int open_pair(struct store *s, const char *name, const char *key,
 	return 0;
 }
 
-int store_cache_open(struct store *s, const char *key, int64_t size,
-		     struct cache_entry *out, char *err, size_t errlen)
+int store_cache_open(struct store *s, const char *key, int64_t size, struct cache_entry *out,
+		     char *err, size_t errlen)
 {
 	struct cache_entry e = { .data_fd = -1, .map_fd = -1 };
 	char name[33];
@@ -172,8 +171,8 @@ int store_cache_open(struct store *s, const char *key, int64_t size,
 	}
 	if (rc) {
 		store_cache_close(&e);
-		return store_errf(err, errlen, rc, "'%s': cannot use the cache: %s",
-				  s->cache_dir, strerror(-rc));
+		return store_errf(err, errlen, rc, "'%s': cannot use the cache: %s", s->cache_dir,
+				  strerror(-rc));
 	}
 	*out = e;
 	return 0;
@@ -190,8 +189,8 @@ void store_cache_close(struct cache_entry *e)
 	e->data_path = NULL;
 }
 
-int store_cache_read_marks(struct cache_entry *e,
-			   void (*mark)(void *ctx, int64_t off, int64_t len), void *ctx)
+int store_cache_read_marks(struct cache_entry *e, void (*mark)(void *ctx, int64_t off, int64_t len),
+			   void *ctx)
 {
 	int64_t rec[2 * 256];
 
@@ -219,12 +218,11 @@ int store_cache_add_mark(struct cache_entry *e, int64_t off, int64_t len)
 	if (e->map_fd < 0)
 		return 0;
 	w = write(e->map_fd, rec, sizeof(rec));
-	return w == (ssize_t)sizeof(rec) ? 0 : w < 0 ? -errno
-						     : -EIO;
+	return w == (ssize_t)sizeof(rec) ? 0 : w < 0 ? -errno : -EIO;
 }
 
-int store_cache_lock_ranges(const struct cache_entry *e, const int64_t (*ranges)[2],
-			    size_t n, int64_t deadline_ms, int *lock_fd)
+int store_cache_lock_ranges(const struct cache_entry *e, const int64_t (*ranges)[2], size_t n,
+			    int64_t deadline_ms, int *lock_fd)
 {
 	int fd;
 
@@ -235,13 +233,15 @@ int store_cache_lock_ranges(const struct cache_entry *e, const int64_t (*ranges)
 	if (fd < 0)
 		return 0; /* evicted meanwhile: our fd's file is ours alone */
 	for (size_t i = 0; i < n; i++) {
-		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = ranges[i][0], .l_len = ranges[i][1] };
+		struct flock fl = { .l_type = F_WRLCK,
+				    .l_whence = SEEK_SET,
+				    .l_start = ranges[i][0],
+				    .l_len = ranges[i][1] };
 
 		while (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
 			struct timespec ts = { 0, 10 * 1000 * 1000 };
 
-			if ((errno != EAGAIN && errno != EACCES) ||
-			    store_now_ms() > deadline_ms) {
+			if ((errno != EAGAIN && errno != EACCES) || store_now_ms() > deadline_ms) {
 				close(fd);
 				return -ETIMEDOUT;
 			}

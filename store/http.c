@@ -94,10 +94,7 @@ static void share_unlock(CURL *h, curl_lock_data d, void *p)
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_rc;
 
-static void global_init(void)
-{
-	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
+static void global_init(void) { global_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
 
 int store_http_init(struct store *s, char *err, size_t errlen)
 {
@@ -175,8 +172,7 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *p)
 		 store_http_parse_length(v, vl, &st->length))
 		st->length = -1;
 	else if (store_http_header_is(name, nl, "content-range") &&
-		 store_http_parse_content_range(v, vl, &st->cr_first, &st->cr_last,
-						&st->cr_total))
+		 store_http_parse_content_range(v, vl, &st->cr_first, &st->cr_last, &st->cr_total))
 		unsatisfied_total(st, v, vl);
 	return n;
 }
@@ -192,8 +188,8 @@ static int check_head(struct http_req *r, long status)
 		return 1;
 	if (ranged && status != 206)
 		st->lie = LIE_FULL;
-	else if (ranged && (st->cr_first != r->off ||
-			    (r->len >= 0 && st->cr_last != r->off + r->len - 1)))
+	else if (ranged &&
+		 (st->cr_first != r->off || (r->len >= 0 && st->cr_last != r->off + r->len - 1)))
 		st->lie = LIE_RANGE;
 	else if (!r->probe && r->if_match && strcmp(r->etag, r->if_match))
 		st->lie = LIE_VERSION;
@@ -211,7 +207,8 @@ static int flush_body(struct http_req *r)
 	int rc = 0;
 
 	if (st->wlen && !st->write_failed)
-		rc = util_pwrite_full(r->fd, st->wbuf, st->wlen, r->fd_off + r->got - (int64_t)st->wlen);
+		rc = util_pwrite_full(r->fd, st->wbuf, st->wlen,
+				      r->fd_off + r->got - (int64_t)st->wlen);
 	st->write_failed |= rc != 0;
 	st->wlen = 0;
 	return rc;
@@ -300,8 +297,7 @@ static int set_headers(const struct store *s, struct http_req *r)
 	}
 	if (rc == 0 && r->url->scheme == STORE_S3)
 		rc = add_header(st, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
-	if (rc == 0 && r->url->scheme == STORE_S3 && s->aws.session_token &&
-	    s->aws.access_key) {
+	if (rc == 0 && r->url->scheme == STORE_S3 && s->aws.session_token && s->aws.access_key) {
 		size_t n = strlen(s->aws.session_token) + 32;
 		char *h = malloc(n);
 
@@ -381,7 +377,8 @@ static int start(struct store *s, CURLM *m, struct http_req *r, int64_t deadline
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)left);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(left < 10000 ? left : 10000));
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)(left / 1000 < 10 ? left / 1000 + 1 : 10));
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
+			 (long)(left / 1000 < 10 ? left / 1000 + 1 : 10));
 	curl_easy_setopt(h, CURLOPT_PRIVATE, r);
 	if (s->aws.ca_bundle)
 		curl_easy_setopt(h, CURLOPT_CAINFO, s->aws.ca_bundle);
@@ -407,10 +404,8 @@ static int retryable_curl(CURLcode c)
 	case CURLE_GOT_NOTHING:
 	case CURLE_HTTP2:
 	case CURLE_HTTP2_STREAM:
-	case CURLE_SSL_CONNECT_ERROR:
-		return 1;
-	default:
-		return 0;
+	case CURLE_SSL_CONNECT_ERROR: return 1;
+	default: return 0;
 	}
 }
 
@@ -450,11 +445,12 @@ static void classify(struct http_req *r, CURLcode c)
 			snprintf(r->errmsg, sizeof(r->errmsg), "the answer ended early");
 		return;
 	}
-	store_http_s3_error(st->body, st->body_len, r->errcode, sizeof(r->errcode),
-			    r->errmsg, sizeof(r->errmsg));
-	r->rc = status == 404 ? -ENOENT : status == 401 || status == 403 ? -EACCES
-				  : status == 416 && r->probe            ? 0
-									 : -EIO;
+	store_http_s3_error(st->body, st->body_len, r->errcode, sizeof(r->errcode), r->errmsg,
+			    sizeof(r->errmsg));
+	r->rc = status == 404                    ? -ENOENT
+		: status == 401 || status == 403 ? -EACCES
+		: status == 416 && r->probe      ? 0
+						 : -EIO;
 	if (r->rc == 0)
 		r->total = st->cr_total;
 	r->retryable = status >= 500 || status == 429 || status == 408;
@@ -483,13 +479,13 @@ static int describe(const struct http_req *r, char *err, size_t errlen)
 	if (r->status >= 300 && !r->errmsg[0] && !r->errcode[0])
 		return store_errf(err, errlen, r->rc, "'%s': HTTP %ld", what, r->status);
 	if (r->status >= 300 && (r->rc != -EBADMSG))
-		return store_errf(err, errlen, r->rc, "'%s': HTTP %ld%s%s%s%s%s", what,
-				  r->status, r->errcode[0] ? " " : "", r->errcode,
-				  r->errmsg[0] ? " (" : "", r->errmsg, r->errmsg[0] ? ")" : "");
+		return store_errf(err, errlen, r->rc, "'%s': HTTP %ld%s%s%s%s%s", what, r->status,
+				  r->errcode[0] ? " " : "", r->errcode, r->errmsg[0] ? " (" : "",
+				  r->errmsg, r->errmsg[0] ? ")" : "");
 	return store_errf(err, errlen, r->rc == -EBADMSG ? -EIO : r->rc,
 			  "'%s': %s%s (after %d tr%s)", what,
-			  r->rc == -EBADMSG ? "the server " : "", r->errmsg,
-			  r->st->tries, r->st->tries == 1 ? "y" : "ies");
+			  r->rc == -EBADMSG ? "the server " : "", r->errmsg, r->st->tries,
+			  r->st->tries == 1 ? "y" : "ies");
 }
 
 /* ------------------------------------------------------ the multi loop */
@@ -502,8 +498,8 @@ static int64_t backoff_ms(int tries)
 }
 
 /* Start what may start now; returns the number running. */
-static int start_ready(struct store *s, CURLM *m, struct http_req *reqs, size_t n,
-		       int running, int64_t deadline, int *rc)
+static int start_ready(struct store *s, CURLM *m, struct http_req *reqs, size_t n, int running,
+		       int64_t deadline, int *rc)
 {
 	int64_t now = store_now_ms();
 
@@ -521,8 +517,7 @@ static int start_ready(struct store *s, CURLM *m, struct http_req *reqs, size_t 
 }
 
 /* A finished transfer: done, or scheduled again. */
-static int on_done(struct store *s, CURLM *m, struct http_req *r, CURLcode c,
-		   int64_t deadline)
+static int on_done(struct store *s, CURLM *m, struct http_req *r, CURLcode c, int64_t deadline)
 {
 	classify(r, c);
 	finish_handle(m, r);
@@ -539,8 +534,7 @@ static int on_done(struct store *s, CURLM *m, struct http_req *r, CURLcode c,
 	return 1;
 }
 
-static int run_loop(struct store *s, CURLM *m, struct http_req *reqs, size_t n,
-		    int64_t deadline)
+static int run_loop(struct store *s, CURLM *m, struct http_req *reqs, size_t n, int64_t deadline)
 {
 	size_t done = 0;
 	int running = 0, rc = 0;
@@ -568,8 +562,8 @@ static int run_loop(struct store *s, CURLM *m, struct http_req *reqs, size_t n,
 	return rc;
 }
 
-int store_http_run(struct store *s, struct http_req *reqs, size_t n,
-		   int64_t deadline_ms, char *err, size_t errlen)
+int store_http_run(struct store *s, struct http_req *reqs, size_t n, int64_t deadline_ms, char *err,
+		   size_t errlen)
 {
 	struct http_state *st = calloc(n ? n : 1, sizeof(*st));
 	CURLM *m = curl_multi_init();

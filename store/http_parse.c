@@ -13,8 +13,7 @@
 #include <string.h>
 
 /* A decimal number of at most 18 digits (fits int64); its end in *end. */
-static int parse_num(const char *s, const char *end, int64_t *out,
-		     const char **stop)
+static int parse_num(const char *s, const char *end, int64_t *out, const char **stop)
 {
 	int64_t v = 0;
 	const char *p = s;
@@ -28,8 +27,8 @@ static int parse_num(const char *s, const char *end, int64_t *out,
 	return 0;
 }
 
-int store_http_parse_content_range(const char *v, size_t n, int64_t *first,
-				   int64_t *last, int64_t *total)
+int store_http_parse_content_range(const char *v, size_t n, int64_t *first, int64_t *last,
+				   int64_t *total)
 {
 	const char *p = v, *end = v + n;
 	int64_t f, l, t = -1;
@@ -62,8 +61,8 @@ int store_http_parse_length(const char *v, size_t n, int64_t *out)
 	return 0;
 }
 
-int store_http_split_header(const char *line, size_t n, const char **name,
-			    size_t *name_len, const char **value, size_t *value_len)
+int store_http_split_header(const char *line, size_t n, const char **name, size_t *name_len,
+			    const char **value, size_t *value_len)
 {
 	const char *colon = memchr(line, ':', n), *v, *end = line + n;
 
@@ -75,8 +74,7 @@ int store_http_split_header(const char *line, size_t n, const char **name,
 	v = colon + 1;
 	while (v < end && (*v == ' ' || *v == '\t'))
 		v++;
-	while (end > v && (end[-1] == '\r' || end[-1] == '\n' ||
-			   end[-1] == ' ' || end[-1] == '\t'))
+	while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
 		end--;
 	*name = line;
 	*name_len = (size_t)(colon - line);
@@ -101,8 +99,7 @@ int store_http_header_is(const char *name, size_t n, const char *want)
 }
 
 /* The text between <tag> and </tag> in body, printable ASCII only. */
-static void element(const char *body, size_t n, const char *tag, char *out,
-		    size_t out_len)
+static void element(const char *body, size_t n, const char *tag, char *out, size_t out_len)
 {
 	char open[32], close[32];
 	const char *b, *e;
@@ -125,8 +122,8 @@ static void element(const char *body, size_t n, const char *tag, char *out,
 	out[w] = '\0';
 }
 
-void store_http_s3_error(const char *body, size_t n, char *code, size_t code_len,
-			 char *msg, size_t msg_len)
+void store_http_s3_error(const char *body, size_t n, char *code, size_t code_len, char *msg,
+			 size_t msg_len)
 {
 	element(body, n, "Code", code, code_len);
 	element(body, n, "Message", msg, msg_len);

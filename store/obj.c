@@ -92,8 +92,8 @@ static int open_cache(struct store_obj *o, char *err, size_t errlen)
 	return rc;
 }
 
-int store_obj_open(struct store *s, const char *url, struct store_obj **out,
-		   char *err, size_t errlen)
+int store_obj_open(struct store *s, const char *url, struct store_obj **out, char *err,
+		   size_t errlen)
 {
 	struct store_obj *o = calloc(1, sizeof(*o));
 	int rc;
@@ -136,20 +136,11 @@ void store_obj_close(struct store_obj *o)
 	free(o);
 }
 
-const char *store_obj_url(const struct store_obj *o)
-{
-	return o->url.shown;
-}
+const char *store_obj_url(const struct store_obj *o) { return o->url.shown; }
 
-int64_t store_obj_size(const struct store_obj *o)
-{
-	return o->size;
-}
+int64_t store_obj_size(const struct store_obj *o) { return o->size; }
 
-int store_obj_fd(const struct store_obj *o)
-{
-	return o->ce.data_fd;
-}
+int store_obj_fd(const struct store_obj *o) { return o->ce.data_fd; }
 
 /* --------------------------------------------------------------- units */
 
@@ -198,7 +189,12 @@ static int add_unit(struct unit **u, size_t *n, size_t *cap, int64_t *end,
 	if (!g)
 		return -ENOMEM;
 	*u = g;
-	g[(*n)++] = (struct unit){ .off = in->off, .len = in->len, .count = in->count, .crc = in->crc, .tag = in->tag, .verified = 1 };
+	g[(*n)++] = (struct unit){ .off = in->off,
+				   .len = in->len,
+				   .count = in->count,
+				   .crc = in->crc,
+				   .tag = in->tag,
+				   .verified = 1 };
 	*end = e;
 	return 0;
 }
@@ -230,8 +226,8 @@ static int build_cover(struct store_obj *o, const struct store_unit *in, size_t 
 	return store_cache_read_marks(&o->ce, apply_mark, o);
 }
 
-int store_obj_set_units(struct store_obj *o, const struct store_unit *u,
-			size_t n, store_verify_fn verify, char *err, size_t errlen)
+int store_obj_set_units(struct store_obj *o, const struct store_unit *u, size_t n,
+			store_verify_fn verify, char *err, size_t errlen)
 {
 	struct store_unit *sorted = malloc((n ? n : 1) * sizeof(*sorted));
 	int rc;
@@ -297,8 +293,8 @@ static size_t make_runs(const struct store_obj *o, const size_t *idx, size_t n,
 }
 
 /* Requests for the runs, each at most PART_MAX bytes. */
-static struct http_req *make_parts(struct store_obj *o, int64_t (*ranges)[2],
-				   size_t n_runs, size_t *n)
+static struct http_req *make_parts(struct store_obj *o, int64_t (*ranges)[2], size_t n_runs,
+				   size_t *n)
 {
 	struct http_req *r = NULL;
 	size_t cap = 0;
@@ -316,7 +312,14 @@ static struct http_req *make_parts(struct store_obj *o, int64_t (*ranges)[2],
 			r = g;
 			if (len > PART_MAX)
 				len = PART_MAX;
-			r[(*n)++] = (struct http_req){ .url = &o->url, .off = off, .len = len, .if_match = o->etag[0] ? o->etag : NULL, .want_modified = o->modified[0] ? o->modified : NULL, .fd = o->ce.data_fd, .fd_off = off };
+			r[(*n)++] = (struct http_req){ .url = &o->url,
+						       .off = off,
+						       .len = len,
+						       .if_match = o->etag[0] ? o->etag : NULL,
+						       .want_modified =
+							       o->modified[0] ? o->modified : NULL,
+						       .fd = o->ce.data_fd,
+						       .fd_off = off };
 			off += len;
 		}
 	}
@@ -342,25 +345,24 @@ static int check_unit(struct store_obj *o, const struct unit *u, char *err, size
 		return 0;
 	STORE_STAT_ADD(o->s, verify_fails, 1);
 	store_cache_punch(&o->ce, u->off, u->len);
-	return store_errf(err, errlen, -EIO,
-			  "'%s': bytes %lld..%lld do not match the index's checksum%s%s: not served",
-			  o->url.shown, (long long)u->off, (long long)(u->off + u->len),
-			  why[0] ? ": " : "", why);
+	return store_errf(
+		err, errlen, -EIO,
+		"'%s': bytes %lld..%lld do not match the index's checksum%s%s: not served",
+		o->url.shown, (long long)u->off, (long long)(u->off + u->len), why[0] ? ": " : "",
+		why);
 }
 
 /*
  * Settle the claimed units after their parts ran: verify what arrived,
  * record it, and set each unit's state (locked). Returns the first error.
  */
-static int settle(struct store_obj *o, const size_t *idx, size_t n,
-		  const struct http_req *parts, size_t n_parts, int rc, char *err,
-		  size_t errlen)
+static int settle(struct store_obj *o, const size_t *idx, size_t n, const struct http_req *parts,
+		  size_t n_parts, int rc, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct unit *u = &o->u[idx[i]];
-		int ok = u->state == PRESENT ||
-			 (arrived(parts, n_parts, u->off, u->len) &&
-			  check_unit(o, u, rc ? NULL : err, errlen) == 0);
+		int ok = u->state == PRESENT || (arrived(parts, n_parts, u->off, u->len) &&
+						 check_unit(o, u, rc ? NULL : err, errlen) == 0);
 
 		if (!ok && rc == 0)
 			rc = -EIO;
@@ -418,8 +420,8 @@ static size_t still_missing(struct store_obj *o, size_t *idx, size_t n)
 }
 
 /* Fetch the claimed units idx[0..n) (state INFLIGHT, ours). */
-static int fetch_units(struct store_obj *o, size_t *idx, size_t n,
-		       int64_t deadline, char *err, size_t errlen)
+static int fetch_units(struct store_obj *o, size_t *idx, size_t n, int64_t deadline, char *err,
+		       size_t errlen)
 {
 	int64_t(*ranges)[2] = malloc(n * sizeof(*ranges));
 	struct http_req *parts = NULL;
@@ -429,7 +431,8 @@ static int fetch_units(struct store_obj *o, size_t *idx, size_t n,
 	if (!ranges)
 		return store_errf(err, errlen, -ENOMEM, "out of memory");
 	n_runs = make_runs(o, idx, n, ranges);
-	rc = store_cache_lock_ranges(&o->ce, (const int64_t(*)[2])ranges, n_runs, deadline, &lock_fd);
+	rc = store_cache_lock_ranges(&o->ce, (const int64_t(*)[2])ranges, n_runs, deadline,
+				     &lock_fd);
 	if (rc)
 		store_errf(err, errlen, rc, "'%s': another process is still fetching these bytes",
 			   o->url.shown);
@@ -513,8 +516,8 @@ static int ensure_cover(struct store_obj *o)
  * present; units (b, ahead] are fetched along with them, in the same
  * parallel batch, when missing, and their failure fails nothing.
  */
-static int fetch_span(struct store_obj *o, size_t a, size_t b, size_t ahead,
-		      int64_t deadline, char *err, size_t errlen)
+static int fetch_span(struct store_obj *o, size_t a, size_t b, size_t ahead, int64_t deadline,
+		      char *err, size_t errlen)
 {
 	size_t *idx = malloc((ahead - a + 1) * sizeof(*idx)), n;
 	int rc = 0, tries = 0;
@@ -533,18 +536,20 @@ static int fetch_span(struct store_obj *o, size_t a, size_t b, size_t ahead,
 				rc = 0; /* only read-ahead failed */
 		} else if (n) {
 			release_claims_locked(o, idx, n);
-			rc = store_errf(err, errlen, -EIO, "'%s': bytes fetched by another thread failed",
+			rc = store_errf(err, errlen, -EIO,
+					"'%s': bytes fetched by another thread failed",
 					o->url.shown);
 		} else if (others && wait_others(o, deadline)) {
-			rc = store_errf(err, errlen, -ETIMEDOUT, "'%s': no answer in time", o->url.shown);
+			rc = store_errf(err, errlen, -ETIMEDOUT, "'%s': no answer in time",
+					o->url.shown);
 		}
 	}
 	free(idx);
 	return rc;
 }
 
-int store_obj_fetch(struct store_obj *o, uint64_t off, uint64_t len,
-		    uint64_t ahead, char *err, size_t errlen)
+int store_obj_fetch(struct store_obj *o, uint64_t off, uint64_t len, uint64_t ahead, char *err,
+		    size_t errlen)
 {
 	int64_t deadline = store_now_ms() + o->s->timeout_ms;
 	uint64_t size = (uint64_t)o->size, end;
@@ -566,8 +571,8 @@ int store_obj_fetch(struct store_obj *o, uint64_t off, uint64_t len,
 	return rc;
 }
 
-int store_obj_read(struct store_obj *o, void *buf, size_t len, uint64_t off,
-		   char *err, size_t errlen)
+int store_obj_read(struct store_obj *o, void *buf, size_t len, uint64_t off, char *err,
+		   size_t errlen)
 {
 	ssize_t got;
 	int rc;

@@ -100,8 +100,7 @@ static char *cache_dir_of(const char *given)
 	return s;
 }
 
-static int setup_cache(struct store *s, const struct store_options *opt,
-		       char *err, size_t errlen)
+static int setup_cache(struct store *s, const struct store_options *opt, char *err, size_t errlen)
 {
 	const char *env = getenv("CKPTFS_CACHE_SIZE");
 	int rc;
@@ -112,9 +111,10 @@ static int setup_cache(struct store *s, const struct store_options *opt,
 				  "no cache directory: set CKPTFS_CACHE_DIR (or HOME)");
 	s->cache_size = opt && opt->cache_size ? opt->cache_size : 10LL << 30;
 	if (!(opt && opt->cache_size) && env && *env && store_parse_size(env, &s->cache_size))
-		return store_errf(err, errlen, -EINVAL,
-				  "CKPTFS_CACHE_SIZE='%s': not a size (bytes, or a number and K, M, G or T)",
-				  env);
+		return store_errf(
+			err, errlen, -EINVAL,
+			"CKPTFS_CACHE_SIZE='%s': not a size (bytes, or a number and K, M, G or T)",
+			env);
 	rc = make_dirs(s->cache_dir);
 	s->dir_fd = rc ? -1 : open(s->cache_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rc == 0 && s->dir_fd < 0)
@@ -139,8 +139,7 @@ static int env_timeout_ms(void)
 	return (int)(sec * 1000 + 0.5);
 }
 
-int store_new(const struct store_options *opt, struct store **out,
-	      char *err, size_t errlen)
+int store_new(const struct store_options *opt, struct store **out, char *err, size_t errlen)
 {
 	struct store *s = calloc(1, sizeof(*s));
 	int rc;
@@ -176,15 +175,9 @@ void store_free(struct store *s)
 	free(s);
 }
 
-int store_has_secrets(const struct store *s)
-{
-	return s->aws.secret_key || s->aws.session_token;
-}
+int store_has_secrets(const struct store *s) { return s->aws.secret_key || s->aws.session_token; }
 
-const char *store_cache_dir(const struct store *s)
-{
-	return s->cache_dir;
-}
+const char *store_cache_dir(const struct store *s) { return s->cache_dir; }
 
 void store_get_stats(const struct store *s, struct store_stats *out)
 {

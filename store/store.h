@@ -78,8 +78,7 @@ struct store;
  * missing; it must be a directory the caller may write. On success *out
  * is freed by store_free() after every object of it is closed.
  */
-int store_new(const struct store_options *opt, struct store **out,
-	      char *err, size_t errlen);
+int store_new(const struct store_options *opt, struct store **out, char *err, size_t errlen);
 void store_free(struct store *s);
 
 /* Whether the store holds a secret (an S3 secret key or session token):
@@ -99,8 +98,8 @@ struct store_obj;
  * object. On success *out is closed with store_obj_close(); it holds a
  * reference to s.
  */
-int store_obj_open(struct store *s, const char *url, struct store_obj **out,
-		   char *err, size_t errlen);
+int store_obj_open(struct store *s, const char *url, struct store_obj **out, char *err,
+		   size_t errlen);
 
 /* Another reference to o (returns o); each is dropped by store_obj_close(). */
 struct store_obj *store_obj_ref(struct store_obj *o);
@@ -128,8 +127,7 @@ struct store_unit {
 	uint32_t crc;
 	int32_t tag;
 };
-typedef int (*store_verify_fn)(const struct store_unit *u, int fd,
-			       char *err, size_t errlen);
+typedef int (*store_verify_fn)(const struct store_unit *u, int fd, char *err, size_t errlen);
 
 /*
  * Give o its verification units (copied; any order; len 0 ignored). Call
@@ -138,9 +136,8 @@ typedef int (*store_verify_fn)(const struct store_unit *u, int fd,
  * Without units the whole object is unverified (checked by its version
  * only), fetched in parts of at most a few MiB.
  */
-int store_obj_set_units(struct store_obj *o, const struct store_unit *u,
-			size_t n, store_verify_fn verify, char *err,
-			size_t errlen);
+int store_obj_set_units(struct store_obj *o, const struct store_unit *u, size_t n,
+			store_verify_fn verify, char *err, size_t errlen);
 
 /*
  * Make [off, off + len) of o present in its cache file: every unit the
@@ -151,13 +148,13 @@ int store_obj_set_units(struct store_obj *o, const struct store_unit *u,
  * is clipped. Returns 0 when all of [off, off + len) is present;
  * otherwise nothing about the range may be read.
  */
-int store_obj_fetch(struct store_obj *o, uint64_t off, uint64_t len,
-		    uint64_t ahead, char *err, size_t errlen);
+int store_obj_fetch(struct store_obj *o, uint64_t off, uint64_t len, uint64_t ahead, char *err,
+		    size_t errlen);
 
 /* store_obj_fetch, then pread: exactly len bytes or an error (-EIO past
  * the end). */
-int store_obj_read(struct store_obj *o, void *buf, size_t len, uint64_t off,
-		   char *err, size_t errlen);
+int store_obj_read(struct store_obj *o, void *buf, size_t len, uint64_t off, char *err,
+		   size_t errlen);
 
 /* Counters of a store, for tests and benchmarks. */
 struct store_stats {

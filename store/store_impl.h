@@ -43,8 +43,8 @@ struct store_url {
  * AWS's virtual-hosted style in cfg's region. -EINVAL with a message for
  * a malformed URL (no bucket or key, a control character or space).
  */
-int store_url_parse(const char *url, const struct aws_cfg *cfg,
-		    struct store_url *out, char *err, size_t errlen);
+int store_url_parse(const char *url, const struct aws_cfg *cfg, struct store_url *out, char *err,
+		    size_t errlen);
 void store_url_release(struct store_url *u);
 
 /*
@@ -81,8 +81,7 @@ void aws_cfg_release(struct aws_cfg *c);
  * section `profile`, each malloc'd into *out[0..2] (NULL when absent).
  * Lines outside that section are ignored. 0 or -ENOMEM.
  */
-int aws_cred_parse(const char *text, size_t len, const char *profile,
-		   char *out[3]);
+int aws_cred_parse(const char *text, size_t len, const char *profile, char *out[3]);
 
 /* --------------------------------------------------------- http_parse.c */
 
@@ -97,8 +96,8 @@ int aws_cred_parse(const char *text, size_t len, const char *profile,
  * then *total = -1). 0, or -EBADMSG for anything else, such as a range
  * with LAST < FIRST or numbers past int64.
  */
-int store_http_parse_content_range(const char *v, size_t n, int64_t *first,
-				   int64_t *last, int64_t *total);
+int store_http_parse_content_range(const char *v, size_t n, int64_t *first, int64_t *last,
+				   int64_t *total);
 
 /* Parse a decimal Content-Length; 0 or -EBADMSG. */
 int store_http_parse_length(const char *v, size_t n, int64_t *out);
@@ -108,8 +107,8 @@ int store_http_parse_length(const char *v, size_t n, int64_t *out);
  * around the value trimmed). 0, or -EBADMSG if there is no colon (a
  * status line, the blank line).
  */
-int store_http_split_header(const char *line, size_t n, const char **name,
-			    size_t *name_len, const char **value, size_t *value_len);
+int store_http_split_header(const char *line, size_t n, const char **name, size_t *name_len,
+			    const char **value, size_t *value_len);
 
 /* Whether header name (n bytes) is `want` (lower case), ignoring case. */
 int store_http_header_is(const char *name, size_t n, const char *want);
@@ -118,8 +117,8 @@ int store_http_header_is(const char *name, size_t n, const char *want);
  * The <Code> (and <Message>) of an S3 error body, printable ASCII only,
  * written NUL-terminated into code (and msg); "" when there is none.
  */
-void store_http_s3_error(const char *body, size_t n, char *code, size_t code_len,
-			 char *msg, size_t msg_len);
+void store_http_s3_error(const char *body, size_t n, char *code, size_t code_len, char *msg,
+			 size_t msg_len);
 
 /* ---------------------------------------------------------------- http.c */
 
@@ -154,8 +153,8 @@ struct http_req {
  * request's rc says how it ended; the return is the first failure (with
  * its message) or 0.
  */
-int store_http_run(struct store *s, struct http_req *reqs, size_t n,
-		   int64_t deadline_ms, char *err, size_t errlen);
+int store_http_run(struct store *s, struct http_req *reqs, size_t n, int64_t deadline_ms, char *err,
+		   size_t errlen);
 
 /* Now on CLOCK_MONOTONIC, in milliseconds. */
 int64_t store_now_ms(void);
@@ -179,13 +178,12 @@ struct cache_entry {
 
 /* Open (or create) the entry for key (url, validator, size) of an object
  * of `size` bytes. */
-int store_cache_open(struct store *s, const char *key, int64_t size,
-		     struct cache_entry *out, char *err, size_t errlen);
+int store_cache_open(struct store *s, const char *key, int64_t size, struct cache_entry *out,
+		     char *err, size_t errlen);
 void store_cache_close(struct cache_entry *e);
 
 /* Call mark(ctx, off, len) for each record appended since the last call. */
-int store_cache_read_marks(struct cache_entry *e,
-			   void (*mark)(void *ctx, int64_t off, int64_t len),
+int store_cache_read_marks(struct cache_entry *e, void (*mark)(void *ctx, int64_t off, int64_t len),
 			   void *ctx);
 
 /* Append a record: [off, off + len) is present and verified. */
@@ -197,8 +195,8 @@ int store_cache_add_mark(struct cache_entry *e, int64_t off, int64_t len);
  * for other processes fetching them until deadline_ms. Closing *lock_fd
  * releases them.
  */
-int store_cache_lock_ranges(const struct cache_entry *e, const int64_t (*ranges)[2],
-			    size_t n, int64_t deadline_ms, int *lock_fd);
+int store_cache_lock_ranges(const struct cache_entry *e, const int64_t (*ranges)[2], size_t n,
+			    int64_t deadline_ms, int *lock_fd);
 
 /* Forget bytes that did not verify: punch [off, off + len) out. */
 void store_cache_punch(const struct cache_entry *e, int64_t off, int64_t len);
@@ -224,7 +222,6 @@ struct store {
 	} stats; /* updated with __atomic builtins */
 };
 
-#define STORE_STAT_ADD(s, field, n) \
-	__atomic_add_fetch(&(s)->stats.field, (n), __ATOMIC_RELAXED)
+#define STORE_STAT_ADD(s, field, n) __atomic_add_fetch(&(s)->stats.field, (n), __ATOMIC_RELAXED)
 
 #endif /* CKPTFS_STORE_STORE_IMPL_H */

@@ -18,9 +18,8 @@ int store_is_url(const char *path)
 
 static int unreserved(unsigned char c)
 {
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	       (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-	       c == '~';
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '.' || c == '_' || c == '~';
 }
 
 size_t store_url_encode_key(char *dst, const char *s, size_t n)
@@ -66,18 +65,17 @@ static int bad_char(const char *s, size_t n, int space_too)
 	return 0;
 }
 
-static int parse_http(const char *url, struct store_url *u, char *err,
-		      size_t errlen)
+static int parse_http(const char *url, struct store_url *u, char *err, size_t errlen)
 {
 	const char *host = strstr(url, "://") + 3;
 
 	if (!*host || *host == '/')
-		return store_errf(err, errlen, -EINVAL, "'%s': no host in this URL",
-				  u->shown);
+		return store_errf(err, errlen, -EINVAL, "'%s': no host in this URL", u->shown);
 	if (bad_char(url, strlen(url), 1))
-		return store_errf(err, errlen, -EINVAL,
-				  "'%s': a URL may not hold spaces or control characters (write them %%XX)",
-				  u->shown);
+		return store_errf(
+			err, errlen, -EINVAL,
+			"'%s': a URL may not hold spaces or control characters (write them %%XX)",
+			u->shown);
 	u->scheme = url[4] == 's' ? STORE_HTTPS : STORE_HTTP;
 	u->request = strdup(url);
 	return u->request ? 0 : -ENOMEM;
@@ -85,8 +83,7 @@ static int parse_http(const char *url, struct store_url *u, char *err,
 
 /* https://BUCKET.s3.REGION.amazonaws.com/KEY, or path-style for a bucket
  * name with dots (a virtual host name would not match the certificate). */
-static char *aws_request(const struct aws_cfg *cfg, const char *bucket,
-			 const char *enc_key)
+static char *aws_request(const struct aws_cfg *cfg, const char *bucket, const char *enc_key)
 {
 	size_t n = strlen(bucket) + strlen(enc_key) + strlen(cfg->region) +
 		   (cfg->endpoint ? strlen(cfg->endpoint) : 0) + 64;
@@ -97,27 +94,24 @@ static char *aws_request(const struct aws_cfg *cfg, const char *bucket,
 	if (cfg->endpoint)
 		snprintf(s, n, "%s/%s/%s", cfg->endpoint, bucket, enc_key);
 	else if (strchr(bucket, '.'))
-		snprintf(s, n, "https://s3.%s.amazonaws.com/%s/%s", cfg->region,
-			 bucket, enc_key);
+		snprintf(s, n, "https://s3.%s.amazonaws.com/%s/%s", cfg->region, bucket, enc_key);
 	else
-		snprintf(s, n, "https://%s.s3.%s.amazonaws.com/%s", bucket,
-			 cfg->region, enc_key);
+		snprintf(s, n, "https://%s.s3.%s.amazonaws.com/%s", bucket, cfg->region, enc_key);
 	return s;
 }
 
-static int parse_s3(const char *url, const struct aws_cfg *cfg,
-		    struct store_url *u, char *err, size_t errlen)
+static int parse_s3(const char *url, const struct aws_cfg *cfg, struct store_url *u, char *err,
+		    size_t errlen)
 {
 	const char *b = url + 5, *slash = strchr(b, '/');
 	char *enc;
 
 	u->scheme = STORE_S3;
 	if (!slash || slash == b || !slash[1])
-		return store_errf(err, errlen, -EINVAL,
-				  "'%s': an S3 URL is s3://BUCKET/KEY", u->shown);
+		return store_errf(err, errlen, -EINVAL, "'%s': an S3 URL is s3://BUCKET/KEY",
+				  u->shown);
 	if (memchr(b, '?', (size_t)(slash - b)) || bad_char(b, (size_t)(slash - b), 1))
-		return store_errf(err, errlen, -EINVAL,
-				  "'%s': not a valid bucket name", u->shown);
+		return store_errf(err, errlen, -EINVAL, "'%s': not a valid bucket name", u->shown);
 	if (bad_char(slash + 1, strlen(slash + 1), 0))
 		return store_errf(err, errlen, -EINVAL,
 				  "'%s': an object key may not hold control characters", u->shown);
@@ -134,8 +128,8 @@ static int parse_s3(const char *url, const struct aws_cfg *cfg,
 	return u->request ? 0 : -ENOMEM;
 }
 
-int store_url_parse(const char *url, const struct aws_cfg *cfg,
-		    struct store_url *out, char *err, size_t errlen)
+int store_url_parse(const char *url, const struct aws_cfg *cfg, struct store_url *out, char *err,
+		    size_t errlen)
 {
 	struct store_url u = { 0 };
 	int rc;

@@ -112,10 +112,7 @@ void tfp_plan_unref(struct tfp_plan *p)
 	free(p);
 }
 
-const struct view *tfp_plan_view(const struct tfp_plan *p)
-{
-	return p->v;
-}
+const struct view *tfp_plan_view(const struct tfp_plan *p) { return p->v; }
 
 int64_t tfp_plan_mtime_nsec(const struct tfp_plan *p)
 {
@@ -134,9 +131,8 @@ static int same_file(const struct tfp_plan *p, const struct mapping_text *t)
 {
 	const struct stat *a = &p->text.st, *b = &t->st;
 
-	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
-	       a->st_size == b->st_size && same_time(&a->st_mtim, &b->st_mtim) &&
-	       same_time(&a->st_ctim, &b->st_ctim) &&
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       same_time(&a->st_mtim, &b->st_mtim) && same_time(&a->st_ctim, &b->st_ctim) &&
 	       p->text.len == t->len && !memcmp(p->text.buf, t->buf, t->len);
 }
 
@@ -148,13 +144,11 @@ static int cannot_read(const char *path, int e, char *err, size_t errlen)
 	/* strerror() is not thread-safe */
 	if (strerror_r(e, text, sizeof(text)))
 		snprintf(text, sizeof(text), "error %d", e);
-	return mapping_diag(err, errlen, -e, &pos, "error", "cannot read: %s",
-			    text);
+	return mapping_diag(err, errlen, -e, &pos, "error", "cannot read: %s", text);
 }
 
 /* Open path for reading if it is a regular file (fstat into *st): fd or -errno. */
-static int open_regular(const char *path, struct stat *st, char *err,
-			size_t errlen)
+static int open_regular(const char *path, struct stat *st, char *err, size_t errlen)
 {
 	/* O_NONBLOCK: a FIFO cannot hang us in open() */
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK), e = 0;
@@ -165,8 +159,7 @@ static int open_regular(const char *path, struct stat *st, char *err,
 		e = errno;
 	else if (S_ISDIR(st->st_mode))
 		e = EISDIR;
-	else if (S_ISREG(st->st_mode) &&
-		 fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)
+	else if (S_ISREG(st->st_mode) && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)
 		e = errno;
 	if (!e && !S_ISREG(st->st_mode)) {
 		const struct mapping_pos pos = { path, 0, 0 };
@@ -190,8 +183,7 @@ static int open_regular(const char *path, struct stat *st, char *err,
  * messages: the bytes are parsed and kept, so that the plan is exactly
  * what they say and the next resolve can compare them.
  */
-static int read_mapping(const char *path, struct mapping_text *out,
-			char *err, size_t errlen)
+static int read_mapping(const char *path, struct mapping_text *out, char *err, size_t errlen)
 {
 	int fd = open_regular(path, &out->st, err, errlen), rc;
 
@@ -221,8 +213,8 @@ static char *dir_of(const char *path)
  * Parse and build the mapping at path from the bytes read as *t, which
  * the plan takes (t->buf becomes NULL) when it is built.
  */
-static int build_plan(const char *path, struct mapping_text *t,
-		      struct tfp_plan **out, char *err, size_t errlen)
+static int build_plan(const char *path, struct mapping_text *t, struct tfp_plan **out, char *err,
+		      size_t errlen)
 {
 	/*
 	 * The files the mapping's `format` names, as a mount serves them; the
@@ -302,8 +294,8 @@ static void forget_closed(struct tfp_cache *c)
 }
 
 /* A reference to the plan of the mapping file at path, read anew. */
-static int get_plan(struct tfp_cache *c, const char *path,
-		    struct tfp_plan **out, char *err, size_t errlen)
+static int get_plan(struct tfp_cache *c, const char *path, struct tfp_plan **out, char *err,
+		    size_t errlen)
 {
 	struct mapping_text t = { 0 };
 	size_t i;
@@ -337,8 +329,7 @@ static int get_plan(struct tfp_cache *c, const char *path,
 	return rc;
 }
 
-static int is_kind(const struct tfp_plan *p, long file,
-		   enum view_file_kind kind)
+static int is_kind(const struct tfp_plan *p, long file, enum view_file_kind kind)
 {
 	return file >= 0 && view_file_at(p->v, (size_t)file)->kind == kind;
 }
@@ -349,8 +340,8 @@ static int is_kind(const struct tfp_plan *p, long file,
  * (*file): the one whose index this thread opened last, else the one
  * whose index was opened last. NULL when there is none.
  */
-static struct tfp_plan *follow_index(struct tfp_cache *c, const char *path,
-				     const char *name, long *file)
+static struct tfp_plan *follow_index(struct tfp_cache *c, const char *path, const char *name,
+				     long *file)
 {
 	struct tfp_plan *found = NULL;
 	unsigned long opened = 0;
@@ -365,8 +356,7 @@ static struct tfp_plan *follow_index(struct tfp_cache *c, const char *path,
 		f = view_lookup(p->v, name);
 		if (!is_kind(p, f, VIEW_FILE_DATA))
 			continue;
-		if (p->id == thread_index || !found ||
-		    c->open_plans[i].opened > opened) {
+		if (p->id == thread_index || !found || c->open_plans[i].opened > opened) {
 			found = p;
 			opened = c->open_plans[i].opened;
 			*file = f;
@@ -396,8 +386,7 @@ static void remember_open(struct tfp_cache *c, struct tfp_plan *p)
 	for (size_t i = 0; i < TFP_CACHE_OPEN_PLANS; i++) {
 		if (!c->open_plans[pick].plan)
 			break;
-		if (!c->open_plans[i].plan ||
-		    c->open_plans[i].opened < c->open_plans[pick].opened)
+		if (!c->open_plans[i].plan || c->open_plans[i].opened < c->open_plans[pick].opened)
 			pick = i;
 	}
 	tfp_plan_unref(c->open_plans[pick].plan);
@@ -405,8 +394,7 @@ static void remember_open(struct tfp_cache *c, struct tfp_plan *p)
 	c->open_plans[pick].opened = ++c->tick;
 }
 
-int tfp_open(struct tfp_cache *c, const char *path, struct tfp_node *out,
-	     char *err, size_t errlen)
+int tfp_open(struct tfp_cache *c, const char *path, struct tfp_node *out, char *err, size_t errlen)
 {
 	int rc = tfp_resolve(c, path, out, err, errlen);
 
@@ -433,8 +421,8 @@ static const char *shown(char *buf, size_t len, const char *path)
 	return util_escape(buf, len, path, strlen(path), 0);
 }
 
-int tfp_resolve(struct tfp_cache *c, const char *path, struct tfp_node *out,
-		char *err, size_t errlen)
+int tfp_resolve(struct tfp_cache *c, const char *path, struct tfp_node *out, char *err,
+		size_t errlen)
 {
 	char show[512], *dir;
 	const char *name;
@@ -533,9 +521,8 @@ static int no_match(char ***out, size_t *n)
 }
 
 /* A pattern with no glob characters: pattern itself if path exists. */
-static int glob_plain(struct tfp_cache *c, const char *pattern,
-		      const char *path, char ***out, size_t *n, char *err,
-		      size_t errlen)
+static int glob_plain(struct tfp_cache *c, const char *pattern, const char *path, char ***out,
+		      size_t *n, char *err, size_t errlen)
 {
 	struct tfp_node node;
 	char **list;
@@ -562,8 +549,8 @@ static int glob_plain(struct tfp_cache *c, const char *pattern,
  * bytes of pattern + "/" + name: a malloc'd array of *n malloc'd strings,
  * or NULL when out of memory.
  */
-static char **matching_names(const struct view *v, const char *glob,
-			     const char *pattern, size_t head_len, size_t *n)
+static char **matching_names(const struct view *v, const char *glob, const char *pattern,
+			     size_t head_len, size_t *n)
 {
 	size_t cap = view_num_files(v), count = 0;
 	char **list = calloc(cap ? cap : 1, sizeof(*list));
@@ -588,9 +575,8 @@ static char **matching_names(const struct view *v, const char *glob,
  * A pattern whose glob characters are in its last component only: the
  * merged directory's names that match it. last is the last '/' of path.
  */
-static int glob_dir(struct tfp_cache *c, const char *pattern,
-		    const char *path, const char *last, char ***out,
-		    size_t *n, char *err, size_t errlen)
+static int glob_dir(struct tfp_cache *c, const char *pattern, const char *path, const char *last,
+		    char ***out, size_t *n, char *err, size_t errlen)
 {
 	struct tfp_node node;
 	char *dir = strndup(path, (size_t)(last - path));
@@ -611,8 +597,7 @@ static int glob_dir(struct tfp_cache *c, const char *pattern,
 		return no_match(out, n);
 	}
 	/* the results keep the scheme: up to last in pattern */
-	*out = matching_names(node.plan->v, last + 1, pattern,
-			      (size_t)(last - pattern), n);
+	*out = matching_names(node.plan->v, last + 1, pattern, (size_t)(last - pattern), n);
 	tfp_plan_unref(node.plan);
 	if (!*out) {
 		snprintf(err, errlen, "out of memory");
@@ -621,8 +606,8 @@ static int glob_dir(struct tfp_cache *c, const char *pattern,
 	return 0;
 }
 
-int tfp_glob(struct tfp_cache *c, const char *pattern, char ***out, size_t *n,
-	     char *err, size_t errlen)
+int tfp_glob(struct tfp_cache *c, const char *pattern, char ***out, size_t *n, char *err,
+	     size_t errlen)
 {
 	static const char scheme[] = "ckptfs://";
 	const char *path = pattern, *last;
@@ -642,9 +627,8 @@ int tfp_glob(struct tfp_cache *c, const char *pattern, char ***out, size_t *n,
 	return glob_dir(c, pattern, path, last, out, n, err, errlen);
 }
 
-int64_t tfp_read(const struct tfp_plan *p, size_t file, uint64_t off,
-		 size_t len, void *buf, const char *path, char *err,
-		 size_t errlen)
+int64_t tfp_read(const struct tfp_plan *p, size_t file, uint64_t off, size_t len, void *buf,
+		 const char *path, char *err, size_t errlen)
 {
 	char show[512];
 	/* a remote source's bytes: fetched and verified first, so a failure
@@ -659,7 +643,7 @@ int64_t tfp_read(const struct tfp_plan *p, size_t file, uint64_t off,
 			 "'%s': a source shard is shorter than when the mapping was opened",
 			 shown(show, sizeof(show), path));
 	else if (got < 0)
-		snprintf(err, errlen, "'%s': read failed: %s",
-			 shown(show, sizeof(show), path), strerror((int)-got));
+		snprintf(err, errlen, "'%s': read failed: %s", shown(show, sizeof(show), path),
+			 strerror((int)-got));
 	return got;
 }

@@ -37,31 +37,22 @@ struct tfp_cache *cache_of(const TF_Filesystem *fs)
 TF_Code code_of(int rc)
 {
 	switch (-rc) {
-	case ENOENT:
-		return TF_NOT_FOUND;
+	case ENOENT: return TF_NOT_FOUND;
 	case EACCES:
-	case EPERM:
-		return TF_PERMISSION_DENIED;
-	case EINVAL:
-		return TF_INVALID_ARGUMENT;
+	case EPERM: return TF_PERMISSION_DENIED;
+	case EINVAL: return TF_INVALID_ARGUMENT;
 	case EBADMSG:
-	case EIO:
-		return TF_DATA_LOSS;
-	case ENOTSUP:
-		return TF_UNIMPLEMENTED;
-	case ENOMEM:
-		return TF_RESOURCE_EXHAUSTED;
+	case EIO: return TF_DATA_LOSS;
+	case ENOTSUP: return TF_UNIMPLEMENTED;
+	case ENOMEM: return TF_RESOURCE_EXHAUSTED;
 	case ENOTDIR:
-	case EISDIR:
-		return TF_FAILED_PRECONDITION;
-	default:
-		return TF_UNKNOWN;
+	case EISDIR: return TF_FAILED_PRECONDITION;
+	default: return TF_UNKNOWN;
 	}
 }
 
 /* Resolve path into *node, or set status from the core's error. */
-int resolve(const TF_Filesystem *fs, const char *path, struct tfp_node *node,
-	    TF_Status *status)
+int resolve(const TF_Filesystem *fs, const char *path, struct tfp_node *node, TF_Status *status)
 {
 	char err[2048] = "";
 	int rc = tfp_resolve(cache_of(fs), path, node, err, sizeof(err));
@@ -117,13 +108,10 @@ void fs_init(TF_Filesystem *fs, TF_Status *status)
 		TF_SetStatus(status, TF_RESOURCE_EXHAUSTED, "ckptfs: out of memory");
 }
 
-void fs_cleanup(TF_Filesystem *fs)
-{
-	tfp_cache_free(cache_of(fs));
-}
+void fs_cleanup(TF_Filesystem *fs) { tfp_cache_free(cache_of(fs)); }
 
-void fs_new_random_access_file(const TF_Filesystem *fs, const char *path,
-			       TF_RandomAccessFile *file, TF_Status *status)
+void fs_new_random_access_file(const TF_Filesystem *fs, const char *path, TF_RandomAccessFile *file,
+			       TF_Status *status)
 {
 	struct open_file *f = static_cast<struct open_file *>(calloc(1, sizeof(*f)));
 	char err[2048] = "";
@@ -158,8 +146,7 @@ void fs_path_exists(const TF_Filesystem *fs, const char *path, TF_Status *status
 		tfp_plan_unref(node.plan);
 }
 
-void fs_stat(const TF_Filesystem *fs, const char *path, TF_FileStatistics *stats,
-	     TF_Status *status)
+void fs_stat(const TF_Filesystem *fs, const char *path, TF_FileStatistics *stats, TF_Status *status)
 {
 	struct tfp_node node;
 
@@ -168,10 +155,9 @@ void fs_stat(const TF_Filesystem *fs, const char *path, TF_FileStatistics *stats
 	stats->is_directory = node.file < 0;
 	stats->length = node.file < 0
 				? 0
-				: static_cast<int64_t>(
-					  view_file_at(tfp_plan_view(node.plan),
-						       static_cast<size_t>(node.file))
-						  ->size);
+				: static_cast<int64_t>(view_file_at(tfp_plan_view(node.plan),
+								    static_cast<size_t>(node.file))
+							       ->size);
 	stats->mtime_nsec = tfp_plan_mtime_nsec(node.plan);
 	tfp_plan_unref(node.plan);
 }
@@ -204,8 +190,7 @@ int64_t fs_get_file_size(const TF_Filesystem *fs, const char *path, TF_Status *s
 	return st.length;
 }
 
-int fs_get_children(const TF_Filesystem *fs, const char *path, char ***entries,
-		    TF_Status *status)
+int fs_get_children(const TF_Filesystem *fs, const char *path, char ***entries, TF_Status *status)
 {
 	struct tfp_node node;
 	const struct view *v;
@@ -365,11 +350,7 @@ int64_t wfile_tell(const TF_WritableFile *f, TF_Status *status)
 	return -1;
 }
 
-template <typename T>
-T *zeroed()
-{
-	return static_cast<T *>(calloc(1, sizeof(T)));
-}
+template <typename T> T *zeroed() { return static_cast<T *>(calloc(1, sizeof(T))); }
 
 } // namespace
 

@@ -72,16 +72,15 @@ struct tfp_node {
  * (a missing source or tensor is -EINVAL: TensorFlow would take NOT_FOUND
  * for "no such file"). On success *out holds a reference.
  */
-int tfp_resolve(struct tfp_cache *c, const char *path, struct tfp_node *out,
-		char *err, size_t errlen);
+int tfp_resolve(struct tfp_cache *c, const char *path, struct tfp_node *out, char *err,
+		size_t errlen);
 
 /*
  * Resolve path to open it as a file (TensorFlow's NewRandomAccessFile):
  * tfp_resolve, and if it is the merged PREFIX.index, the data files of the
  * mapping follow its plan until tfp_close.
  */
-int tfp_open(struct tfp_cache *c, const char *path, struct tfp_node *out,
-	     char *err, size_t errlen);
+int tfp_open(struct tfp_cache *c, const char *path, struct tfp_node *out, char *err, size_t errlen);
 /* Close what tfp_open opened and drop its reference (c may be gone). */
 void tfp_close(struct tfp_node *node);
 
@@ -103,16 +102,15 @@ int64_t tfp_plan_mtime_nsec(const struct tfp_plan *p);
  * but a broken mapping is. On success *out holds *n malloc'd strings in
  * a malloc'd array (caller frees all).
  */
-int tfp_glob(struct tfp_cache *c, const char *pattern, char ***out, size_t *n,
-	     char *err, size_t errlen);
+int tfp_glob(struct tfp_cache *c, const char *pattern, char ***out, size_t *n, char *err,
+	     size_t errlen);
 
 /*
  * Read [off, off+len) of file into buf (view_read: pread on the pinned
  * source shards straight into buf). Returns the bytes read (fewer only at
  * EOF) or a negative errno with a message naming path.
  */
-int64_t tfp_read(const struct tfp_plan *p, size_t file, uint64_t off,
-		 size_t len, void *buf, const char *path, char *err,
-		 size_t errlen);
+int64_t tfp_read(const struct tfp_plan *p, size_t file, uint64_t off, size_t len, void *buf,
+		 const char *path, char *err, size_t errlen);
 
 #endif /* CKPTFS_TFPLUGIN_TFPLUGIN_H */

@@ -11,7 +11,11 @@
 #include <stdlib.h>
 
 /* what the arenas hold: int64 dims and extents, pointers, chars */
-#define ALIGN alignof(union { int64_t i; void *p; })
+#define ALIGN              \
+	alignof(union {    \
+		int64_t i; \
+		void *p;   \
+	})
 
 struct util_arena_chunk {
 	struct util_arena_chunk *next;
@@ -65,15 +69,9 @@ static void *room(struct util_arena *a, size_t n, size_t align)
 	return a->head->data + at;
 }
 
-void *util_arena_alloc(struct util_arena *a, size_t n)
-{
-	return room(a, n, ALIGN);
-}
+void *util_arena_alloc(struct util_arena *a, size_t n) { return room(a, n, ALIGN); }
 
-char *util_arena_alloc_bytes(struct util_arena *a, size_t n)
-{
-	return room(a, n, 1);
-}
+char *util_arena_alloc_bytes(struct util_arena *a, size_t n) { return room(a, n, 1); }
 
 void util_arena_reset(struct util_arena *a)
 {

@@ -15,18 +15,15 @@ static int same(char x, char y, unsigned flags)
 	return x == y;
 }
 
-static size_t min2(size_t x, size_t y)
-{
-	return x < y ? x : y;
-}
+static size_t min2(size_t x, size_t y) { return x < y ? x : y; }
 
 /*
  * Three rows of the dynamic-programming table (a swap looks two rows
  * back). Once every cell of a row exceeds limit, so does every cell of
  * every later row, so the answer is known and we stop.
  */
-size_t util_edit_distance(const char *a, size_t la, const char *b, size_t lb,
-			  size_t limit, unsigned flags)
+size_t util_edit_distance(const char *a, size_t la, const char *b, size_t lb, size_t limit,
+			  unsigned flags)
 {
 	size_t rows[3][UTIL_EDIT_MAX_LEN + 1];
 	size_t *back2 = rows[0], *back = rows[1], *cur = rows[2], *t;
@@ -43,8 +40,7 @@ size_t util_edit_distance(const char *a, size_t la, const char *b, size_t lb,
 
 			v = min2(v, min2(back[j], cur[j - 1]) + 1);
 			if ((flags & UTIL_EDIT_SWAP) && i > 1 && j > 1 &&
-			    same(a[i - 1], b[j - 2], flags) &&
-			    same(a[i - 2], b[j - 1], flags))
+			    same(a[i - 1], b[j - 2], flags) && same(a[i - 2], b[j - 1], flags))
 				v = min2(v, back2[j - 2] + 1);
 			cur[j] = v;
 			best = min2(best, v);

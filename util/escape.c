@@ -23,8 +23,7 @@ size_t util_utf8_len(const char *str, size_t n)
 		return 1;
 	if (c < 0xc2 || c > 0xf4)
 		return 0;
-	need = c < 0xe0 ? 2 : c < 0xf0 ? 3
-				       : 4;
+	need = c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
 	if (c == 0xe0)
 		lo = 0xa0;
 	else if (c == 0xed)
@@ -54,8 +53,7 @@ int util_is_utf8(const char *s, size_t n)
  * for 8 bytes: a C1 control is two \xNN); sets *used to the input bytes
  * it stands for and returns its length.
  */
-static size_t escape_one(const char *s, size_t n, unsigned flags, char *out,
-			 size_t *used)
+static size_t escape_one(const char *s, size_t n, unsigned flags, char *out, size_t *used)
 {
 	unsigned char c = (unsigned char)s[0];
 	size_t k = util_utf8_len(s, n);
@@ -64,15 +62,12 @@ static size_t escape_one(const char *s, size_t n, unsigned flags, char *out,
 	if (c == '\\' && (flags & UTIL_ESCAPE_BACKSLASH))
 		return (size_t)snprintf(out, 9, "\\\\");
 	if (c == '\n' || c == '\t' || c == '\r')
-		return (size_t)snprintf(out, 9, "\\%c",
-					c == '\n' ? 'n' : c == '\t' ? 't'
-								    : 'r');
+		return (size_t)snprintf(out, 9, "\\%c", c == '\n' ? 'n' : c == '\t' ? 't' : 'r');
 	/* C0, DEL, and C1 (U+0080..U+009F, which terminals also obey) */
 	if (c < 0x20 || c == 0x7f)
 		return (size_t)snprintf(out, 9, "\\x%02x", c);
 	if (k == 2 && c == 0xc2 && (unsigned char)s[1] < 0xa0)
-		return (size_t)snprintf(out, 9, "\\x%02x\\x%02x", c,
-					(unsigned char)s[1]);
+		return (size_t)snprintf(out, 9, "\\x%02x\\x%02x", c, (unsigned char)s[1]);
 	if (!k)
 		return (size_t)snprintf(out, 9, "\\x%02x", c);
 	memcpy(out, s, k);
@@ -89,8 +84,7 @@ size_t util_escaped_len(const char *s, size_t n, unsigned flags)
 	return total;
 }
 
-char *util_escape(char *buf, size_t len, const char *s, size_t n,
-		  unsigned flags)
+char *util_escape(char *buf, size_t len, const char *s, size_t n, unsigned flags)
 {
 	size_t at = 0, used, room;
 	int cut;

@@ -14,8 +14,7 @@ ssize_t util_pread_full(int fd, void *buf, size_t len, int64_t off)
 	size_t got = 0;
 
 	while (got < len) {
-		ssize_t n = pread(fd, (char *)buf + got, len - got,
-				  (off_t)(off + (int64_t)got));
+		ssize_t n = pread(fd, (char *)buf + got, len - got, (off_t)(off + (int64_t)got));
 
 		if (n < 0 && errno == EINTR)
 			continue;

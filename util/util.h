@@ -124,8 +124,8 @@ enum {
  * when either input is longer than UTIL_EDIT_MAX_LEN. O(la * lb) time,
  * no allocation.
  */
-size_t util_edit_distance(const char *a, size_t la, const char *b, size_t lb,
-			  size_t limit, unsigned flags);
+size_t util_edit_distance(const char *a, size_t la, const char *b, size_t lb, size_t limit,
+			  unsigned flags);
 
 /* ------------------------------------------------- UTF-8 and escaping */
 
@@ -155,8 +155,7 @@ enum {
  * is cut between two characters and ends in "...", so a small buf gives
  * a short excerpt. Returns buf, for use as a printf argument.
  */
-char *util_escape(char *buf, size_t len, const char *s, size_t n,
-		  unsigned flags);
+char *util_escape(char *buf, size_t len, const char *s, size_t n, unsigned flags);
 
 /*
  * Bytes util_escape() writes for all of s, without the NUL: n when

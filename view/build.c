@@ -31,8 +31,7 @@ static int has_control(const char *s)
  * is the default), or nowhere when view_options (-o prefix=) gave it,
  * since the mapping is not at fault.
  */
-static const struct mapping_pos *prefix_pos(const struct view *v,
-					    const struct view_options *opt)
+static const struct mapping_pos *prefix_pos(const struct view *v, const struct view_options *opt)
 {
 	return opt && opt->prefix ? NULL : &v->m->prefix_pos;
 }
@@ -42,31 +41,30 @@ static const struct mapping_pos *prefix_pos(const struct view *v,
  * tf.train.latest_checkpoint globs PREFIX.index (so '*', '?', '[' and a
  * backslash change what it looks for) and Python decodes it as UTF-8.
  */
-static int check_prefix(const char *prefix, const struct mapping_pos *pos,
-			char *err, size_t errlen)
+static int check_prefix(const char *prefix, const struct mapping_pos *pos, char *err, size_t errlen)
 {
 	char shown[VIEW_SHOWN_MAX];
 	const char *bad;
 
 	view_shown(shown, prefix, strlen(prefix));
-	if (!*prefix || strchr(prefix, '/') || !strcmp(prefix, ".") ||
-	    !strcmp(prefix, "..") || !strcmp(prefix, "checkpoint") ||
-	    has_control(prefix))
-		return view_errf(err, errlen, -EINVAL, pos,
-				 "invalid prefix '%s' (a file name, without '/' or control characters)",
-				 shown);
+	if (!*prefix || strchr(prefix, '/') || !strcmp(prefix, ".") || !strcmp(prefix, "..") ||
+	    !strcmp(prefix, "checkpoint") || has_control(prefix))
+		return view_errf(
+			err, errlen, -EINVAL, pos,
+			"invalid prefix '%s' (a file name, without '/' or control characters)",
+			shown);
 	if (!util_is_utf8(prefix, strlen(prefix)))
 		return view_errf(err, errlen, -EINVAL, pos,
-				 "prefix '%s' is not UTF-8 (TensorFlow cannot open it)",
-				 shown);
+				 "prefix '%s' is not UTF-8 (TensorFlow cannot open it)", shown);
 	bad = strpbrk(prefix, "*?[\\");
 	if (bad) {
 		/* shown as in the name: a backslash doubled */
 		const char c[3] = { *bad, *bad == '\\' ? '\\' : '\0', '\0' };
 
-		return view_errf(err, errlen, -EINVAL, pos,
-				 "prefix '%s' contains '%s', which TensorFlow takes for a pattern (tf.train.latest_checkpoint would not find it)",
-				 shown, c);
+		return view_errf(
+			err, errlen, -EINVAL, pos,
+			"prefix '%s' contains '%s', which TensorFlow takes for a pattern (tf.train.latest_checkpoint would not find it)",
+			shown, c);
 	}
 	return 0;
 }
@@ -76,8 +74,8 @@ static int check_prefix(const char *prefix, const struct mapping_pos *pos,
  * system on the way stop at NAME_MAX bytes. Asked of the laid-out files,
  * whose names the layout decides (PREFIX.data-SSSSS-of-NNNNN).
  */
-static int check_names(const struct view *v, const struct view_options *opt,
-		       char *err, size_t errlen)
+static int check_names(const struct view *v, const struct view_options *opt, char *err,
+		       size_t errlen)
 {
 	for (size_t i = 0; i < v->n_files; i++) {
 		const char *name = v->files[i].name;
@@ -94,14 +92,12 @@ static int check_names(const struct view *v, const struct view_options *opt,
 	return 0;
 }
 
-static int check_options(struct view *v, const struct view_options *opt,
-			 char *err, size_t errlen)
+static int check_options(struct view *v, const struct view_options *opt, char *err, size_t errlen)
 {
 	const char *prefix = opt && opt->prefix ? opt->prefix : v->m->prefix;
 	int rc;
 
-	v->layout = opt && opt->layout >= 0 ? (enum mapping_layout)opt->layout
-					    : v->m->layout;
+	v->layout = opt && opt->layout >= 0 ? (enum mapping_layout)opt->layout : v->m->layout;
 	v->open_flags = opt && opt->public_sources ? BUNDLE_OPEN_PUBLIC : 0;
 	rc = check_prefix(prefix, prefix_pos(v, opt), err, errlen);
 	if (rc)
@@ -118,8 +114,8 @@ static int check_options(struct view *v, const struct view_options *opt,
 	return 0;
 }
 
-int view_build(const struct mapping *m, const struct view_options *opt,
-	       struct view **out, char *err, size_t errlen)
+int view_build(const struct mapping *m, const struct view_options *opt, struct view **out,
+	       char *err, size_t errlen)
 {
 	struct view *v = calloc(1, sizeof(*v));
 	int rc;
@@ -131,17 +127,18 @@ int view_build(const struct mapping *m, const struct view_options *opt,
 	v->remote = opt ? opt->remote : NULL;
 	v->keys.chunk = VIEW_KEYS_CHUNK;
 	/* PREFIX.safetensors is laid out after the index, from the entries */
-	v->release_sources = opt && opt->compact &&
-			     (opt->format >= 0 ? opt->format : (int)m->format) ==
-				     (int)MAPPING_FORMAT_TENSORFLOW;
+	v->release_sources =
+		opt && opt->compact &&
+		(opt->format >= 0 ? opt->format : (int)m->format) == (int)MAPPING_FORMAT_TENSORFLOW;
 	rc = check_options(v, opt, err, errlen);
 	if (rc == 0)
 		rc = plan_resolve(v, err, errlen);
 	if (rc == 0)
 		rc = layout_build(v, err, errlen);
 	if (rc == 0)
-		rc = st_build(v, opt && opt->format >= 0 ? (enum mapping_format)opt->format : m->format,
-			      opt && opt->strict, err, errlen);
+		rc = st_build(
+			v, opt && opt->format >= 0 ? (enum mapping_format)opt->format : m->format,
+			opt && opt->strict, err, errlen);
 	if (rc == 0)
 		rc = check_names(v, opt, err, errlen);
 	if (rc) {

@@ -9,8 +9,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-int view_errf(char *err, size_t errlen, int code, const struct mapping_pos *pos,
-	      const char *fmt, ...)
+int view_errf(char *err, size_t errlen, int code, const struct mapping_pos *pos, const char *fmt,
+	      ...)
 {
 	va_list ap;
 

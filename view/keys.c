@@ -4,8 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
-char *view_keys_add(struct util_arena *keys, const char *a, size_t la,
-		    const char *b, size_t lb)
+char *view_keys_add(struct util_arena *keys, const char *a, size_t la, const char *b, size_t lb)
 {
 	char *s;
 

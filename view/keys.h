@@ -20,7 +20,6 @@
  * arena, its chunk set to VIEW_KEYS_CHUNK; util_arena_release() frees
  * every key.
  */
-char *view_keys_add(struct util_arena *keys, const char *a, size_t la,
-		    const char *b, size_t lb);
+char *view_keys_add(struct util_arena *keys, const char *a, size_t la, const char *b, size_t lb);
 
 #endif

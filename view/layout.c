@@ -123,8 +123,8 @@ static uint32_t *collect_refs(const struct refs_ctx *c, size_t *n)
 int view_keep_fd(struct view *v, int fd, struct store_obj *obj)
 {
 	int *fds = util_grow(v->fds, &v->cap_fds, v->n_fds + 1, sizeof(*fds));
-	struct store_obj **objs = fds ? util_grow(v->objs, &v->cap_objs, v->n_fds + 1, sizeof(*objs))
-				      : NULL;
+	struct store_obj **objs =
+		fds ? util_grow(v->objs, &v->cap_objs, v->n_fds + 1, sizeof(*objs)) : NULL;
 
 	if (fds)
 		v->fds = fds;
@@ -142,14 +142,16 @@ int view_keep_fd(struct view *v, int fd, struct store_obj *obj)
 /* dup the shard's fd: the view outlives the readers (view_compact). */
 static int add_fd(struct view *v, const struct ref *r)
 {
-	int fd = fcntl(r->source == LAYOUT_SYNTH
-			       ? v->graph_fd
-			       : bundle_shard_fd(v->readers[r->source], r->shard),
+	int fd = fcntl(r->source == LAYOUT_SYNTH ? v->graph_fd
+						 : bundle_shard_fd(v->readers[r->source], r->shard),
 		       F_DUPFD_CLOEXEC, 0);
 
 	if (fd < 0)
 		return -errno;
-	return view_keep_fd(v, fd, r->source == LAYOUT_SYNTH ? NULL : bundle_shard_obj(v->readers[r->source], r->shard));
+	return view_keep_fd(v, fd,
+			    r->source == LAYOUT_SYNTH
+				    ? NULL
+				    : bundle_shard_obj(v->readers[r->source], r->shard));
 }
 
 static int new_pair(const struct ref *r, const struct ref *prev)
@@ -157,8 +159,7 @@ static int new_pair(const struct ref *r, const struct ref *prev)
 	return !prev || prev->source != r->source || prev->shard != r->shard;
 }
 
-static int push_extent(struct view_data *d, size_t *cap,
-		       const struct view_extent *x)
+static int push_extent(struct view_data *d, size_t *cap, const struct view_extent *x)
 {
 	void *p = util_grow(d->ext, cap, d->n + 1, sizeof(*d->ext));
 
@@ -169,9 +170,8 @@ static int push_extent(struct view_data *d, size_t *cap,
 	return 0;
 }
 
-static int place_single(struct view *v, const struct refs_ctx *c,
-			const uint32_t *order, size_t n, struct view_data *d,
-			uint64_t *size)
+static int place_single(struct view *v, const struct refs_ctx *c, const uint32_t *order, size_t n,
+			struct view_data *d, uint64_t *size)
 {
 	struct view_extent *cur = NULL;
 	struct ref first = { 0 }, prev = { 0 }; /* a ref of the first extent */
@@ -185,8 +185,7 @@ static int place_single(struct view *v, const struct refs_ctx *c,
 
 		if (fresh && (fd = add_fd(v, r)) < 0)
 			return fd;
-		if (r->size && (!cur || cur->fd != fd ||
-				r->off > cur->soff + (int64_t)cur->len)) {
+		if (r->size && (!cur || cur->fd != fd || r->off > cur->soff + (int64_t)cur->len)) {
 			struct view_extent x = { *size, r->off, 0, fd };
 
 			if (push_extent(d, &cap, &x))
@@ -200,15 +199,13 @@ static int place_single(struct view *v, const struct refs_ctx *c,
 		if (cur)
 			*size = cur->voff + cur->len;
 		out->shard = 0;
-		out->offset = r->size ? (int64_t)cur->voff + (r->off - cur->soff)
-				      : (int64_t)*size;
+		out->offset = r->size ? (int64_t)cur->voff + (r->off - cur->soff) : (int64_t)*size;
 		prev = *r;
 	}
 	/* everything of one shard, gaps included: the file is that shard */
-	d->whole = d->n == 1 && d->ext[0].soff == 0 &&
-		   first.source != LAYOUT_SYNTH &&
-		   (int64_t)d->ext[0].len == bundle_shard_size(v->readers[first.source],
-							       first.shard);
+	d->whole =
+		d->n == 1 && d->ext[0].soff == 0 && first.source != LAYOUT_SYNTH &&
+		(int64_t)d->ext[0].len == bundle_shard_size(v->readers[first.source], first.shard);
 	return 0;
 }
 
@@ -323,9 +320,8 @@ static int finish_shard_file(const struct view *v, struct view_data *d, struct u
 	return 0;
 }
 
-static int place_shards(struct view *v, const struct refs_ctx *c,
-			const uint32_t *order, size_t n, struct view_data *d,
-			size_t *n_data)
+static int place_shards(struct view *v, const struct refs_ctx *c, const uint32_t *order, size_t n,
+			struct view_data *d, size_t *n_data)
 {
 	struct ref prev = { 0 };
 	struct used u = { 0 };
@@ -434,8 +430,7 @@ static int build_index(struct view *v, int num_shards, char *err, size_t errlen)
 	}
 	free(last);
 	if (rc == 0 || rc == -EINVAL)
-		rc = bundle_index_builder_finish(b, &v->index, &v->index_len, err,
-						 errlen);
+		rc = bundle_index_builder_finish(b, &v->index, &v->index_len, err, errlen);
 	bundle_index_builder_free(b);
 	return rc;
 }
@@ -457,8 +452,9 @@ static char *state_text(const char *prefix)
 	n = 2 * strlen(q) + 80;
 	s = malloc(n);
 	if (s)
-		snprintf(s, n, "model_checkpoint_path: \"%s\"\n"
-			       "all_model_checkpoint_paths: \"%s\"\n",
+		snprintf(s, n,
+			 "model_checkpoint_path: \"%s\"\n"
+			 "all_model_checkpoint_paths: \"%s\"\n",
 			 q, q);
 	free(q);
 	return s;
@@ -474,23 +470,19 @@ static int make_files(struct view *v, struct view_data *data, size_t n_data)
 	if (!v->files || !v->data || !v->state)
 		return -ENOMEM;
 	v->n_files = nf;
-	v->files[0] = (struct view_file){ strdup("checkpoint"), VIEW_FILE_STATE,
-					  strlen(v->state), (uint8_t *)v->state,
-					  strlen(v->state) };
+	v->files[0] = (struct view_file){ strdup("checkpoint"), VIEW_FILE_STATE, strlen(v->state),
+					  (uint8_t *)v->state, strlen(v->state) };
 	for (size_t i = 0; i < n_data; i++) {
 		struct view_data *d = &data[i];
 
 		v->data[i + 1] = *d;
 		v->files[i + 1] = (struct view_file){
-			bundle_shard_name(v->prefix, (int)i, (int)n_data),
-			VIEW_FILE_DATA,
-			d->n ? d->ext[d->n - 1].voff + d->ext[d->n - 1].len : 0,
-			NULL, 0
+			bundle_shard_name(v->prefix, (int)i, (int)n_data), VIEW_FILE_DATA,
+			d->n ? d->ext[d->n - 1].voff + d->ext[d->n - 1].len : 0, NULL, 0
 		};
 	}
-	v->files[nf - 1] = (struct view_file){ file_name(v->prefix, ".index"),
-					       VIEW_FILE_INDEX, v->index_len,
-					       v->index, v->index_len };
+	v->files[nf - 1] = (struct view_file){ file_name(v->prefix, ".index"), VIEW_FILE_INDEX,
+					       v->index_len, v->index, v->index_len };
 	for (size_t i = 0; i < nf; i++)
 		if (!v->files[i].name)
 			return -ENOMEM;

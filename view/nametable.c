@@ -31,16 +31,15 @@ void nametable_release(struct nametable *t)
 	memset(t, 0, sizeof(*t));
 }
 
-static struct nametable_slot *probe(const struct nametable *t, const char *name,
-				    size_t len, uint64_t h)
+static struct nametable_slot *probe(const struct nametable *t, const char *name, size_t len,
+				    uint64_t h)
 {
 	size_t i = h & (t->cap - 1);
 
 	for (;; i = (i + 1) & (t->cap - 1)) {
 		struct nametable_slot *s = &t->slots[i];
 
-		if (!s->name || (s->hash == h && s->len == len &&
-				 !memcmp(s->name, name, len)))
+		if (!s->name || (s->hash == h && s->len == len && !memcmp(s->name, name, len)))
 			return s;
 	}
 }
@@ -55,8 +54,8 @@ static int grow(struct nametable *t)
 	}
 	for (size_t i = 0; i < old.cap; i++)
 		if (old.slots[i].name)
-			*probe(t, old.slots[i].name, old.slots[i].len,
-			       old.slots[i].hash) = old.slots[i];
+			*probe(t, old.slots[i].name, old.slots[i].len, old.slots[i].hash) =
+				old.slots[i];
 	t->n = old.n;
 	free(old.slots);
 	return 0;
@@ -75,8 +74,8 @@ int nametable_find(const struct nametable *t, const char *name, size_t len, uint
 	return 1;
 }
 
-int nametable_insert(struct nametable *t, const char *name, size_t len,
-		     uint32_t value, uint32_t *old)
+int nametable_insert(struct nametable *t, const char *name, size_t len, uint32_t value,
+		     uint32_t *old)
 {
 	uint64_t h = XXH3_64bits(name, len);
 	struct nametable_slot *s;

@@ -28,8 +28,8 @@ void nametable_release(struct nametable *t);
  * Returns 1 if inserted, 0 if the name was already there (*old gets its
  * value), -ENOMEM.
  */
-int nametable_insert(struct nametable *t, const char *name, size_t len,
-		     uint32_t value, uint32_t *old);
+int nametable_insert(struct nametable *t, const char *name, size_t len, uint32_t value,
+		     uint32_t *old);
 
 /* 1 and *value set if name (len bytes) is in t, else 0. */
 int nametable_find(const struct nametable *t, const char *name, size_t len, uint32_t *value);

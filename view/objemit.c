@@ -48,11 +48,13 @@ static void release(struct out *o)
  * (malloc'd, caller frees): the source node's uncut edges, then the
  * edges target paths added. A name twice is an error.
  */
-static int children_of(struct view *v, size_t i, struct objgraph_child **out, size_t *n, char *err, size_t errlen)
+static int children_of(struct view *v, size_t i, struct objgraph_child **out, size_t *n, char *err,
+		       size_t errlen)
 {
 	struct objmerge *om = v->om;
 	const struct mnode *m = &om->nodes[i];
-	const struct objgraph_node *g = m->src >= 0 && m->whole ? &om->src[m->src].g->nodes[m->id] : NULL;
+	const struct objgraph_node *g =
+		m->src >= 0 && m->whole ? &om->src[m->src].g->nodes[m->id] : NULL;
 	size_t cap = (g ? g->n_children : 0) + m->n_extra;
 	struct objgraph_child *c = malloc((cap + 1) * sizeof(*c));
 
@@ -80,7 +82,8 @@ static int children_of(struct view *v, size_t i, struct objgraph_child **out, si
 		free(c);
 		return view_errf(err, errlen, -EEXIST, &v->m->maps[e->map].to_pos,
 				 "object '%s' is produced twice: by this line and by line %d",
-				 view_shown(shown, EDGE_NAME(e), strlen(EDGE_NAME(e))), v->m->maps[m->map].pos.line);
+				 view_shown(shown, EDGE_NAME(e), strlen(EDGE_NAME(e))),
+				 v->m->maps[m->map].pos.line);
 	}
 	for (size_t e = 0; e < m->n_extra; e++) {
 		const struct medge *x = &om->edges[m->extra[e]];
@@ -125,7 +128,8 @@ static int number(struct view *v, struct out *o, char *err, size_t errlen)
 	/* then the slot variables, in the order their optimizers were found */
 	for (size_t i = 0; rc == 0 && i < head; i++) {
 		const struct mnode *m = &om->nodes[o->order[i]];
-		const struct objgraph_node *g = m->src >= 0 ? &om->src[m->src].g->nodes[m->id] : NULL;
+		const struct objgraph_node *g =
+			m->src >= 0 ? &om->src[m->src].g->nodes[m->id] : NULL;
 
 		for (size_t k = 0; g && k < g->n_slots; k++) {
 			int32_t var = om->src[m->src].merged[g->slots[k].original_variable_node_id];
@@ -209,8 +213,10 @@ static int fill_nodes(struct view *v, struct out *o, char *err, size_t errlen)
 			if (!n->attrs)
 				return om_oom(v, err, errlen);
 			/* as TensorFlow saves a variable; full_name is its TF1 name */
-			n->attrs[0] = (struct objgraph_attr){ "VARIABLE_VALUE",
-							      view_target_src(v, &v->targets[m->target]).key, "", 0 };
+			n->attrs[0] = (struct objgraph_attr){
+				"VARIABLE_VALUE", view_target_src(v, &v->targets[m->target]).key,
+				"", 0
+			};
 			n->n_attrs = 1;
 		}
 		if (m->src < 0)
@@ -221,10 +227,11 @@ static int fill_nodes(struct view *v, struct out *o, char *err, size_t errlen)
 			size_t pl = 0;
 
 			objgraph_path(&om->src[m->src].w, m->id, &p, &pl, NULL, 0);
-			view_errf(err, errlen, -ENOTSUP, &v->m->maps[m->map].from_pos,
-				  "object '%s' of source '%s' saves itself through registered saver '%s': map its source whole, as '%s:/ -> /'",
-				  view_shown(path, p ? p : "", pl), v->m->sources[m->src].name, g->saver_name,
-				  v->m->sources[m->src].name);
+			view_errf(
+				err, errlen, -ENOTSUP, &v->m->maps[m->map].from_pos,
+				"object '%s' of source '%s' saves itself through registered saver '%s': map its source whole, as '%s:/ -> /'",
+				view_shown(path, p ? p : "", pl), v->m->sources[m->src].name,
+				g->saver_name, v->m->sources[m->src].name);
 			free(p);
 			return -ENOTSUP;
 		}
@@ -240,8 +247,9 @@ static int fill_nodes(struct view *v, struct out *o, char *err, size_t errlen)
 
 			if (var < 0 || slot < 0 || o->newid[var] < 0 || o->newid[slot] < 0)
 				continue;
-			n->slots[n->n_slots++] = (struct objgraph_slot){ o->newid[var], g->slots[k].slot_name,
-									 o->newid[slot] };
+			n->slots[n->n_slots++] =
+				(struct objgraph_slot){ o->newid[var], g->slots[k].slot_name,
+							o->newid[slot] };
 		}
 	}
 	return mark_values(&o->g) ? om_oom(v, err, errlen) : 0;
@@ -263,7 +271,8 @@ static int regenerate_keys(struct view *v, struct out *o, char *err, size_t errl
 	o->keys = calloc(total + 1, sizeof(char *));
 	for (size_t i = 0; rc == 0 && o->keys && i < o->g.n_nodes; i++) {
 		for (size_t a = 0; rc == 0 && a < o->g.nodes[i].n_attrs; a++) {
-			rc = objgraph_key(&w, (int32_t)i, a, &o->keys[o->n_keys], NULL, msg, sizeof(msg));
+			rc = objgraph_key(&w, (int32_t)i, a, &o->keys[o->n_keys], NULL, msg,
+					  sizeof(msg));
 			if (rc == 0)
 				o->g.nodes[i].attrs[a].checkpoint_key = o->keys[o->n_keys++];
 		}
@@ -289,11 +298,13 @@ static int list_targets(struct view *v, const struct out *o, struct objmerge_tar
 		return om_oom(v, err, errlen);
 	for (size_t i = 0; i < o->g.n_nodes; i++) {
 		const struct mnode *m = &om->nodes[o->order[i]];
-		const struct objgraph_node *g = m->src >= 0 ? &om->src[m->src].g->nodes[m->id] : NULL;
+		const struct objgraph_node *g =
+			m->src >= 0 ? &om->src[m->src].g->nodes[m->id] : NULL;
 
 		if (m->target >= 0)
-			ts->t[ts->n++] = (struct objmerge_target){ o->g.nodes[i].attrs[0].checkpoint_key,
-								   (uint32_t)m->target, m->map, 1 };
+			ts->t[ts->n++] =
+				(struct objmerge_target){ o->g.nodes[i].attrs[0].checkpoint_key,
+							  (uint32_t)m->target, m->map, 1 };
 		for (size_t a = 0; g && a < g->n_attrs; a++) {
 			const char *old = g->attrs[a].checkpoint_key;
 			size_t at = bundle_find(v->readers[m->src], old, strlen(old));
@@ -303,11 +314,14 @@ static int list_targets(struct view *v, const struct out *o, struct objmerge_tar
 			if (at != BUNDLE_NOT_FOUND)
 				e = bundle_entry_at(v->readers[m->src], at);
 			if (at == BUNDLE_NOT_FOUND || bundle_entry_is_piece(&e))
-				return view_errf(err, errlen, -EBADMSG, &v->m->sources[m->src].path_pos,
-						 "source '%s': its object graph names tensor '%s', which its index lacks",
-						 v->m->sources[m->src].name, view_shown(shown, old, strlen(old)));
-			ts->t[ts->n++] = (struct objmerge_target){ o->g.nodes[i].attrs[a].checkpoint_key,
-								   (uint32_t)at, m->map, 0 };
+				return view_errf(
+					err, errlen, -EBADMSG, &v->m->sources[m->src].path_pos,
+					"source '%s': its object graph names tensor '%s', which its index lacks",
+					v->m->sources[m->src].name,
+					view_shown(shown, old, strlen(old)));
+			ts->t[ts->n++] =
+				(struct objmerge_target){ o->g.nodes[i].attrs[a].checkpoint_key,
+							  (uint32_t)at, m->map, 0 };
 		}
 	}
 	return 0;
@@ -332,7 +346,8 @@ static int store_graph(struct view *v, const struct out *o, char *err, size_t er
 		rc = -errno;
 	free(enc);
 	if (rc)
-		return view_errf(err, errlen, rc, &none, "cannot hold the merged object graph: %s", strerror(-rc));
+		return view_errf(err, errlen, rc, &none, "cannot hold the merged object graph: %s",
+				 strerror(-rc));
 	v->graph_entry = (struct bundle_entry){ .key = OBJGRAPH_TENSOR_KEY,
 						.key_len = strlen(OBJGRAPH_TENSOR_KEY),
 						.dtype = BUNDLE_DT_STRING,

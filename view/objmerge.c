@@ -110,11 +110,13 @@ static int legacy_conflict(const struct view *v, char *err, size_t errlen)
 	const struct mapping *m = v->m;
 	size_t i = 0;
 
-	while (!is_graph_key(m->maps[i].from, m->maps[i].from_len) && !is_graph_key(m->maps[i].to, m->maps[i].to_len))
+	while (!is_graph_key(m->maps[i].from, m->maps[i].from_len) &&
+	       !is_graph_key(m->maps[i].to, m->maps[i].to_len))
 		i++;
-	return view_errf(err, errlen, -EINVAL, &m->checkpoint_pos,
-			 "'checkpoint = object-based' cannot be kept: line %d carries a source's %s by key (remove one of the two)",
-			 m->maps[i].pos.line, OBJGRAPH_TENSOR_KEY);
+	return view_errf(
+		err, errlen, -EINVAL, &m->checkpoint_pos,
+		"'checkpoint = object-based' cannot be kept: line %d carries a source's %s by key (remove one of the two)",
+		m->maps[i].pos.line, OBJGRAPH_TENSOR_KEY);
 }
 
 int objmerge_open(struct view *v, char *err, size_t errlen)
@@ -145,10 +147,7 @@ int objmerge_open(struct view *v, char *err, size_t errlen)
 	return rc;
 }
 
-int objmerge_is_object_source(const struct view *v, size_t s)
-{
-	return v->om && v->om->src[s].g;
-}
+int objmerge_is_object_source(const struct view *v, size_t s) { return v->om && v->om->src[s].g; }
 
 /* Whether any key of r starts with prefix (len bytes). */
 static int has_key_prefix(const struct bundle_reader *r, const char *prefix, size_t len)
@@ -178,7 +177,8 @@ int objmerge_is_object_line(const struct view *v, size_t map)
 		return 1;
 	/* not an object: a tensor name or a scope of names, read by name */
 	if (mp->kind == MAPPING_MAP_TENSOR)
-		return bundle_find(v->readers[mp->source], mp->from, mp->from_len) == BUNDLE_NOT_FOUND;
+		return bundle_find(v->readers[mp->source], mp->from, mp->from_len) ==
+		       BUNDLE_NOT_FOUND;
 	return !has_key_prefix(v->readers[mp->source], mp->from, mp->from_len);
 }
 
@@ -200,13 +200,15 @@ int objmerge_refuse_key_line(const struct view *v, size_t map, char *err, size_t
 	char shown[VIEW_SHOWN_MAX], obj[VIEW_SHOWN_MAX], target[VIEW_SHOWN_MAX];
 
 	if (fo == mp->from_len || fo == 0 || to == 0)
-		return view_errf(err, errlen, -EINVAL, &mp->from_pos,
-				 "'%s' is no object of '%s', a TF2 checkpoint merged by object: name an object ('ckptfs ls --objects' lists them), or merge by key with 'checkpoint = name-based'",
-				 view_shown(shown, mp->from, mp->from_len), src);
-	return view_errf(err, errlen, -EINVAL, &mp->from_pos,
-			 "'%s' is a tensor key of '%s', a TF2 checkpoint merged by object: name its object ('map %s:%s -> %s'), or merge by key with 'checkpoint = name-based'",
-			 view_shown(shown, mp->from, mp->from_len), src, src,
-			 view_shown(obj, mp->from, fo), view_shown(target, mp->to, to));
+		return view_errf(
+			err, errlen, -EINVAL, &mp->from_pos,
+			"'%s' is no object of '%s', a TF2 checkpoint merged by object: name an object ('ckptfs ls --objects' lists them), or merge by key with 'checkpoint = name-based'",
+			view_shown(shown, mp->from, mp->from_len), src);
+	return view_errf(
+		err, errlen, -EINVAL, &mp->from_pos,
+		"'%s' is a tensor key of '%s', a TF2 checkpoint merged by object: name its object ('map %s:%s -> %s'), or merge by key with 'checkpoint = name-based'",
+		view_shown(shown, mp->from, mp->from_len), src, src, view_shown(obj, mp->from, fo),
+		view_shown(target, mp->to, to));
 }
 
 void objmerge_free(struct objmerge *om, size_t n_sources)
@@ -285,8 +287,10 @@ static int add_edge(struct objmerge *om, int32_t from, char *name, int32_t to, u
 	struct mnode *n = &om->nodes[from];
 	size_t len = 0;
 	char *key = edge_key(from, name, &len);
-	void *pe = key ? util_grow(om->edges, &om->cap_edges, om->n_edges + 1, sizeof(*om->edges)) : NULL;
-	void *px = pe ? util_grow(n->extra, &n->cap_extra, n->n_extra + 1, sizeof(*n->extra)) : NULL;
+	void *pe = key ? util_grow(om->edges, &om->cap_edges, om->n_edges + 1, sizeof(*om->edges))
+		       : NULL;
+	void *px =
+		pe ? util_grow(n->extra, &n->cap_extra, n->n_extra + 1, sizeof(*n->extra)) : NULL;
 	uint32_t old;
 
 	free(name);
@@ -305,7 +309,8 @@ static int add_edge(struct objmerge *om, int32_t from, char *name, int32_t to, u
 }
 
 /* The child of merged node named name: through an added edge or a source one. */
-static int32_t merged_child(const struct objmerge *om, int32_t node, const char *name, uint32_t *map)
+static int32_t merged_child(const struct objmerge *om, int32_t node, const char *name,
+			    uint32_t *map)
 {
 	const struct mnode *n = &om->nodes[node];
 	const struct medge *added = om_added_edge(om, node, name);
@@ -319,7 +324,8 @@ static int32_t merged_child(const struct objmerge *om, int32_t node, const char 
 		const struct objgraph_node *g = &o->g->nodes[n->id];
 
 		for (size_t c = 0; c < g->n_children; c++)
-			if (!strcmp(g->children[c].local_name, name) && o->merged[g->children[c].node_id] >= 0) {
+			if (!strcmp(g->children[c].local_name, name) &&
+			    o->merged[g->children[c].node_id] >= 0) {
 				*map = n->map;
 				return o->merged[g->children[c].node_id];
 			}
@@ -331,8 +337,8 @@ static int32_t merged_child(const struct objmerge *om, int32_t node, const char 
  * Hang merged node `node` at target path to (to_len bytes, escaped
  * components, no trailing '/'), making the objects on the way.
  */
-static int attach(struct view *v, size_t map, const char *to, size_t to_len, int32_t node, char *err,
-		  size_t errlen)
+static int attach(struct view *v, size_t map, const char *to, size_t to_len, int32_t node,
+		  char *err, size_t errlen)
 {
 	struct objmerge *om = v->om;
 	const struct mapping_map *mp = &v->m->maps[map];
@@ -359,25 +365,29 @@ static int attach(struct view *v, size_t map, const char *to, size_t to_len, int
 		int rc = objgraph_unescape(to + i, end - i, &name);
 
 		if (rc == -EINVAL)
-			return view_errf(err, errlen, -EINVAL, &mp->to_pos,
-					 "'%s' is not an object path: '.' must be escaped as '..' ('/' in a name as '.S')",
-					 view_shown(shown, to, to_len));
+			return view_errf(
+				err, errlen, -EINVAL, &mp->to_pos,
+				"'%s' is not an object path: '.' must be escaped as '..' ('/' in a name as '.S')",
+				view_shown(shown, to, to_len));
 		if (rc)
 			return om_oom(v, err, errlen);
 		next = merged_child(om, at, name, &by);
 		if (!slash) {
 			if (next >= 0) {
 				free(name);
-				return view_errf(err, errlen, -EEXIST, &mp->to_pos,
-						 "object '%s' is produced twice: by this line and by line %d",
-						 view_shown(shown, to, to_len), v->m->maps[by].pos.line);
+				return view_errf(
+					err, errlen, -EEXIST, &mp->to_pos,
+					"object '%s' is produced twice: by this line and by line %d",
+					view_shown(shown, to, to_len), v->m->maps[by].pos.line);
 			}
-			return add_edge(om, at, name, node, (uint32_t)map) ? om_oom(v, err, errlen) : 0;
+			return add_edge(om, at, name, node, (uint32_t)map) ? om_oom(v, err, errlen)
+									   : 0;
 		}
 		if (next < 0) {
 			next = new_node(om, -1, 0, (uint32_t)map);
 			if (next < 0 || add_edge(om, at, name, next, (uint32_t)map))
-				return next < 0 ? (free(name), om_oom(v, err, errlen)) : om_oom(v, err, errlen);
+				return next < 0 ? (free(name), om_oom(v, err, errlen))
+						: om_oom(v, err, errlen);
 		} else {
 			free(name);
 		}
@@ -387,7 +397,8 @@ static int attach(struct view *v, size_t map, const char *to, size_t to_len, int
 }
 
 /* Include node and everything reachable from it through uncut edges. */
-static int include_whole(struct view *v, size_t s, int32_t node, uint32_t map, char *err, size_t errlen)
+static int include_whole(struct view *v, size_t s, int32_t node, uint32_t map, char *err,
+			 size_t errlen)
 {
 	struct objmerge *om = v->om;
 	const struct objgraph *g = om->src[s].g;
@@ -429,9 +440,9 @@ int objmerge_map(struct view *v, size_t map, char *err, size_t errlen)
 	struct objmerge *om = v->om;
 	const struct mapping_map *mp = &v->m->maps[map];
 	const struct osrc *o = &om->src[mp->source];
-	size_t flen = mp->kind == MAPPING_MAP_ROOT ? 0 : mp->from_len - (mp->kind == MAPPING_MAP_SCOPE);
-	size_t tlen = mp->kind == MAPPING_MAP_TENSOR ? mp->to_len : mp->to_len ? mp->to_len - 1
-									       : 0;
+	size_t flen =
+		mp->kind == MAPPING_MAP_ROOT ? 0 : mp->from_len - (mp->kind == MAPPING_MAP_SCOPE);
+	size_t tlen = mp->kind == MAPPING_MAP_TENSOR ? mp->to_len : mp->to_len ? mp->to_len - 1 : 0;
 	int32_t node = om_resolve_path(o->g, mp->from, flen), mn;
 	char shown[VIEW_SHOWN_MAX], alt[1024];
 	int rc;
@@ -439,21 +450,27 @@ int objmerge_map(struct view *v, size_t map, char *err, size_t errlen)
 	if (!om->n_nodes && new_node(om, -1, 0, (uint32_t)map) < 0)
 		return om_oom(v, err, errlen);
 	if (node < 0) {
-		om_suggest_paths(o, mp->from, flen, mp->kind == MAPPING_MAP_TENSOR ? "" : "/", alt, sizeof(alt));
-		return view_errf(err, errlen, -ENOENT, &mp->from_pos, "source '%s' has no object '%s'%s%s%s",
-				 v->m->sources[mp->source].name, view_shown(shown, mp->from, mp->from_len),
-				 *alt ? " (did you mean " : "", alt, *alt ? "?)" : "");
+		om_suggest_paths(o, mp->from, flen, mp->kind == MAPPING_MAP_TENSOR ? "" : "/", alt,
+				 sizeof(alt));
+		return view_errf(
+			err, errlen, -ENOENT, &mp->from_pos, "source '%s' has no object '%s'%s%s%s",
+			v->m->sources[mp->source].name, view_shown(shown, mp->from, mp->from_len),
+			*alt ? " (did you mean " : "", alt, *alt ? "?)" : "");
 	}
-	if (mp->kind == MAPPING_MAP_TENSOR && !o->g->nodes[node].n_attrs && o->g->nodes[node].n_children)
-		view_warn(v, &mp->from_pos,
-			  "object '%s' holds no variable of its own, so this line moves none: 'map %s:%s/ -> %s/' takes its children",
-			  view_shown(shown, mp->from, mp->from_len), v->m->sources[mp->source].name,
-			  view_shown(shown, mp->from, mp->from_len), view_shown(alt, mp->to, mp->to_len));
+	if (mp->kind == MAPPING_MAP_TENSOR && !o->g->nodes[node].n_attrs &&
+	    o->g->nodes[node].n_children)
+		view_warn(
+			v, &mp->from_pos,
+			"object '%s' holds no variable of its own, so this line moves none: 'map %s:%s/ -> %s/' takes its children",
+			view_shown(shown, mp->from, mp->from_len), v->m->sources[mp->source].name,
+			view_shown(shown, mp->from, mp->from_len),
+			view_shown(alt, mp->to, mp->to_len));
 	if (mp->kind == MAPPING_MAP_TENSOR)
 		mn = include(om, mp->source, node, (uint32_t)map);
 	else
-		mn = include_whole(v, mp->source, node, (uint32_t)map, err, errlen) ? -2
-										    : om->src[mp->source].merged[node];
+		mn = include_whole(v, mp->source, node, (uint32_t)map, err, errlen)
+			     ? -2
+			     : om->src[mp->source].merged[node];
 	if (mn == -2)
 		return -ENOMEM;
 	if (mn < 0)

@@ -140,7 +140,8 @@ size_t objmerge_exclude(const struct view *v, size_t x, size_t s)
 	return hits;
 }
 
-void om_suggest_paths(const struct osrc *o, const char *q, size_t ql, const char *tail, char *buf, size_t len)
+void om_suggest_paths(const struct osrc *o, const char *q, size_t ql, const char *tail, char *buf,
+		      size_t len)
 {
 	char best[3][256] = { "", "", "" };
 	size_t bd[3] = { SIZE_MAX, SIZE_MAX, SIZE_MAX }, limit = ql / 3 > 2 ? ql / 3 : 2;
@@ -149,9 +150,12 @@ void om_suggest_paths(const struct osrc *o, const char *q, size_t ql, const char
 		char *p;
 		size_t pl, d, worst = 0;
 
-		if (o->w.origin[i].via != OBJGRAPH_CHILD || objgraph_path(&o->w, (int32_t)i, &p, &pl, NULL, 0))
+		if (o->w.origin[i].via != OBJGRAPH_CHILD ||
+		    objgraph_path(&o->w, (int32_t)i, &p, &pl, NULL, 0))
 			continue;
-		d = pl < sizeof(best[0]) ? util_edit_distance(q, ql, p, pl, limit, UTIL_EDIT_FOLD_CASE) : limit + 1;
+		d = pl < sizeof(best[0])
+			    ? util_edit_distance(q, ql, p, pl, limit, UTIL_EDIT_FOLD_CASE)
+			    : limit + 1;
 		for (size_t k = 1; k < 3; k++)
 			if (bd[k] > bd[worst] || (bd[k] == bd[worst] && bd[k] == SIZE_MAX))
 				worst = k;

@@ -41,14 +41,13 @@ static int open_sources(struct plan *p)
 				 : 0;
 
 		if (rc == 0)
-			rc = bundle_open_store(s->resolved_path, p->v->open_flags,
-					       p->v->store, &p->v->readers[i], msg, sizeof(msg));
+			rc = bundle_open_store(s->resolved_path, p->v->open_flags, p->v->store,
+					       &p->v->readers[i], msg, sizeof(msg));
 
 		if (rc)
 			return view_errf(p->err, p->errlen, rc, &s->path_pos, "source '%s': %s",
 					 s->name, msg);
-		p->hidden[i] = calloc(bundle_num_entries(p->v->readers[i]) + 1,
-				      sizeof(uint32_t));
+		p->hidden[i] = calloc(bundle_num_entries(p->v->readers[i]) + 1, sizeof(uint32_t));
 		if (!p->hidden[i])
 			return view_errf(p->err, p->errlen, -ENOMEM, &s->pos, "out of memory");
 	}
@@ -92,17 +91,15 @@ static void apply_excludes(struct plan *p)
 		if (!hits)
 			view_warn(p->v, &ex->pos, "exclude '%s:%s' matches no tensor",
 				  ex->source < 0 ? "*" : m->sources[ex->source].name,
-				  util_escape(glob, sizeof(glob), ex->glob,
-					      strlen(ex->glob), 0));
+				  util_escape(glob, sizeof(glob), ex->glob, strlen(ex->glob), 0));
 	}
 }
 
 static struct view_target *push_target(struct view *v)
 {
-	void *t = v->n_targets < UINT32_MAX
-			  ? util_grow(v->targets, &v->cap_targets, v->n_targets + 1,
-				      sizeof(*v->targets))
-			  : NULL;
+	void *t = v->n_targets < UINT32_MAX ? util_grow(v->targets, &v->cap_targets,
+							v->n_targets + 1, sizeof(*v->targets))
+					    : NULL;
 
 	if (!t)
 		return NULL;
@@ -116,8 +113,8 @@ static struct view_target *push_target(struct view *v)
  * key, NUL-terminated and held by its reader as long as the target (a
  * scope rule to the root keeps the names as they are: no copy).
  */
-static int add_target(struct plan *p, size_t map, size_t entry,
-		      const char *a, size_t la, const char *b, size_t lb, int borrow)
+static int add_target(struct plan *p, size_t map, size_t entry, const char *a, size_t la,
+		      const char *b, size_t lb, int borrow)
 {
 	const struct bundle_reader *r = p->v->readers[p->v->m->maps[map].source];
 	const struct bundle_entry e = bundle_entry_at(r, entry);
@@ -140,9 +137,8 @@ static int add_target(struct plan *p, size_t map, size_t entry,
 }
 
 /* A tensor moves with its pieces, re-keyed under the new name (§5.2). */
-static int add_with_pieces(struct plan *p, size_t map, size_t entry,
-			   const char *a, size_t la, const char *b, size_t lb,
-			   int borrow)
+static int add_with_pieces(struct plan *p, size_t map, size_t entry, const char *a, size_t la,
+			   const char *b, size_t lb, int borrow)
 {
 	const struct bundle_reader *r = p->v->readers[p->v->m->maps[map].source];
 	const struct bundle_entry ent = bundle_entry_at(r, entry), *e = &ent;
@@ -155,17 +151,16 @@ static int add_with_pieces(struct plan *p, size_t map, size_t entry,
 		char *old, *nk = NULL;
 		size_t ol, nl;
 
-		if (bundle_slice_key_encode(e->key, e->key_len, &e->slices[i],
-					    &old, &ol))
-			return view_errf(p->err, p->errlen, -ENOMEM,
-					 &p->v->m->maps[map].pos, "out of memory");
+		if (bundle_slice_key_encode(e->key, e->key_len, &e->slices[i], &old, &ol))
+			return view_errf(p->err, p->errlen, -ENOMEM, &p->v->m->maps[map].pos,
+					 "out of memory");
 		rc = bundle_slice_key_encode(key, len, &e->slices[i], &nk, &nl);
 		/* the reader checked at open that every piece exists */
 		if (rc == 0)
 			rc = add_target(p, map, bundle_find(r, old, ol), nk, nl, "", 0, 0);
 		else
-			rc = view_errf(p->err, p->errlen, -ENOMEM,
-				       &p->v->m->maps[map].pos, "out of memory");
+			rc = view_errf(p->err, p->errlen, -ENOMEM, &p->v->m->maps[map].pos,
+				       "out of memory");
 		free(old);
 		free(nk);
 	}
@@ -181,9 +176,13 @@ static int add_graph(struct plan *p, size_t map)
 	struct view_target *t = key ? push_target(v) : NULL;
 
 	if (!t)
-		return view_errf(p->err, p->errlen, -ENOMEM, &v->m->maps[map].pos,
-				 "out of memory");
-	*t = (struct view_target){ .key = key, .key_len = (uint32_t)e->key_len, .offset = e->offset, .map = (uint32_t)map, .synth = 1, .shard = e->shard_id };
+		return view_errf(p->err, p->errlen, -ENOMEM, &v->m->maps[map].pos, "out of memory");
+	*t = (struct view_target){ .key = key,
+				   .key_len = (uint32_t)e->key_len,
+				   .offset = e->offset,
+				   .map = (uint32_t)map,
+				   .synth = 1,
+				   .shard = e->shard_id };
 	return 0;
 }
 
@@ -210,20 +209,18 @@ static int rename_target(struct plan *p, size_t t, const char *key, size_t len)
 	return 0;
 }
 
-static int not_found(struct plan *p, const struct mapping_map *mp,
-		     const char *what)
+static int not_found(struct plan *p, const struct mapping_map *mp, const char *what)
 {
 	const char *src = p->v->m->sources[mp->source].name;
 	char alt[1024], from[VIEW_SHOWN_MAX];
 
 	view_shown(from, mp->from, mp->from_len);
-	if (suggest_names(p->v->readers[mp->source], mp->from, mp->from_len,
-			  alt, sizeof(alt)))
+	if (suggest_names(p->v->readers[mp->source], mp->from, mp->from_len, alt, sizeof(alt)))
 		return view_errf(p->err, p->errlen, -ENOENT, &mp->from_pos,
-				 "source '%s' has no %s '%s' (did you mean %s?)", src,
-				 what, from, alt);
-	return view_errf(p->err, p->errlen, -ENOENT, &mp->from_pos,
-			 "source '%s' has no %s '%s'", src, what, from);
+				 "source '%s' has no %s '%s' (did you mean %s?)", src, what, from,
+				 alt);
+	return view_errf(p->err, p->errlen, -ENOENT, &mp->from_pos, "source '%s' has no %s '%s'",
+			 src, what, from);
 }
 
 static int map_tensor(struct plan *p, size_t map)
@@ -250,8 +247,7 @@ static int map_tensor(struct plan *p, size_t map)
 }
 
 /* First entry whose key is >= prefix (keys are sorted bytewise). */
-static size_t lower_bound(const struct bundle_reader *r, const char *key,
-			  size_t len)
+static size_t lower_bound(const struct bundle_reader *r, const char *key, size_t len)
 {
 	size_t lo = 0, hi = bundle_num_entries(r);
 
@@ -275,8 +271,7 @@ static int map_scope(struct plan *p, size_t map)
 	size_t hits = 0, hidden = 0;
 	char name[VIEW_SHOWN_MAX];
 
-	for (size_t i = lower_bound(r, mp->from, flen);
-	     i < bundle_num_entries(r); i++) {
+	for (size_t i = lower_bound(r, mp->from, flen); i < bundle_num_entries(r); i++) {
 		const struct bundle_entry ent = bundle_entry_at(r, i), *e = &ent;
 		int rc;
 
@@ -305,12 +300,13 @@ static int map_scope(struct plan *p, size_t map)
 	if (hidden)
 		return view_errf(p->err, p->errlen, -ENOENT, &mp->from_pos,
 				 "every tensor under '%s' of source '%s' is excluded",
-				 mp->kind == MAPPING_MAP_ROOT ? "/" : view_shown(name, mp->from, mp->from_len),
+				 mp->kind == MAPPING_MAP_ROOT
+					 ? "/"
+					 : view_shown(name, mp->from, mp->from_len),
 				 p->v->m->sources[mp->source].name);
 	if (mp->kind == MAPPING_MAP_ROOT)
 		return view_errf(p->err, p->errlen, -ENOENT, &mp->from_pos,
-				 "source '%s' has no tensors",
-				 p->v->m->sources[mp->source].name);
+				 "source '%s' has no tensors", p->v->m->sources[mp->source].name);
 	return not_found(p, mp, "scope");
 }
 
@@ -371,11 +367,12 @@ static int check_object_graph(struct plan *p)
 		if (e.dtype == BUNDLE_DT_STRING && e.rank == 0 && !e.n_slices)
 			continue;
 		dt = bundle_dtype_name(e.dtype);
-		return view_errf(p->err, p->errlen, -EINVAL, &v->m->maps[t->map].to_pos,
-				 "target '%s' must be TF2's object graph, a string scalar, but tensor '%s' of source '%s' is %s of rank %d (TensorFlow could not restore the merge)",
-				 object_graph, view_shown(name, e.key, e.key_len),
-				 v->m->sources[view_target_source(v, t)].name, dt ? dt : "an unknown dtype",
-				 e.rank);
+		return view_errf(
+			p->err, p->errlen, -EINVAL, &v->m->maps[t->map].to_pos,
+			"target '%s' must be TF2's object graph, a string scalar, but tensor '%s' of source '%s' is %s of rank %d (TensorFlow could not restore the merge)",
+			object_graph, view_shown(name, e.key, e.key_len),
+			v->m->sources[view_target_source(v, t)].name, dt ? dt : "an unknown dtype",
+			e.rank);
 	}
 	return 0;
 }
@@ -499,8 +496,7 @@ static int resolve_maps(struct plan *p)
 
 int plan_resolve(struct view *v, char *err, size_t errlen)
 {
-	struct plan p = { v, calloc(v->m->n_sources + 1, sizeof(uint32_t *)),
-			  err, errlen };
+	struct plan p = { v, calloc(v->m->n_sources + 1, sizeof(uint32_t *)), err, errlen };
 	int rc = p.hidden ? open_sources(&p) : -ENOMEM;
 
 	if (rc == 0)

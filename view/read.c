@@ -27,8 +27,8 @@ static size_t find_extent(const struct view_data *d, uint64_t off)
 	return lo;
 }
 
-int view_map_range(const struct view *v, size_t file, uint64_t off,
-		   size_t len, struct view_piece *out, size_t max, size_t *n)
+int view_map_range(const struct view *v, size_t file, uint64_t off, size_t len,
+		   struct view_piece *out, size_t max, size_t *n)
 {
 	const struct view_data *d;
 	uint64_t size;
@@ -49,8 +49,7 @@ int view_map_range(const struct view *v, size_t file, uint64_t off,
 
 		if (*n == max)
 			return -E2BIG;
-		out[(*n)++] = (struct view_piece){ x->fd, x->soff + (int64_t)skip,
-						   take };
+		out[(*n)++] = (struct view_piece){ x->fd, x->soff + (int64_t)skip, take };
 		off += take;
 		len -= take;
 	}
@@ -70,13 +69,10 @@ struct store_obj *view_extent_obj(const struct view *v, const struct view_extent
 	return NULL;
 }
 
-int view_is_remote(const struct view *v)
-{
-	return v->store != NULL;
-}
+int view_is_remote(const struct view *v) { return v->store != NULL; }
 
-int view_fetch_range(const struct view *v, size_t file, uint64_t off,
-		     size_t len, char *err, size_t errlen)
+int view_fetch_range(const struct view *v, size_t file, uint64_t off, size_t len, char *err,
+		     size_t errlen)
 {
 	const struct view_data *d;
 	uint64_t size;
@@ -99,7 +95,8 @@ int view_fetch_range(const struct view *v, size_t file, uint64_t off,
 		 * layout, which is all of a source shard, used or not) */
 		uint64_t ahead = v->layout == MAPPING_LAYOUT_SINGLE ? VIEW_READ_AHEAD : 0;
 		int rc = o ? store_obj_fetch(o, (uint64_t)x->soff + skip, take,
-					     ahead < x->len - skip - take ? ahead : x->len - skip - take,
+					     ahead < x->len - skip - take ? ahead
+									  : x->len - skip - take,
 					     err, errlen)
 			   : 0;
 
@@ -134,8 +131,7 @@ static int64_t read_pieces(const struct view_piece *p, size_t n, char *buf)
 	return done;
 }
 
-int64_t view_read(const struct view *v, size_t file, uint64_t off,
-		  size_t len, void *buf)
+int64_t view_read(const struct view *v, size_t file, uint64_t off, size_t len, void *buf)
 {
 	const struct view_file *f = view_file_at(v, file);
 	struct view_piece pieces[64];

@@ -72,8 +72,7 @@ static int64_t tensor_bytes(const struct bundle_entry *e)
 	return n * size;
 }
 
-static int push_whole(struct st_runs *r, const struct view_target *t,
-		      int64_t size)
+static int push_whole(struct st_runs *r, const struct view_target *t, int64_t size)
 {
 	struct st_run *p = util_grow(r->run, &r->cap, r->n + 1, sizeof(*p));
 
@@ -129,8 +128,8 @@ static int add_target(struct st *s, const struct view_target *t)
 	if (!it)
 		return -ENOMEM;
 	s->items = it;
-	it[s->n_items++] = (struct item){ t, safetensors_dtype_order(e.dtype),
-					  (uint64_t)bytes, first, s->runs.n - first };
+	it[s->n_items++] = (struct item){ t, safetensors_dtype_order(e.dtype), (uint64_t)bytes,
+					  first, s->runs.n - first };
 	return 0;
 }
 
@@ -147,8 +146,8 @@ static int header(struct st *s, uint8_t **out, size_t *len)
 		const struct item *it = &s->items[i];
 		const struct bundle_entry e = view_target_src(s->v, it->t);
 
-		t[i] = (struct safetensors_tensor){ it->t->key, it->t->key_len,
-						    e.dtype, e.rank, (uint64_t *)e.dims, off,
+		t[i] = (struct safetensors_tensor){ it->t->key,     it->t->key_len,     e.dtype,
+						    e.rank,         (uint64_t *)e.dims, off,
 						    off + it->bytes };
 		off += it->bytes;
 	}
@@ -198,8 +197,8 @@ static int header_fd(struct view *v, const uint8_t *hdr, size_t len)
 	return view_keep_fd(v, fd, NULL);
 }
 
-static int push_extent(struct view_data *d, size_t *cap, uint64_t voff,
-		       int64_t soff, uint64_t len, int fd)
+static int push_extent(struct view_data *d, size_t *cap, uint64_t voff, int64_t soff, uint64_t len,
+		       int fd)
 {
 	struct view_extent *x = d->n ? &d->ext[d->n - 1] : NULL;
 
@@ -217,8 +216,8 @@ static int push_extent(struct view_data *d, size_t *cap, uint64_t voff,
 	return 0;
 }
 
-static int extents(struct st *s, const uint8_t *hdr, size_t hdr_len,
-		   struct view_data *d, uint64_t *size)
+static int extents(struct st *s, const uint8_t *hdr, size_t hdr_len, struct view_data *d,
+		   uint64_t *size)
 {
 	size_t cap = 0;
 	int fd = header_fd(s->v, hdr, hdr_len);
@@ -233,7 +232,9 @@ static int extents(struct st *s, const uint8_t *hdr, size_t hdr_len,
 			const struct bundle_entry e = view_target_src(s->v, run->t);
 
 			fd = shard_fd(s, view_target_source(s->v, run->t), e.shard_id);
-			rc = fd < 0 ? fd : push_extent(d, &cap, *size, e.offset + (int64_t)run->off, run->len, fd);
+			rc = fd < 0 ? fd
+				    : push_extent(d, &cap, *size, e.offset + (int64_t)run->off,
+						  run->len, fd);
 			*size += run->len;
 		}
 	}
@@ -292,10 +293,12 @@ static int report(struct st *s, int strict, char *err, size_t errlen)
 		snprintf(more, sizeof(more), " and %zu more", s->n_left - SHOWN_LEFT_OUT);
 	if (strict)
 		return view_errf(err, errlen, -ENOTSUP, pos,
-				 "%zu tensor(s) cannot be stored in safetensors: %s%s",
-				 s->n_left, s->left, more);
-	return view_warn(s->v, pos, "%zu tensor(s) left out of the .safetensors file, which cannot hold them: %s%s",
-			 s->n_left, s->left, more);
+				 "%zu tensor(s) cannot be stored in safetensors: %s%s", s->n_left,
+				 s->left, more);
+	return view_warn(
+		s->v, pos,
+		"%zu tensor(s) left out of the .safetensors file, which cannot hold them: %s%s",
+		s->n_left, s->left, more);
 }
 
 static int collect(struct st *s)
@@ -309,8 +312,7 @@ static int collect(struct st *s)
 	return rc;
 }
 
-int st_build(struct view *v, enum mapping_format format, int strict,
-	     char *err, size_t errlen)
+int st_build(struct view *v, enum mapping_format format, int strict, char *err, size_t errlen)
 {
 	struct st s = { .v = v };
 	uint8_t *hdr = NULL;
@@ -326,9 +328,10 @@ int st_build(struct view *v, enum mapping_format format, int strict,
 	if (rc == 0)
 		rc = header(&s, &hdr, &hdr_len);
 	if (rc == 0 && hdr_len - 8 > SAFETENSORS_MAX_HEADER)
-		rc = view_errf(err, errlen, -EFBIG, &v->m->format_pos,
-			       "the safetensors header would be %zu bytes, more than readers accept (%d)",
-			       hdr_len - 8, SAFETENSORS_MAX_HEADER);
+		rc = view_errf(
+			err, errlen, -EFBIG, &v->m->format_pos,
+			"the safetensors header would be %zu bytes, more than readers accept (%d)",
+			hdr_len - 8, SAFETENSORS_MAX_HEADER);
 	if (rc == 0) {
 		rc = add_file(&s, hdr, hdr_len);
 		hdr = NULL; /* the view's now */

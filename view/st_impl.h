@@ -25,15 +25,14 @@ struct st_runs {
  * appended) when its pieces do not tile it or are too fragmented to
  * serve; -EBADMSG if a piece is not a target, -ENOMEM.
  */
-int st_tile(const struct view *v, const struct view_target *t, int64_t bytes,
-	    struct st_runs *r, const char **why);
+int st_tile(const struct view *v, const struct view_target *t, int64_t bytes, struct st_runs *r,
+	    const char **why);
 
 /*
  * safetensors.c: add PREFIX.safetensors to a laid-out view (after
  * layout_build), and with format SAFETENSORS drop the TensorFlow files.
  * strict: a tensor it cannot hold is an error, not a warning.
  */
-int st_build(struct view *v, enum mapping_format format, int strict,
-	     char *err, size_t errlen);
+int st_build(struct view *v, enum mapping_format format, int strict, char *err, size_t errlen);
 
 #endif

@@ -205,8 +205,8 @@ static int split_dim(const struct tile *tl)
 	return 0;
 }
 
-int st_tile(const struct view *v, const struct view_target *t, int64_t bytes,
-	    struct st_runs *r, const char **why)
+int st_tile(const struct view *v, const struct view_target *t, int64_t bytes, struct st_runs *r,
+	    const char **why)
 {
 	const struct bundle_entry ent = view_target_src(v, t), *e = &ent;
 	struct tile tl = { v, t, e, NULL, e->n_slices, bundle_dtype_size(e->dtype), 0 };

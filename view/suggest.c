@@ -21,15 +21,14 @@ struct candidate {
 	int score; /* lower is better */
 };
 
-static void consider(struct candidate *best, const char *q, size_t ql,
-		     const char *name, size_t len, int limit)
+static void consider(struct candidate *best, const char *q, size_t ql, const char *name, size_t len,
+		     int limit)
 {
 	int d, score, worst = 0;
 
 	if (len >= SUGGEST_NAME_MAX || (len > ql ? len - ql : ql - len) > (size_t)limit)
 		return;
-	d = (int)util_edit_distance(q, ql, name, len, (size_t)limit,
-				    UTIL_EDIT_FOLD_CASE);
+	d = (int)util_edit_distance(q, ql, name, len, (size_t)limit, UTIL_EDIT_FOLD_CASE);
 	if (d > limit)
 		return;
 	/* exact-but-for-case first: distance 0 yet different bytes */
@@ -58,12 +57,11 @@ static void consider_scopes(struct candidate *best, const char *q, size_t ql,
 
 static int by_score(const void *a, const void *b)
 {
-	return ((const struct candidate *)a)->score -
-	       ((const struct candidate *)b)->score;
+	return ((const struct candidate *)a)->score - ((const struct candidate *)b)->score;
 }
 
-size_t suggest_names(const struct bundle_reader *r, const char *query,
-		     size_t query_len, char *buf, size_t len)
+size_t suggest_names(const struct bundle_reader *r, const char *query, size_t query_len, char *buf,
+		     size_t len)
 {
 	struct candidate best[SUGGEST_MAX];
 	int limit = query_len / 3 > 2 ? (int)(query_len / 3) : 2;
@@ -86,10 +84,10 @@ size_t suggest_names(const struct bundle_reader *r, const char *query,
 		n++;
 	for (size_t i = 0; i < n && used < len; i++)
 		used += (size_t)snprintf(buf + used, len - used, "%s'%s'",
-					 i == 0 ? "" : i + 1 == n ? " or "
-								  : ", ",
+					 i == 0       ? ""
+					 : i + 1 == n ? " or "
+						      : ", ",
 					 util_escape(shown, sizeof(shown), best[i].name,
-						     strlen(best[i].name),
-						     UTIL_ESCAPE_BACKSLASH));
+						     strlen(best[i].name), UTIL_ESCAPE_BACKSLASH));
 	return n;
 }

@@ -13,10 +13,11 @@ struct bundle_reader;
 
 /*
  * Write up to three candidates as "'a', 'b' or 'c'" into buf (NUL-
- * terminated, truncated to len), each escaped as messages show names. Returns how many were found; 0 leaves buf
- * empty. Pieces of partitioned variables are never suggested.
+ * terminated, truncated to len), each escaped as messages show names.
+ * Returns how many were found; 0 leaves buf empty. Pieces of partitioned
+ * variables are never suggested.
  */
-size_t suggest_names(const struct bundle_reader *r, const char *query,
-		     size_t query_len, char *buf, size_t len);
+size_t suggest_names(const struct bundle_reader *r, const char *query, size_t query_len, char *buf,
+		     size_t len);
 
 #endif

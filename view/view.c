@@ -17,16 +17,14 @@ const char *view_prefix(const struct view *v) { return v->prefix; }
 enum mapping_layout view_layout(const struct view *v) { return v->layout; }
 size_t view_num_files(const struct view *v) { return v->n_files; }
 
-struct bundle_entry view_target_src(const struct view *v,
-				    const struct view_target *t)
+struct bundle_entry view_target_src(const struct view *v, const struct view_target *t)
 {
 	if (t->synth)
 		return v->graph_entry;
 	return bundle_entry_at(v->readers[view_target_source(v, t)], t->entry);
 }
 
-struct bundle_entry view_target_entry(const struct view *v,
-				      const struct view_target *t)
+struct bundle_entry view_target_entry(const struct view *v, const struct view_target *t)
 {
 	struct bundle_entry e = view_target_src(v, t);
 
@@ -43,11 +41,15 @@ void view_tensor_at(const struct view *v, size_t i, struct view_tensor *out)
 	const size_t source = view_target_source(v, t);
 	const struct bundle_entry e = view_target_src(v, t);
 
-	*out = (struct view_tensor){ t->key, t->key_len, view_target_entry(v, t), source,
-				     e.key, e.key_len, e,
+	*out = (struct view_tensor){ t->key,
+				     t->key_len,
+				     view_target_entry(v, t),
+				     source,
+				     e.key,
+				     e.key_len,
+				     e,
 				     t->synth ? v->graph_fd
-					      : bundle_shard_fd(v->readers[source],
-								e.shard_id),
+					      : bundle_shard_fd(v->readers[source], e.shard_id),
 				     t->synth };
 }
 
@@ -63,14 +65,13 @@ char *view_data_source_path(const struct view *v, size_t file)
 	if (d->source == LAYOUT_SYNTH)
 		return NULL; /* the rewritten object graph: in memory */
 	r = v->readers[d->source];
-	return bundle_shard_name(bundle_prefix(r), d->shard,
-				 bundle_num_shards(r));
+	return bundle_shard_name(bundle_prefix(r), d->shard, bundle_num_shards(r));
 }
 
 int view_data_whole_fd(const struct view *v, size_t file)
 {
-	if (file >= v->n_files || v->files[file].kind != VIEW_FILE_DATA ||
-	    !v->data[file].whole || view_extent_obj(v, &v->data[file].ext[0]))
+	if (file >= v->n_files || v->files[file].kind != VIEW_FILE_DATA || !v->data[file].whole ||
+	    view_extent_obj(v, &v->data[file].ext[0]))
 		return -1; /* a remote shard: its bytes are not all local */
 	return v->data[file].ext[0].fd;
 }
@@ -88,8 +89,7 @@ const char *view_source_prefix(const struct view *v, size_t source)
 	return bundle_prefix(v->readers[source]);
 }
 
-const struct bundle_reader *view_source_reader(const struct view *v,
-					       size_t source)
+const struct bundle_reader *view_source_reader(const struct view *v, size_t source)
 {
 	return v->readers ? v->readers[source] : NULL;
 }
@@ -117,15 +117,13 @@ long view_lookup(const struct view *v, const char *name)
 	return -1;
 }
 
-const struct view_target *view_find_target(const struct view *v,
-					   const char *key, size_t len)
+const struct view_target *view_find_target(const struct view *v, const char *key, size_t len)
 {
 	size_t lo = 0, hi = v->n_targets;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = bundle_key_cmp(v->targets[mid].key, v->targets[mid].key_len,
-				       key, len);
+		int c = bundle_key_cmp(v->targets[mid].key, v->targets[mid].key_len, key, len);
 
 		if (c == 0)
 			return &v->targets[mid];
@@ -138,8 +136,7 @@ const struct view_target *view_find_target(const struct view *v,
 }
 
 /* A string scalar's bytes (checkpoint-format.md §4.3): varint length, CRC, bytes. */
-static int string_scalar(const uint8_t *buf, size_t len, size_t *off,
-			 size_t *n)
+static int string_scalar(const uint8_t *buf, size_t len, size_t *off, size_t *n)
 {
 	uint64_t l = 0;
 	size_t i = 0;
@@ -157,8 +154,8 @@ static int string_scalar(const uint8_t *buf, size_t len, size_t *off,
 	return -EBADMSG;
 }
 
-int view_object_graph(const struct view *v, struct objgraph **out,
-		      int *rewritten, char *err, size_t errlen)
+int view_object_graph(const struct view *v, struct objgraph **out, int *rewritten, char *err,
+		      size_t errlen)
 {
 	const struct view_target *t =
 		view_find_target(v, OBJGRAPH_TENSOR_KEY, strlen(OBJGRAPH_TENSOR_KEY));
@@ -184,8 +181,7 @@ int view_object_graph(const struct view *v, struct objgraph **out,
 		view_errf(err, errlen, rc, NULL, "cannot read the merged object graph: %s",
 			  strerror(-rc));
 	else
-		rc = objgraph_parse(OBJGRAPH_TENSOR_KEY, buf + off, n, out, err,
-				    errlen);
+		rc = objgraph_parse(OBJGRAPH_TENSOR_KEY, buf + off, n, out, err, errlen);
 	if (rc == 0 && rewritten)
 		*rewritten = t->synth;
 	free(buf);

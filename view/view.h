@@ -65,8 +65,8 @@ struct view_options {
  * m is borrowed: it must outlive the view (positions point into it).
  * On success *out is freed with view_free().
  */
-int view_build(const struct mapping *m, const struct view_options *opt,
-	       struct view **out, char *err, size_t errlen);
+int view_build(const struct mapping *m, const struct view_options *opt, struct view **out,
+	       char *err, size_t errlen);
 void view_free(struct view *v);
 
 /* Warnings found while building ("FILE:LINE:COL: warning: ..."), owned by v. */
@@ -111,8 +111,7 @@ size_t view_source_tensors(const struct view *v, size_t source);
  * valid until view_compact(); for callers that must know which files a
  * source uses, e.g. so as never to write over one.
  */
-const struct bundle_reader *view_source_reader(const struct view *v,
-					       size_t source);
+const struct bundle_reader *view_source_reader(const struct view *v, size_t source);
 
 /*
  * For a data file of the `shards` layout: the path of the source shard it
@@ -129,8 +128,8 @@ struct objgraph;
  * cannot be read or parsed. *rewritten (may be NULL) says which. On
  * success *out is freed with objgraph_free(). Valid until view_compact().
  */
-int view_object_graph(const struct view *v, struct objgraph **out,
-		      int *rewritten, char *err, size_t errlen);
+int view_object_graph(const struct view *v, struct objgraph **out, int *rewritten, char *err,
+		      size_t errlen);
 
 /* ----------------------------------------------------- the virtual tree */
 
@@ -189,8 +188,8 @@ struct view_piece {
  * uses view_read). -EINVAL if file is not one of extents (DATA,
  * SAFETENSORS).
  */
-int view_map_range(const struct view *v, size_t file, uint64_t off,
-		   size_t len, struct view_piece *out, size_t max, size_t *n);
+int view_map_range(const struct view *v, size_t file, uint64_t off, size_t len,
+		   struct view_piece *out, size_t max, size_t *n);
 
 /*
  * A data file of the shards layout that is its source shard whole shows
@@ -212,16 +211,15 @@ int view_is_remote(const struct view *v);
  * did not match the index's CRC32C; -ETIMEDOUT) with a message naming
  * the object and range. Thread-safe.
  */
-int view_fetch_range(const struct view *v, size_t file, uint64_t off,
-		     size_t len, char *err, size_t errlen);
+int view_fetch_range(const struct view *v, size_t file, uint64_t off, size_t len, char *err,
+		     size_t errlen);
 
 /*
  * Copy [off, off+len) of any file into buf (pread for data files). Returns
  * the bytes copied (short only at EOF) or a negative errno: -EIO when a
  * source shard is shorter than at mount time (truncated in place).
  */
-int64_t view_read(const struct view *v, size_t file, uint64_t off,
-		  size_t len, void *buf);
+int64_t view_read(const struct view *v, size_t file, uint64_t off, size_t len, void *buf);
 
 /*
  * Drop everything the daemon does not need to serve files (source indexes,

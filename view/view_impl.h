@@ -33,12 +33,10 @@ struct view_target {
  * The source entry target t stands for (view.graph_entry for the rewritten
  * graph): by value, pointing into its reader (see bundle_entry_at).
  */
-struct bundle_entry view_target_src(const struct view *v,
-				    const struct view_target *t);
+struct bundle_entry view_target_src(const struct view *v, const struct view_target *t);
 
 /* The target's entry as the merged .index holds it. */
-struct bundle_entry view_target_entry(const struct view *v,
-				      const struct view_target *t);
+struct bundle_entry view_target_entry(const struct view *v, const struct view_target *t);
 
 /* [voff, voff+len) of a data file is [soff, soff+len) of fd, or zeros
  * when fd is -1 (bytes of tensors a merge hides). */
@@ -103,9 +101,9 @@ struct view {
 	size_t index_len;
 	char *state; /* owned; the `checkpoint` text */
 	/* TF2 sources read by object paths (objmerge_impl.h); NULL when none is */
-	struct objmerge *om;             /* owned; freed by view_compact */
-	int keep_graph;                  /* an identity mount: the root rule carries the graph */
-	int graph_fd;                    /* owned, -1 if none: a sealed memfd, the new graph's bytes */
+	struct objmerge *om; /* owned; freed by view_compact */
+	int keep_graph;      /* an identity mount: the root rule carries the graph */
+	int graph_fd;        /* owned, -1 if none: a sealed memfd, the new graph's bytes */
 	struct bundle_entry graph_entry; /* its entry (offset 0 of graph_fd) */
 	uint8_t *st_header;              /* owned; PREFIX.safetensors's header, or NULL */
 	/* layout.c may free each source's entries once the index is past it */
@@ -113,16 +111,14 @@ struct view {
 };
 
 /* The source a target's bytes and entry come from: its map line's. */
-static inline size_t view_target_source(const struct view *v,
-					const struct view_target *t)
+static inline size_t view_target_source(const struct view *v, const struct view_target *t)
 {
 	return (size_t)v->m->maps[t->map].source;
 }
 
 /* view.c: the target called key (len bytes), or NULL; O(log n) while
  * v->targets is sorted (after plan_resolve, before view_compact). */
-const struct view_target *view_find_target(const struct view *v,
-					   const char *key, size_t len);
+const struct view_target *view_find_target(const struct view *v, const char *key, size_t len);
 
 /* plan.c: open sources, apply excludes and maps into v->targets (sorted). */
 int plan_resolve(struct view *v, char *err, size_t errlen);
@@ -213,9 +209,8 @@ const char *view_shown(char *buf, const char *name, size_t len);
  * leaves it out); with pos NULL, the bare message. Every error of view/
  * is written here.
  */
-__attribute__((format(printf, 5, 6))) int view_errf(char *err, size_t errlen,
-						    int code, const struct mapping_pos *pos,
-						    const char *fmt, ...);
+__attribute__((format(printf, 5, 6))) int
+view_errf(char *err, size_t errlen, int code, const struct mapping_pos *pos, const char *fmt, ...);
 
 /* warn.c: record a warning (formatted like mapping_diag). */
 __attribute__((format(printf, 3, 4))) int view_warn(struct view *v, const struct mapping_pos *pos,

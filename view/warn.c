@@ -17,12 +17,10 @@ const char *view_shown(char *buf, const char *name, size_t len)
 	return util_escape(buf, VIEW_SHOWN_MAX, name, len, UTIL_ESCAPE_BACKSLASH);
 }
 
-int view_warn(struct view *v, const struct mapping_pos *pos,
-	      const char *fmt, ...)
+int view_warn(struct view *v, const struct mapping_pos *pos, const char *fmt, ...)
 {
 	char msg[1024];
-	char **w = util_grow(v->warnings, &v->cap_warnings, v->n_warnings + 1,
-			     sizeof(*w));
+	char **w = util_grow(v->warnings, &v->cap_warnings, v->n_warnings + 1, sizeof(*w));
 	va_list ap;
 
 	if (!w)
@@ -38,12 +36,6 @@ int view_warn(struct view *v, const struct mapping_pos *pos,
 	return 0;
 }
 
-size_t view_num_warnings(const struct view *v)
-{
-	return v->n_warnings;
-}
+size_t view_num_warnings(const struct view *v) { return v->n_warnings; }
 
-const char *view_warning(const struct view *v, size_t i)
-{
-	return v->warnings[i];
-}
+const char *view_warning(const struct view *v, size_t i) { return v->warnings[i]; }

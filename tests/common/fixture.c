@@ -18,8 +18,7 @@ char *fixture_mkdtemp(const char *tag, char *buf, size_t len)
 	return mkdtemp(buf);
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag,
-			struct FTW *ftw)
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;
 	(void)flag;
@@ -32,8 +31,7 @@ int fixture_rmtree(const char *dir)
 	return nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
 }
 
-void fixture_fill_pattern(uint8_t *buf, const char *source, const char *key,
-			  size_t len)
+void fixture_fill_pattern(uint8_t *buf, const char *source, const char *key, size_t len)
 {
 	uint32_t h = 2166136261u; /* FNV-1a of source, 0xff, key */
 
@@ -46,8 +44,8 @@ void fixture_fill_pattern(uint8_t *buf, const char *source, const char *key,
 		buf[i] = (uint8_t)((h >> 8) + 131u * i + (i >> 8));
 }
 
-static int add_tensor(struct bundle_writer *w, const char *name,
-		      const struct fixture_tensor *t, char *err, size_t errlen)
+static int add_tensor(struct bundle_writer *w, const char *name, const struct fixture_tensor *t,
+		      char *err, size_t errlen)
 {
 	int64_t dim = (int64_t)t->len;
 	struct bundle_entry e = {
@@ -71,15 +69,13 @@ static int add_tensor(struct bundle_writer *w, const char *name,
 	fixture_fill_pattern(buf, name, t->key, t->len);
 	rc = bundle_writer_add(w, &e, buf, t->len);
 	if (rc)
-		snprintf(err, errlen, "bundle_writer_add '%s': %s", t->key,
-			 strerror(-rc));
+		snprintf(err, errlen, "bundle_writer_add '%s': %s", t->key, strerror(-rc));
 	free(buf);
 	return rc;
 }
 
-int fixture_write_source(const char *dir, const char *name,
-			 const struct fixture_tensor *t, size_t n, char *err,
-			 size_t errlen)
+int fixture_write_source(const char *dir, const char *name, const struct fixture_tensor *t,
+			 size_t n, char *err, size_t errlen)
 {
 	struct bundle_writer *w;
 	char prefix[512];

@@ -20,8 +20,7 @@ char *fixture_mkdtemp(const char *tag, char *buf, size_t len);
 int fixture_rmtree(const char *dir);
 
 /* Bytes that differ per source, per tensor and per position. */
-void fixture_fill_pattern(uint8_t *buf, const char *source, const char *key,
-			  size_t len);
+void fixture_fill_pattern(uint8_t *buf, const char *source, const char *key, size_t len);
 
 /* A uint8 vector of len bytes; a hole is len zero bytes (no disk space). */
 struct fixture_tensor {
@@ -35,8 +34,7 @@ struct fixture_tensor {
  * bytes from fixture_fill_pattern(name, key). 0, or a negative errno with
  * a message in err.
  */
-int fixture_write_source(const char *dir, const char *name,
-			 const struct fixture_tensor *t, size_t n, char *err,
-			 size_t errlen);
+int fixture_write_source(const char *dir, const char *name, const struct fixture_tensor *t,
+			 size_t n, char *err, size_t errlen);
 
 #endif

@@ -55,7 +55,8 @@ static void check_credentials(const char *s, size_t n)
 
 static void check_url(const char *s, size_t n)
 {
-	struct aws_cfg cfg = { .region = "us-east-1", .endpoint = n & 1 ? "http://127.0.0.1:9" : NULL };
+	struct aws_cfg cfg = { .region = "us-east-1",
+			       .endpoint = n & 1 ? "http://127.0.0.1:9" : NULL };
 	char *z = malloc(n + 1);
 	struct store_url u;
 

@@ -53,8 +53,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 #define FOOTER 48
 #define TRAILER 5
 
-static const uint8_t *varint64(const uint8_t *p, const uint8_t *end,
-			       uint64_t *v)
+static const uint8_t *varint64(const uint8_t *p, const uint8_t *end, uint64_t *v)
 {
 	uint64_t r = 0;
 
@@ -72,8 +71,7 @@ static const uint8_t *varint64(const uint8_t *p, const uint8_t *end,
 
 static uint32_t get32(const uint8_t *p)
 {
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 static void put32(uint8_t *p, uint32_t v)
@@ -87,8 +85,8 @@ static void put32(uint8_t *p, uint32_t v)
  * file's block area. Returns its contents (decompressed into *owned for a
  * Snappy block, which the caller frees) or NULL.
  */
-static const uint8_t *fix_block(uint8_t *buf, size_t len, uint64_t off,
-				uint64_t size, size_t *out_len, char **owned)
+static const uint8_t *fix_block(uint8_t *buf, size_t len, uint64_t off, uint64_t size,
+				size_t *out_len, char **owned)
 {
 	const uint64_t end = len - FOOTER;
 	uint8_t *trailer;
@@ -120,8 +118,7 @@ static const uint8_t *fix_block(uint8_t *buf, size_t len, uint64_t off,
 }
 
 /* Walk the index block loosely and fix the CRC of every data block. */
-static void fix_data_blocks(uint8_t *buf, size_t len, const uint8_t *blk,
-			    size_t n)
+static void fix_data_blocks(uint8_t *buf, size_t len, const uint8_t *blk, size_t n)
 {
 	const uint8_t *p, *lim;
 	uint32_t num;
@@ -139,10 +136,8 @@ static void fix_data_blocks(uint8_t *buf, size_t len, const uint8_t *blk,
 		size_t dlen;
 		char *owned;
 
-		if (!(p = varint64(p, lim, &shared)) ||
-		    !(p = varint64(p, lim, &unshared)) ||
-		    !(p = varint64(p, lim, &vlen)) ||
-		    unshared > (uint64_t)(lim - p) ||
+		if (!(p = varint64(p, lim, &shared)) || !(p = varint64(p, lim, &unshared)) ||
+		    !(p = varint64(p, lim, &vlen)) || unshared > (uint64_t)(lim - p) ||
 		    vlen > (uint64_t)(lim - p) - unshared)
 			return;
 		v = p + unshared;
@@ -158,8 +153,7 @@ static void fix_data_blocks(uint8_t *buf, size_t len, const uint8_t *blk,
 /* Put the magic back and recompute every reachable block CRC. */
 static void repair(uint8_t *buf, size_t len)
 {
-	static const uint8_t magic[8] = { 0x57, 0xfb, 0x80, 0x8b,
-					  0x24, 0x75, 0x47, 0xdb };
+	static const uint8_t magic[8] = { 0x57, 0xfb, 0x80, 0x8b, 0x24, 0x75, 0x47, 0xdb };
 	uint64_t moff, msize, ioff, isize;
 	uint8_t *f;
 	const uint8_t *p, *blk;
@@ -240,10 +234,9 @@ static void check_piece_key(const struct bundle_entry *e)
 	/* and the canonical key decodes to the same thing */
 	rc = bundle_slice_key_decode(key, key_len, &name2, &name2_len, &s2);
 	CHECK(rc == 0, "canonical key does not decode: %d", rc);
-	CHECK(name2_len == name_len && !memcmp(name, name2, name_len) &&
-		      s2.rank == s.rank &&
-		      (!s.rank || !memcmp(s.extents, s2.extents,
-					  (size_t)s.rank * sizeof(*s.extents))),
+	CHECK(name2_len == name_len && !memcmp(name, name2, name_len) && s2.rank == s.rank &&
+		      (!s.rank ||
+		       !memcmp(s.extents, s2.extents, (size_t)s.rank * sizeof(*s.extents))),
 	      "decode(encode(decode(key))) differs");
 	free(name2);
 	free(s2.extents);
@@ -262,32 +255,27 @@ static void check_entry(const struct bundle_entry *e, int num_shards)
 	CHECK(bundle_dtype_name(e->dtype) && esize >= 0, "dtype %d", e->dtype);
 	CHECK(e->rank >= 0 && e->rank <= BUNDLE_MAX_RANK, "rank %d", e->rank);
 	CHECK(n >= 0, "bad shape accepted");
-	CHECK(e->shard_id >= 0 && e->shard_id < num_shards, "shard %d of %d",
-	      e->shard_id, num_shards);
+	CHECK(e->shard_id >= 0 && e->shard_id < num_shards, "shard %d of %d", e->shard_id,
+	      num_shards);
 	CHECK(e->offset >= 0 && e->size >= 0, "negative offset/size");
 	if (esize > 0 && e->dtype < 29 && !e->n_slices)
 		CHECK(n <= INT64_MAX / esize && n * esize == e->size,
-		      "size %lld for %lld elements of %d bytes",
-		      (long long)e->size, (long long)n, esize);
+		      "size %lld for %lld elements of %d bytes", (long long)e->size, (long long)n,
+		      esize);
 	for (size_t i = 0; i < e->n_slices; i++) {
 		const struct bundle_slice *s = &e->slices[i];
 
-		CHECK(s->rank == e->rank, "slice rank %d, tensor rank %d",
-		      s->rank, e->rank);
+		CHECK(s->rank == e->rank, "slice rank %d, tensor rank %d", s->rank, e->rank);
 		for (int d = 0; d < s->rank; d++) {
 			const struct bundle_extent *x = &s->extents[d];
 
-			CHECK(x->start >= 0 && x->length >= -1 &&
-				      (x->length >= 0 || x->start == 0),
-			      "bad extent %lld:%lld", (long long)x->start,
-			      (long long)x->length);
+			CHECK(x->start >= 0 && x->length >= -1 && (x->length >= 0 || x->start == 0),
+			      "bad extent %lld:%lld", (long long)x->start, (long long)x->length);
 			/* a piece exists for it, so it lies inside the dim */
-			CHECK(x->length < 0 ||
-				      (x->start <= e->dims[d] &&
-				       x->length <= e->dims[d] - x->start),
-			      "extent %lld:%lld outside dim %lld",
-			      (long long)x->start, (long long)x->length,
-			      (long long)e->dims[d]);
+			CHECK(x->length < 0 || (x->start <= e->dims[d] &&
+						x->length <= e->dims[d] - x->start),
+			      "extent %lld:%lld outside dim %lld", (long long)x->start,
+			      (long long)x->length, (long long)e->dims[d]);
 		}
 	}
 	check_name(e);
@@ -300,19 +288,16 @@ static void same_entry(const struct bundle_entry *a, const struct bundle_entry *
 	CHECK(a->key_len == b->key_len && !memcmp(a->key, b->key, a->key_len),
 	      "key differs after rebuild");
 	CHECK(a->dtype == b->dtype && a->rank == b->rank, "dtype/rank differ");
-	CHECK(!a->rank || !memcmp(a->dims, b->dims, (size_t)a->rank * 8),
-	      "dims differ");
+	CHECK(!a->rank || !memcmp(a->dims, b->dims, (size_t)a->rank * 8), "dims differ");
 	CHECK(a->n_slices == b->n_slices, "slice count differs");
 	if (!a->n_slices)
-		CHECK(a->shard_id == b->shard_id && a->offset == b->offset &&
-			      a->size == b->size && a->crc32c == b->crc32c,
+		CHECK(a->shard_id == b->shard_id && a->offset == b->offset && a->size == b->size &&
+			      a->crc32c == b->crc32c,
 		      "location/crc differ");
 	for (size_t i = 0; i < a->n_slices; i++)
 		CHECK(a->slices[i].rank == b->slices[i].rank &&
-			      (!a->rank || !memcmp(a->slices[i].extents,
-						   b->slices[i].extents,
-						   (size_t)a->rank *
-							   sizeof(struct bundle_extent))),
+			      (!a->rank || !memcmp(a->slices[i].extents, b->slices[i].extents,
+						   (size_t)a->rank * sizeof(struct bundle_extent))),
 		      "slice %zu differs", i);
 }
 
@@ -362,8 +347,7 @@ static void check_index(const struct bundle_index *idx)
 	b1 = rebuild(idx, &l1);
 	rc = bundle_index_parse("rebuilt", b1, l1, &idx2, err, sizeof(err));
 	CHECK(rc == 0, "rebuilt index does not parse: %s", err);
-	CHECK(bundle_index_num_entries(idx2) == n &&
-		      bundle_index_num_shards(idx2) == shards,
+	CHECK(bundle_index_num_entries(idx2) == n && bundle_index_num_shards(idx2) == shards,
 	      "rebuilt index differs");
 	for (size_t i = 0; i < n; i++) {
 		const struct bundle_entry a = bundle_index_entry_at(idx, i);
@@ -393,17 +377,15 @@ static int parse_and_check(const char *what, const uint8_t *data, size_t size)
 		fprintf(stderr, "%s: rc %d %s%s\n", what, rc, rc ? err : "ok, entries ",
 			rc ? "" : "");
 	if (rc) {
-		CHECK(rc == -EBADMSG || rc == -ENOTSUP || rc == -ENOMEM,
-		      "unexpected rc %d", rc);
-		CHECK(memchr(err, '\0', sizeof(err)) && err[0],
-		      "no error message for rc %d", rc);
+		CHECK(rc == -EBADMSG || rc == -ENOTSUP || rc == -ENOMEM, "unexpected rc %d", rc);
+		CHECK(memchr(err, '\0', sizeof(err)) && err[0], "no error message for rc %d", rc);
 		CHECK(!strncmp(err, "'fuzz.index'", 12) || !strcmp(err, "out of memory"),
 		      "message does not name the file: %s", err);
 		return rc;
 	}
 	if (verbose)
-		fprintf(stderr, "  %zu entries, %d shards\n",
-			bundle_index_num_entries(idx), bundle_index_num_shards(idx));
+		fprintf(stderr, "  %zu entries, %d shards\n", bundle_index_num_entries(idx),
+			bundle_index_num_shards(idx));
 	check_index(idx);
 	bundle_index_free(idx);
 	return 0;
@@ -436,10 +418,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			uint32_t crc;
 
 			memcpy(copy, data + 1, size - 1);
-			bundle_tensor_crc(BUNDLE_DT_STRING, data[0] & 0x3f, copy,
-					  size - 1, &crc);
-			bundle_tensor_crc(BUNDLE_DT_VARIANT, data[0] & 0x3f, copy,
-					  size - 1, &crc);
+			bundle_tensor_crc(BUNDLE_DT_STRING, data[0] & 0x3f, copy, size - 1, &crc);
+			bundle_tensor_crc(BUNDLE_DT_VARIANT, data[0] & 0x3f, copy, size - 1, &crc);
 			free(copy);
 		}
 	}

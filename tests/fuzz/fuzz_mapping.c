@@ -39,12 +39,10 @@ static int has_control(const char *s)
 	return 0;
 }
 
-static void check_pos(const struct mapping *m, const struct mapping_pos *p,
-		      const char *what)
+static void check_pos(const struct mapping *m, const struct mapping_pos *p, const char *what)
 {
 	CHECK(p->file == m->file, "%s: position not in the mapping's file", what);
-	CHECK(p->line >= 1 && p->col >= 1, "%s: position %d:%d", what, p->line,
-	      p->col);
+	CHECK(p->line >= 1 && p->col >= 1, "%s: position %d:%d", what, p->line, p->col);
 }
 
 static void check_mapping(const struct mapping *m, const char *base)
@@ -52,93 +50,84 @@ static void check_mapping(const struct mapping *m, const char *base)
 	char buf[64];
 
 	CHECK(m->file && !strcmp(m->file, NAME), "file name");
-	CHECK(m->n_sources >= 1 && m->n_maps >= 1, "%zu sources, %zu maps",
-	      m->n_sources, m->n_maps);
+	CHECK(m->n_sources >= 1 && m->n_maps >= 1, "%zu sources, %zu maps", m->n_sources,
+	      m->n_maps);
 	for (size_t i = 0; i < m->n_sources; i++) {
 		const struct mapping_source *s = &m->sources[i];
 
 		CHECK(mapping_source_name_ok(s->name), "bad source name '%s'", s->name);
 		for (size_t j = 0; j < i; j++)
-			CHECK(strcmp(s->name, m->sources[j].name),
-			      "duplicate source '%s'", s->name);
+			CHECK(strcmp(s->name, m->sources[j].name), "duplicate source '%s'",
+			      s->name);
 		CHECK(*s->path && !has_control(s->path), "path '%s'", s->path);
 		if (s->path[0] == '/' || !base) {
-			CHECK(!strcmp(s->resolved_path, s->path),
-			      "resolved '%s' of '%s'", s->resolved_path, s->path);
+			CHECK(!strcmp(s->resolved_path, s->path), "resolved '%s' of '%s'",
+			      s->resolved_path, s->path);
 		} else {
 			size_t bl = strlen(base);
 
-			CHECK(!strncmp(s->resolved_path, base, bl) &&
-				      s->resolved_path[bl] == '/' &&
+			CHECK(!strncmp(s->resolved_path, base, bl) && s->resolved_path[bl] == '/' &&
 				      !strcmp(s->resolved_path + bl + 1, s->path),
 			      "resolved '%s' of '%s'", s->resolved_path, s->path);
 		}
 		check_pos(m, &s->pos, "source");
 		check_pos(m, &s->path_pos, "source path");
-		CHECK(s->path_pos.line == s->pos.line &&
-			      s->path_pos.col > s->pos.col,
+		CHECK(s->path_pos.line == s->pos.line && s->path_pos.col > s->pos.col,
 		      "source path position");
 	}
 	for (size_t i = 0; i < m->n_maps; i++) {
 		const struct mapping_map *mp = &m->maps[i];
 
 		CHECK(mp->source < m->n_sources, "map source %zu", mp->source);
-		CHECK(mp->from_len == strlen(mp->from) && mp->from_len > 0,
-		      "from_len");
+		CHECK(mp->from_len == strlen(mp->from) && mp->from_len > 0, "from_len");
 		CHECK(mp->to_len == strlen(mp->to), "to_len");
 		CHECK(!has_control(mp->from) && !has_control(mp->to),
 		      "control character in a name");
 		switch (mp->kind) {
 		case MAPPING_MAP_ROOT:
 			CHECK(!strcmp(mp->from, "/"), "root from '%s'", mp->from);
-			CHECK(!mp->to_len || mp->to[mp->to_len - 1] == '/',
-			      "root target '%s'", mp->to);
+			CHECK(!mp->to_len || mp->to[mp->to_len - 1] == '/', "root target '%s'",
+			      mp->to);
 			CHECK(strcmp(mp->to, "/"), "'/' target not stored as ''");
 			break;
 		case MAPPING_MAP_SCOPE:
 			CHECK(mp->from_len > 1 && mp->from[mp->from_len - 1] == '/',
 			      "scope from '%s'", mp->from);
-			CHECK(!mp->to_len || mp->to[mp->to_len - 1] == '/',
-			      "scope target '%s'", mp->to);
+			CHECK(!mp->to_len || mp->to[mp->to_len - 1] == '/', "scope target '%s'",
+			      mp->to);
 			CHECK(strcmp(mp->to, "/"), "'/' target not stored as ''");
 			break;
 		case MAPPING_MAP_TENSOR:
-			CHECK(mp->from[mp->from_len - 1] != '/', "tensor from '%s'",
-			      mp->from);
-			CHECK(mp->to_len && mp->to[mp->to_len - 1] != '/',
-			      "tensor target '%s'", mp->to);
+			CHECK(mp->from[mp->from_len - 1] != '/', "tensor from '%s'", mp->from);
+			CHECK(mp->to_len && mp->to[mp->to_len - 1] != '/', "tensor target '%s'",
+			      mp->to);
 			break;
-		default:
-			CHECK(0, "map kind %d", (int)mp->kind);
+		default: CHECK(0, "map kind %d", (int)mp->kind);
 		}
 		check_pos(m, &mp->pos, "map");
 		check_pos(m, &mp->from_pos, "map from");
 		check_pos(m, &mp->to_pos, "map to");
-		CHECK(mp->pos.line == mp->from_pos.line &&
-			      mp->from_pos.line == mp->to_pos.line &&
-			      mp->pos.col < mp->from_pos.col &&
-			      mp->from_pos.col < mp->to_pos.col,
+		CHECK(mp->pos.line == mp->from_pos.line && mp->from_pos.line == mp->to_pos.line &&
+			      mp->pos.col < mp->from_pos.col && mp->from_pos.col < mp->to_pos.col,
 		      "map positions");
 		if (i)
-			CHECK(mp->pos.line > m->maps[i - 1].pos.line,
-			      "maps out of file order");
+			CHECK(mp->pos.line > m->maps[i - 1].pos.line, "maps out of file order");
 	}
 	for (size_t i = 0; i < m->n_excludes; i++) {
 		const struct mapping_exclude *x = &m->excludes[i];
 
-		CHECK(x->source >= -1 && x->source < (long)m->n_sources,
-		      "exclude source %ld", x->source);
+		CHECK(x->source >= -1 && x->source < (long)m->n_sources, "exclude source %ld",
+		      x->source);
 		CHECK(*x->glob && !has_control(x->glob), "glob '%s'", x->glob);
 		check_pos(m, &x->pos, "exclude");
 	}
 	CHECK(*m->prefix && !strchr(m->prefix, '/') && strcmp(m->prefix, ".") &&
 		      strcmp(m->prefix, "..") && !has_control(m->prefix),
 	      "prefix '%s'", m->prefix);
-	CHECK(m->prefix_pos.line || !strcmp(m->prefix, "model.ckpt"),
-	      "defaulted prefix '%s'", m->prefix);
-	CHECK(m->layout == MAPPING_LAYOUT_SINGLE ||
-		      m->layout == MAPPING_LAYOUT_SHARDS,
-	      "layout %d", (int)m->layout);
+	CHECK(m->prefix_pos.line || !strcmp(m->prefix, "model.ckpt"), "defaulted prefix '%s'",
+	      m->prefix);
+	CHECK(m->layout == MAPPING_LAYOUT_SINGLE || m->layout == MAPPING_LAYOUT_SHARDS, "layout %d",
+	      (int)m->layout);
 	CHECK(!m->layout_pos.line || m->layout_pos.line >= 1, "layout pos");
 	{
 		enum mapping_layout l;
@@ -148,13 +137,12 @@ static void check_mapping(const struct mapping *m, const char *base)
 		      "layout name round trip");
 	}
 	/* diagnostics at recorded positions, into a small buffer */
-	mapping_diag(buf, sizeof(buf), -EINVAL, &m->maps[0].to_pos, "warning",
-		     "target '%s'", m->maps[0].to);
+	mapping_diag(buf, sizeof(buf), -EINVAL, &m->maps[0].to_pos, "warning", "target '%s'",
+		     m->maps[0].to);
 	CHECK(memchr(buf, '\0', sizeof(buf)), "diag not terminated");
 }
 
-static void check_error(int rc, const struct mapping *m, const char *err,
-			size_t errlen)
+static void check_error(int rc, const struct mapping *m, const char *err, size_t errlen)
 {
 	size_t nl = strlen(NAME);
 
@@ -187,10 +175,7 @@ static void put(struct out *o, const char *s, size_t n)
 	o->p[o->len] = '\0';
 }
 
-static void puts_(struct out *o, const char *s)
-{
-	put(o, s, strlen(s));
-}
+static void puts_(struct out *o, const char *s) { put(o, s, strlen(s)); }
 
 /* A quoted word: only \" and \\ are escapes. */
 static void quoted(struct out *o, const char *a, const char *b)
@@ -228,15 +213,13 @@ static char *print(const struct mapping *m)
 		puts_(&o, "map ");
 		quoted(&o, tmp, mp->from);
 		puts_(&o, " -> ");
-		quoted(&o, mp->kind != MAPPING_MAP_TENSOR && !mp->to_len ? "/" : mp->to,
-		       NULL);
+		quoted(&o, mp->kind != MAPPING_MAP_TENSOR && !mp->to_len ? "/" : mp->to, NULL);
 		puts_(&o, "\n");
 	}
 	for (size_t i = 0; i < m->n_excludes; i++) {
 		const struct mapping_exclude *x = &m->excludes[i];
 
-		snprintf(tmp, sizeof(tmp), "%s:",
-			 x->source < 0 ? "*" : m->sources[x->source].name);
+		snprintf(tmp, sizeof(tmp), "%s:", x->source < 0 ? "*" : m->sources[x->source].name);
 		puts_(&o, "exclude ");
 		quoted(&o, tmp, x->glob);
 		puts_(&o, "\n");
@@ -262,8 +245,7 @@ static void same_mapping(const struct mapping *a, const struct mapping *b)
 	for (size_t i = 0; i < a->n_sources; i++)
 		CHECK(!strcmp(a->sources[i].name, b->sources[i].name) &&
 			      !strcmp(a->sources[i].path, b->sources[i].path) &&
-			      !strcmp(a->sources[i].resolved_path,
-				      b->sources[i].resolved_path),
+			      !strcmp(a->sources[i].resolved_path, b->sources[i].resolved_path),
 		      "source %zu differs after reprint", i);
 	for (size_t i = 0; i < a->n_maps; i++)
 		CHECK(a->maps[i].source == b->maps[i].source &&
@@ -293,8 +275,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(copy, data, size);
 
 	rc = mapping_parse_buffer(NAME, copy, size, BASE, &m, err, sizeof(err));
-	rc2 = mapping_parse_buffer(NAME, copy, size, NULL, &m2, small,
-				   sizeof(small));
+	rc2 = mapping_parse_buffer(NAME, copy, size, NULL, &m2, small, sizeof(small));
 	CHECK(rc == rc2, "rc %d with base_dir, %d without", rc, rc2);
 	if (rc) {
 		check_error(rc, m, err, sizeof(err));
@@ -312,10 +293,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	{
 		struct mapping *m3 = NULL;
 
-		rc = mapping_parse_buffer(NAME, text, strlen(text), BASE, &m3, err,
-					  sizeof(err));
-		CHECK(rc == 0, "reprinted mapping does not parse: %s\n%s", err,
-		      text);
+		rc = mapping_parse_buffer(NAME, text, strlen(text), BASE, &m3, err, sizeof(err));
+		CHECK(rc == 0, "reprinted mapping does not parse: %s\n%s", err, text);
 		same_mapping(m, m3);
 		mapping_free(m3);
 	}

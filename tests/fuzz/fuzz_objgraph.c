@@ -119,8 +119,7 @@ static void check_origin(const struct objgraph_walk *w, int32_t i)
 	const struct objgraph_origin *o = &w->origin[i];
 	const struct objgraph *g = w->graph;
 
-	CHECK((i == 0) == (o->via == OBJGRAPH_ROOT), "node %d via %d", (int)i,
-	      o->via);
+	CHECK((i == 0) == (o->via == OBJGRAPH_ROOT), "node %d via %d", (int)i, o->via);
 	if (o->via == OBJGRAPH_CHILD) {
 		CHECK(o->from >= 0 && (size_t)o->from < g->n_nodes &&
 			      o->index < g->nodes[o->from].n_children &&
@@ -134,8 +133,7 @@ static void check_origin(const struct objgraph_walk *w, int32_t i)
 	}
 }
 
-static void check_keys(const struct objgraph_walk *w, int32_t i,
-		       const char *path)
+static void check_keys(const struct objgraph_walk *w, int32_t i, const char *path)
 {
 	const struct objgraph_node *n = &w->graph->nodes[i];
 	char err[BUNDLE_ERR_MAX];
@@ -149,8 +147,8 @@ static void check_keys(const struct objgraph_walk *w, int32_t i,
 		CHECK(rc == 0, "key of node %d attr %zu: %s", (int)i, a, err);
 		esc = escape(strcmp(name, ".TENSORS") ? name : "");
 		want = join(path, "/.ATTRIBUTES/", esc);
-		CHECK(!strcmp(k, want) && strlen(k) == len,
-		      "node %d attr %zu: key '%s', want '%s'", (int)i, a, k, want);
+		CHECK(!strcmp(k, want) && strlen(k) == len, "node %d attr %zu: key '%s', want '%s'",
+		      (int)i, a, k, want);
 		free(k);
 		free(esc);
 		free(want);
@@ -171,14 +169,12 @@ static void check_names(const struct objgraph_walk *w, size_t size)
 		check_origin(w, id);
 		if (w->origin[i].via == OBJGRAPH_UNREACHED) {
 			CHECK(rc == -ENOENT && !p, "unreached node %zu: rc %d", i, rc);
-			CHECK(objgraph_key(w, id, 0, &p, NULL, err, sizeof(err)) ==
-				      -ENOENT,
+			CHECK(objgraph_key(w, id, 0, &p, NULL, err, sizeof(err)) == -ENOENT,
 			      "unreached node %zu has a key", i);
 			continue;
 		}
 		CHECK(rc == 0, "node %zu: %s", i, err);
-		CHECK(len <= 4 * size + 18, "node %zu: path of %zu bytes from %zu",
-		      i, len, size);
+		CHECK(len <= 4 * size + 18, "node %zu: path of %zu bytes from %zu", i, len, size);
 		want = model_path(w, id);
 		CHECK(!strcmp(p, want), "node %zu: path '%s', want '%s'", i, p, want);
 		check_keys(w, id, p);
@@ -194,12 +190,10 @@ static int same_str(const char *a, const char *b)
 	return (!a && !b) || (a && b && !strcmp(a, b));
 }
 
-static int same_node(const struct objgraph_node *a,
-		     const struct objgraph_node *b)
+static int same_node(const struct objgraph_node *a, const struct objgraph_node *b)
 {
 	if (a->n_children != b->n_children || a->n_attrs != b->n_attrs ||
-	    a->n_slots != b->n_slots ||
-	    a->has_checkpoint_values != b->has_checkpoint_values ||
+	    a->n_slots != b->n_slots || a->has_checkpoint_values != b->has_checkpoint_values ||
 	    !same_str(a->saver_name, b->saver_name) ||
 	    !same_str(a->saver_object_name, b->saver_object_name))
 		return 0;
@@ -217,8 +211,7 @@ static int same_node(const struct objgraph_node *a,
 		if (a->slots[i].original_variable_node_id !=
 			    b->slots[i].original_variable_node_id ||
 		    strcmp(a->slots[i].slot_name, b->slots[i].slot_name) ||
-		    a->slots[i].slot_variable_node_id !=
-			    b->slots[i].slot_variable_node_id)
+		    a->slots[i].slot_variable_node_id != b->slots[i].slot_variable_node_id)
 			return 0;
 	return 1;
 }
@@ -227,8 +220,7 @@ static int same_node(const struct objgraph_node *a,
  * objgraph_serialize_tensor: the same bytes as a scalar string tensor (the
  * reader's decoder takes them back) with the CRC TensorFlow would store.
  */
-static void check_tensor(const struct objgraph *g, const uint8_t *bytes,
-			 size_t len)
+static void check_tensor(const struct objgraph *g, const uint8_t *bytes, size_t len)
 {
 	char err[BUNDLE_ERR_MAX];
 	const char *s = (const char *)bytes;
@@ -239,7 +231,8 @@ static void check_tensor(const struct objgraph *g, const uint8_t *bytes,
 	CHECK(objgraph_serialize_tensor(g, &t, &tn, &crc, err, sizeof(err)) == 0,
 	      "serialize_tensor: %s", err);
 	CHECK(bundle_string_encode(&s, &len, 1, &want, &wn) == 0, "string_encode");
-	CHECK(tn == wn && !memcmp(t, want, tn), "the tensor is not the string encoding of the graph");
+	CHECK(tn == wn && !memcmp(t, want, tn),
+	      "the tensor is not the string encoding of the graph");
 	CHECK(bundle_tensor_crc(BUNDLE_DT_STRING, 1, want, wn, &want_crc) == 0 && crc == want_crc,
 	      "the tensor's CRC differs");
 	free(t);
@@ -253,19 +246,16 @@ static void check_roundtrip(const struct objgraph *g)
 	size_t n1, n2;
 	struct objgraph *back;
 
-	CHECK(objgraph_serialize(g, &once, &n1, err, sizeof(err)) == 0,
-	      "serialize: %s", err);
+	CHECK(objgraph_serialize(g, &once, &n1, err, sizeof(err)) == 0, "serialize: %s", err);
 	CHECK(objgraph_parse("once", once, n1, &back, err, sizeof(err)) == 0,
 	      "our own bytes do not parse: %s", err);
-	CHECK(back->n_nodes == g->n_nodes, "%zu nodes, then %zu", g->n_nodes,
-	      back->n_nodes);
+	CHECK(back->n_nodes == g->n_nodes, "%zu nodes, then %zu", g->n_nodes, back->n_nodes);
 	for (size_t i = 0; i < g->n_nodes; i++)
 		CHECK(same_node(&g->nodes[i], &back->nodes[i]),
 		      "node %zu changed in the round trip", i);
-	CHECK(objgraph_serialize(back, &twice, &n2, err, sizeof(err)) == 0,
-	      "serialize again: %s", err);
-	CHECK(n1 == n2 && !memcmp(once, twice, n1),
-	      "serializing is not a fixed point");
+	CHECK(objgraph_serialize(back, &twice, &n2, err, sizeof(err)) == 0, "serialize again: %s",
+	      err);
+	CHECK(n1 == n2 && !memcmp(once, twice, n1), "serializing is not a fixed point");
 	check_tensor(g, once, n1);
 	objgraph_free(back);
 	free(once);
@@ -280,8 +270,7 @@ static void check_graph(const struct objgraph *g, size_t size)
 	struct objgraph_walk w;
 
 	CHECK(objgraph_check(g, err, sizeof(err)) == 0, "check: %s", err);
-	CHECK(objgraph_walk_init(&w, g, err, sizeof(err)) == 0, "walk: %s",
-	      err);
+	CHECK(objgraph_walk_init(&w, g, err, sizeof(err)) == 0, "walk: %s", err);
 	CHECK(w.origin[0].via == OBJGRAPH_ROOT, "the root is not the root");
 	check_names(&w, size);
 	objgraph_walk_release(&w);
@@ -299,8 +288,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(rc == rc2, "rc %d with a big buffer, %d with a small one", rc, rc2);
 	objgraph_free(g2);
 	if (verbose)
-		fprintf(stderr, "fuzz_objgraph: %zu bytes: %s\n", size,
-			rc ? err : "ok");
+		fprintf(stderr, "fuzz_objgraph: %zu bytes: %s\n", size, rc ? err : "ok");
 	if (rc) {
 		CHECK(rc == -EBADMSG || rc == -ENOTSUP || rc == -EFBIG || rc == -ENOMEM,
 		      "unexpected code %d", rc);

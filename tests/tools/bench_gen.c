@@ -139,10 +139,7 @@ static void rng_seed(struct rng *r, uint64_t seed)
 		r->s[i] = splitmix64(&seed);
 }
 
-static inline uint64_t rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
+static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
 static inline uint64_t rng_next(struct rng *r)
 {
@@ -204,8 +201,7 @@ static int generate(const struct gen_opts *o, char *err, size_t errlen)
 	for (uint64_t i = 0; rc == 0 && i < o->tensors; i++) {
 		int64_t dims[1] = { (int64_t)(base + (i < extra ? 1 : 0)) };
 		struct bundle_entry e;
-		int n = snprintf(name, name_cap, "%s/layer_%06" PRIu64 "/w",
-				 o->name_prefix, i);
+		int n = snprintf(name, name_cap, "%s/layer_%06" PRIu64 "/w", o->name_prefix, i);
 
 		memset(&e, 0, sizeof(e));
 		e.key = name;

@@ -9,8 +9,7 @@
 
 #include "bundle/bundle.h"
 
-static int copy_all(struct bundle_reader *r, struct bundle_writer *w,
-		    char *err, size_t errlen)
+static int copy_all(struct bundle_reader *r, struct bundle_writer *w, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < bundle_num_entries(r); i++) {
 		const struct bundle_entry ent = bundle_entry_at(r, i), *e = &ent;

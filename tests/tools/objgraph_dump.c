@@ -44,15 +44,13 @@ static void put_json(const char *s)
 
 static const char *via_name(enum objgraph_via v)
 {
-	static const char *const names[] = { "unreached", "root", "child",
-					     "slot" };
+	static const char *const names[] = { "unreached", "root", "child", "slot" };
 
 	return names[v];
 }
 
 /* path and key are NULL when the node has no name. */
-static void dump_node(const struct objgraph_walk *w, int32_t id, char *err,
-		      size_t errlen)
+static void dump_node(const struct objgraph_walk *w, int32_t id, char *err, size_t errlen)
 {
 	const struct objgraph_node *n = &w->graph->nodes[id];
 	char *s = NULL;
@@ -94,12 +92,10 @@ static void dump_node(const struct objgraph_walk *w, int32_t id, char *err,
 		printf("]\n");
 	}
 	if (n->has_checkpoint_values != OBJGRAPH_UNSET)
-		printf("has_checkpoint_values %s\n",
-		       n->has_checkpoint_values ? "true" : "false");
+		printf("has_checkpoint_values %s\n", n->has_checkpoint_values ? "true" : "false");
 }
 
-static int dump_text(const uint8_t *buf, size_t len, char *err,
-		     size_t errlen)
+static int dump_text(const uint8_t *buf, size_t len, char *err, size_t errlen)
 {
 	struct objgraph_walk w;
 	struct objgraph *g;
@@ -119,8 +115,7 @@ static int dump_text(const uint8_t *buf, size_t len, char *err,
 	return rc;
 }
 
-static int dump_serialized(const uint8_t *buf, size_t len, char *err,
-			   size_t errlen)
+static int dump_serialized(const uint8_t *buf, size_t len, char *err, size_t errlen)
 {
 	struct objgraph *g;
 	uint8_t *out;
@@ -172,8 +167,7 @@ static int read_file(const char *path, uint8_t **out, size_t *len)
 	return 0;
 }
 
-static int load(const char *path, int proto, uint8_t **buf, size_t *len,
-		char *err, size_t errlen)
+static int load(const char *path, int proto, uint8_t **buf, size_t *len, char *err, size_t errlen)
 {
 	struct bundle_reader *r;
 	int rc;
@@ -206,8 +200,8 @@ int main(int argc, char **argv)
 		else
 			mode = argv[i] + 2;
 	}
-	if (argc < 2 || (strcmp(mode, "text") && strcmp(mode, "raw") &&
-			 strcmp(mode, "serialize"))) {
+	if (argc < 2 ||
+	    (strcmp(mode, "text") && strcmp(mode, "raw") && strcmp(mode, "serialize"))) {
 		fprintf(stderr, "usage: objgraph_dump [--raw|--serialize] [--proto] CKPT|FILE\n");
 		return 2;
 	}

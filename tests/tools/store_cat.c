@@ -40,7 +40,8 @@ int main(int argc, char **argv)
 	}
 	fwrite(buf, 1, (size_t)len, stdout);
 	store_get_stats(s, &st);
-	fprintf(stderr, "requests %" PRIu64 " bytes %" PRIu64 " hits %" PRIu64 " retries %" PRIu64 "\n",
+	fprintf(stderr,
+		"requests %" PRIu64 " bytes %" PRIu64 " hits %" PRIu64 " retries %" PRIu64 "\n",
 		st.requests, st.bytes, st.cache_hits, st.retries);
 	free(buf);
 	store_obj_close(o);

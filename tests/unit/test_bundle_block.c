@@ -25,8 +25,7 @@ static void make_key(char *buf, size_t len, int i)
 }
 
 /* Build N_KEYS keys (sharing long prefixes) at the given interval. */
-static const uint8_t *build_many(struct block_builder *bb, int interval,
-				 size_t *len)
+static const uint8_t *build_many(struct block_builder *bb, int interval, size_t *len)
 {
 	char key[64], val[32];
 
@@ -34,8 +33,8 @@ static const uint8_t *build_many(struct block_builder *bb, int interval,
 	for (int i = 0; i < N_KEYS; i++) {
 		make_key(key, sizeof(key), i);
 		snprintf(val, sizeof(val), "value %d", i * 7);
-		block_builder_add(bb, (const uint8_t *)key, strlen(key),
-				  (const uint8_t *)val, strlen(val));
+		block_builder_add(bb, (const uint8_t *)key, strlen(key), (const uint8_t *)val,
+				  strlen(val));
 	}
 	assert_int_equal(block_builder_size(bb),
 			 bb->buf.len + 4 * (size_t)((N_KEYS + interval - 1) / interval) + 4);
@@ -86,8 +85,7 @@ static void test_block_empty(void **state)
 
 static void test_block_one_key(void **state)
 {
-	static const uint8_t expect[] = { 0x00, 0x01, 0x02, 'a', 'x', 'y',
-					  0, 0, 0, 0, 1, 0, 0, 0 };
+	static const uint8_t expect[] = { 0x00, 0x01, 0x02, 'a', 'x', 'y', 0, 0, 0, 0, 1, 0, 0, 0 };
 	struct block_builder bb;
 	struct block_iter it;
 	const uint8_t *p;
@@ -95,8 +93,7 @@ static void test_block_one_key(void **state)
 
 	(void)state;
 	block_builder_init(&bb, 16);
-	block_builder_add(&bb, (const uint8_t *)"a", 1,
-			  (const uint8_t *)"xy", 2);
+	block_builder_add(&bb, (const uint8_t *)"a", 1, (const uint8_t *)"xy", 2);
 	assert_int_equal(block_builder_size(&bb), sizeof(expect));
 	p = block_builder_finish(&bb, &len);
 	assert_int_equal(len, sizeof(expect));
@@ -115,17 +112,15 @@ static void test_block_one_key(void **state)
 static void test_block_prefix_bytes(void **state)
 {
 	/* "abc" then "abd": the second stores shared 2, delta "d". */
-	static const uint8_t expect[] = { 0x00, 0x03, 0x01, 'a', 'b', 'c', '1',
-					  0x02, 0x01, 0x00, 'd',
-					  0, 0, 0, 0, 1, 0, 0, 0 };
+	static const uint8_t expect[] = { 0x00, 0x03, 0x01, 'a', 'b', 'c', '1', 0x02, 0x01, 0x00,
+					  'd',  0,    0,    0,   0,   1,   0,   0,    0 };
 	struct block_builder bb;
 	const uint8_t *p;
 	size_t len = 0;
 
 	(void)state;
 	block_builder_init(&bb, 16);
-	block_builder_add(&bb, (const uint8_t *)"abc", 3,
-			  (const uint8_t *)"1", 1);
+	block_builder_add(&bb, (const uint8_t *)"abc", 3, (const uint8_t *)"1", 1);
 	block_builder_add(&bb, (const uint8_t *)"abd", 3, NULL, 0);
 	p = block_builder_finish(&bb, &len);
 	assert_int_equal(len, sizeof(expect));
@@ -297,18 +292,14 @@ static void test_block_bad_entries(void **state)
 	/* Entry area [80]: a varint that never ends. */
 	static const uint8_t trunc[] = { 0x80, 0, 0, 0, 0, 1, 0, 0, 0 };
 	/* Non-shared length 5, but 1 key byte before the restarts. */
-	static const uint8_t past[] = { 0x00, 0x05, 0x00, 'a',
-					0, 0, 0, 0, 1, 0, 0, 0 };
+	static const uint8_t past[] = { 0x00, 0x05, 0x00, 'a', 0, 0, 0, 0, 1, 0, 0, 0 };
 	/* Value length past the end. */
-	static const uint8_t vpast[] = { 0x00, 0x01, 0x09, 'a', 'b',
-					 0, 0, 0, 0, 1, 0, 0, 0 };
+	static const uint8_t vpast[] = { 0x00, 0x01, 0x09, 'a', 'b', 0, 0, 0, 0, 1, 0, 0, 0 };
 	/* Entry 1 claims 3 shared bytes of a 1-byte key. */
-	static const uint8_t shared[] = { 0x00, 0x01, 0x00, 'a',
-					  0x03, 0x01, 0x00, 'b',
-					  0, 0, 0, 0, 1, 0, 0, 0 };
+	static const uint8_t shared[] = { 0x00, 0x01, 0x00, 'a', 0x03, 0x01, 0x00, 'b',
+					  0,    0,    0,    0,   1,    0,    0,    0 };
 	/* The first entry cannot share anything either. */
-	static const uint8_t first[] = { 0x01, 0x01, 0x00, 'a',
-					 0, 0, 0, 0, 1, 0, 0, 0 };
+	static const uint8_t first[] = { 0x01, 0x01, 0x00, 'a', 0, 0, 0, 0, 1, 0, 0, 0 };
 
 	(void)state;
 	expect_bad(trunc, sizeof(trunc), "truncated varint");

@@ -94,8 +94,9 @@ static void test_varint_known_bytes(void **state)
 {
 	static const uint8_t v300[] = { 0xac, 0x02 };
 	static const uint8_t max32[] = { 0xff, 0xff, 0xff, 0xff, 0x0f };
-	static const uint8_t max64[] = { 0xff, 0xff, 0xff, 0xff, 0xff,
-					 0xff, 0xff, 0xff, 0xff, 0x01 };
+	static const uint8_t max64[] = {
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01
+	};
 	uint8_t buf[CODING_MAX_VARINT64];
 	uint32_t v32;
 	uint64_t v64;
@@ -121,22 +122,19 @@ static void test_varint_overlong_rejected(void **state)
 					  0x80, 0x80, 0x80, 0x80, 0x00 };
 	/* Right length, but bits beyond the type's width. */
 	static const uint8_t wide32[] = { 0xff, 0xff, 0xff, 0xff, 0x10 };
-	static const uint8_t wide64[] = { 0xff, 0xff, 0xff, 0xff, 0xff,
-					  0xff, 0xff, 0xff, 0xff, 0x02 };
+	static const uint8_t wide64[] = {
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02
+	};
 	uint32_t v32 = 7;
 	uint64_t v64 = 7;
 
 	(void)state;
 	assert_null(coding_get_varint32(six, six + sizeof(six), &v32));
-	assert_null(coding_get_varint64(eleven, eleven + sizeof(eleven),
-					&v64));
-	assert_null(coding_get_varint32(wide32, wide32 + sizeof(wide32),
-					&v32));
-	assert_null(coding_get_varint64(wide64, wide64 + sizeof(wide64),
-					&v64));
+	assert_null(coding_get_varint64(eleven, eleven + sizeof(eleven), &v64));
+	assert_null(coding_get_varint32(wide32, wide32 + sizeof(wide32), &v32));
+	assert_null(coding_get_varint64(wide64, wide64 + sizeof(wide64), &v64));
 	/* A 6-byte varint is fine as a varint64. */
-	assert_ptr_equal(coding_get_varint64(six, six + sizeof(six), &v64),
-			 six + sizeof(six));
+	assert_ptr_equal(coding_get_varint64(six, six + sizeof(six), &v64), six + sizeof(six));
 	assert_true(v64 == 0);
 	assert_true(v32 == 7);
 }
@@ -157,8 +155,7 @@ static void test_varint_stops_at_limit(void **state)
 static void test_fixed(void **state)
 {
 	static const uint8_t le32[] = { 0x44, 0x33, 0x22, 0x11 };
-	static const uint8_t le64[] = { 0x57, 0xfb, 0x80, 0x8b,
-					0x24, 0x75, 0x47, 0xdb };
+	static const uint8_t le64[] = { 0x57, 0xfb, 0x80, 0x8b, 0x24, 0x75, 0x47, 0xdb };
 	uint8_t buf[8];
 
 	(void)state;
@@ -176,8 +173,7 @@ static void test_fixed(void **state)
 
 static void test_bytebuf_grows(void **state)
 {
-	static const uint8_t expect[] = { 0x44, 0x33, 0x22, 0x11, 0xac, 0x02,
-					  0x80, 0x80, 0x01 };
+	static const uint8_t expect[] = { 0x44, 0x33, 0x22, 0x11, 0xac, 0x02, 0x80, 0x80, 0x01 };
 	struct bytebuf b = { 0 };
 	uint8_t *p;
 	size_t len = 0;

@@ -44,8 +44,7 @@ static void test_crc_continues(void **state)
 	for (size_t cut = 0; cut <= 9; cut++) {
 		const uint32_t a = bundle_crc32c(0, s, cut);
 
-		assert_int_equal(bundle_crc32c(a, s + cut, 9 - cut),
-				 0xE3069283u);
+		assert_int_equal(bundle_crc32c(a, s + cut, 9 - cut), 0xE3069283u);
 	}
 	/* Continuing over nothing changes nothing. */
 	assert_int_equal(bundle_crc32c(0xE3069283u, s, 0), 0xE3069283u);
@@ -53,8 +52,9 @@ static void test_crc_continues(void **state)
 
 static void test_crc_mask(void **state)
 {
-	static const uint32_t samples[] = { 0, 1, 0x80000000u, 0xffffffffu,
-					    0xE3069283u, 0x12345678u };
+	static const uint32_t samples[] = {
+		0, 1, 0x80000000u, 0xffffffffu, 0xE3069283u, 0x12345678u
+	};
 
 	(void)state;
 	assert_int_equal(bundle_crc_mask(0xE3069283u), 0xC78AB0E5u);
@@ -72,9 +72,9 @@ static void test_crc_mask(void **state)
 
 static void test_crc_zeros_vs_buffers(void **state)
 {
-	static const uint64_t sizes[] = { 0, 1, 2, 3, 4, 7, 8, 15, 16, 31,
-					  32, 33, 255, 256, 4095, 4096, 4097,
-					  65536, 1000003, 1 << 21 };
+	static const uint64_t sizes[] = { 0,    1,    2,    3,     4,       7,      8,
+					  15,   16,   31,   32,    33,      255,    256,
+					  4095, 4096, 4097, 65536, 1000003, 1 << 21 };
 	const size_t max = 1 << 21;
 	uint8_t *zeros = calloc(max, 1);
 	const uint32_t seeds[] = { 0, 0xE3069283u, 0xffffffffu, 1 };
@@ -83,12 +83,9 @@ static void test_crc_zeros_vs_buffers(void **state)
 	assert_non_null(zeros);
 	for (size_t s = 0; s < sizeof(seeds) / sizeof(seeds[0]); s++) {
 		for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-			const uint32_t want = bundle_crc32c(seeds[s], zeros,
-							    (size_t)sizes[i]);
+			const uint32_t want = bundle_crc32c(seeds[s], zeros, (size_t)sizes[i]);
 
-			assert_int_equal(bundle_crc32c_zeros(seeds[s],
-							     sizes[i]),
-					 want);
+			assert_int_equal(bundle_crc32c_zeros(seeds[s], sizes[i]), want);
 		}
 	}
 	assert_int_equal(bundle_crc32c_zeros(0, 32), 0x8A9136AAu);
@@ -112,11 +109,8 @@ static void test_crc_zeros_composes(void **state)
 			 bundle_crc32c_zeros(0, tib + sizeof(tail)));
 	assert_int_equal(bundle_crc32c_zeros(0x1234u, 0), 0x1234u);
 	/* The largest n is fine too (just 64 rounds). */
-	assert_int_equal(bundle_crc32c_zeros(bundle_crc32c_zeros(0,
-								 UINT64_MAX),
-					     1),
-			 bundle_crc32c_zeros(bundle_crc32c_zeros(0, 1),
-					     UINT64_MAX));
+	assert_int_equal(bundle_crc32c_zeros(bundle_crc32c_zeros(0, UINT64_MAX), 1),
+			 bundle_crc32c_zeros(bundle_crc32c_zeros(0, 1), UINT64_MAX));
 }
 
 int main(void)

@@ -17,8 +17,7 @@
 #include "bundle/entry.h"
 #include "util/util.h"
 
-static void roundtrip(const uint8_t *bytes, size_t n, struct bundle_entry *e,
-		      struct util_arena *a)
+static void roundtrip(const uint8_t *bytes, size_t n, struct bundle_entry *e, struct util_arena *a)
 {
 	uint8_t *out;
 	size_t len;
@@ -34,9 +33,8 @@ static void roundtrip(const uint8_t *bytes, size_t n, struct bundle_entry *e,
 static void test_entry_float_vector_real_bytes(void **state)
 {
 	/* float32 [1] at offset 4 of shard 0, from a real TF file */
-	static const uint8_t b[] = { 0x08, 0x01, 0x12, 0x04, 0x12, 0x02, 0x08,
-				     0x01, 0x20, 0x04, 0x28, 0x04, 0x35, 0xA6,
-				     0x7B, 0x11, 0x3A };
+	static const uint8_t b[] = { 0x08, 0x01, 0x12, 0x04, 0x12, 0x02, 0x08, 0x01, 0x20,
+				     0x04, 0x28, 0x04, 0x35, 0xA6, 0x7B, 0x11, 0x3A };
 	struct util_arena a = { 0 };
 	struct bundle_entry e;
 
@@ -54,8 +52,8 @@ static void test_entry_float_vector_real_bytes(void **state)
 
 static void test_entry_scalar_keeps_empty_shape(void **state)
 {
-	static const uint8_t b[] = { 0x08, 0x01, 0x12, 0x00, 0x28, 0x04, 0x35,
-				     0x81, 0xA5, 0xDA, 0x2B };
+	static const uint8_t b[] = { 0x08, 0x01, 0x12, 0x00, 0x28, 0x04,
+				     0x35, 0x81, 0xA5, 0xDA, 0x2B };
 	struct util_arena a = { 0 };
 	struct bundle_entry e;
 
@@ -72,12 +70,17 @@ static void test_entry_partitioned_slices(void **state)
 	struct bundle_extent x1[2] = { { 4, 0 }, { 0, -1 } };
 	struct bundle_slice sl[2] = { { 2, x0 }, { 2, x1 } };
 	int64_t dims[2] = { 4, 3 };
-	struct bundle_entry e = { .dtype = 1, .rank = 2, .dims = dims, .n_slices = 2, .slices = sl }, d;
+	struct bundle_entry e = { .dtype = 1,
+				  .rank = 2,
+				  .dims = dims,
+				  .n_slices = 2,
+				  .slices = sl },
+			    d;
 	/* {0,4} -> 0A 02 10 04; whole dim -> 0A 00; {4,0} -> 0A 04 08 04 10 00 */
 	static const uint8_t want[] = {
-		0x08, 0x01, 0x12, 0x08, 0x12, 0x02, 0x08, 0x04, 0x12, 0x02, 0x08,
-		0x03, 0x3A, 0x06, 0x0A, 0x02, 0x10, 0x04, 0x0A, 0x00, 0x3A, 0x08,
-		0x0A, 0x04, 0x08, 0x04, 0x10, 0x00, 0x0A, 0x00
+		0x08, 0x01, 0x12, 0x08, 0x12, 0x02, 0x08, 0x04, 0x12, 0x02,
+		0x08, 0x03, 0x3A, 0x06, 0x0A, 0x02, 0x10, 0x04, 0x0A, 0x00,
+		0x3A, 0x08, 0x0A, 0x04, 0x08, 0x04, 0x10, 0x00, 0x0A, 0x00
 	};
 	struct util_arena a = { 0 };
 	uint8_t *out;
@@ -113,12 +116,11 @@ static void test_entry_rejects_bad_entries(void **state)
 	static const uint8_t invalid_dtype[] = { 0x08, 0x00, 0x12, 0x00 };
 	static const uint8_t resource[] = { 0x08, 0x14, 0x12, 0x00 };
 	/* float32 [2] but size 4 */
-	static const uint8_t bad_size[] = { 0x08, 0x01, 0x12, 0x04, 0x12, 0x02,
-					    0x08, 0x02, 0x28, 0x04 };
+	static const uint8_t bad_size[] = { 0x08, 0x01, 0x12, 0x04, 0x12,
+					    0x02, 0x08, 0x02, 0x28, 0x04 };
 	/* dim -1 (10-byte varint) */
-	static const uint8_t neg_dim[] = { 0x08, 0x01, 0x12, 0x0D, 0x12, 0x0B,
-					   0x08, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
-					   0xFF, 0xFF, 0xFF, 0xFF, 0x01 };
+	static const uint8_t neg_dim[] = { 0x08, 0x01, 0x12, 0x0D, 0x12, 0x0B, 0x08, 0xFF, 0xFF,
+					   0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01 };
 	static const uint8_t garbage[] = { 0xFF, 0xFF, 0xFF };
 
 	(void)state;
@@ -133,8 +135,7 @@ static void test_entry_rejects_bad_entries(void **state)
 static void test_header_bytes(void **state)
 {
 	static const uint8_t one[] = { 0x08, 0x01, 0x1A, 0x02, 0x08, 0x01 };
-	static const uint8_t big[] = { 0x08, 0x02, 0x10, 0x01, 0x1A, 0x02, 0x08,
-				       0x01 };
+	static const uint8_t big[] = { 0x08, 0x02, 0x10, 0x01, 0x1A, 0x02, 0x08, 0x01 };
 	struct bytebuf b = { 0 };
 	struct bundle_header h;
 
@@ -154,10 +155,10 @@ static void test_tensor_crc_strings(void **state)
 {
 	static const char *hello[] = { "hello" }, *empty_and_ab[] = { "", "ab" };
 	static const size_t hello_len[] = { 5 }, eab_len[] = { 0, 2 };
-	static const uint8_t hello_bytes[] = { 0x05, 0xD9, 0xC6, 0x9C, 0x43, 'h',
-					       'e', 'l', 'l', 'o' };
-	static const uint8_t eab_bytes[] = { 0x00, 0x02, 0x77, 0x51, 0x99, 0xC4,
-					     'a', 'b' };
+	static const uint8_t hello_bytes[] = {
+		0x05, 0xD9, 0xC6, 0x9C, 0x43, 'h', 'e', 'l', 'l', 'o'
+	};
+	static const uint8_t eab_bytes[] = { 0x00, 0x02, 0x77, 0x51, 0x99, 0xC4, 'a', 'b' };
 	uint8_t *buf;
 	size_t len;
 	uint32_t crc;
@@ -191,22 +192,18 @@ static void test_tensor_crc_rejects_bad_strings(void **state)
 	uint32_t crc;
 
 	(void)state;
-	assert_int_equal(bundle_tensor_crc(BUNDLE_DT_STRING, 1, bad_sum,
-					   sizeof(bad_sum), &crc),
+	assert_int_equal(bundle_tensor_crc(BUNDLE_DT_STRING, 1, bad_sum, sizeof(bad_sum), &crc),
 			 -EBADMSG);
-	assert_int_equal(bundle_tensor_crc(BUNDLE_DT_STRING, 1, too_long,
-					   sizeof(too_long), &crc),
+	assert_int_equal(bundle_tensor_crc(BUNDLE_DT_STRING, 1, too_long, sizeof(too_long), &crc),
 			 -EBADMSG);
-	assert_int_equal(bundle_tensor_crc(BUNDLE_DT_STRING, 2, too_long, 1,
-					   &crc),
-			 -EBADMSG);
+	assert_int_equal(bundle_tensor_crc(BUNDLE_DT_STRING, 2, too_long, 1, &crc), -EBADMSG);
 }
 
 /* One string's header, written apart from its bytes, and found again. */
 static void test_string_head_and_scalar(void **state)
 {
 	static const uint8_t hello_bytes[] = { 0x05, 0xD9, 0xC6, 0x9C, 0x43, 'h',
-					       'e', 'l', 'l', 'o', 'x' };
+					       'e',  'l',  'l',  'o',  'x' };
 	uint8_t head[BUNDLE_STRING_HEAD_MAX];
 	char long_str[300];
 	uint8_t *enc;
@@ -218,8 +215,8 @@ static void test_string_head_and_scalar(void **state)
 	/* a 2-byte varint: the header bundle_string_encode() writes */
 	memset(long_str, 'z', sizeof(long_str));
 	assert_int_equal(bundle_string_encode((const char *const[]){ long_str },
-					      (const size_t[]){ sizeof(long_str) },
-					      1, &enc, &enc_len),
+					      (const size_t[]){ sizeof(long_str) }, 1, &enc,
+					      &enc_len),
 			 0);
 	assert_int_equal(bundle_string_head(sizeof(long_str), head), 6);
 	assert_int_equal(enc_len, 6 + sizeof(long_str));

@@ -79,19 +79,17 @@ static void test_open_file_regular_only_and_never_blocking(void **state)
 
 	/* a FIFO with no writer: refused at once (open would block without O_NONBLOCK) */
 	assert_int_equal(mkfifo(at("fifo"), 0644), 0);
-	assert_int_equal(bundle_open_file(at("fifo"), "data shard", 0, &size, err,
-					  sizeof(err)),
+	assert_int_equal(bundle_open_file(at("fifo"), "data shard", 0, &size, err, sizeof(err)),
 			 -EINVAL);
 	expect_msg(err, "fifo': cannot open data shard: not a regular file (a FIFO)");
-	assert_int_equal(bundle_open_file("/dev/null", "index", 0, &size, err,
-					  sizeof(err)),
+	assert_int_equal(bundle_open_file("/dev/null", "index", 0, &size, err, sizeof(err)),
 			 -EINVAL);
-	assert_string_equal(err, "'/dev/null': cannot open index: not a regular file (a character device)");
+	assert_string_equal(
+		err, "'/dev/null': cannot open index: not a regular file (a character device)");
 	assert_int_equal(bundle_open_file(testutil_dir, "index", 0, &size, err, sizeof(err)),
 			 -EISDIR);
 	expect_msg(err, "cannot open index: not a regular file (a directory)");
-	assert_int_equal(bundle_open_file(at("none"), "index", 0, &size, err,
-					  sizeof(err)),
+	assert_int_equal(bundle_open_file(at("none"), "index", 0, &size, err, sizeof(err)),
 			 -ENOENT);
 	expect_msg(err, "none': cannot open index: No such file or directory");
 	assert_int_equal(size, 5); /* untouched on failure */
@@ -106,18 +104,19 @@ static void test_open_file_public(void **state)
 	(void)state;
 	/* readable by others, in directories others may enter: fine */
 	write_file(at("pub"), "x", 1, 0644);
-	fd = bundle_open_file(at("pub"), "index", BUNDLE_OPEN_PUBLIC, &size, err,
-			      sizeof(err));
+	fd = bundle_open_file(at("pub"), "index", BUNDLE_OPEN_PUBLIC, &size, err, sizeof(err));
 	assert_true(fd >= 0);
 	close(fd);
 
 	/* the file's own mode */
 	write_file(at("p0640"), "x", 1, 0640);
-	assert_int_equal(bundle_open_file(at("p0640"), "data shard", BUNDLE_OPEN_PUBLIC,
-					  &size, err, sizeof(err)),
+	assert_int_equal(bundle_open_file(at("p0640"), "data shard", BUNDLE_OPEN_PUBLIC, &size, err,
+					  sizeof(err)),
 			 -EACCES);
-	snprintf(want, sizeof(want), "'%s/p0640': this data shard is not readable by every user (mode 0640), and allow_other would show it to all: chmod o+r '%s/p0640', or mount without allow_other",
-		 testutil_dir, testutil_dir);
+	snprintf(
+		want, sizeof(want),
+		"'%s/p0640': this data shard is not readable by every user (mode 0640), and allow_other would show it to all: chmod o+r '%s/p0640', or mount without allow_other",
+		testutil_dir, testutil_dir);
 	assert_string_equal(err, want);
 	/* without the flag, the same file opens */
 	fd = bundle_open_file(at("p0640"), "data shard", 0, &size, err, sizeof(err));
@@ -130,25 +129,26 @@ static void test_open_file_public(void **state)
 	snprintf(secret, sizeof(secret), "%s/secret", priv);
 	write_file(secret, "secret", 6, 0644);
 	assert_int_equal(symlink(secret, at("link")), 0);
-	assert_int_equal(bundle_open_file(at("link"), "index", BUNDLE_OPEN_PUBLIC, &size,
-					  err, sizeof(err)),
-			 -EACCES);
-	snprintf(want, sizeof(want), "'%s/link' (really '%s'): this index is in '%s', which not every user may enter (mode 0700), and allow_other would show it to all: chmod o+x '%s', or mount without allow_other",
-		 testutil_dir, secret, priv, priv);
+	assert_int_equal(
+		bundle_open_file(at("link"), "index", BUNDLE_OPEN_PUBLIC, &size, err, sizeof(err)),
+		-EACCES);
+	snprintf(
+		want, sizeof(want),
+		"'%s/link' (really '%s'): this index is in '%s', which not every user may enter (mode 0700), and allow_other would show it to all: chmod o+x '%s', or mount without allow_other",
+		testutil_dir, secret, priv, priv);
 	assert_string_equal(err, want);
 
 	/* the symlink's own place does not matter: only where the file is */
 	assert_int_equal(chmod(priv, 0711), 0);
-	fd = bundle_open_file(at("link"), "index", BUNDLE_OPEN_PUBLIC, &size, err,
-			      sizeof(err));
+	fd = bundle_open_file(at("link"), "index", BUNDLE_OPEN_PUBLIC, &size, err, sizeof(err));
 	assert_true(fd >= 0);
 	close(fd);
 	assert_int_equal(chmod(secret, 0600), 0);
-	assert_int_equal(bundle_open_file(at("link"), "index", BUNDLE_OPEN_PUBLIC, &size,
-					  err, sizeof(err)),
-			 -EACCES);
-	snprintf(real, sizeof(real), "(really '%s'): this index is not readable by every user (mode 0600)",
-		 secret);
+	assert_int_equal(
+		bundle_open_file(at("link"), "index", BUNDLE_OPEN_PUBLIC, &size, err, sizeof(err)),
+		-EACCES);
+	snprintf(real, sizeof(real),
+		 "(really '%s'): this index is not readable by every user (mode 0600)", secret);
 	expect_msg(err, real);
 }
 
@@ -178,14 +178,12 @@ static void test_state_file_public_fifo_and_cap(void **state)
 	write_state(sub, "model_checkpoint_path: \"m\"\n", 0600);
 	assert_int_equal(bundle_open(sub, &r, err, sizeof(err)), 0);
 	bundle_close(r);
-	assert_int_equal(bundle_open_flags(sub, BUNDLE_OPEN_PUBLIC, &r, err,
-					   sizeof(err)),
-			 -EACCES);
-	expect_msg(err, "/sd/checkpoint': this 'checkpoint' state file is not readable by every user (mode 0600)");
+	assert_int_equal(bundle_open_flags(sub, BUNDLE_OPEN_PUBLIC, &r, err, sizeof(err)), -EACCES);
+	expect_msg(
+		err,
+		"/sd/checkpoint': this 'checkpoint' state file is not readable by every user (mode 0600)");
 	write_state(sub, "model_checkpoint_path: \"m\"\n", 0644);
-	assert_int_equal(bundle_open_flags(sub, BUNDLE_OPEN_PUBLIC, &r, err,
-					   sizeof(err)),
-			 0);
+	assert_int_equal(bundle_open_flags(sub, BUNDLE_OPEN_PUBLIC, &r, err, sizeof(err)), 0);
 	assert_int_equal(bundle_num_entries(r), 2);
 	bundle_close(r);
 
@@ -193,7 +191,9 @@ static void test_state_file_public_fifo_and_cap(void **state)
 	unlink(ck);
 	assert_int_equal(mkfifo(ck, 0644), 0);
 	assert_int_equal(bundle_resolve_prefix(sub, &p, err, sizeof(err)), -EINVAL);
-	expect_msg(err, "/sd/checkpoint': cannot open 'checkpoint' state file: not a regular file (a FIFO)");
+	expect_msg(
+		err,
+		"/sd/checkpoint': cannot open 'checkpoint' state file: not a regular file (a FIFO)");
 	unlink(ck);
 
 	/* over 1 MiB (sparse): refused after reading at most the cap */
@@ -203,7 +203,9 @@ static void test_state_file_public_fifo_and_cap(void **state)
 	assert_int_equal(ftruncate(fd, (1 << 20) + 1), 0);
 	close(fd);
 	assert_int_equal(bundle_resolve_prefix(sub, &p, err, sizeof(err)), -EFBIG);
-	expect_msg(err, "/sd/checkpoint': 'checkpoint' state file is larger than 1 MiB: not a TensorFlow state file");
+	expect_msg(
+		err,
+		"/sd/checkpoint': 'checkpoint' state file is larger than 1 MiB: not a TensorFlow state file");
 	/* exactly 1 MiB: read, and the path found */
 	assert_int_equal(truncate(ck, 1 << 20), 0);
 	assert_int_equal(bundle_resolve_prefix(sub, &p, err, sizeof(err)), 0);
@@ -230,7 +232,8 @@ static void test_loops_are_not_missing_files(void **state)
 	assert_string_equal(err, want);
 	assert_int_equal(symlink("l.index", at("l.index")), 0);
 	assert_int_equal(bundle_resolve_prefix(at("l"), &p, err, sizeof(err)), -ELOOP);
-	snprintf(want, sizeof(want), "'%s/l': cannot access '%s/l.index': Too many levels of symbolic links",
+	snprintf(want, sizeof(want),
+		 "'%s/l': cannot access '%s/l.index': Too many levels of symbolic links",
 		 testutil_dir, testutil_dir);
 	assert_string_equal(err, want);
 	/* a dangling link, like a missing file, is "does not exist" */
@@ -251,14 +254,18 @@ static void test_foreign_files_are_named(void **state)
 
 	(void)state;
 	write_file(at("model.weights.h5"), h5, sizeof(h5) - 1, 0644);
-	assert_int_equal(bundle_resolve_prefix(at("model.weights.h5"), &p, err, sizeof(err)), -ENOENT);
-	snprintf(want, sizeof(want),
-		 "'%s/model.weights.h5' is an HDF5 file (Keras 3 weights, as model.save_weights writes them), not a TensorFlow checkpoint: tf.train.Checkpoint(model=model).write(PATH) saves one ckptfs reads",
-		 testutil_dir);
+	assert_int_equal(bundle_resolve_prefix(at("model.weights.h5"), &p, err, sizeof(err)),
+			 -ENOENT);
+	snprintf(
+		want, sizeof(want),
+		"'%s/model.weights.h5' is an HDF5 file (Keras 3 weights, as model.save_weights writes them), not a TensorFlow checkpoint: tf.train.Checkpoint(model=model).write(PATH) saves one ckptfs reads",
+		testutil_dir);
 	assert_string_equal(err, want);
 	write_file(at("m.keras"), "PK\x03\x04\x14\0\0\0", 8, 0644);
 	assert_int_equal(bundle_resolve_prefix(at("m.keras"), &p, err, sizeof(err)), -ENOENT);
-	expect_msg(err, "m.keras' is a ZIP archive (a Keras 3 model, as model.save writes it), not a TensorFlow checkpoint");
+	expect_msg(
+		err,
+		"m.keras' is a ZIP archive (a Keras 3 model, as model.save writes it), not a TensorFlow checkpoint");
 	write_file(at("short.h5"), h5, 4, 0644);
 	assert_int_equal(bundle_resolve_prefix(at("short.h5"), &p, err, sizeof(err)), -ENOENT);
 	expect_msg(err, "short.h5': not a checkpoint ('");
@@ -290,8 +297,7 @@ static uint8_t *slurp(const char *p, size_t *len)
 	return buf;
 }
 
-static void expect_same_contents(const struct table_contents *a,
-				 const struct table_contents *b)
+static void expect_same_contents(const struct table_contents *a, const struct table_contents *b)
 {
 	assert_int_equal(a->n, b->n);
 	for (size_t i = 0; i < a->n; i++) {
@@ -384,17 +390,17 @@ static void test_index_read_from_fd(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, buf, len - TABLE_FOOTER_SIZE),
 			 (ssize_t)(len - TABLE_FOOTER_SIZE));
-	assert_int_equal(pwrite(fd, buf + len - TABLE_FOOTER_SIZE, TABLE_FOOTER_SIZE,
-				(off_t)4 << 30),
-			 TABLE_FOOTER_SIZE);
+	assert_int_equal(
+		pwrite(fd, buf + len - TABLE_FOOTER_SIZE, TABLE_FOOTER_SIZE, (off_t)4 << 30),
+		TABLE_FOOTER_SIZE);
 	close(fd);
 	free(buf);
 	fd = open(at("holey.index"), O_RDONLY);
 	{
 		struct table_contents c;
 
-		assert_int_equal(table_read_fd("holey", fd, ((uint64_t)4 << 30) + TABLE_FOOTER_SIZE, &c, err,
-					       sizeof(err)),
+		assert_int_equal(table_read_fd("holey", fd, ((uint64_t)4 << 30) + TABLE_FOOTER_SIZE,
+					       &c, err, sizeof(err)),
 				 0);
 		assert_int_equal(c.n, N + 1); /* the header and the tensors */
 		table_contents_release(&c);
@@ -478,7 +484,9 @@ static void test_huge_num_shards(void **state)
 	write_file(name, "z", 1, 0644);
 	free(name);
 	assert_int_equal(bundle_open(at("huge"), &r, err, sizeof(err)), -ENOENT);
-	expect_msg(err, "huge.data-00001-of-2147483647': cannot open data shard: No such file or directory");
+	expect_msg(
+		err,
+		"huge.data-00001-of-2147483647': cannot open data shard: No such file or directory");
 }
 
 /*

@@ -131,16 +131,16 @@ static void test_reader_not_a_checkpoint(void **state)
 }
 
 /* An index built by hand from raw (key, value) pairs. */
-static void write_raw_index(const char *name, const char **keys,
-			    const uint8_t **vals, const size_t *vlens, size_t n)
+static void write_raw_index(const char *name, const char **keys, const uint8_t **vals,
+			    const size_t *vlens, size_t n)
 {
 	struct table_builder *b = table_builder_new();
 	uint8_t *buf;
 	size_t len;
 
 	for (size_t i = 0; i < n; i++)
-		assert_int_equal(table_builder_add(b, (const uint8_t *)keys[i],
-						   strlen(keys[i]), vals[i], vlens[i]),
+		assert_int_equal(table_builder_add(b, (const uint8_t *)keys[i], strlen(keys[i]),
+						   vals[i], vlens[i]),
 				 0);
 	assert_int_equal(table_builder_finish(b, &buf, &len), 0);
 	write_file(at(name), buf, len);
@@ -251,7 +251,8 @@ static void test_resolve_directory_forms(void **state)
 	mkdir(sub, 0755);
 	write_small(at("ckdir/ckpt-7"));
 	write_file(at("ckdir/checkpoint"),
-		   "model_checkpoint_path: \"ckpt-7\"\nall_model_checkpoint_paths: \"ckpt-7\"\n", 67);
+		   "model_checkpoint_path: \"ckpt-7\"\nall_model_checkpoint_paths: \"ckpt-7\"\n",
+		   67);
 	assert_int_equal(bundle_resolve_prefix(sub, &p, err, sizeof(err)), 0);
 	assert_string_equal(p, at("ckdir/ckpt-7"));
 	free(p);
@@ -299,9 +300,8 @@ static void test_writer_zeros_are_holes_with_right_crc(void **state)
 	assert_int_equal(st.st_size, n);
 	assert_true(st.st_blocks < 64);
 	assert_int_equal(bundle_open(at("zz"), &r, err, sizeof(err)), 0);
-	assert_int_equal(bundle_read_tensor(r, bundle_lookup(r, "z", 1, &found), buf, err,
-					    sizeof(err)),
-			 0);
+	assert_int_equal(
+		bundle_read_tensor(r, bundle_lookup(r, "z", 1, &found), buf, err, sizeof(err)), 0);
 	bundle_close(r);
 	free(buf);
 }
@@ -341,5 +341,6 @@ int main(void)
 		cmocka_unit_test(test_writer_zeros_are_holes_with_right_crc),
 		cmocka_unit_test(test_writer_rejects_duplicates_and_cleans_up),
 	};
-	return cmocka_run_group_tests_name("bundle_reader", tests, testutil_setup, testutil_teardown);
+	return cmocka_run_group_tests_name("bundle_reader", tests, testutil_setup,
+					   testutil_teardown);
 }

@@ -13,8 +13,8 @@
 
 #include "bundle/bundle.h"
 
-static void check_key(const char *name, size_t name_len, int rank,
-		      const int64_t *se, const uint8_t *want, size_t want_len)
+static void check_key(const char *name, size_t name_len, int rank, const int64_t *se,
+		      const uint8_t *want, size_t want_len)
 {
 	struct bundle_extent x[8];
 	struct bundle_slice s = { rank, x }, back;
@@ -43,9 +43,9 @@ static void check_key(const char *name, size_t name_len, int rank,
 
 static void test_slice_key_rows_of_2d(void **state)
 {
-	static const uint8_t want[] = { 0x00, 'f', 'o', 'o', 0x00, 0x01,
+	static const uint8_t want[] = { 0x00, 'f',  'o',  'o',  0x00, 0x01,
 					0x01, 0x02, 0x80, 0x82, 0x80, 0x7F };
-	static const uint8_t want2[] = { 0x00, 'f', 'o', 'o', 0x00, 0x01,
+	static const uint8_t want2[] = { 0x00, 'f',  'o',  'o',  0x00, 0x01,
 					 0x01, 0x02, 0x82, 0x83, 0x80, 0x7F };
 	const int64_t se[] = { 0, 2, 0, -1 }, se2[] = { 2, 3, 0, -1 };
 
@@ -56,8 +56,8 @@ static void test_slice_key_rows_of_2d(void **state)
 
 static void test_slice_key_two_byte_numbers(void **state)
 {
-	static const uint8_t want[] = { 0x00, 'a', '/', 'b', 0x00, 0x01, 0x01,
-					0x01, 0xC0, 0x64, 0xC0, 0x64 };
+	static const uint8_t want[] = { 0x00, 'a',  '/',  'b',  0x00, 0x01,
+					0x01, 0x01, 0xC0, 0x64, 0xC0, 0x64 };
 	const int64_t se[] = { 100, 100 };
 
 	(void)state;
@@ -66,8 +66,8 @@ static void test_slice_key_two_byte_numbers(void **state)
 
 static void test_slice_key_escapes_name_bytes(void **state)
 {
-	static const uint8_t want[] = { 0x00, 'a', 0x00, 0xFF, 0xFF, 0x00, 0x00,
-					0x01, 0x01, 0x01, 0x80, 0x85 };
+	static const uint8_t want[] = { 0x00, 'a',  0x00, 0xFF, 0xFF, 0x00,
+					0x00, 0x01, 0x01, 0x01, 0x80, 0x85 };
 	const int64_t se[] = { 0, 5 };
 
 	(void)state;
@@ -110,8 +110,9 @@ static void test_slice_key_signed_vectors(void **state)
 
 static void test_slice_key_decode_rejects_garbage(void **state)
 {
-	static const char *bad[] = { "", "\x01", "\x00"
-						 "abc",
+	static const char *bad[] = { "", "\x01",
+				     "\x00"
+				     "abc",
 				     "\x00"
 				     "a\x00\x02",
 				     "\x00"
@@ -123,9 +124,7 @@ static void test_slice_key_decode_rejects_garbage(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
-		assert_int_equal(bundle_slice_key_decode(bad[i], len[i], &name,
-							 &n, &s),
-				 -EBADMSG);
+		assert_int_equal(bundle_slice_key_decode(bad[i], len[i], &name, &n, &s), -EBADMSG);
 }
 
 int main(void)

@@ -172,10 +172,8 @@ static uint8_t *reencode(const struct table_contents *c, size_t *len)
 
 	assert_non_null(b);
 	for (size_t i = 0; i < c->n; i++)
-		assert_int_equal(table_builder_add(b, c->kvs[i].key,
-						   c->kvs[i].key_len,
-						   c->kvs[i].val,
-						   c->kvs[i].val_len),
+		assert_int_equal(table_builder_add(b, c->kvs[i].key, c->kvs[i].key_len,
+						   c->kvs[i].val, c->kvs[i].val_len),
 				 0);
 	assert_int_equal(table_builder_finish(b, &out, len), 0);
 	table_builder_free(b);
@@ -183,8 +181,7 @@ static uint8_t *reencode(const struct table_contents *c, size_t *len)
 }
 
 /* Parse buf and check that re-encoding it gives the same bytes. */
-static void expect_reencodes(const char *name, const uint8_t *buf,
-			     size_t len)
+static void expect_reencodes(const char *name, const uint8_t *buf, size_t len)
 {
 	struct table_contents c;
 	char err[BUNDLE_ERR_MAX];
@@ -202,8 +199,7 @@ static void expect_reencodes(const char *name, const uint8_t *buf,
 	table_contents_release(&c);
 }
 
-static void expect_fail(const uint8_t *buf, size_t len, int code,
-			const char *frag)
+static void expect_fail(const uint8_t *buf, size_t len, int code, const char *frag)
 {
 	struct table_contents c = { 0 };
 	char err[BUNDLE_ERR_MAX] = "";
@@ -236,12 +232,10 @@ static void test_table_minimal_bundle(void **state)
 	size_t len = 0;
 
 	(void)state;
-	assert_int_equal(table_builder_add(b, (const uint8_t *)"", 0,
-					   header_val, sizeof(header_val)),
-			 0);
-	assert_int_equal(table_builder_add(b, (const uint8_t *)"a", 1,
-					   entry_a_val, sizeof(entry_a_val)),
-			 0);
+	assert_int_equal(
+		table_builder_add(b, (const uint8_t *)"", 0, header_val, sizeof(header_val)), 0);
+	assert_int_equal(
+		table_builder_add(b, (const uint8_t *)"a", 1, entry_a_val, sizeof(entry_a_val)), 0);
 	assert_int_equal(table_builder_finish(b, &out, &len), 0);
 	table_builder_free(b);
 	assert_int_equal(len, sizeof(minimal));
@@ -318,8 +312,8 @@ static uint8_t *corpus_index(const char *dir, size_t *len)
 		const size_t n = strlen(de->d_name);
 
 		if (n > 6 && !strcmp(de->d_name + n - 6, ".index")) {
-			snprintf(path, sizeof(path), "%s/%s/%s",
-				 CKPTFS_CORPUS_DIR, dir, de->d_name);
+			snprintf(path, sizeof(path), "%s/%s/%s", CKPTFS_CORPUS_DIR, dir,
+				 de->d_name);
 			buf = slurp(path, len);
 			break;
 		}
@@ -380,21 +374,18 @@ static void add_many(struct table_builder *b, uint8_t *big)
 	uint8_t val[300];
 	char key[32];
 
-	assert_int_equal(table_builder_add(b, (const uint8_t *)"", 0,
-					   header_val, sizeof(header_val)),
-			 0);
+	assert_int_equal(
+		table_builder_add(b, (const uint8_t *)"", 0, header_val, sizeof(header_val)), 0);
 	for (size_t i = 0; i < N_SMALL; i++) {
 		snprintf(key, sizeof(key), "v/%06zu", i);
 		fill_val(val, sizeof(val), i);
-		assert_int_equal(table_builder_add(b, (const uint8_t *)key,
-						   strlen(key), val,
-						   sizeof(val)),
-				 0);
+		assert_int_equal(
+			table_builder_add(b, (const uint8_t *)key, strlen(key), val, sizeof(val)),
+			0);
 		if (i == N_SMALL / 2) {
 			strcat(key, "~big");
 			fill_val(big, BIG_VAL, 99);
-			assert_int_equal(table_builder_add(b,
-							   (const uint8_t *)key, strlen(key),
+			assert_int_equal(table_builder_add(b, (const uint8_t *)key, strlen(key),
 							   big, BIG_VAL),
 					 0);
 		}
@@ -402,8 +393,7 @@ static void add_many(struct table_builder *b, uint8_t *big)
 }
 
 /* Entries per data block, by walking the index as a reader would. */
-static size_t block_sizes(const uint8_t *buf, size_t len, size_t *counts,
-			  size_t max)
+static size_t block_sizes(const uint8_t *buf, size_t len, size_t *counts, size_t max)
 {
 	const uint8_t *f = buf + len - TABLE_FOOTER_SIZE;
 	struct block_iter it, data;
@@ -422,9 +412,7 @@ static size_t block_sizes(const uint8_t *buf, size_t len, size_t *counts,
 		assert_non_null(p);
 		assert_true(n < max);
 		counts[n] = 0;
-		assert_int_equal(block_iter_init(&data, buf + off,
-						 (size_t)size),
-				 0);
+		assert_int_equal(block_iter_init(&data, buf + off, (size_t)size), 0);
 		while (block_iter_next(&data) == 1)
 			counts[n]++;
 		block_iter_release(&data);
@@ -456,8 +444,7 @@ static void test_table_many_blocks(void **state)
 		assert_memory_equal(c.kvs[k].val, val, sizeof(val));
 		if (i == N_SMALL / 2) {
 			k++;
-			assert_string_equal((const char *)c.kvs[k].key,
-					    "v/001500~big");
+			assert_string_equal((const char *)c.kvs[k].key, "v/001500~big");
 			assert_int_equal(c.kvs[k].val_len, BIG_VAL);
 			assert_memory_equal(c.kvs[k].val, big, BIG_VAL);
 		}
@@ -508,12 +495,8 @@ static size_t blocks_after(size_t alen, size_t blen)
 	size_t len = 0, counts[4], n;
 
 	assert_non_null(v);
-	assert_int_equal(table_builder_add(b, (const uint8_t *)"a", 1, v,
-					   alen),
-			 0);
-	assert_int_equal(table_builder_add(b, (const uint8_t *)"b", 1, v,
-					   blen),
-			 0);
+	assert_int_equal(table_builder_add(b, (const uint8_t *)"a", 1, v, alen), 0);
+	assert_int_equal(table_builder_add(b, (const uint8_t *)"b", 1, v, blen), 0);
 	assert_int_equal(table_builder_finish(b, &out, &len), 0);
 	table_builder_free(b);
 	n = block_sizes(out, len, counts, 4);
@@ -539,9 +522,8 @@ static void test_table_block_boundary(void **state)
 }
 
 /* Index keys of a 2-entry table whose second value forces a new block. */
-static void check_separators(const char *k1, size_t l1, const char *k2,
-			     size_t l2, const char *sep, size_t sep_len,
-			     const char *succ, size_t succ_len)
+static void check_separators(const char *k1, size_t l1, const char *k2, size_t l2, const char *sep,
+			     size_t sep_len, const char *succ, size_t succ_len)
 {
 	struct table_builder *b = table_builder_new();
 	uint8_t *big = calloc(1, BIG_VAL), *out = NULL;
@@ -552,12 +534,8 @@ static void check_separators(const char *k1, size_t l1, const char *k2,
 	size_t len = 0;
 
 	assert_non_null(big);
-	assert_int_equal(table_builder_add(b, (const uint8_t *)k1, l1,
-					   (const uint8_t *)"v", 1),
-			 0);
-	assert_int_equal(table_builder_add(b, (const uint8_t *)k2, l2,
-					   big, BIG_VAL),
-			 0);
+	assert_int_equal(table_builder_add(b, (const uint8_t *)k1, l1, (const uint8_t *)"v", 1), 0);
+	assert_int_equal(table_builder_add(b, (const uint8_t *)k2, l2, big, BIG_VAL), 0);
 	assert_int_equal(table_builder_finish(b, &out, &len), 0);
 	table_builder_free(b);
 	f = out + len - TABLE_FOOTER_SIZE;
@@ -585,14 +563,12 @@ static void test_table_separators(void **state)
 {
 	(void)state;
 	/* LevelDB's own example: a short key between two long ones. */
-	check_separators(S("the quick brown fox"), S("the who"), S("the r"),
-			 S("u"));
+	check_separators(S("the quick brown fox"), S("the who"), S("the r"), S("u"));
 	/* A prefix of the next key: keep it whole. */
 	check_separators(S("abc"), S("abcd"), S("abc"), S("b"));
 	/* Bumping the byte would reach the limit: keep it whole. */
 	check_separators(S("ab"), S("ac"), S("ab"), S("b"));
-	check_separators(S("\xff\x01zz"), S("\xff\x05"), S("\xff\x02"),
-			 S("\xff\x06"));
+	check_separators(S("\xff\x01zz"), S("\xff\x05"), S("\xff\x02"), S("\xff\x06"));
 	/* All 0xFF has no shorter successor. */
 	check_separators(S("\x01"), S("\xff\xff"), S("\x02"), S("\xff\xff"));
 	/* The header key "" before a big first entry. */
@@ -606,27 +582,17 @@ static void test_table_builder_rejects_order(void **state)
 	size_t len = 0;
 
 	(void)state;
-	assert_int_equal(table_builder_add(b, (const uint8_t *)"b", 1,
-					   NULL, 0),
-			 0);
-	assert_int_equal(table_builder_add(b, (const uint8_t *)"b", 1,
-					   NULL, 0),
-			 -EINVAL);
+	assert_int_equal(table_builder_add(b, (const uint8_t *)"b", 1, NULL, 0), 0);
+	assert_int_equal(table_builder_add(b, (const uint8_t *)"b", 1, NULL, 0), -EINVAL);
 	/* Sticky: a good key afterwards still fails, and so does finish. */
-	assert_int_equal(table_builder_add(b, (const uint8_t *)"c", 1,
-					   NULL, 0),
-			 -EINVAL);
+	assert_int_equal(table_builder_add(b, (const uint8_t *)"c", 1, NULL, 0), -EINVAL);
 	assert_int_equal(table_builder_finish(b, &out, &len), -EINVAL);
 	assert_null(out);
 	table_builder_free(b);
 
 	b = table_builder_new();
-	assert_int_equal(table_builder_add(b, (const uint8_t *)"b", 1,
-					   NULL, 0),
-			 0);
-	assert_int_equal(table_builder_add(b, (const uint8_t *)"a", 1,
-					   NULL, 0),
-			 -EINVAL);
+	assert_int_equal(table_builder_add(b, (const uint8_t *)"b", 1, NULL, 0), 0);
+	assert_int_equal(table_builder_add(b, (const uint8_t *)"a", 1, NULL, 0), -EINVAL);
 	table_builder_free(b); /* freeing unfinished is fine */
 	table_builder_free(NULL);
 }
@@ -642,8 +608,7 @@ struct raw_table {
 	struct block_builder index;
 };
 
-static void raw_block(struct raw_table *t, const uint8_t *p, size_t n,
-		      uint64_t *off)
+static void raw_block(struct raw_table *t, const uint8_t *p, size_t n, uint64_t *off)
 {
 	*off = t->file.len;
 	bytebuf_append(&t->file, p, n);
@@ -652,8 +617,7 @@ static void raw_block(struct raw_table *t, const uint8_t *p, size_t n,
 	fix_crc(t->file.data, (size_t)*off, n);
 }
 
-static void raw_add(struct raw_table *t, const uint8_t *p, size_t n,
-		    const char *index_key)
+static void raw_add(struct raw_table *t, const uint8_t *p, size_t n, const char *index_key)
 {
 	uint8_t h[20];
 	size_t hl;
@@ -662,13 +626,11 @@ static void raw_add(struct raw_table *t, const uint8_t *p, size_t n,
 	raw_block(t, p, n, &off);
 	hl = coding_put_varint64(h, off);
 	hl += coding_put_varint64(h + hl, n);
-	block_builder_add(&t->index, (const uint8_t *)index_key,
-			  strlen(index_key), h, hl);
+	block_builder_add(&t->index, (const uint8_t *)index_key, strlen(index_key), h, hl);
 }
 
 /* Add a data block holding keys (NULL-terminated list), empty values. */
-static void raw_add_keys(struct raw_table *t, const char *const *keys,
-			 const char *index_key)
+static void raw_add_keys(struct raw_table *t, const char *const *keys, const char *index_key)
 {
 	struct block_builder bb;
 	const uint8_t *p;
@@ -676,8 +638,7 @@ static void raw_add_keys(struct raw_table *t, const char *const *keys,
 
 	block_builder_init(&bb, TABLE_RESTART_INTERVAL);
 	for (; *keys; keys++)
-		block_builder_add(&bb, (const uint8_t *)*keys, strlen(*keys),
-				  NULL, 0);
+		block_builder_add(&bb, (const uint8_t *)*keys, strlen(*keys), NULL, 0);
 	p = block_builder_finish(&bb, &n);
 	assert_non_null(p);
 	raw_add(t, p, n, index_key);
@@ -718,13 +679,11 @@ static void test_corrupt_short_and_magic(void **state)
 	uint8_t buf[sizeof(minimal)];
 
 	(void)state;
-	expect_fail(minimal, 47, -EBADMSG,
-		    "file is too short to be an sstable");
+	expect_fail(minimal, 47, -EBADMSG, "file is too short to be an sstable");
 	expect_fail(minimal, 0, -EBADMSG, "too short");
 	memcpy(buf, minimal, sizeof(buf));
 	buf[sizeof(buf) - 1] ^= 0x01;
-	expect_fail(buf, sizeof(buf), -EBADMSG,
-		    "not an sstable (bad magic number)");
+	expect_fail(buf, sizeof(buf), -EBADMSG, "not an sstable (bad magic number)");
 	/* Trailing garbage moves the footer: the magic is not at EOF-8. */
 	expect_fail(minimal, sizeof(minimal) - 1, -EBADMSG, "bad magic");
 }
@@ -736,24 +695,20 @@ static void test_corrupt_checksums(void **state)
 	(void)state;
 	memcpy(buf, minimal, sizeof(buf));
 	buf[0x0C] ^= 0x20; /* key "a" -> "A" */
-	expect_fail(buf, sizeof(buf), -EBADMSG,
-		    "block checksum mismatch in data block 0");
+	expect_fail(buf, sizeof(buf), -EBADMSG, "block checksum mismatch in data block 0");
 
 	memcpy(buf, minimal, sizeof(buf));
 	buf[0x35] ^= 0x01; /* index key "b" -> "c" */
-	expect_fail(buf, sizeof(buf), -EBADMSG,
-		    "block checksum mismatch in index block");
+	expect_fail(buf, sizeof(buf), -EBADMSG, "block checksum mismatch in index block");
 
 	memcpy(buf, minimal, sizeof(buf));
 	buf[0x2A] ^= 0x01; /* the stored crc itself */
-	expect_fail(buf, sizeof(buf), -EBADMSG,
-		    "block checksum mismatch in metaindex block");
+	expect_fail(buf, sizeof(buf), -EBADMSG, "block checksum mismatch in metaindex block");
 
 	/* The crc covers the type byte: a bare type flip is a mismatch. */
 	memcpy(buf, minimal, sizeof(buf));
 	buf[0x20] = 1;
-	expect_fail(buf, sizeof(buf), -EBADMSG,
-		    "block checksum mismatch in data block 0");
+	expect_fail(buf, sizeof(buf), -EBADMSG, "block checksum mismatch in data block 0");
 }
 
 static void test_corrupt_block_type(void **state)
@@ -764,8 +719,7 @@ static void test_corrupt_block_type(void **state)
 	memcpy(buf, minimal, sizeof(buf));
 	buf[0x20] = 2;
 	fix_crc(buf, 0, 0x20);
-	expect_fail(buf, sizeof(buf), -ENOTSUP,
-		    "unknown block compression type 2 in data block 0");
+	expect_fail(buf, sizeof(buf), -ENOTSUP, "unknown block compression type 2 in data block 0");
 
 	memcpy(buf, minimal, sizeof(buf));
 	buf[0x40] = 0xff;
@@ -782,27 +736,23 @@ static void test_corrupt_handles(void **state)
 	/* Footer: index block size 0x7E runs past the blocks. */
 	memcpy(buf, minimal, sizeof(buf));
 	buf[0x48] = 0x7E;
-	expect_fail(buf, sizeof(buf), -EBADMSG,
-		    "bad block handle for index block");
+	expect_fail(buf, sizeof(buf), -EBADMSG, "bad block handle for index block");
 
 	/* Footer: handles that never end. */
 	memcpy(buf, minimal, sizeof(buf));
 	memset(buf + 0x45, 0x80, 40);
-	expect_fail(buf, sizeof(buf), -EBADMSG,
-		    "bad block handle in footer");
+	expect_fail(buf, sizeof(buf), -EBADMSG, "bad block handle in footer");
 
 	/* Index entry: data block size 0x7F, crc fixed so only that is off. */
 	memcpy(buf, minimal, sizeof(buf));
 	buf[0x37] = 0x7F;
 	fix_crc(buf, 0x32, 0x0E);
-	expect_fail(buf, sizeof(buf), -EBADMSG,
-		    "bad block handle for data block 0");
+	expect_fail(buf, sizeof(buf), -EBADMSG, "bad block handle for data block 0");
 
 	/* Metaindex handle past EOF. */
 	memcpy(buf, minimal, sizeof(buf));
 	buf[0x45] = 0x70;
-	expect_fail(buf, sizeof(buf), -EBADMSG,
-		    "bad block handle for metaindex block");
+	expect_fail(buf, sizeof(buf), -EBADMSG, "bad block handle for metaindex block");
 }
 
 static void test_corrupt_handle_extra_bytes(void **state)
@@ -816,11 +766,9 @@ static void test_corrupt_handle_extra_bytes(void **state)
 	/* Entry 1's value is a handle (0, 5) plus one stray byte. */
 	raw_init(&t);
 	raw_add_keys(&t, a, "a");
-	block_builder_add(&t.index, (const uint8_t *)"b", 1,
-			  (const uint8_t *)"\x00\x05\x00", 3);
+	block_builder_add(&t.index, (const uint8_t *)"b", 1, (const uint8_t *)"\x00\x05\x00", 3);
 	buf = raw_finish(&t, &len);
-	expect_fail(buf, len, -EBADMSG,
-		    "bad block handle in index block for data block 1");
+	expect_fail(buf, len, -EBADMSG, "bad block handle in index block for data block 1");
 	free(buf);
 }
 
@@ -883,8 +831,7 @@ static void test_corrupt_index_keys(void **state)
 	raw_init(&t);
 	raw_add_keys(&t, ac, "b");
 	buf = raw_finish(&t, &len);
-	expect_fail(buf, len, -EBADMSG,
-		    "index key of data block 0 is below its last key");
+	expect_fail(buf, len, -EBADMSG, "index key of data block 0 is below its last key");
 	free(buf);
 
 	/* "b" sorts after "a" but a lookup would stop at block 0 ("c"). */
@@ -919,8 +866,7 @@ static void test_corrupt_truncated_varint(void **state)
 	raw_add_keys(&t, a, "a");
 	raw_add(&t, blk, sizeof(blk), "b");
 	buf = raw_finish(&t, &len);
-	expect_fail(buf, len, -EBADMSG,
-		    "data block 1: bad entry header (truncated varint)");
+	expect_fail(buf, len, -EBADMSG, "data block 1: bad entry header (truncated varint)");
 	free(buf);
 }
 

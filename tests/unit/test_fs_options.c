@@ -37,8 +37,7 @@ static void collect_notice(void *ctx, const char *msg)
  * (errlen bytes; may be NULL) for the message. Returns fs_mount_parse's
  * code; *out is set only on success.
  */
-static int vparse(struct fs_mount **out, char *err, size_t errlen,
-		  const char *first, va_list ap)
+static int vparse(struct fs_mount **out, char *err, size_t errlen, const char *first, va_list ap)
 {
 	char *argv[32] = { "ckptfs", (char *)first };
 	int argc = first ? 2 : 1;
@@ -49,8 +48,7 @@ static int vparse(struct fs_mount **out, char *err, size_t errlen,
 	return fs_mount_parse(argc, argv, collect_notice, NULL, out, err, errlen);
 }
 
-static int parse(struct fs_mount **out, char *err, size_t errlen,
-		 const char *first, ...)
+static int parse(struct fs_mount **out, char *err, size_t errlen, const char *first, ...)
 {
 	va_list ap;
 	int rc;
@@ -147,7 +145,8 @@ static void test_positional_and_defaults(void **state)
 	assert_false(fm->o.nonempty);
 	assert_false(fm->cmd.foreground);
 	/* what every ckptfs mount gets; "ro" last, over mount(8)'s "rw" */
-	assert_string_equal(libfuse_opts(fm, buf, sizeof(buf)), ",fsname=ckptfs,subtype=ckptfs,ro,");
+	assert_string_equal(libfuse_opts(fm, buf, sizeof(buf)),
+			    ",fsname=ckptfs,subtype=ckptfs,ro,");
 	assert_string_equal(notices, "");
 	fs_mount_free(fm);
 }
@@ -231,14 +230,16 @@ static void test_given_fsname_and_subtype_win(void **state)
 
 static void test_fstab_words_are_dropped(void **state)
 {
-	struct fs_mount *fm = PARSE_OK("m.conf", "/mnt", "-n", "-v", "-o",
-				       "defaults,auto,noauto,nofail,_netdev,user,nouser,users,nonempty");
+	struct fs_mount *fm =
+		PARSE_OK("m.conf", "/mnt", "-n", "-v", "-o",
+			 "defaults,auto,noauto,nofail,_netdev,user,nouser,users,nonempty");
 	char buf[1024];
 
 	(void)state;
 	assert_true(fm->o.nonempty);
 	/* nonempty too: libfuse 3 would call it an unknown option */
-	assert_string_equal(libfuse_opts(fm, buf, sizeof(buf)), ",fsname=ckptfs,subtype=ckptfs,ro,");
+	assert_string_equal(libfuse_opts(fm, buf, sizeof(buf)),
+			    ",fsname=ckptfs,subtype=ckptfs,ro,");
 	fs_mount_free(fm);
 }
 
@@ -247,7 +248,8 @@ static void test_max_threads_is_a_notice(void **state)
 	struct fs_mount *fm = PARSE_OK("m.conf", "/mnt", "-o", "max_threads=4");
 
 	(void)state;
-	assert_string_equal(notices, "ignoring max_threads=4: libfuse starts up to 10 worker threads\n");
+	assert_string_equal(notices,
+			    "ignoring max_threads=4: libfuse starts up to 10 worker threads\n");
 	assert_false(passes(fm, "max_threads=4"));
 	fs_mount_free(fm);
 }
@@ -275,19 +277,19 @@ static void test_readahead(void **state)
 	fm = PARSE_OK("m.conf", "/mnt", "-o", "readahead=1048576");
 	assert_int_equal(fm->o.readahead, CKPTFS_READAHEAD_MAX_KB);
 	fs_mount_free(fm);
-	PARSE_ERROR("readahead=1048577 is out of range (0 to 1048576 KiB)",
-		    "m.conf", "/mnt", "-o", "readahead=1048577");
+	PARSE_ERROR("readahead=1048577 is out of range (0 to 1048576 KiB)", "m.conf", "/mnt", "-o",
+		    "readahead=1048577");
 	/* no wrap: 2^64 + 1 is out of range, not 1 */
-	PARSE_ERROR("readahead=18446744073709551617 is out of range (0 to 1048576 KiB)",
-		    "m.conf", "/mnt", "-o", "readahead=18446744073709551617");
-	PARSE_ERROR("readahead=-1 is not a number (0 to 1048576 KiB)",
-		    "m.conf", "/mnt", "-o", "readahead=-1");
-	PARSE_ERROR("readahead=+4 is not a number (0 to 1048576 KiB)",
-		    "m.conf", "/mnt", "-o", "readahead=+4");
-	PARSE_ERROR("readahead=4k is not a number (0 to 1048576 KiB)",
-		    "m.conf", "/mnt", "-o", "readahead=4k");
-	PARSE_ERROR("readahead= is not a number (0 to 1048576 KiB)",
-		    "m.conf", "/mnt", "-o", "readahead=");
+	PARSE_ERROR("readahead=18446744073709551617 is out of range (0 to 1048576 KiB)", "m.conf",
+		    "/mnt", "-o", "readahead=18446744073709551617");
+	PARSE_ERROR("readahead=-1 is not a number (0 to 1048576 KiB)", "m.conf", "/mnt", "-o",
+		    "readahead=-1");
+	PARSE_ERROR("readahead=+4 is not a number (0 to 1048576 KiB)", "m.conf", "/mnt", "-o",
+		    "readahead=+4");
+	PARSE_ERROR("readahead=4k is not a number (0 to 1048576 KiB)", "m.conf", "/mnt", "-o",
+		    "readahead=4k");
+	PARSE_ERROR("readahead= is not a number (0 to 1048576 KiB)", "m.conf", "/mnt", "-o",
+		    "readahead=");
 }
 
 static void test_max_read(void **state)
@@ -308,10 +310,10 @@ static void test_max_read(void **state)
 	fm = PARSE_OK("m.conf", "/mnt", "-o", "max_read=0");
 	assert_int_equal(fm->o.max_read, 0);
 	fs_mount_free(fm);
-	PARSE_ERROR("max_read=1M is not a number (4096 to 1048576 bytes)",
-		    "m.conf", "/mnt", "-o", "max_read=1M");
-	PARSE_ERROR("max_read=-1 is not a number (4096 to 1048576 bytes)",
-		    "m.conf", "/mnt", "-o", "max_read=-1");
+	PARSE_ERROR("max_read=1M is not a number (4096 to 1048576 bytes)", "m.conf", "/mnt", "-o",
+		    "max_read=1M");
+	PARSE_ERROR("max_read=-1 is not a number (4096 to 1048576 bytes)", "m.conf", "/mnt", "-o",
+		    "max_read=-1");
 }
 
 static void test_words(void **state)

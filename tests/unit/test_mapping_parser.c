@@ -43,8 +43,7 @@ static struct mapping *parse_ok(const char *text, const char *base_dir)
 	char err[512] = "";
 	int rc;
 
-	rc = mapping_parse_buffer("t.conf", text, strlen(text), base_dir, &m,
-				  err, sizeof(err));
+	rc = mapping_parse_buffer("t.conf", text, strlen(text), base_dir, &m, err, sizeof(err));
 	if (rc)
 		fail_msg("unexpected error %d: %s", rc, err);
 	assert_non_null(m);
@@ -56,9 +55,9 @@ static void expect_error(const char *text, const char *want)
 	struct mapping *m = (struct mapping *)&m;
 	char err[512] = "";
 
-	assert_int_equal(mapping_parse_buffer("t.conf", text, strlen(text),
-					      NULL, &m, err, sizeof(err)),
-			 -EINVAL);
+	assert_int_equal(
+		mapping_parse_buffer("t.conf", text, strlen(text), NULL, &m, err, sizeof(err)),
+		-EINVAL);
 	assert_null(m);
 	assert_string_equal(err, want);
 }
@@ -66,16 +65,15 @@ static void expect_error(const char *text, const char *want)
 /* A valid first two lines, so a test's bad line is line 3. */
 #define OK2 "source a = x\nmap a:y -> z\n"
 
-static void assert_pos(const struct mapping *m, const struct mapping_pos *pos,
-		       int line, int col)
+static void assert_pos(const struct mapping *m, const struct mapping_pos *pos, int line, int col)
 {
 	assert_ptr_equal(pos->file, m->file);
 	assert_int_equal(pos->line, line);
 	assert_int_equal(pos->col, col);
 }
 
-static void check_source(const struct mapping *m, size_t i, const char *name,
-			 const char *path, const char *resolved, int line)
+static void check_source(const struct mapping *m, size_t i, const char *name, const char *path,
+			 const char *resolved, int line)
 {
 	const struct mapping_source *s = &m->sources[i];
 
@@ -86,9 +84,8 @@ static void check_source(const struct mapping *m, size_t i, const char *name,
 	assert_pos(m, &s->path_pos, line, 12);
 }
 
-static void check_map(const struct mapping *m, size_t i, size_t source,
-		      enum mapping_map_kind kind, const char *from,
-		      const char *to, int line, int arrow_col)
+static void check_map(const struct mapping *m, size_t i, size_t source, enum mapping_map_kind kind,
+		      const char *from, const char *to, int line, int arrow_col)
 {
 	const struct mapping_map *mp = &m->maps[i];
 
@@ -103,8 +100,8 @@ static void check_map(const struct mapping *m, size_t i, size_t source,
 	assert_pos(m, &mp->to_pos, line, arrow_col + 3);
 }
 
-static void check_exclude(const struct mapping *m, size_t i, long source,
-			  const char *glob, int line)
+static void check_exclude(const struct mapping *m, size_t i, long source, const char *glob,
+			  int line)
 {
 	assert_int_equal(m->excludes[i].source, source);
 	assert_string_equal(m->excludes[i].glob, glob);
@@ -126,11 +123,9 @@ static void check_example(const struct mapping *m, const char *dir)
 	assert_int_equal(m->n_maps, 5);
 	check_map(m, 0, 0, MAPPING_MAP_TENSOR, "a", "a", 6, 9);
 	check_map(m, 1, 1, MAPPING_MAP_TENSOR, "b", "b", 7, 9);
-	check_map(m, 2, 1, MAPPING_MAP_SCOPE, "encoder/", "student/encoder/",
-		  8, 16);
+	check_map(m, 2, 1, MAPPING_MAP_SCOPE, "encoder/", "student/encoder/", 8, 16);
 	check_map(m, 3, 2, MAPPING_MAP_ROOT, "/", "teacher/", 9, 9);
-	check_map(m, 4, 2, MAPPING_MAP_TENSOR, "dense/kernel", "head/kernel",
-		  10, 20);
+	check_map(m, 4, 2, MAPPING_MAP_TENSOR, "dense/kernel", "head/kernel", 10, 20);
 	assert_int_equal(m->n_excludes, 3);
 	check_exclude(m, 0, 2, "*/Adam", 12);
 	check_exclude(m, 1, 2, "*/Adam_1", 13);
@@ -193,8 +188,7 @@ static void test_parser_defaults_and_settings(void **state)
 	assert_int_equal(m->n_excludes, 0);
 	assert_null(m->excludes);
 	mapping_free(m);
-	m = parse_ok(OK2 "  layout = shards\nprefix = \"my model\" # q\n",
-		     NULL);
+	m = parse_ok(OK2 "  layout = shards\nprefix = \"my model\" # q\n", NULL);
 	assert_int_equal(m->layout, MAPPING_LAYOUT_SHARDS);
 	assert_pos(m, &m->layout_pos, 3, 3);
 	assert_string_equal(m->prefix, "my model");
@@ -265,20 +259,27 @@ static void test_parser_source_names(void **state)
 	assert_string_equal(m->sources[1].name, "A.b-c_9");
 	assert_int_equal(m->maps[0].source, 1);
 	mapping_free(m);
-	expect_error(OK2 "source 1a = p\n",
-		     "t.conf:3:8: error: invalid source name '1a' (use letters, digits, '_', '.' and '-', starting with a letter or '_')");
-	expect_error(OK2 "source .a = p\n",
-		     "t.conf:3:8: error: invalid source name '.a' (use letters, digits, '_', '.' and '-', starting with a letter or '_')");
-	expect_error(OK2 "source -a = p\n",
-		     "t.conf:3:8: error: invalid source name '-a' (use letters, digits, '_', '.' and '-', starting with a letter or '_')");
-	expect_error(OK2 "source a/b = p\n",
-		     "t.conf:3:8: error: invalid source name 'a/b' (use letters, digits, '_', '.' and '-', starting with a letter or '_')");
-	expect_error(OK2 "source a:b = p\n",
-		     "t.conf:3:8: error: invalid source name 'a:b' (use letters, digits, '_', '.' and '-', starting with a letter or '_')");
-	expect_error(OK2 "source \xc3\xa9 = p\n",
-		     "t.conf:3:8: error: invalid source name '\xc3\xa9' (use letters, digits, '_', '.' and '-', starting with a letter or '_')");
-	expect_error(OK2 "source \"\" = p\n",
-		     "t.conf:3:8: error: invalid source name '' (use letters, digits, '_', '.' and '-', starting with a letter or '_')");
+	expect_error(
+		OK2 "source 1a = p\n",
+		"t.conf:3:8: error: invalid source name '1a' (use letters, digits, '_', '.' and '-', starting with a letter or '_')");
+	expect_error(
+		OK2 "source .a = p\n",
+		"t.conf:3:8: error: invalid source name '.a' (use letters, digits, '_', '.' and '-', starting with a letter or '_')");
+	expect_error(
+		OK2 "source -a = p\n",
+		"t.conf:3:8: error: invalid source name '-a' (use letters, digits, '_', '.' and '-', starting with a letter or '_')");
+	expect_error(
+		OK2 "source a/b = p\n",
+		"t.conf:3:8: error: invalid source name 'a/b' (use letters, digits, '_', '.' and '-', starting with a letter or '_')");
+	expect_error(
+		OK2 "source a:b = p\n",
+		"t.conf:3:8: error: invalid source name 'a:b' (use letters, digits, '_', '.' and '-', starting with a letter or '_')");
+	expect_error(
+		OK2 "source \xc3\xa9 = p\n",
+		"t.conf:3:8: error: invalid source name '\xc3\xa9' (use letters, digits, '_', '.' and '-', starting with a letter or '_')");
+	expect_error(
+		OK2 "source \"\" = p\n",
+		"t.conf:3:8: error: invalid source name '' (use letters, digits, '_', '.' and '-', starting with a letter or '_')");
 	expect_error("source a = x\nsource b = y\n\tsource  a = z\nmap a:y -> z\n",
 		     "t.conf:3:10: error: duplicate source 'a' (first declared at line 1)");
 }
@@ -302,79 +303,103 @@ static void test_source_name_rule(void **state)
 static void test_parser_source_errors(void **state)
 {
 	(void)state;
-	expect_error("source",
-		     "t.conf:1:7: error: expected a source name after 'source' (usage: source NAME = PATH)");
+	expect_error(
+		"source",
+		"t.conf:1:7: error: expected a source name after 'source' (usage: source NAME = PATH)");
 	expect_error("source a   # c\n",
 		     "t.conf:1:9: error: expected '=' after 'a' (usage: source NAME = PATH)");
 	expect_error("source a =\n",
 		     "t.conf:1:11: error: expected a path after '=' (usage: source NAME = PATH)");
-	expect_error("source a models/a\n",
-		     "t.conf:1:10: error: expected '=' after 'a', not 'models/a' (usage: source NAME = PATH)");
-	expect_error("source a =models/a\n",
-		     "t.conf:1:10: error: expected '=' after 'a', not '=models/a' (put blanks around '=')");
+	expect_error(
+		"source a models/a\n",
+		"t.conf:1:10: error: expected '=' after 'a', not 'models/a' (usage: source NAME = PATH)");
+	expect_error(
+		"source a =models/a\n",
+		"t.conf:1:10: error: expected '=' after 'a', not '=models/a' (put blanks around '=')");
 	expect_error("source a \"=\" p\n",
 		     "t.conf:1:10: error: '=' must not be quoted (usage: source NAME = PATH)");
-	expect_error("source a=models/a\n",
-		     "t.conf:1:8: error: missing blanks around '=' in 'a=models/a' (usage: source NAME = PATH)");
-	expect_error("source a= p\n",
-		     "t.conf:1:8: error: missing blanks around '=' in 'a=' (usage: source NAME = PATH)");
-	expect_error("source a = my models/a\n",
-		     "t.conf:1:15: error: unexpected 'models/a' after 'my' (quote a path that contains blanks)");
+	expect_error(
+		"source a=models/a\n",
+		"t.conf:1:8: error: missing blanks around '=' in 'a=models/a' (usage: source NAME = PATH)");
+	expect_error(
+		"source a= p\n",
+		"t.conf:1:8: error: missing blanks around '=' in 'a=' (usage: source NAME = PATH)");
+	expect_error(
+		"source a = my models/a\n",
+		"t.conf:1:15: error: unexpected 'models/a' after 'my' (quote a path that contains blanks)");
 	expect_error("source a = \"\"\n",
 		     "t.conf:1:12: error: empty path (usage: source NAME = PATH)");
-	expect_error("source=a = p\n",
-		     "t.conf:1:1: error: unknown directive 'source=a' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
+	expect_error(
+		"source=a = p\n",
+		"t.conf:1:1: error: unknown directive 'source=a' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
 }
 
 static void test_parser_map_syntax_errors(void **state)
 {
 	(void)state;
-	expect_error(OK2 "map\n",
-		     "t.conf:3:4: error: expected 'NAME:FROM' after 'map' (usage: map NAME:FROM -> TO)");
+	expect_error(
+		OK2 "map\n",
+		"t.conf:3:4: error: expected 'NAME:FROM' after 'map' (usage: map NAME:FROM -> TO)");
 	expect_error(OK2 "map a:x\n",
 		     "t.conf:3:8: error: expected '->' after 'a:x' (usage: map NAME:FROM -> TO)");
-	expect_error(OK2 "map a:x ->  \n",
-		     "t.conf:3:11: error: expected a target name after '->' (usage: map NAME:FROM -> TO)");
-	expect_error(OK2 "map a:x => y\n",
-		     "t.conf:3:9: error: expected '->' after 'a:x', not '=>' (usage: map NAME:FROM -> TO)");
-	expect_error(OK2 "map a:x y\n",
-		     "t.conf:3:9: error: expected '->' after 'a:x', not 'y' (usage: map NAME:FROM -> TO)");
-	expect_error(OK2 "map a:x ->y\n",
-		     "t.conf:3:9: error: expected '->' after 'a:x', not '->y' (put blanks around '->')");
+	expect_error(
+		OK2 "map a:x ->  \n",
+		"t.conf:3:11: error: expected a target name after '->' (usage: map NAME:FROM -> TO)");
+	expect_error(
+		OK2 "map a:x => y\n",
+		"t.conf:3:9: error: expected '->' after 'a:x', not '=>' (usage: map NAME:FROM -> TO)");
+	expect_error(
+		OK2 "map a:x y\n",
+		"t.conf:3:9: error: expected '->' after 'a:x', not 'y' (usage: map NAME:FROM -> TO)");
+	expect_error(
+		OK2 "map a:x ->y\n",
+		"t.conf:3:9: error: expected '->' after 'a:x', not '->y' (put blanks around '->')");
 	expect_error(OK2 "map a:x \"->\" y\n",
 		     "t.conf:3:9: error: '->' must not be quoted (usage: map NAME:FROM -> TO)");
-	expect_error(OK2 "map a:x->y\n",
-		     "t.conf:3:5: error: missing blanks around '->' in 'a:x->y' (usage: map NAME:FROM -> TO)");
-	expect_error(OK2 "map a:x-> y\n",
-		     "t.conf:3:5: error: missing blanks around '->' in 'a:x->' (usage: map NAME:FROM -> TO)");
-	expect_error(OK2 "map a:x -> y z\n",
-		     "t.conf:3:14: error: unexpected 'z' after 'y' (quote a name that contains blanks)");
+	expect_error(
+		OK2 "map a:x->y\n",
+		"t.conf:3:5: error: missing blanks around '->' in 'a:x->y' (usage: map NAME:FROM -> TO)");
+	expect_error(
+		OK2 "map a:x-> y\n",
+		"t.conf:3:5: error: missing blanks around '->' in 'a:x->' (usage: map NAME:FROM -> TO)");
+	expect_error(
+		OK2 "map a:x -> y z\n",
+		"t.conf:3:14: error: unexpected 'z' after 'y' (quote a name that contains blanks)");
 	expect_error(OK2 "map ax -> y\n",
 		     "t.conf:3:5: error: missing ':' in 'ax' (usage: map NAME:FROM -> TO)");
-	expect_error(OK2 "map :x -> y\n",
-		     "t.conf:3:5: error: missing source name before ':' in ':x' (usage: map NAME:FROM -> TO)");
-	expect_error(OK2 "map a: -> y\n",
-		     "t.conf:3:5: error: empty tensor name after 'a:' (usage: map NAME:FROM -> TO)");
+	expect_error(
+		OK2 "map :x -> y\n",
+		"t.conf:3:5: error: missing source name before ':' in ':x' (usage: map NAME:FROM -> TO)");
+	expect_error(
+		OK2 "map a: -> y\n",
+		"t.conf:3:5: error: empty tensor name after 'a:' (usage: map NAME:FROM -> TO)");
 	/* The word's own error comes before the missing arrow. */
-	expect_error(OK2 "map a:\n",
-		     "t.conf:3:5: error: empty tensor name after 'a:' (usage: map NAME:FROM -> TO)");
+	expect_error(
+		OK2 "map a:\n",
+		"t.conf:3:5: error: empty tensor name after 'a:' (usage: map NAME:FROM -> TO)");
 }
 
 static void test_parser_map_kind_errors(void **state)
 {
 	(void)state;
-	expect_error(OK2 "map a:/ -> teacher\n",
-		     "t.conf:3:12: error: root '/' must map to a scope ending in '/' (or '/' to keep names): write 'teacher/'");
-	expect_error(OK2 "map a:/ -> \"\"\n",
-		     "t.conf:3:12: error: root '/' must map to a scope ending in '/' (or '/' to keep names)");
-	expect_error(OK2 "map a:enc/ -> student\n",
-		     "t.conf:3:15: error: scope 'enc/' must map to a scope ending in '/' (or '/' to strip it): write 'student/'");
-	expect_error(OK2 "map a:enc/ -> \"\"\n",
-		     "t.conf:3:15: error: scope 'enc/' must map to a scope ending in '/' (or '/' to strip it)");
-	expect_error(OK2 "map a:enc -> student/enc/\n",
-		     "t.conf:3:14: error: tensor 'enc' must map to a tensor name, not to scope 'student/enc/' (end FROM with '/' to map a whole scope)");
-	expect_error(OK2 "map a:enc -> /\n",
-		     "t.conf:3:14: error: tensor 'enc' must map to a tensor name, not to scope '/' (end FROM with '/' to map a whole scope)");
+	expect_error(
+		OK2 "map a:/ -> teacher\n",
+		"t.conf:3:12: error: root '/' must map to a scope ending in '/' (or '/' to keep names): write 'teacher/'");
+	expect_error(
+		OK2 "map a:/ -> \"\"\n",
+		"t.conf:3:12: error: root '/' must map to a scope ending in '/' (or '/' to keep names)");
+	expect_error(
+		OK2 "map a:enc/ -> student\n",
+		"t.conf:3:15: error: scope 'enc/' must map to a scope ending in '/' (or '/' to strip it): write 'student/'");
+	expect_error(
+		OK2 "map a:enc/ -> \"\"\n",
+		"t.conf:3:15: error: scope 'enc/' must map to a scope ending in '/' (or '/' to strip it)");
+	expect_error(
+		OK2 "map a:enc -> student/enc/\n",
+		"t.conf:3:14: error: tensor 'enc' must map to a tensor name, not to scope 'student/enc/' (end FROM with '/' to map a whole scope)");
+	expect_error(
+		OK2 "map a:enc -> /\n",
+		"t.conf:3:14: error: tensor 'enc' must map to a tensor name, not to scope '/' (end FROM with '/' to map a whole scope)");
 	expect_error(OK2 "map a:enc -> \"\"\n",
 		     "t.conf:3:14: error: empty target name for tensor 'enc'");
 }
@@ -384,15 +409,13 @@ static void test_parser_unknown_sources(void **state)
 	(void)state;
 	expect_error("source a = x\nmap a:y -> z\nmap  c:x -> y\n",
 		     "t.conf:3:6: error: unknown source 'c'");
-	expect_error("source a = x\nmap A:y -> z\n",
-		     "t.conf:2:5: error: unknown source 'A'");
-	expect_error(OK2 "exclude  c:x\n",
-		     "t.conf:3:10: error: unknown source 'c'");
-	expect_error(OK2 "exclude **:x\n",
-		     "t.conf:3:9: error: unknown source '**'");
+	expect_error("source a = x\nmap A:y -> z\n", "t.conf:2:5: error: unknown source 'A'");
+	expect_error(OK2 "exclude  c:x\n", "t.conf:3:10: error: unknown source 'c'");
+	expect_error(OK2 "exclude **:x\n", "t.conf:3:9: error: unknown source '**'");
 	/* The whole file is parsed first: a later syntax error wins. */
-	expect_error("source a = x\nmap c:y -> z\nbogus\n",
-		     "t.conf:3:1: error: unknown directive 'bogus' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
+	expect_error(
+		"source a = x\nmap c:y -> z\nbogus\n",
+		"t.conf:3:1: error: unknown directive 'bogus' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
 	/* Unknown sources are reported in file order. */
 	expect_error("exclude d:x\nmap c:y -> z\nsource a = x\n",
 		     "t.conf:1:9: error: unknown source 'd'");
@@ -401,16 +424,21 @@ static void test_parser_unknown_sources(void **state)
 static void test_parser_exclude_errors(void **state)
 {
 	(void)state;
-	expect_error(OK2 "exclude\n",
-		     "t.conf:3:8: error: expected 'NAME:GLOB' after 'exclude' (usage: exclude NAME:GLOB or exclude *:GLOB)");
-	expect_error(OK2 "exclude a\n",
-		     "t.conf:3:9: error: missing ':' in 'a' (usage: exclude NAME:GLOB or exclude *:GLOB)");
-	expect_error(OK2 "exclude :x\n",
-		     "t.conf:3:9: error: missing source name before ':' in ':x' (usage: exclude NAME:GLOB or exclude *:GLOB)");
-	expect_error(OK2 "exclude a:\n",
-		     "t.conf:3:9: error: empty glob after 'a:' (usage: exclude NAME:GLOB or exclude *:GLOB)");
-	expect_error(OK2 "exclude a:x y\n",
-		     "t.conf:3:13: error: unexpected 'y' after 'a:x' (quote a glob that contains blanks)");
+	expect_error(
+		OK2 "exclude\n",
+		"t.conf:3:8: error: expected 'NAME:GLOB' after 'exclude' (usage: exclude NAME:GLOB or exclude *:GLOB)");
+	expect_error(
+		OK2 "exclude a\n",
+		"t.conf:3:9: error: missing ':' in 'a' (usage: exclude NAME:GLOB or exclude *:GLOB)");
+	expect_error(
+		OK2 "exclude :x\n",
+		"t.conf:3:9: error: missing source name before ':' in ':x' (usage: exclude NAME:GLOB or exclude *:GLOB)");
+	expect_error(
+		OK2 "exclude a:\n",
+		"t.conf:3:9: error: empty glob after 'a:' (usage: exclude NAME:GLOB or exclude *:GLOB)");
+	expect_error(
+		OK2 "exclude a:x y\n",
+		"t.conf:3:13: error: unexpected 'y' after 'a:x' (quote a glob that contains blanks)");
 }
 
 static void test_parser_prefix_and_layout_errors(void **state)
@@ -420,36 +448,43 @@ static void test_parser_prefix_and_layout_errors(void **state)
 		     "t.conf:3:7: error: expected '=' after 'prefix' (usage: prefix = NAME)");
 	expect_error(OK2 "prefix =\n",
 		     "t.conf:3:9: error: expected a name after '=' (usage: prefix = NAME)");
-	expect_error(OK2 "prefix x\n",
-		     "t.conf:3:8: error: expected '=' after 'prefix', not 'x' (usage: prefix = NAME)");
-	expect_error(OK2 "prefix=x\n",
-		     "t.conf:3:1: error: missing blanks around '=' in 'prefix=x' (usage: prefix = NAME)");
-	expect_error(OK2 "prefix = a/b\n",
-		     "t.conf:3:10: error: prefix 'a/b' may not contain '/' (it names a file in the mount's top directory)");
-	expect_error(OK2 "prefix = .\n",
-		     "t.conf:3:10: error: prefix '.' is not a file name");
-	expect_error(OK2 "prefix = ..\n",
-		     "t.conf:3:10: error: prefix '..' is not a file name");
+	expect_error(
+		OK2 "prefix x\n",
+		"t.conf:3:8: error: expected '=' after 'prefix', not 'x' (usage: prefix = NAME)");
+	expect_error(
+		OK2 "prefix=x\n",
+		"t.conf:3:1: error: missing blanks around '=' in 'prefix=x' (usage: prefix = NAME)");
+	expect_error(
+		OK2 "prefix = a/b\n",
+		"t.conf:3:10: error: prefix 'a/b' may not contain '/' (it names a file in the mount's top directory)");
+	expect_error(OK2 "prefix = .\n", "t.conf:3:10: error: prefix '.' is not a file name");
+	expect_error(OK2 "prefix = ..\n", "t.conf:3:10: error: prefix '..' is not a file name");
 	expect_error(OK2 "prefix = \"\"\n",
 		     "t.conf:3:10: error: empty prefix (usage: prefix = NAME)");
-	expect_error(OK2 "prefix = a b\n",
-		     "t.conf:3:12: error: unexpected 'b' after 'a' (quote a name that contains blanks)");
+	expect_error(
+		OK2 "prefix = a b\n",
+		"t.conf:3:12: error: unexpected 'b' after 'a' (quote a name that contains blanks)");
 	expect_error(OK2 "prefix = a\n\n  prefix = a\n",
 		     "t.conf:5:3: error: duplicate 'prefix' (first set at line 3)");
-	expect_error(OK2 "layout\n",
-		     "t.conf:3:7: error: expected '=' after 'layout' (usage: layout = single|shards)");
-	expect_error(OK2 "layout shards\n",
-		     "t.conf:3:8: error: expected '=' after 'layout', not 'shards' (usage: layout = single|shards)");
-	expect_error(OK2 "layout = \n",
-		     "t.conf:3:9: error: expected 'single' or 'shards' after '=' (usage: layout = single|shards)");
+	expect_error(
+		OK2 "layout\n",
+		"t.conf:3:7: error: expected '=' after 'layout' (usage: layout = single|shards)");
+	expect_error(
+		OK2 "layout shards\n",
+		"t.conf:3:8: error: expected '=' after 'layout', not 'shards' (usage: layout = single|shards)");
+	expect_error(
+		OK2 "layout = \n",
+		"t.conf:3:9: error: expected 'single' or 'shards' after '=' (usage: layout = single|shards)");
 	expect_error(OK2 "layout = dense\n",
 		     "t.conf:3:10: error: unknown layout 'dense' (expected 'single' or 'shards')");
 	expect_error(OK2 "layout = Single\n",
 		     "t.conf:3:10: error: unknown layout 'Single' (expected 'single' or 'shards')");
-	expect_error(OK2 "layout = single x\n",
-		     "t.conf:3:17: error: unexpected 'x' after 'single' (usage: layout = single|shards)");
-	expect_error(OK2 "layout=shards\n",
-		     "t.conf:3:1: error: missing blanks around '=' in 'layout=shards' (usage: layout = single|shards)");
+	expect_error(
+		OK2 "layout = single x\n",
+		"t.conf:3:17: error: unexpected 'x' after 'single' (usage: layout = single|shards)");
+	expect_error(
+		OK2 "layout=shards\n",
+		"t.conf:3:1: error: missing blanks around '=' in 'layout=shards' (usage: layout = single|shards)");
 	expect_error(OK2 "layout = single\nlayout = shards\n",
 		     "t.conf:4:1: error: duplicate 'layout' (first set at line 3)");
 }
@@ -457,12 +492,15 @@ static void test_parser_prefix_and_layout_errors(void **state)
 static void test_parser_directive_errors(void **state)
 {
 	(void)state;
-	expect_error("mapp a:x -> y\n",
-		     "t.conf:1:1: error: unknown directive 'mapp' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
-	expect_error(OK2 "\n   Source a = x\n",
-		     "t.conf:4:4: error: unknown directive 'Source' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
-	expect_error(OK2 "version 1\n",
-		     "t.conf:3:1: error: unknown directive 'version' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
+	expect_error(
+		"mapp a:x -> y\n",
+		"t.conf:1:1: error: unknown directive 'mapp' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
+	expect_error(
+		OK2 "\n   Source a = x\n",
+		"t.conf:4:4: error: unknown directive 'Source' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
+	expect_error(
+		OK2 "version 1\n",
+		"t.conf:3:1: error: unknown directive 'version' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
 }
 
 /*
@@ -470,25 +508,31 @@ static void test_parser_directive_errors(void **state)
  * controls escaped: a file that is not a mapping (a private file behind a
  * symlink) is not echoed.
  */
-#define NOT_A_MAPPING "error: not a ckptfs mapping file (its lines start with source, map, exclude, prefix, layout, format or checkpoint)"
+#define NOT_A_MAPPING \
+	"error: not a ckptfs mapping file (its lines start with source, map, exclude, prefix, layout, format or checkpoint)"
 
 static void test_parser_quotes_words_short(void **state)
 {
 	(void)state;
 	/* an unknown directive after the first: 16 bytes at most */
-	expect_error(OK2 "frobnicateeverything a\n",
-		     "t.conf:3:1: error: unknown directive 'frobnicateeve...' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
+	expect_error(
+		OK2 "frobnicateeverything a\n",
+		"t.conf:3:1: error: unknown directive 'frobnicateeve...' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
 	/* exactly 16 bytes: whole */
-	expect_error(OK2 "0123456789abcdef\n",
-		     "t.conf:3:1: error: unknown directive '0123456789abcdef' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
+	expect_error(
+		OK2 "0123456789abcdef\n",
+		"t.conf:3:1: error: unknown directive '0123456789abcdef' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
 	/* a tab, only possible in quotes */
-	expect_error(OK2 "\"a\tb\" x\n",
-		     "t.conf:3:1: error: unknown directive 'a\\tb' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
-	expect_error(OK2 "map \"a:x\ty\" -> z/\n",
-		     "t.conf:3:16: error: tensor 'x\\ty' must map to a tensor name, not to scope 'z/' (end FROM with '/' to map a whole scope)");
-	expect_error(OK2 "map b"
-			 "01234567890123456789012345678901234567890123456789:x -> y\n",
-		     "t.conf:3:5: error: unknown source 'b012345678901234567890123456789012345678...'");
+	expect_error(
+		OK2 "\"a\tb\" x\n",
+		"t.conf:3:1: error: unknown directive 'a\\tb' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
+	expect_error(
+		OK2 "map \"a:x\ty\" -> z/\n",
+		"t.conf:3:16: error: tensor 'x\\ty' must map to a tensor name, not to scope 'z/' (end FROM with '/' to map a whole scope)");
+	expect_error(
+		OK2 "map b"
+		    "01234567890123456789012345678901234567890123456789:x -> y\n",
+		"t.conf:3:5: error: unknown source 'b012345678901234567890123456789012345678...'");
 }
 
 /*
@@ -507,34 +551,42 @@ static void test_parser_not_a_mapping_is_not_quoted(void **state)
 	expect_error("\"source a\" = x\n", "t.conf:1:1: " NOT_A_MAPPING);
 	expect_error("ab\n", "t.conf:1:1: " NOT_A_MAPPING);
 	/* typos, one edit from a short directive, two from a long one */
-	expect_error("sorce a = x\n",
-		     "t.conf:1:1: error: unknown directive 'sorce' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
-	expect_error("mpa a:x -> y\n",
-		     "t.conf:1:1: error: unknown directive 'mpa' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
-	expect_error("chekpoint = auto\n",
-		     "t.conf:1:1: error: unknown directive 'chekpoint' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
+	expect_error(
+		"sorce a = x\n",
+		"t.conf:1:1: error: unknown directive 'sorce' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
+	expect_error(
+		"mpa a:x -> y\n",
+		"t.conf:1:1: error: unknown directive 'mpa' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
+	expect_error(
+		"chekpoint = auto\n",
+		"t.conf:1:1: error: unknown directive 'chekpoint' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
 	/* lexical errors before the first directive: no byte of the line */
-	expect_error("\xff\xfe\x00junk\n", "t.conf:1: error: not a ckptfs mapping file (binary, or not UTF-8 text)");
-	expect_error("key=\x01secret\n", "t.conf:1: error: not a ckptfs mapping file (binary, or not UTF-8 text)");
-	expect_error("\n\tsecret \"quote\n", "t.conf:2: error: not a ckptfs mapping file (binary, or not UTF-8 text)");
-	expect_error("source a = \xc3\x28\n",
-		     "t.conf:1:12: error: invalid UTF-8 sequence 0xc3 0x28 (the mapping file must be UTF-8)");
-	expect_error("  map \"x\n", "t.conf:1:7: error: unterminated quoted word (missing closing '\"')");
+	expect_error("\xff\xfe\x00junk\n",
+		     "t.conf:1: error: not a ckptfs mapping file (binary, or not UTF-8 text)");
+	expect_error("key=\x01secret\n",
+		     "t.conf:1: error: not a ckptfs mapping file (binary, or not UTF-8 text)");
+	expect_error("\n\tsecret \"quote\n",
+		     "t.conf:2: error: not a ckptfs mapping file (binary, or not UTF-8 text)");
+	expect_error(
+		"source a = \xc3\x28\n",
+		"t.conf:1:12: error: invalid UTF-8 sequence 0xc3 0x28 (the mapping file must be UTF-8)");
+	expect_error("  map \"x\n",
+		     "t.conf:1:7: error: unterminated quoted word (missing closing '\"')");
 	/* formats people take for a mapping: said what they are */
-	expect_error("\x89HDF\r\n\x1a\n\x00\x00",
-		     "t.conf: error: not a ckptfs mapping file, but an HDF5 file (Keras 3 weights, as model.save_weights writes them), and not a TensorFlow checkpoint either: tf.train.Checkpoint(model=model).write(PATH) saves one ckptfs reads");
-	expect_error("PK\x03\x04rest",
-		     "t.conf: error: not a ckptfs mapping file, but a ZIP archive (a Keras 3 model, as model.save writes it), and not a TensorFlow checkpoint either: tf.train.Checkpoint(model=model).write(PATH) saves one ckptfs reads");
+	expect_error(
+		"\x89HDF\r\n\x1a\n\x00\x00",
+		"t.conf: error: not a ckptfs mapping file, but an HDF5 file (Keras 3 weights, as model.save_weights writes them), and not a TensorFlow checkpoint either: tf.train.Checkpoint(model=model).write(PATH) saves one ckptfs reads");
+	expect_error(
+		"PK\x03\x04rest",
+		"t.conf: error: not a ckptfs mapping file, but a ZIP archive (a Keras 3 model, as model.save writes it), and not a TensorFlow checkpoint either: tf.train.Checkpoint(model=model).write(PATH) saves one ckptfs reads");
 }
 
 static void test_parser_nothing_to_mount(void **state)
 {
 	(void)state;
 	expect_error("", "t.conf: error: no 'source' lines: nothing to mount");
-	expect_error("# nothing\n\n",
-		     "t.conf: error: no 'source' lines: nothing to mount");
-	expect_error("map a:x -> y\n",
-		     "t.conf: error: no 'source' lines: nothing to mount");
+	expect_error("# nothing\n\n", "t.conf: error: no 'source' lines: nothing to mount");
+	expect_error("map a:x -> y\n", "t.conf: error: no 'source' lines: nothing to mount");
 	expect_error("source a = x\nexclude a:y\n",
 		     "t.conf: error: no 'map' lines: nothing to mount");
 }
@@ -586,24 +638,18 @@ static void test_parser_buffer_edges(void **state)
 	char err[64];
 
 	(void)state;
-	assert_int_equal(mapping_parse_buffer("b", text, 25, NULL, &m, err,
-					      sizeof(err)),
-			 0);
+	assert_int_equal(mapping_parse_buffer("b", text, 25, NULL, &m, err, sizeof(err)), 0);
 	assert_int_equal(m->n_maps, 1);
 	assert_string_equal(m->maps[0].to, "z");
 	mapping_free(m);
-	assert_int_equal(mapping_parse_buffer(NULL, text, sizeof(text) - 1,
-					      NULL, &m, err, sizeof(err)),
-			 -EINVAL);
-	assert_string_equal(err,
-			    "<buffer>:3:1: error: unknown directive 'bogus' (expected source");
-	assert_int_equal(mapping_parse_buffer("b", text, sizeof(text) - 1,
-					      NULL, &m, NULL, 0),
+	assert_int_equal(
+		mapping_parse_buffer(NULL, text, sizeof(text) - 1, NULL, &m, err, sizeof(err)),
+		-EINVAL);
+	assert_string_equal(err, "<buffer>:3:1: error: unknown directive 'bogus' (expected source");
+	assert_int_equal(mapping_parse_buffer("b", text, sizeof(text) - 1, NULL, &m, NULL, 0),
 			 -EINVAL);
 	assert_null(m);
-	assert_int_equal(mapping_parse_buffer("b", NULL, 0, NULL, &m, err,
-					      sizeof(err)),
-			 -EINVAL);
+	assert_int_equal(mapping_parse_buffer("b", NULL, 0, NULL, &m, err, sizeof(err)), -EINVAL);
 	assert_string_equal(err, "b: error: no 'source' lines: nothing to mount");
 	mapping_free(NULL);
 }
@@ -633,12 +679,12 @@ static void test_parser_file(void **state)
 	mapping_free(m);
 
 	write_file(path, OK2 "map a:/ -> t\n");
-	assert_int_equal(mapping_parse_file(path, &m, err, sizeof(err)),
-			 -EINVAL);
+	assert_int_equal(mapping_parse_file(path, &m, err, sizeof(err)), -EINVAL);
 	assert_null(m);
-	snprintf(want, sizeof(want),
-		 "%s:3:12: error: root '/' must map to a scope ending in '/' (or '/' to keep names): write 't/'",
-		 path);
+	snprintf(
+		want, sizeof(want),
+		"%s:3:12: error: root '/' must map to a scope ending in '/' (or '/' to keep names): write 't/'",
+		path);
 	assert_string_equal(err, want);
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(rmdir(dir), 0);
@@ -655,9 +701,7 @@ static void test_parser_file_in_current_directory(void **state)
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(chdir(dir), 0);
 	write_file("merge.conf", example);
-	assert_int_equal(mapping_parse_file("merge.conf", &m, err,
-					    sizeof(err)),
-			 0);
+	assert_int_equal(mapping_parse_file("merge.conf", &m, err, sizeof(err)), 0);
 	check_example(m, "");
 	mapping_free(m);
 	assert_int_equal(unlink("merge.conf"), 0);
@@ -674,29 +718,23 @@ static void test_parser_file_unreadable(void **state)
 	(void)state;
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/nope.conf", dir);
-	assert_int_equal(mapping_parse_file(path, &m, err, sizeof(err)),
-			 -ENOENT);
+	assert_int_equal(mapping_parse_file(path, &m, err, sizeof(err)), -ENOENT);
 	assert_null(m);
-	snprintf(want, sizeof(want),
-		 "%s: error: cannot read: No such file or directory", path);
+	snprintf(want, sizeof(want), "%s: error: cannot read: No such file or directory", path);
 	assert_string_equal(err, want);
-	assert_int_equal(mapping_parse_file(dir, &m, err, sizeof(err)),
-			 -EISDIR);
-	snprintf(want, sizeof(want), "%s: error: cannot read: Is a directory",
-		 dir);
+	assert_int_equal(mapping_parse_file(dir, &m, err, sizeof(err)), -EISDIR);
+	snprintf(want, sizeof(want), "%s: error: cannot read: Is a directory", dir);
 	assert_string_equal(err, want);
 	/* a FIFO with no writer is refused at once, not waited on */
 	snprintf(path, sizeof(path), "%s/fifo.conf", dir);
 	assert_int_equal(mkfifo(path, 0644), 0);
-	assert_int_equal(mapping_parse_file(path, &m, err, sizeof(err)),
-			 -EINVAL);
-	snprintf(want, sizeof(want),
-		 "%s: error: cannot read: not a regular file (a FIFO)", path);
+	assert_int_equal(mapping_parse_file(path, &m, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s: error: cannot read: not a regular file (a FIFO)", path);
 	assert_string_equal(err, want);
 	assert_int_equal(unlink(path), 0);
-	assert_int_equal(mapping_parse_file("/dev/null", &m, err, sizeof(err)),
-			 -EINVAL);
-	assert_string_equal(err, "/dev/null: error: cannot read: not a regular file (a character device)");
+	assert_int_equal(mapping_parse_file("/dev/null", &m, err, sizeof(err)), -EINVAL);
+	assert_string_equal(
+		err, "/dev/null: error: cannot read: not a regular file (a character device)");
 	assert_null(m);
 	assert_int_equal(rmdir(dir), 0);
 }
@@ -710,9 +748,9 @@ static void test_diag_formats(void **state)
 	char buf[128];
 
 	(void)state;
-	assert_int_equal(mapping_diag(buf, sizeof(buf), -EINVAL, &full,
-				      "error", "unknown source '%s'", "c"),
-			 -EINVAL);
+	assert_int_equal(
+		mapping_diag(buf, sizeof(buf), -EINVAL, &full, "error", "unknown source '%s'", "c"),
+		-EINVAL);
 	assert_string_equal(buf, "f.conf:3:7: error: unknown source 'c'");
 	assert_int_equal(mapping_diag(buf, sizeof(buf), 0, &line, "warning",
 				      "exclude '%s' matches nothing", "x"),
@@ -733,16 +771,14 @@ static void test_diag_truncates(void **state)
 
 	(void)state;
 	memset(buf, 'x', sizeof(buf));
-	assert_int_equal(mapping_diag(buf, 12, -EINVAL, &full, "error", "m"),
-			 -EINVAL);
+	assert_int_equal(mapping_diag(buf, 12, -EINVAL, &full, "error", "m"), -EINVAL);
 	assert_string_equal(buf, "f.conf:3:7:");
 	assert_int_equal(buf[12], 'x');
 	mapping_diag(buf, 16, -EINVAL, &full, "error", "m");
 	assert_string_equal(buf, "f.conf:3:7: err");
 	mapping_diag(buf, 1, -EINVAL, &full, "error", "m");
 	assert_string_equal(buf, "");
-	assert_int_equal(mapping_diag(NULL, 0, -ENOMEM, &full, "error", "m"),
-			 -ENOMEM);
+	assert_int_equal(mapping_diag(NULL, 0, -ENOMEM, &full, "error", "m"), -ENOMEM);
 }
 
 /* `checkpoint = auto|object-based|name-based`, set once; auto by default. */
@@ -762,18 +798,23 @@ static void test_parser_checkpoint(void **state)
 	m = parse_ok("checkpoint = name-based\n" OK2, NULL);
 	assert_int_equal(m->checkpoint, MAPPING_CHECKPOINT_NAME_BASED);
 	mapping_free(m);
-	assert_string_equal(mapping_checkpoint_name(MAPPING_CHECKPOINT_OBJECT_BASED), "object-based");
+	assert_string_equal(mapping_checkpoint_name(MAPPING_CHECKPOINT_OBJECT_BASED),
+			    "object-based");
 	assert_string_equal(mapping_checkpoint_name((enum mapping_checkpoint)9), "unknown");
-	expect_error(OK2 "checkpoint = tf2\n",
-		     "t.conf:3:14: error: unknown checkpoint 'tf2' (expected 'auto', 'object-based' or 'name-based')");
+	expect_error(
+		OK2 "checkpoint = tf2\n",
+		"t.conf:3:14: error: unknown checkpoint 'tf2' (expected 'auto', 'object-based' or 'name-based')");
 	expect_error(OK2 "checkpoint = auto\ncheckpoint = auto\n",
 		     "t.conf:4:1: error: duplicate 'checkpoint' (first set at line 3)");
-	expect_error(OK2 "checkpoint =\n",
-		     "t.conf:3:13: error: expected 'auto', 'object-based' or 'name-based' after '=' (usage: checkpoint = auto|object-based|name-based)");
-	expect_error(OK2 "checkpoint = auto x\n",
-		     "t.conf:3:19: error: unexpected 'x' after 'auto' (usage: checkpoint = auto|object-based|name-based)");
-	expect_error(OK2 "checkpoint=auto\n",
-		     "t.conf:3:1: error: missing blanks around '=' in 'checkpoint=auto' (usage: checkpoint = auto|object-based|name-based)");
+	expect_error(
+		OK2 "checkpoint =\n",
+		"t.conf:3:13: error: expected 'auto', 'object-based' or 'name-based' after '=' (usage: checkpoint = auto|object-based|name-based)");
+	expect_error(
+		OK2 "checkpoint = auto x\n",
+		"t.conf:3:19: error: unexpected 'x' after 'auto' (usage: checkpoint = auto|object-based|name-based)");
+	expect_error(
+		OK2 "checkpoint=auto\n",
+		"t.conf:3:1: error: missing blanks around '=' in 'checkpoint=auto' (usage: checkpoint = auto|object-based|name-based)");
 }
 
 static void test_layout_names(void **state)
@@ -791,8 +832,7 @@ static void test_layout_names(void **state)
 	assert_int_equal(l, MAPPING_LAYOUT_SHARDS);
 	assert_string_equal(mapping_layout_name(MAPPING_LAYOUT_SINGLE), "single");
 	assert_string_equal(mapping_layout_name(MAPPING_LAYOUT_SHARDS), "shards");
-	assert_string_equal(mapping_layout_name((enum mapping_layout)7),
-			    "unknown");
+	assert_string_equal(mapping_layout_name((enum mapping_layout)7), "unknown");
 }
 
 int main(void)

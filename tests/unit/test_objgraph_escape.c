@@ -59,8 +59,8 @@ static void round_trip(const char *name)
 
 static void test_unescape_round_trips(void **state)
 {
-	static const char *const names[] = { "", "kernel", "a/b.c", ".", "/",
-					     "..//", ".S", "S.", "x..y", "..S" };
+	static const char *const names[] = { "",     "kernel", "a/b.c", ".",    "/",
+					     "..//", ".S",     "S.",    "x..y", "..S" };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++)

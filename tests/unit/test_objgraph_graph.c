@@ -26,8 +26,7 @@ static struct bundle_reader *open_corpus(const char *name)
 	struct bundle_reader *r;
 	char path[512];
 
-	snprintf(path, sizeof(path), "%s/%s/variables", CKPTFS_CORPUS_DIR,
-		 name);
+	snprintf(path, sizeof(path), "%s/%s/variables", CKPTFS_CORPUS_DIR, name);
 	if (bundle_open(path, &r, err, sizeof(err)))
 		fail_msg("%s", err);
 	return r;
@@ -51,8 +50,7 @@ static char *key_of(const struct objgraph_walk *w, int32_t node, size_t a)
 	return k;
 }
 
-static void assert_path(const struct objgraph_walk *w, int32_t node,
-			const char *want)
+static void assert_path(const struct objgraph_walk *w, int32_t node, const char *want)
 {
 	char *p = path_of(w, node);
 
@@ -60,8 +58,7 @@ static void assert_path(const struct objgraph_walk *w, int32_t node,
 	free(p);
 }
 
-static void assert_key(const struct objgraph_walk *w, int32_t node,
-		       size_t a, const char *want)
+static void assert_key(const struct objgraph_walk *w, int32_t node, size_t a, const char *want)
 {
 	char *k = key_of(w, node, a);
 
@@ -77,24 +74,20 @@ static void assert_same_str(const char *a, const char *b)
 		assert_string_equal(a, b);
 }
 
-static void assert_same_node(const struct objgraph_node *a,
-			     const struct objgraph_node *b)
+static void assert_same_node(const struct objgraph_node *a, const struct objgraph_node *b)
 {
 	assert_int_equal(a->n_children, b->n_children);
 	assert_int_equal(a->n_attrs, b->n_attrs);
 	assert_int_equal(a->n_slots, b->n_slots);
 	for (size_t i = 0; i < a->n_children; i++) {
 		assert_int_equal(a->children[i].node_id, b->children[i].node_id);
-		assert_string_equal(a->children[i].local_name,
-				    b->children[i].local_name);
+		assert_string_equal(a->children[i].local_name, b->children[i].local_name);
 	}
 	for (size_t i = 0; i < a->n_attrs; i++) {
 		assert_string_equal(a->attrs[i].name, b->attrs[i].name);
 		assert_string_equal(a->attrs[i].full_name, b->attrs[i].full_name);
-		assert_string_equal(a->attrs[i].checkpoint_key,
-				    b->attrs[i].checkpoint_key);
-		assert_int_equal(a->attrs[i].optional_restore,
-				 b->attrs[i].optional_restore);
+		assert_string_equal(a->attrs[i].checkpoint_key, b->attrs[i].checkpoint_key);
+		assert_int_equal(a->attrs[i].optional_restore, b->attrs[i].optional_restore);
 	}
 	for (size_t i = 0; i < a->n_slots; i++) {
 		assert_int_equal(a->slots[i].original_variable_node_id,
@@ -108,8 +101,7 @@ static void assert_same_node(const struct objgraph_node *a,
 	assert_int_equal(a->has_checkpoint_values, b->has_checkpoint_values);
 }
 
-static void assert_same_graph(const struct objgraph *a,
-			      const struct objgraph *b)
+static void assert_same_graph(const struct objgraph *a, const struct objgraph *b)
 {
 	assert_int_equal(a->n_nodes, b->n_nodes);
 	for (size_t i = 0; i < a->n_nodes; i++)
@@ -137,8 +129,7 @@ static uint8_t *roundtrip(const struct objgraph *g, size_t *len)
  * numbers nodes in breadth-first order, so the walk finds the tree nodes
  * in id order and the slot variables come after them.
  */
-static void check_tf_graph(const struct bundle_reader *r,
-			   const struct objgraph *g, size_t *n_keys)
+static void check_tf_graph(const struct bundle_reader *r, const struct objgraph *g, size_t *n_keys)
 {
 	int32_t last_from = -1;
 	size_t last_index = 0;
@@ -178,12 +169,8 @@ static void test_objgraph_keras_corpus(void **state)
 	size_t raw_len, out_len, n_keys = 0, n_slots = 0;
 
 	(void)state;
-	assert_int_equal(objgraph_read_bytes(r, &raw, &raw_len, err,
-					     sizeof(err)),
-			 0);
-	assert_int_equal(objgraph_parse("keras", raw, raw_len, &g, err,
-					sizeof(err)),
-			 0);
+	assert_int_equal(objgraph_read_bytes(r, &raw, &raw_len, err, sizeof(err)), 0);
+	assert_int_equal(objgraph_parse("keras", raw, raw_len, &g, err, sizeof(err)), 0);
 	check_tf_graph(r, g, &n_keys);
 	/* every tensor but the graph itself is some attribute's */
 	assert_int_equal(n_keys, bundle_num_entries(r) - 1);
@@ -213,20 +200,14 @@ static void test_objgraph_serving_corpus_noncanonical(void **state)
 	size_t raw_len, once_len, twice_len, n_keys = 0;
 
 	(void)state;
-	assert_int_equal(objgraph_read_bytes(r, &raw, &raw_len, err,
-					     sizeof(err)),
-			 0);
-	assert_int_equal(objgraph_parse("serving", raw, raw_len, &g, err,
-					sizeof(err)),
-			 0);
+	assert_int_equal(objgraph_read_bytes(r, &raw, &raw_len, err, sizeof(err)), 0);
+	assert_int_equal(objgraph_parse("serving", raw, raw_len, &g, err, sizeof(err)), 0);
 	check_tf_graph(r, g, &n_keys);
 	assert_int_equal(n_keys, bundle_num_entries(r) - 1);
 	once = roundtrip(g, &once_len);
 	assert_int_equal(once_len, raw_len);
 	assert_memory_not_equal(once, raw, raw_len);
-	assert_int_equal(objgraph_parse("once", once, once_len, &g2, err,
-					sizeof(err)),
-			 0);
+	assert_int_equal(objgraph_parse("once", once, once_len, &g2, err, sizeof(err)), 0);
 	twice = roundtrip(g2, &twice_len);
 	assert_int_equal(twice_len, once_len);
 	assert_memory_equal(twice, once, once_len);
@@ -266,8 +247,7 @@ static struct objgraph_slot s2[] = { { 3, "m/x", 4 } };
 static struct objgraph_attr a3[] = { { "VARIABLE_VALUE", "v", "k3", 0 } };
 static struct objgraph_attr a4[] = { { "VARIABLE_VALUE", "", "k4", 0 } };
 static struct objgraph_attr a5[] = { { "VARIABLE_VALUE", "", "k5", 1 } };
-static struct objgraph_attr a6[] = { { ".TENSORS", "", "k6", 0 },
-				     { "a.b", "", "k6b", 0 } };
+static struct objgraph_attr a6[] = { { ".TENSORS", "", "k6", 0 }, { "a.b", "", "k6b", 0 } };
 static struct objgraph_node small_nodes[] = {
 	{ .n_children = 2, .children = c0, .has_checkpoint_values = 1 },
 	{ .n_children = 3, .children = c1, .has_checkpoint_values = 1 },
@@ -275,7 +255,11 @@ static struct objgraph_node small_nodes[] = {
 	{ .n_attrs = 1, .attrs = a3, .has_checkpoint_values = 1 },
 	{ .n_attrs = 1, .attrs = a4, .has_checkpoint_values = 1 },
 	{ .n_attrs = 1, .attrs = a5, .has_checkpoint_values = 1 },
-	{ .n_attrs = 2, .attrs = a6, .saver_name = "saver", .saver_object_name = "ve", .has_checkpoint_values = OBJGRAPH_UNSET },
+	{ .n_attrs = 2,
+	  .attrs = a6,
+	  .saver_name = "saver",
+	  .saver_object_name = "ve",
+	  .has_checkpoint_values = OBJGRAPH_UNSET },
 };
 static const struct objgraph small = { 7, small_nodes };
 
@@ -293,8 +277,7 @@ static void test_objgraph_small_graph_names(void **state)
 	assert_path(&w, 4, "model/a.Sb..c/.OPTIMIZER_SLOT/opt/m.Sx");
 	assert_path(&w, 6, "opt/ve");
 	assert_key(&w, 3, 0, "model/a.Sb..c/.ATTRIBUTES/VARIABLE_VALUE");
-	assert_key(&w, 4, 0,
-		   "model/a.Sb..c/.OPTIMIZER_SLOT/opt/m.Sx/.ATTRIBUTES/VARIABLE_VALUE");
+	assert_key(&w, 4, 0, "model/a.Sb..c/.OPTIMIZER_SLOT/opt/m.Sx/.ATTRIBUTES/VARIABLE_VALUE");
 	assert_key(&w, 6, 0, "opt/ve/.ATTRIBUTES/");
 	assert_key(&w, 6, 1, "opt/ve/.ATTRIBUTES/a..b");
 	assert_int_equal(w.origin[4].via, OBJGRAPH_SLOT);
@@ -303,18 +286,13 @@ static void test_objgraph_small_graph_names(void **state)
 	assert_int_equal(w.origin[3].index, 0);
 
 	assert_int_equal(w.origin[5].via, OBJGRAPH_UNREACHED);
-	assert_int_equal(objgraph_path(&w, 5, &p, NULL, err, sizeof(err)),
-			 -ENOENT);
+	assert_int_equal(objgraph_path(&w, 5, &p, NULL, err, sizeof(err)), -ENOENT);
 	assert_string_equal(p, "untouched");
 	assert_non_null(strstr(err, "node 5 is not reachable"));
-	assert_int_equal(objgraph_key(&w, 5, 0, &p, NULL, err, sizeof(err)),
-			 -ENOENT);
-	assert_int_equal(objgraph_path(&w, 7, &p, NULL, err, sizeof(err)),
-			 -EINVAL);
-	assert_int_equal(objgraph_path(&w, -1, &p, NULL, err, sizeof(err)),
-			 -EINVAL);
-	assert_int_equal(objgraph_key(&w, 3, 1, &p, NULL, err, sizeof(err)),
-			 -EINVAL);
+	assert_int_equal(objgraph_key(&w, 5, 0, &p, NULL, err, sizeof(err)), -ENOENT);
+	assert_int_equal(objgraph_path(&w, 7, &p, NULL, err, sizeof(err)), -EINVAL);
+	assert_int_equal(objgraph_path(&w, -1, &p, NULL, err, sizeof(err)), -EINVAL);
+	assert_int_equal(objgraph_key(&w, 3, 1, &p, NULL, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "node 3 has no attribute 1"));
 	objgraph_walk_release(&w);
 }
@@ -327,9 +305,7 @@ static void test_objgraph_small_graph_roundtrip(void **state)
 
 	(void)state;
 	once = roundtrip(&small, &n1);
-	assert_int_equal(objgraph_parse("small", once, n1, &g, err,
-					sizeof(err)),
-			 0);
+	assert_int_equal(objgraph_parse("small", once, n1, &g, err, sizeof(err)), 0);
 	twice = roundtrip(g, &n2);
 	assert_int_equal(n1, n2);
 	assert_memory_equal(once, twice, n1);
@@ -463,9 +439,8 @@ static void test_objgraph_wide_nodes(void **state)
  */
 static void test_objgraph_present_empty_fields(void **state)
 {
-	static const uint8_t want[] = { 0x0a, 0x04, 0x22, 0x00, 0x2a, 0x00,
-					0x0a, 0x04, 0x2a, 0x02, 0x08, 0x01,
-					0x0a, 0x00 };
+	static const uint8_t want[] = { 0x0a, 0x04, 0x22, 0x00, 0x2a, 0x00, 0x0a,
+					0x04, 0x2a, 0x02, 0x08, 0x01, 0x0a, 0x00 };
 	struct objgraph_node n[3] = {
 		{ .saver_name = "", .saver_object_name = "", .has_checkpoint_values = 0 },
 		{ .has_checkpoint_values = 1 },
@@ -557,8 +532,7 @@ static void test_objgraph_deep_chain(void **state)
 		}
 	}
 	assert_int_equal(objgraph_walk_init(&w, &g, err, sizeof(err)), 0);
-	assert_int_equal(objgraph_path(&w, N - 1, &p, &len, err, sizeof(err)),
-			 0);
+	assert_int_equal(objgraph_path(&w, N - 1, &p, &len, err, sizeof(err)), 0);
 	assert_int_equal(len, 3 * (size_t)(N - 1) - 1); /* ".S" and '/' */
 	assert_int_equal(strlen(p), len);
 	assert_memory_equal(p, ".S/.S/", 6);
@@ -572,8 +546,7 @@ static void test_objgraph_deep_chain(void **state)
 /* ------------------------------------------- reading from a bundle */
 
 /* A bundle whose only tensor is the graph key with the given contents. */
-static struct bundle_reader *bundle_with(const char *name, int dtype,
-					 int rank, const void *data,
+static struct bundle_reader *bundle_with(const char *name, int dtype, int rank, const void *data,
 					 size_t len)
 {
 	int64_t dims[1] = { 2 };
@@ -616,8 +589,7 @@ static void test_objgraph_read_written_bundle(void **state)
 	free(bytes);
 }
 
-static void expect_read_error(struct bundle_reader *r, int code,
-			      const char *frag)
+static void expect_read_error(struct bundle_reader *r, int code, const char *frag)
 {
 	struct objgraph *g = NULL;
 
@@ -639,17 +611,15 @@ static void test_objgraph_read_wrong_tensors(void **state)
 	size_t enc_len;
 
 	(void)state;
-	expect_read_error(bundle_with("float", BUNDLE_DT_FLOAT, 0, &f, 4),
-			  -EBADMSG, "is a float32 tensor of rank 0, not a scalar string");
+	expect_read_error(bundle_with("float", BUNDLE_DT_FLOAT, 0, &f, 4), -EBADMSG,
+			  "is a float32 tensor of rank 0, not a scalar string");
 	assert_int_equal(bundle_string_encode(two, two_len, 2, &enc, &enc_len), 0);
-	expect_read_error(bundle_with("vec", BUNDLE_DT_STRING, 1, enc, enc_len),
-			  -EBADMSG, "of rank 1, not a scalar string");
+	expect_read_error(bundle_with("vec", BUNDLE_DT_STRING, 1, enc, enc_len), -EBADMSG,
+			  "of rank 1, not a scalar string");
 	free(enc);
-	assert_int_equal(bundle_string_encode(junk, &junk_len, 1, &enc,
-					      &enc_len),
-			 0);
-	expect_read_error(bundle_with("junk", BUNDLE_DT_STRING, 0, enc, enc_len),
-			  -EBADMSG, "not a serialized TrackableObjectGraph");
+	assert_int_equal(bundle_string_encode(junk, &junk_len, 1, &enc, &enc_len), 0);
+	expect_read_error(bundle_with("junk", BUNDLE_DT_STRING, 0, enc, enc_len), -EBADMSG,
+			  "not a serialized TrackableObjectGraph");
 	free(enc);
 }
 

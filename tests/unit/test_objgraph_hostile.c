@@ -19,8 +19,7 @@
 
 static char err[BUNDLE_ERR_MAX];
 
-static void expect_refused(const struct objgraph *g, int code,
-			   const char *frag)
+static void expect_refused(const struct objgraph *g, int code, const char *frag)
 {
 	uint8_t *out = NULL;
 	size_t len;
@@ -29,8 +28,7 @@ static void expect_refused(const struct objgraph *g, int code,
 	assert_int_equal(objgraph_check(g, err, sizeof(err)), code);
 	if (!strstr(err, frag))
 		fail_msg("message '%s' lacks '%s'", err, frag);
-	assert_int_equal(objgraph_serialize(g, &out, &len, err, sizeof(err)),
-			 code);
+	assert_int_equal(objgraph_serialize(g, &out, &len, err, sizeof(err)), code);
 	assert_null(out);
 }
 
@@ -66,8 +64,7 @@ static void test_check_dangling_child(void **state)
 {
 	(void)state;
 	rc[1].node_id = 3;
-	expect_refused(&g3, -EBADMSG,
-		       "node 0: child 1 refers to node 3, the graph has 3 nodes");
+	expect_refused(&g3, -EBADMSG, "node 0: child 1 refers to node 3, the graph has 3 nodes");
 	rc[1].node_id = -1;
 	expect_refused(&g3, -EBADMSG, "refers to node -1");
 }
@@ -99,8 +96,7 @@ static void test_check_slot_ids_out_of_range(void **state)
 	expect_refused(&g3, -EBADMSG,
 		       "node 0: slot variable 0 refers to node 3, the graph has 3 nodes");
 	s = (struct objgraph_slot){ 7, "m", 2 };
-	expect_refused(&g3, -EBADMSG,
-		       "slot variable's original variable 0 refers to node 7");
+	expect_refused(&g3, -EBADMSG, "slot variable's original variable 0 refers to node 7");
 }
 
 static void test_check_slot_variable_named_twice(void **state)
@@ -121,8 +117,9 @@ static void test_check_slot_variable_named_twice(void **state)
 	four[3] = (struct objgraph_node){ .has_checkpoint_values = OBJGRAPH_UNSET };
 	four[2].n_slots = 2;
 	s[0].slot_variable_node_id = s[1].slot_variable_node_id = 3;
-	expect_refused(&g4, -EBADMSG,
-		       "node 2: slot variable 1 is node 3, the slot variable of another reference too");
+	expect_refused(
+		&g4, -EBADMSG,
+		"node 2: slot variable 1 is node 3, the slot variable of another reference too");
 }
 
 static void test_check_bad_text(void **state)
@@ -204,8 +201,7 @@ static void w_msg(struct wire *w, int field, const struct wire *m)
 }
 
 /* A graph of a root whose one child edge is (id, name) and a plain node. */
-static struct wire graph_with_child(int64_t id, const char *name,
-				    size_t name_len)
+static struct wire graph_with_child(int64_t id, const char *name, size_t name_len)
 {
 	struct wire ref = { .n = 0 }, root = { .n = 0 }, leaf = { .n = 0 };
 	struct wire g = { .n = 0 };
@@ -223,9 +219,7 @@ static void expect_parse(const struct wire *w, int code, const char *frag)
 	struct objgraph *g = NULL;
 
 	err[0] = '\0';
-	assert_int_equal(objgraph_parse("hostile", w->b, w->n, &g, err,
-					sizeof(err)),
-			 code);
+	assert_int_equal(objgraph_parse("hostile", w->b, w->n, &g, err, sizeof(err)), code);
 	if (code) {
 		assert_null(g);
 		if (!strstr(err, frag))
@@ -301,9 +295,9 @@ static void test_parse_over_the_size_limit(void **state)
 
 	(void)state;
 	/* the length is checked first, so b is never read past its 1 byte */
-	assert_int_equal(objgraph_parse("big", b, (size_t)OBJGRAPH_MAX_BYTES + 1,
-					&g, err, sizeof(err)),
-			 -EINVAL);
+	assert_int_equal(
+		objgraph_parse("big", b, (size_t)OBJGRAPH_MAX_BYTES + 1, &g, err, sizeof(err)),
+		-EINVAL);
 	assert_null(g);
 	assert_non_null(strstr(err, "over protobuf's 2 GiB limit"));
 }
@@ -385,8 +379,7 @@ static void test_parse_wire_rules(void **state)
 }
 
 /* n copies of the node bytes (node, len) after a root "0a 00"; caller frees. */
-static uint8_t *repeat_nodes(const uint8_t *node, size_t len, size_t n,
-			     size_t *total)
+static uint8_t *repeat_nodes(const uint8_t *node, size_t len, size_t n, size_t *total)
 {
 	uint8_t *b = malloc(2 + n * len);
 
@@ -415,7 +408,8 @@ static void test_parse_many_empty_nodes_are_refused(void **state)
 	(void)state;
 	assert_int_equal(objgraph_parse("many", b, n, &g, err, sizeof(err)), -EFBIG);
 	assert_null(g);
-	if (!strstr(err, "'many': object graph refused: its 400002 bytes hold 200001 nodes, 0 child edges, 0 attributes and 0 slot references") ||
+	if (!strstr(err,
+		    "'many': object graph refused: its 400002 bytes hold 200001 nodes, 0 child edges, 0 attributes and 0 slot references") ||
 	    !strstr(err, "more than 16 per byte of graph"))
 		fail_msg("message: %s", err);
 	/* a few empty nodes are fine: the slack covers small graphs */
@@ -478,6 +472,5 @@ int main(void)
 		T(test_parse_memory_bound),
 	};
 
-	return cmocka_run_group_tests_name("objgraph_hostile", tests,
-					   NULL, NULL);
+	return cmocka_run_group_tests_name("objgraph_hostile", tests, NULL, NULL);
 }

@@ -57,8 +57,8 @@ static void expect_json(const char *name, size_t len, const char *want_key)
 	int rc;
 	char *got = json_of(name, len, &rc);
 
-	snprintf(want, sizeof(want),
-		 "{%s:{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}", want_key);
+	snprintf(want, sizeof(want), "{%s:{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}",
+		 want_key);
 	assert_int_equal(rc, 0);
 	assert_string_equal(got, want);
 	free(got);
@@ -82,11 +82,12 @@ static void test_write_every_control_character(void **state)
 	(void)state;
 	for (int c = 0; c < 0x20; c++) {
 		char name[1] = { (char)c }, key[16];
-		const char *short_ = c == '\b' ? "\\b" : c == '\f' ? "\\f"
-						 : c == '\n'       ? "\\n"
-						 : c == '\r'       ? "\\r"
-						 : c == '\t'       ? "\\t"
-								   : NULL;
+		const char *short_ = c == '\b'   ? "\\b"
+				     : c == '\f' ? "\\f"
+				     : c == '\n' ? "\\n"
+				     : c == '\r' ? "\\r"
+				     : c == '\t' ? "\\t"
+						 : NULL;
 
 		if (short_)
 			snprintf(key, sizeof(key), "\"%s\"", short_);
@@ -167,9 +168,10 @@ static void test_serialized_len_is_the_header_length(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
-		t[i] = (struct safetensors_tensor){ (char *)names[i], strlen(names[i]),
-						    BUNDLE_DT_FLOAT, (int)(i % 4), dims, 96 * i,
-						    96 * i + 96 };
+		t[i] = (struct safetensors_tensor){
+			(char *)names[i], strlen(names[i]), BUNDLE_DT_FLOAT, (int)(i % 4), dims,
+			96 * i,           96 * i + 96
+		};
 	for (size_t k = 0; k <= ARRAY_SIZE(names); k++) {
 		assert_int_equal(safetensors_serialize(k ? t : NULL, k, &out, &n), 0);
 		assert_int_equal(safetensors_serialized_len(k ? t : NULL, k), n);
@@ -194,7 +196,8 @@ static void test_header_len_from_the_prefix(void **state)
 		{ SAFETENSORS_MAX_HEADER, (uint64_t)SAFETENSORS_MAX_HEADER + 8, 0, NULL },
 		{ (uint64_t)SAFETENSORS_MAX_HEADER + 1, (uint64_t)1 << 40, -EBADMSG,
 		  "not a safetensors file (a header of 100000001 bytes, over the 100000000 readers accept)" },
-		{ UINT64_MAX, UINT64_MAX, -EBADMSG, "a header of 18446744073709551615 bytes, over" },
+		{ UINT64_MAX, UINT64_MAX, -EBADMSG,
+		  "a header of 18446744073709551615 bytes, over" },
 	};
 
 	(void)state;
@@ -312,13 +315,15 @@ static void test_parse_accepts(void **state)
 		{ "{}", 0, 0 },
 		{ " { } \n  ", 0, 0 },
 		{ "{\"__metadata__\":{\"format\":\"pt\",\"x\":\"\\u00e9\"}}", 0, 0 },
-		{ "{\"__metadata__\":null,\"a\":{\"dtype\":\"U8\",\"shape\":[],\"data_offsets\":[0,1]}}", 1, 1 },
+		{ "{\"__metadata__\":null,\"a\":{\"dtype\":\"U8\",\"shape\":[],\"data_offsets\":[0,1]}}",
+		  1, 1 },
 		/* fields in any order; out-of-order offsets are sorted into data order */
 		{ "{\"b\":{\"data_offsets\":[2,4],\"shape\":[1],\"dtype\":\"I16\"},"
 		  "\"a\":{\"shape\":[2],\"dtype\":\"BOOL\",\"data_offsets\":[0,2]}}",
 		  4, 2 },
 		{ "{\"z\":{\"dtype\":\"F32\",\"shape\":[0,5],\"data_offsets\":[0,0]}}", 0, 1 },
-		{ "{\"\\ud83d\\ude42\\/\":{\"dtype\":\"U64\",\"shape\":[1],\"data_offsets\":[0,8]}}", 8, 1 },
+		{ "{\"\\ud83d\\ude42\\/\":{\"dtype\":\"U64\",\"shape\":[1],\"data_offsets\":[0,8]}}",
+		  8, 1 },
 	};
 
 	(void)state;
@@ -350,8 +355,10 @@ static void test_parse_refuses_hostile_headers(void **state)
 		{ "{" T("a", "U8", "[1]", 0, 1) "}}", 1, "trailing bytes" },
 		{ "{" T("a", "U8", "[1]", 0, 1) ",}", 1, "expected '\"'" },
 		{ "{" T("a", "U8", "[1]", 4, 5) "}", 5, "leave a gap or overlap" },
-		{ "{" T("a", "U8", "[2]", 0, 2) "," T("b", "U8", "[2]", 1, 3) "}", 3, "gap or overlap" },
-		{ "{" T("a", "U8", "[2]", 0, 2) "," T("a", "U8", "[2]", 2, 4) "}", 4, "appears twice" },
+		{ "{" T("a", "U8", "[2]", 0, 2) "," T("b", "U8", "[2]", 1, 3) "}", 3,
+		  "gap or overlap" },
+		{ "{" T("a", "U8", "[2]", 0, 2) "," T("a", "U8", "[2]", 2, 4) "}", 4,
+		  "appears twice" },
 		{ "{" T("a", "F32", "[2]", 0, 4) "}", 4, "do not hold its shape" },
 		{ "{" T("a", "U8", "[2]", 0, 2) "}", 3, "the file has 3" },
 		{ "{" T("a", "U8", "[2]", 2, 0) "}", 0, "end before they begin" },
@@ -361,12 +368,16 @@ static void test_parse_refuses_hostile_headers(void **state)
 		{ "{" T("a", "U8", "[01]", 0, 1) "}", 1, "leading zero" },
 		{ "{" T("a", "U8", "[99999999999999999999]", 0, 1) "}", 1, "number too large" },
 		{ "{" T("a", "U8", "[9223372036854775808]", 0, 1) "}", 1, "dimension too large" },
-		{ "{" T("a", "U64", "[4611686018427387904,4]", 0, 8) "}", 8, "do not hold its shape" },
+		{ "{" T("a", "U64", "[4611686018427387904,4]", 0, 8) "}", 8,
+		  "do not hold its shape" },
 		{ "{" T("a", "U8", "[1]", 0, 18446744073709551615) "}", 1, "number too large" },
-		{ "{\"a\":{\"dtype\":\"U8\",\"shape\":[1]}}", 1, "needs dtype, shape and data_offsets" },
+		{ "{\"a\":{\"dtype\":\"U8\",\"shape\":[1]}}", 1,
+		  "needs dtype, shape and data_offsets" },
 		{ "{\"a\":{\"dtype\":\"U8\",\"dtype\":\"U8\"}}", 1, "field given twice" },
-		{ "{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1],\"x\":1}}", 1, "unknown field" },
-		{ "{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1,2]}}", 1, "expected ']'" },
+		{ "{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1],\"x\":1}}", 1,
+		  "unknown field" },
+		{ "{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1,2]}}", 1,
+		  "expected ']'" },
 		{ "{\"a\x01\":{}}", 0, "raw control character" },
 		{ "{\"a\\x\":{}}", 0, "unknown escape" },
 		{ "{\"a\\u12\":{}}", 0, "truncated \\u escape" },
@@ -379,9 +390,11 @@ static void test_parse_refuses_hostile_headers(void **state)
 		{ "{\"__metadata__\":{\"k\":1}}", 0, "expected '\"'" },
 		{ "{\"__metadata__\":[]}", 0, "expected '{'" },
 		/* serde: "duplicate field `__metadata__`" */
-		{ "{\"__metadata__\":{},\"__metadata__\":{}}", 0, "byte 19: '__metadata__' given twice" },
-		{ "{\"__metadata__\":null," T("a", "U8", "[1]", 0, 1) ",\"__metadata__\":{\"k\":\"v\"}}", 1,
-		  "'__metadata__' given twice" },
+		{ "{\"__metadata__\":{},\"__metadata__\":{}}", 0,
+		  "byte 19: '__metadata__' given twice" },
+		{ "{\"__metadata__\":null," T("a", "U8", "[1]", 0,
+					      1) ",\"__metadata__\":{\"k\":\"v\"}}",
+		  1, "'__metadata__' given twice" },
 	};
 
 	(void)state;

@@ -56,8 +56,10 @@ static void test_header_lines(void **state)
 	assert_true(store_http_header_is(name, nl, "etag"));
 	assert_int_equal(vl, 5);
 	assert_memory_equal(v, "\"abc\"", 5);
-	assert_int_equal(store_http_split_header("HTTP/1.1 200 OK\r\n", 17, &name, &nl, &v, &vl), -EBADMSG);
-	assert_int_equal(store_http_split_header("no colon\r\n", 10, &name, &nl, &v, &vl), -EBADMSG);
+	assert_int_equal(store_http_split_header("HTTP/1.1 200 OK\r\n", 17, &name, &nl, &v, &vl),
+			 -EBADMSG);
+	assert_int_equal(store_http_split_header("no colon\r\n", 10, &name, &nl, &v, &vl),
+			 -EBADMSG);
 	assert_int_equal(store_http_split_header("bad name: x", 11, &name, &nl, &v, &vl), -EBADMSG);
 }
 
@@ -94,14 +96,15 @@ static void test_credentials(void **state)
 
 static void test_urls(void **state)
 {
-	struct aws_cfg aws = { .region = "eu-west-1" }, local = { .region = "us-east-1",
-								  .endpoint = "http://127.0.0.1:9000" };
+	struct aws_cfg aws = { .region = "eu-west-1" },
+		       local = { .region = "us-east-1", .endpoint = "http://127.0.0.1:9000" };
 	struct store_url u;
 	char err[256];
 
 	(void)state;
 	assert_int_equal(store_url_parse("s3://bkt/dir/a b+c%é", &aws, &u, err, sizeof(err)), 0);
-	assert_string_equal(u.request, "https://bkt.s3.eu-west-1.amazonaws.com/dir/a%20b%2Bc%25%C3%A9");
+	assert_string_equal(u.request,
+			    "https://bkt.s3.eu-west-1.amazonaws.com/dir/a%20b%2Bc%25%C3%A9");
 	assert_string_equal(u.key, "dir/a b+c%é");
 	store_url_release(&u);
 	assert_int_equal(store_url_parse("s3://my.bkt/k", &aws, &u, err, sizeof(err)), 0);
@@ -110,7 +113,8 @@ static void test_urls(void **state)
 	assert_int_equal(store_url_parse("s3://bkt/k", &local, &u, err, sizeof(err)), 0);
 	assert_string_equal(u.request, "http://127.0.0.1:9000/bkt/k");
 	store_url_release(&u);
-	assert_int_equal(store_url_parse("https://h/p/m.ckpt?sig=SECRET", &aws, &u, err, sizeof(err)), 0);
+	assert_int_equal(
+		store_url_parse("https://h/p/m.ckpt?sig=SECRET", &aws, &u, err, sizeof(err)), 0);
 	assert_string_equal(u.shown, "https://h/p/m.ckpt?...");
 	store_url_release(&u);
 	assert_int_equal(store_url_parse("s3://bkt", &aws, &u, err, sizeof(err)), -EINVAL);
@@ -140,12 +144,9 @@ static void test_sizes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_content_range),
-		cmocka_unit_test(test_header_lines),
-		cmocka_unit_test(test_s3_error),
-		cmocka_unit_test(test_credentials),
-		cmocka_unit_test(test_urls),
-		cmocka_unit_test(test_sizes),
+		cmocka_unit_test(test_content_range), cmocka_unit_test(test_header_lines),
+		cmocka_unit_test(test_s3_error),      cmocka_unit_test(test_credentials),
+		cmocka_unit_test(test_urls),          cmocka_unit_test(test_sizes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

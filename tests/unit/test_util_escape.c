@@ -15,8 +15,7 @@
 #include "util/util.h"
 
 /* Escape the n bytes of s into a 256-byte buffer; must equal want. */
-static void expect_len(const char *s, size_t n, unsigned flags,
-		       const char *want)
+static void expect_len(const char *s, size_t n, unsigned flags, const char *want)
 {
 	char buf[256];
 
@@ -44,8 +43,7 @@ static void test_escape_ordinary_names_unchanged(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
 		expect(names[i], UTIL_ESCAPE_BACKSLASH, names[i]);
-		assert_int_equal(util_escaped_len(names[i], strlen(names[i]), 0),
-				 strlen(names[i]));
+		assert_int_equal(util_escaped_len(names[i], strlen(names[i]), 0), strlen(names[i]));
 	}
 }
 
@@ -93,18 +91,13 @@ static void test_escape_cuts_between_characters(void **state)
 	char buf[8];
 
 	(void)state;
-	assert_string_equal(util_escape(buf, sizeof(buf), "abcdefg", 7, 0),
-			    "abcdefg");
-	assert_string_equal(util_escape(buf, sizeof(buf), "abcdefgh", 8, 0),
-			    "abcd...");
+	assert_string_equal(util_escape(buf, sizeof(buf), "abcdefg", 7, 0), "abcdefg");
+	assert_string_equal(util_escape(buf, sizeof(buf), "abcdefgh", 8, 0), "abcd...");
 	/* never half an escape or half a UTF-8 character */
-	assert_string_equal(util_escape(buf, sizeof(buf), "abc\ndefgh", 9, 0),
-			    "abc...");
-	assert_string_equal(util_escape(buf, sizeof(buf), "ab\xc3\xa9\xc3\xa9xyz",
-					9, 0),
+	assert_string_equal(util_escape(buf, sizeof(buf), "abc\ndefgh", 9, 0), "abc...");
+	assert_string_equal(util_escape(buf, sizeof(buf), "ab\xc3\xa9\xc3\xa9xyz", 9, 0),
 			    "ab\xc3\xa9...");
-	assert_string_equal(util_escape(buf, sizeof(buf),
-					"ab\xe2\x82\xac\xe2\x82\xac", 8, 0),
+	assert_string_equal(util_escape(buf, sizeof(buf), "ab\xe2\x82\xac\xe2\x82\xac", 8, 0),
 			    "ab...");
 	/* too small for "...": just cut */
 	assert_string_equal(util_escape(buf, 4, "abcdef", 6, 0), "abc");

@@ -42,15 +42,13 @@ static struct mapping *parse(const char *text)
 	struct mapping *m = NULL;
 	char err[1024] = "";
 
-	if (mapping_parse_buffer("t.conf", text, strlen(text), testutil_dir, &m, err,
-				 sizeof(err)))
+	if (mapping_parse_buffer("t.conf", text, strlen(text), testutil_dir, &m, err, sizeof(err)))
 		fail_msg("mapping_parse_buffer: %s", err);
 	return m;
 }
 
 /* view_build of text (with opt) gives rc; its message must be want. */
-static void expect_build(const char *text, const struct view_options *opt,
-			 int rc, const char *want)
+static void expect_build(const char *text, const struct view_options *opt, int rc, const char *want)
 {
 	struct mapping *m = parse(text);
 	struct view *v = NULL;
@@ -80,17 +78,18 @@ static void test_checks_prefix_glob_characters(void **state)
 		struct view_options opt = { .prefix = bad[i], .layout = -1 };
 
 		/* in a prefix line (quoted: a backslash is written doubled) */
-		snprintf(text, sizeof(text),
-			 "source a = a\nmap a:/ -> /\n\nprefix = \"%s\"\n",
+		snprintf(text, sizeof(text), "source a = a\nmap a:/ -> /\n\nprefix = \"%s\"\n",
 			 i == 3 ? "a\\\\b" : bad[i]);
-		snprintf(want, sizeof(want),
-			 "t.conf:4:1: error: prefix '%s' contains '%s', which TensorFlow takes for a pattern (tf.train.latest_checkpoint would not find it)",
-			 shown_prefix[i], shown_bad[i]);
+		snprintf(
+			want, sizeof(want),
+			"t.conf:4:1: error: prefix '%s' contains '%s', which TensorFlow takes for a pattern (tf.train.latest_checkpoint would not find it)",
+			shown_prefix[i], shown_bad[i]);
 		expect_build(text, NULL, -EINVAL, want);
 		/* as an option: the mapping is not to blame, no position */
-		snprintf(want, sizeof(want),
-			 "prefix '%s' contains '%s', which TensorFlow takes for a pattern (tf.train.latest_checkpoint would not find it)",
-			 shown_prefix[i], shown_bad[i]);
+		snprintf(
+			want, sizeof(want),
+			"prefix '%s' contains '%s', which TensorFlow takes for a pattern (tf.train.latest_checkpoint would not find it)",
+			shown_prefix[i], shown_bad[i]);
 		expect_build("source a = a\nmap a:/ -> /\n", &opt, -EINVAL, want);
 	}
 	/* what TensorFlow does find is fine: dots, dashes, blanks, UTF-8 */
@@ -142,15 +141,17 @@ static void test_checks_file_names_fit_name_max(void **state)
 	/* one more byte: refused, the same in the mapping and as an option */
 	snprintf(text, sizeof(text), "source a = a\nmap a:/ -> /\nprefix = %s\n", bad);
 	/* the name is quoted cut short ("..."), the position says where */
-	snprintf(want, sizeof(want),
-		 "t.conf:3:1: error: file name '%.*s...' is longer than %d bytes: use a shorter prefix",
-		 60, bad, NAME_MAX);
+	snprintf(
+		want, sizeof(want),
+		"t.conf:3:1: error: file name '%.*s...' is longer than %d bytes: use a shorter prefix",
+		60, bad, NAME_MAX);
 	expect_build(text, NULL, -EINVAL, want);
 	opt.prefix = bad;
-	expect_build("source a = a\nmap a:/ -> /\n", &opt, -EINVAL, want + strlen("t.conf:3:1: error: "));
+	expect_build("source a = a\nmap a:/ -> /\n", &opt, -EINVAL,
+		     want + strlen("t.conf:3:1: error: "));
 	/* both layouts name their files the same way */
-	snprintf(text, sizeof(text),
-		 "source a = a\nmap a:/ -> /\nprefix = %s\nlayout = shards\n", bad);
+	snprintf(text, sizeof(text), "source a = a\nmap a:/ -> /\nprefix = %s\nlayout = shards\n",
+		 bad);
 	expect_build(text, NULL, -EINVAL, want);
 	free(ok);
 	free(bad);
@@ -195,20 +196,24 @@ static void test_checks_object_graph_must_be_a_string_scalar(void **state)
 	(void)state;
 	write_graph_sources();
 	/* the source's own graph, by an exact rule: fine */
-	expect_build("source t = tf2\nmap t:" OBJECT_GRAPH " -> " OBJECT_GRAPH "\n",
-		     NULL, 0, NULL);
+	expect_build("source t = tf2\nmap t:" OBJECT_GRAPH " -> " OBJECT_GRAPH "\n", NULL, 0, NULL);
 	/* another tensor renamed to it: refused at the TO of its line */
-	expect_build("source g = g\nsource t = tf2\n\n"
-		     "map g:w -> " OBJECT_GRAPH "\n",
-		     NULL, -EINVAL,
-		     "t.conf:4:12: error: target '" OBJECT_GRAPH "' must be TF2's object graph, a string scalar, but tensor 'w' of source 'g' is uint8 of rank 1 (TensorFlow could not restore the merge)");
+	expect_build(
+		"source g = g\nsource t = tf2\n\n"
+		"map g:w -> " OBJECT_GRAPH "\n",
+		NULL, -EINVAL,
+		"t.conf:4:12: error: target '" OBJECT_GRAPH
+		"' must be TF2's object graph, a string scalar, but tensor 'w' of source 'g' is uint8 of rank 1 (TensorFlow could not restore the merge)");
 	/* a tensor stored under the name, but not a string scalar */
-	expect_build("source g = g\nmap g:" OBJECT_GRAPH " -> " OBJECT_GRAPH "\n",
-		     NULL, -EINVAL,
-		     "t.conf:2:39: error: target '" OBJECT_GRAPH "' must be TF2's object graph, a string scalar, but tensor '" OBJECT_GRAPH "' of source 'g' is uint8 of rank 1 (TensorFlow could not restore the merge)");
+	expect_build("source g = g\nmap g:" OBJECT_GRAPH " -> " OBJECT_GRAPH "\n", NULL, -EINVAL,
+		     "t.conf:2:39: error: target '" OBJECT_GRAPH
+		     "' must be TF2's object graph, a string scalar, but tensor '" OBJECT_GRAPH
+		     "' of source 'g' is uint8 of rank 1 (TensorFlow could not restore the merge)");
 	/* a scope rule that strips its way to the name */
 	expect_build("source g = g\nmap g:x/ -> /\n", NULL, -EINVAL,
-		     "t.conf:2:13: error: target '" OBJECT_GRAPH "' must be TF2's object graph, a string scalar, but tensor 'x/" OBJECT_GRAPH "' of source 'g' is uint8 of rank 1 (TensorFlow could not restore the merge)");
+		     "t.conf:2:13: error: target '" OBJECT_GRAPH
+		     "' must be TF2's object graph, a string scalar, but tensor 'x/" OBJECT_GRAPH
+		     "' of source 'g' is uint8 of rank 1 (TensorFlow could not restore the merge)");
 }
 
 /* ------------------------------------------------------ names in messages */
@@ -225,12 +230,15 @@ static void test_checks_messages_escape_names(void **state)
 	testutil_write_source(testutil_dir, "h", h, N(h));
 	expect_build("source h = h\nmap h:a_b -> x\n", NULL, -ENOENT,
 		     "t.conf:2:5: error: source 'h' has no tensor 'a_b' (did you mean 'a\\nb'?)");
-	expect_build("source h = h\nmap h:/ -> /\nmap h:/ -> /\n", NULL, -EEXIST,
-		     "t.conf:3:1: error: target 'a\\nb' is produced twice: by this line and by line 2");
-	expect_build("source h = h\nmap h:back_slash -> x\n", NULL, -ENOENT,
-		     "t.conf:2:5: error: source 'h' has no tensor 'back_slash' (did you mean 'back\\\\slash'?)");
-	expect_build("source h = h\nmap h:t_]0;x_ -> x\n", NULL, -ENOENT,
-		     "t.conf:2:5: error: source 'h' has no tensor 't_]0;x_' (did you mean 't\\x1b]0;x\\x07'?)");
+	expect_build(
+		"source h = h\nmap h:/ -> /\nmap h:/ -> /\n", NULL, -EEXIST,
+		"t.conf:3:1: error: target 'a\\nb' is produced twice: by this line and by line 2");
+	expect_build(
+		"source h = h\nmap h:back_slash -> x\n", NULL, -ENOENT,
+		"t.conf:2:5: error: source 'h' has no tensor 'back_slash' (did you mean 'back\\\\slash'?)");
+	expect_build(
+		"source h = h\nmap h:t_]0;x_ -> x\n", NULL, -ENOENT,
+		"t.conf:2:5: error: source 'h' has no tensor 't_]0;x_' (did you mean 't\\x1b]0;x\\x07'?)");
 	/* a glob in a warning keeps its backslashes (it is the mapping's text) */
 	{
 		struct mapping *m = parse("source h = h\nmap h:/ -> /\nexclude \"h:no\\\\*\t\"\n");

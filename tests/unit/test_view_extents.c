@@ -45,8 +45,7 @@ static const char *shard0(char *buf, size_t len, const char *source)
 }
 
 /* Checkpoint DIR/name of uint8 tensors, laid out in array order. */
-static void write_source(const char *name, const struct fixture_tensor *s,
-			 size_t n)
+static void write_source(const char *name, const struct fixture_tensor *s, size_t n)
 {
 	testutil_write_source(testutil_dir, name, s, n);
 }
@@ -59,11 +58,7 @@ static void write_source(const char *name, const struct fixture_tensor *s,
 static void write_ab(void)
 {
 	static const struct fixture_tensor a[] = {
-		{ "t0", 100, 0 },
-		{ "t1", 0, 0 },
-		{ "t2", 37, 0 },
-		{ "t3", 1, 0 },
-		{ "t4", 250, 0 },
+		{ "t0", 100, 0 }, { "t1", 0, 0 }, { "t2", 37, 0 }, { "t3", 1, 0 }, { "t4", 250, 0 },
 	};
 	static const struct fixture_tensor b[] = { { "u0", 64, 0 }, { "u1", 3, 0 } };
 
@@ -81,10 +76,8 @@ static void write_ab(void)
 static void write_gaps(void)
 {
 	static const struct fixture_tensor g[] = {
-		{ "x0", 16, 0 },
-		{ "pad1", GAP_MAX + 1, 1 },
-		{ "x1", 16, 0 },
-		{ "pad2", GAP_MAX, 1 },
+		{ "x0", 16, 0 }, { "pad1", GAP_MAX + 1, 1 },
+		{ "x1", 16, 0 }, { "pad2", GAP_MAX, 1 },
 		{ "x2", 16, 0 },
 	};
 
@@ -174,9 +167,7 @@ static void write_two_shards(void)
 		e.crc32c = bundle_crc_mask(bundle_crc32c(0, p, (size_t)t[i].len));
 		assert_int_equal(bundle_index_builder_add(b, e.key, e.key_len, &e), 0);
 	}
-	assert_int_equal(bundle_index_builder_finish(b, &idx, &idx_len, err,
-						     sizeof(err)),
-			 0);
+	assert_int_equal(bundle_index_builder_finish(b, &idx, &idx_len, err, sizeof(err)), 0);
 	bundle_index_builder_free(b);
 	for (int k = 0; k < 2; k++) {
 		snprintf(path, sizeof(path), "%s/s.data-%05d-of-00002", testutil_dir, k);
@@ -193,8 +184,7 @@ struct fx {
 	struct view *v;
 };
 
-static void fx_build_opt(struct fx *f, const char *text,
-			 const struct view_options *opt)
+static void fx_build_opt(struct fx *f, const char *text, const struct view_options *opt)
 {
 	char err[1024] = "";
 
@@ -209,10 +199,7 @@ static void fx_build_opt(struct fx *f, const char *text,
 	assert_int_equal(view_num_warnings(f->v), 0);
 }
 
-static void fx_build(struct fx *f, const char *text)
-{
-	fx_build_opt(f, text, NULL);
-}
+static void fx_build(struct fx *f, const char *text) { fx_build_opt(f, text, NULL); }
 
 static void fx_free(struct fx *f)
 {
@@ -262,8 +249,7 @@ static struct bundle_entry entry_of(const struct view *v, const char *name)
 	return t.entry;
 }
 
-static void expect_offset(const struct view *v, const char *name,
-			  int32_t shard, int64_t offset)
+static void expect_offset(const struct view *v, const char *name, int32_t shard, int64_t offset)
 {
 	const struct bundle_entry ent = entry_of(v, name), *e = &ent;
 
@@ -307,9 +293,8 @@ static void expect_tensor_bytes(const struct view *v, const struct mapping *m)
 		if (view_layout(v) == MAPPING_LAYOUT_SINGLE)
 			file = data_file(v);
 		else {
-			snprintf(name, sizeof(name), "%s.data-%05d-of-%05zu",
-				 view_prefix(v), t.entry.shard_id,
-				 view_num_files(v) - 2);
+			snprintf(name, sizeof(name), "%s.data-%05d-of-%05zu", view_prefix(v),
+				 t.entry.shard_id, view_num_files(v) - 2);
 			file = lookup(v, name);
 		}
 		want = malloc(len + 1);
@@ -317,9 +302,7 @@ static void expect_tensor_bytes(const struct view *v, const struct mapping *m)
 		assert_non_null(want);
 		assert_non_null(got);
 		fixture_fill_pattern(want, m->sources[t.source].path, t.source_key, len);
-		assert_int_equal(view_read(v, file, (uint64_t)t.entry.offset,
-					   len, got),
-				 len);
+		assert_int_equal(view_read(v, file, (uint64_t)t.entry.offset, len, got), len);
 		assert_memory_equal(got, want, len);
 		assert_true((uint64_t)t.entry.offset + len <= file_size(v, file));
 		free(want);
@@ -334,8 +317,8 @@ struct piece_want {
 	size_t len;
 };
 
-static void expect_pieces(const struct view *v, size_t file, uint64_t off,
-			  size_t len, const struct piece_want *want, size_t n)
+static void expect_pieces(const struct view *v, size_t file, uint64_t off, size_t len,
+			  const struct piece_want *want, size_t n)
 {
 	struct view_piece out[128];
 	size_t got = 999;
@@ -423,8 +406,7 @@ static void test_extents_index_header_single(void **state)
 	write_ab();
 	fx_build(&f, ab_text);
 	fl = view_file_at(f.v, lookup(f.v, "model.ckpt.index"));
-	if (bundle_index_parse(fl->name, fl->mem, (size_t)fl->size, &idx, err,
-			       sizeof(err)))
+	if (bundle_index_parse(fl->name, fl->mem, (size_t)fl->size, &idx, err, sizeof(err)))
 		fail_msg("bundle_index_parse: %s", err);
 	assert_int_equal(bundle_index_num_shards(idx), 1);
 	assert_int_equal(bundle_index_num_entries(idx), 7);
@@ -451,8 +433,7 @@ static void test_extents_map_range_boundaries(void **state)
 	shard0(pb, sizeof(pb), "b");
 	{
 		/* the whole file: one extent per source */
-		const struct piece_want w[] = { { pa, 0, A_SIZE },
-						{ pb, 0, B_SIZE } };
+		const struct piece_want w[] = { { pa, 0, A_SIZE }, { pb, 0, B_SIZE } };
 		expect_pieces(f.v, d, 0, A_SIZE + B_SIZE, w, 2);
 	}
 	{
@@ -514,15 +495,12 @@ static void test_extents_map_range_errors(void **state)
 	assert_int_equal(view_map_range(f.v, d, 380, 20, out, 2, &n), 0);
 	assert_int_equal(n, 2);
 	/* not data files */
-	assert_int_equal(view_map_range(f.v, lookup(f.v, "checkpoint"), 0, 1,
-					out, N(out), &n),
+	assert_int_equal(view_map_range(f.v, lookup(f.v, "checkpoint"), 0, 1, out, N(out), &n),
 			 -EINVAL);
-	assert_int_equal(view_map_range(f.v, lookup(f.v, "model.ckpt.index"), 0,
-					1, out, N(out), &n),
-			 -EINVAL);
-	assert_int_equal(view_map_range(f.v, view_num_files(f.v), 0, 1, out,
-					N(out), &n),
-			 -EINVAL);
+	assert_int_equal(
+		view_map_range(f.v, lookup(f.v, "model.ckpt.index"), 0, 1, out, N(out), &n),
+		-EINVAL);
+	assert_int_equal(view_map_range(f.v, view_num_files(f.v), 0, 1, out, N(out), &n), -EINVAL);
 	assert_int_equal(view_read(f.v, view_num_files(f.v), 0, 1, out), -EINVAL);
 	fx_free(&f);
 }
@@ -552,15 +530,14 @@ static void test_extents_zero_size_tensors(void **state)
 	assert_int_equal(file_size(f.v, data_file(f.v)), 0);
 	expect_offset(f.v, "e0", 0, 0);
 	expect_offset(f.v, "e1", 0, 0);
-	assert_int_equal(view_map_range(f.v, data_file(f.v), 0, 10,
-					(struct view_piece[1]){ { 0 } }, 1, &n),
-			 0);
+	assert_int_equal(
+		view_map_range(f.v, data_file(f.v), 0, 10, (struct view_piece[1]){ { 0 } }, 1, &n),
+		0);
 	assert_int_equal(n, 0);
 	assert_int_equal(view_read(f.v, data_file(f.v), 0, sizeof(buf), buf), 0);
 	fl = view_file_at(f.v, lookup(f.v, "model.ckpt.index"));
-	assert_int_equal(bundle_index_parse(fl->name, fl->mem, (size_t)fl->size,
-					    &idx, err, sizeof(err)),
-			 0);
+	assert_int_equal(
+		bundle_index_parse(fl->name, fl->mem, (size_t)fl->size, &idx, err, sizeof(err)), 0);
 	assert_int_equal(bundle_index_num_shards(idx), 1);
 	assert_int_equal(bundle_index_num_entries(idx), 2);
 	bundle_index_free(idx);
@@ -589,13 +566,10 @@ static void test_extents_read_clipped_and_past_eof(void **state)
 	assert_memory_equal(buf, all + 3, 450);
 	/* the in-memory files clip the same way */
 	ix = view_file_at(f.v, lookup(f.v, "model.ckpt.index"));
-	assert_int_equal(view_read(f.v, lookup(f.v, "model.ckpt.index"),
-				   ix->size - 3, 100, buf),
+	assert_int_equal(view_read(f.v, lookup(f.v, "model.ckpt.index"), ix->size - 3, 100, buf),
 			 3);
 	assert_memory_equal(buf, ix->mem + ix->size - 3, 3);
-	assert_int_equal(view_read(f.v, lookup(f.v, "model.ckpt.index"),
-				   ix->size, 100, buf),
-			 0);
+	assert_int_equal(view_read(f.v, lookup(f.v, "model.ckpt.index"), ix->size, 100, buf), 0);
 	assert_int_equal(view_read(f.v, 0, 1000, 10, buf), 0);
 	free(all);
 	fx_free(&f);
@@ -618,8 +592,7 @@ static void test_extents_whole_source_is_one_extent(void **state)
 		     "map a:t1 -> x/1\n"
 		     "map a:t2 -> w/2\n");
 	{
-		const struct piece_want w[] = { { shard0(pa, sizeof(pa), "a"), 0,
-						  A_SIZE } };
+		const struct piece_want w[] = { { shard0(pa, sizeof(pa), "a"), 0, A_SIZE } };
 		expect_pieces(f.v, data_file(f.v), 0, A_SIZE, w, 1);
 	}
 	assert_int_equal(file_size(f.v, data_file(f.v)), A_SIZE);
@@ -795,8 +768,7 @@ static void test_extents_shards_layout(void **state)
 	snprintf(want[1], sizeof(want[1]), "%s/s.data-00000-of-00002", testutil_dir);
 	snprintf(want[2], sizeof(want[2]), "%s/s.data-00001-of-00002", testutil_dir);
 	for (size_t i = 0; i < 3; i++) {
-		const struct piece_want w[] = { { want[i], 0,
-						  i ? S_SHARD_SIZE : A_SIZE } };
+		const struct piece_want w[] = { { want[i], 0, i ? S_SHARD_SIZE : A_SIZE } };
 		char *src = view_data_source_path(f.v, i + 1);
 		size_t len;
 		uint8_t *got, *orig;
@@ -827,8 +799,7 @@ static void test_extents_shards_layout(void **state)
 	expect_offset(f.v, "s/b/z", 2, 24);
 	expect_tensor_bytes(f.v, f.m);
 	fl = view_file_at(f.v, lookup(f.v, "model.ckpt.index"));
-	if (bundle_index_parse(fl->name, fl->mem, (size_t)fl->size, &idx, err,
-			       sizeof(err)))
+	if (bundle_index_parse(fl->name, fl->mem, (size_t)fl->size, &idx, err, sizeof(err)))
 		fail_msg("bundle_index_parse: %s", err);
 	assert_int_equal(bundle_index_num_shards(idx), 3);
 	assert_int_equal(bundle_index_num_entries(idx), 8);
@@ -862,8 +833,7 @@ static void test_extents_shards_layout_only_used_shards(void **state)
 	expect_offset(f.v, "z", 0, 24);
 	expect_tensor_bytes(f.v, f.m);
 	fl = view_file_at(f.v, 2);
-	if (bundle_index_parse(fl->name, fl->mem, (size_t)fl->size, &idx, err,
-			       sizeof(err)))
+	if (bundle_index_parse(fl->name, fl->mem, (size_t)fl->size, &idx, err, sizeof(err)))
 		fail_msg("bundle_index_parse: %s", err);
 	assert_int_equal(bundle_index_num_shards(idx), 1);
 	bundle_index_free(idx);
@@ -926,18 +896,15 @@ static void test_extents_checkpoint_text_escapes_newline(void **state)
 
 	(void)state;
 	write_ab();
-	assert_int_equal(mapping_parse_buffer("t.conf", ab_text,
-					      strlen(ab_text), testutil_dir, &m, err,
-					      sizeof(err)),
+	assert_int_equal(mapping_parse_buffer("t.conf", ab_text, strlen(ab_text), testutil_dir, &m,
+					      err, sizeof(err)),
 			 0);
 	rc = view_build(m, &opt, &v, err, sizeof(err));
 	if (rc == 0) {
-		static const char want[] =
-			"model_checkpoint_path: \"a\\nb\"\n"
-			"all_model_checkpoint_paths: \"a\\nb\"\n";
+		static const char want[] = "model_checkpoint_path: \"a\\nb\"\n"
+					   "all_model_checkpoint_paths: \"a\\nb\"\n";
 		const struct view_file *fl = view_file_at(v, 0);
-		int same = fl->size == strlen(want) &&
-			   !memcmp(fl->mem, want, strlen(want));
+		int same = fl->size == strlen(want) && !memcmp(fl->mem, want, strlen(want));
 
 		view_free(v);
 		mapping_free(m);
@@ -976,8 +943,7 @@ static void test_extents_options_override(void **state)
 				   "map b:/ -> b/\n"
 				   "prefix = m1\n"
 				   "layout = single\n";
-	struct view_options opt = { .prefix = "other",
-				    .layout = MAPPING_LAYOUT_SHARDS };
+	struct view_options opt = { .prefix = "other", .layout = MAPPING_LAYOUT_SHARDS };
 	struct fx f;
 
 	(void)state;
@@ -1013,27 +979,25 @@ static void test_extents_options_override(void **state)
 
 static void test_extents_invalid_prefix_override_rejected(void **state)
 {
-	static const char *const bad[] = { "a/b", "/x", "x/", "", ".", "..",
-					   "checkpoint" };
+	static const char *const bad[] = { "a/b", "/x", "x/", "", ".", "..", "checkpoint" };
 	struct mapping *m = NULL;
 	char err[1024], want[256];
 
 	(void)state;
 	write_ab();
-	assert_int_equal(mapping_parse_buffer("t.conf", ab_text,
-					      strlen(ab_text), testutil_dir, &m, err,
-					      sizeof(err)),
+	assert_int_equal(mapping_parse_buffer("t.conf", ab_text, strlen(ab_text), testutil_dir, &m,
+					      err, sizeof(err)),
 			 0);
 	for (size_t i = 0; i < N(bad); i++) {
 		struct view_options opt = { .prefix = bad[i], .layout = -1 };
 		struct view *v = (struct view *)&m;
 
 		err[0] = '\0';
-		assert_int_equal(view_build(m, &opt, &v, err, sizeof(err)),
-				 -EINVAL);
+		assert_int_equal(view_build(m, &opt, &v, err, sizeof(err)), -EINVAL);
 		assert_ptr_equal(v, (struct view *)&m);
 		snprintf(want, sizeof(want),
-			 "invalid prefix '%s' (a file name, without '/' or control characters)", bad[i]);
+			 "invalid prefix '%s' (a file name, without '/' or control characters)",
+			 bad[i]);
 		assert_string_equal(err, want);
 	}
 	mapping_free(m);
@@ -1089,14 +1053,10 @@ static void test_extents_compact_keeps_serving(void **state)
 		snprintf(text, sizeof(text), "%slayout = %s\n", ab_text, layouts[l]);
 		fx_build(&f, text);
 		take_snapshot(f.v, &s);
-		assert_int_equal(view_map_range(f.v, 1, 10, 1000, before,
-						N(before), &nb),
-				 0);
+		assert_int_equal(view_map_range(f.v, 1, 10, 1000, before, N(before), &nb), 0);
 		view_compact(f.v);
 		expect_snapshot(f.v, &s);
-		assert_int_equal(view_map_range(f.v, 1, 10, 1000, after,
-						N(after), &na),
-				 0);
+		assert_int_equal(view_map_range(f.v, 1, 10, 1000, after, N(after), &na), 0);
 		assert_int_equal(na, nb);
 		for (size_t i = 0; i < na; i++) {
 			assert_int_equal(after[i].fd, before[i].fd);
@@ -1193,11 +1153,9 @@ static void test_extents_whole_shard_fd(void **state)
 			     &pfd);
 	assert_int_equal(fd, -1);
 	/* a leading or a trailing part of the shard left out: not the shard */
-	fd = single_whole_fd("source a = a\nmap a:t2 -> t2\nmap a:t4 -> t4\n",
-			     &pfd);
+	fd = single_whole_fd("source a = a\nmap a:t2 -> t2\nmap a:t4 -> t4\n", &pfd);
 	assert_int_equal(fd, -1);
-	fd = single_whole_fd("source a = a\nmap a:t0 -> t0\nmap a:t3 -> t3\n",
-			     &pfd);
+	fd = single_whole_fd("source a = a\nmap a:t0 -> t0\nmap a:t3 -> t3\n", &pfd);
 	assert_int_equal(fd, -1);
 	/* two shards back to back */
 	fx_build(&f, ab_text);
@@ -1209,8 +1167,7 @@ static void test_extents_whole_shard_fd(void **state)
 	view_compact(f.v);
 	for (size_t i = 0; i < view_num_files(f.v); i++) {
 		if (view_file_at(f.v, i)->kind == VIEW_FILE_DATA)
-			assert_int_equal(view_data_whole_fd(f.v, i),
-					 first_piece_fd(f.v, i));
+			assert_int_equal(view_data_whole_fd(f.v, i), first_piece_fd(f.v, i));
 		else
 			assert_int_equal(view_data_whole_fd(f.v, i), -1);
 	}

@@ -64,7 +64,9 @@ static void build_graph(const char *saver)
 	memset(nodes, 0, sizeof(nodes));
 	nodes[0] = (struct objgraph_node){ .n_children = N(c0), .children = c0 };
 	nodes[1] = (struct objgraph_node){ .n_children = N(c1), .children = c1 };
-	nodes[2] = (struct objgraph_node){ .n_children = N(c2), .children = c2, .n_slots = 1, .slots = s2 };
+	nodes[2] = (struct objgraph_node){
+		.n_children = N(c2), .children = c2, .n_slots = 1, .slots = s2
+	};
 	nodes[4] = (struct objgraph_node){ .n_children = N(c4), .children = c4 };
 	nodes[5] = (struct objgraph_node){ .n_children = N(c5), .children = c5 };
 	for (int i = 0; i < N_NODES; i++) {
@@ -192,10 +194,13 @@ static void write_out(const struct view *v, char *prefix, size_t len)
 
 static void merge(struct merged *x, const char *text, int layout)
 {
-	struct view_options opt = { .prefix = NULL, .layout = layout, .public_sources = 0, .format = -1 };
+	struct view_options opt = {
+		.prefix = NULL, .layout = layout, .public_sources = 0, .format = -1
+	};
 	char err[1024] = "", prefix[600];
 
-	if (mapping_parse_buffer("t.conf", text, strlen(text), testutil_dir, &x->m, err, sizeof(err)))
+	if (mapping_parse_buffer("t.conf", text, strlen(text), testutil_dir, &x->m, err,
+				 sizeof(err)))
 		fail_msg("mapping_parse_buffer: %s", err);
 	if (view_build(x->m, &opt, &x->v, err, sizeof(err)))
 		fail_msg("view_build: %s", err);
@@ -247,7 +252,8 @@ static size_t expect_consistent(const struct merged *x)
 		for (size_t a = 0; a < x->g->nodes[i].n_attrs; a++) {
 			char *key;
 
-			assert_int_equal(objgraph_key(&x->w, (int32_t)i, a, &key, NULL, NULL, 0), 0);
+			assert_int_equal(objgraph_key(&x->w, (int32_t)i, a, &key, NULL, NULL, 0),
+					 0);
 			assert_string_equal(key, x->g->nodes[i].attrs[a].checkpoint_key);
 			assert_true(bundle_find(x->r, key, strlen(key)) != BUNDLE_NOT_FOUND);
 			free(key);
@@ -322,7 +328,8 @@ static void expect_error(const char *text, int code, const char *want)
 
 #define KERNEL "model/layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE"
 #define BIAS "model/layer_with_weights-0/a.Sb..c/.ATTRIBUTES/VARIABLE_VALUE"
-#define SLOT "model/layer_with_weights-0/kernel/.OPTIMIZER_SLOT/optimizer/m/.ATTRIBUTES/VARIABLE_VALUE"
+#define SLOT \
+	"model/layer_with_weights-0/kernel/.OPTIMIZER_SLOT/optimizer/m/.ATTRIBUTES/VARIABLE_VALUE"
 
 /* The whole source under a new root object, in both layouts. */
 static void test_objmerge_root_under_scope(void **state)
@@ -340,9 +347,10 @@ static void test_objmerge_root_under_scope(void **state)
 		expect_same(&x, "enc/save_counter/.ATTRIBUTES/VARIABLE_VALUE", "s",
 			    "save_counter/.ATTRIBUTES/VARIABLE_VALUE");
 		/* the slot follows its variable and its optimizer */
-		expect_same(&x,
-			    "enc/model/layer_with_weights-0/kernel/.OPTIMIZER_SLOT/enc/optimizer/m/.ATTRIBUTES/VARIABLE_VALUE",
-			    "s", SLOT);
+		expect_same(
+			&x,
+			"enc/model/layer_with_weights-0/kernel/.OPTIMIZER_SLOT/enc/optimizer/m/.ATTRIBUTES/VARIABLE_VALUE",
+			"s", SLOT);
 		/* the alias stays: layers/0 is the same object */
 		enc = child(&x, 0, "enc");
 		dense = node_at(&x, "enc/model/layer_with_weights-0");
@@ -351,7 +359,8 @@ static void test_objmerge_root_under_scope(void **state)
 		/* root and every ancestor of a variable have values */
 		assert_int_equal(x.g->nodes[0].has_checkpoint_values, 1);
 		assert_int_equal(x.g->nodes[dense].has_checkpoint_values, 1);
-		assert_int_equal(x.g->nodes[node_at(&x, "enc/model/layers")].has_checkpoint_values, 1);
+		assert_int_equal(x.g->nodes[node_at(&x, "enc/model/layers")].has_checkpoint_values,
+				 1);
 		release(&x);
 	}
 }
@@ -366,8 +375,10 @@ static void test_objmerge_scope_takes_reachable_objects(void **state)
 	assert_int_equal(expect_consistent(&x), 2);
 	/* root, student, layers, dense, kernel, bias: no optimizer, no slot */
 	assert_int_equal(x.g->n_nodes, 6);
-	expect_same(&x, "student/layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE", "s", KERNEL);
-	expect_same(&x, "student/layer_with_weights-0/a.Sb..c/.ATTRIBUTES/VARIABLE_VALUE", "s", BIAS);
+	expect_same(&x, "student/layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE", "s",
+		    KERNEL);
+	expect_same(&x, "student/layer_with_weights-0/a.Sb..c/.ATTRIBUTES/VARIABLE_VALUE", "s",
+		    BIAS);
 	for (size_t i = 0; i < x.g->n_nodes; i++)
 		assert_int_equal(x.g->nodes[i].n_slots, 0);
 	release(&x);
@@ -390,7 +401,8 @@ static void test_objmerge_targets_and_single_objects(void **state)
 	/* one object, one node: the kernel keeps its first (shorter) path */
 	assert_int_equal(child(&x, node_at(&x, "net"), "w"), node_at(&x, "net/w"));
 	assert_int_equal(node_at(&x, "net/w"), child(&x, node_at(&x, "net/a..b/dense"), "kernel"));
-	assert_true(bundle_find(x.r, "net/a..b/dense/kernel/.ATTRIBUTES/VARIABLE_VALUE", 48) == BUNDLE_NOT_FOUND);
+	assert_true(bundle_find(x.r, "net/a..b/dense/kernel/.ATTRIBUTES/VARIABLE_VALUE", 48) ==
+		    BUNDLE_NOT_FOUND);
 	assert_true(bundle_find(x.r, "net/w/.ATTRIBUTES/VARIABLE_VALUE", 32) != BUNDLE_NOT_FOUND);
 	assert_int_equal(child(&x, 0, "net") > 0, 1);
 	assert_int_equal(child(&x, node_at(&x, "net"), "a.b") > 0, 1);
@@ -403,7 +415,9 @@ static void test_objmerge_exclude_cuts_edges(void **state)
 	struct merged x;
 
 	(void)state;
-	merge(&x, "source s = s\nmap s:/ -> /\nexclude s:model/layer_with_weights-0\nexclude s:optimizer\n", 0);
+	merge(&x,
+	      "source s = s\nmap s:/ -> /\nexclude s:model/layer_with_weights-0\nexclude s:optimizer\n",
+	      0);
 	expect_consistent(&x);
 	/* dense still comes through layers/0 and is named by it now */
 	expect_same(&x, "model/layers/0/kernel/.ATTRIBUTES/VARIABLE_VALUE", "s", KERNEL);
@@ -425,7 +439,8 @@ static void test_objmerge_exclude_cuts_edges(void **state)
 	/* a glob that cuts nothing is a warning */
 	merge(&x, "source s = s\nmap s:/ -> x/\nexclude s:nothing*\n", 0);
 	assert_int_equal(view_num_warnings(x.v), 1);
-	assert_string_equal(view_warning(x.v, 0), "t.conf:3:1: warning: exclude 's:nothing*' matches no tensor");
+	assert_string_equal(view_warning(x.v, 0),
+			    "t.conf:3:1: warning: exclude 's:nothing*' matches no tensor");
 	release(&x);
 }
 
@@ -444,7 +459,8 @@ static void test_objmerge_root_with_other_lines(void **state)
 		merge(&x, texts[i], 0);
 		expect_consistent(&x);
 		expect_same(&x, KERNEL, "s", KERNEL);
-		expect_same(&x, "copy/layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE", "s", KERNEL);
+		expect_same(&x, "copy/layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE", "s",
+			    KERNEL);
 		assert_true(child(&x, 0, "optimizer") > 0);
 		release(&x);
 	}
@@ -500,18 +516,27 @@ static void test_objmerge_keys_are_names_only_by_key(void **state)
 	struct view *v = NULL;
 	struct view_tensor t;
 	char err[1024] = "";
-	static const char lines[] = "source s = s\nmap s:" KERNEL " -> w\nmap s:model/layer_with_weights-0/a.Sb..c/.ATTRIBUTES/ -> b/\n"
-				    "exclude s:*/.OPTIMIZER_SLOT/*\n";
+	static const char lines[] =
+		"source s = s\nmap s:" KERNEL
+		" -> w\nmap s:model/layer_with_weights-0/a.Sb..c/.ATTRIBUTES/ -> b/\n"
+		"exclude s:*/.OPTIMIZER_SLOT/*\n";
 	char text[512];
 
 	(void)state;
-	assert_int_equal(mapping_parse_buffer("t.conf", lines, strlen(lines), testutil_dir, &m, err, sizeof(err)), 0);
+	assert_int_equal(mapping_parse_buffer("t.conf", lines, strlen(lines), testutil_dir, &m, err,
+					      sizeof(err)),
+			 0);
 	assert_int_equal(view_build(m, NULL, &v, err, sizeof(err)), -EINVAL);
-	assert_string_equal(err, "t.conf:2:5: error: '" KERNEL "' is a tensor key of 's', a TF2 checkpoint merged by object: "
-				 "name its object ('map s:model/layer_with_weights-0/kernel -> w'), or merge by key with 'checkpoint = name-based'");
+	assert_string_equal(
+		err,
+		"t.conf:2:5: error: '" KERNEL
+		"' is a tensor key of 's', a TF2 checkpoint merged by object: "
+		"name its object ('map s:model/layer_with_weights-0/kernel -> w'), or merge by key with 'checkpoint = name-based'");
 	mapping_free(m);
 	snprintf(text, sizeof(text), "%scheckpoint = name-based\n", lines);
-	assert_int_equal(mapping_parse_buffer("t.conf", text, strlen(text), testutil_dir, &m, err, sizeof(err)), 0);
+	assert_int_equal(mapping_parse_buffer("t.conf", text, strlen(text), testutil_dir, &m, err,
+					      sizeof(err)),
+			 0);
 	if (view_build(m, NULL, &v, err, sizeof(err)))
 		fail_msg("view_build: %s", err);
 	/* no graph, just the two names */
@@ -535,8 +560,10 @@ static void test_objmerge_object_without_variables_warns(void **state)
 	(void)state;
 	merge(&x, "source s = s\nmap s:model -> student\n", 1);
 	assert_int_equal(view_num_warnings(x.v), 1);
-	assert_non_null(strstr(view_warning(x.v, 0), "object 'model' holds no variable of its own, so this line moves none: "
-						     "'map s:model/ -> student/' takes its children"));
+	assert_non_null(
+		strstr(view_warning(x.v, 0),
+		       "object 'model' holds no variable of its own, so this line moves none: "
+		       "'map s:model/ -> student/' takes its children"));
 	release(&x);
 }
 
@@ -566,7 +593,9 @@ static void test_objmerge_view_object_graph(void **state)
 		char err[256];
 		static const char text[] = "source t = tf1\nmap t:/ -> /\n";
 
-		assert_int_equal(mapping_parse_buffer("t.conf", text, strlen(text), testutil_dir, &m, err, sizeof(err)), 0);
+		assert_int_equal(mapping_parse_buffer("t.conf", text, strlen(text), testutil_dir,
+						      &m, err, sizeof(err)),
+				 0);
 		assert_int_equal(view_build(m, NULL, &v, err, sizeof(err)), 0);
 		assert_int_equal(view_object_graph(v, &g, NULL, err, sizeof(err)), -ENOENT);
 		assert_string_equal(err, "the merged checkpoint has no object graph");
@@ -599,7 +628,8 @@ static void test_objmerge_object_based_tf1(void **state)
 	expect_same(&x, "net/dense/kernel/.ATTRIBUTES/VARIABLE_VALUE", "tf1", "dense/kernel");
 	release(&x);
 
-	merge(&x, "source s = s\nsource t = tf1\ncheckpoint = object-based\nmap s:model/ -> m/\nmap t:dense/kernel -> m/old\n",
+	merge(&x,
+	      "source s = s\nsource t = tf1\ncheckpoint = object-based\nmap s:model/ -> m/\nmap t:dense/kernel -> m/old\n",
 	      1);
 	expect_consistent(&x);
 	assert_int_equal(child(&x, node_at(&x, "m"), "old"), node_at(&x, "m/old"));
@@ -618,7 +648,9 @@ static void test_objmerge_name_based(void **state)
 	static const char text[] = "source s = s\ncheckpoint = name-based\nmap s:/ -> x/\n";
 
 	(void)state;
-	assert_int_equal(mapping_parse_buffer("t.conf", text, strlen(text), testutil_dir, &m, err, sizeof(err)), 0);
+	assert_int_equal(mapping_parse_buffer("t.conf", text, strlen(text), testutil_dir, &m, err,
+					      sizeof(err)),
+			 0);
 	if (view_build(m, NULL, &v, err, sizeof(err)))
 		fail_msg("view_build: %s", err);
 	assert_int_equal(view_object_graph(v, &g, NULL, err, sizeof(err)), -ENOENT);
@@ -630,31 +662,42 @@ static void test_objmerge_name_based(void **state)
 static void test_objmerge_errors(void **state)
 {
 	(void)state;
-	expect_error("source s = s\nmap s:modle/ -> x/\n", -ENOENT,
-		     "t.conf:2:5: error: source 's' has no object 'modle/' (did you mean 'model/'?)");
+	expect_error(
+		"source s = s\nmap s:modle/ -> x/\n", -ENOENT,
+		"t.conf:2:5: error: source 's' has no object 'modle/' (did you mean 'model/'?)");
 	expect_error("source s = s\nmap s:model/kernel -> x\n", -ENOENT,
 		     "t.conf:2:5: error: source 's' has no object 'model/kernel'");
-	expect_error("source s = s\nmap s:model/ -> x/\nmap s:save_counter -> x\n", -EEXIST,
-		     "t.conf:3:23: error: object 'x' is produced twice: by this line and by line 2");
-	expect_error("source s = s\nmap s:model/ -> x/\nmap s:save_counter -> x/layers\n", -EEXIST,
-		     "t.conf:3:23: error: object 'x/layers' is produced twice: by this line and by line 2");
+	expect_error(
+		"source s = s\nmap s:model/ -> x/\nmap s:save_counter -> x\n", -EEXIST,
+		"t.conf:3:23: error: object 'x' is produced twice: by this line and by line 2");
+	expect_error(
+		"source s = s\nmap s:model/ -> x/\nmap s:save_counter -> x/layers\n", -EEXIST,
+		"t.conf:3:23: error: object 'x/layers' is produced twice: by this line and by line 2");
 	expect_error("source s = s\nmap s:model/ -> /\nmap s:optimizer/ -> /\n", -EEXIST,
 		     "t.conf:3:21: error: the merged root object is already made by line 2");
-	expect_error("source s = s\nmap s:model/ -> a.b/\n", -EINVAL,
-		     "t.conf:2:17: error: 'a.b' is not an object path: '.' must be escaped as '..' ('/' in a name as '.S')");
-	expect_error("source s = saver\nmap s:model/ -> x/\n", -ENOTSUP,
-		     "t.conf:2:5: error: object 'model/layer_with_weights-0' of source 's' saves itself through registered saver 'my_saver': map its source whole, as 's:/ -> /'");
+	expect_error(
+		"source s = s\nmap s:model/ -> a.b/\n", -EINVAL,
+		"t.conf:2:17: error: 'a.b' is not an object path: '.' must be escaped as '..' ('/' in a name as '.S')");
+	expect_error(
+		"source s = saver\nmap s:model/ -> x/\n", -ENOTSUP,
+		"t.conf:2:5: error: object 'model/layer_with_weights-0' of source 's' saves itself through registered saver 'my_saver': map its source whole, as 's:/ -> /'");
 	expect_error("source s = short\nmap s:model/ -> x/\n", -EBADMSG,
-		     "t.conf:1:12: error: source 's': its object graph names tensor '" BIAS "', which its index lacks");
+		     "t.conf:1:12: error: source 's': its object graph names tensor '" BIAS
+		     "', which its index lacks");
 	/* a TF1 target colliding with a regenerated key */
-	expect_error("source s = s\nsource t = tf1\nmap s:save_counter -> c\nmap t:dense/kernel -> c/.ATTRIBUTES/VARIABLE_VALUE\n",
-		     -EEXIST,
-		     "t.conf:3:1: error: target 'c/.ATTRIBUTES/VARIABLE_VALUE' is produced twice: by this line and by line 4");
-	expect_error("source s = s\ncheckpoint = object-based\nmap s:/ -> /\nmap s:" OBJGRAPH_TENSOR_KEY " -> " OBJGRAPH_TENSOR_KEY "\n",
-		     -EINVAL,
-		     "t.conf:2:1: error: 'checkpoint = object-based' cannot be kept: line 4 carries a source's " OBJGRAPH_TENSOR_KEY " by key (remove one of the two)");
-	expect_error("source t = tf1\ncheckpoint = object-based\nmap t:dense/ -> a.b/\n", -EINVAL,
-		     "t.conf:3:17: error: 'a.b/kernel' is not an object path: '.' must be escaped as '..' ('/' in a name as '.S')");
+	expect_error(
+		"source s = s\nsource t = tf1\nmap s:save_counter -> c\nmap t:dense/kernel -> c/.ATTRIBUTES/VARIABLE_VALUE\n",
+		-EEXIST,
+		"t.conf:3:1: error: target 'c/.ATTRIBUTES/VARIABLE_VALUE' is produced twice: by this line and by line 4");
+	expect_error(
+		"source s = s\ncheckpoint = object-based\nmap s:/ -> /\nmap s:" OBJGRAPH_TENSOR_KEY
+		" -> " OBJGRAPH_TENSOR_KEY "\n",
+		-EINVAL,
+		"t.conf:2:1: error: 'checkpoint = object-based' cannot be kept: line 4 carries a source's " OBJGRAPH_TENSOR_KEY
+		" by key (remove one of the two)");
+	expect_error(
+		"source t = tf1\ncheckpoint = object-based\nmap t:dense/ -> a.b/\n", -EINVAL,
+		"t.conf:3:17: error: 'a.b/kernel' is not an object path: '.' must be escaped as '..' ('/' in a name as '.S')");
 }
 
 int main(void)

@@ -34,8 +34,7 @@ static void prefix_path(char *buf, size_t len, const char *name)
 	snprintf(buf, len, "%s/%s", testutil_dir, name);
 }
 
-static void add_u8(struct bundle_writer *w, const char *source,
-		   const char *key, size_t len)
+static void add_u8(struct bundle_writer *w, const char *source, const char *key, size_t len)
 {
 	int64_t dim = (int64_t)len;
 	struct bundle_entry e = {
@@ -74,8 +73,7 @@ static void writer_finish(struct bundle_writer *w)
 }
 
 /* Checkpoint DIR/name of uint8 tensors, added (so laid out) in array order. */
-static void write_source(const char *name, const struct fixture_tensor *s,
-			 size_t n)
+static void write_source(const char *name, const struct fixture_tensor *s, size_t n)
 {
 	testutil_write_source(testutil_dir, name, s, n);
 }
@@ -103,12 +101,9 @@ static void write_ab(void)
 static void write_opt(void)
 {
 	static const struct fixture_tensor s[] = {
-		{ "dense/kernel", 8, 0 },
-		{ "dense/kernel/Adam", 8, 0 },
-		{ "dense/kernel/Adam_1", 8, 0 },
-		{ "dense/bias", 4, 0 },
-		{ "dense/bias/Adam", 4, 0 },
-		{ "global_step", 8, 0 },
+		{ "dense/kernel", 8, 0 },        { "dense/kernel/Adam", 8, 0 },
+		{ "dense/kernel/Adam_1", 8, 0 }, { "dense/bias", 4, 0 },
+		{ "dense/bias/Adam", 4, 0 },     { "global_step", 8, 0 },
 	};
 
 	write_source("opt", s, N(s));
@@ -119,8 +114,7 @@ static struct bundle_extent part_x[2][2] = {
 	{ { 0, 2 }, { 0, -1 } },
 	{ { 2, 2 }, { 0, -1 } },
 };
-static struct bundle_slice part_slices[2] = { { 2, part_x[0] },
-					      { 2, part_x[1] } };
+static struct bundle_slice part_slices[2] = { { 2, part_x[0] }, { 2, part_x[1] } };
 
 /* "p": "part" float32 [4, 2] partitioned in two pieces, "other" uint8 [8]. */
 static void write_partitioned(void)
@@ -143,14 +137,10 @@ static void write_partitioned(void)
 		struct bundle_entry e = { .dtype = BUNDLE_DT_FLOAT, .rank = 2, .dims = piece_dims };
 		char *key;
 
-		assert_int_equal(bundle_slice_key_encode("part", 4,
-							 &part_slices[k], &key,
-							 &e.key_len),
-				 0);
+		assert_int_equal(
+			bundle_slice_key_encode("part", 4, &part_slices[k], &key, &e.key_len), 0);
 		e.key = key;
-		assert_int_equal(bundle_writer_add(w, &e, rows[k],
-						   sizeof(rows[k])),
-				 0);
+		assert_int_equal(bundle_writer_add(w, &e, rows[k], sizeof(rows[k])), 0);
 		free(key);
 	}
 	add_u8(w, "p", "other", 8);
@@ -201,8 +191,7 @@ static struct mapping *parse(const char *text)
 	struct mapping *m = NULL;
 	char err[1024] = "";
 
-	if (mapping_parse_buffer("t.conf", text, strlen(text), testutil_dir, &m, err,
-				 sizeof(err)))
+	if (mapping_parse_buffer("t.conf", text, strlen(text), testutil_dir, &m, err, sizeof(err)))
 		fail_msg("mapping_parse_buffer: %s", err);
 	return m;
 }
@@ -245,8 +234,7 @@ static void expect_build_error(const char *text, int code, const char *want)
 }
 
 /* view_build must fail with code and a message that starts with head and ends with tail. */
-static void expect_build_error_ends(const char *text, int code, const char *head,
-				    const char *tail)
+static void expect_build_error_ends(const char *text, int code, const char *head, const char *tail)
 {
 	struct mapping *m = parse(text);
 	struct view *v = NULL;
@@ -267,8 +255,7 @@ static void tensor_at(const struct view *v, size_t i, struct view_tensor *t)
 }
 
 /* The merged names, in order, are exactly names (no pieces expected). */
-static void expect_names(const struct view *v, const char *const *names,
-			 size_t n)
+static void expect_names(const struct view *v, const char *const *names, size_t n)
 {
 	struct view_tensor t;
 
@@ -296,8 +283,7 @@ static size_t find_tensor(const struct view *v, const char *name)
 }
 
 /* Tensor name comes from source `source`, where it is called key. */
-static void expect_origin(const struct view *v, const char *name,
-			  size_t source, const char *key)
+static void expect_origin(const struct view *v, const char *name, size_t source, const char *key)
 {
 	struct view_tensor t;
 
@@ -307,8 +293,7 @@ static void expect_origin(const struct view *v, const char *name,
 	assert_memory_equal(t.source_key, key, t.source_key_len);
 }
 
-static const struct view_file *file_of_kind(const struct view *v,
-					    enum view_file_kind kind)
+static const struct view_file *file_of_kind(const struct view *v, enum view_file_kind kind)
 {
 	for (size_t i = 0; i < view_num_files(v); i++)
 		if (view_file_at(v, i)->kind == kind)
@@ -323,11 +308,10 @@ static size_t data_file_for(const struct view *v, const struct bundle_entry *e)
 	long i;
 
 	if (view_layout(v) == MAPPING_LAYOUT_SINGLE)
-		snprintf(name, sizeof(name), "%s.data-00000-of-00001",
-			 view_prefix(v));
+		snprintf(name, sizeof(name), "%s.data-00000-of-00001", view_prefix(v));
 	else
-		snprintf(name, sizeof(name), "%s.data-%05d-of-%05zu",
-			 view_prefix(v), e->shard_id, view_num_files(v) - 2);
+		snprintf(name, sizeof(name), "%s.data-%05d-of-%05zu", view_prefix(v), e->shard_id,
+			 view_num_files(v) - 2);
 	i = view_lookup(v, name);
 	assert_true(i >= 0);
 	return (size_t)i;
@@ -338,16 +322,14 @@ static size_t data_file_for(const struct view *v, const struct bundle_entry *e)
  * index and view_read at its merged (shard, offset) gives exactly the
  * source tensor's bytes, as read by an independent reader.
  */
-static void expect_bytes_match_sources(const struct view *v,
-				       const struct mapping *m)
+static void expect_bytes_match_sources(const struct view *v, const struct mapping *m)
 {
 	struct bundle_reader *r[8] = { 0 };
 	char err[BUNDLE_ERR_MAX];
 
 	assert_true(m->n_sources <= N(r));
 	for (size_t s = 0; s < m->n_sources; s++)
-		if (bundle_open(m->sources[s].resolved_path, &r[s], err,
-				sizeof(err)))
+		if (bundle_open(m->sources[s].resolved_path, &r[s], err, sizeof(err)))
 			fail_msg("bundle_open: %s", err);
 	for (size_t i = 0; i < view_num_tensors(v); i++) {
 		struct view_tensor t;
@@ -373,11 +355,8 @@ static void expect_bytes_match_sources(const struct view *v,
 		got = malloc((size_t)src->size + 1);
 		assert_non_null(want);
 		assert_non_null(got);
-		assert_int_equal(bundle_read_tensor(r[t.source], src, want, err,
-						    sizeof(err)),
-				 0);
-		assert_int_equal(view_read(v, data_file_for(v, &t.entry),
-					   (uint64_t)t.entry.offset,
+		assert_int_equal(bundle_read_tensor(r[t.source], src, want, err, sizeof(err)), 0);
+		assert_int_equal(view_read(v, data_file_for(v, &t.entry), (uint64_t)t.entry.offset,
 					   (size_t)src->size, got),
 				 src->size);
 		assert_memory_equal(got, want, (size_t)src->size);
@@ -459,12 +438,8 @@ static void test_plan_scope_to_scope(void **state)
 static void test_plan_scope_matches_whole_components(void **state)
 {
 	static const struct fixture_tensor s[] = {
-		{ "enc", 2, 0 },
-		{ "enc.x", 3, 0 },
-		{ "enc/a/b", 4, 0 },
-		{ "enc/w", 5, 0 },
-		{ "enc0", 6, 0 },
-		{ "encoder/w", 7, 0 },
+		{ "enc", 2, 0 },   { "enc.x", 3, 0 }, { "enc/a/b", 4, 0 },
+		{ "enc/w", 5, 0 }, { "enc0", 6, 0 },  { "encoder/w", 7, 0 },
 	};
 	static const char *const names[] = { "x/a/b", "x/w" };
 	struct fx f;
@@ -481,8 +456,7 @@ static void test_plan_scope_matches_whole_components(void **state)
 
 static void test_plan_root_to_scope(void **state)
 {
-	static const char *const names[] = { "x/dec/w", "x/enc/b", "x/enc/w",
-					     "x/global_step" };
+	static const char *const names[] = { "x/dec/w", "x/enc/b", "x/enc/w", "x/global_step" };
 	struct fx f;
 
 	(void)state;
@@ -515,8 +489,7 @@ static void test_plan_scope_to_root_strips_scope(void **state)
 
 static void test_plan_root_to_root_keeps_names(void **state)
 {
-	static const char *const names[] = { "dec/w", "enc/b", "enc/w",
-					     "global_step" };
+	static const char *const names[] = { "dec/w", "enc/b", "enc/w", "global_step" };
 	struct fx f;
 
 	(void)state;
@@ -532,9 +505,8 @@ static void test_plan_root_to_root_keeps_names(void **state)
 
 static void test_plan_two_sources_merge(void **state)
 {
-	static const char *const names[] = { "a/dec/w", "a/enc/b", "a/enc/w",
-					     "a/global_step", "dec/w",
-					     "global_step", "head/bias" };
+	static const char *const names[] = { "a/dec/w", "a/enc/b",     "a/enc/w",  "a/global_step",
+					     "dec/w",   "global_step", "head/bias" };
 	struct fx f;
 
 	(void)state;
@@ -556,8 +528,8 @@ static void test_plan_two_sources_merge(void **state)
 /* One source tensor under two names: both appear, on the same bytes. */
 static void test_plan_one_tensor_two_names_share_bytes(void **state)
 {
-	static const char *const names[] = { "dec/w", "enc/b", "enc/w",
-					     "global_step", "head/kernel" };
+	static const char *const names[] = { "dec/w", "enc/b", "enc/w", "global_step",
+					     "head/kernel" };
 	struct view_tensor x, y;
 	struct fx f;
 
@@ -587,14 +559,8 @@ static void test_plan_excludes_hide_from_root_and_scope(void **state)
 {
 	/* "*" also matches '/', but the glob must match the whole name */
 	static const char *const names[] = {
-		"b/dec/w",
-		"b/head/bias",
-		"dense/bias",
-		"dense/kernel",
-		"dense/kernel/Adam_1",
-		"k/bias",
-		"k/kernel",
-		"k/kernel/Adam_1",
+		"b/dec/w", "b/head/bias", "dense/bias",      "dense/kernel", "dense/kernel/Adam_1",
+		"k/bias",  "k/kernel",    "k/kernel/Adam_1",
 	};
 	struct fx f;
 
@@ -619,9 +585,8 @@ static void test_plan_excludes_hide_from_root_and_scope(void **state)
 /* Excludes of one source leave another source's tensors of that name. */
 static void test_plan_exclude_is_per_source(void **state)
 {
-	static const char *const names[] = { "a/dec/w", "a/enc/b", "a/enc/w",
-					     "b/dec/w", "b/global_step",
-					     "b/head/bias" };
+	static const char *const names[] = { "a/dec/w", "a/enc/b",       "a/enc/w",
+					     "b/dec/w", "b/global_step", "b/head/bias" };
 	struct fx f;
 
 	(void)state;
@@ -683,8 +648,7 @@ static void test_plan_exclude_of_unmapped_tensor_is_silent(void **state)
  */
 static void test_plan_object_graph_carried_by_identity(void **state)
 {
-	static const char *const names[] = { OBJECT_GRAPH, "layer/bias",
-					     "layer/kernel" };
+	static const char *const names[] = { OBJECT_GRAPH, "layer/bias", "layer/kernel" };
 	struct fx f;
 
 	(void)state;
@@ -702,8 +666,7 @@ static void test_plan_object_graph_carried_by_identity(void **state)
 
 static void test_plan_object_graph_carried_by_exact_rule(void **state)
 {
-	static const char *const names[] = { OBJECT_GRAPH, "m/layer/bias",
-					     "m/layer/kernel" };
+	static const char *const names[] = { OBJECT_GRAPH, "m/layer/bias", "m/layer/kernel" };
 	const char *strs[1] = { graph_blob };
 	size_t lens[1] = { sizeof(graph_blob) - 1 };
 	struct view_tensor t;
@@ -723,8 +686,8 @@ static void test_plan_object_graph_carried_by_exact_rule(void **state)
 	assert_int_equal(bundle_string_encode(strs, lens, 1, &enc, &enc_len), 0);
 	assert_int_equal(t.entry.size, enc_len);
 	assert_true(enc_len <= sizeof(buf));
-	assert_int_equal(view_read(f.v, data_file_for(f.v, &t.entry),
-				   (uint64_t)t.entry.offset, enc_len, buf),
+	assert_int_equal(view_read(f.v, data_file_for(f.v, &t.entry), (uint64_t)t.entry.offset,
+				   enc_len, buf),
 			 enc_len);
 	assert_memory_equal(buf, enc, enc_len);
 	free(enc);
@@ -732,8 +695,7 @@ static void test_plan_object_graph_carried_by_exact_rule(void **state)
 	fx_free(&f);
 }
 
-static void expect_slice(const struct bundle_slice *got,
-			 const struct bundle_slice *want)
+static void expect_slice(const struct bundle_slice *got, const struct bundle_slice *want)
 {
 	assert_int_equal(got->rank, want->rank);
 	for (int d = 0; d < want->rank; d++) {
@@ -743,8 +705,7 @@ static void expect_slice(const struct bundle_slice *got,
 }
 
 /* A piece key decodes to name and to slice k of "part". */
-static void expect_piece_key(const char *key, size_t len, const char *name,
-			     int k)
+static void expect_piece_key(const char *key, size_t len, const char *name, int k)
 {
 	struct bundle_slice s;
 	char *dname;
@@ -763,8 +724,7 @@ static void expect_piece_key(const char *key, size_t len, const char *name,
  * tensors first..first+1 (0x00-led piece keys sort before names) and the
  * full entry is at full.
  */
-static void expect_partitioned(const struct view *v, size_t first,
-			       size_t full, const char *name)
+static void expect_partitioned(const struct view *v, size_t first, size_t full, const char *name)
 {
 	struct view_tensor t;
 	int seen[2] = { 0, 0 };
@@ -789,9 +749,7 @@ static void expect_partitioned(const struct view *v, size_t first,
 		tensor_at(v, i, &t);
 		assert_int_equal(t.name[0], '\0');
 		assert_int_equal(t.name[t.name_len], '\0');
-		assert_int_equal(bundle_slice_key_decode(t.name, t.name_len,
-							 &dname, &dlen, &s),
-				 0);
+		assert_int_equal(bundle_slice_key_decode(t.name, t.name_len, &dname, &dlen, &s), 0);
 		assert_int_equal(dlen, strlen(name));
 		assert_memory_equal(dname, name, dlen);
 		k = s.extents[0].start == 0 ? 0 : 1;
@@ -888,8 +846,7 @@ static void expect_index_matches_view(const struct view *v, int num_shards)
 
 	snprintf(name, sizeof(name), "%s.index", view_prefix(v));
 	assert_string_equal(idxf->name, name);
-	if (bundle_index_parse(idxf->name, idxf->mem, (size_t)idxf->size, &idx,
-			       err, sizeof(err)))
+	if (bundle_index_parse(idxf->name, idxf->mem, (size_t)idxf->size, &idx, err, sizeof(err)))
 		fail_msg("bundle_index_parse: %s", err);
 	assert_int_equal(bundle_index_num_shards(idx), num_shards);
 	assert_int_equal(bundle_index_num_entries(idx), view_num_tensors(v));
@@ -1046,8 +1003,7 @@ static void test_plan_source_order_keeps_tensors(void **state)
 		tensor_at(y.v, i, &t);
 		assert_int_equal(s.name_len, t.name_len);
 		assert_memory_equal(s.name, t.name, s.name_len);
-		assert_string_equal(x.m->sources[s.source].name,
-				    y.m->sources[t.source].name);
+		assert_string_equal(x.m->sources[s.source].name, y.m->sources[t.source].name);
 		assert_int_equal(s.entry.crc32c, t.entry.crc32c);
 		assert_int_equal(s.entry.size, t.entry.size);
 	}
@@ -1069,10 +1025,11 @@ static void test_plan_error_tensor_not_found_case(void **state)
 
 	(void)state;
 	write_source("c", s, N(s));
-	expect_build_error("source a = c\n"
-			   "map a:Enc/kernel -> k\n",
-			   -ENOENT,
-			   "t.conf:2:5: error: source 'a' has no tensor 'Enc/kernel' (did you mean 'enc/kernel'?)");
+	expect_build_error(
+		"source a = c\n"
+		"map a:Enc/kernel -> k\n",
+		-ENOENT,
+		"t.conf:2:5: error: source 'a' has no tensor 'Enc/kernel' (did you mean 'enc/kernel'?)");
 }
 
 /* The brief example: its scope "enc/" is close enough to be offered too. */
@@ -1082,21 +1039,22 @@ static void test_plan_error_tensor_not_found_suggests_two(void **state)
 
 	(void)state;
 	write_source("c", s, N(s));
-	expect_build_error("source a = c\n"
-			   "\n"
-			   "map   a:Enc/w -> k   # typo\n",
-			   -ENOENT,
-			   "t.conf:3:7: error: source 'a' has no tensor 'Enc/w' (did you mean 'enc/w' or 'enc/'?)");
+	expect_build_error(
+		"source a = c\n"
+		"\n"
+		"map   a:Enc/w -> k   # typo\n",
+		-ENOENT,
+		"t.conf:3:7: error: source 'a' has no tensor 'Enc/w' (did you mean 'enc/w' or 'enc/'?)");
 }
 
 static void test_plan_error_tensor_not_found_no_suggestion(void **state)
 {
 	(void)state;
 	write_ab();
-	expect_build_error("source a = a\n"
-			   "map a:completely/different/name -> k\n",
-			   -ENOENT,
-			   "t.conf:2:5: error: source 'a' has no tensor 'completely/different/name'");
+	expect_build_error(
+		"source a = a\n"
+		"map a:completely/different/name -> k\n",
+		-ENOENT, "t.conf:2:5: error: source 'a' has no tensor 'completely/different/name'");
 }
 
 /* A piece key is not a tensor a map line can name. */
@@ -1104,10 +1062,11 @@ static void test_plan_error_partitioned_piece_is_not_a_tensor(void **state)
 {
 	(void)state;
 	write_partitioned();
-	expect_build_error("source a = p\n"
-			   "map a:par -> x\n",
-			   -ENOENT,
-			   "t.conf:2:5: error: source 'a' has no tensor 'par' (did you mean 'part'?)");
+	expect_build_error(
+		"source a = p\n"
+		"map a:par -> x\n",
+		-ENOENT,
+		"t.conf:2:5: error: source 'a' has no tensor 'par' (did you mean 'part'?)");
 }
 
 static void test_plan_error_scope_not_found_missing_slash(void **state)
@@ -1120,67 +1079,74 @@ static void test_plan_error_scope_not_found_missing_slash(void **state)
 
 	(void)state;
 	write_source("d", s, N(s));
-	expect_build_error("source a = d\n"
-			   "map a:encoderdense/ -> x/\n",
-			   -ENOENT,
-			   "t.conf:2:5: error: source 'a' has no scope 'encoderdense/' (did you mean 'encoder/dense/'?)");
+	expect_build_error(
+		"source a = d\n"
+		"map a:encoderdense/ -> x/\n",
+		-ENOENT,
+		"t.conf:2:5: error: source 'a' has no scope 'encoderdense/' (did you mean 'encoder/dense/'?)");
 	expect_build_error("source a = d\n"
 			   "map a:zzz/ -> x/\n",
-			   -ENOENT,
-			   "t.conf:2:5: error: source 'a' has no scope 'zzz/'");
+			   -ENOENT, "t.conf:2:5: error: source 'a' has no scope 'zzz/'");
 }
 
 static void test_plan_error_target_produced_twice(void **state)
 {
 	(void)state;
 	write_ab();
-	expect_build_error("source a = a\n"
-			   "map a:enc/ -> /\n"
-			   "map a:global_step -> step\n"
-			   "map a:dec/ -> /\n",
-			   -EEXIST,
-			   "t.conf:4:1: error: target 'w' is produced twice: by this line and by line 2");
+	expect_build_error(
+		"source a = a\n"
+		"map a:enc/ -> /\n"
+		"map a:global_step -> step\n"
+		"map a:dec/ -> /\n",
+		-EEXIST,
+		"t.conf:4:1: error: target 'w' is produced twice: by this line and by line 2");
 	/* the later line is blamed, whichever rule it holds */
-	expect_build_error("source a = a\n"
-			   "map a:dec/ -> /\n"
-			   "map a:global_step -> step\n"
-			   "  map a:enc/ -> /\n",
-			   -EEXIST,
-			   "t.conf:4:3: error: target 'w' is produced twice: by this line and by line 2");
-	expect_build_error("source a = a\n"
-			   "source b = b\n"
-			   "map a:/ -> /\n"
-			   "map b:/ -> /\n",
-			   -EEXIST,
-			   "t.conf:4:1: error: target 'dec/w' is produced twice: by this line and by line 3");
-	expect_build_error("source a = a\n"
-			   "map a:enc/w -> x/w\n"
-			   "map a:enc/ -> x/\n",
-			   -EEXIST,
-			   "t.conf:3:1: error: target 'x/w' is produced twice: by this line and by line 2");
+	expect_build_error(
+		"source a = a\n"
+		"map a:dec/ -> /\n"
+		"map a:global_step -> step\n"
+		"  map a:enc/ -> /\n",
+		-EEXIST,
+		"t.conf:4:3: error: target 'w' is produced twice: by this line and by line 2");
+	expect_build_error(
+		"source a = a\n"
+		"source b = b\n"
+		"map a:/ -> /\n"
+		"map b:/ -> /\n",
+		-EEXIST,
+		"t.conf:4:1: error: target 'dec/w' is produced twice: by this line and by line 3");
+	expect_build_error(
+		"source a = a\n"
+		"map a:enc/w -> x/w\n"
+		"map a:enc/ -> x/\n",
+		-EEXIST,
+		"t.conf:3:1: error: target 'x/w' is produced twice: by this line and by line 2");
 	/* the same rule twice is a conflict as well */
-	expect_build_error("source a = a\n"
-			   "map a:enc/w -> w\n"
-			   "map a:enc/w -> w\n",
-			   -EEXIST,
-			   "t.conf:3:1: error: target 'w' is produced twice: by this line and by line 2");
+	expect_build_error(
+		"source a = a\n"
+		"map a:enc/w -> w\n"
+		"map a:enc/w -> w\n",
+		-EEXIST,
+		"t.conf:3:1: error: target 'w' is produced twice: by this line and by line 2");
 }
 
 static void test_plan_error_exact_rule_on_excluded_tensor(void **state)
 {
 	(void)state;
 	write_ab();
-	expect_build_error("source a = a\n"
-			   "map a:/ -> x/\n"
-			   "map a:enc/w -> kernel\n"
-			   "exclude a:enc/*\n",
-			   -ENOENT,
-			   "t.conf:3:5: error: tensor 'enc/w' of source 'a' is hidden by the exclude at line 4");
-	expect_build_error("exclude *:*/w\n"
-			   "source a = a\n"
-			   "map a:enc/w -> kernel\n",
-			   -ENOENT,
-			   "t.conf:3:5: error: tensor 'enc/w' of source 'a' is hidden by the exclude at line 1");
+	expect_build_error(
+		"source a = a\n"
+		"map a:/ -> x/\n"
+		"map a:enc/w -> kernel\n"
+		"exclude a:enc/*\n",
+		-ENOENT,
+		"t.conf:3:5: error: tensor 'enc/w' of source 'a' is hidden by the exclude at line 4");
+	expect_build_error(
+		"exclude *:*/w\n"
+		"source a = a\n"
+		"map a:enc/w -> kernel\n",
+		-ENOENT,
+		"t.conf:3:5: error: tensor 'enc/w' of source 'a' is hidden by the exclude at line 1");
 }
 
 static void test_plan_error_unreadable_source(void **state)
@@ -1189,9 +1155,10 @@ static void test_plan_error_unreadable_source(void **state)
 
 	(void)state;
 	write_ab();
-	snprintf(want, sizeof(want),
-		 "t.conf:2:14: error: source 'b': '%s/missing': not a checkpoint ('%s/missing.index' does not exist)",
-		 testutil_dir, testutil_dir);
+	snprintf(
+		want, sizeof(want),
+		"t.conf:2:14: error: source 'b': '%s/missing': not a checkpoint ('%s/missing.index' does not exist)",
+		testutil_dir, testutil_dir);
 	expect_build_error("source a = a\n"
 			   "source b =   missing\n"
 			   "map a:/ -> /\n",
@@ -1227,11 +1194,11 @@ static void test_plan_error_scope_all_excluded(void **state)
 {
 	(void)state;
 	write_ab();
-	expect_build_error("source a = a\n"
-			   "map a:enc/ -> x/\n"
-			   "exclude a:enc/*\n",
-			   -ENOENT,
-			   "t.conf:2:5: error: every tensor under 'enc/' of source 'a' is excluded");
+	expect_build_error(
+		"source a = a\n"
+		"map a:enc/ -> x/\n"
+		"exclude a:enc/*\n",
+		-ENOENT, "t.conf:2:5: error: every tensor under 'enc/' of source 'a' is excluded");
 	expect_build_error("source a = a\n"
 			   "map a:/ -> /\n"
 			   "exclude a:*\n",
@@ -1275,12 +1242,13 @@ static void test_plan_many_targets(void **state)
 	expect_index_matches_view(f.v, 1);
 	expect_bytes_match_sources(f.v, f.m);
 	fx_free(&f);
-	expect_build_error("source a = many\n"
-			   "map a:/ -> x/\n"
-			   "map a:/ -> y/\n"
-			   "map a:k299 -> x/k299\n",
-			   -EEXIST,
-			   "t.conf:4:1: error: target 'x/k299' is produced twice: by this line and by line 2");
+	expect_build_error(
+		"source a = many\n"
+		"map a:/ -> x/\n"
+		"map a:/ -> y/\n"
+		"map a:k299 -> x/k299\n",
+		-EEXIST,
+		"t.conf:4:1: error: target 'x/k299' is produced twice: by this line and by line 2");
 }
 
 /* A directory with a `checkpoint` file and a SavedModel are sources too. */

@@ -38,10 +38,12 @@ static uint64_t le64(const uint8_t *p)
 
 #define Q_KEY "q\"\\\x01\n" /* a name that needs every kind of escape */
 
-static void add(struct bundle_writer *w, const char *key, size_t key_len, int dtype,
-		int rank, int64_t *dims, const void *data, size_t len)
+static void add(struct bundle_writer *w, const char *key, size_t key_len, int dtype, int rank,
+		int64_t *dims, const void *data, size_t len)
 {
-	struct bundle_entry e = { .key = key, .key_len = key_len, .dtype = dtype, .rank = rank, .dims = dims };
+	struct bundle_entry e = {
+		.key = key, .key_len = key_len, .dtype = dtype, .rank = rank, .dims = dims
+	};
 
 	assert_int_equal(bundle_writer_add(w, &e, data, len), 0);
 }
@@ -93,11 +95,23 @@ static void write_mixed(void)
 	add_piece(w, "c", c_dims, 2, ce1, cpiece, c1, sizeof(c1));
 	add_piece(w, "p", p_dims, 2, pe0, p0, p_val, 2 * sizeof(float));
 	add_piece(w, "p", p_dims, 2, pe1, p1, p_val + 2, 6 * sizeof(float));
-	e = (struct bundle_entry){ .key = "c", .key_len = 1, .dtype = BUNDLE_DT_FLOAT, .rank = 2, .dims = c_dims, .n_slices = 2, .slices = cs };
+	e = (struct bundle_entry){ .key = "c",
+				   .key_len = 1,
+				   .dtype = BUNDLE_DT_FLOAT,
+				   .rank = 2,
+				   .dims = c_dims,
+				   .n_slices = 2,
+				   .slices = cs };
 	assert_int_equal(bundle_writer_add(w, &e, NULL, 0), 0);
 	add(w, "d", 1, BUNDLE_DT_DOUBLE, 1, &one, d_val, sizeof(d_val));
 	add(w, "f16", 3, BUNDLE_DT_HALF, 1, &three, h_val, sizeof(h_val));
-	e = (struct bundle_entry){ .key = "p", .key_len = 1, .dtype = BUNDLE_DT_FLOAT, .rank = 2, .dims = p_dims, .n_slices = 2, .slices = ps };
+	e = (struct bundle_entry){ .key = "p",
+				   .key_len = 1,
+				   .dtype = BUNDLE_DT_FLOAT,
+				   .rank = 2,
+				   .dims = p_dims,
+				   .n_slices = 2,
+				   .slices = ps };
 	assert_int_equal(bundle_writer_add(w, &e, NULL, 0), 0);
 	add(w, Q_KEY, strlen(Q_KEY), BUNDLE_DT_FLOAT, 1, &two, q_val, sizeof(q_val));
 	assert_int_equal(bundle_string_encode(strs, str_len, 1, &enc, &enc_len), 0);
@@ -107,7 +121,13 @@ static void write_mixed(void)
 	/* "o" [2,2]: rows 0 and rows 0-1, which overlap */
 	add_piece(w, "o", o_dims, 2, oe0, o0, p_val, 2 * sizeof(float));
 	add_piece(w, "o", o_dims, 2, oe1, o_dims, p_val, 4 * sizeof(float));
-	e = (struct bundle_entry){ .key = "o", .key_len = 1, .dtype = BUNDLE_DT_FLOAT, .rank = 2, .dims = o_dims, .n_slices = 2, .slices = os };
+	e = (struct bundle_entry){ .key = "o",
+				   .key_len = 1,
+				   .dtype = BUNDLE_DT_FLOAT,
+				   .rank = 2,
+				   .dims = o_dims,
+				   .n_slices = 2,
+				   .slices = os };
 	assert_int_equal(bundle_writer_add(w, &e, NULL, 0), 0);
 	assert_int_equal(bundle_writer_finish(w, err, sizeof(err)), 0);
 	bundle_writer_free(w);
@@ -120,14 +140,13 @@ struct fx {
 	struct view *v;
 };
 
-static int build(struct fx *f, const char *text, int format, int strict, char *err,
-		 size_t errlen)
+static int build(struct fx *f, const char *text, int format, int strict, char *err, size_t errlen)
 {
 	struct view_options opt = { .layout = -1, .format = format, .strict = strict };
 
 	f->v = NULL;
-	assert_int_equal(mapping_parse_buffer("t.conf", text, strlen(text), testutil_dir, &f->m, err,
-					      errlen),
+	assert_int_equal(mapping_parse_buffer("t.conf", text, strlen(text), testutil_dir, &f->m,
+					      err, errlen),
 			 0);
 	return view_build(f->m, &opt, &f->v, err, errlen);
 }
@@ -189,16 +208,18 @@ static void test_st_view_header_and_bytes(void **state)
 	assert_memory_equal(buf + hdr + 80, h_val, 6);
 	assert_memory_equal(buf + hdr + 86, u_val, 3);
 	/* a read that straddles header and data: the header from its memfd */
-	assert_int_equal(view_map_range(f.v, (size_t)i, hdr - 4, 12, pieces, ARRAY_SIZE(pieces), &n), 0);
+	assert_int_equal(
+		view_map_range(f.v, (size_t)i, hdr - 4, 12, pieces, ARRAY_SIZE(pieces), &n), 0);
 	assert_true(n >= 2);
 	assert_int_equal(pieces[0].len, 4);
 	assert_int_equal(view_read(f.v, (size_t)i, hdr - 4, 12, buf), 12);
 	assert_memory_equal(buf + 4, d_val, 8);
 	/* the left-out tensors, in one warning */
 	assert_int_equal(view_num_warnings(f.v), 1);
-	assert_non_null(strstr(view_warning(f.v, 0),
-			       "2 tensor(s) left out of the .safetensors file, which cannot hold them: "
-			       "'o' (pieces that overlap or leave holes), 'str' (string)"));
+	assert_non_null(
+		strstr(view_warning(f.v, 0),
+		       "2 tensor(s) left out of the .safetensors file, which cannot hold them: "
+		       "'o' (pieces that overlap or leave holes), 'str' (string)"));
 	free(buf);
 	fx_free(&f);
 }
@@ -225,8 +246,8 @@ static void test_st_view_formats(void **state)
 	fx_free(&f);
 
 	/* -1: the mapping's `format` line */
-	assert_int_equal(build(&f, "source s = s\nmap s:d -> d\nformat = safetensors\n", -1, 0,
-			       err, sizeof(err)),
+	assert_int_equal(build(&f, "source s = s\nmap s:d -> d\nformat = safetensors\n", -1, 0, err,
+			       sizeof(err)),
 			 0);
 	assert_int_equal(view_num_files(f.v), 1);
 	assert_int_equal(view_file_at(f.v, 0)->size, 8 + 56 + 8);
@@ -255,17 +276,17 @@ static void test_st_view_strict(void **state)
 
 	(void)state;
 	write_mixed();
-	assert_int_equal(build(&f, "source s = s\nmap s:/ -> /\nformat = both\n", -1, 1, err,
-			       sizeof(err)),
-			 -ENOTSUP);
+	assert_int_equal(
+		build(&f, "source s = s\nmap s:/ -> /\nformat = both\n", -1, 1, err, sizeof(err)),
+		-ENOTSUP);
 	assert_null(f.v);
 	assert_string_equal(err, "t.conf:3:1: error: 2 tensor(s) cannot be stored in safetensors: "
 				 "'o' (pieces that overlap or leave holes), 'str' (string)");
 	mapping_free(f.m);
 	/* strict without anything left out is no error */
-	assert_int_equal(build(&f, "source s = s\nmap s:p -> p\nformat = both\n", -1, 1, err,
-			       sizeof(err)),
-			 0);
+	assert_int_equal(
+		build(&f, "source s = s\nmap s:p -> p\nformat = both\n", -1, 1, err, sizeof(err)),
+		0);
 	fx_free(&f);
 }
 

@@ -17,8 +17,7 @@ const char *testutil_dir;
 int testutil_setup(void **state)
 {
 	(void)state;
-	testutil_dir = fixture_mkdtemp(program_invocation_short_name, tmpdir,
-				       sizeof(tmpdir));
+	testutil_dir = fixture_mkdtemp(program_invocation_short_name, tmpdir, sizeof(tmpdir));
 	return testutil_dir ? 0 : -1;
 }
 
@@ -31,8 +30,8 @@ int testutil_teardown(void **state)
 	return fixture_rmtree(tmpdir);
 }
 
-void testutil_write_source(const char *dir, const char *name,
-			   const struct fixture_tensor *t, size_t n)
+void testutil_write_source(const char *dir, const char *name, const struct fixture_tensor *t,
+			   size_t n)
 {
 	char err[BUNDLE_ERR_MAX];
 

@@ -23,7 +23,7 @@ int testutil_setup(void **state);
 int testutil_teardown(void **state);
 
 /* fixture_write_source(), failing the test on error. */
-void testutil_write_source(const char *dir, const char *name,
-			   const struct fixture_tensor *t, size_t n);
+void testutil_write_source(const char *dir, const char *name, const struct fixture_tensor *t,
+			   size_t n);
 
 #endif
