@@ -14,6 +14,8 @@ to change are bit-identical afterwards.
                               may not read under allow_other, FIFOs, memory bombs
   test_hostile_cli.py         names, paths and options made to hurt: escaped output,
                               materialize over a source, the mount race, wrong values
+  test_hostile_trips.py       what a new user trips on: Keras 3 files, files that are
+                              not mappings, materialize into a missing directory
 
 The 60 s load test is ../test_load.py.  The fixtures here: ``mapping``, which merges all
 of ``sources`` (tests/pylib/sources.py: a private copy of the corpus plus a hand-built
