@@ -45,6 +45,20 @@ static void check_pos(const struct mapping *m, const struct mapping_pos *p, cons
 	CHECK(p->line >= 1 && p->col >= 1, "%s: position %d:%d", what, p->line, p->col);
 }
 
+/* The contract's URL (mapping.md, `source`): SCHEME:// with a lower-case
+ * scheme of letters, digits, '+', '.' and '-', kept as written. */
+static int is_url(const char *p)
+{
+	const char *q = p;
+
+	if (*q < 'a' || *q > 'z')
+		return 0;
+	while ((*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') || *q == '+' || *q == '.' ||
+	       *q == '-')
+		q++;
+	return !strncmp(q, "://", 3);
+}
+
 static void check_mapping(const struct mapping *m, const char *base)
 {
 	char buf[64];
@@ -60,7 +74,7 @@ static void check_mapping(const struct mapping *m, const char *base)
 			CHECK(strcmp(s->name, m->sources[j].name), "duplicate source '%s'",
 			      s->name);
 		CHECK(*s->path && !has_control(s->path), "path '%s'", s->path);
-		if (s->path[0] == '/' || !base) {
+		if (s->path[0] == '/' || !base || is_url(s->path)) {
 			CHECK(!strcmp(s->resolved_path, s->path), "resolved '%s' of '%s'",
 			      s->resolved_path, s->path);
 		} else {
