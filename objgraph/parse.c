@@ -105,8 +105,9 @@ static int next_field(struct msg *m, struct field *f)
 		return 0;
 	if (read_varint(m, &key) || key > UINT32_MAX || key >> 3 == 0)
 		return -1;
-	f->num = (uint32_t)(key >> 3);
-	f->wire = (int)(key & 7);
+	/* every field written, whatever its wire type: the callers read len
+	 * and at only for WIRE_LEN, which an optimizer cannot always see */
+	*f = (struct field){ .num = (uint32_t)(key >> 3), .wire = (int)(key & 7) };
 	switch (f->wire) {
 	case WIRE_VARINT: return read_varint(m, &f->v) ? -1 : 1;
 	case WIRE_I64:
