@@ -130,7 +130,12 @@ static int next_field(struct msg *m, struct field *f)
 	}
 }
 
-static struct msg sub(const struct field *f) { return (struct msg){ f->at, f->at + f->len }; }
+/* The message a LEN field holds; an empty one for any other field (at is
+ * NULL there, and NULL + 0 is undefined). */
+static struct msg sub(const struct field *f)
+{
+	return f->at ? (struct msg){ f->at, f->at + f->len } : (struct msg){ NULL, NULL };
+}
 
 /* ------------------------------------------------------------ survey */
 
