@@ -18,7 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bundle/crc32c.h"
 #include "bundle/internal.h"
 #include "util/util.h"
 
@@ -230,7 +229,7 @@ int bundle_writer_add_zeros(struct bundle_writer *w, const struct bundle_entry *
 {
 	if (w->err)
 		return w->err;
-	return add_entry(w, e, e->size, bundle_crc32c_zeros(0, (uint64_t)e->size));
+	return add_entry(w, e, e->size, util_crc32c_zeros(0, (uint64_t)e->size));
 }
 
 static int cmp_key(const void *a, const void *b)

@@ -1,9 +1,10 @@
 /*
  * util.h - the few helpers every module needs and none owns: a growable
  * array, an arena, reads and writes that retry until done, an edit
- * distance for "did you mean" hints, and UTF-8 checks and escaping for
- * showing untrusted bytes. Depends on libc only, so every other module
- * may use it without coupling to another.
+ * distance for "did you mean" hints, UTF-8 checks and escaping for
+ * showing untrusted bytes, and CRC32C. Depends on libc (and ISA-L for the
+ * CRC's loop) only, so every other module may use it without coupling to
+ * another.
  *
  * Errors are negative errno values; nothing here prints.
  */
@@ -27,6 +28,22 @@
  *	p = util_grow(v->items, &v->cap, v->n + 1, sizeof(*v->items));
  */
 void *util_grow(void *arr, size_t *cap, size_t need, size_t size);
+
+/* ------------------------------------------------------------- CRC32C */
+
+/*
+ * CRC32C (Castagnoli, TensorFlow's checksum) of len bytes at buf,
+ * continuing crc (0 to start): util_crc32c(util_crc32c(0, a), b) is the
+ * crc of a then b. ISA-L's loop (SSE4.2 and PCLMUL when the CPU has them).
+ */
+uint32_t util_crc32c(uint32_t crc, const void *buf, size_t len);
+
+/* The crc continued over n zero bytes, in O(log n) without memory. */
+uint32_t util_crc32c_zeros(uint32_t crc, uint64_t n);
+
+/* The crc of A then B from crc_a = crc(A), crc_b = crc(B) and B's length:
+ * the parts of a range checksummed apart (fetched in parallel) joined. */
+uint32_t util_crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b);
 
 /* ------------------------------------------------------------- arenas */
 

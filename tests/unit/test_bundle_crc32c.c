@@ -1,6 +1,6 @@
 /*
  * test_bundle_crc32c.c - CRC32C, TF's mask/unmask and the O(log n)
- * zero-run crc, against the vectors of docs/checkpoint-format.md §9.1 and
+ * zero-run crc and the join of two crcs, against the vectors of docs/checkpoint-format.md §9.1 and
  * against real zero buffers.
  */
 #include <stdarg.h>
@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "bundle/bundle.h"
-#include "bundle/crc32c.h"
+#include "util/util.h"
 
 static void test_crc_vectors(void **state)
 {
@@ -85,10 +85,10 @@ static void test_crc_zeros_vs_buffers(void **state)
 		for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 			const uint32_t want = bundle_crc32c(seeds[s], zeros, (size_t)sizes[i]);
 
-			assert_int_equal(bundle_crc32c_zeros(seeds[s], sizes[i]), want);
+			assert_int_equal(util_crc32c_zeros(seeds[s], sizes[i]), want);
 		}
 	}
-	assert_int_equal(bundle_crc32c_zeros(0, 32), 0x8A9136AAu);
+	assert_int_equal(util_crc32c_zeros(0, 32), 0x8A9136AAu);
 	free(zeros);
 }
 
@@ -99,18 +99,41 @@ static void test_crc_zeros_composes(void **state)
 	 * zeros, and data after a hole must continue from the hole's crc.
 	 */
 	const uint64_t tib = UINT64_C(1) << 40;
-	const uint32_t a = bundle_crc32c_zeros(0, tib);
-	const uint32_t b = bundle_crc32c_zeros(a, tib + 12345);
+	const uint32_t a = util_crc32c_zeros(0, tib);
+	const uint32_t b = util_crc32c_zeros(a, tib + 12345);
 	uint8_t tail[5] = { 0, 0, 0, 0, 0 };
 
 	(void)state;
-	assert_int_equal(b, bundle_crc32c_zeros(0, 2 * tib + 12345));
+	assert_int_equal(b, util_crc32c_zeros(0, 2 * tib + 12345));
 	assert_int_equal(bundle_crc32c(a, tail, sizeof(tail)),
-			 bundle_crc32c_zeros(0, tib + sizeof(tail)));
-	assert_int_equal(bundle_crc32c_zeros(0x1234u, 0), 0x1234u);
+			 util_crc32c_zeros(0, tib + sizeof(tail)));
+	assert_int_equal(util_crc32c_zeros(0x1234u, 0), 0x1234u);
 	/* The largest n is fine too (just 64 rounds). */
-	assert_int_equal(bundle_crc32c_zeros(bundle_crc32c_zeros(0, UINT64_MAX), 1),
-			 bundle_crc32c_zeros(bundle_crc32c_zeros(0, 1), UINT64_MAX));
+	assert_int_equal(util_crc32c_zeros(util_crc32c_zeros(0, UINT64_MAX), 1),
+			 util_crc32c_zeros(util_crc32c_zeros(0, 1), UINT64_MAX));
+}
+
+/* crc(A || B) from crc(A), crc(B) and |B|, for every split of a buffer
+ * (the parts of a tensor fetched in parallel, joined). */
+static void test_crc_combine(void **state)
+{
+	uint8_t buf[300];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 7 + 3);
+	for (size_t cut = 0; cut <= sizeof(buf); cut++) {
+		uint32_t a = util_crc32c(0, buf, cut);
+		uint32_t b = util_crc32c(0, buf + cut, sizeof(buf) - cut);
+
+		assert_int_equal(util_crc32c_combine(a, b, sizeof(buf) - cut),
+				 util_crc32c(0, buf, sizeof(buf)));
+	}
+	/* three parts, joined left to right */
+	assert_int_equal(util_crc32c_combine(util_crc32c_combine(util_crc32c(0, buf, 10),
+								 util_crc32c(0, buf + 10, 90), 90),
+					     util_crc32c(0, buf + 100, 200), 200),
+			 util_crc32c(0, buf, sizeof(buf)));
 }
 
 int main(void)
@@ -121,6 +144,7 @@ int main(void)
 		cmocka_unit_test(test_crc_mask),
 		cmocka_unit_test(test_crc_zeros_vs_buffers),
 		cmocka_unit_test(test_crc_zeros_composes),
+		cmocka_unit_test(test_crc_combine),
 	};
 
 	return cmocka_run_group_tests_name("bundle_crc32c", tests, NULL, NULL);
