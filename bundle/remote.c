@@ -139,27 +139,22 @@ int bundle_remote_resolve(struct store *s, const char *url, char **prefix_out,
 
 /* ------------------------------------------------------------ checking */
 
-/* A store_verify_fn: the unit is a tensor (tag dtype, count elements). */
+/*
+ * A store_verify_fn for a tensor of strings or variants (tag dtype, count
+ * elements), whose checksum covers their own layout (bundle_tensor_crc):
+ * read back whole. Tensors of fixed-size elements never come here: the
+ * store checks their bytes' CRC32C as they arrive.
+ */
 static int verify_tensor(const struct store_unit *u, int fd, char *err, size_t errlen)
 {
-	uint8_t *buf = malloc(u->len < (1 << 20) || bundle_dtype_size(u->tag) <= 0 ? (size_t)u->len
-										   : (1 << 20));
+	uint8_t *buf = malloc(u->len ? (size_t)u->len : 1);
 	uint32_t crc = 0;
 	int rc = buf ? 0 : -ENOMEM;
 
-	if (rc == 0 && bundle_dtype_size(u->tag) > 0) { /* bytes: in chunks */
-		for (int64_t done = 0; rc == 0 && done < u->len;) {
-			size_t k = u->len - done < (1 << 20) ? (size_t)(u->len - done) : (1 << 20);
-
-			rc = util_pread_full(fd, buf, k, u->off + done) == (ssize_t)k ? 0 : -EIO;
-			crc = bundle_crc32c(crc, buf, k);
-			done += (int64_t)k;
-		}
-	} else if (rc == 0) { /* strings and variants: their own layout */
+	if (rc == 0)
 		rc = util_pread_full(fd, buf, (size_t)u->len, u->off) == (ssize_t)u->len ? 0 : -EIO;
-		if (rc == 0 && bundle_tensor_crc(u->tag, u->count, buf, (size_t)u->len, &crc))
-			rc = -EBADMSG;
-	}
+	if (rc == 0 && bundle_tensor_crc(u->tag, u->count, buf, (size_t)u->len, &crc))
+		rc = -EBADMSG;
 	free(buf);
 	if (rc)
 		return bundle_errf(err, errlen, rc == -EBADMSG ? rc : -EBADMSG, "%s",
@@ -181,6 +176,7 @@ static int shard_units(const struct bundle_index *idx, int32_t shard, struct sto
 	for (size_t i = 0; i < bundle_index_num_entries(idx); i++) {
 		struct bundle_entry e = bundle_index_entry_at(idx, i);
 		struct store_unit *g;
+		int plain;
 
 		if (e.n_slices || e.shard_id != shard || e.size <= 0)
 			continue;
@@ -190,11 +186,16 @@ static int shard_units(const struct bundle_index *idx, int32_t shard, struct sto
 			return bundle_errf(err, errlen, -ENOMEM, "out of memory");
 		}
 		u = g;
+		/* a tensor of fixed-size elements is its bytes' CRC32C: the
+		 * store checks it as they arrive; strings have a layout of
+		 * their own, which verify_tensor reads back */
+		plain = bundle_dtype_size(e.dtype) > 0;
 		u[n++] = (struct store_unit){ .off = e.offset,
 					      .len = e.size,
 					      .count = bundle_num_elements(e.rank, e.dims),
-					      .crc = e.crc32c,
-					      .tag = e.dtype };
+					      .crc = plain ? bundle_crc_unmask(e.crc32c) : e.crc32c,
+					      .tag = e.dtype,
+					      .plain_crc = plain };
 	}
 	rc = store_obj_set_units(o, u, n, verify_tensor, err, errlen);
 	free(u);

@@ -33,7 +33,8 @@ struct unit {
 	int64_t off, len, count;
 	uint32_t crc;
 	int32_t tag;
-	uint8_t verified; /* checked by verify; else by version only */
+	uint8_t verified;  /* checked (by its crc or verify); else by version only */
+	uint8_t plain_crc; /* checked by the CRC32C of its bytes, crc */
 	uint8_t state;
 };
 
@@ -194,7 +195,8 @@ static int add_unit(struct unit **u, size_t *n, size_t *cap, int64_t *end,
 				   .count = in->count,
 				   .crc = in->crc,
 				   .tag = in->tag,
-				   .verified = 1 };
+				   .verified = 1,
+				   .plain_crc = in->plain_crc != 0 };
 	*end = e;
 	return 0;
 }
@@ -292,38 +294,96 @@ static size_t make_runs(const struct store_obj *o, const size_t *idx, size_t n,
 	return k;
 }
 
-/* Requests for the runs, each at most PART_MAX bytes. */
-static struct http_req *make_parts(struct store_obj *o, int64_t (*ranges)[2], size_t n_runs,
-				   size_t *n)
+/*
+ * A fetch's requests, and the segments their bodies are checksummed in:
+ * a segment is the part of one unit that one request carries, so the
+ * CRC32C of a unit is its segments' crcs joined.
+ */
+struct fetch {
+	struct http_req *parts; /* owned */
+	size_t n_parts;
+	int64_t *seg_off; /* owned, ascending; seg_len, seg_crc alike */
+	int64_t *seg_len;
+	uint32_t *seg_crc;
+	size_t n_seg;
+};
+
+static void fetch_release(struct fetch *f)
 {
-	struct http_req *r = NULL;
-	size_t cap = 0;
+	free(f->parts);
+	free(f->seg_off);
+	free(f->seg_len);
+	free(f->seg_crc);
+}
 
-	*n = 0;
-	for (size_t i = 0; i < n_runs; i++) {
-		for (int64_t off = ranges[i][0]; off < ranges[i][0] + ranges[i][1];) {
-			int64_t len = ranges[i][0] + ranges[i][1] - off;
-			struct http_req *g = util_grow(r, &cap, *n + 1, sizeof(*r));
+static struct http_req new_part(struct store_obj *o, int64_t off)
+{
+	return (struct http_req){ .url = &o->url,
+				  .off = off,
+				  .if_match = o->etag[0] ? o->etag : NULL,
+				  .want_modified = o->modified[0] ? o->modified : NULL,
+				  .fd = o->ce.data_fd,
+				  .fd_off = off };
+}
 
-			if (!g) {
-				free(r);
-				return NULL;
+/*
+ * The requests for the claimed units idx[0..n) (ascending): neighbours
+ * share a request of at most PART_MAX bytes, a larger unit is spread over
+ * several (fetched in parallel). 0 or -ENOMEM.
+ */
+static int make_parts(struct store_obj *o, const size_t *idx, size_t n, struct fetch *f)
+{
+	size_t most = 0;
+
+	for (size_t i = 0; i < n; i++) /* a segment (and a part) per PART_MAX at most */
+		most += (size_t)((o->u[idx[i]].len + PART_MAX - 1) / PART_MAX);
+	*f = (struct fetch){ 0 };
+	f->parts = calloc(most ? most : 1, sizeof(*f->parts));
+	f->seg_off = calloc(most ? most : 1, sizeof(*f->seg_off));
+	f->seg_len = calloc(most ? most : 1, sizeof(*f->seg_len));
+	f->seg_crc = calloc(most ? most : 1, sizeof(*f->seg_crc));
+	if (!f->parts || !f->seg_off || !f->seg_len || !f->seg_crc)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const struct unit *u = &o->u[idx[i]];
+
+		for (int64_t off = u->off, len; off < u->off + u->len; off += len) {
+			struct http_req *last = f->n_parts ? &f->parts[f->n_parts - 1] : NULL;
+
+			len = u->off + u->len - off < PART_MAX ? u->off + u->len - off : PART_MAX;
+			if (!last || last->off + last->len != off || last->len + len > PART_MAX) {
+				f->parts[f->n_parts] = new_part(o, off);
+				last = &f->parts[f->n_parts++];
+				last->seg_len = &f->seg_len[f->n_seg];
+				last->seg_crc = &f->seg_crc[f->n_seg];
 			}
-			r = g;
-			if (len > PART_MAX)
-				len = PART_MAX;
-			r[(*n)++] = (struct http_req){ .url = &o->url,
-						       .off = off,
-						       .len = len,
-						       .if_match = o->etag[0] ? o->etag : NULL,
-						       .want_modified =
-							       o->modified[0] ? o->modified : NULL,
-						       .fd = o->ce.data_fd,
-						       .fd_off = off };
-			off += len;
+			last->len += len;
+			last->n_seg++;
+			f->seg_off[f->n_seg] = off;
+			f->seg_len[f->n_seg++] = len;
 		}
 	}
-	return r;
+	return 0;
+}
+
+/* The CRC32C of unit u from the segments that carried it (it arrived). */
+static uint32_t unit_crc(const struct fetch *f, const struct unit *u)
+{
+	size_t lo = 0, hi = f->n_seg;
+	uint32_t crc = 0;
+
+	while (lo < hi) { /* the first segment at or after u->off */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (f->seg_off[mid] < u->off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i < f->n_seg && f->seg_off[i] < u->off + u->len; i++)
+		crc = i == lo ? f->seg_crc[i]
+			      : util_crc32c_combine(crc, f->seg_crc[i], (uint64_t)f->seg_len[i]);
+	return crc;
 }
 
 /* Whether every part overlapping [off, off + len) arrived. */
@@ -335,13 +395,31 @@ static int arrived(const struct http_req *r, size_t n, int64_t off, int64_t len)
 	return 1;
 }
 
-/* Check unit u's bytes in the cache file; 0 or -EBADMSG with a message. */
-static int check_unit(struct store_obj *o, const struct unit *u, char *err, size_t errlen)
+/* Whether unit u's bytes are right: by the crc of what arrived, or read
+ * back from the cache file by verify (why: the reason they are not). */
+static int unit_ok(struct store_obj *o, const struct fetch *f, const struct unit *u, char *why,
+		   size_t whylen)
 {
-	struct store_unit su = { u->off, u->len, u->count, u->crc, u->tag };
+	struct store_unit su = { u->off, u->len, u->count, u->crc, u->tag, 0 };
+	uint32_t got;
+
+	if (!u->verified)
+		return 1;
+	if (!u->plain_crc)
+		return !o->verify || o->verify(&su, o->ce.data_fd, why, whylen) == 0;
+	got = unit_crc(f, u);
+	if (got != u->crc)
+		snprintf(why, whylen, "stored %08x, fetched bytes give %08x", u->crc, got);
+	return got == u->crc;
+}
+
+/* Check unit u's bytes; 0 or -EIO with a message (and its bytes punched). */
+static int check_unit(struct store_obj *o, const struct fetch *f, const struct unit *u, char *err,
+		      size_t errlen)
+{
 	char why[256] = "";
 
-	if (!u->verified || !o->verify || o->verify(&su, o->ce.data_fd, why, sizeof(why)) == 0)
+	if (unit_ok(o, f, u, why, sizeof(why)))
 		return 0;
 	STORE_STAT_ADD(o->s, verify_fails, 1);
 	store_cache_punch(&o->ce, u->off, u->len);
@@ -356,13 +434,13 @@ static int check_unit(struct store_obj *o, const struct unit *u, char *err, size
  * Settle the claimed units after their parts ran: verify what arrived,
  * record it, and set each unit's state (locked). Returns the first error.
  */
-static int settle(struct store_obj *o, const size_t *idx, size_t n, const struct http_req *parts,
-		  size_t n_parts, int rc, char *err, size_t errlen)
+static int settle(struct store_obj *o, const size_t *idx, size_t n, const struct fetch *f, int rc,
+		  char *err, size_t errlen)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct unit *u = &o->u[idx[i]];
-		int ok = u->state == PRESENT || (arrived(parts, n_parts, u->off, u->len) &&
-						 check_unit(o, u, rc ? NULL : err, errlen) == 0);
+		int ok = u->state == PRESENT || (arrived(f->parts, f->n_parts, u->off, u->len) &&
+						 check_unit(o, f, u, rc ? NULL : err, errlen) == 0);
 
 		if (!ok && rc == 0)
 			rc = -EIO;
@@ -424,9 +502,9 @@ static int fetch_units(struct store_obj *o, size_t *idx, size_t n, int64_t deadl
 		       size_t errlen)
 {
 	int64_t(*ranges)[2] = malloc(n * sizeof(*ranges));
-	struct http_req *parts = NULL;
-	size_t n_runs, n_parts = 0, all = n;
-	int lock_fd = -1, rc;
+	struct fetch f = { 0 };
+	size_t n_runs, all = n;
+	int lock_fd = -1, rc, made = 0;
 
 	if (!ranges)
 		return store_errf(err, errlen, -ENOMEM, "out of memory");
@@ -439,23 +517,24 @@ static int fetch_units(struct store_obj *o, size_t *idx, size_t n, int64_t deadl
 	if (rc == 0) {
 		refresh(o, idx, n);
 		n = still_missing(o, idx, n);
-		n_runs = make_runs(o, idx, n, ranges);
-		parts = make_parts(o, ranges, n_runs, &n_parts);
-		rc = !parts && n_parts ? -ENOMEM : 0;
+		rc = make_parts(o, idx, n, &f);
+		made = rc == 0;
+		if (rc)
+			store_errf(err, errlen, rc, "out of memory");
 	}
-	if (rc == 0 && n_parts)
-		rc = store_http_run(o->s, parts, n_parts, deadline, err, errlen);
+	if (rc == 0 && f.n_parts)
+		rc = store_http_run(o->s, f.parts, f.n_parts, deadline, err, errlen);
 	if (lock_fd < 0 && o->ce.data_path && rc) /* never got to fetch */
 		release_claims(o, idx, all);
-	else if (!parts && n)
+	else if (!made)
 		release_claims(o, idx, n);
 	else
-		rc = settle(o, idx, n, parts, n_parts, rc, err, errlen);
+		rc = settle(o, idx, n, &f, rc, err, errlen);
 	if (lock_fd >= 0)
 		close(lock_fd);
-	if (n_parts)
+	if (f.n_parts)
 		store_cache_trim(o->s, &o->ce);
-	free(parts);
+	fetch_release(&f);
 	free(ranges);
 	return rc;
 }
@@ -569,6 +648,71 @@ int store_obj_fetch(struct store_obj *o, uint64_t off, uint64_t len, uint64_t ah
 				unit_at(o, (int64_t)(end - 1)), deadline, err, errlen);
 	pthread_mutex_unlock(&o->lock);
 	return rc;
+}
+
+/* A background fetch: claimed units of o (a reference of its own). */
+struct prefetch {
+	struct store_obj *o;
+	size_t *idx; /* owned */
+	size_t n;
+};
+
+static void prefetch_end(struct prefetch *j)
+{
+	pthread_mutex_lock(&j->o->lock);
+	pthread_cond_broadcast(&j->o->cond); /* waiters fetch what failed */
+	pthread_mutex_unlock(&j->o->lock);
+	store_obj_close(j->o);
+	free(j->idx);
+	free(j);
+}
+
+static void prefetch_run(void *p)
+{
+	struct prefetch *j = p;
+	struct store_obj *o = j->o;
+
+	if (fetch_units(o, j->idx, j->n, store_now_ms() + o->s->timeout_ms, NULL, 0) == 0)
+		STORE_STAT_ADD(o->s, prefetched, j->n);
+	prefetch_end(j);
+}
+
+static void prefetch_cancel(void *p)
+{
+	struct prefetch *j = p;
+
+	release_claims(j->o, j->idx, j->n);
+	prefetch_end(j);
+}
+
+void store_obj_prefetch(struct store_obj *o, uint64_t off, uint64_t len)
+{
+	uint64_t size = (uint64_t)o->size;
+	struct prefetch *j = calloc(1, sizeof(*j));
+	size_t a, b;
+
+	if (!j || len == 0 || off >= size) {
+		free(j);
+		return;
+	}
+	if (len > size - off)
+		len = size - off;
+	pthread_mutex_lock(&o->lock);
+	if (ensure_cover(o) == 0) {
+		a = unit_at(o, (int64_t)off);
+		b = unit_at(o, (int64_t)(off + len - 1));
+		j->idx = malloc((b - a + 1) * sizeof(*j->idx));
+		if (j->idx)
+			claim(o, a, b, j->idx, &j->n);
+	}
+	pthread_mutex_unlock(&o->lock);
+	if (j->n == 0) {
+		free(j->idx);
+		free(j);
+		return;
+	}
+	j->o = store_obj_ref(o);
+	store_prefetch_submit(o->s, prefetch_run, prefetch_cancel, j);
 }
 
 int store_obj_read(struct store_obj *o, void *buf, size_t len, uint64_t off, char *err,

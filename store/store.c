@@ -147,6 +147,7 @@ int store_new(const struct store_options *opt, struct store **out, char *err, si
 	if (!s)
 		return store_errf(err, errlen, -ENOMEM, "out of memory");
 	s->dir_fd = -1;
+	store_prefetch_init(s);
 	s->timeout_ms = opt && opt->timeout_ms > 0 ? opt->timeout_ms : env_timeout_ms();
 	s->connections = opt && opt->connections > 0 ? opt->connections : 16;
 	rc = setup_cache(s, opt, err, errlen);
@@ -166,6 +167,7 @@ void store_free(struct store *s)
 {
 	if (!s)
 		return;
+	store_prefetch_stop(s); /* its jobs hold objects, and use the connections */
 	if (s->share)
 		store_http_release(s);
 	aws_cfg_release(&s->aws);
@@ -186,4 +188,5 @@ void store_get_stats(const struct store *s, struct store_stats *out)
 	out->cache_hits = __atomic_load_n(&s->stats.cache_hits, __ATOMIC_RELAXED);
 	out->verify_fails = __atomic_load_n(&s->stats.verify_fails, __ATOMIC_RELAXED);
 	out->retries = __atomic_load_n(&s->stats.retries, __ATOMIC_RELAXED);
+	out->prefetched = __atomic_load_n(&s->stats.prefetched, __ATOMIC_RELAXED);
 }

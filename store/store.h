@@ -115,10 +115,10 @@ int store_obj_fd(const struct store_obj *o);
 
 /*
  * A verification unit: the object's bytes [off, off + len) are checked
- * as a whole by the verify function, which gets the unit and the fd to
- * pread them from, and returns 0 when they are right, -EBADMSG when not
- * (writing why into err). tag is the caller's (a tensor's dtype, say),
- * count too (its element count).
+ * as a whole: by their CRC32C (plain_crc), or by the verify function,
+ * which gets the unit and the fd to pread them from, and returns 0 when
+ * they are right, -EBADMSG when not (writing why into err). tag is the
+ * caller's (a tensor's dtype, say), count too (its element count).
  */
 struct store_unit {
 	int64_t off;
@@ -126,6 +126,10 @@ struct store_unit {
 	int64_t count;
 	uint32_t crc;
 	int32_t tag;
+	/* 1: the unit is right iff the CRC32C of its bytes is crc; the store
+	 * checks that itself as the bytes arrive, with no read back and no
+	 * call of verify. 0: verify decides. */
+	int plain_crc;
 };
 typedef int (*store_verify_fn)(const struct store_unit *u, int fd, char *err, size_t errlen);
 
@@ -151,6 +155,16 @@ int store_obj_set_units(struct store_obj *o, const struct store_unit *u, size_t 
 int store_obj_fetch(struct store_obj *o, uint64_t off, uint64_t len, uint64_t ahead, char *err,
 		    size_t errlen);
 
+/*
+ * Read ahead: start fetching the missing units of [off, off + len) of o
+ * in the background and return at once. A store_obj_fetch() that needs
+ * one of them meanwhile waits for it instead of asking again. Best
+ * effort: a unit whose fetch fails is left missing, for the read that
+ * needs it to fetch and report; a prefetch that finds the store busy
+ * (a few fetches already queued) does nothing.
+ */
+void store_obj_prefetch(struct store_obj *o, uint64_t off, uint64_t len);
+
 /* store_obj_fetch, then pread: exactly len bytes or an error (-EIO past
  * the end). */
 int store_obj_read(struct store_obj *o, void *buf, size_t len, uint64_t off, char *err,
@@ -163,6 +177,7 @@ struct store_stats {
 	uint64_t cache_hits;   /* units found present in the cache file */
 	uint64_t verify_fails; /* units whose bytes did not verify */
 	uint64_t retries;      /* requests repeated after a failure */
+	uint64_t prefetched;   /* units fetched in the background (read ahead) */
 };
 void store_get_stats(const struct store *s, struct store_stats *out);
 

@@ -132,6 +132,12 @@ struct http_req {
 	int probe;                 /* the opening request: 416 tells the size */
 	int fd;                    /* the body goes here at fd_off + ... */
 	int64_t fd_off;
+	/* the CRC32C of the body in segments, when n_seg > 0: seg_len[i]
+	 * bytes each (summing to len), their crcs into seg_crc[i] as the
+	 * bytes arrive; both borrowed, one per segment */
+	const int64_t *seg_len;
+	uint32_t *seg_crc;
+	size_t n_seg;
 	/* results */
 	long status;
 	int64_t total;  /* the object's size from Content-Range/Length, -1 */
@@ -205,6 +211,18 @@ void store_cache_punch(const struct cache_entry *e, int64_t off, int64_t len);
  * over its cap (never the entry just used, `keep`). */
 void store_cache_trim(struct store *s, const struct cache_entry *keep);
 
+/* ----------------------------------------------------------- prefetch.c */
+
+/*
+ * Run run(arg) on one of the store's background threads, soon; or, when
+ * the queue is full or the store is being freed, call cancel(arg) (on the
+ * caller's thread, or store_free's). Exactly one of the two is called.
+ */
+void store_prefetch_submit(struct store *s, void (*run)(void *), void (*cancel)(void *), void *arg);
+void store_prefetch_init(struct store *s);
+/* Cancel the queued jobs, wait for the running ones, stop the threads. */
+void store_prefetch_stop(struct store *s);
+
 /* --------------------------------------------------------- struct store */
 
 struct store {
@@ -218,8 +236,17 @@ struct store {
 	void *share;              /* CURLSH * */
 	pthread_mutex_t locks[8]; /* one per curl_lock_data kind */
 	struct {
-		uint64_t requests, bytes, cache_hits, verify_fails, retries;
+		uint64_t requests, bytes, cache_hits, verify_fails, retries, prefetched;
 	} stats; /* updated with __atomic builtins */
+	struct {
+		pthread_mutex_t lock; /* guards the rest */
+		pthread_cond_t cond;  /* a job was queued, or stop */
+		struct prefetch_job *head, *tail;
+		size_t pending;
+		pthread_t threads[2];
+		int n_threads;
+		int stop;
+	} pf; /* prefetch.c: background fetches */
 };
 
 #define STORE_STAT_ADD(s, field, n) __atomic_add_fetch(&(s)->stats.field, (n), __ATOMIC_RELAXED)
