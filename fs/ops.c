@@ -287,12 +287,17 @@ static void ckptfs_ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info
 	/* a shard whole: the kernel may read it itself (sets fi's backing id) */
 	if (!pt_open(req, fs, idx, fi))
 		cache_open(fs, idx, fi);
+	/* a remote merge's file: its reads are read ahead (NULL: they are not) */
+	fi->fh = 0;
+	if (view_is_remote(fs->view) && view_file_is_extents(view_file_at(fs->view, idx)))
+		fi->fh = (uint64_t)(uintptr_t)calloc(1, sizeof(struct view_readahead));
 	fuse_reply_open(req, fi);
 }
 
 static void ckptfs_ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)ino, (void)fi;
+	(void)ino;
+	free((void *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -419,27 +424,29 @@ static void reply_pieces(fuse_req_t req, const struct view_piece *p, size_t n)
  * object and range (each is a different tensor, or the server's state),
  * and the read fails with EIO: TensorFlow then reports a DataLossError.
  */
-static int fetch_remote(struct ckptfs *fs, size_t idx, uint64_t off, size_t size)
+static int fetch_remote(struct ckptfs *fs, size_t idx, uint64_t off, size_t size,
+			struct view_readahead *ra)
 {
 	char msg[1024];
 	int rc;
 
 	if (!view_is_remote(fs->view))
 		return 0;
-	rc = view_fetch_range(fs->view, idx, off, size, msg, sizeof(msg));
+	rc = view_fetch_range(fs->view, idx, off, size, ra, msg, sizeof(msg));
 	if (rc)
 		fuse_log(FUSE_LOG_ERR, "ckptfs: reading '%s': %s\n",
 			 view_file_at(fs->view, idx)->name, msg);
 	return rc;
 }
 
-static void reply_data(fuse_req_t req, struct ckptfs *fs, size_t idx, uint64_t off, size_t size)
+static void reply_data(fuse_req_t req, struct ckptfs *fs, size_t idx, uint64_t off, size_t size,
+		       struct view_readahead *ra)
 {
 	struct view_piece pieces[CKPTFS_MAX_PIECES];
 	size_t n = 0;
 	int rc;
 
-	if (fetch_remote(fs, idx, off, size)) {
+	if (fetch_remote(fs, idx, off, size, ra)) {
 		fuse_reply_err(req, EIO);
 		return;
 	}
@@ -472,13 +479,13 @@ static void ckptfs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 	const struct view_file *f;
 	size_t idx;
 
-	(void)fi;
 	if (!(f = file_of(fs, ino, &idx)))
 		fuse_reply_err(req, ino == FUSE_ROOT_ID ? EISDIR : ENOENT);
 	else if (off < 0)
 		fuse_reply_err(req, EINVAL);
 	else if (view_file_is_extents(f))
-		reply_data(req, fs, idx, (uint64_t)off, size);
+		reply_data(req, fs, idx, (uint64_t)off, size,
+			   (struct view_readahead *)(uintptr_t)fi->fh);
 	else
 		reply_mem(req, f, (uint64_t)off, size);
 }

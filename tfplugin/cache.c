@@ -628,12 +628,12 @@ int tfp_glob(struct tfp_cache *c, const char *pattern, char ***out, size_t *n, c
 }
 
 int64_t tfp_read(const struct tfp_plan *p, size_t file, uint64_t off, size_t len, void *buf,
-		 const char *path, char *err, size_t errlen)
+		 struct view_readahead *ra, const char *path, char *err, size_t errlen)
 {
 	char show[512];
 	/* a remote source's bytes: fetched and verified first, so a failure
 	 * names the object and the range (a checksum, a timeout) */
-	int rc = view_fetch_range(p->v, file, off, len, err, errlen);
+	int rc = view_fetch_range(p->v, file, off, len, ra, err, errlen);
 	int64_t got = rc ? rc : view_read(p->v, file, off, len, buf);
 
 	if (rc)

@@ -24,8 +24,9 @@ namespace
 
 /* An open TF_RandomAccessFile: the plan it opened with, and which file. */
 struct open_file {
-	struct tfp_node node; /* from tfp_open: closed with tfp_close */
-	char *path;           /* owned, for messages */
+	struct tfp_node node;     /* from tfp_open: closed with tfp_close */
+	char *path;               /* owned, for messages */
+	struct view_readahead ra; /* a remote merge's read ahead (calloc: zero) */
 };
 
 struct tfp_cache *cache_of(const TF_Filesystem *fs)
@@ -313,10 +314,12 @@ void file_cleanup(TF_RandomAccessFile *file)
 int64_t file_read(const TF_RandomAccessFile *file, uint64_t offset, size_t n, char *buffer,
 		  TF_Status *status)
 {
-	const struct open_file *f = static_cast<const struct open_file *>(file->plugin_file);
+	/* ours, and TensorFlow's const is about the file's contents: the
+	 * read-ahead state may change */
+	struct open_file *f = static_cast<struct open_file *>(file->plugin_file);
 	char err[1024] = "";
 	int64_t got = tfp_read(f->node.plan, static_cast<size_t>(f->node.file), offset, n, buffer,
-			       f->path, err, sizeof(err));
+			       &f->ra, f->path, err, sizeof(err));
 
 	if (got < 0) {
 		TF_SetStatus(status, code_of(static_cast<int>(got)), err);

@@ -107,10 +107,11 @@ int tfp_glob(struct tfp_cache *c, const char *pattern, char ***out, size_t *n, c
 
 /*
  * Read [off, off+len) of file into buf (view_read: pread on the pinned
- * source shards straight into buf). Returns the bytes read (fewer only at
- * EOF) or a negative errno with a message naming path.
+ * source shards straight into buf). ra: the open file's read-ahead state
+ * for a remote merge (view_fetch_range), or NULL. Returns the bytes read
+ * (fewer only at EOF) or a negative errno with a message naming path.
  */
 int64_t tfp_read(const struct tfp_plan *p, size_t file, uint64_t off, size_t len, void *buf,
-		 const char *path, char *err, size_t errlen);
+		 struct view_readahead *ra, const char *path, char *err, size_t errlen);
 
 #endif /* CKPTFS_TFPLUGIN_TFPLUGIN_H */

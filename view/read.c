@@ -56,8 +56,11 @@ int view_map_range(const struct view *v, size_t file, uint64_t off, size_t len,
 	return 0;
 }
 
-/* Bytes of a remote source fetched ahead of a read of the merged file. */
-#define VIEW_READ_AHEAD ((uint64_t)8 << 20)
+/* The read-ahead window: from MIN, doubled by each read that goes on
+ * where the last one ended, up to MAX; a batch is at least half of it,
+ * so each background fetch is one of many parts in parallel. */
+#define RA_MIN ((uint64_t)8 << 20)
+#define RA_MAX ((uint64_t)64 << 20)
 
 struct store_obj *view_extent_obj(const struct view *v, const struct view_extent *x)
 {
@@ -71,11 +74,83 @@ struct store_obj *view_extent_obj(const struct view *v, const struct view_extent
 
 int view_is_remote(const struct view *v) { return v->store != NULL; }
 
-int view_fetch_range(const struct view *v, size_t file, uint64_t off, size_t len, char *err,
-		     size_t errlen)
+/*
+ * Call fn on the remote pieces of [off, off+len) of data file d: the
+ * object and the range of it. Stops at the first non-zero return.
+ */
+static int each_remote(const struct view *v, const struct view_data *d, uint64_t off, size_t len,
+		       int (*fn)(struct store_obj *o, uint64_t soff, size_t n, void *ctx),
+		       void *ctx)
 {
+	for (size_t i = find_extent(d, off); len; i++) {
+		const struct view_extent *x = &d->ext[i];
+		uint64_t skip = off - x->voff;
+		size_t take = x->len - skip < len ? (size_t)(x->len - skip) : len;
+		struct store_obj *o = view_extent_obj(v, x);
+		int rc = o ? fn(o, (uint64_t)x->soff + skip, take, ctx) : 0;
+
+		if (rc)
+			return rc;
+		off += take;
+		len -= take;
+	}
+	return 0;
+}
+
+struct demand {
+	char *err;
+	size_t errlen;
+};
+
+static int fetch_piece(struct store_obj *o, uint64_t soff, size_t n, void *ctx)
+{
+	struct demand *d = ctx;
+
+	return store_obj_fetch(o, soff, n, 0, d->err, d->errlen);
+}
+
+static int prefetch_piece(struct store_obj *o, uint64_t soff, size_t n, void *ctx)
+{
+	(void)ctx;
+	store_obj_prefetch(o, soff, n);
+	return 0;
+}
+
+/* Read ahead of a read that ended at end (off: where it started). */
+static void read_ahead(const struct view *v, const struct view_data *d, uint64_t size,
+		       struct view_readahead *ra, uint64_t off, uint64_t end)
+{
+	uint64_t next = __atomic_load_n(&ra->next, __ATOMIC_RELAXED);
+	uint64_t win = __atomic_load_n(&ra->win, __ATOMIC_RELAXED);
+	uint64_t issued = __atomic_load_n(&ra->issued, __ATOMIC_RELAXED);
+	/* "goes on": starts near where the last read ended (readers on
+	 * several threads interleave within the window) */
+	uint64_t slack = win ? win : RA_MIN;
+	int going_on = next && off + slack >= next && off <= next + slack;
+	uint64_t from, to;
+
+	win = !going_on ? 0 : !win ? RA_MIN : win * 2 > RA_MAX ? RA_MAX : win * 2;
+	__atomic_store_n(&ra->next, end, __ATOMIC_RELAXED);
+	__atomic_store_n(&ra->win, win, __ATOMIC_RELAXED);
+	if (!win) {
+		__atomic_store_n(&ra->issued, end, __ATOMIC_RELAXED);
+		return;
+	}
+	from = issued > end && issued <= end + RA_MAX ? issued : end;
+	to = end + win < size ? end + win : size;
+	if (to <= from || (to - from < win / 2 && from > end))
+		return; /* enough is on its way: wait for a bigger batch */
+	__atomic_store_n(&ra->issued, to, __ATOMIC_RELAXED);
+	each_remote(v, d, from, (size_t)(to - from), prefetch_piece, NULL);
+}
+
+int view_fetch_range(const struct view *v, size_t file, uint64_t off, size_t len,
+		     struct view_readahead *ra, char *err, size_t errlen)
+{
+	struct demand dm = { err, errlen };
 	const struct view_data *d;
 	uint64_t size;
+	int rc;
 
 	if (!v->store || file >= v->n_files || !view_file_is_extents(&v->files[file]))
 		return 0;
@@ -85,27 +160,10 @@ int view_fetch_range(const struct view *v, size_t file, uint64_t off, size_t len
 		return 0;
 	if (len > size - off)
 		len = (size_t)(size - off);
-	for (size_t i = find_extent(d, off); len; i++) {
-		const struct view_extent *x = &d->ext[i];
-		uint64_t skip = off - x->voff;
-		size_t take = x->len - skip < len ? (size_t)(x->len - skip) : len;
-		struct store_obj *o = view_extent_obj(v, x);
-		/* read ahead along the merged file: within the extent, which
-		 * holds tensors the merge uses (not in a 1:1 file of the shards
-		 * layout, which is all of a source shard, used or not) */
-		uint64_t ahead = v->layout == MAPPING_LAYOUT_SINGLE ? VIEW_READ_AHEAD : 0;
-		int rc = o ? store_obj_fetch(o, (uint64_t)x->soff + skip, take,
-					     ahead < x->len - skip - take ? ahead
-									  : x->len - skip - take,
-					     err, errlen)
-			   : 0;
-
-		if (rc)
-			return rc;
-		off += take;
-		len -= take;
-	}
-	return 0;
+	rc = each_remote(v, d, off, len, fetch_piece, &dm);
+	if (rc == 0 && ra)
+		read_ahead(v, d, size, ra, off, off + len);
+	return rc;
 }
 
 static int64_t read_pieces(const struct view_piece *p, size_t n, char *buf)
@@ -146,7 +204,7 @@ int64_t view_read(const struct view *v, size_t file, uint64_t off, size_t len, v
 		memcpy(buf, f->mem + off, len);
 		return (int64_t)len;
 	}
-	if (view_fetch_range(v, file, off, len, NULL, 0))
+	if (view_fetch_range(v, file, off, len, NULL, NULL, 0))
 		return -EIO;
 	while (len) {
 		size_t n, chunk = len;

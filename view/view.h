@@ -204,15 +204,30 @@ void view_data_exposed(const struct view *v, size_t file, size_t *tensors, uint6
 int view_is_remote(const struct view *v);
 
 /*
+ * The read-ahead state of one open data file of a remote merge: a reader
+ * that goes on where its last read ended gets the bytes after it fetched
+ * in the background, in a window that doubles from 8 to 64 MiB while it
+ * keeps going (and closes when it jumps). Owned by whoever opened the
+ * file (zeroed at open); a hint only, so threads reading one open file
+ * may share it unlocked: a race costs bandwidth, never a wrong byte.
+ */
+struct view_readahead {
+	uint64_t next;   /* where the last read ended */
+	uint64_t issued; /* fetched in the background up to here */
+	uint64_t win;    /* the window; 0: not reading ahead */
+};
+
+/*
  * Make [off, off+len) of data file `file` readable through the pieces
  * view_map_range() gives: the remote bytes among them fetched, verified
- * and cached (whole tensors; see store/store.h). Nothing to do for local
- * sources. 0, or a negative errno (-EIO: a transfer failed or its bytes
- * did not match the index's CRC32C; -ETIMEDOUT) with a message naming
- * the object and range. Thread-safe.
+ * and cached (whole tensors; see store/store.h), then, when ra is not
+ * NULL, the bytes after them read ahead (see struct view_readahead).
+ * Nothing to do for local sources. 0, or a negative errno (-EIO: a
+ * transfer failed or its bytes did not match the index's CRC32C;
+ * -ETIMEDOUT) with a message naming the object and range. Thread-safe.
  */
-int view_fetch_range(const struct view *v, size_t file, uint64_t off, size_t len, char *err,
-		     size_t errlen);
+int view_fetch_range(const struct view *v, size_t file, uint64_t off, size_t len,
+		     struct view_readahead *ra, char *err, size_t errlen);
 
 /*
  * Copy [off, off+len) of any file into buf (pread for data files). Returns

@@ -708,6 +708,64 @@ def test_flipped_bytes_through_the_plugin(src, via_proxy, tf_registered, tmp_pat
     assert_same_values(tf_values(tf, uri(mapping, PREFIX)), src.wide_values, "plugin after")
 
 
+# ---------------------------------------------------------------------------------------
+# a tensor larger than one request, and reading ahead
+
+BIG_ELEMS = 5 << 20            # one float32 tensor of 20 MiB: three requests of <= 8 MiB
+
+
+@pytest.fixture(scope="module")
+def big(src, s3):
+    """A checkpoint of a 20 MiB tensor between two small ones, on s3s-fs: (url, values)."""
+    rng = np.random.default_rng(21)
+    values = {"a": rng.standard_normal(1000).astype(np.float32),
+              "big": rng.standard_normal(BIG_ELEMS).astype(np.float32),
+              "z": rng.standard_normal(10).astype(np.float32)}
+    prefix = os.path.join(src.local, "big", "ckpt")
+    tfgen._save_v2(prefix, values, ["a", "big", "z"])
+    return s3.upload_checkpoint(prefix, BUCKET, "big/ckpt"), values
+
+
+def data_gets(proxy) -> list[str]:
+    return [ln for ln in proxy.log if ln.startswith("GET ") and ".data-" in ln]
+
+
+def test_tensor_over_several_requests_is_checked_whole(big, via_proxy, ckptfs_bin,
+                                                       tf_registered, tmp_path, monkeypatch):
+    """A tensor larger than a request is fetched in parallel parts whose checksums are
+    joined: TensorFlow restores it right, and a byte flipped in any part is an EIO."""
+    tf = tf_registered
+    url, values = big
+    mapping = _wide_mapping(tmp_path, url)
+    with mount(ckptfs_bin, mapping, tmp_path / "mnt") as m:
+        assert_same_values(tf_values(tf, m.join(PREFIX)), values, "big")
+    assert len(data_gets(via_proxy)) >= 3, via_proxy.log
+    opts = timeout_opts(ckptfs_bin, monkeypatch)
+    via_proxy.set("flip", match=".data-")
+    with mount(ckptfs_bin, mapping, tmp_path / "mnt2", "-o",
+               f"cache_dir={tmp_path / 'cache2'}", *opts, expect_clean_log=False) as m:
+        with pytest.raises(TFReadError):
+            tf_values(tf, m.join(PREFIX), ["big"])
+        assert re.search(r"checksum|crc", m.log(), re.I), m.log()
+
+
+def test_a_sequential_reader_is_read_ahead(src, via_proxy, ckptfs_bin, tmp_path):
+    """Reading a file in small pieces, one after the other: the tensors after the read are
+    fetched in the background, several to a request (8 tensors of 256 KiB arrive in at
+    most 3 requests, where one fetch per tensor read would take 8), and the bytes are
+    the shard's."""
+    mapping = _wide_mapping(tmp_path, src.wide_url)
+    with open(src.wide + ".data-00000-of-00001", "rb") as f:
+        want = f.read()
+    with mount(ckptfs_bin, mapping, tmp_path / "mnt", "-o", "layout=shards") as m:
+        r = read_in_child(m.join(f"{PREFIX}.data-00000-of-00001"), str(tmp_path / "r.bin"),
+                          chunk=64 << 10)
+    assert r["errno"] == 0, r
+    with open(tmp_path / "r.bin", "rb") as f:
+        assert f.read() == want
+    assert len(data_gets(via_proxy)) <= 3, via_proxy.log
+
+
 def test_object_replaced_after_mounting(src, s3, ckptfs_bin, tf_registered, tmp_path,
                                         cache_dir, monkeypatch):
     """The data object is replaced after the mount pinned its version, by another

@@ -83,7 +83,8 @@ static void test_changed_mapping_gets_a_new_plan(void **state)
 	assert_int_equal(tfp_resolve(c, conf, &old, err, sizeof(err)), 0);
 	idx = view_lookup(tfp_plan_view(old.plan), "model.ckpt.index");
 	assert_true(idx >= 0);
-	n = tfp_read(old.plan, (size_t)idx, 0, sizeof(before), before, conf, err, sizeof(err));
+	n = tfp_read(old.plan, (size_t)idx, 0, sizeof(before), before, NULL, conf, err,
+		     sizeof(err));
 	assert_true(n > 0);
 	write_conf("source a = a\nmap a:w -> renamed\n");
 	assert_int_equal(utimes(conf, tv), 0);
@@ -91,9 +92,9 @@ static void test_changed_mapping_gets_a_new_plan(void **state)
 	assert_ptr_not_equal(old.plan, new.plan);
 	assert_true(view_lookup(tfp_plan_view(new.plan), "model.ckpt.index") >= 0);
 	/* the old plan still serves what it served */
-	assert_int_equal(
-		tfp_read(old.plan, (size_t)idx, 0, sizeof(after), after, conf, err, sizeof(err)),
-		n);
+	assert_int_equal(tfp_read(old.plan, (size_t)idx, 0, sizeof(after), after, NULL, conf, err,
+				  sizeof(err)),
+			 n);
 	assert_memory_equal(before, after, (size_t)n);
 	tfp_plan_unref(old.plan);
 	tfp_plan_unref(new.plan);
@@ -112,7 +113,8 @@ static uint8_t *index_bytes(const struct tfp_plan *p, size_t *len)
 	*len = view_file_at(v, (size_t)idx)->size;
 	buf = malloc(*len);
 	assert_non_null(buf);
-	assert_int_equal(tfp_read(p, (size_t)idx, 0, *len, buf, conf, NULL, 0), (int64_t)*len);
+	assert_int_equal(tfp_read(p, (size_t)idx, 0, *len, buf, NULL, conf, NULL, 0),
+			 (int64_t)*len);
 	return buf;
 }
 
@@ -181,9 +183,9 @@ static void test_safetensors_is_served(void **state)
 		f = view_file_at(tfp_plan_view(node.plan), (size_t)node.file);
 		assert_int_equal(f->kind, VIEW_FILE_SAFETENSORS);
 		/* the header's length, then the header */
-		assert_int_equal(
-			tfp_read(node.plan, (size_t)node.file, 0, 8, head, path, err, sizeof(err)),
-			8);
+		assert_int_equal(tfp_read(node.plan, (size_t)node.file, 0, 8, head, NULL, path, err,
+					  sizeof(err)),
+				 8);
 		assert_int_equal(head[0] | head[1] << 8, f->mem_len - 8);
 		tfp_plan_unref(node.plan);
 		snprintf(pattern, sizeof(pattern), "%s/*.safetensors", conf);
