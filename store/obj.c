@@ -650,6 +650,17 @@ int store_obj_fetch(struct store_obj *o, uint64_t off, uint64_t len, uint64_t ah
 	return rc;
 }
 
+int store_obj_complete(struct store_obj *o)
+{
+	int done;
+
+	pthread_mutex_lock(&o->lock);
+	done = ensure_cover(o) == 0 && (o->n == 0 || (store_cache_read_marks(&o->ce, apply_mark, o),
+						      all_present(o, 0, o->n - 1)));
+	pthread_mutex_unlock(&o->lock);
+	return done;
+}
+
 /* A background fetch: claimed units of o (a reference of its own). */
 struct prefetch {
 	struct store_obj *o;

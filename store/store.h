@@ -165,6 +165,13 @@ int store_obj_fetch(struct store_obj *o, uint64_t off, uint64_t len, uint64_t ah
  */
 void store_obj_prefetch(struct store_obj *o, uint64_t off, uint64_t len);
 
+/*
+ * Whether every byte of o is in its cache file, fetched and verified (by
+ * this process or another): the cache file is then the object, and may
+ * be read without asking (as FUSE passthrough does).
+ */
+int store_obj_complete(struct store_obj *o);
+
 /* store_obj_fetch, then pread: exactly len bytes or an error (-EIO past
  * the end). */
 int store_obj_read(struct store_obj *o, void *buf, size_t len, uint64_t off, char *err,

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/store.h"
 #include "util/util.h"
 
 size_t view_num_tensors(const struct view *v) { return v->n_targets; }
@@ -70,9 +71,13 @@ char *view_data_source_path(const struct view *v, size_t file)
 
 int view_data_whole_fd(const struct view *v, size_t file)
 {
-	if (file >= v->n_files || v->files[file].kind != VIEW_FILE_DATA || !v->data[file].whole ||
-	    view_extent_obj(v, &v->data[file].ext[0]))
-		return -1; /* a remote shard: its bytes are not all local */
+	struct store_obj *o;
+
+	if (file >= v->n_files || v->files[file].kind != VIEW_FILE_DATA || !v->data[file].whole)
+		return -1;
+	o = view_extent_obj(v, &v->data[file].ext[0]);
+	if (o && !store_obj_complete(o))
+		return -1; /* a remote shard not yet all fetched and verified */
 	return v->data[file].ext[0].fd;
 }
 

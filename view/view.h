@@ -166,11 +166,13 @@ const struct view_file *view_file_at(const struct view *v, size_t i);
 long view_lookup(const struct view *v, const char *name);
 
 /*
- * If data file `file` is byte for byte one source shard, whole (every file
- * of the `shards` layout; a `single` file that uses all of one shard), the
- * fd of that shard (O_RDONLY, owned by v, valid until view_free); else -1.
- * The kernel may then read the shard itself (FUSE passthrough). Valid
- * after view_compact().
+ * If data file `file` is byte for byte one source shard, whole (a file of
+ * the `shards` layout that shows its shard, or hides none of it; a
+ * `single` file that uses all of one shard), the fd of that shard (owned
+ * by v, valid until view_free; O_RDONLY for a local shard, the cache file
+ * for a remote one, and then only once every byte of it is fetched and
+ * verified); else -1. The kernel may then read the shard itself (FUSE
+ * passthrough). Valid after view_compact().
  */
 int view_data_whole_fd(const struct view *v, size_t file);
 

@@ -766,6 +766,26 @@ def test_a_sequential_reader_is_read_ahead(src, via_proxy, ckptfs_bin, tmp_path)
     assert len(data_gets(via_proxy)) <= 3, via_proxy.log
 
 
+def test_a_shard_all_in_the_cache_is_passed_through(src, ckptfs_bin, tmp_path, cache_dir):
+    """A remote shard the merge uses whole is served by the daemon while it is being
+    fetched; once every byte of it is in the cache and verified, a later open hands it to
+    the kernel (FUSE passthrough to the cache file), with the same bytes."""
+    mapping = _wide_mapping(tmp_path, src.wide_url)
+    name = f"{PREFIX}.data-00000-of-00001"
+    with open(src.wide + ".data-00000-of-00001", "rb") as f:
+        want = f.read()
+    with mount(ckptfs_bin, mapping, tmp_path / "mnt", "-o", "layout=shards") as m:
+        assert files_of(m.path)[name] == want
+        cold = m.log()
+        assert files_of(m.path)[name] == want   # opened again, now complete
+        again = m.log()
+    assert "passthrough (the kernel" not in cold, cold
+    assert f"'{name}': passthrough (the kernel" in again, again
+    with mount(ckptfs_bin, mapping, tmp_path / "mnt2", "-o", "layout=shards") as m:
+        assert files_of(m.path)[name] == want
+        assert f"'{name}': passthrough (the kernel" in m.log(), m.log()
+
+
 def test_object_replaced_after_mounting(src, s3, ckptfs_bin, tf_registered, tmp_path,
                                         cache_dir, monkeypatch):
     """The data object is replaced after the mount pinned its version, by another
