@@ -27,33 +27,71 @@ static size_t find_extent(const struct view_data *d, uint64_t off)
 	return lo;
 }
 
-int view_map_range(const struct view *v, size_t file, uint64_t off, size_t len,
-		   struct view_piece *out, size_t max, size_t *n)
+/*
+ * Call fn on each piece of [off, off+len) of data file d (off < the file's
+ * size, len clipped to it): the extent it lies in, and the piece's range
+ * in that extent's source (soff) and length. Stops at the first non-zero
+ * return, which it returns.
+ */
+static int each_piece(const struct view_data *d, uint64_t off, size_t len,
+		      int (*fn)(const struct view_extent *x, int64_t soff, size_t n, void *ctx),
+		      void *ctx)
 {
-	const struct view_data *d;
-	uint64_t size;
-
-	if (file >= v->n_files || !view_file_is_extents(&v->files[file]))
-		return -EINVAL;
-	d = &v->data[file];
-	size = v->files[file].size;
-	*n = 0;
-	if (off >= size || len == 0)
-		return 0;
-	if (len > size - off)
-		len = (size_t)(size - off);
 	for (size_t i = find_extent(d, off); len; i++) {
 		const struct view_extent *x = &d->ext[i];
 		uint64_t skip = off - x->voff;
 		size_t take = x->len - skip < len ? (size_t)(x->len - skip) : len;
+		int rc = fn(x, x->soff + (int64_t)skip, take, ctx);
 
-		if (*n == max)
-			return -E2BIG;
-		out[(*n)++] = (struct view_piece){ x->fd, x->soff + (int64_t)skip, take };
+		if (rc)
+			return rc;
 		off += take;
 		len -= take;
 	}
 	return 0;
+}
+
+/* Clip [*off, *off + *len) to data file `file`; 0 when nothing is left. */
+static int clip(const struct view *v, size_t file, uint64_t *off, size_t *len)
+{
+	uint64_t size = v->files[file].size;
+
+	if (*off >= size || *len == 0)
+		return 0;
+	if (*len > size - *off)
+		*len = (size_t)(size - *off);
+	return 1;
+}
+
+struct pieces {
+	struct view_piece *out;
+	size_t max, n;
+};
+
+static int add_piece(const struct view_extent *x, int64_t soff, size_t n, void *ctx)
+{
+	struct pieces *p = ctx;
+
+	if (p->n == p->max)
+		return -E2BIG;
+	p->out[p->n++] = (struct view_piece){ x->fd, soff, n };
+	return 0;
+}
+
+int view_map_range(const struct view *v, size_t file, uint64_t off, size_t len,
+		   struct view_piece *out, size_t max, size_t *n)
+{
+	struct pieces p = { out, max, 0 };
+	int rc;
+
+	if (file >= v->n_files || !view_file_is_extents(&v->files[file]))
+		return -EINVAL;
+	*n = 0;
+	if (!clip(v, file, &off, &len))
+		return 0;
+	rc = each_piece(&v->data[file], off, len, add_piece, &p);
+	*n = p.n;
+	return rc;
 }
 
 /* The read-ahead window: from MIN, doubled by each read that goes on
@@ -74,45 +112,30 @@ struct store_obj *view_extent_obj(const struct view *v, const struct view_extent
 
 int view_is_remote(const struct view *v) { return v->store != NULL; }
 
-/*
- * Call fn on the remote pieces of [off, off+len) of data file d: the
- * object and the range of it. Stops at the first non-zero return.
- */
-static int each_remote(const struct view *v, const struct view_data *d, uint64_t off, size_t len,
-		       int (*fn)(struct store_obj *o, uint64_t soff, size_t n, void *ctx),
-		       void *ctx)
-{
-	for (size_t i = find_extent(d, off); len; i++) {
-		const struct view_extent *x = &d->ext[i];
-		uint64_t skip = off - x->voff;
-		size_t take = x->len - skip < len ? (size_t)(x->len - skip) : len;
-		struct store_obj *o = view_extent_obj(v, x);
-		int rc = o ? fn(o, (uint64_t)x->soff + skip, take, ctx) : 0;
-
-		if (rc)
-			return rc;
-		off += take;
-		len -= take;
-	}
-	return 0;
-}
-
+/* What a piece's fetch needs: the view, and where a failure is told. */
 struct demand {
+	const struct view *v;
 	char *err;
 	size_t errlen;
 };
 
-static int fetch_piece(struct store_obj *o, uint64_t soff, size_t n, void *ctx)
+/* Fetch a piece of a remote source (nothing to do for a local one). */
+static int fetch_piece(const struct view_extent *x, int64_t soff, size_t n, void *ctx)
 {
 	struct demand *d = ctx;
+	struct store_obj *o = view_extent_obj(d->v, x);
 
-	return store_obj_fetch(o, soff, n, 0, d->err, d->errlen);
+	return o ? store_obj_fetch(o, (uint64_t)soff, n, 0, d->err, d->errlen) : 0;
 }
 
-static int prefetch_piece(struct store_obj *o, uint64_t soff, size_t n, void *ctx)
+/* Start fetching a piece of a remote source in the background. */
+static int prefetch_piece(const struct view_extent *x, int64_t soff, size_t n, void *ctx)
 {
-	(void)ctx;
-	store_obj_prefetch(o, soff, n);
+	const struct demand *d = ctx;
+	struct store_obj *o = view_extent_obj(d->v, x);
+
+	if (o)
+		store_obj_prefetch(o, (uint64_t)soff, n);
 	return 0;
 }
 
@@ -126,6 +149,7 @@ static void read_ahead(const struct view *v, const struct view_data *d, uint64_t
 	/* "goes on": starts near where the last read ended (readers on
 	 * several threads interleave within the window) */
 	uint64_t slack = win ? win : RA_MIN;
+	struct demand bg = { v, NULL, 0 };
 	int going_on = next && off + slack >= next && off <= next + slack;
 	uint64_t from, to;
 
@@ -141,28 +165,21 @@ static void read_ahead(const struct view *v, const struct view_data *d, uint64_t
 	if (to <= from || (to - from < win / 2 && from > end))
 		return; /* enough is on its way: wait for a bigger batch */
 	__atomic_store_n(&ra->issued, to, __ATOMIC_RELAXED);
-	each_remote(v, d, from, (size_t)(to - from), prefetch_piece, NULL);
+	each_piece(d, from, (size_t)(to - from), prefetch_piece, &bg);
 }
 
 int view_fetch_range(const struct view *v, size_t file, uint64_t off, size_t len,
 		     struct view_readahead *ra, char *err, size_t errlen)
 {
-	struct demand dm = { err, errlen };
-	const struct view_data *d;
-	uint64_t size;
+	struct demand dm = { v, err, errlen };
 	int rc;
 
-	if (!v->store || file >= v->n_files || !view_file_is_extents(&v->files[file]))
+	if (!v->store || file >= v->n_files || !view_file_is_extents(&v->files[file]) ||
+	    !clip(v, file, &off, &len))
 		return 0;
-	d = &v->data[file];
-	size = v->files[file].size;
-	if (off >= size || len == 0)
-		return 0;
-	if (len > size - off)
-		len = (size_t)(size - off);
-	rc = each_remote(v, d, off, len, fetch_piece, &dm);
+	rc = each_piece(&v->data[file], off, len, fetch_piece, &dm);
 	if (rc == 0 && ra)
-		read_ahead(v, d, size, ra, off, off + len);
+		read_ahead(v, &v->data[file], v->files[file].size, ra, off, off + len);
 	return rc;
 }
 
