@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import re
 import shutil
 import subprocess
 import threading
+import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Optional, Sequence, Tuple, Union
+from typing import Any, Iterator, Optional, Tuple, Union
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -149,8 +151,12 @@ def _error(p: subprocess.CompletedProcess) -> CkptfsError:
     m = _DIAG.match(last)
     if m:
         return MappingError(m[1], int(m[2]), int(m[3]), m[4])
-    text = last[len("ckptfs: "):] if last.startswith("ckptfs: ") else last
-    return CkptfsError(text or f"ckptfs exited with status {p.returncode}")
+    if last.startswith("ckptfs: "):  # the command's own complaint, not a mapping's
+        return CkptfsError(last[len("ckptfs: "):])
+    m = _FILE_DIAG.match(last)
+    if m:  # a mapping error at no line: "FILE: error: MESSAGE"
+        return MappingError(m[1], None, None, m[2])
+    return CkptfsError(last or f"ckptfs exited with status {p.returncode}")
 
 
 def _load(p: subprocess.CompletedProcess) -> Any:
@@ -319,14 +325,22 @@ def _is_mountpoint(path: str) -> bool:
 
 
 def _unmount(path: str) -> None:
-    tool: Sequence[str]
-    if shutil.which("fusermount3"):
-        tool = ["fusermount3", "-u", path]
-    else:
-        tool = ["umount", path]
-    p = subprocess.run(tool, stdin=subprocess.DEVNULL, capture_output=True, text=True)
-    if p.returncode != 0 and _is_mountpoint(path):
-        raise CkptfsError(f"cannot unmount {path}: {p.stderr.strip()}")
+    """Unmount path; while it is busy (a reader still holds a file open: a
+    CheckpointReader not yet collected, say) retry for a second, then detach it
+    lazily, so the mountpoint is free on return: the kernel ends the mount
+    when the last file is closed."""
+    fusermount = shutil.which("fusermount3")
+    for attempt in range(6):
+        if attempt == 5:
+            tool = [fusermount, "-u", "-z", path] if fusermount else ["umount", "-l", path]
+        else:
+            tool = [fusermount, "-u", path] if fusermount else ["umount", path]
+        p = subprocess.run(tool, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        if p.returncode == 0 or not _is_mountpoint(path):
+            return
+        gc.collect()  # a reader of the mount kept only by a reference cycle
+        time.sleep(0.2)
+    raise CkptfsError(f"cannot unmount {path}: {p.stderr.strip()}")
 
 
 @contextlib.contextmanager
@@ -336,7 +350,9 @@ def mount(mapping: PathLike, mountpoint: PathLike, **options: Union[str, int, bo
 
     Returns once the mount is up (after the whole merge is checked: a
     broken mapping raises MappingError and mounts nothing) and unmounts on
-    leaving the block, exception or not. options are `-o` options: prefix,
+    leaving the block, exception or not (a file still open in the mount then,
+    after a second of retries, is left to a lazy unmount: the mountpoint is
+    free, the open file readable until closed). options are `-o` options: prefix,
     layout ("single" or "shards"), format, cache, allow_other=True, ...
     (`ckptfs --help`). Needs root, or a fusermount3 the user may run.
 
