@@ -49,33 +49,13 @@ def describe(p: subprocess.CompletedProcess) -> str:
 
 
 # ---------------------------------------------------------------------------------------
-# the wheel, built once, and where it is installed
+# the wheel (built once a session: the fixtures wheel, wheel_dir and wheel_site are
+# in conftest.py, test_docs.py runs the README tutorial with it too)
 
 @pytest.fixture(scope="session")
-def wheel() -> str:
-    given = os.environ.get("CKPTFS_WHEEL")
-    if given:
-        assert os.path.isfile(given), f"CKPTFS_WHEEL={given} is not a file"
-        return given
-    start = time.monotonic()
-    p = run([os.path.join(REPO, "scripts", "wheel")], timeout=1800)
-    assert p.returncode == 0, describe(p)
-    path = p.stdout.strip().splitlines()[-1]
-    print(f"\nscripts/wheel: {path} in {time.monotonic() - start:.0f} s")
-    return path
-
-
-@pytest.fixture(scope="session")
-def public_dir():
-    """A directory every user may read (pytest's are 0700): sources and the install."""
-    with mounting.public_tmpdir("ckptfs-wheel-") as d:
-        yield d
-
-
-@pytest.fixture(scope="session")
-def bare_venv(wheel, public_dir) -> str:
+def bare_venv(wheel, wheel_dir) -> str:
     """A fresh venv of the system's Python, no TensorFlow, the wheel installed offline."""
-    venv = os.path.join(public_dir, "venv")
+    venv = os.path.join(wheel_dir, "venv")
     p = run([shutil.which("python3") or "/usr/bin/python3", "-m", "venv", venv])
     assert p.returncode == 0, describe(p)
     p = run([f"{venv}/bin/pip", "install", "-q", "--disable-pip-version-check",
@@ -84,16 +64,6 @@ def bare_venv(wheel, public_dir) -> str:
     q = run([f"{venv}/bin/python", "-c", "import tensorflow"])
     assert q.returncode != 0, "the bare venv must not have TensorFlow"
     return venv
-
-
-@pytest.fixture(scope="session")
-def site(wheel, public_dir) -> str:
-    """The wheel installed with pip --target, for the TensorFlow venvs' PYTHONPATH."""
-    d = os.path.join(public_dir, "site")
-    p = run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check",
-             "--no-index", "--no-deps", "--target", d, wheel])
-    assert p.returncode == 0, describe(p)
-    return d
 
 
 def python_with(site_dir: str, python: str, body: str, *argv: str, wrap=(),
@@ -126,9 +96,9 @@ def floats(*v: float) -> bytes:
 
 
 @pytest.fixture(scope="session")
-def merge(public_dir) -> str:
-    """merge.conf over two sources in public_dir; a keeps everything, b one scope."""
-    src = os.path.join(public_dir, "src")
+def merge(wheel_dir) -> str:
+    """merge.conf over two sources in wheel_dir; a keeps everything, b one scope."""
+    src = os.path.join(wheel_dir, "src")
     os.makedirs(os.path.join(src, "a"))
     os.makedirs(os.path.join(src, "b"))
     F.write_bundle(os.path.join(src, "a", "ckpt"), [
@@ -315,7 +285,7 @@ print(tf.__version__, n, os.getuid())
 """
 
 
-def test_unprivileged_user_reads_merge_through_uri(site, merge, tmp_path):
+def test_unprivileged_user_reads_merge_through_uri(wheel_site, merge, tmp_path):
     """uid 65534, and /dev/fuse replaced by /dev/null in a mount namespace: no FUSE,
     still the plugin serves the merge, equal to its sources."""
     script = tmp_path / "nofuse.sh"
@@ -325,26 +295,26 @@ def test_unprivileged_user_reads_merge_through_uri(site, merge, tmp_path):
     body = ("import os\nst = os.stat('/dev/fuse')\n"
             "assert (os.major(st.st_rdev), os.minor(st.st_rdev)) != (10, 229), 'FUSE is there'\n"
             + READ_ALL)
-    p = python_with(site, py, body, merge, wrap=["unshare", "--mount", "sh", str(script)])
+    p = python_with(wheel_site, py, body, merge, wrap=["unshare", "--mount", "sh", str(script)])
     assert p.returncode == 0, describe(p)
     version, n, uid = p.stdout.split()[-3:]
     assert (n, uid) == (str(len(EXPECTED)), str(NOBODY)), p.stdout
 
 
-def test_plugin_loads_into_tensorflow_2_20(site, merge):
+def test_plugin_loads_into_tensorflow_2_20(wheel_site, merge):
     py = os.path.join(VENV_TF220, "bin", "python")
     assert os.access(py, os.X_OK), f"no TensorFlow 2.20 venv at {VENV_TF220}: scripts/setup-venv"
-    p = python_with(site, py, READ_ALL, merge)
+    p = python_with(wheel_site, py, READ_ALL, merge)
     assert p.returncode == 0, describe(p)
     version, n, _ = p.stdout.split()[-3:]
     assert version.startswith("2.20.") and n == str(len(EXPECTED)), p.stdout
 
 
-def test_mount_as_root_mounts_and_unmounts(site, merge, public_dir):
-    mnt = os.path.join(public_dir, "mnt")
+def test_mount_as_root_mounts_and_unmounts(wheel_site, merge, wheel_dir):
+    mnt = os.path.join(wheel_dir, "mnt")
     os.makedirs(mnt, exist_ok=True)
     py = os.path.join(os.environ.get("CKPTFS_VENV", os.path.join(REPO, ".venv")), "bin", "python")
-    p = python_with(site, py, """
+    p = python_with(wheel_site, py, """
         import json, os, sys, numpy as np, tensorflow as tf, ckptfs
         mapping, mnt = sys.argv[1:]
         out = {}
