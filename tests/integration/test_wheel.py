@@ -349,3 +349,35 @@ def test_mount_as_root_mounts_and_unmounts(wheel_site, merge, wheel_dir):
     assert d["w"] == [5.0, 6.0, 7.0]
     assert len(d["shards"]) == 4 and d["after_exception"] is False, d
     assert d["bad"] == [1, False], d
+
+
+def readme_python_api_block() -> str:
+    with open(os.path.join(REPO, "README.md"), encoding="utf-8") as f:
+        text = f.read()
+    section = text[text.index("\n## Python API\n"):]
+    return re.search(r"```python\n(.*?)```", section, re.S)[1]
+
+
+def test_readme_python_api_runs_as_written(wheel_site, wheel_dir):
+    """The README's Python API block, on the tutorial's two models (a = 3, b = 4): each
+    print's output is the comment on its line."""
+    work = os.path.join(wheel_dir, "readme")
+    ckpts = os.path.join(work, "ckpts")
+    for name, value in (("a", 3.0), ("b", 4.0)):
+        os.makedirs(os.path.join(ckpts, f"model_{name}"))
+        F.write_bundle(os.path.join(ckpts, f"model_{name}", f"model-{name}"),
+                       [F.Tensor(name, F.DT_FLOAT, [], floats(value))])
+    with open(os.path.join(ckpts, "merge.conf"), "w", encoding="utf-8") as f:
+        f.write("source a = model_a/model-a\nsource b = model_b/model-b\n"
+                "map a:a -> a\nmap b:b -> b\n")
+    os.mkdir(os.path.join(work, "merged"))
+    block = readme_python_api_block()
+    want = [line.split("# ", 1)[1].strip() for line in block.splitlines()
+            if line.lstrip().startswith("print(") and "# " in line]
+    py = os.path.join(os.environ.get("CKPTFS_VENV", os.path.join(REPO, ".venv")), "bin", "python")
+    p = run([py, "-c", block], cwd=work,
+            env=dict(os.environ, PYTHONPATH=wheel_site, TF_CPP_MIN_LOG_LEVEL="3"))
+    mounting.force_unmount_all(os.path.join(work, "merged"))
+    assert p.returncode == 0, describe(p)
+    assert p.stdout.strip().splitlines() == want, describe(p)
+    assert not mounting.is_mounted(os.path.join(work, "merged"))
