@@ -6,7 +6,9 @@ command, `python -m ckptfs`, check, ls, materialize, and register_tensorflow's e
 with `pip install --target` into a directory the TensorFlow venvs import it from: an
 unprivileged user (uid 65534) without /dev/fuse reads a merge through ckptfs.uri() equal to
 its sources, root mounts and unmounts with ckptfs.mount(), and the same plugin loads into
-TensorFlow 2.21 (.venv) and 2.20 (.venv-tf2.20, made by scripts/setup-venv).
+TensorFlow 2.21 (.venv) and 2.20 (.venv-tf2.20, made by scripts/setup-venv). Also: the
+plugin's undefined symbols (TensorFlow's C API only), the README's Python API block, and
+`pip install .` from the clone.
 """
 
 from __future__ import annotations
@@ -381,3 +383,49 @@ def test_readme_python_api_runs_as_written(wheel_site, wheel_dir):
     assert p.returncode == 0, describe(p)
     assert p.stdout.strip().splitlines() == want, describe(p)
     assert not mounting.is_mounted(os.path.join(work, "merged"))
+
+
+def test_pip_install_source_tree(wheel_dir):
+    """`pip install .` from the clone (pip's build isolation fetches scikit-build-core):
+    the same command and plugin, in a venv of the system's Python."""
+    venv = os.path.join(wheel_dir, "venv-src")
+    p = run([shutil.which("python3") or "/usr/bin/python3", "-m", "venv", venv])
+    assert p.returncode == 0, describe(p)
+    p = run([f"{venv}/bin/pip", "install", "-q", "--disable-pip-version-check", REPO],
+            timeout=1800)
+    assert p.returncode == 0, describe(p)
+    p = run([f"{venv}/bin/ckptfs", "--version"])
+    assert p.returncode == 0 and p.stdout.startswith(f"ckptfs {project_version()}"), describe(p)
+    p = run([f"{venv}/bin/ckptfs", "tf-plugin"])
+    path = p.stdout.strip()
+    assert p.returncode == 0 and path.startswith(venv + "/lib/"), describe(p)
+    assert path.endswith("/site-packages/ckptfs/_native/libckptfs_tf.so"), path
+
+
+@pytest.mark.parametrize("fake, error", [
+    ("__version__ = '2.15.1'\n",
+     "the ckptfs plugin needs TensorFlow 2.20 or later (tested with 2.20, 2.21), not 2.15.1"),
+    ("__version__ = '2.22.0'\n"
+     "class _E:\n"
+     "    @staticmethod\n"
+     "    def register_filesystem_plugin(path):\n"
+     "        raise RuntimeError('undefined symbol: TF_Frobnicate')\n"
+     "experimental = _E()\n",
+     "TensorFlow 2.22.0 refused the ckptfs plugin "),
+])
+def test_register_tensorflow_says_why_not(bare_venv, tmp_path, fake, error):
+    """A TensorFlow too old, or one that refuses the plugin (a stand-in module in the
+    venv without TensorFlow): TensorFlowError says which and why."""
+    (tmp_path / "tensorflow").mkdir()
+    (tmp_path / "tensorflow" / "__init__.py").write_text(fake)
+    p = run([f"{bare_venv}/bin/python", "-c", textwrap.dedent("""
+        import ckptfs
+        try:
+            ckptfs.register_tensorflow()
+        except ckptfs.TensorFlowError as e:
+            print(e)
+        """)], env=dict(os.environ, PYTHONPATH=str(tmp_path)))
+    assert p.returncode == 0, describe(p)
+    assert p.stdout.startswith(error), p.stdout
+    if "refused" in error:
+        assert "TF_Frobnicate" in p.stdout
