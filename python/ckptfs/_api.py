@@ -133,7 +133,7 @@ def tf_plugin() -> str:
     return path
 
 
-def _run(*args: str, check_rc: bool = True) -> subprocess.CompletedProcess:
+def _run(*args: str, check_rc: bool = True) -> "subprocess.CompletedProcess[bytes]":
     p = subprocess.run([binary(), *args], stdin=subprocess.DEVNULL, capture_output=True)
     if check_rc and p.returncode != 0:
         raise _error(p)
@@ -144,7 +144,7 @@ _DIAG = re.compile(r"^(.*?):(\d+):(\d+): error: (.*)$")
 _FILE_DIAG = re.compile(r"^(.*?): error: (.*)$")
 
 
-def _error(p: subprocess.CompletedProcess) -> CkptfsError:
+def _error(p: "subprocess.CompletedProcess[bytes]") -> CkptfsError:
     """The error a failed command printed: a MappingError if it has a mapping's form."""
     lines = p.stderr.decode("utf-8", "replace").strip().splitlines()
     last = next((line for line in lines if ": error: " in line), lines[-1] if lines else "")
@@ -159,7 +159,7 @@ def _error(p: subprocess.CompletedProcess) -> CkptfsError:
     return CkptfsError(last or f"ckptfs exited with status {p.returncode}")
 
 
-def _load(p: subprocess.CompletedProcess) -> Any:
+def _load(p: "subprocess.CompletedProcess[bytes]") -> Any:
     try:
         return json.loads(p.stdout)
     except ValueError as e:
@@ -260,7 +260,7 @@ def register_tensorflow() -> None:
         if _registered:
             return
         try:
-            import tensorflow as tf
+            import tensorflow as tf  # type: ignore[import-untyped,unused-ignore]
         except ImportError as e:
             raise TensorFlowError(
                 "ckptfs.register_tensorflow() needs TensorFlow, which cannot be imported "
@@ -297,7 +297,7 @@ class Mount:
         return os.path.join(self.path, self.prefix)
 
 
-def _mount_options(options: dict) -> list[str]:
+def _mount_options(options: "dict[str, Union[str, int, bool]]") -> "list[str]":
     opts = []
     for key, value in options.items():
         if value is True:
