@@ -297,6 +297,10 @@ class Mount:
         return os.path.join(self.path, self.prefix)
 
 
+# `ckptfs WORD`: the subcommands, which a mount's mapping must not be taken for
+_COMMANDS = ("ls", "verify", "cat", "check", "materialize", "tf-plugin")
+
+
 def _mount_options(options: "dict[str, Union[str, int, bool]]") -> "list[str]":
     opts = []
     for key, value in options.items():
@@ -361,8 +365,13 @@ def mount(mapping: PathLike, mountpoint: PathLike, **options: Union[str, int, bo
     """
     mp = os.path.abspath(os.fspath(mountpoint))
     mapping_path = os.fspath(mapping)
+    # the mount form has no "--": a mapping named like a command or an option
+    # is given as ./NAME (messages then show ./NAME)
+    arg = mapping_path
+    if arg.startswith("-") or arg in _COMMANDS:
+        arg = os.path.join(".", arg)
     # without -f the daemon goes to the background once the kernel has the mount
-    p = _run(mapping_path, mp, *_mount_options(options), check_rc=False)
+    p = _run(arg, mp, *_mount_options(options), check_rc=False)
     if p.returncode != 0:
         raise _error(p)
     try:

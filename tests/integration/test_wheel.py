@@ -341,6 +341,12 @@ def test_mount_as_root_mounts_and_unmounts(wheel_site, merge, wheel_dir):
                 pass
         except ckptfs.MappingError as e:
             out["bad"] = [e.line, os.path.ismount(mnt)]
+        # a mapping file named like a subcommand is still a mapping to mount
+        os.chdir(os.path.dirname(mapping))
+        with open(os.path.basename(mapping)) as f, open("ls", "w") as g:
+            g.write(f.read())
+        with ckptfs.mount("ls", mnt):
+            out["named_ls"] = os.path.ismount(mnt)
         print(json.dumps(out))
         """, merge, mnt)
     mounting.force_unmount_all(mnt)
@@ -351,6 +357,7 @@ def test_mount_as_root_mounts_and_unmounts(wheel_site, merge, wheel_dir):
     assert d["w"] == [5.0, 6.0, 7.0]
     assert len(d["shards"]) == 4 and d["after_exception"] is False, d
     assert d["bad"] == [1, False], d
+    assert d["named_ls"] is True, d
 
 
 def readme_python_api_block() -> str:
