@@ -149,6 +149,13 @@ def test_wheel_is_manylinux_py3_and_holds_command_plugin_package(wheel):
     assert any("libcurl" in n for n in vendored), vendored
     assert not any("fuse" in n for n in vendored), f"libfuse is linked statically: {vendored}"
     assert re.search(r"^ckptfs = ckptfs.__main__:main$", entry_points, re.M), entry_points
+    # auditwheel's own verdict (from the build venv scripts/wheel makes)
+    venv = os.path.join(REPO, "build-wheel", "venv", "bin")
+    p = run([os.path.join(venv, "auditwheel"), "show", wheel],
+            env=dict(os.environ, PATH=f"{venv}:{os.environ['PATH']}"))
+    assert p.returncode == 0, describe(p)
+    assert re.search(r'consistent with the\s+following platform tag:\s+"manylinux_2_\d+_x86_64"',
+                     p.stdout), p.stdout
 
 
 def undefined_symbols(lib: str) -> list[str]:
