@@ -17,20 +17,24 @@ static int open_or_complain(const char *path, struct bundle_reader **r)
 	return cli_open_checkpoint(path, r);
 }
 
-int cli_ls_checkpoint(const char *path)
+int cli_ls_checkpoint(const char *path, int json)
 {
 	struct bundle_reader *r;
+	struct cli_list l;
+	int rc;
 
 	if (open_or_complain(path, &r))
 		return CLI_BAD_INPUT;
+	cli_list_begin(&l, json, 0);
 	for (size_t i = 0; i < bundle_num_entries(r); i++) {
 		const struct bundle_entry ent = bundle_entry_at(r, i), *e = &ent;
 
 		if (!bundle_entry_is_piece(e))
-			cli_print_entry(stdout, e->key, e->key_len, e);
+			cli_list_entry(&l, e->key, e->key_len, e, NULL, NULL, 0);
 	}
+	rc = cli_list_end(&l);
 	cli_close_checkpoint(r);
-	return fflush(stdout) == 0 ? CLI_OK : CLI_BAD_INPUT;
+	return rc;
 }
 
 /* Grow *buf to hold n bytes; keeps one buffer for a whole verify run. */

@@ -108,13 +108,15 @@ static int read_header(const char *path, int fd, uint8_t **json, uint64_t *n, ui
 	return 0;
 }
 
-int cli_ls_safetensors(const char *path)
+int cli_ls_safetensors(const char *path, int as_json)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	struct safetensors_header *h = NULL;
 	uint8_t *json = NULL;
 	uint64_t n = 0, size = 0;
+	struct cli_list l;
 	char err[512];
+	int rc;
 
 	if (fd < 0) {
 		cli_error("'%s': %s", path, strerror(errno));
@@ -125,7 +127,10 @@ int cli_ls_safetensors(const char *path)
 		cli_error("'%s': %s", path, err);
 	close(fd);
 	free(json);
-	for (size_t i = 0; h && i < h->n; i++) {
+	if (!h)
+		return CLI_BAD_INPUT;
+	cli_list_begin(&l, as_json, 0);
+	for (size_t i = 0; i < h->n; i++) {
 		const struct safetensors_tensor *t = &h->t[i];
 		/* dims are <= INT64_MAX (the parser checked): same bits */
 		struct bundle_entry e = { .dtype = t->dtype,
@@ -135,10 +140,9 @@ int cli_ls_safetensors(const char *path)
 					  .offset = (int64_t)(8 + n + t->begin),
 					  .size = (int64_t)(t->end - t->begin) };
 
-		cli_print_entry(stdout, t->name, t->name_len, &e);
+		cli_list_entry(&l, t->name, t->name_len, &e, NULL, NULL, 0);
 	}
-	if (!h)
-		return CLI_BAD_INPUT;
+	rc = cli_list_end(&l);
 	safetensors_header_free(h);
-	return fflush(stdout) == 0 ? CLI_OK : CLI_BAD_INPUT;
+	return rc;
 }

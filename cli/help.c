@@ -22,9 +22,9 @@ _Static_assert(CKPTFS_READAHEAD_MAX_KB == 1048576, "update -o readahead in the m
 static const char *const no_options[] = { NULL };
 
 static const char *const ls_args[] = { "CHECKPOINT|MAPPING", NULL };
-static const char *const ls_options[] = { "--objects", NULL };
+static const char *const ls_options[] = { "--objects", "--json", NULL };
 static const char ls_text[] =
-	"Usage: ckptfs ls [--objects] CHECKPOINT|MAPPING\n"
+	"Usage: ckptfs ls [--objects | --json] CHECKPOINT|MAPPING\n"
 	"List the tensors of a checkpoint, or of the checkpoint a mapping file\n"
 	"merges, one per line in name order, in tab-separated columns NAME, DTYPE,\n"
 	"SHAPE, SHARD, OFFSET and SIZE.\n"
@@ -41,6 +41,13 @@ static const char ls_text[] =
 	"A file whose name ends in .safetensors is read as one: its tensors in\n"
 	"data order, SHARD 0, OFFSET from the start of the file; its header is\n"
 	"checked as strictly as the reference reader does.\n"
+	"\n"
+	"With --json the list is one JSON document, {\"tensors\": [...]}, each\n"
+	"tensor an object with name, dtype, shape, shard, offset and size (null\n"
+	"for a partitioned variable), and for a MAPPING source and source_name\n"
+	"(null for the object graph). A name is its UTF-8 text; a byte that is not\n"
+	"UTF-8 is \\udcXX (XX the byte: Python's surrogateescape, so\n"
+	"os.fsencode() gives the bytes back) and a control character \\uXXXX.\n"
 	"\n"
 	"Examples:\n"
 	"  ckptfs ls train/model.ckpt-1000      a checkpoint prefix\n"
@@ -83,8 +90,9 @@ static const char cat_text[] =
 	"  ckptfs cat model.ckpt dense/bias | od -A d -t f4\n";
 
 static const char *const check_args[] = { "MAPPING", NULL };
+static const char *const check_options[] = { "--json", NULL };
 static const char check_text[] =
-	"Usage: ckptfs check MAPPING\n"
+	"Usage: ckptfs check [--json] MAPPING\n"
 	"Resolve the mapping file MAPPING as a mount would, without mounting:\n"
 	"parse it, open every source read-only, apply the exclude and map lines,\n"
 	"check that no two tensors get one name, and build the merged index.\n"
@@ -96,7 +104,15 @@ static const char check_text[] =
 	"at the line and column of the mapping file at fault, and it exits 1.\n"
 	"Warnings (an exclude that matches nothing) look the same with 'warning'\n"
 	"and do not fail the check. The messages are explained in mapping.md\n"
-	"(/usr/share/doc/ckptfs/mapping.md).\n";
+	"(/usr/share/doc/ckptfs/mapping.md).\n"
+	"\n"
+	"With --json it prints one JSON document instead, with the exit status\n"
+	"unchanged: {\"mapping\", \"ok\": true, \"warnings\", \"prefix\", \"layout\",\n"
+	"\"data_bytes\", \"sources\": [{name, tensors, checkpoint}], \"tensors\",\n"
+	"\"files\": [{name, kind, size, source_shard}]}, or {\"mapping\", \"ok\":\n"
+	"false, \"warnings\", \"error\": {file, line, column, message}} (line and\n"
+	"column null when no line is at fault); strings are escaped as ls --json\n"
+	"says. The error is printed on stderr as well.\n";
 
 static const char *const materialize_args[] = { "MAPPING", "OUT_PREFIX", NULL };
 static const char *const materialize_options[] = { "--link", "--force", "--format=", "--strict",
@@ -144,7 +160,7 @@ static const char tf_plugin_text[] =
 	"  tf.train.load_checkpoint(\"ckptfs:///data/merge.conf/model.ckpt\")\n";
 
 static const struct help_command commands[] = {
-	{ "check", check_args, no_options, check_text },
+	{ "check", check_args, check_options, check_text },
 	{ "ls", ls_args, ls_options, ls_text },
 	{ "verify", verify_args, no_options, verify_text },
 	{ "cat", cat_args, no_options, cat_text },
@@ -154,8 +170,8 @@ static const struct help_command commands[] = {
 
 static const char main_text[] =
 	"Usage: ckptfs MAPPING MOUNTPOINT [-f] [-o OPTION[,OPTION]...]\n"
-	"  or:  ckptfs check MAPPING\n"
-	"  or:  ckptfs ls CHECKPOINT|MAPPING\n"
+	"  or:  ckptfs check [--json] MAPPING\n"
+	"  or:  ckptfs ls [--objects | --json] CHECKPOINT|MAPPING\n"
 	"  or:  ckptfs verify CHECKPOINT\n"
 	"  or:  ckptfs cat CHECKPOINT TENSOR\n"
 	"  or:  ckptfs materialize [OPTIONS] MAPPING OUT_PREFIX\n"

@@ -183,7 +183,10 @@ def check_console(block: dict, cwd: str, env: dict):
         assert got.split() == want.split(), f"{where}\n--- README ---\n{want}\n--- got ---\n{got}"
 
 
-def test_readme_tutorial_runs_as_written(tmp_path, ckptfs_bin):
+@pytest.mark.parametrize("install", ["build", "wheel"])
+def test_readme_tutorial_runs_as_written(tmp_path, ckptfs_bin, install, request):
+    """With the build's ckptfs on PATH, and with the wheel's (pip install --target: its
+    console script on PATH, its package on PYTHONPATH)."""
     blocks = tutorial_blocks(open(README, encoding="utf-8").read())
     kinds = [b["kind"] for b in blocks]
     assert "python" in kinds and "console" in kinds and "file" in kinds, kinds
@@ -192,7 +195,12 @@ def test_readme_tutorial_runs_as_written(tmp_path, ckptfs_bin):
     bindir = tmp_path / "bin"
     bindir.mkdir()
     regular_plugin = os.environ.get("CKPTFS_TF_PLUGIN_LIB")
-    if regular_plugin:
+    extra = {}
+    if install == "wheel":
+        site = request.getfixturevalue("wheel_site")
+        os.symlink(os.path.join(site, "bin", "ckptfs"), bindir / "ckptfs")
+        extra["PYTHONPATH"] = site
+    elif regular_plugin:
         # a sanitized build has no plugin (conftest.plugin_path): `ckptfs tf-plugin`
         # names the regular build's, everything else runs the sanitized binary
         (bindir / "ckptfs").write_text(
@@ -202,7 +210,7 @@ def test_readme_tutorial_runs_as_written(tmp_path, ckptfs_bin):
         (bindir / "ckptfs").chmod(0o755)
     else:
         os.symlink(ckptfs_bin, bindir / "ckptfs")
-    env = dict(os.environ, PATH=f"{bindir}:{os.environ.get('PATH', '/usr/bin:/bin')}")
+    env = dict(os.environ, PATH=f"{bindir}:{os.environ.get('PATH', '/usr/bin:/bin')}", **extra)
     mnt = str(work / "merged")
     session = PythonSession(str(work), env)   # ckptfs on PATH for `ckptfs tf-plugin`
     try:
