@@ -311,7 +311,7 @@ static int collect_used(const struct view *v, const struct mapping *m, struct us
 			rc = add_used_path(u, path, -1, i);
 		free(path);
 		for (int k = 0; rc == 0 && k < bundle_num_shards(r); k++) {
-			char *shard = bundle_shard_name(prefix, k, bundle_num_shards(r));
+			char *shard = bundle_shard_path(r, k);
 
 			rc = shard ? add_used_path(u, shard, bundle_shard_fd(r, k), i) : -ENOMEM;
 			free(shard);

@@ -126,6 +126,7 @@ int view_build(const struct mapping *m, const struct view_options *opt, struct v
 	v->graph_fd = -1;
 	v->remote = opt ? opt->remote : NULL;
 	v->keys.chunk = VIEW_KEYS_CHUNK;
+	v->format = opt && opt->format >= 0 ? (enum mapping_format)opt->format : m->format;
 	/* PREFIX.safetensors is laid out after the index, from the entries */
 	v->release_sources =
 		opt && opt->compact &&
@@ -202,6 +203,7 @@ void view_free(struct view *v)
 	free(v->index);
 	free(v->state);
 	free(v->st_header);
+	st_crc_free(v);
 	free(v->source_tensors);
 	free(v->prefix);
 	free(v);

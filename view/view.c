@@ -32,6 +32,7 @@ struct bundle_entry view_target_entry(const struct view *v, const struct view_ta
 	e.key_len = t->key_len;
 	e.shard_id = t->shard;
 	e.offset = t->offset;
+	e.crc32c = st_crc_of(v, t, e.crc32c);
 	return e;
 }
 
@@ -65,7 +66,7 @@ char *view_data_source_path(const struct view *v, size_t file)
 	if (d->source == LAYOUT_SYNTH)
 		return NULL; /* the rewritten object graph: in memory */
 	r = v->readers[d->source];
-	return bundle_shard_name(bundle_prefix(r), d->shard, bundle_num_shards(r));
+	return bundle_shard_path(r, d->shard);
 }
 
 int view_data_whole_fd(const struct view *v, size_t file)

@@ -108,6 +108,10 @@ struct view {
 	uint8_t *st_header;              /* owned; PREFIX.safetensors's header, or NULL */
 	/* layout.c may free each source's entries once the index is past it */
 	int release_sources;
+	enum mapping_format format; /* the files the view shows */
+	/* owned (st_crc.c): per source, NULL, or for a source without CRC32Cs
+	 * one slot per entry, (1 << 32 | masked CRC32C) once computed */
+	uint64_t **crcs;
 };
 
 /* The source a target's bytes and entry come from: its map line's. */
@@ -189,6 +193,17 @@ struct objmerge_targets {
 int objmerge_finish(struct view *v, struct objmerge_targets *out, char *err, size_t errlen);
 void objmerge_targets_release(struct objmerge_targets *ts);
 void objmerge_free(struct objmerge *om, size_t n_sources);
+
+/*
+ * st_crc.c: compute the CRC32C of every source tensor a target uses whose
+ * source has none (a safetensors source), reading its bytes once; called
+ * by layout.c before the index is built, when the view shows one.
+ * st_crc_of: the CRC32C the merged index holds for t (stored, the
+ * source's, unless computed). st_crc_free: free the tables.
+ */
+int st_crc_compute(struct view *v, char *err, size_t errlen);
+uint32_t st_crc_of(const struct view *v, const struct view_target *t, uint32_t stored);
+void st_crc_free(struct view *v);
 
 /* layout.c: place data, build files, extents and the index. */
 int layout_build(struct view *v, char *err, size_t errlen);

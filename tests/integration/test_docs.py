@@ -421,10 +421,11 @@ MESSAGE_SOURCES = ["mapping/lexer.c", "mapping/directive.c", "mapping/parser.c",
                    "fs/session.c", "fs/passthrough.c", "fs/cache.c", "cli/cli_mount.c", "cli/cli_util.c",
                    "cli/cli_inspect.c", "cli/cli_mapping.c", "cli/cli_objects.c",
                    "cli/cli_materialize.c", "cli/cli_st.c", "view/safetensors.c", "safetensors/parse.c",
+                   "safetensors/json.c", "safetensors/hfindex.c", "view/st_source.c", "view/st_crc.c",
                    "cli/main.c", "cli/cli_tfplugin.c", "tfplugin/cache.c", "tfplugin/plugin.cc",
                    "bundle/remote.c", "store/url.c", "store/aws.c", "store/http.c", "store/cache.c",
                    "store/obj.c", "store/store.c", "fs/ops.c"]
-REPORTERS = r"(?:perr|lex_error|mapping_diag|diag|view_errf|view_warn|bundle_errf|store_errf|cli_error|notice|snprintf|bad|fuse_log)"
+REPORTERS = r"(?:json_bad|perr|lex_error|mapping_diag|diag|view_errf|view_warn|bundle_errf|store_errf|cli_error|notice|snprintf|bad|fuse_log)"
 # format strings that are not messages (file names, number formats, lone severities)
 NOT_MESSAGES = re.compile(r"^(error|warning|error %d|%s|%s%s|\.data-.*|model_checkpoint_path.*|"
                           r"-omax_read=%u|%s\.index|%s\.tempstate%llu|data block %zu|"

@@ -1,0 +1,188 @@
+"""Safetensors files and Hugging Face model directories as sources (issue 21; mapping.md,
+"Sources").
+
+The sources are written by the ``safetensors`` package (numpy): a sharded directory
+(``model.safetensors.index.json`` and two shards), a directory with one
+``model.safetensors`` and a bare ``FILE.safetensors``. A layer-stacking merge is mounted
+and read back with ``safetensors.numpy`` and, for the TensorFlow output, with
+``tf.train.load_checkpoint``: each tensor must equal (dtype, shape, values) the source
+array it was mapped from. The error cases check the exact message.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+
+import numpy as np
+import pytest
+
+from pylib import mounting
+from pylib.mapfile import write_mapping
+
+safetensors = pytest.importorskip("safetensors")
+import safetensors.numpy as stnp  # noqa: E402
+
+LAYERS = 4
+
+
+def model(seed: int) -> dict:
+    """A tiny decoder-shaped model: embeddings, LAYERS layers of two tensors, a norm."""
+    rng = np.random.default_rng(seed)
+    t = {"model.embed_tokens.weight": rng.standard_normal((7, 4)).astype(np.float16),
+         "model.norm.weight": rng.standard_normal(4).astype(np.float32)}
+    for i in range(LAYERS):
+        t[f"model.layers.{i}.mlp.weight"] = rng.standard_normal((4, 4)).astype(np.float32)
+        t[f"model.layers.{i}.ln.bias"] = rng.integers(-9, 9, 3).astype(np.int64)
+    return t
+
+
+def write_sharded(d, tensors: dict, n_shards: int = 2) -> str:
+    """A Hugging Face sharded directory: model-0000N-of-0000M.safetensors + index.json."""
+    os.makedirs(d, exist_ok=True)
+    names = sorted(tensors)
+    weight_map = {}
+    for s in range(n_shards):
+        part = names[s::n_shards]
+        fname = f"model-{s + 1:05d}-of-{n_shards:05d}.safetensors"
+        stnp.save_file({k: tensors[k] for k in part}, os.path.join(d, fname))
+        weight_map.update({k: fname for k in part})
+    total = sum(v.nbytes for v in tensors.values())
+    with open(os.path.join(d, "model.safetensors.index.json"), "w") as f:
+        json.dump({"metadata": {"total_size": total}, "weight_map": weight_map}, f)
+    return str(d)
+
+
+def same(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+def check_all(got: dict, expected: dict):
+    assert sorted(got) == sorted(expected)
+    bad = [k for k in expected if not same(np.asarray(got[k]), expected[k])]
+    assert not bad, bad
+
+
+@pytest.fixture
+def two_models(tmp_path):
+    a, b = model(1), model(2)
+    bfile = str(tmp_path / "b.safetensors")
+    stnp.save_file(b, bfile)
+    return (write_sharded(tmp_path / "a", a), a, bfile, b)
+
+
+def stacking_lines():
+    """a's layers 0-1, then b's layers 1-3 as 2-4, then a's layer 0 again as 5."""
+    lines = ["map a:model.embed_tokens.weight -> model.embed_tokens.weight",
+             "map a:model.norm.weight -> model.norm.weight"]
+    for src, dst, s in ((0, 0, "a"), (1, 1, "a"), (1, 2, "b"), (2, 3, "b"), (3, 4, "b"),
+                        (0, 5, "a")):
+        for t in ("mlp.weight", "ln.bias"):
+            lines.append(f"map {s}:model.layers.{src}.{t} -> model.layers.{dst}.{t}")
+    return lines
+
+
+def stacking_expected(a: dict, b: dict) -> dict:
+    src = {"a": a, "b": b}
+    exp = {"model.embed_tokens.weight": a["model.embed_tokens.weight"],
+           "model.norm.weight": a["model.norm.weight"]}
+    for s_i, d_i, s in ((0, 0, "a"), (1, 1, "a"), (1, 2, "b"), (2, 3, "b"), (3, 4, "b"),
+                        (0, 5, "a")):
+        for t in ("mlp.weight", "ln.bias"):
+            exp[f"model.layers.{d_i}.{t}"] = src[s][f"model.layers.{s_i}.{t}"]
+    return exp
+
+
+def test_ls_a_sharded_directory(two_models, run_ckptfs):
+    adir, a, _, _ = two_models
+    rc, out, err = run_ckptfs("ls", adir)
+    assert rc == 0, err
+    rows = [line.split("\t") for line in out.decode().splitlines()]
+    assert [r[0] for r in rows] == sorted(a)
+    shard_of = {k: v for k, v in json.load(
+        open(os.path.join(adir, "model.safetensors.index.json")))["weight_map"].items()}
+    for r in rows:
+        assert r[1] == str(a[r[0]].dtype), r
+        assert r[2] == "[" + ",".join(map(str, a[r[0]].shape)) + "]", r
+        assert int(r[3]) == int(shard_of[r[0]][6:11]) - 1, r
+
+
+def test_stacking_merge_as_safetensors_and_tensorflow(two_models, ckptfs_bin, tmp_path):
+    adir, a, bfile, b = two_models
+    mapping = write_mapping(tmp_path / "m.conf", {"a": adir, "b": bfile},
+                            stacking_lines() + ["format = both"])
+    mnt = str(tmp_path / "mnt")
+    os.mkdir(mnt)
+    exp = stacking_expected(a, b)
+    tf = pytest.importorskip("tensorflow")
+    with mounting.mounted(ckptfs_bin, mapping, mnt) as m:
+        got = {k: v.copy() for k, v in stnp.load_file(m.join("model.ckpt.safetensors")).items()}
+        reader = tf.train.load_checkpoint(m.join("model.ckpt"))
+        tf_got = {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map()}
+        del reader
+        gc.collect()
+    check_all(got, exp)
+    check_all(tf_got, exp)
+
+
+def test_single_file_directory_and_root_rule(tmp_path, ckptfs_bin):
+    a = model(3)
+    os.mkdir(tmp_path / "d")
+    stnp.save_file(a, str(tmp_path / "d" / "model.safetensors"))
+    mapping = write_mapping(tmp_path / "m.conf", {"a": str(tmp_path / "d")},
+                            ["map a:/ -> /", "format = safetensors"])
+    mnt = str(tmp_path / "mnt")
+    os.mkdir(mnt)
+    with mounting.mounted(ckptfs_bin, mapping, mnt) as m:
+        with safetensors.safe_open(m.join("model.ckpt.safetensors"), "np") as f:
+            got = {k: f.get_tensor(k) for k in f.keys()}
+    check_all(got, a)
+
+
+def index_error(tmp_path, run_ckptfs, edit) -> str:
+    a = model(4)
+    d = write_sharded(tmp_path / "a", a)
+    ix_path = os.path.join(d, "model.safetensors.index.json")
+    ix = json.load(open(ix_path))
+    edit(d, ix)
+    json.dump(ix, open(ix_path, "w"))
+    mapping = write_mapping(tmp_path / "m.conf", {"a": d}, ["map a:/ -> /"])
+    rc, out, err = run_ckptfs("check", mapping)
+    assert rc != 0, out
+    return err
+
+
+def test_index_naming_a_missing_shard(tmp_path, run_ckptfs):
+    def edit(d, ix):
+        ix["weight_map"]["model.norm.weight"] = "model-00003-of-00003.safetensors"
+    err = index_error(tmp_path, run_ckptfs, edit)
+    d = tmp_path / "a"
+    assert f"m.conf:1:12: error: source 'a': '{d}/model.safetensors.index.json' names " \
+           f"shard 'model-00003-of-00003.safetensors': " in err, err
+    assert "No such file" in err, err
+
+
+def test_index_disagreeing_with_a_header(tmp_path, run_ckptfs):
+    def edit(d, ix):
+        del ix["weight_map"]["model.layers.2.ln.bias"]
+    err = index_error(tmp_path, run_ckptfs, edit)
+    d = tmp_path / "a"
+    assert f"'{d}/model.safetensors.index.json' does not name tensor " \
+           f"'model.layers.2.ln.bias' of '{d}/model-0000" in err, err
+
+
+def test_index_naming_a_tensor_no_header_has(tmp_path, run_ckptfs):
+    def edit(d, ix):
+        ix["weight_map"]["lm_head.weight"] = "model-00001-of-00002.safetensors"
+    err = index_error(tmp_path, run_ckptfs, edit)
+    d = tmp_path / "a"
+    assert f"'{d}/model.safetensors.index.json' names tensor 'lm_head.weight' in " \
+           f"'{d}/model-00001-of-00002.safetensors', whose header has no such tensor" in err, err
+
+
+def test_index_shard_escaping_the_directory(tmp_path, run_ckptfs):
+    def edit(d, ix):
+        ix["weight_map"]["model.norm.weight"] = "../b.safetensors"
+    err = index_error(tmp_path, run_ckptfs, edit)
+    assert "shard '../b.safetensors' is not a file name of the model's directory" in err, err
