@@ -13,6 +13,7 @@
 
 #include "mapping/lexer.h"
 #include "mapping/mapping.h"
+#include "mapping/range.h"
 #include "util/util.h"
 
 #define SOURCE_USAGE "source NAME = PATH"
@@ -288,51 +289,58 @@ static int add_ref(struct mapping_parser *p, const struct mapping_line *l, size_
 	return 0;
 }
 
+/* A FROM ending in '/' is a scope, one ending in '.' a prefix of dotted names. */
 static enum mapping_map_kind map_kind(const char *from, size_t len)
 {
 	if (len == 1 && from[0] == '/')
 		return MAPPING_MAP_ROOT;
-	if (from[len - 1] == '/')
+	if (from[len - 1] == '/' || (len > 1 && from[len - 1] == '.'))
 		return MAPPING_MAP_SCOPE;
 	return MAPPING_MAP_TENSOR;
 }
 
-/* Word 3 of a map line must suit kind, FROM being from. */
-static int check_target(struct mapping_parser *p, const struct mapping_line *l,
-			enum mapping_map_kind kind, const char *from)
+/* TO (at column col of line l) must suit kind, FROM being from. */
+static int check_target(struct mapping_parser *p, const struct mapping_line *l, int col,
+			enum mapping_map_kind kind, const char *from, const char *to)
 {
-	const struct mapping_token *to = &l->tok[3];
-	const int is_scope = to->len && to->text[to->len - 1] == '/';
+	const size_t to_len = strlen(to), from_len = strlen(from);
+	const char end = to_len ? to[to_len - 1] : '\0';
+	const int is_scope = end == '/' || (kind != MAPPING_MAP_TENSOR && end == '.');
 	/* The likely fix for a scope rule's target is a '/' at its end. */
-	const char *fix = to->len ? ": write '" : "";
-	const char *fix_end = to->len ? "/'" : "";
+	const char *fix = to_len ? ": write '" : "";
+	const char *fix_end = to_len ? "/'" : "";
 	char q[MAPPING_QUOTE_SIZE], q2[MAPPING_QUOTE_SIZE];
 
-	if (kind == MAPPING_MAP_TENSOR && !to->len)
-		return perr(p, l->line, to->col, "empty target name for tensor '%s'",
+	if (kind == MAPPING_MAP_TENSOR && !to_len)
+		return perr(p, l->line, col, "empty target name for tensor '%s'",
 			    mapping_quote(q, from));
 	if (kind == MAPPING_MAP_TENSOR && is_scope)
 		return perr(
-			p, l->line, to->col,
+			p, l->line, col,
 			"tensor '%s' must map to a tensor name, not to scope '%s' (end FROM with '/' to map a whole scope)",
-			mapping_quote(q, from), mapping_quote(q2, to->text));
+			mapping_quote(q, from), mapping_quote(q2, to));
 	if (kind == MAPPING_MAP_TENSOR || is_scope)
 		return 0;
 	if (kind == MAPPING_MAP_ROOT)
 		return perr(
-			p, l->line, to->col,
+			p, l->line, col,
 			"root '/' must map to a scope ending in '/' (or '/' to keep names)%s%s%s",
-			fix, mapping_quote(q2, to->text), fix_end);
-	return perr(p, l->line, to->col,
+			fix, mapping_quote(q2, to), fix_end);
+	if (from[from_len - 1] == '.')
+		return perr(
+			p, l->line, col,
+			"prefix '%s' must map to a prefix ending in '.' (or '/' to strip it)%s%s%s",
+			mapping_quote(q, from), fix, mapping_quote(q2, to), to_len ? ".'" : "");
+	return perr(p, l->line, col,
 		    "scope '%s' must map to a scope ending in '/' (or '/' to strip it)%s%s%s",
-		    mapping_quote(q, from), fix, mapping_quote(q2, to->text), fix_end);
+		    mapping_quote(q, from), fix, mapping_quote(q2, to), fix_end);
 }
 
+/* Add `map NAME:from -> to` of line l (from and to: this line's words, or one
+ * number of their ranges). */
 static int add_map(struct mapping_parser *p, const struct mapping_line *l, size_t name_len,
-		   enum mapping_map_kind kind)
+		   enum mapping_map_kind kind, const char *from, const char *to)
 {
-	const char *from = l->tok[1].text + name_len + 1;
-	const char *to = l->tok[3].text;
 	struct mapping *m = p->m;
 	struct mapping_map *mp;
 	void *q;
@@ -363,12 +371,93 @@ static int add_map(struct mapping_parser *p, const struct mapping_line *l, size_
 	return add_ref(p, l, 1, name_len, 1, m->n_maps - 1);
 }
 
-/* `map NAME:FROM -> TO` */
+static int add_one(struct mapping_parser *p, const struct mapping_line *l, size_t name_len,
+		   const char *from, const char *to)
+{
+	enum mapping_map_kind kind = map_kind(from, strlen(from));
+
+	if (check_target(p, l, l->tok[3].col, kind, from, to))
+		return -EINVAL;
+	return add_map(p, l, name_len, kind, from, to);
+}
+
+static int has_range(const char *w)
+{
+	struct mapping_range r;
+	char why[96];
+	size_t off;
+
+	return mapping_range_find(w, &r, &off, why, sizeof(why)) != 0;
+}
+
+/* One map per number of the ranges rf (of from) and rt (of to), in step. */
+static int expand(struct mapping_parser *p, const struct mapping_line *l, size_t name_len,
+		  const char *from, const struct mapping_range *rf, const char *to,
+		  const struct mapping_range *rt)
+{
+	int rc = 0;
+
+	for (uint64_t k = 0; rc == 0 && k <= rf->last - rf->first; k++) {
+		char *f = mapping_range_subst(from, rf, rf->first + k);
+		char *t = f ? mapping_range_subst(to, rt, rt->first + k) : NULL;
+
+		rc = t ? 0 : oom(p);
+		/* what a line says is what a mapping printed from it says */
+		if (rc == 0 && (has_range(f) || has_range(t)))
+			rc = perr(
+				p, l->line, l->tok[1].col,
+				"invalid range: its numbers would make another range of the name");
+		if (rc == 0)
+			rc = add_one(p, l, name_len, f, t);
+		free(f);
+		free(t);
+	}
+	return rc;
+}
+
+/* The range of word w (at column col), 0 if none, 1, or -EINVAL reported. */
+static int find_range(struct mapping_parser *p, const struct mapping_line *l, int col,
+		      const char *w, struct mapping_range *r)
+{
+	char why[96];
+	size_t off = 0;
+	int rc = mapping_range_find(w, r, &off, why, sizeof(why));
+
+	if (rc < 0)
+		return perr(p, l->line, col + (int)off, "invalid range: %s", why);
+	return rc;
+}
+
+/* A line with ranges: both words have one, of the same length. */
+static int add_ranges(struct mapping_parser *p, const struct mapping_line *l, size_t name_len,
+		      const char *from, int has_f, const struct mapping_range *rf, const char *to,
+		      int has_t, const struct mapping_range *rt)
+{
+	const int fcol = l->tok[1].col + (int)name_len + 1, tcol = l->tok[3].col;
+
+	if (!has_t)
+		return perr(p, l->line, fcol + (int)rf->at,
+			    "a range in FROM needs one in TO (map NAME:A.{0..3}. -> B.{4..7}.)");
+	if (!has_f)
+		return perr(p, l->line, tcol + (int)rt->at,
+			    "a range in TO needs one in FROM (map NAME:A.{0..3}. -> B.{4..7}.)");
+	if (rf->last - rf->first != rt->last - rt->first)
+		return perr(p, l->line, tcol + (int)rt->at,
+			    "range {%llu..%llu} has %llu numbers, FROM's {%llu..%llu} has %llu",
+			    (unsigned long long)rt->first, (unsigned long long)rt->last,
+			    (unsigned long long)(rt->last - rt->first + 1),
+			    (unsigned long long)rf->first, (unsigned long long)rf->last,
+			    (unsigned long long)(rf->last - rf->first + 1));
+	return expand(p, l, name_len, from, rf, to, rt);
+}
+
+/* `map NAME:FROM -> TO`, FROM and TO with one `{FIRST..LAST}` each, or none */
 static int parse_map(struct mapping_parser *p, const struct mapping_line *l)
 {
-	enum mapping_map_kind kind;
+	struct mapping_range rf, rt;
 	size_t name_len;
-	const char *from;
+	const char *from, *to;
+	int has_f, has_t;
 
 	if (want_word(p, l, 1, "'NAME:FROM'", MAP_USAGE) ||
 	    want_unglued(p, l, 1, "->", MAP_USAGE) ||
@@ -378,10 +467,14 @@ static int parse_map(struct mapping_parser *p, const struct mapping_line *l)
 	    want_end(p, l, 4, "quote a name that contains blanks"))
 		return -EINVAL;
 	from = l->tok[1].text + name_len + 1;
-	kind = map_kind(from, strlen(from));
-	if (check_target(p, l, kind, from))
+	to = l->tok[3].text;
+	has_f = find_range(p, l, l->tok[1].col + (int)name_len + 1, from, &rf);
+	has_t = has_f < 0 ? -EINVAL : find_range(p, l, l->tok[3].col, to, &rt);
+	if (has_f < 0 || has_t < 0)
 		return -EINVAL;
-	return add_map(p, l, name_len, kind);
+	if (has_f || has_t)
+		return add_ranges(p, l, name_len, from, has_f, &rf, to, has_t, &rt);
+	return add_one(p, l, name_len, from, to);
 }
 
 /* `exclude NAME:GLOB` or `exclude *:GLOB` */

@@ -35,8 +35,7 @@ static void check_index(const struct safetensors_index *ix)
 	for (size_t i = 0; i < ix->n; i++) {
 		const struct safetensors_index_entry *e = &ix->t[i];
 
-		CHECK(e->file < ix->n_files, "tensor %zu: file %u of %zu", i, e->file,
-		      ix->n_files);
+		CHECK(e->file < ix->n_files, "tensor %zu: file %u of %zu", i, e->file, ix->n_files);
 		CHECK(i == 0 || bundle_key_cmp(ix->t[i - 1].name, ix->t[i - 1].name_len, e->name,
 					       e->name_len) < 0,
 		      "tensors %zu, %zu out of order or the same", i - 1, i);

@@ -100,19 +100,24 @@ static void check_mapping(const struct mapping *m, const char *base)
 		switch (mp->kind) {
 		case MAPPING_MAP_ROOT:
 			CHECK(!strcmp(mp->from, "/"), "root from '%s'", mp->from);
-			CHECK(!mp->to_len || mp->to[mp->to_len - 1] == '/', "root target '%s'",
-			      mp->to);
+			CHECK(!mp->to_len || mp->to[mp->to_len - 1] == '/' ||
+				      mp->to[mp->to_len - 1] == '.',
+			      "root target '%s'", mp->to);
 			CHECK(strcmp(mp->to, "/"), "'/' target not stored as ''");
 			break;
 		case MAPPING_MAP_SCOPE:
-			CHECK(mp->from_len > 1 && mp->from[mp->from_len - 1] == '/',
+			CHECK(mp->from_len > 1 && (mp->from[mp->from_len - 1] == '/' ||
+						   mp->from[mp->from_len - 1] == '.'),
 			      "scope from '%s'", mp->from);
-			CHECK(!mp->to_len || mp->to[mp->to_len - 1] == '/', "scope target '%s'",
-			      mp->to);
+			CHECK(!mp->to_len || mp->to[mp->to_len - 1] == '/' ||
+				      mp->to[mp->to_len - 1] == '.',
+			      "scope target '%s'", mp->to);
 			CHECK(strcmp(mp->to, "/"), "'/' target not stored as ''");
 			break;
 		case MAPPING_MAP_TENSOR:
-			CHECK(mp->from[mp->from_len - 1] != '/', "tensor from '%s'", mp->from);
+			CHECK(mp->from[mp->from_len - 1] != '/' &&
+				      (mp->from_len == 1 || mp->from[mp->from_len - 1] != '.'),
+			      "tensor from '%s'", mp->from);
 			CHECK(mp->to_len && mp->to[mp->to_len - 1] != '/', "tensor target '%s'",
 			      mp->to);
 			break;

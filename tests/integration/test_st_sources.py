@@ -186,3 +186,37 @@ def test_index_shard_escaping_the_directory(tmp_path, run_ckptfs):
         ix["weight_map"]["model.norm.weight"] = "../b.safetensors"
     err = index_error(tmp_path, run_ckptfs, edit)
     assert "shard '../b.safetensors' is not a file name of the model's directory" in err, err
+
+
+def test_prefix_rules_and_ranges(two_models, ckptfs_bin, tmp_path):
+    """The same stacking written with '.' prefixes and ranges, a layer repeated."""
+    adir, a, bfile, b = two_models
+    lines = ["map a:model.embed_tokens. -> model.embed_tokens.",
+             "map a:model.norm. -> model.norm.",
+             "map a:model.layers.{0..1}. -> model.layers.{0..1}.",
+             "map b:model.layers.{1..3}. -> model.layers.{2..4}.",
+             "map a:model.layers.0. -> model.layers.5.",
+             "format = both"]
+    mapping = write_mapping(tmp_path / "m.conf", {"a": adir, "b": bfile}, lines)
+    mnt = str(tmp_path / "mnt")
+    os.mkdir(mnt)
+    tf = pytest.importorskip("tensorflow")
+    with mounting.mounted(ckptfs_bin, mapping, mnt) as m:
+        got = {k: v.copy() for k, v in stnp.load_file(m.join("model.ckpt.safetensors")).items()}
+        reader = tf.train.load_checkpoint(m.join("model.ckpt"))
+        tf_got = {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map()}
+        del reader
+        gc.collect()
+    exp = stacking_expected(a, b)
+    check_all(got, exp)
+    check_all(tf_got, exp)
+
+
+def test_range_of_another_length_is_an_error(two_models, run_ckptfs, tmp_path):
+    adir, _, bfile, _ = two_models
+    mapping = write_mapping(tmp_path / "m.conf", {"a": adir, "b": bfile},
+                            ["map b:model.layers.{1..3}. -> model.layers.{2..5}."])
+    rc, out, err = run_ckptfs("check", mapping)
+    assert rc != 0, out
+    assert f"{mapping}:3:44: error: range {{2..5}} has 4 numbers, FROM's {{1..3}} has 3" \
+        in err, err

@@ -225,6 +225,75 @@ static void test_parser_map_kinds(void **state)
 	mapping_free(m);
 }
 
+/* A FROM ending in '.' is a prefix of dotted (safetensors) names. */
+static void test_parser_dot_prefixes(void **state)
+{
+	struct mapping *m;
+
+	(void)state;
+	m = parse_ok("source s = x\n"
+		     "map s:model.layers.3. -> model.layers.7.\n"
+		     "map s:model.layers.3. -> /\n"
+		     "map s:/ -> model.\n"
+		     "map s:a.b -> c.\n",
+		     NULL);
+	assert_int_equal(m->n_maps, 4);
+	check_map(m, 0, 0, MAPPING_MAP_SCOPE, "model.layers.3.", "model.layers.7.", 2, 23);
+	check_map(m, 1, 0, MAPPING_MAP_SCOPE, "model.layers.3.", "", 3, 23);
+	check_map(m, 2, 0, MAPPING_MAP_ROOT, "/", "model.", 4, 9);
+	/* a tensor may be renamed to a name ending in '.' */
+	check_map(m, 3, 0, MAPPING_MAP_TENSOR, "a.b", "c.", 5, 11);
+	mapping_free(m);
+	expect_error(
+		OK2 "map a:model.layers.3. -> model.layers.7\n",
+		"t.conf:3:26: error: prefix 'model.layers.3.' must map to a prefix ending in '.' (or '/' to strip it): write 'model.layers.7.'");
+}
+
+/* A range renumbers a run: one map per number, in step. */
+static void test_parser_ranges(void **state)
+{
+	struct mapping *m;
+
+	(void)state;
+	m = parse_ok("source b = x\n"
+		     "map b:model.layers.{8..10}. -> model.layers.{16..18}.\n"
+		     "map b:w{0..1} -> v{1..2}\n",
+		     NULL);
+	assert_int_equal(m->n_maps, 5);
+	check_map(m, 0, 0, MAPPING_MAP_SCOPE, "model.layers.8.", "model.layers.16.", 2, 29);
+	check_map(m, 1, 0, MAPPING_MAP_SCOPE, "model.layers.9.", "model.layers.17.", 2, 29);
+	check_map(m, 2, 0, MAPPING_MAP_SCOPE, "model.layers.10.", "model.layers.18.", 2, 29);
+	check_map(m, 3, 0, MAPPING_MAP_TENSOR, "w0", "v1", 3, 15);
+	check_map(m, 4, 0, MAPPING_MAP_TENSOR, "w1", "v2", 3, 15);
+	mapping_free(m);
+	/* braces of another shape are part of the name */
+	m = parse_ok("source b = x\nmap b:a{x}.{1..} -> c{..2}\n", NULL);
+	check_map(m, 0, 0, MAPPING_MAP_TENSOR, "a{x}.{1..}", "c{..2}", 2, 18);
+	mapping_free(m);
+	expect_error(OK2 "map a:model.layers.{8..23}. -> model.layers.{16..30}.\n",
+		     "t.conf:3:45: error: range {16..30} has 15 numbers, FROM's {8..23} has 16");
+	expect_error(
+		OK2 "map a:model.layers.{8..23}. -> model.layers.16.\n",
+		"t.conf:3:20: error: a range in FROM needs one in TO (map NAME:A.{0..3}. -> B.{4..7}.)");
+	expect_error(
+		OK2 "map a:model.layers.8. -> model.layers.{1..2}.\n",
+		"t.conf:3:39: error: a range in TO needs one in FROM (map NAME:A.{0..3}. -> B.{4..7}.)");
+	expect_error(OK2 "map a:l.{3..1}. -> m.{1..3}.\n",
+		     "t.conf:3:9: error: invalid range: a range that runs downwards");
+	expect_error(
+		OK2 "map a:l.{1..2}.{3..4} -> m.{1..2}.\n",
+		"t.conf:3:16: error: invalid range: a second range in one name (one is renumbered at a time)");
+	expect_error(OK2 "map a:l.{01..2}. -> m.{1..2}.\n",
+		     "t.conf:3:9: error: invalid range: a number with a leading zero");
+	expect_error(OK2 "map a:l.{0..100000}. -> m.{0..100000}.\n",
+		     "t.conf:3:9: error: invalid range: a range of more than 100000 numbers");
+	expect_error(OK2 "map a:l.{0..99999999999999999999}. -> m.{1..2}.\n",
+		     "t.conf:3:9: error: invalid range: a number too large");
+	expect_error(
+		OK2 "map a:l.{0..1}. -> m.{1..2}\n",
+		"t.conf:3:20: error: prefix 'l.0.' must map to a prefix ending in '.' (or '/' to strip it): write 'm.1.'");
+}
+
 /* map and exclude may name a source declared further down. */
 static void test_parser_sources_resolved_after_the_file(void **state)
 {
@@ -842,6 +911,8 @@ int main(void)
 		cmocka_unit_test(test_parser_example_crlf_and_no_final_newline),
 		cmocka_unit_test(test_parser_defaults_and_settings),
 		cmocka_unit_test(test_parser_map_kinds),
+		cmocka_unit_test(test_parser_dot_prefixes),
+		cmocka_unit_test(test_parser_ranges),
 		cmocka_unit_test(test_parser_sources_resolved_after_the_file),
 		cmocka_unit_test(test_parser_source_names),
 		cmocka_unit_test(test_source_name_rule),
