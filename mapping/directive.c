@@ -24,6 +24,7 @@
 #define FORMAT_USAGE "format = tensorflow|safetensors|both"
 #define CHECKPOINT_USAGE "checkpoint = auto|object-based|name-based"
 #define UNMAPPED_USAGE "unmapped = shown|hidden"
+#define MAX_SHARD_SIZE_USAGE "max_shard_size = SIZE (e.g. 5GB, 500MiB)"
 
 __attribute__((format(printf, 4, 5))) static int perr(struct mapping_parser *p, int line, int col,
 						      const char *fmt, ...)
@@ -506,7 +507,8 @@ static int parse_exclude(struct mapping_parser *p, const struct mapping_line *l)
 }
 
 /*
- * A second `prefix`, `layout`, `format`, `checkpoint` or `unmapped` line;
+ * A second `prefix`, `layout`, `format`, `checkpoint`, `unmapped` or
+ * `max_shard_size` line;
  * first is the first one's position.
  */
 static int want_first(struct mapping_parser *p, const struct mapping_line *l,
@@ -695,6 +697,31 @@ static int parse_unmapped(struct mapping_parser *p, const struct mapping_line *l
 	return rc;
 }
 
+/* `max_shard_size = SIZE` */
+static int parse_max_shard_size(struct mapping_parser *p, const struct mapping_line *l)
+{
+	const struct mapping_token *t;
+	char q[MAPPING_QUOTE_SIZE];
+	uint64_t n = 0;
+	int rc;
+
+	if (want_first(p, l, &p->m->max_shard_size_pos) ||
+	    want_punct(p, l, 1, "=", MAX_SHARD_SIZE_USAGE) ||
+	    want_word(p, l, 2, "a size", MAX_SHARD_SIZE_USAGE) ||
+	    want_end(p, l, 3, "usage: " MAX_SHARD_SIZE_USAGE))
+		return -EINVAL;
+	t = &l->tok[2];
+	rc = mapping_size_parse(t->text, &n);
+	if (rc)
+		return perr(
+			p, l->line, t->col,
+			"invalid size '%s' (a number above 0, then nothing, B, KB, MB, GB, TB, KiB, MiB, GiB or TiB)",
+			mapping_quote(q, t->text));
+	p->m->max_shard_size = n;
+	p->m->max_shard_size_pos = pos_at(p, l, 0);
+	return 0;
+}
+
 static const struct directive {
 	const char *name;
 	const char *usage;
@@ -708,6 +735,7 @@ static const struct directive {
 	{ "format", FORMAT_USAGE, parse_format },
 	{ "checkpoint", CHECKPOINT_USAGE, parse_checkpoint },
 	{ "unmapped", UNMAPPED_USAGE, parse_unmapped },
+	{ "max_shard_size", MAX_SHARD_SIZE_USAGE, parse_max_shard_size },
 };
 
 int mapping_directive_like(const char *s, size_t n)
@@ -752,6 +780,6 @@ int mapping_parse_line(struct mapping_parser *p, const struct mapping_line *l)
 			"not a ckptfs mapping file (its lines start with source, map, exclude, prefix, layout, format or checkpoint)");
 	return perr(
 		p, l->line, t->col,
-		"unknown directive '%s' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)",
+		"unknown directive '%s' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped or max_shard_size)",
 		mapping_quote_short(q, t->text));
 }

@@ -18,6 +18,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Where a directive (or a word of it) starts; 1-based. */
 struct mapping_pos {
@@ -120,7 +121,14 @@ struct mapping {
 	struct mapping_pos checkpoint_pos;  /* line 0 if defaulted */
 	enum mapping_unmapped unmapped;     /* SHOWN unless an `unmapped =` line says */
 	struct mapping_pos unmapped_pos;    /* line 0 if defaulted */
+	/* the safetensors output's largest shard, in bytes of tensors:
+	 * MAPPING_MAX_SHARD_SIZE unless a `max_shard_size =` line says */
+	uint64_t max_shard_size;
+	struct mapping_pos max_shard_size_pos; /* line 0 if defaulted */
 };
+
+/* Hugging Face's default max_shard_size: 5 GB. */
+#define MAPPING_MAX_SHARD_SIZE 5000000000ull
 
 /*
  * Parse the mapping file at path. Checks everything that needs no
@@ -149,6 +157,13 @@ const char *mapping_layout_name(enum mapping_layout layout);
 int mapping_format_parse(const char *s, enum mapping_format *out);
 const char *mapping_format_name(enum mapping_format format);
 const char *mapping_checkpoint_name(enum mapping_checkpoint kind);
+
+/*
+ * A byte count (`5GB`, `500MiB`, `1000000`): digits, then nothing or
+ * B, KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (of 1024).
+ * -EINVAL if it is not one or is 0, -ERANGE above 2^64 - 1.
+ */
+int mapping_size_parse(const char *s, uint64_t *out);
 
 /*
  * Whether s may name a source: a letter or '_', then letters, digits, '_',

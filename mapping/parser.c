@@ -67,6 +67,8 @@ static struct mapping *mapping_new(const char *name)
 	m->format = MAPPING_FORMAT_TENSORFLOW;
 	m->checkpoint_pos.file = m->file;
 	m->checkpoint = MAPPING_CHECKPOINT_AUTO;
+	m->max_shard_size = MAPPING_MAX_SHARD_SIZE;
+	m->max_shard_size_pos.file = m->file;
 	return m;
 }
 

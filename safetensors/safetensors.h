@@ -124,6 +124,15 @@ struct safetensors_index {
  */
 int safetensors_index_parse(const uint8_t *json, size_t len, const char *what,
 			    struct safetensors_index **out, char *err, size_t errlen);
+/*
+ * Write ix as Hugging Face's save_pretrained writes an index.json (indent
+ * 2, "metadata" with total_size if has_total_size, then "weight_map"),
+ * the tensors in ix->t's order (sorted, for save_pretrained's order).
+ * *out is malloc'd (*len bytes, no NUL), caller frees. -EINVAL if a name
+ * is not UTF-8 or a file number out of range, -ENOMEM.
+ */
+int safetensors_index_serialize(const struct safetensors_index *ix, uint8_t **out, size_t *len);
+
 /* Free an index from safetensors_index_parse(); NULL is ignored. */
 void safetensors_index_free(struct safetensors_index *ix);
 

@@ -100,6 +100,19 @@ size_t view_source_tensors(const struct view *v, size_t source)
 	return v->source_tensors[source];
 }
 
+int view_keep_blob(struct view *v, uint8_t *b)
+{
+	uint8_t **p = util_grow(v->blobs, &v->cap_blobs, v->n_blobs + 1, sizeof(*p));
+
+	if (!p) {
+		free(b);
+		return -ENOMEM;
+	}
+	v->blobs = p;
+	v->blobs[v->n_blobs++] = b;
+	return 0;
+}
+
 int view_file_is_extents(const struct view_file *f)
 {
 	return f->kind == VIEW_FILE_DATA || f->kind == VIEW_FILE_SAFETENSORS;

@@ -25,6 +25,9 @@
 struct view;
 struct store_options;
 
+/* The prefix of a merge of safetensors sources whose mapping names none. */
+#define VIEW_HF_PREFIX "model"
+
 struct view_options {
 	const char *prefix; /* NULL: the mapping's `prefix` */
 	int layout;         /* -1: the mapping's `layout`; else mapping_layout */
@@ -170,13 +173,16 @@ enum view_file_kind {
 	 * memfd) then the tensors' bytes in the source shards.
 	 */
 	VIEW_FILE_SAFETENSORS,
+	/* a small file from memory: the Hugging Face index.json of a sharded
+	 * safetensors output */
+	VIEW_FILE_META,
 };
 
 struct view_file {
 	const char *name; /* owned by v */
 	enum view_file_kind kind;
 	uint64_t size; /* exact */
-	/* STATE and INDEX: the bytes; SAFETENSORS: its header; DATA: NULL */
+	/* STATE, INDEX and META: the bytes; SAFETENSORS: its header; DATA: NULL */
 	const uint8_t *mem;
 	size_t mem_len; /* bytes at mem (the size, but for SAFETENSORS) */
 };

@@ -54,6 +54,10 @@ struct view_extent {
  */
 int view_keep_fd(struct view *v, int fd, struct store_obj *obj);
 
+/* view.c: keep b (owned from now on, freed by view_free). 0, or -ENOMEM
+ * (b freed). */
+int view_keep_blob(struct view *v, uint8_t *b);
+
 /* read.c: the remote object extent x reads from (its fd is that object's
  * cache file), or NULL for a local shard or the object graph. */
 struct store_obj *view_extent_obj(const struct view *v, const struct view_extent *x);
@@ -105,7 +109,10 @@ struct view {
 	int keep_graph;      /* an identity mount: the root rule carries the graph */
 	int graph_fd;        /* owned, -1 if none: a sealed memfd, the new graph's bytes */
 	struct bundle_entry graph_entry; /* its entry (offset 0 of graph_fd) */
-	uint8_t *st_header;              /* owned; PREFIX.safetensors's header, or NULL */
+	/* owned, each owned: bytes files show from memory (the safetensors
+	 * headers, the index.json) */
+	uint8_t **blobs;
+	size_t n_blobs, cap_blobs;
 	/* layout.c may free each source's entries once the index is past it */
 	int release_sources;
 	enum mapping_format format; /* the files the view shows */

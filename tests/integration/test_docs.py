@@ -499,8 +499,8 @@ def test_every_directive_is_documented():
     doc = open(MAPPING_DOC, encoding="utf-8").read()
     src = open(os.path.join(REPO, "mapping", "directive.c"), encoding="utf-8").read()
     names = re.findall(r'\{ "(\w+)", \w+_USAGE, parse_\w+ \}', src)
-    assert sorted(names) == ["checkpoint", "exclude", "format", "layout", "map", "prefix", "source",
-                             "unmapped"], names
+    assert sorted(names) == ["checkpoint", "exclude", "format", "layout", "map",
+                             "max_shard_size", "prefix", "source", "unmapped"], names
     for n in names:
         assert re.search(rf"^`{n} ", doc, re.M), f"directive {n} has no entry in mapping.md"
 

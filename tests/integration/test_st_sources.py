@@ -117,8 +117,8 @@ def test_stacking_merge_as_safetensors_and_tensorflow(two_models, ckptfs_bin, tm
     exp = stacking_expected(a, b)
     tf = pytest.importorskip("tensorflow")
     with mounting.mounted(ckptfs_bin, mapping, mnt) as m:
-        got = {k: v.copy() for k, v in stnp.load_file(m.join("model.ckpt.safetensors")).items()}
-        reader = tf.train.load_checkpoint(m.join("model.ckpt"))
+        got = {k: v.copy() for k, v in stnp.load_file(m.join("model.safetensors")).items()}
+        reader = tf.train.load_checkpoint(m.join("model"))
         tf_got = {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map()}
         del reader
         gc.collect()
@@ -135,7 +135,7 @@ def test_single_file_directory_and_root_rule(tmp_path, ckptfs_bin):
     mnt = str(tmp_path / "mnt")
     os.mkdir(mnt)
     with mounting.mounted(ckptfs_bin, mapping, mnt) as m:
-        with safetensors.safe_open(m.join("model.ckpt.safetensors"), "np") as f:
+        with safetensors.safe_open(m.join("model.safetensors"), "np") as f:
             got = {k: f.get_tensor(k) for k in f.keys()}
     check_all(got, a)
 
@@ -202,8 +202,8 @@ def test_prefix_rules_and_ranges(two_models, ckptfs_bin, tmp_path):
     os.mkdir(mnt)
     tf = pytest.importorskip("tensorflow")
     with mounting.mounted(ckptfs_bin, mapping, mnt) as m:
-        got = {k: v.copy() for k, v in stnp.load_file(m.join("model.ckpt.safetensors")).items()}
-        reader = tf.train.load_checkpoint(m.join("model.ckpt"))
+        got = {k: v.copy() for k, v in stnp.load_file(m.join("model.safetensors")).items()}
+        reader = tf.train.load_checkpoint(m.join("model"))
         tf_got = {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map()}
         del reader
         gc.collect()
@@ -220,3 +220,53 @@ def test_range_of_another_length_is_an_error(two_models, run_ckptfs, tmp_path):
     assert rc != 0, out
     assert f"{mapping}:3:44: error: range {{2..5}} has 4 numbers, FROM's {{1..3}} has 3" \
         in err, err
+
+
+def load_hf_dir(d: str) -> dict:
+    """What transformers does with a sharded directory: the index.json names the shards."""
+    ix = json.load(open(os.path.join(d, "model.safetensors.index.json")))
+    out = {}
+    for fname in sorted(set(ix["weight_map"].values())):
+        with safetensors.safe_open(os.path.join(d, fname), "np") as f:
+            for k in f.keys():
+                assert ix["weight_map"][k] == fname, k
+                out[k] = f.get_tensor(k)
+    assert sorted(out) == sorted(ix["weight_map"])
+    assert ix["metadata"]["total_size"] == sum(v.nbytes for v in out.values())
+    return out
+
+
+def test_sharded_output(two_models, ckptfs_bin, tmp_path):
+    """max_shard_size cuts the output into Hugging Face's layout, read through its index."""
+    adir, a, bfile, b = two_models
+    exp = stacking_expected(a, b)
+    mapping = write_mapping(tmp_path / "m.conf", {"a": adir, "b": bfile},
+                            stacking_lines() + ["format = safetensors",
+                                                "max_shard_size = 100B"])
+    mnt = str(tmp_path / "mnt")
+    os.mkdir(mnt)
+    with mounting.mounted(ckptfs_bin, mapping, mnt) as m:
+        files = sorted(os.listdir(mnt))
+        got = load_hf_dir(mnt)
+        gc.collect()
+    shards = [f for f in files if f.endswith(".safetensors")]
+    n = len(shards)
+    assert n > 2, files
+    assert files == sorted(["model.safetensors.index.json"] +
+                           [f"model-{k:05d}-of-{n:05d}.safetensors" for k in range(1, n + 1)])
+    check_all(got, exp)
+
+
+def test_one_shard_and_explicit_prefix(two_models, ckptfs_bin, tmp_path):
+    adir, a, bfile, b = two_models
+    mapping = write_mapping(tmp_path / "m.conf", {"a": adir, "b": bfile},
+                            stacking_lines() + ["format = both", "prefix = merged"])
+    mnt = str(tmp_path / "mnt")
+    os.mkdir(mnt)
+    with mounting.mounted(ckptfs_bin, mapping, mnt) as m:
+        files = sorted(os.listdir(mnt))
+        got = {k: v.copy() for k, v in stnp.load_file(m.join("merged.safetensors")).items()}
+        gc.collect()
+    assert files == ["checkpoint", "merged.data-00000-of-00001", "merged.index",
+                     "merged.safetensors"], files
+    check_all(got, stacking_expected(a, b))

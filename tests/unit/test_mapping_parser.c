@@ -249,6 +249,46 @@ static void test_parser_dot_prefixes(void **state)
 		"t.conf:3:26: error: prefix 'model.layers.3.' must map to a prefix ending in '.' (or '/' to strip it): write 'model.layers.7.'");
 }
 
+/* max_shard_size: Hugging Face's units, 5 GB unless a line says. */
+static void test_parser_max_shard_size(void **state)
+{
+	static const struct {
+		const char *word;
+		uint64_t bytes;
+	} ok[] = { { "1", 1 },
+		   { "100B", 100 },
+		   { "2KB", 2000 },
+		   { "5GB", 5000000000ull },
+		   { "2GiB", 2ull << 30 },
+		   { "1TiB", 1ull << 40 } };
+	struct mapping *m;
+	char text[128];
+
+	(void)state;
+	m = parse_ok(OK2, NULL);
+	assert_true(m->max_shard_size == MAPPING_MAX_SHARD_SIZE);
+	assert_int_equal(m->max_shard_size_pos.line, 0);
+	mapping_free(m);
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		snprintf(text, sizeof(text), OK2 "max_shard_size = %s\n", ok[i].word);
+		m = parse_ok(text, NULL);
+		assert_true(m->max_shard_size == ok[i].bytes);
+		assert_pos(m, &m->max_shard_size_pos, 3, 1);
+		mapping_free(m);
+	}
+	expect_error(
+		OK2 "max_shard_size = 5G\n",
+		"t.conf:3:18: error: invalid size '5G' (a number above 0, then nothing, B, KB, MB, GB, TB, KiB, MiB, GiB or TiB)");
+	expect_error(
+		OK2 "max_shard_size = 0GB\n",
+		"t.conf:3:18: error: invalid size '0GB' (a number above 0, then nothing, B, KB, MB, GB, TB, KiB, MiB, GiB or TiB)");
+	expect_error(
+		OK2 "max_shard_size = 99999999999TB\n",
+		"t.conf:3:18: error: invalid size '99999999999TB' (a number above 0, then nothing, B, KB, MB, GB, TB, KiB, MiB, GiB or TiB)");
+	expect_error(OK2 "max_shard_size = 1GB\nmax_shard_size = 2GB\n",
+		     "t.conf:4:1: error: duplicate 'max_shard_size' (first set at line 3)");
+}
+
 /* A range renumbers a run: one map per number, in step. */
 static void test_parser_ranges(void **state)
 {
@@ -400,7 +440,7 @@ static void test_parser_source_errors(void **state)
 		     "t.conf:1:12: error: empty path (usage: source NAME = PATH)");
 	expect_error(
 		"source=a = p\n",
-		"t.conf:1:1: error: unknown directive 'source=a' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
+		"t.conf:1:1: error: unknown directive 'source=a' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped or max_shard_size)");
 }
 
 static void test_parser_map_syntax_errors(void **state)
@@ -484,7 +524,7 @@ static void test_parser_unknown_sources(void **state)
 	/* The whole file is parsed first: a later syntax error wins. */
 	expect_error(
 		"source a = x\nmap c:y -> z\nbogus\n",
-		"t.conf:3:1: error: unknown directive 'bogus' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
+		"t.conf:3:1: error: unknown directive 'bogus' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped or max_shard_size)");
 	/* Unknown sources are reported in file order. */
 	expect_error("exclude d:x\nmap c:y -> z\nsource a = x\n",
 		     "t.conf:1:9: error: unknown source 'd'");
@@ -563,13 +603,13 @@ static void test_parser_directive_errors(void **state)
 	(void)state;
 	expect_error(
 		"mapp a:x -> y\n",
-		"t.conf:1:1: error: unknown directive 'mapp' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
+		"t.conf:1:1: error: unknown directive 'mapp' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped or max_shard_size)");
 	expect_error(
 		OK2 "\n   Source a = x\n",
-		"t.conf:4:4: error: unknown directive 'Source' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
+		"t.conf:4:4: error: unknown directive 'Source' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped or max_shard_size)");
 	expect_error(
 		OK2 "version 1\n",
-		"t.conf:3:1: error: unknown directive 'version' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
+		"t.conf:3:1: error: unknown directive 'version' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped or max_shard_size)");
 }
 
 /*
@@ -586,15 +626,15 @@ static void test_parser_quotes_words_short(void **state)
 	/* an unknown directive after the first: 16 bytes at most */
 	expect_error(
 		OK2 "frobnicateeverything a\n",
-		"t.conf:3:1: error: unknown directive 'frobnicateeve...' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
+		"t.conf:3:1: error: unknown directive 'frobnicateeve...' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped or max_shard_size)");
 	/* exactly 16 bytes: whole */
 	expect_error(
 		OK2 "0123456789abcdef\n",
-		"t.conf:3:1: error: unknown directive '0123456789abcdef' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
+		"t.conf:3:1: error: unknown directive '0123456789abcdef' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped or max_shard_size)");
 	/* a tab, only possible in quotes */
 	expect_error(
 		OK2 "\"a\tb\" x\n",
-		"t.conf:3:1: error: unknown directive 'a\\tb' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
+		"t.conf:3:1: error: unknown directive 'a\\tb' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped or max_shard_size)");
 	expect_error(
 		OK2 "map \"a:x\ty\" -> z/\n",
 		"t.conf:3:16: error: tensor 'x\\ty' must map to a tensor name, not to scope 'z/' (end FROM with '/' to map a whole scope)");
@@ -622,13 +662,13 @@ static void test_parser_not_a_mapping_is_not_quoted(void **state)
 	/* typos, one edit from a short directive, two from a long one */
 	expect_error(
 		"sorce a = x\n",
-		"t.conf:1:1: error: unknown directive 'sorce' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
+		"t.conf:1:1: error: unknown directive 'sorce' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped or max_shard_size)");
 	expect_error(
 		"mpa a:x -> y\n",
-		"t.conf:1:1: error: unknown directive 'mpa' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
+		"t.conf:1:1: error: unknown directive 'mpa' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped or max_shard_size)");
 	expect_error(
 		"chekpoint = auto\n",
-		"t.conf:1:1: error: unknown directive 'chekpoint' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
+		"t.conf:1:1: error: unknown directive 'chekpoint' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped or max_shard_size)");
 	/* lexical errors before the first directive: no byte of the line */
 	expect_error("\xff\xfe\x00junk\n",
 		     "t.conf:1: error: not a ckptfs mapping file (binary, or not UTF-8 text)");
@@ -913,6 +953,7 @@ int main(void)
 		cmocka_unit_test(test_parser_map_kinds),
 		cmocka_unit_test(test_parser_dot_prefixes),
 		cmocka_unit_test(test_parser_ranges),
+		cmocka_unit_test(test_parser_max_shard_size),
 		cmocka_unit_test(test_parser_sources_resolved_after_the_file),
 		cmocka_unit_test(test_parser_source_names),
 		cmocka_unit_test(test_source_name_rule),
