@@ -24,6 +24,7 @@
 #define FORMAT_USAGE "format = tensorflow|safetensors|both"
 #define CHECKPOINT_USAGE "checkpoint = auto|object-based|name-based"
 #define UNMAPPED_USAGE "unmapped = shown|hidden"
+#define FILE_USAGE "file NAME = SRC:PATH or file NAME = PATH"
 #define MAX_SHARD_SIZE_USAGE "max_shard_size = SIZE (e.g. 5GB, 500MiB)"
 
 __attribute__((format(printf, 4, 5))) static int perr(struct mapping_parser *p, int line, int col,
@@ -722,6 +723,76 @@ static int parse_max_shard_size(struct mapping_parser *p, const struct mapping_l
 	return 0;
 }
 
+/* Whether s may name a file of the mount's top directory. */
+static int file_name_ok(const char *s)
+{
+	if (!*s || strlen(s) > 255 || strchr(s, '/') || !strcmp(s, ".") || !strcmp(s, ".."))
+		return 0; /* 255: NAME_MAX, the longest name lookup and readdir take */
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* `file NAME = SRC:PATH` or `file NAME = PATH` (told apart after the last line) */
+static int parse_file(struct mapping_parser *p, const struct mapping_line *l)
+{
+	struct mapping *m = p->m;
+	struct mapping_file *f;
+	char q[MAPPING_QUOTE_SIZE];
+	void *g;
+
+	if (want_word(p, l, 1, "a file name", FILE_USAGE) ||
+	    want_unglued(p, l, 1, "=", FILE_USAGE) || want_punct(p, l, 2, "=", FILE_USAGE) ||
+	    want_word(p, l, 3, "a path", FILE_USAGE) ||
+	    want_end(p, l, 4, "quote a path that contains blanks"))
+		return -EINVAL;
+	if (!file_name_ok(l->tok[1].text))
+		return perr(
+			p, l->line, l->tok[1].col,
+			"invalid file name '%s' (a name of the mount's top directory: no '/', at most 255 bytes)",
+			mapping_quote(q, l->tok[1].text));
+	if (!l->tok[3].len)
+		return perr(p, l->line, l->tok[3].col, "empty path (usage: %s)", FILE_USAGE);
+	for (size_t i = 0; i < m->n_files; i++)
+		if (!strcmp(m->files[i].name, l->tok[1].text))
+			return perr(p, l->line, l->tok[1].col,
+				    "duplicate file '%s' (first at line %d)",
+				    mapping_quote(q, l->tok[1].text), m->files[i].pos.line);
+	g = util_grow(m->files, &p->files_cap, m->n_files + 1, sizeof(*f));
+	if (!g)
+		return oom(p);
+	m->files = g;
+	f = &m->files[m->n_files];
+	*f = (struct mapping_file){ strdup(l->tok[1].text), -1,
+				    strdup(l->tok[3].text), NULL,
+				    pos_at(p, l, 0),        pos_at(p, l, 3) };
+	m->n_files++; /* mapping_free frees what there is */
+	return f->name && f->path ? 0 : oom(p);
+}
+
+int mapping_resolve_files(struct mapping_parser *p)
+{
+	struct mapping *m = p->m;
+
+	for (size_t i = 0; i < m->n_files; i++) {
+		struct mapping_file *f = &m->files[i];
+		const char *colon = strchr(f->path, ':');
+		const struct mapping_source *s =
+			colon ? mapping_find_source(m, f->path, (size_t)(colon - f->path)) : NULL;
+
+		if (s) {
+			memmove(f->path, colon + 1, strlen(colon + 1) + 1);
+			f->source = (long)(s - m->sources);
+			continue;
+		}
+		f->resolved_path = resolve_path(p->base_dir, f->path);
+		if (!f->resolved_path)
+			return oom(p);
+	}
+	return 0;
+}
+
 static const struct directive {
 	const char *name;
 	const char *usage;
@@ -736,6 +807,7 @@ static const struct directive {
 	{ "checkpoint", CHECKPOINT_USAGE, parse_checkpoint },
 	{ "unmapped", UNMAPPED_USAGE, parse_unmapped },
 	{ "max_shard_size", MAX_SHARD_SIZE_USAGE, parse_max_shard_size },
+	{ "file", FILE_USAGE, parse_file },
 };
 
 int mapping_directive_like(const char *s, size_t n)
@@ -780,6 +852,6 @@ int mapping_parse_line(struct mapping_parser *p, const struct mapping_line *l)
 			"not a ckptfs mapping file (its lines start with source, map, exclude, prefix, layout, format or checkpoint)");
 	return perr(
 		p, l->line, t->col,
-		"unknown directive '%s' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped or max_shard_size)",
+		"unknown directive '%s' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped, max_shard_size or file)",
 		mapping_quote_short(q, t->text));
 }

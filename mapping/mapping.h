@@ -103,6 +103,24 @@ struct mapping_exclude {
 	struct mapping_pos pos;
 };
 
+/*
+ * `file NAME = SRC:PATH` (PATH in source SRC's directory) or `file NAME =
+ * PATH` (a local file): a small file the mount shows as it is, e.g. a
+ * model's config.json.
+ */
+struct mapping_file {
+	char *name;  /* owned: its name in the mount, a plain file name */
+	long source; /* index into mapping.sources, or -1 for a local file */
+	/* owned: for a source's file, the path inside its directory; for a
+	 * local one, the path as written */
+	char *path;
+	/* owned: a local path joined to the mapping file's directory (as a
+	 * source path is); NULL for a source's file */
+	char *resolved_path;
+	struct mapping_pos pos;      /* of the `file` keyword */
+	struct mapping_pos path_pos; /* of SRC:PATH or PATH */
+};
+
 struct mapping {
 	char *file;                     /* owned; the name used in messages */
 	struct mapping_source *sources; /* owned, n_sources items */
@@ -111,6 +129,8 @@ struct mapping {
 	size_t n_maps;
 	struct mapping_exclude *excludes; /* owned, file order */
 	size_t n_excludes;
+	struct mapping_file *files; /* owned, file order */
+	size_t n_files;
 	char *prefix;                       /* owned; "model.ckpt" unless a `prefix =` line says */
 	struct mapping_pos prefix_pos;      /* line 0 if defaulted */
 	enum mapping_layout layout;         /* SINGLE unless a `layout =` line says */

@@ -165,6 +165,8 @@ int view_build(const struct mapping *m, const struct view_options *opt, struct v
 			v, opt && opt->format >= 0 ? (enum mapping_format)opt->format : m->format,
 			opt && opt->strict, err, errlen);
 	if (rc == 0)
+		rc = files_add(v, err, errlen);
+	if (rc == 0)
 		rc = check_names(v, opt, err, errlen);
 	if (rc) {
 		view_free(v);

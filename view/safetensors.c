@@ -266,23 +266,6 @@ static void drop_tf_files(struct view *v)
 	v->n_files = n;
 }
 
-/* Room for one more file; it is v->files[v->n_files], zeroed, not counted yet. */
-static int grow_files(struct view *v)
-{
-	struct view_file *f = realloc(v->files, (v->n_files + 1) * sizeof(*f));
-	struct view_data *d;
-
-	if (f)
-		v->files = f;
-	d = f ? realloc(v->data, (v->n_files + 1) * sizeof(*d)) : NULL;
-	if (!d)
-		return -ENOMEM;
-	v->data = d;
-	v->data[v->n_files] = (struct view_data){ .shard = -1 };
-	v->files[v->n_files] = (struct view_file){ 0 };
-	return 0;
-}
-
 /* Shard sh as the file name (owned from now on), its header hdr (owned too). */
 static int add_file(struct st *s, const struct shard *sh, char *name, uint8_t *hdr, size_t hdr_len)
 {
@@ -292,7 +275,7 @@ static int add_file(struct st *s, const struct shard *sh, char *name, uint8_t *h
 	int rc = view_keep_blob(v, hdr); /* the view's, whatever happens */
 
 	if (rc == 0)
-		rc = grow_files(v);
+		rc = view_grow_files(v);
 	if (rc) {
 		free(name);
 		return rc;
@@ -305,23 +288,6 @@ static int add_file(struct st *s, const struct shard *sh, char *name, uint8_t *h
 	rc = extents(s, sh, hdr, hdr_len, &v->data[v->n_files - 1], &size);
 	f->size = size;
 	return rc;
-}
-
-/* A file name (owned) and its bytes (owned) shown from memory. */
-static int add_meta(struct view *v, char *name, uint8_t *mem, size_t len)
-{
-	int rc = view_keep_blob(v, mem);
-
-	if (rc == 0)
-		rc = grow_files(v);
-	if (rc == 0 && !name)
-		rc = -ENOMEM;
-	if (rc) {
-		free(name);
-		return rc;
-	}
-	v->files[v->n_files++] = (struct view_file){ name, VIEW_FILE_META, len, mem, len };
-	return 0;
 }
 
 static int report(struct st *s, int strict, char *err, size_t errlen)
@@ -426,7 +392,7 @@ static int add_index(struct st *s, const struct shard *sh, size_t n_sh)
 		return rc;
 	}
 	snprintf(name, len, "%s.safetensors.index.json", s->v->prefix);
-	return add_meta(s->v, name, json, json_len);
+	return view_add_meta(s->v, name, json, json_len);
 }
 
 /* Each shard's header and file (the items of each sorted as the writer sorts them). */

@@ -113,6 +113,40 @@ int view_keep_blob(struct view *v, uint8_t *b)
 	return 0;
 }
 
+/* Room for one more file; it is v->files[v->n_files], zeroed, not counted yet. */
+int view_grow_files(struct view *v)
+{
+	struct view_file *f = realloc(v->files, (v->n_files + 1) * sizeof(*f));
+	struct view_data *d;
+
+	if (f)
+		v->files = f;
+	d = f ? realloc(v->data, (v->n_files + 1) * sizeof(*d)) : NULL;
+	if (!d)
+		return -ENOMEM;
+	v->data = d;
+	v->data[v->n_files] = (struct view_data){ .shard = -1 };
+	v->files[v->n_files] = (struct view_file){ 0 };
+	return 0;
+}
+
+/* A file name (owned) and its bytes (owned) shown from memory. */
+int view_add_meta(struct view *v, char *name, uint8_t *mem, size_t len)
+{
+	int rc = view_keep_blob(v, mem);
+
+	if (rc == 0)
+		rc = view_grow_files(v);
+	if (rc == 0 && !name)
+		rc = -ENOMEM;
+	if (rc) {
+		free(name);
+		return rc;
+	}
+	v->files[v->n_files++] = (struct view_file){ name, VIEW_FILE_META, len, mem, len };
+	return 0;
+}
+
 int view_file_is_extents(const struct view_file *f)
 {
 	return f->kind == VIEW_FILE_DATA || f->kind == VIEW_FILE_SAFETENSORS;

@@ -58,6 +58,16 @@ int view_keep_fd(struct view *v, int fd, struct store_obj *obj);
  * (b freed). */
 int view_keep_blob(struct view *v, uint8_t *b);
 
+/*
+ * view.c: view_grow_files makes room for one more file, v->files[v->n_files]
+ * (zeroed, its view_data too), not counted yet; view_add_meta adds a file
+ * name (owned from now on) shown from memory, mem (len bytes; owned from
+ * now on, kept with view_keep_blob). 0 or -ENOMEM (what was handed over
+ * freed).
+ */
+int view_grow_files(struct view *v);
+int view_add_meta(struct view *v, char *name, uint8_t *mem, size_t len);
+
 /* read.c: the remote object extent x reads from (its fd is that object's
  * cache file), or NULL for a local shard or the object graph. */
 struct store_obj *view_extent_obj(const struct view *v, const struct view_extent *x);
@@ -211,6 +221,9 @@ void objmerge_free(struct objmerge *om, size_t n_sources);
 int st_crc_compute(struct view *v, char *err, size_t errlen);
 uint32_t st_crc_of(const struct view *v, const struct view_target *t, uint32_t stored);
 void st_crc_free(struct view *v);
+
+/* files.c: add the mapping's `file` lines, each read whole into memory. */
+int files_add(struct view *v, char *err, size_t errlen);
 
 /* layout.c: place data, build files, extents and the index. */
 int layout_build(struct view *v, char *err, size_t errlen);

@@ -421,7 +421,7 @@ MESSAGE_SOURCES = ["mapping/lexer.c", "mapping/directive.c", "mapping/parser.c",
                    "fs/session.c", "fs/passthrough.c", "fs/cache.c", "cli/cli_mount.c", "cli/cli_util.c",
                    "cli/cli_inspect.c", "cli/cli_mapping.c", "cli/cli_objects.c",
                    "cli/cli_materialize.c", "cli/cli_st.c", "view/safetensors.c", "safetensors/parse.c",
-                   "safetensors/json.c", "safetensors/hfindex.c", "view/st_source.c", "view/st_crc.c",
+                   "safetensors/json.c", "safetensors/hfindex.c", "view/st_source.c", "view/st_crc.c", "view/files.c",
                    "cli/main.c", "cli/cli_tfplugin.c", "tfplugin/cache.c", "tfplugin/plugin.cc",
                    "bundle/remote.c", "store/url.c", "store/aws.c", "store/http.c", "store/cache.c",
                    "store/obj.c", "store/store.c", "fs/ops.c"]
@@ -499,7 +499,7 @@ def test_every_directive_is_documented():
     doc = open(MAPPING_DOC, encoding="utf-8").read()
     src = open(os.path.join(REPO, "mapping", "directive.c"), encoding="utf-8").read()
     names = re.findall(r'\{ "(\w+)", \w+_USAGE, parse_\w+ \}', src)
-    assert sorted(names) == ["checkpoint", "exclude", "format", "layout", "map",
+    assert sorted(names) == ["checkpoint", "exclude", "file", "format", "layout", "map",
                              "max_shard_size", "prefix", "source", "unmapped"], names
     for n in names:
         assert re.search(rf"^`{n} ", doc, re.M), f"directive {n} has no entry in mapping.md"

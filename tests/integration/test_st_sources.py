@@ -270,3 +270,47 @@ def test_one_shard_and_explicit_prefix(two_models, ckptfs_bin, tmp_path):
     assert files == ["checkpoint", "merged.data-00000-of-00001", "merged.index",
                      "merged.safetensors"], files
     check_all(got, stacking_expected(a, b))
+
+
+def test_file_lines(two_models, ckptfs_bin, tmp_path):
+    """config.json from a source directory and an edited one next to the mapping, served
+    unchanged; what the mount shows is what was there when it started."""
+    adir, a, bfile, b = two_models
+    config = b'{"num_hidden_layers": 4, "model_type": "llama"}\n'
+    with open(os.path.join(adir, "config.json"), "wb") as f:
+        f.write(config)
+    edited = b'{"num_hidden_layers": 6, "model_type": "llama"}\n'
+    (tmp_path / "merged-config.json").write_bytes(edited)
+    mapping = write_mapping(tmp_path / "m.conf", {"a": adir, "b": bfile},
+                            stacking_lines() + ["format = safetensors",
+                                                "file original-config.json = a:config.json",
+                                                "file config.json = merged-config.json"])
+    mnt = str(tmp_path / "mnt")
+    os.mkdir(mnt)
+    with mounting.mounted(ckptfs_bin, mapping, mnt) as m:
+        (tmp_path / "merged-config.json").write_bytes(b"changed")
+        files = sorted(os.listdir(mnt))
+        got_cfg = open(m.join("config.json"), "rb").read()
+        got_orig = open(m.join("original-config.json"), "rb").read()
+        assert os.stat(m.join("config.json")).st_size == len(edited)
+    assert files == ["config.json", "model.safetensors", "original-config.json"], files
+    assert got_cfg == edited
+    assert got_orig == config
+
+
+@pytest.mark.parametrize("line,col,message", [
+    ("file config.json = a:../b.safetensors", 20,
+     "file 'config.json': '../b.safetensors' is not a path inside source 'a''s directory"),
+    ("file config.json = a:missing.json", 20, "file 'config.json': '{adir}/missing.json': "
+     "cannot open file: No such file or directory"),
+    ("file model.safetensors = a:model.safetensors.index.json", 1,
+     "file 'model.safetensors' would hide a file of the merge of that name"),
+])
+def test_file_line_errors(two_models, run_ckptfs, tmp_path, line, col, message):
+    adir, _, bfile, _ = two_models
+    lines = stacking_lines() + ["format = safetensors", line]
+    mapping = write_mapping(tmp_path / "m.conf", {"a": adir, "b": bfile}, lines)
+    rc, out, err = run_ckptfs("check", mapping)
+    assert rc != 0, out
+    want = f"{mapping}:{len(lines) + 2}:{col}: error: " + message.format(adir=adir)
+    assert want in err, err

@@ -289,6 +289,41 @@ static void test_parser_max_shard_size(void **state)
 		     "t.conf:4:1: error: duplicate 'max_shard_size' (first set at line 3)");
 }
 
+/* file lines: SRC:PATH names a declared source's file, anything else a local path. */
+static void test_parser_files(void **state)
+{
+	struct mapping *m;
+
+	(void)state;
+	m = parse_ok("file config.json = a:config.json\n"
+		     "file b.json = zz:b.json\n"
+		     "file c.json = /abs/c.json\n"
+		     "source a = x\n"
+		     "map a:y -> z\n",
+		     "/base");
+	assert_int_equal(m->n_files, 3);
+	assert_string_equal(m->files[0].name, "config.json");
+	assert_int_equal(m->files[0].source, 0);
+	assert_string_equal(m->files[0].path, "config.json");
+	assert_null(m->files[0].resolved_path);
+	assert_pos(m, &m->files[0].pos, 1, 1);
+	assert_pos(m, &m->files[0].path_pos, 1, 20);
+	/* zz is no source: a local file called "zz:b.json" */
+	assert_int_equal(m->files[1].source, -1);
+	assert_string_equal(m->files[1].path, "zz:b.json");
+	assert_string_equal(m->files[1].resolved_path, "/base/zz:b.json");
+	assert_string_equal(m->files[2].resolved_path, "/abs/c.json");
+	mapping_free(m);
+	expect_error(
+		OK2 "file ../c.json = a:c.json\n",
+		"t.conf:3:6: error: invalid file name '../c.json' (a name of the mount's top directory: no '/', at most 255 bytes)");
+	expect_error(OK2 "file c.json = a:c.json\nfile c.json = d.json\n",
+		     "t.conf:4:6: error: duplicate file 'c.json' (first at line 3)");
+	expect_error(
+		OK2 "file c.json = \"\"\n",
+		"t.conf:3:15: error: empty path (usage: file NAME = SRC:PATH or file NAME = PATH)");
+}
+
 /* A range renumbers a run: one map per number, in step. */
 static void test_parser_ranges(void **state)
 {
@@ -440,7 +475,7 @@ static void test_parser_source_errors(void **state)
 		     "t.conf:1:12: error: empty path (usage: source NAME = PATH)");
 	expect_error(
 		"source=a = p\n",
-		"t.conf:1:1: error: unknown directive 'source=a' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped or max_shard_size)");
+		"t.conf:1:1: error: unknown directive 'source=a' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped, max_shard_size or file)");
 }
 
 static void test_parser_map_syntax_errors(void **state)
@@ -524,7 +559,7 @@ static void test_parser_unknown_sources(void **state)
 	/* The whole file is parsed first: a later syntax error wins. */
 	expect_error(
 		"source a = x\nmap c:y -> z\nbogus\n",
-		"t.conf:3:1: error: unknown directive 'bogus' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped or max_shard_size)");
+		"t.conf:3:1: error: unknown directive 'bogus' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped, max_shard_size or file)");
 	/* Unknown sources are reported in file order. */
 	expect_error("exclude d:x\nmap c:y -> z\nsource a = x\n",
 		     "t.conf:1:9: error: unknown source 'd'");
@@ -603,13 +638,13 @@ static void test_parser_directive_errors(void **state)
 	(void)state;
 	expect_error(
 		"mapp a:x -> y\n",
-		"t.conf:1:1: error: unknown directive 'mapp' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped or max_shard_size)");
+		"t.conf:1:1: error: unknown directive 'mapp' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped, max_shard_size or file)");
 	expect_error(
 		OK2 "\n   Source a = x\n",
-		"t.conf:4:4: error: unknown directive 'Source' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped or max_shard_size)");
+		"t.conf:4:4: error: unknown directive 'Source' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped, max_shard_size or file)");
 	expect_error(
 		OK2 "version 1\n",
-		"t.conf:3:1: error: unknown directive 'version' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped or max_shard_size)");
+		"t.conf:3:1: error: unknown directive 'version' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped, max_shard_size or file)");
 }
 
 /*
@@ -626,15 +661,15 @@ static void test_parser_quotes_words_short(void **state)
 	/* an unknown directive after the first: 16 bytes at most */
 	expect_error(
 		OK2 "frobnicateeverything a\n",
-		"t.conf:3:1: error: unknown directive 'frobnicateeve...' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped or max_shard_size)");
+		"t.conf:3:1: error: unknown directive 'frobnicateeve...' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped, max_shard_size or file)");
 	/* exactly 16 bytes: whole */
 	expect_error(
 		OK2 "0123456789abcdef\n",
-		"t.conf:3:1: error: unknown directive '0123456789abcdef' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped or max_shard_size)");
+		"t.conf:3:1: error: unknown directive '0123456789abcdef' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped, max_shard_size or file)");
 	/* a tab, only possible in quotes */
 	expect_error(
 		OK2 "\"a\tb\" x\n",
-		"t.conf:3:1: error: unknown directive 'a\\tb' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped or max_shard_size)");
+		"t.conf:3:1: error: unknown directive 'a\\tb' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped, max_shard_size or file)");
 	expect_error(
 		OK2 "map \"a:x\ty\" -> z/\n",
 		"t.conf:3:16: error: tensor 'x\\ty' must map to a tensor name, not to scope 'z/' (end FROM with '/' to map a whole scope)");
@@ -662,13 +697,13 @@ static void test_parser_not_a_mapping_is_not_quoted(void **state)
 	/* typos, one edit from a short directive, two from a long one */
 	expect_error(
 		"sorce a = x\n",
-		"t.conf:1:1: error: unknown directive 'sorce' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped or max_shard_size)");
+		"t.conf:1:1: error: unknown directive 'sorce' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped, max_shard_size or file)");
 	expect_error(
 		"mpa a:x -> y\n",
-		"t.conf:1:1: error: unknown directive 'mpa' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped or max_shard_size)");
+		"t.conf:1:1: error: unknown directive 'mpa' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped, max_shard_size or file)");
 	expect_error(
 		"chekpoint = auto\n",
-		"t.conf:1:1: error: unknown directive 'chekpoint' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped or max_shard_size)");
+		"t.conf:1:1: error: unknown directive 'chekpoint' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped, max_shard_size or file)");
 	/* lexical errors before the first directive: no byte of the line */
 	expect_error("\xff\xfe\x00junk\n",
 		     "t.conf:1: error: not a ckptfs mapping file (binary, or not UTF-8 text)");
@@ -953,6 +988,7 @@ int main(void)
 		cmocka_unit_test(test_parser_map_kinds),
 		cmocka_unit_test(test_parser_dot_prefixes),
 		cmocka_unit_test(test_parser_ranges),
+		cmocka_unit_test(test_parser_files),
 		cmocka_unit_test(test_parser_max_shard_size),
 		cmocka_unit_test(test_parser_sources_resolved_after_the_file),
 		cmocka_unit_test(test_parser_source_names),
