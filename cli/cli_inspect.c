@@ -17,20 +17,58 @@ static int open_or_complain(const char *path, struct bundle_reader **r)
 	return cli_open_checkpoint(path, r);
 }
 
+/*
+ * A safetensors source (a Hugging Face directory, a .safetensors file):
+ * its SHARD column is the file that holds the tensor, as the index.json
+ * says, not a number.
+ */
+static int ls_safetensors_source(struct bundle_reader *r)
+{
+	const int n = bundle_num_shards(r);
+	char **names = calloc((size_t)n + 1, sizeof(*names));
+
+	for (int k = 0; names && k < n; k++)
+		names[k] = bundle_shard_path(r, k);
+	for (size_t i = 0; names && i < bundle_num_entries(r); i++) {
+		const struct bundle_entry e = bundle_entry_at(r, i);
+		const char *file = names[e.shard_id] ? strrchr(names[e.shard_id], '/') : NULL;
+		const char *dt = bundle_dtype_name(e.dtype);
+
+		cli_put_name(stdout, e.key, e.key_len);
+		printf("\t%s\t[", dt ? dt : "unknown");
+		for (int d = 0; d < e.rank; d++)
+			printf("%s%lld", d ? "," : "", (long long)e.dims[d]);
+		printf("]\t");
+		file = file ? file + 1 : names[e.shard_id];
+		if (file)
+			cli_put_name(stdout, file, strlen(file));
+		printf("\t%lld\t%lld\n", (long long)e.offset, (long long)e.size);
+	}
+	for (int k = 0; names && k < n; k++)
+		free(names[k]);
+	if (!names)
+		cli_error("out of memory");
+	free(names);
+	return names ? 0 : -1;
+}
+
 int cli_ls_checkpoint(const char *path)
 {
 	struct bundle_reader *r;
+	int rc = 0;
 
 	if (open_or_complain(path, &r))
 		return CLI_BAD_INPUT;
-	for (size_t i = 0; i < bundle_num_entries(r); i++) {
+	if (!bundle_has_crcs(r))
+		rc = ls_safetensors_source(r);
+	for (size_t i = 0; bundle_has_crcs(r) && i < bundle_num_entries(r); i++) {
 		const struct bundle_entry ent = bundle_entry_at(r, i), *e = &ent;
 
 		if (!bundle_entry_is_piece(e))
 			cli_print_entry(stdout, e->key, e->key_len, e);
 	}
 	cli_close_checkpoint(r);
-	return fflush(stdout) == 0 ? CLI_OK : CLI_BAD_INPUT;
+	return rc == 0 && fflush(stdout) == 0 ? CLI_OK : CLI_BAD_INPUT;
 }
 
 /* Grow *buf to hold n bytes; keeps one buffer for a whole verify run. */
