@@ -20,7 +20,8 @@ struct in {
 	struct json_in j;
 	struct safetensors_index *ix;
 	size_t cap, cap_files;
-	unsigned seen; /* 1: metadata, 2: weight_map */
+	unsigned seen;         /* 1: metadata, 2: weight_map */
+	const uint8_t *key_at; /* the member being read: its key's first byte */
 };
 
 /* Empty, "{}", or members of (key, value) pairs until '}'; member() reads one. */
@@ -41,6 +42,7 @@ static int object(struct in *in, int (*member)(struct in *in, char *key, size_t 
 		int rc;
 
 		json_blanks(&in->j);
+		in->key_at = in->j.p;
 		rc = json_string(&in->j, &key, &len);
 		if (rc)
 			return rc;
@@ -141,9 +143,11 @@ static int top_member(struct in *in, char *key, size_t len)
 								       : 0u;
 
 	free(key);
-	if (!which || in->seen & which)
+	if (!which || in->seen & which) {
+		in->j.p = in->key_at; /* the message names the member's first byte */
 		return json_bad(&in->j, which ? "a member given twice"
 					      : "unknown member (expected metadata, weight_map)");
+	}
 	in->seen |= which;
 	json_blanks(&in->j);
 	if (which == 1 && in->j.end - in->j.p >= 4 && !memcmp(in->j.p, "null", 4)) {
@@ -201,7 +205,7 @@ static int finish(struct in *in)
 int safetensors_index_parse(const uint8_t *json, size_t len, const char *what,
 			    struct safetensors_index **out, char *err, size_t errlen)
 {
-	struct in in = { { json, json + len, json, err, errlen, what }, NULL, 0, 0, 0 };
+	struct in in = { { json, json + len, json, err, errlen, what }, NULL, 0, 0, 0, NULL };
 	int rc;
 
 	if (!util_is_utf8((const char *)json, len))

@@ -157,9 +157,19 @@ static int read_index(struct st_open *o, const char *dir)
 				 SAFETENSORS_MAX_HEADER)
 		     : read_at(o, &jf, 0, (size_t)jf.size, &json);
 	close(jf.fd);
-	if (rc == 0 && (rc = safetensors_index_parse(json, (size_t)jf.size, o->ix_path, &o->ix, msg,
-						     sizeof(msg))))
-		view_errf(o->err, o->errlen, rc, NULL, "%s", msg);
+	if (rc == 0) {
+		size_t n = strlen(o->ix_path) + 3;
+		char *what = malloc(n); /* quoted, as messages quote a file */
+
+		if (what)
+			snprintf(what, n, "'%s'", o->ix_path);
+		rc = what ? safetensors_index_parse(json, (size_t)jf.size, what, &o->ix, msg,
+						    sizeof(msg))
+			  : -ENOMEM;
+		if (rc && rc != -ENOMEM)
+			view_errf(o->err, o->errlen, rc, NULL, "%s", msg);
+		free(what);
+	}
 	free(json);
 	return rc;
 }
