@@ -315,3 +315,36 @@ def test_file_line_errors(two_models, run_ckptfs, tmp_path, line, col, message):
     assert rc != 0, out
     want = f"{mapping}:{len(lines) + 2}:{col}: error: " + message.format(adir=adir)
     assert want in err, err
+
+
+PLUGIN_CHILD = """
+import os, sys
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import numpy as np
+import tensorflow as tf
+tf.experimental.register_filesystem_plugin(sys.argv[1])
+base = "ckptfs://" + sys.argv[2]
+reader = tf.train.load_checkpoint(base + "/model")
+got = {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map()}
+with tf.io.gfile.GFile(base + "/model.safetensors", "rb") as f:
+    st = f.read()
+np.savez(sys.argv[3], **got)
+open(sys.argv[4], "wb").write(st)
+"""
+
+
+def test_tensorflow_plugin_serves_the_merge(two_models, plugin_path, tmp_path):
+    """The same merge through ckptfs:// (no mount): TensorFlow restores the values (and
+    checks the CRC32Cs computed from the safetensors bytes); the .safetensors reads back."""
+    import subprocess
+    import sys
+    adir, a, bfile, b = two_models
+    mapping = write_mapping(tmp_path / "m.conf", {"a": adir, "b": bfile},
+                            stacking_lines() + ["format = both"])
+    out, st = str(tmp_path / "tf.npz"), str(tmp_path / "copy.safetensors")
+    p = subprocess.run([sys.executable, "-c", PLUGIN_CHILD, plugin_path, mapping, out, st],
+                       capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert p.returncode == 0, p.stderr[-4000:]
+    exp = stacking_expected(a, b)
+    check_all(dict(np.load(out)), exp)
+    check_all(stnp.load_file(st), exp)
