@@ -348,3 +348,30 @@ def test_tensorflow_plugin_serves_the_merge(two_models, plugin_path, tmp_path):
     exp = stacking_expected(a, b)
     check_all(dict(np.load(out)), exp)
     check_all(stnp.load_file(st), exp)
+
+
+def test_materialize_a_model_directory(two_models, run_ckptfs, tmp_path):
+    """materialize writes a real model directory: the shards, the index.json and the
+    `file` lines; as a TensorFlow checkpoint, the checkpoint and the files."""
+    adir, a, bfile, b = two_models
+    (tmp_path / "config.json").write_text('{"num_hidden_layers": 6}\n')
+    mapping = write_mapping(tmp_path / "m.conf", {"a": adir, "b": bfile},
+                            stacking_lines() + ["max_shard_size = 100B",
+                                                "file config.json = config.json"])
+    out = tmp_path / "out"
+    out.mkdir()
+    rc, stdout, err = run_ckptfs("materialize", "--format", "safetensors", mapping,
+                                 str(out / "model"))
+    assert rc == 0, err
+    check_all(load_hf_dir(str(out)), stacking_expected(a, b))
+    assert (out / "config.json").read_text() == '{"num_hidden_layers": 6}\n'
+    tf_out = tmp_path / "tf"
+    tf_out.mkdir()
+    rc, stdout, err = run_ckptfs("materialize", mapping, str(tf_out / "merged"))
+    assert rc == 0, err
+    assert sorted(os.listdir(tf_out)) == ["checkpoint", "config.json",
+                                          "merged.data-00000-of-00001", "merged.index"]
+    tf = pytest.importorskip("tensorflow")
+    reader = tf.train.load_checkpoint(str(tf_out / "merged"))
+    check_all({k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map()},
+              stacking_expected(a, b))
