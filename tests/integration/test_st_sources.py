@@ -109,10 +109,13 @@ def test_ls_a_sharded_directory(two_models, run_ckptfs):
         assert len(r) == 6, r
 
 
-def test_stacking_merge_as_safetensors_and_tensorflow(two_models, ckptfs_bin, tmp_path):
+@pytest.mark.parametrize("layout", ["single", "shards"])
+def test_stacking_merge_as_safetensors_and_tensorflow(two_models, ckptfs_bin, tmp_path, layout):
+    """In the shards layout a data file is a safetensors file whole, its header included:
+    the index's offsets count from the start of the file."""
     adir, a, bfile, b = two_models
     mapping = write_mapping(tmp_path / "m.conf", {"a": adir, "b": bfile},
-                            stacking_lines() + ["format = both"])
+                            stacking_lines() + ["format = both", f"layout = {layout}"])
     mnt = str(tmp_path / "mnt")
     os.mkdir(mnt)
     exp = stacking_expected(a, b)
