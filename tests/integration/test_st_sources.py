@@ -378,3 +378,20 @@ def test_materialize_a_model_directory(two_models, run_ckptfs, tmp_path):
     reader = tf.train.load_checkpoint(str(tf_out / "merged"))
     check_all({k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map()},
               stacking_expected(a, b))
+
+
+def test_check_summarizes_a_sharded_output(two_models, run_ckptfs, tmp_path):
+    adir, _, bfile, _ = two_models
+    (tmp_path / "config.json").write_text("{}\n")
+    mapping = write_mapping(tmp_path / "m.conf", {"a": adir, "b": bfile},
+                            stacking_lines() + ["format = safetensors", "max_shard_size = 100B",
+                                                "file config.json = config.json"])
+    rc, out, err = run_ckptfs("check", mapping)
+    assert rc == 0, err
+    text = out.decode()
+    assert "  source a                 8 tensors  " in text, text
+    assert "merged: model  14 tensors, 600 B of data\n" in text, text
+    lines = [ln.split("  ")[1] for ln in text.splitlines() if ln.startswith("  model")]
+    assert lines[0].startswith("model-00001-of-"), text
+    assert "more shard(s)" in text and "(Hugging Face's sharded layout)" in text, text
+    assert "  model.safetensors.index.json  " in text and "  config.json  3 B" in text, text
