@@ -395,3 +395,12 @@ def test_check_summarizes_a_sharded_output(two_models, run_ckptfs, tmp_path):
     assert lines[0].startswith("model-00001-of-"), text
     assert "more shard(s)" in text and "(Hugging Face's sharded layout)" in text, text
     assert "  model.safetensors.index.json  " in text and "  config.json  3 B" in text, text
+
+
+def test_verify_says_safetensors_has_no_checksums(two_models, run_ckptfs):
+    adir, a, _, _ = two_models
+    rc, out, err = run_ckptfs("verify", adir)
+    assert rc == 0, err
+    total = sum(v.nbytes for v in a.values())
+    assert out.decode() == (f"{adir}: {len(a)} tensors, {total} bytes in 2 file(s): all "
+                            "readable (safetensors stores no checksums)\n")
