@@ -430,7 +430,7 @@ REPORTERS = r"(?:json_bad|perr|lex_error|mapping_diag|diag|view_errf|view_warn|b
 NOT_MESSAGES = re.compile(r"^(error|warning|error %d|%s|%s%s|\.data-.*|model_checkpoint_path.*|"
                           r"-omax_read=%u|%s\.index|%s\.tempstate%llu|data block %zu|"
                           r"%s\.data-%05d-of-%05d|/proc/self/fd/%d|%\.1f %s|%s%lld:%lld|%s-|%s\[|\]|%s/checkpoint|"
-                          r"%s\.safetensors(\.tmpXXXXXX)?| and %zu more|"
+                          r"%s\.safetensors(\.tmpXXXXXX)?|%s\.tmpXXXXXX| and %zu more|"
                           # store/: request URLs, headers, cache file names, cache keys
                           r"https://.*amazonaws\.com/.*|If-Match: %s|x-amz-security-token: %s|"
                           r"aws:amz:%s:s3|%s\.map|%s\.data|%s\n%s%s\n%lld|"

@@ -404,3 +404,15 @@ def test_verify_says_safetensors_has_no_checksums(two_models, run_ckptfs):
     total = sum(v.nbytes for v in a.values())
     assert out.decode() == (f"{adir}: {len(a)} tensors, {total} bytes in 2 file(s): all "
                             "readable (safetensors stores no checksums)\n")
+
+
+def test_a_dot_prefix_on_an_object_source_is_an_error(run_ckptfs, tmp_path):
+    """A TF2 checkpoint merged by object names objects by '/' paths: a '.' prefix is
+    refused rather than taken for a scope."""
+    from pylib.testenv import CORPUS_DIR
+    src = os.path.join(CORPUS_DIR, "serving_half_plus_two_tf2")
+    mapping = write_mapping(tmp_path / "m.conf", {"s": src}, ["map s:/ -> x."])
+    rc, out, err = run_ckptfs("check", mapping)
+    assert rc != 0, out
+    assert (f"{mapping}:2:12: error: 'x.' ends in '.', a prefix of tensor names, but source "
+            "'s' is read by object paths: end a scope of objects with '/'") in err, err
