@@ -416,3 +416,42 @@ def test_a_dot_prefix_on_an_object_source_is_an_error(run_ckptfs, tmp_path):
     assert rc != 0, out
     assert (f"{mapping}:2:12: error: 'x.' ends in '.', a prefix of tensor names, but source "
             "'s' is read by object paths: end a scope of objects with '/'") in err, err
+
+
+def test_every_dtype_restores_in_tensorflow(tmp_path, ckptfs_bin):
+    """Every dtype a safetensors source may hold is one TensorFlow restores (float8 and the
+    unsigned ones included), with the CRC32C computed from the bytes."""
+    import struct
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    tf = pytest.importorskip("tensorflow")
+    arrays = {"BOOL": np.array([True, False]), "U8": np.array([1, 255], np.uint8),
+              "I8": np.array([-1, 7], np.int8),
+              "F8_E5M2": np.array([1.0, -2.0], ml_dtypes.float8_e5m2),
+              "F8_E4M3": np.array([0.5, 3.0], ml_dtypes.float8_e4m3fn),
+              "I16": np.array([-3, 9], np.int16), "U16": np.array([1, 65535], np.uint16),
+              "F16": np.array([1.5, -2.0], np.float16),
+              "BF16": np.array([1.0, 3.0], ml_dtypes.bfloat16),
+              "I32": np.array([-5, 6], np.int32), "U32": np.array([7, 2**32 - 1], np.uint32),
+              "F32": np.array([0.25, 8.0], np.float32), "F64": np.array([1e300, -1], np.float64),
+              "I64": np.array([-2**62, 3], np.int64), "U64": np.array([2**64 - 1, 1], np.uint64)}
+    header, data = {}, b""
+    for name, a in arrays.items():
+        header[name.lower()] = {"dtype": name, "shape": [2],
+                                "data_offsets": [len(data), len(data) + a.nbytes]}
+        data += a.tobytes()
+    h = json.dumps(header).encode()
+    h += b" " * (-len(h) % 8)
+    src = tmp_path / "all.safetensors"
+    src.write_bytes(struct.pack("<Q", len(h)) + h + data)
+    mapping = write_mapping(tmp_path / "m.conf", {"s": str(src)}, ["map s:/ -> /"])
+    mnt = str(tmp_path / "mnt")
+    os.mkdir(mnt)
+    with mounting.mounted(ckptfs_bin, mapping, mnt) as m:
+        reader = tf.train.load_checkpoint(m.join("model"))
+        got = {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map()}
+        del reader
+        gc.collect()
+    assert sorted(got) == sorted(n.lower() for n in arrays)
+    for name, a in arrays.items():
+        g = np.asarray(got[name.lower()])
+        assert g.dtype == a.dtype and g.tobytes() == a.tobytes(), name
