@@ -37,8 +37,12 @@ int cli_verify(int argc, char **argv);
 int cli_cat(int argc, char **argv);
 int cli_check(int argc, char **argv);
 int cli_materialize(int argc, char **argv);
-/* Write v's PREFIX.safetensors as OUT.safetensors; 0 or -errno (printed). */
-int cli_write_safetensors(const struct view *v, const char *out);
+/*
+ * Write into directory dir, under their names, v's files shown from memory
+ * (the `file` lines, the index.json of a sharded safetensors output) and,
+ * if st, its .safetensors files; 0 or -errno (printed).
+ */
+int cli_write_files(const struct view *v, const char *dir, int st);
 /* `ls` of a safetensors file: its tensors in data order; an exit status. */
 int cli_ls_safetensors(const char *path, int json);
 int cli_mount(int argc, char **argv, const char *progname);

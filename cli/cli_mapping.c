@@ -4,6 +4,7 @@
  */
 #include "cli/cli.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,22 +13,28 @@
 
 /* A view's files as `check` reports them. */
 struct check_files {
-	const struct view_file *index, *st; /* the .index, the .safetensors; NULL: none */
+	const struct view_file *index, *st; /* the .index, the first .safetensors; NULL: none */
+	size_t n_st;                        /* .safetensors files */
+	uint64_t st_size, st_headers;       /* their bytes, their headers' */
 	size_t n_data;                      /* data files */
 	size_t n_whole;                     /* of them, one source shard whole */
 };
 
 static void count_files(const struct view *v, struct check_files *cf)
 {
-	*cf = (struct check_files){ NULL, NULL, 0, 0 };
+	*cf = (struct check_files){ NULL, NULL, 0, 0, 0, 0, 0 };
 	for (size_t i = 0; i < view_num_files(v); i++) {
 		const struct view_file *f = view_file_at(v, i);
 
 		cf->n_data += f->kind == VIEW_FILE_DATA;
 		if (f->kind == VIEW_FILE_INDEX)
 			cf->index = f;
-		if (f->kind == VIEW_FILE_SAFETENSORS)
+		if (f->kind == VIEW_FILE_SAFETENSORS && !cf->n_st++)
 			cf->st = f;
+		if (f->kind == VIEW_FILE_SAFETENSORS) {
+			cf->st_size += f->size;
+			cf->st_headers += f->mem_len;
+		}
 		cf->n_whole += view_data_whole_fd(v, i) >= 0;
 	}
 }
@@ -72,6 +79,22 @@ static void print_exposed(const struct view *v)
 	}
 }
 
+/* The files a mount shows from memory: `file` lines, a sharded output's index.json. */
+static void print_meta(const struct view *v)
+{
+	for (size_t i = 0; i < view_num_files(v); i++) {
+		const struct view_file *f = view_file_at(v, i);
+		char size[32];
+
+		if (f->kind != VIEW_FILE_META)
+			continue;
+		cli_human_size(size, sizeof(size), f->size);
+		fputs("  ", stdout);
+		cli_put_name(stdout, f->name, strlen(f->name));
+		printf("  %s\n", size);
+	}
+}
+
 static void print_merged(const struct view *v, size_t n)
 {
 	struct check_files cf;
@@ -89,12 +112,17 @@ static void print_merged(const struct view *v, size_t n)
 		printf("  %zu tensors, %s of data\n", n, size);
 	}
 	if (cf.st) {
-		cli_human_size(size, sizeof(size), cf.st->size);
-		cli_human_size(isize, sizeof(isize), cf.st->mem_len);
+		cli_human_size(size, sizeof(size), cf.st_size);
+		cli_human_size(isize, sizeof(isize), cf.st_headers);
 		fputs("  ", stdout);
 		cli_put_name(stdout, cf.st->name, strlen(cf.st->name));
-		printf("  %s, header %s\n", size, isize);
+		if (cf.n_st > 1)
+			printf(" and %zu more shard(s)  %s, headers %s (Hugging Face's sharded layout)\n",
+			       cf.n_st - 1, size, isize);
+		else
+			printf("  %s, header %s\n", size, isize);
 	}
+	print_meta(v);
 	/* the path a mount's reads take (docs/mounting.md, "Passthrough") */
 	if (cf.n_whole)
 		printf("  %zu of %zu data file(s) are one source shard whole: the kernel reads them from it (FUSE passthrough) where it can\n",
@@ -148,6 +176,7 @@ static const char *file_kind(enum view_file_kind k)
 	case VIEW_FILE_INDEX: return "index";
 	case VIEW_FILE_DATA: return "data";
 	case VIEW_FILE_SAFETENSORS: return "safetensors";
+	case VIEW_FILE_META: return "file"; /* index.json, a `file` line's */
 	}
 	return "unknown";
 }

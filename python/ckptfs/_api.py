@@ -92,7 +92,8 @@ class Source:
 
 @dataclass(frozen=True)
 class DataFile:
-    """A file of the merged directory (kind: checkpoint, index, data or safetensors).
+    """A file of the merged directory (kind: checkpoint, index, data, safetensors, or file: a
+    safetensors index.json or a `file` line's file).
 
     source_shard: a data file that is one source shard whole (FUSE passthrough).
     """

@@ -59,7 +59,10 @@ static void test_json_c1_controls_escaped(void **state)
 {
 	(void)state;
 	/* U+0085 NEL and U+009B CSI as UTF-8; U+00A0 is text */
-	expect("a\xc2\x85" "b\xc2\x9b" "c\xc2\xa0", "\"a\\u0085b\\u009bc\xc2\xa0\"");
+	expect("a\xc2\x85"
+	       "b\xc2\x9b"
+	       "c\xc2\xa0",
+	       "\"a\\u0085b\\u009bc\xc2\xa0\"");
 }
 
 static void test_json_bytes_not_utf8_are_surrogates(void **state)
@@ -68,7 +71,9 @@ static void test_json_bytes_not_utf8_are_surrogates(void **state)
 	expect("\xff", "\"\\udcff\"");
 	expect("odd/\xff\xfe", "\"odd/\\udcff\\udcfe\"");
 	/* a cut sequence: each byte on its own, the rest stays text */
-	expect("\xe6\x97" "x", "\"\\udce6\\udc97x\"");
+	expect("\xe6\x97"
+	       "x",
+	       "\"\\udce6\\udc97x\"");
 	/* overlong '/', and an encoded surrogate U+D800: not UTF-8 */
 	expect("\xc0\xaf", "\"\\udcc0\\udcaf\"");
 	expect("\xed\xa0\x80", "\"\\udced\\udca0\\udc80\"");
