@@ -27,8 +27,6 @@
 #define HAVE_URING 0
 #endif
 
-#define ENABLE_URING "/sys/module/fuse/parameters/enable_uring"
-
 /* -o io_uring=off, said the same way whatever libfuse this is. */
 static int uring_turned_off(const struct ckptfs *fs)
 {
@@ -58,8 +56,7 @@ void uring_negotiate(struct ckptfs *fs, struct fuse_conn_info *conn)
 	if (!(conn->capable & FUSE_CAP_OVER_IO_URING)) {
 		fuse_log(
 			FUSE_LOG_NOTICE,
-			"ckptfs: io_uring unavailable (the kernel does not offer it: Linux >= 6.14 with CONFIG_FUSE_IO_URING, and the fuse module's parameter " ENABLE_URING
-			" set to Y by root): requests come through /dev/fuse\n");
+			"ckptfs: io_uring unavailable (the kernel does not offer it: Linux >= 6.14 with CONFIG_FUSE_IO_URING, and the fuse module's parameter /sys/module/fuse/parameters/enable_uring set to Y by root): requests come through /dev/fuse\n");
 		return;
 	}
 	/* libfuse wants it by default when offered; said here in case that changes */
