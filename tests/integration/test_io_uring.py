@@ -5,8 +5,9 @@ module's enable_uring) offer them, else through /dev/fuse; -o io_uring=off alway
 concatenated data file through direct I/O and the page cache, mmap, random preads, and a
 TensorFlow restore.
 
-Where this build or kernel has no io_uring, the tests of the io_uring path skip, and the
-one that checks the log line of that case runs instead. These tests choose their path
+Where this build or kernel has no io_uring, the tests of the io_uring path skip (fail, with
+CKPTFS_REQUIRE_URING=1: CI's uring stage), and the one that checks the log line of that
+case runs instead. These tests choose their path
 themselves, so CKPTFS_MOUNT_OPTS is ignored here.
 """
 
@@ -41,11 +42,14 @@ def uring_lines(m) -> list[str]:
 def require_uring(m):
     """Skip where this build or kernel has no io_uring; else it must be in use."""
     log = m.log()
-    if NO_LIBFUSE in log:
-        pytest.skip("this ckptfs is built with a libfuse older than 3.18")
-    if NO_KERNEL in log:
-        pytest.skip("this kernel does not offer FUSE over io_uring "
-                    "(/sys/module/fuse/parameters/enable_uring is off?)")
+    why = ("this ckptfs is built with a libfuse older than 3.18" if NO_LIBFUSE in log
+           else "this kernel does not offer FUSE over io_uring "
+                "(/sys/module/fuse/parameters/enable_uring is off?)" if NO_KERNEL in log
+           else None)
+    if why and os.environ.get("CKPTFS_REQUIRE_URING") == "1":
+        pytest.fail(f"{why}, and CKPTFS_REQUIRE_URING=1\n{m.describe()}")
+    if why:
+        pytest.skip(why)
     assert IN_USE in log, m.describe()
 
 
