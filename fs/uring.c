@@ -90,9 +90,6 @@ void uring_negotiate(struct ckptfs *fs, struct fuse_conn_info *conn)
 			FUSE_MAJOR_VERSION, FUSE_MINOR_VERSION);
 }
 
-void uring_note_request(struct fuse_req *req, struct ckptfs *fs)
-{
-	(void)req, (void)fs;
-}
+void uring_note_request(struct fuse_req *req, struct ckptfs *fs) { (void)req, (void)fs; }
 
 #endif
