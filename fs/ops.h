@@ -48,6 +48,11 @@ enum ckptfs_cache {
 enum ckptfs_uring {
 	CKPTFS_URING_AUTO, /* where libfuse and the kernel offer them */
 	CKPTFS_URING_OFF,  /* never: /dev/fuse */
+	/*
+	 * Not given: off. A queue's reply is a copy where /dev/fuse splices, and
+	 * sequential reads lost more than TF restores gained (docs/mounting.md).
+	 */
+	CKPTFS_URING_DEFAULT,
 };
 
 /* The daemon's state, reached from a request through ckptfs_data(). */

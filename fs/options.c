@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "fs/internal.h"
+#include "fs/ops.h"
 
 void fs_mount_notice(const struct fs_mount *fm, const char *fmt, ...)
 {
@@ -204,12 +205,16 @@ static int check_cache(struct mount_opts *o, char *err, size_t errlen)
 			   errlen);
 }
 
-/* -o io_uring=auto|off; auto when not given. */
+/* -o io_uring=auto|off; CKPTFS_URING_DEFAULT (off) when not given. */
 static int check_uring(struct mount_opts *o, char *err, size_t errlen)
 {
 	/* enum ckptfs_uring's order */
 	static const char *const names[] = { "auto", "off" };
 
+	if (!o->uring_arg) {
+		o->uring = CKPTFS_URING_DEFAULT;
+		return 0;
+	}
 	return option_word("io_uring", o->uring_arg, names, 2, "auto or off", &o->uring, err,
 			   errlen);
 }

@@ -27,13 +27,14 @@
 #define HAVE_URING 0
 #endif
 
-/* -o io_uring=off, said the same way whatever libfuse this is. */
+/* Off by -o io_uring=off or by default, said the same way whatever libfuse this is. */
 static int uring_turned_off(const struct ckptfs *fs)
 {
-	if (fs->uring != CKPTFS_URING_OFF)
+	if (fs->uring == CKPTFS_URING_AUTO)
 		return 0;
-	fuse_log(FUSE_LOG_INFO,
-		 "ckptfs: io_uring off (-o io_uring=off): requests come through /dev/fuse\n");
+	fuse_log(FUSE_LOG_INFO, "ckptfs: io_uring off (%s): requests come through /dev/fuse\n",
+		 fs->uring == CKPTFS_URING_OFF ? "-o io_uring=off"
+					       : "the default; -o io_uring=auto asks for it");
 	return 1;
 }
 
@@ -41,7 +42,7 @@ static int uring_turned_off(const struct ckptfs *fs)
 
 int uring_session_args(const struct ckptfs *fs, struct fuse_args *args)
 {
-	if (fs->uring == CKPTFS_URING_OFF)
+	if (fs->uring != CKPTFS_URING_AUTO)
 		return 0;
 	return fuse_opt_add_arg(args, "-oio_uring") ? -ENOMEM : 0;
 }

@@ -8,7 +8,8 @@
  * module's parameter enable_uring on (off by default;
  * scripts/install-deps turns it on). libfuse sets the queues up after
  * INIT; when it cannot, requests keep coming through /dev/fuse. The log
- * says which, once. Private to fs/.
+ * says which, once. Only with -o io_uring=auto: off by default
+ * (CKPTFS_URING_DEFAULT, ops.h). Private to fs/.
  */
 #ifndef CKPTFS_FS_URING_H
 #define CKPTFS_FS_URING_H
@@ -20,7 +21,7 @@ struct fuse_req;
 
 /*
  * Before fuse_session_new(): add the session option that asks libfuse for
- * io_uring queues if fs->uring allows and this libfuse has them. 0 or
+ * io_uring queues if fs->uring asks (-o io_uring=auto) and this libfuse has them. 0 or
  * -ENOMEM; args is the caller's.
  */
 int uring_session_args(const struct ckptfs *fs, struct fuse_args *args);

@@ -10,8 +10,11 @@ Run it through scripts/bench, which builds the Release binaries first and passes
       the concatenated `single` file, served by the daemon through the FUSE page
       cache (-o cache=page) or by direct I/O (-o cache=direct); `shards` files, read
       by the kernel from the shards where FUSE passthrough is available; `shards`
-      with -o passthrough=off, page cache or direct I/O), with the page cache each
-      byte read adds (/proc/meminfo).
+      with -o passthrough=off, page cache or direct I/O; the concatenated file by direct
+      I/O with -o io_uring=auto: FUSE over io_uring where the build, libfuse >= 3.18,
+      and the kernel offer it, and an (extra) row of its ratio to /dev/fuse in P2-P4),
+      with the page cache each byte read adds (/proc/meminfo). --variants measures a
+      subset of these paths.
   P3  the same read repeated on the same mount (FUSE page cache, the shards' own, or
       for direct I/O the daemon again).
   P4  TensorFlow (TF1 Saver) restore of a ~2 GiB merged model from the mount, and
@@ -127,9 +130,9 @@ VARIANTS = {
     "shards": ("shards", []),
     "shards-off": ("shards", ["-o", "passthrough=off", "-o", "cache=page"]),
     "shards-off-direct": ("shards", ["-o", "passthrough=off", "-o", "cache=direct"]),
-    # /dev/fuse where the rows above take FUSE over io_uring (a build with libfuse
-    # >= 3.18 and the kernel's enable_uring on; else the same path as single-direct)
-    "single-direct-uring-off": ("single", ["-o", "cache=direct", "-o", "io_uring=off"]),
+    # FUSE over io_uring where the rows above take /dev/fuse (the default): a build with
+    # libfuse >= 3.18 and the kernel's enable_uring on; else the same path as single-direct
+    "single-direct-uring": ("single", ["-o", "cache=direct", "-o", "io_uring=auto"]),
 }
 PASSTHROUGH_LINE = "passthrough (the kernel reads the source shard)"
 DIRECT_LINE = "data files the daemon serves use direct I/O"
@@ -137,7 +140,8 @@ DIRECT_LINE = "data files the daemon serves use direct I/O"
 REPEAT_RESTORE = ("single", "single-direct")
 # plot labels
 URING_LINE = "io_uring in use"
-SHORT = {"single-direct": "single\ndirect", "single-direct-uring-off": "single direct\nno uring", "shards-off": "shards\noff",
+SHORT = {"single-direct": "single\ndirect", "single-direct-uring": "single direct\nio_uring",
+         "shards-off": "shards\noff",
          "shards-off-direct": "shards off\ndirect", "passthrough_hp": "pt_hp"}
 
 
@@ -163,11 +167,11 @@ def summarize(xs: list) -> dict:
             "n": len(xs), "samples": xs}
 
 
-URING_PAIR = ("single-direct", "single-direct-uring-off")
+URING_PAIR = ("single-direct-uring", "single-direct")
 
 
 def uring_ratio(per_variant: dict) -> dict | None:
-    """single-direct / single-direct-uring-off, pair by pair (the two are measured in the
+    """single-direct-uring / single-direct, pair by pair (the two are measured in the
     same repetition, so the machine's drift cancels), if both were measured."""
     on, off = (per_variant.get(v) for v in URING_PAIR)
     if not on or not off or len(on) != len(off):
@@ -725,14 +729,16 @@ class Bench:
                          f"{res['page_cache_per_byte'][l]['median']:+.2f} B page cache/B",
                          f"≥ {TARGETS['P2_ratio'][target_kind(l)]}× native",
                          res["fresh_ratio"][l]["median"] >= TARGETS["P2_ratio"][target_kind(l)])
-            self.uring_row("P2", "fresh-mount read throughput (> 1: io_uring faster)", r_fresh, paths)
+            self.uring_row("P2", "fresh-mount read throughput (> 1: io_uring faster)",
+                           r_fresh, paths)
         if "P3" in self.steps:
             for l in layouts:
                 self.row("P3", f"repeated read, same mount, {variant_label(l)}, {paths[l]}",
                          f"{fmt_gbps(res['repeat_gbps'][l])}; {fmt_x(res['repeat_ratio'][l])} native",
                          f"≥ {TARGETS['P3_ratio'][target_kind(l)]}× native",
                          res["repeat_ratio"][l]["median"] >= TARGETS["P3_ratio"][target_kind(l)])
-            self.uring_row("P3", "repeated-read throughput (> 1: io_uring faster)", r_repeat, paths)
+            self.uring_row("P3", "repeated-read throughput (> 1: io_uring faster)",
+                           r_repeat, paths)
         log(f"  P2/P3 native {res['native_gbps']['median']:.2f} GB/s; fresh " +
             ", ".join(f"{l} {res['fresh_gbps'][l]['median']:.2f} "
                       f"({res['page_cache_per_byte'][l]['median']:+.2f} B/B)" for l in layouts) +
@@ -812,7 +818,8 @@ class Bench:
                      f"{fmt_s(res['mount_restore_s'][l])}; {fmt_x(res['ratio'][l])}",
                      f"≤ {TARGETS['P4_ratio'][target_kind(l)]}×",
                      res["ratio"][l]["median"] <= TARGETS["P4_ratio"][target_kind(l)])
-        self.uring_row("P4", "restore time (< 1: io_uring faster)", ratios, self.results.get("P2", {}).get("paths"))
+        self.uring_row("P4", "restore time (< 1: io_uring faster)", ratios,
+                       self.results.get("P2", {}).get("paths"))
         for l in res["plugin_ratio"]:
             self.row("P4", f"TF restore through the plugin (ckptfs://, no mount), layout={l}",
                      f"{fmt_s(res['plugin_restore_s'][l])}; {fmt_x(res['plugin_ratio'][l])}",

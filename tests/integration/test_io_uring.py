@@ -1,7 +1,7 @@
-"""FUSE over io_uring (docs/mounting.md, "io_uring"): with -o io_uring=auto (the default)
-requests come through io_uring queues where libfuse (>= 3.18) and the kernel (the fuse
-module's enable_uring) offer them, else through /dev/fuse; -o io_uring=off always takes
-/dev/fuse. The log says which, once. Either way the bytes are the sources': the
+"""FUSE over io_uring (docs/mounting.md, "io_uring"): with -o io_uring=auto requests come
+through io_uring queues where libfuse (>= 3.18) and the kernel (the fuse module's
+enable_uring) offer them, else through /dev/fuse; -o io_uring=off, and the default, always
+take /dev/fuse. The log says which, once. Either way the bytes are the sources': the
 concatenated data file through direct I/O and the page cache, mmap, random preads, and a
 TensorFlow restore.
 
@@ -29,6 +29,8 @@ from pylib.sources import random_sources_fixture
 SIZES = {"a": 3 * 1024 * 1024 + 123, "b": 700 * 1024 + 5}
 IN_USE = "io_uring in use: requests come through io_uring queues"
 OFF = "io_uring off (-o io_uring=off): requests come through /dev/fuse"
+DEFAULT_OFF = ("io_uring off (the default; -o io_uring=auto asks for it): "
+               "requests come through /dev/fuse")
 NO_LIBFUSE = "io_uring unavailable (built with libfuse"
 NO_KERNEL = "io_uring unavailable (the kernel does not offer it"
 
@@ -71,7 +73,7 @@ def test_io_uring_serves_the_sources_bytes(tmp_path, sources, ckptfs_bin, cache)
     mapping = merge_mapping(tmp_path, names, "single")
     want = b"".join(open(sources[n], "rb").read() for n in names)
     with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt"), "-f",
-                          "-o", f"cache={cache}") as m:
+                          "-o", f"cache={cache}", "-o", "io_uring=auto") as m:
         [name] = data_files(m.path)
         check_bytes(m.join(name), want)
         require_uring(m)
@@ -89,10 +91,19 @@ def test_io_uring_off_takes_dev_fuse(tmp_path, sources, ckptfs_bin):
         assert uring_lines(m) == [f"ckptfs: {OFF}"], m.describe()
 
 
-def test_io_uring_says_once_what_it_does(tmp_path, sources, ckptfs_bin):
-    """Whatever this build and kernel offer, the default mount logs one io_uring line."""
+def test_io_uring_is_off_by_default(tmp_path, sources, ckptfs_bin):
     mapping = merge_mapping(tmp_path, ["a"], "single")
     with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt"), "-f") as m:
+        [name] = data_files(m.path)
+        assert read_file(m.join(name)) == open(sources["a"], "rb").read()
+        assert uring_lines(m) == [f"ckptfs: {DEFAULT_OFF}"], m.describe()
+
+
+def test_io_uring_auto_says_once_what_it_does(tmp_path, sources, ckptfs_bin):
+    """Whatever this build and kernel offer, -o io_uring=auto logs one io_uring line."""
+    mapping = merge_mapping(tmp_path, ["a"], "single")
+    with mounting.mounted(ckptfs_bin, mapping, str(tmp_path / "mnt"), "-f",
+                          "-o", "io_uring=auto") as m:
         [name] = data_files(m.path)
         assert read_file(m.join(name)) == open(sources["a"], "rb").read()
         lines = uring_lines(m)

@@ -142,7 +142,7 @@ static void test_positional_and_defaults(void **state)
 	assert_int_equal(fm->o.readahead, CKPTFS_READAHEAD_KB);
 	assert_int_equal(fm->o.passthrough, CKPTFS_PT_AUTO);
 	assert_int_equal(fm->o.cache, CKPTFS_CACHE_AUTO);
-	assert_int_equal(fm->o.uring, CKPTFS_URING_AUTO);
+	assert_int_equal(fm->o.uring, CKPTFS_URING_DEFAULT);
 	assert_false(fm->o.nonempty);
 	assert_false(fm->cmd.foreground);
 	/* what every ckptfs mount gets; "ro" last, over mount(8)'s "rw" */
