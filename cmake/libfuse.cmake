@@ -6,7 +6,9 @@
 # 3.14, so scripts/install-deps builds 3.17 from Debian's own source package
 # into build-deps/ (static, so neither the binary nor the .deb needs
 # libfuse3.so.4); `scripts/build-libfuse --series 3.18` builds 3.18 into
-# build-deps/libfuse-3.18, used with -DCKPTFS_LIBFUSE_PREFIX=<that>. CKPTFS_LIBFUSE:
+# build-deps/libfuse-3.18, used with -DCKPTFS_LIBFUSE_PREFIX=<that> (not the
+# default: io_uring is off by default, and forky's version moves; see
+# docs/mounting.md, "io_uring"). CKPTFS_LIBFUSE:
 #   auto     the system's libfuse if >= 3.17, else the bundled build if it
 #            exists, else the system's older one (no passthrough)
 #   system   the system's libfuse (pkg-config fuse3 >= 3.14), whatever its version
