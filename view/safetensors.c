@@ -133,11 +133,16 @@ static int add_target(struct st *s, const struct view_target *t)
 	return 0;
 }
 
-/* The header of the items in their (sorted) order. */
-static int header(struct st *s, uint8_t **out, size_t *len)
+/*
+ * The header of the items in their (sorted) order (*out malloc'd, caller
+ * frees), refused from its length, counted first, when readers would
+ * refuse it: a header of millions of tensors is never built.
+ */
+static int header(struct st *s, uint8_t **out, size_t *len, char *err, size_t errlen)
 {
 	struct safetensors_tensor *t = calloc(s->n_items + 1, sizeof(*t));
 	uint64_t off = 0;
+	size_t n;
 	int rc;
 
 	if (!t)
@@ -152,7 +157,14 @@ static int header(struct st *s, uint8_t **out, size_t *len)
 		off += it->bytes;
 	}
 	/* dims are int64 >= 0 (the bundle checked): same bits as uint64 */
-	rc = safetensors_serialize(t, s->n_items, out, len);
+	n = safetensors_serialized_len(t, s->n_items); /* 0: serialize says why */
+	if (n && n - 8 > SAFETENSORS_MAX_HEADER)
+		rc = view_errf(
+			err, errlen, -EFBIG, &s->v->m->format_pos,
+			"the safetensors header would be %zu bytes, more than readers accept (%d)",
+			n - 8, SAFETENSORS_MAX_HEADER);
+	else
+		rc = safetensors_serialize(t, s->n_items, out, len);
 	free(t);
 	return rc;
 }
@@ -326,12 +338,7 @@ int st_build(struct view *v, enum mapping_format format, int strict, char *err, 
 	if (rc == 0)
 		rc = report(&s, strict, err, errlen);
 	if (rc == 0)
-		rc = header(&s, &hdr, &hdr_len);
-	if (rc == 0 && hdr_len - 8 > SAFETENSORS_MAX_HEADER)
-		rc = view_errf(
-			err, errlen, -EFBIG, &v->m->format_pos,
-			"the safetensors header would be %zu bytes, more than readers accept (%d)",
-			hdr_len - 8, SAFETENSORS_MAX_HEADER);
+		rc = header(&s, &hdr, &hdr_len, err, errlen);
 	if (rc == 0) {
 		rc = add_file(&s, hdr, hdr_len);
 		hdr = NULL; /* the view's now */
