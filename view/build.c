@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "util/util.h"
@@ -201,7 +202,8 @@ void view_free(struct view *v)
 	free(v->data);
 	free(v->index);
 	free(v->state);
-	free(v->st_header);
+	if (v->st_header)
+		munmap((void *)v->st_header, v->st_header_len);
 	free(v->source_tensors);
 	free(v->prefix);
 	free(v);

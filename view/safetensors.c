@@ -1,7 +1,8 @@
 /*
  * safetensors.c - PREFIX.safetensors: the merged tensors as one
  * safetensors file, without copying them. The file is the header (built
- * here, served from a memfd so that it is an extent like any other) and
+ * here, served from a sealed memfd so that it is an extent like any
+ * other, and mapped from it: the one copy the view keeps) and
  * then each tensor's bytes, straight from its source shard: TensorFlow
  * and safetensors both store numeric tensors as raw little-endian
  * row-major elements (checkpoint-format.md §4). A partitioned variable
@@ -196,16 +197,29 @@ static int shard_fd(struct st *s, uint32_t source, int32_t shard)
 	return fd;
 }
 
+/*
+ * The header, in a sealed memfd the view keeps and maps read-only: that
+ * mapping (v->st_header) is the one copy the view holds; the caller frees
+ * hdr. Returns the fd.
+ */
 static int header_fd(struct view *v, const uint8_t *hdr, size_t len)
 {
-	int fd = memfd_create("ckptfs-safetensors-header", MFD_CLOEXEC);
+	int fd = memfd_create("ckptfs-safetensors-header", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	int rc = fd < 0 ? -errno : util_pwrite_full(fd, hdr, len, 0);
+	void *p = MAP_FAILED;
 
-	if (fd < 0)
-		return -errno;
-	if (write(fd, hdr, len) != (ssize_t)len) {
-		close(fd);
-		return -EIO;
+	if (rc == 0 &&
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL))
+		rc = -errno;
+	if (rc == 0 && (p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0)) == MAP_FAILED)
+		rc = -errno;
+	if (rc) {
+		if (fd >= 0)
+			close(fd);
+		return rc;
 	}
+	v->st_header = p;
+	v->st_header_len = len;
 	return view_keep_fd(v, fd, NULL);
 }
 
@@ -228,12 +242,10 @@ static int push_extent(struct view_data *d, size_t *cap, uint64_t voff, int64_t 
 	return 0;
 }
 
-static int extents(struct st *s, const uint8_t *hdr, size_t hdr_len, struct view_data *d,
-		   uint64_t *size)
+static int extents(struct st *s, int hdr_fd, size_t hdr_len, struct view_data *d, uint64_t *size)
 {
 	size_t cap = 0;
-	int fd = header_fd(s->v, hdr, hdr_len);
-	int rc = fd < 0 ? fd : push_extent(d, &cap, 0, 0, hdr_len, fd);
+	int fd, rc = push_extent(d, &cap, 0, 0, hdr_len, hdr_fd);
 
 	*size = hdr_len;
 	for (size_t i = 0; rc == 0 && i < s->n_items; i++) {
@@ -265,16 +277,17 @@ static void drop_tf_files(struct view *v)
 	v->n_files = 1;
 }
 
-static int add_file(struct st *s, uint8_t *hdr, size_t hdr_len)
+static int add_file(struct st *s, const uint8_t *hdr, size_t hdr_len)
 {
 	struct view *v = s->v;
-	struct view_file *f = realloc(v->files, (v->n_files + 1) * sizeof(*f));
+	int fd = header_fd(v, hdr, hdr_len), rc;
+	struct view_file *f = fd < 0 ? NULL : realloc(v->files, (v->n_files + 1) * sizeof(*f));
 	struct view_data *d;
 	size_t n = strlen(v->prefix) + sizeof(".safetensors");
 	uint64_t size;
-	int rc;
 
-	v->st_header = hdr; /* the view's, whatever happens */
+	if (fd < 0)
+		return fd;
 	if (f)
 		v->files = f;
 	d = f ? realloc(v->data, (v->n_files + 1) * sizeof(*d)) : NULL;
@@ -284,12 +297,12 @@ static int add_file(struct st *s, uint8_t *hdr, size_t hdr_len)
 	d = &v->data[v->n_files];
 	*d = (struct view_data){ .ext = NULL, .n = 0, .source = 0, .shard = -1, .whole = 0 };
 	f = &v->files[v->n_files];
-	*f = (struct view_file){ malloc(n), VIEW_FILE_SAFETENSORS, 0, hdr, hdr_len };
+	*f = (struct view_file){ malloc(n), VIEW_FILE_SAFETENSORS, 0, v->st_header, hdr_len };
 	v->n_files++; /* from here on view_free frees them */
 	if (!f->name)
 		return -ENOMEM;
 	snprintf((char *)f->name, n, "%s.safetensors", v->prefix);
-	rc = extents(s, hdr, hdr_len, d, &size);
+	rc = extents(s, fd, hdr_len, d, &size);
 	f->size = size;
 	return rc;
 }
@@ -339,10 +352,8 @@ int st_build(struct view *v, enum mapping_format format, int strict, char *err, 
 		rc = report(&s, strict, err, errlen);
 	if (rc == 0)
 		rc = header(&s, &hdr, &hdr_len, err, errlen);
-	if (rc == 0) {
+	if (rc == 0)
 		rc = add_file(&s, hdr, hdr_len);
-		hdr = NULL; /* the view's now */
-	}
 	if (rc == 0 && format == MAPPING_FORMAT_SAFETENSORS)
 		drop_tf_files(v);
 	free(hdr);
@@ -351,7 +362,7 @@ int st_build(struct view *v, enum mapping_format format, int strict, char *err, 
 	free(s.fds);
 	free(s.items);
 	free(s.runs.run);
-	if (rc == -ENOMEM || rc == -EBADMSG || rc == -EIO)
+	if (rc && rc != -EFBIG && rc != -ENOTSUP) /* those two have their message */
 		view_errf(err, errlen, rc, &v->m->format_pos,
 			  "cannot build the .safetensors file: %s", strerror(-rc));
 	return rc;

@@ -105,7 +105,9 @@ struct view {
 	int keep_graph;      /* an identity mount: the root rule carries the graph */
 	int graph_fd;        /* owned, -1 if none: a sealed memfd, the new graph's bytes */
 	struct bundle_entry graph_entry; /* its entry (offset 0 of graph_fd) */
-	uint8_t *st_header;              /* owned; PREFIX.safetensors's header, or NULL */
+	/* owned, or NULL: PREFIX.safetensors's header, its memfd mapped read-only */
+	const uint8_t *st_header;
+	size_t st_header_len;
 	/* layout.c may free each source's entries once the index is past it */
 	int release_sources;
 };
