@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "util/util.h"
@@ -231,6 +232,9 @@ void view_free(struct view *v)
 	for (size_t i = 0; i < v->n_blobs; i++)
 		free(v->blobs[i]);
 	free(v->blobs);
+	for (size_t i = 0; i < v->n_maps; i++)
+		munmap(v->maps[i].p, v->maps[i].len);
+	free(v->maps);
 	st_crc_free(v);
 	free(v->source_tensors);
 	free(v->prefix);

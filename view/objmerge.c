@@ -334,6 +334,25 @@ static int32_t merged_child(const struct objmerge *om, int32_t node, const char 
 }
 
 /*
+ * Whether variable `node`, made for a tensor a line brought by name
+ * (adopt_named), takes the place of object `at`, which another line made
+ * only on the way to its own path: `at` becomes the variable, as it would
+ * have had this line come first (a TF1 slot `x/Adam` is a child of the
+ * variable `x`, mapping.md), whatever the order of the lines.
+ */
+static int take_variable(struct objmerge *om, int32_t at, int32_t node)
+{
+	struct mnode *o = &om->nodes[at], *n = &om->nodes[node];
+
+	if (o->src >= 0 || o->target >= 0 || n->src >= 0 || n->target < 0 || n->n_extra)
+		return 0;
+	o->target = n->target;
+	o->map = n->map;
+	n->target = -1; /* an orphan, never numbered */
+	return 1;
+}
+
+/*
  * Hang merged node `node` at target path to (to_len bytes, escaped
  * components, no trailing '/'), making the objects on the way.
  */
@@ -373,6 +392,10 @@ static int attach(struct view *v, size_t map, const char *to, size_t to_len, int
 			return om_oom(v, err, errlen);
 		next = merged_child(om, at, name, &by);
 		if (!slash) {
+			if (next >= 0 && take_variable(om, next, node)) {
+				free(name);
+				return 0;
+			}
 			if (next >= 0) {
 				free(name);
 				return view_errf(

@@ -139,9 +139,15 @@ static int add_target(struct st *s, const struct view_target *t)
 	return 0;
 }
 
-/* The header of items [first, first + n) in their (sorted) order. */
-static int header(struct st *s, size_t first, size_t n, uint8_t **out, size_t *len)
+/*
+ * The header of items [first, first + n) in their (sorted) order (*out
+ * malloc'd, caller frees), refused from its length, counted first, when
+ * readers would refuse it: a header of millions of tensors is never built.
+ */
+static int header(struct st *s, size_t first, size_t n, uint8_t **out, size_t *len, char *err,
+		  size_t errlen)
 {
+	size_t need;
 	struct safetensors_tensor *t = calloc(n + 1, sizeof(*t));
 	uint64_t off = 0;
 	int rc;
@@ -158,7 +164,14 @@ static int header(struct st *s, size_t first, size_t n, uint8_t **out, size_t *l
 		off += it->bytes;
 	}
 	/* dims are int64 >= 0 (the bundle checked): same bits as uint64 */
-	rc = safetensors_serialize(t, n, out, len);
+	need = safetensors_serialized_len(t, n); /* 0: serialize says why */
+	if (need && need - 8 > SAFETENSORS_MAX_HEADER)
+		rc = view_errf(
+			err, errlen, -EFBIG, &s->v->m->format_pos,
+			"the safetensors header would be %zu bytes, more than readers accept (%d)",
+			need - 8, SAFETENSORS_MAX_HEADER);
+	else
+		rc = safetensors_serialize(t, n, out, len);
 	free(t);
 	return rc;
 }
@@ -190,16 +203,30 @@ static int shard_fd(struct st *s, uint32_t source, int32_t shard)
 	return fd;
 }
 
-static int header_fd(struct view *v, const uint8_t *hdr, size_t len)
+/*
+ * A header's one copy: a sealed memfd (what reads are served from),
+ * mapped read-only into *map (what the file's mem points at), so the
+ * bytes the view built can be freed. Returns the fd (the view's).
+ */
+static int header_fd(struct view *v, const uint8_t *hdr, size_t len, const uint8_t **map)
 {
-	int fd = memfd_create("ckptfs-safetensors-header", MFD_CLOEXEC);
+	int fd = memfd_create("ckptfs-safetensors-header", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	int rc = fd < 0 ? -errno : util_pwrite_full(fd, hdr, len, 0);
+	void *p = MAP_FAILED;
 
-	if (fd < 0)
-		return -errno;
-	if (write(fd, hdr, len) != (ssize_t)len) {
-		close(fd);
-		return -EIO;
+	if (rc == 0 &&
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL))
+		rc = -errno;
+	if (rc == 0 && (p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0)) == MAP_FAILED)
+		rc = -errno;
+	if (rc == 0 && (rc = view_keep_map(v, p, len)))
+		munmap(p, len);
+	if (rc) {
+		if (fd >= 0)
+			close(fd);
+		return rc;
 	}
+	*map = p;
 	return view_keep_fd(v, fd, NULL);
 }
 
@@ -222,12 +249,11 @@ static int push_extent(struct view_data *d, size_t *cap, uint64_t voff, int64_t 
 	return 0;
 }
 
-static int extents(struct st *s, const struct shard *sh, const uint8_t *hdr, size_t hdr_len,
+static int extents(struct st *s, const struct shard *sh, int hdr_fd, size_t hdr_len,
 		   struct view_data *d, uint64_t *size)
 {
 	size_t cap = 0;
-	int fd = header_fd(s->v, hdr, hdr_len);
-	int rc = fd < 0 ? fd : push_extent(d, &cap, 0, 0, hdr_len, fd);
+	int fd, rc = push_extent(d, &cap, 0, 0, hdr_len, hdr_fd);
 
 	*size = hdr_len;
 	for (size_t i = sh->first; rc == 0 && i < sh->first + sh->n; i++) {
@@ -266,26 +292,27 @@ static void drop_tf_files(struct view *v)
 	v->n_files = n;
 }
 
-/* Shard sh as the file name (owned from now on), its header hdr (owned too). */
+/* Shard sh as the file name (owned from now on), its header hdr (owned
+ * too: freed once its one copy, the memfd, is made). */
 static int add_file(struct st *s, const struct shard *sh, char *name, uint8_t *hdr, size_t hdr_len)
 {
 	struct view *v = s->v;
 	struct view_file *f;
+	const uint8_t *mem = NULL;
 	uint64_t size;
-	int rc = view_keep_blob(v, hdr); /* the view's, whatever happens */
+	int fd = header_fd(v, hdr, hdr_len, &mem), rc = fd < 0 ? fd : view_grow_files(v);
 
-	if (rc == 0)
-		rc = view_grow_files(v);
+	free(hdr);
 	if (rc) {
 		free(name);
 		return rc;
 	}
 	f = &v->files[v->n_files];
-	*f = (struct view_file){ name, VIEW_FILE_SAFETENSORS, 0, hdr, hdr_len };
+	*f = (struct view_file){ name, VIEW_FILE_SAFETENSORS, 0, mem, hdr_len };
 	v->n_files++; /* from here on view_free frees them */
 	if (!f->name)
 		return -ENOMEM;
-	rc = extents(s, sh, hdr, hdr_len, &v->data[v->n_files - 1], &size);
+	rc = extents(s, sh, fd, hdr_len, &v->data[v->n_files - 1], &size);
 	f->size = size;
 	return rc;
 }
@@ -406,14 +433,7 @@ static int add_shards(struct st *s, const struct shard *sh, size_t n_sh, char *e
 
 		if (sh[k].n)
 			qsort(s->items + sh[k].first, sh[k].n, sizeof(*s->items), cmp_item);
-		rc = header(s, sh[k].first, sh[k].n, &hdr, &hdr_len);
-		if (rc == 0 && hdr_len - 8 > SAFETENSORS_MAX_HEADER) {
-			free(hdr);
-			return view_errf(
-				err, errlen, -EFBIG, &s->v->m->format_pos,
-				"the safetensors header would be %zu bytes, more than readers accept (%d)",
-				hdr_len - 8, SAFETENSORS_MAX_HEADER);
-		}
+		rc = header(s, sh[k].first, sh[k].n, &hdr, &hdr_len, err, errlen);
 		if (rc == 0)
 			rc = add_file(s, &sh[k], shard_name(s->v->prefix, k, n_sh), hdr, hdr_len);
 	}

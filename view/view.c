@@ -118,6 +118,17 @@ int view_keep_blob(struct view *v, uint8_t *b)
 	return 0;
 }
 
+int view_keep_map(struct view *v, void *p, size_t len)
+{
+	struct view_map *m = util_grow(v->maps, &v->cap_maps, v->n_maps + 1, sizeof(*m));
+
+	if (!m)
+		return -ENOMEM;
+	v->maps = m;
+	v->maps[v->n_maps++] = (struct view_map){ p, len };
+	return 0;
+}
+
 /* Room for one more file; it is v->files[v->n_files], zeroed, not counted yet. */
 int view_grow_files(struct view *v)
 {

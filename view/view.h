@@ -182,7 +182,8 @@ struct view_file {
 	const char *name; /* owned by v */
 	enum view_file_kind kind;
 	uint64_t size; /* exact */
-	/* STATE, INDEX and META: the bytes; SAFETENSORS: its header; DATA: NULL */
+	/* STATE, INDEX and META: the bytes; SAFETENSORS: its header (its
+	 * memfd's pages, mapped: the one copy); DATA: NULL */
 	const uint8_t *mem;
 	size_t mem_len; /* bytes at mem (the size, but for SAFETENSORS) */
 };

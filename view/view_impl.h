@@ -58,6 +58,14 @@ int view_keep_fd(struct view *v, int fd, struct store_obj *obj);
  * (b freed). */
 int view_keep_blob(struct view *v, uint8_t *b);
 
+/* A mapping the view owns from now on (p, len bytes). 0 or -ENOMEM (the
+ * caller still owns it then). */
+struct view_map {
+	void *p;
+	size_t len;
+};
+int view_keep_map(struct view *v, void *p, size_t len);
+
 /*
  * view.c: view_grow_files makes room for one more file, v->files[v->n_files]
  * (zeroed, its view_data too), not counted yet; view_add_meta adds a file
@@ -123,6 +131,10 @@ struct view {
 	 * headers, the index.json) */
 	uint8_t **blobs;
 	size_t n_blobs, cap_blobs;
+	/* owned: read-only mappings files show (a safetensors header's
+	 * memfd: its one copy), unmapped by view_free */
+	struct view_map *maps;
+	size_t n_maps, cap_maps;
 	/* layout.c may free each source's entries once the index is past it */
 	int release_sources;
 	enum mapping_format format; /* the files the view shows */

@@ -638,6 +638,36 @@ static void test_objmerge_object_based_tf1(void **state)
 	release(&x);
 }
 
+/*
+ * A variable at the path of an object another line made on the way to its
+ * own (`v` of `v/kernel`) is that object, whichever line comes first: the
+ * same graph, `v` a variable with a child (fuzz_view regression V2).
+ */
+static void test_objmerge_object_based_variable_on_the_way(void **state)
+{
+	static const char *const text[] = {
+		"source t = tf1\ncheckpoint = object-based\nmap t:dense/kernel -> v\nmap t:dense/ -> v/\n",
+		"source t = tf1\ncheckpoint = object-based\nmap t:dense/ -> v/\nmap t:dense/kernel -> v\n",
+	};
+	struct merged x;
+	int32_t var;
+
+	(void)state;
+	for (size_t i = 0; i < N(text); i++) {
+		merge(&x, text[i], 0);
+		assert_int_equal(expect_consistent(&x), 2);
+		assert_int_equal(x.g->n_nodes, 3); /* root, v, v/kernel */
+		var = node_at(&x, "v");
+		assert_true(var > 0);
+		assert_int_equal(x.g->nodes[var].n_attrs, 1);
+		assert_string_equal(x.g->nodes[var].attrs[0].full_name, "dense/kernel");
+		assert_int_equal(child(&x, var, "kernel"), node_at(&x, "v/kernel"));
+		expect_same(&x, "v/.ATTRIBUTES/VARIABLE_VALUE", "tf1", "dense/kernel");
+		expect_same(&x, "v/kernel/.ATTRIBUTES/VARIABLE_VALUE", "tf1", "dense/kernel");
+		release(&x);
+	}
+}
+
 /* `checkpoint = name-based`: a TF2 source read by key, and no graph. */
 static void test_objmerge_name_based(void **state)
 {
@@ -714,6 +744,7 @@ int main(void)
 		cmocka_unit_test(test_objmerge_object_without_variables_warns),
 		cmocka_unit_test(test_objmerge_view_object_graph),
 		cmocka_unit_test(test_objmerge_object_based_tf1),
+		cmocka_unit_test(test_objmerge_object_based_variable_on_the_way),
 		cmocka_unit_test(test_objmerge_name_based),
 		cmocka_unit_test(test_objmerge_errors),
 	};

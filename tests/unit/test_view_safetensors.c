@@ -5,8 +5,8 @@
  * offsets, escaping), the bytes of every tensor read back through
  * view_read and view_map_range, partitioned variables split along the
  * first and along another dimension as one tensor each (overlapping
- * pieces left out), the left-out warning, strict, and which files each
- * format shows.
+ * pieces left out), the left-out warning, strict, which files each
+ * format shows, and the header held once (the memfd it is served from).
  */
 #define _GNU_SOURCE /* memmem */
 #include <errno.h>
@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <sys/stat.h>
 
 #include "bundle/bundle.h"
 #include "mapping/mapping.h"
@@ -269,6 +270,55 @@ static void test_st_view_formats(void **state)
 	fx_free(&f);
 }
 
+/*
+ * The inode of the file mapped at p (/proc/self/maps), if its name holds
+ * name; 0 if p is not in such a mapping (the heap, say).
+ */
+static unsigned long mapped_inode(const void *p, const char *name)
+{
+	FILE *maps = fopen("/proc/self/maps", "r");
+	char line[4096];
+	unsigned long ino = 0;
+
+	assert_non_null(maps);
+	while (!ino && fgets(line, sizeof(line), maps)) {
+		unsigned long lo, hi, i;
+
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %lu", &lo, &hi, &i) == 3 &&
+		    (uintptr_t)p >= lo && (uintptr_t)p < hi && strstr(line, name))
+			ino = i;
+	}
+	fclose(maps);
+	return ino;
+}
+
+static void test_st_view_holds_the_header_once(void **state)
+{
+	const char *memfd = "memfd:ckptfs-safetensors-header";
+	struct fx f;
+	char err[1024] = "";
+	const struct view_file *file;
+	struct view_piece piece;
+	struct stat st;
+	unsigned long ino;
+	size_t n;
+
+	(void)state;
+	write_mixed();
+	assert_int_equal(build(&f, mixed_text, MAPPING_FORMAT_SAFETENSORS, 0, err, sizeof(err)), 0);
+	view_compact(f.v); /* as the daemon holds it */
+	file = view_file_at(f.v, 0);
+	/* the bytes at mem are the memfd's pages the reads are served from */
+	ino = mapped_inode(file->mem, memfd);
+	assert_int_not_equal(ino, 0);
+	assert_int_equal(view_map_range(f.v, 0, 0, 8, &piece, 1, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(fstat(piece.fd, &st), 0);
+	assert_int_equal(st.st_ino, ino);
+	assert_int_equal(le64(file->mem), file->mem_len - 8);
+	fx_free(&f);
+}
+
 static void test_st_view_strict(void **state)
 {
 	struct fx f;
@@ -295,6 +345,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_st_view_header_and_bytes),
 		cmocka_unit_test(test_st_view_formats),
+		cmocka_unit_test(test_st_view_holds_the_header_once),
 		cmocka_unit_test(test_st_view_strict),
 	};
 

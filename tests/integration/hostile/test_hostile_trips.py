@@ -6,7 +6,8 @@ on, with TensorFlow, Keras 3 and the `safetensors` package as the oracles.
   for what they are, with the way to write a TensorFlow checkpoint instead;
 * a safetensors header with ``__metadata__`` twice is refused, as the reference reader
   refuses it; a header length over the readers' limit is refused from the 8-byte prefix
-  (a sparse file: nothing is read);
+  (a sparse file: nothing is read), and a merge's header over it from its length, before
+  it is built;
 * an object graph of millions of empty nodes (two bytes each) is refused before it is
   expanded, in a few MiB of memory (it took 820 MiB);
 * ``materialize`` into a missing directory says so; it writes the ``checkpoint`` state
@@ -27,8 +28,8 @@ import numpy as np
 import pytest
 
 from pylib import mounting
-from pylib.ckptfmt import DT_FLOAT, DT_STRING, Tensor, crc32c, encode_entry, mask, varint, \
-    write_bundle
+from pylib.ckptfmt import DT_FLOAT, DT_STRING, DT_UINT8, Tensor, crc32c, encode_entry, mask, \
+    varint, write_bundle
 
 KERAS_HINT = "tf.train.Checkpoint(model=model).write(PATH) saves one ckptfs reads"
 H5 = "an HDF5 file (Keras 3 weights, as model.save_weights writes them)"
@@ -120,6 +121,27 @@ def test_safetensors_header_over_the_limit_is_refused_from_its_length(tmp_path, 
     assert rc == 1 and err == (f"ckptfs: '{big}': not a safetensors file (a header of {n} bytes, "
                                f"over the 100000000 readers accept)\n"), err
     assert rss < 64 * 1024, f"{rss} KiB to refuse it"
+
+
+def test_merged_safetensors_header_over_the_limit_is_refused_before_it_is_built(tmp_path,
+                                                                               ckptfs_bin):
+    """170 tensors whose names are 100,000 control bytes: 17 MB of names, but 6 bytes of JSON
+    each (\\u0001), a 102 MB header. `check` refuses it from its length, counted first, in
+    no more memory than the same merge without a .safetensors file (building it took 94 MiB
+    more)."""
+    prefix = str(tmp_path / "s")
+    write_bundle(prefix, [Tensor("%04d" % i + "\x01" * 100_000, DT_UINT8, [1], bytes([i]))
+                          for i in range(170)])
+    rss = {}
+    for fmt in ("tensorflow", "safetensors"):
+        conf = tmp_path / f"{fmt}.conf"
+        conf.write_text(f"source s = s\nmap s:/ -> /\nformat = {fmt}\n")
+        rc, err, rss[fmt] = run_measured([ckptfs_bin, "check", conf], tmp_path)
+        if fmt == "tensorflow":
+            assert rc == 0, err
+    assert rc == 1 and err == (f"{conf}:3:1: error: the safetensors header would be 102009816 "
+                               f"bytes, more than readers accept (100000000)\n"), err
+    assert rss["safetensors"] < rss["tensorflow"] + 32 * 1024, rss
 
 
 # ---------------------------------------------------------------------------------------
