@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "store/store.h"
 
@@ -245,6 +246,7 @@ struct store {
 		size_t pending;
 		pthread_t threads[2];
 		int n_threads;
+		pid_t pid; /* of the process that started them */
 		int stop;
 	} pf; /* prefetch.c: background fetches */
 };
