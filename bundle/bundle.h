@@ -176,6 +176,43 @@ struct store_obj *bundle_shard_obj(const struct bundle_reader *r, int shard);
 int bundle_fetch(const struct bundle_reader *r, int shard, int64_t off, int64_t len, char *err,
 		 size_t errlen);
 
+/* One data shard handed to bundle_reader_adopt(). */
+struct bundle_shard_file {
+	const char *path; /* borrowed; copied: bundle_shard_path() gives it back */
+	int fd;           /* owned by the reader from the call on (closed on failure too) */
+	int64_t size;     /* the file's size when it was opened */
+};
+
+/*
+ * A reader over a checkpoint in another format (view/ reads safetensors
+ * files this way: bundle/ knows no other format): index (index_len bytes,
+ * copied) is a .index a caller built with bundle_index_builder, whose
+ * entries place the tensors in the n shards, and whose CRC32Cs are not
+ * known (bundle_has_crcs() is 0: bundle_read_tensor() checks nothing).
+ * The index is parsed as strictly as a file's, its shard count must be n
+ * and every tensor must lie in its shard. name stands for the prefix in
+ * messages and bundle_prefix(). The shards' fds are the reader's even on
+ * failure. *out is closed with bundle_close().
+ */
+int bundle_reader_adopt(const char *name, const uint8_t *index, size_t index_len,
+			const struct bundle_shard_file *shards, size_t n,
+			struct bundle_reader **out, char *err, size_t errlen);
+
+/* 1 if the entries carry TensorFlow's CRC32Cs, 0 for bundle_reader_adopt()'s. */
+int bundle_has_crcs(const struct bundle_reader *r);
+
+/*
+ * Open one file of a source as bundle_open_flags() opens a data shard
+ * (what names it in messages): a regular file, never blocking, and with
+ * BUNDLE_OPEN_PUBLIC only one every user could read. The fd (the
+ * caller's) and the size in *size, or a negative errno with a message.
+ */
+int bundle_open_source_file(const char *path, const char *what, unsigned flags, int64_t *size,
+			    char *err, size_t errlen);
+
+/* The path of data shard `shard`, malloc'd (caller frees), or NULL. */
+char *bundle_shard_path(const struct bundle_reader *r, int shard);
+
 /* Close a reader and its fds; NULL is ignored. */
 void bundle_close(struct bundle_reader *r);
 

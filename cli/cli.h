@@ -26,8 +26,9 @@ enum cli_status {
 };
 
 int cli_ls(int argc, char **argv);
-int cli_ls_checkpoint(const char *path);
-int cli_ls_mapping(const char *path);
+/* `ls` of a checkpoint or a mapping's merge; json: as one JSON document. */
+int cli_ls_checkpoint(const char *path, int json);
+int cli_ls_mapping(const char *path, int json);
 /* `ls --objects`: the object tree of a TF2 checkpoint or merge (cli_objects.c). */
 int cli_ls_objects(const char *path);
 /* `check`: one line on the object graph v carries, if it carries one. */
@@ -36,10 +37,14 @@ int cli_verify(int argc, char **argv);
 int cli_cat(int argc, char **argv);
 int cli_check(int argc, char **argv);
 int cli_materialize(int argc, char **argv);
-/* Write v's PREFIX.safetensors as OUT.safetensors; 0 or -errno (printed). */
-int cli_write_safetensors(const struct view *v, const char *out);
+/*
+ * Write into directory dir, under their names, v's files shown from memory
+ * (the `file` lines, the index.json of a sharded safetensors output) and,
+ * if st, its .safetensors files; 0 or -errno (printed).
+ */
+int cli_write_files(const struct view *v, const char *dir, int st);
 /* `ls` of a safetensors file: its tensors in data order; an exit status. */
-int cli_ls_safetensors(const char *path);
+int cli_ls_safetensors(const char *path, int json);
 int cli_mount(int argc, char **argv, const char *progname);
 int cli_tf_plugin(int argc, char **argv);
 
@@ -89,5 +94,36 @@ int cli_open_view(const char *mapping, const struct view_options *opt, struct ma
 		  struct view **v);
 
 void cli_human_size(char *buf, size_t len, uint64_t n);
+
+/*
+ * JSON output (cli_json.c). cli_json_string: s (n bytes, NULs allowed) as a
+ * JSON string; bytes that are not UTF-8 as \udcXX (Python's
+ * surrogateescape), control characters as \uXXXX. cli_json_text: a
+ * NUL-terminated s the same way, or null for NULL.
+ */
+void cli_json_string(FILE *f, const char *s, size_t n);
+void cli_json_text(FILE *f, const char *s);
+
+/*
+ * The tensor list of `ls` on stdout, as text lines or as one JSON document
+ * {"tensors": [{name, dtype, shape, shard, offset, size[, source,
+ * source_name]}, ...]}. with_source: the two columns of a mapping's list.
+ */
+struct cli_list {
+	int json;
+	int with_source;
+	size_t n; /* entries written */
+};
+void cli_list_begin(struct cli_list *l, int json, int with_source);
+/*
+ * One tensor shown as name; source and key (key_len bytes) say where it
+ * comes from when l->with_source (source NULL: written by ckptfs, from no
+ * source). All borrowed for the call.
+ */
+void cli_list_entry(struct cli_list *l, const char *name, size_t name_len,
+		    const struct bundle_entry *e, const char *source, const char *key,
+		    size_t key_len);
+/* Close the list and flush stdout: an exit status. */
+int cli_list_end(struct cli_list *l);
 
 #endif

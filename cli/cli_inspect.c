@@ -17,20 +17,64 @@ static int open_or_complain(const char *path, struct bundle_reader **r)
 	return cli_open_checkpoint(path, r);
 }
 
-int cli_ls_checkpoint(const char *path)
+/*
+ * A safetensors source (a Hugging Face directory, a .safetensors file):
+ * its SHARD column is the file that holds the tensor, as the index.json
+ * says, not a number.
+ */
+static int ls_safetensors_source(struct bundle_reader *r)
+{
+	const int n = bundle_num_shards(r);
+	char **names = calloc((size_t)n + 1, sizeof(*names));
+
+	for (int k = 0; names && k < n; k++)
+		names[k] = bundle_shard_path(r, k);
+	for (size_t i = 0; names && i < bundle_num_entries(r); i++) {
+		const struct bundle_entry e = bundle_entry_at(r, i);
+		const char *file = names[e.shard_id] ? strrchr(names[e.shard_id], '/') : NULL;
+		const char *dt = bundle_dtype_name(e.dtype);
+
+		cli_put_name(stdout, e.key, e.key_len);
+		printf("\t%s\t[", dt ? dt : "unknown");
+		for (int d = 0; d < e.rank; d++)
+			printf("%s%lld", d ? "," : "", (long long)e.dims[d]);
+		printf("]\t");
+		file = file ? file + 1 : names[e.shard_id];
+		if (file)
+			cli_put_name(stdout, file, strlen(file));
+		printf("\t%lld\t%lld\n", (long long)e.offset, (long long)e.size);
+	}
+	for (int k = 0; names && k < n; k++)
+		free(names[k]);
+	if (!names)
+		cli_error("out of memory");
+	free(names);
+	return names ? 0 : -1;
+}
+
+int cli_ls_checkpoint(const char *path, int json)
 {
 	struct bundle_reader *r;
+	struct cli_list l;
+	int rc;
 
 	if (open_or_complain(path, &r))
 		return CLI_BAD_INPUT;
+	if (!bundle_has_crcs(r) && !json) { /* shards named by their files */
+		rc = ls_safetensors_source(r);
+		cli_close_checkpoint(r);
+		return rc == 0 && fflush(stdout) == 0 ? CLI_OK : CLI_BAD_INPUT;
+	}
+	cli_list_begin(&l, json, 0);
 	for (size_t i = 0; i < bundle_num_entries(r); i++) {
 		const struct bundle_entry ent = bundle_entry_at(r, i), *e = &ent;
 
 		if (!bundle_entry_is_piece(e))
-			cli_print_entry(stdout, e->key, e->key_len, e);
+			cli_list_entry(&l, e->key, e->key_len, e, NULL, NULL, 0);
 	}
+	rc = cli_list_end(&l);
 	cli_close_checkpoint(r);
-	return fflush(stdout) == 0 ? CLI_OK : CLI_BAD_INPUT;
+	return rc;
 }
 
 /* Grow *buf to hold n bytes; keeps one buffer for a whole verify run. */
@@ -77,6 +121,9 @@ int cli_verify(int argc, char **argv)
 	cli_put_text(stdout, bundle_prefix(r));
 	if (bad)
 		printf(": %zu of %zu tensors FAILED verification\n", bad, n);
+	else if (!bundle_has_crcs(r)) /* safetensors: nothing to check the bytes against */
+		printf(": %zu tensors, %lld bytes in %d file(s): all readable (safetensors stores no checksums)\n",
+		       n, bytes, bundle_num_shards(r));
 	else
 		printf(": %zu tensors, %lld bytes in %d shard(s): all checksums match\n", n, bytes,
 		       bundle_num_shards(r));

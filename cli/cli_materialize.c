@@ -311,7 +311,7 @@ static int collect_used(const struct view *v, const struct mapping *m, struct us
 			rc = add_used_path(u, path, -1, i);
 		free(path);
 		for (int k = 0; rc == 0 && k < bundle_num_shards(r); k++) {
-			char *shard = bundle_shard_name(prefix, k, bundle_num_shards(r));
+			char *shard = bundle_shard_path(r, k);
 
 			rc = shard ? add_used_path(u, shard, bundle_shard_fd(r, k), i) : -ENOMEM;
 			free(shard);
@@ -567,6 +567,18 @@ static int parse_args(int argc, char **argv, const struct help_command *help,
 	return rc;
 }
 
+/* The files cli_write_files() writes, into OUT_PREFIX's directory. */
+static int write_files(const struct view *v, const char *out, int st)
+{
+	char *dir = dir_of(out);
+	int rc = dir ? cli_write_files(v, dir, st) : -ENOMEM;
+
+	if (!dir)
+		cli_error("out of memory");
+	free(dir);
+	return rc;
+}
+
 /* Write the merge v (of m) as a asks; 0, or non-zero with the error printed. */
 static int write_output(const struct materialize_args *a, const struct mapping *m,
 			const struct view *v)
@@ -576,12 +588,13 @@ static int write_output(const struct materialize_args *a, const struct mapping *
 
 	if (rc == 0)
 		rc = exists_unless_forced(a->out, a->st ? ".safetensors" : ".index", a->force);
-	if (rc == 0 && a->st)
-		rc = cli_write_safetensors(v, a->out);
-	else if (rc == 0)
+	if (rc == 0 && !a->st)
 		rc = a->link ? write_links(v, a->out) : write_copy(v, a->out);
 	if (rc == 0 && !a->st)
 		rc = write_state(v, m, a->out);
+	/* the view was named OUT's base name: its .safetensors files are OUT's */
+	if (rc == 0)
+		rc = write_files(v, a->out, a->st);
 	return rc;
 }
 
@@ -599,6 +612,10 @@ int cli_materialize(int argc, char **argv)
 	if (a.link)
 		opt.layout = MAPPING_LAYOUT_SHARDS;
 	opt.format = a.st ? MAPPING_FORMAT_SAFETENSORS : MAPPING_FORMAT_TENSORFLOW;
+	/* a safetensors output is named by OUT's base name: OUT.safetensors, or
+	 * OUT-00001-of-0000N.safetensors and OUT.safetensors.index.json */
+	if (a.st)
+		opt.prefix = strrchr(a.out, '/') ? strrchr(a.out, '/') + 1 : a.out;
 	if (check_out_dir(a.out) || cli_open_view(a.mapping, &opt, &m, &v))
 		return CLI_BAD_INPUT;
 	rc = write_output(&a, m, v);

@@ -20,14 +20,6 @@
 
 #define CHUNK (4u << 20)
 
-static long st_file(const struct view *v)
-{
-	for (size_t i = 0; i < view_num_files(v); i++)
-		if (view_file_at(v, i)->kind == VIEW_FILE_SAFETENSORS)
-			return (long)i;
-	return -1;
-}
-
 /* Copy file i of v to fd; 0 or a negative errno. */
 static int copy_out(const struct view *v, size_t i, int fd)
 {
@@ -49,21 +41,20 @@ static int copy_out(const struct view *v, size_t i, int fd)
 	return rc;
 }
 
-int cli_write_safetensors(const struct view *v, const char *out)
+/* File i of v as path, through a temporary file renamed into place. */
+static int write_as(const struct view *v, size_t i, const char *path)
 {
-	long i = st_file(v);
-	size_t n = strlen(out) + sizeof(".safetensors.tmpXXXXXX");
-	char *path = malloc(n), *tmp = malloc(n);
-	int fd = -1, rc = path && tmp && i >= 0 ? 0 : -ENOMEM;
+	size_t n = strlen(path) + sizeof(".tmpXXXXXX");
+	char *tmp = malloc(n);
+	int fd = -1, rc = tmp ? 0 : -ENOMEM;
 
 	if (rc == 0) {
-		snprintf(path, n, "%s.safetensors", out);
-		snprintf(tmp, n, "%s.safetensors.tmpXXXXXX", out);
+		snprintf(tmp, n, "%s.tmpXXXXXX", path);
 		fd = mkostemp(tmp, O_CLOEXEC);
 		rc = fd < 0 ? -errno : 0;
 	}
 	if (rc == 0)
-		rc = copy_out(v, (size_t)i, fd);
+		rc = copy_out(v, i, fd);
 	if (rc == 0 && fchmod(fd, 0644)) /* as a checkpoint's files */
 		rc = -errno;
 	if (fd >= 0 && close(fd) && rc == 0)
@@ -73,9 +64,31 @@ int cli_write_safetensors(const struct view *v, const char *out)
 	if (rc && fd >= 0)
 		unlink(tmp);
 	if (rc)
-		cli_error("'%s': cannot write: %s", path ? path : out, strerror(-rc));
-	free(path);
+		cli_error("'%s': cannot write: %s", path, strerror(-rc));
 	free(tmp);
+	return rc;
+}
+
+int cli_write_files(const struct view *v, const char *dir, int st)
+{
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < view_num_files(v); i++) {
+		const struct view_file *f = view_file_at(v, i);
+		size_t n = strlen(dir) + strlen(f->name) + 2;
+		char *path;
+
+		if (f->kind != VIEW_FILE_META && !(st && f->kind == VIEW_FILE_SAFETENSORS))
+			continue;
+		path = malloc(n);
+		if (!path) {
+			cli_error("out of memory");
+			return -ENOMEM;
+		}
+		snprintf(path, n, "%s/%s", dir, f->name);
+		rc = write_as(v, i, path);
+		free(path);
+	}
 	return rc;
 }
 
@@ -108,13 +121,15 @@ static int read_header(const char *path, int fd, uint8_t **json, uint64_t *n, ui
 	return 0;
 }
 
-int cli_ls_safetensors(const char *path)
+int cli_ls_safetensors(const char *path, int as_json)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	struct safetensors_header *h = NULL;
 	uint8_t *json = NULL;
 	uint64_t n = 0, size = 0;
+	struct cli_list l;
 	char err[512];
+	int rc;
 
 	if (fd < 0) {
 		cli_error("'%s': %s", path, strerror(errno));
@@ -125,7 +140,10 @@ int cli_ls_safetensors(const char *path)
 		cli_error("'%s': %s", path, err);
 	close(fd);
 	free(json);
-	for (size_t i = 0; h && i < h->n; i++) {
+	if (!h)
+		return CLI_BAD_INPUT;
+	cli_list_begin(&l, as_json, 0);
+	for (size_t i = 0; i < h->n; i++) {
 		const struct safetensors_tensor *t = &h->t[i];
 		/* dims are <= INT64_MAX (the parser checked): same bits */
 		struct bundle_entry e = { .dtype = t->dtype,
@@ -135,10 +153,9 @@ int cli_ls_safetensors(const char *path)
 					  .offset = (int64_t)(8 + n + t->begin),
 					  .size = (int64_t)(t->end - t->begin) };
 
-		cli_print_entry(stdout, t->name, t->name_len, &e);
+		cli_list_entry(&l, t->name, t->name_len, &e, NULL, NULL, 0);
 	}
-	if (!h)
-		return CLI_BAD_INPUT;
+	rc = cli_list_end(&l);
 	safetensors_header_free(h);
-	return fflush(stdout) == 0 ? CLI_OK : CLI_BAD_INPUT;
+	return rc;
 }

@@ -98,7 +98,7 @@ int cli_open_checkpoint(const char *path, struct bundle_reader **r)
 	if (mapping_is_url(path) && !remote_store)
 		rc = store_new(NULL, &remote_store, err, sizeof(err));
 	if (rc == 0)
-		rc = bundle_open_store(path, 0, remote_store, r, err, sizeof(err));
+		rc = view_open_source(path, 0, remote_store, r, err, sizeof(err));
 	if (rc == 0)
 		return 0;
 	cli_error("%s", err);

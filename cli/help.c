@@ -22,9 +22,9 @@ _Static_assert(CKPTFS_READAHEAD_MAX_KB == 1048576, "update -o readahead in the m
 static const char *const no_options[] = { NULL };
 
 static const char *const ls_args[] = { "CHECKPOINT|MAPPING", NULL };
-static const char *const ls_options[] = { "--objects", NULL };
+static const char *const ls_options[] = { "--objects", "--json", NULL };
 static const char ls_text[] =
-	"Usage: ckptfs ls [--objects] CHECKPOINT|MAPPING\n"
+	"Usage: ckptfs ls [--objects | --json] CHECKPOINT|MAPPING\n"
 	"List the tensors of a checkpoint, or of the checkpoint a mapping file\n"
 	"merges, one per line in name order, in tab-separated columns NAME, DTYPE,\n"
 	"SHAPE, SHARD, OFFSET and SIZE.\n"
@@ -40,7 +40,17 @@ static const char ls_text[] =
 	"backslash as \\\\, so that every line is one tensor.\n"
 	"A file whose name ends in .safetensors is read as one: its tensors in\n"
 	"data order, SHARD 0, OFFSET from the start of the file; its header is\n"
-	"checked as strictly as the reference reader does.\n"
+	"checked as strictly as the reference reader does. A Hugging Face model\n"
+	"directory (model.safetensors.index.json and its shards, or\n"
+	"model.safetensors) is listed in name order, SHARD the file that holds\n"
+	"the tensor; the index.json is checked against the shards' headers.\n"
+	"\n"
+	"With --json the list is one JSON document, {\"tensors\": [...]}, each\n"
+	"tensor an object with name, dtype, shape, shard, offset and size (null\n"
+	"for a partitioned variable), and for a MAPPING source and source_name\n"
+	"(null for the object graph). A name is its UTF-8 text; a byte that is not\n"
+	"UTF-8 is \\udcXX (XX the byte: Python's surrogateescape, so\n"
+	"os.fsencode() gives the bytes back) and a control character \\uXXXX.\n"
 	"\n"
 	"Examples:\n"
 	"  ckptfs ls train/model.ckpt-1000      a checkpoint prefix\n"
@@ -48,6 +58,7 @@ static const char ls_text[] =
 	"  ckptfs ls merge.conf | grep ^enc/    merged tensors under enc/\n"
 	"  ckptfs ls --objects train/           the object tree of a TF2 checkpoint\n"
 	"  ckptfs ls model.safetensors          a safetensors file\n"
+	"  ckptfs ls Llama-3-8B/                a Hugging Face model directory\n"
 	"\n"
 	"Options:\n"
 	"  --objects                list the object graph of a TF2 checkpoint (or\n"
@@ -83,8 +94,9 @@ static const char cat_text[] =
 	"  ckptfs cat model.ckpt dense/bias | od -A d -t f4\n";
 
 static const char *const check_args[] = { "MAPPING", NULL };
+static const char *const check_options[] = { "--json", NULL };
 static const char check_text[] =
-	"Usage: ckptfs check MAPPING\n"
+	"Usage: ckptfs check [--json] MAPPING\n"
 	"Resolve the mapping file MAPPING as a mount would, without mounting:\n"
 	"parse it, open every source read-only, apply the exclude and map lines,\n"
 	"check that no two tensors get one name, and build the merged index.\n"
@@ -96,7 +108,15 @@ static const char check_text[] =
 	"at the line and column of the mapping file at fault, and it exits 1.\n"
 	"Warnings (an exclude that matches nothing) look the same with 'warning'\n"
 	"and do not fail the check. The messages are explained in mapping.md\n"
-	"(/usr/share/doc/ckptfs/mapping.md).\n";
+	"(/usr/share/doc/ckptfs/mapping.md).\n"
+	"\n"
+	"With --json it prints one JSON document instead, with the exit status\n"
+	"unchanged: {\"mapping\", \"ok\": true, \"warnings\", \"prefix\", \"layout\",\n"
+	"\"data_bytes\", \"sources\": [{name, tensors, checkpoint}], \"tensors\",\n"
+	"\"files\": [{name, kind, size, source_shard}]}, or {\"mapping\", \"ok\":\n"
+	"false, \"warnings\", \"error\": {file, line, column, message}} (line and\n"
+	"column null when no line is at fault); strings are escaped as ls --json\n"
+	"says. The error is printed on stderr as well.\n";
 
 static const char *const materialize_args[] = { "MAPPING", "OUT_PREFIX", NULL };
 static const char *const materialize_options[] = { "--link", "--force", "--format=", "--strict",
@@ -114,7 +134,8 @@ static const char materialize_text[] =
 	"tf.train.latest_checkpoint(DIR) finds it (not with --format safetensors,\n"
 	"nor over the state file a source is read through). An output file that\n"
 	"is a file of a source (OUT_PREFIX spelled another way, a hard link) is\n"
-	"refused, even with --force.\n"
+	"refused, even with --force. The mapping's `file` lines are written into\n"
+	"OUT_PREFIX's directory under their names.\n"
 	"\n"
 	"Options:\n"
 	"  --link                   write OUT_PREFIX.index and one symlink per\n"
@@ -123,7 +144,10 @@ static const char materialize_text[] =
 	"                           must stay where they are\n"
 	"  --force                  overwrite an existing OUT_PREFIX checkpoint\n"
 	"  --format safetensors     write OUT_PREFIX.safetensors instead: the\n"
-	"                           merged tensors safetensors can hold\n"
+	"                           merged tensors safetensors can hold (above\n"
+	"                           max_shard_size, OUT_PREFIX-00001-of-0000N\n"
+	"                           .safetensors... and OUT_PREFIX.safetensors\n"
+	"                           .index.json)\n"
 	"                           (--format tensorflow: the default)\n"
 	"  --strict                 with --format safetensors: a tensor it cannot\n"
 	"                           hold is an error, not a warning\n";
@@ -144,7 +168,7 @@ static const char tf_plugin_text[] =
 	"  tf.train.load_checkpoint(\"ckptfs:///data/merge.conf/model.ckpt\")\n";
 
 static const struct help_command commands[] = {
-	{ "check", check_args, no_options, check_text },
+	{ "check", check_args, check_options, check_text },
 	{ "ls", ls_args, ls_options, ls_text },
 	{ "verify", verify_args, no_options, verify_text },
 	{ "cat", cat_args, no_options, cat_text },
@@ -154,8 +178,8 @@ static const struct help_command commands[] = {
 
 static const char main_text[] =
 	"Usage: ckptfs MAPPING MOUNTPOINT [-f] [-o OPTION[,OPTION]...]\n"
-	"  or:  ckptfs check MAPPING\n"
-	"  or:  ckptfs ls CHECKPOINT|MAPPING\n"
+	"  or:  ckptfs check [--json] MAPPING\n"
+	"  or:  ckptfs ls [--objects | --json] CHECKPOINT|MAPPING\n"
 	"  or:  ckptfs verify CHECKPOINT\n"
 	"  or:  ckptfs cat CHECKPOINT TENSOR\n"
 	"  or:  ckptfs materialize [OPTIONS] MAPPING OUT_PREFIX\n"
@@ -288,6 +312,11 @@ static const char mount_text[] =
 	"                           daemon, one cached copy (needs Linux >= 6.6 and\n"
 	"                           libfuse >= 3.16 for mmap, else page); auto:\n"
 	"                           direct where possible (default auto)\n"
+	"  -o io_uring=auto|off     auto: requests come through io_uring queues\n"
+	"                           where libfuse (>= 3.18) and the kernel (the\n"
+	"                           fuse module's enable_uring) offer them, else\n"
+	"                           through /dev/fuse; off: /dev/fuse (default off:\n"
+	"                           faster TF restores, slower sequential reads)\n"
 	"  -o nonempty              mount on a directory that holds files, hiding\n"
 	"                           them until unmounted (refused without it)\n"
 	"  -o cache_dir=DIR         where bytes of s3:// and http(s):// sources are\n"

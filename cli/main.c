@@ -29,16 +29,31 @@ static const struct subcommand subcommands[] = {
 
 int cli_ls(int argc, char **argv)
 {
-	if (argc == 3 && !strcmp(argv[1], "--objects"))
-		return cli_ls_objects(argv[2]);
-	if (argc != 2 || argv[1][0] == '-')
+	const char *path = NULL;
+	int objects = 0, json = 0;
+
+	/* help_check_args() let only --objects, --json and one path through */
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--objects"))
+			objects = 1;
+		else if (!strcmp(argv[i], "--json"))
+			json = 1;
+		else
+			path = argv[i];
+	}
+	if (!path)
 		return help_usage_error(help_find("ls"), NULL,
 					"expected one CHECKPOINT or MAPPING");
-	size_t n = strlen(argv[1]);
+	if (objects && json)
+		return help_usage_error(help_find("ls"), NULL,
+					"--json does not apply to --objects");
+	if (objects)
+		return cli_ls_objects(path);
+	size_t n = strlen(path);
 
-	if (n > 12 && !strcmp(argv[1] + n - 12, ".safetensors"))
-		return cli_ls_safetensors(argv[1]);
-	return cli_is_mapping(argv[1]) ? cli_ls_mapping(argv[1]) : cli_ls_checkpoint(argv[1]);
+	if (n > 12 && !strcmp(path + n - 12, ".safetensors"))
+		return cli_ls_safetensors(path, json);
+	return cli_is_mapping(path) ? cli_ls_mapping(path, json) : cli_ls_checkpoint(path, json);
 }
 
 /* The name the command was run as, without its directory. */

@@ -32,6 +32,7 @@
 
 #include "fs/cache.h"
 #include "fs/passthrough.h"
+#include "fs/uring.h"
 #include "view/view.h"
 
 #define FIRST_FILE_INO 2
@@ -111,6 +112,7 @@ static void ckptfs_ll_init(void *userdata, struct fuse_conn_info *conn)
 		conn->max_write = fs->max_read;
 	pt_negotiate(fs, conn);
 	cache_negotiate(fs, conn);
+	uring_negotiate(fs, conn);
 }
 
 /* ------------------------------------------------------------ the tree */
@@ -121,6 +123,7 @@ static void ckptfs_ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name
 	struct fuse_entry_param e;
 	long i;
 
+	uring_note_request(req, ckptfs_data(req));
 	if (parent != FUSE_ROOT_ID) {
 		fuse_reply_err(req, ENOTDIR);
 		return;
@@ -156,6 +159,7 @@ static void ckptfs_ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_i
 	int err = do_stat(fs, ino, &st);
 
 	(void)fi;
+	uring_note_request(req, ckptfs_data(req));
 	if (err)
 		fuse_reply_err(req, err);
 	else
@@ -479,6 +483,7 @@ static void ckptfs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 	const struct view_file *f;
 	size_t idx;
 
+	uring_note_request(req, fs);
 	if (!(f = file_of(fs, ino, &idx)))
 		fuse_reply_err(req, ino == FUSE_ROOT_ID ? EISDIR : ENOENT);
 	else if (off < 0)
@@ -642,6 +647,7 @@ int ckptfs_init(struct ckptfs *fs, const struct view *v, unsigned max_read, unsi
 		fs->max_read = max_read_limit;
 	atomic_init(&fs->pt_on, false);
 	atomic_init(&fs->direct_on, false);
+	atomic_init(&fs->uring_seen, false);
 	fs->logged = calloc(n ? n : 1, sizeof(*fs->logged));
 	fs->backing = calloc(n ? n : 1, sizeof(*fs->backing));
 	if (!fs->logged || !fs->backing)

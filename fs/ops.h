@@ -43,6 +43,18 @@ enum ckptfs_cache {
 	CKPTFS_CACHE_DIRECT, /* direct I/O (page cache if mmap would break) */
 };
 
+/* -o io_uring=: may requests come through io_uring queues (uring.h)?
+ * (values in the order of the option's words, options.c) */
+enum ckptfs_uring {
+	CKPTFS_URING_AUTO, /* where libfuse and the kernel offer them */
+	CKPTFS_URING_OFF,  /* never: /dev/fuse */
+	/*
+	 * Not given: off. A queue's reply is a copy where /dev/fuse splices, and
+	 * sequential reads lost more than TF restores gained (docs/mounting.md).
+	 */
+	CKPTFS_URING_DEFAULT,
+};
+
 /* The daemon's state, reached from a request through ckptfs_data(). */
 struct ckptfs {
 	const struct view *view; /* borrowed; must outlive the session */
@@ -59,8 +71,10 @@ struct ckptfs {
 	pthread_mutex_t pt_lock; /* guards backing[] */
 	/* owned; per file: 0 not yet opened, > 0 its backing id, -1 daemon path */
 	int32_t *backing;
-	int cache;             /* enum ckptfs_cache, set before mounting */
-	atomic_bool direct_on; /* data files use direct I/O (init) */
+	int cache;              /* enum ckptfs_cache, set before mounting */
+	atomic_bool direct_on;  /* data files use direct I/O (init) */
+	int uring;              /* enum ckptfs_uring, set before mounting */
+	atomic_bool uring_seen; /* a request came through io_uring (logged) */
 };
 
 /*

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "fs/internal.h"
+#include "fs/ops.h"
 
 void fs_mount_notice(const struct fs_mount *fm, const char *fmt, ...)
 {
@@ -48,6 +49,8 @@ static const struct fuse_opt mount_opt_spec[] = {
 	/* numbers as text: libfuse's %u would wrap 2^32 + 1 to 1, "-1" to 2^32 - 1 */
 	MOUNT_OPT("max_read=%s", max_read_arg), MOUNT_OPT("readahead=%s", readahead_arg),
 	MOUNT_OPT("passthrough=%s", passthrough_arg), MOUNT_OPT("cache=%s", cache_arg),
+	/* ckptfs decides (uring.c); a bare "io_uring" is libfuse 3.18's own, left to it */
+	MOUNT_OPT("io_uring=%s", uring_arg),
 	/* remote sources: checked by the command, which makes the store */
 	MOUNT_OPT("cache_dir=%s", cache_dir), MOUNT_OPT("cache_size=%s", cache_size),
 	MOUNT_OPT("remote_timeout=%s", remote_timeout),
@@ -202,6 +205,20 @@ static int check_cache(struct mount_opts *o, char *err, size_t errlen)
 			   errlen);
 }
 
+/* -o io_uring=auto|off; CKPTFS_URING_DEFAULT (off) when not given. */
+static int check_uring(struct mount_opts *o, char *err, size_t errlen)
+{
+	/* enum ckptfs_uring's order */
+	static const char *const names[] = { "auto", "off" };
+
+	if (!o->uring_arg) {
+		o->uring = CKPTFS_URING_DEFAULT;
+		return 0;
+	}
+	return option_word("io_uring", o->uring_arg, names, 2, "auto or off", &o->uring, err,
+			   errlen);
+}
+
 int fs_mount_parse(int argc, char **argv, fs_notice_fn *notice_fn, void *ctx, struct fs_mount **out,
 		   char *err, size_t errlen)
 {
@@ -221,7 +238,7 @@ int fs_mount_parse(int argc, char **argv, fs_notice_fn *notice_fn, void *ctx, st
 	if (fuse_opt_parse(&fm->args, fm, mount_opt_spec, mount_opt_proc) == 0 &&
 	    check_numbers(&fm->o, err, errlen) == 0 &&
 	    check_passthrough(&fm->o, err, errlen) == 0 && check_cache(&fm->o, err, errlen) == 0 &&
-	    add_default_opts(&fm->args, &fm->o) == 0 &&
+	    check_uring(&fm->o, err, errlen) == 0 && add_default_opts(&fm->args, &fm->o) == 0 &&
 	    fuse_parse_cmdline(&fm->args, &fm->cmd) == 0)
 		rc = 0;
 	fm->err = NULL;
@@ -261,6 +278,7 @@ void fs_mount_free(struct fs_mount *fm)
 	free(fm->o.readahead_arg);
 	free(fm->o.passthrough_arg);
 	free(fm->o.cache_arg);
+	free(fm->o.uring_arg);
 	free(fm->o.cache_dir);
 	free(fm->o.cache_size);
 	free(fm->o.remote_timeout);

@@ -34,6 +34,7 @@ struct mount_opts {
 	char *readahead_arg;   /* owned; -o readahead=, as given */
 	char *passthrough_arg; /* owned; -o passthrough=, as given */
 	char *cache_arg;       /* owned; -o cache=, as given */
+	char *uring_arg;       /* owned; -o io_uring=, as given */
 	char *cache_dir;       /* owned; -o cache_dir= (remote sources) */
 	char *cache_size;      /* owned; -o cache_size=, as given */
 	char *remote_timeout;  /* owned; -o remote_timeout=, as given */
@@ -42,6 +43,7 @@ struct mount_opts {
 	unsigned readahead; /* KiB; 0 keeps the kernel's */
 	int passthrough;    /* enum ckptfs_passthrough (check_passthrough) */
 	int cache;          /* enum ckptfs_cache (check_cache) */
+	int uring;          /* enum ckptfs_uring (check_uring) */
 	int nonempty;       /* -o nonempty: mount over files (libfuse 3 has none) */
 	int strict;         /* -o strict: a tensor safetensors cannot hold is an error */
 	int allow_other;    /* these three are seen, and left for libfuse */

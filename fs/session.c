@@ -32,6 +32,7 @@
 #include "fs/internal.h"
 #include "fs/ops.h"
 #include "fs/options.h"
+#include "fs/uring.h"
 
 /* libfuse 3.14's default max_threads: keep every worker it starts. */
 #define LOOP_IDLE_THREADS 10
@@ -374,12 +375,13 @@ int fs_mount_serve(struct fs_mount *fm, const struct view *v, char *err, size_t 
 	fs.max_readahead = 1024 * o->readahead; /* at most 1 GiB: no wrap */
 	fs.passthrough = o->passthrough;
 	fs.cache = o->cache;
+	fs.uring = o->uring;
 	if (o->max_read_arg && o->max_read != fs.max_read)
 		fs_mount_notice(fm, "max_read=%s is out of range, using %u", o->max_read_arg,
 				fs.max_read);
 	/* the same value init() sets, or libfuse fails the mount (EPROTO) */
 	snprintf(opt, sizeof(opt), "-omax_read=%u", fs.max_read);
-	if (fuse_opt_add_arg(&fm->args, opt))
+	if (fuse_opt_add_arg(&fm->args, opt) || uring_session_args(&fs, &fm->args))
 		rc = fs_errf(err, errlen, -ENOMEM, "out of memory");
 	else
 		rc = serve(fm, &fs, err, errlen);

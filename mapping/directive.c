@@ -13,6 +13,7 @@
 
 #include "mapping/lexer.h"
 #include "mapping/mapping.h"
+#include "mapping/range.h"
 #include "util/util.h"
 
 #define SOURCE_USAGE "source NAME = PATH"
@@ -23,6 +24,8 @@
 #define FORMAT_USAGE "format = tensorflow|safetensors|both"
 #define CHECKPOINT_USAGE "checkpoint = auto|object-based|name-based"
 #define UNMAPPED_USAGE "unmapped = shown|hidden"
+#define FILE_USAGE "file NAME = SRC:PATH or file NAME = PATH"
+#define MAX_SHARD_SIZE_USAGE "max_shard_size = SIZE (e.g. 5GB, 500MiB)"
 
 __attribute__((format(printf, 4, 5))) static int perr(struct mapping_parser *p, int line, int col,
 						      const char *fmt, ...)
@@ -288,51 +291,58 @@ static int add_ref(struct mapping_parser *p, const struct mapping_line *l, size_
 	return 0;
 }
 
+/* A FROM ending in '/' is a scope, one ending in '.' a prefix of dotted names. */
 static enum mapping_map_kind map_kind(const char *from, size_t len)
 {
 	if (len == 1 && from[0] == '/')
 		return MAPPING_MAP_ROOT;
-	if (from[len - 1] == '/')
+	if (from[len - 1] == '/' || (len > 1 && from[len - 1] == '.'))
 		return MAPPING_MAP_SCOPE;
 	return MAPPING_MAP_TENSOR;
 }
 
-/* Word 3 of a map line must suit kind, FROM being from. */
-static int check_target(struct mapping_parser *p, const struct mapping_line *l,
-			enum mapping_map_kind kind, const char *from)
+/* TO (at column col of line l) must suit kind, FROM being from. */
+static int check_target(struct mapping_parser *p, const struct mapping_line *l, int col,
+			enum mapping_map_kind kind, const char *from, const char *to)
 {
-	const struct mapping_token *to = &l->tok[3];
-	const int is_scope = to->len && to->text[to->len - 1] == '/';
+	const size_t to_len = strlen(to), from_len = strlen(from);
+	const char end = to_len ? to[to_len - 1] : '\0';
+	const int is_scope = end == '/' || (kind != MAPPING_MAP_TENSOR && end == '.');
 	/* The likely fix for a scope rule's target is a '/' at its end. */
-	const char *fix = to->len ? ": write '" : "";
-	const char *fix_end = to->len ? "/'" : "";
+	const char *fix = to_len ? ": write '" : "";
+	const char *fix_end = to_len ? "/'" : "";
 	char q[MAPPING_QUOTE_SIZE], q2[MAPPING_QUOTE_SIZE];
 
-	if (kind == MAPPING_MAP_TENSOR && !to->len)
-		return perr(p, l->line, to->col, "empty target name for tensor '%s'",
+	if (kind == MAPPING_MAP_TENSOR && !to_len)
+		return perr(p, l->line, col, "empty target name for tensor '%s'",
 			    mapping_quote(q, from));
 	if (kind == MAPPING_MAP_TENSOR && is_scope)
 		return perr(
-			p, l->line, to->col,
+			p, l->line, col,
 			"tensor '%s' must map to a tensor name, not to scope '%s' (end FROM with '/' to map a whole scope)",
-			mapping_quote(q, from), mapping_quote(q2, to->text));
+			mapping_quote(q, from), mapping_quote(q2, to));
 	if (kind == MAPPING_MAP_TENSOR || is_scope)
 		return 0;
 	if (kind == MAPPING_MAP_ROOT)
 		return perr(
-			p, l->line, to->col,
+			p, l->line, col,
 			"root '/' must map to a scope ending in '/' (or '/' to keep names)%s%s%s",
-			fix, mapping_quote(q2, to->text), fix_end);
-	return perr(p, l->line, to->col,
+			fix, mapping_quote(q2, to), fix_end);
+	if (from[from_len - 1] == '.')
+		return perr(
+			p, l->line, col,
+			"prefix '%s' must map to a prefix ending in '.' (or '/' to strip it)%s%s%s",
+			mapping_quote(q, from), fix, mapping_quote(q2, to), to_len ? ".'" : "");
+	return perr(p, l->line, col,
 		    "scope '%s' must map to a scope ending in '/' (or '/' to strip it)%s%s%s",
-		    mapping_quote(q, from), fix, mapping_quote(q2, to->text), fix_end);
+		    mapping_quote(q, from), fix, mapping_quote(q2, to), fix_end);
 }
 
+/* Add `map NAME:from -> to` of line l (from and to: this line's words, or one
+ * number of their ranges). */
 static int add_map(struct mapping_parser *p, const struct mapping_line *l, size_t name_len,
-		   enum mapping_map_kind kind)
+		   enum mapping_map_kind kind, const char *from, const char *to)
 {
-	const char *from = l->tok[1].text + name_len + 1;
-	const char *to = l->tok[3].text;
 	struct mapping *m = p->m;
 	struct mapping_map *mp;
 	void *q;
@@ -363,12 +373,93 @@ static int add_map(struct mapping_parser *p, const struct mapping_line *l, size_
 	return add_ref(p, l, 1, name_len, 1, m->n_maps - 1);
 }
 
-/* `map NAME:FROM -> TO` */
+static int add_one(struct mapping_parser *p, const struct mapping_line *l, size_t name_len,
+		   const char *from, const char *to)
+{
+	enum mapping_map_kind kind = map_kind(from, strlen(from));
+
+	if (check_target(p, l, l->tok[3].col, kind, from, to))
+		return -EINVAL;
+	return add_map(p, l, name_len, kind, from, to);
+}
+
+static int has_range(const char *w)
+{
+	struct mapping_range r;
+	char why[96];
+	size_t off;
+
+	return mapping_range_find(w, &r, &off, why, sizeof(why)) != 0;
+}
+
+/* One map per number of the ranges rf (of from) and rt (of to), in step. */
+static int expand(struct mapping_parser *p, const struct mapping_line *l, size_t name_len,
+		  const char *from, const struct mapping_range *rf, const char *to,
+		  const struct mapping_range *rt)
+{
+	int rc = 0;
+
+	for (uint64_t k = 0; rc == 0 && k <= rf->last - rf->first; k++) {
+		char *f = mapping_range_subst(from, rf, rf->first + k);
+		char *t = f ? mapping_range_subst(to, rt, rt->first + k) : NULL;
+
+		rc = t ? 0 : oom(p);
+		/* what a line says is what a mapping printed from it says */
+		if (rc == 0 && (has_range(f) || has_range(t)))
+			rc = perr(
+				p, l->line, l->tok[1].col,
+				"invalid range: its numbers would make another range of the name");
+		if (rc == 0)
+			rc = add_one(p, l, name_len, f, t);
+		free(f);
+		free(t);
+	}
+	return rc;
+}
+
+/* The range of word w (at column col), 0 if none, 1, or -EINVAL reported. */
+static int find_range(struct mapping_parser *p, const struct mapping_line *l, int col,
+		      const char *w, struct mapping_range *r)
+{
+	char why[96];
+	size_t off = 0;
+	int rc = mapping_range_find(w, r, &off, why, sizeof(why));
+
+	if (rc < 0)
+		return perr(p, l->line, col + (int)off, "invalid range: %s", why);
+	return rc;
+}
+
+/* A line with ranges: both words have one, of the same length. */
+static int add_ranges(struct mapping_parser *p, const struct mapping_line *l, size_t name_len,
+		      const char *from, int has_f, const struct mapping_range *rf, const char *to,
+		      int has_t, const struct mapping_range *rt)
+{
+	const int fcol = l->tok[1].col + (int)name_len + 1, tcol = l->tok[3].col;
+
+	if (!has_t)
+		return perr(p, l->line, fcol + (int)rf->at,
+			    "a range in FROM needs one in TO (map NAME:A.{0..3}. -> B.{4..7}.)");
+	if (!has_f)
+		return perr(p, l->line, tcol + (int)rt->at,
+			    "a range in TO needs one in FROM (map NAME:A.{0..3}. -> B.{4..7}.)");
+	if (rf->last - rf->first != rt->last - rt->first)
+		return perr(p, l->line, tcol + (int)rt->at,
+			    "range {%llu..%llu} has %llu numbers, FROM's {%llu..%llu} has %llu",
+			    (unsigned long long)rt->first, (unsigned long long)rt->last,
+			    (unsigned long long)(rt->last - rt->first + 1),
+			    (unsigned long long)rf->first, (unsigned long long)rf->last,
+			    (unsigned long long)(rf->last - rf->first + 1));
+	return expand(p, l, name_len, from, rf, to, rt);
+}
+
+/* `map NAME:FROM -> TO`, FROM and TO with one `{FIRST..LAST}` each, or none */
 static int parse_map(struct mapping_parser *p, const struct mapping_line *l)
 {
-	enum mapping_map_kind kind;
+	struct mapping_range rf, rt;
 	size_t name_len;
-	const char *from;
+	const char *from, *to;
+	int has_f, has_t;
 
 	if (want_word(p, l, 1, "'NAME:FROM'", MAP_USAGE) ||
 	    want_unglued(p, l, 1, "->", MAP_USAGE) ||
@@ -378,10 +469,14 @@ static int parse_map(struct mapping_parser *p, const struct mapping_line *l)
 	    want_end(p, l, 4, "quote a name that contains blanks"))
 		return -EINVAL;
 	from = l->tok[1].text + name_len + 1;
-	kind = map_kind(from, strlen(from));
-	if (check_target(p, l, kind, from))
+	to = l->tok[3].text;
+	has_f = find_range(p, l, l->tok[1].col + (int)name_len + 1, from, &rf);
+	has_t = has_f < 0 ? -EINVAL : find_range(p, l, l->tok[3].col, to, &rt);
+	if (has_f < 0 || has_t < 0)
 		return -EINVAL;
-	return add_map(p, l, name_len, kind);
+	if (has_f || has_t)
+		return add_ranges(p, l, name_len, from, has_f, &rf, to, has_t, &rt);
+	return add_one(p, l, name_len, from, to);
 }
 
 /* `exclude NAME:GLOB` or `exclude *:GLOB` */
@@ -413,7 +508,8 @@ static int parse_exclude(struct mapping_parser *p, const struct mapping_line *l)
 }
 
 /*
- * A second `prefix`, `layout`, `format`, `checkpoint` or `unmapped` line;
+ * A second `prefix`, `layout`, `format`, `checkpoint`, `unmapped` or
+ * `max_shard_size` line;
  * first is the first one's position.
  */
 static int want_first(struct mapping_parser *p, const struct mapping_line *l,
@@ -602,6 +698,101 @@ static int parse_unmapped(struct mapping_parser *p, const struct mapping_line *l
 	return rc;
 }
 
+/* `max_shard_size = SIZE` */
+static int parse_max_shard_size(struct mapping_parser *p, const struct mapping_line *l)
+{
+	const struct mapping_token *t;
+	char q[MAPPING_QUOTE_SIZE];
+	uint64_t n = 0;
+	int rc;
+
+	if (want_first(p, l, &p->m->max_shard_size_pos) ||
+	    want_punct(p, l, 1, "=", MAX_SHARD_SIZE_USAGE) ||
+	    want_word(p, l, 2, "a size", MAX_SHARD_SIZE_USAGE) ||
+	    want_end(p, l, 3, "usage: " MAX_SHARD_SIZE_USAGE))
+		return -EINVAL;
+	t = &l->tok[2];
+	rc = mapping_size_parse(t->text, &n);
+	if (rc)
+		return perr(
+			p, l->line, t->col,
+			"invalid size '%s' (a number above 0, then nothing, B, KB, MB, GB, TB, KiB, MiB, GiB or TiB)",
+			mapping_quote(q, t->text));
+	p->m->max_shard_size = n;
+	p->m->max_shard_size_pos = pos_at(p, l, 0);
+	return 0;
+}
+
+/* Whether s may name a file of the mount's top directory. */
+static int file_name_ok(const char *s)
+{
+	if (!*s || strlen(s) > 255 || strchr(s, '/') || !strcmp(s, ".") || !strcmp(s, ".."))
+		return 0; /* 255: NAME_MAX, the longest name lookup and readdir take */
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* `file NAME = SRC:PATH` or `file NAME = PATH` (told apart after the last line) */
+static int parse_file(struct mapping_parser *p, const struct mapping_line *l)
+{
+	struct mapping *m = p->m;
+	struct mapping_file *f;
+	char q[MAPPING_QUOTE_SIZE];
+	void *g;
+
+	if (want_word(p, l, 1, "a file name", FILE_USAGE) ||
+	    want_unglued(p, l, 1, "=", FILE_USAGE) || want_punct(p, l, 2, "=", FILE_USAGE) ||
+	    want_word(p, l, 3, "a path", FILE_USAGE) ||
+	    want_end(p, l, 4, "quote a path that contains blanks"))
+		return -EINVAL;
+	if (!file_name_ok(l->tok[1].text))
+		return perr(
+			p, l->line, l->tok[1].col,
+			"invalid file name '%s' (a name of the mount's top directory: no '/', at most 255 bytes)",
+			mapping_quote(q, l->tok[1].text));
+	if (!l->tok[3].len)
+		return perr(p, l->line, l->tok[3].col, "empty path (usage: %s)", FILE_USAGE);
+	for (size_t i = 0; i < m->n_files; i++)
+		if (!strcmp(m->files[i].name, l->tok[1].text))
+			return perr(p, l->line, l->tok[1].col,
+				    "duplicate file '%s' (first at line %d)",
+				    mapping_quote(q, l->tok[1].text), m->files[i].pos.line);
+	g = util_grow(m->files, &p->files_cap, m->n_files + 1, sizeof(*f));
+	if (!g)
+		return oom(p);
+	m->files = g;
+	f = &m->files[m->n_files];
+	*f = (struct mapping_file){ strdup(l->tok[1].text), -1,
+				    strdup(l->tok[3].text), NULL,
+				    pos_at(p, l, 0),        pos_at(p, l, 3) };
+	m->n_files++; /* mapping_free frees what there is */
+	return f->name && f->path ? 0 : oom(p);
+}
+
+int mapping_resolve_files(struct mapping_parser *p)
+{
+	struct mapping *m = p->m;
+
+	for (size_t i = 0; i < m->n_files; i++) {
+		struct mapping_file *f = &m->files[i];
+		const char *colon = strchr(f->path, ':');
+		const struct mapping_source *s =
+			colon ? mapping_find_source(m, f->path, (size_t)(colon - f->path)) : NULL;
+
+		if (s) {
+			memmove(f->path, colon + 1, strlen(colon + 1) + 1);
+			f->source = (long)(s - m->sources);
+			continue;
+		}
+		f->resolved_path = resolve_path(p->base_dir, f->path);
+		if (!f->resolved_path)
+			return oom(p);
+	}
+	return 0;
+}
+
 static const struct directive {
 	const char *name;
 	const char *usage;
@@ -615,6 +806,8 @@ static const struct directive {
 	{ "format", FORMAT_USAGE, parse_format },
 	{ "checkpoint", CHECKPOINT_USAGE, parse_checkpoint },
 	{ "unmapped", UNMAPPED_USAGE, parse_unmapped },
+	{ "max_shard_size", MAX_SHARD_SIZE_USAGE, parse_max_shard_size },
+	{ "file", FILE_USAGE, parse_file },
 };
 
 int mapping_directive_like(const char *s, size_t n)
@@ -659,6 +852,6 @@ int mapping_parse_line(struct mapping_parser *p, const struct mapping_line *l)
 			"not a ckptfs mapping file (its lines start with source, map, exclude, prefix, layout, format or checkpoint)");
 	return perr(
 		p, l->line, t->col,
-		"unknown directive '%s' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)",
+		"unknown directive '%s' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped, max_shard_size or file)",
 		mapping_quote_short(q, t->text));
 }

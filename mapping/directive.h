@@ -25,7 +25,7 @@ struct mapping_parser {
 	const char *base_dir; /* borrowed; NULL keeps relative paths */
 	struct mapping_source_ref *refs;
 	size_t n_refs;
-	size_t refs_cap, sources_cap, maps_cap, excludes_cap;
+	size_t refs_cap, sources_cap, maps_cap, excludes_cap, files_cap;
 	char *err;
 	size_t errlen;
 	size_t n_lines; /* lines with words handed to mapping_parse_line */
@@ -63,6 +63,12 @@ const char *mapping_quote_short(char *buf, const char *word);
  * not quoted.
  */
 int mapping_directive_like(const char *s, size_t n);
+
+/*
+ * After the last line: each `file` line's SRC:PATH is a file of source
+ * SRC if one is declared so, else a local PATH (resolved). 0 or -ENOMEM.
+ */
+int mapping_resolve_files(struct mapping_parser *p);
 
 /* The source of m called name (len bytes, need not end in NUL), or NULL. */
 const struct mapping_source *mapping_find_source(const struct mapping *m, const char *name,

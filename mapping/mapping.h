@@ -18,6 +18,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Where a directive (or a word of it) starts; 1-based. */
 struct mapping_pos {
@@ -102,6 +103,24 @@ struct mapping_exclude {
 	struct mapping_pos pos;
 };
 
+/*
+ * `file NAME = SRC:PATH` (PATH in source SRC's directory) or `file NAME =
+ * PATH` (a local file): a small file the mount shows as it is, e.g. a
+ * model's config.json.
+ */
+struct mapping_file {
+	char *name;  /* owned: its name in the mount, a plain file name */
+	long source; /* index into mapping.sources, or -1 for a local file */
+	/* owned: for a source's file, the path inside its directory; for a
+	 * local one, the path as written */
+	char *path;
+	/* owned: a local path joined to the mapping file's directory (as a
+	 * source path is); NULL for a source's file */
+	char *resolved_path;
+	struct mapping_pos pos;      /* of the `file` keyword */
+	struct mapping_pos path_pos; /* of SRC:PATH or PATH */
+};
+
 struct mapping {
 	char *file;                     /* owned; the name used in messages */
 	struct mapping_source *sources; /* owned, n_sources items */
@@ -110,6 +129,8 @@ struct mapping {
 	size_t n_maps;
 	struct mapping_exclude *excludes; /* owned, file order */
 	size_t n_excludes;
+	struct mapping_file *files; /* owned, file order */
+	size_t n_files;
 	char *prefix;                       /* owned; "model.ckpt" unless a `prefix =` line says */
 	struct mapping_pos prefix_pos;      /* line 0 if defaulted */
 	enum mapping_layout layout;         /* SINGLE unless a `layout =` line says */
@@ -120,7 +141,14 @@ struct mapping {
 	struct mapping_pos checkpoint_pos;  /* line 0 if defaulted */
 	enum mapping_unmapped unmapped;     /* SHOWN unless an `unmapped =` line says */
 	struct mapping_pos unmapped_pos;    /* line 0 if defaulted */
+	/* the safetensors output's largest shard, in bytes of tensors:
+	 * MAPPING_MAX_SHARD_SIZE unless a `max_shard_size =` line says */
+	uint64_t max_shard_size;
+	struct mapping_pos max_shard_size_pos; /* line 0 if defaulted */
 };
+
+/* Hugging Face's default max_shard_size: 5 GB. */
+#define MAPPING_MAX_SHARD_SIZE 5000000000ull
 
 /*
  * Parse the mapping file at path. Checks everything that needs no
@@ -149,6 +177,13 @@ const char *mapping_layout_name(enum mapping_layout layout);
 int mapping_format_parse(const char *s, enum mapping_format *out);
 const char *mapping_format_name(enum mapping_format format);
 const char *mapping_checkpoint_name(enum mapping_checkpoint kind);
+
+/*
+ * A byte count (`5GB`, `500MiB`, `1000000`): digits, then nothing or
+ * B, KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (of 1024).
+ * -EINVAL if it is not one or is 0, -ERANGE above 2^64 - 1.
+ */
+int mapping_size_parse(const char *s, uint64_t *out);
 
 /*
  * Whether s may name a source: a letter or '_', then letters, digits, '_',

@@ -45,7 +45,7 @@ static int finish(struct mapping_parser *p)
 		else
 			m->excludes[ref->item].source = (long)idx;
 	}
-	return 0;
+	return mapping_resolve_files(p);
 }
 
 static struct mapping *mapping_new(const char *name)
@@ -67,6 +67,8 @@ static struct mapping *mapping_new(const char *name)
 	m->format = MAPPING_FORMAT_TENSORFLOW;
 	m->checkpoint_pos.file = m->file;
 	m->checkpoint = MAPPING_CHECKPOINT_AUTO;
+	m->max_shard_size = MAPPING_MAX_SHARD_SIZE;
+	m->max_shard_size_pos.file = m->file;
 	return m;
 }
 
@@ -175,6 +177,12 @@ void mapping_free(struct mapping *m)
 	}
 	for (i = 0; i < m->n_excludes; i++)
 		free(m->excludes[i].glob);
+	for (i = 0; i < m->n_files; i++) {
+		free(m->files[i].name);
+		free(m->files[i].path);
+		free(m->files[i].resolved_path);
+	}
+	free(m->files);
 	free(m->sources);
 	free(m->maps);
 	free(m->excludes);

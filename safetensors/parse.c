@@ -16,235 +16,58 @@
 #include <string.h>
 
 #include "bundle/bundle.h"
+#include "safetensors/json.h"
 #include "util/util.h"
 
 struct in {
-	const uint8_t *p, *end, *start;
-	char *err;
-	size_t errlen;
+	struct json_in j; /* the bytes, where they are read, the message buffer */
 	struct safetensors_header *h;
 	size_t cap;
 	int metadata; /* "__metadata__" was seen */
 };
-
-__attribute__((format(printf, 2, 3))) static int bad(struct in *in, const char *fmt, ...)
-{
-	char msg[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (in->err && in->errlen)
-		snprintf(in->err, in->errlen, "safetensors header, byte %zu: %s",
-			 (size_t)(in->p - in->start), msg);
-	return -EBADMSG;
-}
-
-static void blanks(struct in *in)
-{
-	while (in->p < in->end &&
-	       (*in->p == ' ' || *in->p == '\t' || *in->p == '\n' || *in->p == '\r'))
-		in->p++;
-}
-
-static int expect(struct in *in, char c)
-{
-	blanks(in);
-	if (in->p >= in->end || *in->p != (uint8_t)c)
-		return bad(in, "expected '%s'", (char[2]){ c, '\0' });
-	in->p++;
-	return 0;
-}
-
-/* ',' (1) or the closing bracket (0) after a member. */
-static int next_or_close(struct in *in, char close)
-{
-	blanks(in);
-	if (in->p < in->end && *in->p == ',') {
-		in->p++;
-		return 1;
-	}
-	if (in->p < in->end && *in->p == (uint8_t)close) {
-		in->p++;
-		return 0;
-	}
-	return bad(in, "expected ',' or '%s'", (char[2]){ close, '\0' });
-}
-
-static int hex4(struct in *in, unsigned *v)
-{
-	*v = 0;
-	if (in->end - in->p < 4)
-		return bad(in, "truncated \\u escape");
-	for (int i = 0; i < 4; i++) {
-		int c = *in->p++, d = c >= '0' && c <= '9'   ? c - '0'
-				      : c >= 'a' && c <= 'f' ? c - 'a' + 10
-				      : c >= 'A' && c <= 'F' ? c - 'A' + 10
-							     : -1;
-
-		if (d < 0)
-			return bad(in, "bad \\u escape");
-		*v = *v << 4 | (unsigned)d;
-	}
-	return 0;
-}
-
-/* A \u escape of four hex digits (two escapes for a surrogate pair) as UTF-8 at w. */
-static int unicode(struct in *in, char **w)
-{
-	unsigned u, lo;
-	char *o = *w;
-
-	if (hex4(in, &u))
-		return -EBADMSG;
-	if (u >= 0xdc00 && u < 0xe000)
-		return bad(in, "lone low surrogate");
-	if (u >= 0xd800 && u < 0xdc00) {
-		if (in->end - in->p < 2 || in->p[0] != '\\' || in->p[1] != 'u')
-			return bad(in, "lone high surrogate");
-		in->p += 2;
-		if (hex4(in, &lo) || lo < 0xdc00 || lo >= 0xe000)
-			return bad(in, "bad surrogate pair");
-		u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
-	}
-	if (u < 0x80) {
-		*o++ = (char)u;
-	} else if (u < 0x800) {
-		*o++ = (char)(0xc0 | u >> 6);
-		*o++ = (char)(0x80 | (u & 0x3f));
-	} else if (u < 0x10000) {
-		*o++ = (char)(0xe0 | u >> 12);
-		*o++ = (char)(0x80 | (u >> 6 & 0x3f));
-		*o++ = (char)(0x80 | (u & 0x3f));
-	} else {
-		*o++ = (char)(0xf0 | u >> 18);
-		*o++ = (char)(0x80 | (u >> 12 & 0x3f));
-		*o++ = (char)(0x80 | (u >> 6 & 0x3f));
-		*o++ = (char)(0x80 | (u & 0x3f));
-	}
-	*w = o;
-	return 0;
-}
-
-static int escape(struct in *in, char **w)
-{
-	static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
-	const char *k;
-
-	if (in->p >= in->end)
-		return bad(in, "truncated escape");
-	if (*in->p == 'u') {
-		in->p++;
-		return unicode(in, w);
-	}
-	k = memchr(from, *in->p, sizeof(from) - 1);
-	if (!k)
-		return bad(in, "unknown escape '\\%s'",
-			   (char[2]){ *in->p >= 0x20 && *in->p < 0x7f ? (char)*in->p : '?', '\0' });
-	*(*w)++ = to[k - from];
-	in->p++;
-	return 0;
-}
-
-/* A string, decoded: *out malloc'd (NUL-terminated), caller frees. */
-static int string(struct in *in, char **out, size_t *len)
-{
-	const uint8_t *q, *end = in->end;
-	char *s, *w;
-	int rc = 0;
-
-	if (expect(in, '"'))
-		return -EBADMSG;
-	for (q = in->p; q < in->end && *q != '"'; q++)
-		if (*q == '\\')
-			q++;
-	if (q >= in->end)
-		return bad(in, "unterminated string");
-	s = w = malloc((size_t)(q - in->p) + 1); /* decoding never grows */
-	if (!s)
-		return -ENOMEM;
-	in->end = q; /* an escape cannot reach past the closing quote */
-	while (rc == 0 && in->p < q) {
-		if (*in->p < 0x20)
-			rc = bad(in, "raw control character in a string");
-		else if (*in->p == '\\')
-			in->p++, rc = escape(in, &w);
-		else
-			*w++ = (char)*in->p++;
-	}
-	in->end = end;
-	if (rc) {
-		free(s);
-		return rc;
-	}
-	in->p++;
-	*w = '\0';
-	*out = s;
-	*len = (size_t)(w - s);
-	return 0;
-}
-
-static int number(struct in *in, uint64_t *v)
-{
-	blanks(in);
-	*v = 0;
-	if (in->p >= in->end || *in->p < '0' || *in->p > '9')
-		return bad(in, "expected a non-negative integer");
-	if (*in->p == '0' && in->end - in->p > 1 && in->p[1] >= '0' && in->p[1] <= '9')
-		return bad(in, "leading zero");
-	while (in->p < in->end && *in->p >= '0' && *in->p <= '9') {
-		if (*v > (UINT64_MAX - 9) / 10)
-			return bad(in, "number too large");
-		*v = *v * 10 + (uint64_t)(*in->p++ - '0');
-	}
-	if (in->p < in->end && (*in->p == '.' || *in->p == 'e' || *in->p == 'E'))
-		return bad(in, "expected an integer");
-	return 0;
-}
 
 static int shape(struct in *in, struct safetensors_tensor *t)
 {
 	size_t cap = 0;
 	int more;
 
-	if (expect(in, '['))
+	if (json_expect(&in->j, '['))
 		return -EBADMSG;
-	blanks(in);
-	if (in->p < in->end && *in->p == ']') {
-		in->p++;
+	json_blanks(&in->j);
+	if (in->j.p < in->j.end && *in->j.p == ']') {
+		in->j.p++;
 		return 0;
 	}
 	do {
 		uint64_t d, *p;
 
-		if (number(in, &d))
+		if (json_number(&in->j, &d))
 			return -EBADMSG;
 		if (d > INT64_MAX || t->rank >= BUNDLE_MAX_RANK)
-			return bad(in,
-				   d > INT64_MAX ? "dimension too large" : "too many dimensions");
+			return json_bad(&in->j, d > INT64_MAX ? "dimension too large"
+							      : "too many dimensions");
 		p = util_grow(t->dims, &cap, (size_t)t->rank + 1, sizeof(*p));
 		if (!p)
 			return -ENOMEM;
 		t->dims = p;
 		t->dims[t->rank++] = d;
-	} while ((more = next_or_close(in, ']')) == 1);
+	} while ((more = json_next_or_close(&in->j, ']')) == 1);
 	return more;
 }
 
 static int offsets(struct in *in, struct safetensors_tensor *t)
 {
-	if (expect(in, '[') || number(in, &t->begin) || expect(in, ',') || number(in, &t->end) ||
-	    expect(in, ']'))
+	if (json_expect(&in->j, '[') || json_number(&in->j, &t->begin) ||
+	    json_expect(&in->j, ',') || json_number(&in->j, &t->end) || json_expect(&in->j, ']'))
 		return -EBADMSG;
-	return t->end < t->begin ? bad(in, "data_offsets end before they begin") : 0;
+	return t->end < t->begin ? json_bad(&in->j, "data_offsets end before they begin") : 0;
 }
 
 static int dtype(struct in *in, struct safetensors_tensor *t)
 {
 	char *s;
 	size_t len;
-	int rc = string(in, &s, &len);
+	int rc = json_string(&in->j, &s, &len);
 
 	if (rc)
 		return rc;
@@ -252,8 +75,8 @@ static int dtype(struct in *in, struct safetensors_tensor *t)
 	if (t->dtype < 0) {
 		char shown[64];
 
-		rc = bad(in, "unsupported dtype '%s'",
-			 util_escape(shown, sizeof(shown), s, len, UTIL_ESCAPE_BACKSLASH));
+		rc = json_bad(&in->j, "unsupported dtype '%s'",
+			      util_escape(shown, sizeof(shown), s, len, UTIL_ESCAPE_BACKSLASH));
 	}
 	free(s);
 	return rc;
@@ -265,7 +88,7 @@ static int tensor(struct in *in, struct safetensors_tensor *t)
 	unsigned seen = 0;
 	int more;
 
-	if (expect(in, '{'))
+	if (json_expect(&in->j, '{'))
 		return -EBADMSG;
 	do {
 		static const char *const fields[] = { "dtype", "shape", "data_offsets" };
@@ -273,23 +96,23 @@ static int tensor(struct in *in, struct safetensors_tensor *t)
 		size_t len, f;
 		int rc;
 
-		blanks(in);
-		if ((rc = string(in, &k, &len)))
+		json_blanks(&in->j);
+		if ((rc = json_string(&in->j, &k, &len)))
 			return rc;
 		for (f = 0; f < 3 && strcmp(k, fields[f]); f++)
 			;
 		free(k);
 		if (f == 3 || seen & 1u << f)
-			return bad(in, f == 3 ? "unknown field" : "field given twice");
+			return json_bad(&in->j, f == 3 ? "unknown field" : "field given twice");
 		seen |= 1u << f;
-		if (expect(in, ':'))
+		if (json_expect(&in->j, ':'))
 			return -EBADMSG;
 		rc = f == 0 ? dtype(in, t) : f == 1 ? shape(in, t) : offsets(in, t);
 		if (rc)
 			return rc;
-	} while ((more = next_or_close(in, '}')) == 1);
+	} while ((more = json_next_or_close(&in->j, '}')) == 1);
 	if (more == 0 && seen != 7)
-		return bad(in, "a tensor needs dtype, shape and data_offsets");
+		return json_bad(&in->j, "a tensor needs dtype, shape and data_offsets");
 	return more;
 }
 
@@ -298,31 +121,31 @@ static int metadata(struct in *in)
 {
 	int more;
 
-	blanks(in);
-	if (in->end - in->p >= 4 && !memcmp(in->p, "null", 4)) {
-		in->p += 4;
+	json_blanks(&in->j);
+	if (in->j.end - in->j.p >= 4 && !memcmp(in->j.p, "null", 4)) {
+		in->j.p += 4;
 		return 0;
 	}
-	if (expect(in, '{'))
+	if (json_expect(&in->j, '{'))
 		return -EBADMSG;
-	blanks(in);
-	if (in->p < in->end && *in->p == '}') {
-		in->p++;
+	json_blanks(&in->j);
+	if (in->j.p < in->j.end && *in->j.p == '}') {
+		in->j.p++;
 		return 0;
 	}
 	do {
 		char *s;
 		size_t len;
-		int rc = string(in, &s, &len);
+		int rc = json_string(&in->j, &s, &len);
 
 		free(rc ? NULL : s);
-		if (rc || expect(in, ':'))
+		if (rc || json_expect(&in->j, ':'))
 			return rc ? rc : -EBADMSG;
-		rc = string(in, &s, &len);
+		rc = json_string(&in->j, &s, &len);
 		if (rc)
 			return rc;
 		free(s);
-	} while ((more = next_or_close(in, '}')) == 1);
+	} while ((more = json_next_or_close(&in->j, '}')) == 1);
 	return more;
 }
 
@@ -332,17 +155,17 @@ static int member(struct in *in)
 	const uint8_t *key;
 	int rc;
 
-	blanks(in);
-	key = in->p;
-	rc = string(in, &t.name, &t.name_len);
-	if (rc == 0 && expect(in, ':'))
+	json_blanks(&in->j);
+	key = in->j.p;
+	rc = json_string(&in->j, &t.name, &t.name_len);
+	if (rc == 0 && json_expect(&in->j, ':'))
 		rc = -EBADMSG;
 	if (rc == 0 && t.name_len == 12 && !memcmp(t.name, "__metadata__", 12)) {
 		free(t.name);
 		/* serde refuses a struct field given twice; so does the reference */
 		if (in->metadata++) {
-			in->p = key; /* the message names the second key's byte */
-			return bad(in, "'__metadata__' given twice");
+			in->j.p = key; /* the message names the second key's byte */
+			return json_bad(&in->j, "'__metadata__' given twice");
 		}
 		return metadata(in);
 	}
@@ -402,7 +225,7 @@ static int check_names(struct in *in)
 	qsort(s, h->n, sizeof(*s), cmp_name);
 	for (size_t i = 1; rc == 0 && i < h->n; i++)
 		if (!cmp_name(&s[i - 1], &s[i]))
-			rc = bad(in, "a tensor name appears twice");
+			rc = json_bad(&in->j, "a tensor name appears twice");
 	free(s);
 	return rc;
 }
@@ -418,21 +241,21 @@ static int check_offsets(struct in *in, uint64_t data_len)
 		int64_t n = bytes(&h->t[i]);
 
 		if (h->t[i].begin != at)
-			return bad(
-				in,
+			return json_bad(
+				&in->j,
 				"tensor %zu: data_offsets [%llu, %llu) leave a gap or overlap (expected to begin at %llu)",
 				i, (unsigned long long)h->t[i].begin,
 				(unsigned long long)h->t[i].end, (unsigned long long)at);
 		if (n < 0 || h->t[i].end - h->t[i].begin != (uint64_t)n)
-			return bad(in,
-				   "tensor %zu: data_offsets [%llu, %llu) do not hold its shape", i,
-				   (unsigned long long)h->t[i].begin,
-				   (unsigned long long)h->t[i].end);
+			return json_bad(
+				&in->j,
+				"tensor %zu: data_offsets [%llu, %llu) do not hold its shape", i,
+				(unsigned long long)h->t[i].begin, (unsigned long long)h->t[i].end);
 		at = h->t[i].end;
 	}
 	if (at != data_len)
-		return bad(in, "the tensors cover %llu bytes of data, the file has %llu",
-			   (unsigned long long)at, (unsigned long long)data_len);
+		return json_bad(&in->j, "the tensors cover %llu bytes of data, the file has %llu",
+				(unsigned long long)at, (unsigned long long)data_len);
 	h->data_len = at;
 	return check_names(in);
 }
@@ -464,26 +287,30 @@ int safetensors_header_len(const uint8_t prefix[8], uint64_t file_size, uint64_t
 int safetensors_parse(const uint8_t *json, size_t len, uint64_t data_len,
 		      struct safetensors_header **out, char *err, size_t errlen)
 {
-	struct in in = { json, json + len, json, err, errlen, NULL, 0, 0 };
+	struct in in = {
+		{ json, json + len, json, err, errlen, "safetensors header" }, NULL, 0, 0
+	};
 	int rc = 0, more = 0;
 
 	if (len > SAFETENSORS_MAX_HEADER || !util_is_utf8((const char *)json, len))
-		return bad(&in, len > SAFETENSORS_MAX_HEADER ? "header too large" : "not UTF-8");
+		return json_bad(&in.j,
+				len > SAFETENSORS_MAX_HEADER ? "header too large" : "not UTF-8");
 	in.h = calloc(1, sizeof(*in.h));
 	if (!in.h)
 		return -ENOMEM;
-	rc = expect(&in, '{');
-	blanks(&in);
-	if (rc == 0 && in.p < in.end && *in.p == '}')
-		in.p++;
+	rc = json_expect(&in.j, '{');
+	json_blanks(&in.j);
+	if (rc == 0 && in.j.p < in.j.end && *in.j.p == '}')
+		in.j.p++;
 	else
-		while (rc == 0 && (rc = member(&in)) == 0 && (more = next_or_close(&in, '}')) == 1)
+		while (rc == 0 && (rc = member(&in)) == 0 &&
+		       (more = json_next_or_close(&in.j, '}')) == 1)
 			;
 	if (rc == 0 && more < 0)
 		rc = more;
-	blanks(&in);
-	if (rc == 0 && in.p != in.end)
-		rc = bad(&in, "trailing bytes after the header");
+	json_blanks(&in.j);
+	if (rc == 0 && in.j.p != in.j.end)
+		rc = json_bad(&in.j, "trailing bytes after the header");
 	if (rc == 0)
 		rc = check_offsets(&in, data_len);
 	if (rc == -ENOMEM && err && errlen)

@@ -94,4 +94,46 @@ int safetensors_serialize(const struct safetensors_tensor *t, size_t n, uint8_t 
  */
 size_t safetensors_serialized_len(const struct safetensors_tensor *t, size_t n);
 
+/*
+ * A Hugging Face sharded model's model.safetensors.index.json:
+ * {"metadata": {...}, "weight_map": {TENSOR: SHARD_FILE}}.
+ */
+struct safetensors_index_entry {
+	char *name; /* owned by the index; UTF-8, may hold NULs */
+	size_t name_len;
+	uint32_t file; /* index into safetensors_index.files */
+};
+
+struct safetensors_index {
+	char **files; /* owned, each owned: the shard file names, sorted (strcmp) */
+	size_t n_files;
+	struct safetensors_index_entry *t; /* owned, sorted by name (bundle_key_cmp) */
+	size_t n;
+	uint64_t total_size; /* metadata.total_size, if has_total_size */
+	int has_total_size;
+};
+
+/*
+ * Parse an index.json (json, len bytes; what names it in messages)
+ * strictly: UTF-8, one object of a "weight_map" of strings (required) and
+ * a "metadata" of scalars (optional; its "total_size" an integer), each
+ * once, nothing else; no tensor named twice; every shard a plain file
+ * name (not empty, no '/', not "." or "..", no NUL). *out is freed with
+ * safetensors_index_free(). -EBADMSG with a message naming the byte at
+ * fault, -ENOMEM.
+ */
+int safetensors_index_parse(const uint8_t *json, size_t len, const char *what,
+			    struct safetensors_index **out, char *err, size_t errlen);
+/*
+ * Write ix as Hugging Face's save_pretrained writes an index.json (indent
+ * 2, "metadata" with total_size if has_total_size, then "weight_map"),
+ * the tensors in ix->t's order (sorted, for save_pretrained's order).
+ * *out is malloc'd (*len bytes, no NUL), caller frees. -EINVAL if a name
+ * is not UTF-8 or a file number out of range, -ENOMEM.
+ */
+int safetensors_index_serialize(const struct safetensors_index *ix, uint8_t **out, size_t *len);
+
+/* Free an index from safetensors_index_parse(); NULL is ignored. */
+void safetensors_index_free(struct safetensors_index *ix);
+
 #endif /* CKPTFS_SAFETENSORS_SAFETENSORS_H */

@@ -135,3 +135,35 @@ int safetensors_serialize(const struct safetensors_tensor *t, size_t n, uint8_t 
 	*len = b.n;
 	return 0;
 }
+
+int safetensors_index_serialize(const struct safetensors_index *ix, uint8_t **out, size_t *len)
+{
+	struct buf b = { NULL, 0, 0, 0, 0 };
+
+	for (size_t i = 0; i < ix->n; i++)
+		if (!util_is_utf8(ix->t[i].name, ix->t[i].name_len) || ix->t[i].file >= ix->n_files)
+			return -EINVAL;
+	puts_(&b, "{\n");
+	if (ix->has_total_size) {
+		puts_(&b, "  \"metadata\": {\n    \"total_size\": ");
+		put_u64(&b, ix->total_size);
+		puts_(&b, "\n  },\n");
+	}
+	puts_(&b, "  \"weight_map\": {");
+	for (size_t i = 0; i < ix->n; i++) {
+		const char *f = ix->files[ix->t[i].file];
+
+		puts_(&b, i ? ",\n    " : "\n    ");
+		put_string(&b, ix->t[i].name, ix->t[i].name_len);
+		puts_(&b, ": ");
+		put_string(&b, f, strlen(f));
+	}
+	puts_(&b, ix->n ? "\n  }\n}\n" : "}\n}\n");
+	if (b.failed) {
+		free(b.p);
+		return -ENOMEM;
+	}
+	*out = b.p;
+	*len = b.n;
+	return 0;
+}

@@ -10,8 +10,11 @@ Run it through scripts/bench, which builds the Release binaries first and passes
       the concatenated `single` file, served by the daemon through the FUSE page
       cache (-o cache=page) or by direct I/O (-o cache=direct); `shards` files, read
       by the kernel from the shards where FUSE passthrough is available; `shards`
-      with -o passthrough=off, page cache or direct I/O), with the page cache each
-      byte read adds (/proc/meminfo).
+      with -o passthrough=off, page cache or direct I/O; the concatenated file by direct
+      I/O with -o io_uring=auto: FUSE over io_uring where the build, libfuse >= 3.18,
+      and the kernel offer it, and an (extra) row of its ratio to /dev/fuse in P2-P4),
+      with the page cache each byte read adds (/proc/meminfo). --variants measures a
+      subset of these paths.
   P3  the same read repeated on the same mount (FUSE page cache, the shards' own, or
       for direct I/O the daemon again).
   P4  TensorFlow (TF1 Saver) restore of a ~2 GiB merged model from the mount, and
@@ -49,6 +52,7 @@ import json
 import mmap
 import os
 import platform
+import re
 import shlex
 import shutil
 import signal
@@ -126,13 +130,18 @@ VARIANTS = {
     "shards": ("shards", []),
     "shards-off": ("shards", ["-o", "passthrough=off", "-o", "cache=page"]),
     "shards-off-direct": ("shards", ["-o", "passthrough=off", "-o", "cache=direct"]),
+    # FUSE over io_uring where the rows above take /dev/fuse (the default): a build with
+    # libfuse >= 3.18 and the kernel's enable_uring on; else the same path as single-direct
+    "single-direct-uring": ("single", ["-o", "cache=direct", "-o", "io_uring=auto"]),
 }
 PASSTHROUGH_LINE = "passthrough (the kernel reads the source shard)"
 DIRECT_LINE = "data files the daemon serves use direct I/O"
 # P4's informational second restore from the same mount, per daemon path
 REPEAT_RESTORE = ("single", "single-direct")
 # plot labels
-SHORT = {"single-direct": "single\ndirect", "shards-off": "shards\noff",
+URING_LINE = "io_uring in use"
+SHORT = {"single-direct": "single\ndirect", "single-direct-uring": "single direct\nio_uring",
+         "shards-off": "shards\noff",
          "shards-off-direct": "shards off\ndirect", "passthrough_hp": "pt_hp"}
 
 
@@ -156,6 +165,18 @@ def run(argv: list, timeout: float = 3600, **kw) -> subprocess.CompletedProcess:
 def summarize(xs: list) -> dict:
     return {"median": statistics.median(xs), "min": min(xs), "max": max(xs),
             "n": len(xs), "samples": xs}
+
+
+URING_PAIR = ("single-direct-uring", "single-direct")
+
+
+def uring_ratio(per_variant: dict) -> dict | None:
+    """single-direct-uring / single-direct, pair by pair (the two are measured in the
+    same repetition, so the machine's drift cancels), if both were measured."""
+    on, off = (per_variant.get(v) for v in URING_PAIR)
+    if not on or not off or len(on) != len(off):
+        return None
+    return summarize([a / b for a, b in zip(on, off)])
 
 
 def cleanup_all_mounts() -> None:
@@ -655,6 +676,8 @@ class Bench:
                 paths[layout] = (f"passthrough ({passed} of {len(files)} files)" if passed
                                  else "daemon, direct I/O" if DIRECT_LINE in dlog
                                  else "daemon, page cache")
+                if URING_LINE in dlog:
+                    paths[layout] += ", io_uring"
                 for got in (nb1, nb2):
                     if got != pair.nbytes:
                         raise StepFailed(f"read {got} bytes through the mount, "
@@ -706,12 +729,16 @@ class Bench:
                          f"{res['page_cache_per_byte'][l]['median']:+.2f} B page cache/B",
                          f"≥ {TARGETS['P2_ratio'][target_kind(l)]}× native",
                          res["fresh_ratio"][l]["median"] >= TARGETS["P2_ratio"][target_kind(l)])
+            self.uring_row("P2", "fresh-mount read throughput (> 1: io_uring faster)",
+                           r_fresh, paths)
         if "P3" in self.steps:
             for l in layouts:
                 self.row("P3", f"repeated read, same mount, {variant_label(l)}, {paths[l]}",
                          f"{fmt_gbps(res['repeat_gbps'][l])}; {fmt_x(res['repeat_ratio'][l])} native",
                          f"≥ {TARGETS['P3_ratio'][target_kind(l)]}× native",
                          res["repeat_ratio"][l]["median"] >= TARGETS["P3_ratio"][target_kind(l)])
+            self.uring_row("P3", "repeated-read throughput (> 1: io_uring faster)",
+                           r_repeat, paths)
         log(f"  P2/P3 native {res['native_gbps']['median']:.2f} GB/s; fresh " +
             ", ".join(f"{l} {res['fresh_gbps'][l]['median']:.2f} "
                       f"({res['page_cache_per_byte'][l]['median']:+.2f} B/B)" for l in layouts) +
@@ -791,6 +818,8 @@ class Bench:
                      f"{fmt_s(res['mount_restore_s'][l])}; {fmt_x(res['ratio'][l])}",
                      f"≤ {TARGETS['P4_ratio'][target_kind(l)]}×",
                      res["ratio"][l]["median"] <= TARGETS["P4_ratio"][target_kind(l)])
+        self.uring_row("P4", "restore time (< 1: io_uring faster)", ratios,
+                       self.results.get("P2", {}).get("paths"))
         for l in res["plugin_ratio"]:
             self.row("P4", f"TF restore through the plugin (ckptfs://, no mount), layout={l}",
                      f"{fmt_s(res['plugin_restore_s'][l])}; {fmt_x(res['plugin_ratio'][l])}",
@@ -800,8 +829,20 @@ class Bench:
             self.row("P4", f"(extra) second restore from the same mount, {variant_label(l)}"
                      + (" (FUSE page cache warm)" if l == "single" else ""),
                      f"{fmt_s(res['repeat_restore_s'][l])}; {fmt_x(res['repeat_ratio'][l])}")
-        log(f"  P4 materialized {res['materialized_restore_s']['median']:.2f}s, mount "
-            f"{res['mount_restore_s']['single']['median']:.2f}s")
+        log(f"  P4 materialized {res['materialized_restore_s']['median']:.2f}s, mount " +
+            ", ".join(f"{l} {res['mount_restore_s'][l]['median']:.2f}s" for l in layouts))
+
+    def uring_row(self, step: str, what: str, per_variant: dict, paths: dict | None):
+        """The (extra) row of io_uring on / off on the direct-I/O daemon path."""
+        r = uring_ratio(per_variant)
+        if r is None:
+            return
+        self.results[step]["uring_ratio"] = r
+        # P4 mounts in the background: P2's foreground log says which way requests came
+        note = ("" if paths is None else "" if "io_uring" in paths.get(URING_PAIR[0], "")
+                else " (io_uring was not in use: libfuse < 3.18 or enable_uring off)")
+        self.row(step, f"(extra) io_uring on / off, layout=single cache=direct: {what}, "
+                 f"pairs of one repetition{note}", fmt_x(r))
 
     # -- P5
 
@@ -1429,13 +1470,16 @@ def sh(cmd: str) -> str:
 
 def linked_libfuse(build: str) -> str:
     """The libfuse the benchmarked binary links: the system's (pkg-config) or the
-    static 3.17 of scripts/build-libfuse (CMakeCache's CKPTFS_LIBFUSE_USED)."""
+    static 3.17 or 3.18 of scripts/build-libfuse (CMakeCache's CKPTFS_LIBFUSE_USED and
+    CKPTFS_LIBFUSE_PREFIX)."""
     try:
         cache = open(os.path.join(build, "CMakeCache.txt"), encoding="utf-8").read()
     except OSError:
         cache = ""
     if "CKPTFS_LIBFUSE_USED:INTERNAL=bundled" in cache:
-        stamp = os.path.join(REPO, "build-deps", "libfuse-3.17", ".complete")
+        m = re.search(r"^CKPTFS_LIBFUSE_PREFIX:PATH=(.*)$", cache, re.M)
+        prefix = m.group(1) if m else os.path.join(REPO, "build-deps", "libfuse-3.17")
+        stamp = os.path.join(prefix, ".complete")
         try:
             built = open(stamp, encoding="utf-8").read().strip()
         except OSError:
@@ -1699,6 +1743,18 @@ def other_load_text(m: dict) -> str:
     return text + "."
 
 
+def keep_variants(ap, names: list[str]):
+    """--variants: P2-P4 measure only these data paths."""
+    global REPEAT_RESTORE
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        ap.error(f"--variants: no data path {', '.join(unknown)} (known: {', '.join(VARIANTS)})")
+    for n in list(VARIANTS):
+        if n not in names:
+            del VARIANTS[n]
+    REPEAT_RESTORE = tuple(n for n in REPEAT_RESTORE if n in VARIANTS)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="scripts/bench", description=__doc__.split("\n")[0])
     ap.add_argument("--build", required=True, help=argparse.SUPPRESS)
@@ -1709,7 +1765,11 @@ def main(argv=None) -> int:
                     help="keep (and reuse) the generated inputs")
     ap.add_argument("--only", help="comma-separated subset of P1..P8")
     ap.add_argument("--reps", type=int, help="repetitions of every measurement")
+    ap.add_argument("--variants", help="comma-separated subset of the data paths P2-P4 "
+                    f"compare ({', '.join(VARIANTS)})")
     args = ap.parse_args(argv)
+    if args.variants:
+        keep_variants(ap, args.variants.split(","))
     # the user's command line, for the report (without the wrapper's --build)
     raw = list(sys.argv[1:] if argv is None else argv)
     if "--build" in raw:

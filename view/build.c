@@ -114,6 +114,28 @@ static int check_options(struct view *v, const struct view_options *opt, char *e
 	return 0;
 }
 
+/*
+ * A merge of safetensors sources only, whose mapping names no prefix, is
+ * named as a Hugging Face model is: model.safetensors (and model.index of
+ * a TensorFlow output), not model.ckpt.
+ */
+static int hf_prefix(struct view *v, char *err, size_t errlen)
+{
+	char *p;
+
+	if (v->m->prefix_pos.line || !v->m->n_sources)
+		return 0;
+	for (size_t i = 0; i < v->m->n_sources; i++)
+		if (bundle_has_crcs(v->readers[i])) /* a checkpoint (adopted readers have none) */
+			return 0;
+	p = strdup(VIEW_HF_PREFIX);
+	if (!p)
+		return view_errf(err, errlen, -ENOMEM, NULL, "out of memory");
+	free(v->prefix);
+	v->prefix = p;
+	return 0;
+}
+
 int view_build(const struct mapping *m, const struct view_options *opt, struct view **out,
 	       char *err, size_t errlen)
 {
@@ -126,6 +148,7 @@ int view_build(const struct mapping *m, const struct view_options *opt, struct v
 	v->graph_fd = -1;
 	v->remote = opt ? opt->remote : NULL;
 	v->keys.chunk = VIEW_KEYS_CHUNK;
+	v->format = opt && opt->format >= 0 ? (enum mapping_format)opt->format : m->format;
 	/* PREFIX.safetensors is laid out after the index, from the entries */
 	v->release_sources =
 		opt && opt->compact &&
@@ -133,12 +156,16 @@ int view_build(const struct mapping *m, const struct view_options *opt, struct v
 	rc = check_options(v, opt, err, errlen);
 	if (rc == 0)
 		rc = plan_resolve(v, err, errlen);
+	if (rc == 0 && !(opt && opt->prefix))
+		rc = hf_prefix(v, err, errlen);
 	if (rc == 0)
 		rc = layout_build(v, err, errlen);
 	if (rc == 0)
 		rc = st_build(
 			v, opt && opt->format >= 0 ? (enum mapping_format)opt->format : m->format,
 			opt && opt->strict, err, errlen);
+	if (rc == 0)
+		rc = files_add(v, err, errlen);
 	if (rc == 0)
 		rc = check_names(v, opt, err, errlen);
 	if (rc) {
@@ -201,7 +228,10 @@ void view_free(struct view *v)
 	free(v->data);
 	free(v->index);
 	free(v->state);
-	free(v->st_header);
+	for (size_t i = 0; i < v->n_blobs; i++)
+		free(v->blobs[i]);
+	free(v->blobs);
+	st_crc_free(v);
 	free(v->source_tensors);
 	free(v->prefix);
 	free(v);

@@ -523,6 +523,9 @@ int layout_build(struct view *v, char *err, size_t errlen)
 	free(rank);
 	if (rc == 0 && n_data == 0)
 		n_data = 1; /* nothing with bytes: one empty data file */
+	/* only a TensorFlow checkpoint shows CRC32Cs: none are read otherwise */
+	if (rc == 0 && v->format != MAPPING_FORMAT_SAFETENSORS)
+		rc = st_crc_compute(v, err, errlen);
 	if (rc == 0)
 		rc = build_index(v, (int)n_data, err, errlen);
 	if (rc == 0)

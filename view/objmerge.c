@@ -435,6 +435,8 @@ static int include_whole(struct view *v, size_t s, int32_t node, uint32_t map, c
 	return 0;
 }
 
+static int dot_end(const char *s, size_t len) { return len > 1 && s[len - 1] == '.'; }
+
 int objmerge_map(struct view *v, size_t map, char *err, size_t errlen)
 {
 	struct objmerge *om = v->om;
@@ -447,6 +449,16 @@ int objmerge_map(struct view *v, size_t map, char *err, size_t errlen)
 	char shown[VIEW_SHOWN_MAX], alt[1024];
 	int rc;
 
+	/* a '.' ends a prefix of dotted tensor names; object paths are '/'-separated */
+	if (mp->kind != MAPPING_MAP_TENSOR &&
+	    (dot_end(mp->from, mp->from_len) || dot_end(mp->to, mp->to_len)))
+		return view_errf(
+			err, errlen, -EINVAL,
+			dot_end(mp->from, mp->from_len) ? &mp->from_pos : &mp->to_pos,
+			"'%s' ends in '.', a prefix of tensor names, but source '%s' is read by object paths: end a scope of objects with '/'",
+			dot_end(mp->from, mp->from_len) ? view_shown(shown, mp->from, mp->from_len)
+							: view_shown(shown, mp->to, mp->to_len),
+			v->m->sources[mp->source].name);
 	if (!om->n_nodes && new_node(om, -1, 0, (uint32_t)map) < 0)
 		return om_oom(v, err, errlen);
 	if (node < 0) {

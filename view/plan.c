@@ -41,8 +41,8 @@ static int open_sources(struct plan *p)
 				 : 0;
 
 		if (rc == 0)
-			rc = bundle_open_store(s->resolved_path, p->v->open_flags, p->v->store,
-					       &p->v->readers[i], msg, sizeof(msg));
+			rc = view_open_source(s->resolved_path, p->v->open_flags, p->v->store,
+					      &p->v->readers[i], msg, sizeof(msg));
 
 		if (rc)
 			return view_errf(p->err, p->errlen, rc, &s->path_pos, "source '%s': %s",

@@ -42,6 +42,12 @@ struct st {
 	int **fds; /* per source, per shard: its dup, or -1 */
 };
 
+/* One file of the output: items [first, first + n), sorted by cmp_item. */
+struct shard {
+	size_t first, n;
+	uint64_t bytes;
+};
+
 static int cmp_item(const void *a, const void *b)
 {
 	const struct item *x = a, *y = b;
@@ -133,17 +139,17 @@ static int add_target(struct st *s, const struct view_target *t)
 	return 0;
 }
 
-/* The header of the items in their (sorted) order. */
-static int header(struct st *s, uint8_t **out, size_t *len)
+/* The header of items [first, first + n) in their (sorted) order. */
+static int header(struct st *s, size_t first, size_t n, uint8_t **out, size_t *len)
 {
-	struct safetensors_tensor *t = calloc(s->n_items + 1, sizeof(*t));
+	struct safetensors_tensor *t = calloc(n + 1, sizeof(*t));
 	uint64_t off = 0;
 	int rc;
 
 	if (!t)
 		return -ENOMEM;
-	for (size_t i = 0; i < s->n_items; i++) {
-		const struct item *it = &s->items[i];
+	for (size_t i = 0; i < n; i++) {
+		const struct item *it = &s->items[first + i];
 		const struct bundle_entry e = view_target_src(s->v, it->t);
 
 		t[i] = (struct safetensors_tensor){ it->t->key,     it->t->key_len,     e.dtype,
@@ -152,7 +158,7 @@ static int header(struct st *s, uint8_t **out, size_t *len)
 		off += it->bytes;
 	}
 	/* dims are int64 >= 0 (the bundle checked): same bits as uint64 */
-	rc = safetensors_serialize(t, s->n_items, out, len);
+	rc = safetensors_serialize(t, n, out, len);
 	free(t);
 	return rc;
 }
@@ -216,15 +222,15 @@ static int push_extent(struct view_data *d, size_t *cap, uint64_t voff, int64_t 
 	return 0;
 }
 
-static int extents(struct st *s, const uint8_t *hdr, size_t hdr_len, struct view_data *d,
-		   uint64_t *size)
+static int extents(struct st *s, const struct shard *sh, const uint8_t *hdr, size_t hdr_len,
+		   struct view_data *d, uint64_t *size)
 {
 	size_t cap = 0;
 	int fd = header_fd(s->v, hdr, hdr_len);
 	int rc = fd < 0 ? fd : push_extent(d, &cap, 0, 0, hdr_len, fd);
 
 	*size = hdr_len;
-	for (size_t i = 0; rc == 0 && i < s->n_items; i++) {
+	for (size_t i = sh->first; rc == 0 && i < sh->first + sh->n; i++) {
 		const struct item *it = &s->items[i];
 
 		for (size_t k = it->first; rc == 0 && k < it->first + it->n; k++) {
@@ -241,43 +247,45 @@ static int extents(struct st *s, const uint8_t *hdr, size_t hdr_len, struct view
 	return rc;
 }
 
-/* Drop the TensorFlow files (format = safetensors): the view shows one. */
+/* Drop the TensorFlow files (format = safetensors): the view shows the others. */
 static void drop_tf_files(struct view *v)
 {
-	for (size_t i = 0; i + 1 < v->n_files; i++) {
-		free((char *)v->files[i].name);
-		free(v->data[i].ext);
+	size_t n = 0;
+
+	for (size_t i = 0; i < v->n_files; i++) {
+		enum view_file_kind k = v->files[i].kind;
+
+		if (k == VIEW_FILE_STATE || k == VIEW_FILE_INDEX || k == VIEW_FILE_DATA) {
+			free((char *)v->files[i].name);
+			free(v->data[i].ext);
+			continue;
+		}
+		v->files[n] = v->files[i];
+		v->data[n++] = v->data[i];
 	}
-	v->files[0] = v->files[v->n_files - 1];
-	v->data[0] = v->data[v->n_files - 1];
-	v->n_files = 1;
+	v->n_files = n;
 }
 
-static int add_file(struct st *s, uint8_t *hdr, size_t hdr_len)
+/* Shard sh as the file name (owned from now on), its header hdr (owned too). */
+static int add_file(struct st *s, const struct shard *sh, char *name, uint8_t *hdr, size_t hdr_len)
 {
 	struct view *v = s->v;
-	struct view_file *f = realloc(v->files, (v->n_files + 1) * sizeof(*f));
-	struct view_data *d;
-	size_t n = strlen(v->prefix) + sizeof(".safetensors");
+	struct view_file *f;
 	uint64_t size;
-	int rc;
+	int rc = view_keep_blob(v, hdr); /* the view's, whatever happens */
 
-	v->st_header = hdr; /* the view's, whatever happens */
-	if (f)
-		v->files = f;
-	d = f ? realloc(v->data, (v->n_files + 1) * sizeof(*d)) : NULL;
-	if (!d)
-		return -ENOMEM;
-	v->data = d;
-	d = &v->data[v->n_files];
-	*d = (struct view_data){ .ext = NULL, .n = 0, .source = 0, .shard = -1, .whole = 0 };
+	if (rc == 0)
+		rc = view_grow_files(v);
+	if (rc) {
+		free(name);
+		return rc;
+	}
 	f = &v->files[v->n_files];
-	*f = (struct view_file){ malloc(n), VIEW_FILE_SAFETENSORS, 0, hdr, hdr_len };
+	*f = (struct view_file){ name, VIEW_FILE_SAFETENSORS, 0, hdr, hdr_len };
 	v->n_files++; /* from here on view_free frees them */
 	if (!f->name)
 		return -ENOMEM;
-	snprintf((char *)f->name, n, "%s.safetensors", v->prefix);
-	rc = extents(s, hdr, hdr_len, d, &size);
+	rc = extents(s, sh, hdr, hdr_len, &v->data[v->n_files - 1], &size);
 	f->size = size;
 	return rc;
 }
@@ -305,18 +313,118 @@ static int collect(struct st *s)
 {
 	int rc = 0;
 
+	/* in key order: a shard holds a run of names, a layer's together */
 	for (size_t i = 0; rc == 0 && i < s->v->n_targets; i++)
 		rc = add_target(s, &s->v->targets[i]);
-	if (s->n_items) /* s->items is NULL for none */
-		qsort(s->items, s->n_items, sizeof(*s->items), cmp_item);
+	return rc;
+}
+
+/*
+ * Cut the items (in key order) into shards of at most max bytes of
+ * tensors, as Hugging Face's split_state_dict_into_shards does: a tensor
+ * that would overflow the current shard starts the next one; a tensor
+ * larger than max is a shard of its own. *out is malloc'd.
+ */
+static int split(const struct st *s, uint64_t max, struct shard **out, size_t *n)
+{
+	struct shard *sh = malloc((s->n_items + 1) * sizeof(*sh));
+	size_t k = 0;
+
+	if (!sh)
+		return -ENOMEM;
+	sh[0] = (struct shard){ 0, 0, 0 };
+	for (size_t i = 0; i < s->n_items; i++) {
+		uint64_t b = s->items[i].bytes;
+
+		if (sh[k].n && (sh[k].bytes + b > max || sh[k].bytes + b < b))
+			sh[++k] = (struct shard){ i, 0, 0 };
+		sh[k].n++;
+		sh[k].bytes += b;
+	}
+	*out = sh;
+	*n = k + 1;
+	return 0;
+}
+
+/* BASE.safetensors, or BASE-0000K-of-0000N.safetensors of n; malloc'd. */
+static char *shard_name(const char *base, size_t k, size_t n)
+{
+	size_t len = strlen(base) + 48;
+	char *s = malloc(len);
+
+	if (s && n == 1)
+		snprintf(s, len, "%s.safetensors", base);
+	else if (s)
+		snprintf(s, len, "%s-%05zu-of-%05zu.safetensors", base, k + 1, n);
+	return s;
+}
+
+/* BASE.safetensors.index.json: which shard holds which tensor. */
+static int add_index(struct st *s, const struct shard *sh, size_t n_sh)
+{
+	struct safetensors_index ix = { .n_files = n_sh, .n = s->n_items, .has_total_size = 1 };
+	size_t len = strlen(s->v->prefix) + sizeof(".safetensors.index.json");
+	char *name = malloc(len);
+	uint8_t *json = NULL;
+	size_t json_len = 0;
+	int rc;
+
+	ix.files = calloc(n_sh, sizeof(*ix.files));
+	ix.t = calloc(s->n_items + 1, sizeof(*ix.t));
+	rc = ix.files && ix.t && name ? 0 : -ENOMEM;
+	for (size_t k = 0; rc == 0 && k < n_sh; k++) {
+		ix.files[k] = shard_name(s->v->prefix, k, n_sh);
+		rc = ix.files[k] ? 0 : -ENOMEM;
+		ix.total_size += sh[k].bytes;
+		for (size_t i = sh[k].first; i < sh[k].first + sh[k].n; i++)
+			ix.t[i] = (struct safetensors_index_entry){ s->items[i].t->key,
+								    s->items[i].t->key_len,
+								    (uint32_t)k };
+	}
+	if (rc == 0)
+		rc = safetensors_index_serialize(&ix, &json, &json_len);
+	for (size_t k = 0; ix.files && k < n_sh; k++)
+		free(ix.files[k]);
+	free(ix.files);
+	free(ix.t);
+	if (rc) {
+		free(name);
+		return rc;
+	}
+	snprintf(name, len, "%s.safetensors.index.json", s->v->prefix);
+	return view_add_meta(s->v, name, json, json_len);
+}
+
+/* Each shard's header and file (the items of each sorted as the writer sorts them). */
+static int add_shards(struct st *s, const struct shard *sh, size_t n_sh, char *err, size_t errlen)
+{
+	int rc = 0;
+
+	for (size_t k = 0; rc == 0 && k < n_sh; k++) {
+		uint8_t *hdr = NULL;
+		size_t hdr_len = 0;
+
+		if (sh[k].n)
+			qsort(s->items + sh[k].first, sh[k].n, sizeof(*s->items), cmp_item);
+		rc = header(s, sh[k].first, sh[k].n, &hdr, &hdr_len);
+		if (rc == 0 && hdr_len - 8 > SAFETENSORS_MAX_HEADER) {
+			free(hdr);
+			return view_errf(
+				err, errlen, -EFBIG, &s->v->m->format_pos,
+				"the safetensors header would be %zu bytes, more than readers accept (%d)",
+				hdr_len - 8, SAFETENSORS_MAX_HEADER);
+		}
+		if (rc == 0)
+			rc = add_file(s, &sh[k], shard_name(s->v->prefix, k, n_sh), hdr, hdr_len);
+	}
 	return rc;
 }
 
 int st_build(struct view *v, enum mapping_format format, int strict, char *err, size_t errlen)
 {
 	struct st s = { .v = v };
-	uint8_t *hdr = NULL;
-	size_t hdr_len = 0;
+	struct shard *sh = NULL;
+	size_t n_sh = 0;
 	int rc;
 
 	if (format == MAPPING_FORMAT_TENSORFLOW)
@@ -326,19 +434,15 @@ int st_build(struct view *v, enum mapping_format format, int strict, char *err, 
 	if (rc == 0)
 		rc = report(&s, strict, err, errlen);
 	if (rc == 0)
-		rc = header(&s, &hdr, &hdr_len);
-	if (rc == 0 && hdr_len - 8 > SAFETENSORS_MAX_HEADER)
-		rc = view_errf(
-			err, errlen, -EFBIG, &v->m->format_pos,
-			"the safetensors header would be %zu bytes, more than readers accept (%d)",
-			hdr_len - 8, SAFETENSORS_MAX_HEADER);
-	if (rc == 0) {
-		rc = add_file(&s, hdr, hdr_len);
-		hdr = NULL; /* the view's now */
-	}
+		rc = split(&s, v->m->max_shard_size, &sh, &n_sh);
+	/* the index names the shards' tensors in key order: before they are sorted */
+	if (rc == 0 && n_sh > 1)
+		rc = add_index(&s, sh, n_sh);
+	if (rc == 0)
+		rc = add_shards(&s, sh, n_sh, err, errlen);
 	if (rc == 0 && format == MAPPING_FORMAT_SAFETENSORS)
 		drop_tf_files(v);
-	free(hdr);
+	free(sh);
 	for (size_t i = 0; s.fds && i < v->m->n_sources; i++)
 		free(s.fds[i]);
 	free(s.fds);

@@ -33,6 +33,7 @@ struct bundle_entry view_target_entry(const struct view *v, const struct view_ta
 	e.key_len = t->key_len;
 	e.shard_id = t->shard;
 	e.offset = t->offset;
+	e.crc32c = st_crc_of(v, t, e.crc32c);
 	return e;
 }
 
@@ -66,7 +67,7 @@ char *view_data_source_path(const struct view *v, size_t file)
 	if (d->source == LAYOUT_SYNTH)
 		return NULL; /* the rewritten object graph: in memory */
 	r = v->readers[d->source];
-	return bundle_shard_name(bundle_prefix(r), d->shard, bundle_num_shards(r));
+	return bundle_shard_path(r, d->shard);
 }
 
 int view_data_whole_fd(const struct view *v, size_t file)
@@ -102,6 +103,53 @@ const struct bundle_reader *view_source_reader(const struct view *v, size_t sour
 size_t view_source_tensors(const struct view *v, size_t source)
 {
 	return v->source_tensors[source];
+}
+
+int view_keep_blob(struct view *v, uint8_t *b)
+{
+	uint8_t **p = util_grow(v->blobs, &v->cap_blobs, v->n_blobs + 1, sizeof(*p));
+
+	if (!p) {
+		free(b);
+		return -ENOMEM;
+	}
+	v->blobs = p;
+	v->blobs[v->n_blobs++] = b;
+	return 0;
+}
+
+/* Room for one more file; it is v->files[v->n_files], zeroed, not counted yet. */
+int view_grow_files(struct view *v)
+{
+	struct view_file *f = realloc(v->files, (v->n_files + 1) * sizeof(*f));
+	struct view_data *d;
+
+	if (f)
+		v->files = f;
+	d = f ? realloc(v->data, (v->n_files + 1) * sizeof(*d)) : NULL;
+	if (!d)
+		return -ENOMEM;
+	v->data = d;
+	v->data[v->n_files] = (struct view_data){ .shard = -1 };
+	v->files[v->n_files] = (struct view_file){ 0 };
+	return 0;
+}
+
+/* A file name (owned) and its bytes (owned) shown from memory. */
+int view_add_meta(struct view *v, char *name, uint8_t *mem, size_t len)
+{
+	int rc = view_keep_blob(v, mem);
+
+	if (rc == 0)
+		rc = view_grow_files(v);
+	if (rc == 0 && !name)
+		rc = -ENOMEM;
+	if (rc) {
+		free(name);
+		return rc;
+	}
+	v->files[v->n_files++] = (struct view_file){ name, VIEW_FILE_META, len, mem, len };
+	return 0;
 }
 
 int view_file_is_extents(const struct view_file *f)

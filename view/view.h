@@ -25,6 +25,9 @@
 struct view;
 struct store_options;
 
+/* The prefix of a merge of safetensors sources whose mapping names none. */
+#define VIEW_HF_PREFIX "model"
+
 struct view_options {
 	const char *prefix; /* NULL: the mapping's `prefix` */
 	int layout;         /* -1: the mapping's `layout`; else mapping_layout */
@@ -107,6 +110,34 @@ const char *view_source_prefix(const struct view *v, size_t source);
 size_t view_source_tensors(const struct view *v, size_t source);
 
 /*
+ * Open a source as a mapping's `source` line does: a safetensors source
+ * (view_is_safetensors_source) with view_open_safetensors(), anything
+ * else as a checkpoint with bundle_open_store() (st may be NULL when the
+ * path is local). *out is closed with bundle_close().
+ */
+struct store;
+int view_open_source(const char *path, unsigned flags, struct store *st, struct bundle_reader **out,
+		     char *err, size_t errlen);
+
+/*
+ * 1 if path is a safetensors source: a file whose name ends in
+ * ".safetensors", or a directory holding model.safetensors.index.json or
+ * model.safetensors (a Hugging Face model directory). Only stats.
+ */
+int view_is_safetensors_source(const char *path);
+
+/*
+ * Open a safetensors source as a reader (bundle_reader_adopt): every
+ * file's header parsed strictly, a directory's index.json checked against
+ * them (a missing shard, a tensor one names and the other does not, a
+ * tensor in another shard than it says: errors naming both), each tensor
+ * an entry at its file offset, without a CRC32C (bundle_has_crcs() is 0).
+ * flags as bundle_open_flags()'s. *out is closed with bundle_close().
+ */
+int view_open_safetensors(const char *path, unsigned flags, struct bundle_reader **out, char *err,
+			  size_t errlen);
+
+/*
  * The open reader of a source (its shards, their fds), owned by v and
  * valid until view_compact(); for callers that must know which files a
  * source uses, e.g. so as never to write over one.
@@ -142,13 +173,16 @@ enum view_file_kind {
 	 * memfd) then the tensors' bytes in the source shards.
 	 */
 	VIEW_FILE_SAFETENSORS,
+	/* a small file from memory: the Hugging Face index.json of a sharded
+	 * safetensors output */
+	VIEW_FILE_META,
 };
 
 struct view_file {
 	const char *name; /* owned by v */
 	enum view_file_kind kind;
 	uint64_t size; /* exact */
-	/* STATE and INDEX: the bytes; SAFETENSORS: its header; DATA: NULL */
+	/* STATE, INDEX and META: the bytes; SAFETENSORS: its header; DATA: NULL */
 	const uint8_t *mem;
 	size_t mem_len; /* bytes at mem (the size, but for SAFETENSORS) */
 };

@@ -54,6 +54,20 @@ struct view_extent {
  */
 int view_keep_fd(struct view *v, int fd, struct store_obj *obj);
 
+/* view.c: keep b (owned from now on, freed by view_free). 0, or -ENOMEM
+ * (b freed). */
+int view_keep_blob(struct view *v, uint8_t *b);
+
+/*
+ * view.c: view_grow_files makes room for one more file, v->files[v->n_files]
+ * (zeroed, its view_data too), not counted yet; view_add_meta adds a file
+ * name (owned from now on) shown from memory, mem (len bytes; owned from
+ * now on, kept with view_keep_blob). 0 or -ENOMEM (what was handed over
+ * freed).
+ */
+int view_grow_files(struct view *v);
+int view_add_meta(struct view *v, char *name, uint8_t *mem, size_t len);
+
 /* read.c: the remote object extent x reads from (its fd is that object's
  * cache file), or NULL for a local shard or the object graph. */
 struct store_obj *view_extent_obj(const struct view *v, const struct view_extent *x);
@@ -105,9 +119,16 @@ struct view {
 	int keep_graph;      /* an identity mount: the root rule carries the graph */
 	int graph_fd;        /* owned, -1 if none: a sealed memfd, the new graph's bytes */
 	struct bundle_entry graph_entry; /* its entry (offset 0 of graph_fd) */
-	uint8_t *st_header;              /* owned; PREFIX.safetensors's header, or NULL */
+	/* owned, each owned: bytes files show from memory (the safetensors
+	 * headers, the index.json) */
+	uint8_t **blobs;
+	size_t n_blobs, cap_blobs;
 	/* layout.c may free each source's entries once the index is past it */
 	int release_sources;
+	enum mapping_format format; /* the files the view shows */
+	/* owned (st_crc.c): per source, NULL, or for a source without CRC32Cs
+	 * one slot per entry, (1 << 32 | masked CRC32C) once computed */
+	uint64_t **crcs;
 };
 
 /* The source a target's bytes and entry come from: its map line's. */
@@ -189,6 +210,20 @@ struct objmerge_targets {
 int objmerge_finish(struct view *v, struct objmerge_targets *out, char *err, size_t errlen);
 void objmerge_targets_release(struct objmerge_targets *ts);
 void objmerge_free(struct objmerge *om, size_t n_sources);
+
+/*
+ * st_crc.c: compute the CRC32C of every source tensor a target uses whose
+ * source has none (a safetensors source), reading its bytes once; called
+ * by layout.c before the index is built, when the view shows one.
+ * st_crc_of: the CRC32C the merged index holds for t (stored, the
+ * source's, unless computed). st_crc_free: free the tables.
+ */
+int st_crc_compute(struct view *v, char *err, size_t errlen);
+uint32_t st_crc_of(const struct view *v, const struct view_target *t, uint32_t stored);
+void st_crc_free(struct view *v);
+
+/* files.c: add the mapping's `file` lines, each read whole into memory. */
+int files_add(struct view *v, char *err, size_t errlen);
 
 /* layout.c: place data, build files, extents and the index. */
 int layout_build(struct view *v, char *err, size_t errlen);

@@ -100,19 +100,24 @@ static void check_mapping(const struct mapping *m, const char *base)
 		switch (mp->kind) {
 		case MAPPING_MAP_ROOT:
 			CHECK(!strcmp(mp->from, "/"), "root from '%s'", mp->from);
-			CHECK(!mp->to_len || mp->to[mp->to_len - 1] == '/', "root target '%s'",
-			      mp->to);
+			CHECK(!mp->to_len || mp->to[mp->to_len - 1] == '/' ||
+				      mp->to[mp->to_len - 1] == '.',
+			      "root target '%s'", mp->to);
 			CHECK(strcmp(mp->to, "/"), "'/' target not stored as ''");
 			break;
 		case MAPPING_MAP_SCOPE:
-			CHECK(mp->from_len > 1 && mp->from[mp->from_len - 1] == '/',
+			CHECK(mp->from_len > 1 && (mp->from[mp->from_len - 1] == '/' ||
+						   mp->from[mp->from_len - 1] == '.'),
 			      "scope from '%s'", mp->from);
-			CHECK(!mp->to_len || mp->to[mp->to_len - 1] == '/', "scope target '%s'",
-			      mp->to);
+			CHECK(!mp->to_len || mp->to[mp->to_len - 1] == '/' ||
+				      mp->to[mp->to_len - 1] == '.',
+			      "scope target '%s'", mp->to);
 			CHECK(strcmp(mp->to, "/"), "'/' target not stored as ''");
 			break;
 		case MAPPING_MAP_TENSOR:
-			CHECK(mp->from[mp->from_len - 1] != '/', "tensor from '%s'", mp->from);
+			CHECK(mp->from[mp->from_len - 1] != '/' &&
+				      (mp->from_len == 1 || mp->from[mp->from_len - 1] != '.'),
+			      "tensor from '%s'", mp->from);
 			CHECK(mp->to_len && mp->to[mp->to_len - 1] != '/', "tensor target '%s'",
 			      mp->to);
 			break;
@@ -124,8 +129,18 @@ static void check_mapping(const struct mapping *m, const char *base)
 		CHECK(mp->pos.line == mp->from_pos.line && mp->from_pos.line == mp->to_pos.line &&
 			      mp->pos.col < mp->from_pos.col && mp->from_pos.col < mp->to_pos.col,
 		      "map positions");
+		/* a line with a range is a map per number, all at its line */
 		if (i)
-			CHECK(mp->pos.line > m->maps[i - 1].pos.line, "maps out of file order");
+			CHECK(mp->pos.line >= m->maps[i - 1].pos.line, "maps out of file order");
+	}
+	for (size_t i = 0; i < m->n_files; i++) {
+		const struct mapping_file *f = &m->files[i];
+
+		CHECK(*f->name && !strchr(f->name, '/') && !has_control(f->name), "file name '%s'",
+		      f->name);
+		CHECK(f->source < (long)m->n_sources, "file source %ld", f->source);
+		CHECK((f->source < 0) == (f->resolved_path != NULL), "file %zu: resolved path", i);
+		check_pos(m, &f->pos, "file");
 	}
 	for (size_t i = 0; i < m->n_excludes; i++) {
 		const struct mapping_exclude *x = &m->excludes[i];

@@ -1201,6 +1201,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < m->n_sources; i++)
 		if (!path_allowed(m->sources[i].resolved_path))
 			goto out; /* stay inside the fixtures */
+	if (m->n_files)
+		goto out; /* `file` lines read any file: not the fixtures' business */
 
 	n_parsed++;
 	/* what should happen, before looking at what does */

@@ -16,7 +16,7 @@
 #   FUZZ_BUILD    build directory (default: <repo>/build-fuzz), configured
 #                 here with CC=${FUZZ_CC:-clang} if it has no CMakeCache.txt
 #   FUZZ_TARGETS  which targets (default: "fuzz_index fuzz_mapping fuzz_view
-#                 fuzz_objgraph fuzz_safetensors fuzz_http")
+#                 fuzz_objgraph fuzz_safetensors fuzz_hfindex fuzz_http")
 #   FUZZ_WORK     where corpora grow and crashes land (default:
 #                 $FUZZ_BUILD/fuzz-work/<target>); the seeds in
 #                 tests/fuzz/corpus/<name>/ are never written to
@@ -25,7 +25,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=${FUZZ_BUILD:-$root/build-fuzz}
-targets=${FUZZ_TARGETS:-fuzz_index fuzz_mapping fuzz_view fuzz_objgraph fuzz_safetensors fuzz_http}
+targets=${FUZZ_TARGETS:-fuzz_index fuzz_mapping fuzz_view fuzz_objgraph fuzz_safetensors fuzz_hfindex fuzz_http}
 
 limit=(-max_total_time=20)
 case "${1:-}" in

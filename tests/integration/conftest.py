@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -226,3 +228,43 @@ def tf_views():
 @pytest.fixture
 def tf_view(checkpoint, tf_views) -> TFView:
     return tf_views(checkpoint.prefix)
+
+
+# ---------------------------------------------------------------------------------------
+# the Python wheel (scripts/wheel), built once a session: test_wheel.py, test_docs.py
+
+def _run_checked(argv: list, timeout: float) -> subprocess.CompletedProcess:
+    p = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                       timeout=timeout)
+    assert p.returncode == 0, (f"{argv}: exit {p.returncode}\nstdout:\n{p.stdout[-4000:]}\n"
+                               f"stderr:\n{p.stderr[-4000:]}")
+    return p
+
+
+@pytest.fixture(scope="session")
+def wheel() -> str:
+    given = os.environ.get("CKPTFS_WHEEL")
+    if given:
+        assert os.path.isfile(given), f"CKPTFS_WHEEL={given} is not a file"
+        return given
+    start = time.monotonic()
+    p = _run_checked([os.path.join(REPO, "scripts", "wheel")], timeout=1800)
+    path = p.stdout.strip().splitlines()[-1]
+    print(f"\nscripts/wheel: {path} in {time.monotonic() - start:.0f} s")
+    return path
+
+
+@pytest.fixture(scope="session")
+def wheel_dir():
+    """A directory every user may read (pytest's are 0700): sources and the install."""
+    with mounting.public_tmpdir("ckptfs-wheel-") as d:
+        yield d
+
+
+@pytest.fixture(scope="session")
+def wheel_site(wheel, wheel_dir) -> str:
+    """The wheel installed with pip --target, for the TensorFlow venvs' PYTHONPATH."""
+    d = os.path.join(wheel_dir, "site")
+    _run_checked([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                  "--no-index", "--no-deps", "--target", d, wheel], timeout=300)
+    return d

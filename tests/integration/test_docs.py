@@ -183,7 +183,10 @@ def check_console(block: dict, cwd: str, env: dict):
         assert got.split() == want.split(), f"{where}\n--- README ---\n{want}\n--- got ---\n{got}"
 
 
-def test_readme_tutorial_runs_as_written(tmp_path, ckptfs_bin):
+@pytest.mark.parametrize("install", ["build", "wheel"])
+def test_readme_tutorial_runs_as_written(tmp_path, ckptfs_bin, install, request):
+    """With the build's ckptfs on PATH, and with the wheel's (pip install --target: its
+    console script on PATH, its package on PYTHONPATH)."""
     blocks = tutorial_blocks(open(README, encoding="utf-8").read())
     kinds = [b["kind"] for b in blocks]
     assert "python" in kinds and "console" in kinds and "file" in kinds, kinds
@@ -192,7 +195,12 @@ def test_readme_tutorial_runs_as_written(tmp_path, ckptfs_bin):
     bindir = tmp_path / "bin"
     bindir.mkdir()
     regular_plugin = os.environ.get("CKPTFS_TF_PLUGIN_LIB")
-    if regular_plugin:
+    extra = {}
+    if install == "wheel":
+        site = request.getfixturevalue("wheel_site")
+        os.symlink(os.path.join(site, "bin", "ckptfs"), bindir / "ckptfs")
+        extra["PYTHONPATH"] = site
+    elif regular_plugin:
         # a sanitized build has no plugin (conftest.plugin_path): `ckptfs tf-plugin`
         # names the regular build's, everything else runs the sanitized binary
         (bindir / "ckptfs").write_text(
@@ -202,7 +210,7 @@ def test_readme_tutorial_runs_as_written(tmp_path, ckptfs_bin):
         (bindir / "ckptfs").chmod(0o755)
     else:
         os.symlink(ckptfs_bin, bindir / "ckptfs")
-    env = dict(os.environ, PATH=f"{bindir}:{os.environ.get('PATH', '/usr/bin:/bin')}")
+    env = dict(os.environ, PATH=f"{bindir}:{os.environ.get('PATH', '/usr/bin:/bin')}", **extra)
     mnt = str(work / "merged")
     session = PythonSession(str(work), env)   # ckptfs on PATH for `ckptfs tf-plugin`
     try:
@@ -418,18 +426,19 @@ MESSAGE_SOURCES = ["mapping/lexer.c", "mapping/directive.c", "mapping/parser.c",
                    "view/objpath.c", "view/objemit.c", "view/view.c",
                    "view/layout.c", "bundle/openfile.c", "bundle/resolve.c", "bundle/index.c",
                    "bundle/reader.c", "bundle/entry.c", "bundle/table_read.c",
-                   "fs/session.c", "fs/passthrough.c", "fs/cache.c", "cli/cli_mount.c", "cli/cli_util.c",
+                   "fs/session.c", "fs/passthrough.c", "fs/uring.c", "fs/cache.c", "cli/cli_mount.c", "cli/cli_util.c",
                    "cli/cli_inspect.c", "cli/cli_mapping.c", "cli/cli_objects.c",
                    "cli/cli_materialize.c", "cli/cli_st.c", "view/safetensors.c", "safetensors/parse.c",
+                   "safetensors/json.c", "safetensors/hfindex.c", "view/st_source.c", "view/st_crc.c", "view/files.c",
                    "cli/main.c", "cli/cli_tfplugin.c", "tfplugin/cache.c", "tfplugin/plugin.cc",
                    "bundle/remote.c", "store/url.c", "store/aws.c", "store/http.c", "store/cache.c",
                    "store/obj.c", "store/store.c", "fs/ops.c"]
-REPORTERS = r"(?:perr|lex_error|mapping_diag|diag|view_errf|view_warn|bundle_errf|store_errf|cli_error|notice|snprintf|bad|fuse_log)"
+REPORTERS = r"(?:json_bad|perr|lex_error|mapping_diag|diag|view_errf|view_warn|bundle_errf|store_errf|cli_error|notice|snprintf|bad|fuse_log)"
 # format strings that are not messages (file names, number formats, lone severities)
 NOT_MESSAGES = re.compile(r"^(error|warning|error %d|%s|%s%s|\.data-.*|model_checkpoint_path.*|"
                           r"-omax_read=%u|%s\.index|%s\.tempstate%llu|data block %zu|"
                           r"%s\.data-%05d-of-%05d|/proc/self/fd/%d|%\.1f %s|%s%lld:%lld|%s-|%s\[|\]|%s/checkpoint|"
-                          r"%s\.safetensors(\.tmpXXXXXX)?| and %zu more|"
+                          r"%s\.safetensors(\.tmpXXXXXX)?|%s\.tmpXXXXXX| and %zu more|"
                           # store/: request URLs, headers, cache file names, cache keys
                           r"https://.*amazonaws\.com/.*|If-Match: %s|x-amz-security-token: %s|"
                           r"aws:amz:%s:s3|%s\.map|%s\.data|%s\n%s%s\n%lld|"
@@ -498,8 +507,8 @@ def test_every_directive_is_documented():
     doc = open(MAPPING_DOC, encoding="utf-8").read()
     src = open(os.path.join(REPO, "mapping", "directive.c"), encoding="utf-8").read()
     names = re.findall(r'\{ "(\w+)", \w+_USAGE, parse_\w+ \}', src)
-    assert sorted(names) == ["checkpoint", "exclude", "format", "layout", "map", "prefix", "source",
-                             "unmapped"], names
+    assert sorted(names) == ["checkpoint", "exclude", "file", "format", "layout", "map",
+                             "max_shard_size", "prefix", "source", "unmapped"], names
     for n in names:
         assert re.search(rf"^`{n} ", doc, re.M), f"directive {n} has no entry in mapping.md"
 

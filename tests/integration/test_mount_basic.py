@@ -507,7 +507,9 @@ tf.raw_ops.SaveV2(prefix=prefix, tensor_names=names, shape_and_slices=[""] * len
 def test_many_pieces_are_copied_not_spliced(tmp_path, ckptfs_bin, run_ckptfs):
     """A 512 KiB read over 128 scattered 4 KiB tensors needs more pieces than the
     daemon splices in one reply (CKPTFS_MAX_PIECES = 64): it must fall back to
-    view_read and still return exact bytes; smaller reads are still spliced."""
+    view_read and still return exact bytes; smaller reads are still spliced. Splicing
+    is /dev/fuse's: on io_uring queues (CKPTFS_MOUNT_OPTS="-o io_uring=auto") every
+    reply is copied and libfuse logs no reply sizes, so only the bytes are checked."""
     import sys
 
     src = tmp_path / "src"
@@ -535,11 +537,12 @@ def test_many_pieces_are_copied_not_spliced(tmp_path, ckptfs_bin, run_ckptfs):
             for e in small[::2]:  # two pieces, 8 KiB: large enough to be spliced
                 assert os.pread(fd, 8192, e.offset) == want[e.offset:e.offset + 8192]
             seen = len(m.log())
-            assert "(splice)" in m.log(), "no read reply was spliced"
+            on_uring = "io_uring in use" in m.log()
+            assert on_uring or "(splice)" in m.log(), "no read reply was spliced"
             assert os.pread(fd, MAX_READ, 0) == want[:MAX_READ]
             # the kernel may split the read at the user buffer's page boundaries
             replies = re.findall(r"success, outsize: (\d+)(.*)", m.log()[seen:])
-            assert any(int(n) > 64 * 4096 for n, _ in replies), replies
+            assert on_uring or any(int(n) > 64 * 4096 for n, _ in replies), replies
             assert not any("splice" in rest for _, rest in replies), replies
         finally:
             os.close(fd)

@@ -142,6 +142,7 @@ static void test_positional_and_defaults(void **state)
 	assert_int_equal(fm->o.readahead, CKPTFS_READAHEAD_KB);
 	assert_int_equal(fm->o.passthrough, CKPTFS_PT_AUTO);
 	assert_int_equal(fm->o.cache, CKPTFS_CACHE_AUTO);
+	assert_int_equal(fm->o.uring, CKPTFS_URING_DEFAULT);
 	assert_false(fm->o.nonempty);
 	assert_false(fm->cmd.foreground);
 	/* what every ckptfs mount gets; "ro" last, over mount(8)'s "rw" */
@@ -332,10 +333,29 @@ static void test_words(void **state)
 	assert_int_equal(fm->o.cache, CKPTFS_CACHE_AUTO);
 	fs_mount_free(fm);
 	PARSE_ERROR("passthrough=on is not auto or off", "m.conf", "/mnt", "-o", "passthrough=on");
+	PARSE_ERROR("io_uring=on is not auto or off", "m.conf", "/mnt", "-o", "io_uring=on");
 	PARSE_ERROR("cache=none is not auto, page or direct", "m.conf", "/mnt", "-o", "cache=none");
 	PARSE_ERROR("cache= is not auto, page or direct", "m.conf", "/mnt", "-o", "cache=");
 	/* the words are exact */
 	PARSE_ERROR("cache=Page is not auto, page or direct", "m.conf", "/mnt", "-o", "cache=Page");
+}
+
+/* -o io_uring= is ckptfs's: taken, never passed on (libfuse < 3.18 would refuse it) */
+static void test_io_uring(void **state)
+{
+	struct fs_mount *fm = PARSE_OK("m.conf", "/mnt", "-o", "io_uring=off");
+	char buf[1024];
+
+	(void)state;
+	assert_int_equal(fm->o.uring, CKPTFS_URING_OFF);
+	assert_string_equal(libfuse_opts(fm, buf, sizeof(buf)),
+			    ",fsname=ckptfs,subtype=ckptfs,ro,");
+	fs_mount_free(fm);
+	fm = PARSE_OK("m.conf", "/mnt", "-o", "ro,io_uring=auto");
+	assert_int_equal(fm->o.uring, CKPTFS_URING_AUTO);
+	fs_mount_free(fm);
+	PARSE_ERROR("io_uring= is not auto or off", "m.conf", "/mnt", "-o", "io_uring=");
+	PARSE_ERROR("io_uring=OFF is not auto or off", "m.conf", "/mnt", "-o", "io_uring=OFF");
 }
 
 static void test_a_third_argument(void **state)
@@ -382,6 +402,7 @@ int main(void)
 		cmocka_unit_test(test_readahead),
 		cmocka_unit_test(test_max_read),
 		cmocka_unit_test(test_words),
+		cmocka_unit_test(test_io_uring),
 		cmocka_unit_test(test_a_third_argument),
 		cmocka_unit_test(test_libfuse_own_error_leaves_err_empty),
 		cmocka_unit_test(test_no_error_buffer),

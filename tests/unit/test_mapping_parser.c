@@ -225,6 +225,150 @@ static void test_parser_map_kinds(void **state)
 	mapping_free(m);
 }
 
+/* A FROM ending in '.' is a prefix of dotted (safetensors) names. */
+static void test_parser_dot_prefixes(void **state)
+{
+	struct mapping *m;
+
+	(void)state;
+	m = parse_ok("source s = x\n"
+		     "map s:model.layers.3. -> model.layers.7.\n"
+		     "map s:model.layers.3. -> /\n"
+		     "map s:/ -> model.\n"
+		     "map s:a.b -> c.\n",
+		     NULL);
+	assert_int_equal(m->n_maps, 4);
+	check_map(m, 0, 0, MAPPING_MAP_SCOPE, "model.layers.3.", "model.layers.7.", 2, 23);
+	check_map(m, 1, 0, MAPPING_MAP_SCOPE, "model.layers.3.", "", 3, 23);
+	check_map(m, 2, 0, MAPPING_MAP_ROOT, "/", "model.", 4, 9);
+	/* a tensor may be renamed to a name ending in '.' */
+	check_map(m, 3, 0, MAPPING_MAP_TENSOR, "a.b", "c.", 5, 11);
+	mapping_free(m);
+	expect_error(
+		OK2 "map a:model.layers.3. -> model.layers.7\n",
+		"t.conf:3:26: error: prefix 'model.layers.3.' must map to a prefix ending in '.' (or '/' to strip it): write 'model.layers.7.'");
+}
+
+/* max_shard_size: Hugging Face's units, 5 GB unless a line says. */
+static void test_parser_max_shard_size(void **state)
+{
+	static const struct {
+		const char *word;
+		uint64_t bytes;
+	} ok[] = { { "1", 1 },
+		   { "100B", 100 },
+		   { "2KB", 2000 },
+		   { "5GB", 5000000000ull },
+		   { "2GiB", 2ull << 30 },
+		   { "1TiB", 1ull << 40 } };
+	struct mapping *m;
+	char text[128];
+
+	(void)state;
+	m = parse_ok(OK2, NULL);
+	assert_true(m->max_shard_size == MAPPING_MAX_SHARD_SIZE);
+	assert_int_equal(m->max_shard_size_pos.line, 0);
+	mapping_free(m);
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		snprintf(text, sizeof(text), OK2 "max_shard_size = %s\n", ok[i].word);
+		m = parse_ok(text, NULL);
+		assert_true(m->max_shard_size == ok[i].bytes);
+		assert_pos(m, &m->max_shard_size_pos, 3, 1);
+		mapping_free(m);
+	}
+	expect_error(
+		OK2 "max_shard_size = 5G\n",
+		"t.conf:3:18: error: invalid size '5G' (a number above 0, then nothing, B, KB, MB, GB, TB, KiB, MiB, GiB or TiB)");
+	expect_error(
+		OK2 "max_shard_size = 0GB\n",
+		"t.conf:3:18: error: invalid size '0GB' (a number above 0, then nothing, B, KB, MB, GB, TB, KiB, MiB, GiB or TiB)");
+	expect_error(
+		OK2 "max_shard_size = 99999999999TB\n",
+		"t.conf:3:18: error: invalid size '99999999999TB' (a number above 0, then nothing, B, KB, MB, GB, TB, KiB, MiB, GiB or TiB)");
+	expect_error(OK2 "max_shard_size = 1GB\nmax_shard_size = 2GB\n",
+		     "t.conf:4:1: error: duplicate 'max_shard_size' (first set at line 3)");
+}
+
+/* file lines: SRC:PATH names a declared source's file, anything else a local path. */
+static void test_parser_files(void **state)
+{
+	struct mapping *m;
+
+	(void)state;
+	m = parse_ok("file config.json = a:config.json\n"
+		     "file b.json = zz:b.json\n"
+		     "file c.json = /abs/c.json\n"
+		     "source a = x\n"
+		     "map a:y -> z\n",
+		     "/base");
+	assert_int_equal(m->n_files, 3);
+	assert_string_equal(m->files[0].name, "config.json");
+	assert_int_equal(m->files[0].source, 0);
+	assert_string_equal(m->files[0].path, "config.json");
+	assert_null(m->files[0].resolved_path);
+	assert_pos(m, &m->files[0].pos, 1, 1);
+	assert_pos(m, &m->files[0].path_pos, 1, 20);
+	/* zz is no source: a local file called "zz:b.json" */
+	assert_int_equal(m->files[1].source, -1);
+	assert_string_equal(m->files[1].path, "zz:b.json");
+	assert_string_equal(m->files[1].resolved_path, "/base/zz:b.json");
+	assert_string_equal(m->files[2].resolved_path, "/abs/c.json");
+	mapping_free(m);
+	expect_error(
+		OK2 "file ../c.json = a:c.json\n",
+		"t.conf:3:6: error: invalid file name '../c.json' (a name of the mount's top directory: no '/', at most 255 bytes)");
+	expect_error(OK2 "file c.json = a:c.json\nfile c.json = d.json\n",
+		     "t.conf:4:6: error: duplicate file 'c.json' (first at line 3)");
+	expect_error(
+		OK2 "file c.json = \"\"\n",
+		"t.conf:3:15: error: empty path (usage: file NAME = SRC:PATH or file NAME = PATH)");
+}
+
+/* A range renumbers a run: one map per number, in step. */
+static void test_parser_ranges(void **state)
+{
+	struct mapping *m;
+
+	(void)state;
+	m = parse_ok("source b = x\n"
+		     "map b:model.layers.{8..10}. -> model.layers.{16..18}.\n"
+		     "map b:w{0..1} -> v{1..2}\n",
+		     NULL);
+	assert_int_equal(m->n_maps, 5);
+	check_map(m, 0, 0, MAPPING_MAP_SCOPE, "model.layers.8.", "model.layers.16.", 2, 29);
+	check_map(m, 1, 0, MAPPING_MAP_SCOPE, "model.layers.9.", "model.layers.17.", 2, 29);
+	check_map(m, 2, 0, MAPPING_MAP_SCOPE, "model.layers.10.", "model.layers.18.", 2, 29);
+	check_map(m, 3, 0, MAPPING_MAP_TENSOR, "w0", "v1", 3, 15);
+	check_map(m, 4, 0, MAPPING_MAP_TENSOR, "w1", "v2", 3, 15);
+	mapping_free(m);
+	/* braces of another shape are part of the name */
+	m = parse_ok("source b = x\nmap b:a{x}.{1..} -> c{..2}\n", NULL);
+	check_map(m, 0, 0, MAPPING_MAP_TENSOR, "a{x}.{1..}", "c{..2}", 2, 18);
+	mapping_free(m);
+	expect_error(OK2 "map a:model.layers.{8..23}. -> model.layers.{16..30}.\n",
+		     "t.conf:3:45: error: range {16..30} has 15 numbers, FROM's {8..23} has 16");
+	expect_error(
+		OK2 "map a:model.layers.{8..23}. -> model.layers.16.\n",
+		"t.conf:3:20: error: a range in FROM needs one in TO (map NAME:A.{0..3}. -> B.{4..7}.)");
+	expect_error(
+		OK2 "map a:model.layers.8. -> model.layers.{1..2}.\n",
+		"t.conf:3:39: error: a range in TO needs one in FROM (map NAME:A.{0..3}. -> B.{4..7}.)");
+	expect_error(OK2 "map a:l.{3..1}. -> m.{1..3}.\n",
+		     "t.conf:3:9: error: invalid range: a range that runs downwards");
+	expect_error(
+		OK2 "map a:l.{1..2}.{3..4} -> m.{1..2}.\n",
+		"t.conf:3:16: error: invalid range: a second range in one name (one is renumbered at a time)");
+	expect_error(OK2 "map a:l.{01..2}. -> m.{1..2}.\n",
+		     "t.conf:3:9: error: invalid range: a number with a leading zero");
+	expect_error(OK2 "map a:l.{0..100000}. -> m.{0..100000}.\n",
+		     "t.conf:3:9: error: invalid range: a range of more than 100000 numbers");
+	expect_error(OK2 "map a:l.{0..99999999999999999999}. -> m.{1..2}.\n",
+		     "t.conf:3:9: error: invalid range: a number too large");
+	expect_error(
+		OK2 "map a:l.{0..1}. -> m.{1..2}\n",
+		"t.conf:3:20: error: prefix 'l.0.' must map to a prefix ending in '.' (or '/' to strip it): write 'm.1.'");
+}
+
 /* map and exclude may name a source declared further down. */
 static void test_parser_sources_resolved_after_the_file(void **state)
 {
@@ -331,7 +475,7 @@ static void test_parser_source_errors(void **state)
 		     "t.conf:1:12: error: empty path (usage: source NAME = PATH)");
 	expect_error(
 		"source=a = p\n",
-		"t.conf:1:1: error: unknown directive 'source=a' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
+		"t.conf:1:1: error: unknown directive 'source=a' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped, max_shard_size or file)");
 }
 
 static void test_parser_map_syntax_errors(void **state)
@@ -415,7 +559,7 @@ static void test_parser_unknown_sources(void **state)
 	/* The whole file is parsed first: a later syntax error wins. */
 	expect_error(
 		"source a = x\nmap c:y -> z\nbogus\n",
-		"t.conf:3:1: error: unknown directive 'bogus' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
+		"t.conf:3:1: error: unknown directive 'bogus' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped, max_shard_size or file)");
 	/* Unknown sources are reported in file order. */
 	expect_error("exclude d:x\nmap c:y -> z\nsource a = x\n",
 		     "t.conf:1:9: error: unknown source 'd'");
@@ -494,13 +638,13 @@ static void test_parser_directive_errors(void **state)
 	(void)state;
 	expect_error(
 		"mapp a:x -> y\n",
-		"t.conf:1:1: error: unknown directive 'mapp' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
+		"t.conf:1:1: error: unknown directive 'mapp' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped, max_shard_size or file)");
 	expect_error(
 		OK2 "\n   Source a = x\n",
-		"t.conf:4:4: error: unknown directive 'Source' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
+		"t.conf:4:4: error: unknown directive 'Source' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped, max_shard_size or file)");
 	expect_error(
 		OK2 "version 1\n",
-		"t.conf:3:1: error: unknown directive 'version' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
+		"t.conf:3:1: error: unknown directive 'version' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped, max_shard_size or file)");
 }
 
 /*
@@ -517,15 +661,15 @@ static void test_parser_quotes_words_short(void **state)
 	/* an unknown directive after the first: 16 bytes at most */
 	expect_error(
 		OK2 "frobnicateeverything a\n",
-		"t.conf:3:1: error: unknown directive 'frobnicateeve...' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
+		"t.conf:3:1: error: unknown directive 'frobnicateeve...' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped, max_shard_size or file)");
 	/* exactly 16 bytes: whole */
 	expect_error(
 		OK2 "0123456789abcdef\n",
-		"t.conf:3:1: error: unknown directive '0123456789abcdef' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
+		"t.conf:3:1: error: unknown directive '0123456789abcdef' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped, max_shard_size or file)");
 	/* a tab, only possible in quotes */
 	expect_error(
 		OK2 "\"a\tb\" x\n",
-		"t.conf:3:1: error: unknown directive 'a\\tb' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
+		"t.conf:3:1: error: unknown directive 'a\\tb' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped, max_shard_size or file)");
 	expect_error(
 		OK2 "map \"a:x\ty\" -> z/\n",
 		"t.conf:3:16: error: tensor 'x\\ty' must map to a tensor name, not to scope 'z/' (end FROM with '/' to map a whole scope)");
@@ -553,13 +697,13 @@ static void test_parser_not_a_mapping_is_not_quoted(void **state)
 	/* typos, one edit from a short directive, two from a long one */
 	expect_error(
 		"sorce a = x\n",
-		"t.conf:1:1: error: unknown directive 'sorce' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
+		"t.conf:1:1: error: unknown directive 'sorce' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped, max_shard_size or file)");
 	expect_error(
 		"mpa a:x -> y\n",
-		"t.conf:1:1: error: unknown directive 'mpa' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
+		"t.conf:1:1: error: unknown directive 'mpa' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped, max_shard_size or file)");
 	expect_error(
 		"chekpoint = auto\n",
-		"t.conf:1:1: error: unknown directive 'chekpoint' (expected source, map, exclude, prefix, layout, format, checkpoint or unmapped)");
+		"t.conf:1:1: error: unknown directive 'chekpoint' (expected source, map, exclude, prefix, layout, format, checkpoint, unmapped, max_shard_size or file)");
 	/* lexical errors before the first directive: no byte of the line */
 	expect_error("\xff\xfe\x00junk\n",
 		     "t.conf:1: error: not a ckptfs mapping file (binary, or not UTF-8 text)");
@@ -842,6 +986,10 @@ int main(void)
 		cmocka_unit_test(test_parser_example_crlf_and_no_final_newline),
 		cmocka_unit_test(test_parser_defaults_and_settings),
 		cmocka_unit_test(test_parser_map_kinds),
+		cmocka_unit_test(test_parser_dot_prefixes),
+		cmocka_unit_test(test_parser_ranges),
+		cmocka_unit_test(test_parser_files),
+		cmocka_unit_test(test_parser_max_shard_size),
 		cmocka_unit_test(test_parser_sources_resolved_after_the_file),
 		cmocka_unit_test(test_parser_source_names),
 		cmocka_unit_test(test_source_name_rule),
