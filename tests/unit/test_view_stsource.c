@@ -69,7 +69,7 @@ static void write_st(const char *dir, const char *file, const char *source, cons
 	memcpy(buf, hdr, len);
 	for (size_t i = 0; i < n; i++)
 		values(source, names[i], buf + len + 8 * i);
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	assert_true(snprintf(path, sizeof(path), "%s/%s", dir, file) < (int)sizeof(path));
 	write_bytes(path, buf, len + 8 * n);
 	free(hdr);
 }
