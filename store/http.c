@@ -563,6 +563,8 @@ static int on_done(struct store *s, CURLM *m, struct http_req *r, CURLcode c, in
 		}
 	}
 	r->st->done = 1;
+	if (r->done)
+		r->done(r, r->done_ctx);
 	return 1;
 }
 

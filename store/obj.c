@@ -300,12 +300,23 @@ static size_t make_runs(const struct store_obj *o, const size_t *idx, size_t n,
  * CRC32C of a unit is its segments' crcs joined.
  */
 struct fetch {
+	struct store_obj *o;
+	const size_t *idx; /* the claimed units (borrowed), n of them */
+	size_t n;
 	struct http_req *parts; /* owned */
 	size_t n_parts;
 	int64_t *seg_off; /* owned, ascending; seg_len, seg_crc alike */
 	int64_t *seg_len;
 	uint32_t *seg_crc;
 	size_t n_seg;
+	/* a unit is settled (checked, marked, its state set) as soon as the
+	 * last request carrying it ends, so readers waiting for it go on
+	 * while the rest of the batch is still on its way */
+	size_t *first, *last; /* owned, per part: the claimed units it carries */
+	size_t *left;         /* owned, per claimed unit: parts still running */
+	int8_t *ok;           /* owned, per claimed unit: -1 unsettled, 0, 1 */
+	int failed;           /* a unit did not verify: why is in msg */
+	char msg[512];
 };
 
 static void fetch_release(struct fetch *f)
@@ -314,7 +325,13 @@ static void fetch_release(struct fetch *f)
 	free(f->seg_off);
 	free(f->seg_len);
 	free(f->seg_crc);
+	free(f->first);
+	free(f->last);
+	free(f->left);
+	free(f->ok);
 }
+
+static void part_done(struct http_req *r, void *ctx);
 
 static struct http_req new_part(struct store_obj *o, int64_t off)
 {
@@ -337,13 +354,19 @@ static int make_parts(struct store_obj *o, const size_t *idx, size_t n, struct f
 
 	for (size_t i = 0; i < n; i++) /* a segment (and a part) per PART_MAX at most */
 		most += (size_t)((o->u[idx[i]].len + PART_MAX - 1) / PART_MAX);
-	*f = (struct fetch){ 0 };
+	*f = (struct fetch){ .o = o, .idx = idx, .n = n };
 	f->parts = calloc(most ? most : 1, sizeof(*f->parts));
 	f->seg_off = calloc(most ? most : 1, sizeof(*f->seg_off));
 	f->seg_len = calloc(most ? most : 1, sizeof(*f->seg_len));
 	f->seg_crc = calloc(most ? most : 1, sizeof(*f->seg_crc));
-	if (!f->parts || !f->seg_off || !f->seg_len || !f->seg_crc)
+	f->first = calloc(most ? most : 1, sizeof(*f->first));
+	f->last = calloc(most ? most : 1, sizeof(*f->last));
+	f->left = calloc(n ? n : 1, sizeof(*f->left));
+	f->ok = malloc(n ? n : 1);
+	if (!f->parts || !f->seg_off || !f->seg_len || !f->seg_crc || !f->first || !f->last ||
+	    !f->left || !f->ok)
 		return -ENOMEM;
+	memset(f->ok, -1, n);
 	for (size_t i = 0; i < n; i++) {
 		const struct unit *u = &o->u[idx[i]];
 
@@ -353,10 +376,15 @@ static int make_parts(struct store_obj *o, const size_t *idx, size_t n, struct f
 			len = u->off + u->len - off < PART_MAX ? u->off + u->len - off : PART_MAX;
 			if (!last || last->off + last->len != off || last->len + len > PART_MAX) {
 				f->parts[f->n_parts] = new_part(o, off);
+				f->first[f->n_parts] = i;
 				last = &f->parts[f->n_parts++];
 				last->seg_len = &f->seg_len[f->n_seg];
 				last->seg_crc = &f->seg_crc[f->n_seg];
+				last->done = part_done;
+				last->done_ctx = f;
 			}
+			f->last[f->n_parts - 1] = i;
+			f->left[i]++;
 			last->len += len;
 			last->n_seg++;
 			f->seg_off[f->n_seg] = off;
@@ -431,25 +459,58 @@ static int check_unit(struct store_obj *o, const struct fetch *f, const struct u
 }
 
 /*
- * Settle the claimed units after their parts ran: verify what arrived,
- * record it, and set each unit's state (locked). Returns the first error.
+ * Settle claimed unit k (its requests have ended): verify what arrived,
+ * record it, set its state, and wake the threads waiting for it.
  */
-static int settle(struct store_obj *o, const size_t *idx, size_t n, const struct fetch *f, int rc,
-		  char *err, size_t errlen)
+static void settle_unit(struct fetch *f, size_t k)
 {
-	for (size_t i = 0; i < n; i++) {
-		struct unit *u = &o->u[idx[i]];
-		int ok = u->state == PRESENT || (arrived(f->parts, f->n_parts, u->off, u->len) &&
-						 check_unit(o, f, u, rc ? NULL : err, errlen) == 0);
+	struct store_obj *o = f->o;
+	struct unit *u = &o->u[f->idx[k]];
+	char why[sizeof(f->msg)];
+	int ok = u->state == PRESENT;
 
-		if (!ok && rc == 0)
-			rc = -EIO;
-		if (ok && u->state != PRESENT)
-			store_cache_add_mark(&o->ce, u->off, u->len);
-		pthread_mutex_lock(&o->lock);
-		u->state = ok ? PRESENT : MISSING;
-		pthread_mutex_unlock(&o->lock);
+	if (!ok && arrived(f->parts, f->n_parts, u->off, u->len)) {
+		ok = check_unit(o, f, u, why, sizeof(why)) == 0;
+		if (!ok && !f->failed++)
+			memcpy(f->msg, why, sizeof(why));
 	}
+	if (ok && u->state != PRESENT)
+		store_cache_add_mark(&o->ce, u->off, u->len);
+	pthread_mutex_lock(&o->lock);
+	u->state = ok ? PRESENT : MISSING;
+	pthread_cond_broadcast(&o->cond);
+	pthread_mutex_unlock(&o->lock);
+	f->ok[k] = (int8_t)ok;
+}
+
+/* http_req.done of a part: settle the units it was the last part of. */
+static void part_done(struct http_req *r, void *ctx)
+{
+	struct fetch *f = ctx;
+	size_t p = (size_t)(r - f->parts);
+
+	for (size_t k = f->first[p]; k <= f->last[p]; k++)
+		if (--f->left[k] == 0)
+			settle_unit(f, k);
+}
+
+/*
+ * After the parts ran (rc: how): settle what no part did (a run that
+ * ended early) and return the first error, with its message.
+ */
+static int settle(struct fetch *f, int rc, char *err, size_t errlen)
+{
+	int bad = 0;
+
+	for (size_t k = 0; k < f->n; k++) {
+		if (f->ok[k] < 0)
+			settle_unit(f, k);
+		bad |= !f->ok[k];
+	}
+	if (rc == 0 && bad)
+		rc = f->failed ? store_errf(err, errlen, -EIO, "%s", f->msg)
+			       : store_errf(err, errlen, -EIO, "'%s': a transfer failed",
+					    f->o->url.shown);
 	return rc;
 }
 
@@ -529,7 +590,7 @@ static int fetch_units(struct store_obj *o, size_t *idx, size_t n, int64_t deadl
 	else if (!made)
 		release_claims(o, idx, n);
 	else
-		rc = settle(o, idx, n, &f, rc, err, errlen);
+		rc = settle(&f, rc, err, errlen);
 	if (lock_fd >= 0)
 		close(lock_fd);
 	if (f.n_parts)

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #define PREFETCH_THREADS 2
 #define PREFETCH_QUEUE_MAX 4
@@ -47,6 +48,11 @@ static void *worker(void *p)
 /* Start the threads (locked). 0, or -errno when none could start. */
 static int start_locked(struct store *s)
 {
+	/* a child forked after they started (a TensorFlow program loading the
+	 * plugin may fork) has a copy of the queue and none of the threads */
+	if (s->pf.n_threads && s->pf.pid != getpid())
+		return -ECHILD;
+	s->pf.pid = getpid();
 	while (s->pf.n_threads < PREFETCH_THREADS &&
 	       pthread_create(&s->pf.threads[s->pf.n_threads], NULL, worker, s) == 0)
 		s->pf.n_threads++;
@@ -101,8 +107,8 @@ void store_prefetch_stop(struct store *s)
 		free(j);
 		j = next;
 	}
-	for (int i = 0; i < s->pf.n_threads; i++) /* running: a fetch ends by its deadline */
-		pthread_join(s->pf.threads[i], NULL);
+	for (int i = 0; s->pf.pid == getpid() && i < s->pf.n_threads; i++)
+		pthread_join(s->pf.threads[i], NULL); /* running: a fetch ends by its deadline */
 	s->pf.n_threads = 0;
 	pthread_mutex_destroy(&s->pf.lock);
 	pthread_cond_destroy(&s->pf.cond);

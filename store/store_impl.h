@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "store/store.h"
 
@@ -138,6 +139,11 @@ struct http_req {
 	const int64_t *seg_len;
 	uint32_t *seg_crc;
 	size_t n_seg;
+	/* called (if set) once the request has ended for good, its bytes
+	 * written and rc final, while the others may still run: lets the
+	 * caller use each part as soon as it is in */
+	void (*done)(struct http_req *r, void *ctx);
+	void *done_ctx;
 	/* results */
 	long status;
 	int64_t total;  /* the object's size from Content-Range/Length, -1 */
@@ -245,6 +251,7 @@ struct store {
 		size_t pending;
 		pthread_t threads[2];
 		int n_threads;
+		pid_t pid; /* of the process that started them */
 		int stop;
 	} pf; /* prefetch.c: background fetches */
 };
